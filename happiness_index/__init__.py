@@ -1,0 +1,21 @@
+"""happiness_index: design-based estimation of a survey-based happiness index.
+
+See ``README.md`` for a tour and ``../shared/DESIGN.md`` for the API contract.
+"""
+
+from .errors import (
+    ConvergenceError,
+    DataFileError,
+    DesignError,
+    EstimationError,
+    FormulaError,
+    HappinessIndexError,
+    HappinessIndexWarning,
+    LonelyPSUError,
+    SamplingError,
+    SchemaError,
+    SpecError,
+    WeightingError,
+)
+
+__version__ = "0.1.0"
