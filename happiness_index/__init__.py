@@ -17,5 +17,7 @@ from .errors import (
     SpecError,
     WeightingError,
 )
+from .formula import Formula
+from .sampling import allocate, sample_size, select
 
 __version__ = "0.1.0"
