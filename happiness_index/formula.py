@@ -783,8 +783,9 @@ class _Evaluator:
         # errors="nan": turn +-inf into NaN, leave NaN as it is
         if np.any(np.isinf(v)):
             v = np.where(bad_v, np.nan, v)
-        if g is not None and not np.all(np.isfinite(g)):
-            g = np.where(np.all(np.isfinite(g), axis=-1)[..., None], g, np.nan)
+        if g is not None and (np.any(bad_v) or not np.all(np.isfinite(g))):
+            keep = np.all(np.isfinite(g), axis=-1) & ~bad_v
+            g = np.where(keep[..., None], g, np.nan)
         return v, g
 
 
