@@ -1,0 +1,1217 @@
+"""The index specification: what the questionnaire asks and how answers become an index.
+
+An :class:`IndexSpec` is an immutable, fully explicit description of a happiness index:
+
+* the **items** (survey columns) with their type, allowed codes, missing-value codes and the
+  "satisfied" (sufficiency) cut-off;
+* the **components** (e.g. life satisfaction, life-expectancy rating, living environment), each
+  built from items by a declared rule;
+* the **aggregation**: a named preset and/or an explicit formula in the safe formula language
+  (:mod:`happiness_index.formula`), component weights, the output scale;
+* the **reporting** metadata: level bands, yearly targets with their sources, the sample-design
+  column names, publication thresholds, skip rules, labels in Vietnamese and English.
+
+Specifications are stored as TOML files (``methodology/*.toml``) and validated when loaded:
+any problem raises :class:`~happiness_index.errors.SpecError` naming the key and, when read
+from a file, the line. A spec object does no I/O apart from :meth:`IndexSpec.from_toml`.
+
+References
+----------
+Alkire, S. and Foster, J. (2011). Counting and multidimensional poverty measurement.
+*Journal of Public Economics* 95(7-8), 476-487.
+
+Ura, K., Alkire, S., Zangmo, T. and Wangdi, K. (2012). *A Short Guide to Gross National
+Happiness Index*. Thimphu: The Centre for Bhutan Studies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .errors import FormulaError, SpecError
+
+__all__ = [
+    "Labels",
+    "Item",
+    "Component",
+    "Level",
+    "Target",
+    "DesignColumns",
+    "Publication",
+    "AFSettings",
+    "SkipRule",
+    "IndexSpec",
+    "PRESETS",
+    "ITEM_TYPES",
+    "COMPONENT_RULES",
+    "bundled_spec_path",
+]
+
+#: Aggregation presets understood by :func:`happiness_index.compute_index`.
+PRESETS = ("nef_ratio", "af_gnh", "mean_of_shares", "mean_score", "geometric", "custom")
+#: Item (question) types.
+ITEM_TYPES = ("likert5", "scale0_10", "yes_no", "categorical", "integer")
+#: Rules that turn item indicators into a component.
+COMPONENT_RULES = ("mean_of_item_shares", "all_satisfied", "at_least_k")
+#: Item types whose codes are ordered, so that "satisfied" is a cut-off ``value >= cutoff``.
+ORDERED_TYPES = ("likert5", "scale0_10", "integer")
+
+_DEFAULT_CODES = {
+    "likert5": (1, 2, 3, 4, 5),
+    "scale0_10": tuple(range(11)),
+    "yes_no": (0, 1),
+}
+_WEIGHT_TOL = 1e-9
+
+
+def _nfc(s: str) -> str:
+    return unicodedata.normalize("NFC", s)
+
+
+# --------------------------------------------------------------------------------------
+# problems found while building a spec (carry the key path; turned into SpecError)
+# --------------------------------------------------------------------------------------
+class _SpecProblem(Exception):
+    def __init__(self, path: tuple, message: str, cls: type = SpecError):
+        super().__init__(message)
+        self.path = tuple(path)
+        self.message = message
+        self.cls = cls
+
+
+def _key_text(path: tuple) -> str:
+    out = ""
+    for p in path:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + str(p)
+    return out or "<top level>"
+
+
+def _locate(text: str, path: tuple) -> int | None:
+    """Best-effort 1-based line of ``path`` (e.g. ``("items", 2, "satisfied")``) in TOML text."""
+    pos = 0
+    found_any = False
+    i = 0
+    while i < len(path):
+        key = path[i]
+        nxt = path[i + 1] if i + 1 < len(path) else None
+        if isinstance(key, int):
+            i += 1
+            continue
+        k = re.escape(str(key))
+        if isinstance(nxt, int):
+            pat = re.compile(rf"^\s*\[\[\s*(?:[\w.\"]+\.)?\"?{k}\"?\s*\]\]", re.M)
+            matches = list(pat.finditer(text, pos))
+            if len(matches) > nxt:
+                pos = matches[nxt].start()
+                found_any = True
+            else:
+                # an array written inline (key = [ ... ]): point at the key
+                m = re.compile(rf"^\s*\"?{k}\"?\s*=", re.M).search(text, pos)
+                if m is None:
+                    break
+                pos, found_any = m.start(), True
+            i += 2
+            continue
+        pat = re.compile(
+            rf"(^\s*\[\s*(?:[\w.\"]+\.)?\"?{k}\"?\s*\]|^\s*\"?{k}\"?\s*=|[{{,]\s*\"?{k}\"?\s*=)", re.M
+        )
+        m = pat.search(text, pos)
+        if m is None:
+            break
+        pos, found_any = m.start(), True
+        i += 1
+    if not found_any:
+        return None
+    # skip leading newline matched by \s*
+    while pos < len(text) and text[pos] == "\n":
+        pos += 1
+    return text.count("\n", 0, pos) + 1
+
+
+# --------------------------------------------------------------------------------------
+# small typed readers for dict content
+# --------------------------------------------------------------------------------------
+def _check_keys(d: Mapping, allowed: set, path: tuple, required: tuple = ()) -> None:
+    if not isinstance(d, Mapping):
+        raise _SpecProblem(path, f"expected a table, got {type(d).__name__} {d!r}")
+    for k in d:
+        if k not in allowed:
+            raise _SpecProblem(
+                path + (k,),
+                f"unknown key {k!r}; allowed keys here are {', '.join(sorted(allowed))} "
+                "(check the spelling)",
+            )
+    for k in required:
+        if k not in d:
+            raise _SpecProblem(path + (k,), f"required key {k!r} is missing")
+
+
+def _str(v: Any, path: tuple, *, optional: bool = False) -> str | None:
+    if v is None and optional:
+        return None
+    if not isinstance(v, str) or not v.strip():
+        raise _SpecProblem(path, f"expected a non-empty text value, got {v!r}")
+    return _nfc(v.strip())
+
+
+def _num(v: Any, path: tuple, *, optional: bool = False) -> float | None:
+    if v is None and optional:
+        return None
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise _SpecProblem(path, f"expected a number, got {v!r}")
+    return float(v)
+
+
+def _code(v: Any, path: tuple):
+    """A code: an int when integral (4.0 -> 4), a float otherwise, or NFC text."""
+    if isinstance(v, bool):
+        raise _SpecProblem(path, f"expected a number or text code, got {v!r}")
+    if isinstance(v, str):
+        return _nfc(v.strip())
+    if isinstance(v, (int, float)):
+        if isinstance(v, float) and not math.isfinite(v):
+            raise _SpecProblem(path, f"a code must be finite, got {v!r}")
+        return int(v) if float(v).is_integer() else float(v)
+    raise _SpecProblem(path, f"expected a number or text code, got {v!r}")
+
+
+def _codes(v: Any, path: tuple) -> tuple:
+    if not isinstance(v, (list, tuple)):
+        raise _SpecProblem(path, f"expected a list of codes, got {v!r}")
+    out = tuple(_code(x, path) for x in v)
+    if len(set(out)) != len(out):
+        dup = sorted({x for x in out if out.count(x) > 1}, key=str)
+        raise _SpecProblem(path, f"codes listed twice: {dup}")
+    return out
+
+
+def _bool(v: Any, path: tuple) -> bool:
+    if not isinstance(v, bool):
+        raise _SpecProblem(path, f"expected true or false, got {v!r}")
+    return v
+
+
+# --------------------------------------------------------------------------------------
+# the dataclasses
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Labels:
+    """A label in Vietnamese (``vi``) and English (``en``), NFC-normalised."""
+
+    vi: str = ""
+    en: str = ""
+
+    @classmethod
+    def _from(cls, d: Any, path: tuple) -> Labels:
+        if d is None:
+            return cls()
+        _check_keys(d, {"vi", "en"}, path)
+        return cls(
+            vi=_nfc(str(d.get("vi", "")).strip()),
+            en=_nfc(str(d.get("en", "")).strip()),
+        )
+
+    def to_dict(self) -> dict:
+        return {"vi": self.vi, "en": self.en}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One survey question (one column of the microdata).
+
+    Parameters
+    ----------
+    name : str
+        The column name in the survey file (NFC-normalised).
+    labels : Labels
+        Question wording or short label in Vietnamese and English.
+    type : {"likert5", "scale0_10", "yes_no", "categorical", "integer"}
+        ``likert5`` codes 1-5, ``scale0_10`` codes 0-10 and ``yes_no`` codes 0/1 by default;
+        ``categorical`` needs explicit ``codes`` (numbers or text); ``integer`` accepts any
+        integer within ``[minimum, maximum]`` (either bound may be omitted).
+    codes : tuple
+        Allowed valid codes (empty for ``integer``).
+    missing_codes : tuple
+        Codes that mean "missing" (e.g. 8 = don't know, 9 = refused); mapped to missing.
+    satisfied : float, tuple or None
+        Sufficiency cut-off. For ordered types (likert5, scale0_10, integer) a number: a
+        respondent is satisfied when ``value >= satisfied``. For ``yes_no`` and
+        ``categorical`` a tuple of the codes that count as satisfied. ``None``: the item is
+        not an indicator (an auxiliary column such as age).
+    weight : float or None
+        Indicator weight (used by the ``af_gnh`` preset: the weights of the
+        Alkire-Foster counting step).
+    required : bool, default True
+        The column must be present in the survey file.
+    nullable : bool, default True
+        Values may be missing (blank or a missing code).
+    minimum, maximum : float or None
+        Bounds of an ``integer`` item.
+    """
+
+    name: str
+    labels: Labels = Labels()
+    type: str = "likert5"
+    codes: tuple = ()
+    missing_codes: tuple = ()
+    satisfied: Any = None
+    weight: float | None = None
+    required: bool = True
+    nullable: bool = True
+    minimum: float | None = None
+    maximum: float | None = None
+
+    _KEYS = frozenset(
+        {"name", "labels", "type", "codes", "missing_codes", "satisfied", "weight",
+         "required", "nullable", "minimum", "maximum"}
+    )
+
+    @property
+    def ordered(self) -> bool:
+        """True when the item's codes are ordered (satisfied is a ``>=`` cut-off)."""
+        return self.type in ORDERED_TYPES
+
+    @property
+    def numeric(self) -> bool:
+        """True when all codes are numbers (the column is validated as numeric)."""
+        return all(not isinstance(c, str) for c in self.codes + self.missing_codes)
+
+    def allows(self, value) -> bool:
+        """Whether a single valid (non-missing) ``value`` is an allowed code of this item."""
+        if self.type == "integer":
+            if isinstance(value, str) or not float(value).is_integer():
+                return False
+            lo = -math.inf if self.minimum is None else self.minimum
+            hi = math.inf if self.maximum is None else self.maximum
+            return lo <= value <= hi
+        return value in self.codes
+
+    def describe_codes(self) -> str:
+        """Short description of the allowed codes, used as the name of the validation check.
+
+        ``"in range 1..5"`` for contiguous integer codes, ``"in codes {1, 2, 7}"`` otherwise,
+        ``"integer in range 0..120"`` for integer items.
+        """
+        if self.type == "integer":
+            lo = "" if self.minimum is None else _fmt_num(self.minimum)
+            hi = "" if self.maximum is None else _fmt_num(self.maximum)
+            return f"integer in range {lo}..{hi}"
+        c = self.codes
+        if c and all(isinstance(x, int) for x in c):
+            s = sorted(c)
+            if s == list(range(s[0], s[-1] + 1)) and len(s) > 2:
+                return f"in range {s[0]}..{s[-1]}"
+        return "in codes {" + ", ".join(_fmt_num(x) if not isinstance(x, str) else repr(x)
+                                        for x in c) + "}"
+
+    @classmethod
+    def _from(cls, d: Any, path: tuple) -> Item:
+        _check_keys(d, cls._KEYS, path, required=("name",))
+        name = _str(d["name"], path + ("name",))
+        typ = d.get("type", "likert5")
+        if typ not in ITEM_TYPES:
+            raise _SpecProblem(
+                path + ("type",), f"unknown item type {typ!r}; use one of {', '.join(ITEM_TYPES)}"
+            )
+        if "codes" in d:
+            codes = _codes(d["codes"], path + ("codes",))
+        else:
+            if typ == "categorical":
+                raise _SpecProblem(path + ("codes",), f"categorical item {name!r} needs 'codes'")
+            codes = _DEFAULT_CODES.get(typ, ())
+        if typ == "integer" and codes:
+            raise _SpecProblem(
+                path + ("codes",),
+                f"integer item {name!r} takes 'minimum'/'maximum', not 'codes' "
+                "(use type = \"categorical\" for a list of codes)",
+            )
+        if typ != "integer" and ("minimum" in d or "maximum" in d):
+            raise _SpecProblem(
+                path + ("minimum" if "minimum" in d else "maximum",),
+                f"'minimum'/'maximum' apply to integer items only, item {name!r} is {typ}",
+            )
+        if typ != "categorical" and any(isinstance(c, str) for c in codes):
+            raise _SpecProblem(path + ("codes",), f"{typ} item {name!r} needs numeric codes")
+        missing = _codes(d.get("missing_codes", []), path + ("missing_codes",))
+        both = set(codes) & set(missing)
+        if both:
+            raise _SpecProblem(
+                path + ("missing_codes",),
+                f"item {name!r}: codes {sorted(both, key=str)} are both valid and missing codes",
+            )
+        mn = _num(d.get("minimum"), path + ("minimum",), optional=True)
+        mx = _num(d.get("maximum"), path + ("maximum",), optional=True)
+        if mn is not None and mx is not None and mn > mx:
+            raise _SpecProblem(path + ("minimum",), f"item {name!r}: minimum {mn} > maximum {mx}")
+        item = cls(
+            name=name,
+            labels=Labels._from(d.get("labels"), path + ("labels",)),
+            type=typ,
+            codes=codes,
+            missing_codes=missing,
+            satisfied=None,
+            weight=_num(d.get("weight"), path + ("weight",), optional=True),
+            required=_bool(d.get("required", True), path + ("required",)),
+            nullable=_bool(d.get("nullable", True), path + ("nullable",)),
+            minimum=mn,
+            maximum=mx,
+        )
+        if item.type == "integer" and missing:
+            for m in missing:
+                if not isinstance(m, str) and item.allows(m):
+                    raise _SpecProblem(
+                        path + ("missing_codes",),
+                        f"item {name!r}: missing code {m} lies inside the valid range "
+                        f"{item.describe_codes()}",
+                    )
+        sat = d.get("satisfied")
+        if sat is not None:
+            sp = path + ("satisfied",)
+            if item.ordered:
+                if isinstance(sat, (list, tuple)):
+                    raise _SpecProblem(sp, f"item {name!r} is {typ}: 'satisfied' is a single "
+                                           "cut-off (value >= cut-off is satisfied)")
+                cut = _code(sat, sp)
+                if isinstance(cut, str) or not item.allows(cut):
+                    raise _SpecProblem(
+                        sp,
+                        f"cut-off {sat!r} of item {name!r} is outside the item's codes "
+                        f"({item.describe_codes()}); use one of the valid codes",
+                    )
+                sat = cut
+            else:
+                vals = sat if isinstance(sat, (list, tuple)) else [sat]
+                sat = _codes(vals, sp)
+                bad = [v for v in sat if v not in item.codes]
+                if bad or not sat:
+                    raise _SpecProblem(
+                        sp,
+                        f"satisfied codes {bad or '[]'} of item {name!r} are not among its codes "
+                        f"({item.describe_codes()})",
+                    )
+            object.__setattr__(item, "satisfied", sat)
+        if item.weight is not None and item.weight < 0:
+            raise _SpecProblem(path + ("weight",), f"item {name!r} has a negative weight {item.weight}")
+        return item
+
+    def to_dict(self) -> dict:
+        d: dict = {"name": self.name, "labels": self.labels.to_dict(), "type": self.type}
+        if self.codes or self.type not in ("integer",):
+            d["codes"] = list(self.codes)
+        if self.minimum is not None:
+            d["minimum"] = self.minimum
+        if self.maximum is not None:
+            d["maximum"] = self.maximum
+        d["missing_codes"] = list(self.missing_codes)
+        if self.satisfied is not None:
+            d["satisfied"] = list(self.satisfied) if isinstance(self.satisfied, tuple) else self.satisfied
+        if self.weight is not None:
+            d["weight"] = self.weight
+        d["required"] = self.required
+        d["nullable"] = self.nullable
+        return d
+
+
+@dataclass(frozen=True)
+class Component:
+    """One component (criterion, domain) of the index, built from items.
+
+    Parameters
+    ----------
+    name : str
+        Identifier used in the formula (e.g. ``ls``).
+    labels : Labels
+    rule : {"mean_of_item_shares", "all_satisfied", "at_least_k"}
+        ``mean_of_item_shares``: the component is the mean over its items of the share of
+        respondents satisfied on each item; ``all_satisfied``: the share of respondents
+        satisfied on every item; ``at_least_k``: the share satisfied on at least ``k`` items.
+    k : int or None
+        Required for ``at_least_k``; ``1 <= k <= len(items)``.
+    weight : float or None
+        Component weight in the aggregation (presets ``mean_of_shares``, ``mean_score``,
+        ``geometric``; domain weight for ``af_gnh``).
+    items : tuple of str
+        Names of the items (columns) of this component.
+    """
+
+    name: str
+    labels: Labels = Labels()
+    rule: str = "mean_of_item_shares"
+    k: int | None = None
+    weight: float | None = None
+    items: tuple = ()
+
+    _KEYS = frozenset({"name", "labels", "rule", "k", "weight", "items"})
+
+    @classmethod
+    def _from(cls, d: Any, path: tuple) -> Component:
+        _check_keys(d, cls._KEYS, path, required=("name", "items"))
+        name = _str(d["name"], path + ("name",))
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+            raise _SpecProblem(path + ("name",), f"component name {name!r} must be an identifier "
+                                                 "(letters, digits, _) to be used in the formula")
+        rule = d.get("rule", "mean_of_item_shares")
+        if rule not in COMPONENT_RULES:
+            raise _SpecProblem(path + ("rule",), f"unknown rule {rule!r}; use one of "
+                                                 f"{', '.join(COMPONENT_RULES)}")
+        items = d["items"]
+        if not isinstance(items, (list, tuple)) or not items:
+            raise _SpecProblem(path + ("items",), f"component {name!r} needs a non-empty list of items")
+        items = tuple(_str(x, path + ("items",)) for x in items)
+        if len(set(items)) != len(items):
+            raise _SpecProblem(path + ("items",), f"component {name!r} lists an item twice")
+        k = d.get("k")
+        if k is not None:
+            if isinstance(k, bool) or not isinstance(k, int):
+                raise _SpecProblem(path + ("k",), f"k must be an integer, got {k!r}")
+            if rule != "at_least_k":
+                raise _SpecProblem(path + ("k",), f"k applies to rule 'at_least_k' only, "
+                                                  f"component {name!r} has rule {rule!r}")
+            if not 1 <= k <= len(items):
+                raise _SpecProblem(path + ("k",), f"k = {k} but component {name!r} has "
+                                                  f"{len(items)} items; need 1 <= k <= {len(items)}")
+        elif rule == "at_least_k":
+            raise _SpecProblem(path + ("k",), f"rule 'at_least_k' of component {name!r} needs k")
+        w = _num(d.get("weight"), path + ("weight",), optional=True)
+        if w is not None and w < 0:
+            raise _SpecProblem(path + ("weight",), f"component {name!r} has a negative weight {w}")
+        return cls(name=name, labels=Labels._from(d.get("labels"), path + ("labels",)),
+                   rule=rule, k=k, weight=w, items=items)
+
+    def to_dict(self) -> dict:
+        d: dict = {"name": self.name, "labels": self.labels.to_dict(), "rule": self.rule}
+        if self.k is not None:
+            d["k"] = self.k
+        if self.weight is not None:
+            d["weight"] = self.weight
+        d["items"] = list(self.items)
+        return d
+
+
+@dataclass(frozen=True)
+class Level:
+    """A level band ``lower <= value < upper`` (the last band includes its upper bound)."""
+
+    lower: float
+    upper: float
+    labels: Labels = Labels()
+
+    @classmethod
+    def _from(cls, d: Any, path: tuple) -> Level:
+        _check_keys(d, {"lower", "upper", "labels"}, path, required=("lower", "upper"))
+        lo = _num(d["lower"], path + ("lower",))
+        hi = _num(d["upper"], path + ("upper",))
+        if not lo < hi:
+            raise _SpecProblem(path + ("upper",), f"band upper bound {hi} must exceed lower bound {lo}")
+        return cls(lower=lo, upper=hi, labels=Labels._from(d.get("labels"), path + ("labels",)))
+
+    def to_dict(self) -> dict:
+        return {"lower": self.lower, "upper": self.upper, "labels": self.labels.to_dict()}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A yearly target of the index, in the spec's scale (percent), with its source."""
+
+    year: int
+    value: float
+    source: str
+
+    @classmethod
+    def _from(cls, d: Any, path: tuple) -> Target:
+        _check_keys(d, {"year", "value", "source"}, path, required=("year", "value", "source"))
+        y = d["year"]
+        if isinstance(y, bool) or not isinstance(y, int):
+            raise _SpecProblem(path + ("year",), f"year must be an integer, got {y!r}")
+        return cls(year=y, value=_num(d["value"], path + ("value",)),
+                   source=_str(d["source"], path + ("source",)))
+
+    def to_dict(self) -> dict:
+        return {"year": self.year, "value": self.value, "source": self.source}
+
+
+@dataclass(frozen=True)
+class DesignColumns:
+    """Names of the sample-design columns in the survey file (``None`` = not used).
+
+    ``commune`` is the reporting domain (commune/ward code), ``commune_name`` its name
+    (checked against the frame when present in the data), ``village`` the village code.
+    """
+
+    id: str | None = None
+    weights: str | None = None
+    strata: str | None = None
+    psu: str | None = None
+    fpc: str | None = None
+    commune: str | None = None
+    commune_name: str | None = None
+    village: str | None = None
+
+    _KEYS = ("id", "weights", "strata", "psu", "fpc", "commune", "commune_name", "village")
+
+    @classmethod
+    def _from(cls, d: Any, path: tuple) -> DesignColumns:
+        if d is None:
+            return cls()
+        _check_keys(d, set(cls._KEYS), path)
+        return cls(**{k: _str(d.get(k), path + (k,), optional=True) for k in cls._KEYS})
+
+    def to_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self._KEYS if getattr(self, k) is not None}
+
+
+@dataclass(frozen=True)
+class Publication:
+    """Thresholds for publishing a commune estimate: at least ``min_n`` respondents and a
+    coefficient of variation (SE / estimate, a proportion) at most ``max_cv``."""
+
+    min_n: int | None = None
+    max_cv: float | None = None
+
+    @classmethod
+    def _from(cls, d: Any, path: tuple) -> Publication:
+        if d is None:
+            return cls()
+        _check_keys(d, {"min_n", "max_cv"}, path)
+        n = d.get("min_n")
+        if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+            raise _SpecProblem(path + ("min_n",), f"min_n must be a positive integer, got {n!r}")
+        cv = _num(d.get("max_cv"), path + ("max_cv",), optional=True)
+        if cv is not None and not cv > 0:
+            raise _SpecProblem(path + ("max_cv",), f"max_cv must be positive, got {cv}")
+        return cls(min_n=n, max_cv=cv)
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in (("min_n", self.min_n), ("max_cv", self.max_cv)) if v is not None}
+
+
+@dataclass(frozen=True)
+class AFSettings:
+    """Alkire-Foster settings: a respondent is happy when her weighted share of sufficient
+    indicators is at least ``threshold`` (a proportion, default 0.66 as in the GNH index)."""
+
+    threshold: float = 0.66
+
+    @classmethod
+    def _from(cls, d: Any, path: tuple) -> AFSettings:
+        if d is None:
+            return cls()
+        _check_keys(d, {"threshold"}, path)
+        t = _num(d.get("threshold", 0.66), path + ("threshold",))
+        if not 0 < t <= 1:
+            raise _SpecProblem(path + ("threshold",), f"threshold is a proportion in (0, 1], got {t}")
+        return cls(threshold=t)
+
+    def to_dict(self) -> dict:
+        return {"threshold": self.threshold}
+
+
+@dataclass(frozen=True)
+class SkipRule:
+    """``item`` must be missing unless ``filter`` takes one of ``values``.
+
+    Example: "years in current job" is asked only when "employed" is 1.
+    """
+
+    item: str
+    filter: str
+    values: tuple
+    labels: Labels = Labels()
+
+    @classmethod
+    def _from(cls, d: Any, path: tuple) -> SkipRule:
+        _check_keys(d, {"item", "filter", "values", "labels"}, path,
+                    required=("item", "filter", "values"))
+        vals = d["values"]
+        if not isinstance(vals, (list, tuple)):
+            vals = [vals]
+        vals = _codes(vals, path + ("values",))
+        if not vals:
+            raise _SpecProblem(path + ("values",), "a skip rule needs at least one filter value")
+        return cls(item=_str(d["item"], path + ("item",)), filter=_str(d["filter"], path + ("filter",)),
+                   values=vals, labels=Labels._from(d.get("labels"), path + ("labels",)))
+
+    def to_dict(self) -> dict:
+        return {"item": self.item, "filter": self.filter, "values": list(self.values),
+                "labels": self.labels.to_dict()}
+
+
+def _fmt_num(x) -> str:
+    if isinstance(x, float) and x.is_integer():
+        return str(int(x))
+    return str(x)
+
+
+# --------------------------------------------------------------------------------------
+# IndexSpec
+# --------------------------------------------------------------------------------------
+_TOP_KEYS = (
+    "name", "version", "labels", "description", "preset", "formula", "scale",
+    "component_weight_total", "item_weight_total", "zero_rule",
+    "design", "publication", "af", "components", "items", "levels", "targets", "skip_rules",
+)
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """An immutable, validated specification of a survey-based index.
+
+    Build it with :meth:`from_toml` or :meth:`from_dict`; the constructor itself does not
+    validate (use it only with already validated parts).
+
+    Attributes
+    ----------
+    name, version : str
+        Identifier and version of the method (e.g. ``"yen_bai_nef"``, ``"2023.1"``).
+    labels : Labels
+        Title in Vietnamese and English.
+    description : str
+    preset : {"nef_ratio", "af_gnh", "mean_of_shares", "mean_score", "geometric", "custom"}
+        How components are aggregated. ``nef_ratio``: ``c1 * c2 / c3`` over the three
+        declared components, in declared order (Yen Bai's three-criteria method);
+        ``af_gnh``: Alkire-Foster counting over item sufficiency with ``af.threshold``;
+        ``mean_of_shares``/``mean_score``: weighted mean of the components;
+        ``geometric``: weighted geometric mean (see ``zero_rule``); ``custom``: ``formula``.
+    formula : str or None
+        The aggregation in the safe formula language over component names. Required for
+        ``custom``; for ``nef_ratio``, ``mean_of_shares`` and ``mean_score`` the implied
+        formula is filled in when absent (see :meth:`implied_formula`); ``None`` for
+        ``af_gnh`` unless given.
+    scale : {"percent", "proportion"}
+        Scale of components and index: percent (0-100) or proportion (0-1).
+    components : tuple of Component
+    items : tuple of Item
+    levels : tuple of Level
+        Contiguous, non-overlapping bands in ascending order.
+    targets : tuple of Target
+    design : DesignColumns
+    publication : Publication
+    skip_rules : tuple of SkipRule
+    af : AFSettings
+    zero_rule : str or float
+        For ``geometric``: ``"error"`` (a zero component is an error) or a positive floor
+        that replaces values below it.
+    component_weight_total, item_weight_total : float or None
+        Declared sums of the component / item weights (checked to 1e-9 when declared).
+
+    Notes
+    -----
+    Equality compares every field; :meth:`content_hash` is a SHA-256 of a canonical JSON of
+    :meth:`to_dict`, independent of key order, comments and formatting of the TOML file.
+    """
+
+    name: str
+    version: str
+    labels: Labels
+    description: str
+    preset: str
+    formula: str | None
+    scale: str
+    components: tuple
+    items: tuple
+    levels: tuple = ()
+    targets: tuple = ()
+    design: DesignColumns = DesignColumns()
+    publication: Publication = Publication()
+    skip_rules: tuple = ()
+    af: AFSettings = AFSettings()
+    zero_rule: Any = "error"
+    component_weight_total: float | None = None
+    item_weight_total: float | None = None
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_toml(cls, path) -> IndexSpec:
+        """Read and validate a spec from a TOML file.
+
+        Parameters
+        ----------
+        path : str or path-like
+            The TOML file (UTF-8).
+
+        Returns
+        -------
+        IndexSpec
+
+        Raises
+        ------
+        SpecError
+            The file is not valid TOML, or the spec is invalid; the message names the key
+            and the line of the file where it could be located (attributes ``key``, ``line``).
+        FormulaError
+            The formula is not in the formula language or names an unknown component.
+        OSError
+            The file cannot be opened.
+        """
+        path = Path(path)
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            line = raw.count(b"\n", 0, e.start) + 1
+            err = SpecError(f"{path}: line {line} is not valid UTF-8; save the spec as UTF-8")
+            err.key, err.line = None, line
+            raise err from None
+        return cls.from_text(text, source=str(path))
+
+    @classmethod
+    def from_text(cls, text: str, source: str = "<text>") -> IndexSpec:
+        """Read and validate a spec from TOML text (see :meth:`from_toml`)."""
+        try:
+            d = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            err = SpecError(f"{source}: not valid TOML: {e}")
+            err.key, err.line = None, getattr(e, "lineno", None)
+            raise err from None
+        try:
+            return cls._build(d)
+        except _SpecProblem as p:
+            line = _locate(text, p.path)
+            where = f" (line {line} of {source})" if line else f" (in {source})"
+            err = p.cls(f"{_key_text(p.path)}: {p.message}{where}")
+            err.key, err.line = _key_text(p.path), line
+            raise err from None
+
+    @classmethod
+    def from_dict(cls, d: Mapping) -> IndexSpec:
+        """Validate a spec given as nested dicts/lists (the parsed TOML structure).
+
+        Raises
+        ------
+        SpecError, FormulaError
+            As :meth:`from_toml`; the message names the key (``line`` is ``None``).
+        """
+        try:
+            return cls._build(d)
+        except _SpecProblem as p:
+            err = p.cls(f"{_key_text(p.path)}: {p.message}")
+            err.key, err.line = _key_text(p.path), None
+            raise err from None
+
+    @classmethod
+    def _build(cls, d: Mapping) -> IndexSpec:
+        _check_keys(d, set(_TOP_KEYS), (), required=("name", "preset", "components", "items"))
+        name = _str(d["name"], ("name",))
+        version = d.get("version", "1")
+        if isinstance(version, (int, float)) and not isinstance(version, bool):
+            version = str(version)
+        version = _str(version, ("version",))
+        preset = d["preset"]
+        if preset not in PRESETS:
+            raise _SpecProblem(("preset",), f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
+        scale = d.get("scale", "percent")
+        if scale not in ("percent", "proportion"):
+            raise _SpecProblem(("scale",), f"scale must be 'percent' or 'proportion', got {scale!r}")
+        desc = d.get("description", "")
+        if not isinstance(desc, str):
+            raise _SpecProblem(("description",), "description must be text")
+
+        # items
+        raw_items = d["items"]
+        if not isinstance(raw_items, list) or not raw_items:
+            raise _SpecProblem(("items",), "need a non-empty array of [[items]]")
+        items = tuple(Item._from(it, ("items", i)) for i, it in enumerate(raw_items))
+        seen: dict = {}
+        for i, it in enumerate(items):
+            if it.name in seen:
+                raise _SpecProblem(("items", i, "name"),
+                                   f"duplicate item name {it.name!r} (also items[{seen[it.name]}])")
+            seen[it.name] = i
+
+        # components
+        raw_comp = d["components"]
+        if not isinstance(raw_comp, list) or not raw_comp:
+            raise _SpecProblem(("components",), "need a non-empty array of [[components]]")
+        comps = tuple(Component._from(c, ("components", i)) for i, c in enumerate(raw_comp))
+        cseen: dict = {}
+        for i, c in enumerate(comps):
+            if c.name in cseen:
+                raise _SpecProblem(("components", i, "name"), f"duplicate component name {c.name!r}")
+            cseen[c.name] = i
+            for nm in c.items:
+                if nm not in seen:
+                    raise _SpecProblem(("components", i, "items"),
+                                       f"component {c.name!r} names unknown item {nm!r}; declare it "
+                                       "in an [[items]] table")
+                if items[seen[nm]].satisfied is None:
+                    raise _SpecProblem(("items", seen[nm], "satisfied"),
+                                       f"item {nm!r} belongs to component {c.name!r} but has no "
+                                       "'satisfied' cut-off")
+
+        # weights
+        cwt = _num(d.get("component_weight_total"), ("component_weight_total",), optional=True)
+        iwt = _num(d.get("item_weight_total"), ("item_weight_total",), optional=True)
+        cw = [c.weight for c in comps]
+        if cwt is not None or preset in ("mean_of_shares", "mean_score", "geometric") and any(
+                w is not None for w in cw):
+            if any(w is None for w in cw):
+                i = cw.index(None)
+                raise _SpecProblem(("components", i, "weight"),
+                                   f"component {comps[i].name!r} has no weight but others do")
+            total = 1.0 if cwt is None else cwt
+            s = math.fsum(cw)
+            if abs(s - total) > _WEIGHT_TOL:
+                raise _SpecProblem(("component_weight_total",) if cwt is not None else ("components", 0, "weight"),
+                                   f"component weights sum to {s!r}, not the declared total {total!r}")
+        ind = [it for it in items if it.satisfied is not None]
+        if preset == "af_gnh" or iwt is not None:
+            missing_w = [i for i, it in enumerate(items) if it.satisfied is not None and it.weight is None]
+            if missing_w:
+                raise _SpecProblem(("items", missing_w[0], "weight"),
+                                   f"indicator {items[missing_w[0]].name!r} needs a weight "
+                                   f"(preset {preset!r} / declared item_weight_total)")
+            total = 1.0 if iwt is None else iwt
+            s = math.fsum(it.weight for it in ind)
+            if abs(s - total) > _WEIGHT_TOL:
+                raise _SpecProblem(("item_weight_total",) if iwt is not None else ("items", 0, "weight"),
+                                   f"indicator weights sum to {s!r}, not the declared total {total!r}")
+
+        # formula
+        formula = d.get("formula")
+        if formula is not None:
+            formula = _str(formula, ("formula",))
+        if formula is None:
+            formula = cls._implied(preset, comps)
+            if preset == "custom":
+                raise _SpecProblem(("formula",), "preset 'custom' needs a 'formula'")
+        if preset == "nef_ratio" and len(comps) != 3:
+            raise _SpecProblem(("components",), f"preset 'nef_ratio' needs exactly 3 components "
+                                                f"(c1 * c2 / c3), got {len(comps)}")
+        if formula is not None:
+            _check_formula(formula, tuple(c.name for c in comps))
+
+        # levels
+        raw_levels = d.get("levels", [])
+        if not isinstance(raw_levels, list):
+            raise _SpecProblem(("levels",), "levels must be an array of [[levels]] tables")
+        levels = tuple(Level._from(x, ("levels", i)) for i, x in enumerate(raw_levels))
+        for i in range(1, len(levels)):
+            a, b = levels[i - 1], levels[i]
+            if b.lower < a.upper:
+                raise _SpecProblem(("levels", i, "lower"),
+                                   f"band [{b.lower}, {b.upper}) overlaps the previous band "
+                                   f"[{a.lower}, {a.upper}); bands must be in ascending order, "
+                                   "each starting where the previous ends")
+            if b.lower > a.upper:
+                raise _SpecProblem(("levels", i, "lower"),
+                                   f"gap between bands: previous ends at {a.upper}, this starts at "
+                                   f"{b.lower}; make them contiguous")
+
+        # targets
+        raw_t = d.get("targets", [])
+        if not isinstance(raw_t, list):
+            raise _SpecProblem(("targets",), "targets must be an array of [[targets]] tables")
+        targets = tuple(Target._from(x, ("targets", i)) for i, x in enumerate(raw_t))
+        years = [t.year for t in targets]
+        for i, y in enumerate(years):
+            if years.index(y) != i:
+                raise _SpecProblem(("targets", i, "year"), f"two targets for year {y}")
+
+        design = DesignColumns._from(d.get("design"), ("design",))
+        pub = Publication._from(d.get("publication"), ("publication",))
+        af = AFSettings._from(d.get("af"), ("af",))
+
+        raw_sr = d.get("skip_rules", [])
+        if not isinstance(raw_sr, list):
+            raise _SpecProblem(("skip_rules",), "skip_rules must be an array of [[skip_rules]] tables")
+        skips = tuple(SkipRule._from(x, ("skip_rules", i)) for i, x in enumerate(raw_sr))
+        for i, r in enumerate(skips):
+            for key, nm in (("item", r.item), ("filter", r.filter)):
+                if nm not in seen:
+                    raise _SpecProblem(("skip_rules", i, key), f"skip rule names unknown item {nm!r}")
+            f_item = items[seen[r.filter]]
+            bad = [v for v in r.values if not f_item.allows(v)]
+            if bad:
+                raise _SpecProblem(("skip_rules", i, "values"),
+                                   f"filter values {bad} are not codes of item {r.filter!r} "
+                                   f"({f_item.describe_codes()})")
+
+        zr = d.get("zero_rule", "error")
+        if zr != "error":
+            if isinstance(zr, bool) or not isinstance(zr, (int, float)) or not zr > 0:
+                raise _SpecProblem(("zero_rule",), f"zero_rule is \"error\" or a positive floor, got {zr!r}")
+            zr = float(zr)
+
+        return cls(
+            name=name, version=version, labels=Labels._from(d.get("labels"), ("labels",)),
+            description=_nfc(desc.strip()), preset=preset, formula=formula, scale=scale,
+            components=comps, items=items, levels=levels, targets=targets, design=design,
+            publication=pub, skip_rules=skips, af=af, zero_rule=zr,
+            component_weight_total=cwt, item_weight_total=iwt,
+        )
+
+    @staticmethod
+    def _implied(preset: str, comps: tuple) -> str | None:
+        names = [c.name for c in comps]
+        if preset == "nef_ratio" and len(names) == 3:
+            return f"{names[0]} * {names[1]} / {names[2]}"
+        if preset in ("mean_of_shares", "mean_score"):
+            ws = [c.weight for c in comps]
+            if all(w is None for w in ws):
+                return "(" + " + ".join(names) + f") / {len(names)}"
+            tot = math.fsum(ws)
+            return "(" + " + ".join(f"{w!r} * {n}" for w, n in zip(ws, names)) + f") / {tot!r}"
+        if preset == "geometric":
+            ws = [c.weight for c in comps]
+            if all(w is None for w in ws):
+                return "(" + " * ".join(names) + f")^(1 / {len(names)})"
+            tot = math.fsum(ws)
+            return " * ".join(f"{n}^({w!r} / {tot!r})" for w, n in zip(ws, names))
+        return None
+
+    def implied_formula(self) -> str | None:
+        """The formula implied by the preset (``None`` for ``af_gnh`` and ``custom``).
+
+        ``nef_ratio``: ``c1 * c2 / c3``; ``mean_of_shares``/``mean_score``: the (weighted)
+        arithmetic mean ``(w1 * c1 + ...) / sum(w)``; ``geometric``: the (weighted) geometric
+        mean ``c1^(w1/W) * ...``.
+        """
+        return self._implied(self.preset, self.components)
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict:
+        """The spec as plain dicts/lists (the TOML structure); ``from_dict`` inverts it."""
+        d: dict = {
+            "name": self.name, "version": self.version, "labels": self.labels.to_dict(),
+            "description": self.description, "preset": self.preset,
+        }
+        if self.formula is not None:
+            d["formula"] = self.formula
+        d["scale"] = self.scale
+        if self.component_weight_total is not None:
+            d["component_weight_total"] = self.component_weight_total
+        if self.item_weight_total is not None:
+            d["item_weight_total"] = self.item_weight_total
+        d["zero_rule"] = self.zero_rule
+        d["design"] = self.design.to_dict()
+        d["publication"] = self.publication.to_dict()
+        d["af"] = self.af.to_dict()
+        d["components"] = [c.to_dict() for c in self.components]
+        d["items"] = [i.to_dict() for i in self.items]
+        d["levels"] = [x.to_dict() for x in self.levels]
+        d["targets"] = [x.to_dict() for x in self.targets]
+        d["skip_rules"] = [x.to_dict() for x in self.skip_rules]
+        return d
+
+    def to_toml(self) -> str:
+        """The spec as TOML text; ``IndexSpec.from_text(spec.to_toml()) == spec``."""
+        return _dump_toml(self.to_dict())
+
+    def content_hash(self) -> str:
+        """SHA-256 (hex) of a canonical JSON of the spec's content, for provenance.
+
+        Independent of key order, comments and formatting of the source file; stable across
+        runs, machines and Python versions (sorted keys, UTF-8, shortest float repr).
+        """
+        canon = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False,
+                           separators=(",", ":"), allow_nan=True)
+        return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+    # ------------------------------------------------------------------ look-ups
+    def item(self, name: str) -> Item:
+        """The item named ``name`` (SpecError if unknown)."""
+        for it in self.items:
+            if it.name == _nfc(name):
+                return it
+        raise SpecError(f"spec {self.name!r} has no item {name!r}; items are "
+                        f"{', '.join(i.name for i in self.items)}")
+
+    def component(self, name: str) -> Component:
+        """The component named ``name`` (SpecError if unknown)."""
+        for c in self.components:
+            if c.name == name:
+                return c
+        raise SpecError(f"spec {self.name!r} has no component {name!r}; components are "
+                        f"{', '.join(c.name for c in self.components)}")
+
+    def level_for(self, value: float) -> Level:
+        """The level band containing ``value`` (in the spec's scale).
+
+        Bands are ``[lower, upper)``; the last band also contains its upper bound.
+
+        Raises
+        ------
+        SpecError
+            The spec declares no levels, or ``value`` is NaN or outside every band.
+        """
+        if not self.levels:
+            raise SpecError(f"spec {self.name!r} declares no [[levels]]")
+        v = float(value)
+        if math.isnan(v):
+            raise SpecError("cannot assign a level to a missing (NaN) value")
+        for i, lv in enumerate(self.levels):
+            last = i == len(self.levels) - 1
+            if lv.lower <= v < lv.upper or (last and v == lv.upper):
+                return lv
+        raise SpecError(f"value {v} is outside the level bands "
+                        f"[{self.levels[0].lower}, {self.levels[-1].upper}] of spec {self.name!r}")
+
+    def target_for(self, year: int) -> Target | None:
+        """The target declared for ``year``, or ``None``."""
+        for t in self.targets:
+            if t.year == int(year):
+                return t
+        return None
+
+    # ------------------------------------------------------------------ indicators
+    def satisfied_indicators(self, clean_df: pd.DataFrame) -> pd.DataFrame:
+        """One float column per indicator item: 1.0 satisfied, 0.0 not, NaN missing.
+
+        Parameters
+        ----------
+        clean_df : DataFrame
+            Survey microdata, ideally ``validate_survey(...).data`` (missing codes already
+            missing). Missing codes still present are treated as missing here too.
+
+        Returns
+        -------
+        DataFrame
+            Same index as ``clean_df``; one ``float64`` column per item that has a
+            ``satisfied`` cut-off, in declared order (auxiliary items are left out).
+
+        Raises
+        ------
+        SpecError
+            An indicator column is absent from ``clean_df``.
+        """
+        out = {}
+        cols = {_nfc(str(c)): c for c in clean_df.columns}
+        for it in self.items:
+            if it.satisfied is None:
+                continue
+            if it.name not in cols:
+                raise SpecError(f"column {it.name!r} (an indicator of spec {self.name!r}) is not in "
+                                "the data; run validate_survey first")
+            s = clean_df[cols[it.name]]
+            if it.numeric:
+                v = pd.to_numeric(s, errors="coerce").astype("float64").to_numpy(copy=True)
+                if it.missing_codes:
+                    v[np.isin(v, np.asarray(it.missing_codes, dtype=float))] = np.nan
+                miss = np.isnan(v)
+                if it.ordered:
+                    sat = v >= float(it.satisfied)
+                else:
+                    sat = np.isin(v, np.asarray(it.satisfied, dtype=float))
+            else:
+                t = s.astype("string").str.strip().str.normalize("NFC")
+                miss = (t.isna() | t.isin([str(m) for m in it.missing_codes])).to_numpy()
+                sat = t.isin([str(c) for c in it.satisfied]).fillna(False).to_numpy(dtype=bool)
+            out[it.name] = np.where(miss, np.nan, sat.astype("float64"))
+        return pd.DataFrame(out, index=clean_df.index)
+
+
+def _check_formula(text: str, names: tuple) -> None:
+    from .formula import Formula  # written alongside; imported lazily
+
+    try:
+        Formula.parse(text, allowed_names=names)
+    except FormulaError as e:
+        raise _SpecProblem(("formula",), f"{e} (components are {', '.join(names)})", FormulaError) from None
+    except SpecError as e:  # pragma: no cover - Formula raises FormulaError
+        raise _SpecProblem(("formula",), str(e), FormulaError) from None
+
+
+def bundled_spec_path(name: str) -> Path:
+    """Path of a spec shipped with the package (``"yen_bai_nef"``, ``"gnh_alkire_foster"``).
+
+    Raises
+    ------
+    SpecError
+        No bundled spec of that name.
+    """
+    base = resources.files("happiness_index") / "data" / "specs"
+    stem = name[:-5] if name.endswith(".toml") else name
+    p = Path(str(base / f"{stem}.toml"))
+    if not p.is_file():
+        have = sorted(x.name[:-5] for x in Path(str(base)).glob("*.toml"))
+        raise SpecError(f"no bundled spec {name!r}; bundled specs: {', '.join(have) or 'none'}")
+    return p
+
+
+# --------------------------------------------------------------------------------------
+# a small TOML writer for the spec structure (tomllib only reads)
+# --------------------------------------------------------------------------------------
+def _toml_str(s: str) -> str:
+    out = ['"']
+    for ch in s:
+        o = ord(ch)
+        if ch == '"':
+            out.append('\\"')
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ch == "\r":
+            out.append("\\r")
+        elif o < 0x20 or o == 0x7F:
+            out.append(f"\\u{o:04X}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def _toml_value(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        return _toml_str(v)
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {type(v).__name__} to TOML")
+
+
+def _toml_key(k: str) -> str:
+    return k if re.fullmatch(r"[A-Za-z0-9_-]+", k) else _toml_str(k)
+
+
+def _dump_toml(d: dict) -> str:
+    lines: list = []
+    tables, arrays = [], []
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "labels":
+            tables.append((k, v))
+        elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
+            arrays.append((k, v))
+        elif isinstance(v, list) and not v and k in ("components", "items", "levels", "targets",
+                                                     "skip_rules"):
+            continue
+        else:
+            lines.append(f"{_toml_key(k)} = {_toml_value(v)}")
+    for k, v in tables:
+        if not v:
+            continue
+        lines += ["", f"[{_toml_key(k)}]"]
+        lines += [f"{_toml_key(a)} = {_toml_value(b)}" for a, b in v.items()]
+    for k, arr in arrays:
+        for el in arr:
+            lines += ["", f"[[{_toml_key(k)}]]"]
+            lines += [f"{_toml_key(a)} = {_toml_value(b)}" for a, b in el.items()]
+    return "\n".join(lines) + "\n"
