@@ -19,5 +19,6 @@ from .errors import (
 )
 from .formula import Formula
 from .sampling import allocate, sample_size, select
+from .spec import Component, IndexSpec, Item
 
 __version__ = "0.1.0"
