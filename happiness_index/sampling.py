@@ -1128,29 +1128,22 @@ def select(
                 HappinessIndexWarning,
                 stacklevel=2,
             )
-        psu_info = pd.DataFrame(
-            {
-                "_psu": sel_ids.to_numpy(),
-                "_L": L,
-                "_m": np.minimum(m, L),
-            }
-        )
+        m_i = np.minimum(m, L)
         carry = [c for c in ([stratum] if stratum is not None else []) if c not in units.columns]
         carry += ["pi1", "fpc1"] + (["certainty"] if method == "pps_systematic" else [])
+        # position of each unit's PSU among the selected PSUs (-1: PSU not selected)
+        where = pd.Index(sel_ids.to_numpy()).get_indexer(u_psu.to_numpy())
+        in_sel = where >= 0
+        pos = where[in_sel]
+        key = rng.random(len(pos))
+        rank = pd.Series(key).groupby(pos).rank(method="first").to_numpy()
+        take = rank <= m_i[pos]
+        result = units.loc[in_sel].loc[take].copy()
+        pos = pos[take]
         for c in carry:
-            psu_info[c] = first[c].to_numpy()
-        in_sel = u_psu.isin(sel_ids).to_numpy()
-        cand = units.loc[in_sel]
-        info = psu_info.set_index("_psu").reindex(cand[psu].to_numpy())
-        key = rng.random(len(cand))
-        rank = pd.Series(key).groupby(cand[psu].to_numpy()).rank(method="first").to_numpy()
-        take = rank <= info["_m"].to_numpy()
-        result = cand.loc[take].copy()
-        info = info.loc[take]
-        for c in carry:
-            result[c] = info[c].to_numpy()
-        result["pi2"] = (info["_m"] / info["_L"]).to_numpy(float)
-        result["fpc2"] = info["_L"].to_numpy(np.int64)
+            result[c] = first[c].to_numpy()[pos]
+        result["pi2"] = m_i[pos] / L[pos]
+        result["fpc2"] = L[pos]
 
     result["pi"] = result["pi1"] * result["pi2"]
     result["design_weight"] = 1.0 / result["pi"]
