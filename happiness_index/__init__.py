@@ -17,6 +17,8 @@ from .errors import (
     SpecError,
     WeightingError,
 )
+from .design import DomainView, ReplicateDesign, SurveyDesign
+from .estimators import Estimate, EstimateTable
 from .formula import Formula
 from .sampling import allocate, sample_size, select
 from .spec import Component, IndexSpec, Item

@@ -1,0 +1,1561 @@
+"""Sample designs and the library's one variance engine.
+
+:class:`SurveyDesign` describes a probability sample: weights, strata, clusters at
+one or more stages and finite population corrections. :class:`ReplicateDesign`
+describes the same sample through replicate weights (JK1, JKn, BRR, Fay, bootstrap,
+or published weights). Both expose the same estimators — ``mean``, ``total``,
+``proportion``, ``ratio``, ``quantile`` — and domain estimation through ``by()`` and
+``subset()``.
+
+The one variance engine
+-----------------------
+Every estimate here is a smooth function of weighted totals. Means, proportions and
+ratios are ``t_num / t_den``; totals are ``t_num``. An estimator hands the engine its
+*basic columns* ``Y`` (n × k) and which columns form numerators and denominators; the
+engine
+
+1. sums ``w·Y`` over (finest cluster, domain) pairs — one sparse product, never a
+   Python loop over respondents;
+2. linearises at that level: ``z = (s_num - θ s_den) / t_den`` (the influence values of
+   Lumley 2010, §2.3, aggregated);
+3. Taylor: sums ``z`` to the clusters of each stage, centres within strata, scales
+   by ``f_h n_h / (n_h - 1)`` (``f_h = 1 - n_h/N_h`` with an fpc, 1 without) and, at
+   later stages, by the product of earlier sampling fractions — R ``survey``'s
+   ``svyrecvar`` recursion written as grouped sums;
+4. replicates: recomputes ``t`` for every replicate as one matrix product and applies
+   ``scale · Σ_r rscale_r (θ_r - θ̄)²``.
+
+Domains (``by``, ``subset``, ``na_rm=True``) are always estimated on the full design:
+rows outside the domain keep their PSU and stratum and contribute zero, never dropped.
+
+References
+----------
+Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley.
+Särndal, C.-E., Swensson, B. & Wretman, J. (1992). *Model Assisted Survey Sampling*. Springer.
+Wolter, K. M. (2007). *Introduction to Variance Estimation*, 2nd ed. Springer.
+Woodruff, R. S. (1952). Confidence intervals for medians and other position measures. *JASA* 47.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, special, stats
+
+from .errors import (
+    DesignError,
+    EstimationError,
+    LonelyPSUError,
+    LonelyPSUWarning,
+    describe_rows,
+)
+from .estimators import (
+    CI_METHODS,
+    Estimate,
+    EstimateTable,
+    _check_ci_method,
+    make_estimate,
+    proportion_interval,
+    t_quantile,
+)
+
+__all__ = ["SurveyDesign", "ReplicateDesign", "DomainView"]
+
+LONELY_RULES = ("fail", "remove", "adjust", "average", "certainty")
+_SELF_REP_TOL = 1e-7
+
+
+# ---------------------------------------------------------------------------
+# small helpers
+# ---------------------------------------------------------------------------
+
+
+def _codes(values) -> tuple[np.ndarray, np.ndarray]:
+    """Factorise values into integer codes 0..k-1 (order of first appearance)."""
+    codes, uniques = pd.factorize(pd.Series(values).reset_index(drop=True), sort=False)
+    return codes.astype(np.int64), np.asarray(uniques)
+
+
+def _group_sum(codes: np.ndarray, n_groups: int, X: np.ndarray) -> np.ndarray:
+    """Sum the rows of X (m × q) by integer group codes (m,) into (n_groups × q)."""
+    m = codes.shape[0]
+    ind = sparse.csr_matrix((np.ones(m), (codes, np.arange(m))), shape=(n_groups, m))
+    out = ind @ X
+    return np.asarray(out)
+
+
+def _check_column(data: pd.DataFrame, col, what: str) -> None:
+    if col not in data.columns:
+        close = difflib.get_close_matches(str(col), [str(c) for c in data.columns], n=3)
+        hint = f" Did you mean {close}?" if close else ""
+        raise DesignError(f"{what} column {col!r} is not in the data.{hint} Columns: {list(data.columns)[:20]}")
+
+
+def _as_list(x) -> list:
+    if x is None:
+        return []
+    if isinstance(x, (list, tuple)):
+        return list(x)
+    return [x]
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """One sampling stage, in the engine's integer-coded form.
+
+    ``stratum``/``cluster`` are per-row codes; clusters are globally unique and nested
+    in their stratum. ``npsu[h]`` is the number of sampled clusters in stratum h,
+    ``f[h]`` the variance factor (1 - n/N, or 1 with replacement), ``mult[h]`` the product
+    of the sampling fractions of earlier stages (1 at stage 1).
+    """
+
+    stratum: np.ndarray
+    cluster: np.ndarray
+    n_strata: int
+    n_clusters: int
+    cluster_stratum: np.ndarray
+    npsu: np.ndarray
+    f: np.ndarray
+    mult: np.ndarray
+    frac: np.ndarray  # sampling fraction n_h / N_h (1 where no fpc: complete/unknown)
+    stratum_labels: np.ndarray
+    cluster_labels: np.ndarray
+
+
+# ---------------------------------------------------------------------------
+# statistic specification (ratio-type functions of totals)
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Stat:
+    """p statistics theta_j = t[num_j] / t[den_j] (den_j = -1: a total)."""
+
+    names: list[str]
+    Y: np.ndarray  # (n, k) basic columns, NaN-free (rows out of domain may hold anything finite)
+    num: np.ndarray  # (p,)
+    den: np.ndarray  # (p,)
+    kind: str  # "mean", "total", "proportion", "ratio"
+    var_columns: list[str]
+
+    @property
+    def p(self) -> int:
+        return len(self.names)
+
+
+def _thetas(t: np.ndarray, stat: _Stat) -> np.ndarray:
+    """theta from totals t (..., k) -> (..., p)."""
+    num = t[..., stat.num]
+    if np.all(stat.den < 0):
+        return num
+    den = np.where(stat.den[None, :] >= 0, t[..., np.maximum(stat.den, 0)], 1.0) if t.ndim > 1 else None
+    if t.ndim == 1:
+        den = np.where(stat.den >= 0, t[np.maximum(stat.den, 0)], 1.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return num / den
+
+
+# ---------------------------------------------------------------------------
+# the shared estimator front end
+# ---------------------------------------------------------------------------
+
+
+class _EstimatorMixin:
+    """Estimator methods shared by SurveyDesign, ReplicateDesign and DomainView.
+
+    Subclasses provide ``_data``, ``_n``, ``_w`` (weights), ``_domain_mask()`` and the
+    two engine hooks ``_estimate_stat`` and ``_quantile``.
+    """
+
+    _by_cols: list | None = None
+    _by_dropna: bool = False
+
+    # ------------------------------------------------------------ data access
+    def _column(self, col, numeric: bool = True) -> pd.Series:
+        data = self._data
+        if col not in data.columns:
+            close = difflib.get_close_matches(str(col), [str(c) for c in data.columns], n=3)
+            hint = f" Did you mean {close}?" if close else ""
+            raise EstimationError(f"column {col!r} is not in the data.{hint}")
+        s = data[col]
+        if numeric:
+            if s.dtype == bool or pd.api.types.is_bool_dtype(s):
+                s = s.astype("float64")
+            elif not pd.api.types.is_numeric_dtype(s):
+                conv = pd.to_numeric(s, errors="coerce")
+                bad = s.notna() & conv.isna()
+                if bad.any():
+                    vals = pd.unique(s[bad])[:5]
+                    raise EstimationError(
+                        f"column {col!r} is not numeric: values {list(vals)} in rows "
+                        f"{describe_rows(s.index[bad])}. Recode it (e.g. with validate_survey's cleaned data) "
+                        "or use proportion() for a categorical column."
+                    )
+                raise EstimationError(
+                    f"column {col!r} holds numbers stored as {s.dtype}; convert it explicitly with "
+                    f"pd.to_numeric(data[{col!r}]) before estimating."
+                )
+        return s
+
+    def _values(self, cols: Sequence, na_rm: bool) -> tuple[np.ndarray, np.ndarray]:
+        """(n × len(cols)) float array and the mask of complete rows."""
+        arrs = []
+        for c in cols:
+            s = self._column(c)
+            arrs.append(s.to_numpy(dtype="float64", na_value=np.nan))
+        Y = np.column_stack(arrs) if arrs else np.zeros((self._n, 0))
+        finite = np.isfinite(Y)
+        inf_rows = np.isinf(Y).any(axis=1)
+        if inf_rows.any():
+            raise EstimationError(
+                f"infinite values in {[c for j, c in enumerate(cols) if np.isinf(Y[:, j]).any()]} at rows "
+                f"{describe_rows(self._data.index[inf_rows])}; fix or remove them."
+            )
+        ok = finite.all(axis=1)
+        dom = self._domain_mask()
+        missing_in_domain = (~ok) & dom
+        if missing_in_domain.any() and not na_rm:
+            parts = []
+            for j, c in enumerate(cols):
+                m = (~finite[:, j]) & dom
+                if m.any():
+                    parts.append(f"{c!r}: {int(m.sum())} missing (rows {describe_rows(self._data.index[m], 5)})")
+            raise EstimationError(
+                "missing values in the analysis variable " + "; ".join(parts) + ". Pass na_rm=True to treat "
+                "them as out of the domain (their PSUs stay in the variance), or impute them first."
+            )
+        Y = np.where(finite, Y, 0.0)
+        return Y, ok
+
+    # ------------------------------------------------------------ public API
+    def mean(self, x, na_rm: bool = False, deff: bool | str = False, level: float = 0.95):
+        """Design-based mean of one or more numeric columns.
+
+        Parameters
+        ----------
+        x : str or list of str
+            Column name(s). Booleans count as 0/1.
+        na_rm : bool, default False
+            False: a missing value raises :class:`EstimationError` naming the column and
+            the count. True: rows with a missing value in any of ``x`` are out of the domain
+            (kept in the design, contributing zero), as R's ``na.rm=TRUE``.
+        deff : bool or "replace", default False
+            Also compute the design effect against SRS without replacement (True) or
+            with replacement ("replace").
+        level : float, default 0.95
+            Level of the reported interval.
+
+        Returns
+        -------
+        Estimate or EstimateTable
+            An :class:`Estimate` for one column (one domain); an :class:`EstimateTable`
+            for several columns or under ``by()``, with the covariance matrix.
+
+        Raises
+        ------
+        EstimationError
+            Unknown or non-numeric column, missing values without ``na_rm``, empty domain.
+        LonelyPSUError
+            A stratum with one PSU under ``lonely_psu="fail"``.
+        """
+        cols = _as_list(x)
+        Y, ok = self._values(cols, na_rm)
+        Y = np.column_stack([Y, np.ones(self._n)])
+        k = len(cols)
+        stat = _Stat(cols, Y, np.arange(k), np.full(k, k), "mean", cols)
+        return self._run(stat, ok, deff=deff, level=level, single=not isinstance(x, (list, tuple)))
+
+    def total(self, x, na_rm: bool = False, deff: bool | str = False, level: float = 0.95):
+        """Design-based total of numeric column(s); a categorical column gives one count per category.
+
+        Parameters and returns as :meth:`mean`. A non-numeric (text, categorical)
+        column is expanded into category indicators, as R's ``svytotal(~factor)``.
+        """
+        cols = _as_list(x)
+        if len(cols) == 1 and self._is_categorical(cols[0]):
+            Y, names, ok = self._indicators(cols[0], na_rm)
+            stat = _Stat(names, Y, np.arange(len(names)), np.full(len(names), -1), "total", cols)
+            return self._run(stat, ok, deff=deff, level=level, single=False, keys_var=cols[0])
+        Y, ok = self._values(cols, na_rm)
+        k = len(cols)
+        stat = _Stat(cols, Y, np.arange(k), np.full(k, -1), "total", cols)
+        return self._run(stat, ok, deff=deff, level=level, single=not isinstance(x, (list, tuple)))
+
+    def proportion(
+        self,
+        x,
+        ci_method: str = "logit",
+        na_rm: bool = False,
+        deff: bool | str = False,
+        level: float = 0.95,
+        df: float | None = None,
+    ):
+        """Share of 1s in a 0/1 column, or the share of every category of a categorical column.
+
+        Parameters
+        ----------
+        x : str
+            A 0/1 (or boolean) column, or a categorical/text column.
+        ci_method : str, default "logit"
+            Interval method: "logit" | "xlogit" | "beta" (Korn–Graubard) | "wilson" |
+            "asin" | "likelihood" | "wald" ("mean"). See
+            :func:`~happiness_index.estimators.proportion_interval`.
+        na_rm, deff, level
+            As in :meth:`mean`.
+        df : float, optional
+            Degrees of freedom of the interval; default the design's (domain's) df,
+            as R's ``svyciprop``. ``math.inf`` gives Normal quantiles.
+
+        Returns
+        -------
+        Estimate or EstimateTable
+            A 0/1 column gives an Estimate of the share of 1 (a table under ``by``);
+            a categorical column gives a table with one row per category ``x=level``.
+
+        Raises
+        ------
+        EstimationError
+            A numeric column with values other than 0 and 1; see also :meth:`mean`.
+
+        Notes
+        -----
+        A share of exactly 0 or 1 gets the Korn–Graubard interval with the domain's
+        respondent count (never a zero-width interval); see ``proportion_interval``.
+        """
+        _check_ci_method(ci_method)
+        if isinstance(x, (list, tuple)):
+            raise EstimationError("proportion() takes one column; call it once per column")
+        if self._is_categorical(x):
+            Y, names, ok = self._indicators(x, na_rm)
+            Y = np.column_stack([Y, np.ones(self._n)])
+            k = len(names)
+            stat = _Stat(names, Y, np.arange(k), np.full(k, k), "proportion", [x])
+            return self._run(stat, ok, deff=deff, level=level, single=False, ci_method=ci_method, df=df, keys_var=x)
+        Y, ok = self._values([x], na_rm)
+        vals = Y[ok & self._domain_mask(), 0]
+        bad = ~np.isin(vals, (0.0, 1.0))
+        if bad.any():
+            raise EstimationError(
+                f"proportion({x!r}) needs a 0/1 column; it holds {sorted(set(vals[bad].tolist()))[:5]}. "
+                f"Derive an indicator (e.g. data[{x!r}] >= 4) or pass a categorical column."
+            )
+        Y = np.column_stack([Y, np.ones(self._n)])
+        stat = _Stat([x], Y, np.array([0]), np.array([1]), "proportion", [x])
+        return self._run(stat, ok, deff=deff, level=level, single=True, ci_method=ci_method, df=df)
+
+    def ratio(self, numerator, denominator, na_rm: bool = False, level: float = 0.95):
+        """Ratio of two totals, ``t_num / t_den`` (R's ``svyratio``).
+
+        Parameters
+        ----------
+        numerator, denominator : str
+            Numeric columns.
+        na_rm, level
+            As in :meth:`mean`; rows missing either column are out of the domain.
+
+        Returns
+        -------
+        Estimate (EstimateTable under ``by``)
+        """
+        Y, ok = self._values([numerator, denominator], na_rm)
+        stat = _Stat([f"{numerator}/{denominator}"], Y, np.array([0]), np.array([1]), "ratio", [numerator, denominator])
+        return self._run(stat, ok, deff=False, level=level, single=True)
+
+    # ------------------------------------------------------------ categorical helpers
+    def _is_categorical(self, col) -> bool:
+        s = self._column(col, numeric=False)
+        return not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
+
+    def _indicators(self, col, na_rm: bool):
+        s = self._column(col, numeric=False)
+        miss = s.isna().to_numpy()
+        dom = self._domain_mask()
+        if (miss & dom).any() and not na_rm:
+            raise EstimationError(
+                f"missing values in {col!r}: {int((miss & dom).sum())} rows "
+                f"({describe_rows(self._data.index[miss & dom], 5)}). Pass na_rm=True or recode them."
+            )
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            levels = list(s.cat.categories)
+        else:
+            levels = sorted(pd.unique(s.dropna()), key=lambda v: str(v))
+        vals = s.to_numpy()
+        Y = np.column_stack([(vals == lv) & ~miss for lv in levels]).astype(float)
+        names = [f"{col}={lv}" for lv in levels]
+        return Y, names, ~miss
+
+    # ------------------------------------------------------------ domains
+    def by(self, columns, dropna: bool = False) -> "DomainView":
+        """Domain estimation for every level of one or more columns.
+
+        Parameters
+        ----------
+        columns : str or list of str
+            Domain variables (e.g. ``"commune"`` or ``["commune", "sex"]``).
+        dropna : bool, default False
+            False: rows with a missing key form their own domain (shown as NaN).
+            True: they are left out of the output but stay in the design.
+
+        Returns
+        -------
+        DomainView
+            Has the same estimators; each returns an :class:`EstimateTable` with one
+            row per domain (and variable), estimated on the full design with the
+            domain's own degrees of freedom.
+        """
+        cols = _as_list(columns)
+        for c in cols:
+            if c not in self._data.columns:
+                raise EstimationError(f"domain column {c!r} is not in the data; columns: {list(self._data.columns)[:20]}")
+        return DomainView(self, cols, dropna)
+
+    def subset(self, mask) -> "_EstimatorMixin":
+        """A domain of this design: estimation restricted to ``mask`` on the full design.
+
+        Parameters
+        ----------
+        mask : boolean Series aligned with the data rows (or boolean array of length n)
+
+        Returns
+        -------
+        The same kind of design; rows outside the mask contribute zero but keep their
+        PSUs and strata in the variance (R's ``subset.survey.design``), so SEs are
+        right and ``df`` counts only PSUs with domain members.
+
+        Raises
+        ------
+        EstimationError
+            A mask of the wrong length or with missing values, or an empty domain.
+        """
+        if isinstance(mask, pd.Series):
+            if not mask.index.equals(self._data.index):
+                mask = mask.reindex(self._data.index)
+            if mask.isna().any():
+                raise EstimationError(
+                    f"the subset mask has missing values at rows {describe_rows(self._data.index[mask.isna()])}; "
+                    "fill them with True/False first"
+                )
+            m = mask.to_numpy(dtype=bool)
+        else:
+            m = np.asarray(mask)
+            if m.shape != (self._n,):
+                raise EstimationError(f"the subset mask has shape {m.shape}; it must have one value per row ({self._n})")
+            m = m.astype(bool)
+        new = m & self._domain_mask()
+        if not new.any():
+            raise EstimationError("the subset is empty: no respondent satisfies the mask")
+        return self._with_domain(new)
+
+    # ------------------------------------------------------------ run
+    def _domain_codes(self, ok: np.ndarray):
+        """Domain codes per row (-1 = out) and the key table, for by() or the single domain."""
+        base = self._domain_mask() & ok
+        if self._by_cols is None:
+            codes = np.where(base, 0, -1).astype(np.int64)
+            return codes, None, 1
+        keys = self._data[self._by_cols]
+        key_df = keys.copy()
+        for c in self._by_cols:
+            if key_df[c].dtype == object:
+                key_df[c] = key_df[c].map(lambda v: v if not isinstance(v, str) else __import__("unicodedata").normalize("NFC", v))
+        idx = pd.MultiIndex.from_frame(key_df) if len(self._by_cols) > 1 else pd.Index(key_df.iloc[:, 0])
+        codes, uniques = pd.factorize(idx, sort=True, use_na_sentinel=self._by_dropna)
+        codes = codes.astype(np.int64)
+        if isinstance(uniques, pd.MultiIndex):
+            key_table = uniques.to_frame(index=False)
+        else:
+            key_table = pd.DataFrame({self._by_cols[0]: np.asarray(uniques)})
+        D = len(key_table)
+        codes = np.where(base & (codes >= 0), codes, -1)
+        return codes, key_table, D
+
+    def _run(self, stat: _Stat, ok, *, deff, level, single, ci_method=None, df=None, keys_var=None):
+        dom, key_table, D = self._domain_codes(ok)
+        counts = np.bincount(dom[dom >= 0], minlength=D)
+        if key_table is None and counts[0] == 0:
+            raise EstimationError(
+                "the domain is empty: no respondent with non-missing "
+                f"{stat.var_columns} is in it; check the subset or the missing values"
+            )
+        if key_table is not None:
+            present = counts > 0
+            key_table = key_table[present].reset_index(drop=True)
+            remap = np.full(D, -1)
+            remap[present] = np.arange(present.sum())
+            dom = np.where(dom >= 0, remap[np.maximum(dom, 0)], -1)
+            counts = counts[present]
+            D = int(present.sum())
+        res = self._estimate_stat(stat, dom, D)
+        theta, var_diag, dfs, vcov_fn = res["theta"], res["var"], res["df"], res["vcov"]
+        # design effects
+        deffs = None
+        if deff:
+            deffs = self._deff(stat, dom, D, theta, var_diag, deff)
+        p = stat.p
+        estimates, labels, key_rows = [], [], []
+        for d in range(D):
+            for j in range(p):
+                nm = stat.names[j]
+                if key_table is not None:
+                    kd = key_table.iloc[d].to_dict()
+                    dom_label = ", ".join(str(v) for v in kd.values())
+                    label = dom_label if p == 1 else f"{dom_label}:{nm}"
+                    row = dict(kd)
+                    if p > 1:
+                        row["variable"] = nm
+                else:
+                    label = nm
+                    row = {"variable": nm} if keys_var is None else {"variable": keys_var, "level": nm.split("=", 1)[1]}
+                est_val = float(theta[d, j])
+                v = float(var_diag[d, j])
+                dfd = float(dfs[d]) if df is None else float(df)
+                interval = None
+                method = "wald"
+                if stat.kind == "proportion":
+                    method = ci_method or "logit"
+                    interval = self._prop_interval_fn(est_val, v, int(counts[d]), method, stat, dom, d)
+                estimates.append(
+                    make_estimate(
+                        label,
+                        est_val,
+                        v,
+                        dfd,
+                        level=level,
+                        ci_method=method,
+                        n=int(counts[d]),
+                        deff=None if deffs is None else float(deffs[d, j]),
+                        statistic=stat.kind,
+                        variance_method=self._variance_method,
+                        interval=interval,
+                    )
+                )
+                labels.append(label)
+                key_rows.append(row)
+        if single and key_table is None and p == 1:
+            return estimates[0]
+        table_df = float(np.min(dfs)) if len(dfs) else float("nan")
+        return EstimateTable(
+            estimates,
+            pd.DataFrame(key_rows),
+            labels,
+            vcov_fn,
+            df=table_df if key_table is not None else float(dfs[0]),
+            level=level,
+            variance_method=self._variance_method,
+            replicates=res.get("replicates"),
+            replicate_variance=res.get("replicate_variance"),
+        )
+
+    def _prop_interval_fn(self, p, var, n, method, stat, dom, d):
+        se = math.sqrt(var) if var >= 0 else float("nan")
+        lik = None
+        if method == "likelihood":
+            lik = self._likelihood_interval(stat, dom, d, p, var)
+
+        def interval(level, df, _p=p, _se=se, _n=n, _m=method, _lik=lik):
+            return proportion_interval(_p, _se, df, level, _m, n=_n, likelihood=_lik)
+
+        return interval
+
+    def _likelihood_interval(self, stat, dom, d, p, var):
+        """Rao–Scott scaled profile-likelihood interval for a proportion (R: svyciprop 'likelihood').
+
+        The weighted binomial log-likelihood of the intercept-only logistic model, with
+        weights normalised to the domain's respondent count, is profiled; the deviance
+        difference is divided by the design effect of the intercept (design variance over
+        model variance) and compared with the squared t (or Normal) quantile.
+        """
+        sel = dom == d
+        w = self._w[sel]
+        y = stat.Y[sel, stat.num[0]]
+        n = sel.sum()
+        W = w.sum()
+        if not (0 < p < 1) or var <= 0:
+            return None
+        # model-based variance of logit(p) with weights scaled to sum to ... R's svyglm:
+        # vcov = design variance; model ("naive") variance uses the normalised weights.
+        v_design_logit = var / (p * (1 - p)) ** 2
+        wn = w / W  # normalised
+        v_model_logit = 1.0 / (p * (1 - p)) * np.sum(wn**2) / np.sum(wn) ** 2 * 0 + 1.0 / (p * (1 - p) * W) * W
+        # Rao-Scott: scale the weighted deviance (with weights summing to W) by the design effect
+        # deff = v_design / v_model where v_model = 1/(W p(1-p)) for the weighted likelihood.
+        v_model_logit = 1.0 / (W * p * (1 - p))
+        delta = v_design_logit / v_model_logit
+        yw = float(np.sum(w * y))
+
+        def dev(q):
+            return 2.0 * (yw * math.log(p / q) + (W - yw) * math.log((1 - p) / (1 - q)))
+
+        def interval(level, df, _delta=delta):
+            crit = t_quantile(level, df) ** 2
+            if not np.isfinite(crit):
+                return (float("nan"), float("nan"))
+            from scipy.optimize import brentq
+
+            g = lambda q: dev(q) / _delta - crit  # noqa: E731
+            lo = brentq(g, 1e-14, p) if g(1e-14) > 0 else 0.0
+            hi = brentq(g, p, 1 - 1e-14) if g(1 - 1e-14) > 0 else 1.0
+            return (lo, hi)
+
+        return interval
+
+    # ------------------------------------------------------------ design effects
+    def _deff(self, stat, dom, D, theta, var_diag, kind):
+        """Design effect: design variance over the SRS variance of the same estimator (R's svymean deff)."""
+        w = self._w
+        sel = dom >= 0
+        out = np.full((D, stat.p), np.nan)
+        nobs = np.bincount(dom[sel & (w > 0)], minlength=D).astype(float)
+        wsum = np.bincount(dom[sel], weights=w[sel], minlength=D)
+        for j in range(stat.p):
+            y = stat.Y[:, stat.num[j]]
+            if stat.kind in ("mean", "proportion"):
+                xbar = theta[:, j]
+            elif stat.kind == "total":
+                xbar = np.bincount(dom[sel], weights=(w * y)[sel], minlength=D) / wsum
+            else:
+                return None
+            resid2 = np.zeros(self._n)
+            resid2[sel] = (y[sel] - xbar[dom[sel]]) ** 2
+            s2 = np.bincount(dom[sel], weights=(w * resid2)[sel], minlength=D) / wsum * nobs / (nobs - 1)
+            N = wsum
+            if stat.kind == "total":
+                vsrs = s2 * wsum**2 / nobs
+            else:
+                vsrs = s2 / nobs
+            if kind != "replace":
+                vsrs = vsrs * (N - nobs) / N
+            with np.errstate(divide="ignore", invalid="ignore"):
+                out[:, j] = var_diag[:, j] / vsrs
+        return out
+
+    # ------------------------------------------------------------ quantiles
+    def quantile(
+        self,
+        x,
+        p=0.5,
+        rule: str = "math",
+        ci_method: str = "woodruff",
+        na_rm: bool = False,
+        level: float = 0.95,
+        df: float | None = None,
+        interval_type: str = "mean",
+    ):
+        """Quantiles with Woodruff (or score) intervals, as R's ``svyquantile``.
+
+        Parameters
+        ----------
+        x : str
+            Numeric column.
+        p : float or list of float
+            Probabilities in [0, 1].
+        rule : {"math", "school", "hf7"}, default "math"
+            ``"math"`` (R default): the smallest value whose weighted CDF is >= p;
+            ``"school"``: the average of the two values around p when the CDF hits p exactly;
+            ``"hf7"``: weighted analogue of Hyndman & Fan type 7 (linear interpolation).
+        ci_method : {"woodruff", "score"}, default "woodruff"
+            Woodruff (1952): an interval for the CDF at the quantile (with ``interval_type``),
+            mapped back through the inverse CDF. "score": inversion of the test of
+            ``F(q) = p`` (Francisco & Fuller 1991).
+        interval_type : {"mean", "beta", "xlogit", "quantile"}, default "mean"
+            The proportion interval used on the CDF scale (R's ``interval.type``);
+            "quantile" (replicate designs only) takes the SE from the replicate quantiles.
+        na_rm, level, df
+            As in :meth:`proportion`.
+
+        Returns
+        -------
+        Estimate or EstimateTable
+            ``se`` is the interval width divided by twice the t quantile (R's convention).
+        """
+        from .quantiles import estimate_quantiles
+
+        return estimate_quantiles(self, x, p, rule=rule, ci_method=ci_method, na_rm=na_rm, level=level, df=df, interval_type=interval_type)
+
+
+# ---------------------------------------------------------------------------
+# SurveyDesign
+# ---------------------------------------------------------------------------
+
+
+class SurveyDesign(_EstimatorMixin):
+    """A probability sample design analysed by Taylor linearization.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per respondent. Never modified.
+    weights : str, optional
+        Column of sampling weights (inverse inclusion probabilities). When None, weights
+        are derived from ``fpc`` (``1 / Π_s n_s/N_s``) or, without fpc, all equal to 1.
+        Zero weights are allowed: such rows are outside every domain but keep their PSU
+        in the design (R's behaviour for subsets).
+    strata : str, optional
+        Stratum column (stage 1).
+    psu : str or list of str, optional
+        Cluster column(s), stage 1 first. None: every respondent is its own PSU.
+        Later-stage units are always nested in their earlier-stage unit.
+    fpc : str, number or list, optional
+        One entry per stage: a column (or a constant) holding either the population
+        count (number of PSUs in the stratum at stage 1; of units in the PSU at later
+        stages) or the sampling fraction. Values all >= 1 are read as counts, all <= 1
+        as fractions (N = n / f); a mix is an error. Without fpc, sampling is treated as
+        with replacement at stage 1 and later stages add nothing; with an fpc for fewer
+        stages than ``psu``, the later stages are taken as complete.
+    nest : bool, default False
+        True: PSU codes are unique only within a stratum (R's ``nest=TRUE``).
+    lonely_psu : {"fail", "remove", "adjust", "average", "certainty"}, default "fail"
+        What to do with a stratum that has a single PSU (R's ``survey.lonely.psu``):
+        "fail" raises :class:`LonelyPSUError` at variance time; "remove" and "certainty"
+        give it no variance contribution; "adjust" centres it at zero (the grand mean of the
+        influence values) instead of the stratum mean; "average" replaces it by the average
+        of the other strata's contributions.
+    adjust_domain_lonely : bool, default False
+        R's ``survey.adjust.domain.lonely``: also apply ``lonely_psu`` when a stratum has
+        several PSUs but only one contains members of the domain.
+
+    Raises
+    ------
+    DesignError
+        Unknown columns; missing, non-finite or negative weights; missing strata or PSU
+        codes; a PSU code in two strata without ``nest=True``; an fpc that varies within a
+        stratum, mixes counts and fractions, or is smaller than the sampled count.
+
+    Notes
+    -----
+    ``df`` is the number of PSUs minus the number of strata (R's ``degf``). Intervals use
+    t quantiles on ``df``; domains use their own df (PSUs with domain members minus their
+    strata).
+
+    Examples
+    --------
+    >>> import happiness_index as hi
+    >>> d = hi.SurveyDesign(df, weights="pw", strata="stype", fpc="fpc")   # doctest: +SKIP
+    >>> d.mean("api00").se                                                  # doctest: +SKIP
+    9.402772
+    """
+
+    _variance_method = "taylor"
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        weights: str | None = None,
+        strata: str | None = None,
+        psu=None,
+        fpc=None,
+        nest: bool = False,
+        lonely_psu: str = "fail",
+        adjust_domain_lonely: bool = False,
+    ):
+        if not isinstance(data, pd.DataFrame):
+            raise DesignError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        if len(data) == 0:
+            raise DesignError("data has no rows")
+        if lonely_psu not in LONELY_RULES:
+            raise DesignError(f"lonely_psu={lonely_psu!r} is not a rule; use one of {LONELY_RULES}")
+        self._data = data
+        self._n = len(data)
+        self.weights_column = weights
+        self.strata_column = strata
+        self.psu_columns = _as_list(psu)
+        self.fpc_spec = fpc
+        self.nest = bool(nest)
+        self.lonely_psu = lonely_psu
+        self.adjust_domain_lonely = bool(adjust_domain_lonely)
+        self._domain = None
+        self._adjusters: tuple = ()
+        self._build()
+
+    # ------------------------------------------------------------ construction
+    def _build(self) -> None:
+        data, n = self._data, self._n
+        for c in [self.weights_column, self.strata_column, *self.psu_columns]:
+            if c is not None:
+                _check_column(data, c, "design")
+        # strata
+        if self.strata_column is not None:
+            s = data[self.strata_column]
+            if s.isna().any():
+                raise DesignError(
+                    f"strata column {self.strata_column!r} has missing values at rows "
+                    f"{describe_rows(data.index[s.isna()])}; every respondent needs a stratum"
+                )
+            s = s.map(lambda v: __import__("unicodedata").normalize("NFC", v) if isinstance(v, str) else v)
+            strat_codes, strat_labels = _codes(s)
+        else:
+            strat_codes, strat_labels = np.zeros(n, dtype=np.int64), np.array(["(all)"], dtype=object)
+        # clusters per stage
+        cluster_arrays = []
+        for c in self.psu_columns:
+            v = data[c]
+            if v.isna().any():
+                raise DesignError(
+                    f"PSU column {c!r} has missing values at rows {describe_rows(data.index[v.isna()])}; "
+                    "every respondent needs a cluster code"
+                )
+            cluster_arrays.append(v.to_numpy())
+        if not cluster_arrays:
+            cluster_arrays = [np.arange(n)]
+            self._ultimate_rows = True
+        else:
+            self._ultimate_rows = False
+        # stage-1 nesting check
+        c1_codes, c1_labels = _codes(cluster_arrays[0])
+        if self.strata_column is not None and not self.nest:
+            per = pd.DataFrame({"c": c1_codes, "s": strat_codes}).drop_duplicates()
+            multi = per.groupby("c")["s"].nunique()
+            bad = multi[multi > 1].index.to_numpy()
+            if len(bad):
+                labs = [c1_labels[b] for b in bad]
+                raise DesignError(
+                    f"PSU codes {describe_rows(labs)} of column {self.psu_columns[0]!r} appear in more than one "
+                    f"stratum of {self.strata_column!r}: clusters are not nested in strata. If the codes are "
+                    "only unique within a stratum (1, 2, 3 in every stratum), pass nest=True."
+                )
+        # build nested cluster codes per stage (stage s unit = (stratum, c1, ..., cs))
+        stage_codes = []
+        prev = strat_codes
+        for arr in cluster_arrays:
+            a_codes, _ = _codes(arr)
+            combo = prev.astype(np.int64) * (a_codes.max() + 1) + a_codes
+            codes, _ = _codes(combo)
+            stage_codes.append(codes)
+            prev = codes
+        self._stage_labels = [np.asarray(arr) for arr in cluster_arrays]
+        # fpc
+        fpc_list = _as_list(self.fpc_spec) if not isinstance(self.fpc_spec, (int, float)) else [self.fpc_spec]
+        if len(fpc_list) > len(stage_codes):
+            raise DesignError(
+                f"fpc has {len(fpc_list)} stages but psu has {len(stage_codes)}; give one fpc per sampling stage"
+            )
+        fpc_vals = []
+        for i, spec in enumerate(fpc_list):
+            if isinstance(spec, (int, float, np.integer, np.floating)) and not isinstance(spec, bool):
+                vals = np.full(n, float(spec))
+                name = f"fpc (constant {spec})"
+            else:
+                _check_column(data, spec, "fpc")
+                col = data[spec]
+                if not pd.api.types.is_numeric_dtype(col):
+                    raise DesignError(f"fpc column {spec!r} must be numeric (population counts or sampling fractions)")
+                vals = col.to_numpy(dtype="float64", na_value=np.nan)
+                name = repr(spec)
+                if np.isnan(vals).any():
+                    raise DesignError(f"fpc column {spec!r} has missing values at rows {describe_rows(data.index[np.isnan(vals)])}")
+            if (vals <= 0).any():
+                raise DesignError(f"fpc {name} has zero or negative values at rows {describe_rows(data.index[vals <= 0])}")
+            fpc_vals.append((vals, name))
+        if fpc_vals:
+            allv = np.concatenate([v for v, _ in fpc_vals])
+            is_count = bool((allv > 1).any())
+            if is_count and (allv < 1).any():
+                raise DesignError(
+                    "fpc mixes population counts (> 1) and sampling fractions (< 1); give all stages the same kind"
+                )
+        else:
+            is_count = True
+        self.fpc_kind = None if not fpc_vals else ("population count" if is_count else "sampling fraction")
+        # stages
+        stages: list[_Stage] = []
+        mult_row = np.ones(n)
+        probs = np.ones(n)
+        stratum_row = strat_codes
+        stratum_lab = strat_labels
+        for s, ccodes in enumerate(stage_codes):
+            H = int(stratum_row.max()) + 1
+            C = int(ccodes.max()) + 1
+            first = np.unique(ccodes, return_index=True)[1]
+            cl_stratum = np.empty(C, dtype=np.int64)
+            cl_stratum[ccodes[first]] = stratum_row[first]
+            npsu = np.bincount(cl_stratum, minlength=H).astype(float)
+            if s < len(fpc_vals):
+                vals, name = fpc_vals[s]
+                # constant within stratum?
+                df_ = pd.DataFrame({"h": stratum_row, "v": vals})
+                nun = df_.groupby("h")["v"].nunique()
+                if (nun > 1).any():
+                    bad_h = nun[nun > 1].index[:5]
+                    what = "stratum" if s == 0 else f"stage-{s} unit"
+                    labs = [stratum_lab[h] if s == 0 else h for h in bad_h]
+                    raise DesignError(
+                        f"fpc {name} varies within a {what} ({describe_rows(labs)}); the population size must be "
+                        "the same for every respondent of a stratum"
+                    )
+                h_val = np.zeros(H)
+                h_val[stratum_row] = vals
+                if is_count:
+                    Npop = h_val
+                else:
+                    Npop = npsu / h_val
+                too_small = Npop < npsu - 1e-9
+                if too_small.any():
+                    bad_h = np.flatnonzero(too_small)[:5]
+                    labs = [str(stratum_lab[h]) if s == 0 else str(h) for h in bad_h]
+                    raise DesignError(
+                        f"fpc {name} is smaller than the number of sampled units at stage {s + 1} in "
+                        f"{'strata' if s == 0 else 'units'} {labs} (population {Npop[bad_h].tolist()} < sampled "
+                        f"{npsu[bad_h].tolist()}): the fpc must be the population count N_h >= n_h, or a fraction"
+                    )
+                f = np.where(np.isinf(Npop), 1.0, (Npop - npsu) / Npop)
+                frac = npsu / Npop
+            elif fpc_vals:
+                f = np.zeros(H)  # complete sampling at stages without fpc
+                frac = np.ones(H)
+            else:
+                f = np.ones(H)
+                frac = np.ones(H)
+            mult_h = np.zeros(H)
+            mult_h[stratum_row] = mult_row
+            stages.append(
+                _Stage(
+                    stratum=stratum_row,
+                    cluster=ccodes,
+                    n_strata=H,
+                    n_clusters=C,
+                    cluster_stratum=cl_stratum,
+                    npsu=npsu,
+                    f=f,
+                    mult=mult_h,
+                    frac=frac,
+                    stratum_labels=np.asarray(stratum_lab, dtype=object),
+                    cluster_labels=np.arange(C),
+                )
+            )
+            probs = probs * frac[stratum_row]
+            mult_row = mult_row * frac[stratum_row]
+            stratum_row = ccodes
+            stratum_lab = np.arange(C)
+            if not fpc_vals:
+                break  # with replacement: later stages never enter the variance
+        self._stages = stages
+        self._all_stage_codes = stage_codes
+        # weights
+        if self.weights_column is not None:
+            wcol = data[self.weights_column]
+            if not pd.api.types.is_numeric_dtype(wcol):
+                raise DesignError(f"weights column {self.weights_column!r} must be numeric, it is {wcol.dtype}")
+            w = wcol.to_numpy(dtype="float64", na_value=np.nan)
+            bad = ~np.isfinite(w)
+            if bad.any():
+                raise DesignError(
+                    f"weights column {self.weights_column!r} has missing or infinite values at rows "
+                    f"{describe_rows(data.index[bad])}; every respondent needs a finite weight"
+                )
+            if (w < 0).any():
+                raise DesignError(
+                    f"weights column {self.weights_column!r} has negative values at rows "
+                    f"{describe_rows(data.index[w < 0])}; weights are inverse inclusion probabilities and must be > 0"
+                )
+            if not (w > 0).any():
+                raise DesignError(f"all weights in {self.weights_column!r} are zero")
+        elif fpc_vals:
+            if not is_count and len(fpc_vals) < len(stage_codes):
+                pass
+            w = 1.0 / probs
+        else:
+            w = np.ones(n)
+        self._w = w
+        self._fine = stage_codes[-1] if fpc_vals else stage_codes[0]
+        self._n_fine = int(self._fine.max()) + 1
+
+    # ------------------------------------------------------------ properties
+    @property
+    def data(self) -> pd.DataFrame:
+        """The data the design was built on (not a copy: do not modify it)."""
+        return self._data
+
+    @property
+    def weights(self) -> pd.Series:
+        """The analysis weights (after any calibration), aligned with the data rows."""
+        return pd.Series(self._w, index=self._data.index, name="weight")
+
+    @property
+    def n(self) -> int:
+        """Number of respondents in the domain (all rows for a full design)."""
+        return int(self._domain_mask().sum())
+
+    def _domain_mask(self) -> np.ndarray:
+        base = self._w > 0
+        return base if self._domain is None else (self._domain & base)
+
+    @property
+    def df(self) -> float:
+        """Design degrees of freedom: PSUs minus strata (of the domain, for a subset design)."""
+        st = self._stages[0]
+        m = self._domain_mask()
+        if self._domain is None:
+            return float(st.n_clusters - st.n_strata)
+        cl = np.unique(st.cluster[m])
+        return float(len(cl) - len(np.unique(st.cluster_stratum[cl])))
+
+    def _with_domain(self, mask: np.ndarray) -> "SurveyDesign":
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._domain = mask
+        return new
+
+    def update(self, **kw) -> "SurveyDesign":
+        """A new design with some attributes replaced (``weights``, ``lonely_psu``, ...).
+
+        The design is immutable: calibration and changes of rule return new objects.
+        """
+        args = dict(
+            weights=self.weights_column,
+            strata=self.strata_column,
+            psu=self.psu_columns or None,
+            fpc=self.fpc_spec,
+            nest=self.nest,
+            lonely_psu=self.lonely_psu,
+            adjust_domain_lonely=self.adjust_domain_lonely,
+        )
+        data = kw.pop("data", self._data)
+        args.update(kw)
+        return SurveyDesign(data, **args)
+
+    def _with_weights(self, w: np.ndarray, adjuster=None) -> "SurveyDesign":
+        """Internal: a copy with new analysis weights and, optionally, one more influence adjuster."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._w = np.asarray(w, dtype=float)
+        if adjuster is not None:
+            new._adjusters = self._adjusters + (adjuster,)
+        return new
+
+    def __repr__(self) -> str:
+        st = self._stages[0]
+        return (
+            f"SurveyDesign(n={self._n}, strata={st.n_strata if self.strata_column else 'none'}, "
+            f"PSUs={st.n_clusters}, stages={len(self._all_stage_codes)}, df={self.df:g}, "
+            f"fpc={self.fpc_kind or 'none (with replacement)'}, lonely_psu={self.lonely_psu!r})"
+        )
+
+    # ------------------------------------------------------------ the engine
+    def _domain_df(self, dom: np.ndarray, D: int) -> np.ndarray:
+        st = self._stages[0]
+        sel = dom >= 0
+        pairs = np.unique(st.cluster[sel] * D + dom[sel])
+        cl = pairs // D
+        dd = pairs % D
+        n_cl = np.bincount(dd, minlength=D)
+        spairs = np.unique(st.cluster_stratum[cl] * D + dd)
+        n_st = np.bincount(spairs % D, minlength=D)
+        return (n_cl - n_st).astype(float)
+
+    def _estimate_stat(self, stat: _Stat, dom: np.ndarray, D: int) -> dict:
+        w = self._w
+        sel = dom >= 0
+        idx = np.flatnonzero(sel)
+        WY = stat.Y[idx] * w[idx, None]
+        t = _group_sum(dom[idx], D, WY)  # (D, k)
+        theta = _thetas(t, stat)  # (D, p)
+        if not np.all(np.isfinite(theta)):
+            bad = np.flatnonzero(~np.isfinite(theta).all(axis=1))
+            raise EstimationError(
+                f"the estimate is undefined in {len(bad)} domain(s) (zero weighted denominator: the "
+                "domain has no weight, or the ratio's denominator totals 0)"
+            )
+        dfs = self._domain_df(dom, D)
+
+        def influence_rows():
+            """Row-level linearised values (n × D·p), zero outside each domain."""
+            Z = np.zeros((self._n, D * stat.p))
+            for j in range(stat.p):
+                s_num = WY[:, stat.num[j]]
+                if stat.den[j] >= 0:
+                    s_den = WY[:, stat.den[j]]
+                    z = (s_num - theta[dom[idx], j] * s_den) / t[dom[idx], stat.den[j]]
+                else:
+                    z = s_num
+                Z[idx, dom[idx] * stat.p + j] = z
+            return Z
+
+        if self._adjusters:
+            Z = influence_rows()
+            for adj in self._adjusters:
+                Z = adj(Z)
+            fine_vals = Z
+            fine_codes = np.arange(self._n)
+            levels = ("rows", None)
+        else:
+            # aggregate to (finest cluster, domain) pairs
+            key = self._fine[idx] * D + dom[idx]
+            ukey, inv = np.unique(key, return_inverse=True)
+            S = _group_sum(inv, len(ukey), WY)  # (G, k)
+            pd_ = ukey % D
+            pf = ukey // D
+            G = len(ukey)
+            Zp = np.empty((G, stat.p))
+            for j in range(stat.p):
+                if stat.den[j] >= 0:
+                    Zp[:, j] = (S[:, stat.num[j]] - theta[pd_, j] * S[:, stat.den[j]]) / t[pd_, stat.den[j]]
+                else:
+                    Zp[:, j] = S[:, stat.num[j]]
+            fine_vals = (pf, pd_, Zp)
+            levels = ("pairs", None)
+
+        def variance(full: bool):
+            return self._taylor(fine_vals, levels[0], dom, D, stat.p, full)
+
+        var_diag = variance(False)
+
+        def vcov():
+            return variance(True)
+
+        return {"theta": theta, "var": var_diag, "df": dfs, "vcov": vcov}
+
+    def _taylor(self, fine_vals, level: str, dom: np.ndarray, D: int, p: int, full: bool):
+        """Linearised variance from fine-level influence values.
+
+        Returns (D, p) variances, or the full (D·p × D·p) covariance when ``full``.
+        """
+        q = D * p
+        total = np.zeros((q, q)) if full else np.zeros(q)
+        sel = dom >= 0
+        # nsub: clusters with domain members, per stage-1 stratum and domain
+        for s, st in enumerate(self._stages):
+            if s > 0 and np.all(st.f < _SELF_REP_TOL):
+                continue
+            if level == "rows":
+                Z = fine_vals  # (n, q)
+                T = _group_sum(st.cluster, st.n_clusters, Z)  # (C, q)
+            else:
+                pf, pdm, Zp = fine_vals
+                # map finest cluster -> stage cluster
+                fine_to_stage = np.empty(self._n_fine, dtype=np.int64)
+                fine_to_stage[self._fine] = st.cluster
+                cs = fine_to_stage[pf]
+                T = np.zeros((st.n_clusters, q))
+                # scatter (cluster, domain) sums into dense columns
+                cols = pdm[:, None] * p + np.arange(p)[None, :]
+                np.add.at(T, (np.repeat(cs, p), cols.ravel()), Zp.ravel())
+            total = total + self._stage_var(st, s, T, dom, D, p, full)
+        if full:
+            return total
+        return total.reshape(D, p)
+
+    def _stage_var(self, st: _Stage, s: int, T: np.ndarray, dom, D, p, full):
+        H = st.n_strata
+        q = T.shape[1]
+        sel = dom >= 0
+        # nsub[h, d] = clusters in h with members of domain d (from the data rows)
+        pairs = np.unique(st.cluster[sel] * D + dom[sel])
+        pc, pdd = pairs // D, pairs % D
+        nsub = np.zeros((H, D))
+        np.add.at(nsub, (st.cluster_stratum[pc], pdd), 1)
+        present = nsub > 0  # stratum has domain rows
+        npsu = st.npsu
+        f = st.f
+        selfrep = f < _SELF_REP_TOL
+        lonely = (npsu == 1) & ~selfrep
+        rule = self.lonely_psu
+        if lonely.any() and rule == "fail":
+            bad = lonely[:, None] & present
+            bad_h = np.flatnonzero(bad.any(axis=1))
+            if len(bad_h):
+                labs = [str(st.stratum_labels[h]) for h in bad_h]
+                where = f"stratum {labs[0]}" if len(labs) == 1 else f"strata {describe_rows(labs)}"
+                stage_txt = "" if s == 0 else f" at stage {s + 1}"
+                raise LonelyPSUError(
+                    f"{where} has only one PSU{stage_txt} (lonely PSU), so its variance cannot be estimated. "
+                    "Choose a rule: SurveyDesign(..., lonely_psu='remove' or 'certainty' (no contribution), "
+                    "'adjust' (centre at the grand mean), 'average' (average of the other strata)), "
+                    "or collapse the stratum with a similar one."
+                )
+        # centring and NA (average) flags per (h, d)
+        centre = np.ones((H, D), dtype=bool)
+        na = np.zeros((H, D), dtype=bool)
+        if rule == "adjust":
+            centre[lonely, :] = False
+        if rule == "average" and s == 0:
+            na[lonely, :] = True
+        dom_lonely = (nsub == 1) & (npsu[:, None] > 1) & self.adjust_domain_lonely
+        if dom_lonely.any():
+            hs, ds = np.nonzero(dom_lonely & ~selfrep[:, None])
+            if len(hs):
+                warnings.warn(
+                    f"{len(hs)} stratum-domain combination(s) have only one PSU with domain members "
+                    f"(e.g. stratum {st.stratum_labels[hs[0]]}); lonely_psu={rule!r} applied",
+                    LonelyPSUWarning,
+                    stacklevel=6,
+                )
+            if rule == "adjust":
+                centre &= ~dom_lonely
+            if rule == "average" and s == 0:
+                na |= dom_lonely
+        scale = np.where(npsu > 1, f * npsu / np.maximum(npsu - 1, 1), f) * st.mult
+        scale = np.where(selfrep, 0.0, scale)
+        if rule in ("remove", "certainty"):
+            scale = np.where(lonely, 0.0, scale)
+        # per-column flags (column = d*p + j)
+        col_dom = np.repeat(np.arange(D), p)
+        sums = _group_sum(st.cluster_stratum, H, T)  # (H, q)
+        mu = sums / npsu[:, None]
+        mu = np.where(centre[:, col_dom], mu, 0.0)
+        Tc = T - mu[st.cluster_stratum]
+        rowscale = scale[st.cluster_stratum]
+        nacol = na[st.cluster_stratum][:, col_dom]  # (C, q)
+        Tc = np.where(nacol, 0.0, Tc)
+        # average: rescale each column by nstrat/nokstrat of its domain
+        nstrat = present.sum(axis=0).astype(float)
+        nok = (present & ~na).sum(axis=0).astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(nok > 0, nstrat / nok, np.nan) if (rule == "average" and s == 0) else np.ones(D)
+        rcol = ratio[col_dom]
+        if full:
+            Ts = Tc * np.sqrt(rowscale)[:, None]
+            V = Ts.T @ Ts
+            return V * np.sqrt(np.outer(rcol, rcol))
+        v = np.einsum("cq,cq,c->q", Tc, Tc, rowscale)
+        return v * rcol
+
+    # ------------------------------------------------------------ replicates
+    def to_replicates(
+        self,
+        method: str = "jk1",
+        replicates: int | None = None,
+        seed: int | None = None,
+        rho: float | None = None,
+    ) -> "ReplicateDesign":
+        """Replicate-weight version of this design.
+
+        Parameters
+        ----------
+        method : {"jk1", "jkn", "brr", "fay", "bootstrap"}
+            JK1 (unstratified delete-one-PSU jackknife), JKn (stratified jackknife with
+            per-stratum factors ``(n_h - 1)/n_h``), BRR (balanced half-samples from a
+            Hadamard matrix; needs exactly 2 PSUs per stratum; ``rho`` gives Fay's method),
+            bootstrap (Rao & Wu 1988 rescaling: ``n_h - 1`` PSUs drawn with replacement per
+            stratum).
+        replicates : int, optional
+            Number of bootstrap replicates (default 200). Ignored by jackknife and BRR.
+        seed : int, optional
+            Seed for the bootstrap.
+        rho : float, optional
+            Fay's coefficient in [0, 1) for "brr"/"fay" (R's ``fay.rho``).
+
+        Returns
+        -------
+        ReplicateDesign
+            Multipliers are kept at the PSU level (C × R); respondent-level replicate
+            weights are never materialised.
+
+        Raises
+        ------
+        DesignError
+            JK1 on a stratified design, BRR with other than 2 PSUs per stratum, an unknown
+            method, or a lonely PSU under ``lonely_psu="fail"``.
+        """
+        from .replicates import build_replicates
+
+        return build_replicates(self, method=method, replicates=replicates, seed=seed, rho=rho)
+
+
+# ---------------------------------------------------------------------------
+# ReplicateDesign
+# ---------------------------------------------------------------------------
+
+
+class ReplicateDesign(_EstimatorMixin):
+    """A sample analysed with replicate weights.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One row per respondent; never modified.
+    weights : str
+        Column with the full-sample analysis weight.
+    replicate_weights : list of str, or array (n × R)
+        The replicate *analysis* weights (full weights, not multipliers), one column per
+        replicate, as published with many surveys.
+    method : {"jk1", "jkn", "brr", "fay", "bootstrap", "other"}
+        Sets the default ``scale``: JK1 ``(R-1)/R``, BRR ``1/R``, Fay ``1/(R(1-rho)^2)``,
+        bootstrap ``1/(R-1)``, JKn and other 1.
+    rho : float, optional
+        Fay's coefficient (method "fay" or "brr").
+    scale : float, optional
+        Overall multiplier of the variance; overrides the method's default.
+    rscales : sequence of float, optional
+        Per-replicate multipliers (JKn: ``(n_h-1)/n_h`` for the stratum the replicate
+        deletes from); default all 1. Used exactly as given.
+    mse : bool, default False
+        False: centre the replicates at their mean (R's default); True: at the full-sample
+        estimate.
+
+    Notes
+    -----
+    ``V = scale · Σ_r rscales_r (θ_r - c)²``. ``df`` is the rank of the replicate weight
+    matrix minus 1 (R's ``degf`` for replicate designs). Replicate estimates are one
+    sparse-times-dense matrix product over all replicates.
+
+    Raises
+    ------
+    DesignError
+        Unknown columns, non-finite or negative weights, a replicate matrix of the wrong
+        shape, ``rscales`` of the wrong length.
+    """
+
+    _variance_method = "replicate"
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        weights: str,
+        replicate_weights,
+        method: str = "other",
+        rho: float | None = None,
+        scale: float | None = None,
+        rscales=None,
+        mse: bool = False,
+    ):
+        if not isinstance(data, pd.DataFrame):
+            raise DesignError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        self._data = data
+        self._n = len(data)
+        _check_column(data, weights, "weights")
+        w = data[weights].to_numpy(dtype="float64", na_value=np.nan)
+        if not np.isfinite(w).all() or (w < 0).any():
+            bad = ~np.isfinite(w) | (w < 0)
+            raise DesignError(
+                f"weights column {weights!r} has missing, infinite or negative values at rows {describe_rows(data.index[bad])}"
+            )
+        if isinstance(replicate_weights, (list, tuple)) and all(isinstance(c, str) for c in replicate_weights):
+            for c in replicate_weights:
+                _check_column(data, c, "replicate weight")
+            W = data[list(replicate_weights)].to_numpy(dtype="float64", na_value=np.nan)
+            self.replicate_columns = list(replicate_weights)
+        else:
+            W = np.asarray(replicate_weights, dtype=float)
+            self.replicate_columns = None
+        if W.ndim != 2 or W.shape[0] != self._n:
+            raise DesignError(f"replicate_weights must be n × R with n = {self._n} rows; got shape {W.shape}")
+        if not np.isfinite(W).all() or (W < 0).any():
+            raise DesignError("replicate weights have missing, infinite or negative values")
+        R = W.shape[1]
+        self.weights_column = weights
+        self._w = w
+        self._setup(method, rho, scale, rscales, mse, R)
+        self._W = W  # explicit (n × R)
+        self._A = None
+        self._cluster = None
+
+    def _setup(self, method, rho, scale, rscales, mse, R):
+        method = method.lower()
+        allowed = ("jk1", "jkn", "brr", "fay", "bootstrap", "other")
+        if method not in allowed:
+            raise DesignError(f"method={method!r} is not a replicate type; use one of {allowed}")
+        if rho is not None and not 0 <= rho < 1:
+            raise DesignError(f"Fay's rho must be in [0, 1), got {rho}")
+        if scale is None:
+            if method == "jk1":
+                scale = (R - 1) / R
+            elif method in ("brr", "fay"):
+                scale = 1.0 / (R * (1 - (rho or 0.0)) ** 2)
+            elif method == "bootstrap":
+                scale = 1.0 / (R - 1)
+            else:
+                scale = 1.0
+        if rscales is None:
+            rscales = np.ones(R)
+        rscales = np.asarray(rscales, dtype=float)
+        if rscales.shape != (R,):
+            raise DesignError(f"rscales needs one value per replicate ({R}), got {rscales.shape}")
+        self.method = method
+        self.rho = rho
+        self.scale = float(scale)
+        self.rscales = rscales
+        self.mse = bool(mse)
+        self.n_replicates = R
+        self._domain = None
+        self._adjusters = ()
+        self._df_cache = None
+
+    @classmethod
+    def _from_multipliers(cls, design: SurveyDesign, A: np.ndarray, cluster: np.ndarray, method, scale, rscales, rho=None, mse=False):
+        """Internal: replicate design with PSU-level multipliers A (C × R)."""
+        self = object.__new__(cls)
+        self._data = design._data
+        self._n = design._n
+        self.weights_column = design.weights_column
+        self.replicate_columns = None
+        self._w = design._w.copy()
+        self._setup(method, rho, scale, rscales, mse, A.shape[1])
+        self._W = None
+        self._A = A
+        self._cluster = cluster
+        return self
+
+    # ------------------------------------------------------------ properties
+    @property
+    def data(self) -> pd.DataFrame:
+        return self._data
+
+    @property
+    def weights(self) -> pd.Series:
+        """Full-sample analysis weights."""
+        return pd.Series(self._w, index=self._data.index, name="weight")
+
+    def replicate_weights(self) -> np.ndarray:
+        """The replicate analysis weights as an (n × R) array (materialised on request)."""
+        if self._W is not None:
+            return self._W
+        return self._w[:, None] * self._A[self._cluster]
+
+    @property
+    def n(self) -> int:
+        return int(self._domain_mask().sum())
+
+    def _domain_mask(self) -> np.ndarray:
+        base = self._w > 0
+        return base if self._domain is None else (self._domain & base)
+
+    @property
+    def df(self) -> float:
+        """Rank of the replicate weight matrix minus 1 (R's ``degf``)."""
+        if self._df_cache is None:
+            if self._A is not None:
+                M = self._A
+            else:
+                M = np.unique(self._W, axis=0) if self._n > 5000 else self._W
+            self._df_cache = float(np.linalg.matrix_rank(M, tol=None) - 1) if M.size else 0.0
+            # R uses qr(..., tol=1e-5); use a relative tolerance of the same order
+            s = np.linalg.svd(M, compute_uv=False)
+            self._df_cache = float((s > 1e-5 * s[0]).sum() - 1)
+        return self._df_cache
+
+    def _with_domain(self, mask):
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._domain = mask
+        return new
+
+    def _with_weights(self, w: np.ndarray, W: np.ndarray) -> "ReplicateDesign":
+        """Internal: a copy with new full-sample and replicate weights (explicit)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._w = np.asarray(w, dtype=float)
+        new._W = np.asarray(W, dtype=float)
+        new._A = None
+        new._cluster = None
+        return new
+
+    def __repr__(self) -> str:
+        return f"ReplicateDesign(n={self._n}, method={self.method!r}, replicates={self.n_replicates}, scale={self.scale:.6g}, mse={self.mse})"
+
+    # ------------------------------------------------------------ the engine
+    def _replicate_totals(self, WYfactor: np.ndarray, idx: np.ndarray, dom_idx: np.ndarray, D: int) -> np.ndarray:
+        """Totals of Y per replicate and domain: (R, D, k). WYfactor = Y[idx] (unweighted)."""
+        k = WYfactor.shape[1]
+        m = len(idx)
+        rows = (dom_idx[:, None] * k + np.arange(k)[None, :]).ravel()
+        if self._A is not None:
+            # aggregate w*Y to (cluster, domain, column) then multiply by PSU multipliers
+            vals = (WYfactor * self._w[idx, None]).ravel()
+            cols = np.repeat(self._cluster[idx], k)
+            M = sparse.csr_matrix((vals, (rows, cols)), shape=(D * k, self._A.shape[0]))
+            out = M @ self._A  # (D*k, R)
+        else:
+            vals = WYfactor.ravel()
+            cols = np.repeat(idx, k)
+            M = sparse.csr_matrix((vals, (rows, cols)), shape=(D * k, self._n))
+            out = M @ self._W
+        out = np.asarray(out)
+        return out.T.reshape(-1, D, k)
+
+    def _rep_variance(self, reps: np.ndarray, full_est: np.ndarray) -> np.ndarray:
+        """scale * sum_r rscales_r (theta_r - c)(theta_r - c)^T for reps (R × q)."""
+        ok = np.isfinite(reps).all(axis=1)
+        if not ok.all():
+            warnings.warn(f"{int((~ok).sum())} replicates gave undefined estimates and were discarded", stacklevel=4)
+        r = reps[ok]
+        rs = self.rscales[ok]
+        c = full_est if self.mse else r[rs > 0].mean(axis=0) if (rs > 0).any() else r.mean(axis=0)
+        dev = (r - c) * np.sqrt(rs)[:, None]
+        return self.scale * (dev.T @ dev)
+
+    def _domain_df(self, dom, D):
+        return np.full(D, self.df)
+
+    def _estimate_stat(self, stat: _Stat, dom: np.ndarray, D: int) -> dict:
+        w = self._w
+        sel = dom >= 0
+        idx = np.flatnonzero(sel)
+        Ysel = stat.Y[idx]
+        t = _group_sum(dom[idx], D, Ysel * w[idx, None])
+        theta = _thetas(t, stat)
+        if not np.all(np.isfinite(theta)):
+            raise EstimationError("the estimate is undefined in a domain (zero weighted denominator)")
+        T = self._replicate_totals(Ysel, idx, dom[idx], D)  # (R, D, k)
+        reps = _thetas(T.reshape(-1, stat.Y.shape[1]), stat).reshape(T.shape[0], D * stat.p)
+        full = theta.reshape(-1)
+        # variance of each column, discarding NaN replicates column-wise
+        V = self._rep_variance(reps, full)
+        var_diag = np.diag(V).reshape(D, stat.p)
+        full_cov = V
+
+        return {
+            "theta": theta,
+            "var": var_diag,
+            "df": self._domain_df(dom, D),
+            "vcov": lambda: full_cov,
+            "replicates": reps,
+            "replicate_variance": self._rep_variance,
+        }
+
+
+# ---------------------------------------------------------------------------
+# domains
+# ---------------------------------------------------------------------------
+
+
+class DomainView(_EstimatorMixin):
+    """Estimators evaluated in every domain defined by one or more columns.
+
+    Created by ``design.by(columns)``; each estimator returns an :class:`EstimateTable`
+    with one row per domain (and per variable or category), estimated on the full design
+    (zero influence outside the domain) with each domain's own degrees of freedom, and
+    a covariance matrix across domains (for contrasts such as year-on-year changes).
+    """
+
+    def __init__(self, design, columns: list, dropna: bool):
+        self._design = design
+        self._by_cols = list(columns)
+        self._by_dropna = bool(dropna)
+
+    def __getattr__(self, name):
+        # delegate engine internals to the underlying design
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self._design, name)
+
+    @property
+    def _data(self):
+        return self._design._data
+
+    @property
+    def _n(self):
+        return self._design._n
+
+    @property
+    def _w(self):
+        return self._design._w
+
+    def _domain_mask(self):
+        return self._design._domain_mask()
+
+    def _estimate_stat(self, stat, dom, D):
+        return self._design._estimate_stat(stat, dom, D)
+
+    @property
+    def _variance_method(self):
+        return self._design._variance_method
+
+    def _run(self, stat, ok, **kw):
+        kw["single"] = False
+        return _EstimatorMixin._run(self, stat, ok, **kw)

@@ -1,0 +1,623 @@
+"""Estimates, tables of estimates, and confidence intervals.
+
+This module holds the *results* side of the estimation engine:
+
+* :class:`Estimate` — one statistic with its standard error, degrees of freedom,
+  confidence interval, design effect and sample size;
+* :class:`EstimateTable` — several statistics estimated jointly (several variables,
+  the categories of a factor, or domains), with their covariance matrix, linear
+  contrasts and smooth transformations (the delta method, as R's ``svycontrast``);
+* interval methods for proportions that stay inside [0, 1] (``logit``, ``xlogit``,
+  ``beta`` (Korn–Graubard), ``wilson``, ``asin``, ``likelihood``, ``wald``).
+
+The design side (how a variance is computed from a sample design) lives in
+:mod:`happiness_index.design`.
+
+Conventions
+-----------
+* Proportions are in [0, 1]; indices in percent are the caller's choice of scale.
+* ``ci_low``/``ci_high`` on an :class:`Estimate` are 95% intervals with a t quantile on
+  ``df`` degrees of freedom (the design's, or the domain's), using the estimator's
+  interval method. R's ``confint()`` uses Normal quantiles by default: pass
+  ``df=math.inf`` to :meth:`Estimate.confint` to reproduce it.
+
+References
+----------
+Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley.
+Korn, E. L. & Graubard, B. I. (1998). Confidence intervals for proportions with small
+expected number of positive counts estimated from survey data. *Survey Methodology* 24, 193–201.
+Wilson, E. B. (1927). Probable inference, the law of succession, and statistical inference.
+*JASA* 22, 209–212.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, special, stats
+
+from .errors import DomainDfWarning, EstimationError
+
+__all__ = [
+    "Estimate",
+    "EstimateTable",
+    "CI_METHODS",
+    "proportion_interval",
+    "t_quantile",
+]
+
+CI_METHODS = ("logit", "xlogit", "wald", "mean", "beta", "wilson", "asin", "likelihood")
+
+
+def t_quantile(level: float, df: float) -> float:
+    """Two-sided critical value: Student t on ``df`` degrees of freedom, Normal if infinite.
+
+    Parameters
+    ----------
+    level : float
+        Confidence level in (0, 1).
+    df : float
+        Degrees of freedom; ``math.inf`` gives the Normal quantile.
+
+    Returns
+    -------
+    float
+        ``q`` with ``P(|T| <= q) = level``; NaN when ``df <= 0``.
+    """
+    if not 0 < level < 1:
+        raise EstimationError(f"level must be in (0, 1), got {level!r}; write 0.95 for a 95% interval")
+    if df is None or (isinstance(df, float) and math.isinf(df)) or df == np.inf:
+        return float(stats.norm.ppf(0.5 + level / 2))
+    if not df > 0:
+        return float("nan")
+    return float(stats.t.ppf(0.5 + level / 2, df))
+
+
+# ---------------------------------------------------------------------------
+# Proportion intervals
+# ---------------------------------------------------------------------------
+
+
+def _kg_boundary(p: float, n: float, df: float, level: float) -> tuple[float, float]:
+    """Korn–Graubard (Clopper–Pearson with df-adjusted n) interval at p = 0 or p = 1.
+
+    With p at a boundary the design variance is zero and no effective sample size
+    exists; the interval is the exact binomial one for the domain's own count ``n``,
+    with n replaced by n* = n (t_{n-1} / t_df)^2 (deff taken as 1).
+    """
+    alpha = 1 - level
+    if not (n > 1 and df > 0):
+        return (float("nan"), float("nan"))
+    nstar = n * (stats.t.ppf(alpha / 2, n - 1) / stats.t.ppf(alpha / 2, df)) ** 2
+    if p <= 0:
+        return (0.0, float(stats.beta.ppf(1 - alpha / 2, 1, nstar)))
+    return (float(stats.beta.ppf(alpha / 2, nstar, 1)), 1.0)
+
+
+def proportion_interval(
+    p: float,
+    se: float,
+    df: float,
+    level: float = 0.95,
+    method: str = "logit",
+    n: float | None = None,
+    likelihood: Callable[[float, float], tuple[float, float]] | None = None,
+) -> tuple[float, float]:
+    """Confidence interval for a proportion estimated from a complex sample.
+
+    Parameters
+    ----------
+    p : float
+        Estimated proportion in [0, 1].
+    se : float
+        Its design-based standard error.
+    df : float
+        Degrees of freedom for the t quantile (``math.inf``: Normal).
+    level : float, default 0.95
+        Confidence level.
+    method : str, default "logit"
+        * ``"logit"`` / ``"xlogit"``: Wald interval on the logit scale, back-transformed
+          (R ``svyciprop`` methods "logit" and "xlogit" give the same numbers).
+        * ``"wald"`` / ``"mean"``: ``p ± t·se`` (can leave [0, 1]; not clipped, as R).
+        * ``"beta"``: Korn & Graubard (1998): Clopper–Pearson with the effective sample
+          size ``p(1-p)/se²`` multiplied by ``(t_{n-1}/t_df)²``.
+        * ``"wilson"``: Wilson score interval with the effective sample size.
+        * ``"asin"``: Wald interval for ``asin(sqrt(p))``, back-transformed.
+        * ``"likelihood"``: Rao–Scott scaled profile likelihood (needs ``likelihood``).
+    n : float, optional
+        Number of respondents behind the estimate (the domain's count); needed by
+        ``"beta"`` and at the boundary.
+    likelihood : callable, optional
+        ``likelihood(level, df) -> (low, high)``, supplied by the design for the
+        ``"likelihood"`` method.
+
+    Returns
+    -------
+    (float, float)
+        Lower and upper limits.
+
+    Notes
+    -----
+    At ``p = 0`` or ``p = 1`` the design-based SE is 0 and the effective sample size is
+    undefined. Every method then returns the Korn–Graubard interval computed with the
+    domain's respondent count ``n`` (design effect taken as 1): a one-sided, informative
+    interval such as ``[0, 0.2988]`` for 0 of 18 with 4 df, never a zero-width ``[0, 0]``.
+    R's ``svyciprop`` degenerates there; we deliberately differ. When ``df <= 0`` the
+    interval is NaN (a :class:`~happiness_index.errors.DomainDfWarning` is issued by the
+    caller).
+    """
+    method = _check_ci_method(method)
+    if not (np.isfinite(p) and np.isfinite(se)):
+        return (float("nan"), float("nan"))
+    if df is not None and not (df > 0):
+        return (float("nan"), float("nan"))
+    if p <= 0.0 or p >= 1.0 or se <= 0.0:
+        if n is None:
+            return (float("nan"), float("nan"))
+        return _kg_boundary(min(max(p, 0.0), 1.0), n, df, level)
+    q = t_quantile(level, df)
+    if method in ("logit", "xlogit"):
+        eta = math.log(p / (1 - p))
+        s = se / (p * (1 - p))
+        return (float(special.expit(eta - q * s)), float(special.expit(eta + q * s)))
+    if method in ("wald", "mean"):
+        return (p - q * se, p + q * se)
+    if method == "asin":
+        a = math.asin(math.sqrt(p))
+        s = se / (2 * math.sqrt(p * (1 - p)))
+        return (math.sin(a - q * s) ** 2, math.sin(a + q * s) ** 2)
+    if method == "beta":
+        if n is None:
+            raise EstimationError("the 'beta' (Korn-Graubard) interval needs the number of respondents n")
+        alpha = 1 - level
+        neff = p * (1 - p) / se**2
+        if df is None or math.isinf(df):
+            ratio = stats.t.ppf(alpha / 2, n - 1) / stats.norm.ppf(alpha / 2)
+        else:
+            ratio = stats.t.ppf(alpha / 2, n - 1) / stats.t.ppf(alpha / 2, df)
+        neff = neff * ratio**2
+        lo = stats.beta.ppf(alpha / 2, neff * p, neff * (1 - p) + 1)
+        hi = stats.beta.ppf(1 - alpha / 2, neff * p + 1, neff * (1 - p))
+        return (float(lo), float(hi))
+    if method == "wilson":
+        neff = p * (1 - p) / se**2
+        z2 = q * q
+        centre = (p + z2 / (2 * neff)) / (1 + z2 / neff)
+        half = q * math.sqrt(p * (1 - p) / neff + z2 / (4 * neff * neff)) / (1 + z2 / neff)
+        return (centre - half, centre + half)
+    if method == "likelihood":
+        if likelihood is None:
+            raise EstimationError("the 'likelihood' interval is only available from a design's proportion()")
+        return likelihood(level, df)
+    raise AssertionError(method)  # pragma: no cover
+
+
+def _check_ci_method(method: str) -> str:
+    if method not in CI_METHODS:
+        raise EstimationError(
+            f"unknown ci_method {method!r}; use one of {', '.join(CI_METHODS)} "
+            "(logit is the default for proportions)"
+        )
+    return method
+
+
+# ---------------------------------------------------------------------------
+# Estimate
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """One design-based estimate.
+
+    Attributes
+    ----------
+    name : str
+        What was estimated (e.g. ``"api00"``, ``"mean(api00)"``, ``"stype=E"``).
+    estimate : float
+        The point estimate, in the units of the statistic (proportions in [0, 1]).
+    se : float
+        Design-based standard error (square root of ``variance``).
+    df : float
+        Degrees of freedom used for the interval (design df, domain df or replicate df).
+    ci_low, ci_high : float
+        The ``level`` interval (95% by default) with a t quantile on ``df`` and the
+        estimator's interval method ``ci_method``.
+    level : float
+        Confidence level of ``ci_low``/``ci_high``.
+    ci_method : str
+        ``"wald"`` for means, totals and ratios; the proportion method otherwise.
+    deff : float or None
+        Design effect, when requested (``deff=True`` or ``"replace"``).
+    n : int
+        Number of respondents contributing (in the domain, with non-missing values).
+    statistic : str
+        ``"mean"``, ``"total"``, ``"proportion"``, ``"ratio"``, ``"quantile"``,
+        ``"contrast"``, ``"function"``, ...
+    """
+
+    name: str
+    estimate: float
+    se: float
+    df: float
+    ci_low: float
+    ci_high: float
+    level: float = 0.95
+    ci_method: str = "wald"
+    deff: float | None = None
+    n: int | None = None
+    statistic: str = ""
+    variance_method: str = "taylor"
+    _interval: Callable | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def variance(self) -> float:
+        """The variance, ``se**2``."""
+        return self.se**2
+
+    @property
+    def cv(self) -> float:
+        """Coefficient of variation ``se / |estimate|`` (NaN when the estimate is 0)."""
+        return self.se / abs(self.estimate) if self.estimate != 0 else float("nan")
+
+    def confint(self, level: float = 0.95, df: float | None = None) -> tuple[float, float]:
+        """Confidence interval at another level or with other degrees of freedom.
+
+        Parameters
+        ----------
+        level : float, default 0.95
+            Confidence level in (0, 1).
+        df : float, optional
+            Degrees of freedom; default the estimate's own ``df``. ``math.inf`` gives
+            Normal quantiles (R's ``confint()`` default for ``svymean``/``svytotal``).
+
+        Returns
+        -------
+        (float, float)
+        """
+        df = self.df if df is None else df
+        if self._interval is not None:
+            return self._interval(level, df)
+        q = t_quantile(level, df)
+        return (self.estimate - q * self.se, self.estimate + q * self.se)
+
+    def to_dict(self) -> dict:
+        """The estimate as a plain dict (JSON-friendly)."""
+        return {
+            "name": self.name,
+            "statistic": self.statistic,
+            "estimate": self.estimate,
+            "se": self.se,
+            "ci_low": self.ci_low,
+            "ci_high": self.ci_high,
+            "level": self.level,
+            "ci_method": self.ci_method,
+            "df": self.df,
+            "deff": self.deff,
+            "n": self.n,
+            "variance_method": self.variance_method,
+        }
+
+    def __float__(self) -> float:
+        return float(self.estimate)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.name}: {self.estimate:.6g} (SE {self.se:.4g}; "
+            f"{100 * self.level:g}% CI {self.ci_low:.6g} to {self.ci_high:.6g}, df {self.df:g})"
+        )
+
+
+def make_estimate(
+    name: str,
+    estimate: float,
+    variance: float,
+    df: float,
+    *,
+    level: float = 0.95,
+    ci_method: str = "wald",
+    n: int | None = None,
+    deff: float | None = None,
+    statistic: str = "",
+    variance_method: str = "taylor",
+    interval: Callable | None = None,
+    warn_df: bool = True,
+) -> Estimate:
+    """Build an :class:`Estimate`, computing its interval (internal helper)."""
+    se = float(math.sqrt(variance)) if variance >= 0 else float("nan")
+    if warn_df and not (df > 0):
+        warnings.warn(
+            f"{name}: the domain has {df:g} design degrees of freedom (all its respondents are in one PSU "
+            "or one PSU per stratum); the interval is NaN. Merge the domain with a neighbour or pass df=.",
+            DomainDfWarning,
+            stacklevel=3,
+        )
+    est = Estimate(
+        name=name,
+        estimate=float(estimate),
+        se=se,
+        df=float(df),
+        ci_low=float("nan"),
+        ci_high=float("nan"),
+        level=level,
+        ci_method=ci_method,
+        deff=None if deff is None else float(deff),
+        n=None if n is None else int(n),
+        statistic=statistic,
+        variance_method=variance_method,
+        _interval=interval,
+    )
+    lo, hi = est.confint(level)
+    return replace(est, ci_low=float(lo), ci_high=float(hi))
+
+
+# ---------------------------------------------------------------------------
+# EstimateTable
+# ---------------------------------------------------------------------------
+
+
+class EstimateTable:
+    """Several estimates made jointly, with their covariance matrix.
+
+    Rows are labelled: by variable name (``design.mean(["a", "b"])``), by category
+    (``design.proportion("stype")`` gives ``stype=E``, ``stype=H``, ...), or by domain
+    (``design.by("commune").mean("x")`` has key columns ``commune`` and, for several
+    variables, ``variable``).
+
+    Parameters
+    ----------
+    estimates : sequence of Estimate
+        One per row.
+    keys : pandas.DataFrame
+        Key columns, one row per estimate (domain levels, variable names, categories).
+    labels : sequence of str
+        Unique row labels, used by :meth:`contrast` and :meth:`transform`.
+    vcov : numpy.ndarray or callable
+        The covariance matrix of the rows (k × k), or a callable computing it on demand
+        (covariances across many domains are only computed when asked for).
+    df : float
+        Degrees of freedom for intervals of contrasts and transformations.
+
+    Notes
+    -----
+    Identities that hold by construction (and are tested): ``se`` equals the square
+    root of the diagonal of :attr:`vcov`; a contrast of a row with itself has zero
+    variance; :meth:`transform` with a linear formula equals :meth:`contrast`.
+    """
+
+    def __init__(
+        self,
+        estimates: Sequence[Estimate],
+        keys: pd.DataFrame,
+        labels: Sequence[str],
+        vcov: np.ndarray | Callable[[], np.ndarray],
+        df: float,
+        level: float = 0.95,
+        variance_method: str = "taylor",
+        replicates: np.ndarray | None = None,
+        replicate_variance: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    ):
+        self.estimates = list(estimates)
+        self.keys = keys.reset_index(drop=True)
+        self.labels = [str(x) for x in labels]
+        if len(set(self.labels)) != len(self.labels):
+            dup = [x for x in self.labels if self.labels.count(x) > 1]
+            raise EstimationError(f"duplicate row labels in an estimate table: {sorted(set(dup))}")
+        self._vcov = vcov
+        self.df = float(df)
+        self.level = level
+        self.variance_method = variance_method
+        # replicate estimates (R x k) and the replicate variance function, when the
+        # table came from a replicate design: smooth functions are then re-evaluated
+        # replicate by replicate instead of linearised.
+        self._replicates = replicates
+        self._replicate_variance = replicate_variance
+
+    # -- access ---------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.estimates)
+
+    def __iter__(self):
+        return iter(self.estimates)
+
+    def __getitem__(self, key) -> Estimate:
+        if isinstance(key, (int, np.integer)):
+            return self.estimates[int(key)]
+        key = str(key)
+        if key in self.labels:
+            return self.estimates[self.labels.index(key)]
+        raise KeyError(f"{key!r} is not a row of this table; rows are {self.labels}")
+
+    @property
+    def estimate(self) -> np.ndarray:
+        """Point estimates as an array, in row order."""
+        return np.array([e.estimate for e in self.estimates])
+
+    @property
+    def se(self) -> np.ndarray:
+        """Standard errors as an array, in row order."""
+        return np.array([e.se for e in self.estimates])
+
+    def vcov_matrix(self) -> np.ndarray:
+        """The covariance matrix as a numpy array (k × k)."""
+        if callable(self._vcov):
+            self._vcov = np.asarray(self._vcov(), dtype=float)
+        return self._vcov
+
+    @property
+    def vcov(self) -> pd.DataFrame:
+        """Covariance matrix of the rows, labelled (DataFrame, k × k)."""
+        return pd.DataFrame(self.vcov_matrix(), index=self.labels, columns=self.labels)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per estimate: key columns, then estimate, se, ci_low, ci_high, df, deff, n."""
+        body = pd.DataFrame(
+            {
+                "estimate": [e.estimate for e in self.estimates],
+                "se": [e.se for e in self.estimates],
+                "ci_low": [e.ci_low for e in self.estimates],
+                "ci_high": [e.ci_high for e in self.estimates],
+                "df": [e.df for e in self.estimates],
+                "deff": [np.nan if e.deff is None else e.deff for e in self.estimates],
+                "n": [e.n for e in self.estimates],
+            }
+        )
+        return pd.concat([self.keys, body], axis=1)
+
+    def __repr__(self) -> str:
+        return f"EstimateTable({len(self)} rows)\n{self.to_frame().to_string()}"
+
+    # -- composition ------------------------------------------------------------
+    def _coefficients(self, weights: Mapping[str, float] | Sequence[float]) -> np.ndarray:
+        if isinstance(weights, Mapping):
+            unknown = [k for k in weights if str(k) not in self.labels]
+            if unknown:
+                raise EstimationError(f"contrast names unknown rows {unknown}; rows are {self.labels}")
+            a = np.zeros(len(self))
+            for k, v in weights.items():
+                a[self.labels.index(str(k))] = float(v)
+            return a
+        a = np.asarray(weights, dtype=float)
+        if a.shape != (len(self),):
+            raise EstimationError(f"contrast needs {len(self)} coefficients, got {a.shape}")
+        return a
+
+    def contrast(
+        self,
+        weights: Mapping[str, float] | Sequence[float],
+        constant: float = 0.0,
+        name: str | None = None,
+        level: float | None = None,
+    ) -> Estimate:
+        """A linear combination ``constant + sum_j a_j theta_j`` with its SE.
+
+        Parameters
+        ----------
+        weights : mapping label -> coefficient, or sequence of coefficients
+            Rows not named get coefficient 0. ``{"2024": 1, "2023": -1}`` is a difference.
+        constant : float, default 0
+            Added to the combination.
+        name : str, optional
+            Label of the result.
+        level : float, optional
+            Confidence level; default the table's.
+
+        Returns
+        -------
+        Estimate
+            Variance ``a' V a`` with the full covariance matrix (R's ``svycontrast``),
+            interval with the table's df.
+
+        Raises
+        ------
+        EstimationError
+            If a name is not a row of the table.
+        """
+        a = self._coefficients(weights)
+        value = constant + float(a @ self.estimate)
+        if self._replicates is not None:
+            var = float(self._replicate_variance((self._replicates @ a)[:, None], np.array([value - constant]))[0, 0])
+        else:
+            var = float(a @ self.vcov_matrix() @ a)
+        if name is None:
+            name = " ".join(f"{'+' if c >= 0 else '-'} {abs(c):g}*{lab}" for c, lab in zip(a, self.labels) if c != 0)
+            name = name.lstrip("+ ")
+        return make_estimate(
+            name,
+            value,
+            max(var, 0.0),
+            self.df,
+            level=level or self.level,
+            statistic="contrast",
+            variance_method=self.variance_method,
+        )
+
+    def transform(
+        self,
+        expr: str,
+        name: str | None = None,
+        level: float | None = None,
+        ci_scale: str = "identity",
+    ) -> Estimate:
+        """A smooth function of the rows, with a delta-method (or replicate) SE.
+
+        Parameters
+        ----------
+        expr : str
+            A formula in the library's safe formula language over the row labels
+            (back-quote labels that are not plain names, e.g. ```stype=E```), for
+            example ``"100 * ls * le / env"`` or ``"(a * b * c)^(1/3)"``.
+        name : str, optional
+            Label of the result; default the formula text.
+        level : float, optional
+            Confidence level; default the table's.
+        ci_scale : {"identity", "log"}, default "identity"
+            ``"log"`` builds the interval on the log scale (for a positive index) and
+            back-transforms it, so it cannot cross 0.
+
+        Returns
+        -------
+        Estimate
+            For a Taylor table: variance ``g' V g`` with ``g`` the gradient at the
+            estimates (R's ``svycontrast(stat, quote(expr))``). For a replicate table:
+            the formula evaluated on every replicate and the replicate variance formula
+            applied, as R does for ``svrepstat`` objects.
+
+        Raises
+        ------
+        FormulaError
+            If the formula is not in the formula language or names unknown rows.
+        """
+        from .formula import Formula  # local: formula is a leaf module
+
+        f = Formula.parse(expr, allowed_names=self.labels)
+        values = dict(zip(self.labels, self.estimate))
+        value, grad_small = f.value_and_gradient(values, order=list(f.names))
+        grad = np.zeros(len(self))
+        for nm, g in zip(f.names, np.atleast_1d(grad_small)):
+            grad[self.labels.index(nm)] = g
+        if self._replicates is not None:
+            cols = {lab: self._replicates[:, i] for i, lab in enumerate(self.labels)}
+            rep_vals = np.asarray(f.evaluate(cols, errors="nan"), dtype=float)
+            var = float(self._replicate_variance(rep_vals[:, None], np.array([float(value)]))[0, 0])
+        else:
+            var = float(grad @ self.vcov_matrix() @ grad)
+        value = float(value)
+        interval = None
+        if ci_scale == "log":
+            if not value > 0:
+                raise EstimationError(f"ci_scale='log' needs a positive value; {expr} = {value}")
+            se = math.sqrt(max(var, 0.0))
+
+            def interval(lvl, df, _v=value, _s=se):
+                q = t_quantile(lvl, df)
+                return (_v * math.exp(-q * _s / _v), _v * math.exp(q * _s / _v))
+
+        elif ci_scale != "identity":
+            raise EstimationError(f"ci_scale must be 'identity' or 'log', got {ci_scale!r}")
+        return make_estimate(
+            name or str(f),
+            value,
+            max(var, 0.0),
+            self.df,
+            level=level or self.level,
+            statistic="function",
+            variance_method=self.variance_method,
+            interval=interval,
+            ci_method="wald" if ci_scale == "identity" else "log",
+        )
+
+    def gradient_of(self, expr: str) -> pd.Series:
+        """Partial derivatives of ``expr`` with respect to each row, at the estimates."""
+        from .formula import Formula
+
+        f = Formula.parse(expr, allowed_names=self.labels)
+        _, g = f.value_and_gradient(dict(zip(self.labels, self.estimate)), order=list(f.names))
+        out = pd.Series(0.0, index=self.labels)
+        out[list(f.names)] = np.atleast_1d(g)
+        return out
