@@ -558,7 +558,7 @@ def allocate(
     sd: Any = None,
     cost: Any = None,
     power: float = 0.5,
-    min_per_stratum: int = 0,
+    min_per_stratum: int | Mapping | str = 0,
     p: float = 0.5,
     level: float = 0.95,
     *,
@@ -601,8 +601,11 @@ def allocate(
         Cost per interviewed unit c_h (> 0), required for ``optimal``.
     power : float, default 0.5
         Bankier's exponent q in [0, 1] for ``method="power"``.
-    min_per_stratum : int, default 0
-        Minimum n_h; a stratum smaller than the minimum is taken completely.
+    min_per_stratum : int, mapping or str, default 0
+        Minimum n_h: one int for every stratum, or per stratum as a mapping
+        ``{stratum: minimum}`` or a column name (e.g. the sizes each commune needs for
+        its own margin of error, from :func:`sample_size`). A stratum smaller than its
+        minimum is taken completely.
     p : float, default 0.5
         Anticipated proportion used only for the ``moe`` column.
     level : float, default 0.95
@@ -665,7 +668,8 @@ def allocate(
     if method not in ALLOCATION_METHODS:
         raise SamplingError(f"unknown allocation method {method!r}; use one of {', '.join(ALLOCATION_METHODS)}")
     n = _count("n", n, minimum=1)
-    min_per_stratum = _count("min_per_stratum", min_per_stratum, minimum=0)
+    if not isinstance(min_per_stratum, (str, Mapping, pd.Series)):
+        min_per_stratum = _count("min_per_stratum", min_per_stratum, minimum=0)
     z = _z(level)
     p = _number("p", p)
     if not 0 <= p <= 1:
@@ -722,11 +726,22 @@ def allocate(
     total = int(N.sum())
     if n > total:
         raise SamplingError(f"n={n} exceeds the population size {total} (sum of N_h over {len(N)} strata)")
-    lower = np.minimum(float(min_per_stratum), N)
+    if isinstance(min_per_stratum, int):
+        lower = np.minimum(float(min_per_stratum), N)
+        how = f"{min_per_stratum} per stratum over {len(N)} strata"
+    else:
+        mins = _by_stratum(min_per_stratum, "min_per_stratum", strata, frame, stratum, labels)
+        if (mins % 1 != 0).any():
+            raise SamplingError(
+                "min_per_stratum must be whole numbers; non-integral for "
+                f"{describe_rows(list(strata[mins % 1 != 0]))}"
+            )
+        lower = np.minimum(mins, N)
+        how = f"per-stratum minimums over {len(N)} strata"
     if lower.sum() > n:
         raise SamplingError(
-            f"n={n} is below the sum of the minimums ({int(lower.sum())} = {min_per_stratum} per stratum "
-            f"over {len(N)} strata, capped at N_h); raise n or lower min_per_stratum"
+            f"n={n} is below the sum of the minimums ({int(lower.sum())} = {how}, capped at N_h); "
+            "raise n or lower min_per_stratum"
         )
 
     S = None
@@ -789,7 +804,7 @@ def allocate(
             "level": float(level),
             "p": p,
             "deff": deff,
-            "min_per_stratum": min_per_stratum,
+            "min_per_stratum": min_per_stratum if isinstance(min_per_stratum, (int, str)) else dict(zip(strata, lower.astype(int).tolist())),
             "stratum_column": stratum,
             "size_column": size,
             "rounding": "largest remainder, capped at N_h, ties to the earlier stratum",

@@ -275,6 +275,20 @@ def test_min_per_stratum_and_take_all():
     assert out["n"].tolist() == [77, 20, 3]
 
 
+def test_min_per_stratum_per_stratum_mapping_and_column():
+    fr = pd.DataFrame({"s": ["big", "mid", "small"], "N": [8000, 1500, 500], "need": [100, 90, 80]})
+    # proportional 400: 320, 60, 20 -> mid and small raised to their needs (90, 80); big gets
+    # the rest 230 (clip(lam N, L, N) with lam = 230/8000)
+    out = allocate(fr, 400, "s", "N", min_per_stratum={"big": 100, "mid": 90, "small": 80})
+    assert out["n"].tolist() == [230, 90, 80]
+    np.testing.assert_allclose(out["n_exact"], [230, 90, 80])
+    assert allocate(fr, 400, "s", "N", min_per_stratum="need")["n"].tolist() == [230, 90, 80]
+    with pytest.raises(SamplingError, match="below the sum of the minimums \\(270 = per-stratum"):
+        allocate(fr, 250, "s", "N", min_per_stratum="need")
+    with pytest.raises(SamplingError, match="min_per_stratum= has no value for strata 'small'"):
+        allocate(fr, 400, "s", "N", min_per_stratum={"big": 1, "mid": 1})
+
+
 def test_largest_remainder_ties_go_to_earlier_stratum():
     fr = pd.DataFrame({"s": ["c", "a", "b"], "N": [100, 100, 100]})
     assert allocate(fr, 10, "s", "N", method="equal")["n"].tolist() == [4, 3, 3]
