@@ -1,0 +1,742 @@
+"""Validation of survey microdata against an index specification and a sampling frame.
+
+:func:`validate_survey` checks a survey file against an :class:`~happiness_index.IndexSpec`
+(and optionally the sampling frame) and reports **every** problem at once in a
+:class:`ValidationReport`: one row per offending cell, with the respondent id, the column as
+spelled in the file, the value, the check that caught it and a message in English and
+Vietnamese. It is built on pandera's lazy validation: each rule is a named
+:class:`pandera.Check`, and pandera's failure cases become the error table.
+
+The checks (see ``methodology/validation.md`` for the reviewer's version):
+
+=============================  ==============================================================
+kind                           check
+=============================  ==============================================================
+missing column                 every required item and every declared design column present
+duplicate column               two columns with the same name after Unicode NFC normalisation
+missing id / duplicate id      respondent id present on every row and unique
+missing value                  a value in a non-nullable column (``nullable = false`` items,
+                               weights, strata, PSU, commune, village)
+not a number                   text that cannot be read as a number in a numeric column
+invalid code                   item value outside its allowed codes (after missing codes
+                               such as 8 = don't know, 9 = refused are mapped to missing)
+weight not finite /            sampling weight infinite, or zero or negative
+weight not positive
+psu not nested                 a PSU (village) code appearing in more than one stratum
+commune not in frame           commune code absent from the sampling frame
+village not in frame           (commune, village) pair absent from the sampling frame
+commune name mismatch          commune name differs from the frame's after NFC + trimming
+skip rule                      an item answered although its filter item says it is skipped
+commune without respondents    a commune of the frame with no respondent in the data
+=============================  ==============================================================
+
+Numbers stored as text (``"4"``, ``" 4 "``, ``"4.0"``) are read as numbers by an explicit
+coercion that is listed in ``report.coercions`` (never silently, never as an error). Blank
+cells of integer items stay missing (pandas nullable ``Int64``), they are never an error
+unless the item is declared ``nullable = false``.
+
+References
+----------
+Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley (ch. 1-2 on
+survey design metadata). pandera documentation, "Lazy validation".
+"""
+
+from __future__ import annotations
+
+import unicodedata
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from .errors import SchemaError, describe_rows
+from .spec import IndexSpec, Item
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    import pandera.pandas as pa
+    from pandera.errors import SchemaErrors
+
+__all__ = ["validate_survey", "ValidationReport", "ERROR_COLUMNS", "COERCION_COLUMNS"]
+
+#: Columns of :attr:`ValidationReport.errors`.
+ERROR_COLUMNS = ["row", "column", "value", "check", "kind", "message_en", "message_vi"]
+#: Columns of :attr:`ValidationReport.coercions`.
+COERCION_COLUMNS = ["row", "column", "value", "coerced", "note"]
+
+_BUILTIN = {
+    # pandera's own check names -> (our check name, kind)
+    "not_nullable": ("not missing", "missing value"),
+    "field_uniqueness": ("unique id", "duplicate id"),
+    "column_in_dataframe": ("column present", "missing column"),
+}
+
+
+def _nfc(s) -> str:
+    return unicodedata.normalize("NFC", str(s))
+
+
+def _fmt(v) -> str:
+    """A cell value for a message: floats without a spurious ``.0``, missing as blank."""
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return "(blank)"
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    if isinstance(v, str):
+        return repr(v)
+    return str(v)
+
+
+def _fmt_codes(codes) -> str:
+    return "{" + ", ".join(_fmt(c) for c in codes) + "}"
+
+
+# --------------------------------------------------------------------------------------
+# the report
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ValidationReport:
+    """The outcome of :func:`validate_survey`.
+
+    Attributes
+    ----------
+    errors : DataFrame
+        One row per problem, columns ``row`` (the respondent id, or the 1-based data row
+        number when the data have no id column; missing for problems that concern a whole
+        column or a commune of the frame), ``column`` (as spelled in the file), ``value``
+        (as found in the file), ``check`` (the name of the check), ``kind`` (the family of
+        the check, used for counting), ``message_en``, ``message_vi``.
+    coercions : DataFrame
+        Cells read by an explicit coercion (numbers stored as text, blank text read as
+        missing): ``row``, ``column``, ``value`` (the text), ``coerced`` (the number, NaN
+        for a blank), ``note``. Coercions are notes, not errors.
+    data : DataFrame or None
+        The cleaned copy of the data (missing codes mapped to missing, numbers stored as
+        text converted, item columns as nullable ``Int64``/``Float64``/``string``, column
+        names NFC-normalised) when there are no errors, else ``None``.
+    n_rows : int
+        Number of respondents (rows) validated.
+    spec_name : str
+        Name of the spec validated against.
+    """
+
+    errors: pd.DataFrame
+    coercions: pd.DataFrame
+    data: pd.DataFrame | None
+    n_rows: int
+    spec_name: str
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return len(self.errors) == 0
+
+    def summary(self) -> pd.DataFrame:
+        """Problems counted by kind, check and column.
+
+        Returns
+        -------
+        DataFrame
+            Columns ``kind``, ``check``, ``column``, ``n`` (number of problems) and
+            ``rows`` (the first few row ids, as text), in order of first appearance.
+            Empty when the data are clean.
+        """
+        cols = ["kind", "check", "column", "n", "rows"]
+        if self.ok:
+            return pd.DataFrame(columns=cols)
+        e = self.errors
+        keys = ["kind", "check", "column"]
+        g = e.assign(column=e["column"].astype(object).fillna("")).groupby(keys, sort=False, dropna=False)
+        out = g.size().rename("n").reset_index()
+        rows = g["row"].agg(lambda r: describe_rows([x for x in r if not pd.isna(x)], limit=5))
+        out["rows"] = rows.to_numpy()
+        return out[cols]
+
+    def format_summary(self, lang: str = "en") -> str:
+        """A short text table of :meth:`summary` for a terminal or a log."""
+        if self.ok:
+            return (f"{self.n_rows} rows checked against spec {self.spec_name!r}: no problems"
+                    if lang == "en" else
+                    f"Đã kiểm tra {self.n_rows} dòng theo đặc tả {self.spec_name!r}: không có lỗi")
+        s = self.summary()
+        head = (f"{len(self.errors)} problems in {self.n_rows} rows (spec {self.spec_name!r}):"
+                if lang == "en" else
+                f"{len(self.errors)} lỗi trong {self.n_rows} dòng (đặc tả {self.spec_name!r}):")
+        w_kind = max(len("kind"), s["kind"].str.len().max())
+        w_col = max(len("column"), s["column"].astype(str).str.len().max())
+        w_chk = max(len("check"), s["check"].str.len().max())
+        lines = [head, f"  {'kind':<{w_kind}}  {'column':<{w_col}}  {'check':<{w_chk}}  {'n':>7}  rows"]
+        for r in s.itertuples(index=False):
+            lines.append(f"  {r.kind:<{w_kind}}  {str(r.column):<{w_col}}  {r.check:<{w_chk}}  "
+                         f"{r.n:>7}  {r.rows}")
+        if len(self.coercions):
+            lines.append(f"  note: {len(self.coercions)} cells read by coercion (see report.coercions)")
+        return "\n".join(lines)
+
+    def raise_if_errors(self) -> ValidationReport:
+        """Raise :class:`~happiness_index.errors.SchemaError` when there are problems.
+
+        The message counts problems by kind and shows the first few; the exception's
+        ``report`` attribute is this report. Returns ``self`` when clean (for chaining).
+        """
+        if self.ok:
+            return self
+        counts = self.errors["kind"].value_counts(sort=False)
+        by_kind = ", ".join(f"{k}: {n}" for k, n in counts.items())
+        first = "\n".join(f"  - row {_fmt(r.row)}, column {r.column!r}: {r.message_en}"
+                          for r in self.errors.head(5).itertuples(index=False))
+        more = len(self.errors) - 5
+        msg = (f"survey data fail validation against spec {self.spec_name!r}: "
+               f"{len(self.errors)} problems ({by_kind}). First problems:\n{first}"
+               + (f"\n  ... and {more} more (see err.report.errors)" if more > 0 else "")
+               + "\nFix the cells listed in report.errors (or write them out with "
+                 "`happiness-index validate ... --out errors.csv`).")
+        raise SchemaError(msg, report=self)
+
+    def __repr__(self) -> str:
+        return (f"ValidationReport(spec={self.spec_name!r}, rows={self.n_rows}, ok={self.ok}, "
+                f"errors={len(self.errors)}, coercions={len(self.coercions)})")
+
+
+# --------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------
+def _to_number(s: pd.Series):
+    """Read a column as float64 numbers.
+
+    Returns ``(values, unparseable, coerced)``: the float array (NaN for missing and for
+    text that is not a number), a mask of non-blank text that is not a number, and a mask
+    of text cells converted (numbers stored as text, blank text) -- or ``None`` masks
+    when the column is numeric already.
+    """
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        v = s.to_numpy(dtype="float64", na_value=np.nan)
+        return v, None, None
+    if isinstance(s.dtype, pd.StringDtype) or pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
+        is_text = s.notna().to_numpy()
+    else:  # object column mixing numbers and text (e.g. from Excel)
+        is_text = s.map(lambda x: isinstance(x, str), na_action="ignore").fillna(False).to_numpy(dtype=bool)
+    txt = s.astype("string").str.strip()
+    blank = (txt.isna() | (txt == "")).to_numpy(dtype=bool)
+    num = pd.to_numeric(txt.mask(blank), errors="coerce")
+    v = num.to_numpy(dtype="float64", na_value=np.nan)
+    unparseable = ~blank & np.isnan(v)
+    v[unparseable] = np.nan
+    coerced = is_text & ~unparseable
+    return v, unparseable, coerced
+
+
+def _norm_text(s: pd.Series) -> pd.Series:
+    """Text NFC-normalised and trimmed, computed once per distinct value (vectorised take)."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    norm = np.array([unicodedata.normalize("NFC", str(u)).strip() for u in uniques] + [None],
+                    dtype=object)
+    out = pd.Series(norm[codes], index=s.index, dtype="string")  # code -1 picks the None
+    return out
+
+
+def _key(s: pd.Series) -> pd.Series:
+    """Codes normalised for comparison: numbers as integer text, text NFC + trimmed,
+    digit-only text without leading zeros ("04321" == 4321)."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    keys = []
+    for u in uniques:  # one pass over the distinct codes only
+        if isinstance(u, (bool, np.bool_)):
+            keys.append(str(u))
+        elif isinstance(u, (int, np.integer)) or isinstance(u, (float, np.floating)) and float(u).is_integer():
+            keys.append(str(int(u)))
+        elif isinstance(u, (float, np.floating)):
+            keys.append(repr(float(u)))
+        else:
+            t = unicodedata.normalize("NFC", str(u)).strip()
+            if t.isdigit() and t.isascii():
+                t = t.lstrip("0") or "0"
+            keys.append(t)
+    arr = np.array(keys + [None], dtype=object)
+    return pd.Series(arr[codes], index=s.index, dtype="string")
+
+
+def _name_key(s: pd.Series) -> pd.Series:
+    return _norm_text(s)
+
+
+class _Builder:
+    """Accumulates pandera columns and, per (column, check), how to word a failure."""
+
+    def __init__(self):
+        self.columns: dict = {}
+        self.messages: dict = {}  # (column, check) -> (kind, fn(pos, vals) -> (en, vi))
+
+    def col(self, name: str, *, nullable: bool = True, unique: bool = False, required: bool = True):
+        c = self.columns.setdefault(name, {"nullable": True, "unique": False, "required": False,
+                                           "checks": []})
+        c["nullable"] = c["nullable"] and nullable
+        c["unique"] = c["unique"] or unique
+        c["required"] = c["required"] or required
+        return c
+
+    def check(self, column: str, name: str, kind: str, fn: Callable, words: Callable,
+              ignore_na: bool = True):
+        c = self.columns[column]
+        if any(ch.name == name for ch in c["checks"]):
+            return
+        c["checks"].append(pa.Check(fn, name=name, ignore_na=ignore_na, element_wise=False))
+        self.messages[(column, name)] = (kind, words)
+
+    def schema(self) -> pa.DataFrameSchema:
+        cols = {n: pa.Column(None, checks=c["checks"], nullable=c["nullable"], unique=c["unique"],
+                             required=c["required"], report_duplicates="all")
+                for n, c in self.columns.items()}
+        return pa.DataFrameSchema(cols, coerce=False, strict=False)
+
+
+def _series_words(en_parts, vi_parts):
+    """Build a message function from templates; parts are str or callables of (pos, vals)."""
+
+    def words(pos, vals):
+        def build(parts):
+            out = pd.Series([""] * len(pos), dtype=object)
+            for p in parts:
+                if callable(p):
+                    out = out + pd.Series(p(pos, vals), dtype=object).astype(str).to_numpy()
+                else:
+                    out = out + p
+            return out.to_numpy()
+        return build(en_parts), build(vi_parts)
+
+    return words
+
+
+def _vals(pos, vals):
+    return vals
+
+
+# --------------------------------------------------------------------------------------
+# validate_survey
+# --------------------------------------------------------------------------------------
+def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None, *,
+                    id_column: str | None = None) -> ValidationReport:
+    """Check survey microdata against an index specification and the sampling frame.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per respondent, as read from the survey file (never modified).
+    spec : IndexSpec or path-like
+        The index specification, or the path of its TOML file.
+    frame : DataFrame, optional
+        The sampling frame: one row per village (or per commune), with the columns named
+        as the spec's design columns ``commune`` (code), optionally ``commune_name`` and
+        ``village``, and optionally household counts (not used here). When given, commune
+        and village codes of the data are checked against it, commune names are compared
+        after NFC normalisation and trimming, and communes of the frame without any
+        respondent are reported.
+    id_column : str, optional
+        The respondent-id column; default the spec's ``design.id``. When neither is set,
+        rows are identified by their 1-based position in the data.
+
+    Returns
+    -------
+    ValidationReport
+        ``report.ok``, ``report.errors`` (every problem, see :class:`ValidationReport`),
+        ``report.coercions`` and ``report.data`` (the cleaned copy, only when ok).
+
+    Raises
+    ------
+    SchemaError
+        ``data`` is not a DataFrame, or the frame lacks the commune column or gives one
+        commune two names (the frame itself is unusable). Problems in ``data`` never raise:
+        they are reported; call :meth:`ValidationReport.raise_if_errors` to raise.
+    SpecError
+        ``spec`` is a path to an invalid spec.
+
+    Notes
+    -----
+    Codes are compared as normalised keys: numbers as integers, text NFC-normalised and
+    trimmed, and digit-only text without leading zeros, so a commune code ``"04321"`` in
+    the frame matches ``4321`` read by Excel as a number.
+
+    A PSU code found in several strata is reported on the rows outside the PSU's most
+    frequent stratum (ties: the stratum met first). If village codes are only unique within
+    a commune, build a unique PSU code (commune + village) or declare the design with
+    ``nest=True``.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise SchemaError(f"data must be a pandas DataFrame, got {type(data).__name__}; "
+                          "read the file with happiness_index.read_survey(path)")
+    if not isinstance(spec, IndexSpec):
+        spec = IndexSpec.from_toml(Path(spec))
+    n = len(data)
+    design = spec.design
+    id_col = id_column if id_column is not None else design.id
+
+    # column names compared after NFC; the report spells them as in the file
+    orig_of: dict = {}
+    problems: list = []  # extra rows of the error table built outside pandera
+    for c in data.columns:
+        k = _nfc(c)
+        if k in orig_of:
+            problems.append(dict(row=pd.NA, column=str(c), value=pd.NA, check="unique column name",
+                                 kind="duplicate column",
+                                 message_en=f"columns {orig_of[k]!r} and {c!r} have the same name after "
+                                            "Unicode NFC normalisation; rename one",
+                                 message_vi=f"hai cột {orig_of[k]!r} và {c!r} trùng tên sau khi chuẩn hóa "
+                                            "Unicode NFC; hãy đổi tên một cột",
+                                 _pos=-1))
+            continue
+        orig_of[k] = c
+
+    b = _Builder()
+    work: dict = {}
+    numeric_keys: set = set()
+    coercions: list = []
+    row_label = (data[orig_of[_nfc(id_col)]].to_numpy()
+                 if id_col is not None and _nfc(id_col) in orig_of else np.arange(1, n + 1))
+
+    def present(name):
+        return name is not None and _nfc(name) in orig_of
+
+    def numeric_column(name):
+        """Coerce a column to numbers once; record coercions; add the 'is a number' check."""
+        key = _nfc(name)
+        if key in work:
+            return work[key]
+        s = data[orig_of[key]]
+        v, bad, coerced = _to_number(s)
+        if coerced is not None and coerced.any():
+            pos = np.flatnonzero(coerced)
+            orig_vals = s.to_numpy()[pos]
+            coercions.append(pd.DataFrame({
+                "row": row_label[pos], "column": orig_of[key], "value": orig_vals, "coerced": v[pos],
+                "note": np.where(np.isnan(v[pos]), "blank text read as missing",
+                                 "number stored as text read as a number"),
+                "_pos": pos}))
+        work[key] = pd.Series(v, copy=False)
+        numeric_keys.add(key)
+        b.col(key, required=True)
+        if bad is not None and bad.any():
+            mask = pd.Series(~bad, copy=False)
+            b.check(key, "is a number", "not a number", lambda s, m=mask: m.reindex(s.index),
+                    _series_words(["value ", _vals, f" in column {orig_of[key]!r} is not a number; "
+                                   "type the numeric code (or leave the cell blank if missing)"],
+                                  ["giá trị ", _vals, f" ở cột {orig_of[key]!r} không phải là số; "
+                                   "hãy nhập mã số (hoặc để trống nếu thiếu)"]),
+                    ignore_na=False)
+        return work[key]
+
+    # ---------------------------------------------------------------- respondent id
+    if id_col is not None:
+        key = _nfc(id_col)
+        b.col(key, nullable=False, unique=True)
+        if present(id_col):
+            work[key] = data[orig_of[key]].reset_index(drop=True)
+
+    # ---------------------------------------------------------------- items
+    for it in spec.items:
+        key = it.name
+        b.col(key, nullable=it.nullable, required=it.required)
+        if not present(key):
+            continue
+        ocol = orig_of[key]
+        if it.numeric:
+            v = numeric_column(key).to_numpy(copy=True)
+            if it.missing_codes:
+                v[np.isin(v, np.asarray(it.missing_codes, dtype="float64"))] = np.nan
+            work[key] = pd.Series(v, copy=False)
+            if it.type == "integer":
+                lo = -np.inf if it.minimum is None else it.minimum
+                hi = np.inf if it.maximum is None else it.maximum
+                fn = (lambda s, lo=lo, hi=hi: (s == np.floor(s)) & (s >= lo) & (s <= hi))
+            else:
+                codes = np.asarray(it.codes, dtype="float64")
+                fn = (lambda s, codes=codes: pd.Series(np.isin(s.to_numpy(), codes), index=s.index))
+        else:
+            t = _name_key(data[ocol]).reset_index(drop=True)
+            if it.missing_codes:
+                t = t.mask(t.isin([str(m) for m in it.missing_codes]))
+            work[key] = t
+            fn = (lambda s, codes=[str(c) for c in it.codes]: s.isin(codes))
+        miss = f" nor a missing code {_fmt_codes(it.missing_codes)}" if it.missing_codes else ""
+        miss_vi = f" và không phải mã thiếu {_fmt_codes(it.missing_codes)}" if it.missing_codes else ""
+        name = it.describe_codes()
+        b.check(key, name, "invalid code", fn,
+                _series_words(["value ", _vals, f" in column {ocol!r} is not an allowed code "
+                               f"({name}){miss}; correct it or record it as missing"],
+                              ["giá trị ", _vals, f" ở cột {ocol!r} không phải mã hợp lệ "
+                               f"({name}){miss_vi}; hãy sửa hoặc ghi là thiếu"]))
+
+    # ---------------------------------------------------------------- weights
+    if design.weights is not None:
+        key = _nfc(design.weights)
+        b.col(key, nullable=False)
+        if present(key):
+            numeric_column(key)
+            b.check(key, "weight finite", "weight not finite", lambda s: pd.Series(np.isfinite(s), index=s.index),
+                    _series_words([f"weight {design.weights!r} = ", _vals, " is not finite; "
+                                   "a sampling weight must be a positive number"],
+                                  [f"trọng số {design.weights!r} = ", _vals, " không hữu hạn; "
+                                   "trọng số mẫu phải là số dương"]))
+            b.check(key, "weight positive", "weight not positive", lambda s: ~np.isfinite(s) | (s > 0),
+                    _series_words([f"weight {design.weights!r} = ", _vals, " is not positive; "
+                                   "a sampling weight must be greater than 0"],
+                                  [f"trọng số {design.weights!r} = ", _vals, " không dương; "
+                                   "trọng số mẫu phải lớn hơn 0"]))
+
+    # ---------------------------------------------------------------- design keys
+    for col in (design.strata, design.psu, design.commune, design.village):
+        if col is not None:
+            b.col(_nfc(col), nullable=False)
+            if present(col) and _nfc(col) not in work:
+                work[_nfc(col)] = data[orig_of[_nfc(col)]].reset_index(drop=True)
+    if design.fpc is not None:
+        b.col(_nfc(design.fpc), nullable=False)
+        if present(design.fpc):
+            numeric_column(design.fpc)
+
+    if present(design.strata) and present(design.psu) and _nfc(design.strata) != _nfc(design.psu):
+        skey, pkey = _key(work[_nfc(design.strata)]), _key(work[_nfc(design.psu)])
+        pairs = pd.DataFrame({"p": pkey, "s": skey})
+        n_strata = pairs.groupby("p", dropna=True)["s"].nunique()
+        reused = n_strata.index[n_strata.to_numpy() > 1]
+        if len(reused):
+            sub = pairs[pairs["p"].isin(reused)]
+            cnt = sub.groupby(["p", "s"], sort=False).size().reset_index(name="k")
+            modal = cnt.sort_values("k", ascending=False, kind="stable").drop_duplicates("p")
+            modal_of = pd.Series(modal["s"].to_numpy(), index=modal["p"].to_numpy())
+            ok = pd.Series(True, index=pairs.index)
+            expect = pairs.loc[sub.index, "p"].map(modal_of)
+            ok.loc[sub.index] = (pairs.loc[sub.index, "s"] == expect).to_numpy()
+            pcol, scol = orig_of[_nfc(design.psu)], orig_of[_nfc(design.strata)]
+            expect_all = pairs["p"].map(modal_of)
+            b.check(_nfc(design.psu), "psu nested in stratum", "psu not nested",
+                    lambda s, m=ok: m.reindex(s.index),
+                    _series_words([f"PSU {pcol!r} = ", _vals, f" appears in more than one stratum; "
+                                   f"this row has {scol!r} = ",
+                                   lambda p, v: pairs["s"].to_numpy()[p],
+                                   ", most rows of this PSU have ",
+                                   lambda p, v: expect_all.to_numpy()[p],
+                                   "; fix the code or make PSU codes unique across strata"],
+                                  [f"PSU {pcol!r} = ", _vals, f" xuất hiện ở nhiều tầng; dòng này có "
+                                   f"{scol!r} = ", lambda p, v: pairs["s"].to_numpy()[p],
+                                   ", phần lớn các dòng của PSU này thuộc ",
+                                   lambda p, v: expect_all.to_numpy()[p],
+                                   "; hãy sửa mã hoặc đặt mã PSU không trùng giữa các tầng"]))
+
+    # ---------------------------------------------------------------- sampling frame
+    if frame is not None:
+        _frame_checks(frame, data, design, orig_of, work, b, problems, present)
+
+    # ---------------------------------------------------------------- skip rules
+    for r in spec.skip_rules:
+        if not (present(r.item) and present(r.filter)):
+            continue
+        fvals = work[_nfc(r.filter)]
+        allowed = (np.isin(fvals.to_numpy(dtype="float64", na_value=np.nan),
+                           np.asarray(r.values, dtype="float64"))
+                   if spec.item(r.filter).numeric else fvals.isin([str(v) for v in r.values]).to_numpy())
+        mask = pd.Series(allowed, copy=False)
+        icol, fcol = orig_of[_nfc(r.item)], orig_of[_nfc(r.filter)]
+        fshow = fvals.to_numpy()
+        name = f"skip rule: missing unless {r.filter} in {_fmt_codes(r.values)}"
+        b.check(_nfc(r.item), name, "skip rule",
+                lambda s, m=mask: m.reindex(s.index),
+                _series_words([f"{icol!r} = ", _vals, f" should be blank: it is asked only when "
+                               f"{fcol!r} is in {_fmt_codes(r.values)}, and here {fcol!r} = ",
+                               lambda p, v, f=fshow: [_fmt(x) for x in f[p]]],
+                              [f"{icol!r} = ", _vals, f" phải để trống: câu này chỉ hỏi khi "
+                               f"{fcol!r} thuộc {_fmt_codes(r.values)}, ở đây {fcol!r} = ",
+                               lambda p, v, f=fshow: [_fmt(x) for x in f[p]]]))
+
+    # ---------------------------------------------------------------- run pandera
+    workdf = pd.DataFrame(work, copy=False) if work else pd.DataFrame(index=pd.RangeIndex(n))
+    if len(workdf.columns) and not isinstance(workdf.index, pd.RangeIndex):
+        workdf = workdf.reset_index(drop=True)
+    failures = None
+    try:
+        b.schema().validate(workdf, lazy=True, inplace=True)
+    except SchemaErrors as exc:
+        failures = exc.failure_cases
+    del workdf
+    errors = _error_table(failures, data, orig_of, row_label, b, problems)
+
+    coer = (pd.concat(coercions, ignore_index=True).sort_values(["_pos"], kind="stable")
+            .drop(columns="_pos").reset_index(drop=True)
+            if coercions else pd.DataFrame(columns=COERCION_COLUMNS))
+    clean = _clean(data, spec, work, orig_of, numeric_keys) if len(errors) == 0 else None
+    return ValidationReport(errors=errors, coercions=coer, data=clean, n_rows=n, spec_name=spec.name)
+
+
+def _frame_checks(frame, data, design, orig_of, work, b, problems, present):
+    if not isinstance(frame, pd.DataFrame):
+        raise SchemaError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    fcols = {_nfc(c): c for c in frame.columns}
+    ccol = design.commune or design.strata
+    if ccol is None:
+        raise SchemaError("a sampling frame was given but the spec declares no design.commune "
+                          "(or design.strata) column to compare it with")
+    if _nfc(ccol) not in fcols:
+        raise SchemaError(f"the sampling frame has no column {ccol!r} (the spec's commune column); "
+                          f"its columns are {list(frame.columns)}; rename the frame's commune code column")
+    fkey = _key(frame[fcols[_nfc(ccol)]])
+    frame_codes = pd.Index(fkey.dropna().unique())
+    if present(ccol):
+        dcol = orig_of[_nfc(ccol)]
+        dkey = _key(work[_nfc(ccol)])
+        in_frame = pd.Series(dkey.isin(frame_codes).to_numpy() | dkey.isna().to_numpy(), copy=False)
+        b.check(_nfc(ccol), "commune in frame", "commune not in frame",
+                lambda s, m=in_frame: m.reindex(s.index),
+                _series_words([f"{dcol!r} = ", _vals, " is not a commune code of the sampling frame; "
+                               "correct the code or add the commune to the frame"],
+                              [f"{dcol!r} = ", _vals, " không phải mã xã/phường trong dàn chọn mẫu; "
+                               "hãy sửa mã hoặc bổ sung xã/phường vào dàn chọn mẫu"]))
+        # communes of the frame with no respondent
+        seen = pd.Index(dkey.dropna().unique())
+        lost = ~fkey.isin(seen) & fkey.notna()
+        if lost.any():
+            first = ~fkey.duplicated()
+            for code in frame[fcols[_nfc(ccol)]][(lost & first).to_numpy()].tolist():
+                problems.append(dict(
+                    row=pd.NA, column=dcol, value=code, check="commune has respondents",
+                    kind="commune without respondents",
+                    message_en=f"commune {_fmt(code)} is in the sampling frame but has no respondent in "
+                               "the data; check that its questionnaires were entered",
+                    message_vi=f"xã/phường {_fmt(code)} có trong dàn chọn mẫu nhưng không có người trả lời "
+                               "nào trong dữ liệu; hãy kiểm tra việc nhập phiếu của xã/phường này",
+                    _pos=n_big()))
+        # commune names
+        ncol = design.commune_name
+        if ncol is not None and _nfc(ncol) in fcols and present(ncol):
+            fnames = pd.DataFrame({"k": fkey, "name": _name_key(frame[fcols[_nfc(ncol)]])}).dropna()
+            fnames = fnames.drop_duplicates()
+            dup = fnames["k"].duplicated(keep=False)
+            if dup.any():
+                bad = fnames[dup]
+                raise SchemaError(f"the sampling frame gives commune {bad['k'].iloc[0]} more than one "
+                                  f"name: {sorted(bad['name'].unique().tolist())}; fix the frame")
+            name_of = pd.Series(fnames["name"].to_numpy(), index=fnames["k"].to_numpy())
+            expected = dkey.map(name_of)
+            got = _name_key(data[orig_of[_nfc(ncol)]]).reset_index(drop=True)
+            okn = (expected.isna() | got.isna() | (got == expected)).fillna(True).astype(bool)
+            work[_nfc(ncol)] = data[orig_of[_nfc(ncol)]].reset_index(drop=True)
+            b.col(_nfc(ncol), required=False)
+            ncol_o = orig_of[_nfc(ncol)]
+            exp_arr = expected.to_numpy()
+            b.check(_nfc(ncol), "commune name matches frame", "commune name mismatch",
+                    lambda s, m=okn: m.reindex(s.index),
+                    _series_words([f"{ncol_o!r} = ", _vals, " differs from the sampling frame's name ",
+                                   lambda p, v: [repr(str(x)) for x in exp_arr[p]],
+                                   " for this commune code (compared after Unicode NFC and trimming); "
+                                   "correct the name or the code"],
+                                  [f"{ncol_o!r} = ", _vals, " khác tên trong dàn chọn mẫu ",
+                                   lambda p, v: [repr(str(x)) for x in exp_arr[p]],
+                                   " của mã xã/phường này (so sánh sau chuẩn hóa Unicode NFC và bỏ "
+                                   "khoảng trắng); hãy sửa tên hoặc mã"]))
+        # villages
+        vcol = design.village
+        if vcol is not None and _nfc(vcol) in fcols and present(vcol):
+            fpair = fkey + "\x1f" + _key(frame[fcols[_nfc(vcol)]])
+            dpair = dkey + "\x1f" + _key(work[_nfc(vcol)])
+            okv = pd.Series((dpair.isin(pd.Index(fpair.dropna().unique())) | dpair.isna()
+                             | ~dkey.isin(frame_codes)).to_numpy(dtype=bool), copy=False)
+            vcol_o = orig_of[_nfc(vcol)]
+            dshow = work[_nfc(ccol)].to_numpy()
+            b.check(_nfc(vcol), "village in frame", "village not in frame",
+                    lambda s, m=okv: m.reindex(s.index),
+                    _series_words([f"{vcol_o!r} = ", _vals, " is not a village of commune ",
+                                   lambda p, v: [_fmt(x) for x in dshow[p]],
+                                   " in the sampling frame; correct the village or commune code"],
+                                  [f"{vcol_o!r} = ", _vals, " không phải thôn/tổ của xã/phường ",
+                                   lambda p, v: [_fmt(x) for x in dshow[p]],
+                                   " trong dàn chọn mẫu; hãy sửa mã thôn/tổ hoặc mã xã/phường"]))
+
+
+def n_big() -> int:
+    """Sort position of problems that concern the frame (after every row)."""
+    return np.iinfo(np.int64).max
+
+
+def _error_table(failures, data, orig_of, row_label, b, problems) -> pd.DataFrame:
+    parts = []
+    if failures is not None and len(failures):
+        fc = failures
+        # whole-column problems: missing columns
+        colmiss = fc[fc["check"] == "column_in_dataframe"]
+        for name in colmiss["failure_case"].tolist():
+            parts.append(pd.DataFrame([dict(
+                row=pd.NA, column=name, value=pd.NA, check="column present", kind="missing column",
+                message_en=f"column {name!r} required by the spec is not in the data; add it or fix "
+                           "the spelling of its header",
+                message_vi=f"thiếu cột {name!r} mà đặc tả yêu cầu; hãy bổ sung cột hoặc sửa tên cột",
+                _pos=-1)]))
+        cells = fc[(fc["check"] != "column_in_dataframe") & fc["index"].notna()]
+        for (col, chk), g in cells.groupby(["column", "check"], sort=False):
+            pos = g["index"].to_numpy(dtype="int64")
+            ocol = orig_of.get(col, col)
+            vals_raw = data[ocol].to_numpy()[pos] if ocol in data.columns else g["failure_case"].to_numpy()
+            vals_txt = [_fmt(v) for v in vals_raw]
+            if chk in _BUILTIN:
+                check, kind = _BUILTIN[chk]
+                if chk == "not_nullable":
+                    en = np.full(len(pos), f"column {ocol!r} is blank (or a missing code) but a value "
+                                           "is required here; fill it in", dtype=object)
+                    vi = np.full(len(pos), f"cột {ocol!r} bị trống (hoặc mã thiếu) nhưng bắt buộc phải "
+                                           "có giá trị; hãy điền vào", dtype=object)
+                    if orig_of.get(col) is not None and b.columns.get(col, {}).get("unique"):
+                        kind = "missing id"
+                else:  # uniqueness (only the id column is declared unique)
+                    en = np.array([f"respondent id {v} appears more than once in column {ocol!r}; "
+                                   "give each respondent a unique id" for v in vals_txt], dtype=object)
+                    vi = np.array([f"mã người trả lời {v} bị trùng ở cột {ocol!r}; mỗi người trả lời "
+                                   "cần một mã riêng" for v in vals_txt], dtype=object)
+            else:
+                check = chk
+                kind, words = b.messages[(col, chk)]
+                en, vi = words(pos, np.array(vals_txt, dtype=object))
+            parts.append(pd.DataFrame({
+                "row": row_label[pos], "column": ocol, "value": vals_raw, "check": check, "kind": kind,
+                "message_en": en, "message_vi": vi, "_pos": pos}))
+    if problems:
+        parts.append(pd.DataFrame(problems))
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in ERROR_COLUMNS})
+    out = pd.concat([p.astype({"row": object, "value": object}) for p in parts], ignore_index=True)
+    col_order = {c: i for i, c in enumerate(data.columns)}
+    out["_col"] = out["column"].map(col_order).fillna(len(col_order))
+    out = out.sort_values(["_pos", "_col"], kind="stable").drop(columns=["_pos", "_col"])
+    return out[ERROR_COLUMNS].reset_index(drop=True)
+
+
+def _clean(data, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
+    """The cleaned copy: item columns typed, text numbers converted, names NFC; input untouched.
+
+    Consumes ``work`` (columns are popped as they are converted, to bound peak memory).
+    """
+    out = {}
+    item_of = {it.name: it for it in spec.items}
+    for key, ocol in orig_of.items():
+        it = item_of.get(key)
+        if it is not None and key in work:
+            s = work.pop(key)
+            if it.numeric:
+                v = s.to_numpy(dtype="float64", na_value=np.nan)
+                del s
+                miss = np.isnan(v)
+                fin = v[~miss]
+                if np.array_equal(fin, np.floor(fin)):
+                    iv = v.astype(np.int64) if not miss.any() else np.where(miss, 0, v).astype(np.int64)
+                    arr = pd.arrays.IntegerArray(iv, miss)
+                else:
+                    arr = pd.arrays.FloatingArray(np.where(miss, 0.0, v), miss)
+                del v
+                s = pd.Series(arr, index=data.index, copy=False)
+            else:
+                s = s.astype("string").set_axis(data.index)
+            out[key] = s
+        elif key in numeric_keys and key in work and not pd.api.types.is_numeric_dtype(data[ocol].dtype):
+            out[key] = work.pop(key).set_axis(data.index)   # numbers stored as text, converted
+        else:
+            out[key] = data[ocol].copy()
+    return pd.DataFrame(out, index=data.index, copy=False)
