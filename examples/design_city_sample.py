@@ -80,7 +80,7 @@ FRAME = pd.DataFrame(
 def city_moe(alloc: pd.DataFrame) -> float:
     """Expected city-wide margin of error of a stratified estimate of a proportion.
 
-    V = sum_h W_h^2 (1 - f_h) deff p (1 - p) / n_h with W_h = N_h / N (Cochran 1977, 5.7).
+    V = sum_h W_h^2 (1 - f_h) deff p (1 - p) / n_h with W_h = N_h / N (Cochran 1977, ch. 5).
     """
     W = alloc["N"] / alloc["N"].sum()
     v = (W**2 * (1 - alloc["fraction"]) * DEFF * P * (1 - P) / alloc["n"]).sum()

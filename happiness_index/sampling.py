@@ -223,7 +223,7 @@ def sample_size(
         Not used with ``cv``.
     deff : float, default 1.0
         Anticipated design effect (> 0), e.g. ``1 + (m - 1) * icc`` for clusters of size
-        m (Kish 1965, 5.4). With ``previous`` the previous design effect is already in
+        m (Kish 1965, ch. 5). With ``previous`` the previous design effect is already in
         ``S^2``: leave ``deff=1`` for the same design, or give the ratio of the new to
         the old design effect.
     response_rate : float, default 1.0
@@ -261,7 +261,7 @@ def sample_size(
     Notes
     -----
     The finite population correction is applied to the design-effect-inflated size,
-    as Kish (1965, 2.6) does, and the response rate last, assuming non-response is
+    as in Kish (1965, ch. 2), and the response rate last, assuming non-response is
     unrelated to the variable (missing at random within the design).
 
     When ``previous.deff`` is available, ``n_srs`` reports the SRS-equivalent size
@@ -270,8 +270,9 @@ def sample_size(
 
     References
     ----------
-    Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed., sections 4.4 (proportions)
-    and 4.6 (coefficient of variation). Kish, L. (1965). *Survey Sampling*, 2.6, 8.2.
+    Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed., ch. 4 (sample size
+    for proportions, absolute and relative error). Kish, L. (1965). *Survey Sampling*,
+    ch. 2 and 5 (design effect).
 
     Examples
     --------
@@ -505,7 +506,7 @@ def _box_allocation(n: int, w: np.ndarray, lower: np.ndarray, upper: np.ndarray)
     """Solve n_h = clip(lam * w_h, L_h, U_h) with sum n_h = n (exact, no rounding).
 
     For upper bounds only this is exactly the iterative take-all re-allocation of
-    Cochran (1977, 5.25): strata whose share exceeds N_h are capped and the rest
+    Cochran (1977, ch. 5): strata whose share exceeds N_h are capped and the rest
     re-allocated among the others until none exceeds. The final step is computed the
     same way (remaining n shared in proportion to w among the free strata).
     """
@@ -582,14 +583,14 @@ def allocate(
     method : {"proportional", "equal", "neyman", "power", "optimal"}
         The share of stratum h is proportional to
 
-        * ``proportional``: N_h (Cochran 1977, 5.5);
+        * ``proportional``: N_h (Cochran 1977, ch. 5);
         * ``equal``: 1;
-        * ``neyman``: N_h S_h (Cochran 1977, 5.25);
+        * ``neyman``: N_h S_h (Cochran 1977, ch. 5);
         * ``power``: S_h X_h^q with X_h = N_h and q = ``power`` (Bankier 1988);
           without ``sd`` S_h = 1, so the share is N_h^q: q = 1 is proportional,
           q = 0 equal;
         * ``optimal``: N_h S_h / sqrt(c_h) with c_h the cost per unit in ``cost``
-          (Cochran 1977, 5.24); without ``sd``, S_h = 1.
+          (Cochran 1977, ch. 5); without ``sd``, S_h = 1.
     sd : str, mapping or table, optional
         Unit standard deviations S_h: a column name (constant within a stratum), a
         mapping ``{stratum: S_h}``, or last year's by-stratum results -- an object with
@@ -641,7 +642,7 @@ def allocate(
     n_h sum to n; it is found exactly from the breakpoints of this piecewise-linear
     function. With no minimum it equals the familiar iteration: a stratum whose share
     exceeds N_h is taken completely and the remainder re-allocated among the others
-    until none exceeds (Cochran 1977, 5.25). For Neyman allocation it is the optimum
+    until none exceeds (Cochran 1977, ch. 5). For Neyman allocation it is the optimum
     under box constraints.
 
     *Rounding.* Largest remainders (Hamilton's method): every n_h is first rounded
@@ -654,8 +655,8 @@ def allocate(
     References
     ----------
     Bankier, M. D. (1988). Power allocations. *The American Statistician* 42, 174-177.
-    Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed., 5.5, 5.24-5.25.
-    Kish, L. (1965). *Survey Sampling*, 3.5.
+    Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed., ch. 5.
+    Kish, L. (1965). *Survey Sampling*, ch. 3.
 
     Examples
     --------
@@ -983,7 +984,7 @@ def select(
     Systematic: interval k = N_h / n_h (fractional), start u ~ U[0, k); units at
     cumulative positions covering u, u + k, ..., u + (n_h - 1) k; pi = n_h / N_h.
 
-    PPS systematic (Cochran 1977, 9A.8; Särndal et al. 1992, 3.6): with sizes M_i,
+    PPS systematic (Cochran 1977, ch. 9A; Särndal et al. 1992, ch. 3): with sizes M_i,
     a unit with M_i >= I = sum(M) / n_h is selected with certainty (pi = 1), removed,
     and I recomputed on the rest with n_h reduced, until no unit exceeds; the others
     get pi_i = n' M_i / sum(M') and are drawn systematically along the cumulated sizes.

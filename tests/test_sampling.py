@@ -57,7 +57,7 @@ class TestSampleSize:
         assert sample_size(moe=0.05, level=0.99).n == 664
 
     def test_fpc(self):
-        # 384.1459 / (1 + 383.1459 / 1000) = 277.74 -> 278 (Cochran 1977, 4.2)
+        # 384.1459 / (1 + 383.1459 / 1000) = 277.74 -> 278 (Cochran 1977, ch. 4)
         s = sample_size(moe=0.05, population=1000)
         assert s.n_with_fpc == pytest.approx(384.1459 / (1 + 383.1459 / 1000), abs=1e-3)
         assert s.n_with_fpc == pytest.approx(277.74, abs=0.01)
@@ -689,3 +689,12 @@ def test_example_design_city_sample_runs():
     for name in ["Đồng Tâm", "Nguyễn Thái Học", "Hợp Minh", "Âu Lâu", "Văn Tiến"]:
         assert name in out
     assert "Recommended allocation" in out
+    # numbers quoted in methodology/sampling.md
+    for quoted in ["2,436 completed interviews, 2,866 households to contact", "5,709 interviews (6,715 contacts)",
+                   "17 / 17", "city-wide margin of error: ±1.26 points", "2,077 interviews city-wide",
+                   "185 areas x 40 = 7,400 households", "sum of design weights 33,280"]:
+        assert quoted in out, quoted
+    doc = (ROOT / "methodology" / "sampling.md").read_text(encoding="utf-8")
+    for quoted in ["| Đồng Tâm | ward | 3,850 | 380 | 522 | 615 | 16 | 0.136 | ±4.17 |", "±1.26 points",
+                   "**2,077 interviews**", "| Văn Tiến | xã | 720 | 266 | 266 | 313 | 8 | 0,369 | ±4,99 |"]:
+        assert quoted in doc, quoted
