@@ -157,10 +157,15 @@ class ValidationReport:
 
     def format_summary(self, lang: str = "en") -> str:
         """A short text table of :meth:`summary` for a terminal or a log."""
+        note = ""
+        if len(self.coercions):
+            note = (f"\n  note: {len(self.coercions)} cells read by coercion (see report.coercions)"
+                    if lang == "en" else
+                    f"\n  ghi chú: {len(self.coercions)} ô được chuyển đổi kiểu (xem report.coercions)")
         if self.ok:
             return (f"{self.n_rows} rows checked against spec {self.spec_name!r}: no problems"
                     if lang == "en" else
-                    f"Đã kiểm tra {self.n_rows} dòng theo đặc tả {self.spec_name!r}: không có lỗi")
+                    f"Đã kiểm tra {self.n_rows} dòng theo đặc tả {self.spec_name!r}: không có lỗi") + note
         s = self.summary()
         head = (f"{len(self.errors)} problems in {self.n_rows} rows (spec {self.spec_name!r}):"
                 if lang == "en" else
@@ -172,9 +177,7 @@ class ValidationReport:
         for r in s.itertuples(index=False):
             lines.append(f"  {r.kind:<{w_kind}}  {str(r.column):<{w_col}}  {r.check:<{w_chk}}  "
                          f"{r.n:>7}  {r.rows}")
-        if len(self.coercions):
-            lines.append(f"  note: {len(self.coercions)} cells read by coercion (see report.coercions)")
-        return "\n".join(lines)
+        return "\n".join(lines) + note
 
     def raise_if_errors(self) -> ValidationReport:
         """Raise :class:`~happiness_index.errors.SchemaError` when there are problems.
@@ -261,6 +264,27 @@ def _key(s: pd.Series) -> pd.Series:
 
 def _name_key(s: pd.Series) -> pd.Series:
     return _norm_text(s)
+
+
+def _row_labels(data: pd.DataFrame, id_col) -> np.ndarray:
+    """Respondent ids (integral float ids shown as integers); the 1-based row number where
+    there is no id column or the id is blank."""
+    n = len(data)
+    if id_col is None:
+        return np.arange(1, n + 1)
+    ids = data[id_col]
+    if pd.api.types.is_float_dtype(ids):
+        v = ids.to_numpy(dtype="float64", na_value=np.nan)
+        fin = v[~np.isnan(v)]
+        if np.array_equal(fin, np.floor(fin)):
+            ids = ids.astype("Int64")
+    lab = ids.to_numpy(dtype=object, na_value=None)
+    blank = pd.isna(ids).to_numpy()
+    if blank.any():
+        lab[blank] = np.flatnonzero(blank) + 1
+    elif pd.api.types.is_integer_dtype(ids.dtype) and not isinstance(ids.dtype, pd.api.extensions.ExtensionDtype):
+        return ids.to_numpy()
+    return lab
 
 
 class _Builder:
@@ -382,7 +406,8 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
             problems.append(dict(row=pd.NA, column=str(c), value=pd.NA, check="unique column name",
                                  kind="duplicate column",
                                  message_en=f"columns {orig_of[k]!r} and {c!r} have the same name after "
-                                            "Unicode NFC normalisation; rename one",
+                                            "Unicode NFC normalisation (one is typed in decomposed "
+                                            "form); rename or drop one",
                                  message_vi=f"hai cột {orig_of[k]!r} và {c!r} trùng tên sau khi chuẩn hóa "
                                             "Unicode NFC; hãy đổi tên một cột",
                                  _pos=-1))
@@ -393,8 +418,7 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
     work: dict = {}
     numeric_keys: set = set()
     coercions: list = []
-    row_label = (data[orig_of[_nfc(id_col)]].to_numpy()
-                 if id_col is not None and _nfc(id_col) in orig_of else np.arange(1, n + 1))
+    row_label = _row_labels(data, orig_of.get(_nfc(id_col)) if id_col is not None else None)
 
     def present(name):
         return name is not None and _nfc(name) in orig_of
@@ -534,10 +558,22 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
         if not (present(r.item) and present(r.filter)):
             continue
         fvals = work[_nfc(r.filter)]
-        allowed = (np.isin(fvals.to_numpy(dtype="float64", na_value=np.nan),
-                           np.asarray(r.values, dtype="float64"))
-                   if spec.item(r.filter).numeric else fvals.isin([str(v) for v in r.values]).to_numpy())
-        mask = pd.Series(allowed, copy=False)
+        f_item = spec.item(r.filter)
+        if f_item.numeric:
+            fv = fvals.to_numpy(dtype="float64", na_value=np.nan)
+            allowed = np.isin(fv, np.asarray(r.values, dtype="float64"))
+            if f_item.type == "integer":
+                lo = -np.inf if f_item.minimum is None else f_item.minimum
+                hi = np.inf if f_item.maximum is None else f_item.maximum
+                valid = (fv == np.floor(fv)) & (fv >= lo) & (fv <= hi)
+            else:
+                valid = np.isin(fv, np.asarray(f_item.codes, dtype="float64"))
+            invalid = ~np.isnan(fv) & ~valid
+        else:
+            allowed = fvals.isin([str(v) for v in r.values]).to_numpy(dtype=bool)
+            invalid = (fvals.notna() & ~fvals.isin([str(c) for c in f_item.codes])).to_numpy(dtype=bool)
+        # an invalid filter value is reported by its own check; it does not decide the skip
+        mask = pd.Series(allowed | invalid, copy=False)
         icol, fcol = orig_of[_nfc(r.item)], orig_of[_nfc(r.filter)]
         fshow = fvals.to_numpy()
         name = f"skip rule: missing unless {r.filter} in {_fmt_codes(r.values)}"
@@ -687,10 +723,12 @@ def _error_table(failures, data, orig_of, row_label, b, problems) -> pd.DataFram
                     if orig_of.get(col) is not None and b.columns.get(col, {}).get("unique"):
                         kind = "missing id"
                 else:  # uniqueness (only the id column is declared unique)
-                    en = np.array([f"respondent id {v} appears more than once in column {ocol!r}; "
-                                   "give each respondent a unique id" for v in vals_txt], dtype=object)
-                    vi = np.array([f"mã người trả lời {v} bị trùng ở cột {ocol!r}; mỗi người trả lời "
-                                   "cần một mã riêng" for v in vals_txt], dtype=object)
+                    en = np.array([f"respondent id {v} appears more than once in column {ocol!r} "
+                                   f"(this is data row {p + 1}); give each respondent a unique id"
+                                   for v, p in zip(vals_txt, pos)], dtype=object)
+                    vi = np.array([f"mã người trả lời {v} bị trùng ở cột {ocol!r} (đây là dòng dữ liệu "
+                                   f"thứ {p + 1}); mỗi người trả lời cần một mã riêng"
+                                   for v, p in zip(vals_txt, pos)], dtype=object)
             else:
                 check = chk
                 kind, words = b.messages[(col, chk)]
