@@ -469,6 +469,7 @@ class _EstimatorMixin:
         codes = codes.astype(np.int64)
         if isinstance(uniques, pd.MultiIndex):
             key_table = uniques.to_frame(index=False)
+            key_table.columns = list(self._by_cols)  # factorize drops the level names
         else:
             key_table = pd.DataFrame({self._by_cols[0]: np.asarray(uniques)})
         D = len(key_table)
