@@ -1,0 +1,337 @@
+"""Shared loader for the R ``survey`` reference cases in ``../shared/reference``.
+
+Each JSON case (schema: ``shared/reference/README.md``) describes a dataset, a design
+block, derived variables, an optional row subset or domain filter, and R's results.
+This module turns a case into Python objects without ever evaluating R code:
+
+* :func:`load_family` reads one JSON family and returns its cases;
+* :func:`load_data` reads ``shared/data/<dataset>.csv``, applies the case's
+  ``row_subset`` and adds its derived variables (an explicit table mapping each R
+  expression to pandas code, :data:`DERIVED`);
+* :func:`build_design` builds a :class:`~happiness_index.SurveyDesign` (Taylor) or
+  :class:`~happiness_index.ReplicateDesign` (replicate weights read from
+  ``shared/data/repweights``) from the ``design`` block;
+* :func:`domain_mask` turns a ``variables.domain`` filter such as
+  ``"race == 1 & agecat == '(59,Inf]'"`` into a boolean Series (a tiny parser of
+  ``column == literal`` terms joined by ``&``; anything else fails loudly);
+* :func:`close` is the comparison rule of the README
+  (``abs(py - r) <= tol * abs(r)``, absolute ``1e-12`` when ``r == 0``).
+
+Unknown derived definitions, row subsets or domain filters raise :class:`KeyError`
+/ :class:`ValueError` naming the expression, so a held-out case that needs a new
+mapping is visible at once instead of silently passing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import happiness_index as hi
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+REFERENCE = SHARED / "reference"
+DATA = SHARED / "data"
+
+__all__ = [
+    "DERIVED",
+    "ROW_SUBSETS",
+    "load_family",
+    "load_data",
+    "build_design",
+    "domain_mask",
+    "close",
+    "r_number",
+    "case_params",
+]
+
+
+# ---------------------------------------------------------------------------
+# JSON access
+# ---------------------------------------------------------------------------
+
+
+def load_family(name: str) -> list[dict]:
+    """The cases of one reference family (``name`` without ``.json``)."""
+    with open(REFERENCE / f"{name}.json", encoding="utf-8") as fh:
+        return json.load(fh)["cases"]
+
+
+def case_params(family: str) -> list:
+    """``pytest.param(case, id=case_id)`` for every case of a family."""
+    import pytest
+
+    return [pytest.param(c, id=c["id"]) for c in load_family(family)]
+
+
+def r_number(v):
+    """A JSON value as R meant it: ``null`` -> NaN, ``"Inf"``/``"-Inf"`` -> +-inf."""
+    if v is None:
+        return math.nan
+    if isinstance(v, str):
+        if v == "Inf":
+            return math.inf
+        if v == "-Inf":
+            return -math.inf
+        if v == "NaN":
+            return math.nan
+        raise ValueError(f"not a number: {v!r}")
+    return float(v)
+
+
+def close(py, r, tol: float, abs_zero: float = 1e-12) -> bool:
+    """README rule: ``|py - r| <= tol |r|``; absolute ``abs_zero`` when ``r == 0``; NaN == NaN."""
+    r = r_number(r)
+    py = float(py)
+    if math.isnan(r):
+        return math.isnan(py)
+    if math.isinf(r):
+        return py == r
+    if r == 0:
+        return abs(py) <= abs_zero
+    return abs(py - r) <= tol * abs(r)
+
+
+# ---------------------------------------------------------------------------
+# derived variables: R expression -> pandas
+# ---------------------------------------------------------------------------
+
+
+def _num(b: pd.Series) -> pd.Series:
+    """Boolean -> 0/1 float, keeping missing values missing."""
+    return b.astype("float64")
+
+
+def _cut5(x: pd.Series) -> pd.Series:
+    # cut(x, c(-Inf, 500, 600, 700, 800, Inf), right=FALSE): intervals closed on the left
+    codes = pd.cut(x, [-np.inf, 500, 600, 700, 800, np.inf], right=False, labels=False)
+    return codes.astype("float64") + 1.0
+
+
+#: R expression (exactly as in the case's ``variables.derived[*].r``) -> function of the
+#: data frame returning the new column. Derived variables may use earlier ones.
+DERIVED: dict[str, callable] = {
+    "I(api00 > 700)": lambda d: _num(d["api00"] > 700),
+    "I(ell == 0)": lambda d: _num(d["ell"] == 0),
+    "as.numeric(api00 >= 700)": lambda d: _num(d["api00"] >= 700),
+    "as.numeric(meals < 50)": lambda d: _num(d["meals"] < 50),
+    "as.numeric(sch.wide == 'Yes')": lambda d: _num(d["sch.wide"] == "Yes"),
+    "as.numeric(comp.imp == 'Yes')": lambda d: _num(d["comp.imp"] == "Yes"),
+    "as.numeric(cut(api00, c(-Inf, 500, 600, 700, 800, Inf), right = FALSE))": lambda d: _cut5(d["api00"]),
+    "as.numeric(score5 >= 4)": lambda d: _num(d["score5"] >= 4),
+    # R's round() is half-to-even, as numpy's; NaN stays NaN
+    "round(avg.ed)": lambda d: pd.Series(np.round(d["avg.ed"].to_numpy(dtype=float)), index=d.index),
+    "0.4*ind_schwide + 0.3*ind_compimp + 0.2*ind_api700 + 0.1*ind_meals50": lambda d: (
+        0.4 * d["ind_schwide"] + 0.3 * d["ind_compimp"] + 0.2 * d["ind_api700"] + 0.1 * d["ind_meals50"]
+    ),
+    "(ind_schwide + ind_compimp + ind_api700 + ind_meals50) / 4": lambda d: (
+        (d["ind_schwide"] + d["ind_compimp"] + d["ind_api700"] + d["ind_meals50"]) / 4
+    ),
+    # achievements are multiples of 1/4, so the comparison is exact in binary floating point
+    "as.numeric(af_achieve < 0.66)": lambda d: _num(d["af_achieve"] < 0.66),
+    "(1 - af_achieve) * af_notyet": lambda d: (1 - d["af_achieve"]) * d["af_notyet"],
+    "as.numeric(happy %in% c('very happy','pretty happy'))": lambda d: _num(
+        d["happy"].isin(["very happy", "pretty happy"])
+    ),
+    # yrbs: qn8yes = 2 - qn8 (see shared/data/README.md)
+    "2 - qn8": lambda d: 2 - d["qn8"],
+}
+
+
+def _normalise_r(expr: str) -> str:
+    return " ".join(expr.strip().split())
+
+
+_DERIVED_NORMALISED = {_normalise_r(k): v for k, v in DERIVED.items()}
+
+
+def add_derived(data: pd.DataFrame, derived: list[dict] | None) -> pd.DataFrame:
+    """A copy of ``data`` with the case's derived variables added (in order)."""
+    if not derived:
+        return data
+    out = data.copy()
+    for dv in derived:
+        fn = _DERIVED_NORMALISED.get(_normalise_r(dv["r"]))
+        if fn is None:
+            raise KeyError(
+                f"no pandas mapping for the derived variable {dv['name']!r} = {dv['r']!r} "
+                f"({dv.get('definition')}); add it to tests/reference_helpers.DERIVED"
+            )
+        out[dv["name"]] = fn(out)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# row subsets (``design.row_subset``)
+# ---------------------------------------------------------------------------
+
+#: Start of the ``row_subset`` text -> row filter (the R subset() call is in the case's r_call).
+ROW_SUBSETS: dict[str, callable] = {
+    # apistrat_lonely <- subset(apistrat, stype != 'H' | snum == 280)
+    "apistrat rows with stype != 'H', plus the single H school with snum == 280": lambda d: (d["stype"] != "H")
+    | (d["snum"] == 280),
+    # nhanes_lonely <- subset(nhanes, !(SDMVSTRA == 89 & SDMVPSU == 2))
+    "nhanes rows except those with SDMVSTRA == 89 and SDMVPSU == 2": lambda d: ~(
+        (d["SDMVSTRA"] == 89) & (d["SDMVPSU"] == 2)
+    ),
+}
+
+
+def _row_subset(data: pd.DataFrame, text: str | None) -> pd.DataFrame:
+    if not text:
+        return data
+    for prefix, fn in ROW_SUBSETS.items():
+        if text.startswith(prefix):
+            return data[fn(data).to_numpy()].reset_index(drop=True)
+    raise KeyError(f"no mapping for row_subset {text!r}; add it to tests/reference_helpers.ROW_SUBSETS")
+
+
+@lru_cache(maxsize=None)
+def _read_csv(name: str) -> pd.DataFrame:
+    return pd.read_csv(DATA / f"{name}.csv", encoding="utf-8")
+
+
+def load_data(case: dict) -> pd.DataFrame:
+    """The case's data: the CSV, its row subset and its derived variables (a fresh copy)."""
+    design = case["design"]
+    data = _read_csv(case["dataset"]).copy()
+    data = _row_subset(data, design.get("row_subset"))
+    return add_derived(data, (case.get("variables") or {}).get("derived"))
+
+
+# ---------------------------------------------------------------------------
+# domain filters (``variables.domain``)
+# ---------------------------------------------------------------------------
+
+_TERM = re.compile(r"^\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*==\s*('([^']*)'|\"([^\"]*)\"|-?[0-9.]+)\s*$")
+
+
+def domain_mask(data: pd.DataFrame, expr: str) -> pd.Series:
+    """Boolean Series for a filter ``col == literal [& col == literal ...]``.
+
+    A trailing parenthetical comment (``"... (Hispanic, age 60+)"``) is ignored.
+    Anything else raises :class:`ValueError`.
+    """
+    text = re.sub(r"\s*\([^()']*\)\s*$", "", expr.strip())
+    mask = pd.Series(True, index=data.index)
+    for term in text.split("&"):
+        m = _TERM.match(term)
+        if not m:
+            raise ValueError(f"cannot read the domain filter term {term!r} of {expr!r}")
+        col = m.group(1)
+        if m.group(3) is not None or m.group(4) is not None:
+            val = m.group(3) if m.group(3) is not None else m.group(4)
+            mask &= data[col].astype("object") == val
+        else:
+            mask &= data[col] == float(m.group(2))
+    return mask
+
+
+# ---------------------------------------------------------------------------
+# designs
+# ---------------------------------------------------------------------------
+
+
+def _lonely_rule(text: str | None) -> str:
+    if not text:
+        return "fail"
+    rule = text.split()[0]
+    if rule not in ("fail", "remove", "adjust", "average", "certainty"):
+        raise ValueError(f"unknown lonely PSU rule in {text!r}")
+    return rule
+
+
+def taylor_kwargs(design: dict) -> dict:
+    """Keyword arguments of :class:`SurveyDesign` for a Taylor design block."""
+    ids = design.get("ids") or ["1"]
+    if ids == ["1"]:
+        psu = None
+    elif len(ids) == 1:
+        psu = ids[0]
+    else:
+        psu = list(ids)
+    fpc = design.get("fpc")
+    if fpc is not None and len(fpc) == 1:
+        fpc = fpc[0]
+    return dict(
+        weights=design.get("weights"),
+        strata=design.get("strata"),
+        psu=psu,
+        fpc=fpc,
+        nest=bool(design.get("nest", False)),
+        lonely_psu=_lonely_rule(design.get("lonely_psu")),
+        adjust_domain_lonely=bool(design.get("adjust_domain_lonely", False)),
+    )
+
+
+_REP_METHOD = {"jk1": "jk1", "jkn": "jkn", "brr": "brr", "fay": "fay", "bootstrap": "bootstrap", "other": "other"}
+
+
+@lru_cache(maxsize=None)
+def _read_repweights(path: str) -> np.ndarray:
+    rw = pd.read_csv(SHARED.parent / path if not path.startswith("/") else path)
+    cols = [c for c in rw.columns if c.startswith("rep_")]
+    order = np.argsort(rw["row"].to_numpy())
+    return rw[cols].to_numpy(dtype=float)[order]
+
+
+def build_design(case: dict, data: pd.DataFrame | None = None):
+    """The :class:`SurveyDesign` or :class:`ReplicateDesign` a case describes.
+
+    Parameters
+    ----------
+    case : dict
+        A reference case.
+    data : DataFrame, optional
+        The case's data (default :func:`load_data`).
+
+    Returns
+    -------
+    (design, data)
+    """
+    if data is None:
+        data = load_data(case)
+    design = case["design"]
+    kind = design["kind"]
+    if kind == "taylor_linearization":
+        return hi.SurveyDesign(data, **taylor_kwargs(design)), data
+    if kind == "replicate_weights":
+        path = design["repweights_file"]
+        if path.startswith("shared/"):
+            path = str(SHARED / path[len("shared/") :])
+        W = _read_repweights(path)
+        if W.shape[0] != len(data):
+            raise ValueError(f"{path} has {W.shape[0]} rows, the data {len(data)}")
+        wcol = design["full_sample_weights"]
+        if wcol not in data.columns:
+            if str(wcol).startswith("1 for every row"):
+                data = data.copy()
+                data["_one"] = 1.0
+                wcol = "_one"
+            else:
+                raise KeyError(f"full_sample_weights {wcol!r} is not a column")
+        method = _REP_METHOD[design["replicate_type"].lower()]
+        rscales = design.get("rscales")
+        if rscales is not None and not isinstance(rscales, list):
+            rscales = [float(rscales)] * W.shape[1]
+        m = re.search(r"fay\.rho\s*=\s*([0-9.]+)", design.get("r_design", ""))
+        rho = float(m.group(1)) if m else None
+        rep = hi.ReplicateDesign(
+            data,
+            weights=wcol,
+            replicate_weights=W,
+            method=method,
+            rho=rho,
+            scale=float(design["scale"]),
+            rscales=rscales,
+            mse=bool(design.get("mse", False)),
+        )
+        return rep, data
+    raise ValueError(f"unknown design kind {kind!r}")
