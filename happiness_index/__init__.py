@@ -21,6 +21,7 @@ from .design import DomainView, ReplicateDesign, SurveyDesign
 from .estimators import Estimate, EstimateTable
 from .formula import Formula
 from .sampling import allocate, sample_size, select
+from .io import read_survey
 from .schema import ValidationReport, validate_survey
 from .spec import Component, IndexSpec, Item
 
