@@ -1,0 +1,118 @@
+"""Tests of `happiness-index validate`: exit codes, printed summary, errors file, no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from happiness_index.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+BAD = ROOT / "tests" / "data" / "bad"
+SPEC = str(BAD / "spec.toml")
+FRAME = str(BAD / "frame.csv")
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def test_clean_file_exits_0(capsys, tmp_path):
+    out_csv = tmp_path / "errors.csv"
+    code, out, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC, "--frame", FRAME,
+                         "--out", str(out_csv))
+    assert code == 0 and "no problems" in out and err == ""
+    assert pd.read_csv(out_csv, encoding="utf-8-sig").empty
+
+
+def test_bad_file_exits_1_and_writes_every_problem(capsys, tmp_path):
+    out_csv = tmp_path / "errors.csv"
+    code, out, _ = run(capsys, "validate", str(BAD / "out_of_range_code.csv"), "--spec", SPEC,
+                       "--frame", FRAME, "--out", str(out_csv))
+    assert code == 1
+    assert "2 problems in 8 rows" in out and "in range 1..5" in out and "in range 0..10" in out
+    raw = out_csv.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel shows Vietnamese correctly
+    e = pd.read_csv(out_csv, encoding="utf-8-sig")
+    assert list(e.columns) == ["row", "column", "value", "check", "kind", "message_en", "message_vi"]
+    assert e["row"].tolist() == [2, 7] and e["column"].tolist() == ["q1", "q3"]
+    assert e["message_vi"][0].startswith("giá trị 6 ở cột 'q1'")
+
+
+def test_vietnamese_summary(capsys):
+    code, out, _ = run(capsys, "validate", str(BAD / "skip_rule.csv"), "--spec", SPEC, "--lang", "vi")
+    assert code == 1 and "2 lỗi trong 8 dòng" in out
+
+
+def test_bundled_spec_name(capsys, tmp_path):
+    p = tmp_path / "s.csv"
+    p.write_text("respondent_id,commune,village,weight,ls_income,ls_health,ls_family,ls_social,"
+                 "le_rating,env_nature,env_security,env_services\n"
+                 "1,1,11,10.0,4,5,3,8,4,4,2,5\n2,1,12,12.5,6,5,3,4,4,4,2,5\n", encoding="utf-8")
+    code, out, _ = run(capsys, "validate", str(p), "--spec", "yen_bai_nef")
+    assert code == 1 and "ls_income" in out and "in range 1..5" in out
+
+
+@pytest.mark.parametrize("argv,needle", [
+    ([], "choose a command"),
+    (["validate", "x.csv"], "--spec"),
+    (["frobnicate"], "invalid choice"),
+    (["validate", "missing.csv", "--spec", SPEC], "survey file not found: missing.csv"),
+    (["validate", str(BAD / "good.csv"), "--spec", "nope.toml"], "spec file not found: nope.toml"),
+    (["validate", str(BAD / "good.csv"), "--spec", SPEC, "--frame", "nof.csv"], "frame file not found"),
+])
+def test_usage_errors_exit_2(capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and needle in err
+
+
+def test_invalid_spec_exits_2(capsys, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text((BAD / "spec.toml").read_text("utf-8").replace('preset = "nef_ratio"',
+                                                                   'preset = "nef_ratio"\nfoo = 1'),
+                   encoding="utf-8")
+    code, _, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", str(bad))
+    assert code == 2 and "invalid spec" in err and "unknown key 'foo'" in err and "line 5" in err
+
+
+def test_unreadable_data_exits_1(capsys, tmp_path):
+    p = tmp_path / "latin.csv"
+    p.write_bytes("id,q1\n".encode() + "1,Đông\n".encode("cp1258"))
+    code, _, err = run(capsys, "validate", str(p), "--spec", SPEC)
+    assert code == 1 and "cannot read data" in err and "line 2" in err
+    p = tmp_path / "x.xlsx"
+    p.write_bytes(b"garbage")
+    code, _, err = run(capsys, "validate", str(p), "--spec", SPEC)
+    assert code == 1 and "cannot read x.xlsx" in err
+
+
+def test_frame_without_commune_column_exits_1(capsys, tmp_path):
+    fr = tmp_path / "frame.csv"
+    fr.write_text("ma_xa,village\n1,101\n", encoding="utf-8")
+    code, _, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC, "--frame", str(fr))
+    assert code == 1 and "no column 'commune'" in err
+
+
+def test_unwritable_out_exits_2(capsys, tmp_path):
+    code, _, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC,
+                       "--out", str(tmp_path / "no" / "dir" / "e.csv"))
+    assert code == 2 and "error" in err
+
+
+def test_help_exits_0(capsys):
+    assert main(["--help"]) == 0
+    assert "validate" in capsys.readouterr().out
+
+
+def test_console_entry_point_subprocess():
+    r = subprocess.run([sys.executable, "-c", "import sys; from happiness_index.cli import main; "
+                        "sys.exit(main())", "validate", str(BAD / "missing_column.csv"), "--spec", SPEC],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 1 and "missing column" in r.stdout and "Traceback" not in r.stderr
