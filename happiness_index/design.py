@@ -374,6 +374,12 @@ class _EstimatorMixin:
 
     def _indicators(self, col, na_rm: bool):
         s = self._column(col, numeric=False)
+        if isinstance(s.dtype, pd.CategoricalDtype) and any(
+            isinstance(v, str) and __import__("unicodedata").normalize("NFC", v) != v for v in s.cat.categories
+        ):
+            s = s.astype(object)
+        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):  # NFD and NFC spellings: one level
+            s = s.map(lambda v: __import__("unicodedata").normalize("NFC", v) if isinstance(v, str) else v)
         miss = s.isna().to_numpy()
         dom = self._domain_mask()
         if (miss & dom).any() and not na_rm:
@@ -462,7 +468,11 @@ class _EstimatorMixin:
         keys = self._data[self._by_cols]
         key_df = keys.copy()
         for c in self._by_cols:
-            if key_df[c].dtype == object:
+            if isinstance(key_df[c].dtype, pd.CategoricalDtype) and any(
+                isinstance(v, str) and __import__("unicodedata").normalize("NFC", v) != v for v in key_df[c].cat.categories
+            ):
+                key_df[c] = key_df[c].astype(object)  # NFD categories: normalise (may merge levels)
+            if key_df[c].dtype == object or pd.api.types.is_string_dtype(key_df[c].dtype):  # also pandas "str"
                 key_df[c] = key_df[c].map(lambda v: v if not isinstance(v, str) else __import__("unicodedata").normalize("NFC", v))
         idx = pd.MultiIndex.from_frame(key_df) if len(self._by_cols) > 1 else pd.Index(key_df.iloc[:, 0])
         codes, uniques = pd.factorize(idx, sort=True, use_na_sentinel=self._by_dropna)
