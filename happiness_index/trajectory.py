@@ -1,0 +1,1010 @@
+"""Year-on-year change of the index and its assessment against a target trajectory.
+
+Two questions a statistics office answers every year:
+
+1. *Did the index change since last year?*  :func:`compare` gives the change in
+   **percentage points** (``change_pp``, new − old) and, separately, the **relative
+   change in percent** (``change_rel_pct``, 100 · (new / old − 1)), each with a standard
+   error, a confidence interval and a p-value. The two are never confused: a move from
+   62.57 to 65.62 is +3.05 points and +4.87 %.
+2. *Is the index on track for the plan?*  :class:`Trajectory` holds the plan's targets
+   (year, value, source); :meth:`Trajectory.assess` says, year by year, whether the
+   estimate reached its target, did not, or cannot be distinguished from it at the chosen
+   level, how many points per year are still needed to reach the last target, and where a
+   straight-line trend would land, with its uncertainty.
+
+Independent samples or one design over both years
+-------------------------------------------------
+The variance of a difference is ``V(new) + V(old) − 2 Cov(new, old)``. Two surveys drawn
+independently each year have ``Cov = 0`` and the default ``compare(new, old)`` is right.
+When the years re-use the same PSUs (a panel of villages), the covariance is not zero
+and usually positive: ignoring it overstates the SE of the change. Then estimate both
+years in **one** design over the stacked data (PSU identity kept across years, the year
+as a domain) and pass that joint table: ``compare(2024, 2023, joint=design.by("year").mean("y"))``.
+The choice is explicit; :func:`compare` never guesses that two separately passed
+estimates are correlated.
+
+Published figures
+-----------------
+Provincial figures are published as bare numbers, without a standard error. They are
+passed as plain numbers (or :class:`PublishedFigure`) and handled as such: a change or a
+gap involving one has no SE, no interval and no p-value (NaN) unless the other side's SE
+alone is reported as a lower bound (``se_lower_bound``). No uncertainty is invented.
+
+References
+----------
+Kish, L. (1965). *Survey Sampling*, §12.4 (comparisons of overlapping samples). Wiley.
+Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*, §2.4 and §5.2. Wiley.
+Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed., §12.9. Wiley.
+Satterthwaite, F. E. (1946). An approximate distribution of estimates of variance
+components. *Biometrics Bulletin* 2, 110–114.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import EstimationError, SpecError
+from .estimators import Estimate, EstimateTable
+
+__all__ = [
+    "Change",
+    "ChangeTable",
+    "compare",
+    "PublishedFigure",
+    "Target",
+    "Trajectory",
+    "Assessment",
+    "TARGET_SETS",
+    "STATUS_LABELS",
+]
+
+#: Bundled target sets: name -> file in ``happiness_index/data``.
+TARGET_SETS = {
+    "yen_bai_city_plan": "targets_yen_bai_city_plan.json",
+    "yen_bai_province": "targets_yen_bai_province.json",
+}
+
+#: Status of a year against its target, in English and Vietnamese.
+STATUS_LABELS = {
+    "reached": {"en": "reached", "vi": "đạt mục tiêu"},
+    "not reached": {"en": "not reached", "vi": "chưa đạt mục tiêu"},
+    "not distinguishable": {"en": "not distinguishable from the target",
+                            "vi": "chưa phân biệt được với mục tiêu"},
+    "no estimate": {"en": "no estimate", "vi": "chưa có số liệu"},
+}
+
+SAMPLES = ("independent", "joint")
+
+
+def _nfc(s: Any) -> str:
+    return unicodedata.normalize("NFC", str(s))
+
+
+# ---------------------------------------------------------------------------------------
+# inputs: estimates, index results, published figures
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PublishedFigure:
+    """A published value of the index without sampling information.
+
+    Attributes
+    ----------
+    value : float
+        The published value (percent, 0–100, for an index).
+    year : int, optional
+    source : str
+        Where it was published (document, date, address).
+    se : float, optional
+        Its standard error when the publisher gave one; ``None`` (the usual case) means
+        unknown, and every test involving it is reported as not possible (NaN).
+    components : dict, optional
+        Published component values (e.g. ``{"ls": 55.5, "le": 78.72, "env": 69.82}``).
+    label : str, optional
+        E.g. ``"baseline"``.
+    """
+
+    value: float
+    year: int | None = None
+    source: str = ""
+    se: float | None = None
+    components: dict | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class _Point:
+    value: float
+    se: float  # NaN when unknown
+    df: float
+    n: int | None
+    name: str
+    published: bool
+
+
+def _point(x: Any, what: str, scale_factor: float) -> _Point:
+    """Reduce an index result, an estimate, a mapping or a number to a point with an SE."""
+    overall = getattr(x, "overall", None)
+    if overall is not None and not isinstance(x, Mapping):
+        x = overall
+    if isinstance(x, Estimate):
+        return _Point(x.estimate * scale_factor, x.se * scale_factor, float(x.df), x.n, x.name, False)
+    if isinstance(x, PublishedFigure):
+        se = float("nan") if x.se is None else float(x.se) * scale_factor
+        return _Point(float(x.value) * scale_factor, se, math.inf, None,
+                      f"published {x.year}" if x.year else "published", x.se is None)
+    if isinstance(x, Mapping):
+        if "overall" in x and isinstance(x["overall"], Mapping):
+            x = x["overall"]
+        if "estimate" not in x:
+            raise EstimationError(f"{what}: a mapping needs an 'estimate' key (and 'se', 'df'); got keys {sorted(x)}")
+        se = x.get("se")
+        se = float("nan") if se is None else float(se)
+        df = x.get("df")
+        df = math.inf if df is None else float(df)
+        return _Point(float(x["estimate"]) * scale_factor, se * scale_factor, df, x.get("n"),
+                      str(x.get("name", what)), math.isnan(se))
+    if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool):
+        v = float(x)
+        if not math.isfinite(v):
+            raise EstimationError(f"{what} is {v}; give a finite value")
+        return _Point(v * scale_factor, float("nan"), math.inf, None, "published", True)
+    raise EstimationError(
+        f"{what} must be an IndexResult, an Estimate, a PublishedFigure, a mapping with "
+        f"'estimate'/'se' or a number (a published figure); got {type(x).__name__}"
+    )
+
+
+def _scale_factor(scale: str | None, *objs) -> tuple[float, str]:
+    if scale is None:
+        stat = ""
+        for o in objs:
+            o = getattr(o, "overall", o)
+            if isinstance(o, Estimate):
+                stat = o.statistic
+                break
+            if isinstance(o, EstimateTable) and len(o):
+                stat = o[0].statistic
+                break
+        scale = "proportion" if stat == "proportion" else "percent"
+    if scale == "percent":
+        return 1.0, scale
+    if scale == "proportion":
+        return 100.0, scale
+    raise EstimationError(f"scale must be 'percent' (values 0-100) or 'proportion' (values 0-1), got {scale!r}")
+
+
+def _welch_df(v1: float, df1: float, v2: float, df2: float) -> float:
+    """Satterthwaite degrees of freedom of ``v1 + v2``."""
+    terms = 0.0
+    for v, d in ((v1, df1), (v2, df2)):
+        if not math.isinf(d):
+            if not d > 0:
+                return float("nan")
+            terms += v * v / d
+    if terms == 0.0:
+        return math.inf
+    return (v1 + v2) ** 2 / terms
+
+
+def _tq(level: float, df: float) -> float:
+    if not 0 < level < 1:
+        raise EstimationError(f"level must be in (0, 1), got {level!r}; write 0.95 for 95%")
+    if math.isinf(df):
+        return float(stats.norm.ppf(0.5 + level / 2))
+    if not df > 0:
+        return float("nan")
+    return float(stats.t.ppf(0.5 + level / 2, df))
+
+
+def _cdf(t: float, df: float) -> float:
+    return float(stats.norm.cdf(t)) if math.isinf(df) else float(stats.t.cdf(t, df))
+
+
+# ---------------------------------------------------------------------------------------
+# Change
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Change:
+    """The change of an index between two years.
+
+    Attributes
+    ----------
+    name : str
+    new, old : float
+        The two values, in percent (0–100).
+    new_se, old_se : float
+        Their standard errors in points (NaN for a published figure without SE).
+    change_pp : float
+        ``new − old`` in **percentage points**.
+    se, ci_low, ci_high : float
+        SE and ``level`` interval of ``change_pp`` (NaN when an SE is unknown).
+    df : float
+        Degrees of freedom of the interval (design df for a joint design; Satterthwaite
+        combination of the two designs' df for independent samples; ``inf``: Normal).
+    statistic, p_value : float
+        ``t = change_pp / se`` and the two-sided p-value of "no change".
+    change_rel_pct : float
+        ``100 · (new / old − 1)``: the **relative** change in percent of the old value.
+    se_rel_pct : float
+        Delta-method SE of ``change_rel_pct``.
+    ci_rel_low, ci_rel_high : float
+        Interval of the relative change, built on the log ratio and back-transformed
+        (cannot go below −100 %).
+    covariance : float
+        ``Cov(new, old)`` used (0 for independent samples).
+    samples : {"independent", "joint"}
+        How the two years were treated.
+    level : float
+    se_lower_bound : float
+        When one side is a published figure without SE: the SE from the other side alone,
+        a lower bound of the true SE (NaN otherwise).
+    note : str
+    """
+
+    name: str
+    new: float
+    old: float
+    new_se: float
+    old_se: float
+    change_pp: float
+    se: float
+    ci_low: float
+    ci_high: float
+    df: float
+    statistic: float
+    p_value: float
+    change_rel_pct: float
+    se_rel_pct: float
+    ci_rel_low: float
+    ci_rel_high: float
+    covariance: float
+    samples: str
+    level: float = 0.95
+    se_lower_bound: float = float("nan")
+    note: str = ""
+    new_label: str = "new"
+    old_label: str = "old"
+    by_group: "ChangeTable | None" = field(default=None, repr=False, compare=False)
+
+    @property
+    def significant(self) -> bool:
+        """True when the two-sided p-value is below ``1 - level``."""
+        return bool(self.p_value < 1 - self.level)
+
+    def to_dict(self) -> dict:
+        """Plain dict of every number (JSON-friendly; NaN kept as float NaN)."""
+        keys = ["name", "new_label", "old_label", "new", "old", "new_se", "old_se", "change_pp", "se",
+                "ci_low", "ci_high", "df", "statistic", "p_value", "change_rel_pct", "se_rel_pct",
+                "ci_rel_low", "ci_rel_high", "covariance", "samples", "level", "se_lower_bound", "note"]
+        out = {k: getattr(self, k) for k in keys}
+        if self.by_group is not None:
+            out["by_group"] = self.by_group.to_frame().to_dict(orient="records")
+        return out
+
+    def __str__(self) -> str:
+        pct = f"{100 * self.level:g}%"
+        s = (f"{self.name}: {self.old_label} {self.old:.2f} -> {self.new_label} {self.new:.2f}; "
+             f"change {self.change_pp:+.2f} percentage points")
+        if math.isfinite(self.se):
+            s += (f" (SE {self.se:.2f}; {pct} CI {self.ci_low:+.2f} to {self.ci_high:+.2f}; "
+                  f"p = {self.p_value:.3g})")
+        else:
+            s += " (SE unknown: a published figure has no SE)"
+        s += f"; relative change {self.change_rel_pct:+.2f}% of the {self.old_label} value"
+        if math.isfinite(self.ci_rel_low):
+            s += f" ({pct} CI {self.ci_rel_low:+.2f}% to {self.ci_rel_high:+.2f}%)"
+        s += f" [{self.samples} samples]" if self.samples == "independent" else " [one design over both years]"
+        return s
+
+
+def _change(new: _Point, old: _Point, cov: float, df: float, level: float, samples: str,
+            name: str, new_label: str, old_label: str, note: str = "") -> Change:
+    d = new.value - old.value
+    var = new.se ** 2 + old.se ** 2 - 2.0 * cov
+    se = math.sqrt(var) if var >= 0 else float("nan")
+    if var < 0 and math.isfinite(var):
+        raise EstimationError(f"{name}: the variance of the change is negative ({var:.3g}); "
+                              "the covariance passed is larger than the variances allow")
+    lower = float("nan")
+    if new.published != old.published:
+        known = old if new.published else new
+        lower = known.se
+        note = (note + " " if note else "") + (
+            "one side is a published figure without SE: the change has no SE, interval or "
+            f"p-value; the other side's SE ({known.se:.3g} points) is a lower bound")
+    q = _tq(level, df) if math.isfinite(se) else float("nan")
+    if math.isfinite(se) and se > 0:
+        t = d / se
+        p = 2.0 * (1.0 - _cdf(abs(t), df))
+    elif math.isfinite(se):
+        t, p = (math.copysign(math.inf, d) if d else float("nan")), (0.0 if d else float("nan"))
+    else:
+        t = p = float("nan")
+    if old.value == 0:
+        rel = se_rel = lo_r = hi_r = float("nan")
+    else:
+        ratio = new.value / old.value
+        rel = 100.0 * (ratio - 1.0)
+        g_new, g_old = 1.0 / old.value, -new.value / old.value ** 2
+        v_rel = g_new ** 2 * new.se ** 2 + g_old ** 2 * old.se ** 2 + 2 * g_new * g_old * cov
+        se_rel = 100.0 * math.sqrt(v_rel) if v_rel >= 0 else float("nan")
+        if ratio > 0 and new.value > 0 and math.isfinite(se):
+            v_log = (new.se / new.value) ** 2 + (old.se / old.value) ** 2 - 2 * cov / (new.value * old.value)
+            s_log = math.sqrt(max(v_log, 0.0))
+            lo_r = 100.0 * (math.exp(math.log(ratio) - q * s_log) - 1.0)
+            hi_r = 100.0 * (math.exp(math.log(ratio) + q * s_log) - 1.0)
+        else:
+            lo_r = hi_r = float("nan")
+    return Change(
+        name=name, new=new.value, old=old.value, new_se=new.se, old_se=old.se, change_pp=d, se=se,
+        ci_low=d - q * se, ci_high=d + q * se, df=df, statistic=t, p_value=p, change_rel_pct=rel,
+        se_rel_pct=se_rel, ci_rel_low=lo_r, ci_rel_high=hi_r, covariance=cov, samples=samples,
+        level=level, se_lower_bound=lower, note=note, new_label=new_label, old_label=old_label,
+    )
+
+
+class ChangeTable:
+    """Changes for several domains (communes), one :class:`Change` per row.
+
+    Attributes
+    ----------
+    changes : list of Change
+    keys : DataFrame
+        The domain key columns, one row per change.
+    unmatched : dict
+        Domains present in only one of the two years: ``{"new_only": [...], "old_only": [...]}``.
+    """
+
+    def __init__(self, changes: Sequence[Change], keys: pd.DataFrame, unmatched: dict | None = None):
+        self.changes = list(changes)
+        self.keys = keys.reset_index(drop=True)
+        self.unmatched = unmatched or {"new_only": [], "old_only": []}
+
+    def __len__(self) -> int:
+        return len(self.changes)
+
+    def __iter__(self):
+        return iter(self.changes)
+
+    def __getitem__(self, key) -> Change:
+        if isinstance(key, (int, np.integer)):
+            return self.changes[int(key)]
+        for c in self.changes:
+            if c.name == _nfc(key):
+                return c
+        raise KeyError(f"{key!r} is not a domain of this table; domains are {[c.name for c in self.changes]}")
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per domain: keys, then the numbers of :class:`Change`."""
+        cols = ["new", "old", "new_se", "old_se", "change_pp", "se", "ci_low", "ci_high", "df",
+                "statistic", "p_value", "change_rel_pct", "se_rel_pct", "ci_rel_low", "ci_rel_high",
+                "covariance", "samples"]
+        body = pd.DataFrame([{k: getattr(c, k) for k in cols} for c in self.changes], columns=cols)
+        return pd.concat([self.keys, body], axis=1)
+
+    def __repr__(self) -> str:
+        return f"ChangeTable({len(self)} domains)\n{self.to_frame().to_string()}"
+
+
+def _table_of(x: Any) -> EstimateTable | None:
+    if isinstance(x, EstimateTable):
+        return x
+    bg = getattr(x, "by_group", None)
+    return bg if isinstance(bg, EstimateTable) else None
+
+
+def _compare_tables(new_t: EstimateTable, old_t: EstimateTable, f: float, level: float,
+                    new_label: str, old_label: str) -> ChangeTable:
+    new_l = [_nfc(x) for x in new_t.labels]
+    old_l = [_nfc(x) for x in old_t.labels]
+    common = [lab for lab in new_l if lab in old_l]
+    changes, rows = [], []
+    for lab in common:
+        a, b = new_t[new_l.index(lab)], old_t[old_l.index(lab)]
+        pa, pb = _point(a, "new", f), _point(b, "old", f)
+        df = _welch_df(pa.se ** 2, pa.df, pb.se ** 2, pb.df)
+        changes.append(_change(pa, pb, 0.0, df, level, "independent", lab, new_label, old_label))
+        rows.append(new_t.keys.iloc[new_l.index(lab)])
+    keys = pd.DataFrame(rows).reset_index(drop=True) if rows else pd.DataFrame(columns=new_t.keys.columns)
+    return ChangeTable(changes, keys, {"new_only": [x for x in new_l if x not in old_l],
+                                       "old_only": [x for x in old_l if x not in new_l]})
+
+
+def _compare_joint(joint: Any, new_key: Any, old_key: Any, f: float, level: float,
+                   year_column: str | None) -> Change | ChangeTable:
+    table = _table_of(joint)
+    if table is None:
+        raise EstimationError(
+            "joint= must be an EstimateTable from ONE design over the stacked years with the year as "
+            "a domain (e.g. design.by('year').mean('y'), or an IndexResult computed with by='year'); "
+            f"got {type(joint).__name__}")
+    keys = table.keys
+    nk, ok = _nfc(new_key), _nfc(old_key)
+    cand = [c for c in keys.columns if {nk, ok} <= set(keys[c].map(_nfc))]
+    if year_column is not None:
+        if year_column not in keys.columns:
+            raise EstimationError(f"year_column {year_column!r} is not a key of the joint table "
+                                  f"(keys: {list(keys.columns)})")
+        cand = [year_column] if year_column in cand else []
+    if not cand:
+        raise EstimationError(
+            f"the joint table has no key column holding both {new_key!r} and {old_key!r}; its keys are "
+            f"{list(keys.columns)} with rows {table.labels[:10]}; estimate both years in one design "
+            "with the year as a domain")
+    if len(cand) > 1:
+        raise EstimationError(f"several key columns {cand} hold {new_key!r} and {old_key!r}; pass year_column=")
+    ycol = cand[0]
+    others = [c for c in keys.columns if c != ycol]
+    yv = keys[ycol].map(_nfc).to_numpy()
+    V = table.vcov_matrix()
+    est = table.estimate
+    groups = [()] if not others else list(dict.fromkeys(map(tuple, keys[others].map(_nfc).to_numpy())))
+    changes, krows, missing = [], [], []
+    for g in groups:
+        sel = np.ones(len(keys), dtype=bool)
+        for c, v in zip(others, g):
+            sel &= keys[c].map(_nfc).to_numpy() == v
+        i_new = np.flatnonzero(sel & (yv == nk))
+        i_old = np.flatnonzero(sel & (yv == ok))
+        if len(i_new) != 1 or len(i_old) != 1:
+            missing.append(", ".join(g))
+            continue
+        i, j = int(i_new[0]), int(i_old[0])
+        a, b = table[i], table[j]
+        pa = _Point(est[i] * f, math.sqrt(V[i, i]) * f, table.df, a.n, a.name, False)
+        pb = _Point(est[j] * f, math.sqrt(V[j, j]) * f, table.df, b.n, b.name, False)
+        coef = np.zeros(len(est))
+        coef[i], coef[j] = 1.0, -1.0
+        if table._replicates is not None:
+            # replicate designs: the variance of the difference straight from the replicates
+            c_est = table.contrast(coef)
+            cov = 0.5 * (pa.se ** 2 + pb.se ** 2 - (c_est.se * f) ** 2)
+        else:
+            cov = float(V[i, j]) * f * f
+        name = ", ".join(g) if g else "overall"
+        changes.append(_change(pa, pb, cov, table.df, level, "joint", name, nk, ok,
+                               note="one design over both years: Cov(new, old) from the shared PSUs included"))
+        krows.append(dict(zip(others, g)))
+    if not changes:
+        raise EstimationError(f"no domain has exactly one row for {new_key!r} and one for {old_key!r}")
+    if not others:
+        return changes[0]
+    return ChangeTable(changes, pd.DataFrame(krows), {"new_only": missing, "old_only": []})
+
+
+def compare(
+    new: Any,
+    old: Any,
+    *,
+    joint: Any = None,
+    samples: str | None = None,
+    covariance: float | None = None,
+    scale: str | None = None,
+    level: float = 0.95,
+    df: float | None = None,
+    year_column: str | None = None,
+    labels: tuple[str, str] | None = None,
+    name: str | None = None,
+) -> Change | ChangeTable:
+    """Change of the index from ``old`` to ``new``: points and relative percent, SE, CI, p.
+
+    Parameters
+    ----------
+    new, old : IndexResult, Estimate, EstimateTable, PublishedFigure, mapping, number or label
+        The two years. Without ``joint``: results of two separately estimated years (an
+        :class:`IndexResult` gives the city change and, when both have ``by_group``, the
+        change per commune in ``.by_group``; two :class:`EstimateTable` give a
+        :class:`ChangeTable` matched by row label), or published numbers. With ``joint``:
+        the two year labels (e.g. ``2024, 2023``).
+    joint : EstimateTable or IndexResult, optional
+        Estimates of both years from ONE design over the stacked data, with the year as a
+        domain key (``design.by("year").mean("y")``, ``design.by(["year", "commune"])...``,
+        or an IndexResult whose ``by_group`` is keyed by year). The covariance of the two
+        years from shared PSUs then enters the variance. With a second key (commune) the
+        result is a :class:`ChangeTable` per commune.
+    samples : {"independent", "joint"}, optional
+        Declares how the years were sampled. Default: ``"joint"`` when ``joint`` is given,
+        else ``"independent"`` (Cov = 0). ``"joint"`` without ``joint=`` needs
+        ``covariance=``; ``"independent"`` with ``joint=`` is refused (contradictory).
+    covariance : float, optional
+        ``Cov(new, old)`` in the squared units of the inputs, when known from elsewhere.
+    scale : {"percent", "proportion"}, optional
+        Units of the inputs. ``"proportion"`` (0–1) values are multiplied by 100 so that
+        changes are always in percentage points. Default: ``"proportion"`` for estimates
+        whose statistic is a proportion, else ``"percent"``.
+    level : float, default 0.95
+        Confidence level of the intervals.
+    df : float, optional
+        Degrees of freedom for the interval and test; default the joint design's df, or the
+        Satterthwaite combination of the two designs' df (Normal when both are infinite).
+        ``math.inf`` gives Normal quantiles (R's ``confint`` default).
+    year_column : str, optional
+        The key column of ``joint`` holding the year, when ambiguous.
+    labels : (str, str), optional
+        Names of the two years for printing; default the years or "new"/"old".
+    name : str, optional
+
+    Returns
+    -------
+    Change or ChangeTable
+        ``change_pp`` (points) and ``change_rel_pct`` (relative %) with SEs, intervals and
+        the two-sided p-value of no change.
+
+    Raises
+    ------
+    EstimationError
+        Unusable inputs; ``samples="joint"`` without ``joint`` or ``covariance``;
+        ``samples="independent"`` together with ``joint``; a year missing from ``joint``;
+        a covariance larger than the variances allow.
+
+    Notes
+    -----
+    ``V(new − old) = V(new) + V(old) − 2 Cov(new, old)``. With a joint design the
+    covariance is the off-diagonal element of the domain covariance matrix (linearization:
+    the PSU totals of both years' influence values are paired within the same PSU; R's
+    ``svyby(..., covmat=TRUE)`` then ``svycontrast``), so years observed in the same PSUs
+    are handled correctly, and years in different PSUs get (almost) zero covariance.
+    Relative change ``r = new/old − 1``: delta-method SE
+    ``sqrt(V(new)/old² + new² V(old)/old⁴ − 2 new Cov/old³)``; its interval is
+    ``exp(log(new/old) ± q · se_log) − 1`` with
+    ``se_log² = V(new)/new² + V(old)/old² − 2 Cov/(new · old)``.
+
+    Examples
+    --------
+    >>> hi.compare(result_2024, result_2023)                          # doctest: +SKIP
+    >>> hi.compare(2024, 2023, joint=design.by("year").mean("life_sat"))  # doctest: +SKIP
+    """
+    if samples is not None and samples not in SAMPLES:
+        raise EstimationError(f"samples must be one of {SAMPLES}, got {samples!r}")
+    if joint is not None:
+        if samples == "independent":
+            raise EstimationError(
+                "samples='independent' contradicts joint=: a joint table comes from one design over both "
+                "years and its covariance must be used; pass two separately estimated results instead")
+        f, _ = _scale_factor(scale, _table_of(joint))
+        out = _compare_joint(joint, new, old, f, level, year_column)
+        if df is not None:
+            out = _redf(out, df, level)
+        return out
+    samples = samples or "independent"
+    if samples == "joint" and covariance is None:
+        raise EstimationError(
+            "samples='joint' needs the covariance of the two years: estimate both years in one design "
+            "over the stacked data and pass joint=design.by('year')..., or pass covariance=")
+    f, _ = _scale_factor(scale, new, old)
+    new_label, old_label = labels or ("new", "old")
+    tn, to = isinstance(new, EstimateTable), isinstance(old, EstimateTable)
+    if tn or to:
+        if not (tn and to):
+            raise EstimationError("compare two EstimateTables (per-domain) or two single results, not one of each")
+        if covariance is not None:
+            raise EstimationError("covariance= applies to a single pair; for domains use joint=")
+        return _compare_tables(new, old, f, level, new_label, old_label)
+    pn, po = _point(new, "new", f), _point(old, "old", f)
+    cov = 0.0 if covariance is None else float(covariance) * f * f
+    d = df if df is not None else _welch_df(pn.se ** 2, pn.df, po.se ** 2, po.df) if not (
+        pn.published or po.published) else math.inf
+    note = ("independent samples assumed (Cov = 0): right only when the two years were drawn separately"
+            if samples == "independent" and covariance is None else "covariance supplied by the caller")
+    out = _change(pn, po, cov, d, level, samples, name or "index", new_label, old_label, note)
+    tn_, to_ = _table_of(new), _table_of(old)
+    if tn_ is not None and to_ is not None:
+        out = _replace(out, by_group=_compare_tables(tn_, to_, f, level, new_label, old_label))
+    return out
+
+
+def _replace(c: Change, **kw) -> Change:
+    from dataclasses import replace
+
+    return replace(c, **kw)
+
+
+def _redf(out, df: float, level: float):
+    def one(c: Change) -> Change:
+        q = _tq(level, df)
+        p = 2.0 * (1.0 - _cdf(abs(c.statistic), df)) if math.isfinite(c.statistic) else c.p_value
+        return _replace(c, df=float(df), ci_low=c.change_pp - q * c.se, ci_high=c.change_pp + q * c.se, p_value=p)
+
+    if isinstance(out, ChangeTable):
+        return ChangeTable([one(c) for c in out], out.keys, out.unmatched)
+    return one(out)
+
+
+# ---------------------------------------------------------------------------------------
+# targets
+# ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """A planned value of the index for a year (percent) and where it was set."""
+
+    year: int
+    value: float
+    source: str = ""
+
+    def to_dict(self) -> dict:
+        return {"year": self.year, "value": self.value, "source": self.source}
+
+
+def _year(y: Any, where: str) -> int:
+    try:
+        yi = int(str(y).strip())
+    except ValueError:
+        raise SpecError(f"{where}: year {y!r} is not an integer year") from None
+    if not 1900 <= yi <= 2200:
+        raise SpecError(f"{where}: year {yi} is outside 1900-2200")
+    return yi
+
+
+def _target_value(v: Any, where: str) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise SpecError(f"{where}: target value {v!r} is not a number") from None
+    if not (0 <= x <= 100):
+        raise SpecError(f"{where}: target value {x} is outside 0-100 (targets are in percent)")
+    return x
+
+
+def _bundled_path(name: str) -> Path:
+    base = resources.files("happiness_index") / "data"
+    return Path(str(base / TARGET_SETS[name]))
+
+
+class Trajectory:
+    """A plan's target trajectory for the index (percent, by year), with sources.
+
+    Parameters
+    ----------
+    targets : mapping, sequence or str
+        ``{year: value}``, ``{year: (value, source)}``, ``{year: {"value": v, "source": s}}``,
+        a sequence of :class:`Target` (or of the spec's targets, which have ``year``,
+        ``value``, ``source``), or the name of a bundled set / the path of a TOML or JSON
+        file (see :meth:`load`).
+    name : str, optional
+    source : str, optional
+        Default source for targets given without one.
+    published : mapping, optional
+        Published values ``{year: PublishedFigure or number}`` that :meth:`assess` uses
+        when no results are passed.
+    notes : str, optional
+
+    Raises
+    ------
+    SpecError
+        A year that is not an integer, a value outside 0–100, two targets for one year, or
+        an empty trajectory.
+
+    Examples
+    --------
+    >>> traj = hi.Trajectory({2022: 72.7, 2023: 76.0, 2025: 84.6})
+    >>> traj.assess({2023: result_2023, 2024: result_2024}).table      # doctest: +SKIP
+    """
+
+    def __init__(self, targets: Any, *, name: str = "", source: str = "",
+                 published: Mapping | None = None, notes: str = ""):
+        if isinstance(targets, (str, Path)):
+            loaded = Trajectory.load(targets)
+            targets, name = loaded.targets, name or loaded.name
+            published = published if published is not None else loaded.published
+            notes = notes or loaded.notes
+        items: list[Target] = []
+        if isinstance(targets, Mapping):
+            for y, v in targets.items():
+                where = f"target for {y!r}"
+                if isinstance(v, (tuple, list)):
+                    val, src = v[0], (v[1] if len(v) > 1 else source)
+                elif isinstance(v, Mapping):
+                    val, src = v.get("value"), v.get("source", source)
+                else:
+                    val, src = v, source
+                items.append(Target(_year(y, where), _target_value(val, where), _nfc(src or "")))
+        else:
+            for t in targets:
+                if isinstance(t, Mapping):
+                    y, val, src = t.get("year"), t.get("value"), t.get("source", source)
+                else:
+                    y, val, src = getattr(t, "year", None), getattr(t, "value", None), getattr(t, "source", source)
+                items.append(Target(_year(y, "target"), _target_value(val, f"target for {y}"), _nfc(src or "")))
+        if not items:
+            raise SpecError("a trajectory needs at least one target (year and value)")
+        years = [t.year for t in items]
+        dup = sorted({y for y in years if years.count(y) > 1})
+        if dup:
+            raise SpecError(f"two targets for year(s) {dup}; keep one value per year")
+        self.targets: tuple[Target, ...] = tuple(sorted(items, key=lambda t: t.year))
+        self.name = _nfc(name)
+        self.notes = _nfc(notes)
+        pub = {}
+        for y, v in (published or {}).items():
+            yi = _year(y, "published figure")
+            pub[yi] = v if isinstance(v, PublishedFigure) else PublishedFigure(float(v), yi)
+        self.published: dict[int, PublishedFigure] = dict(sorted(pub.items()))
+
+    # ---------------------------------------------------------------- construction
+    @classmethod
+    def load(cls, name_or_path) -> "Trajectory":
+        """A bundled target set by name, or a TOML/JSON file.
+
+        Parameters
+        ----------
+        name_or_path : str or path
+            ``"yen_bai_city_plan"`` (the city's plan: 2022 72.7, 2023 76.0, 2025 84.6) or
+            ``"yen_bai_province"`` (the province's published figures and plan values), or a
+            file with ``targets = [{year, value, source}, ...]`` (TOML ``[[targets]]``
+            tables or a JSON object) and optionally ``name``, ``notes`` and
+            ``published = [{year, value, source, components}, ...]``.
+
+        Raises
+        ------
+        SpecError
+            Unknown name, unreadable file or invalid content.
+        """
+        key = str(name_or_path)
+        if key in TARGET_SETS:
+            path = _bundled_path(key)
+        else:
+            path = Path(key)
+            if not path.is_file():
+                raise SpecError(f"no target set {key!r}: not a bundled set ({', '.join(TARGET_SETS)}) "
+                                "and not an existing .toml/.json file")
+        try:
+            text = path.read_text(encoding="utf-8")
+            d = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
+            raise SpecError(f"cannot read target set {path}: {e}") from None
+        if "targets" not in d:
+            raise SpecError(f"target set {path} has no 'targets' list of {{year, value, source}}")
+        pub = {}
+        for p in d.get("published", []):
+            y = _year(p.get("year"), f"{path}: published")
+            pub[y] = PublishedFigure(float(p["value"]), y, _nfc(p.get("source", "")), p.get("se"),
+                                     p.get("components"), _nfc(p.get("label", "")))
+        return cls(d["targets"], name=d.get("name", path.stem), published=pub, notes=d.get("notes", ""))
+
+    @classmethod
+    def from_spec(cls, spec) -> "Trajectory":
+        """The targets declared in an :class:`~happiness_index.IndexSpec` (``[[targets]]``)."""
+        if not getattr(spec, "targets", ()):
+            raise SpecError(f"spec {getattr(spec, 'name', '?')!r} declares no [[targets]]")
+        return cls(spec.targets, name=f"{spec.name} targets")
+
+    def target_for(self, year: int) -> Target | None:
+        """The target of ``year`` or ``None``."""
+        for t in self.targets:
+            if t.year == int(year):
+                return t
+        return None
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "notes": self.notes, "targets": [t.to_dict() for t in self.targets],
+                "published": [{"year": p.year, "value": p.value, "source": p.source, "label": p.label,
+                               "components": p.components} for p in self.published.values()]}
+
+    def __repr__(self) -> str:
+        pts = ", ".join(f"{t.year}: {t.value:g}" for t in self.targets)
+        return f"Trajectory({self.name or 'targets'}: {pts})"
+
+    # ---------------------------------------------------------------- assessment
+    def assess(self, results: Mapping | None = None, *, level: float = 0.95,
+               scale: str | None = None) -> "Assessment":
+        """Assess estimates year by year against the targets.
+
+        Parameters
+        ----------
+        results : mapping year -> IndexResult, Estimate, PublishedFigure, mapping or number
+            The index of each year. Default: the trajectory's published figures.
+        level : float, default 0.95
+            Confidence level. The status uses both one-sided tests at ``(1 - level) / 2``,
+            so that it agrees with the two-sided ``level`` interval shown: "reached" when
+            the whole interval is at or above the target, "not reached" when it is below,
+            "not distinguishable" when it covers the target.
+        scale : {"percent", "proportion"}, optional
+            Units of the results (see :func:`compare`).
+
+        Returns
+        -------
+        Assessment
+            ``.table`` (one row per year: year, target, target_source, estimate, se, ci_low,
+            ci_high, df, gap_pp, statistic, p_reached, status, basis) and ``.outlook``
+            (gain per year still needed, projection).
+
+        Raises
+        ------
+        EstimationError
+            A result that cannot be read as an estimate.
+
+        Notes
+        -----
+        ``gap_pp = estimate − target`` in percentage points. ``p_reached`` is the one-sided
+        p-value of H0: index ≤ target against H1: index > target (small = evidence the
+        target was reached), from ``t = gap / se`` on the estimate's df. A published
+        figure without SE is compared as published: the status then rests on the point
+        value alone (``basis = "published value, no SE: no test"``) and p is NaN.
+        """
+        if results is None:
+            results = self.published
+        if not isinstance(results, Mapping):
+            raise EstimationError("results must be a mapping {year: result}")
+        pts: dict[int, _Point] = {}
+        for y, r in results.items():
+            yi = _year(y, "results")
+            f, _ = _scale_factor(scale, r)
+            pts[yi] = _point(r, f"result for {yi}", f)
+        alpha = (1 - level) / 2
+        rows = []
+        for y in sorted(set(pts) | {t.year for t in self.targets}):
+            t = self.target_for(y)
+            p = pts.get(y)
+            row = {"year": y, "target": t.value if t else np.nan, "target_source": t.source if t else "",
+                   "estimate": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan, "df": np.nan,
+                   "gap_pp": np.nan, "statistic": np.nan, "p_reached": np.nan, "status": "", "basis": ""}
+            if p is not None:
+                q = _tq(level, p.df) if math.isfinite(p.se) else float("nan")
+                row.update(estimate=p.value, se=p.se, ci_low=p.value - q * p.se, ci_high=p.value + q * p.se,
+                           df=p.df)
+            if t is None:
+                row["basis"] = "no target for this year"
+            elif p is None:
+                row.update(status="no estimate", basis="")
+            else:
+                gap = p.value - t.value
+                row["gap_pp"] = gap
+                if math.isfinite(p.se) and p.se > 0:
+                    stat = gap / p.se
+                    p_reached = 1.0 - _cdf(stat, p.df)
+                    p_not = _cdf(stat, p.df)
+                    row.update(statistic=stat, p_reached=p_reached)
+                    row["status"] = ("reached" if p_reached <= alpha else
+                                     "not reached" if p_not <= alpha else "not distinguishable")
+                    row["basis"] = f"one-sided t tests at {alpha:g} each ({100 * level:g}% interval)"
+                else:
+                    row["status"] = "reached" if gap >= 0 else "not reached"
+                    row["basis"] = "published value, no SE: no test"
+            rows.append(row)
+        table = pd.DataFrame(rows)
+        return Assessment(table=table, outlook=self._outlook(pts, level), level=level, trajectory=self)
+
+    def _outlook(self, pts: dict[int, _Point], level: float) -> dict:
+        last = self.targets[-1]
+        out: dict[str, Any] = {"last_target_year": last.year, "last_target": last.value}
+        if not pts:
+            out["note"] = "no estimates"
+            return out
+        years = sorted(pts)
+        latest = years[-1]
+        pl = pts[latest]
+        out["latest_year"] = latest
+        out["latest_estimate"] = pl.value
+        q = _tq(level, pl.df) if math.isfinite(pl.se) else float("nan")
+        if last.year > latest:
+            k = last.year - latest
+            need = (last.value - pl.value) / k
+            se = pl.se / k
+            out.update(years_left=k, gain_needed_pp_per_year=need, gain_needed_se=se,
+                       gain_needed_ci_low=need - q * se, gain_needed_ci_high=need + q * se)
+        else:
+            out["years_left"] = 0
+        if len(years) >= 2:
+            first = pts[years[0]]
+            span = latest - years[0]
+            g = (pl.value - first.value) / span
+            gse = math.sqrt(pl.se ** 2 + first.se ** 2) / span
+            out.update(observed_gain_pp_per_year=g, observed_gain_se=gse, observed_from=years[0])
+            if last.year > latest:
+                out.update(self._projection(pts, last, level))
+            else:
+                out["projection_note"] = "the last target year already has an estimate: nothing to project"
+        else:
+            out["projection_note"] = "one year of estimates: no trend can be fitted"
+        return out
+
+    @staticmethod
+    def _projection(pts: dict[int, _Point], last: Target, level: float) -> dict:
+        years = np.array(sorted(pts), dtype=float)
+        y = np.array([pts[int(t)].value for t in years])
+        se = np.array([pts[int(t)].se for t in years])
+        X = np.column_stack([np.ones_like(years), years - years.mean()])
+        x0 = np.array([1.0, last.year - years.mean()])
+        known = bool(np.all(np.isfinite(se)) and np.all(se > 0))
+        w = 1.0 / se ** 2 if known else np.ones_like(y)
+        XtW = X.T * w
+        A = np.linalg.solve(XtW @ X, XtW)  # coefficients = A @ y
+        a = x0 @ A  # projection = a @ y
+        proj = float(a @ y)
+        n = len(y)
+        if known:
+            var = float(np.sum(a ** 2 * se ** 2))
+            df = math.inf if all(math.isinf(pts[int(t)].df) for t in years) else min(pts[int(t)].df for t in years)
+            basis = ("straight line through the yearly estimates (weighted by 1/SE^2); uncertainty = sampling "
+                     "error of the estimates only, years independent; the straight line itself is an assumption")
+        elif n >= 3:
+            resid = y - X @ (A @ y)
+            s2 = float(resid @ resid) / (n - 2)
+            var = s2 * float(x0 @ np.linalg.solve(X.T @ X, x0))
+            df = float(n - 2)
+            basis = ("straight line through published values without SE; uncertainty from their scatter "
+                     "around the line (regression prediction of the mean, df = years - 2)")
+        else:
+            var, df = float("nan"), float("nan")
+            basis = "two values without SE: a straight line through them has no measurable uncertainty"
+        s = math.sqrt(var) if var >= 0 else float("nan")
+        q = _tq(level, df) if math.isfinite(s) and (math.isinf(df) or df > 0) else float("nan")
+        out = {"projection_year": last.year, "projection": proj, "projection_se": s,
+               "projection_ci_low": proj - q * s, "projection_ci_high": proj + q * s,
+               "projection_df": df, "projection_basis": basis}
+        if math.isfinite(s) and s > 0:
+            z = (proj - last.value) / s
+            pr = 1.0 - _cdf(z, df)
+            pn = _cdf(z, df)
+            alpha = (1 - level) / 2
+            out["projection_status"] = ("reached" if pr <= alpha else "not reached" if pn <= alpha
+                                        else "not distinguishable")
+        else:
+            out["projection_status"] = "reached" if proj >= last.value else "not reached"
+        return out
+
+
+@dataclass
+class Assessment:
+    """The result of :meth:`Trajectory.assess`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per year (targets and estimates): ``year, target, target_source, estimate,
+        se, ci_low, ci_high, df, gap_pp, statistic, p_reached, status, basis``.
+    outlook : dict
+        ``gain_needed_pp_per_year`` (with ``gain_needed_se`` and interval) from the latest
+        estimate to the last target, ``observed_gain_pp_per_year`` so far, and the
+        straight-line ``projection`` to the last target year with ``projection_se``,
+        interval, ``projection_basis`` and ``projection_status``.
+    level : float
+    trajectory : Trajectory
+    """
+
+    table: pd.DataFrame
+    outlook: dict
+    level: float
+    trajectory: Trajectory
+
+    def status(self, year: int) -> str:
+        r = self.table.loc[self.table["year"] == int(year), "status"]
+        if r.empty:
+            raise KeyError(f"year {year} is not in the assessment")
+        return str(r.iloc[0])
+
+    def to_dict(self) -> dict:
+        return {"level": self.level, "trajectory": self.trajectory.to_dict(),
+                "years": self.table.to_dict(orient="records"), "outlook": dict(self.outlook)}
+
+    def __str__(self) -> str:
+        lines = [f"Assessment against {self.trajectory.name or 'targets'} ({100 * self.level:g}% level)"]
+        for r in self.table.itertuples(index=False):
+            est = "—" if not np.isfinite(r.estimate) else f"{r.estimate:.2f}"
+            if np.isfinite(r.se):
+                est += f" [{r.ci_low:.2f}, {r.ci_high:.2f}]"
+            tgt = "—" if not np.isfinite(r.target) else f"{r.target:.2f}"
+            gap = "" if not np.isfinite(r.gap_pp) else f" gap {r.gap_pp:+.2f} pts"
+            lines.append(f"  {r.year}: target {tgt}, estimate {est}{gap}  {r.status}")
+        o = self.outlook
+        if "gain_needed_pp_per_year" in o:
+            lines.append(f"  needed: {o['gain_needed_pp_per_year']:+.2f} points per year from "
+                         f"{o['latest_year']} to reach {o['last_target']:g} in {o['last_target_year']}")
+        if "projection" in o:
+            ci = (f" [{o['projection_ci_low']:.2f}, {o['projection_ci_high']:.2f}]"
+                  if np.isfinite(o["projection_se"]) else " (no uncertainty measurable)")
+            lines.append(f"  straight-line projection for {o['projection_year']}: {o['projection']:.2f}{ci}")
+        return "\n".join(lines)
