@@ -1101,9 +1101,9 @@ def select(
         )
     lonely = [keys[i] for i in np.flatnonzero(n_vec == 1)]
     if lonely:
-        label = "stratum" if strata is not None else "the unstratified frame"
+        label = f"stratum {describe_rows(lonely)}" if strata is not None else "the unstratified frame"
         warnings.warn(
-            f"{label} {describe_rows(lonely) if strata is not None else ''} has a single selected PSU: "
+            f"{label} has a single selected PSU: "
             "its variance cannot be estimated (a lonely PSU at analysis time); allocate at least 2 "
             "PSUs per stratum or plan to collapse strata",
             LonelyPSUWarning,

@@ -488,6 +488,14 @@ class TestSelect:
             assert other["pi1"].tolist() == [0.25] and other["design_weight"].tolist() == [4.0]
         assert s.attrs["pi1_sums"] == {None: pytest.approx(3.0)}
 
+    def test_pps_take_all_stratum(self):
+        # n_h = number of PSUs: every PSU becomes a certainty selection, pi1 = 1
+        fr = pd.DataFrame({"v": list("abc"), "size": [1, 2, 3]})
+        s = select(fr, 3, "pps_systematic", seed=1, size="size", psu="v")
+        assert s["v"].tolist() == ["a", "b", "c"] and (s["pi1"] == 1).all() and s["certainty"].all()
+        with pytest.warns(LonelyPSUWarning, match="the unstratified frame has a single selected PSU"):
+            select(fr, 1, "pps_systematic", seed=1, size="size", psu="v")
+
     def test_pps_inclusion_probabilities_sum_to_nh(self):
         fr = _village_frame()
         fr.loc[0, "hh"] = 5000  # a certainty PSU in Đồng Tâm
@@ -698,3 +706,63 @@ def test_example_design_city_sample_runs():
     for quoted in ["| Đồng Tâm | ward | 3,850 | 380 | 522 | 615 | 16 | 0.136 | ±4.17 |", "±1.26 points",
                    "**2,077 interviews**", "| Văn Tiến | xã | 720 | 266 | 266 | 313 | 8 | 0,369 | ±4,99 |"]:
         assert quoted in doc, quoted
+
+
+# ======================================================================================
+# the selected sample declares a SurveyDesign (design.py) directly
+# ======================================================================================
+def test_select_output_declares_survey_design():
+    fr = _village_frame(seed=8)
+    hh = _households(fr).assign(one=1.0)
+    alloc = {"Đồng Tâm": 4, "Tân Thịnh": 3, "Văn Tiến": 3}
+    s = select(fr, alloc, "srs", seed=3, stratum="commune", psu="village", units=hh, households_per_psu=15)
+    d = hi.SurveyDesign(s, weights="design_weight", strata="commune", psu=["village", "household"],
+                        fpc=["fpc1", "fpc2"])
+    # SRS at both stages: the weights the design derives from the fpc counts are ours
+    d0 = hi.SurveyDesign(s, weights=None, strata="commune", psu=["village", "household"], fpc=["fpc1", "fpc2"])
+    np.testing.assert_allclose(d0.weights.to_numpy(), s["design_weight"].to_numpy())
+    # the estimated number of households is the HT sum of the weights
+    assert d.total("one").estimate == pytest.approx(s["design_weight"].sum())
+    assert d.df == 10 - 3
+
+
+def _synthetic_city(seed=12345):
+    """17 communes x 40-70 areas x 40-140 households; a 0/1 outcome correlated within areas."""
+    rng = np.random.default_rng(seed)
+    names = ["Đồng Tâm", "Hồng Hà", "Minh Tân", "Nam Cường", "Nguyễn Phúc", "Nguyễn Thái Học", "Yên Ninh",
+             "Yên Thịnh", "Hợp Minh", "Âu Lâu", "Giới Phiên", "Minh Bảo", "Phúc Lộc", "Tân Thịnh", "Tuy Lộc",
+             "Văn Phú", "Văn Tiến"]
+    k = rng.integers(40, 71, len(names))
+    areas = pd.DataFrame({"commune": np.repeat(names, k)})
+    areas["area"] = [f"A{i:04d}" for i in range(len(areas))]
+    areas["households"] = rng.integers(40, 141, len(areas))
+    commune_effect = pd.Series(rng.normal(0, 0.5, len(names)), index=names)
+    area_logit = 1.1 + areas["commune"].map(commune_effect).to_numpy() + rng.normal(0, 0.6, len(areas))
+    hh = areas.loc[areas.index.repeat(areas["households"]), ["area"]].reset_index(drop=True)
+    hh["household"] = np.arange(len(hh))
+    p = 1 / (1 + np.exp(-np.repeat(area_logit, areas["households"].to_numpy())))
+    hh["happy"] = (rng.random(len(hh)) < p).astype(float)
+    return areas, hh
+
+
+@pytest.mark.slow
+def test_two_stage_design_unbiased_and_se_calibrated_by_simulation():
+    """Issue 4 evidence: select, estimate a proportion, repeat: unbiased; mean SE ~ empirical SD.
+
+    PPS systematic selection of 4 areas per commune (first-stage fraction about 7%),
+    then 12 households by SRS; analysed as with-replacement PSUs (no fpc at stage 1).
+    """
+    areas, hh = _synthetic_city()
+    truth = hh["happy"].mean()
+    alloc = {c: 4 for c in areas["commune"].unique()}
+    rng = np.random.default_rng(7)
+    R = 400
+    est, se = np.empty(R), np.empty(R)
+    for r in range(R):
+        s = select(areas, alloc, "pps_systematic", seed=rng, stratum="commune", size="households",
+                   psu="area", units=hh, households_per_psu=12)
+        e = hi.SurveyDesign(s, weights="design_weight", strata="commune", psu="area").mean("happy")
+        est[r], se[r] = e.estimate, e.se
+    sd = est.std(ddof=1)
+    assert abs(est.mean() - truth) < 4 * sd / math.sqrt(R), (est.mean(), truth, sd)
+    assert se.mean() == pytest.approx(sd, rel=0.10), (se.mean(), sd)
