@@ -60,8 +60,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--items", type=int, default=30)
+    ap.add_argument("--corrupt", type=float, default=0.0,
+                    help="share of item cells set to an invalid code (7), to time the error table")
     a = ap.parse_args(argv)
     df, spec, frame = make(a.rows, a.items)
+    if a.corrupt > 0:
+        rng = np.random.default_rng(2)
+        for q in [c for c in df.columns if c.startswith("q")]:
+            hit = rng.random(len(df)) < a.corrupt
+            df.loc[hit, q] = 7
     size = df.memory_usage(deep=True).sum()
     validate_survey(df.head(1000), spec, frame)  # warm-up: imports of pandera's backends
     t0 = time.perf_counter()
