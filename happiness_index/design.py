@@ -61,6 +61,7 @@ from .estimators import (
     EstimateTable,
     _check_ci_method,
     make_estimate,
+    profile_likelihood_logit_interval,
     proportion_interval,
     t_quantile,
 )
@@ -161,6 +162,45 @@ def _thetas(t: np.ndarray, stat: _Stat) -> np.ndarray:
         return num / den
 
 
+def _irls_intercept_logit(y: np.ndarray, w: np.ndarray, tol: float = 1e-8, maxit: int = 25) -> float:
+    """expit of the intercept of a weighted logistic regression fitted by IRLS as R's glm.fit.
+
+    Same start (``mustart = (w y + 0.5)/(w + 1)``) and stopping rule
+    (``|dev - dev_old| / (|dev| + 0.1) < 1e-8``), so the result equals R's
+    ``expit(coef(svyglm(y ~ 1, family=quasibinomial)))`` to rounding.
+    """
+    good = w > 0
+    y, w = y[good], w[good]
+    if len(y) == 0:
+        return float("nan")
+
+    def deviance(mu):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t1 = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
+            t2 = np.where(y < 1, (1 - y) * np.log(np.where(y < 1, 1 - y, 1.0) / (1 - mu)), 0.0)
+        return float(2.0 * np.sum(w * (t1 + t2)))
+
+    mu = (w * y + 0.5) / (w + 1.0)
+    eta = np.log(mu / (1 - mu))
+    dev_old = deviance(mu)
+    beta = float("nan")
+    for _ in range(maxit):
+        v = mu * (1 - mu)
+        z = eta + (y - mu) / v
+        ww = w * v
+        beta = float(np.sum(ww * z) / np.sum(ww))
+        mu_s = float(special.expit(beta))
+        if not 0 < mu_s < 1:
+            return mu_s
+        mu = np.full_like(y, mu_s)
+        eta = np.full_like(y, beta)
+        dev = deviance(mu)
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
+            break
+        dev_old = dev
+    return float(special.expit(beta))
+
+
 # ---------------------------------------------------------------------------
 # the shared estimator front end
 # ---------------------------------------------------------------------------
@@ -240,11 +280,15 @@ class _EstimatorMixin:
         Parameters
         ----------
         x : str or list of str
-            Column name(s). Booleans count as 0/1.
+            Column name(s). Booleans count as 0/1. A single categorical (text) column
+            gives the share of every category, as R's ``svymean(~factor)`` (Wald
+            intervals; :meth:`proportion` gives intervals that stay inside [0, 1]).
         na_rm : bool, default False
             False: a missing value raises :class:`EstimationError` naming the column and
             the count. True: rows with a missing value in any of ``x`` are out of the domain
-            (kept in the design, contributing zero), as R's ``na.rm=TRUE``.
+            (kept in the design, contributing zero), as R's ``na.rm=TRUE``. The degrees of
+            freedom stay those of the design (or domain) before removing missing values,
+            as R's ``confint(..., df=degf(design))`` and ``svyciprop``.
         deff : bool or "replace", default False
             Also compute the design effect against SRS without replacement (True) or
             with replacement ("replace").
@@ -265,6 +309,13 @@ class _EstimatorMixin:
             A stratum with one PSU under ``lonely_psu="fail"``.
         """
         cols = _as_list(x)
+        if len(cols) == 1 and self._is_categorical(cols[0]):
+            # R's svymean(~factor): the share of every category, Wald intervals
+            Y, names, ok = self._indicators(cols[0], na_rm)
+            k = len(names)
+            Y = np.column_stack([Y, np.ones(self._n)])
+            stat = _Stat(names, Y, np.arange(k), np.full(k, k), "mean", cols)
+            return self._run(stat, ok, deff=deff, level=level, single=False, keys_var=cols[0])
         Y, ok = self._values(cols, na_rm)
         Y = np.column_stack([Y, np.ones(self._n)])
         k = len(cols)
@@ -488,6 +539,8 @@ class _EstimatorMixin:
 
     def _run(self, stat: _Stat, ok, *, deff, level, single, ci_method=None, df=None, keys_var=None):
         dom, key_table, D = self._domain_codes(ok)
+        # domain codes ignoring missing analysis values: they fix the degrees of freedom
+        dom_df = self._domain_codes(np.ones(self._n, dtype=bool))[0] if not np.all(ok) else dom
         counts = np.bincount(dom[dom >= 0], minlength=D)
         if key_table is None and counts[0] == 0:
             raise EstimationError(
@@ -500,10 +553,13 @@ class _EstimatorMixin:
             remap = np.full(D, -1)
             remap[present] = np.arange(present.sum())
             dom = np.where(dom >= 0, remap[np.maximum(dom, 0)], -1)
+            dom_df = np.where(dom_df >= 0, remap[np.maximum(dom_df, 0)], -1)
             counts = counts[present]
             D = int(present.sum())
         res = self._estimate_stat(stat, dom, D)
         theta, var_diag, dfs, vcov_fn = res["theta"], res["var"], res["df"], res["vcov"]
+        if dom_df is not dom:
+            dfs = self._domain_df(dom_df, D)
         # design effects
         deffs = None
         if deff:
@@ -530,7 +586,8 @@ class _EstimatorMixin:
                 method = "wald"
                 if stat.kind == "proportion":
                     method = ci_method or "logit"
-                    interval = self._prop_interval_fn(est_val, v, int(counts[d]), method, stat, dom, d)
+                    n_rows = int(np.sum(dom_df == d))  # R's nrow(design) of the domain
+                    interval, est_val = self._prop_interval_fn(est_val, v, n_rows, method, stat, dom, d, dom_df)
                 estimates.append(
                     make_estimate(
                         label,
@@ -563,58 +620,72 @@ class _EstimatorMixin:
             replicate_variance=res.get("replicate_variance"),
         )
 
-    def _prop_interval_fn(self, p, var, n, method, stat, dom, d):
+    def _prop_interval_fn(self, p, var, n, method, stat, dom, d, dom_all):
+        """Interval function of a proportion (and the point estimate R reports with it)."""
         se = math.sqrt(var) if var >= 0 else float("nan")
         lik = None
         if method == "likelihood":
-            lik = self._likelihood_interval(stat, dom, d, p, var)
+            lik, p = self._likelihood_interval(stat, dom, d, p, var, dom_all)
 
         def interval(level, df, _p=p, _se=se, _n=n, _m=method, _lik=lik):
             return proportion_interval(_p, _se, df, level, _m, n=_n, likelihood=_lik)
 
-        return interval
+        return interval, p
 
-    def _likelihood_interval(self, stat, dom, d, p, var):
-        """Rao–Scott scaled profile-likelihood interval for a proportion (R: svyciprop 'likelihood').
+    def _likelihood_interval(self, stat, dom, d, p, var, dom_all):
+        """Rao–Scott scaled profile-likelihood interval (R: ``svyciprop(method="likelihood")``).
 
-        The weighted binomial log-likelihood of the intercept-only logistic model, with
-        weights normalised to the domain's respondent count, is profiled; the deviance
-        difference is divided by the design effect of the intercept (design variance over
-        model variance) and compared with the squared t (or Normal) quantile.
+        R fits the intercept-only quasibinomial ``svyglm`` with weights normalised to
+        mean 1 over the domain's rows, ``w~ = w / mean(w)``, and inverts the profile
+        deviance: the interval is ``{q : D(q) / phi <= t^2 * lambda}`` with
+
+        * ``D(q) = 2 sum w~ [y log(p/q) + (1-y) log((1-p)/(1-q))]`` the binomial deviance
+          difference,
+        * ``phi`` the quasibinomial dispersion of ``summary.svyglm``: the design-weighted
+          variance (with ``n/(n-1)``) of the Pearson residuals ``(y - p)/sqrt(p(1-p))``,
+          which is exactly ``n/(n-1)`` (n = respondents in the domain),
+        * ``lambda`` the design effect of the intercept: its design variance
+          ``var(p)/(p(1-p))^2`` over its model variance ``1/(sum w~ p(1-p))``,
+        * ``t`` the two-sided t quantile on the interval's df (Normal if infinite).
+
+        R locates the limits on an FMM spline through a few profile points; the same grid
+        and spline are used here (:func:`~happiness_index.estimators.profile_likelihood_logit_interval`),
+        so the limits agree with R's to rounding rather than to the spline's ~1e-3. The point estimate is R's, the expit of the
+        IRLS-fitted intercept (it agrees with the weighted mean to about 1e-8).
+
+        Returns ``(interval(level, df) -> (low, high), estimate)``.
         """
         sel = dom == d
         w = self._w[sel]
         y = stat.Y[sel, stat.num[0]]
-        n = sel.sum()
-        W = w.sum()
-        if not (0 < p < 1) or var <= 0:
-            return None
-        # model-based variance of logit(p) with weights scaled to sum to ... R's svyglm:
-        # vcov = design variance; model ("naive") variance uses the normalised weights.
-        v_design_logit = var / (p * (1 - p)) ** 2
-        wn = w / W  # normalised
-        v_model_logit = 1.0 / (p * (1 - p)) * np.sum(wn**2) / np.sum(wn) ** 2 * 0 + 1.0 / (p * (1 - p) * W) * W
-        # Rao-Scott: scale the weighted deviance (with weights summing to W) by the design effect
-        # deff = v_design / v_model where v_model = 1/(W p(1-p)) for the weighted likelihood.
-        v_model_logit = 1.0 / (W * p * (1 - p))
-        delta = v_design_logit / v_model_logit
-        yw = float(np.sum(w * y))
+        all_rows = dom_all == d
+        c = float(self._w[all_rows].mean()) if all_rows.any() else float(w.mean())
+        wn = w / c
+        p_fit = _irls_intercept_logit(y, wn)
+        if not (0 < p < 1) or not var > 0:
+            return None, p
+        Wn = float(wn.sum())
+        lam = (var / (p * (1 - p)) ** 2) * (Wn * p * (1 - p))
+        # svyglm's Pearson residuals are (y - p)/sqrt(p(1-p)) (no weight factor), so their
+        # design-weighted variance with the n/(n-1) factor is exactly n/(n-1)
+        n = int((w > 0).sum())
+        disp = n / (n - 1) if n > 1 else float("nan")
 
-        def dev(q):
-            return 2.0 * (yw * math.log(p / q) + (W - yw) * math.log((1 - p) / (1 - q)))
+        beta_hat = math.log(p_fit / (1 - p_fit))
+        std_err = math.sqrt(var) / (p * (1 - p))
 
-        def interval(level, df, _delta=delta):
-            crit = t_quantile(level, df) ** 2
-            if not np.isfinite(crit):
+        def dev_increase(b, _p=p_fit):
+            q = float(special.expit(b))
+            if not 0 < q < 1:
+                return float("inf")
+            return 2.0 * Wn * (p * math.log(_p / q) + (1 - p) * math.log((1 - _p) / (1 - q)))
+
+        def interval(level, df, _lam=lam, _disp=disp, _n=n):
+            if not np.isfinite(_disp):
                 return (float("nan"), float("nan"))
-            from scipy.optimize import brentq
+            return profile_likelihood_logit_interval(beta_hat, std_err, _lam, dev_increase, _disp, _n, level, df)
 
-            g = lambda q: dev(q) / _delta - crit  # noqa: E731
-            lo = brentq(g, 1e-14, p) if g(1e-14) > 0 else 0.0
-            hi = brentq(g, p, 1 - 1e-14) if g(1 - 1e-14) > 0 else 1.0
-            return (lo, hi)
-
-        return interval
+        return interval, p_fit
 
     # ------------------------------------------------------------ design effects
     def _deff(self, stat, dom, D, theta, var_diag, kind):

@@ -197,6 +197,129 @@ def proportion_interval(
     raise AssertionError(method)  # pragma: no cover
 
 
+def _fmm_spline_eval(x: np.ndarray, y: np.ndarray, xout: np.ndarray) -> np.ndarray:
+    """Cubic interpolating spline with Forsythe–Malcolm–Moler end conditions, evaluated at xout.
+
+    The end conditions make the third derivative at each end match that of the cubic
+    through the four nearest points (R's ``spline(method="fmm")``, the default).
+    ``x`` must be strictly increasing.
+    """
+    n = len(x)
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if n < 2:
+        return np.full(len(xout), y[0] if n else np.nan)
+    b = np.zeros(n)
+    c = np.zeros(n)
+    d = np.zeros(n)
+    if n < 3:
+        t = (y[1] - y[0]) / (x[1] - x[0])
+        b[:] = t
+    else:
+        nm1 = n - 1
+        d[0] = x[1] - x[0]
+        c[1] = (y[1] - y[0]) / d[0]
+        for i in range(1, nm1):  # n is a handful of profile points
+            d[i] = x[i + 1] - x[i]
+            b[i] = 2.0 * (d[i - 1] + d[i])
+            c[i + 1] = (y[i + 1] - y[i]) / d[i]
+            c[i] = c[i + 1] - c[i]
+        b[0] = -d[0]
+        b[nm1] = -d[n - 2]
+        c[0] = c[nm1] = 0.0
+        if n > 3:
+            c[0] = c[2] / (x[3] - x[1]) - c[1] / (x[2] - x[0])
+            c[nm1] = c[n - 2] / (x[nm1] - x[n - 3]) - c[n - 3] / (x[n - 2] - x[n - 4])
+            c[0] = c[0] * d[0] * d[0] / (x[3] - x[0])
+            c[nm1] = -c[nm1] * d[n - 2] * d[n - 2] / (x[nm1] - x[n - 4])
+        for i in range(1, n):
+            t = d[i - 1] / b[i - 1]
+            b[i] = b[i] - t * d[i - 1]
+            c[i] = c[i] - t * c[i - 1]
+        c[nm1] = c[nm1] / b[nm1]
+        for i in range(n - 2, -1, -1):
+            c[i] = (c[i] - d[i] * c[i + 1]) / b[i]
+        b[nm1] = (y[nm1] - y[n - 2]) / d[n - 2] + d[n - 2] * (c[n - 2] + 2.0 * c[nm1])
+        for i in range(nm1):
+            b[i] = (y[i + 1] - y[i]) / d[i] - d[i] * (c[i + 1] + 2.0 * c[i])
+            d[i] = (c[i + 1] - c[i]) / d[i]
+            c[i] = 3.0 * c[i]
+        c[nm1] = 3.0 * c[nm1]
+        d[nm1] = d[n - 2]
+    idx = np.clip(np.searchsorted(x, xout, side="right") - 1, 0, n - 1)
+    dx = xout - x[idx]
+    return y[idx] + dx * (b[idx] + dx * (c[idx] + dx * d[idx]))
+
+
+def profile_likelihood_logit_interval(
+    beta_hat: float,
+    std_err: float,
+    lam: float,
+    deviance_increase: Callable[[float], float],
+    dispersion: float,
+    n: int,
+    level: float,
+    df: float,
+) -> tuple[float, float]:
+    """Rao–Scott scaled profile-likelihood interval for a logit-scale intercept, as R computes it.
+
+    Reproduces ``confint(svyglm(y ~ 1, family=quasibinomial), method="likelihood")``
+    (survey 4.1.1): the signed root deviance ``z(b) = ±sqrt(deviance_increase(b)/dispersion)``
+    is evaluated on R's grid ``b = beta_hat ± k·(zmax/5)·std_err`` (k = 1..9, stopping once
+    ``|z| >= zmax``), interpolated by an FMM cubic spline at ``3m`` equally spaced points
+    and inverted linearly at ``z = ±q·sqrt(lam)`` (``q`` the t or Normal quantile,
+    ``lam`` the design effect of the intercept). Falls back to the exact roots of
+    ``z(b)^2 = q^2·lam`` when the grid does not bracket a limit.
+
+    Returns
+    -------
+    (low, high) on the probability scale (expit of the logit limits).
+    """
+    a = (1 - level) / 2
+    if df is None or math.isinf(df):
+        qa = stats.norm.ppf(a)
+    elif df > 0:
+        qa = stats.t.ppf(a, df)
+    else:
+        return (float("nan"), float("nan"))
+    alpha = stats.norm.cdf(qa * math.sqrt(lam)) / 2
+    if n - 1 <= 0 or not (alpha > 0):
+        return (float("nan"), float("nan"))
+    zmax = math.sqrt(stats.f.isf(alpha, 1, n - 1))
+    delta = zmax / 5
+    bs, zs = [beta_hat], [0.0]
+    for sgn in (-1.0, 1.0):
+        step, z = 0, 0.0
+        while True:
+            step += 1
+            if not (step < 10 and abs(z) < zmax):
+                break
+            b = beta_hat + sgn * step * delta * std_err
+            zz = deviance_increase(b) / dispersion
+            zz = max(zz, 0.0)
+            z = sgn * math.sqrt(zz)
+            bs.append(b)
+            zs.append(z)
+    order = np.argsort(zs, kind="stable")
+    bx = np.asarray(bs)[order]
+    zy = np.asarray(zs)[order]
+    cut = abs(float(stats.norm.ppf(2 * alpha)))
+    try:
+        xs = np.linspace(bx[0], bx[-1], 3 * len(bx))
+        ys = _fmm_spline_eval(bx, zy, xs)
+        o = np.argsort(ys, kind="stable")
+        lo_b = float(np.interp(-cut, ys[o], xs[o], left=np.nan, right=np.nan))
+        hi_b = float(np.interp(cut, ys[o], xs[o], left=np.nan, right=np.nan))
+    except (ValueError, FloatingPointError):  # pragma: no cover - defensive
+        lo_b = hi_b = float("nan")
+    if not (np.isfinite(lo_b) and np.isfinite(hi_b)):
+        g = lambda b: deviance_increase(b) / dispersion - cut * cut  # noqa: E731
+        span = max(abs(beta_hat), 1.0) * 50 + 50 * std_err
+        lo_b = optimize.brentq(g, beta_hat - span, beta_hat) if g(beta_hat - span) > 0 else -np.inf
+        hi_b = optimize.brentq(g, beta_hat, beta_hat + span) if g(beta_hat + span) > 0 else np.inf
+    return (float(special.expit(lo_b)), float(special.expit(hi_b)))
+
+
 def _check_ci_method(method: str) -> str:
     if method not in CI_METHODS:
         raise EstimationError(
