@@ -1,0 +1,1387 @@
+"""The composite happiness index with design-based confidence intervals.
+
+:func:`compute_index` turns survey microdata and an :class:`~happiness_index.spec.IndexSpec`
+into the published index, for the city and for every commune/ward, with standard errors
+and confidence intervals that respect the sample design.
+
+The computation
+---------------
+1. **Items -> indicators.** Every item becomes a 0/1 "satisfied" indicator (the spec's
+   cut-off), missing when the answer is missing (:meth:`IndexSpec.satisfied_indicators`).
+2. **Indicators -> basic columns.** For each item ``j``: ``y_j r_j`` and ``r_j`` (``r_j`` = 1
+   when the item was answered), so that each item share is a ratio of two weighted totals
+   over the respondents who answered it (available-case, as R's ``svymean(..., na.rm=TRUE)``
+   item by item). Row-level components (``all_satisfied``, ``at_least_k``) add their row
+   indicator, complete over the component's items. The Alkire-Foster preset adds the
+   respondent's censored insufficiency, decided in exact integer arithmetic.
+3. **Totals.** One call of the design's variance engine gives the weighted totals of all
+   basic columns in every commune (a domain of the full design), with their joint
+   covariance (Taylor linearisation) or their replicate values (replicate designs). The
+   city totals are the sums over communes.
+4. **Totals -> shares -> components -> index.** Shares are ratios of totals; components are a
+   linear map ``A`` of the shares (``mean_of_item_shares`` averages item shares; a
+   row-level component is its own share); the index is the spec's formula (or preset) of
+   the components. The delta method composes the Jacobians
+   ``d index / d totals = g' A J`` and gives ``Var = G V G'`` with the full covariance
+   ``V`` of the totals: components come from the same respondents, so their covariances
+   enter, and the city shares respondents with each commune, so the commune-minus-city
+   difference has the right variance. With a replicate design the same function of the
+   totals is evaluated on every replicate (``replicate_variance="rerun"``, default) or the
+   replicate covariance of the shares is used in the delta method (``"delta"``, what R's
+   ``svycontrast`` does on replicate designs).
+
+References
+----------
+Alkire, S. and Foster, J. (2011). Counting and multidimensional poverty measurement.
+*Journal of Public Economics* 95, 476-487.
+
+Cochran, W. G. (1977). *Sampling Techniques*, 3rd ed. Wiley.
+
+Kish, L. (1965). *Survey Sampling*. Wiley.
+
+Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley.
+
+Särndal, C.-E., Swensson, B. and Wretman, J. (1992). *Model Assisted Survey Sampling*.
+Springer.
+
+Ura, K., Alkire, S., Zangmo, T. and Wangdi, K. (2012). *A Short Guide to Gross National
+Happiness Index*. Thimphu: The Centre for Bhutan Studies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import unicodedata
+import warnings
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .design import ReplicateDesign, SurveyDesign, _Stat
+from .errors import DesignError, EstimationError, HappinessIndexWarning, SpecError
+from .estimators import Estimate, EstimateTable, make_estimate, t_quantile
+from .formula import Formula
+from .reliability import cronbach_alpha, item_analysis
+from .spec import IndexSpec
+
+__all__ = [
+    "compute_index",
+    "IndexResult",
+    "DomainIndexTable",
+    "index_from_components",
+    "nef_sensitivity",
+    "af_gnh_index",
+    "af_happy",
+]
+
+#: Presets whose index lies in [0, 100] (percent) or [0, 1]: intervals on the logit scale.
+BOUNDED_PRESETS = ("mean_of_shares", "mean_score", "af_gnh", "geometric")
+CI_SCALES = ("auto", "logit", "log", "identity")
+_MAX_DEN = 10**6  # largest denominator when AF weights/threshold are turned into fractions
+
+_NEF_NOTE = {
+    "en": (
+        "HI = LS × LE / ENV. Elasticities are +1 for LS and LE and −1 for ENV: a 1% rise in "
+        "satisfaction with the living environment LOWERS the index by about 1%, although "
+        "people are better off. The index is not bounded by 100: it exceeds 100 whenever "
+        "LS × LE > 100 × ENV."
+    ),
+    "vi": (
+        "HI = LS × LE / ENV. Độ co giãn là +1 đối với LS và LE và −1 đối với ENV: khi mức hài "
+        "lòng với môi trường sống tăng 1% thì chỉ số GIẢM khoảng 1%, dù người dân được lợi. "
+        "Chỉ số không bị chặn bởi 100: nó vượt 100 khi LS × LE > 100 × ENV."
+    ),
+}
+
+
+# ---------------------------------------------------------------------------
+# public helpers on published component values
+# ---------------------------------------------------------------------------
+
+
+def _nfc(s):
+    return unicodedata.normalize("NFC", s) if isinstance(s, str) else s
+
+
+def _preset_of(spec_or_preset) -> tuple[str, IndexSpec | None]:
+    if isinstance(spec_or_preset, IndexSpec):
+        return spec_or_preset.preset, spec_or_preset
+    if isinstance(spec_or_preset, str):
+        from .spec import PRESETS
+
+        if spec_or_preset not in PRESETS:
+            raise SpecError(f"unknown preset {spec_or_preset!r}; use one of {', '.join(PRESETS)} or pass an IndexSpec")
+        return spec_or_preset, None
+    raise SpecError(f"expected an IndexSpec or a preset name, got {type(spec_or_preset).__name__}")
+
+
+def af_gnh_index(H_n: float, A_n: float) -> float:
+    """The Alkire-Foster GNH index ``1 - H_n * A_n`` (proportions in [0, 1]).
+
+    Parameters
+    ----------
+    H_n : float
+        Headcount ratio of the not-yet-happy, in [0, 1].
+    A_n : float
+        Their average insufficiency (share of weighted indicators in which they are not
+        sufficient), in [0, 1].
+
+    Returns
+    -------
+    float
+        ``1 - H_n * A_n`` in [0, 1]. ``af_gnh_index(0.591, 0.434)`` is 0.743506, Bhutan's
+        published 2010 GNH index 0.743.
+
+    Raises
+    ------
+    SpecError
+        A value outside [0, 1] or not finite.
+
+    References
+    ----------
+    Ura, K., Alkire, S., Zangmo, T. and Wangdi, K. (2012), ch. 2.
+    """
+    for nm, v in (("H_n", H_n), ("A_n", A_n)):
+        if not (isinstance(v, (int, float, np.floating)) and math.isfinite(v) and 0 <= v <= 1):
+            raise SpecError(f"{nm} must be a proportion in [0, 1], got {v!r}")
+    return 1.0 - float(H_n) * float(A_n)
+
+
+def index_from_components(values: Mapping[str, float] | Sequence[float], spec_or_preset) -> float:
+    """The index from published component values, with the spec's or preset's formula.
+
+    Parameters
+    ----------
+    values : mapping name -> float, or sequence of float
+        Component values in the spec's scale (percent for the bundled specs), e.g.
+        ``{"ls": 40.71, "le": 41.6, "env": 31.8}``. With a preset name instead of a spec,
+        ``nef_ratio`` takes three values in the order (LS, LE, ENV) (a mapping is read in
+        its insertion order); ``af_gnh`` takes ``{"H_n": ..., "A_n": ...}`` as proportions;
+        ``mean_of_shares``/``mean_score`` take any number of values (equal weights) and
+        ``geometric`` their unweighted geometric mean. A sequence is matched to the
+        spec's components in declared order.
+    spec_or_preset : IndexSpec or str
+        An index specification, or a preset name.
+
+    Returns
+    -------
+    float
+        The index, unrounded. The four published Yên Bái values are reproduced to two
+        decimals: (40.71, 41.6, 31.8) -> 53.26, (42.87, 45.5, 34.03) -> 57.32,
+        (55.5, 78.72, 69.82) -> 62.57, (57.13, 78.91, 68.72) -> 65.60.
+
+    Raises
+    ------
+    SpecError
+        Unknown preset, wrong number of values, unknown component names, a custom preset
+        without a spec.
+    FormulaError
+        The formula is undefined at these values (e.g. ENV = 0).
+    """
+    preset, spec = _preset_of(spec_or_preset)
+    if preset == "af_gnh":
+        if not isinstance(values, Mapping) or not {"H_n", "A_n"} <= set(values):
+            raise SpecError("preset 'af_gnh' needs {'H_n': ..., 'A_n': ...} (proportions in [0, 1])")
+        return af_gnh_index(values["H_n"], values["A_n"])
+    if spec is not None:
+        names = [c.name for c in spec.components]
+        formula = Formula.parse(spec.formula or spec.implied_formula(), allowed_names=names)
+    else:
+        n = len(values)
+        names = list(values.keys()) if isinstance(values, Mapping) else [f"c{i + 1}" for i in range(n)]
+        names = [str(x) if str(x).isidentifier() else f"c{i + 1}" for i, x in enumerate(names)]
+        if preset == "nef_ratio":
+            if n != 3:
+                raise SpecError(f"preset 'nef_ratio' needs three components (LS, LE, ENV), got {n}")
+            text = f"{names[0]} * {names[1]} / {names[2]}"
+        elif preset in ("mean_of_shares", "mean_score"):
+            text = "(" + " + ".join(names) + f") / {n}"
+        elif preset == "geometric":
+            text = "(" + " * ".join(names) + f")^(1 / {n})"
+        else:
+            raise SpecError("preset 'custom' needs an IndexSpec with a formula")
+        formula = Formula.parse(text, allowed_names=names)
+    if isinstance(values, Mapping):
+        vals = list(values.values()) if spec is None else None
+        if spec is not None:
+            unknown = [k for k in values if k not in names]
+            missing = [k for k in names if k not in values]
+            if unknown or missing:
+                raise SpecError(f"component values {sorted(values)} do not match the spec's components "
+                                f"{names} (unknown {unknown}, missing {missing})")
+            vals = [values[k] for k in names]
+    else:
+        vals = list(values)
+        if len(vals) != len(names):
+            raise SpecError(f"{len(vals)} values given for {len(names)} components {names}")
+    env = {nm: float(v) for nm, v in zip(names, vals)}
+    return float(formula.evaluate(env))
+
+
+def nef_sensitivity(ls: float, le: float, env: float) -> pd.DataFrame:
+    """Sensitivity of ``HI = LS × LE / ENV`` to each component (all in percent).
+
+    Parameters
+    ----------
+    ls, le, env : float
+        Component values in percent (ENV > 0).
+
+    Returns
+    -------
+    DataFrame
+        Index ``["ls", "le", "env"]``, columns ``value``, ``partial_derivative``
+        (``∂HI/∂c``: ``LE/ENV``, ``LS/ENV``, ``−LS·LE/ENV²``) and ``elasticity``
+        (``∂HI/∂c · c / HI`` = +1, +1, −1). ``.attrs["note"]`` holds the plain-language
+        note in English and Vietnamese.
+
+    Raises
+    ------
+    SpecError
+        ENV is not positive.
+    """
+    if not env > 0:
+        raise SpecError(f"ENV must be positive for HI = LS × LE / ENV, got {env!r}")
+    hi = ls * le / env
+    d = np.array([le / env, ls / env, -ls * le / env**2])
+    vals = np.array([ls, le, env], dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        el = d * vals / hi
+    out = pd.DataFrame({"value": vals, "partial_derivative": d, "elasticity": el}, index=["ls", "le", "env"])
+    out.attrs["note"] = dict(_NEF_NOTE)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# exact Alkire-Foster identification
+# ---------------------------------------------------------------------------
+
+
+def _as_fraction(x: float, what: str) -> Fraction:
+    f = Fraction(x).limit_denominator(_MAX_DEN)
+    if abs(float(f) - float(x)) > 1e-9 * max(1.0, abs(float(x))):
+        raise SpecError(f"{what} = {x!r} is not close to a fraction with denominator <= {_MAX_DEN}; "
+                        "give it as a simpler decimal (e.g. 0.25, 1/9 as 0.1111111111111111)")
+    return f
+
+
+def af_happy(indicators: np.ndarray, weights: Sequence[float], threshold: float):
+    """Alkire-Foster identification in exact integer arithmetic.
+
+    Parameters
+    ----------
+    indicators : ndarray, shape (n, m)
+        0/1 sufficiency indicators (complete rows; no NaN).
+    weights : sequence of float, length m
+        Indicator weights (any positive scale). Each is turned into the nearest fraction
+        with denominator at most 10^6 (``Fraction.limit_denominator``), e.g. 0.1111111111111111
+        -> 1/9, and all are put on a common integer scale.
+    threshold : float
+        The happiness threshold k as a proportion (0.66 -> 33/50).
+
+    Returns
+    -------
+    happy : ndarray of bool, shape (n,)
+        ``achievement >= k`` decided exactly: ``a · k_den >= k_num · W`` with ``a`` the
+        integer weighted count of sufficient indicators and ``W`` the integer total weight.
+    share : ndarray of float, shape (n,)
+        The achievement share ``a / W`` (for reporting; never used for the decision).
+
+    Raises
+    ------
+    SpecError
+        A weight or the threshold cannot be represented as such a fraction, a negative
+        weight, or all weights zero.
+
+    Notes
+    -----
+    Summing float weights such as 1/9 in a different order can put a respondent exactly
+    on the threshold on either side of it; integer arithmetic cannot.
+    """
+    fr = [_as_fraction(w, f"indicator weight {j + 1}") for j, w in enumerate(weights)]
+    if any(f < 0 for f in fr):
+        raise SpecError("indicator weights must be non-negative")
+    L = 1
+    for f in fr:
+        L = L * f.denominator // math.gcd(L, f.denominator)
+    W = np.array([int(f * L) for f in fr], dtype=np.int64)
+    total = int(W.sum())
+    if total <= 0:
+        raise SpecError("all indicator weights are zero")
+    k = _as_fraction(threshold, "threshold k")
+    X = np.asarray(indicators)
+    if X.dtype != np.int64:
+        X = X.astype(np.int64)
+    a = X @ W  # exact: integers
+    if total * k.numerator > 2**62 or int(a.max(initial=0)) * k.denominator > 2**62:
+        big = [int(v) * k.denominator >= total * k.numerator for v in a.tolist()]  # pragma: no cover
+        happy = np.array(big, dtype=bool)  # pragma: no cover
+    else:
+        happy = a * k.denominator >= total * k.numerator
+    return happy, a / total
+
+
+# ---------------------------------------------------------------------------
+# result objects
+# ---------------------------------------------------------------------------
+
+
+class DomainIndexTable(EstimateTable):
+    """The index per domain (commune/ward): an :class:`EstimateTable` with publication flags.
+
+    Extra attributes
+    ----------------
+    publishable : ndarray of bool
+        False when the domain has fewer respondents than the spec's ``publication.min_n``
+        or a coefficient of variation above ``publication.max_cv`` (or an undefined index).
+    reasons : list of str
+        Why a domain is not publishable (empty string when it is), English / Vietnamese.
+    differences : list of Estimate
+        Domain minus city, in index points, with SE from the covariance of the domain and
+        city estimates (the city includes the domain's respondents) and a Wald interval on
+        the domain's df.
+    component_estimates : DataFrame
+        The components in every domain (same scale as the index).
+    """
+
+    def __init__(self, *args, publishable, reasons, differences, component_estimates, **kw):
+        super().__init__(*args, **kw)
+        self.publishable = np.asarray(publishable, dtype=bool)
+        self.reasons = list(reasons)
+        self.differences = list(differences)
+        self.component_estimates = component_estimates
+
+    def to_frame(self) -> pd.DataFrame:
+        """Key columns, estimate, se, ci_low, ci_high, df, deff, n, then cv, publishable,
+        reason, diff_city_pp, diff_se, diff_ci_low, diff_ci_high and one column per component."""
+        out = super().to_frame()
+        out["cv"] = [e.cv if e.estimate == e.estimate else float("nan") for e in self.estimates]
+        out["publishable"] = self.publishable
+        out["reason"] = self.reasons
+        out["diff_city_pp"] = [d.estimate for d in self.differences]
+        out["diff_se"] = [d.se for d in self.differences]
+        out["diff_ci_low"] = [d.ci_low for d in self.differences]
+        out["diff_ci_high"] = [d.ci_high for d in self.differences]
+        comp = self.component_estimates.reset_index(drop=True)
+        for c in comp.columns:
+            out[f"component_{c}"] = comp[c].to_numpy()
+        return out
+
+
+@dataclass
+class IndexResult:
+    """Everything :func:`compute_index` computed.
+
+    Attributes
+    ----------
+    overall : Estimate
+        The city index in the spec's scale (percent for the bundled specs), with SE, the
+        interval stated in ``overall.ci_method`` (``"logit"``, ``"log"`` or ``"wald"``) on
+        the design's degrees of freedom.
+    components : EstimateTable
+        One row per component (same scale), with their joint covariance ``.vcov``; a
+        replicate design's table carries the replicate values so ``.transform`` re-evaluates.
+    items : EstimateTable
+        The item shares (proportions in [0, 1]) with their joint covariance.
+    by_group : DomainIndexTable or None
+        One row per domain when ``by`` was given.
+    level : Level or None
+        The spec's band containing the city estimate (``None`` when the spec has no bands).
+    diagnostics : dict
+        ``n``, ``n_domain`` rows used, ``sum_weights``, ``kish_effective_n``, ``deff``
+        (per component and for the index, Taylor designs only), ``item_nonresponse``
+        (DataFrame), ``cronbach_alpha`` per component, ``item_analysis`` (DataFrame).
+    sensitivity : DataFrame
+        Per formula input: value, partial derivative, elasticity; ``.attrs["note"]``.
+    provenance : dict
+        ``spec_name``, ``spec_version``, ``spec_hash``, ``data_hash`` (SHA-256 of the used
+        columns in canonical form), ``library_version``, ``variance_method``, ``seed``.
+    ci_scale : str
+        Scale of the intervals of ``overall`` and ``by_group`` and why.
+    af : dict or None
+        For ``af_gnh``: ``H_n`` and ``A_n`` (Estimates, proportions), ``M0``, the
+        decomposition by indicator, by domain and by group (DataFrames of contributions
+        in percent of ``1 - GNH``).
+    """
+
+    overall: Estimate
+    components: EstimateTable
+    items: EstimateTable
+    by_group: DomainIndexTable | None
+    level: Any
+    diagnostics: dict
+    sensitivity: pd.DataFrame
+    provenance: dict
+    ci_scale: str
+    variance_method: str
+    spec: IndexSpec = field(repr=False)
+    af: dict | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row for the city and one per domain.
+
+        Columns: ``scope`` ("city"/"domain"), the domain keys, ``estimate``, ``se``,
+        ``ci_low``, ``ci_high``, ``ci_method``, ``df``, ``n``, ``cv``, ``publishable``,
+        ``reason``, ``diff_city_pp`` (+ SE and interval), ``level`` (English band label) and
+        ``component_<name>`` columns.
+        """
+        o = self.overall
+        city = {
+            "scope": "city", "estimate": o.estimate, "se": o.se, "ci_low": o.ci_low, "ci_high": o.ci_high,
+            "ci_method": o.ci_method, "df": o.df, "n": o.n, "cv": o.cv, "publishable": True, "reason": "",
+            "diff_city_pp": 0.0, "diff_se": 0.0, "diff_ci_low": 0.0, "diff_ci_high": 0.0,
+            "level": None if self.level is None else self.level.labels.en,
+        }
+        for e in self.components:
+            city[f"component_{e.name}"] = e.estimate
+        rows = [city]
+        if self.by_group is not None:
+            bg = self.by_group.to_frame()
+            bg.insert(0, "scope", "domain")
+            bg["ci_method"] = [e.ci_method for e in self.by_group.estimates]
+            bg["level"] = [self._level_label(v) for v in bg["estimate"]]
+            bg = bg.drop(columns=["deff"])
+            return pd.concat([pd.DataFrame(rows), bg], ignore_index=True)
+        return pd.DataFrame(rows)
+
+    def _level_label(self, v):
+        if not self.spec.levels or not (v == v):
+            return None
+        try:
+            return self.spec.level_for(v).labels.en
+        except SpecError:
+            return None
+
+    def to_dict(self) -> dict:
+        """A JSON-serialisable dict (NaN -> None) for pipelines and reports."""
+        def est(e):
+            return _clean(e.to_dict())
+
+        d = {
+            "spec": {"name": self.spec.name, "version": self.spec.version, "preset": self.spec.preset,
+                     "formula": self.spec.formula, "scale": self.spec.scale},
+            "overall": est(self.overall),
+            "level": None if self.level is None else {"lower": self.level.lower, "upper": self.level.upper,
+                                                       "vi": self.level.labels.vi, "en": self.level.labels.en},
+            "ci_scale": self.ci_scale,
+            "variance_method": self.variance_method,
+            "components": {
+                "estimates": [est(e) for e in self.components],
+                "vcov": _clean(self.components.vcov_matrix().tolist()),
+                "names": list(self.components.labels),
+            },
+            "items": [est(e) for e in self.items],
+            "by_group": None if self.by_group is None else _clean(self.by_group.to_frame().to_dict(orient="records")),
+            "diagnostics": _clean({k: (v.to_dict(orient="records") if isinstance(v, pd.DataFrame) else v)
+                                   for k, v in self.diagnostics.items()}),
+            "sensitivity": {"table": _clean(self.sensitivity.reset_index(names="input").to_dict(orient="records")),
+                            "note": self.sensitivity.attrs.get("note")},
+            "provenance": _clean(self.provenance),
+        }
+        if self.af is not None:
+            d["af"] = _clean({k: (v.to_dict(orient="records") if isinstance(v, pd.DataFrame)
+                                  else v.to_dict() if isinstance(v, Estimate) else v) for k, v in self.af.items()})
+        return d
+
+    def __str__(self) -> str:
+        o = self.overall
+        lines = [f"{self.spec.labels.en or self.spec.name} / {self.spec.labels.vi}",
+                 f"  index {o.estimate:.2f} (SE {o.se:.2f}; {100 * o.level:g}% CI {o.ci_low:.2f} to "
+                 f"{o.ci_high:.2f}, {o.ci_method} scale, df {o.df:g}; {self.variance_method})"]
+        if self.level is not None:
+            lines.append(f"  level: {self.level.labels.en} / {self.level.labels.vi}")
+        for e in self.components:
+            lines.append(f"  {e.name}: {e.estimate:.2f} (SE {e.se:.2f})")
+        if self.by_group is not None:
+            lines.append(f"  {len(self.by_group)} domains, {int((~self.by_group.publishable).sum())} not publishable")
+        return "\n".join(lines)
+
+
+def _clean(x):
+    """Recursively replace NaN/inf by None and numpy scalars by Python scalars."""
+    if isinstance(x, dict):
+        return {str(k): _clean(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_clean(v) for v in x]
+    if isinstance(x, (np.bool_, bool)):
+        return bool(x)
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    if isinstance(x, np.ndarray):
+        return _clean(x.tolist())
+    if x is pd.NA or x is pd.NaT:
+        return None
+    return x
+
+
+# ---------------------------------------------------------------------------
+# building the computation plan
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Plan:
+    Y: np.ndarray  # (n, k) basic columns
+    col_names: list
+    ratio_names: list  # p
+    num: np.ndarray  # (p,)
+    den: np.ndarray  # (p,)
+    A: np.ndarray  # (K, p) components = A @ shares (already in the spec's scale)
+    comp_names: list
+    B: np.ndarray  # (K', p) formula inputs = B @ shares
+    input_names: list
+    formula: Formula
+    floor: float | None = None
+    item_index: list = field(default_factory=list)  # ratio indices of the item shares
+    extra: dict = field(default_factory=dict)
+
+
+def _item_scores(data: pd.DataFrame, spec: IndexSpec, name: str) -> np.ndarray:
+    """Item values rescaled to [0, 1] for the mean_score preset (NaN when missing)."""
+    it = spec.item(name)
+    if not it.numeric:
+        raise SpecError(f"preset 'mean_score' needs numeric items; item {name!r} has text codes")
+    v = pd.to_numeric(data[name], errors="coerce").astype("float64").to_numpy(copy=True)
+    if it.missing_codes:
+        v[np.isin(v, np.asarray(it.missing_codes, dtype=float))] = np.nan
+    if it.type == "integer":
+        if it.minimum is None or it.maximum is None:
+            raise SpecError(f"preset 'mean_score': integer item {name!r} needs 'minimum' and 'maximum' "
+                            "to be rescaled to 0-100")
+        lo, hi = float(it.minimum), float(it.maximum)
+    else:
+        codes = [float(c) for c in it.codes]
+        lo, hi = min(codes), max(codes)
+    if not hi > lo:
+        raise SpecError(f"item {name!r} has a single code; it cannot be rescaled to 0-100")
+    bad = np.isfinite(v) & ((v < lo) | (v > hi))
+    if bad.any():
+        rows = data.index[bad][:5].tolist()
+        raise EstimationError(f"item {name!r} has values outside {lo:g}..{hi:g} at rows {rows}; "
+                              "run validate_survey and recode them")
+    return (v - lo) / (hi - lo)
+
+
+def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: float) -> _Plan:
+    cols: list = []
+    names: list = []
+
+    def add(vec, nm):
+        cols.append(vec)
+        names.append(nm)
+        return len(cols) - 1
+
+    ratio_names, num, den = [], [], []
+
+    def ratio(nm, a, b):
+        ratio_names.append(nm)
+        num.append(a)
+        den.append(b)
+        return len(ratio_names) - 1
+
+    item_ratio: dict = {}
+    used_items = []
+    for c in spec.components:
+        for it in c.items:
+            if it not in used_items:
+                used_items.append(it)
+    mean_score = spec.preset == "mean_score"
+    for it in used_items:
+        y = ind[it].to_numpy(dtype=float)
+        r = np.isfinite(y)
+        y0 = np.where(r, y, 0.0)
+        ia = add(y0, f"{it}:satisfied")
+        ib = add(r.astype(float), f"{it}:answered")
+        item_ratio[it] = ratio(it, ia, ib)
+    score_ratio: dict = {}
+    if mean_score:
+        for it in used_items:
+            s = _item_scores(data, spec, it)
+            r = np.isfinite(s)
+            ia = add(np.where(r, s, 0.0), f"{it}:score")
+            ib = add(r.astype(float), f"{it}:scored")
+            score_ratio[it] = ratio(f"{it}:score", ia, ib)
+
+    K = len(spec.components)
+    comp_rows = []
+    for c in spec.components:
+        row = {}
+        if c.rule == "mean_of_item_shares":
+            src = score_ratio if mean_score else item_ratio
+            for it in c.items:
+                row[src[it]] = scale / len(c.items)
+        else:
+            M = ind[list(c.items)].to_numpy(dtype=float)
+            complete = np.isfinite(M).all(axis=1)
+            cnt = np.where(complete[:, None], M, 0.0).sum(axis=1)
+            need = len(c.items) if c.rule == "all_satisfied" else c.k
+            v = (cnt >= need) & complete
+            ia = add(v.astype(float), f"{c.name}:row")
+            ib = add(complete.astype(float), f"{c.name}:complete")
+            row[ratio(f"{c.name}:row", ia, ib)] = scale
+        comp_rows.append(row)
+
+    extra: dict = {}
+    if spec.preset == "af_gnh":
+        ind_items = [it for it in spec.items if it.satisfied is not None]
+        names_af = [it.name for it in ind_items]
+        M = ind[names_af].to_numpy(dtype=float)
+        complete = np.isfinite(M).all(axis=1)
+        X = np.where(complete[:, None], M, 0.0).astype(np.int64)
+        happy, share = af_happy(X, [it.weight for it in ind_items], spec.af.threshold)
+        notyet = (~happy) & complete
+        cens = np.where(notyet, 1.0 - share, 0.0)
+        i_r = add(complete.astype(float), "af:complete")
+        i_ny = add(notyet.astype(float), "af:not_yet_happy")
+        i_c = add(cens, "af:censored_insufficiency")
+        extra["H_n"] = ratio("H_n", i_ny, i_r)
+        extra["A_n"] = ratio("A_n", i_c, i_ny)
+        extra["M0"] = ratio("M0", i_c, i_r)
+        extra["censored"] = {}
+        for j, nm in enumerate(names_af):
+            ij = add((notyet & (X[:, j] == 0)).astype(float), f"af:censored:{nm}")
+            extra["censored"][nm] = ratio(f"censored_headcount:{nm}", ij, i_r)
+        extra["af_items"] = names_af
+        extra["af_weights"] = [float(it.weight) for it in ind_items]
+        extra["n_on_threshold"] = int((_on_threshold(X, ind_items, spec) & complete).sum())
+
+    p = len(ratio_names)
+    A = np.zeros((K, p))
+    for kk, row in enumerate(comp_rows):
+        for j, v in row.items():
+            A[kk, j] += v
+    comp_names = [c.name for c in spec.components]
+    if spec.preset == "af_gnh":
+        B = np.zeros((1, p))
+        B[0, extra["M0"]] = 1.0
+        input_names = ["M0"]
+        formula = Formula.parse(f"{scale!r} * (1 - M0)", allowed_names=input_names)
+    else:
+        B = A.copy()
+        input_names = comp_names
+        text = spec.formula or spec.implied_formula()
+        formula = Formula.parse(text, allowed_names=comp_names)
+    floor = spec.zero_rule if (spec.preset == "geometric" and spec.zero_rule != "error") else None
+    Y = np.column_stack(cols) if cols else np.zeros((len(data), 0))
+    return _Plan(Y, names, ratio_names, np.array(num), np.array(den), A, comp_names, B, input_names,
+                 formula, floor, [item_ratio[i] for i in used_items], extra)
+
+
+def _on_threshold(X, ind_items, spec) -> np.ndarray:
+    """Respondents whose achievement equals the threshold exactly (for the diagnostics)."""
+    fr = [_as_fraction(it.weight, "w") for it in ind_items]
+    L = 1
+    for f in fr:
+        L = L * f.denominator // math.gcd(L, f.denominator)
+    W = np.array([int(f * L) for f in fr], dtype=np.int64)
+    k = _as_fraction(spec.af.threshold, "k")
+    return (X @ W) * k.denominator == int(W.sum()) * k.numerator
+
+
+# ---------------------------------------------------------------------------
+# the function of the totals
+# ---------------------------------------------------------------------------
+
+
+def _shares(T: np.ndarray, plan: _Plan) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return T[..., plan.num] / T[..., plan.den]
+
+
+def _inputs(S: np.ndarray, plan: _Plan):
+    X = S @ plan.B.T
+    floored = None
+    if plan.floor is not None:
+        floored = X < plan.floor
+        X = np.where(floored, plan.floor, X)
+    return X, floored
+
+
+def _index_values(S: np.ndarray, plan: _Plan) -> np.ndarray:
+    X, _ = _inputs(S, plan)
+    env = {nm: X[..., i] for i, nm in enumerate(plan.input_names)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return np.asarray(plan.formula.evaluate(env, errors="nan"), dtype=float)
+
+
+def _jacobian_shares_wrt_totals(T: np.ndarray, S: np.ndarray, plan: _Plan) -> np.ndarray:
+    """(U, p, k): d share_j / d total."""
+    U = T.shape[0]
+    p, k = len(plan.num), T.shape[1]
+    J = np.zeros((U, p, k))
+    tden = T[:, plan.den]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        J[:, np.arange(p), plan.num] += 1.0 / tden
+        J[:, np.arange(p), plan.den] += -S / tden
+    return J
+
+
+def _jacobian_q_wrt_shares(S: np.ndarray, plan: _Plan):
+    """Quantities q = [shares (p), components (K), index (1)] and dq/dshares (U, Q, p)."""
+    U, p = S.shape
+    K = plan.A.shape[0]
+    X, floored = _inputs(S, plan)
+    env = {nm: X[:, i] for i, nm in enumerate(plan.input_names)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        val, g = plan.formula.value_and_gradient(env, order=plan.input_names, errors="nan")
+    val = np.broadcast_to(np.asarray(val, dtype=float), (U,))
+    g = np.asarray(g, dtype=float).reshape(U, len(plan.input_names))
+    if floored is not None:
+        g = np.where(floored, 0.0, g)
+    Q = p + K + 1
+    J = np.zeros((U, Q, p))
+    J[:, :p, :] = np.eye(p)[None]
+    J[:, p:p + K, :] = plan.A[None]
+    J[:, p + K, :] = g @ plan.B
+    q = np.concatenate([S, S @ plan.A.T, val[:, None]], axis=1)
+    return q, J, g
+
+
+# ---------------------------------------------------------------------------
+# compute_index
+# ---------------------------------------------------------------------------
+
+
+def _resolve_by(by, spec: IndexSpec, data: pd.DataFrame):
+    if by is None or by is False:
+        return None
+    cols = [by] if isinstance(by, str) else list(by)
+    out = []
+    for c in cols:
+        c = _nfc(c)
+        if c == "commune" and "commune" not in data.columns and spec.design.commune:
+            c = spec.design.commune
+        if c not in data.columns:
+            raise EstimationError(f"by={c!r} is not a column of the data; the spec's commune column is "
+                                  f"{spec.design.commune!r}")
+        out.append(c)
+    return out
+
+
+def _default_design(data: pd.DataFrame, spec: IndexSpec, options: Mapping | None) -> SurveyDesign:
+    dc = spec.design
+    for role, col in (("weights", dc.weights), ("strata", dc.strata), ("psu", dc.psu), ("fpc", dc.fpc)):
+        if col is not None and col not in data.columns:
+            raise DesignError(
+                f"the spec's [design] {role} column {col!r} is not in the data; add it, fix the spec, "
+                "or pass design=SurveyDesign(...) explicitly"
+            )
+    kw = dict(weights=dc.weights, strata=dc.strata, psu=dc.psu, fpc=dc.fpc)
+    kw.update(options or {})
+    return SurveyDesign(data, **kw)
+
+
+def _data_hash(data: pd.DataFrame, columns: list) -> str:
+    """SHA-256 of the used columns in a canonical form.
+
+    Canonical form: columns in sorted (NFC) name order; for each column its name, dtype
+    kind, and pandas' row hashes (``pd.util.hash_pandas_object(col, index=False)``, the
+    fixed default key); then the row index hashes. Independent of column order in the
+    file, sensitive to every value, to row order and to the index.
+    """
+    h = hashlib.sha256()
+    cols = sorted(set(columns), key=lambda c: _nfc(str(c)))
+    h.update(f"rows={len(data)};".encode())
+    for c in cols:
+        s = data[c]
+        h.update(_nfc(str(c)).encode("utf-8") + b"\x00")
+        if s.dtype == object:
+            s = s.map(_nfc)
+        h.update(pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
+    h.update(pd.util.hash_pandas_object(data.index.to_series(), index=False).to_numpy().tobytes())
+    return h.hexdigest()
+
+
+def _ci(value, se, df, level, scale_kind, upper):
+    """Interval function on the chosen scale; returns (method, interval callable)."""
+    if not (value == value) or not (se == se):
+        return "wald", None
+    if scale_kind == "logit":
+        p = value / upper
+        if 0 < p < 1 and se > 0:
+            s = se / upper / (p * (1 - p))
+            lp = math.log(p / (1 - p))
+
+            def interval(lvl, d, _lp=lp, _s=s):
+                q = t_quantile(lvl, d)
+                lo, hi = _lp - q * _s, _lp + q * _s
+                return (upper / (1 + math.exp(-lo)), upper / (1 + math.exp(-hi)))
+
+            return "logit", interval
+
+        def interval(lvl, d, _v=value, _s=se):
+            q = t_quantile(lvl, d)
+            return (max(0.0, _v - q * _s), min(upper, _v + q * _s))
+
+        return "wald (clipped; estimate on the boundary)", interval
+    if scale_kind == "log":
+        if value > 0:
+            def interval(lvl, d, _v=value, _s=se):
+                q = t_quantile(lvl, d)
+                return (_v * math.exp(-q * _s / _v), _v * math.exp(q * _s / _v))
+
+            return "log", interval
+        return "wald", None
+    return "wald", None
+
+
+def compute_index(
+    data: pd.DataFrame,
+    spec: IndexSpec,
+    design: SurveyDesign | ReplicateDesign | None = None,
+    by: str | Sequence[str] | None = None,
+    level: float = 0.95,
+    *,
+    replicate_variance: str = "rerun",
+    ci_scale: str = "auto",
+    design_options: Mapping | None = None,
+    diagnostics: bool = True,
+    seed: int | None = None,
+) -> IndexResult:
+    """Compute the composite index with its design-based standard error and interval.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Survey microdata, one row per respondent (ideally ``validate_survey(...).data``);
+        never modified. Must contain every indicator item of ``spec``.
+    spec : IndexSpec
+        Items, components, aggregation (preset/formula), design columns, publication
+        thresholds and level bands.
+    design : SurveyDesign or ReplicateDesign, optional
+        Built on ``data`` (same rows in the same order). Default: a
+        :class:`SurveyDesign` from the spec's ``[design]`` columns (weights, strata, psu,
+        fpc; ``design_options`` such as ``nest=True`` or ``lonely_psu="adjust"`` are
+        passed on). A subset (domain) design restricts the index to its domain.
+    by : str or list of str, optional
+        Domain column(s); ``"commune"`` means the spec's commune column. Every domain is
+        estimated on the full design (zero contribution outside it, never dropped).
+    level : float, default 0.95
+        Confidence level of the intervals.
+    replicate_variance : {"rerun", "delta"}, default "rerun"
+        For replicate designs: re-run shares -> components -> index on every replicate
+        and apply the replicate variance formula ("rerun"), or use the replicate
+        covariance of the item shares in the delta method ("delta", as R's
+        ``svycontrast`` on a replicate design).
+    ci_scale : {"auto", "logit", "log", "identity"}, default "auto"
+        Scale of the intervals of the index. "auto": logit for an index bounded in
+        [0, 100] (``mean_of_shares``, ``mean_score``, ``geometric``, ``af_gnh``), log for
+        ``nef_ratio`` and ``custom`` (positive, unbounded: HI can exceed 100),
+        identity when the estimate is not positive. The method used is in
+        ``result.ci_scale`` and in each Estimate's ``ci_method``.
+    design_options : mapping, optional
+        Extra keyword arguments for the default :class:`SurveyDesign`.
+    diagnostics : bool, default True
+        Compute design effects, Cronbach's alpha and item analysis (they cost a few
+        passes over the data).
+    seed : int, optional
+        Recorded in the provenance (e.g. the seed used to build bootstrap replicates).
+
+    Returns
+    -------
+    IndexResult
+
+    Raises
+    ------
+    SpecError
+        ``spec`` is not an IndexSpec; an indicator column is missing; AF weights that are
+        not simple fractions; ``mean_score`` on text items.
+    DesignError
+        The spec's design columns are absent; ``design`` is built on other data.
+    EstimationError
+        The city index is undefined (e.g. ENV share 0 for ``nef_ratio``; a zero component
+        for ``geometric`` with ``zero_rule = "error"``, naming the component); a domain
+        column not in the data; unknown ``replicate_variance``/``ci_scale``.
+
+    Notes
+    -----
+    Item shares are available-case (each item over the respondents who answered it);
+    row-level components and the Alkire-Foster identification use respondents who
+    answered all the items concerned. Variances: Taylor linearisation of the totals with
+    the delta method (Lumley 2010, §2.3, 2.6; Särndal et al. 1992, §5.5), or replicate
+    weights. Intervals are t-based on the design's (domain's) degrees of freedom; R's
+    ``confint()`` default is Normal — use ``est.confint(df=math.inf)`` to compare.
+    A domain with df 0 gets a NaN interval and a warning.
+    """
+    if not isinstance(spec, IndexSpec):
+        raise SpecError(f"spec must be an IndexSpec (IndexSpec.from_toml(...)), got {type(spec).__name__}")
+    if not isinstance(data, pd.DataFrame):
+        raise EstimationError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if replicate_variance not in ("rerun", "delta"):
+        raise EstimationError(f"replicate_variance must be 'rerun' or 'delta', got {replicate_variance!r}")
+    if ci_scale not in CI_SCALES:
+        raise EstimationError(f"ci_scale must be one of {CI_SCALES}, got {ci_scale!r}")
+    if not 0 < level < 1:
+        raise EstimationError(f"level must be in (0, 1), got {level!r}")
+    scale = 100.0 if spec.scale == "percent" else 1.0
+
+    # ---------------------------------------------------------------- design
+    if design is None:
+        design = _default_design(data, spec, design_options)
+    elif not isinstance(design, (SurveyDesign, ReplicateDesign)):
+        raise DesignError(f"design must be a SurveyDesign or ReplicateDesign, got {type(design).__name__}")
+    if design.data is not data:
+        if len(design.data) != len(data) or not design.data.index.equals(data.index):
+            raise DesignError(
+                f"the design was built on other data ({len(design.data)} rows) than the data passed "
+                f"({len(data)} rows); build it on the same DataFrame"
+            )
+    is_rep = isinstance(design, ReplicateDesign)
+
+    # ---------------------------------------------------------------- indicators and plan
+    ind = spec.satisfied_indicators(data)
+    plan = _build_plan(data, spec, ind, scale)
+    n = len(data)
+    in_dom = design._domain_mask()
+
+    # ---------------------------------------------------------------- domains
+    by_cols = _resolve_by(by, spec, data)
+    if by_cols is None:
+        dom = np.where(in_dom, 0, -1).astype(np.int64)
+        D = 1
+        keys = None
+    else:
+        kd = data[by_cols].copy()
+        for c in by_cols:
+            if kd[c].dtype == object:
+                kd[c] = kd[c].map(_nfc)
+        idx = pd.MultiIndex.from_frame(kd) if len(by_cols) > 1 else pd.Index(kd.iloc[:, 0])
+        codes, uniques = pd.factorize(idx, sort=True, use_na_sentinel=False)
+        codes = np.where(in_dom, codes, -1).astype(np.int64)
+        present = np.bincount(codes[codes >= 0], minlength=len(uniques)) > 0
+        remap = np.full(len(uniques), -1)
+        remap[present] = np.arange(present.sum())
+        dom = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+        if isinstance(uniques, pd.MultiIndex):
+            keys = uniques.to_frame(index=False)[present].reset_index(drop=True)
+        else:
+            keys = pd.DataFrame({by_cols[0]: np.asarray(uniques)[present]})
+        D = int(present.sum())
+        if D == 0:
+            raise EstimationError("no respondent with a positive weight is in any domain")
+    if not in_dom.any():
+        raise EstimationError("no respondent has a positive weight in the design's domain")
+
+    # ---------------------------------------------------------------- the engine: totals
+    k = plan.Y.shape[1]
+    stat = _Stat(plan.col_names, plan.Y, np.arange(k), np.full(k, -1), "total", plan.col_names)
+    res = design._estimate_stat(stat, dom, D)
+    T = np.asarray(res["theta"], dtype=float)  # (D, k)
+    counts = np.bincount(dom[dom >= 0], minlength=D)
+    dfs = np.asarray(res["df"], dtype=float)
+    if is_rep:
+        city_df = float(design.df)
+    else:
+        city_df = float(design._domain_df(np.where(in_dom, 0, -1).astype(np.int64), 1)[0])
+
+    has_by = by_cols is not None
+    U = D + 1 if has_by else 1
+    Tall = np.vstack([T, T.sum(axis=0, keepdims=True)]) if has_by else T
+    S = _shares(Tall, plan)  # (U, p)
+    q, Jqs, g_in = _jacobian_q_wrt_shares(S, plan)  # q (U, Q), Jqs (U, Q, p)
+    p = S.shape[1]
+    K = plan.A.shape[0]
+    Q = q.shape[1]
+    city = U - 1
+
+    # --- undefined estimates: name them
+    def _undefined_reason(u):
+        bad_in = [nm for i, nm in enumerate(plan.input_names)
+                  if not np.isfinite(S[u] @ plan.B[i])]
+        if bad_in:
+            return f"component(s) {bad_in} undefined (no respondent answered their items)"
+        X, _ = _inputs(S[u:u + 1], plan)
+        zero = [nm for i, nm in enumerate(plan.input_names) if X[0, i] == 0]
+        if zero:
+            return f"component(s) {zero} equal 0"
+        return "the formula is undefined at these component values"
+
+    if spec.preset == "geometric" and plan.floor is None:
+        X, _ = _inputs(S, plan)
+        for u in range(U):
+            zero = [nm for i, nm in enumerate(plan.input_names) if X[u, i] == 0]
+            if zero:
+                where = "the city" if u == city else f"domain {keys.iloc[u].to_dict()}"
+                raise EstimationError(
+                    f"component {zero[0]!r} is 0 in {where}: the geometric mean would be 0 whatever the "
+                    "other components are. Declare zero_rule = <positive floor> in the spec (e.g. 0.5, "
+                    "percent) or use another preset."
+                )
+    if not np.isfinite(q[city, -1]):
+        raise EstimationError(f"the city index is undefined: {_undefined_reason(city)}; "
+                              f"components = {dict(zip(plan.comp_names, q[city, p:p + K].round(6)))}")
+
+    # ---------------------------------------------------------------- covariances
+    # cov_pair(u) -> (2Q x 2Q) covariance of [q_u, q_city]; cov_city -> (Q x Q)
+    if not is_rep:
+        V = res["vcov"]()  # (D k, D k)
+        Jst = _jacobian_shares_wrt_totals(Tall, S, plan)  # (U, p, k)
+        Jqt = np.einsum("uqp,upk->uqk", Jqs, Jst)  # (U, Q, k)
+        Jqt = np.nan_to_num(Jqt, nan=0.0, posinf=0.0, neginf=0.0)
+        G = np.zeros((U * Q, D * k))
+        for u in range(D):
+            G[u * Q:(u + 1) * Q, u * k:(u + 1) * k] = Jqt[u]
+        if has_by:
+            G[city * Q:, :] = np.tile(Jqt[city], (1, D))
+        C = G @ V @ G.T
+
+        def cov_block(u):
+            return C[u * Q:(u + 1) * Q, u * Q:(u + 1) * Q]
+
+        def cov_cross(u):
+            return C[u * Q:(u + 1) * Q, city * Q:(city + 1) * Q]
+        rep_q = None
+        variance_method = "Taylor linearisation (delta method on the joint covariance of the totals)"
+    else:
+        reps = np.asarray(res["replicates"], dtype=float)
+        R = reps.shape[0]
+        Tr = reps.reshape(R, D, k)
+        if has_by:
+            Tr = np.concatenate([Tr, Tr.sum(axis=1, keepdims=True)], axis=1)
+        Sr = _shares(Tr, plan)  # (R, U, p)
+        repvar = design._rep_variance
+        if replicate_variance == "rerun":
+            Ir = _index_values(Sr, plan)  # (R, U)
+            rep_q = np.concatenate([Sr, Sr @ plan.A.T, Ir[..., None]], axis=2)  # (R, U, Q)
+        else:
+            rep_q = None
+        blocks: dict = {}
+
+        def _pair(u):
+            if u in blocks:
+                return blocks[u]
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if replicate_variance == "rerun":
+                    cols = [u] if u == city else [u, city]
+                    Z = np.concatenate([rep_q[:, c, :] for c in cols], axis=1)
+                    full = np.concatenate([q[c] for c in cols])
+                    keep = np.isfinite(Z).all(axis=1)
+                    Vp = repvar(Z[keep], full) if keep.sum() > 1 else np.full((Z.shape[1],) * 2, np.nan)
+                else:
+                    cols = [u] if u == city else [u, city]
+                    Z = np.concatenate([Sr[:, c, :] for c in cols], axis=1)
+                    full = np.concatenate([S[c] for c in cols])
+                    keep = np.isfinite(Z).all(axis=1)
+                    Vs = repvar(Z[keep], full) if keep.sum() > 1 else np.full((Z.shape[1],) * 2, np.nan)
+                    Jb = np.zeros((len(cols) * Q, len(cols) * p))
+                    for i, c in enumerate(cols):
+                        Jb[i * Q:(i + 1) * Q, i * p:(i + 1) * p] = np.nan_to_num(Jqs[c])
+                    Vp = Jb @ Vs @ Jb.T
+            blocks[u] = Vp
+            return Vp
+
+        def cov_block(u):
+            return _pair(u)[:Q, :Q]
+
+        def cov_cross(u):
+            return _pair(u)[:Q, Q:]
+        variance_method = (f"replicate weights ({design.method}, {design.n_replicates} replicates; "
+                           + ("index re-computed on every replicate)" if replicate_variance == "rerun"
+                              else "delta method with the replicate covariance of the item shares)"))
+
+    # ---------------------------------------------------------------- CI scale
+    if ci_scale == "auto":
+        kind = "logit" if spec.preset in BOUNDED_PRESETS else "log"
+    else:
+        kind = {"identity": "identity"}.get(ci_scale, ci_scale)
+    upper = scale
+    vm_short = "replicate" if is_rep else "taylor"
+
+    def make_index_estimate(name, u, df_u, n_u):
+        v = float(q[u, -1])
+        var = float(cov_block(u)[-1, -1])
+        se = math.sqrt(var) if var >= 0 else float("nan")
+        method, interval = _ci(v, se, df_u, level, kind, upper)
+        with warnings.catch_warnings():
+            if u != city:
+                warnings.simplefilter("ignore")
+            return make_estimate(name, v, var if var == var else float("nan"), df_u, level=level,
+                                 ci_method=method, n=n_u, statistic="index",
+                                 variance_method=vm_short, interval=interval)
+
+    n_city = int(in_dom.sum())
+    overall = make_index_estimate(spec.name, city, city_df, n_city)
+    ci_text = {
+        "logit": f"logit scale on [0, {upper:g}] (the index is bounded), back-transformed",
+        "log": "log scale (the index is positive and unbounded above), back-transformed",
+        "identity": "identity (Wald) scale",
+    }[kind] + f"; t quantile on {city_df:g} design degrees of freedom"
+    if overall.ci_method.startswith("wald") and kind != "identity":
+        ci_text = f"{overall.ci_method}: {ci_text}"
+
+    # ---------------------------------------------------------------- components and items (city)
+    Vc = cov_block(city)
+    comp_est = []
+    for i, c in enumerate(spec.components):
+        j = p + i
+        v = float(q[city, j])
+        var = float(Vc[j, j])
+        se = math.sqrt(var) if var >= 0 else float("nan")
+        method, interval = _ci(v, se, city_df, level, "logit", upper)
+        comp_est.append(make_estimate(c.name, v, var, city_df, level=level, ci_method=method, n=n_city,
+                                      statistic="component", variance_method=vm_short, interval=interval))
+    comp_keys = pd.DataFrame({"component": plan.comp_names,
+                              "label_vi": [c.labels.vi for c in spec.components],
+                              "label_en": [c.labels.en for c in spec.components]})
+    comp_vcov = Vc[p:p + K, p:p + K].copy()
+    comp_reps = rep_q[:, city, p:p + K] if rep_q is not None else None
+    components = EstimateTable(comp_est, comp_keys, plan.comp_names, comp_vcov, df=city_df, level=level,
+                               variance_method=vm_short, replicates=comp_reps,
+                               replicate_variance=design._rep_variance if comp_reps is not None else None)
+    item_idx = plan.item_index
+    item_names = [plan.ratio_names[j] for j in item_idx]
+    item_est = []
+    for j in item_idx:
+        v = float(q[city, j])
+        var = float(Vc[j, j])
+        item_est.append(make_estimate(plan.ratio_names[j], v, var, city_df, level=level, ci_method="wald",
+                                      n=n_city, statistic="proportion", variance_method=vm_short))
+    items_tab = EstimateTable(item_est, pd.DataFrame({"item": item_names}), item_names,
+                              Vc[np.ix_(item_idx, item_idx)].copy(), df=city_df, level=level,
+                              variance_method=vm_short,
+                              replicates=rep_q[:, city, item_idx] if rep_q is not None else None,
+                              replicate_variance=design._rep_variance if rep_q is not None else None)
+
+    # ---------------------------------------------------------------- domains
+    by_group = None
+    if has_by:
+        name_col = spec.design.commune_name
+        if (name_col and name_col in data.columns and by_cols == [spec.design.commune]
+                and name_col not in keys.columns):
+            first = pd.Series(data[name_col].to_numpy()[dom >= 0]).groupby(dom[dom >= 0]).first()
+            keys = keys.copy()
+            keys[name_col] = [_nfc(x) for x in first.reindex(range(D)).to_numpy()]
+        labels = [", ".join(str(x) for x in keys.loc[u, by_cols].tolist()) for u in range(D)]
+        ests, diffs, pub, reasons = [], [], [], []
+        min_n = spec.publication.min_n
+        max_cv = spec.publication.max_cv
+        for u in range(D):
+            e = make_index_estimate(labels[u], u, float(dfs[u]), int(counts[u]))
+            ests.append(e)
+            Vu = cov_block(u)[-1, -1]
+            cross = cov_cross(u)[-1, -1]
+            vdiff = float(Vu + Vc[-1, -1] - 2 * cross)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                diffs.append(make_estimate(f"{labels[u]} - city", float(q[u, -1] - q[city, -1]),
+                                           max(vdiff, 0.0) if vdiff == vdiff else float("nan"),
+                                           float(dfs[u]), level=level, statistic="difference",
+                                           variance_method=vm_short))
+            why = []
+            if not math.isfinite(e.estimate):
+                why.append(f"index undefined: {_undefined_reason(u)} / chỉ số không xác định")
+            if min_n is not None and counts[u] < min_n:
+                why.append(f"n = {int(counts[u])} < {min_n} / cỡ mẫu {int(counts[u])} < {min_n}")
+            cv = e.cv
+            if max_cv is not None and cv == cv and cv > max_cv:
+                why.append(f"CV = {cv:.1%} > {max_cv:.0%} / hệ số biến thiên {cv:.1%} > {max_cv:.0%}")
+            if not dfs[u] > 0:
+                why.append("0 design degrees of freedom / không đủ bậc tự do")
+            pub.append(not why)
+            reasons.append("; ".join(why))
+        comp_frame = pd.DataFrame(q[:D, p:p + K], columns=plan.comp_names)
+        n_undef = sum(1 for e in ests if not math.isfinite(e.estimate))
+        if n_undef:
+            warnings.warn(f"the index is undefined in {n_undef} domain(s); see by_group.reasons",
+                          HappinessIndexWarning, stacklevel=2)
+
+        def dom_vcov():
+            if not is_rep:
+                return C[np.ix_([u * Q + Q - 1 for u in range(D)], [u * Q + Q - 1 for u in range(D)])]
+            if rep_q is not None:
+                Z = rep_q[:, :D, -1]
+                keep = np.isfinite(Z).all(axis=1)
+                return design._rep_variance(Z[keep], q[:D, -1])
+            return np.diag([e.se**2 for e in ests])
+
+        by_group = DomainIndexTable(
+            ests, keys, labels, dom_vcov, df=float(np.min(dfs)), level=level, variance_method=vm_short,
+            publishable=pub, reasons=reasons, differences=diffs, component_estimates=comp_frame,
+        )
+
+    # ---------------------------------------------------------------- sensitivity
+    X, _ = _inputs(S[city:city + 1], plan)
+    xval = X[0]
+    gi = g_in[city]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        el = gi * xval / q[city, -1]
+    if spec.preset == "af_gnh":
+        Hn, An = float(S[city, plan.extra["H_n"]]), float(S[city, plan.extra["A_n"]])
+        sens = pd.DataFrame({"value": [Hn, An], "partial_derivative": [-scale * An, -scale * Hn]},
+                            index=["H_n", "A_n"])
+        sens["elasticity"] = sens["partial_derivative"] * sens["value"] / q[city, -1]
+        sens.attrs["note"] = {
+            "en": "GNH = 1 − H_n·A_n: the index rises when fewer people are not-yet-happy (H_n) or when "
+                  "they lack fewer indicators (A_n); it lies in [0, 100].",
+            "vi": "GNH = 1 − H_n·A_n: chỉ số tăng khi tỷ lệ người chưa hạnh phúc (H_n) giảm hoặc khi họ "
+                  "thiếu hụt ít chỉ báo hơn (A_n); chỉ số nằm trong [0, 100].",
+        }
+    else:
+        sens = pd.DataFrame({"value": xval, "partial_derivative": gi, "elasticity": el}, index=plan.input_names)
+        if spec.preset == "nef_ratio":
+            sens.attrs["note"] = dict(_NEF_NOTE)
+        else:
+            neg = [nm for nm, d in zip(plan.input_names, gi) if d < 0]
+            sens.attrs["note"] = {
+                "en": f"Index = {plan.formula}. " + (f"It FALLS when {', '.join(neg)} rise(s)." if neg else
+                                                     "It rises with every component."),
+                "vi": f"Chỉ số = {plan.formula}. " + (f"Chỉ số GIẢM khi {', '.join(neg)} tăng." if neg else
+                                                      "Chỉ số tăng theo mọi thành phần."),
+            }
+
+    # ---------------------------------------------------------------- AF details
+    af = None
+    if spec.preset == "af_gnh":
+        ex = plan.extra
+
+        def share_est(name, j):
+            v = float(q[city, j])
+            var = float(Vc[j, j])
+            return make_estimate(name, v, var if var == var else float("nan"), city_df, level=level,
+                                 statistic="ratio", variance_method=vm_short, n=n_city)
+
+        m0 = float(S[city, ex["M0"]])
+        contrib = []
+        for nm, w in zip(ex["af_items"], ex["af_weights"]):
+            h = float(S[city, ex["censored"][nm]])
+            contrib.append({"indicator": nm, "weight": w, "censored_headcount": h,
+                            "contribution_pct": 100 * w * h / m0 if m0 > 0 else float("nan")})
+        by_ind = pd.DataFrame(contrib)
+        item_to_comp = {}
+        for c in spec.components:
+            for it in c.items:
+                item_to_comp.setdefault(it, c.name)
+        by_ind["domain"] = [item_to_comp.get(nm, "") for nm in by_ind["indicator"]]
+        by_domain = by_ind.groupby("domain", sort=False)["contribution_pct"].sum().reset_index()
+        af = {
+            "H_n": share_est("H_n", ex["H_n"]),
+            "A_n": share_est("A_n", ex["A_n"]),
+            "M0": share_est("M0", ex["M0"]),
+            "threshold": spec.af.threshold,
+            "n_on_threshold": ex["n_on_threshold"],
+            "decomposition_by_indicator": by_ind,
+            "decomposition_by_domain": by_domain,
+        }
+        if has_by:
+            i_c = plan.col_names.index("af:censored_insufficiency")
+            tot_c = float(Tall[city, i_c])
+            grp = keys.copy()
+            grp["M0"] = S[:D, ex["M0"]]
+            grp["population_share"] = Tall[:D, plan.col_names.index("af:complete")] / Tall[city, plan.col_names.index("af:complete")]
+            grp["contribution_pct"] = 100 * Tall[:D, i_c] / tot_c if tot_c > 0 else np.nan
+            af["decomposition_by_group"] = grp
+
+    # ---------------------------------------------------------------- diagnostics
+    diag: dict = {}
+    w = design._w
+    wd = np.where(in_dom, w, 0.0)
+    sw = float(wd.sum())
+    diag["n"] = int(n)
+    diag["n_domain"] = n_city
+    diag["sum_weights"] = sw
+    diag["kish_effective_n"] = float(sw**2 / float((wd**2).sum()))
+    nr = []
+    for it in item_names:
+        miss = ~np.isfinite(ind[it].to_numpy(dtype=float)) & in_dom
+        nr.append({"item": it, "n_missing": int(miss.sum()), "rate": float(miss.sum() / max(n_city, 1)),
+                   "weighted_rate": float(wd[miss].sum() / sw) if sw > 0 else float("nan")})
+    diag["item_nonresponse"] = pd.DataFrame(nr)
+    if diagnostics:
+        if not is_rep:
+            diag["deff"] = _design_effects(plan, S[city], q[city], Vc, g_in[city], wd, in_dom, scale)
+        else:
+            diag["deff"] = None
+        alphas, analyses = {}, []
+        for c in spec.components:
+            sc = _reliability_scores(data, spec, ind, c.items)
+            alphas[c.name] = cronbach_alpha(sc[in_dom], wd[in_dom]) if len(c.items) > 1 else float("nan")
+            ia = item_analysis(sc[in_dom], wd[in_dom])
+            ia.insert(0, "component", c.name)
+            analyses.append(ia)
+        diag["cronbach_alpha"] = alphas
+        diag["item_analysis"] = pd.concat(analyses, ignore_index=True)
+
+    # ---------------------------------------------------------------- provenance
+    import happiness_index as _hi
+
+    used_cols = [it for c in spec.components for it in c.items]
+    if spec.preset == "af_gnh":
+        used_cols += plan.extra["af_items"]
+    for col in (spec.design.weights, spec.design.strata, spec.design.psu, spec.design.fpc,
+                getattr(design, "weights_column", None), *(by_cols or [])):
+        if isinstance(col, str) and col in data.columns:
+            used_cols.append(col)
+    for col in getattr(design, "psu_columns", []) or []:
+        if col in data.columns:
+            used_cols.append(col)
+    prov = {
+        "spec_name": spec.name,
+        "spec_version": spec.version,
+        "spec_hash": spec.content_hash(),
+        "data_hash": _data_hash(data, used_cols),
+        "data_hash_columns": sorted(set(used_cols)),
+        "n_rows": int(n),
+        "library_version": getattr(_hi, "__version__", "unknown"),
+        "variance_method": variance_method,
+        "replicates": int(design.n_replicates) if is_rep else None,
+        "seed": seed if seed is not None else getattr(design, "seed", None),
+        "ci_scale": ci_text,
+        "level": level,
+    }
+    band = None
+    if spec.levels:
+        try:
+            band = spec.level_for(overall.estimate)
+        except SpecError:
+            band = None
+    return IndexResult(overall=overall, components=components, items=items_tab, by_group=by_group, level=band,
+                       diagnostics=diag, sensitivity=sens, provenance=prov, ci_scale=ci_text,
+                       variance_method=variance_method, spec=spec, af=af)
+
+
+def _reliability_scores(data, spec, ind, items) -> np.ndarray:
+    """Item scores for Cronbach's alpha: numeric codes of ordered items, else the 0/1 indicator."""
+    out = []
+    for nm in items:
+        it = spec.item(nm)
+        if it.ordered and it.numeric:
+            v = pd.to_numeric(data[nm], errors="coerce").astype("float64").to_numpy(copy=True)
+            if it.missing_codes:
+                v[np.isin(v, np.asarray(it.missing_codes, dtype=float))] = np.nan
+        else:
+            v = ind[nm].to_numpy(dtype=float)
+        out.append(v)
+    return np.column_stack(out)
+
+
+def _design_effects(plan: _Plan, s, qc, Vc, g, wd, in_dom, scale) -> dict:
+    """deff = design variance / SRS-without-replacement variance (R's svymean deff)
+    for every component and the index, from the linearised respondent scores."""
+    Y = plan.Y
+    sw = wd.sum()
+    nobs = float(in_dom.sum())
+    p = len(plan.num)
+    K = plan.A.shape[0]
+    # z for each share: r (y - s) * sw / t_den  (mean scale)
+    tden = (wd[:, None] * Y[:, plan.den]).sum(axis=0)
+    Zs = (Y[:, plan.num] - s[None, :] * Y[:, plan.den]) * (sw / tden)[None, :]
+    Zs = np.nan_to_num(Zs)
+    Zc = Zs @ plan.A.T  # (n, K)
+    Zi = Zs @ (g @ plan.B)
+    out = {}
+    for name, z, var in [*((plan.comp_names[i], Zc[:, i], Vc[p + i, p + i]) for i in range(K)),
+                         ("index", Zi, Vc[p + K, p + K])]:
+        zbar = (wd * z).sum() / sw
+        s2 = (wd * (z - zbar) ** 2).sum() / sw * nobs / (nobs - 1) if nobs > 1 else float("nan")
+        vsrs = s2 / nobs * (sw - nobs) / sw
+        out[name] = float(var / vsrs) if vsrs > 0 else float("nan")
+    return out
