@@ -20,6 +20,8 @@ from .errors import (
 from .design import DomainView, ReplicateDesign, SurveyDesign
 from .estimators import Estimate, EstimateTable
 from .formula import Formula
+from .index import IndexResult, af_gnh_index, compute_index, index_from_components, nef_sensitivity
+from .reliability import cronbach_alpha, item_analysis
 from .sampling import allocate, sample_size, select
 from .io import read_survey
 from .schema import ValidationReport, validate_survey
