@@ -549,6 +549,12 @@ class _EstimatorMixin:
             )
         if key_table is not None:
             present = counts > 0
+            if not present.any():
+                raise EstimationError(
+                    f"every domain of by({self._by_cols}) is empty: no respondent with a positive weight, a "
+                    f"{'non-missing ' if self._by_dropna else ''}domain key and non-missing {stat.var_columns}; "
+                    "check the missing values (na_rm=True, dropna=False) or the domain columns"
+                )
             key_table = key_table[present].reset_index(drop=True)
             remap = np.full(D, -1)
             remap[present] = np.arange(present.sum())
