@@ -511,13 +511,27 @@ def _box_allocation(n: int, w: np.ndarray, lower: np.ndarray, upper: np.ndarray)
     same way (remaining n shared in proportion to w among the free strata).
     """
     pos = w > 0
-    # breakpoints of the piecewise-linear, non-decreasing g(lam) = sum clip(lam w, L, U)
-    bps = np.unique(np.concatenate([[0.0], lower[pos] / w[pos], upper[pos] / w[pos]]))
-    g = np.clip(bps[:, None] * w[None, :], lower[None, :], upper[None, :]).sum(axis=1)
+    # g(lam) = sum clip(lam w, L, U) is piecewise linear and non-decreasing: its slope
+    # gains w_h at lam = L_h / w_h and loses it at U_h / w_h. Evaluate g at every
+    # breakpoint with cumulative sums (O(H log H)), then interpolate inside the segment.
+    x = np.concatenate([lower[pos] / w[pos], upper[pos] / w[pos]])
+    delta = np.concatenate([w[pos], -w[pos]])
+    order = np.argsort(x, kind="stable")
+    x, delta = x[order], delta[order]
+    slope_before = np.concatenate([[0.0], np.cumsum(delta)[:-1]])
+    dx = np.diff(np.concatenate([[0.0], x]))
+    g0 = lower.sum()
+    g = g0 + np.cumsum(slope_before * dx)
+    bps = np.concatenate([[0.0], x])
+    g = np.concatenate([[g0], g])
+    g = np.maximum.accumulate(g)  # guard against float drift in the cumulative sums
     k = int(np.searchsorted(g, n, side="left"))  # first breakpoint with g >= n
     if k >= len(bps):  # cannot reach n (handled by the caller's feasibility check)
         k = len(bps) - 1
-    lam = bps[k] if g[k] == n or k == 0 else bps[k - 1] + (n - g[k - 1]) * (bps[k] - bps[k - 1]) / (g[k] - g[k - 1])
+    if g[k] == n or k == 0 or g[k] == g[k - 1]:
+        lam = bps[k]
+    else:
+        lam = bps[k - 1] + (n - g[k - 1]) * (bps[k] - bps[k - 1]) / (g[k] - g[k - 1])
     raw = lam * w
     at_low = raw <= lower + 1e-12 * np.maximum(1.0, lower)
     at_up = raw >= upper - 1e-12 * np.maximum(1.0, upper)
@@ -1084,8 +1098,9 @@ def select(
         selected = rank <= n_row
         pi1 = n_row / N_units[codes]
     else:
-        for h in range(len(keys)):
-            rows = np.flatnonzero(codes == h)
+        # rows of each stratum in frame order (one stable sort instead of a scan per stratum)
+        by_stratum = np.split(np.argsort(codes, kind="stable"), np.cumsum(N_units)[:-1])
+        for h, rows in enumerate(by_stratum):
             sizes = sz[rows] if method == "pps_systematic" else np.ones(len(rows))
             sel, pi_h, cert_h = _systematic_positions(sizes, int(n_vec[h]), rng)
             pi1[rows] = pi_h

@@ -766,3 +766,21 @@ def test_two_stage_design_unbiased_and_se_calibrated_by_simulation():
     sd = est.std(ddof=1)
     assert abs(est.mean() - truth) < 4 * sd / math.sqrt(R), (est.mean(), truth, sd)
     assert se.mean() == pytest.approx(sd, rel=0.10), (se.mean(), sd)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_problems())
+def test_bounded_allocation_satisfies_optimality_conditions(problem):
+    """n_h = clip(lam a_h, L_h, N_h): free strata share one lam; strata at a bound lie beyond it."""
+    N, sd, mn, n, _, _, _ = problem
+    fr = pd.DataFrame({"s": [f"h{i}" for i in range(len(N))], "N": N.astype(int), "sd": sd})
+    out = allocate(fr, n, "s", "N", method="neyman", sd="sd", min_per_stratum=mn)
+    x, a, L = out["n_exact"].to_numpy(), N * sd, np.minimum(mn, N)
+    tol = 1e-7 * max(1.0, n)
+    free = (x > L + tol) & (x < N - tol)
+    if free.any():
+        lam = x[free] / a[free]
+        np.testing.assert_allclose(lam, lam[0], rtol=1e-8)
+        lam = lam[0]
+        assert (a[np.abs(x - L) <= tol] * lam <= L[np.abs(x - L) <= tol] + tol).all()
+        assert (a[np.abs(x - N) <= tol] * lam >= N[np.abs(x - N) <= tol] - tol).all()
