@@ -26,5 +26,6 @@ from .sampling import allocate, sample_size, select
 from .io import read_survey
 from .schema import ValidationReport, validate_survey
 from .spec import Component, IndexSpec, Item
+from .weighting import adjust_nonresponse, calibrate, post_stratify, rake, trim_weights, weight_diagnostics
 
 __version__ = "0.1.0"
