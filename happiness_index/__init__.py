@@ -26,6 +26,8 @@ from .sampling import allocate, sample_size, select
 from .io import read_survey
 from .schema import ValidationReport, validate_survey
 from .spec import Component, IndexSpec, Item
+from .trajectory import Assessment, Change, ChangeTable, PublishedFigure, Trajectory, compare
+from .datasets import load_api, load_city_frame, load_city_margins, load_city_survey, load_gss
 from .weighting import adjust_nonresponse, calibrate, post_stratify, rake, trim_weights, weight_diagnostics
 
 __version__ = "0.1.0"
