@@ -960,8 +960,8 @@ def compute_index(
         remap = np.full(len(uniques), -1)
         remap[present] = np.arange(present.sum())
         dom = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
-        if isinstance(uniques, pd.MultiIndex):
-            keys = uniques.to_frame(index=False)[present].reset_index(drop=True)
+        if len(by_cols) > 1:
+            keys = pd.DataFrame([tuple(t) for t in uniques], columns=by_cols)[present].reset_index(drop=True)
         else:
             keys = pd.DataFrame({by_cols[0]: np.asarray(uniques)[present]})
         D = int(present.sum())
