@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import unicodedata
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -266,13 +266,11 @@ def _name_key(s: pd.Series) -> pd.Series:
     return _norm_text(s)
 
 
-def _row_labels(data: pd.DataFrame, id_col) -> np.ndarray:
+def _row_labels(n: int, ids) -> np.ndarray:
     """Respondent ids (integral float ids shown as integers); the 1-based row number where
     there is no id column or the id is blank."""
-    n = len(data)
-    if id_col is None:
+    if ids is None:
         return np.arange(1, n + 1)
-    ids = data[id_col]
     if pd.api.types.is_float_dtype(ids):
         v = ids.to_numpy(dtype="float64", na_value=np.nan)
         fin = v[~np.isnan(v)]
@@ -399,8 +397,9 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
 
     # column names compared after NFC; the report spells them as in the file
     orig_of: dict = {}
+    src: dict = {}  # NFC name -> the column (by position, so duplicate headers are safe)
     problems: list = []  # extra rows of the error table built outside pandera
-    for c in data.columns:
+    for i, c in enumerate(data.columns):
         k = _nfc(c)
         if k in orig_of:
             problems.append(dict(row=pd.NA, column=str(c), value=pd.NA, check="unique column name",
@@ -413,12 +412,13 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
                                  _pos=-1))
             continue
         orig_of[k] = c
+        src[k] = data.iloc[:, i]
 
     b = _Builder()
     work: dict = {}
     numeric_keys: set = set()
     coercions: list = []
-    row_label = _row_labels(data, orig_of.get(_nfc(id_col)) if id_col is not None else None)
+    row_label = _row_labels(n, src.get(_nfc(id_col)) if id_col is not None else None)
 
     def present(name):
         return name is not None and _nfc(name) in orig_of
@@ -428,7 +428,7 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
         key = _nfc(name)
         if key in work:
             return work[key]
-        s = data[orig_of[key]]
+        s = src[key]
         v, bad, coerced = _to_number(s)
         if coerced is not None and coerced.any():
             pos = np.flatnonzero(coerced)
@@ -456,7 +456,7 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
         key = _nfc(id_col)
         b.col(key, nullable=False, unique=True)
         if present(id_col):
-            work[key] = data[orig_of[key]].reset_index(drop=True)
+            work[key] = src[key].reset_index(drop=True)
 
     # ---------------------------------------------------------------- items
     for it in spec.items:
@@ -478,7 +478,7 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
                 codes = np.asarray(it.codes, dtype="float64")
                 fn = (lambda s, codes=codes: pd.Series(np.isin(s.to_numpy(), codes), index=s.index))
         else:
-            t = _name_key(data[ocol]).reset_index(drop=True)
+            t = _name_key(src[key]).reset_index(drop=True)
             if it.missing_codes:
                 t = t.mask(t.isin([str(m) for m in it.missing_codes]))
             work[key] = t
@@ -514,7 +514,7 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
         if col is not None:
             b.col(_nfc(col), nullable=False)
             if present(col) and _nfc(col) not in work:
-                work[_nfc(col)] = data[orig_of[_nfc(col)]].reset_index(drop=True)
+                work[_nfc(col)] = src[_nfc(col)].reset_index(drop=True)
     if design.fpc is not None:
         b.col(_nfc(design.fpc), nullable=False)
         if present(design.fpc):
@@ -551,7 +551,7 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
 
     # ---------------------------------------------------------------- sampling frame
     if frame is not None:
-        _frame_checks(frame, data, design, orig_of, work, b, problems, present)
+        _frame_checks(frame, src, design, orig_of, work, b, problems, present)
 
     # ---------------------------------------------------------------- skip rules
     for r in spec.skip_rules:
@@ -596,16 +596,16 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
     except SchemaErrors as exc:
         failures = exc.failure_cases
     del workdf
-    errors = _error_table(failures, data, orig_of, row_label, b, problems)
+    errors = _error_table(failures, src, data.columns, orig_of, row_label, b, problems)
 
     coer = (pd.concat(coercions, ignore_index=True).sort_values(["_pos"], kind="stable")
             .drop(columns="_pos").reset_index(drop=True)
             if coercions else pd.DataFrame(columns=COERCION_COLUMNS))
-    clean = _clean(data, spec, work, orig_of, numeric_keys) if len(errors) == 0 else None
+    clean = _clean(data, src, spec, work, orig_of, numeric_keys) if len(errors) == 0 else None
     return ValidationReport(errors=errors, coercions=coer, data=clean, n_rows=n, spec_name=spec.name)
 
 
-def _frame_checks(frame, data, design, orig_of, work, b, problems, present):
+def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
     if not isinstance(frame, pd.DataFrame):
         raise SchemaError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
     fcols = {_nfc(c): c for c in frame.columns}
@@ -641,7 +641,7 @@ def _frame_checks(frame, data, design, orig_of, work, b, problems, present):
                                "the data; check that its questionnaires were entered",
                     message_vi=f"xã/phường {_fmt(code)} có trong dàn chọn mẫu nhưng không có người trả lời "
                                "nào trong dữ liệu; hãy kiểm tra việc nhập phiếu của xã/phường này",
-                    _pos=n_big()))
+                    _pos=_AFTER_ROWS))
         # commune names
         ncol = design.commune_name
         if ncol is not None and _nfc(ncol) in fcols and present(ncol):
@@ -654,9 +654,9 @@ def _frame_checks(frame, data, design, orig_of, work, b, problems, present):
                                   f"name: {sorted(bad['name'].unique().tolist())}; fix the frame")
             name_of = pd.Series(fnames["name"].to_numpy(), index=fnames["k"].to_numpy())
             expected = dkey.map(name_of)
-            got = _name_key(data[orig_of[_nfc(ncol)]]).reset_index(drop=True)
+            got = _name_key(src[_nfc(ncol)]).reset_index(drop=True)
             okn = (expected.isna() | got.isna() | (got == expected)).fillna(True).astype(bool)
-            work[_nfc(ncol)] = data[orig_of[_nfc(ncol)]].reset_index(drop=True)
+            work[_nfc(ncol)] = src[_nfc(ncol)].reset_index(drop=True)
             b.col(_nfc(ncol), required=False)
             ncol_o = orig_of[_nfc(ncol)]
             exp_arr = expected.to_numpy()
@@ -689,12 +689,11 @@ def _frame_checks(frame, data, design, orig_of, work, b, problems, present):
                                    " trong dàn chọn mẫu; hãy sửa mã thôn/tổ hoặc mã xã/phường"]))
 
 
-def n_big() -> int:
-    """Sort position of problems that concern the frame (after every row)."""
-    return np.iinfo(np.int64).max
+#: Sort position of problems that concern a commune of the frame (after every row).
+_AFTER_ROWS = np.iinfo(np.int64).max
 
 
-def _error_table(failures, data, orig_of, row_label, b, problems) -> pd.DataFrame:
+def _error_table(failures, src, columns, orig_of, row_label, b, problems) -> pd.DataFrame:
     parts = []
     if failures is not None and len(failures):
         fc = failures
@@ -711,7 +710,7 @@ def _error_table(failures, data, orig_of, row_label, b, problems) -> pd.DataFram
         for (col, chk), g in cells.groupby(["column", "check"], sort=False):
             pos = g["index"].to_numpy(dtype="int64")
             ocol = orig_of.get(col, col)
-            vals_raw = data[ocol].to_numpy()[pos] if ocol in data.columns else g["failure_case"].to_numpy()
+            vals_raw = src[col].to_numpy()[pos] if col in src else g["failure_case"].to_numpy()
             vals_txt = [_fmt(v) for v in vals_raw]
             if chk in _BUILTIN:
                 check, kind = _BUILTIN[chk]
@@ -741,13 +740,19 @@ def _error_table(failures, data, orig_of, row_label, b, problems) -> pd.DataFram
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in ERROR_COLUMNS})
     out = pd.concat([p.astype({"row": object, "value": object}) for p in parts], ignore_index=True)
-    col_order = {c: i for i, c in enumerate(data.columns)}
+    nan_cells = out["check"] == "is a number"
+    if nan_cells.any():
+        # a cell that is not a number is reported once, not also as blank or as an invalid code
+        key = out["_pos"].astype(str) + "\x1f" + out["column"].astype(str)
+        dup = key.isin(key[nan_cells]) & ~nan_cells & (out["_pos"] >= 0)
+        out = out[~dup]
+    col_order = {c: i for i, c in reversed(list(enumerate(columns)))}
     out["_col"] = out["column"].map(col_order).fillna(len(col_order))
     out = out.sort_values(["_pos", "_col"], kind="stable").drop(columns=["_pos", "_col"])
     return out[ERROR_COLUMNS].reset_index(drop=True)
 
 
-def _clean(data, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
+def _clean(data, src, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
     """The cleaned copy: item columns typed, text numbers converted, names NFC; input untouched.
 
     Consumes ``work`` (columns are popped as they are converted, to bound peak memory).
@@ -773,8 +778,8 @@ def _clean(data, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
             else:
                 s = s.astype("string").set_axis(data.index)
             out[key] = s
-        elif key in numeric_keys and key in work and not pd.api.types.is_numeric_dtype(data[ocol].dtype):
+        elif key in numeric_keys and key in work and not pd.api.types.is_numeric_dtype(src[key].dtype):
             out[key] = work.pop(key).set_axis(data.index)   # numbers stored as text, converted
         else:
-            out[key] = data[ocol].copy()
+            out[key] = src[key].copy()
     return pd.DataFrame(out, index=data.index, copy=False)

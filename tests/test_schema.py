@@ -341,3 +341,34 @@ def test_property_corrupting_k_cells_reports_exactly_them(arg, k, data):
     got = list(zip(rep.errors["row"].astype(int), rep.errors["column"]))
     assert len(got) == k and set(got) == expected
     assert set(rep.errors["check"]) <= {"in range 1..5", "is a number"}
+
+
+def test_text_in_non_nullable_column_is_reported_once():
+    df = _read("good.csv")
+    df["w"] = df["w"].astype(object)
+    df.loc[2, "w"] = "abc"
+    df["age"] = df["age"].astype(object)
+    df.loc[5, "age"] = "n/a"
+    rep = validate_survey(df, SPEC, FRAME)
+    assert _triples(rep) == [(3, "w", "is a number", "not a number"),
+                             (6, "age", "is a number", "not a number")]
+
+
+def test_exact_duplicate_header_and_two_blank_ids():
+    df = _read("good.csv")
+    df.columns = [c if c != "q2" else "q1" for c in df.columns]
+    rep = validate_survey(df, SPEC, FRAME)
+    assert _triples(rep) == [(None, "q1", "unique column name", "duplicate column"),
+                             (None, "q2", "column present", "missing column")]
+    df = _read("good.csv")
+    df.loc[[2, 3], "id"] = np.nan
+    rep = validate_survey(df, SPEC, FRAME)  # blank ids: row numbers, not reported as duplicates
+    assert _triples(rep) == [(3, "id", "not missing", "missing id"), (4, "id", "not missing", "missing id")]
+
+
+@pytest.mark.parametrize("dtype", ["category", "Int64", "Float64", "string", object])
+def test_item_dtypes_accepted(dtype):
+    df = _read("good.csv")
+    df["q1"] = df["q1"].astype(dtype)
+    rep = validate_survey(df, SPEC, FRAME)
+    assert rep.ok and rep.data["q1"].tolist()[:4] == [4, 3, 5, 2]
