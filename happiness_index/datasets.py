@@ -127,7 +127,7 @@ def load_city_frame() -> pd.DataFrame:
 
 
 def load_city_survey(year: int | None = None) -> pd.DataFrame:
-    """SYNTHETIC survey of Yên Bái city for 2023 and 2024 (2,040 respondents a year).
+    """SYNTHETIC survey of Yên Bái city for 2023 and 2024 (3,400 respondents a year).
 
     Parameters
     ----------

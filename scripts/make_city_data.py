@@ -19,10 +19,10 @@ households each) by a seeded multinomial draw.
 The samples (``yen_bai_city_survey_2023.csv``, ``..._2024.csv``)
 ----------------------------------------------------------------
 Each year is an independent two-stage sample drawn with the library's own
-:func:`happiness_index.select`: in every commune 3 areas by systematic PPS on households,
+:func:`happiness_index.select`: in every commune 5 areas by systematic PPS on households,
 then 40 households by SRS in each selected area (``households_per_psu=40``, the province's
 rule); one adult answers per household. ``weight`` is the design weight 1/(pi1 pi2), so the
-weights of a commune add up to its listed households. 17 x 3 x 40 = 2,040 interviews a year.
+weights of a commune add up to its listed households. 17 x 5 x 40 = 3,400 interviews a year.
 
 The answer model (documented so that the "true" values are known)
 ------------------------------------------------------------------
@@ -59,7 +59,7 @@ import happiness_index as hi  # noqa: E402
 DATA = ROOT / "happiness_index" / "data"
 SEED = 20240601
 YEARS = (2023, 2024)
-AREAS_PER_COMMUNE = 3
+AREAS_PER_COMMUNE = 5
 HH_PER_AREA = 40
 
 COMMUNES = [  # (name, type, households)  -- ILLUSTRATIVE counts, not official statistics
