@@ -116,6 +116,11 @@ def build_replicates(design, method: str = "jk1", replicates: int | None = None,
         R = len(reps) + len(adjust_cols)
         if R == 0:
             raise DesignError("every stratum was sampled completely or has a single PSU: there is nothing to replicate")
+        if adjust_cols and H < 2:
+            raise DesignError(
+                "the design has a single stratum with a single PSU: JKn replicates cannot be built "
+                "(lonely_psu='adjust' needs other strata to centre on); sample at least 2 PSUs"
+            )
         A = np.ones((C, R))
         h_of_rep = cl_h[reps]
         nh = npsu[h_of_rep]

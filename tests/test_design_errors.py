@@ -327,6 +327,14 @@ def test_single_psu_under_fail_names_stratum_and_rules(df):
     assert "Nghĩa Lộ" in msg(e) and "remove" in msg(e)
 
 
+def test_jkn_on_a_single_lonely_psu_is_refused():
+    one = pd.DataFrame({"w": [2.0, 3.0], "h": ["a", "a"], "psu": [1, 1], "y": [1.0, 2.0]})
+    d = hi.SurveyDesign(one, weights="w", strata="h", psu="psu", lonely_psu="adjust")
+    with pytest.raises(DesignError) as e:
+        d.to_replicates("jkn")
+    assert "single stratum with a single PSU" in msg(e) and "at least 2 PSUs" in msg(e)
+
+
 def test_unknown_lonely_rule_and_not_a_frame(df):
     with pytest.raises(DesignError) as e:
         design(df, lonely_psu="drop")
