@@ -1,0 +1,474 @@
+"""Design-based quantiles with Woodruff, score and replicate intervals (R's ``svyquantile``).
+
+:func:`estimate_quantiles` is the engine behind ``design.quantile(...)`` on
+:class:`~happiness_index.SurveyDesign`, :class:`~happiness_index.ReplicateDesign`,
+their subsets and ``by()`` domain views. It follows R ``survey`` 4.1.1:
+
+Quantile rules (``rule``)
+-------------------------
+With the observations sorted (zero weights dropped), cumulative weights ``C_i`` and
+total ``W``, let ``pos`` be the last ``i`` with ``C_i <= p W`` and ``wlow = p - C_pos/W``:
+
+* ``"math"`` (R's default ``qrule="math"``): ``x_pos`` if ``wlow == 0`` else ``x_{pos+1}``,
+  i.e. the smallest value whose weighted CDF is at least ``p`` (no interpolation);
+* ``"school"``: ``(x_pos + x_{pos+1}) / 2`` if ``wlow == 0`` else ``x_{pos+1}``;
+* ``"hf7"``: linear interpolation of ``x`` on ``p_k = C_{k-1} / C_{n-1}`` (a weighted
+  Hyndman & Fan type 7), clamped at the ends.
+
+Cumulative weights are accumulated in extended precision as R does, so the exact
+comparison ``wlow == 0`` takes the same branch as R.
+
+Intervals
+---------
+* Woodruff (1952), ``ci_method="woodruff"``: the CDF at the estimate, ``F = mean(x <= q)``,
+  gets a design-based interval on the CDF scale (``interval_type``: ``"mean"`` Wald with
+  t on ``df``; ``"xlogit"`` on the logit scale; ``"asin"``; ``"beta"`` Korn–Graubard), and
+  the limits are mapped back through the same quantile rule. A limit outside [0, 1] gives NaN.
+* Score (Francisco & Fuller 1991), ``ci_method="score"`` (Taylor designs only): the
+  limits invert the test of ``F(θ) = p``, ``(p - F(θ)) / se(F(θ)) = ±t``; as R's
+  ``ffullerCI`` the root ``θ`` is turned into ``mean(x <= θ)`` (unweighted) and mapped
+  through the rule.
+* ``interval_type="quantile"`` (replicate designs only): the quantile is recomputed with
+  every replicate weight and ``se`` comes from the replicate variance formula;
+  the interval is ``q ± t·se``.
+
+In every case ``se`` is the interval width divided by ``2 t`` (R's convention), with
+``t`` the quantile on ``df`` degrees of freedom: the design's (domain's) df after
+removing missing values, as R's ``svyquantile``.
+
+References
+----------
+Woodruff, R. S. (1952). Confidence intervals for medians and other position measures.
+*JASA* 47, 635–646.
+Francisco, C. A. & Fuller, W. A. (1991). Quantile estimation with a complex survey design.
+*Annals of Statistics* 19, 454–469.
+Hyndman, R. J. & Fan, Y. (1996). Sample quantiles in statistical packages. *Am. Stat.* 50, 361–365.
+Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*, §2.4. Wiley.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import special, stats
+
+from .errors import EstimationError
+from .estimators import EstimateTable, make_estimate, t_quantile
+
+__all__ = ["estimate_quantiles", "weighted_quantile", "QUANTILE_RULES", "QUANTILE_INTERVALS"]
+
+QUANTILE_RULES = ("math", "school", "hf7")
+QUANTILE_INTERVALS = ("mean", "beta", "xlogit", "asin", "quantile")
+
+
+# ---------------------------------------------------------------------------
+# quantile rules on sorted data
+# ---------------------------------------------------------------------------
+
+
+def _cumweights(w_sorted: np.ndarray) -> np.ndarray:
+    """Cumulative sums accumulated in extended precision, rounded to double (as R's cumsum)."""
+    return np.cumsum(np.asarray(w_sorted, dtype=np.longdouble), axis=0).astype(np.float64)
+
+
+def _rule_sorted(xs: np.ndarray, cw: np.ndarray, p: np.ndarray, rule: str) -> np.ndarray:
+    """Quantiles of sorted values ``xs`` (all weights > 0) with cumulative weights ``cw``."""
+    p = np.atleast_1d(np.asarray(p, dtype=float))
+    n = len(xs)
+    if n == 0:
+        return np.full(p.shape, np.nan)
+    W = cw[-1]
+    if rule == "hf7":
+        if n == 1:
+            return np.full(p.shape, xs[0])
+        pk = np.concatenate([[0.0], cw[:-1]]) / cw[-2]
+        return np.interp(p, pk, xs)
+    k = np.searchsorted(cw, p * W, side="right")  # number of C_i <= pW
+    pos = np.maximum(k - 1, 0)
+    nxt = np.where(k == 0, 0, np.minimum(pos + 1, n - 1))
+    wlow = np.where(k == 0, 1.0, p - cw[pos] / W)
+    if rule == "math":
+        return np.where(wlow == 0, xs[pos], xs[nxt])
+    if rule == "school":
+        return np.where(wlow == 0, (xs[pos] + xs[nxt]) / 2, xs[nxt])
+    raise AssertionError(rule)  # pragma: no cover
+
+
+def weighted_quantile(x, w, p, rule: str = "math") -> np.ndarray:
+    """Weighted quantile(s) of ``x`` with weights ``w`` under one of R's ``qrule``s.
+
+    Parameters
+    ----------
+    x, w : array_like, shape (n,)
+        Values and non-negative weights (zero weights are ignored).
+    p : float or array_like
+        Probabilities in [0, 1].
+    rule : {"math", "school", "hf7"}
+        See the module notes.
+
+    Returns
+    -------
+    numpy.ndarray
+        One quantile per ``p``.
+    """
+    _check_rule(rule)
+    x = np.asarray(x, dtype=float)
+    w = np.asarray(w, dtype=float)
+    keep = w != 0
+    x, w = x[keep], w[keep]
+    o = np.argsort(x, kind="stable")
+    return _rule_sorted(x[o], _cumweights(w[o]), np.atleast_1d(p), rule)
+
+
+def _check_rule(rule):
+    if rule not in QUANTILE_RULES:
+        raise EstimationError(f"unknown quantile rule {rule!r}; use one of {QUANTILE_RULES} (R's qrule)")
+
+
+def _rep_rule(xs: np.ndarray, Wr: np.ndarray, p: float, rule: str) -> np.ndarray:
+    """The quantile for every replicate weight column of ``Wr`` (n × R), xs sorted."""
+    n, R = Wr.shape
+    if rule == "hf7":
+        # interpolation rule: one small pass per replicate column
+        return np.array([weighted_quantile(xs, Wr[:, r], p, "hf7")[0] for r in range(R)])
+    kept = Wr != 0
+    cw = _cumweights(Wr)  # (n, R)
+    W = cw[-1]
+    rows = np.arange(n)[:, None]
+    le = (cw <= p * W[None, :]) & kept
+    pos = np.where(le, rows, -1).max(axis=0)  # last kept row with C <= pW
+    # next kept row strictly after pos
+    nk = np.where(kept, rows, n)
+    nk = np.minimum.accumulate(nk[::-1], axis=0)[::-1]  # first kept row at or after i
+    nk_after = np.vstack([nk[1:], np.full((1, R), n)])
+    first_kept = nk[0]
+    cols = np.arange(R)
+    pos_c = np.maximum(pos, 0)
+    nxt = np.where(pos >= 0, nk_after[pos_c, cols], first_kept)
+    nxt = np.where(nxt >= n, pos_c, nxt)
+    wlow = np.where(pos >= 0, p - cw[pos_c, cols] / W, 1.0)
+    lowv = xs[np.where(pos >= 0, pos_c, first_kept)]
+    upv = xs[np.minimum(nxt, n - 1)]
+    if rule == "math":
+        return np.where(wlow == 0, lowv, upv)
+    return np.where(wlow == 0, (lowv + upv) / 2, upv)
+
+
+# ---------------------------------------------------------------------------
+# CDF-scale intervals (Woodruff)
+# ---------------------------------------------------------------------------
+
+
+def _cdf_interval(F, se, level, df, itype, n_rows, degf):
+    """Interval for the CDF value F with standard error se (R's woodruffCI methods)."""
+    q = t_quantile(level, df)
+    if not np.isfinite(q) or not np.isfinite(se):
+        return (np.nan, np.nan)
+    if itype == "mean":
+        return (F - q * se, F + q * se)
+    if itype == "xlogit":
+        if not 0 < F < 1:
+            return (np.nan, np.nan)
+        eta = math.log(F / (1 - F))
+        s = se / (F * (1 - F))
+        return (float(special.expit(eta - q * s)), float(special.expit(eta + q * s)))
+    if itype == "asin":
+        if not 0 < F < 1:
+            return (np.nan, np.nan)
+        a = math.asin(math.sqrt(F))
+        s = se / (2 * math.sqrt(F * (1 - F)))
+        return (math.sin(a - q * s) ** 2, math.sin(a + q * s) ** 2)
+    if itype == "beta":
+        alpha = 1 - level
+        if not (se > 0 and n_rows > 1 and degf > 0):
+            return (np.nan, np.nan)
+        neff = F * (1 - F) / se**2
+        neff *= (stats.t.ppf(alpha / 2, n_rows - 1) / stats.t.ppf(alpha / 2, degf)) ** 2
+        lo = stats.beta.ppf(alpha / 2, neff * F, neff * (1 - F) + 1) if F > 0 else 0.0
+        hi = stats.beta.ppf(1 - alpha / 2, neff * F + 1, neff * (1 - F)) if F < 1 else 1.0
+        return (float(lo), float(hi))
+    raise AssertionError(itype)  # pragma: no cover
+
+
+# ---------------------------------------------------------------------------
+# the estimator
+# ---------------------------------------------------------------------------
+
+
+class _DomainData:
+    """Sorted values and cumulative weights of one domain."""
+
+    def __init__(self, x, w, rows):
+        keep = w != 0
+        o = np.argsort(x[keep], kind="stable")
+        self.rows = rows[keep][o]
+        self.xs = x[keep][o]
+        self.ws = w[keep][o]
+        self.cw = _cumweights(self.ws)
+        self.x_all = x  # all domain rows (zero weights included), for the score rule
+
+    def q(self, p, rule):
+        return _rule_sorted(self.xs, self.cw, np.atleast_1d(p), rule)
+
+
+def estimate_quantiles(
+    design,
+    x: str,
+    p=0.5,
+    rule: str = "math",
+    ci_method: str = "woodruff",
+    na_rm: bool = False,
+    level: float = 0.95,
+    df: float | None = None,
+    interval_type: str = "mean",
+):
+    """Quantiles of a numeric column with design-based intervals (see the module notes).
+
+    Parameters
+    ----------
+    design : SurveyDesign, ReplicateDesign, a subset of either, or a ``by()`` view
+        Where to estimate.
+    x : str
+        Numeric column.
+    p : float or sequence of float
+        Probabilities in [0, 1].
+    rule : {"math", "school", "hf7"}, default "math"
+        Quantile rule (R's ``qrule``).
+    ci_method : {"woodruff", "score"}, default "woodruff"
+        Interval construction; "score" needs a Taylor design.
+    na_rm : bool, default False
+        Missing values: error (False) or out of the domain (True).
+    level : float, default 0.95
+        Confidence level.
+    df : float, optional
+        Degrees of freedom of the t quantile; default the design's (domain's) df after
+        removing missing values. ``math.inf`` gives Normal quantiles.
+    interval_type : {"mean", "beta", "xlogit", "asin", "quantile"}, default "mean"
+        CDF-scale interval for Woodruff; "quantile" (replicate designs) uses the
+        replicate variance of the quantile itself.
+
+    Returns
+    -------
+    Estimate
+        One column, one ``p``, no domains.
+    EstimateTable
+        Otherwise; rows labelled by ``p`` (``"0.25"``) and/or the domain. Quantiles are
+        not jointly linearised: the covariance matrix is diagonal (NaN off the
+        diagonal) except for ``interval_type="quantile"``, whose replicates give the
+        full covariance and let contrasts be re-evaluated replicate by replicate.
+
+    Raises
+    ------
+    EstimationError
+        Unknown rule or interval type, ``p`` outside [0, 1], a score interval on a
+        replicate design, a "quantile" interval on a Taylor design, a non-numeric or
+        missing-valued column (without ``na_rm``), an empty domain.
+    """
+    _check_rule(rule)
+    if ci_method not in ("woodruff", "score"):
+        raise EstimationError(f"ci_method={ci_method!r}: quantile intervals are 'woodruff' or 'score'")
+    if interval_type not in QUANTILE_INTERVALS:
+        raise EstimationError(f"interval_type={interval_type!r} is not one of {QUANTILE_INTERVALS}")
+    is_rep = getattr(design, "_variance_method", "taylor") == "replicate"
+    if interval_type == "quantile" and not is_rep:
+        raise EstimationError("interval_type='quantile' needs replicate weights (a ReplicateDesign)")
+    if ci_method == "score" and is_rep:
+        raise EstimationError("the score interval is for Taylor designs; use ci_method='woodruff' on replicate designs")
+    single_p = not isinstance(p, (list, tuple, np.ndarray, pd.Series))
+    ps = np.atleast_1d(np.asarray(p, dtype=float))
+    if not np.all((ps >= 0) & (ps <= 1)):
+        raise EstimationError(f"quantile probabilities must be in [0, 1]; got {ps.tolist()} (write 0.5 for the median)")
+    if isinstance(x, (list, tuple)):
+        raise EstimationError("quantile() takes one column; call it once per column")
+
+    Y, ok = design._values([x], na_rm)
+    xv = Y[:, 0]
+    dom, key_table, D = design._domain_codes(ok)
+    counts = np.bincount(dom[dom >= 0], minlength=D)
+    if key_table is None and counts[0] == 0:
+        raise EstimationError(f"the domain is empty: no respondent with a non-missing {x!r}")
+    if key_table is not None:
+        present = counts > 0
+        key_table = key_table[present].reset_index(drop=True)
+        remap = np.full(D, -1)
+        remap[present] = np.arange(present.sum())
+        dom = np.where(dom >= 0, remap[np.maximum(dom, 0)], -1)
+        counts = counts[present]
+        D = int(present.sum())
+    w = design._w
+    P = len(ps)
+    doms = [_DomainData(xv[dom == d], w[dom == d], np.flatnonzero(dom == d)) for d in range(D)]
+    qhat = np.array([dd.q(ps, rule) for dd in doms])  # (D, P)
+
+    # CDF at the estimate, F = mean(x <= qhat), with its design SE: one engine call
+    from .design import _Stat
+
+    thr = np.zeros((design._n, P))
+    sel = dom >= 0
+    thr[sel] = qhat[dom[sel]]
+    Ycdf = np.column_stack([(xv[:, None] <= thr).astype(float), np.ones(design._n)])
+    stat = _Stat([f"F{j}" for j in range(P)], Ycdf, np.arange(P), np.full(P, P), "mean", [x])
+    res = design._estimate_stat(stat, dom, D)
+    F, varF, dfs = res["theta"], res["var"], res["df"]
+
+    rep_q = None
+    if interval_type == "quantile":
+        Wfull = design.replicate_weights()
+        rep_q = np.zeros((Wfull.shape[1], D * P))
+        for d, dd in enumerate(doms):  # domains: few; replicates are vectorised
+            dr = np.flatnonzero(dom == d)
+            o = np.argsort(xv[dr], kind="stable")
+            xs = xv[dr][o]
+            Wr = Wfull[dr][o]
+            for j, pj in enumerate(ps):
+                rep_q[:, d * P + j] = _rep_rule(xs, Wr, float(pj), rule)
+        Vq = design._rep_variance(rep_q, qhat.reshape(-1))
+
+    estimates, labels, key_rows = [], [], []
+    for d, dd in enumerate(doms):
+        n_rows = int(np.sum(dom == d))
+        for j, pj in enumerate(ps):
+            dfd = float(dfs[d]) if df is None else float(df)
+            degf_d = float(dfs[d])
+            qh = float(qhat[d, j])
+            Fj, seF = float(F[d, j]), math.sqrt(max(float(varF[d, j]), 0.0))
+            if interval_type == "quantile":
+                seq_ = math.sqrt(max(float(Vq[d * P + j, d * P + j]), 0.0))
+
+                def interval(lvl, dfx, _q=qh, _s=seq_):
+                    t = t_quantile(lvl, dfx)
+                    return (_q - t * _s, _q + t * _s)
+
+            elif ci_method == "score":
+                interval = _score_interval_fn(design, xv, dom, d, dd, float(pj), rule, n_rows)
+            else:
+
+                def interval(lvl, dfx, _F=Fj, _se=seF, _dd=dd, _n=n_rows, _g=degf_d):
+                    lo, hi = _cdf_interval(_F, _se, lvl, dfx, interval_type, _n, _g)
+                    qlo = np.nan if not (np.isfinite(lo) and lo >= 0) else float(_dd.q(lo, rule)[0])
+                    qhi = np.nan if not (np.isfinite(hi) and hi <= 1) else float(_dd.q(hi, rule)[0])
+                    return (qlo, qhi)
+
+            lo, hi = interval(level, dfd) if dfd > 0 else (np.nan, np.nan)
+            t = t_quantile(level, dfd)
+            se = (hi - lo) / (2 * t) if np.isfinite(t) else np.nan
+            name = f"{pj:g}"
+            if key_table is not None:
+                kd = key_table.iloc[d].to_dict()
+                dom_label = ", ".join(str(v) for v in kd.values())
+                label = dom_label if P == 1 else f"{dom_label}:{name}"
+                row = dict(kd)
+                row["p"] = float(pj)
+            else:
+                label = name
+                row = {"variable": x, "p": float(pj)}
+            est = make_estimate(
+                f"{x} q{name}" if key_table is None else f"{label} ({x} q{name})",
+                qh,
+                se * se if np.isfinite(se) else np.nan,
+                dfd,
+                level=level,
+                ci_method=("score" if ci_method == "score" else f"woodruff-{interval_type}")
+                if interval_type != "quantile"
+                else "replicate-quantile",
+                n=int(counts[d]),
+                statistic="quantile",
+                variance_method=design._variance_method,
+                interval=interval,
+            )
+            if not np.isfinite(se):
+                est = _with_se(est, np.nan)
+            estimates.append(est)
+            labels.append(label)
+            key_rows.append(row)
+    if single_p and key_table is None:
+        return estimates[0]
+    k = len(estimates)
+    if rep_q is not None:
+        vcov = Vq
+        reps, rep_var = rep_q, design._rep_variance
+    else:
+        se_arr = np.array([e.se for e in estimates])
+        vcov = np.full((k, k), np.nan)
+        np.fill_diagonal(vcov, se_arr**2)
+        reps = rep_var = None
+    return EstimateTable(
+        estimates,
+        pd.DataFrame(key_rows),
+        labels,
+        vcov,
+        df=float(np.min(dfs)) if df is None else float(df),
+        level=level,
+        variance_method=design._variance_method,
+        replicates=reps,
+        replicate_variance=rep_var,
+    )
+
+
+def _with_se(est, se):
+    from dataclasses import replace
+
+    return replace(est, se=float(se))
+
+
+# ---------------------------------------------------------------------------
+# score (Francisco–Fuller) interval
+# ---------------------------------------------------------------------------
+
+
+def _r_quantile7(x: np.ndarray, probs) -> np.ndarray:
+    return np.quantile(x, probs, method="linear")
+
+
+def _score_interval_fn(design, xv, dom, d, dd, p, rule, n_rows):
+    """Interval function for R's ``ffullerCI`` in domain ``d``.
+
+    The score statistic ``(p - F(θ)) / se(F(θ))`` is a step function of θ that changes
+    only at observed values; R's ``uniroot`` converges to the jump where it crosses
+    ``±t`` and returns the side with the smaller absolute statistic. The limit is then
+    ``rule(mean(x <= θ))`` with an unweighted mean, as in R.
+    """
+    from .design import _Stat
+
+    rows = np.flatnonzero(dom == d)
+    x_dom = xv[rows]
+    vals = np.unique(x_dom)
+    iqr = float(np.diff(_r_quantile7(x_dom, [0.25, 0.75]))[0])
+    lowerT, upperT = float(x_dom.min()) + iqr / 100, float(x_dom.max()) - iqr / 100
+    # candidate thresholds: every distinct value inside (lowerT, upperT), plus lowerT
+    cand = vals[(vals > lowerT) & (vals <= upperT)]
+    thetas = np.concatenate([[lowerT], cand])
+    dom1 = np.where(dom == d, 0, -1)
+    n = design._n
+    K = len(thetas)
+    # F(θ) and its SE for all candidate thresholds, one engine call (K columns)
+    Y = np.column_stack([(xv[:, None] <= thetas[None, :]).astype(float), np.ones(n)])
+    stat = _Stat([f"t{k}" for k in range(K)], Y, np.arange(K), np.full(K, K), "mean", ["score"])
+    res = design._estimate_stat(stat, dom1, 1)
+    Fk = res["theta"][0]
+    sek = np.sqrt(np.maximum(res["var"][0], 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        score = (p - Fk) / sek  # value of the statistic for θ in [thetas[k], thetas[k+1])
+
+    def limit(qlimit):
+        f = score - qlimit
+        # first sign change scanning upward (f decreases in θ)
+        for k in range(1, K):
+            fl, fr = f[k - 1], f[k]
+            if np.isfinite(fl) and np.isfinite(fr) and (fl > 0) != (fr > 0):
+                right = abs(fr) <= abs(fl)
+                jump = thetas[k]
+                pe = float(np.mean(x_dom <= jump)) if right else float(np.mean(x_dom < jump))
+                return float(dd.q(pe, rule)[0])
+        return float("nan")
+
+    def interval(level, dfx):
+        t = t_quantile(level, dfx)
+        if not np.isfinite(t):
+            return (np.nan, np.nan)
+        return (limit(t), limit(-t))
+
+    return interval
