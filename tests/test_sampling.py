@@ -787,3 +787,22 @@ def test_bounded_allocation_satisfies_optimality_conditions(problem):
         at_up = (np.abs(x - N) <= tol) & ~pinned
         assert (a[at_low] * lam <= L[at_low] + tol).all()
         assert (a[at_up] * lam >= N[at_up] - tol).all()
+
+
+def test_last_years_results_feed_allocation_and_sample_size():
+    """A real EstimateTable (by commune) as sd=, and a real Estimate as previous=."""
+    areas, hh = _synthetic_city()
+    alloc = {c: 4 for c in areas["commune"].unique()}
+    s = select(areas, alloc, "pps_systematic", seed=3, stratum="commune", size="households", psu="area",
+               units=hh, households_per_psu=12)
+    d = hi.SurveyDesign(s, weights="design_weight", strata="commune", psu="area")
+    table = d.by("commune").mean("happy")
+    tf = table.to_frame()
+    frame = areas.groupby("commune", sort=False)["households"].sum().reset_index()
+    out = allocate(frame, 2000, "commune", "households", method="neyman", sd=table)
+    S = dict(zip(tf["commune"], tf["se"] * np.sqrt(tf["n"])))
+    w = frame["households"] * frame["commune"].map(S)
+    np.testing.assert_allclose(out["n_exact"], 2000 * w / w.sum())  # no stratum capped here
+    overall = d.mean("happy")
+    ss = sample_size(moe=0.02, previous=overall)
+    assert ss.n_with_deff == pytest.approx(Z95**2 * overall.se**2 * overall.n / 0.02**2)
