@@ -53,7 +53,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import SchemaError, describe_rows
-from .spec import IndexSpec, Item
+from .spec import IndexSpec
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

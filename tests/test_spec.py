@@ -405,3 +405,38 @@ def test_satisfied_indicators_hand_worked():
 
 def test_exports():
     assert hi.IndexSpec is IndexSpec and hi.Item is Item and hi.Component is Component
+
+
+# ------------------------------------------------------------------ round trip property
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), min_codepoint=1), max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(vi=_text, en=_text, desc=_text, source=_text, cut=st.integers(1, 5),
+       w=st.lists(st.integers(1, 50), min_size=3, max_size=3), upper=st.floats(51, 1e6),
+       codes=st.lists(st.text(alphabet="abcxyzđươ\"\\ ", min_size=1, max_size=5), min_size=2,
+                      max_size=4, unique_by=lambda s: unicodedata.normalize("NFC", s.strip())))
+def test_property_toml_round_trip(vi, en, desc, source, cut, w, upper, codes):
+    codes = [c for c in codes if c.strip()]
+    if len(codes) < 2:
+        return
+    tot = float(sum(w))
+    d = IndexSpec.from_text(BASE).to_dict()
+    d["preset"] = "mean_of_shares"
+    d.pop("formula")
+    d["labels"] = {"vi": vi, "en": en}
+    d["description"] = desc
+    d["component_weight_total"] = tot
+    for c, wi in zip(d["components"], w):
+        c["weight"] = float(wi)
+    d["items"][0]["satisfied"] = cut
+    d["items"][3]["codes"] = codes
+    d["items"][3]["satisfied"] = [codes[0]]
+    d["levels"][1]["upper"] = upper
+    d["targets"][0]["source"] = source if source.strip() else "x"
+    s = IndexSpec.from_dict(d)
+    back = IndexSpec.from_text(s.to_toml())
+    assert back == s and back.content_hash() == s.content_hash()
