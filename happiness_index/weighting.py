@@ -368,7 +368,7 @@ def _match_margin(design, key, margin, what: str, collapse=None, partial: bool =
         raise WeightingError(
             f"{what}: " + "; ".join(msgs[:10]) + (f" (and {len(msgs) - 10} more)" if len(msgs) > 10 else "")
             + f". Weights cannot reach a population cell with no respondents. Collapse it into a neighbouring "
-            f"category, e.g. collapse={{{name!r}: {{{_label_text(m_canon[first])!r}: {others[0] if others else '...'}!r}}}}"
+            f"category, e.g. collapse={{{name!r}: {{{_label_text(m_canon[first])!r}: {(others[0] if others else '...')!r}}}}}"
             + (" or pass partial=True to drop it (its population is then not represented)" if what == "post_stratify" else "")
             + "."
         )
@@ -912,6 +912,12 @@ def _grake(X, W, T, method, bounds, max_iter, eps):
         a = active
         Wa = W[:, a]
         G = _gram(X, Wa * deriv[:, a])
+        sick = ~np.isfinite(G).all(axis=(1, 2))
+        if sick.any():  # only reachable when step halving ran out of iterations
+            failed[a[sick]] = np.inf
+            done[a[sick]] = True
+            active = a[~sick]
+            continue
         xeta = X @ eta[:, a]
         misfit = T[:, None] - st[:, a] - X.T @ (Wa * Fm1(xeta))
         deta = np.einsum("mij,jm->im", np.linalg.pinv(G, rcond=256 * np.finfo(float).eps), misfit)
@@ -1006,6 +1012,37 @@ def _parse_r_style(design, population: dict, what: str) -> dict:
     return out
 
 
+def _r_level_order(design, m: _Margin) -> _Margin:
+    """Reorder a margin's categories as R's factor levels (categorical dtype order, else
+    sorted), so the first is the reference level of the treatment contrasts. The
+    calibrated weights do not depend on the coding when the iterations converge; when
+    they do not (bounds too tight), R's coding gives R's last iterate."""
+    key = m.key
+    cols = key if isinstance(key, tuple) else (key,)
+
+    def sort_key(lab):
+        lab_t = lab if isinstance(lab, tuple) else (lab,)
+        out = []
+        for c, v in zip(cols, lab_t):
+            s = design._data[c]
+            if isinstance(s.dtype, pd.CategoricalDtype):
+                cats = [_canon(x) for x in s.cat.categories]
+                out.append((0, cats.index(_canon(v)) if _canon(v) in cats else len(cats), ""))
+            elif isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool):
+                out.append((1, float(v), ""))
+            else:
+                out.append((2, 0.0, str(_nfc(v))))
+        return tuple(out)
+
+    order = sorted(range(len(m.labels)), key=lambda i: sort_key(m.labels[i]))
+    if order == list(range(len(m.labels))):
+        return m
+    inv = np.empty(len(order), dtype=np.int64)
+    inv[np.asarray(order)] = np.arange(len(order))
+    codes = np.where(m.codes >= 0, inv[np.maximum(m.codes, 0)], -1)
+    return _Margin(m.key, m.name, codes, [m.labels[i] for i in order], m.targets[order], m.info)
+
+
 def _build_model(design, population, what: str, collapse):
     """Model matrix X (n × k), totals T (k,), term names and the categorical margins.
 
@@ -1053,7 +1090,6 @@ def _build_model(design, population, what: str, collapse):
             ref_total = N - sum(levs.values())
             full = {**levs, ref[0]: ref_total}
             margins.append(_match_margin(design, c, full, what, collapse=collapse.get(c)))
-            nums_c = None  # noqa: F841
         for c, t in parsed["nums"].items():
             nums[c] = t
     else:
@@ -1071,14 +1107,9 @@ def _build_model(design, population, what: str, collapse):
             terms.append("(Intercept)")
             cols.append(np.ones(n))
             totals.append(N)
-    if r_style and margins:
-        for m in margins:
-            if np.any(m.targets <= 0) and N is not None:
-                pass
+    margins = [_r_level_order(design, m) for m in margins]
     for m in margins:
         K = len(m.labels)
-        if K >= 1 and N is not None:
-            pass
         for j in range(1, K):
             terms.append(f"{m.name}={_label_text(m.labels[j])}")
             cols.append((m.codes == j).astype(float))
