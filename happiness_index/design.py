@@ -309,7 +309,7 @@ class _EstimatorMixin:
             A stratum with one PSU under ``lonely_psu="fail"``.
         """
         cols = _as_list(x)
-        if len(cols) == 1 and self._is_categorical(cols[0]):
+        if len(cols) == 1 and self._is_categorical(cols[0]) and self._data[cols[0]].notna().any():
             # R's svymean(~factor): the share of every category, Wald intervals
             Y, names, ok = self._indicators(cols[0], na_rm)
             k = len(names)
@@ -442,6 +442,10 @@ class _EstimatorMixin:
             levels = list(s.cat.categories)
         else:
             levels = sorted(pd.unique(s.dropna()), key=lambda v: str(v))
+        if not levels:
+            raise EstimationError(
+                f"column {col!r} has no non-missing values, so it has no categories to estimate; check the data"
+            )
         vals = s.to_numpy()
         Y = np.column_stack([(vals == lv) & ~miss for lv in levels]).astype(float)
         names = [f"{col}={lv}" for lv in levels]
