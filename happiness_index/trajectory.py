@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import EstimationError, SpecError
+from .errors import EstimationError, HappinessIndexError, SpecError
 from .estimators import Estimate, EstimateTable
 
 __all__ = [
@@ -132,6 +132,17 @@ class _Point:
     n: int | None
     name: str
     published: bool
+    interval: Any = None  # level -> (low, high) in the estimate's own CI method, scaled
+
+    def ci(self, level: float) -> tuple[float, float]:
+        if self.interval is not None:
+            try:
+                lo, hi = self.interval(level)
+                return float(lo), float(hi)
+            except HappinessIndexError:
+                pass
+        q = _tq(level, self.df) if math.isfinite(self.se) else float("nan")
+        return self.value - q * self.se, self.value + q * self.se
 
 
 def _point(x: Any, what: str, scale_factor: float) -> _Point:
@@ -140,7 +151,11 @@ def _point(x: Any, what: str, scale_factor: float) -> _Point:
     if overall is not None and not isinstance(x, Mapping):
         x = overall
     if isinstance(x, Estimate):
-        return _Point(x.estimate * scale_factor, x.se * scale_factor, float(x.df), x.n, x.name, False)
+        def interval(level, _x=x, _f=scale_factor):
+            lo, hi = _x.confint(level)
+            return lo * _f, hi * _f
+
+        return _Point(x.estimate * scale_factor, x.se * scale_factor, float(x.df), x.n, x.name, False, interval)
     if isinstance(x, PublishedFigure):
         se = float("nan") if x.se is None else float(x.se) * scale_factor
         return _Point(float(x.value) * scale_factor, se, math.inf, None,
@@ -807,10 +822,12 @@ class Trajectory:
         results : mapping year -> IndexResult, Estimate, PublishedFigure, mapping or number
             The index of each year. Default: the trajectory's published figures.
         level : float, default 0.95
-            Confidence level. The status uses both one-sided tests at ``(1 - level) / 2``,
-            so that it agrees with the two-sided ``level`` interval shown: "reached" when
-            the whole interval is at or above the target, "not reached" when it is below,
-            "not distinguishable" when it covers the target.
+            Confidence level. "reached" when the whole ``level`` interval of the estimate
+            is at or above the target, "not reached" when it is below, "not
+            distinguishable" when it covers the target. The interval is the estimate's own
+            (e.g. log-scale for the NEF ratio, logit for a share), so the status always
+            agrees with the interval printed; for a Wald interval this is the pair of
+            one-sided t tests at ``(1 - level) / 2`` each.
         scale : {"percent", "proportion"}, optional
             Units of the results (see :func:`compare`).
 
@@ -852,9 +869,8 @@ class Trajectory:
                    "estimate": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan, "df": np.nan,
                    "gap_pp": np.nan, "statistic": np.nan, "p_reached": np.nan, "status": "", "basis": ""}
             if p is not None:
-                q = _tq(level, p.df) if math.isfinite(p.se) else float("nan")
-                row.update(estimate=p.value, se=p.se, ci_low=p.value - q * p.se, ci_high=p.value + q * p.se,
-                           df=p.df)
+                lo, hi = p.ci(level)
+                row.update(estimate=p.value, se=p.se, ci_low=lo, ci_high=hi, df=p.df)
             if t is None:
                 row["basis"] = "no target for this year"
             elif p is None:
@@ -867,9 +883,17 @@ class Trajectory:
                     p_reached = 1.0 - _cdf(stat, p.df)
                     p_not = _cdf(stat, p.df)
                     row.update(statistic=stat, p_reached=p_reached)
-                    row["status"] = ("reached" if p_reached <= alpha else
-                                     "not reached" if p_not <= alpha else "not distinguishable")
-                    row["basis"] = f"one-sided t tests at {alpha:g} each ({100 * level:g}% interval)"
+                    lo, hi = row["ci_low"], row["ci_high"]
+                    if p.interval is not None and math.isfinite(lo) and math.isfinite(hi):
+                        # the estimate's own interval (e.g. log or logit scale) decides, so the
+                        # status always agrees with the interval printed beside it
+                        row["status"] = ("reached" if lo >= t.value else "not reached" if hi < t.value
+                                         else "not distinguishable")
+                        row["basis"] = f"{100 * level:g}% interval of the estimate against the target"
+                    else:
+                        row["status"] = ("reached" if p_reached <= alpha else
+                                         "not reached" if p_not <= alpha else "not distinguishable")
+                        row["basis"] = f"one-sided t tests at {alpha:g} each ({100 * level:g}% interval)"
                 else:
                     row["status"] = "reached" if gap >= 0 else "not reached"
                     row["basis"] = "published value, no SE: no test"
