@@ -7,6 +7,11 @@ Subcommands
     short table of problems by kind; write every problem to ``--out`` (CSV, UTF-8 with a
     byte-order mark so that Excel shows Vietnamese correctly).
 
+``run --survey FILE --spec SPEC [--frame F] [--margins F] [--previous F] [--targets T] --out DIR``
+    The annual main job: validate, weight, index with CIs for the city and communes, compare
+    with the previous year and the targets, write the report (``run --example``: bundled
+    synthetic data). See :mod:`happiness_index.report`.
+
 Exit codes
 ----------
 0  success (for ``validate``: the data are clean)
@@ -109,8 +114,158 @@ def _cmd_validate(args) -> int:
     return EXIT_OK if report.ok else EXIT_INVALID
 
 
+# --------------------------------------------------------------------------------------
+# run: the annual main job (validate -> weight -> index -> compare -> targets -> report)
+# --------------------------------------------------------------------------------------
+def _add_run(sub) -> None:
+    p = sub.add_parser(
+        "run",
+        help="the annual job: validate, weight, index with CIs, compare, assess targets, write the report",
+        description="Validate the survey, weight it (calibrate when --margins is given), compute the index "
+                    "with confidence intervals for the city and every commune/ward, compare with the "
+                    "previous year (independent samples) and the targets, and write report.md, "
+                    "report.html, PNG charts, results.json, CSV and .xlsx tables into --out. "
+                    "`happiness-index run --example` runs it on the bundled SYNTHETIC Yen Bai city survey.",
+    )
+    p.add_argument("--example", action="store_true",
+                   help="run on the bundled synthetic two-year survey of Yen Bai city (no other input)")
+    p.add_argument("--survey", metavar="FILE", help="this year's survey file (.csv, .xlsx, .sav, .dta, .parquet)")
+    p.add_argument("--spec", metavar="SPEC", help="index spec: TOML file or bundled name (yen_bai_nef, gss_happiness)")
+    p.add_argument("--frame", metavar="FRAME", help="sampling frame file, for validation")
+    p.add_argument("--margins", metavar="FILE",
+                   help="population margins for calibration: JSON or TOML {column: {category: count}}")
+    p.add_argument("--previous", metavar="FILE",
+                   help="last year's survey file (or last year's results.json) for the year-on-year change")
+    p.add_argument("--targets", metavar="NAME|FILE",
+                   help="target set: yen_bai_city_plan, yen_bai_province, or a TOML/JSON file "
+                        "(default: the spec's [[targets]])")
+    p.add_argument("--year", type=int, help="survey year (selects rows when the file has a 'year' column)")
+    p.add_argument("--previous-year", type=int, help="previous year (rows of --previous, or of --survey)")
+    p.add_argument("--lang", choices=("vi", "en"), default="vi", help="language of the report (default vi)")
+    p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
+    p.add_argument("--replicates", type=int, metavar="N", help="bootstrap replicate variance with N replicates")
+    p.add_argument("--seed", type=int, metavar="S", help="seed of the bootstrap replicates")
+    p.add_argument("--calibration", choices=("raking", "linear", "logit"), default="raking",
+                   help="calibration method with --margins (default raking)")
+    p.add_argument("--out", metavar="DIR", help="report directory (written atomically; default for --example: "
+                                                "./happiness_index_report)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_run)
+
+
+def _read_margins(arg: str) -> dict:
+    import json
+    import tomllib
+
+    path = Path(arg)
+    if not path.is_file():
+        raise _UsageError(f"margins file not found: {arg}")
+    try:
+        text = path.read_text(encoding="utf-8")
+        d = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except (ValueError, UnicodeError) as e:
+        raise _UsageError(f"cannot read margins file {arg}: {e}") from None
+    if not isinstance(d, dict) or not d:
+        raise _UsageError(f"margins file {arg} must hold {{column: {{category: count}}}}")
+    return {k: v for k, v in d.items() if not str(k).startswith("_")}
+
+
+def _cmd_run(args) -> int:
+    from .datasets import data_path
+    from .report import Progress, run_annual, write_report
+    from .schema import ValidationReport
+    from .errors import SchemaError
+    from .trajectory import Trajectory
+
+    synthetic = False
+    if args.example:
+        given = [n for n in ("survey", "spec", "frame", "margins", "previous", "targets", "year", "previous_year")
+                 if getattr(args, n) is not None]
+        if given:
+            raise _UsageError(f"--example runs on bundled data and takes no --{given[0].replace('_', '-')}; "
+                              "only --out, --lang, --level, --replicates, --seed and --quiet")
+        survey_path, previous_path = data_path("yen_bai_city_survey_2024.csv"), data_path("yen_bai_city_survey_2023.csv")
+        frame_path, margins_path = data_path("yen_bai_city_frame.csv"), data_path("yen_bai_city_margins.json")
+        spec_arg, targets_arg = "yen_bai_nef", "yen_bai_city_plan"
+        out = Path(args.out or "happiness_index_report")
+        synthetic = True
+    else:
+        missing = [n for n in ("survey", "spec", "out") if getattr(args, n) is None]
+        if missing:
+            raise _UsageError(f"run needs --{', --'.join(missing)} (or --example for the bundled demo)")
+        survey_path, previous_path = Path(args.survey), (Path(args.previous) if args.previous else None)
+        frame_path = Path(args.frame) if args.frame else None
+        margins_path = Path(args.margins) if args.margins else None
+        spec_arg, targets_arg, out = args.spec, args.targets, Path(args.out)
+    if not 0 < args.level < 1:
+        raise _UsageError(f"--level must be between 0 and 1 (e.g. 0.95), got {args.level}")
+    if args.replicates is not None and args.replicates < 2:
+        raise _UsageError(f"--replicates must be at least 2, got {args.replicates}")
+
+    spec = load_spec(spec_arg)
+    survey = read_input(str(survey_path), "survey")
+    frame = read_input(str(frame_path), "frame") if frame_path else None
+    margins = _read_margins(str(margins_path)) if margins_path else None
+    previous = None
+    if previous_path is not None:
+        if previous_path.suffix.lower() == ".json":
+            import json
+
+            if not previous_path.is_file():
+                raise _UsageError(f"previous file not found: {previous_path}")
+            previous = json.loads(previous_path.read_text(encoding="utf-8"))
+            previous = {**previous.get("index", {}), "year": previous.get("year")}
+        else:
+            previous = read_input(str(previous_path), "previous")
+    targets = None
+    if targets_arg is not None:
+        try:
+            targets = Trajectory.load(targets_arg)
+        except SpecError as e:
+            raise _UsageError(f"--targets: {e}") from None
+    inputs = {"survey": survey_path}
+    for role, pth in (("previous", previous_path), ("frame", frame_path), ("margins", margins_path)):
+        if pth is not None:
+            inputs[role] = pth
+    progress = Progress(6, enabled=not args.quiet)
+    try:
+        run = run_annual(survey, spec, frame=frame, margins=margins, previous=previous, targets=targets,
+                         year=args.year, previous_year=args.previous_year, replicates=args.replicates,
+                         seed=args.seed, level=args.level, calibration_method=args.calibration,
+                         progress=progress, inputs=inputs, synthetic=synthetic)
+    except SchemaError as e:
+        report = getattr(e, "report", None)
+        if isinstance(report, ValidationReport):
+            if not args.quiet:
+                sys.stderr.write("\n")
+            print(report.format_summary(args.lang))
+            print("the survey fails validation: no report written (fix the rows above; "
+                  "`happiness-index validate ... --out errors.csv` lists every problem)" if args.lang == "en" else
+                  "dữ liệu không hợp lệ: chưa ghi báo cáo (sửa các dòng trên; "
+                  "`happiness-index validate ... --out errors.csv` liệt kê mọi lỗi)")
+            return EXIT_INVALID
+        raise
+    try:
+        write_report(run.results, out, args.lang, protect=list(inputs.values()))
+    except HappinessIndexError as e:
+        raise _UsageError(str(e)) from None
+    progress.step("report written")
+    r = run.results
+    idx = r["index"]
+    print(f"{r['title']['en']}{' [SYNTHETIC DATA]' if synthetic else ''}")
+    print(f"  {r.get('year') or ''} index {idx['estimate']:.2f} "
+          f"({100 * args.level:g}% CI {idx['ci_low']:.2f} to {idx['ci_high']:.2f}; SE {idx['se']:.2f})")
+    if run.change is not None:
+        print(f"  {run.change}")
+    if run.assessment is not None:
+        for line in str(run.assessment).splitlines()[1:]:
+            print(line)
+    print(f"report written to {out.resolve()}")
+    return EXIT_OK
+
+
 #: Subcommand builders, in the order shown by ``--help``.
-_SUBCOMMANDS = [_add_validate]
+_SUBCOMMANDS = [_add_validate, _add_run]
 
 
 # --------------------------------------------------------------------------------------
