@@ -105,9 +105,14 @@ def _group_matrix(codes: np.ndarray, n_groups: int) -> sparse.csr_matrix:
 
 def _group_sum(codes: np.ndarray, n_groups: int, X: np.ndarray) -> np.ndarray:
     """Sum rows of X (n,) or (n × q) by integer codes; code -1 is ignored."""
-    if X.ndim == 1:
-        ok = codes >= 0
-        return np.bincount(codes[ok], weights=X[ok], minlength=n_groups)
+    if X.ndim == 1 or X.shape[1] == 1:
+        x = X if X.ndim == 1 else X[:, 0]
+        if codes.size and codes.min() >= 0:
+            out = np.bincount(codes, weights=x, minlength=n_groups)
+        else:
+            ok = codes >= 0
+            out = np.bincount(codes[ok], weights=x[ok], minlength=n_groups)
+        return out if X.ndim == 1 else out[:, None]
     return np.asarray(_group_matrix(codes, n_groups) @ X)
 
 
@@ -274,7 +279,7 @@ def _match_margin(design, key, margin, what: str, collapse=None, partial: bool =
     codes, labels = _encode(design, key, what)
     w = design._w
     K = len(labels)
-    sample_tot = np.bincount(codes[codes >= 0], weights=w[codes >= 0], minlength=K) if K else np.zeros(0)
+    sample_tot = _group_sum(codes, K, w) if K else np.zeros(0)
     data_canon = {_canon(lab): i for i, lab in enumerate(labels) if lab is not None}
     # the margin, canonicalised
     m_keys = list(margin.keys())
@@ -324,7 +329,10 @@ def _match_margin(design, key, margin, what: str, collapse=None, partial: bool =
                 b = col_map[b]
             col_map[a] = b
     # data categories (with positive weight) must be in the margin
-    final_keys = [c for c in m_canon if c not in col_map]
+    # data order first (so the common case needs no re-coding), then margin-only categories
+    in_data = [c for c, _ in sorted(data_canon.items(), key=lambda t: t[1]) if c in m_canon and c not in col_map]
+    seen_keys = set(in_data)
+    final_keys = in_data + [c for c in m_canon if c not in col_map and c not in seen_keys]
     final_index = {c: i for i, c in enumerate(final_keys)}
     final_targets = np.zeros(len(final_keys))
     for c, t in targets.items():
@@ -334,7 +342,7 @@ def _match_margin(design, key, margin, what: str, collapse=None, partial: bool =
         info["collapsed"].append({"from": _label_text(m_canon.get(a, a)), "into": _label_text(m_canon[b]), "target_moved": targets.get(a, 0.0)})
     row_map = np.full(K, -1, dtype=np.int64)
     missing_cats = []
-    for c, i in data_canon.items():
+    for c, i in sorted(data_canon.items(), key=lambda t: t[1]):
         dest = col_map.get(c, c)
         if dest in final_index:
             row_map[i] = final_index[dest]
@@ -349,8 +357,12 @@ def _match_margin(design, key, margin, what: str, collapse=None, partial: bool =
             f"(collapse={{{name!r}: {{{_label_text(missing_cats[0][0])!r}: <category in the margin>}}}}). "
             f"Margin categories: {[_label_text(m_canon[c]) for c in final_keys][:20]}"
         )
-    new_codes = np.where(codes >= 0, row_map[np.maximum(codes, 0)], -1)
-    samp = np.bincount(new_codes[new_codes >= 0], weights=w[new_codes >= 0], minlength=len(final_keys))
+    if K == len(final_keys) and np.array_equal(row_map, np.arange(K)):
+        new_codes = codes  # the common case: the margin lists exactly the data's categories, same order
+        samp = sample_tot
+    else:
+        new_codes = np.where(codes >= 0, row_map[np.maximum(codes, 0)], -1)
+        samp = _group_sum(new_codes, len(final_keys), w)
     # targets of zero
     zero_with_resp = [(final_keys[i], final_targets[i]) for i in range(len(final_keys)) if final_targets[i] == 0 and samp[i] > 0]
     if zero_with_resp:
@@ -668,24 +680,31 @@ def rake(
         joint = joint * (len(m.labels) + 1) + np.maximum(m.codes, 0)
         if joint.max(initial=0) > 2**52:
             joint = pd.factorize(joint)[0].astype(np.int64)
-    joint = np.where(bad, -1, joint)
+    any_bad = bool(bad.any())
+    if any_bad:
+        joint = np.where(bad, -1, joint)
     cell, _ = pd.factorize(joint, sort=False)
     cell = cell.astype(np.int64)
     # the "-1" joint value (rows outside, weight 0) is its own factor level: map to -1
     outside_level = -1
-    if bad.any():
+    if any_bad:
         outside_level = int(cell[np.flatnonzero(bad)[0]])
         cell = np.where(bad, -1, np.where(cell > outside_level, cell - 1, cell))
     C = int(cell.max(initial=-1)) + 1
     ok = cell >= 0
-    first = np.full(C, -1, dtype=np.int64)
-    first[cell[ok][::-1]] = np.flatnonzero(ok)[::-1]
-    cell_cat = [m.codes[first] for m in ms]  # (C,) category of each cell per margin
+    cell_cat = []  # (C,) category of each cell, per margin (constant within a cell)
+    for m in ms:
+        cc = np.zeros(C, dtype=np.int64)
+        if any_bad:
+            cc[cell[ok]] = m.codes[ok]
+        else:
+            cc[cell] = m.codes
+        cell_cat.append(cc)
     W0 = _rep_matrix(design)
     table0 = _group_sum(cell, C, W0)  # (C, 1+R)
     res = _ipf(table0, cell_cat, [m.targets for m in ms], max_iter, tol, tol_type, criterion)
     F = res["factor"]  # (C, 1+R)
-    W1 = np.where(ok[:, None], W0 * F[np.maximum(cell, 0)], W0)
+    W1 = np.where(ok[:, None], W0 * F[np.maximum(cell, 0)], W0) if any_bad else W0 * F[cell]
     gaps = {m.name: g for m, g in zip(ms, res["gaps"])}
     info = {
         "method": "rake",
@@ -793,9 +812,9 @@ class _RakeAdjuster:
         self.sizes = sizes
         self.w0 = w0
         self.psw_factors = psw_factors
-        self.counts = [np.bincount(c[c >= 0], minlength=k).astype(float) for c, k in zip(codes_list, sizes)]
 
     def __call__(self, Z: np.ndarray) -> np.ndarray:
+        counts = [np.bincount(c[c >= 0], minlength=k).astype(float) for c, k in zip(self.codes_list, self.sizes)]
         ok = self.cell >= 0
         psws = []
         for f in self.psw_factors:
@@ -805,7 +824,7 @@ class _RakeAdjuster:
         mats = [_group_matrix(c, k) for c, k in zip(self.codes_list, self.sizes)]
         Z = Z.copy()
         for _ in range(10):
-            for M, codes, cnt, psw in zip(mats, self.codes_list, self.counts, psws):
+            for M, codes, cnt, psw in zip(mats, self.codes_list, counts, psws):
                 with np.errstate(divide="ignore", invalid="ignore"):
                     Y = np.where((psw > 0)[:, None], Z / psw[:, None], 0.0)
                     means = np.asarray(M @ Y) / np.where(cnt > 0, cnt, 1.0)[:, None]
