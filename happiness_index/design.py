@@ -1258,7 +1258,8 @@ class SurveyDesign(_EstimatorMixin):
                     f"{where} has only one PSU{stage_txt} (lonely PSU), so its variance cannot be estimated. "
                     "Choose a rule: SurveyDesign(..., lonely_psu='remove' or 'certainty' (no contribution), "
                     "'adjust' (centre at the grand mean), 'average' (average of the other strata)), "
-                    "or collapse the stratum with a similar one."
+                    "or collapse the stratum with a similar one. Point estimates do not depend on the rule: "
+                    "design.update(lonely_psu='certainty') gives them (its SE treats the stratum as certain)."
                 )
         # centring and NA (average) flags per (h, d)
         centre = np.ones((H, D), dtype=bool)
