@@ -382,7 +382,7 @@ def _results_dict(spec, result, prev_result, change, assessment, rep, cal, year,
     lvl = result.level
     prov = dict(result.provenance)
     prov.update({"library_version": version, "seed": seed, "replicates": replicates,
-                 "inputs": {k: {"path": str(p), "sha256": _file_hash(p)} for k, p in (inputs or {}).items()}})
+                 "inputs": {k: {"file": Path(p).name, "sha256": _file_hash(p)} for k, p in (inputs or {}).items()}})
     notes = [
         f"Index: {spec.labels.en} ({spec.preset}, formula {spec.formula or spec.implied_formula()}), scale {spec.scale}.",
         f"Variance: {result.variance_method}; intervals: {result.ci_scale}.",
@@ -400,6 +400,7 @@ def _results_dict(spec, result, prev_result, change, assessment, rep, cal, year,
         "notice": SYNTHETIC_NOTICE if synthetic else None,
         "year": year,
         "previous_year": prev_year,
+        "domain_column": spec.design.commune,
         "level": level,
         "index": {**_est(o), "level_band": None if lvl is None else {"vi": lvl.labels.vi, "en": lvl.labels.en}},
         "components": comps,
@@ -485,7 +486,7 @@ def render_markdown(results: dict, lang: str = "vi") -> str:
     lines += ["", "![components](chart_components.png)", ""]
 
     if results["communes"]:
-        lines += [f"## {T['communes']}", "",
+        lines += [f"## {_domains_heading(results, lang)}", "",
                   f"| {T['commune']} | {T['estimate']} | {T['ci'].format(p=pct)} | {T['diff_city']} | {T['n']} | {T['publishable']} |",
                   "|---|---:|---:|---:|---:|:---:|"]
         for c in sorted(results["communes"], key=lambda r: -(r["estimate"] or -1e9)):
@@ -527,8 +528,15 @@ def render_markdown(results: dict, lang: str = "vi") -> str:
               f"- data sha256: {prov.get('data_hash')}", f"- library version: {prov.get('library_version')}",
               f"- seed: {prov.get('seed')}; replicates: {prov.get('replicates')}"]
     for k, v in (prov.get("inputs") or {}).items():
-        lines.append(f"- {cell(k)}: {cell(Path(v['path']).name)} (sha256 {v['sha256']})")
+        lines.append(f"- {cell(k)}: {cell(v['file'])} (sha256 {v['sha256']})")
     return "\n".join(lines) + "\n"
+
+
+def _domains_heading(results: dict, lang: str) -> str:
+    col = results.get("domain_column")
+    if col in (None, "commune"):
+        return TEXT[lang]["communes"]
+    return ("Domains" if lang == "en" else "Nhóm") + f": {col}"
 
 
 def _outlook_lines(o: dict, lang: str, pct: str) -> list[str]:
@@ -590,7 +598,7 @@ def render_html(results: dict, lang: str = "vi") -> str:
                         for c in results["components"]]))
     parts.append(f"<img src='chart_components.png' alt='{e(T['chart_comp'])}'>")
     if results["communes"]:
-        parts.append(f"<h2>{e(T['communes'])}</h2>")
+        parts.append(f"<h2>{e(_domains_heading(results, lang))}</h2>")
         rows = [[c["commune"], _f(c["estimate"]), _ci(c), _f(c["diff_city_pp"], sign=True), c["n"],
                  T["yes"] if c["publishable"] else f"{T['no']} {c['reason'] or ''}"]
                 for c in sorted(results["communes"], key=lambda r: -(r["estimate"] or -1e9))]
@@ -628,7 +636,7 @@ def render_html(results: dict, lang: str = "vi") -> str:
     items = [f"spec: {prov.get('spec_name')} {prov.get('spec_version')} (sha256 {prov.get('spec_hash')})",
              f"data sha256: {prov.get('data_hash')}", f"library version: {prov.get('library_version')}",
              f"seed: {prov.get('seed')}; replicates: {prov.get('replicates')}"]
-    items += [f"{k}: {Path(v['path']).name} (sha256 {v['sha256']})" for k, v in (prov.get("inputs") or {}).items()]
+    items += [f"{k}: {v['file']} (sha256 {v['sha256']})" for k, v in (prov.get("inputs") or {}).items()]
     parts.append(f"<h2>{e(T['provenance'])}</h2><ul>" + "".join(f"<li>{e(s)}</li>" for s in items) + "</ul>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
