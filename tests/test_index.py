@@ -537,7 +537,7 @@ def test_coverage_nef_ratio_two_stage():
     true = (share[NEF_ITEMS[:4]].mean() * share["le_rating"] / share[NEF_ITEMS[5:]].mean())
     rng = np.random.default_rng(2024)
     V, m_v, m_p, size = 30, 6, 12, 150
-    hits, n_sim = 0, 300
+    hits, n_sim = 0, 500
     vil_start = np.arange(17 * V) * size
     for _ in range(n_sim):
         chosen = np.concatenate([c * V + rng.choice(V, m_v, replace=False) for c in range(17)])
@@ -547,8 +547,9 @@ def test_coverage_nef_ratio_two_stage():
         s["weight"] = (V / m_v) * (size / m_p)
         s["fpc1"] = V
         s["fpc2"] = size
-        des = hi.SurveyDesign(s, weights="weight", strata="commune", psu=["village", "respondent"]
-                              if False else "village", fpc="fpc1")
+        s["person"] = rows
+        des = hi.SurveyDesign(s, weights="weight", strata="commune", psu=["village", "person"],
+                              fpc=["fpc1", "fpc2"])
         r = hi.compute_index(s, NEF, design=des, diagnostics=False)
         hits += r.overall.ci_low <= true <= r.overall.ci_high
     cover = hits / n_sim
