@@ -967,11 +967,13 @@ def select(
         inclusion probability), ``pi2`` (second stage; 1 for a single stage), ``pi``
         (= pi1 * pi2), ``design_weight`` (= 1 / pi), ``fpc1`` (population count of
         first-stage units in the stratum), ``fpc2`` (listed units in the PSU; two-stage
-        only) and ``certainty`` (PPS only: selected with probability 1). With
-        ``SurveyDesign(sample, weights="design_weight", strata=..., psu=...,
-        fpc=["fpc1", "fpc2"])`` a without-replacement design is declared; for a PPS
-        first stage ``fpc1`` is a count of PSUs, and the usual choice is the
-        with-replacement approximation (no fpc), which is conservative. ``attrs``
+        only) and ``certainty`` (PPS only: selected with probability 1). For SRS at
+        both stages, ``SurveyDesign(sample, weights="design_weight", strata=<stratum>,
+        psu=[<psu>, <unit id>], fpc=["fpc1", "fpc2"])`` declares the without-replacement
+        design (its fpc-derived weights equal ``design_weight``). For a PPS first stage
+        ``fpc1`` is only a count of PSUs; declare ``SurveyDesign(sample,
+        weights="design_weight", strata=<stratum>, psu=<psu>)``, the with-replacement
+        approximation, slightly conservative when many PSUs are taken. ``attrs``
         records the method, seed, allocation and per-stratum sums of inclusion
         probabilities.
 
