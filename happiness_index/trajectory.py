@@ -182,6 +182,10 @@ def _point(x: Any, what: str, scale_factor: float) -> _Point:
     )
 
 
+def _unit(scale: str) -> str:
+    return "units (difference of the values)" if scale == "value" else "percentage points"
+
+
 def _scale_factor(scale: str | None, *objs) -> tuple[float, str]:
     if scale is None:
         stat = ""
@@ -194,11 +198,12 @@ def _scale_factor(scale: str | None, *objs) -> tuple[float, str]:
                 stat = o[0].statistic
                 break
         scale = "proportion" if stat == "proportion" else "percent"
-    if scale == "percent":
+    if scale in ("percent", "value"):
         return 1.0, scale
     if scale == "proportion":
         return 100.0, scale
-    raise EstimationError(f"scale must be 'percent' (values 0-100) or 'proportion' (values 0-1), got {scale!r}")
+    raise EstimationError(f"scale must be 'percent' (values 0-100), 'proportion' (values 0-1) or 'value' "
+                          f"(any other quantity: the change is in its units), got {scale!r}")
 
 
 def _welch_df(v1: float, df1: float, v2: float, df2: float) -> float:
@@ -292,6 +297,7 @@ class Change:
     note: str = ""
     new_label: str = "new"
     old_label: str = "old"
+    unit: str = "percentage points"
     by_group: "ChangeTable | None" = field(default=None, repr=False, compare=False)
 
     @property
@@ -301,7 +307,7 @@ class Change:
 
     def to_dict(self) -> dict:
         """Plain dict of every number (JSON-friendly; NaN kept as float NaN)."""
-        keys = ["name", "new_label", "old_label", "new", "old", "new_se", "old_se", "change_pp", "se",
+        keys = ["name", "unit", "new_label", "old_label", "new", "old", "new_se", "old_se", "change_pp", "se",
                 "ci_low", "ci_high", "df", "statistic", "p_value", "change_rel_pct", "se_rel_pct",
                 "ci_rel_low", "ci_rel_high", "covariance", "samples", "level", "se_lower_bound", "note"]
         out = {k: getattr(self, k) for k in keys}
@@ -312,10 +318,10 @@ class Change:
     def __str__(self) -> str:
         pct = f"{100 * self.level:g}%"
         s = (f"{self.name}: {self.old_label} {self.old:.2f} -> {self.new_label} {self.new:.2f}; "
-             f"change {self.change_pp:+.2f} percentage points")
+             f"change {self.change_pp:+.2f} {self.unit}")
         if math.isfinite(self.se):
             s += (f" (SE {self.se:.2f}; {pct} CI {self.ci_low:+.2f} to {self.ci_high:+.2f}; "
-                  f"p = {self.p_value:.3g})")
+                  f"{'p < 0.0001' if self.p_value < 1e-4 else f'p = {self.p_value:.3g}'})")
         else:
             s += " (SE unknown: a published figure has no SE)"
         s += f"; relative change {self.change_rel_pct:+.2f}% of the {self.old_label} value"
@@ -536,10 +542,12 @@ def compare(
         ``covariance=``; ``"independent"`` with ``joint=`` is refused (contradictory).
     covariance : float, optional
         ``Cov(new, old)`` in the squared units of the inputs, when known from elsewhere.
-    scale : {"percent", "proportion"}, optional
+    scale : {"percent", "proportion", "value"}, optional
         Units of the inputs. ``"proportion"`` (0–1) values are multiplied by 100 so that
-        changes are always in percentage points. Default: ``"proportion"`` for estimates
-        whose statistic is a proportion, else ``"percent"``.
+        changes are in percentage points; ``"value"``: another quantity (a mean score),
+        whose change is in its own units (``change_pp`` then holds that difference and
+        ``unit`` says so). Default: ``"proportion"`` for estimates whose statistic is a
+        proportion, else ``"percent"``.
     level : float, default 0.95
         Confidence level of the intervals.
     df : float, optional
@@ -589,8 +597,9 @@ def compare(
             raise EstimationError(
                 "samples='independent' contradicts joint=: a joint table comes from one design over both "
                 "years and its covariance must be used; pass two separately estimated results instead")
-        f, _ = _scale_factor(scale, _table_of(joint))
+        f, sc = _scale_factor(scale, _table_of(joint))
         out = _compare_joint(joint, new, old, f, level, year_column)
+        out = _with_unit(out, _unit(sc))
         if df is not None:
             out = _redf(out, df, level)
         return out
@@ -599,7 +608,7 @@ def compare(
         raise EstimationError(
             "samples='joint' needs the covariance of the two years: estimate both years in one design "
             "over the stacked data and pass joint=design.by('year')..., or pass covariance=")
-    f, _ = _scale_factor(scale, new, old)
+    f, sc = _scale_factor(scale, new, old)
     new_label, old_label = labels or ("new", "old")
     tn, to = isinstance(new, EstimateTable), isinstance(old, EstimateTable)
     if tn or to:
@@ -607,7 +616,7 @@ def compare(
             raise EstimationError("compare two EstimateTables (per-domain) or two single results, not one of each")
         if covariance is not None:
             raise EstimationError("covariance= applies to a single pair; for domains use joint=")
-        return _compare_tables(new, old, f, level, new_label, old_label)
+        return _with_unit(_compare_tables(new, old, f, level, new_label, old_label), _unit(sc))
     pn, po = _point(new, "new", f), _point(old, "old", f)
     cov = 0.0 if covariance is None else float(covariance) * f * f
     d = df if df is not None else _welch_df(pn.se ** 2, pn.df, po.se ** 2, po.df) if not (
@@ -617,8 +626,14 @@ def compare(
     out = _change(pn, po, cov, d, level, samples, name or "index", new_label, old_label, note)
     tn_, to_ = _table_of(new), _table_of(old)
     if tn_ is not None and to_ is not None:
-        out = _replace(out, by_group=_compare_tables(tn_, to_, f, level, new_label, old_label))
-    return out
+        out = _replace(out, by_group=_with_unit(_compare_tables(tn_, to_, f, level, new_label, old_label), _unit(sc)))
+    return _with_unit(out, _unit(sc))
+
+
+def _with_unit(out, unit: str):
+    if isinstance(out, ChangeTable):
+        return ChangeTable([_replace(c, unit=unit) for c in out], out.keys, out.unmatched)
+    return _replace(out, unit=unit)
 
 
 def _replace(c: Change, **kw) -> Change:
