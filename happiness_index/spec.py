@@ -934,6 +934,9 @@ class IndexSpec:
             for key, nm in (("item", r.item), ("filter", r.filter)):
                 if nm not in seen:
                     raise _SpecProblem(("skip_rules", i, key), f"skip rule names unknown item {nm!r}")
+            if r.item == r.filter:
+                raise _SpecProblem(("skip_rules", i, "filter"),
+                                   f"skip rule of item {r.item!r} names the item itself as its filter")
             f_item = items[seen[r.filter]]
             bad = [v for v in r.values if not f_item.allows(v)]
             if bad:

@@ -341,6 +341,21 @@ def test_more_refusals():
     assert e.key == "items[0].satisfied" and "no 'satisfied' cut-off" in str(e)
 
 
+def test_skip_rules_and_design_keys():
+    rule = '\n[[skip_rules]]\nitem = "age"\nfilter = "q3"\nvalues = [1]\n'
+    s = IndexSpec.from_text(BASE + rule)
+    assert s.skip_rules[0].filter == "q3" and s.skip_rules[0].values == (1,)
+    e = _err(BASE + rule.replace("values = [1]", "values = [3]"))
+    assert e.key == "skip_rules[0].values" and "(in codes {0, 1})" in str(e)
+    e = _err(BASE + rule.replace('filter = "q3"', 'filter = "age"'))
+    assert e.key == "skip_rules[0].filter" and "itself" in str(e)
+    e = _err(BASE + rule.replace('filter = "q3"', 'filter = "q9"'))
+    assert e.key == "skip_rules[0].filter" and "unknown item 'q9'" in str(e)
+    t = BASE.replace('weights = "w"', 'weights = "w"\nstrata_col = "commune"')
+    e = _err(t)
+    assert e.key == "design.strata_col" and e.line == line_of(t, "strata_col")
+
+
 def test_from_dict_names_key_without_line():
     d = IndexSpec.from_text(BASE).to_dict()
     d["publication"] = {"min_n": 30, "max_CV": 0.3}
