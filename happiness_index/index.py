@@ -577,6 +577,17 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
         names.append(nm)
         return len(cols) - 1
 
+    masks: dict = {}
+
+    def add_mask(r, nm):
+        # answered-masks are shared between items with the same pattern of non-response
+        # (often: no missing value at all), which keeps the engine's column count small
+        key = hashlib.blake2b(np.packbits(r).tobytes(), digest_size=16).digest()
+        if key in masks and np.array_equal(cols[masks[key]] > 0, r):
+            return masks[key]
+        masks[key] = add(r.astype(float), nm)
+        return masks[key]
+
     ratio_names, num, den = [], [], []
 
     def ratio(nm, a, b):
@@ -597,7 +608,7 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
         r = np.isfinite(y)
         y0 = np.where(r, y, 0.0)
         ia = add(y0, f"{it}:satisfied")
-        ib = add(r.astype(float), f"{it}:answered")
+        ib = add_mask(r, f"{it}:answered")
         item_ratio[it] = ratio(it, ia, ib)
     score_ratio: dict = {}
     if mean_score:
@@ -605,7 +616,7 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
             s = _item_scores(data, spec, it)
             r = np.isfinite(s)
             ia = add(np.where(r, s, 0.0), f"{it}:score")
-            ib = add(r.astype(float), f"{it}:scored")
+            ib = add_mask(r, f"{it}:scored")
             score_ratio[it] = ratio(f"{it}:score", ia, ib)
 
     K = len(spec.components)
@@ -782,21 +793,22 @@ def _default_design(data: pd.DataFrame, spec: IndexSpec, options: Mapping | None
 def _data_hash(data: pd.DataFrame, columns: list) -> str:
     """SHA-256 of the used columns in a canonical form.
 
-    Canonical form: columns in sorted (NFC) name order; for each column its name, dtype
-    kind, and pandas' row hashes (``pd.util.hash_pandas_object(col, index=False)``, the
-    fixed default key); then the row index hashes. Independent of column order in the
-    file, sensitive to every value, to row order and to the index.
+    Canonical form: the number of rows, the column names in sorted (NFC) order, then one
+    64-bit hash per row of those columns (in that order) and the row index
+    (``pd.util.hash_pandas_object(frame, index=True)`` with pandas' fixed default key; text
+    NFC-normalised). Independent of the column order in the file, sensitive to every
+    value, to the row order and to the index.
     """
     h = hashlib.sha256()
     cols = sorted(set(columns), key=lambda c: _nfc(str(c)))
     h.update(f"rows={len(data)};".encode())
+    sub = {}
     for c in cols:
         s = data[c]
         h.update(_nfc(str(c)).encode("utf-8") + b"\x00")
-        if s.dtype == object:
-            s = s.map(_nfc)
-        h.update(pd.util.hash_pandas_object(s, index=False).to_numpy().tobytes())
-    h.update(pd.util.hash_pandas_object(data.index.to_series(), index=False).to_numpy().tobytes())
+        sub[_nfc(str(c))] = s.map(_nfc) if s.dtype == object else s
+    frame = pd.DataFrame(sub, index=data.index)
+    h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
     return h.hexdigest()
 
 
