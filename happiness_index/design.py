@@ -243,34 +243,59 @@ class _EstimatorMixin:
                 )
         return s
 
-    def _values(self, cols: Sequence, na_rm: bool) -> tuple[np.ndarray, np.ndarray]:
-        """(n × len(cols)) float array and the mask of complete rows."""
-        arrs = []
-        for c in cols:
+    def _values(self, cols: Sequence, na_rm: bool, append_ones: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(n × len(cols)) float array and the mask of complete rows.
+
+        ``append_ones=True`` adds a last column of ones (the denominator of a mean) to the
+        same buffer. Built column by column into one preallocated array: integer and
+        boolean columns cannot hold NaN or inf and skip the checks, so at n = 1M and 30
+        columns there is one n × k float buffer, not five (speed and memory).
+        """
+        k = len(cols)
+        Y = np.empty((self._n, k + int(append_ones)), dtype="float64")
+        if append_ones:
+            Y[:, k] = 1.0
+        bad_cols: dict[int, np.ndarray] = {}  # column -> non-finite mask (float columns only)
+        for j, c in enumerate(cols):
             s = self._column(c)
-            arrs.append(s.to_numpy(dtype="float64", na_value=np.nan))
-        Y = np.column_stack(arrs) if arrs else np.zeros((self._n, 0))
-        finite = np.isfinite(Y)
-        inf_rows = np.isinf(Y).any(axis=1)
-        if inf_rows.any():
+            if pd.api.types.is_integer_dtype(s.dtype) and not s.hasnans:
+                Y[:, j] = s.to_numpy()
+                continue
+            a = s.to_numpy(dtype="float64", na_value=np.nan)
+            Y[:, j] = a
+            fin = np.isfinite(a)
+            if not fin.all():
+                bad_cols[j] = ~fin
+        ok = np.ones(self._n, dtype=bool)
+        if not bad_cols:
+            return Y, ok
+        inf_cols = [j for j in bad_cols if np.isinf(Y[bad_cols[j], j]).any()]
+        if inf_cols:
+            inf_rows = np.zeros(self._n, dtype=bool)
+            for j in inf_cols:
+                inf_rows |= np.isinf(Y[:, j])
             raise EstimationError(
-                f"infinite values in {[c for j, c in enumerate(cols) if np.isinf(Y[:, j]).any()]} at rows "
+                f"infinite values in {[cols[j] for j in inf_cols]} at rows "
                 f"{describe_rows(self._data.index[inf_rows])}; fix or remove them."
             )
-        ok = finite.all(axis=1)
+        for m in bad_cols.values():
+            ok &= ~m
         dom = self._domain_mask()
         missing_in_domain = (~ok) & dom
         if missing_in_domain.any() and not na_rm:
             parts = []
             for j, c in enumerate(cols):
-                m = (~finite[:, j]) & dom
+                if j not in bad_cols:
+                    continue
+                m = bad_cols[j] & dom
                 if m.any():
                     parts.append(f"{c!r}: {int(m.sum())} missing (rows {describe_rows(self._data.index[m], 5)})")
             raise EstimationError(
                 "missing values in the analysis variable " + "; ".join(parts) + ". Pass na_rm=True to treat "
                 "them as out of the domain (their PSUs stay in the variance), or impute them first."
             )
-        Y = np.where(finite, Y, 0.0)
+        for j, m in bad_cols.items():
+            Y[m, j] = 0.0
         return Y, ok
 
     # ------------------------------------------------------------ public API
@@ -316,8 +341,7 @@ class _EstimatorMixin:
             Y = np.column_stack([Y, np.ones(self._n)])
             stat = _Stat(names, Y, np.arange(k), np.full(k, k), "mean", cols)
             return self._run(stat, ok, deff=deff, level=level, single=False, keys_var=cols[0])
-        Y, ok = self._values(cols, na_rm)
-        Y = np.column_stack([Y, np.ones(self._n)])
+        Y, ok = self._values(cols, na_rm, append_ones=True)
         k = len(cols)
         stat = _Stat(cols, Y, np.arange(k), np.full(k, k), "mean", cols)
         return self._run(stat, ok, deff=deff, level=level, single=not isinstance(x, (list, tuple)))
@@ -388,15 +412,14 @@ class _EstimatorMixin:
             k = len(names)
             stat = _Stat(names, Y, np.arange(k), np.full(k, k), "proportion", [x])
             return self._run(stat, ok, deff=deff, level=level, single=False, ci_method=ci_method, df=df, keys_var=x)
-        Y, ok = self._values([x], na_rm)
+        Y, ok = self._values([x], na_rm, append_ones=True)
         vals = Y[ok & self._domain_mask(), 0]
-        bad = ~np.isin(vals, (0.0, 1.0))
+        bad = (vals != 0.0) & (vals != 1.0)
         if bad.any():
             raise EstimationError(
                 f"proportion({x!r}) needs a 0/1 column; it holds {sorted(set(vals[bad].tolist()))[:5]}. "
                 f"Derive an indicator (e.g. data[{x!r}] >= 4) or pass a categorical column."
             )
-        Y = np.column_stack([Y, np.ones(self._n)])
         stat = _Stat([x], Y, np.array([0]), np.array([1]), "proportion", [x])
         return self._run(stat, ok, deff=deff, level=level, single=True, ci_method=ci_method, df=df)
 
@@ -597,7 +620,9 @@ class _EstimatorMixin:
                 if stat.kind == "proportion":
                     method = ci_method or "logit"
                     n_rows = int(np.sum(dom_df == d))  # R's nrow(design) of the domain
-                    interval, est_val = self._prop_interval_fn(est_val, v, n_rows, method, stat, dom, d, dom_df)
+                    interval, est_val = self._prop_interval_fn(
+                        est_val, v, n_rows, method, stat, dom, d, dom_df, float(dfs[d])
+                    )
                 estimates.append(
                     make_estimate(
                         label,
@@ -630,14 +655,21 @@ class _EstimatorMixin:
             replicate_variance=res.get("replicate_variance"),
         )
 
-    def _prop_interval_fn(self, p, var, n, method, stat, dom, d, dom_all):
-        """Interval function of a proportion (and the point estimate R reports with it)."""
+    def _prop_interval_fn(self, p, var, n, method, stat, dom, d, dom_all, degf_d):
+        """Interval function of a proportion (and the point estimate R reports with it).
+
+        ``n`` is the domain's row count (R's ``nrow(design)``) and ``degf_d`` its design
+        df. The Korn–Graubard ("beta") interval always uses ``degf_d`` in its df
+        adjustment, as R's ``svyciprop`` does whatever ``df`` is passed.
+        """
         se = math.sqrt(var) if var >= 0 else float("nan")
         lik = None
         if method == "likelihood":
             lik, p = self._likelihood_interval(stat, dom, d, p, var, dom_all)
 
-        def interval(level, df, _p=p, _se=se, _n=n, _m=method, _lik=lik):
+        def interval(level, df, _p=p, _se=se, _n=n, _m=method, _lik=lik, _g=degf_d):
+            if _m == "beta" and 0 < _p < 1:
+                df = _g
             return proportion_interval(_p, _se, df, level, _m, n=_n, likelihood=_lik)
 
         return interval, p
@@ -1144,7 +1176,8 @@ class SurveyDesign(_EstimatorMixin):
         w = self._w
         sel = dom >= 0
         idx = np.flatnonzero(sel)
-        WY = stat.Y[idx] * w[idx, None]
+        # all rows in: skip the fancy-index copy of Y (one n × k buffer less)
+        WY = stat.Y * w[:, None] if len(idx) == self._n else stat.Y[idx] * w[idx, None]
         t = _group_sum(dom[idx], D, WY)  # (D, k)
         theta = _thetas(t, stat)  # (D, p)
         if not np.all(np.isfinite(theta)):
@@ -1546,14 +1579,25 @@ class ReplicateDesign(_EstimatorMixin):
         """Totals of Y per replicate and domain: (R, D, k). WYfactor = Y[idx] (unweighted)."""
         k = WYfactor.shape[1]
         m = len(idx)
-        rows = (dom_idx[:, None] * k + np.arange(k)[None, :]).ravel()
         if self._A is not None:
-            # aggregate w*Y to (cluster, domain, column) then multiply by PSU multipliers
-            vals = (WYfactor * self._w[idx, None]).ravel()
-            cols = np.repeat(self._cluster[idx], k)
-            M = sparse.csr_matrix((vals, (rows, cols)), shape=(D * k, self._A.shape[0]))
+            # aggregate w*Y to (cluster, domain) sums first (one sparse product over the rows),
+            # then multiply the small (D*k × C) matrix by the PSU multipliers (C × R): no
+            # n*k-entry sparse matrix, no n × R weights
+            C = self._A.shape[0]
+            key = self._cluster[idx] * D + dom_idx
+            WY = WYfactor * self._w[idx, None]
+            if C * D <= 4 * m + 1024:
+                S = _group_sum(key, C * D, WY)  # (C*D, k), row c*D + d
+                M = S.reshape(C, D * k).T  # (D*k, C), row d*k + j
+            else:
+                ukey, inv = np.unique(key, return_inverse=True)
+                S = _group_sum(inv, len(ukey), WY)  # (G, k)
+                g_rows = ((ukey % D)[:, None] * k + np.arange(k)[None, :]).ravel()
+                g_cols = np.repeat(ukey // D, k)
+                M = sparse.csr_matrix((S.ravel(), (g_rows, g_cols)), shape=(D * k, C))
             out = M @ self._A  # (D*k, R)
         else:
+            rows = (dom_idx[:, None] * k + np.arange(k)[None, :]).ravel()
             vals = WYfactor.ravel()
             cols = np.repeat(idx, k)
             M = sparse.csr_matrix((vals, (rows, cols)), shape=(D * k, self._n))
@@ -1579,7 +1623,7 @@ class ReplicateDesign(_EstimatorMixin):
         w = self._w
         sel = dom >= 0
         idx = np.flatnonzero(sel)
-        Ysel = stat.Y[idx]
+        Ysel = stat.Y if len(idx) == self._n else stat.Y[idx]
         t = _group_sum(dom[idx], D, Ysel * w[idx, None])
         theta = _thetas(t, stat)
         if not np.all(np.isfinite(theta)):

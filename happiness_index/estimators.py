@@ -125,7 +125,9 @@ def proportion_interval(
           (R ``svyciprop`` methods "logit" and "xlogit" give the same numbers).
         * ``"wald"`` / ``"mean"``: ``p ± t·se`` (can leave [0, 1]; not clipped, as R).
         * ``"beta"``: Korn & Graubard (1998): Clopper–Pearson with the effective sample
-          size ``p(1-p)/se²`` multiplied by ``(t_{n-1}/t_df)²``.
+          size ``p(1-p)/se²`` multiplied by ``(t_{n-1}/t_df)²`` (``n`` the domain's rows).
+          A design's ``proportion(..., ci_method="beta")`` always puts the design (domain)
+          df here, as R's ``svyciprop`` does even when another ``df`` is given.
         * ``"wilson"``: Wilson score interval with the effective sample size.
         * ``"asin"``: Wald interval for ``asin(sqrt(p))``, back-transformed.
         * ``"likelihood"``: Rao–Scott scaled profile likelihood (needs ``likelihood``).

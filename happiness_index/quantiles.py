@@ -248,7 +248,9 @@ def estimate_quantiles(
         removing missing values. ``math.inf`` gives Normal quantiles.
     interval_type : {"mean", "beta", "xlogit", "asin", "quantile"}, default "mean"
         CDF-scale interval for Woodruff; "quantile" (replicate designs) uses the
-        replicate variance of the quantile itself.
+        replicate variance of the quantile itself. On replicate designs "beta",
+        "xlogit" and "asin" give the "mean" interval, as R survey 4.1.1 does (its
+        ``svyquantile.svyrep.design`` does not pass ``interval.type`` on).
 
     Returns
     -------
@@ -273,6 +275,11 @@ def estimate_quantiles(
     if interval_type not in QUANTILE_INTERVALS:
         raise EstimationError(f"interval_type={interval_type!r} is not one of {QUANTILE_INTERVALS}")
     is_rep = getattr(design, "_variance_method", "taylor") == "replicate"
+    cdf_type = interval_type
+    if is_rep and interval_type in ("beta", "xlogit", "asin"):
+        # R survey 4.1.1's svyquantile.svyrep.design calls woodruffCI without passing
+        # interval.type, so replicate designs always get the Wald ("mean") CDF interval.
+        cdf_type = "mean"
     if interval_type == "quantile" and not is_rep:
         raise EstimationError("interval_type='quantile' needs replicate weights (a ReplicateDesign)")
     if ci_method == "score" and is_rep:
@@ -347,7 +354,7 @@ def estimate_quantiles(
             else:
 
                 def interval(lvl, dfx, _F=Fj, _se=seF, _dd=dd, _n=n_rows, _g=degf_d):
-                    lo, hi = _cdf_interval(_F, _se, lvl, dfx, interval_type, _n, _g)
+                    lo, hi = _cdf_interval(_F, _se, lvl, dfx, cdf_type, _n, _g)
                     qlo = np.nan if not (np.isfinite(lo) and lo >= 0) else float(_dd.q(lo, rule)[0])
                     qhi = np.nan if not (np.isfinite(hi) and hi <= 1) else float(_dd.q(hi, rule)[0])
                     return (qlo, qhi)

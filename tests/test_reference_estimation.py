@@ -12,8 +12,10 @@ each) live in ``EXTRA_CASES`` at the end and go through the same machinery.
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +23,7 @@ import pytest
 import happiness_index as hi
 from happiness_index.errors import HappinessIndexError, LonelyPSUError
 
-from reference_helpers import build_design, case_params, close, domain_mask, load_data, r_number
+from reference_helpers import build_design, case_params, close, domain_mask, load_family, r_number
 
 FAMILIES = [
     "means_totals",
@@ -40,6 +42,27 @@ def _params():
     out = []
     for fam in FAMILIES:
         out.extend(case_params(fam))
+    return out
+
+
+EXTRA_FILE = Path(__file__).resolve().parent / "data" / "r_extra_estimation.json"
+
+
+def _extra_params():
+    """Extra R cases (tests/data/r_extra_estimation.json, made by r_extra_estimation.R).
+
+    Each borrows the dataset and design block of a shared reference case (``base``);
+    ``design_override`` replaces design keys (lonely-PSU rule, fpc).
+    """
+    by_id = {c["id"]: c for fam in FAMILIES for c in load_family(fam)}
+    cases = json.loads(EXTRA_FILE.read_text(encoding="utf-8"))["cases"]
+    out = []
+    for x in cases:
+        base = by_id[x["base"]]
+        case = dict(x)
+        case["dataset"] = base["dataset"]
+        case["design"] = {**base["design"], **(x.get("design_override") or {})}
+        out.append(pytest.param(case, id=x["id"]))
     return out
 
 
@@ -76,7 +99,7 @@ def _target(case, design, data):
     """The design or domain view the estimator runs on."""
     v = case.get("variables") or {}
     if v.get("domain"):
-        return design.subset(domain_mask(data, v["domain"]))
+        design = design.subset(domain_mask(data, v["domain"]))
     if v.get("by"):
         return design.by(v["by"])
     return design
@@ -88,6 +111,9 @@ def run_case(case):
     est = case["estimator"]
     v = case.get("variables") or {}
     opts = case.get("options") or {}
+    if opts.get("py_to_replicates"):
+        rho = opts.get("py_rho") or None
+        design = design.to_replicates(opts["py_to_replicates"], rho=rho)
     na_rm = bool(v.get("na_rm", False))
     deff = opts.get("deff", False)
     analysis = v.get("analysis")
@@ -111,6 +137,12 @@ def run_case(case):
         return target.ratio(analysis[0], v["denominator"][0], na_rm=na_rm), design
     if base == "quantile":
         return target.quantile(analysis[0], na_rm=na_rm, **_quantile_args(case)), design
+    if base == "contrast":
+        tab = target.mean(analysis[0], na_rm=na_rm)
+        return tab.contrast(opts["contrast"]), design
+    if base == "transform":
+        tab = target.mean(list(analysis), na_rm=na_rm)
+        return tab.transform(opts["expression"]), design
     raise NotImplementedError(f"estimator {est!r} is not covered by this test file")
 
 
@@ -243,7 +275,9 @@ def check_case(case):
         e = res if isinstance(res, hi.Estimate) else res.estimates[0]
         _compare_estimate(case, e, exp, errors, "single", design_df, kind)
         if "df" in exp and kind == "confint":
-            _check(errors, "df", e.df, exp["df"], 1e-12)
+            # for svymean/svytotal/svyratio R's "df" is degf(design) of the design the
+            # case was built on (what confint(df=degf(design)) uses), even for a subset
+            _check(errors, "df", design_df, exp["df"], 1e-12)
     if "vcov" in exp:
         names = exp["vcov"]["names"]
         V = res.vcov_matrix()
@@ -263,4 +297,9 @@ def check_case(case):
 
 @pytest.mark.parametrize("case", _params())
 def test_reference_case(case):
+    check_case(case)
+
+
+@pytest.mark.parametrize("case", _extra_params())
+def test_extra_r_case(case):
     check_case(case)
