@@ -1062,6 +1062,96 @@ def _r_level_order(design, m: _Margin) -> _Margin:
     return _Margin(m.key, m.name, codes, [m.labels[i] for i in order], m.targets[order], m.info)
 
 
+def _formula_terms(formula, what: str) -> list:
+    if isinstance(formula, str):
+        body = formula.strip()
+        if body.startswith("~"):
+            body = body[1:]
+        terms = [t.strip() for t in body.split("+") if t.strip()]
+        out = []
+        for t in terms:
+            if t in ("1", "0", "-1"):
+                continue
+            out.append(tuple(x.strip() for x in t.split(":")) if ":" in t else t)
+        return out
+    if isinstance(formula, (list, tuple)):
+        return list(formula)
+    raise WeightingError(f"{what}: formula must be a string like '~stype + api99' or a list of columns, got {formula!r}")
+
+
+def _prepare_population(design, population, formula, what: str) -> dict:
+    """Resolve the accepted spellings of population information into calibrate's mapping.
+
+    Accepts the R-style totals, the margins mapping, and a population block such as
+    ``{"N": 6194, "stype": {...}, "api99_total": 3914069}`` (``N`` = population size,
+    ``<column>_total`` = a numeric total). With ``formula`` only its terms are used.
+    """
+    if not isinstance(population, Mapping) or not population:
+        raise WeightingError(f"{what}: population must be a non-empty mapping of margins and totals")
+    data = design._data
+    pop = dict(population)
+    N = None
+    for key in ("N", "(Intercept)"):
+        if key in pop and key not in data.columns and _is_number(pop[key]):
+            N = float(pop[key])
+    if formula is not None:
+        terms = _formula_terms(formula, what)
+        out = {}
+        r_keys = [k for k in pop if isinstance(k, str) and k != "(Intercept)" and k not in data.columns
+                  and _is_number(pop[k]) and not k.endswith("_total") and k != "N"]
+        for t in terms:
+            if t in pop and (isinstance(pop[t], Mapping) or isinstance(pop[t], (pd.Series, pd.DataFrame)) or _is_number(pop[t])):
+                out[t] = pop[t]
+            elif isinstance(t, str) and f"{t}_total" in pop:
+                out[t] = pop[f"{t}_total"]
+            else:
+                pref = [k for k in r_keys if isinstance(t, str) and k.startswith(t)]
+                if not pref:
+                    raise WeightingError(
+                        f"{what}: no population information for formula term {t!r}; give {{{t!r}: {{category: count}}}} "
+                        f"for a categorical variable or {{{t!r}: total}} for a numeric one"
+                    )
+                for k in pref:
+                    out[k] = pop[k]
+        if any(isinstance(k, str) and k not in data.columns for k in out if not isinstance(k, tuple)) or (
+            N is not None and not any(isinstance(v, Mapping) for v in out.values())
+        ):
+            if N is None:
+                raise WeightingError(f"{what}: R-style factor totals need '(Intercept)' (or 'N'), the population size")
+            out["(Intercept)"] = N
+        elif N is not None:
+            _check_n(out, N, what)
+        return out
+    out = {}
+    for k, v in pop.items():
+        if k in ("N", "(Intercept)") and k not in data.columns:
+            continue
+        if isinstance(k, str) and k.endswith("_total") and k not in data.columns and k[: -len("_total")] in data.columns:
+            out[k[: -len("_total")]] = v
+        elif isinstance(v, str):
+            raise WeightingError(f"{what}: population entry {k!r} is text ({v!r}); give a number or a mapping of counts")
+        else:
+            out[k] = v
+    r_style = any(isinstance(k, str) and k not in data.columns and _is_number(v) for k, v in out.items())
+    if N is not None:
+        if r_style or not any(isinstance(v, (Mapping, pd.Series, pd.DataFrame)) for v in out.values()):
+            out["(Intercept)"] = N
+        else:
+            _check_n(out, N, what)
+    return out
+
+
+def _check_n(out: dict, N: float, what: str):
+    for k, v in out.items():
+        if isinstance(v, Mapping):
+            tot = float(sum(float(x) for x in v.values()))
+            if abs(tot - N) > 1e-6 * abs(N):
+                raise WeightingError(
+                    f"{what}: margin {_key_name(k)!r} adds up to {tot:.10g} but the population size N is {N:.10g}; "
+                    "margins and N must agree"
+                )
+
+
 def _build_model(design, population, what: str, collapse):
     """Model matrix X (n × k), totals T (k,), term names and the categorical margins.
 
@@ -1157,6 +1247,7 @@ def calibrate(
     tol: float = 1e-7,
     collapse=None,
     force: bool = False,
+    formula=None,
 ):
     """Calibrate a design to population totals (Deville & Särndal 1992; R ``calibrate``).
 
@@ -1192,6 +1283,12 @@ def calibrate(
     force : bool, default False
         True: return the non-converged weights with a :class:`WeightingWarning` instead of
         raising (R's ``force=TRUE``).
+    formula : str or list, optional
+        The calibration model, ``"~stype + api99"`` or ``["stype", "api99"]`` (a crossed
+        term ``"a:b"`` or tuple ``("a", "b")``). Only these terms are taken from
+        ``population``, which may then be a fuller population block such as
+        ``{"N": 6194, "stype": {...}, "sch.wide": {...}, "api99_total": 3914069}``
+        (``N`` = population size, ``<column>_total`` = a numeric total).
 
     Returns
     -------
@@ -1249,6 +1346,7 @@ def calibrate(
         raise WeightingError(f"calibrate: max_iter must be a positive integer, got {max_iter!r}")
     if not (tol > 0 and math.isfinite(tol)):
         raise WeightingError(f"calibrate: tol must be positive, got {tol!r}")
+    population = _prepare_population(design, population, formula, "calibrate")
     X, T, terms, margins = _build_model(design, population, "calibrate", collapse)
     if X.shape[1] == 0:
         raise WeightingError("calibrate: no calibration totals left")
@@ -1328,6 +1426,10 @@ class _GregAdjuster:
         self.X = X
         self.d = d
         self.w = w
+        self.Ginv = None
+
+    def _prepare(self):
+        X, d = self.X, self.d
         # column scaling keeps the normal equations well conditioned
         s = np.sqrt(np.maximum((X * X).T @ d, 0.0))
         self.s = np.where(s > 0, s, 1.0)
@@ -1338,6 +1440,8 @@ class _GregAdjuster:
         self.Ginv = (vecs[:, keep] / vals[keep]) @ vecs[:, keep].T
 
     def __call__(self, Z: np.ndarray) -> np.ndarray:
+        if self.Ginv is None:
+            self._prepare()
         d, w = self.d, self.w
         with np.errstate(divide="ignore", invalid="ignore"):
             dz = np.where((w != 0)[:, None], Z * (d / w)[:, None], 0.0)  # d·z
