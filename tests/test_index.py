@@ -555,3 +555,39 @@ def test_coverage_nef_ratio_two_stage():
     cover = hits / n_sim
     print(f"coverage of the 95% nef_ratio interval: {cover:.3f} over {n_sim} samples")
     assert 0.91 <= cover <= 0.985
+
+
+# ---------------------------------------------------------------------------
+# methodology/index.md worked examples
+# ---------------------------------------------------------------------------
+
+
+def test_methodology_worked_examples():
+    doc = (ROOT / "methodology" / "index.md").read_text(encoding="utf-8")
+    z = 1.959963984540054
+    ls, le, env = 40.71, 41.6, 31.8
+    V = np.array([[1.44, 0.60, 0.50], [0.60, 2.25, 0.45], [0.50, 0.45, 1.00]])
+    tab = hi.EstimateTable(
+        [hi.estimators.make_estimate(nm, v, V[i, i], math.inf) for i, (nm, v) in enumerate(
+            zip(["ls", "le", "env"], [ls, le, env]))],
+        pd.DataFrame({"component": ["ls", "le", "env"]}), ["ls", "le", "env"], V, df=math.inf)
+    e = tab.transform("ls * le / env", ci_scale="log")
+    g = tab.gradient_of("ls * le / env").to_numpy()
+    for txt in (f"HI = {e.estimate:.4f}", f"g = ({g[0]:.5f}, {g[1]:.5f}, −{-g[2]:.5f})",
+                f"Var(HI) = {e.se ** 2:.4f}", f"SE = {e.se:.4f}",
+                f"{math.sqrt(g @ np.diag(np.diag(V)) @ g):.4f}",
+                f"**{e.ci_low:.2f} to {e.ci_high:.2f}**",
+                f"Wald: {e.estimate - z * e.se:.2f} to {e.estimate + z * e.se:.2f}",
+                f"SE = {e.se:.4f}".replace(".", ","), f"**{e.ci_low:.2f} đến {e.ci_high:.2f}**".replace(".", ",")):
+        assert txt in doc, txt
+    # the published table and the AF value
+    for (shares, pub) in PUBLISHED:
+        v = hi.index_from_components(shares, "nef_ratio")
+        assert f"| {v:.4f} | {pub:.2f} |" in doc
+    assert f"= {hi.af_gnh_index(0.591, 0.434):.6f}" in doc
+    # the logit example: 76.0 with SE 1.5
+    p, s = 0.76, 0.015
+    lo = 100 / (1 + math.exp(-(math.log(p / (1 - p)) - z * s / (p * (1 - p)))))
+    up = 100 / (1 + math.exp(-(math.log(p / (1 - p)) + z * s / (p * (1 - p)))))
+    assert f"**{lo:.2f} to {up:.2f}**" in doc
+    assert f"**{lo:.2f} đến {up:.2f}**".replace(".", ",") in doc
