@@ -591,3 +591,54 @@ def test_methodology_worked_examples():
     up = 100 / (1 + math.exp(-(math.log(p / (1 - p)) + z * s / (p * (1 - p)))))
     assert f"**{lo:.2f} to {up:.2f}**" in doc
     assert f"**{lo:.2f} đến {up:.2f}**".replace(".", ",") in doc
+
+
+# ---------------------------------------------------------------------------
+# commune index and commune-minus-city difference against R survey
+# ---------------------------------------------------------------------------
+
+
+def _r_check_data(seed=77):
+    """17 communes x 4 villages x 15 respondents, Likert 1-5 with 8/9 missing codes (seeded)."""
+    rng = np.random.default_rng(seed)
+    vil = np.repeat(np.arange(68), 15)
+    com = vil // 4
+    df = pd.DataFrame({"respondent_id": np.arange(len(vil)), "commune": [f"C{c + 1:02d}" for c in com],
+                       "village": vil, "weight": rng.uniform(20, 60, 17)[com] * rng.uniform(0.8, 1.25, len(vil))})
+    eff = rng.normal(0, 0.4, 68)[vil] + rng.normal(0, 0.5, len(vil))
+    for it in NEF_ITEMS:
+        code = np.clip(np.round(3.2 + eff + rng.normal(0, 0.9, len(vil))), 1, 5).astype(int)
+        df[it] = np.where(rng.random(len(vil)) < 0.04, rng.choice([8, 9], len(vil)), code)
+    return df
+
+
+# R 4.2 / survey 4.1.1, on _r_check_data() with s_<item> = satisfied indicator (NA if missing),
+# y_<item> = ifelse(is.na(s), 0, s), r_<item> = !is.na(s), cid = commune number:
+#   des <- svydesign(id=~village, strata=~cid, weights=~weight, data=d)
+#   tb  <- svyby(~y_ls_income+...+r_env_services, ~cid, des, svytotal, covmat=TRUE)
+#   svycontrast(tb, list(city=<HI of the summed totals>, c1=<HI of commune 1>, d1=c1-city, ...))
+# where HI = (100*(sum of 4 ls shares)/4) * (100*le share) / (100*(sum of 3 env shares)/3),
+# each share = `c:y_item` / `c:r_item` (city: sums over c = 1..17).
+R_COMMUNE = {  # label: (estimate, se)
+    "city": (41.884966922549182, 2.55013798177586),
+    "c1": (38.406386581250992, 5.73586958713218),
+    "d1": (-3.478580341298191, 5.86752520125109),
+    "c5": (26.075192600208847, 10.80690760539698),
+    "d5": (-15.809774322340335, 10.66431139535295),
+    "c17": (42.294420585516939, 15.19316496932239),
+    "d17": (0.409453662967756, 14.34941650686362),
+}
+
+
+def test_commune_and_difference_match_r():
+    df = _r_check_data()
+    r = hi.compute_index(df, NEF, by="commune")
+    for key, (est, se) in R_COMMUNE.items():
+        if key == "city":
+            e = r.overall
+        elif key.startswith("d"):
+            e = r.by_group.differences[r.by_group.labels.index(f"C{int(key[1:]):02d}")]
+        else:
+            e = r.by_group[f"C{int(key[1:]):02d}"]
+        assert e.estimate == pytest.approx(est, rel=1e-10), key
+        assert e.se == pytest.approx(se, rel=1e-8), key
