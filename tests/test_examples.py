@@ -1,0 +1,104 @@
+"""Every example runs, prints what a reviewer should see, and its numbers are right."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+EXAMPLES = ROOT / "examples"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def run_timed(fn, *a):
+    t = time.perf_counter()
+    out = fn(*a)
+    assert time.perf_counter() - t < 20, "an example must run in under 20 s"
+    return out
+
+
+def test_gss_happiness_trend_matches_r(capsys):
+    out = run_timed(load("gss_happiness_trend").main)
+    text = capsys.readouterr().out
+    ref = json.loads((SHARED / "reference" / "gss_happiness.json").read_text())
+    cases = {c["id"]: c for c in ref["cases"]}
+    for row in cases["gss_share_happy_by_year"]["expected"]["rows"]:
+        e = out["by_year"][row["domain"]["year"]]
+        assert e.estimate == pytest.approx(row["estimate"], rel=1e-9)
+        assert e.se == pytest.approx(row["se"], rel=1e-7)
+        lo, hi = e.confint(0.95, df=math.inf)
+        assert lo == pytest.approx(row["ci_low"], rel=1e-7) and hi == pytest.approx(row["ci_high"], rel=1e-7)
+    by_region = {str(k): e for e, k in zip(out["by_region"], out["by_region"].keys["region"])}
+    for row in cases["gss_share_happy_by_region"]["expected"]["rows"]:
+        e = by_region[row["domain"]["region"]]
+        assert e.estimate == pytest.approx(row["estimate"], rel=1e-9)
+        assert e.se == pytest.approx(row["se"], rel=1e-7)
+    d = cases["gss_diff_2006_2004_independent"]["expected"]
+    c = out["changes"][(2006, 2004)]
+    assert c.change_pp == pytest.approx(100 * d["estimate"], rel=1e-9)
+    assert c.se == pytest.approx(100 * d["se"], rel=1e-7)
+    assert "largest difference from R survey 4.1.1" in text
+    assert "percentage points" in text and "relative" in text
+    assert "happiness-index run --survey gss_happiness.csv" in text
+
+
+def test_yen_bai_published(capsys):
+    out = run_timed(load("yen_bai_published").main)
+    text = capsys.readouterr().out
+    assert set(out["reproduced"]) == {2020, 2021, 2022}
+    assert all(ok for _, ok in out["reproduced"].values())
+    assert out["reproduced"][2022][0] == pytest.approx(55.5 * 78.72 / 69.82)
+    t = out["assessment"].table.set_index("year")
+    assert t.loc[2022, "status"] == "reached" and t.loc[2023, "gap_pp"] == pytest.approx(2.32)
+    c = out["changes"][(2023, 2022)]
+    assert c.change_pp == pytest.approx(3.05) and math.isnan(c.se)
+    assert "SE unknown" in text and "68.3" in text and "61.3" in text
+
+
+def test_yen_bai_city_demo(tmp_path, capsys):
+    out = run_timed(load("yen_bai_city_demo").main, ["--out", str(tmp_path / "rep")])
+    text = capsys.readouterr().out
+    assert "SYNTHETIC DATA" in text and "SỐ LIỆU MÔ PHỎNG" in text
+    assert (tmp_path / "rep" / "report.html").is_file()
+    assert out["change"].samples == "independent" and len(out["change"].by_group) == 17
+    r23, r24 = out["results"][2023], out["results"][2024]
+    assert out["change"].change_pp == pytest.approx(r24.overall.estimate - r23.overall.estimate)
+    assert out["assessment"].status(2023) in ("reached", "not reached", "not distinguishable")
+    assert "needed:" in text and "projection" in text
+
+
+def test_api_schools(capsys):
+    out = run_timed(load("api_schools").main)
+    text = capsys.readouterr().out
+    ref = json.loads((SHARED / "reference" / "means_totals.json").read_text())
+    clus1 = next(c for c in ref["cases"] if c["id"] == "mean_api00_dclus1")["expected"]
+    m = [v[0] for k, v in out["by_design"].items() if k.startswith("one-stage")][0]
+    assert m.estimate == pytest.approx(clus1["estimate"], rel=1e-9)
+    assert m.se == pytest.approx(clus1["se"], rel=1e-7)
+    # paired years: the covariance makes the SE far smaller than the independent-samples one
+    assert out["change"].samples == "joint" and out["change"].covariance > 0
+    assert out["naive"].se > 5 * out["change"].se
+    assert "units" in out["change"].unit
+    assert "covers the population mean" in text
+
+
+@pytest.mark.parametrize("name", ["gss_happiness_trend", "yen_bai_published", "api_schools"])
+def test_examples_run_as_scripts(name):
+    r = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py")], capture_output=True, text=True,
+                       encoding="utf-8", cwd=ROOT, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr and len(r.stdout.splitlines()) > 8
