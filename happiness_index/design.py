@@ -86,9 +86,28 @@ def _codes(values) -> tuple[np.ndarray, np.ndarray]:
 def _group_sum(codes: np.ndarray, n_groups: int, X: np.ndarray) -> np.ndarray:
     """Sum the rows of X (m × q) by integer group codes (m,) into (n_groups × q)."""
     m = codes.shape[0]
-    ind = sparse.csr_matrix((np.ones(m), (codes, np.arange(m))), shape=(n_groups, m))
+    # CSC with one entry per column: built without sorting (CSR/COO would sort m entries)
+    ind = sparse.csc_matrix((np.ones(m), codes, np.arange(m + 1)), shape=(n_groups, m))
     out = ind @ X
     return np.asarray(out)
+
+
+def _unique_codes(key: np.ndarray, size: int, return_inverse: bool = False):
+    """``np.unique(key)`` (and the inverse) for integer keys in ``[0, size)``.
+
+    A presence bitmap when ``size`` is at most a few times ``len(key)`` (O(n), no sort or
+    hash: the common case of (PSU, domain) pairs), ``np.unique`` otherwise.
+    """
+    if size <= 4 * len(key) + 1024:
+        present = np.zeros(size, dtype=bool)
+        present[key] = True
+        ukey = np.flatnonzero(present)
+        if not return_inverse:
+            return ukey
+        remap = np.empty(size, dtype=np.int64)
+        remap[ukey] = np.arange(len(ukey))
+        return ukey, remap[key]
+    return np.unique(key, return_inverse=return_inverse)
 
 
 def _check_column(data: pd.DataFrame, col, what: str) -> None:
@@ -1164,7 +1183,7 @@ class SurveyDesign(_EstimatorMixin):
     def _domain_df(self, dom: np.ndarray, D: int) -> np.ndarray:
         st = self._stages[0]
         sel = dom >= 0
-        pairs = np.unique(st.cluster[sel] * D + dom[sel])
+        pairs = _unique_codes(st.cluster[sel] * D + dom[sel], st.n_clusters * D)
         cl = pairs // D
         dd = pairs % D
         n_cl = np.bincount(dd, minlength=D)
@@ -1211,7 +1230,7 @@ class SurveyDesign(_EstimatorMixin):
         else:
             # aggregate to (finest cluster, domain) pairs
             key = self._fine[idx] * D + dom[idx]
-            ukey, inv = np.unique(key, return_inverse=True)
+            ukey, inv = _unique_codes(key, self._n_fine * D, return_inverse=True)
             S = _group_sum(inv, len(ukey), WY)  # (G, k)
             pd_ = ukey % D
             pf = ukey // D
@@ -1270,7 +1289,7 @@ class SurveyDesign(_EstimatorMixin):
         q = T.shape[1]
         sel = dom >= 0
         # nsub[h, d] = clusters in h with members of domain d (from the data rows)
-        pairs = np.unique(st.cluster[sel] * D + dom[sel])
+        pairs = _unique_codes(st.cluster[sel] * D + dom[sel], st.n_clusters * D)
         pc, pdd = pairs // D, pairs % D
         nsub = np.zeros((H, D))
         np.add.at(nsub, (st.cluster_stratum[pc], pdd), 1)
