@@ -790,6 +790,10 @@ def _default_design(data: pd.DataFrame, spec: IndexSpec, options: Mapping | None
     return SurveyDesign(data, **kw)
 
 
+def _is_text(s: pd.Series) -> bool:
+    return s.dtype == object or pd.api.types.is_string_dtype(s)
+
+
 def _data_hash(data: pd.DataFrame, columns: list) -> str:
     """SHA-256 of the used columns in a canonical form.
 
@@ -806,7 +810,7 @@ def _data_hash(data: pd.DataFrame, columns: list) -> str:
     for c in cols:
         s = data[c]
         h.update(_nfc(str(c)).encode("utf-8") + b"\x00")
-        sub[_nfc(str(c))] = s.map(_nfc) if s.dtype == object else s
+        sub[_nfc(str(c))] = s.astype(object).map(_nfc) if _is_text(s) else s
     frame = pd.DataFrame(sub, index=data.index)
     h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
     return h.hexdigest()
@@ -963,8 +967,8 @@ def compute_index(
     else:
         kd = data[by_cols].copy()
         for c in by_cols:
-            if kd[c].dtype == object:
-                kd[c] = kd[c].map(_nfc)
+            if _is_text(kd[c]):
+                kd[c] = kd[c].astype(object).map(_nfc)
         idx = pd.MultiIndex.from_frame(kd) if len(by_cols) > 1 else pd.Index(kd.iloc[:, 0])
         codes, uniques = pd.factorize(idx, sort=True, use_na_sentinel=False)
         codes = np.where(in_dom, codes, -1).astype(np.int64)
@@ -1020,13 +1024,15 @@ def compute_index(
         X, _ = _inputs(S, plan)
         for u in range(U):
             zero = [nm for i, nm in enumerate(plan.input_names) if X[u, i] == 0]
-            if zero:
-                where = "the city" if u == city else f"domain {keys.iloc[u].to_dict()}"
+            if zero and u == city:
                 raise EstimationError(
-                    f"component {zero[0]!r} is 0 in {where}: the geometric mean would be 0 whatever the "
+                    f"component {zero[0]!r} is 0 in the city: the geometric mean would be 0 whatever the "
                     "other components are. Declare zero_rule = <positive floor> in the spec (e.g. 0.5, "
                     "percent) or use another preset."
                 )
+            if zero:
+                # a domain with a zero component: undefined (never a silent 0), flagged below
+                q[u, -1] = np.nan
     if not np.isfinite(q[city, -1]):
         raise EstimationError(f"the city index is undefined: {_undefined_reason(city)}; "
                               f"components = {dict(zip(plan.comp_names, q[city, p:p + K].round(6)))}")
@@ -1213,7 +1219,13 @@ def compute_index(
                 Z = rep_q[:, :D, -1]
                 keep = np.isfinite(Z).all(axis=1)
                 return design._rep_variance(Z[keep], q[:D, -1])
-            return np.diag([e.se**2 for e in ests])
+            Z = Sr[:, :D, :].reshape(Sr.shape[0], D * p)
+            keep = np.isfinite(Z).all(axis=1)
+            Vs = design._rep_variance(Z[keep], S[:D].reshape(-1))
+            Jb = np.zeros((D, D * p))
+            for u in range(D):
+                Jb[u, u * p:(u + 1) * p] = np.nan_to_num(Jqs[u, -1])
+            return Jb @ Vs @ Jb.T
 
         by_group = DomainIndexTable(
             ests, keys, labels, dom_vcov, df=float(np.min(dfs)), level=level, variance_method=vm_short,

@@ -642,3 +642,27 @@ def test_commune_and_difference_match_r():
             e = r.by_group[f"C{int(key[1:]):02d}"]
         assert e.estimate == pytest.approx(est, rel=1e-10), key
         assert e.se == pytest.approx(se, rel=1e-8), key
+
+
+def test_geometric_zero_in_one_commune_is_flagged_not_zero():
+    df = pd.DataFrame({"q1": [1, 2, 5, 4, 5, 4, 1, 5], "q2": [5, 4, 5, 4, 2, 5, 4, 5],
+                       "q3": [5, 5, 4, 4, 2, 4, 5, 1], "g": list("AAAABBBB"),
+                       "psu": [1, 2, 3, 4, 5, 6, 7, 8]})
+    spec = _small_spec("geometric")
+    # component b (= item q1) is 0 in commune A: A's geometric mean is undefined, not 0
+    df2 = df.assign(q1=[1, 2, 1, 2, 5, 4, 1, 5])
+    with pytest.warns(hi.HappinessIndexWarning, match="undefined in 1 domain"):
+        r2 = hi.compute_index(df2, spec, design=hi.SurveyDesign(df2, strata="g", psu="psu"), by="g")
+    assert math.isnan(r2.by_group["A"].estimate)
+    assert not r2.by_group.publishable[0]
+    assert "['b'] equal 0" in r2.by_group.reasons[0]
+    assert math.isfinite(r2.overall.estimate)
+
+
+def test_replicate_delta_by_group_vcov(city):
+    base = hi.SurveyDesign(city, weights="weight", strata="commune", psu="village")
+    r = hi.compute_index(city, NEF, design=base.to_replicates("jkn"), by="commune", replicate_variance="delta")
+    V = r.by_group.vcov_matrix()
+    np.testing.assert_allclose(np.sqrt(np.diag(V)), r.by_group.se, rtol=1e-10)
+    lin = hi.compute_index(city, NEF, by="commune")
+    np.testing.assert_allclose(r.by_group.se, lin.by_group.se, rtol=0.05)
