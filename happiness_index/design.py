@@ -618,11 +618,12 @@ class _EstimatorMixin:
             deffs = self._deff(stat, dom, D, theta, var_diag, deff)
         p = stat.p
         estimates, labels, key_rows = [], [], []
+        key_records = key_table.to_dict("records") if key_table is not None else None  # once, not per row
         for d in range(D):
             for j in range(p):
                 nm = stat.names[j]
                 if key_table is not None:
-                    kd = key_table.iloc[d].to_dict()
+                    kd = key_records[d]
                     dom_label = ", ".join(str(v) for v in kd.values())
                     label = dom_label if p == 1 else f"{dom_label}:{nm}"
                     row = dict(kd)
@@ -1074,7 +1075,17 @@ class SurveyDesign(_EstimatorMixin):
             probs = probs * frac[stratum_row]
             mult_row = mult_row * frac[stratum_row]
             stratum_row = ccodes
-            stratum_lab = np.arange(C)
+            # later stages are "stratified" by the units of this stage: label them by their codes
+            first_rows = np.unique(ccodes, return_index=True)[1]
+            cols_so_far = self.psu_columns[: s + 1] if self.psu_columns else ["row"]
+            arrays_so_far = cluster_arrays[: s + 1]
+            stratum_lab = np.array(
+                [
+                    ", ".join(f"{c}={a[i]}" for c, a in zip(cols_so_far, arrays_so_far))
+                    for i in first_rows
+                ],
+                dtype=object,
+            )
             if not fpc_vals:
                 break  # with replacement: later stages never enter the variance
         self._stages = stages
@@ -1304,10 +1315,14 @@ class SurveyDesign(_EstimatorMixin):
             bad_h = np.flatnonzero(bad.any(axis=1))
             if len(bad_h):
                 labs = [str(st.stratum_labels[h]) for h in bad_h]
-                where = f"stratum {labs[0]}" if len(labs) == 1 else f"strata {describe_rows(labs)}"
-                stage_txt = "" if s == 0 else f" at stage {s + 1}"
+                if s == 0:
+                    where = f"stratum {labs[0]} has" if len(labs) == 1 else f"strata {describe_rows(labs)} have"
+                    what = "only one PSU"
+                else:
+                    where = f"unit ({labs[0]}) has" if len(labs) == 1 else f"units ({'), ('.join(labs[:10])}) have"
+                    what = f"only one sampled unit at stage {s + 1}"
                 raise LonelyPSUError(
-                    f"{where} has only one PSU{stage_txt} (lonely PSU), so its variance cannot be estimated. "
+                    f"{where} {what} (lonely PSU), so the variance cannot be estimated. "
                     "Choose a rule: SurveyDesign(..., lonely_psu='remove' or 'certainty' (no contribution), "
                     "'adjust' (centre at the grand mean), 'average' (average of the other strata)), "
                     "or collapse the stratum with a similar one. Point estimates do not depend on the rule: "

@@ -303,3 +303,41 @@ def test_reference_case(case):
 @pytest.mark.parametrize("case", _extra_params())
 def test_extra_r_case(case):
     check_case(case)
+
+
+# ---------------------------------------------------------------------------
+# lonely units at the second stage (R numbers; data: apiclus2 with fpc2 = 3 where it is 1)
+# ---------------------------------------------------------------------------
+# options(survey.lonely.psu=rule)
+# a$fpc2b <- ifelse(a$fpc2 == 1, 3, a$fpc2)
+# svymean(~api00, svydesign(id=~dnum+snum, fpc=~fpc1+fpc2b, data=a))
+#   fail      -> "Stratum (1.15) has only one PSU at stage 2"
+#   remove    -> 670.611683849  SE 28.2569774042
+#   adjust    -> 670.611683849  SE 28.2671881361
+#   certainty -> 670.611683849  SE 28.2569774042
+#   average   -> SE NaN in R 4.1.1 (we give the "remove" value: no later-stage contribution)
+STAGE2_LONELY = {"remove": 28.2569774042, "adjust": 28.2671881361, "certainty": 28.2569774042}
+
+
+def _stage2_data():
+    import pandas as pd
+
+    from reference_helpers import DATA
+
+    a = pd.read_csv(DATA / "apiclus2.csv")
+    a["fpc2b"] = a["fpc2"].where(a["fpc2"] != 1, 3)
+    return a
+
+
+@pytest.mark.parametrize("rule", sorted(STAGE2_LONELY))
+def test_stage2_lonely_units_match_r(rule):
+    a = _stage2_data()
+    m = hi.SurveyDesign(a, psu=["dnum", "snum"], fpc=["fpc1", "fpc2b"], lonely_psu=rule).mean("api00")
+    assert m.estimate == pytest.approx(670.611683849, rel=1e-10)
+    assert m.se == pytest.approx(STAGE2_LONELY[rule], rel=1e-9)
+
+
+def test_stage2_lonely_units_fail_names_the_units():
+    a = _stage2_data()
+    with pytest.raises(LonelyPSUError, match=r"dnum=15.*stage 2"):
+        hi.SurveyDesign(a, psu=["dnum", "snum"], fpc=["fpc1", "fpc2b"]).mean("api00")
