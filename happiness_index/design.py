@@ -460,6 +460,42 @@ class _EstimatorMixin:
         stat = _Stat([f"{numerator}/{denominator}"], Y, np.array([0]), np.array([1]), "ratio", [numerator, denominator])
         return self._run(stat, ok, deff=False, level=level, single=True)
 
+    def effective_n(self):
+        """Kish's effective sample size ``(sum w)^2 / sum w^2`` of the respondents in scope.
+
+        Returns
+        -------
+        float
+            For a design or a ``subset()`` domain.
+        pandas.Series
+            Under ``by()``: one value per domain (index: the domain keys).
+
+        Notes
+        -----
+        This is the sample size an unweighted simple random sample would need to match
+        the precision lost to unequal weights alone (Kish 1965, §11.7); ``n / n_eff =
+        1 + cv(w)^2`` is Kish's design effect due to weighting. It ignores clustering and
+        stratification: the full design effect of an estimate is ``Estimate.deff``
+        (``deff=True``).
+
+        References
+        ----------
+        Kish, L. (1965). *Survey Sampling*. Wiley.
+        """
+        dom, key_table, D = self._domain_codes(np.ones(self._n, dtype=bool))
+        sel = dom >= 0
+        w = self._w[sel]
+        s1 = np.bincount(dom[sel], weights=w, minlength=D)
+        s2 = np.bincount(dom[sel], weights=w * w, minlength=D)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            neff = np.where(s2 > 0, s1 * s1 / s2, np.nan)
+        if key_table is None:
+            return float(neff[0])
+        present = np.bincount(dom[sel], minlength=D) > 0
+        keys = key_table[present].reset_index(drop=True)
+        idx = pd.MultiIndex.from_frame(keys) if keys.shape[1] > 1 else pd.Index(keys.iloc[:, 0])
+        return pd.Series(neff[present], index=idx, name="effective_n")
+
     # ------------------------------------------------------------ categorical helpers
     def _is_categorical(self, col) -> bool:
         s = self._column(col, numeric=False)

@@ -341,3 +341,22 @@ def test_stage2_lonely_units_fail_names_the_units():
     a = _stage2_data()
     with pytest.raises(LonelyPSUError, match=r"dnum=15.*stage 2"):
         hi.SurveyDesign(a, psu=["dnum", "snum"], fpc=["fpc1", "fpc2b"]).mean("api00")
+
+
+# ---------------------------------------------------------------------------
+# Kish effective sample size
+# ---------------------------------------------------------------------------
+
+
+def test_effective_n_kish():
+    import pandas as pd
+
+    data = pd.DataFrame({"w": [1.0, 1.0, 2.0, 4.0], "g": ["a", "a", "b", "b"], "y": [1, 2, 3, 4]})
+    d = hi.SurveyDesign(data, weights="w")
+    assert d.effective_n() == pytest.approx(64 / 22)  # (1+1+2+4)^2 / (1+1+4+16)
+    assert d.subset(data["g"] == "b").effective_n() == pytest.approx(36 / 20)
+    by = d.by("g").effective_n()
+    assert list(by.index) == ["a", "b"] and list(by) == pytest.approx([2.0, 1.8])
+    # equal weights: n_eff = n; scaling the weights changes nothing
+    assert hi.SurveyDesign(data).effective_n() == pytest.approx(4.0)
+    assert hi.SurveyDesign(data.assign(w=data.w * 7.5), weights="w").effective_n() == pytest.approx(64 / 22)
