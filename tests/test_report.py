@@ -130,3 +130,25 @@ def test_previous_results_json_is_accepted(run, spec):
     r = run_annual(hi.load_city_survey(2024), spec, previous=prev)
     assert r.change.change_pp == pytest.approx(0.0, abs=1e-12)
     assert r.change.se == pytest.approx(2 ** 0.5 * run.result.overall.se, rel=1e-9)
+
+
+def test_html_screenshot_in_headless_chromium(tmp_path):
+    """Open report.html in headless Chromium (skipped when Chromium is not installed)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("shot", Path(__file__).resolve().parents[1] / "scripts"
+                                                  / "screenshot_report.py")
+    shot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shot)
+    chromium = shot.find_chromium()
+    if chromium is None:
+        pytest.skip("Chromium not installed (apt-get install chromium)")
+    from happiness_index.cli import main
+
+    rep = tmp_path / "report"
+    assert main(["run", "--example", "--out", str(rep), "--quiet"]) == 0
+    png = shot.screenshot(rep / "report.html", tmp_path / "shot.png", chromium, height=1600)
+    im = Image.open(png)
+    assert im.size == (1200, 1600)
+    a = np.asarray(im.convert("L"))
+    assert (a < 128).mean() > 0.01  # text and charts rendered, not a blank page

@@ -241,3 +241,33 @@ def test_trajectory_rejects_bad_targets():
         Trajectory.load("no_such_set")
     with pytest.raises(SpecError, match="at least one"):
         Trajectory({})
+
+
+# ------------------------------------------------------------------ methodology worked example
+def test_methodology_worked_example_numbers():
+    """Every number of the worked example in methodology/trajectory.md, recomputed."""
+    text = (ROOT / "methodology" / "trajectory.md").read_text(encoding="utf-8")
+    new, old = est(65.62, 0.80), est(62.57, 0.75)
+    c = compare(new, old)
+    j = compare(new, old, samples="joint", covariance=0.30)
+    a = Trajectory({2023: 63.3, 2025: 68.3}).assess({2022: old, 2023: new})
+    t = a.table.set_index("year")
+    o = a.outlook
+    en = {
+        f"{c.change_pp:+.2f} percentage points", f"= **{c.se:.3f}**", f"{c.ci_low:+.2f} to {c.ci_high:+.2f} points",
+        f"p = **{c.p_value:.4f}**", f"**{c.change_rel_pct:+.2f} %**", f"SE {c.se_rel_pct:.2f}",
+        f"{c.ci_rel_low:+.2f} % to {c.ci_rel_high:+.2f} %", f"**{j.se:.3f}**", f"gap **{t.loc[2023, 'gap_pp']:+.2f}**",
+        f"{t.loc[2023, 'ci_low']:.2f} to {t.loc[2023, 'ci_high']:.2f}", f"p_reached = {t.loc[2023, 'p_reached']:.4f}",
+        f"**{o['gain_needed_pp_per_year']:+.2f} points a year** (SE {o['gain_needed_se']:.2f})",
+        f"**{o['projection']:.2f}** (95% CI {o['projection_ci_low']:.2f} to {o['projection_ci_high']:.2f})",
+    }
+    for s in en:
+        assert s in text, s
+    assert t.loc[2023, "status"] == "reached" and "**reached**" in text
+    assert o["projection_status"] == "not distinguishable"
+    assert j.p_value < 1e-4
+    vi = {f"{c.se:.3f}".replace(".", ","), f"{c.change_rel_pct:+.2f} %".replace(".", ","),
+          f"**{o['gain_needed_pp_per_year']:+.2f} điểm mỗi năm**".replace(".", ","),
+          f"**{o['projection']:.2f}**".replace(".", ",")}
+    for s in vi:
+        assert s in text, s
