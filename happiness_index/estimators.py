@@ -32,6 +32,7 @@ Wilson, E. B. (1927). Probable inference, the law of succession, and statistical
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -75,7 +76,13 @@ def t_quantile(level: float, df: float) -> float:
         return float(stats.norm.ppf(0.5 + level / 2))
     if not df > 0:
         return float("nan")
-    return float(stats.t.ppf(0.5 + level / 2, df))
+    return _t_ppf(0.5 + level / 2, float(df))
+
+
+@functools.lru_cache(maxsize=4096)
+def _t_ppf(prob: float, df: float) -> float:
+    """Cached Student t quantile: a table of 1,200 domain estimates shares a handful of df."""
+    return float(stats.t.ppf(prob, df))
 
 
 # ---------------------------------------------------------------------------
