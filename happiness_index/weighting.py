@@ -1354,11 +1354,14 @@ def calibrate(
     G, iters, failed, misfit = _grake(X, W0, T, method, (L, U), max_iter, tol)
     W1 = W0 * G
     # linear calibration with unreachable totals (collinear X, inconsistent T)
+    finite0 = bool(np.isfinite(W1[:, 0]).all())
+    if not finite0:  # overflow that step halving could not cure: keep the input weights for the report
+        W1[:, 0] = np.where(np.isfinite(W1[:, 0]), W1[:, 0], W0[:, 0])
     achieved = X.T @ W1[:, 0]
     rel = np.abs(achieved - T) / (1 + np.abs(T))
-    worst = int(np.argmax(rel))
-    conv0 = not np.isfinite(failed[0])
-    if not conv0 or rel[worst] >= max(tol, 1e-6):
+    worst = int(np.nanargmax(np.where(np.isfinite(rel), rel, np.inf)))
+    conv0 = bool(np.isnan(failed[0])) and finite0
+    if not conv0 or not (rel[worst] < max(tol, 1e-6)):
         msg = (
             f"calibrate ({method}) did not reach the totals in {int(iters[0])} iterations: worst total "
             f"{terms[worst]!r}: achieved {achieved[worst]:.10g} vs target {T[worst]:.10g} (gap {achieved[worst] - T[worst]:.4g}). "
@@ -1369,10 +1372,13 @@ def calibrate(
                 "(collinear calibration variables with different totals); check the population table"
             )
         msg += "Widen the bounds, raise max_iter, or collapse sparse categories"
-        if not force:
+        if not force or not finite0:
             raise ConvergenceError(msg)
         warnings.warn(msg, WeightingWarning, stacklevel=2)
-    rep_failed = int(np.isfinite(failed[1:]).sum())
+    bad_rep = ~np.isnan(failed[1:]) | ~np.isfinite(W1[:, 1:]).all(axis=0)
+    if bad_rep.any():
+        W1[:, 1:][:, bad_rep] = np.where(np.isfinite(W1[:, 1:][:, bad_rep]), W1[:, 1:][:, bad_rep], W0[:, 1:][:, bad_rep])
+    rep_failed = int(bad_rep.sum())
     if rep_failed:
         warnings.warn(
             f"calibrate: {rep_failed} replicate column(s) did not converge; their weights are the last iterate",
@@ -1403,8 +1409,9 @@ def calibrate(
     }
     if np.nanmin(gfull) < 0:
         warnings.warn(
-            f"calibrate: {int(np.sum(gfull < 0))} calibrated weights are negative (linear distance); use "
-            "method='logit' or bounds to keep them positive",
+            f"calibrate: {int(np.sum(gfull < 0))} calibrated weights are negative (linear distance). The "
+            "estimators count only rows with positive weight as respondents, so use method='logit' or "
+            "bounds=(L, U) with L > 0 to keep every weight positive",
             WeightingWarning,
             stacklevel=2,
         )
