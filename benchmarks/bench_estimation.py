@@ -21,7 +21,8 @@ T4  SEs of the 30 shares from 200 bootstrap replicates:
     replicate multipliers is inside the timing).
 
 For each task and n the script prints the median wall-clock seconds over ``--repeat`` runs
-(after one untimed warm-up) and the peak memory of one extra run traced with
+(after one untimed warm-up), the median process CPU seconds (robust to other load on a
+shared machine) and the peak memory of one extra run traced with
 :mod:`tracemalloc` (numpy and pandas buffers allocated during the call; the data frame
 itself is not counted). Building the design is timed too ("setup").
 
@@ -164,15 +165,21 @@ def svy_tasks(df: pd.DataFrame) -> dict | None:
 # ---------------------------------------------------------------------------
 
 
-def time_it(fn, repeat: int) -> float:
+def time_it(fn, repeat: int) -> tuple[float, float]:
+    """Median wall-clock seconds and median process CPU seconds over ``repeat`` runs.
+
+    CPU time (user + system, all threads of this process) is reported too because a shared
+    machine under load stretches wall-clock time with waiting that is not ours.
+    """
     fn()  # warm-up
-    times = []
+    wall, cpu = [], []
     for _ in range(repeat):
         gc.collect()
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return statistics.median(wall), statistics.median(cpu)
 
 
 def peak_mb(fn) -> float:
@@ -189,7 +196,7 @@ def peak_mb(fn) -> float:
 
 def run(sizes, repeat: int, peers: bool = True) -> list[dict]:
     rows = []
-    print(f"python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
+    print(f"load average {__import__('os').getloadavg()[0]:.1f}; python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
           f"machine {platform.machine()}, {__import__('os').cpu_count()} cores")
     for n in sizes:
         t0 = time.perf_counter()
@@ -208,15 +215,15 @@ def run(sizes, repeat: int, peers: bool = True) -> list[dict]:
                     peer_sets[name] = t
         for task in ("setup", "T1", "T2", "T3", "T4"):
             fn = tasks[task]
-            sec = time_it(fn, repeat)
+            sec, cpu = time_it(fn, repeat)
             mb = peak_mb(fn)
             target = TARGETS.get(task)
             flag = "" if target is None or n < 1_000_000 else ("  ok" if sec <= target and mb < 1024 else "  OVER TARGET")
-            line = f"  {task:5s} {sec:9.4f} s   peak {mb:8.1f} MB{flag}"
-            row = {"n": n, "task": task, "seconds": sec, "peak_mb": mb}
+            line = f"  {task:5s} {sec:9.4f} s  (cpu {cpu:7.4f} s)   peak {mb:8.1f} MB{flag}"
+            row = {"n": n, "task": task, "seconds": sec, "cpu_seconds": cpu, "peak_mb": mb}
             for pname, ptasks in peer_sets.items():
                 if task in ptasks:
-                    psec = time_it(ptasks[task], max(1, repeat // 2))
+                    psec = time_it(ptasks[task], max(1, repeat // 2))[0]
                     line += f"   {pname} {psec:.3f} s (x{psec / sec:.1f})"
                     row[f"{pname}_seconds"] = psec
             print(line, flush=True)
