@@ -495,7 +495,7 @@ def _compare_joint(joint: Any, new_key: Any, old_key: Any, f: float, level: floa
             cov = 0.5 * (pa.se ** 2 + pb.se ** 2 - (c_est.se * f) ** 2)
         else:
             cov = float(V[i, j]) * f * f
-        name = ", ".join(g) if g else "overall"
+        name = ", ".join(g) if g else "index"
         changes.append(_change(pa, pb, cov, table.df, level, "joint", name, nk, ok,
                                note="one design over both years: Cov(new, old) from the shared PSUs included"))
         krows.append(dict(zip(others, g)))

@@ -271,3 +271,18 @@ def test_methodology_worked_example_numbers():
           f"**{o['projection']:.2f}**".replace(".", ",")}
     for s in vi:
         assert s in text, s
+
+
+def test_joint_from_index_result_by_year():
+    """compute_index on the stacked years with by='year' can be passed as joint=."""
+    spec = hi.IndexSpec.from_toml(ROOT / "methodology" / "yen_bai_nef.toml")
+    both = hi.load_city_survey()
+    r = hi.compute_index(both, spec, by="year")
+    c = compare(2024, 2023, joint=r)
+    t = r.by_group
+    ref = t.contrast({"2024": 1, "2023": -1})
+    assert c.samples == "joint"
+    assert c.change_pp == pytest.approx(ref.estimate, rel=1e-12)
+    assert c.se == pytest.approx(ref.se, rel=1e-12)
+    sep = {y: hi.compute_index(hi.load_city_survey(y), spec) for y in (2023, 2024)}
+    assert c.change_pp == pytest.approx(sep[2024].overall.estimate - sep[2023].overall.estimate, rel=1e-9)
