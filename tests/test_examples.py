@@ -102,3 +102,31 @@ def test_examples_run_as_scripts(name):
                        encoding="utf-8", cwd=ROOT, timeout=60)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr and len(r.stdout.splitlines()) > 8
+
+
+def test_synthetic_city_data_are_reproducible_and_as_documented():
+    spec = importlib.util.spec_from_file_location("make_city_data", ROOT / "scripts" / "make_city_data.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    files = mod.generate()
+    data_dir = ROOT / "happiness_index" / "data"
+    for name, text in files.items():
+        assert (data_dir / name).read_text(encoding="utf-8") == text, f"{name} differs from its generator"
+    assert sum(len(t.encode()) for t in files.values()) < 2_000_000
+    import happiness_index as hi
+
+    frame = hi.load_city_frame()
+    wards = ["Đồng Tâm", "Hồng Hà", "Minh Tân", "Nam Cường", "Nguyễn Phúc", "Nguyễn Thái Học", "Yên Ninh",
+             "Yên Thịnh", "Hợp Minh"]
+    communes = ["Âu Lâu", "Giới Phiên", "Minh Bảo", "Phúc Lộc", "Tân Thịnh", "Tuy Lộc", "Văn Phú", "Văn Tiến"]
+    kinds = frame.drop_duplicates("commune").set_index("commune")["commune_type"]
+    assert sorted(kinds[kinds == "phường"].index) == sorted(wards)
+    assert sorted(kinds[kinds == "xã"].index) == sorted(communes)
+    hh = frame.groupby("commune")["households"].sum()
+    for year in (2023, 2024):
+        s = hi.load_city_survey(year)
+        g = s.groupby("commune")
+        assert (g["village"].nunique() == 5).all() and (s.groupby("village").size() == 40).all()
+        # self-weighting within commune: design weights add up to the listed households
+        assert g["weight"].sum().reindex(hh.index).to_numpy() == pytest.approx(hh.to_numpy(), rel=1e-6)
+        assert set(s["village"]) <= set(frame["village"])
