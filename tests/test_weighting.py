@@ -594,3 +594,74 @@ def test_simulation_two_stage_nonresponse_raking_unbiased_and_se_calibrated():
     # mean linearised SE within 10% of the empirical SD (PSUs treated as with replacement:
     # slightly conservative with 4 of 60 villages per commune)
     assert abs(se.mean() / sd - 1) < 0.10
+
+
+# ======================================================================================
+# crossed margins, non-respondents with missing margin variables, replicate designs
+# ======================================================================================
+@pytest.fixture
+def survey200():
+    rng = np.random.default_rng(1)
+    n = 200
+    df = pd.DataFrame(
+        {
+            "c": rng.choice(["a", "b", "c"], n),
+            "s": rng.choice(["F", "M"], n),
+            "age": rng.choice(["y", "o"], n),
+            "w": rng.uniform(1, 3, n),
+            "r": (rng.random(n) < 0.8).astype(int),
+            "y": rng.normal(size=n),
+            "psu": np.arange(n) // 10,
+            "st": np.arange(n) // 50,
+        }
+    )
+    df.loc[df["r"] == 0, ["age", "y"]] = np.nan  # unknown for non-respondents
+    return df
+
+
+def test_crossed_margin_and_nonrespondents_without_age(survey200):
+    df = survey200
+    d = hi.adjust_nonresponse(hi.SurveyDesign(df, weights="w", strata="st", psu="psu"), "r")
+    cs = {(c, s): 100 + 10 * i + j for i, c in enumerate("abc") for j, s in enumerate("FM")}
+    N = sum(cs.values())
+    r = hi.rake(d, {("c", "s"): cs, "age": {"y": N / 2, "o": N / 2}})
+    w = r.weights
+    got = w.groupby([df["c"], df["s"]]).sum()
+    for k, t in cs.items():
+        assert got[k] == pytest.approx(t, rel=1e-9)
+    assert w[df["age"] == "y"].sum() == pytest.approx(N / 2, rel=1e-9)
+    assert w[df["r"] == 0].sum() == 0
+    assert set(r.calibration_info["max_abs_gap"]) == {"c × s", "age"}
+    assert math.isfinite(r.mean("y").se)
+
+
+def test_replicate_nonresponse_trim_and_diagnostics(survey200):
+    df = survey200
+    rep = hi.SurveyDesign(df, weights="w", strata="st", psu="psu").to_replicates("jkn")
+    nr = hi.adjust_nonresponse(rep, "r", classes="c")
+    W = nr.replicate_weights()
+    resp = (df["r"] == 1).to_numpy()
+    assert (W[~resp] == 0).all()
+    # every replicate column keeps its class totals (weight of all sampled units in the class)
+    W0 = rep.replicate_weights()
+    for c in "abc":
+        sel = (df["c"] == c).to_numpy()
+        np.testing.assert_allclose(W[sel].sum(axis=0), W0[sel].sum(axis=0), rtol=1e-12)
+    with pytest.warns(WeightingWarning, match="capped"):
+        t = hi.trim_weights(nr, cap=1.2)
+    assert t.weights.max() <= 1.2 * np.median(nr.weights[nr.weights > 0]) * (1 + 1e-9)
+    assert 0 < t.calibration_info["share_moved"] < 0.2
+    diag = hi.weight_diagnostics(nr, by="c")
+    assert list(diag["group"])[-1] == "(overall)" and diag["n"].iloc[-1] == resp.sum()
+    assert diag["sum_weights"].iloc[-1] == pytest.approx(df["w"].sum())
+
+
+def test_post_stratified_replicate_with_an_emptied_cell_is_reported():
+    # a jackknife replicate that deletes the only PSU holding category "x" cannot be
+    # post-stratified in that cell: it is left unadjusted and reported
+    df = pd.DataFrame({"g": ["x", "y", "y", "y", "y", "y"], "psu": [1, 2, 3, 4, 5, 6], "w": [1.0] * 6, "v": [1.0, 2, 3, 4, 5, 6]})
+    rep = hi.SurveyDesign(df, weights="w", psu="psu").to_replicates("jk1")
+    with pytest.warns(WeightingWarning, match="left unadjusted"):
+        p = hi.post_stratify(rep, {"g": {"x": 10, "y": 50}})
+    assert p.calibration_info["replicate_cells_unadjusted"] == 1
+    np.testing.assert_allclose(p.weights, [10, 10, 10, 10, 10, 10])
