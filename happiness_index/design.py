@@ -83,11 +83,15 @@ def _codes(values) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype(np.int64), np.asarray(uniques)
 
 
-def _group_sum(codes: np.ndarray, n_groups: int, X: np.ndarray) -> np.ndarray:
-    """Sum the rows of X (m × q) by integer group codes (m,) into (n_groups × q)."""
+def _group_sum(codes: np.ndarray, n_groups: int, X: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Sum the rows of X (m × q) by integer group codes (m,) into (n_groups × q).
+
+    With ``weights`` (m,), the weighted sums ``Σ w_i X_i`` without materialising ``w·X``.
+    """
     m = codes.shape[0]
     # CSC with one entry per column: built without sorting (CSR/COO would sort m entries)
-    ind = sparse.csc_matrix((np.ones(m), codes, np.arange(m + 1)), shape=(n_groups, m))
+    data = np.ones(m) if weights is None else np.asarray(weights, dtype=float)
+    ind = sparse.csc_matrix((data, codes, np.arange(m + 1)), shape=(n_groups, m))
     out = ind @ X
     return np.asarray(out)
 
@@ -751,6 +755,11 @@ class _EstimatorMixin:
         so the limits agree with R's to rounding rather than to the spline's ~1e-3. The point estimate is R's, the expit of the
         IRLS-fitted intercept (it agrees with the weighted mean to about 1e-8).
 
+        With missing values and ``na_rm=True``, R 4.1.1's ``residuals.svyglm`` drops the
+        missing rows twice when it aligns the Pearson residuals with the weights, so its
+        dispersion (and hence the interval) departs from the formula above; we keep
+        the documented formula (``phi = n/(n-1)``) in that case.
+
         Returns ``(interval(level, df) -> (low, high), estimate)``.
         """
         sel = dom == d
@@ -1242,9 +1251,18 @@ class SurveyDesign(_EstimatorMixin):
         w = self._w
         sel = dom >= 0
         idx = np.flatnonzero(sel)
-        # all rows in: skip the fancy-index copy of Y (one n × k buffer less)
-        WY = stat.Y * w[:, None] if len(idx) == self._n else stat.Y[idx] * w[idx, None]
-        t = _group_sum(dom[idx], D, WY)  # (D, k)
+        # all rows in: no fancy-index copy of Y; the weights enter through the group-sum
+        # indicator, so w·Y (n × k) is only built for calibrated designs (influence_rows)
+        allrows = len(idx) == self._n
+        Ysel = stat.Y if allrows else stat.Y[idx]
+        wsel = w if allrows else w[idx]
+        # (finest cluster, domain) pair sums: the one pass over the rows; totals from them
+        key = self._fine[idx] * D + dom[idx]
+        ukey, inv = _unique_codes(key, self._n_fine * D, return_inverse=True)
+        S = _group_sum(inv, len(ukey), Ysel, wsel)  # (G, k)
+        pd_ = ukey % D
+        pf = ukey // D
+        t = _group_sum(pd_, D, S)  # (D, k)
         theta = _thetas(t, stat)  # (D, p)
         if not np.all(np.isfinite(theta)):
             bad = np.flatnonzero(~np.isfinite(theta).all(axis=1))
@@ -1257,6 +1275,7 @@ class SurveyDesign(_EstimatorMixin):
         def influence_rows():
             """Row-level linearised values (n × D·p), zero outside each domain."""
             Z = np.zeros((self._n, D * stat.p))
+            WY = Ysel * wsel[:, None]
             for j in range(stat.p):
                 s_num = WY[:, stat.num[j]]
                 if stat.den[j] >= 0:
@@ -1275,12 +1294,7 @@ class SurveyDesign(_EstimatorMixin):
             fine_codes = np.arange(self._n)
             levels = ("rows", None)
         else:
-            # aggregate to (finest cluster, domain) pairs
-            key = self._fine[idx] * D + dom[idx]
-            ukey, inv = _unique_codes(key, self._n_fine * D, return_inverse=True)
-            S = _group_sum(inv, len(ukey), WY)  # (G, k)
-            pd_ = ukey % D
-            pf = ukey // D
+            # linearise at the (finest cluster, domain) pairs
             G = len(ukey)
             Zp = np.empty((G, stat.p))
             for j in range(stat.p):
@@ -1655,13 +1669,13 @@ class ReplicateDesign(_EstimatorMixin):
             # n*k-entry sparse matrix, no n × R weights
             C = self._A.shape[0]
             key = self._cluster[idx] * D + dom_idx
-            WY = WYfactor * self._w[idx, None]
+            wi = self._w[idx]
             if C * D <= 4 * m + 1024:
-                S = _group_sum(key, C * D, WY)  # (C*D, k), row c*D + d
+                S = _group_sum(key, C * D, WYfactor, wi)  # (C*D, k), row c*D + d
                 M = S.reshape(C, D * k).T  # (D*k, C), row d*k + j
             else:
                 ukey, inv = np.unique(key, return_inverse=True)
-                S = _group_sum(inv, len(ukey), WY)  # (G, k)
+                S = _group_sum(inv, len(ukey), WYfactor, wi)  # (G, k)
                 g_rows = ((ukey % D)[:, None] * k + np.arange(k)[None, :]).ravel()
                 g_cols = np.repeat(ukey // D, k)
                 M = sparse.csr_matrix((S.ravel(), (g_rows, g_cols)), shape=(D * k, C))
@@ -1694,7 +1708,7 @@ class ReplicateDesign(_EstimatorMixin):
         sel = dom >= 0
         idx = np.flatnonzero(sel)
         Ysel = stat.Y if len(idx) == self._n else stat.Y[idx]
-        t = _group_sum(dom[idx], D, Ysel * w[idx, None])
+        t = _group_sum(dom[idx], D, Ysel, w[idx])
         theta = _thetas(t, stat)
         if not np.all(np.isfinite(theta)):
             raise EstimationError("the estimate is undefined in a domain (zero weighted denominator)")

@@ -294,7 +294,10 @@ def profile_likelihood_logit_interval(
     alpha = stats.norm.cdf(qa * math.sqrt(lam)) / 2
     if n - 1 <= 0 or not (alpha > 0):
         return (float("nan"), float("nan"))
-    zmax = math.sqrt(stats.f.isf(alpha, 1, n - 1))
+    # upper F(1, n-1) quantile through the beta distribution (scipy's f.isf overflows
+    # to inf for the tiny tail probabilities a large design effect produces)
+    xb = float(special.betainccinv(0.5, (n - 1) / 2, alpha))
+    zmax = math.sqrt((n - 1) * xb / (1 - xb)) if xb < 1 else float("inf")
     delta = zmax / 5
     bs, zs = [beta_hat], [0.0]
     for sgn in (-1.0, 1.0):

@@ -142,6 +142,8 @@ DERIVED: dict[str, callable] = {
     ),
     # yrbs: qn8yes = 2 - qn8 (see shared/data/README.md)
     "2 - qn8": lambda d: 2 - d["qn8"],
+    "I(2 - qn8)": lambda d: 2 - d["qn8"],
+    "as.numeric(qn8 == 1)": lambda d: _num(d["qn8"] == 1).where(d["qn8"].notna()),
 }
 
 
@@ -248,7 +250,21 @@ def _lonely_rule(text: str | None) -> str:
     return rule
 
 
-def taylor_kwargs(design: dict) -> dict:
+def _fpc_entry(v, data):
+    """One fpc entry: a column name, or a constant (``5``, ``"5"``, ``"rep(5, 6)"``)."""
+    if isinstance(v, (int, float)):
+        return float(v)
+    if data is not None and v in data.columns:
+        return v
+    m = re.fullmatch(r"\s*(?:rep\(\s*)?([0-9.eE+]+)\s*(?:,\s*[0-9]+\s*\))?\s*", str(v))
+    if m:
+        return float(m.group(1))
+    if data is None:
+        return v
+    raise KeyError(f"fpc entry {v!r} is neither a column nor a constant")
+
+
+def taylor_kwargs(design: dict, data: pd.DataFrame | None = None) -> dict:
     """Keyword arguments of :class:`SurveyDesign` for a Taylor design block."""
     ids = design.get("ids") or ["1"]
     if ids == ["1"]:
@@ -258,8 +274,12 @@ def taylor_kwargs(design: dict) -> dict:
     else:
         psu = list(ids)
     fpc = design.get("fpc")
-    if fpc is not None and len(fpc) == 1:
-        fpc = fpc[0]
+    if fpc is not None and not isinstance(fpc, list):
+        fpc = [fpc]
+    if fpc is not None:
+        fpc = [_fpc_entry(v, data) for v in fpc]
+        if len(fpc) == 1:
+            fpc = fpc[0]
     return dict(
         weights=design.get("weights"),
         strata=design.get("strata"),
@@ -301,7 +321,13 @@ def build_design(case: dict, data: pd.DataFrame | None = None):
     design = case["design"]
     kind = design["kind"]
     if kind == "taylor_linearization":
-        return hi.SurveyDesign(data, **taylor_kwargs(design)), data
+        kw = taylor_kwargs(design, data)
+        if kw["weights"] is None and re.search(r"\bprobs?\s*=\s*~\s*1\b", design.get("r_design", "")):
+            # prob=~1: every weight is 1 even when an fpc is given (R does not derive them)
+            data = data.copy()
+            data["_weight_one"] = 1.0
+            kw["weights"] = "_weight_one"
+        return hi.SurveyDesign(data, **kw), data
     if kind == "replicate_weights":
         path = design["repweights_file"]
         if path.startswith("shared/"):

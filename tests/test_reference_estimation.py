@@ -120,7 +120,7 @@ def run_case(case):
     derived = [d["name"] for d in (v.get("derived") or [])]
     target = _target(case, design, data)
     if est == "degf":
-        return None, design
+        return None, (target if not hasattr(target, "_design") else design)
     base = est.replace("domain_", "").replace("_confint", "")
     if base in ("mean", "mean_of_factor"):
         cols = analysis or derived[-1:]
@@ -130,7 +130,11 @@ def run_case(case):
         cols = analysis or derived[-1:]
         x = cols if len(cols) > 1 else cols[0]
         return target.total(x, na_rm=na_rm, deff=deff), design
-    if base in ("proportion", "proportion_ci"):
+    if base == "proportion":
+        # R's svymean of a 0/1 variable (or of a factor): Wald intervals
+        cols = analysis or derived[-1:]
+        return target.mean(cols[0], na_rm=na_rm, deff=deff), design
+    if base == "proportion_ci":
         x = (analysis or derived[-1:])[0]
         return target.proportion(x, ci_method=_ci_method(case), na_rm=na_rm, df=_ci_df(case)), design
     if base == "ratio":

@@ -161,3 +161,30 @@ add("x_rep_by_stype_ratio_rclus1", "median_api00_rclus1", "domain_ratio", list(a
 
 # run: Rscript tests/data/r_extra_estimation.R > cases.json (then wrap as {"cases": [...]})
 cat(toJSON(cases, auto_unbox=TRUE, digits=NA, null="null", na="null", pretty=FALSE))
+
+# ---- second batch (appended to the JSON the same way): scd with a constant fpc, YRBS svyciprop
+# (the YRBS 'likelihood' case is not kept: with na.rm, R 4.1.1's residuals.svyglm misaligns the
+#  weights of the rows left after dropping NAs, so its dispersion is not the documented one)
+# suppressMessages(library(survey)); library(jsonlite)
+# D <- "/work/shared/data/"
+# scd <- read.csv(paste0(D,"scd.csv")); yrbs <- read.csv(paste0(D,"yrbs.csv"))
+# scdfpc <- svydesign(data=scd, prob=~1, id=~ambulance, strata=~ESA, nest=TRUE, fpc=rep(5,6))
+# yrbs_design <- svydesign(id=~psu, weight=~weight, strata=~stratum, data=yrbs)
+# yrbs_design <- update(yrbs_design, qn8yes=2-qn8)
+# cases <- list()
+# num <- function(x) as.numeric(x)
+# m <- svytotal(~alive, scdfpc); ci <- confint(m)
+# cases[[1]] <- list(id="x_scd_fpc_total_alive", base="ratio_alive_arrests_scdnofpc", estimator="total", variables=list(analysis=list("alive"), na_rm=FALSE), options=list(),
+#   design_override=list(fpc=list("rep(5,6)")), expected=list(estimate=num(coef(m)), se=num(SE(m)), ci_low=num(ci[1]), ci_high=num(ci[2]), ci_df="Inf", df=degf(scdfpc)),
+#   r_call="scdfpc <- svydesign(data=scd, prob=~1, id=~ambulance, strata=~ESA, nest=TRUE, fpc=rep(5,6)); svytotal(~alive, scdfpc)", tolerance=list(estimate=1e-9, se=1e-7, ci=1e-7))
+# m <- svyratio(~alive, ~arrests, scdfpc); ci <- confint(m)
+# cases[[2]] <- list(id="x_scd_fpc_ratio", base="ratio_alive_arrests_scdnofpc", estimator="ratio", variables=list(analysis=list("alive"), denominator=list("arrests"), na_rm=FALSE), options=list(),
+#   design_override=list(fpc=list("rep(5,6)")), expected=list(estimate=num(coef(m)), se=num(SE(m)), ci_low=num(ci[1]), ci_high=num(ci[2]), ci_df="Inf"),
+#   r_call="svyratio(~alive, ~arrests, scdfpc)", tolerance=list(estimate=1e-9, se=1e-7, ci=1e-7))
+# for (meth in c("xlogit", "beta", "likelihood")) {
+# m <- svyciprop(~qn8yes, yrbs_design, na.rm=TRUE, method=meth)
+# cases[[length(cases)+1]] <- list(id=paste0("x_yrbs_ciprop_", meth), base="degf_yrbs_design", estimator="proportion_ci", variables=list(derived=list(list(name="qn8yes", definition="2 - qn8", r="2 - qn8")), na_rm=TRUE),
+#   options=list(method=meth, level=0.95), expected=list(estimate=num(coef(m)), se=num(SE(m)), ci_low=num(attr(m,"ci")[1]), ci_high=num(attr(m,"ci")[2]), ci_level=0.95, df=degf(yrbs_design)),
+#   r_call=sprintf("svyciprop(~qn8yes, yrbs_design, na.rm=TRUE, method='%s')", meth), tolerance=list(estimate=1e-9, se=1e-7, ci=if (meth=="likelihood") 2e-3 else 1e-6))
+# }
+# cat(toJSON(cases, auto_unbox=TRUE, digits=NA, null="null", na="null"))
