@@ -51,7 +51,6 @@ Happiness Index*. Thimphu: The Centre for Bhutan Studies.
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import unicodedata
 import warnings
@@ -393,7 +392,8 @@ class IndexResult:
         The spec's band containing the city estimate (``None`` when the spec has no bands).
     diagnostics : dict
         ``n``, ``n_domain`` rows used, ``sum_weights``, ``kish_effective_n``, ``deff``
-        (per component and for the index, Taylor designs only), ``item_nonresponse``
+        (per component and for the index: the design variance, linearised or replicate, over
+        the SRS-without-replacement variance of the same linearised scores), ``item_nonresponse``
         (DataFrame), ``cronbach_alpha`` per component, ``item_analysis`` (DataFrame).
     sensitivity : DataFrame
         Per formula input: value, partial derivative, elasticity; ``.attrs["note"]``.
@@ -1320,10 +1320,7 @@ def compute_index(
                    "weighted_rate": float(wd[miss].sum() / sw) if sw > 0 else float("nan")})
     diag["item_nonresponse"] = pd.DataFrame(nr)
     if diagnostics:
-        if not is_rep:
-            diag["deff"] = _design_effects(plan, S[city], q[city], Vc, g_in[city], wd, in_dom, scale)
-        else:
-            diag["deff"] = None
+        diag["deff"] = _design_effects(plan, S[city], q[city], Vc, g_in[city], wd, in_dom, scale)
         alphas, analyses = {}, []
         for c in spec.components:
             sc = _reliability_scores(data, spec, ind, c.items)
