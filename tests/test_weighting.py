@@ -665,3 +665,30 @@ def test_post_stratified_replicate_with_an_emptied_cell_is_reported():
         p = hi.post_stratify(rep, {"g": {"x": 10, "y": 50}})
     assert p.calibration_info["replicate_cells_unadjusted"] == 1
     np.testing.assert_allclose(p.weights, [10, 10, 10, 10, 10, 10])
+
+
+def test_post_stratify_collapse_moves_respondents_and_target():
+    # middle (1 respondent) is merged into young: young+middle share one factor (300+250)/(2+1)
+    df = pd.DataFrame({"agegrp": ["young", "young", "middle", "old"], "w": [1.0, 1, 1, 1]})
+    with pytest.warns(WeightingWarning, match="collapsed 'middle' into 'young'"):
+        p = hi.post_stratify(_design(df), {"agegrp": {"young": 300, "middle": 250, "old": 450}},
+                             collapse={"middle": "young"})
+    np.testing.assert_allclose(p.weights, [550 / 3] * 3 + [450])
+    assert p.calibration_info["collapsed"][0]["target_moved"] == 250
+
+
+def test_calibrate_population_block_with_formula():
+    # the population block of calibration.json with formula="~stype + api99" equals R's pop.totals
+    case = json.loads((SHARED / "reference" / "calibration.json").read_text(encoding="utf-8"))["cases"][0]
+    df = pd.read_csv(SHARED / "data" / "apiclus1.csv")
+    d = hi.SurveyDesign(df, weights="pw", psu="dnum", fpc="fpc")
+    a = hi.calibrate(d, case["options"]["population"], formula="~stype + api99")
+    b = hi.calibrate(d, {"(Intercept)": 6194, "stypeH": 755, "stypeM": 1018, "api99": 3914069})
+    c = hi.calibrate(d, {"N": 6194, "stype": {"E": 4421, "H": 755, "M": 1018}, "api99_total": 3914069})
+    np.testing.assert_allclose(a.weights, b.weights, rtol=1e-13)
+    np.testing.assert_allclose(c.weights, b.weights, rtol=1e-13)
+    assert a.total("enroll", na_rm=True).estimate == pytest.approx(case["expected"]["estimate"], rel=1e-9)
+    with pytest.raises(WeightingError, match="is text"):
+        hi.calibrate(d, case["options"]["population"])  # without a formula the block is ambiguous
+    with pytest.raises(WeightingError, match="adds up to 6194 but the population size N is 6000"):
+        hi.calibrate(d, {"N": 6000, "stype": {"E": 4421, "H": 755, "M": 1018}})
