@@ -1083,13 +1083,13 @@ def compute_index(
                     Z = np.concatenate([rep_q[:, c, :] for c in cols], axis=1)
                     full = np.concatenate([q[c] for c in cols])
                     keep = np.isfinite(Z).all(axis=1)
-                    Vp = repvar(Z[keep], full) if keep.sum() > 1 else np.full((Z.shape[1],) * 2, np.nan)
+                    Vp = repvar(Z, full) if keep.sum() > 1 else np.full((Z.shape[1],) * 2, np.nan)
                 else:
                     cols = [u] if u == city else [u, city]
                     Z = np.concatenate([Sr[:, c, :] for c in cols], axis=1)
                     full = np.concatenate([S[c] for c in cols])
                     keep = np.isfinite(Z).all(axis=1)
-                    Vs = repvar(Z[keep], full) if keep.sum() > 1 else np.full((Z.shape[1],) * 2, np.nan)
+                    Vs = repvar(Z, full) if keep.sum() > 1 else np.full((Z.shape[1],) * 2, np.nan)
                     Jb = np.zeros((len(cols) * Q, len(cols) * p))
                     for i, c in enumerate(cols):
                         Jb[i * Q:(i + 1) * Q, i * p:(i + 1) * p] = np.nan_to_num(Jqs[c])
@@ -1217,11 +1217,13 @@ def compute_index(
                 return C[np.ix_([u * Q + Q - 1 for u in range(D)], [u * Q + Q - 1 for u in range(D)])]
             if rep_q is not None:
                 Z = rep_q[:, :D, -1]
-                keep = np.isfinite(Z).all(axis=1)
-                return design._rep_variance(Z[keep], q[:D, -1])
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    return design._rep_variance(Z, q[:D, -1])
             Z = Sr[:, :D, :].reshape(Sr.shape[0], D * p)
-            keep = np.isfinite(Z).all(axis=1)
-            Vs = design._rep_variance(Z[keep], S[:D].reshape(-1))
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                Vs = design._rep_variance(Z, S[:D].reshape(-1))
             Jb = np.zeros((D, D * p))
             for u in range(D):
                 Jb[u, u * p:(u + 1) * p] = np.nan_to_num(Jqs[u, -1])

@@ -666,3 +666,23 @@ def test_replicate_delta_by_group_vcov(city):
     np.testing.assert_allclose(np.sqrt(np.diag(V)), r.by_group.se, rtol=1e-10)
     lin = hi.compute_index(city, NEF, by="commune")
     np.testing.assert_allclose(r.by_group.se, lin.by_group.se, rtol=0.05)
+
+
+def test_replicate_with_undefined_commune_replicates():
+    # in commune C01 only village 0 has anyone satisfied with the environment: the JKn
+    # replicate deleting village 0 makes C01's ENV share 0 (index undefined); that replicate
+    # is dropped for C01 only, never for the city
+    df = _r_check_data()
+    c01 = (df["commune"] == "C01") & (df["village"] != 0)
+    for it in ["env_nature", "env_security", "env_services"]:
+        df.loc[c01, it] = 1
+    base = hi.SurveyDesign(df, weights="weight", strata="commune", psu="village")
+    jk = base.to_replicates("jkn")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = hi.compute_index(df, NEF, design=jk, by="commune")
+        r0 = hi.compute_index(df, NEF, design=jk)
+    assert r.overall.se == pytest.approx(r0.overall.se, rel=1e-12)
+    assert math.isfinite(r.by_group["C01"].se)
+    lin = hi.compute_index(df, NEF, by="commune")
+    assert r.overall.se == pytest.approx(lin.overall.se, rel=0.02)
