@@ -234,3 +234,17 @@ def test_replicates_and_progress(tmp_path):
     res = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert res["provenance"]["seed"] == 7 and res["provenance"]["replicates"] == 20
     assert math.isfinite(res["index"]["se"]) and res["index"]["se"] > 0
+
+
+def test_previous_results_json(tmp_path):
+    """Last year's results.json can stand in for last year's microdata."""
+    base = ["--survey", str(GSS), "--spec", "gss_happiness", "--lang", "en", "--quiet"]
+    assert main(["run", *base, "--year", "2004", "--out", str(tmp_path / "y2004")]) == 0
+    assert main(["run", *base, "--year", "2006", "--previous", str(tmp_path / "y2004" / "results.json"),
+                 "--out", str(tmp_path / "y2006")]) == 0
+    a = json.loads((tmp_path / "y2006" / "results.json").read_text(encoding="utf-8"))
+    assert a["previous_year"] == 2004
+    assert main(["run", *base, "--year", "2006", "--previous-year", "2004", "--out", str(tmp_path / "both")]) == 0
+    b = json.loads((tmp_path / "both" / "results.json").read_text(encoding="utf-8"))
+    assert a["change"]["change_pp"] == pytest.approx(b["change"]["change_pp"], rel=1e-12)
+    assert a["change"]["se"] == pytest.approx(b["change"]["se"], rel=1e-12)
