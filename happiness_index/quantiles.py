@@ -350,7 +350,7 @@ def estimate_quantiles(
                     return (_q - t * _s, _q + t * _s)
 
             elif ci_method == "score":
-                interval = _score_interval_fn(design, xv, dom, d, dd, float(pj), rule, n_rows)
+                interval = _score_interval_fn(design, xv, dom, d, dd, float(pj), rule)
             else:
 
                 def interval(lvl, dfx, _F=Fj, _se=seF, _dd=dd, _n=n_rows, _g=degf_d):
@@ -426,51 +426,71 @@ def _with_se(est, se):
 # ---------------------------------------------------------------------------
 
 
-def _r_quantile7(x: np.ndarray, probs) -> np.ndarray:
-    return np.quantile(x, probs, method="linear")
-
-
-def _score_interval_fn(design, xv, dom, d, dd, p, rule, n_rows):
+def _score_interval_fn(design, xv, dom, d, dd, p, rule):
     """Interval function for R's ``ffullerCI`` in domain ``d``.
 
     The score statistic ``(p - F(θ)) / se(F(θ))`` is a step function of θ that changes
     only at observed values; R's ``uniroot`` converges to the jump where it crosses
     ``±t`` and returns the side with the smaller absolute statistic. The limit is then
     ``rule(mean(x <= θ))`` with an unweighted mean, as in R.
+
+    The crossing is located by multisection over the sorted candidate thresholds (as
+    ``uniroot`` bisects θ), 15 thresholds per variance-engine call, so a sample of n
+    distinct values needs about ``log16(n)`` calls and O(16·n) memory.
     """
     from .design import _Stat
 
     rows = np.flatnonzero(dom == d)
     x_dom = xv[rows]
     vals = np.unique(x_dom)
-    iqr = float(np.diff(_r_quantile7(x_dom, [0.25, 0.75]))[0])
+    iqr = float(np.diff(np.quantile(x_dom, [0.25, 0.75], method="linear"))[0])
     lowerT, upperT = float(x_dom.min()) + iqr / 100, float(x_dom.max()) - iqr / 100
-    # candidate thresholds: every distinct value inside (lowerT, upperT), plus lowerT
-    cand = vals[(vals > lowerT) & (vals <= upperT)]
-    thetas = np.concatenate([[lowerT], cand])
+    # candidate thresholds: lowerT, then every distinct value inside (lowerT, upperT]
+    thetas = np.concatenate([[lowerT], vals[(vals > lowerT) & (vals <= upperT)]])
+    K = len(thetas)
     dom1 = np.where(dom == d, 0, -1)
     n = design._n
-    K = len(thetas)
-    # F(θ) and its SE for all candidate thresholds, one engine call (K columns)
-    Y = np.column_stack([(xv[:, None] <= thetas[None, :]).astype(float), np.ones(n)])
-    stat = _Stat([f"t{k}" for k in range(K)], Y, np.arange(K), np.full(K, K), "mean", ["score"])
-    res = design._estimate_stat(stat, dom1, 1)
-    Fk = res["theta"][0]
-    sek = np.sqrt(np.maximum(res["var"][0], 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        score = (p - Fk) / sek  # value of the statistic for θ in [thetas[k], thetas[k+1])
+    cache: dict[int, float] = {}
+
+    def scores(idx):
+        need = [k for k in idx if k not in cache]
+        for start in range(0, len(need), 256):
+            block = np.asarray(need[start : start + 256])
+            B = len(block)
+            Y = np.column_stack([(xv[:, None] <= thetas[block][None, :]).astype(float), np.ones(n)])
+            stat = _Stat([f"t{k}" for k in range(B)], Y, np.arange(B), np.full(B, B), "mean", ["score"])
+            res = design._estimate_stat(stat, dom1, 1)
+            se = np.sqrt(np.maximum(res["var"][0], 0.0))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                sc = (p - res["theta"][0]) / se
+            cache.update(zip(block.tolist(), sc.tolist()))
+        return np.array([cache[k] for k in idx])
 
     def limit(qlimit):
-        f = score - qlimit
-        # first sign change scanning upward (f decreases in θ)
-        for k in range(1, K):
-            fl, fr = f[k - 1], f[k]
-            if np.isfinite(fl) and np.isfinite(fr) and (fl > 0) != (fr > 0):
-                right = abs(fr) <= abs(fl)
-                jump = thetas[k]
-                pe = float(np.mean(x_dom <= jump)) if right else float(np.mean(x_dom < jump))
-                return float(dd.q(pe, rule)[0])
-        return float("nan")
+        # multisection on the candidate index (like R's uniroot on θ): each round evaluates
+        # up to 15 interior thresholds in one engine call and keeps the first bracket
+        # where the statistic changes sign
+        a, b = 0, K - 1
+        fa, fb = scores([a, b]) - qlimit
+        while b - a > 1:
+            inner = np.unique(np.linspace(a, b, 17).round().astype(int))
+            inner = inner[(inner > a) & (inner < b)]
+            fin = scores(inner.tolist()) - qlimit
+            seq = np.concatenate([[a], inner, [b]])
+            fseq = np.concatenate([[fa], fin, [fb]])
+            good = np.isfinite(fseq)
+            seq, fseq = seq[good], fseq[good]
+            ch = np.flatnonzero((fseq[:-1] > 0) != (fseq[1:] > 0))
+            if len(seq) < 2 or not len(ch):
+                return float("nan")
+            j = ch[0]
+            a, b, fa, fb = int(seq[j]), int(seq[j + 1]), float(fseq[j]), float(fseq[j + 1])
+        if not (np.isfinite(fa) and np.isfinite(fb)) or (fa > 0) == (fb > 0):
+            return float("nan")
+        jump = thetas[b]
+        right = abs(fb) <= abs(fa)
+        pe = float(np.mean(x_dom <= jump)) if right else float(np.mean(x_dom < jump))
+        return float(dd.q(pe, rule)[0])
 
     def interval(level, dfx):
         t = t_quantile(level, dfx)
