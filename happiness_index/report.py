@@ -314,6 +314,9 @@ def run_annual(
                           year=year, previous_year=previous_year, replicates=replicates, seed=seed, level=level,
                           calibration_method=calibration_method, progress=progress, inputs=inputs,
                           synthetic=synthetic)
+    elif previous_year is not None:
+        raise EstimationError(f"previous year {previous_year} given, but no previous data and the survey has no "
+                              "'year' column; pass the previous year's file (--previous)")
     prog.step("previous year computed" if prev_result is not None else "no previous year")
 
     change = None
