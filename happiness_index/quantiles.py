@@ -49,7 +49,6 @@ Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*, §2.4. Wiley.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
