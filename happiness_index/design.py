@@ -279,8 +279,8 @@ class _EstimatorMixin:
         bad_cols: dict[int, np.ndarray] = {}  # column -> non-finite mask (float columns only)
         for j, c in enumerate(cols):
             s = self._column(c)
-            if pd.api.types.is_integer_dtype(s.dtype) and not s.hasnans:
-                arrs.append(s.to_numpy())
+            if pd.api.types.is_integer_dtype(s.dtype) and (isinstance(s.dtype, np.dtype) or not s.hasnans):
+                arrs.append(s.to_numpy())  # numpy integers cannot hold NaN: no scan
                 continue
             a = s.to_numpy(dtype="float64", na_value=np.nan)
             arrs.append(a)
@@ -1641,10 +1641,9 @@ class ReplicateDesign(_EstimatorMixin):
                 M = self._A
             else:
                 M = np.unique(self._W, axis=0) if self._n > 5000 else self._W
-            self._df_cache = float(np.linalg.matrix_rank(M, tol=None) - 1) if M.size else 0.0
-            # R uses qr(..., tol=1e-5); use a relative tolerance of the same order
-            s = np.linalg.svd(M, compute_uv=False)
-            self._df_cache = float((s > 1e-5 * s[0]).sum() - 1)
+            # R uses qr(..., tol=1e-5); use a relative tolerance of the same order (one SVD)
+            s = np.linalg.svd(M, compute_uv=False) if M.size else np.zeros(0)
+            self._df_cache = float((s > 1e-5 * s[0]).sum() - 1) if len(s) else 0.0
         return self._df_cache
 
     def _with_domain(self, mask):
