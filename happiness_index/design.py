@@ -860,9 +860,10 @@ class _EstimatorMixin:
             Woodruff (1952): an interval for the CDF at the quantile (with ``interval_type``),
             mapped back through the inverse CDF. "score": inversion of the test of
             ``F(q) = p`` (Francisco & Fuller 1991).
-        interval_type : {"mean", "beta", "xlogit", "quantile"}, default "mean"
+        interval_type : {"mean", "beta", "xlogit", "asin", "quantile"}, default "mean"
             The proportion interval used on the CDF scale (R's ``interval.type``);
             "quantile" (replicate designs only) takes the SE from the replicate quantiles.
+            As in R survey 4.1.1, replicate designs use "mean" for "beta"/"xlogit"/"asin".
         na_rm, level, df
             As in :meth:`proportion`.
 
@@ -870,6 +871,14 @@ class _EstimatorMixin:
         -------
         Estimate or EstimateTable
             ``se`` is the interval width divided by twice the t quantile (R's convention).
+            The default ``df`` is the design's (domain's) df after removing missing
+            values, as ``svyquantile``. See :mod:`happiness_index.quantiles`.
+
+        Raises
+        ------
+        EstimationError
+            Unknown rule or interval type, ``p`` outside [0, 1], "score" on a replicate
+            design, "quantile" on a Taylor design, missing values without ``na_rm``.
         """
         from .quantiles import estimate_quantiles
 

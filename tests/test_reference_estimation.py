@@ -221,8 +221,11 @@ def _row_lookup(case, result, row):
         keys = result.keys
         mask = np.ones(len(keys), dtype=bool)
         for col, val in row["domain"].items():
-            kv = keys[col].astype(str).to_numpy()
-            mask &= kv == str(val)
+            kv = keys[col].to_numpy()
+            try:  # numeric keys compare as numbers (2006 == 2006.0)
+                mask &= np.asarray(kv, dtype=float) == float(val)
+            except (TypeError, ValueError):
+                mask &= np.array([str(k) for k in kv]) == str(val)
         idx = np.flatnonzero(mask)
         assert len(idx) == 1, f"domain {row['domain']} matches {len(idx)} rows of {keys}"
         return result[int(idx[0])]
