@@ -454,15 +454,16 @@ class _EstimatorMixin:
         stat = _Stat([x], Y, np.array([0]), np.array([1]), "proportion", [x])
         return self._run(stat, ok, deff=deff, level=level, single=True, ci_method=ci_method, df=df)
 
-    def ratio(self, numerator, denominator, na_rm: bool = False, level: float = 0.95):
+    def ratio(self, numerator, denominator, na_rm: bool = False, deff: bool | str = False, level: float = 0.95):
         """Ratio of two totals, ``t_num / t_den`` (R's ``svyratio``).
 
         Parameters
         ----------
         numerator, denominator : str
             Numeric columns.
-        na_rm, level
-            As in :meth:`mean`; rows missing either column are out of the domain.
+        na_rm, deff, level
+            As in :meth:`mean`; rows missing either column are out of the domain. The
+            design effect is R's: that of the total of ``(num - R den) / den_total``.
 
         Returns
         -------
@@ -470,7 +471,7 @@ class _EstimatorMixin:
         """
         Y, ok = self._values([numerator, denominator], na_rm)
         stat = _Stat([f"{numerator}/{denominator}"], Y, np.array([0]), np.array([1]), "ratio", [numerator, denominator])
-        return self._run(stat, ok, deff=False, level=level, single=True)
+        return self._run(stat, ok, deff=deff, level=level, single=True)
 
     def effective_n(self):
         """Kish's effective sample size ``(sum w)^2 / sum w^2`` of the respondents in scope.
@@ -812,9 +813,17 @@ class _EstimatorMixin:
         wsum = np.bincount(dom[sel], weights=w[sel], minlength=D)
         for j in range(stat.p):
             y = stat.Y[:, stat.num[j]]
-            if stat.kind in ("mean", "proportion"):
+            skind = stat.kind
+            if skind == "ratio":
+                # R's svyratio: the deff of the total of r = (y - R x) / X_hat
+                x = stat.Y[:, stat.den[j]]
+                t_den = np.bincount(dom[sel], weights=(w * x)[sel], minlength=D)
+                y = np.zeros(self._n)
+                y[sel] = (stat.Y[sel, stat.num[j]] - theta[dom[sel], j] * x[sel]) / t_den[dom[sel]]
+                skind = "total"
+            if skind in ("mean", "proportion"):
                 xbar = theta[:, j]
-            elif stat.kind == "total":
+            elif skind == "total":
                 xbar = np.bincount(dom[sel], weights=(w * y)[sel], minlength=D) / wsum
             else:
                 return None
@@ -822,7 +831,7 @@ class _EstimatorMixin:
             resid2[sel] = (y[sel] - xbar[dom[sel]]) ** 2
             s2 = np.bincount(dom[sel], weights=(w * resid2)[sel], minlength=D) / wsum * nobs / (nobs - 1)
             N = wsum
-            if stat.kind == "total":
+            if skind == "total":
                 vsrs = s2 * wsum**2 / nobs
             else:
                 vsrs = s2 / nobs

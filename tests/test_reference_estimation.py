@@ -367,3 +367,23 @@ def test_effective_n_kish():
     # equal weights: n_eff = n; scaling the weights changes nothing
     assert hi.SurveyDesign(data).effective_n() == pytest.approx(4.0)
     assert hi.SurveyDesign(data.assign(w=data.w * 7.5), weights="w").effective_n() == pytest.approx(64 / 22)
+
+
+# ---------------------------------------------------------------------------
+# ratio design effects (R: deff of the total of r = (y - R x) / X_hat)
+# ---------------------------------------------------------------------------
+# d <- svydesign(id=~dnum, weights=~pw, data=apiclus1, fpc=~fpc)
+# deff(svyratio(~api.stu, ~enroll, d, deff=TRUE))        4.33931144088746734
+# deff(svyratio(~api.stu, ~enroll, d, deff="replace"))   4.21110770305853
+# svyby(~api.stu, ~stype, denominator=~enroll, d, svyratio, deff=TRUE)$DEff  6.525119 1.858900 2.211567
+
+
+def test_ratio_deff_matches_r():
+    from reference_helpers import load_family
+
+    case = next(c for c in load_family("quantiles") if c["id"] == "median_api00_dclus1")
+    d, _ = build_design(case)
+    assert d.ratio("api.stu", "enroll", deff=True).deff == pytest.approx(4.33931144088746734, rel=1e-9)
+    assert d.ratio("api.stu", "enroll", deff="replace").deff == pytest.approx(4.21110770305853, rel=1e-9)
+    by = d.by("stype").ratio("api.stu", "enroll", deff=True)
+    assert [e.deff for e in by] == pytest.approx([6.525119, 1.858900, 2.211567], abs=1e-6)
