@@ -661,6 +661,7 @@ class _EstimatorMixin:
         theta, var_diag, dfs, vcov_fn = res["theta"], res["var"], res["df"], res["vcov"]
         if dom_df is not dom:
             dfs = self._domain_df(dom_df, D)
+        rows_all = np.bincount(dom_df[dom_df >= 0], minlength=D)
         # design effects
         deffs = None
         if deff:
@@ -688,7 +689,7 @@ class _EstimatorMixin:
                 method = "wald"
                 if stat.kind == "proportion":
                     method = ci_method or "logit"
-                    n_rows = int(np.sum(dom_df == d))  # R's nrow(design) of the domain
+                    n_rows = int(rows_all[d])  # R's nrow(design) of the domain
                     interval, est_val = self._prop_interval_fn(
                         est_val, v, n_rows, method, stat, dom, d, dom_df, float(dfs[d])
                     )
