@@ -48,6 +48,7 @@ __all__ = [
     "build_design",
     "domain_mask",
     "close",
+    "r_filter",
     "r_number",
     "case_params",
 ]
@@ -148,7 +149,8 @@ DERIVED: dict[str, callable] = {
 
 
 def _normalise_r(expr: str) -> str:
-    return " ".join(expr.strip().split())
+    """Whitespace-insensitive key; double quotes read as single quotes."""
+    return "".join(expr.split()).replace('"', "'")
 
 
 _DERIVED_NORMALISED = {_normalise_r(k): v for k, v in DERIVED.items()}
@@ -171,10 +173,131 @@ def add_derived(data: pd.DataFrame, derived: list[dict] | None) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------
+# R row filters: a tiny safe parser (no eval)
+# ---------------------------------------------------------------------------
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>-?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|(?P<str>'[^']*'|\"[^\"]*\")|(?P<op>%in%|==|!=|<=|>=|&&|\|\||[<>&|!(),])"
+    r"|(?P<name>[A-Za-z_.][A-Za-z0-9_.]*))"
+)
+
+
+def _tokens(expr: str) -> list[tuple[str, str]]:
+    out, pos = [], 0
+    expr = expr.strip()
+    while pos < len(expr):
+        m = _TOKEN.match(expr, pos)
+        if not m or m.end() == pos:
+            raise ValueError(f"cannot read the R filter {expr!r} at {expr[pos:]!r}")
+        kind = m.lastgroup
+        out.append((kind, m.group(kind)))
+        pos = m.end()
+        while pos < len(expr) and expr[pos].isspace():
+            pos += 1
+    return out
+
+
+def r_filter(data: pd.DataFrame, expr: str) -> pd.Series:
+    """Evaluate an R row filter such as ``!(SDMVSTRA == 89 & SDMVPSU == 2)`` on ``data``.
+
+    Grammar: comparisons ``column OP literal`` (OP in ``== != < <= > >=``),
+    ``column %in% c(literal, ...)``, combined with ``!``, ``&``/``&&``, ``|``/``||`` and
+    parentheses. Literals are numbers or quoted strings. Anything else raises
+    :class:`ValueError` (no R code is evaluated).
+    """
+    toks = _tokens(expr)
+    pos = 0
+
+    def peek():
+        return toks[pos] if pos < len(toks) else (None, None)
+
+    def take(value=None):
+        nonlocal pos
+        tok = peek()
+        if value is not None and tok[1] != value:
+            raise ValueError(f"expected {value!r} in R filter {expr!r}, got {tok[1]!r}")
+        pos += 1
+        return tok
+
+    def literal():
+        kind, v = take()
+        if kind == "num":
+            return float(v)
+        if kind == "str":
+            return v[1:-1]
+        if kind == "name" and v in ("TRUE", "FALSE"):
+            return v == "TRUE"
+        raise ValueError(f"expected a literal in R filter {expr!r}, got {v!r}")
+
+    def column(name):
+        if name not in data.columns:
+            raise ValueError(f"R filter {expr!r} names unknown column {name!r}")
+        return data[name]
+
+    def atom():
+        kind, v = peek()
+        if v == "!":
+            take()
+            return ~atom()
+        if v == "(":
+            take("(")
+            out = disj()
+            take(")")
+            return out
+        if kind != "name":
+            raise ValueError(f"unexpected {v!r} in R filter {expr!r}")
+        take()
+        col = column(v)
+        op = take()[1]
+        if op == "%in%":
+            take("c")
+            take("(")
+            vals = [literal()]
+            while peek()[1] == ",":
+                take(",")
+                vals.append(literal())
+            take(")")
+            return col.isin(vals) & col.notna()
+        lit = literal()
+        left = col.astype("object") if isinstance(lit, str) else col
+        res = {
+            "==": lambda: left == lit,
+            "!=": lambda: left != lit,
+            "<": lambda: left < lit,
+            "<=": lambda: left <= lit,
+            ">": lambda: left > lit,
+            ">=": lambda: left >= lit,
+        }.get(op)
+        if res is None:
+            raise ValueError(f"unknown operator {op!r} in R filter {expr!r}")
+        return res().fillna(False).astype(bool) & col.notna()
+
+    def conj():
+        out = atom()
+        while peek()[1] in ("&", "&&"):
+            take()
+            out = out & atom()
+        return out
+
+    def disj():
+        out = conj()
+        while peek()[1] in ("|", "||"):
+            take()
+            out = out | conj()
+        return out
+
+    result = disj()
+    if pos != len(toks):
+        raise ValueError(f"trailing text in R filter {expr!r}: {toks[pos:]}")
+    return result.astype(bool)
+
+
+# ---------------------------------------------------------------------------
 # row subsets (``design.row_subset``)
 # ---------------------------------------------------------------------------
 
-#: Start of the ``row_subset`` text -> row filter (the R subset() call is in the case's r_call).
+#: Start of the ``row_subset`` text -> row filter, used when the r_call has no
+#: ``subset(<dataset>, ...)`` to read (the R subset() call is in the case's r_call).
 ROW_SUBSETS: dict[str, callable] = {
     # apistrat_lonely <- subset(apistrat, stype != 'H' | snum == 280)
     "apistrat rows with stype != 'H', plus the single H school with snum == 280": lambda d: (d["stype"] != "H")
@@ -186,9 +309,28 @@ ROW_SUBSETS: dict[str, callable] = {
 }
 
 
-def _row_subset(data: pd.DataFrame, text: str | None) -> pd.DataFrame:
+def _subset_call(r_call: str, dataset: str) -> str | None:
+    """The filter of ``subset(<dataset>, FILTER)`` in an R call (balanced parentheses)."""
+    m = re.search(r"subset\(\s*" + re.escape(dataset) + r"\s*,", r_call or "")
+    if not m:
+        return None
+    depth, i = 1, m.end()
+    start = i
+    while i < len(r_call) and depth:
+        if r_call[i] == "(":
+            depth += 1
+        elif r_call[i] == ")":
+            depth -= 1
+        i += 1
+    return r_call[start : i - 1].strip() if depth == 0 else None
+
+
+def _row_subset(data: pd.DataFrame, text: str | None, r_call: str = "", dataset: str = "") -> pd.DataFrame:
     if not text:
         return data
+    expr = _subset_call(r_call, dataset)
+    if expr is not None:
+        return data[r_filter(data, expr).to_numpy()].reset_index(drop=True)
     for prefix, fn in ROW_SUBSETS.items():
         if text.startswith(prefix):
             return data[fn(data).to_numpy()].reset_index(drop=True)
@@ -204,7 +346,7 @@ def load_data(case: dict) -> pd.DataFrame:
     """The case's data: the CSV, its row subset and its derived variables (a fresh copy)."""
     design = case["design"]
     data = _read_csv(case["dataset"]).copy()
-    data = _row_subset(data, design.get("row_subset"))
+    data = _row_subset(data, design.get("row_subset"), case.get("r_call", ""), case["dataset"])
     return add_derived(data, (case.get("variables") or {}).get("derived"))
 
 
@@ -212,28 +354,18 @@ def load_data(case: dict) -> pd.DataFrame:
 # domain filters (``variables.domain``)
 # ---------------------------------------------------------------------------
 
-_TERM = re.compile(r"^\s*([A-Za-z_.][A-Za-z0-9_.]*)\s*==\s*('([^']*)'|\"([^\"]*)\"|-?[0-9.]+)\s*$")
-
 
 def domain_mask(data: pd.DataFrame, expr: str) -> pd.Series:
-    """Boolean Series for a filter ``col == literal [& col == literal ...]``.
+    """Boolean Series for a domain filter such as ``race == 1 & agecat == '(59,Inf]'``.
 
-    A trailing parenthetical comment (``"... (Hispanic, age 60+)"``) is ignored.
-    Anything else raises :class:`ValueError`.
+    A trailing parenthetical comment without comparisons (``"... (Hispanic, age 60+)"``)
+    is ignored; the rest is read by :func:`r_filter` (unknown syntax raises).
     """
-    text = re.sub(r"\s*\([^()']*\)\s*$", "", expr.strip())
-    mask = pd.Series(True, index=data.index)
-    for term in text.split("&"):
-        m = _TERM.match(term)
-        if not m:
-            raise ValueError(f"cannot read the domain filter term {term!r} of {expr!r}")
-        col = m.group(1)
-        if m.group(3) is not None or m.group(4) is not None:
-            val = m.group(3) if m.group(3) is not None else m.group(4)
-            mask &= data[col].astype("object") == val
-        else:
-            mask &= data[col] == float(m.group(2))
-    return mask
+    text = expr.strip()
+    m = re.search(r"\s+\(([^()']*)\)\s*$", text)
+    if m and not re.search(r"==|!=|<|>|%in%", m.group(1)):
+        text = text[: m.start()]
+    return r_filter(data, text)
 
 
 # ---------------------------------------------------------------------------

@@ -387,3 +387,25 @@ def test_ratio_deff_matches_r():
     assert d.ratio("api.stu", "enroll", deff="replace").deff == pytest.approx(4.21110770305853, rel=1e-9)
     by = d.by("stype").ratio("api.stu", "enroll", deff=True)
     assert [e.deff for e in by] == pytest.approx([6.525119, 1.858900, 2.211567], abs=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# the helper's R filter reader (used for row subsets and domains of held-out cases)
+# ---------------------------------------------------------------------------
+
+
+def test_r_filter_reader():
+    import pandas as pd
+
+    from reference_helpers import add_derived, domain_mask, r_filter
+
+    d = pd.DataFrame({"a": [1, 2, 3, None], "s": ["x", "y", "x", "z"]})
+    assert list(r_filter(d, "a >= 2 & s == 'x'")) == [False, False, True, False]
+    assert list(r_filter(d, "!(a == 1 | s %in% c('y', 'z'))")) == [False, False, True, False]
+    assert list(r_filter(d, "a != 1")) == [False, True, True, False]  # NA is dropped, as subset()
+    assert list(domain_mask(d, "s == 'x' (the x group)")) == [True, False, True, False]
+    for bad in ("a = 1", "system('ls')", "a == 1; b", "nchar(s) > 1"):
+        with pytest.raises(ValueError):
+            r_filter(d, bad)
+    with pytest.raises(KeyError, match="no pandas mapping"):
+        add_derived(d, [{"name": "z", "definition": "?", "r": "log(a)"}])
