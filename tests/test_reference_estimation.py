@@ -18,6 +18,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import happiness_index as hi
@@ -111,13 +112,19 @@ def run_case(case):
     est = case["estimator"]
     v = case.get("variables") or {}
     opts = case.get("options") or {}
-    if opts.get("py_to_replicates"):
-        rho = opts.get("py_rho") or None
-        design = design.to_replicates(opts["py_to_replicates"], rho=rho)
     na_rm = bool(v.get("na_rm", False))
     deff = opts.get("deff", False)
     analysis = v.get("analysis")
     derived = [d["name"] for d in (v.get("derived") or [])]
+    exp_rows = (case.get("expected") or {}).get("rows") or []
+    if derived and not analysis and any(str(r.get("term", "")).endswith(("TRUE", "FALSE")) for r in exp_rows):
+        # R's svymean/svytotal of a logical gives FALSE and TRUE shares: a two-level factor
+        col = derived[-1]
+        lv = data[col].map({0.0: "FALSE", 1.0: "TRUE"})
+        design, data = build_design(case, data.assign(**{col: pd.Categorical(lv, categories=["FALSE", "TRUE"])}))
+    if opts.get("py_to_replicates"):
+        rho = opts.get("py_rho") or None
+        design = design.to_replicates(opts["py_to_replicates"], rho=rho)
     target = _target(case, design, data)
     if est == "degf":
         return None, (target if not hasattr(target, "_design") else design)
@@ -226,6 +233,8 @@ def _row_lookup(case, result, row):
                 mask &= np.asarray(kv, dtype=float) == float(val)
             except (TypeError, ValueError):
                 mask &= np.array([str(k) for k in kv]) == str(val)
+        if "p" in row and "p" in keys.columns:
+            mask &= np.isclose(keys["p"].to_numpy(dtype=float), float(row["p"]))
         idx = np.flatnonzero(mask)
         assert len(idx) == 1, f"domain {row['domain']} matches {len(idx)} rows of {keys}"
         return result[int(idx[0])]
@@ -237,6 +246,11 @@ def _row_lookup(case, result, row):
             var, _, level = lab.partition("=")
             if lab == term or (var + level) == term:
                 return e
+        # R names the levels of a logical or derived factor after its expression
+        # (``I(api00 > 700)TRUE``): match on the level when that is unambiguous
+        hits = [e for lab, e in zip(result.labels, result.estimates) if "=" in lab and term.endswith(lab.partition("=")[2])]
+        if len(hits) == 1:
+            return hits[0]
         raise AssertionError(f"no row for term {term!r}; labels {result.labels}")
     raise AssertionError(f"cannot match row {row}")
 

@@ -188,3 +188,22 @@ cat(toJSON(cases, auto_unbox=TRUE, digits=NA, null="null", na="null", pretty=FAL
 #   r_call=sprintf("svyciprop(~qn8yes, yrbs_design, na.rm=TRUE, method='%s')", meth), tolerance=list(estimate=1e-9, se=1e-7, ci=if (meth=="likelihood") 2e-3 else 1e-6))
 # }
 # cat(toJSON(cases, auto_unbox=TRUE, digits=NA, null="null", na="null"))
+
+# ---- third batch: svymean/svytotal of a logical (terms ...FALSE / ...TRUE)
+# suppressMessages(library(survey)); library(jsonlite)
+# apiclus1 <- read.csv("/work/shared/data/apiclus1.csv")
+# dclus1 <- svydesign(id=~dnum, weights=~pw, data=apiclus1, fpc=~fpc)
+# num <- function(x) as.numeric(x)
+# m <- svymean(~I(api00>700), dclus1, deff=TRUE); ci <- confint(m); dd <- diag(as.matrix(attr(m, "deff")))
+# rows <- lapply(1:2, function(i) list(term=names(coef(m))[i], estimate=num(coef(m))[i], se=num(SE(m))[i], ci_low=num(ci[i,1]), ci_high=num(ci[i,2]), deff=num(dd[i])))
+# cc <- list(list(id="x_deff_logical_mean_dclus1", base="median_api00_dclus1", estimator="mean",
+#   variables=list(derived=list(list(name="api00_gt_700", definition="1 if api00 > 700 else 0", r="I(api00 > 700)")), na_rm=FALSE),
+#   options=list(deff=TRUE), expected=list(rows=rows), r_call="svymean(~I(api00>700), dclus1, deff=TRUE)", tolerance=list(estimate=1e-9, se=1e-7, ci=1e-7)))
+# m <- svytotal(~I(api00>700), dclus1); ci <- confint(m)
+# rows <- lapply(1:2, function(i) list(term=names(coef(m))[i], estimate=num(coef(m))[i], se=num(SE(m))[i], ci_low=num(ci[i,1]), ci_high=num(ci[i,2])))
+# cc[[2]] <- list(id="x_total_logical_dclus1", base="median_api00_dclus1", estimator="total",
+#   variables=list(derived=list(list(name="api00_gt_700", definition="1 if api00 > 700 else 0", r="I(api00 > 700)")), na_rm=FALSE),
+#   options=list(), expected=list(rows=rows), r_call="svytotal(~I(api00>700), dclus1)", tolerance=list(estimate=1e-9, se=1e-7, ci=1e-7))
+# b <- svyby(~api00, ~stype, dclus1, svyquantile, quantiles=c(0.25, 0.75), ci=TRUE)
+# print(b, digits=12)
+# cat(toJSON(cc, auto_unbox=TRUE, digits=NA), file="/tmp/rx/extra3.json")
