@@ -467,9 +467,9 @@ def build_design(case: dict, data: pd.DataFrame | None = None):
         W = _read_repweights(path)
         if W.shape[0] != len(data):
             raise ValueError(f"{path} has {W.shape[0]} rows, the data {len(data)}")
-        wcol = design["full_sample_weights"]
+        wcol = design.get("full_sample_weights")
         if wcol not in data.columns:
-            if str(wcol).startswith("1 for every row"):
+            if re.match(r"^\s*(1\b|rep\(\s*1\s*,|none|all 1|null)", str(wcol), re.IGNORECASE) or wcol is None:
                 data = data.copy()
                 data["_one"] = 1.0
                 wcol = "_one"
@@ -489,7 +489,7 @@ def build_design(case: dict, data: pd.DataFrame | None = None):
             rho=rho,
             scale=float(design["scale"]),
             rscales=rscales,
-            mse=bool(design.get("mse", False)),
+            mse=bool(design.get("mse", False) or (case.get("options") or {}).get("mse", False)),
         )
         return rep, data
     raise ValueError(f"unknown design kind {kind!r}")
