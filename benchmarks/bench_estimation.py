@@ -113,8 +113,13 @@ def ours(df: pd.DataFrame) -> dict:
 
 
 def samplics_tasks(df: pd.DataFrame) -> dict | None:
+    """samplics (archived, numpy/pandas): one TaylorEstimator call per item (its API takes one y)."""
     try:
-        from samplics.estimation import TaylorEstimator  # type: ignore
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from samplics import PopParam, TaylorEstimator  # type: ignore
     except Exception:
         return None
     y = df[SAT].to_numpy(dtype=float)
@@ -124,40 +129,42 @@ def samplics_tasks(df: pd.DataFrame) -> dict | None:
 
     def t1():
         for j in range(N_ITEMS):
-            TaylorEstimator("mean").estimate(y=y[:, j], samp_weight=w, stratum=strat, psu=psu)
+            TaylorEstimator(PopParam.mean).estimate(y=y[:, j], samp_weight=w, stratum=strat, psu=psu)
 
     def t2():
         for j in range(N_ITEMS):
-            TaylorEstimator("mean").estimate(y=y[:, j], samp_weight=w, stratum=strat, psu=psu, domain=strat)
+            TaylorEstimator(PopParam.mean).estimate(y=y[:, j], samp_weight=w, stratum=strat, psu=psu, domain=strat)
 
     def t3():
-        TaylorEstimator("proportion").estimate(y=y[:, 0], samp_weight=w, stratum=strat, psu=psu)
+        TaylorEstimator(PopParam.prop).estimate(y=y[:, 0], samp_weight=w, stratum=strat, psu=psu)
 
     return {"T1": t1, "T2": t2, "T3": t3}
 
 
 def svy_tasks(df: pd.DataFrame) -> dict | None:
+    """svy (Rust core, polars): the same four tasks through its Sample.estimation API (svy 0.35)."""
     try:
+        import polars as pl  # type: ignore
         import svy  # type: ignore
     except Exception:
         return None
     try:
-        import polars as pl  # type: ignore
-
         data = pl.from_pandas(df.assign(stratum=df["stratum"].astype(str))[["stratum", "psu", "w", *SAT]])
         sample = svy.Sample(data=data, design=svy.Design(stratum="stratum", psu="psu", wgt="w"))
     except Exception as exc:  # the peer's API moved: say so rather than guess
         print(f"  svy importable but setup failed ({type(exc).__name__}: {exc}); skipped")
         return None
 
-    def t1():
-        for c in SAT:
-            sample.estimation.mean(y=c)
+    def t4():
+        rep = sample.weighting.create_bs_wgts(200, rstate=1)
+        rep.estimation.mean(y=SAT, method="replication")
 
-    def t3():
-        sample.estimation.prop(y="sat_00")
-
-    return {"T1": t1, "T3": t3}
+    return {
+        "T1": lambda: sample.estimation.mean(y=SAT),
+        "T2": lambda: sample.estimation.mean(y=SAT, by="stratum"),
+        "T3": lambda: sample.estimation.prop(y="sat_00", ci_method="logit"),
+        "T4": t4,
+    }
 
 
 # ---------------------------------------------------------------------------
