@@ -20,6 +20,7 @@ from .errors import (
 from .design import DomainView, ReplicateDesign, SurveyDesign
 from .estimators import Estimate, EstimateTable
 from .formula import Formula
+from .quantiles import weighted_quantile
 from .index import IndexResult, af_gnh_index, compute_index, index_from_components, nef_sensitivity
 from .reliability import cronbach_alpha, item_analysis
 from .sampling import allocate, sample_size, select
