@@ -562,6 +562,8 @@ class _EstimatorMixin:
             domain's own degrees of freedom.
         """
         cols = _as_list(columns)
+        if not cols:
+            raise EstimationError("by() needs at least one domain column, e.g. design.by('commune')")
         for c in cols:
             if c not in self._data.columns:
                 raise EstimationError(f"domain column {c!r} is not in the data; columns: {list(self._data.columns)[:20]}")
@@ -587,17 +589,30 @@ class _EstimatorMixin:
         """
         if isinstance(mask, pd.Series):
             if not mask.index.equals(self._data.index):
-                mask = mask.reindex(self._data.index)
+                try:
+                    mask = mask.reindex(self._data.index)
+                except ValueError as exc:  # duplicate labels cannot be aligned
+                    raise EstimationError(
+                        f"the subset mask cannot be aligned with the data rows ({exc}); pass a boolean "
+                        "array in row order, or give the data and the mask the same index"
+                    ) from None
             if mask.isna().any():
                 raise EstimationError(
                     f"the subset mask has missing values at rows {describe_rows(self._data.index[mask.isna()])}; "
                     "fill them with True/False first"
                 )
-            m = mask.to_numpy(dtype=bool)
+            m = mask.to_numpy()
         else:
             m = np.asarray(mask)
             if m.shape != (self._n,):
                 raise EstimationError(f"the subset mask has shape {m.shape}; it must have one value per row ({self._n})")
+        if m.dtype != bool:
+            valid = pd.Series(m).isin([True, False]).to_numpy()  # also 0/1
+            if not valid.all():
+                raise EstimationError(
+                    f"the subset mask must be True/False (or 0/1); it holds {list(pd.unique(m[~valid]))[:5]}. "
+                    "Build it with a comparison, e.g. data['commune'] == 'Nghĩa Lộ'"
+                )
             m = m.astype(bool)
         new = m & self._domain_mask()
         if not new.any():
@@ -1595,6 +1610,8 @@ class ReplicateDesign(_EstimatorMixin):
             elif method in ("brr", "fay"):
                 scale = 1.0 / (R * (1 - (rho or 0.0)) ** 2)
             elif method == "bootstrap":
+                if R < 2:
+                    raise DesignError(f"bootstrap replicate weights need at least 2 replicates, got {R}")
                 scale = 1.0 / (R - 1)
             else:
                 scale = 1.0

@@ -291,6 +291,33 @@ def test_by_with_every_domain_empty(df):
     assert len(t) == 1 and t["n"].item() == 8
 
 
+def test_subset_mask_must_be_boolean(df):
+    d = design(df)
+    with pytest.raises(EstimationError) as e:
+        d.subset(df["txt"])  # a text column is not a mask (it used to select every row)
+    assert "True/False" in msg(e) and "'x'" in msg(e) and "comparison" in msg(e)
+    # 0/1 and an object column of True/False are accepted
+    ref = d.subset(df["y"] > 2).mean("y")
+    assert d.subset((df["y"] > 2).astype(int)).mean("y").se == pytest.approx(ref.se, rel=1e-12)
+    assert d.subset((df["y"] > 2).astype(object)).mean("y").se == pytest.approx(ref.se, rel=1e-12)
+    # a mask with duplicate row labels cannot be aligned with the data rows
+    with pytest.raises(EstimationError) as e:
+        d.subset(pd.Series([True] * 8, index=[0, 0, 1, 1, 2, 2, 3, 3]))
+    assert "cannot be aligned" in msg(e) and "row order" in msg(e)
+
+
+def test_by_needs_a_column(df):
+    with pytest.raises(EstimationError) as e:
+        design(df).by([])
+    assert "at least one domain column" in msg(e)
+
+
+def test_replicate_design_with_one_bootstrap_replicate(df):
+    with pytest.raises(DesignError) as e:
+        hi.ReplicateDesign(df.assign(r=df["w"]), "w", ["r"], method="bootstrap")
+    assert "at least 2 replicates" in msg(e) and "got 1" in msg(e)
+
+
 def test_empty_subset_domain(df):
     d = design(df)
     with pytest.raises(EstimationError) as e:
