@@ -107,6 +107,18 @@ def _nfc(s):
     return unicodedata.normalize("NFC", s) if isinstance(s, str) else s
 
 
+def _plain(v) -> str:
+    """A number for a user message: ``70.812892``, ``3``, ``undefined`` -- never ``np.float64(...)``."""
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    if isinstance(v, (float, np.floating)):
+        x = float(v)
+        return "undefined (NaN)" if x != x else repr(round(x, 6)) if math.isfinite(x) else repr(x)
+    return repr(v)
+
+
 def _preset_of(spec_or_preset) -> tuple[str, IndexSpec | None]:
     if isinstance(spec_or_preset, IndexSpec):
         return spec_or_preset.preset, spec_or_preset
@@ -147,7 +159,7 @@ def af_gnh_index(H_n: float, A_n: float) -> float:
     """
     for nm, v in (("H_n", H_n), ("A_n", A_n)):
         if not (isinstance(v, (int, float, np.floating)) and math.isfinite(v) and 0 <= v <= 1):
-            raise SpecError(f"{nm} must be a proportion in [0, 1], got {v!r}")
+            raise SpecError(f"{nm} must be a proportion in [0, 1], got {_plain(v)}")
     return 1.0 - float(H_n) * float(A_n)
 
 
@@ -244,7 +256,7 @@ def nef_sensitivity(ls: float, le: float, env: float) -> pd.DataFrame:
         ENV is not positive.
     """
     if not env > 0:
-        raise SpecError(f"ENV must be positive for HI = LS × LE / ENV, got {env!r}")
+        raise SpecError(f"ENV must be positive for HI = LS × LE / ENV, got {_plain(env)}")
     hi = ls * le / env
     d = np.array([le / env, ls / env, -ls * le / env**2])
     vals = np.array([ls, le, env], dtype=float)
@@ -263,7 +275,7 @@ def nef_sensitivity(ls: float, le: float, env: float) -> pd.DataFrame:
 def _as_fraction(x: float, what: str) -> Fraction:
     f = Fraction(x).limit_denominator(_MAX_DEN)
     if abs(float(f) - float(x)) > 1e-9 * max(1.0, abs(float(x))):
-        raise SpecError(f"{what} = {x!r} is not close to a fraction with denominator <= {_MAX_DEN}; "
+        raise SpecError(f"{what} = {_plain(x)} is not close to a fraction with denominator <= {_MAX_DEN}; "
                         "give it as a simpler decimal (e.g. 0.25, 1/9 as 0.1111111111111111)")
     return f
 
@@ -705,8 +717,24 @@ def _shares(T: np.ndarray, plan: _Plan) -> np.ndarray:
         return T[..., plan.num] / T[..., plan.den]
 
 
+def _lin(S: np.ndarray, M: np.ndarray) -> np.ndarray:
+    """``S @ M.T`` where a NaN share only spoils the rows of ``M`` that use it.
+
+    A plain matrix product gives NaN for every component as soon as one item share is
+    undefined (``NaN * 0 = NaN``); here a combination is NaN only when a share with a
+    non-zero coefficient is undefined (available-case per item).
+    """
+    S = np.asarray(S, dtype=float)
+    bad = ~np.isfinite(S)
+    out = np.where(bad, 0.0, S) @ M.T
+    if bad.any():
+        spoiled = (bad.astype(float) @ (M != 0).T.astype(float)) > 0
+        out = np.where(spoiled, np.nan, out)
+    return out
+
+
 def _inputs(S: np.ndarray, plan: _Plan):
-    X = S @ plan.B.T
+    X = _lin(S, plan.B)
     floored = None
     if plan.floor is not None:
         floored = X < plan.floor
@@ -752,7 +780,7 @@ def _jacobian_q_wrt_shares(S: np.ndarray, plan: _Plan):
     J[:, :p, :] = np.eye(p)[None]
     J[:, p:p + K, :] = plan.A[None]
     J[:, p + K, :] = g @ plan.B
-    q = np.concatenate([S, S @ plan.A.T, val[:, None]], axis=1)
+    q = np.concatenate([S, _lin(S, plan.A), val[:, None]], axis=1)
     return q, J, g
 
 
@@ -936,7 +964,7 @@ def compute_index(
     if ci_scale not in CI_SCALES:
         raise EstimationError(f"ci_scale must be one of {CI_SCALES}, got {ci_scale!r}")
     if not 0 < level < 1:
-        raise EstimationError(f"level must be in (0, 1), got {level!r}")
+        raise EstimationError(f"level must be in (0, 1), got {_plain(level)}")
     scale = 100.0 if spec.scale == "percent" else 1.0
 
     # ---------------------------------------------------------------- design
@@ -1010,10 +1038,14 @@ def compute_index(
 
     # --- undefined estimates: name them
     def _undefined_reason(u):
-        bad_in = [nm for i, nm in enumerate(plan.input_names)
-                  if not np.isfinite(S[u] @ plan.B[i])]
+        Xu = _lin(S[u:u + 1], plan.B)[0]
+        bad_in = [nm for i, nm in enumerate(plan.input_names) if not np.isfinite(Xu[i])]
         if bad_in:
-            return f"component(s) {bad_in} undefined (no respondent answered their items)"
+            bad_sh = [plan.ratio_names[j] for j in range(S.shape[1])
+                      if not np.isfinite(S[u, j]) and any(plan.B[i, j] != 0 for i, nm in
+                                                          enumerate(plan.input_names) if nm in bad_in)]
+            return (f"component(s) {bad_in} undefined: no respondent answered "
+                    f"{', '.join(repr(x) for x in bad_sh)}")
         X, _ = _inputs(S[u:u + 1], plan)
         zero = [nm for i, nm in enumerate(plan.input_names) if X[0, i] == 0]
         if zero:
@@ -1035,7 +1067,8 @@ def compute_index(
                 q[u, -1] = np.nan
     if not np.isfinite(q[city, -1]):
         raise EstimationError(f"the city index is undefined: {_undefined_reason(city)}; "
-                              f"components = {dict(zip(plan.comp_names, q[city, p:p + K].round(6)))}")
+                              "components: " + ", ".join(f"{nm} = {_plain(v)}" for nm, v in
+                                                           zip(plan.comp_names, q[city, p:p + K])))
 
     # ---------------------------------------------------------------- covariances
     # cov_pair(u) -> (2Q x 2Q) covariance of [q_u, q_city]; cov_city -> (Q x Q)
@@ -1050,6 +1083,12 @@ def compute_index(
         if has_by:
             G[city * Q:, :] = np.tile(Jqt[city], (1, D))
         C = G @ V @ G.T
+        # an undefined quantity (share, component or index) has an undefined variance,
+        # never the 0 that the zeroed Jacobian row would give
+        undef = ~np.isfinite(q[:U].reshape(-1))
+        if undef.any():
+            C[undef, :] = np.nan
+            C[:, undef] = np.nan
 
         def cov_block(u):
             return C[u * Q:(u + 1) * Q, u * Q:(u + 1) * Q]
@@ -1068,32 +1107,43 @@ def compute_index(
         repvar = design._rep_variance
         if replicate_variance == "rerun":
             Ir = _index_values(Sr, plan)  # (R, U)
-            rep_q = np.concatenate([Sr, Sr @ plan.A.T, Ir[..., None]], axis=2)  # (R, U, Q)
+            rep_q = np.concatenate([Sr, _lin(Sr, plan.A), Ir[..., None]], axis=2)  # (R, U, Q)
         else:
             rep_q = None
         blocks: dict = {}
 
+        def _repvar_defined(Z, full):
+            # replicate covariance of the defined quantities only: an undefined share or
+            # component (no respondent answered an item in this domain) is NaN in every
+            # replicate and would otherwise discard all of them
+            ok = np.isfinite(full)
+            out = np.full((len(full),) * 2, np.nan)
+            Zo = Z[:, ok]
+            if np.isfinite(Zo).all(axis=1).sum() > 1:
+                out[np.ix_(ok, ok)] = repvar(Zo, full[ok])
+            return out
+
         def _pair(u):
             if u in blocks:
                 return blocks[u]
+            cols = [u] if u == city else [u, city]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if replicate_variance == "rerun":
-                    cols = [u] if u == city else [u, city]
                     Z = np.concatenate([rep_q[:, c, :] for c in cols], axis=1)
                     full = np.concatenate([q[c] for c in cols])
-                    keep = np.isfinite(Z).all(axis=1)
-                    Vp = repvar(Z, full) if keep.sum() > 1 else np.full((Z.shape[1],) * 2, np.nan)
+                    Vp = _repvar_defined(Z, full)
                 else:
-                    cols = [u] if u == city else [u, city]
                     Z = np.concatenate([Sr[:, c, :] for c in cols], axis=1)
                     full = np.concatenate([S[c] for c in cols])
-                    keep = np.isfinite(Z).all(axis=1)
-                    Vs = repvar(Z, full) if keep.sum() > 1 else np.full((Z.shape[1],) * 2, np.nan)
+                    Vs = _repvar_defined(Z, full)
                     Jb = np.zeros((len(cols) * Q, len(cols) * p))
                     for i, c in enumerate(cols):
                         Jb[i * Q:(i + 1) * Q, i * p:(i + 1) * p] = np.nan_to_num(Jqs[c])
-                    Vp = Jb @ Vs @ Jb.T
+                    Vp = Jb @ np.nan_to_num(Vs) @ Jb.T
+            undef = ~np.isfinite(np.concatenate([q[c] for c in cols]))
+            Vp[undef, :] = np.nan
+            Vp[:, undef] = np.nan
             blocks[u] = Vp
             return Vp
 

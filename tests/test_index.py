@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -686,3 +687,67 @@ def test_replicate_with_undefined_commune_replicates():
     assert math.isfinite(r.by_group["C01"].se)
     lin = hi.compute_index(df, NEF, by="commune")
     assert r.overall.se == pytest.approx(lin.overall.se, rel=0.02)
+
+
+# ---------------------------------------------------------------------------
+# an item nobody answered in a domain (breakit #2) and messages without numpy reprs (#29)
+# ---------------------------------------------------------------------------
+
+
+def _refused_in_first_commune(city, item="ls_income"):
+    c0 = sorted(city["commune"].unique())[0]
+    s = city.copy()
+    s.loc[s["commune"] == c0, item] = 9  # 9 = refused (a missing code): nobody answered in c0
+    return s, c0
+
+
+@pytest.mark.parametrize("kind", ["taylor", "rerun", "delta"])
+def test_item_unanswered_in_a_domain_spoils_only_its_component(city, kind):
+    s, c0 = _refused_in_first_commune(city)
+    kw = {}
+    if kind != "taylor":
+        kw = {"design": hi.SurveyDesign(s, weights="weight", strata="commune", psu="village").to_replicates("jkn"),
+              "replicate_variance": kind}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = hi.compute_index(s, NEF, by="commune", **kw)
+    f = r.by_group.to_frame().set_index("commune")
+    row = f.loc[c0]
+    # LE and ENV do not use ls_income: available-case per item, identical to the clean data
+    sub = city[(city["commune"] == c0) & ~city["le_rating"].isin([8, 9])]  # answered le_rating
+    w = sub["weight"].to_numpy()
+    le = 100 * np.sum(w * (sub["le_rating"] >= 4)) / w.sum()  # le_rating: satisfied = 4 or 5
+    assert row["component_le"] == pytest.approx(le, rel=1e-12)
+    assert math.isfinite(row["component_env"])
+    assert math.isnan(row["component_ls"])
+    # the undefined index has an undefined SE, never 0
+    assert math.isnan(row["estimate"]) and math.isnan(row["se"])
+    assert not row["publishable"]
+    assert "['ls']" in row["reason"] and "'ls_income'" in row["reason"]
+    assert "'le'" not in row["reason"] and "'env'" not in row["reason"]
+    # the other communes keep finite indices and SEs
+    others = f.drop(index=c0)
+    assert np.isfinite(others["estimate"]).all() and (others["se"] > 0).all()
+    assert math.isfinite(r.overall.se) and r.overall.se > 0
+
+
+def test_item_unanswered_in_the_city_names_only_its_component(city):
+    s = city.copy()
+    s["le_rating"] = 9
+    with pytest.raises(hi.EstimationError) as ei:
+        hi.compute_index(s, NEF)
+    msg = str(ei.value)
+    assert "component(s) ['le'] undefined" in msg and "'le_rating'" in msg
+    assert "np.float64" not in msg and "np." not in msg
+    assert "le = undefined (NaN)" in msg
+    ls = re.search(r"ls = ([0-9.]+)", msg)
+    assert ls is not None and math.isfinite(float(ls.group(1)))
+
+
+def test_messages_have_no_numpy_reprs():
+    with pytest.raises(hi.SpecError) as ei:
+        hi.af_gnh_index(np.float64(1.5), 0.2)
+    assert "np.float64" not in str(ei.value) and "1.5" in str(ei.value)
+    with pytest.raises(hi.SpecError) as ei:
+        hi.nef_sensitivity(40.0, 40.0, np.float64(-1.0))
+    assert "np.float64" not in str(ei.value) and "-1.0" in str(ei.value)
