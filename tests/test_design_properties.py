@@ -117,6 +117,15 @@ def test_scaling_weights_leaves_means_and_proportions_and_scales_totals(df, c):
     close(b1.se, b2.se)
     bt1, bt2 = d1.by("dom").total("y"), d2.by("dom").total("y")
     close(bt2.se, c * bt1.se)
+    # a two-stage design with an fpc at each stage (the fpc is not a weight: it stays put)
+    m_i = df.groupby("psu")["psu"].transform("size")
+    two = dict(psu=["psu", "row"], fpc=["N_h", "M_i"])
+    extra = dict(row=np.arange(len(df)), N_h=3 * df.groupby("stratum")["psu"].transform("nunique"), M_i=2 * m_i)
+    f1, f2 = design_of(df.assign(**extra), **two), design_of(df2.assign(**extra), **two)
+    a1, a2 = f1.mean(["y", "b"]), f2.mean(["y", "b"])
+    close(a1.estimate, a2.estimate)
+    close(a1.se, a2.se)
+    close(f2.total("y").se, c * f1.total("y").se)
 
 
 # ---------------------------------------------------------------------------
@@ -140,6 +149,10 @@ def test_row_order_does_not_matter(df, perm_seed):
     a = d1.by(["dom", "g"]).mean("y").to_frame()
     b = d2.by(["dom", "g"]).mean("y").to_frame()
     pd.testing.assert_frame_equal(a, b, rtol=1e-9)
+    # the stratified jackknife does not depend on the row order either
+    j1, j2 = d1.to_replicates("jkn").mean(["y", "b"]), d2.to_replicates("jkn").mean(["y", "b"])
+    close(j1.se, j2.se)
+    assert j1.df == j2.df
     # a permuted index is fine for a Series mask: it is aligned by label
     mask = df["dom"] == "u"
     s1 = d1.subset(mask).mean("y")
@@ -216,6 +229,35 @@ def test_srs_textbook_formulas(y, extra):
     assert t.se == pytest.approx(N * math.sqrt((1 - f) * s2 / n), rel=1e-9, abs=1e-9)
     q = fd.proportion("b")
     assert q.se == pytest.approx(math.sqrt((1 - f) * p * (1 - p) / (n - 1)), rel=1e-9, abs=1e-12)
+
+
+@FAST
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n_h=st.lists(st.integers(2, 12), min_size=2, max_size=5),
+    extra=st.lists(st.integers(0, 40), min_size=5, max_size=5),
+)
+def test_stratified_srs_textbook_formula(seed, n_h, extra):
+    """Cochran (1977) eq. 5.6: V(ybar_st) = sum_h W_h^2 (1 - f_h) s_h^2 / n_h, W_h = N_h / N."""
+    rng = np.random.default_rng(seed)
+    H = len(n_h)
+    N_h = np.array([n + e for n, e in zip(n_h, extra[:H])], dtype=float)
+    h = np.repeat(np.arange(H), n_h)
+    y = rng.normal(10 * np.arange(H)[h], 1 + np.arange(H)[h])
+    df0 = pd.DataFrame({"h": h, "y": y, "N": N_h[h], "w": (N_h / np.array(n_h))[h]})
+    d = hi.SurveyDesign(df0, weights="w", strata="h", fpc="N")
+    W = N_h / N_h.sum()
+    s2 = np.array([y[h == k].var(ddof=1) for k in range(H)])
+    f = np.array(n_h) / N_h
+    ybar = np.array([y[h == k].mean() for k in range(H)])
+    m = d.mean("y")
+    assert m.estimate == pytest.approx(float(W @ ybar), rel=1e-10)
+    assert m.se == pytest.approx(math.sqrt(float(np.sum(W**2 * (1 - f) * s2 / np.array(n_h)))), rel=1e-9, abs=1e-12)
+    assert m.df == len(y) - H
+    t = d.total("y")
+    assert t.se == pytest.approx(N_h.sum() * m.se, rel=1e-9, abs=1e-9)
+    # weights derived from the fpc give the same design
+    assert hi.SurveyDesign(df0, strata="h", fpc="N").mean("y").se == pytest.approx(m.se, rel=1e-12, abs=1e-15)
 
 
 # ---------------------------------------------------------------------------
