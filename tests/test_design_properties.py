@@ -119,7 +119,7 @@ def test_scaling_weights_leaves_means_and_proportions_and_scales_totals(df, c):
     close(bt2.se, c * bt1.se)
     # a two-stage design with an fpc at each stage (the fpc is not a weight: it stays put)
     m_i = df.groupby("psu")["psu"].transform("size")
-    two = dict(psu=["psu", "row"], fpc=["N_h", "M_i"])
+    two = dict(psu=["psu", "row"], fpc=["N_h", "M_i"], lonely_psu="remove")  # 1-row PSUs at stage 2
     extra = dict(row=np.arange(len(df)), N_h=3 * df.groupby("stratum")["psu"].transform("nunique"), M_i=2 * m_i)
     f1, f2 = design_of(df.assign(**extra), **two), design_of(df2.assign(**extra), **two)
     a1, a2 = f1.mean(["y", "b"]), f2.mean(["y", "b"])
