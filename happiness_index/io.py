@@ -8,8 +8,10 @@ extension      reader                                              needs
 =============  ==================================================  =====================
 .csv .tsv      pandas; UTF-8 or UTF-8 with BOM (Excel's "CSV       (core)
 .txt           UTF-8"); undecodable bytes -> DataFileError naming
-               the line
-.xlsx .xlsm    pandas + openpyxl                                   openpyxl (core)
+               the line; delimiter detected (``,`` ``;`` tab
+               ``|``); rows with the wrong number of fields ->
+               DataFileError naming the line
+.xlsx .xlsm    pandas + openpyxl; ``sheet=`` chooses the sheet     openpyxl (core)
 .sav .zsav     pyreadstat (value labels kept in ``df.attrs``)      ``[io]`` extra
 .dta           pyreadstat (value labels kept in ``df.attrs``)      ``[io]`` extra
 .parquet .pq   pandas + pyarrow                                    ``[io]`` extra
@@ -18,15 +20,20 @@ extension      reader                                              needs
 
 from __future__ import annotations
 
+import csv
 import io
+import os
+import re
 import unicodedata
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from .errors import DataFileError
+from .errors import DataFileError, HappinessIndexWarning
 
-__all__ = ["read_survey", "SUPPORTED_EXTENSIONS"]
+__all__ = ["read_survey", "SUPPORTED_EXTENSIONS", "CSV_DELIMITERS"]
 
 _CSV = (".csv", ".tsv", ".txt")
 _EXCEL = (".xlsx", ".xlsm")
@@ -35,12 +42,27 @@ _STATA = (".dta",)
 _PARQUET = (".parquet", ".pq")
 #: File extensions understood by :func:`read_survey`.
 SUPPORTED_EXTENSIONS = _CSV + _EXCEL + _SPSS + _STATA + _PARQUET
+#: Field delimiters tried, in this order of preference, when a text file is read without ``sep``.
+CSV_DELIMITERS = (",", ";", "\t", "|")
 
 _INSTALL = "install the optional readers with: pip install happiness_index[io]"
+# read_csv options that change which line is the header or how lines are split into fields;
+# when the caller passes one of them the field-count check is left to pandas.
+_STRUCTURAL = frozenset({"header", "names", "skiprows", "comment", "index_col", "usecols",
+                         "nrows", "skipfooter", "quoting", "quotechar", "escapechar",
+                         "lineterminator", "engine", "skip_blank_lines", "dialect",
+                         "doublequote", "skipinitialspace", "delim_whitespace"})
+_SNIFF_LINES = 50
+_DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d+\s*$")
 
 
 def _nfc(s) -> str:
     return unicodedata.normalize("NFC", str(s))
+
+
+def _delim_name(sep: str) -> str:
+    return {"\t": "tab ('\\t')", ",": "comma (',')", ";": "semicolon (';')",
+            "|": "bar ('|')"}.get(sep, repr(sep))
 
 
 def _need(module: str, path: Path, what: str):
@@ -51,56 +73,124 @@ def _need(module: str, path: Path, what: str):
                             f"{module!r}, which is not installed; {_INSTALL}") from None
 
 
-def read_survey(path, **kw) -> pd.DataFrame:
+def _as_path(path) -> Path:
+    if path is None or not isinstance(path, (str, os.PathLike)):
+        raise DataFileError(f"read_survey needs the path of a survey file (str or Path), "
+                            f"got {type(path).__name__} {path!r}")
+    p = Path(path)
+    if str(path) == "":
+        raise DataFileError("read_survey needs the path of a survey file, got an empty string")
+    return p
+
+
+def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
     """Read a survey file into a DataFrame.
 
     Parameters
     ----------
     path : str or path-like
         The file; the format is chosen from its extension (see the module docstring).
+    sheet : str or int, optional
+        Excel files only: the sheet to read, by name or 0-based position. When omitted and
+        the workbook has several sheets, the first sheet is read and a
+        :class:`~happiness_index.errors.HappinessIndexWarning` names all the sheets (pass
+        ``sheet=`` to choose one and silence it). ``sheet_name=`` (the pandas spelling)
+        is accepted as an alias.
+    decimal : {".", ","}, optional
+        Text files only: the decimal mark of numbers. Default ``"."``. Files saved by Excel
+        in a locale with decimal commas (Vietnamese, most of Europe) separate fields with
+        ``;`` and write ``2,5`` for two and a half: read them with ``decimal=","``. When a
+        ``;``-separated file is read without ``decimal`` and a text column looks like
+        decimal-comma numbers, a warning names the column and suggests ``decimal=","``;
+        the values are not converted behind your back (``1,234`` could be a thousands
+        separator).
     **kw
         Passed to the underlying reader (``pandas.read_csv``, ``pandas.read_excel``,
-        ``pyreadstat.read_sav``/``read_dta``, ``pandas.read_parquet``). For CSV,
+        ``pyreadstat.read_sav``/``read_dta``, ``pandas.read_parquet``). For text files,
         ``encoding`` overrides the UTF-8 default (e.g. ``encoding="cp1258"`` for files saved
-        by old Vietnamese Windows software); a ``.tsv`` file is read with ``sep="\\t"``.
+        by old Vietnamese Windows software) and ``sep`` fixes the delimiter (no detection,
+        no warning).
 
     Returns
     -------
     DataFrame
         Column names normalised to Unicode NFC (cell values are left as read; validation
-        compares text after NFC). For SPSS and Stata files, value labels are kept in
-        ``df.attrs["value_labels"]`` (column -> {code: label}) and variable labels in
-        ``df.attrs["column_labels"]`` (column -> label); codes are not replaced by labels.
+        compares text after NFC). ``df.attrs["source"]`` is the path. For text files
+        ``df.attrs["delimiter"]`` is the field delimiter used; for Excel files
+        ``df.attrs["sheet"]`` is the name of the sheet read. For SPSS and Stata files,
+        value labels are kept in ``df.attrs["value_labels"]`` (column -> {code: label}) and
+        variable labels in ``df.attrs["column_labels"]`` (column -> label); codes are not
+        replaced by labels.
 
     Raises
     ------
     DataFileError
-        Unknown extension; a CSV that is not UTF-8 (the message names the first bad line
-        and the fix); two columns whose names become equal after NFC normalisation; a
-        file the reader cannot parse; an optional reader (pyreadstat, pyarrow) that is
-        not installed (the message says ``pip install happiness_index[io]``).
-    OSError
-        The file does not exist or cannot be opened.
+        The path is missing (``None``), does not exist, is a directory or cannot be
+        opened (the message names the path); unknown extension; a text file that is not
+        UTF-8 (the message names the first bad line and the fix); a data row whose number of
+        fields differs from the header's (the message names the line and both counts);
+        ``sheet`` not in the workbook (the message lists the sheets); ``sheet`` or
+        ``decimal`` given for a format they do not apply to; two columns whose names become
+        equal after NFC normalisation; a file the reader cannot parse; an optional reader
+        (pyreadstat, pyarrow) that is not installed (the message says
+        ``pip install happiness_index[io]``).
+
+    Warns
+    -----
+    HappinessIndexWarning
+        A text file whose delimiter was detected and is not the one its extension implies
+        (``,`` for .csv/.txt, tab for .tsv): the message says which delimiter was used. A
+        ``;``-separated file with decimal-comma-looking text columns and no ``decimal``.
+        A workbook with several sheets and no ``sheet``. Formula cells with no saved
+        (cached) value -- a workbook written by a program rather than saved by Excel --
+        which pandas reads as missing: the message names the cells.
 
     Notes
     -----
-    Excel writes "CSV UTF-8" with a byte-order mark (BOM); it is removed, so the first
-    column name is not polluted by ``\\ufeff``.
+    Text files. Excel writes "CSV UTF-8" with a byte-order mark (BOM); it is removed, so
+    the first column name is not polluted by ``\\ufeff``. Without ``sep`` the delimiter is
+    detected from the first 50 lines: among ``,`` ``;`` tab ``|``, the one that splits the
+    header into several fields and gives every sampled data row the header's field count
+    (ties -> more fields, then the order above). Every data row must have as many fields as
+    the header; a trailing delimiter at the end of rows (``1,2.5,4,``), which some
+    exporters write, is allowed and dropped -- it never shifts the columns (pandas alone
+    would turn the first column into the row index). A row with more non-empty fields, or
+    fewer fields, than the header raises :class:`DataFileError` naming the line: pandas
+    would otherwise drop or pad values silently. The check is skipped when a ``**kw``
+    option re-defines the header or the tokenising (``header``, ``names``, ``skiprows``,
+    ``comment``, ``usecols``, ``quotechar`` ...).
+
+    Excel. Formulas are read as the value Excel saved with them; a workbook produced by a
+    script (openpyxl, xlsxwriter) and never opened in Excel has no saved values, so those
+    cells are missing -- open and save the file in Excel, or paste values.
     """
-    path = Path(path)
+    path = _as_path(path)
     ext = path.suffix.lower()
     if ext not in SUPPORTED_EXTENSIONS:
         raise DataFileError(f"cannot read {path.name}: unknown file type {ext or '(none)'!r}; "
                             f"supported: {', '.join(SUPPORTED_EXTENSIONS)}")
+    if path.is_dir():
+        raise DataFileError(f"survey path is a directory, not a file: {path}")
     if not path.exists():
-        raise FileNotFoundError(f"survey file not found: {path}")
+        raise DataFileError(f"survey file not found: {path}")
+    kw = dict(kw)
+    if "sheet_name" in kw:
+        if sheet is not None:
+            raise DataFileError("give the Excel sheet once: sheet= or sheet_name=, not both")
+        sheet = kw.pop("sheet_name")
+    if sheet is not None and ext not in _EXCEL:
+        raise DataFileError(f"{path.name}: sheet={sheet!r} applies to Excel files (.xlsx, "
+                            f".xlsm) only; this is a {ext} file")
+    if decimal is not None and ext not in _CSV:
+        raise DataFileError(f"{path.name}: decimal={decimal!r} applies to text files (.csv, "
+                            f".tsv, .txt) only; {ext} files store numbers, not text")
     attrs: dict = {}
     try:
         if ext in _CSV:
-            df = _read_csv(path, ext, kw)
+            df = _read_csv(path, ext, kw, decimal, attrs)
         elif ext in _EXCEL:
             _need("openpyxl", path, "Excel")
-            df = pd.read_excel(path, engine="openpyxl", **kw)
+            df = _read_excel(path, sheet, kw, attrs)
         elif ext in _SPSS or ext in _STATA:
             prs = _need("pyreadstat", path, "SPSS/Stata")
             reader = prs.read_sav if ext in _SPSS else prs.read_dta
@@ -116,8 +206,10 @@ def read_survey(path, **kw) -> pd.DataFrame:
             df = pd.read_parquet(path, engine="pyarrow", **kw)
     except DataFileError:
         raise
-    except (OSError, UnicodeError):
+    except UnicodeError:
         raise
+    except OSError as e:
+        raise DataFileError(f"cannot open survey file {path}: {e.strerror or e}") from None
     except Exception as e:  # the readers' own parse errors
         raise DataFileError(f"cannot read {path.name} as {ext} data: {type(e).__name__}: {e}") from e
     names = [_nfc(c) for c in df.columns]
@@ -134,11 +226,10 @@ def read_survey(path, **kw) -> pd.DataFrame:
     return df
 
 
-def _read_csv(path: Path, ext: str, kw: dict) -> pd.DataFrame:
-    kw = dict(kw)
-    encoding = kw.pop("encoding", None)
-    if ext == ".tsv":
-        kw.setdefault("sep", "\t")
+# --------------------------------------------------------------------------------------
+# text files
+# --------------------------------------------------------------------------------------
+def _decode(path: Path, encoding) -> str:
     raw = path.read_bytes()
     enc = "utf-8-sig" if encoding is None else encoding
     try:
@@ -156,7 +247,207 @@ def _read_csv(path: Path, ext: str, kw: dict) -> pd.DataFrame:
         ) from None
     except LookupError:
         raise DataFileError(f"unknown encoding {encoding!r} for {path.name}") from None
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    del raw
-    return pd.read_csv(io.StringIO(text), **kw)
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _header_width(header: list) -> int:
+    """Number of header fields once trailing empty names (a trailing delimiter) are dropped."""
+    h = len(header)
+    while h > 1 and header[h - 1].strip() == "":
+        h -= 1
+    return h
+
+
+def _fits(rows: list, h: int) -> bool:
+    """Every row has ``h`` fields, possibly followed by empty ones (trailing delimiters)."""
+    return all(len(r) == h or (len(r) > h and not any(f.strip() for f in r[h:])) for r in rows)
+
+
+def _sniff(text: str) -> str:
+    """The delimiter of a text file, from its first lines (see read_survey Notes)."""
+    head = "\n".join(text.splitlines()[:_SNIFF_LINES])
+    best, best_key = ",", None
+    for rank, sep in enumerate(CSV_DELIMITERS):
+        try:
+            rows = [r for r in csv.reader(io.StringIO(head), delimiter=sep) if r]
+        except csv.Error:
+            continue
+        if not rows:
+            continue
+        h = _header_width(rows[0])
+        if h < 2:
+            continue
+        key = (_fits(rows[1:], h), h, -rank)
+        if best_key is None or key > best_key:
+            best, best_key = sep, key
+    return best
+
+
+def _check_fields(text: str, sep: str, path: Path) -> tuple[int, int, int]:
+    """Check every data row against the header; return (header width, max fields, header fields).
+
+    Raises DataFileError naming the first row whose field count differs from the header's
+    (apart from trailing empty fields).
+    """
+    rd = csv.reader(io.StringIO(text), delimiter=sep)
+    header: list = []
+    try:
+        for header in rd:
+            if header:
+                break
+        hline = rd.line_num
+        h = _header_width(header)
+        # one pass in the C tokenizer; only rows whose width differs are kept
+        odd = [(rd.line_num, r) for r in rd if r and len(r) != h]
+    except csv.Error as e:
+        raise DataFileError(f"{path.name}: line {rd.line_num}: {e}; check the quoting "
+                            "(a value with a double quote must be quoted and the quote doubled)") \
+            from None
+    if not header:
+        return 0, 0, 0
+    names = ", ".join(repr(c) for c in header[:h][:8]) + (", ..." if h > 8 else "")
+    short = [(ln, r) for ln, r in odd if len(r) < h]
+    long_ = [(ln, r) for ln, r in odd if len(r) > h and any(f.strip() for f in r[h:])]
+    bad = sorted(short + long_, key=lambda t: t[0])
+    if bad:
+        ln, r = bad[0]
+        more = f"; {len(bad)} rows are affected (lines {_lines(bad)})" if len(bad) > 1 else ""
+        d = _delim_name(sep)
+        if len(r) > h:
+            extra = ", ".join(repr(f) for f in r[h:] if f.strip())
+            why = (f"the extra values are {extra}: a value probably contains an unquoted "
+                   f"{sep!r} (put it in double quotes), or the header lacks a column name")
+        else:
+            why = ("values are missing: the row was cut short or the delimiter is wrong; "
+                   "write an empty field for each missing value")
+        raise DataFileError(
+            f"{path.name}: line {ln} has {len(r)} fields but the header (line {hline}) has {h} "
+            f"({names}), fields separated by {d}; {why}{more}. Nothing was read, so no "
+            "column is shifted")
+    width = max([h] + [len(r) for _, r in odd])
+    return h, width, len(header)
+
+
+def _lines(bad: list) -> str:
+    s = ", ".join(str(ln) for ln, _ in bad[:10])
+    return s + (", ..." if len(bad) > 10 else "")
+
+
+def _read_csv(path: Path, ext: str, kw: dict, decimal, attrs: dict) -> pd.DataFrame:
+    encoding = kw.pop("encoding", None)
+    text = _decode(path, encoding)
+    sep = kw.pop("sep", None)
+    if "delimiter" in kw:
+        d = kw.pop("delimiter")
+        sep = d if sep is None else sep
+    given = sep is not None
+    if not given:
+        sep = "\t" if ext == ".tsv" else _sniff(text)
+    if decimal is None:
+        decimal = "."
+    if decimal not in (".", ","):
+        raise DataFileError(f"{path.name}: decimal must be '.' or ',', got {decimal!r}")
+    if decimal == sep:
+        raise DataFileError(f"{path.name}: the decimal mark and the field delimiter are both "
+                            f"{sep!r}; files with decimal commas separate fields with ';' "
+                            "(read_survey(path, sep=';', decimal=','))")
+    attrs["delimiter"] = sep
+    default = "\t" if ext == ".tsv" else ","
+    if not given and sep != default:
+        warnings.warn(f"{path.name}: fields are separated by {_delim_name(sep)}, not "
+                      f"{_delim_name(default)}; the file was read with sep={sep!r} (pass sep= "
+                      "to choose it yourself and silence this message)",
+                      HappinessIndexWarning, stacklevel=3)
+    if _STRUCTURAL & kw.keys() or len(sep) != 1:
+        df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, **kw)
+    else:
+        h, width, hfields = _check_fields(text, sep, path)
+        if width == h == hfields:
+            df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, index_col=False, **kw)
+        else:  # trailing delimiters: read the header's columns only, by position
+            cols = pd.read_csv(io.StringIO(text), sep=sep, nrows=0, index_col=False,
+                               usecols=range(h)).columns
+            df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, header=0,
+                             names=list(range(width)), usecols=range(h), index_col=False, **kw)
+            df.columns = cols
+    if sep == ";" and decimal == ".":
+        _warn_decimal_commas(df, path)
+    return df
+
+
+def _warn_decimal_commas(df: pd.DataFrame, path: Path) -> None:
+    found = []
+    for c in df.columns:
+        if not (df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype)):
+            continue
+        s = df[c].dropna()
+        if len(s) and s.astype(str).str.match(_DECIMAL_COMMA).any():
+            found.append(c)
+    if found:
+        ex = df[found[0]].dropna().astype(str)
+        ex = ex[ex.str.match(_DECIMAL_COMMA)].iloc[0]
+        warnings.warn(f"{path.name}: column(s) {', '.join(map(repr, found))} hold numbers written "
+                      f"with a decimal comma (e.g. {ex!r}) and were read as text; read the file "
+                      "with read_survey(path, decimal=',')", HappinessIndexWarning, stacklevel=3)
+
+
+# --------------------------------------------------------------------------------------
+# Excel
+# --------------------------------------------------------------------------------------
+def _read_excel(path: Path, sheet, kw: dict, attrs: dict) -> pd.DataFrame:
+    import openpyxl
+
+    wb_f = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        names = list(wb_f.sheetnames)
+        listed = ", ".join(repr(s) for s in names)
+        if sheet is None:
+            chosen = names[0]
+            if len(names) > 1:
+                warnings.warn(f"{path.name} has {len(names)} sheets ({listed}); read the first, "
+                              f"{chosen!r}. Pass read_survey(path, sheet=...) to choose "
+                              "(and silence this message)", HappinessIndexWarning, stacklevel=3)
+        elif isinstance(sheet, (int, np.integer)) and not isinstance(sheet, bool):
+            if not -len(names) <= int(sheet) < len(names):
+                raise DataFileError(f"{path.name}: sheet={int(sheet)} but the workbook has "
+                                    f"{len(names)} sheet(s): {listed} (positions start at 0)")
+            chosen = names[int(sheet)]
+        elif isinstance(sheet, str):
+            want = _nfc(sheet)
+            match = [s for s in names if _nfc(s) == want]
+            if not match:
+                raise DataFileError(f"{path.name}: no sheet named {sheet!r}; the workbook has "
+                                    f"{listed}")
+            chosen = match[0]
+        else:
+            raise DataFileError(f"sheet must be a sheet name (str) or a 0-based position (int), "
+                                f"got {type(sheet).__name__} {sheet!r}")
+        f_vals = _sheet_values(wb_f[chosen])
+    finally:
+        wb_f.close()
+    df = pd.read_excel(path, engine="openpyxl", sheet_name=chosen, **kw)
+    attrs["sheet"] = chosen
+    is_f = f_vals.apply(lambda col: col.map(lambda v: isinstance(v, str) and v.startswith("=")))
+    if is_f.to_numpy(bool).any():
+        wb_v = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            v_vals = _sheet_values(wb_v[chosen]).reindex_like(f_vals)
+        finally:
+            wb_v.close()
+        ii, jj = np.nonzero(is_f.to_numpy(bool) & v_vals.isna().to_numpy())
+        if len(ii):
+            from openpyxl.utils import get_column_letter
+
+            cells = [f"{get_column_letter(j + 1)}{i + 1}" for i, j in zip(ii[:10], jj[:10])]
+            shown = ", ".join(cells) + (", ..." if len(ii) > 10 else "")
+            warnings.warn(f"{path.name}, sheet {chosen!r}: {len(ii)} formula cell(s) have no "
+                          f"saved value and are read as missing ({shown}); the workbook was "
+                          "written by a program, not saved by Excel. Open it in Excel (or "
+                          "LibreOffice) and save it, or replace the formulas by values",
+                          HappinessIndexWarning, stacklevel=3)
+    return df
+
+
+def _sheet_values(ws) -> pd.DataFrame:
+    """The cells of a worksheet from A1, as a DataFrame (row i, column j = cell (i+1, j+1))."""
+    return pd.DataFrame(list(ws.iter_rows(min_row=1, min_col=1, values_only=True)), dtype=object)

@@ -114,7 +114,7 @@ def test_missing_optional_reader(tmp_path, monkeypatch, ext, module):
 def test_unknown_extension_missing_file_and_garbage(tmp_path):
     with pytest.raises(DataFileError, match="unknown file type '.json'"):
         read_survey(tmp_path / "x.json")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(DataFileError, match="survey file not found"):
         read_survey(tmp_path / "nope.csv")
     p = tmp_path / "bad.xlsx"
     p.write_bytes(b"this is not a zip file")
@@ -129,3 +129,135 @@ def test_read_then_validate_bad_file():
     rep = hi.validate_survey(df, spec)
     assert rep.errors["row"].tolist() == [2, 7]
     assert hi.read_survey is read_survey
+
+
+# ----------------------------------------------------------------------------------------
+# breakit #9: trailing delimiters, ragged rows, ';' files, decimal commas
+# ----------------------------------------------------------------------------------------
+def test_trailing_comma_does_not_shift_columns(tmp_path):
+    p = tmp_path / "t.csv"
+    p.write_text("id,weight,score\n1,2.5,4,\n2,3.0,5,\n", encoding="utf-8")
+    df = read_survey(p)
+    # pandas alone makes 'id' the index and reads weight=4, score=NaN
+    assert list(df.columns) == ["id", "weight", "score"]
+    assert df["id"].tolist() == [1, 2] and df["weight"].tolist() == [2.5, 3.0]
+    assert df["score"].tolist() == [4, 5] and df.index.tolist() == [0, 1]
+    # trailing delimiter on the header too, and on some rows only
+    p.write_text("id,weight,score,\n1,2.5,4,\n2,3.0,5\n3,1.0,6,,\n", encoding="utf-8")
+    df = read_survey(p)
+    assert list(df.columns) == ["id", "weight", "score"]
+    assert df.to_numpy().tolist() == [[1, 2.5, 4], [2, 3.0, 5], [3, 1.0, 6]]
+
+
+def test_ragged_rows_name_the_line_and_counts(tmp_path):
+    p = tmp_path / "r.csv"
+    p.write_text("id,weight,score\n1,2.5,4\n2,3.0,5,7\n3,1,2\n4,1,2,8\n", encoding="utf-8")
+    with pytest.raises(DataFileError) as ei:
+        read_survey(p)
+    msg = str(ei.value)
+    assert "r.csv: line 3 has 4 fields but the header (line 1) has 3" in msg
+    assert "'7'" in msg and "unquoted ','" in msg and "lines 3, 5" in msg
+    p.write_text("id,weight,score\n1,2.5,4\n2,3.0\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"line 3 has 2 fields but the header \(line 1\) has 3"):
+        read_survey(p)
+    # quoted delimiters are values, not fields
+    p.write_text('id,xã,score\n1,"Đồng Tâm, Yên Bái",4\n', encoding="utf-8")
+    assert read_survey(p)["xã"].tolist() == ["Đồng Tâm, Yên Bái"]
+
+
+def test_semicolon_file_sniffed_and_decimal_comma(tmp_path):
+    p = tmp_path / "s.csv"
+    p.write_text("id;weight;score\n1;2,5;4\n2;3,25;5\n", encoding="utf-8")
+    with pytest.warns(hi.HappinessIndexWarning) as rec:
+        df = read_survey(p)
+    msgs = " | ".join(str(w.message) for w in rec)
+    assert "separated by semicolon (';')" in msgs and "sep=';'" in msgs
+    assert "'weight'" in msgs and "decimal=','" in msgs and "'2,5'" in msgs
+    assert list(df.columns) == ["id", "weight", "score"] and df.attrs["delimiter"] == ";"
+    assert df["weight"].tolist() == ["2,5", "3,25"]  # not converted behind the user's back
+    with pytest.warns(hi.HappinessIndexWarning, match="semicolon"):
+        df = read_survey(p, decimal=",")
+    assert df["weight"].tolist() == [2.5, 3.25] and df["score"].tolist() == [4, 5]
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        df = read_survey(p, sep=";", decimal=",")  # explicit: no message
+    assert df["weight"].dtype == float
+    with pytest.raises(DataFileError, match="decimal mark and the field delimiter are both ','"):
+        read_survey(tmp_path / "s.csv", sep=",", decimal=",")
+    with pytest.raises(DataFileError, match="decimal=',' applies to text files"):
+        _frame().to_excel(tmp_path / "x.xlsx", index=False)
+        read_survey(tmp_path / "x.xlsx", decimal=",")
+
+
+def test_sniff_prefers_consistent_delimiter(tmp_path):
+    from happiness_index.io import _sniff
+    assert _sniff("a,b,c\n1,2,3\n") == ","
+    assert _sniff("a;b;c\n1;2,5;3\n") == ";"
+    assert _sniff("a\tb\n1\t2\n") == "\t"
+    assert _sniff("a|b\n1|2\n") == "|"
+    assert _sniff("only\n1\n") == ","
+    # a ';' inside a comma file's text values does not fool the detection
+    assert _sniff("id,note\n1,a;b;c\n2,x\n") == ","
+
+
+# ----------------------------------------------------------------------------------------
+# breakit #17: missing file, directory, None -> DataFileError naming the path
+# ----------------------------------------------------------------------------------------
+def test_missing_file_directory_none(tmp_path):
+    with pytest.raises(DataFileError, match=r"survey file not found: .*nope\.csv"):
+        read_survey(tmp_path / "nope.csv")
+    d = tmp_path / "dir.csv"
+    d.mkdir()
+    with pytest.raises(DataFileError, match=r"is a directory, not a file: .*dir\.csv"):
+        read_survey(d)
+    with pytest.raises(DataFileError, match="needs the path of a survey file.*got NoneType None"):
+        read_survey(None)
+    with pytest.raises(DataFileError, match="got int 3"):
+        read_survey(3)
+
+
+# ----------------------------------------------------------------------------------------
+# breakit #30: Excel sheets and formula cells without saved values
+# ----------------------------------------------------------------------------------------
+def test_xlsx_several_sheets(tmp_path):
+    p = tmp_path / "w.xlsx"
+    with pd.ExcelWriter(p, engine="openpyxl") as xw:
+        pd.DataFrame({"ghi chú": ["đọc kỹ"]}).to_excel(xw, sheet_name="notes", index=False)
+        _frame().to_excel(xw, sheet_name="dữ liệu", index=False)
+    with pytest.warns(hi.HappinessIndexWarning,
+                      match=r"w\.xlsx has 2 sheets \('notes', 'dữ liệu'\); read the first, 'notes'"):
+        df = read_survey(p)
+    assert list(df.columns) == ["ghi chú"] and df.attrs["sheet"] == "notes"
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = read_survey(p, sheet="dữ liệu")
+        b = read_survey(p, sheet=1)
+        c = read_survey(p, sheet_name=unicodedata.normalize("NFD", "dữ liệu"))
+    for out in (a, b, c):
+        assert out["q1"].tolist() == [4, 5, 2] and out.attrs["sheet"] == "dữ liệu"
+    with pytest.raises(DataFileError, match=r"no sheet named 'data'; the workbook has 'notes', 'dữ liệu'"):
+        read_survey(p, sheet="data")
+    with pytest.raises(DataFileError, match="sheet=2 but the workbook has 2 sheet"):
+        read_survey(p, sheet=2)
+    q = tmp_path / "one.csv"
+    q.write_text("a,b\n1,2\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match="sheet='x' applies to Excel files"):
+        read_survey(q, sheet="x")
+
+
+def test_xlsx_formula_without_cached_value_warns(tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "data"
+    ws.append(["id", "a", "b", "total"])
+    for i in range(1, 4):
+        ws.append([i, i, 2 * i, f"=B{i + 1}+C{i + 1}"])  # openpyxl saves no computed value
+    p = tmp_path / "f.xlsx"
+    wb.save(p)
+    with pytest.warns(hi.HappinessIndexWarning,
+                      match=r"sheet 'data': 3 formula cell\(s\) have no saved value .*D2, D3, D4"):
+        df = read_survey(p)
+    assert df["total"].isna().all() and df["a"].tolist() == [1, 2, 3]
