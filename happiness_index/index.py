@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from .design import ReplicateDesign, SurveyDesign, _Stat
-from .errors import DesignError, EstimationError, HappinessIndexWarning, SpecError
+from .errors import DesignError, EstimationError, HappinessIndexWarning, SchemaError, SpecError, describe_rows
 from .estimators import Estimate, EstimateTable, make_estimate, t_quantile
 from .formula import Formula
 from .reliability import cronbach_alpha, item_analysis
@@ -554,6 +554,60 @@ class _Plan:
     extra: dict = field(default_factory=dict)
 
 
+def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
+    """Refuse indicator values that are neither an allowed code nor a missing code.
+
+    The rules are the spec's and the validator's: a column is read as numbers the way
+    :func:`~happiness_index.schema.validate_survey` reads it, missing codes mean missing,
+    and every other distinct value must pass :meth:`Item.allows` (codes, or an integer in
+    ``[minimum, maximum]``). Only the distinct values are tested, not every respondent.
+
+    Raises
+    ------
+    SchemaError
+        Naming the item, the rows (index labels), the offending values and the allowed codes.
+    """
+    from .schema import _fmt, _fmt_codes, _to_number
+
+    cols = {_nfc(str(c)): c for c in data.columns}
+    problems = []
+    for it in spec.items:
+        if it.satisfied is None or it.name not in cols:
+            continue  # absent columns: satisfied_indicators names them
+        col = data[cols[it.name]]
+        if it.numeric:
+            v, unparseable, _ = _to_number(col)
+            missing = np.isnan(v)
+            if it.missing_codes:
+                missing |= np.isin(v, np.asarray(it.missing_codes, dtype=float))
+            vals = pd.Series(v)
+            uniq = pd.unique(v[~missing])
+            ok = {u: bool(it.allows(float(u))) for u in uniq.tolist()}
+            bad = ~missing & ~vals.map(ok).fillna(False).to_numpy(dtype=bool)
+            if unparseable is not None:
+                bad |= unparseable
+            shown = col.to_numpy(dtype=object)
+        else:
+            t = col.astype("string").str.strip().str.normalize("NFC")
+            missing = (t.isna() | (t == "") | t.isin([str(m) for m in it.missing_codes])).to_numpy(dtype=bool)
+            bad = ~missing & ~t.isin([str(c) for c in it.codes]).fillna(False).to_numpy(dtype=bool)
+            shown = t.to_numpy(dtype=object)
+        if bad.any():
+            pos = np.flatnonzero(bad)
+            values = list(dict.fromkeys(_fmt(x.item() if isinstance(x, np.generic) else x) for x in shown[pos]))
+            allowed = it.describe_codes()
+            if it.missing_codes:
+                allowed += f"; missing codes {_fmt_codes(it.missing_codes)}"
+            problems.append(
+                f"item {it.name!r} has {len(pos)} value(s) that are neither an allowed code nor a missing "
+                f"code ({allowed}): value(s) {', '.join(values[:10])} at row(s) "
+                f"{describe_rows(data.index[pos].tolist())}"
+            )
+    if problems:
+        raise SchemaError("; ".join(problems) + ". Recode them or record them as missing "
+                          "(validate_survey lists every problem).")
+
+
 def _item_scores(data: pd.DataFrame, spec: IndexSpec, name: str) -> np.ndarray:
     """Item values rescaled to [0, 1] for the mean_score preset (NaN when missing)."""
     it = spec.item(name)
@@ -981,6 +1035,7 @@ def compute_index(
     is_rep = isinstance(design, ReplicateDesign)
 
     # ---------------------------------------------------------------- indicators and plan
+    _check_item_codes(data, spec)
     ind = spec.satisfied_indicators(data)
     plan = _build_plan(data, spec, ind, scale)
     n = len(data)

@@ -751,3 +751,36 @@ def test_messages_have_no_numpy_reprs():
     with pytest.raises(hi.SpecError) as ei:
         hi.nef_sensitivity(40.0, 40.0, np.float64(-1.0))
     assert "np.float64" not in str(ei.value) and "-1.0" in str(ei.value)
+
+
+# ---------------------------------------------------------------------------
+# codes outside the spec (breakit #4)
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad, shown", [(7, "7"), (4.5, "4.5"), (-3, "-3"), ("abc", "'abc'")])
+def test_values_outside_the_codes_are_refused(city, bad, shown):
+    s = city.copy()
+    s["ls_income"] = s["ls_income"].astype(object)
+    s.loc[[3, 10], "ls_income"] = bad
+    before = s.copy()
+    with pytest.raises(hi.SchemaError) as ei:
+        hi.compute_index(s, NEF)
+    msg = str(ei.value)
+    assert "'ls_income'" in msg and "row(s) 3, 10" in msg and f"value(s) {shown} " in msg
+    assert "in range 1..5" in msg and "missing codes {8, 9}" in msg
+    pd.testing.assert_frame_equal(s, before)  # input untouched
+
+
+def test_missing_codes_are_missing_not_refused(city):
+    # 8/9 are missing codes: mapped to missing (available-case), never an error; the
+    # result equals the one where they are blank
+    s = city.copy()
+    s.loc[[3, 10], "ls_income"] = 9
+    blank = s.copy()
+    blank["ls_income"] = blank["ls_income"].astype(float)
+    blank.loc[[3, 10], "ls_income"] = np.nan
+    r1 = hi.compute_index(s, NEF, diagnostics=False)
+    r2 = hi.compute_index(blank, NEF, diagnostics=False)
+    assert r1.overall.estimate == pytest.approx(r2.overall.estimate, rel=1e-14)
+    assert r1.overall.se == pytest.approx(r2.overall.se, rel=1e-12)
