@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 import re
 import tomllib
 import unicodedata
@@ -190,6 +191,13 @@ def _code(v: Any, path: tuple):
     raise _SpecProblem(path, f"expected a number or text code, got {v!r}")
 
 
+def _is_number_text(s: str) -> bool:
+    try:
+        return math.isfinite(float(s.strip()))
+    except ValueError:
+        return False
+
+
 def _codes(v: Any, path: tuple) -> tuple:
     if not isinstance(v, (list, tuple)):
         raise _SpecProblem(path, f"expected a list of codes, got {v!r}")
@@ -330,6 +338,14 @@ class Item:
             )
         if "codes" in d:
             codes = _codes(d["codes"], path + ("codes",))
+            if not codes and typ != "integer":
+                raise _SpecProblem(
+                    path + ("codes",),
+                    f"item {name!r}: 'codes' is empty; list the valid answer codes "
+                    f"(e.g. codes = [1, 2, 3, 4, 5])"
+                    + ("" if typ == "categorical" else f", or leave 'codes' out to use the "
+                       f"{typ} default {list(_DEFAULT_CODES.get(typ, ()))}"),
+                )
         else:
             if typ == "categorical":
                 raise _SpecProblem(path + ("codes",), f"categorical item {name!r} needs 'codes'")
@@ -386,8 +402,16 @@ class Item:
                 if isinstance(sat, (list, tuple)):
                     raise _SpecProblem(sp, f"item {name!r} is {typ}: 'satisfied' is a single "
                                            "cut-off (value >= cut-off is satisfied)")
+                if isinstance(sat, bool) or not isinstance(sat, (int, float)):
+                    raise _SpecProblem(
+                        sp,
+                        f"the cut-off of item {name!r} must be a number ({typ} item: value >= "
+                        f"cut-off is satisfied), got {type(sat).__name__} {sat!r}"
+                        + (f"; write it without quotes: satisfied = {sat.strip()}"
+                           if isinstance(sat, str) and _is_number_text(sat) else ""),
+                    )
                 cut = _code(sat, sp)
-                if isinstance(cut, str) or not item.allows(cut):
+                if not item.allows(cut):
                     raise _SpecProblem(
                         sp,
                         f"cut-off {sat!r} of item {name!r} is outside the item's codes "
@@ -753,13 +777,24 @@ class IndexSpec:
         SpecError
             The file is not valid TOML, or the spec is invalid; the message names the key
             and the line of the file where it could be located (attributes ``key``, ``line``).
+            Also when ``path`` is ``None`` or not a path, does not exist, is a directory
+            or cannot be opened (the message names the path).
         FormulaError
             The formula is not in the formula language or names an unknown component.
-        OSError
-            The file cannot be opened.
         """
+        if path is None or not isinstance(path, (str, os.PathLike)) or str(path) == "":
+            raise SpecError(f"IndexSpec.from_toml needs the path of a TOML spec file (str or "
+                            f"Path), got {type(path).__name__} {path!r}; for a bundled spec "
+                            "use IndexSpec.from_toml(bundled_spec_path('yen_bai_nef'))")
         path = Path(path)
-        raw = path.read_bytes()
+        if path.is_dir():
+            raise SpecError(f"spec path is a directory, not a TOML file: {path}")
+        if not path.exists():
+            raise SpecError(f"spec file not found: {path}")
+        try:
+            raw = path.read_bytes()
+        except OSError as e:
+            raise SpecError(f"cannot open spec file {path}: {e.strerror or e}") from None
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as e:

@@ -455,3 +455,38 @@ def test_property_toml_round_trip(vi, en, desc, source, cut, w, upper, codes):
     s = IndexSpec.from_dict(d)
     back = IndexSpec.from_text(s.to_toml())
     assert back == s and back.content_hash() == s.content_hash()
+
+
+# ------------------------------------------------------------------ breakit #27, #17
+def test_text_cutoff_says_a_number_is_needed():
+    t = BASE.replace("satisfied = 7", 'satisfied = "7"')
+    e = _err(t)
+    assert e.key == "items[1].satisfied" and e.line == line_of(t, 'satisfied = "7"')
+    assert "must be a number" in str(e) and "got str '7'" in str(e)
+    assert "without quotes: satisfied = 7" in str(e) and "outside" not in str(e)
+    e = _err(BASE.replace("satisfied = 7", 'satisfied = "bảy"'))
+    assert "must be a number" in str(e) and "without quotes" not in str(e)
+    e = _err(BASE.replace("satisfied = 7", "satisfied = true"))
+    assert e.key == "items[1].satisfied" and "got bool True" in str(e)
+
+
+def test_empty_codes_blamed_on_codes():
+    t = BASE.replace('codes = [1, 2, 3]\nsatisfied = [2, 3]', "codes = []\nsatisfied = [2, 3]")
+    e = _err(t)
+    assert e.key == "items[3].codes" and e.line == line_of(t, "codes = []")
+    assert "'codes' is empty" in str(e)
+    t = BASE.replace('type = "scale0_10"', 'type = "scale0_10"\ncodes = []')
+    e = _err(t)
+    assert e.key == "items[1].codes" and "scale0_10 default [0, 1, 2" in str(e)
+
+
+def test_from_toml_bad_paths(tmp_path):
+    with pytest.raises(SpecError, match=r"spec file not found: .*nope\.toml"):
+        IndexSpec.from_toml(tmp_path / "nope.toml")
+    with pytest.raises(SpecError, match=r"is a directory, not a TOML file: "):
+        IndexSpec.from_toml(tmp_path)
+    with pytest.raises(SpecError, match="needs the path of a TOML spec file.*got NoneType None"):
+        IndexSpec.from_toml(None)
+    p = tmp_path / "ok.toml"
+    p.write_text(BASE, encoding="utf-8")
+    assert IndexSpec.from_toml(str(p)) == IndexSpec.from_text(BASE)
