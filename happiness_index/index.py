@@ -872,6 +872,58 @@ def _default_design(data: pd.DataFrame, spec: IndexSpec, options: Mapping | None
     return SurveyDesign(data, **kw)
 
 
+def _same_values(a: pd.Series, b: pd.Series) -> bool:
+    """Equal values row by row (missing equals missing), whatever the dtypes."""
+    if a.equals(b):
+        return True
+    x, y = a.to_numpy(dtype=object), b.to_numpy(dtype=object)
+    na = pd.isna(x) & pd.isna(y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            eq = np.asarray(x == y, dtype=bool)
+        except (TypeError, ValueError):  # pragma: no cover - exotic objects
+            return False
+    return bool((eq | na).all())
+
+
+def _check_same_data(design, data: pd.DataFrame, spec: IndexSpec) -> None:
+    """The design must describe these rows: the same object, or the same index and equal
+    values in the spec's item columns and the design's own columns.
+
+    Raises
+    ------
+    DesignError
+        Other length, other index, or a column whose values differ (named, with the first rows).
+    """
+    dd = design.data
+    if dd is data:
+        return
+    fix = ("build the design on the DataFrame you pass (SurveyDesign(data, ...)), or pass the data "
+           "the design was built on")
+    if len(dd) != len(data):
+        raise DesignError(f"the design was built on other data ({len(dd)} rows) than the data passed "
+                          f"({len(data)} rows); {fix}")
+    if not dd.index.equals(data.index):
+        pos = np.flatnonzero(dd.index.to_numpy() != data.index.to_numpy())
+        raise DesignError(f"the design was built on other data: its row index differs from the data's "
+                          f"(first at position(s) {describe_rows(pos.tolist(), 5)}); {fix}")
+    cols = [it.name for it in spec.items]
+    for c in (getattr(design, "weights_column", None), getattr(design, "strata_column", None),
+              *(getattr(design, "psu_columns", None) or []), getattr(design, "fpc_spec", None),
+              *(getattr(design, "replicate_columns", None) or [])):
+        if isinstance(c, str):
+            cols.append(c)
+        elif isinstance(c, (list, tuple)):
+            cols.extend(x for x in c if isinstance(x, str))
+    for c in dict.fromkeys(cols):
+        if c in dd.columns and c in data.columns and not _same_values(dd[c], data[c]):
+            a, b = dd[c].to_numpy(dtype=object), data[c].to_numpy(dtype=object)
+            diff = ~((a == b) | (pd.isna(a) & pd.isna(b)))
+            raise DesignError(f"the design was built on other data: column {c!r} differs from the data "
+                              f"passed at row(s) {describe_rows(data.index[diff].tolist(), 5)}; {fix}")
+
+
 def _is_text(s: pd.Series) -> bool:
     return s.dtype == object or pd.api.types.is_string_dtype(s)
 
@@ -1026,12 +1078,7 @@ def compute_index(
         design = _default_design(data, spec, design_options)
     elif not isinstance(design, (SurveyDesign, ReplicateDesign)):
         raise DesignError(f"design must be a SurveyDesign or ReplicateDesign, got {type(design).__name__}")
-    if design.data is not data:
-        if len(design.data) != len(data) or not design.data.index.equals(data.index):
-            raise DesignError(
-                f"the design was built on other data ({len(design.data)} rows) than the data passed "
-                f"({len(data)} rows); build it on the same DataFrame"
-            )
+    _check_same_data(design, data, spec)
     is_rep = isinstance(design, ReplicateDesign)
 
     # ---------------------------------------------------------------- indicators and plan

@@ -784,3 +784,33 @@ def test_missing_codes_are_missing_not_refused(city):
     r2 = hi.compute_index(blank, NEF, diagnostics=False)
     assert r1.overall.estimate == pytest.approx(r2.overall.estimate, rel=1e-14)
     assert r1.overall.se == pytest.approx(r2.overall.se, rel=1e-12)
+
+
+# ---------------------------------------------------------------------------
+# a design built on other data of the same length (breakit #5)
+# ---------------------------------------------------------------------------
+
+
+def _nef_design(df):
+    return hi.SurveyDesign(df, weights="weight", strata="commune", psu="village", nest=True)
+
+
+def test_design_on_other_rows_of_the_same_length_is_refused(city):
+    rev = city.iloc[::-1].reset_index(drop=True)
+    with pytest.raises(hi.DesignError, match="other data: column 'ls_income' differs"):
+        hi.compute_index(city, NEF, design=_nef_design(rev))
+    shuffled_w = city.copy()
+    shuffled_w["weight"] = shuffled_w["weight"].to_numpy()[::-1]
+    with pytest.raises(hi.DesignError, match="column 'weight' differs"):
+        hi.compute_index(city, NEF, design=_nef_design(shuffled_w))
+    other_index = city.set_index(city.index + 1)
+    with pytest.raises(hi.DesignError, match="row index differs"):
+        hi.compute_index(city, NEF, design=_nef_design(other_index))
+
+
+def test_design_on_an_equal_copy_is_accepted(city):
+    d = _nef_design(city)
+    r_same = hi.compute_index(city, NEF, design=d, diagnostics=False)
+    r_copy = hi.compute_index(city.copy(), NEF, design=d, diagnostics=False)
+    assert r_copy.overall.estimate == r_same.overall.estimate
+    assert r_copy.overall.se == r_same.overall.se
