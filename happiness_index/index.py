@@ -1044,8 +1044,13 @@ def compute_index(
     SpecError
         ``spec`` is not an IndexSpec; an indicator column is missing; AF weights that are
         not simple fractions; ``mean_score`` on text items.
+    SchemaError
+        An indicator value that is neither one of the item's codes nor a missing code
+        (e.g. 7 or 4.5 on a 1-5 scale); the message names the item, the rows and the
+        allowed codes. Missing codes (e.g. 8, 9) are mapped to missing.
     DesignError
-        The spec's design columns are absent; ``design`` is built on other data.
+        The spec's design columns are absent; ``design`` is built on other data (another
+        length or index, or other values in an item or design column).
     EstimationError
         The city index is undefined (e.g. ENV share 0 for ``nef_ratio``; a zero component
         for ``geometric`` with ``zero_rule = "error"``, naming the component); a domain
