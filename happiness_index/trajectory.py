@@ -714,8 +714,9 @@ class Trajectory:
     Raises
     ------
     SpecError
-        A year that is not an integer, a value outside 0–100, two targets for one year, or
-        an empty trajectory.
+        A year that is not an integer, a value outside 0–100, all values at most 1 (proportions
+        given instead of percent: multiply by 100), two targets for one year, or an empty
+        trajectory.
 
     Examples
     --------
@@ -750,6 +751,11 @@ class Trajectory:
                 items.append(Target(_year(y, "target"), _target_value(val, f"target for {y}"), _nfc(src or "")))
         if not items:
             raise SpecError("a trajectory needs at least one target (year and value)")
+        if all(t.value <= 1 for t in items):
+            shown = ", ".join(f"{t.year}: {t.value:g}" for t in sorted(items, key=lambda t: t.year))
+            fixed = ", ".join(f"{t.year}: {100 * t.value:g}" for t in sorted(items, key=lambda t: t.year))
+            raise SpecError(f"all targets are at most 1 ({shown}): they look like proportions, but targets "
+                            f"are in percent (0-100): multiply by 100 ({fixed})")
         years = [t.year for t in items]
         dup = sorted({y for y in years if years.count(y) > 1})
         if dup:

@@ -243,6 +243,19 @@ def test_trajectory_rejects_bad_targets():
         Trajectory({})
 
 
+def test_trajectory_refuses_proportions_as_targets(tmp_path):
+    # breakit #6: 0.76 and 0.846 are proportions; as percent they would be "reached" by any index
+    with pytest.raises(SpecError, match=r"targets are in percent \(0-100\): multiply by 100 "
+                                        r"\(2023: 76, 2025: 84\.6\)"):
+        Trajectory({2023: 0.76, 2025: 0.846})
+    p = tmp_path / "t.json"
+    p.write_text('{"targets": [{"year": 2030, "value": 0.9}]}', encoding="utf-8")
+    with pytest.raises(SpecError, match="multiply by 100"):
+        Trajectory.load(p)
+    # one small value among percent values is a genuine (if odd) target, not a unit slip
+    assert [t.value for t in Trajectory({2023: 1.0, 2025: 84.6}).targets] == [1.0, 84.6]
+
+
 # ------------------------------------------------------------------ methodology worked example
 def test_methodology_worked_example_numbers():
     """Every number of the worked example in methodology/trajectory.md, recomputed."""
