@@ -28,6 +28,10 @@ village not in frame           (commune, village) pair absent from the sampling 
 commune name mismatch          commune name differs from the frame's after NFC + trimming
 skip rule                      an item answered although its filter item says it is skipped
 commune without respondents    a commune of the frame with no respondent in the data
+no respondents                 the data have no rows (a header-only file)
+boolean column                 a True/False (Boolean) column for an item that is not
+                               ``yes_no`` (Likert, scale, integer, categorical): the answer
+                               codes were lost, True would pass as code 1
 =============================  ==============================================================
 
 Numbers stored as text (``"4"``, ``" 4 "``, ``"4.0"``) are read as numbers by an explicit
@@ -43,16 +47,16 @@ survey design metadata). pandera documentation, "Lazy validation".
 
 from __future__ import annotations
 
+import os
 import unicodedata
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
-from .errors import SchemaError, describe_rows
+from .errors import SchemaError, SpecError, describe_rows
 from .spec import IndexSpec
 
 with warnings.catch_warnings():
@@ -373,7 +377,8 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
         commune two names (the frame itself is unusable). Problems in ``data`` never raise:
         they are reported; call :meth:`ValidationReport.raise_if_errors` to raise.
     SpecError
-        ``spec`` is a path to an invalid spec.
+        ``spec`` is a path to an invalid spec, a missing file or a directory, or ``spec`` is
+        neither an IndexSpec nor a path (e.g. ``None``); the message names the path.
 
     Notes
     -----
@@ -390,7 +395,10 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
         raise SchemaError(f"data must be a pandas DataFrame, got {type(data).__name__}; "
                           "read the file with happiness_index.read_survey(path)")
     if not isinstance(spec, IndexSpec):
-        spec = IndexSpec.from_toml(Path(spec))
+        if spec is None or not isinstance(spec, (str, os.PathLike)):
+            raise SpecError(f"validate_survey needs a spec: an IndexSpec or the path of its TOML "
+                            f"file, got {type(spec).__name__} {spec!r}")
+        spec = IndexSpec.from_toml(spec)
     n = len(data)
     design = spec.design
     id_col = id_column if id_column is not None else design.id
@@ -451,6 +459,15 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
                     ignore_na=False)
         return work[key]
 
+    if n == 0:
+        problems.append(dict(
+            row=pd.NA, column="", value=pd.NA, check="at least one row", kind="no respondents",
+            message_en="the survey has no data rows (only a header, or an empty file); check "
+                       "that the right file or sheet was read",
+            message_vi="tệp khảo sát không có dòng dữ liệu nào (chỉ có dòng tiêu đề hoặc tệp "
+                       "rỗng); hãy kiểm tra đã đọc đúng tệp hoặc trang tính",
+            _pos=-1))
+
     # ---------------------------------------------------------------- respondent id
     if id_col is not None:
         key = _nfc(id_col)
@@ -465,6 +482,20 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
         if not present(key):
             continue
         ocol = orig_of[key]
+        boolean = pd.api.types.is_bool_dtype(src[key].dtype) and it.type != "yes_no"
+        if boolean:
+            # True/False would pass as codes 1/0: the answer codes were lost on the way in
+            problems.append(dict(
+                row=pd.NA, column=str(ocol), value=pd.NA, check="not a Boolean column",
+                kind="boolean column",
+                message_en=f"column {ocol!r} holds True/False values, but item {key!r} is "
+                           f"{it.type} ({it.describe_codes()}): the answer codes were lost (True "
+                           "would count as code 1); read the original coded answers, not a "
+                           "yes/no conversion",
+                message_vi=f"cột {ocol!r} chứa giá trị True/False, nhưng câu {key!r} là "
+                           f"{it.type} ({it.describe_codes()}): mã trả lời đã bị mất; hãy dùng "
+                           "dữ liệu mã gốc",
+                _pos=-1))
         if it.numeric:
             v = numeric_column(key).to_numpy(copy=True)
             if it.missing_codes:
@@ -483,6 +514,8 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
                 t = t.mask(t.isin([str(m) for m in it.missing_codes]))
             work[key] = t
             fn = (lambda s, codes=[str(c) for c in it.codes]: s.isin(codes))
+        if boolean:  # reported once for the whole column above
+            fn = (lambda s: pd.Series(True, index=s.index))
         miss = f" nor a missing code {_fmt_codes(it.missing_codes)}" if it.missing_codes else ""
         miss_vi = f" và không phải mã thiếu {_fmt_codes(it.missing_codes)}" if it.missing_codes else ""
         name = it.describe_codes()

@@ -372,3 +372,52 @@ def test_item_dtypes_accepted(dtype):
     df["q1"] = df["q1"].astype(dtype)
     rep = validate_survey(df, SPEC, FRAME)
     assert rep.ok and rep.data["q1"].tolist()[:4] == [4, 3, 5, 2]
+
+
+# ----------------------------------------------------------------------------------------
+# breakit #10: Boolean Likert column, empty survey; #17: bad spec paths
+# ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [bool, "boolean"])
+def test_boolean_column_for_likert_item_is_an_error(dtype):
+    df = _read("good.csv")
+    df["q1"] = (df["q1"] > 0).astype(dtype)  # every answer becomes True: would pass as code 1
+    df["q3"] = (df["q3"] > 5).astype(dtype)  # scale0_10: 0/1 are valid codes, still an error
+    before = df.copy()
+    rep = validate_survey(df, SPEC, FRAME)
+    assert not rep.ok and rep.data is None
+    assert _triples(rep) == [(None, "q1", "not a Boolean column", "boolean column"),
+                             (None, "q3", "not a Boolean column", "boolean column")]
+    msg = rep.errors["message_en"][0]
+    assert "True/False" in msg and "likert5 (in range 1..5)" in msg and "True would count as code 1" in msg
+    assert "True/False" in rep.errors["message_vi"][0]
+    pd.testing.assert_frame_equal(df, before)
+    # a yes_no item may be Boolean (True/False read as codes 1/0, checked as codes)
+    df = _read("good.csv")
+    df["employed"] = df["employed"] == 1
+    assert "boolean column" not in set(validate_survey(df, SPEC, FRAME).errors["kind"])
+
+
+def test_empty_survey_is_an_error(tmp_path):
+    df = _read("good.csv").iloc[:0]
+    rep = validate_survey(df, SPEC)
+    assert not rep.ok and rep.n_rows == 0 and rep.data is None
+    assert _triples(rep) == [(None, "", "at least one row", "no respondents")]
+    assert "no data rows" in rep.errors["message_en"][0]
+    with pytest.raises(SchemaError, match="no respondents: 1"):
+        rep.raise_if_errors()
+    # a header-only file, through the command line: exit 1 (invalid data)
+    from happiness_index.cli import main
+    p = tmp_path / "empty.csv"
+    p.write_text((BAD / "good.csv").read_text(encoding="utf-8").splitlines()[0] + "\n",
+                 encoding="utf-8")
+    assert main(["validate", str(p), "--spec", str(BAD / "spec.toml")]) == 1
+
+
+def test_bad_spec_paths_raise_spec_error(tmp_path):
+    df = _read("good.csv")
+    with pytest.raises(hi.SpecError, match=r"spec file not found: .*nope\.toml"):
+        validate_survey(df, tmp_path / "nope.toml")
+    with pytest.raises(hi.SpecError, match="is a directory, not a TOML file"):
+        validate_survey(df, tmp_path)
+    with pytest.raises(hi.SpecError, match="needs a spec: an IndexSpec or the path .* got NoneType None"):
+        validate_survey(df, None)
