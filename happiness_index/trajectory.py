@@ -221,7 +221,7 @@ def _welch_df(v1: float, df1: float, v2: float, df2: float) -> float:
 
 def _tq(level: float, df: float) -> float:
     if not 0 < level < 1:
-        raise EstimationError(f"level must be in (0, 1), got {level!r}; write 0.95 for 95%")
+        raise EstimationError(f"level must be in (0, 1), got {_shown(level)}; write 0.95 for 95%")
     if math.isinf(df):
         return float(stats.norm.ppf(0.5 + level / 2))
     if not df > 0:
@@ -668,11 +668,18 @@ class Target:
         return {"year": self.year, "value": self.value, "source": self.source}
 
 
+def _shown(v: Any) -> str:
+    """A value for a message, without numpy's ``np.float64(...)`` repr."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    return repr(v)
+
+
 def _year(y: Any, where: str) -> int:
     try:
         yi = int(str(y).strip())
     except ValueError:
-        raise SpecError(f"{where}: year {y!r} is not an integer year") from None
+        raise SpecError(f"{where}: year {_shown(y)} is not an integer year") from None
     if not 1900 <= yi <= 2200:
         raise SpecError(f"{where}: year {yi} is outside 1900-2200")
     return yi
@@ -682,7 +689,7 @@ def _target_value(v: Any, where: str) -> float:
     try:
         x = float(v)
     except (TypeError, ValueError):
-        raise SpecError(f"{where}: target value {v!r} is not a number") from None
+        raise SpecError(f"{where}: target value {_shown(v)} is not a number") from None
     if not (0 <= x <= 100):
         raise SpecError(f"{where}: target value {x} is outside 0-100 (targets are in percent)")
     return x
@@ -734,7 +741,7 @@ class Trajectory:
         items: list[Target] = []
         if isinstance(targets, Mapping):
             for y, v in targets.items():
-                where = f"target for {y!r}"
+                where = f"target for {_shown(y)}"
                 if isinstance(v, (tuple, list)):
                     val, src = v[0], (v[1] if len(v) > 1 else source)
                 elif isinstance(v, Mapping):

@@ -299,3 +299,13 @@ def test_joint_from_index_result_by_year():
     assert c.se == pytest.approx(ref.se, rel=1e-12)
     sep = {y: hi.compute_index(hi.load_city_survey(y), spec) for y in (2023, 2024)}
     assert c.change_pp == pytest.approx(sep[2024].overall.estimate - sep[2023].overall.estimate, rel=1e-9)
+
+
+def test_trajectory_messages_have_no_numpy_reprs():
+    # breakit #29: values from numpy arrays are shown as plain numbers
+    with pytest.raises(SpecError) as ei:
+        Trajectory({np.float64(2023.5): 70.0})
+    assert "np." not in str(ei.value) and "2023.5" in str(ei.value)
+    with pytest.raises(SpecError) as ei:
+        Trajectory({np.int64(2023): 70.0, np.int64(2024): "high"})
+    assert "np." not in str(ei.value) and "target for 2024" in str(ei.value)
