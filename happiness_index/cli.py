@@ -98,9 +98,29 @@ def _add_validate(sub) -> None:
     p.set_defaults(func=_cmd_validate)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name the same file (after symlinks, ``..``; hard links too)."""
+    try:
+        if a.resolve() == b.resolve():
+            return True
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def _refuse_overwriting_inputs(out: str, inputs: dict) -> None:
+    """A usage error when ``--out`` names (or resolves to) one of the input files."""
+    for role, path in inputs.items():
+        if path is not None and _same_file(Path(out), Path(path)):
+            raise _UsageError(f"--out {out} is the {role} file {path}; an input file is never overwritten: "
+                              "choose another file for the list of problems")
+
+
 def _cmd_validate(args) -> int:
     from .schema import validate_survey
 
+    if args.out:
+        _refuse_overwriting_inputs(args.out, {"survey": args.survey, "frame": args.frame, "spec": args.spec})
     spec = load_spec(args.spec)
     data = read_input(args.survey, "survey")
     frame = read_input(args.frame, "frame") if args.frame else None

@@ -116,3 +116,22 @@ def test_console_entry_point_subprocess():
                         "sys.exit(main())", "validate", str(BAD / "missing_column.csv"), "--spec", SPEC],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 1 and "missing column" in r.stdout and "Traceback" not in r.stderr
+
+
+def test_out_equal_to_an_input_is_refused(capsys, tmp_path):
+    # breakit #3: --out naming the survey (directly, via '..' or a symlink) or the frame
+    survey = tmp_path / "S.csv"
+    survey.write_bytes((BAD / "good.csv").read_bytes())
+    frame = tmp_path / "F.csv"
+    frame.write_bytes(Path(FRAME).read_bytes())
+    link = tmp_path / "link.csv"
+    link.symlink_to(survey)
+    (tmp_path / "sub").mkdir()
+    before = survey.read_bytes(), frame.read_bytes()
+    for out, role in [(survey, "survey"), (tmp_path / "sub" / ".." / "S.csv", "survey"), (link, "survey"),
+                      (frame, "frame")]:
+        code, out_text, err = run(capsys, "validate", str(survey), "--spec", SPEC, "--frame", str(frame),
+                                  "--out", str(out))
+        assert code == 2, (out, err)
+        assert f"is the {role} file" in err and "never overwritten" in err
+        assert (survey.read_bytes(), frame.read_bytes()) == before
