@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from .errors import DataFileError, HappinessIndexError, SpecError
@@ -307,6 +308,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Print a warning as one clean line (no source file, line number or code)."""
+    text = " ".join(str(message).split())
+    kind = "warning" if issubclass(category, UserWarning) else category.__name__
+    try:
+        (file or sys.stderr).write(f"happiness-index: {kind}: {text}\n")
+    except (OSError, ValueError):  # pragma: no cover - stderr closed
+        pass
+
+
 def main(argv=None) -> int:
     """Run the ``happiness-index`` command; returns the exit code.
 
@@ -329,6 +340,13 @@ def main(argv=None) -> int:
         parser.print_usage(sys.stderr)
         print("happiness-index: error: choose a command (see --help)", file=sys.stderr)
         return EXIT_USAGE
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _dispatch(args)
+
+
+def _dispatch(args) -> int:
+    """Run the chosen subcommand and turn refusals into one ``error:`` line and an exit code."""
     try:
         return int(args.func(args))
     except _UsageError as e:

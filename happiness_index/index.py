@@ -1364,9 +1364,12 @@ def compute_index(
             pub.append(not why)
             reasons.append("; ".join(why))
         comp_frame = pd.DataFrame(q[:D, p:p + K], columns=plan.comp_names)
-        n_undef = sum(1 for e in ests if not math.isfinite(e.estimate))
-        if n_undef:
-            warnings.warn(f"the index is undefined in {n_undef} domain(s); see by_group.reasons",
+        undef = [u for u, e in enumerate(ests) if not math.isfinite(e.estimate)]
+        if undef:
+            named = "; ".join(f"{labels[u]}: {_undefined_reason(u)}" for u in undef[:5])
+            more = f"; and {len(undef) - 5} more" if len(undef) > 5 else ""
+            warnings.warn(f"the index is undefined in {len(undef)} domain(s) ({named}{more}); they are "
+                          "reported as not publishable (see by_group.reasons)",
                           HappinessIndexWarning, stacklevel=2)
 
         def dom_vcov():

@@ -248,3 +248,22 @@ def test_previous_results_json(tmp_path):
     b = json.loads((tmp_path / "both" / "results.json").read_text(encoding="utf-8"))
     assert a["change"]["change_pp"] == pytest.approx(b["change"]["change_pp"], rel=1e-12)
     assert a["change"]["se"] == pytest.approx(b["change"]["se"], rel=1e-12)
+
+
+def test_warnings_are_one_clean_line(tmp_path):
+    # breakit #22: a commune whose index is undefined (ENV share 0) gives a warning printed as
+    # one "happiness-index: warning: ..." line, without the source file, line number or code
+    d = hi.load_city_survey(2024)
+    c0 = sorted(d["commune"].unique())[0]
+    for c in ["env_nature", "env_security", "env_services"]:
+        d.loc[d["commune"] == c0, c] = 1
+    p = tmp_path / "s.csv"
+    d.to_csv(p, index=False)
+    r = run_cli(["run", "--survey", str(p), "--spec", "yen_bai_nef", "--out", str(tmp_path / "o"), "--quiet",
+                 "--lang", "en"])
+    assert r.returncode == 0, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    warn = [ln for ln in lines if "undefined in 1 domain" in ln]
+    assert len(warn) == 1 and warn[0].startswith("happiness-index: warning: "), r.stderr
+    assert f"{c0}: component(s) ['env'] equal 0" in warn[0]
+    assert ".py" not in r.stderr and "warnings.warn" not in r.stderr and "HappinessIndexWarning" not in r.stderr
