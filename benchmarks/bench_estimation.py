@@ -26,9 +26,15 @@ shared machine) and the peak memory of one extra run traced with
 :mod:`tracemalloc` (numpy and pandas buffers allocated during the call; the data frame
 itself is not counted). Building the design is timed too ("setup").
 
-When the optional peers are importable (``samplics``, ``svy``), the same tasks are run with
-them on the same data in the same process and the ratio peer/ours is printed; peers that
-are missing are reported as such, never guessed.
+When the optional peers are importable (``samplics``: T1-T3, one call per item as its
+estimator takes one ``y``; ``svy``: T1-T4), the same tasks are run with them on the same
+data in the same process and the ratio peer/ours is printed; peers that are missing are
+reported as such, never guessed. To keep the project environment's pins, install them in a
+separate virtual environment and run this script from it with ``PYTHONPATH=.``.
+
+On a shared 2-core machine, multithreaded OpenBLAS can turn a 3 ms SVD into a 0.6 s one
+when the other core is busy; ``OPENBLAS_NUM_THREADS=1`` gives stable numbers (see
+``benchmarks/README.md``).
 
 Targets (issue 2) at n = 1M on a 2-core machine: T1 <= 0.1 s, T2 <= 0.3 s, T3 <= 0.03 s,
 T4 <= 1 s, peak memory < 1 GB.
