@@ -421,20 +421,69 @@ def _normalise_margins(margins, what) -> list:
     return list(margins.items())
 
 
-def _check_totals_agree(ms: list[_Margin], what: str, extra: dict | None = None):
+#: Relative tolerance within which the population totals of several margins count as the
+#: same population size (published tables rounded or computed in floating point).
+TOTALS_RTOL = 1e-6
+
+
+def _check_totals_agree(ms: list[_Margin], what: str, extra: dict | None = None) -> list[_Margin]:
+    """Check that the margins add up to the same total, within ``TOTALS_RTOL`` relative.
+
+    Returns the margins reconciled to the first margin's total: margins within the
+    tolerance are rescaled (by a factor within 1 ± 1e-6) so that iterative fits can meet
+    all of them exactly. Raises WeightingError when the totals differ by more.
+    """
     tots = {m.name: float(m.targets.sum()) for m in ms}
     if extra:
         tots.update(extra)
     if len(tots) < 2:
-        return
+        return list(ms)
     vals = np.array(list(tots.values()))
     ref = vals.max()
-    if np.any(np.abs(vals - ref) > 1e-6 * ref):
+    if np.any(np.abs(vals - ref) > TOTALS_RTOL * ref):
         listing = ", ".join(f"{k}: {v:.10g}" for k, v in tots.items())
         raise WeightingError(
             f"{what}: the margins' population totals disagree ({listing}); every margin must add up to the same "
-            "population size. Fix the tables, or rescale them to a common total before weighting"
+            f"population size (within a relative tolerance of {TOTALS_RTOL:g}). Fix the tables, or rescale them to "
+            "a common total before weighting"
         )
+    if not ms:
+        return []
+    common = float(ms[0].targets.sum())
+    out = [ms[0]]
+    for m in ms[1:]:
+        t = float(m.targets.sum())
+        if t != common and t > 0:
+            m = _Margin(m.key, m.name, m.codes, m.labels, m.targets * (common / t),
+                        dict(m.info, rescaled=common / t))
+        out.append(m)
+    return out
+
+
+def _check_counts(design, ms: list[_Margin], what: str, N: float | None = None) -> None:
+    """Refuse population totals smaller than the number of respondents they cover.
+
+    A population cannot have fewer people than the sample drawn from it; such totals are
+    almost always proportions (0.5) or percentages (50) given where counts are expected.
+    """
+    pos = design._w > 0
+    checks = [(m.name, float(m.targets.sum()), int(np.count_nonzero((m.codes >= 0) & pos)), m) for m in ms]
+    if N is not None:
+        checks.append(("(Intercept)", float(N), int(np.count_nonzero(pos)), None))
+    for name, tot, n, m in checks:
+        if tot < n:
+            if m is not None:
+                ex = ", ".join(f"{_label_text(lab)!r}: {t:.6g} * N" for lab, t in zip(m.labels[:3], m.targets[:3]))
+                ex = "{" + ex + (", ...}" if len(m.labels) > 3 else "}")
+                what_tot = f"margin {name!r} adds up to {tot:.10g}"
+            else:
+                ex = "{'(Intercept)': N, ...}"
+                what_tot = f"the population size '(Intercept)' is {tot:.10g}"
+            raise WeightingError(
+                f"{what}: {what_tot}, fewer than the {n} respondents it covers: population totals must be counts of "
+                "people (or households), not proportions or percentages. Multiply the shares by the population "
+                f"size N, e.g. {ex}"
+            )
 
 
 # ---------------------------------------------------------------------------
@@ -480,7 +529,9 @@ def post_stratify(design, population, partial: bool = False, collapse=None):
         Unknown column; respondents with a missing post-stratum; a category in the data
         missing from ``population``; a negative, non-finite or zero target for a cell with
         respondents; a population cell without respondents (unless ``partial`` or
-        ``collapse``); a subset design.
+        ``collapse``); a subset design; population counts adding up to fewer people than
+        the respondents they cover (proportions or percentages given instead of counts:
+        multiply the shares by the population size N).
 
     Notes
     -----
@@ -504,6 +555,7 @@ def post_stratify(design, population, partial: bool = False, collapse=None):
         )
     key, margin = items[0]
     m = _match_margin(design, key, margin, "post_stratify", collapse=(collapse or None), partial=partial)
+    _check_counts(design, [m], "post_stratify")
     codes, K = m.codes, len(m.labels)
     W0 = _rep_matrix(design)
     tot = _group_sum(codes, K, W0)  # (K, 1+R)
@@ -633,13 +685,21 @@ def rake(
         Before any iteration: unknown columns, a category in the data missing from a
         margin, a negative or zero target for a category with respondents, a margin
         category without respondents (``"agegrp = middle: target 250 but no respondents"``,
-        suggesting a collapse), margins whose totals disagree.
+        suggesting a collapse), margins whose totals disagree by more than
+        ``TOTALS_RTOL`` (1e-6) relative, a margin adding up to fewer people than the
+        respondents it covers (proportions given instead of counts).
     ConvergenceError
         Not converged within ``max_iter`` sweeps (``on_fail="raise"``); the message names
         the worst margin, its category and the gap.
 
     Notes
     -----
+    Margin totals that agree within ``TOTALS_RTOL = 1e-6`` relative (published tables
+    rounded differently) are accepted and every margin is rescaled to the first margin's
+    total (factor within 1 ± 1e-6, recorded as ``rescaled`` in the margin's info), so the
+    sweeps can meet all margins exactly; without this, totals differing by 1e-7 can never
+    be met together and the sweeps would not converge.
+
     Raking only depends on the joint cell of the margin variables, so the iteration runs
     on the weighted joint table (at most a few thousand cells) and the respondents'
     weights are updated once at the end: 1 million respondents rake in milliseconds.
@@ -670,7 +730,8 @@ def rake(
     if unknown:
         raise WeightingError(f"rake: collapse names margins {unknown} that are not in margins {[_key_name(k) for k, _ in items]}")
     ms = [_match_margin(design, k, v, "rake", collapse=collapse.get(k)) for k, v in items]
-    _check_totals_agree(ms, "rake")
+    ms = _check_totals_agree(ms, "rake")
+    _check_counts(design, ms, "rake")
     n = design._n
     # joint cell of all margins
     joint = np.zeros(n, dtype=np.int64)
@@ -1008,6 +1069,11 @@ def _parse_r_style(design, population: dict, what: str) -> dict:
     for key, val in population.items():
         if not _is_number(val):
             raise WeightingError(f"{what}: R-style total {key!r} must be a number, got {val!r}")
+        if not math.isfinite(float(val)):
+            raise WeightingError(
+                f"{what}: the total for {key!r} is not finite ({val!r}); give it as a finite number, or leave "
+                f"{key!r} out of the calibration"
+            )
         if key == "(Intercept)":
             out["intercept"] = float(val)
             continue
@@ -1227,15 +1293,21 @@ def _build_model(design, population, what: str, collapse):
             if _is_number(val):
                 if isinstance(key, tuple) or key not in data.columns:
                     raise WeightingError(f"{what}: numeric total for {key!r}, which is not a column of the data")
+                if not math.isfinite(float(val)):
+                    raise WeightingError(
+                        f"{what}: the total for {key!r} is not finite ({val!r}); give the population total of "
+                        f"{key!r} as a finite number, or leave {key!r} out of the calibration"
+                    )
                 nums[key] = float(val)
             else:
                 margins.append(_match_margin(design, key, val, what, collapse=collapse.get(key)))
         if margins:
-            _check_totals_agree(margins, what)
+            margins = _check_totals_agree(margins, what)
             N = float(margins[0].targets.sum())
             terms.append("(Intercept)")
             cols.append(np.ones(n))
             totals.append(N)
+    _check_counts(design, margins, what, N if r_style else None)
     margins = [_r_level_order(design, m) for m in margins]
     for m in margins:
         K = len(m.labels)
@@ -1322,8 +1394,12 @@ def calibrate(
     ------
     WeightingError
         Unknown columns, categories missing from a margin, empty categories with a
-        positive target, negative or zero targets for occupied categories, disagreeing
-        margin totals, non-numeric numeric-total columns, missing calibration variables,
+        positive target, negative or zero targets for occupied categories, margin totals
+        disagreeing by more than ``TOTALS_RTOL`` (1e-6) relative (closer totals are
+        rescaled to the first margin's, as in :func:`rake`), a population size (margin
+        total or ``(Intercept)``) smaller than the number of respondents (proportions given
+        instead of counts), a numeric total that is NaN or infinite ("the total for 'x' is
+        not finite"), non-numeric numeric-total columns, missing calibration variables,
         bad bounds, or linear calibration with totals it cannot reach (collinear
         variables with inconsistent totals).
     ConvergenceError
