@@ -1228,10 +1228,14 @@ class SurveyDesign(_EstimatorMixin):
 
     @property
     def df(self) -> float:
-        """Design degrees of freedom: PSUs minus strata (of the domain, for a subset design)."""
+        """Design degrees of freedom: PSUs minus strata (of the domain, for a subset design).
+
+        PSUs whose respondents all have weight zero are not counted, as R's ``degf``
+        (``weights != 0``), so the design's df equals the df of its estimates.
+        """
         st = self._stages[0]
         m = self._domain_mask()
-        if self._domain is None:
+        if self._domain is None and m.all():
             return float(st.n_clusters - st.n_strata)
         cl = np.unique(st.cluster[m])
         return float(len(cl) - len(np.unique(st.cluster_stratum[cl])))

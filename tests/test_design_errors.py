@@ -143,9 +143,9 @@ ZERO_W = pd.DataFrame(
 
 def test_zero_weights_are_out_of_every_domain_but_keep_their_psu():
     d = hi.SurveyDesign(ZERO_W, weights="w", strata="h", psu="psu")
-    # PSU 2 has only zero weights: it still counts for df (6 PSUs - 2 strata = 4 in the
-    # design object; R's degf(s) counts PSUs with positive weight, 3, for the estimate)
+    # PSU 2 has only zero weights: R's degf(s) counts PSUs with positive weight, 6 - 1 - 2 = 3
     m = d.mean("y")
+    assert d.df == 3 and m.df == 3
     assert m.estimate == pytest.approx(8.73333333333333, rel=1e-12)
     assert m.se == pytest.approx(1.27547984461504, rel=1e-12)
     assert d.total("y").se == pytest.approx(125.53087269672, rel=1e-12)
