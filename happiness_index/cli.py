@@ -40,6 +40,8 @@ from .errors import DataFileError, HappinessIndexError, SpecError
 __all__ = ["main"]
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+#: Choices of ``run --lonely-psu`` (the ``lonely_psu`` rules of :class:`SurveyDesign`).
+LONELY_CHOICES = ("fail", "remove", "adjust", "average", "certainty")
 
 
 class _UsageError(Exception):
@@ -49,6 +51,31 @@ class _UsageError(Exception):
 # --------------------------------------------------------------------------------------
 # shared helpers for subcommands
 # --------------------------------------------------------------------------------------
+def bundled_spec_names() -> list[str]:
+    """Names of the specs shipped with the package (``gnh_alkire_foster``, ``gss_happiness``, ...)."""
+    from importlib import resources
+
+    base = resources.files("happiness_index") / "data" / "specs"
+    try:
+        return sorted(x.name[:-5] for x in base.iterdir() if x.name.endswith(".toml"))
+    except OSError:  # pragma: no cover - broken installation
+        return []
+
+
+def _spec_help() -> str:
+    return "index spec: a TOML file or a bundled name (" + ", ".join(bundled_spec_names()) + ")"
+
+
+def _not_a_file(arg: str, what: str) -> _UsageError:
+    """The usage error for a path that is not a readable file: a directory or missing."""
+    p = Path(arg)
+    if p.is_dir():
+        return _UsageError(f"{what} {arg} is a directory, not a file")
+    if p.exists():
+        return _UsageError(f"{what} {arg} is not a regular file")
+    return _UsageError(f"{what} file not found: {arg}")
+
+
 def load_spec(arg: str):
     """An IndexSpec from a TOML path, or the name of a bundled spec (``yen_bai_nef``)."""
     from .spec import IndexSpec, bundled_spec_path
@@ -56,21 +83,21 @@ def load_spec(arg: str):
     p = Path(arg)
     if p.is_file():
         return IndexSpec.from_toml(p)
-    if p.suffix in ("", ".toml") and p.parent == Path("."):
+    if p.suffix in ("", ".toml") and p.parent == Path(".") and not p.exists():
         try:
             return IndexSpec.from_toml(bundled_spec_path(arg))
         except SpecError:
             pass
-    raise _UsageError(f"spec file not found: {arg} (give a TOML path, or a bundled spec name "
-                      "such as yen_bai_nef or gnh_alkire_foster)")
+    err = _not_a_file(arg, "spec")
+    raise _UsageError(f"{err}; give a TOML file, or a bundled spec name: {', '.join(bundled_spec_names())}")
 
 
 def read_input(arg: str, what: str):
-    """Read a data file named on the command line (a missing file is a usage error)."""
+    """Read a data file named on the command line (a missing file or a directory is a usage error)."""
     from .io import read_survey
 
     if not Path(arg).is_file():
-        raise _UsageError(f"{what} file not found: {arg}")
+        raise _not_a_file(arg, what)
     return read_survey(arg)
 
 
@@ -87,8 +114,7 @@ def _add_validate(sub) -> None:
     )
     p.add_argument("survey", metavar="SURVEY",
                    help="survey file (.csv, .xlsx, .sav, .dta, .parquet)")
-    p.add_argument("--spec", required=True, metavar="SPEC",
-                   help="index spec: a TOML file or a bundled name (yen_bai_nef, gnh_alkire_foster)")
+    p.add_argument("--spec", required=True, metavar="SPEC", help=_spec_help())
     p.add_argument("--frame", metavar="FRAME",
                    help="sampling frame file: commune code, optional commune name and village columns "
                         "named as in the spec's [design] table")
@@ -129,7 +155,12 @@ def _cmd_validate(args) -> int:
     print(report.format_summary(args.lang))
     if args.out:
         out = Path(args.out)
-        report.errors.to_csv(out, index=False, encoding="utf-8-sig")
+        if out.is_dir():
+            raise _UsageError(f"--out {out} is a directory; give the name of a CSV file for the problems")
+        try:
+            report.errors.to_csv(out, index=False, encoding="utf-8-sig")
+        except OSError as e:
+            raise _UsageError(f"cannot write the list of problems to {out}: {e.strerror or e}") from None
         print(f"wrote {len(report.errors)} problems to {out}" if args.lang == "en"
               else f"đã ghi {len(report.errors)} lỗi vào {out}")
     return EXIT_OK if report.ok else EXIT_INVALID
@@ -151,7 +182,7 @@ def _add_run(sub) -> None:
     p.add_argument("--example", action="store_true",
                    help="run on the bundled synthetic two-year survey of Yen Bai city (no other input)")
     p.add_argument("--survey", metavar="FILE", help="this year's survey file (.csv, .xlsx, .sav, .dta, .parquet)")
-    p.add_argument("--spec", metavar="SPEC", help="index spec: TOML file or bundled name (yen_bai_nef, gss_happiness)")
+    p.add_argument("--spec", metavar="SPEC", help=_spec_help())
     p.add_argument("--frame", metavar="FRAME", help="sampling frame file, for validation")
     p.add_argument("--margins", metavar="FILE",
                    help="population margins for calibration: JSON or TOML {column: {category: count}}")
@@ -168,6 +199,10 @@ def _add_run(sub) -> None:
     p.add_argument("--seed", type=int, metavar="S", help="seed of the bootstrap replicates")
     p.add_argument("--calibration", choices=("raking", "linear", "logit"), default="raking",
                    help="calibration method with --margins (default raking)")
+    p.add_argument("--lonely-psu", choices=LONELY_CHOICES, default="fail",
+                   help="what to do with a stratum (commune) that has a single PSU (village): fail (default), "
+                        "remove or certainty (no variance contribution), adjust (centre at the grand mean), "
+                        "average (average of the other strata); as R's survey.lonely.psu")
     p.add_argument("--out", metavar="DIR", help="report directory (written atomically; default for --example: "
                                                 "./happiness_index_report)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -195,7 +230,7 @@ def _cmd_run(args) -> int:
     from .datasets import data_path
     from .report import Progress, run_annual, write_report
     from .schema import ValidationReport
-    from .errors import SchemaError
+    from .errors import LonelyPSUError, SchemaError
     from .trajectory import Trajectory
 
     synthetic = False
@@ -204,7 +239,7 @@ def _cmd_run(args) -> int:
                  if getattr(args, n) is not None]
         if given:
             raise _UsageError(f"--example runs on bundled data and takes no --{given[0].replace('_', '-')}; "
-                              "only --out, --lang, --level, --replicates, --seed and --quiet")
+                              "only --out, --lang, --level, --replicates, --seed, --lonely-psu and --quiet")
         survey_path, previous_path = data_path("yen_bai_city_survey_2024.csv"), data_path("yen_bai_city_survey_2023.csv")
         frame_path, margins_path = data_path("yen_bai_city_frame.csv"), data_path("yen_bai_city_margins.json")
         spec_arg, targets_arg = "yen_bai_nef", "yen_bai_city_plan"
@@ -253,7 +288,14 @@ def _cmd_run(args) -> int:
         run = run_annual(survey, spec, frame=frame, margins=margins, previous=previous, targets=targets,
                          year=args.year, previous_year=args.previous_year, replicates=args.replicates,
                          seed=args.seed, level=args.level, calibration_method=args.calibration,
-                         progress=progress, inputs=inputs, synthetic=synthetic)
+                         progress=progress, inputs=inputs, synthetic=synthetic, lonely_psu=args.lonely_psu)
+    except LonelyPSUError as e:
+        if not args.quiet:
+            sys.stderr.write("\n")
+        raise LonelyPSUError(
+            f"{e} On the command line: add --lonely-psu remove, certainty, adjust or average "
+            "(see happiness-index run --help)."
+        ) from None
     except SchemaError as e:
         report = getattr(e, "report", None)
         if isinstance(report, ValidationReport):
@@ -270,6 +312,8 @@ def _cmd_run(args) -> int:
         write_report(run.results, out, args.lang, protect=list(inputs.values()))
     except HappinessIndexError as e:
         raise _UsageError(str(e)) from None
+    except OSError as e:  # never the temporary directory's name: the directory the user asked for
+        raise _UsageError(f"cannot write the report to {out}: {e.strerror or e}") from None
     progress.step("report written")
     r = run.results
     idx = r["index"]
@@ -360,7 +404,8 @@ def _dispatch(args) -> int:
         print(f"happiness-index: error: {kind}: {e}", file=sys.stderr)
         return EXIT_INVALID
     except OSError as e:
-        print(f"happiness-index: error: {e}", file=sys.stderr)
+        what = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
+        print(f"happiness-index: error: {what}", file=sys.stderr)
         return EXIT_USAGE
 
 

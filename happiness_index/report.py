@@ -187,6 +187,14 @@ def _clean(x):
     return x
 
 
+def _require_rows(data, what: str) -> None:
+    """Refuse survey data without rows (a file holding only its header line)."""
+    if isinstance(data, pd.DataFrame) and len(data) == 0:
+        cols = ", ".join(map(str, list(data.columns)[:5])) + (", ..." if data.shape[1] > 5 else "")
+        raise SchemaError(f"the {what} data have no rows: the file holds only a header ({cols or 'no columns'}); "
+                          "export the survey again with its data rows")
+
+
 def _select_year(data: pd.DataFrame, year, what: str):
     """Rows of ``year`` when the data have a ``year`` column; the year found otherwise."""
     if "year" not in data.columns:
@@ -203,12 +211,12 @@ def _select_year(data: pd.DataFrame, year, what: str):
     return data.loc[(years == int(year)).to_numpy()].reset_index(drop=True), int(year)
 
 
-def _design_for(data, spec, margins, replicates, seed, calibration_method):
+def _design_for(data, spec, margins, replicates, seed, calibration_method, lonely_psu="fail"):
     from .design import SurveyDesign
     from .weighting import calibrate
 
     d = spec.design
-    design = SurveyDesign(data, weights=d.weights, strata=d.strata, psu=d.psu, fpc=d.fpc)
+    design = SurveyDesign(data, weights=d.weights, strata=d.strata, psu=d.psu, fpc=d.fpc, lonely_psu=lonely_psu)
     if replicates:
         design = design.to_replicates("bootstrap", replicates=int(replicates), seed=seed)
     info = None
@@ -235,6 +243,7 @@ def run_annual(
     progress: Progress | None = None,
     inputs: Mapping | None = None,
     synthetic: bool = False,
+    lonely_psu: str = "fail",
 ) -> AnnualRun:
     """Validate, weight, estimate, compare and assess one year of the survey.
 
@@ -264,6 +273,10 @@ def run_annual(
         ``{role: path}`` of the input files, hashed into the provenance.
     synthetic : bool
         Mark the report as made from synthetic data.
+    lonely_psu : {"fail", "remove", "adjust", "average", "certainty"}, default "fail"
+        Rule for a stratum with a single PSU, passed to :class:`SurveyDesign` for both
+        years (R's ``survey.lonely.psu``; Lumley 2010, §3.2). Point estimates do not depend
+        on it, only standard errors.
 
     Returns
     -------
@@ -273,7 +286,8 @@ def run_annual(
     ------
     SchemaError
         The survey (or previous year's data) fail validation; ``err.report`` holds the
-        :class:`ValidationReport`.
+        :class:`ValidationReport`. A survey without data rows (a file holding only the
+        header) is refused with ``err.report = None``.
     HappinessIndexError
         Any other refusal of the library (design, weighting, estimation).
     """
@@ -283,13 +297,14 @@ def run_annual(
     from .trajectory import Trajectory, compare
 
     prog = progress or Progress(6, enabled=False)
+    _require_rows(survey, "survey")
     data, year = _select_year(survey, year, "survey")
     rep = validate_survey(data, spec, frame)
     prog.step("validated" if rep.ok else "validation failed")
     if not rep.ok:
         rep.raise_if_errors()
     clean = rep.data
-    design, cal = _design_for(clean, spec, margins, replicates, seed, calibration_method)
+    design, cal = _design_for(clean, spec, margins, replicates, seed, calibration_method, lonely_psu)
     prog.step("weighted" + (f" ({replicates} bootstrap replicates)" if replicates else ""))
     result = compute_index(clean, spec, design=design, by="commune" if spec.design.commune else None,
                            level=level, seed=seed)
@@ -302,18 +317,20 @@ def run_annual(
             prev_result = previous.get("index", previous)
             prev_year = prev_year or previous.get("year")
         else:
+            _require_rows(previous, "previous")
             pdata, prev_year = _select_year(previous, previous_year, "previous")
             prev_rep = validate_survey(pdata, spec, frame)
             if not prev_rep.ok:
                 prev_rep.raise_if_errors()
-            pdesign, _ = _design_for(prev_rep.data, spec, margins, replicates, seed, calibration_method)
+            pdesign, _ = _design_for(prev_rep.data, spec, margins, replicates, seed, calibration_method,
+                                     lonely_psu)
             prev_result = compute_index(prev_rep.data, spec, design=pdesign,
                                         by="commune" if spec.design.commune else None, level=level, seed=seed)
     elif previous_year is not None and "year" in survey.columns:
         return run_annual(survey, spec, frame=frame, margins=margins, previous=survey, targets=targets,
                           year=year, previous_year=previous_year, replicates=replicates, seed=seed, level=level,
                           calibration_method=calibration_method, progress=progress, inputs=inputs,
-                          synthetic=synthetic)
+                          synthetic=synthetic, lonely_psu=lonely_psu)
     elif previous_year is not None:
         raise EstimationError(f"previous year {previous_year} given, but no previous data and the survey has no "
                               "'year' column; pass the previous year's file (--previous)")
@@ -784,6 +801,9 @@ def write_report(results: dict, out_dir, lang: str = "vi", *, protect=()) -> lis
     HappinessIndexError
         ``out_dir`` is a file, a non-empty directory that is not an earlier report, or
         contains an input file; ``lang`` unknown.
+    OSError
+        The directory cannot be written (permissions, full disk); ``filename`` is
+        ``out_dir`` (never the temporary directory), and nothing is left behind.
     """
     if lang not in TEXT:
         raise HappinessIndexError(f"lang must be 'vi' or 'en', got {lang!r}")
@@ -798,8 +818,18 @@ def write_report(results: dict, out_dir, lang: str = "vi", *, protect=()) -> lis
     if out.exists() and not _is_report_dir(out):
         raise HappinessIndexError(f"--out {out} is a non-empty directory that is not an earlier report "
                                   "(no results.json); choose a new or empty directory")
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    try:
+        _write_atomically(results, out, tmp, lang)
+    except OSError as e:
+        # the user asked for ``out``: name it, never the temporary directory next to it
+        raise OSError(e.errno, e.strerror or str(e), str(out)) from None
+    return [out / n for n in REPORT_FILES]
+
+
+def _write_atomically(results: Mapping, out: Path, tmp: Path, lang: str) -> None:
+    """Write every report file into ``tmp``, then rename it to ``out`` (replacing an earlier report)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
@@ -829,4 +859,3 @@ def write_report(results: dict, out_dir, lang: str = "vi", *, protect=()) -> lis
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return [out / n for n in REPORT_FILES]

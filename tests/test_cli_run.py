@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -267,3 +268,98 @@ def test_warnings_are_one_clean_line(tmp_path):
     assert len(warn) == 1 and warn[0].startswith("happiness-index: warning: "), r.stderr
     assert f"{c0}: component(s) ['env'] equal 0" in warn[0]
     assert ".py" not in r.stderr and "warnings.warn" not in r.stderr and "HappinessIndexWarning" not in r.stderr
+
+
+# ------------------------------------------------------------------ messages (breakit #28)
+def test_header_only_survey_says_so(tmp_path):
+    p = tmp_path / "h.csv"
+    p.write_text(bundled_data_header(), encoding="utf-8")
+    r = run_cli(["run", "--survey", str(p), "--spec", "yen_bai_nef", "--out", str(tmp_path / "o"), "--quiet"])
+    assert r.returncode == 1, r.stderr
+    assert "the survey data have no rows: the file holds only a header" in r.stderr
+    assert "several years" not in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "o").exists()
+
+
+def bundled_data_header():
+    from happiness_index.datasets import data_path
+
+    return data_path("yen_bai_city_survey_2024.csv").read_text(encoding="utf-8").splitlines()[0] + "\n"
+
+
+def test_unwritable_report_names_the_directory_not_a_temp_path(tmp_path):
+    blocked = tmp_path / "ro"
+    blocked.mkdir()
+    survey = tmp_path / "s.csv"
+    hi.load_city_survey(2024).to_csv(survey, index=False)
+    target = blocked / "rep"
+    blocked.chmod(0o500)
+    try:
+        if os.access(blocked, os.W_OK):  # running as root: permissions are not enforced
+            pytest.skip("directory permissions are not enforced for this user")
+        r = run_cli(["run", "--survey", str(survey), "--spec", "yen_bai_nef", "--out", str(target), "--quiet"])
+    finally:
+        blocked.chmod(0o700)
+    assert r.returncode == 2, r.stderr
+    assert f"cannot write the report to {target}" in r.stderr
+    assert ".tmp-" not in r.stderr and "Traceback" not in r.stderr
+    assert list(blocked.iterdir()) == []
+
+
+def test_write_report_oserror_names_out_dir(tmp_path, monkeypatch):
+    from happiness_index import report
+
+    res = report.run_annual(hi.load_city_survey(2024), hi.IndexSpec.from_toml(bundled_spec_path("yen_bai_nef")))
+    out = tmp_path / "rep"
+
+    def full(*a, **k):
+        raise OSError(28, "No space left on device", str(tmp_path / ".rep.tmp-1" / "chart_communes.png"))
+
+    monkeypatch.setattr(report, "plot_communes", full)
+    with pytest.raises(OSError) as ei:
+        report.write_report(res.results, out)
+    assert ei.value.filename == str(out.resolve()) and ".tmp-" not in str(ei.value)
+    assert not list(tmp_path.iterdir())
+
+
+def _lonely_survey(tmp_path):
+    d = hi.load_city_survey(2024)
+    c0 = sorted(d["commune"].unique())[0]
+    d.loc[d["commune"] == c0, "village"] = d.loc[d["commune"] == c0, "village"].iloc[0]
+    p = tmp_path / "lonely.csv"
+    d.to_csv(p, index=False)
+    return d, c0, p
+
+
+def test_lonely_psu_option(tmp_path):
+    d, c0, p = _lonely_survey(tmp_path)
+    r = run_cli(["run", "--survey", str(p), "--spec", "yen_bai_nef", "--out", str(tmp_path / "o"), "--quiet"])
+    assert r.returncode == 1 and "lonely PSU" in r.stderr and c0 in r.stderr
+    assert "add --lonely-psu remove, certainty, adjust or average" in r.stderr
+    assert not (tmp_path / "o").exists()
+    spec = hi.IndexSpec.from_toml(bundled_spec_path("yen_bai_nef"))
+    for rule in ("adjust", "certainty"):
+        out = tmp_path / rule
+        r = run_cli(["run", "--survey", str(p), "--spec", "yen_bai_nef", "--out", str(out), "--quiet",
+                     "--lonely-psu", rule])
+        assert r.returncode == 0, r.stderr
+        idx = json.loads((out / "results.json").read_text(encoding="utf-8"))["index"]
+        clean = hi.validate_survey(d, spec).data
+        design = hi.SurveyDesign(clean, weights="weight", strata="commune", psu="village", lonely_psu=rule)
+        lib = hi.compute_index(clean, spec, design=design, by="commune").overall
+        assert idx["estimate"] == pytest.approx(lib.estimate, rel=1e-12)
+        assert idx["se"] == pytest.approx(lib.se, rel=1e-12)
+    r = run_cli(["run", "--survey", str(p), "--spec", "yen_bai_nef", "--out", str(tmp_path / "x"),
+                 "--lonely-psu", "drop"])
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs /proc")
+def test_report_under_proc_names_the_directory(tmp_path):
+    # /proc refuses new directories even for root: the message names --out, not the temp dir
+    survey = tmp_path / "s.csv"
+    hi.load_city_survey(2024).to_csv(survey, index=False)
+    r = run_cli(["run", "--survey", str(survey), "--spec", "yen_bai_nef", "--out", "/proc/hi_report_xx", "--quiet"])
+    assert r.returncode == 2, r.stderr
+    assert "cannot write the report to /proc/hi_report_xx" in r.stderr
+    assert ".tmp-" not in r.stderr and "Traceback" not in r.stderr

@@ -135,3 +135,39 @@ def test_out_equal_to_an_input_is_refused(capsys, tmp_path):
         assert code == 2, (out, err)
         assert f"is the {role} file" in err and "never overwritten" in err
         assert (survey.read_bytes(), frame.read_bytes()) == before
+
+
+# ------------------------------------------------------------------ messages (breakit #28)
+def test_directory_is_not_called_a_missing_file(capsys, tmp_path):
+    code, _, err = run(capsys, "validate", str(tmp_path), "--spec", SPEC)
+    assert code == 2 and f"survey {tmp_path} is a directory, not a file" in err and "not found" not in err
+    code, _, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", str(tmp_path))
+    assert code == 2 and f"spec {tmp_path} is a directory, not a file" in err and "not found" not in err
+    code, _, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC, "--frame", str(tmp_path))
+    assert code == 2 and "frame" in err and "is a directory" in err
+
+
+def test_every_bundled_spec_is_listed_in_errors_and_help(capsys):
+    from happiness_index.cli import bundled_spec_names
+
+    names = bundled_spec_names()
+    assert {"yen_bai_nef", "gnh_alkire_foster", "gss_happiness"} <= set(names)
+    listing = ", ".join(names)
+    code, _, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", "nope.toml")
+    assert code == 2 and f"bundled spec name: {listing}" in err
+    for cmd in ("validate", "run"):
+        assert main([cmd, "--help"]) == 0
+        out = " ".join(capsys.readouterr().out.split())
+        assert f"a bundled name ({listing})" in out, cmd
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_write_failure_names_the_output_file(capsys):
+    code, _, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC, "--out", "/dev/full")
+    assert code == 2 and "cannot write the list of problems to /dev/full" in err
+    assert "[Errno" not in err
+
+
+def test_out_directory_is_refused(capsys, tmp_path):
+    code, _, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC, "--out", str(tmp_path))
+    assert code == 2 and "is a directory; give the name of a CSV file" in err
