@@ -7,7 +7,7 @@ Subcommands
     short table of problems by kind; write every problem to ``--out`` (CSV, UTF-8 with a
     byte-order mark so that Excel shows Vietnamese correctly).
 
-``run --survey FILE --spec SPEC [--frame F] [--margins F] [--previous F] [--targets T] --out DIR``
+``run --survey FILE --spec SPEC [--frame F] [--margins F] [--previous F] [--targets T] [--lonely-psu RULE] --out DIR``
     The annual main job: validate, weight, index with CIs for the city and communes, compare
     with the previous year and the targets, write the report (``run --example``: bundled
     synthetic data). See :mod:`happiness_index.report`.

@@ -356,6 +356,11 @@ def run_annual(
 
     results = _results_dict(spec, result, prev_result, change, assessment, rep, cal, year, prev_year, level,
                             replicates, seed, inputs, synthetic, __version__)
+    results["provenance"]["lonely_psu"] = lonely_psu
+    if lonely_psu != "fail":
+        results["method_notes"].append(
+            f"Strata with a single PSU: lonely_psu = '{lonely_psu}' (R's survey.lonely.psu); it changes "
+            "standard errors only, never the estimates.")
     return AnnualRun(results=results, result=result, previous_result=prev_result, change=change,
                      assessment=assessment, validation=rep)
 

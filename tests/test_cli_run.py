@@ -343,7 +343,10 @@ def test_lonely_psu_option(tmp_path):
         r = run_cli(["run", "--survey", str(p), "--spec", "yen_bai_nef", "--out", str(out), "--quiet",
                      "--lonely-psu", rule])
         assert r.returncode == 0, r.stderr
-        idx = json.loads((out / "results.json").read_text(encoding="utf-8"))["index"]
+        res = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        idx = res["index"]
+        assert res["provenance"]["lonely_psu"] == rule
+        assert any(f"lonely_psu = '{rule}'" in n for n in res["method_notes"])
         clean = hi.validate_survey(d, spec).data
         design = hi.SurveyDesign(clean, weights="weight", strata="commune", psu="village", lonely_psu=rule)
         lib = hi.compute_index(clean, spec, design=design, by="commune").overall
