@@ -90,6 +90,8 @@ def _count(name: str, value: Any, minimum: int = 0) -> int:
     """An integer count (accepts numpy ints, integral floats and objects with __index__)."""
     if isinstance(value, bool):
         raise SamplingError(f"{name} must be an integer, got {value!r}")
+    if isinstance(value, str):
+        raise SamplingError(f"{name} must be a whole number, not text {value!r}; give it as a number")
     try:
         out = operator.index(value)
     except TypeError:
@@ -103,6 +105,28 @@ def _count(name: str, value: Any, minimum: int = 0) -> int:
     if out < minimum:
         raise SamplingError(f"{name} must be at least {minimum}, got {out}")
     return int(out)
+
+
+def _require_numbers(col: pd.Series, what: str, fix: str, row_names, prefix: str = "for") -> None:
+    """Refuse text (or Booleans) where counts are needed: "100" is never read silently.
+
+    ``what`` names the quantity in the message (``"size column 'N'"``), ``fix`` says how
+    to convert, ``row_names`` labels the rows (stratum labels or row index).
+    """
+    if pd.api.types.is_bool_dtype(col.dtype):
+        raise SamplingError(f"{what} must hold numbers (counts of units), got True/False values")
+    if pd.api.types.is_numeric_dtype(col.dtype):
+        return
+    vals = col.to_numpy(dtype=object)
+    is_num = np.fromiter((isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+                          for v in vals), dtype=bool, count=len(vals))
+    bad = ~pd.isna(vals) & ~is_num
+    if bad.any():
+        names = np.asarray(row_names, dtype=object)[bad]
+        raise SamplingError(
+            f"{what} must hold numbers (counts of units), not text: {describe_rows(list(vals[bad]))} "
+            f"{prefix} {describe_rows(list(names))}; {fix}"
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -643,7 +667,9 @@ def allocate(
     ------
     SamplingError
         Unknown ``method``; missing ``stratum``/``size`` column; missing, negative, zero
-        or non-integral sizes; duplicated strata in a stratum-level frame; ``n`` not a
+        or non-integral sizes; sizes given as text (``"100"``) or True/False -- the
+        message names the strata; convert with ``pd.to_numeric`` first (as
+        :func:`select`, which refuses text sizes and allocations); duplicated strata in a stratum-level frame; ``n`` not a
         positive integer, larger than the population, or smaller than the sum of the
         minimums; ``sd`` missing for ``neyman`` or ``cost`` for ``optimal``; values of
         ``sd``/``cost`` missing, negative, or for unknown strata; ``power`` outside
@@ -693,7 +719,8 @@ def allocate(
     if deff <= 0:
         raise SamplingError(f"deff must be > 0, got {deff!r}")
 
-    if isinstance(frame, (Mapping, pd.Series)):
+    from_mapping = isinstance(frame, (Mapping, pd.Series))
+    if from_mapping:
         items = list(frame.items())
         frame = pd.DataFrame({"stratum": [k for k, _ in items], "N": [v for _, v in items]})
         stratum, size = "stratum", "N"
@@ -720,6 +747,11 @@ def allocate(
                 f"with size={size!r}; give one row per stratum (aggregate first), or pass size=None "
                 "for a frame with one row per unit"
             )
+        _require_numbers(frame[size],
+                         "the stratum sizes N_h" if from_mapping else f"size column {size!r}",
+                         "give them as numbers, e.g. {'A': 100}" if from_mapping else
+                         f"convert the column first: frame[{size!r}] = pd.to_numeric(frame[{size!r}])",
+                         labels.tolist())
         sizes = pd.to_numeric(frame[size], errors="coerce")
         bad = sizes.isna() | ~np.isfinite(sizes.to_numpy(float, na_value=np.nan)) | (sizes <= 0)
         if bad.any():
@@ -982,7 +1014,7 @@ def select(
     SamplingError
         Unknown ``method``; missing columns; allocation naming unknown strata or
         omitting strata; n_h larger than the stratum's units (or PSUs with positive
-        size); ``size`` missing, zero or negative for ``pps_systematic``; duplicated PSU
+        size); ``size`` missing, zero, negative or text for ``pps_systematic``; an allocation given as text; duplicated PSU
         ids; ``units`` referring to PSUs not in ``frame``; a selected PSU with no units;
         output columns already present in the frame; or inconsistent arguments.
 
@@ -1073,6 +1105,9 @@ def select(
             )
 
     if size is not None:
+        _require_numbers(out[size], f"size column {size!r}",
+                         f"convert the column first: frame[{size!r}] = pd.to_numeric(frame[{size!r}])",
+                         out.index.tolist(), prefix="in rows")
         sz = pd.to_numeric(out[size], errors="coerce").to_numpy(float)
         bad = ~np.isfinite(sz) | (sz <= 0)
         if bad.any():

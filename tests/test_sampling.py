@@ -807,3 +807,35 @@ def test_last_years_results_feed_allocation_and_sample_size():
     overall = d.mean("happy")
     ss = sample_size(moe=0.02, previous=overall)
     assert ss.n_with_deff == pytest.approx(Z95**2 * overall.se**2 * overall.n / 0.02**2)
+
+
+# ----------------------------------------------------------------------------------------
+# breakit #30: text where counts are needed is refused by allocate, as by select
+# ----------------------------------------------------------------------------------------
+def test_allocate_refuses_text_sizes():
+    fr = pd.DataFrame({"xã": ["Tân Thịnh", "Văn Phú"], "N": ["100", "200"]})
+    with pytest.raises(SamplingError, match=r"size column 'N' must hold numbers \(counts of units\), not "
+                                            r"text: '100', '200' for 'Tân Thịnh', 'Văn Phú'.*pd.to_numeric"):
+        allocate(fr, 10, stratum="xã", size="N")
+    mixed = pd.DataFrame({"xã": ["A", "B"], "N": [100, "200"]})  # object column, one text cell
+    with pytest.raises(SamplingError, match=r"not text: '200' for 'B'"):
+        allocate(mixed, 10, stratum="xã", size="N")
+    with pytest.raises(SamplingError, match=r"the stratum sizes N_h must hold numbers .*'100' for 'A'"):
+        allocate({"A": "100", "B": 200}, 10)
+    with pytest.raises(SamplingError, match="got True/False values"):
+        allocate(pd.DataFrame({"s": ["A", "B"], "N": [True, True]}), 1, stratum="s", size="N")
+    # numbers stored in an object column are fine; the result equals the numeric frame's
+    ok = allocate(pd.DataFrame({"xã": ["A", "B"], "N": pd.Series([100, 200], dtype=object)}), 10,
+                  stratum="xã", size="N")
+    assert ok["n"].tolist() == allocate(pd.DataFrame({"xã": ["A", "B"], "N": [100, 200]}), 10,
+                                        stratum="xã", size="N")["n"].tolist()
+
+
+def test_select_refuses_text_sizes_and_text_allocations():
+    fr = pd.DataFrame({"st": ["A"] * 5, "psu": range(5), "hh": [20, 30, "25", 40, 10]})
+    with pytest.raises(SamplingError, match=r"size column 'hh' must hold numbers .*'25' in rows 2"):
+        select(fr, {"A": 2}, "pps_systematic", seed=1, stratum="st", size="hh", psu="psu")
+    fr["hh"] = pd.to_numeric(fr["hh"])
+    with pytest.raises(SamplingError, match=r"allocation for stratum 'A' must be a whole number, not text '2'"):
+        select(fr, {"A": "2"}, "pps_systematic", seed=1, stratum="st", size="hh", psu="psu")
+    assert len(select(fr, {"A": 2}, "pps_systematic", seed=1, stratum="st", size="hh", psu="psu")) == 2
