@@ -215,7 +215,7 @@ def _read_margins(arg: str) -> dict:
 
     path = Path(arg)
     if not path.is_file():
-        raise _UsageError(f"margins file not found: {arg}")
+        raise _not_a_file(arg, "margins")
     try:
         text = path.read_text(encoding="utf-8")
         d = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
@@ -268,7 +268,7 @@ def _cmd_run(args) -> int:
             import json
 
             if not previous_path.is_file():
-                raise _UsageError(f"previous file not found: {previous_path}")
+                raise _not_a_file(str(previous_path), "previous")
             previous = json.loads(previous_path.read_text(encoding="utf-8"))
             previous = {**previous.get("index", {}), "year": previous.get("year")}
         else:

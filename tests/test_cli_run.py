@@ -366,3 +366,15 @@ def test_report_under_proc_names_the_directory(tmp_path):
     assert r.returncode == 2, r.stderr
     assert "cannot write the report to /proc/hi_report_xx" in r.stderr
     assert ".tmp-" not in r.stderr and "Traceback" not in r.stderr
+
+
+def test_run_directories_are_not_missing_files(tmp_path):
+    d = tmp_path / "dir.json"
+    d.mkdir()
+    for opt, role in [("--survey", "survey"), ("--margins", "margins"), ("--previous", "previous"),
+                      ("--frame", "frame")]:
+        args = {"--survey": str(GSS), "--spec": "gss_happiness", "--out": str(tmp_path / "o")}
+        args[opt] = str(d)
+        r = run_cli(["run", *[x for kv in args.items() for x in kv], "--year", "2006", "--quiet"])
+        assert r.returncode == 2, (opt, r.stderr)
+        assert f"{role} {d} is a directory, not a file" in r.stderr and "not found" not in r.stderr
