@@ -1014,8 +1014,8 @@ def select(
     SamplingError
         Unknown ``method``; missing columns; allocation naming unknown strata or
         omitting strata; n_h larger than the stratum's units (or PSUs with positive
-        size); ``size`` missing, zero, negative or text for ``pps_systematic``; an allocation given as text; duplicated PSU
-        ids; ``units`` referring to PSUs not in ``frame``; a selected PSU with no units;
+        size); ``size`` missing, zero, negative or text for ``pps_systematic``; an
+        allocation given as text; duplicated PSU ids; ``units`` referring to PSUs not in ``frame``; a selected PSU with no units;
         output columns already present in the frame; or inconsistent arguments.
 
     Warns

@@ -261,3 +261,17 @@ def test_xlsx_formula_without_cached_value_warns(tmp_path):
                       match=r"sheet 'data': 3 formula cell\(s\) have no saved value .*D2, D3, D4"):
         df = read_survey(p)
     assert df["total"].isna().all() and df["a"].tolist() == [1, 2, 3]
+
+
+def test_fast_field_check_agrees_with_the_row_by_row_check(tmp_path):
+    from happiness_index.io import _uniform_fields
+    assert _uniform_fields("a,b\r\n1,2\r\n\r\n3,4", ",")
+    assert not _uniform_fields("a,b\n1,2,\n", ",")  # trailing delimiter: per-row path
+    assert not _uniform_fields("a,b,\n1,2,\n", ",")  # header ends with a delimiter
+    assert not _uniform_fields('a,b\n"1,2",3\n', ",")  # quoting: per-row path
+    # a large file with one ragged row deep inside is still caught, on the right line
+    rows = "\n".join(f"{i},{i % 5 + 1},{i % 7}" for i in range(20_000))
+    p = tmp_path / "big.csv"
+    p.write_text("id,q1,q2\n" + rows.replace("12345,1,4", "12345,1,4,9") + "\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match=r"line 12347 has 4 fields but the header \(line 1\) has 3"):
+        read_survey(p)
