@@ -332,6 +332,13 @@ def profile_likelihood_logit_interval(
     return (float(special.expit(lo_b)), float(special.expit(hi_b)))
 
 
+def _check_df(df) -> float:
+    """A user-given degrees of freedom as a float (NaN/inf/<= 0 allowed, non-numbers refused)."""
+    if isinstance(df, (bool, np.bool_)) or not isinstance(df, (int, float, np.integer, np.floating)):
+        raise EstimationError(f"df must be a number (degrees of freedom; math.inf for Normal quantiles), got {df!r}")
+    return float(df)
+
+
 def _check_ci_method(method: str) -> str:
     if method not in CI_METHODS:
         raise EstimationError(
@@ -414,8 +421,23 @@ class Estimate:
         Returns
         -------
         (float, float)
+            NaN limits (with a :class:`DomainDfWarning`) when ``df`` is zero, negative
+            or NaN.
+
+        Raises
+        ------
+        EstimationError
+            ``df`` or ``level`` that is not a number.
         """
-        df = self.df if df is None else df
+        user_df = df is not None
+        df = self.df if df is None else _check_df(df)
+        if user_df and not (df > 0):
+            warnings.warn(
+                f"{self.name}: confint with df={df!r}: a t interval needs df > 0, so the interval is NaN. "
+                "Pass df=math.inf for Normal quantiles or a positive df.",
+                DomainDfWarning,
+                stacklevel=2,
+            )
         if self._interval is not None:
             return self._interval(level, df)
         q = t_quantile(level, df)
@@ -536,6 +558,7 @@ class EstimateTable:
         variance_method: str = "taylor",
         replicates: np.ndarray | None = None,
         replicate_variance: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+        function_method: str | None = None,
     ):
         self.estimates = list(estimates)
         self.keys = keys.reset_index(drop=True)
@@ -552,6 +575,23 @@ class EstimateTable:
         # replicate by replicate instead of linearised.
         self._replicates = replicates
         self._replicate_variance = replicate_variance
+        if function_method not in (None, "delta", "replicates"):
+            raise EstimationError(f"function_method must be 'delta' or 'replicates', got {function_method!r}")
+        # default of transform()/contrast(): design estimators give "delta" (R's
+        # svycontrast on svymean of a replicate design); tables built with replicates
+        # and no choice (e.g. compute_index's re-run components) re-evaluate per replicate
+        self.function_method = function_method or ("replicates" if replicates is not None else "delta")
+
+    def _resolve_method(self, method: str | None) -> str:
+        m = self.function_method if method is None else method
+        if m not in ("delta", "replicates"):
+            raise EstimationError(f"method must be 'delta' or 'replicates', got {method!r}")
+        if m == "replicates" and self._replicates is None:
+            raise EstimationError(
+                "method='replicates' needs a table from a replicate design (it re-evaluates the function on every "
+                "replicate); this table has no replicate estimates: use method='delta'"
+            )
+        return m
 
     # -- access ---------------------------------------------------------------
     def __len__(self) -> int:
@@ -610,16 +650,26 @@ class EstimateTable:
     # -- composition ------------------------------------------------------------
     def _coefficients(self, weights: Mapping[str, float] | Sequence[float]) -> np.ndarray:
         if isinstance(weights, Mapping):
+            if not weights:
+                raise EstimationError(f"contrast needs at least one coefficient, e.g. {{{self.labels[0]!r}: 1}}")
             unknown = [k for k in weights if str(k) not in self.labels]
             if unknown:
                 raise EstimationError(f"contrast names unknown rows {unknown}; rows are {self.labels}")
             a = np.zeros(len(self))
             for k, v in weights.items():
+                if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+                    raise EstimationError(f"contrast coefficient for {k!r} must be a number, got {v!r}")
                 a[self.labels.index(str(k))] = float(v)
-            return a
-        a = np.asarray(weights, dtype=float)
-        if a.shape != (len(self),):
-            raise EstimationError(f"contrast needs {len(self)} coefficients, got {a.shape}")
+        else:
+            try:
+                a = np.asarray(weights, dtype=float)
+            except (TypeError, ValueError):
+                raise EstimationError(f"contrast coefficients must be numbers, got {weights!r}") from None
+            if a.shape != (len(self),):
+                raise EstimationError(f"contrast needs {len(self)} coefficients, got {a.shape}")
+        if not np.isfinite(a).all():
+            bad = [self.labels[i] for i in np.flatnonzero(~np.isfinite(a))]
+            raise EstimationError(f"contrast coefficients must be finite numbers; rows {bad} have {a[~np.isfinite(a)].tolist()}")
         return a
 
     def contrast(
@@ -628,6 +678,7 @@ class EstimateTable:
         constant: float = 0.0,
         name: str | None = None,
         level: float | None = None,
+        method: str | None = None,
     ) -> Estimate:
         """A linear combination ``constant + sum_j a_j theta_j`` with its SE.
 
@@ -641,6 +692,12 @@ class EstimateTable:
             Label of the result.
         level : float, optional
             Confidence level; default the table's.
+        method : {"delta", "replicates"}, optional
+            How a replicate table gets the variance: ``"delta"`` uses ``a' V a`` with the
+            table's (replicate) covariance, ``"replicates"`` applies the replicate
+            variance formula to the combination evaluated on every replicate. For a
+            linear contrast both agree (up to replicates discarded as undefined).
+            Default: the table's ``function_method``.
 
         Returns
         -------
@@ -651,11 +708,14 @@ class EstimateTable:
         Raises
         ------
         EstimationError
-            If a name is not a row of the table.
+            A name that is not a row of the table, no coefficients, a coefficient that is
+            not a finite number, an unknown ``method``.
         """
         a = self._coefficients(weights)
+        if isinstance(constant, (bool, np.bool_)) or not isinstance(constant, (int, float, np.integer, np.floating)) or not math.isfinite(constant):
+            raise EstimationError(f"constant must be a finite number, got {constant!r}")
         value = constant + float(a @ self.estimate)
-        if self._replicates is not None:
+        if self._resolve_method(method) == "replicates":
             var = float(self._replicate_variance((self._replicates @ a)[:, None], np.array([value - constant]))[0, 0])
         else:
             var = float(a @ self.vcov_matrix() @ a)
@@ -678,6 +738,7 @@ class EstimateTable:
         name: str | None = None,
         level: float | None = None,
         ci_scale: str = "identity",
+        method: str | None = None,
     ) -> Estimate:
         """A smooth function of the rows, with a delta-method (or replicate) SE.
 
@@ -694,14 +755,21 @@ class EstimateTable:
         ci_scale : {"identity", "log"}, default "identity"
             ``"log"`` builds the interval on the log scale (for a positive index) and
             back-transforms it, so it cannot cross 0.
+        method : {"delta", "replicates"}, optional
+            ``"delta"``: variance ``g' V g`` with ``g`` the gradient at the estimates and
+            ``V`` the table's covariance (for a replicate table, the replicate
+            covariance) — R's ``svycontrast(svymean(..., design), quote(expr))``, the
+            default for tables from the design estimators. ``"replicates"``: the formula
+            is evaluated on every replicate and the replicate variance formula applied,
+            as R does when the statistic carries its replicates
+            (``return.replicates=TRUE``); only for replicate tables. Default: the
+            table's ``function_method`` ("delta" for estimator tables; tables built
+            with replicates by :func:`compute_index` re-evaluate).
 
         Returns
         -------
         Estimate
-            For a Taylor table: variance ``g' V g`` with ``g`` the gradient at the
-            estimates (R's ``svycontrast(stat, quote(expr))``). For a replicate table:
-            the formula evaluated on every replicate and the replicate variance formula
-            applied, as R does for ``svrepstat`` objects.
+            The function value with the variance chosen by ``method``.
 
         Raises
         ------
@@ -716,7 +784,7 @@ class EstimateTable:
         grad = np.zeros(len(self))
         for nm, g in zip(f.names, np.atleast_1d(grad_small)):
             grad[self.labels.index(nm)] = g
-        if self._replicates is not None:
+        if self._resolve_method(method) == "replicates":
             cols = {lab: self._replicates[:, i] for i, lab in enumerate(self.labels)}
             rep_vals = np.asarray(f.evaluate(cols, errors="nan"), dtype=float)
             var = float(self._replicate_variance(rep_vals[:, None], np.array([float(value)]))[0, 0])

@@ -153,7 +153,10 @@ def run_case(case):
         return tab.contrast(opts["contrast"]), design
     if base == "transform":
         tab = target.mean(list(analysis), na_rm=na_rm)
-        return tab.transform(opts["expression"]), design
+        # R: svycontrast re-evaluates on the replicates only when the statistic carries
+        # them (return.replicates=TRUE); otherwise the delta method with the vcov
+        method = "replicates" if "return.replicates=TRUE" in case.get("r_call", "") else None
+        return tab.transform(opts["expression"], method=method), design
     raise NotImplementedError(f"estimator {est!r} is not covered by this test file")
 
 
@@ -423,3 +426,35 @@ def test_r_filter_reader():
             r_filter(d, bad)
     with pytest.raises(KeyError, match="no pandas mapping"):
         add_derived(d, [{"name": "z", "definition": "?", "r": "log(a)"}])
+
+
+# ---------------------------------------------------------------------------
+# transform()/contrast() on a replicate table: delta method by default, as R
+# ---------------------------------------------------------------------------
+
+
+def test_replicate_transform_default_is_delta_as_r():
+    """R 4.1.1 (rclus1 as in tests/data/r_extra_estimation.R):
+    ct <- svycontrast(svymean(~api00+api99, rclus1), quote(api00/api99))   # 1.0612728107529, SE 0.00644166105360744
+    svycontrast(svymean(~api00+api99, rclus1), quote(api00*api99/1000))    # 390.996744931171, SE 33.3183492416993
+    with return.replicates=TRUE the SE of the ratio is 0.00643877385069782 (method="replicates").
+    """
+    base = next(c for c in load_family("quantiles") if c["id"] == "median_api00_rclus1")
+    rclus1, _ = build_design(base)
+    tab = rclus1.mean(["api00", "api99"])
+    d = tab.transform("api00/api99")
+    assert d.estimate == pytest.approx(1.0612728107529, rel=1e-12)
+    assert d.se == pytest.approx(0.00644166105360744, rel=1e-9)
+    assert tab.transform("api00/api99", method="replicates").se == pytest.approx(0.00643877385069782, rel=1e-9)
+    e = tab.transform("api00*api99/1000")
+    assert e.estimate == pytest.approx(390.996744931171, rel=1e-12)
+    assert e.se == pytest.approx(33.3183492416993, rel=1e-9)
+    # a linear contrast: delta (a'Va) and replicate re-evaluation agree
+    c1 = tab.contrast({"api00": 1, "api99": -1})
+    c2 = tab.contrast({"api00": 1, "api99": -1}, method="replicates")
+    assert c1.se == pytest.approx(c2.se, rel=1e-10)
+    with pytest.raises(hi.EstimationError, match="delta"):
+        tab.transform("api00/api99", method="bogus")
+    taylor = hi.SurveyDesign(pd.DataFrame({"y": [1.0, 2, 4], "x": [1.0, 1, 2]})).mean(["y", "x"])
+    with pytest.raises(hi.EstimationError, match="replicate design"):
+        taylor.transform("y/x", method="replicates")
