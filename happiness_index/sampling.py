@@ -1015,8 +1015,9 @@ def select(
         Unknown ``method``; missing columns; allocation naming unknown strata or
         omitting strata; n_h larger than the stratum's units (or PSUs with positive
         size); ``size`` missing, zero, negative or text for ``pps_systematic``; an
-        allocation given as text; duplicated PSU ids; ``units`` referring to PSUs not in ``frame``; a selected PSU with no units;
-        output columns already present in the frame; or inconsistent arguments.
+        allocation given as text; duplicated PSU ids; ``units`` referring to PSUs not
+        in ``frame``; a selected PSU with no units; output columns already present in
+        the frame; or inconsistent arguments.
 
     Warns
     -----
