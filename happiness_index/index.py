@@ -580,10 +580,8 @@ def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
             missing = np.isnan(v)
             if it.missing_codes:
                 missing |= np.isin(v, np.asarray(it.missing_codes, dtype=float))
-            vals = pd.Series(v)
-            uniq = pd.unique(v[~missing])
-            ok = {u: bool(it.allows(float(u))) for u in uniq.tolist()}
-            bad = ~missing & ~vals.map(ok).fillna(False).to_numpy(dtype=bool)
+            allowed = [u for u in pd.unique(v[~missing]).tolist() if it.allows(float(u))]
+            bad = ~missing & ~np.isin(v, np.asarray(allowed, dtype=float))
             if unparseable is not None:
                 bad |= unparseable
             shown = col.to_numpy(dtype=object)
