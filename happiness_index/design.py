@@ -51,6 +51,7 @@ from scipy import sparse, special, stats
 from .errors import (
     DesignError,
     EstimationError,
+    HappinessIndexWarning,
     LonelyPSUError,
     LonelyPSUWarning,
     describe_rows,
@@ -119,6 +120,76 @@ def _check_column(data: pd.DataFrame, col, what: str) -> None:
         close = difflib.get_close_matches(str(col), [str(c) for c in data.columns], n=3)
         hint = f" Did you mean {close}?" if close else ""
         raise DesignError(f"{what} column {col!r} is not in the data.{hint} Columns: {list(data.columns)[:20]}")
+
+
+def _check_bool(value, name: str, err=DesignError) -> bool:
+    """``value`` as a Python bool; refuse anything but True/False (numpy bools included)."""
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise err(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+
+
+def _check_duplicate_columns(data: pd.DataFrame) -> None:
+    dup = data.columns[data.columns.duplicated()]
+    if len(dup):
+        raise DesignError(
+            f"the data has duplicate column names {sorted({str(c) for c in dup})}; a design needs one column "
+            "per name. Rename them (e.g. data.columns = [...]) or drop the copies "
+            "(data.loc[:, ~data.columns.duplicated()])"
+        )
+
+
+def _check_key_types(values: pd.Series, col, err=DesignError) -> None:
+    """Refuse a key column mixing numbers and text (1 and "1" would be two different groups)."""
+    if values.dtype != object:
+        return
+    kinds = {("text" if isinstance(v, str) else "number" if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else type(v).__name__)
+             for v in pd.unique(values.dropna())}
+    if len(kinds) > 1:
+        nums = [v for v in pd.unique(values.dropna()) if not isinstance(v, str)][:3]
+        txt = [v for v in pd.unique(values.dropna()) if isinstance(v, str)][:3]
+        raise err(
+            f"column {col!r} mixes value types ({', '.join(sorted(kinds))}): e.g. {nums} and {txt}. "
+            "1 and '1' would be different groups; convert the column to one type first, e.g. "
+            f"data[{col!r}].astype(str)"
+        )
+
+
+def _warn_dropped_domains(key_table: pd.DataFrame, present: np.ndarray, by_cols, var_columns) -> None:
+    """Warn that ``by()`` leaves out domains with no respondent in scope (naming them)."""
+    if present.all():
+        return
+    gone = key_table[~present]
+    names = [", ".join(str(v) for v in r) for r in gone.itertuples(index=False)]
+    shown = "; ".join(names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    warnings.warn(
+        f"by({list(by_cols)}): {len(names)} domain(s) left out of the table ({shown}): none of their "
+        f"respondents has a non-zero weight and non-missing {list(var_columns)} (all weights zero, or every "
+        "value missing under na_rm=True). They stay in the design; their estimates are undefined.",
+        HappinessIndexWarning,
+        stacklevel=4,
+    )
+
+
+def _check_totals_finite(t: np.ndarray, stat: "_Stat") -> None:
+    """Weighted totals that overflow (inf/NaN from finite inputs): say so, not "zero denominator"."""
+    if np.isfinite(t).all():
+        return
+    raise EstimationError(
+        f"the weighted totals of {stat.var_columns} overflow (exceed the float range, about 1.8e308): the weights "
+        "times the values are too large. Rescale the weights (e.g. divide by their mean) or the variable "
+        "(e.g. in thousands) and scale the result back"
+    )
+
+
+def _check_variance_finite(var: np.ndarray, stat: "_Stat") -> None:
+    """A variance that overflows to inf/NaN with finite estimates: refuse instead of an infinite SE."""
+    if np.isinf(np.asarray(var)).any():
+        raise EstimationError(
+            f"the variance of the estimate of {stat.var_columns} overflows (squared weighted totals exceed the float "
+            "range, about 1.8e308). Rescale the weights (e.g. divide by their mean) or the variable (e.g. in "
+            "thousands) and scale the result back"
+        )
 
 
 def _as_list(x) -> list:
@@ -247,6 +318,18 @@ class _EstimatorMixin:
             hint = f" Did you mean {close}?" if close else ""
             raise EstimationError(f"column {col!r} is not in the data.{hint}")
         s = data[col]
+        if pd.api.types.is_complex_dtype(s.dtype):
+            raise EstimationError(
+                f"column {col!r} holds complex numbers ({s.dtype}); survey estimators need real values: "
+                f"take the real part (data[{col!r}].to_numpy().real) or the modulus first"
+            )
+        if pd.api.types.is_datetime64_any_dtype(s.dtype) or pd.api.types.is_timedelta64_dtype(s.dtype) or isinstance(
+            s.dtype, pd.PeriodDtype
+        ):
+            raise EstimationError(
+                f"column {col!r} holds dates/times ({s.dtype}); estimate a number derived from it instead, e.g. "
+                f"the year (data[{col!r}].dt.year) or the days since a reference date"
+            )
         if numeric:
             if s.dtype == bool or pd.api.types.is_bool_dtype(s):
                 s = s.astype("float64")
@@ -366,6 +449,7 @@ class _EstimatorMixin:
         """
         cols = _as_list(x)
         if len(cols) == 1 and self._is_categorical(cols[0]) and self._data[cols[0]].notna().any():
+            self._check_not_broken_numeric(cols[0])
             # R's svymean(~factor): the share of every category, Wald intervals
             Y, names, ok = self._indicators(cols[0], na_rm)
             k = len(names)
@@ -385,6 +469,7 @@ class _EstimatorMixin:
         """
         cols = _as_list(x)
         if len(cols) == 1 and self._is_categorical(cols[0]):
+            self._check_not_broken_numeric(cols[0])
             Y, names, ok = self._indicators(cols[0], na_rm)
             stat = _Stat(names, Y, np.arange(len(names)), np.full(len(names), -1), "total", cols)
             return self._run(stat, ok, deff=deff, level=level, single=False, keys_var=cols[0])
@@ -510,6 +595,37 @@ class _EstimatorMixin:
         return pd.Series(neff[present], index=idx, name="effective_n")
 
     # ------------------------------------------------------------ categorical helpers
+    def _check_not_broken_numeric(self, col) -> None:
+        """Refuse a text column that is mostly numbers with a few non-numbers ("n/a", "5,5").
+
+        Rule: among the non-missing values of an object/string column, if at least half
+        parse as numbers (``pd.to_numeric``), the column is a numeric variable with
+        unparsed entries, not a categorical one, and category shares would be wrong.
+        Pandas ``category`` columns are always taken as categorical.
+        """
+        s = self._column(col, numeric=False)
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+            return
+        nn = s[s.notna()]
+        if len(nn) == 0:
+            return
+        conv = pd.to_numeric(nn, errors="coerce")
+        ok = conv.notna()
+        if ok.mean() >= 0.5 and not ok.all():
+            bad = nn[~ok]
+            raise EstimationError(
+                f"column {col!r} is stored as text but {int(ok.sum())} of its {len(nn)} values are numbers; the "
+                f"others cannot be read as numbers: values {[str(v) for v in pd.unique(bad)[:5]]} in rows "
+                f"{describe_rows(bad.index)}. Convert it with pd.to_numeric(data[{col!r}], errors='coerce') "
+                "(the text becomes missing; then na_rm=True) or recode those entries. For category shares of a "
+                "genuinely categorical column use proportion() or a pandas 'category' column."
+            )
+        if ok.all():
+            raise EstimationError(
+                f"column {col!r} holds numbers stored as text ({s.dtype}); convert it explicitly with "
+                f"pd.to_numeric(data[{col!r}]) before estimating (or make it a 'category' column for shares)"
+            )
+
     def _is_categorical(self, col) -> bool:
         s = self._column(col, numeric=False)
         return not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
@@ -567,7 +683,8 @@ class _EstimatorMixin:
         for c in cols:
             if c not in self._data.columns:
                 raise EstimationError(f"domain column {c!r} is not in the data; columns: {list(self._data.columns)[:20]}")
-        return DomainView(self, cols, dropna)
+            _check_key_types(self._data[c], c, EstimationError)
+        return DomainView(self, cols, _check_bool(dropna, "dropna", EstimationError))
 
     def subset(self, mask) -> "_EstimatorMixin":
         """A domain of this design: estimation restricted to ``mask`` on the full design.
@@ -589,13 +706,21 @@ class _EstimatorMixin:
         """
         if isinstance(mask, pd.Series):
             if not mask.index.equals(self._data.index):
-                try:
-                    mask = mask.reindex(self._data.index)
-                except ValueError as exc:  # duplicate labels cannot be aligned
+                idx = self._data.index
+                if mask.index.has_duplicates or idx.has_duplicates:
                     raise EstimationError(
-                        f"the subset mask cannot be aligned with the data rows ({exc}); pass a boolean "
-                        "array in row order, or give the data and the mask the same index"
-                    ) from None
+                        "the subset mask cannot be aligned with the data rows (duplicate row labels); pass a "
+                        "boolean array in row order, or give the data and the mask the same index"
+                    )
+                missing = idx.difference(mask.index)
+                if len(missing):
+                    raise EstimationError(
+                        f"the subset mask's index does not align with the data's row labels: {len(missing)} data "
+                        f"rows ({describe_rows(missing)}) have no entry in the mask. Build the mask from the same "
+                        "DataFrame (e.g. data['commune'] == 'Nghĩa Lộ'), or pass mask.to_numpy() if it is already "
+                        "in row order"
+                    )
+                mask = mask.reindex(idx)
             if mask.isna().any():
                 raise EstimationError(
                     f"the subset mask has missing values at rows {describe_rows(self._data.index[mask.isna()])}; "
@@ -665,6 +790,7 @@ class _EstimatorMixin:
                     f"{'non-missing ' if self._by_dropna else ''}domain key and non-missing {stat.var_columns}; "
                     "check the missing values (na_rm=True, dropna=False) or the domain columns"
                 )
+            _warn_dropped_domains(key_table, present, self._by_cols, stat.var_columns)
             key_table = key_table[present].reset_index(drop=True)
             remap = np.full(D, -1)
             remap[present] = np.arange(present.sum())
@@ -738,6 +864,7 @@ class _EstimatorMixin:
             variance_method=self._variance_method,
             replicates=res.get("replicates"),
             replicate_variance=res.get("replicate_variance"),
+            function_method="delta",
         )
 
     def _prop_interval_fn(self, p, var, n, method, stat, dom, d, dom_all, degf_d):
@@ -800,7 +927,7 @@ class _EstimatorMixin:
         lam = (var / (p * (1 - p)) ** 2) * (Wn * p * (1 - p))
         # svyglm's Pearson residuals are (y - p)/sqrt(p(1-p)) (no weight factor), so their
         # design-weighted variance with the n/(n-1) factor is exactly n/(n-1)
-        n = int((w > 0).sum())
+        n = int((w != 0).sum())
         disp = n / (n - 1) if n > 1 else float("nan")
 
         beta_hat = math.log(p_fit / (1 - p_fit))
@@ -815,7 +942,8 @@ class _EstimatorMixin:
         def interval(level, df, _lam=lam, _disp=disp, _n=n):
             if not np.isfinite(_disp):
                 return (float("nan"), float("nan"))
-            return profile_likelihood_logit_interval(beta_hat, std_err, _lam, dev_increase, _disp, _n, level, df)
+            with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # NaN limits, not warnings
+                return profile_likelihood_logit_interval(beta_hat, std_err, _lam, dev_increase, _disp, _n, level, df)
 
         return interval, p_fit
 
@@ -825,7 +953,7 @@ class _EstimatorMixin:
         w = self._w
         sel = dom >= 0
         out = np.full((D, stat.p), np.nan)
-        nobs = np.bincount(dom[sel & (w > 0)], minlength=D).astype(float)
+        nobs = np.bincount(dom[sel & (w != 0)], minlength=D).astype(float)
         wsum = np.bincount(dom[sel], weights=w[sel], minlength=D)
         for j in range(stat.p):
             y = stat.Y[:, stat.num[j]]
@@ -840,20 +968,22 @@ class _EstimatorMixin:
             if skind in ("mean", "proportion"):
                 xbar = theta[:, j]
             elif skind == "total":
-                xbar = np.bincount(dom[sel], weights=(w * y)[sel], minlength=D) / wsum
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    xbar = np.bincount(dom[sel], weights=(w * y)[sel], minlength=D) / wsum
             else:
                 return None
             resid2 = np.zeros(self._n)
             resid2[sel] = (y[sel] - xbar[dom[sel]]) ** 2
-            s2 = np.bincount(dom[sel], weights=(w * resid2)[sel], minlength=D) / wsum * nobs / (nobs - 1)
-            N = wsum
-            if skind == "total":
-                vsrs = s2 * wsum**2 / nobs
-            else:
-                vsrs = s2 / nobs
-            if kind != "replace":
-                vsrs = vsrs * (N - nobs) / N
+            # a domain of one respondent has no SRS variance: deff NaN (as R), no warning
             with np.errstate(divide="ignore", invalid="ignore"):
+                s2 = np.bincount(dom[sel], weights=(w * resid2)[sel], minlength=D) / wsum * nobs / (nobs - 1)
+                N = wsum
+                if skind == "total":
+                    vsrs = s2 * wsum**2 / nobs
+                else:
+                    vsrs = s2 / nobs
+                if kind != "replace":
+                    vsrs = vsrs * (N - nobs) / N
                 out[:, j] = var_diag[:, j] / vsrs
         return out
 
@@ -989,8 +1119,23 @@ class SurveyDesign(_EstimatorMixin):
             raise DesignError(f"data must be a pandas DataFrame, got {type(data).__name__}")
         if len(data) == 0:
             raise DesignError("data has no rows")
-        if lonely_psu not in LONELY_RULES:
+        if not isinstance(lonely_psu, str) or lonely_psu not in LONELY_RULES:
             raise DesignError(f"lonely_psu={lonely_psu!r} is not a rule; use one of {LONELY_RULES}")
+        _check_duplicate_columns(data)
+        for what, arg in (("weights", weights), ("strata", strata)):
+            if isinstance(arg, (pd.Series, pd.DataFrame, np.ndarray, list, tuple)):
+                raise DesignError(
+                    f"{what}= takes a column name, not a {type(arg).__name__}; add the values to the data "
+                    f"(data = data.assign({what}_col=values)) and pass {what}='{what}_col'"
+                )
+        for i, arg in enumerate(_as_list(psu)):
+            if isinstance(arg, (pd.Series, pd.DataFrame, np.ndarray, list, tuple)):
+                raise DesignError(
+                    f"psu= takes column names, not a {type(arg).__name__}; add the cluster codes to the data "
+                    "and pass the column name"
+                )
+        nest = _check_bool(nest, "nest")
+        adjust_domain_lonely = _check_bool(adjust_domain_lonely, "adjust_domain_lonely")
         self._data = data
         self._n = len(data)
         self.weights_column = weights
@@ -1002,6 +1147,7 @@ class SurveyDesign(_EstimatorMixin):
         self.adjust_domain_lonely = bool(adjust_domain_lonely)
         self._domain = None
         self._adjusters: tuple = ()
+        self._reweighted = False
         self._build()
 
     # ------------------------------------------------------------ construction
@@ -1018,6 +1164,7 @@ class SurveyDesign(_EstimatorMixin):
                     f"strata column {self.strata_column!r} has missing values at rows "
                     f"{describe_rows(data.index[s.isna()])}; every respondent needs a stratum"
                 )
+            _check_key_types(s, self.strata_column)
             s = s.map(lambda v: __import__("unicodedata").normalize("NFC", v) if isinstance(v, str) else v)
             strat_codes, strat_labels = _codes(s)
         else:
@@ -1031,6 +1178,7 @@ class SurveyDesign(_EstimatorMixin):
                     f"PSU column {c!r} has missing values at rows {describe_rows(data.index[v.isna()])}; "
                     "every respondent needs a cluster code"
                 )
+            _check_key_types(v, c)
             cluster_arrays.append(v.to_numpy())
         if not cluster_arrays:
             cluster_arrays = [np.arange(n)]
@@ -1080,7 +1228,7 @@ class SurveyDesign(_EstimatorMixin):
                 name = repr(spec)
                 if np.isnan(vals).any():
                     raise DesignError(f"fpc column {spec!r} has missing values at rows {describe_rows(data.index[np.isnan(vals)])}")
-            if (vals <= 0).any():
+            if np.isneginf(vals).any() or (vals <= 0).any():
                 raise DesignError(f"fpc {name} has zero or negative values at rows {describe_rows(data.index[vals <= 0])}")
             fpc_vals.append((vals, name))
         if fpc_vals:
@@ -1134,8 +1282,9 @@ class SurveyDesign(_EstimatorMixin):
                         f"{'strata' if s == 0 else 'units'} {labs} (population {Npop[bad_h].tolist()} < sampled "
                         f"{npsu[bad_h].tolist()}): the fpc must be the population count N_h >= n_h, or a fraction"
                     )
-                f = np.where(np.isinf(Npop), 1.0, (Npop - npsu) / Npop)
-                frac = npsu / Npop
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    f = np.where(np.isinf(Npop), 1.0, (Npop - npsu) / Npop)
+                    frac = npsu / Npop
             elif fpc_vals:
                 f = np.zeros(H)  # complete sampling at stages without fpc
                 frac = np.ones(H)
@@ -1197,8 +1346,11 @@ class SurveyDesign(_EstimatorMixin):
             if not (w > 0).any():
                 raise DesignError(f"all weights in {self.weights_column!r} are zero")
         elif fpc_vals:
-            if not is_count and len(fpc_vals) < len(stage_codes):
-                pass
+            if not (probs > 0).all():
+                raise DesignError(
+                    "weights cannot be derived from an infinite fpc (an infinite population gives a zero "
+                    "inclusion probability); pass weights= explicitly"
+                )
             w = 1.0 / probs
         else:
             w = np.ones(n)
@@ -1223,7 +1375,9 @@ class SurveyDesign(_EstimatorMixin):
         return int(self._domain_mask().sum())
 
     def _domain_mask(self) -> np.ndarray:
-        base = self._w > 0
+        # w != 0, not w > 0: calibrated (linear, unbounded) weights may be negative and
+        # still count, as in R (only zero weights put a row outside every domain)
+        base = self._w != 0
         return base if self._domain is None else (self._domain & base)
 
     @property
@@ -1246,11 +1400,52 @@ class SurveyDesign(_EstimatorMixin):
         new._domain = mask
         return new
 
+    _UPDATE_NAMES = ("data", "weights", "strata", "psu", "fpc", "nest", "lonely_psu", "adjust_domain_lonely")
+
     def update(self, **kw) -> "SurveyDesign":
         """A new design with some attributes replaced (``weights``, ``lonely_psu``, ...).
 
         The design is immutable: calibration and changes of rule return new objects.
+
+        Parameters
+        ----------
+        **kw
+            Any of ``data``, ``weights``, ``strata``, ``psu``, ``fpc``, ``nest``,
+            ``lonely_psu``, ``adjust_domain_lonely`` (the constructor's arguments).
+
+        Returns
+        -------
+        SurveyDesign
+            Changing only ``lonely_psu``/``adjust_domain_lonely`` copies this design and
+            keeps its weights, calibration adjusters and domain (the rules act at
+            variance time only). Other changes rebuild the design from the data.
+
+        Raises
+        ------
+        DesignError
+            An unknown name; a change other than the lonely-PSU rules on a calibrated
+            (or otherwise re-weighted) design, whose calibration would be silently lost:
+            re-run the calibration on the new design instead.
         """
+        unknown = [k for k in kw if k not in self._UPDATE_NAMES]
+        if unknown:
+            raise DesignError(f"update() does not know {unknown}; it accepts {list(self._UPDATE_NAMES)}")
+        if kw and set(kw) <= {"lonely_psu", "adjust_domain_lonely"}:
+            new = object.__new__(type(self))
+            new.__dict__.update(self.__dict__)
+            if "lonely_psu" in kw:
+                if not isinstance(kw["lonely_psu"], str) or kw["lonely_psu"] not in LONELY_RULES:
+                    raise DesignError(f"lonely_psu={kw['lonely_psu']!r} is not a rule; use one of {LONELY_RULES}")
+                new.lonely_psu = kw["lonely_psu"]
+            if "adjust_domain_lonely" in kw:
+                new.adjust_domain_lonely = _check_bool(kw["adjust_domain_lonely"], "adjust_domain_lonely")
+            return new
+        if getattr(self, "_reweighted", False) or self._adjusters:
+            raise DesignError(
+                f"update({', '.join(kw)}) on a calibrated (re-weighted) design would rebuild it from the data and "
+                "lose the calibrated weights. Update the original design, then re-run the calibration on the new "
+                "design (only lonely_psu and adjust_domain_lonely can be changed in place)"
+            )
         args = dict(
             weights=self.weights_column,
             strata=self.strata_column,
@@ -1269,6 +1464,7 @@ class SurveyDesign(_EstimatorMixin):
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new._w = np.asarray(w, dtype=float)
+        new._reweighted = True
         if adjuster is not None:
             new._adjusters = self._adjusters + (adjuster,)
         return new
@@ -1309,6 +1505,7 @@ class SurveyDesign(_EstimatorMixin):
         pd_ = ukey % D
         pf = ukey // D
         t = _group_sum(pd_, D, S)  # (D, k)
+        _check_totals_finite(t, stat)
         theta = _thetas(t, stat)  # (D, p)
         if not np.all(np.isfinite(theta)):
             bad = np.flatnonzero(~np.isfinite(theta).all(axis=1))
@@ -1354,7 +1551,9 @@ class SurveyDesign(_EstimatorMixin):
         def variance(full: bool):
             return self._taylor(fine_vals, levels[0], dom, D, stat.p, full)
 
-        var_diag = variance(False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            var_diag = variance(False)
+        _check_variance_finite(var_diag, stat)
 
         def vcov():
             return variance(True)
@@ -1474,7 +1673,7 @@ class SurveyDesign(_EstimatorMixin):
     # ------------------------------------------------------------ replicates
     def to_replicates(
         self,
-        method: str = "jk1",
+        method: str = "auto",
         replicates: int | None = None,
         seed: int | None = None,
         rho: float | None = None,
@@ -1483,16 +1682,17 @@ class SurveyDesign(_EstimatorMixin):
 
         Parameters
         ----------
-        method : {"jk1", "jkn", "brr", "fay", "bootstrap"}
-            JK1 (unstratified delete-one-PSU jackknife), JKn (stratified jackknife with
+        method : {"auto", "jk1", "jkn", "brr", "fay", "bootstrap"}, default "auto"
+            "auto": JK1 for an unstratified design, JKn for a stratified one (R's
+            ``as.svrepdesign`` default). JK1 (unstratified delete-one-PSU jackknife), JKn (stratified jackknife with
             per-stratum factors ``(n_h - 1)/n_h``), BRR (balanced half-samples from a
             Hadamard matrix; needs exactly 2 PSUs per stratum; ``rho`` gives Fay's method),
             bootstrap (Rao & Wu 1988 rescaling: ``n_h - 1`` PSUs drawn with replacement per
             stratum).
         replicates : int, optional
-            Number of bootstrap replicates (default 200). Ignored by jackknife and BRR.
+            Number of bootstrap replicates (default 200, at least 2). Ignored by jackknife and BRR.
         seed : int, optional
-            Seed for the bootstrap.
+            Non-negative integer seed for the bootstrap.
         rho : float, optional
             Fay's coefficient in [0, 1) for "brr"/"fay" (R's ``fay.rho``).
 
@@ -1506,7 +1706,8 @@ class SurveyDesign(_EstimatorMixin):
         ------
         DesignError
             JK1 on a stratified design, BRR with other than 2 PSUs per stratum, an unknown
-            method, or a lonely PSU under ``lonely_psu="fail"``.
+            method, a ``seed`` or ``replicates`` that is not a whole number (``"a"``,
+            2.5), or a lonely PSU under ``lonely_psu="fail"``.
         """
         from .replicates import build_replicates
 
@@ -1572,27 +1773,83 @@ class ReplicateDesign(_EstimatorMixin):
     ):
         if not isinstance(data, pd.DataFrame):
             raise DesignError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        if len(data) == 0:
+            raise DesignError("data has no rows")
+        _check_duplicate_columns(data)
         self._data = data
         self._n = len(data)
+        if isinstance(weights, (pd.Series, pd.DataFrame, np.ndarray, list, tuple)):
+            raise DesignError(
+                f"weights= takes a column name, not a {type(weights).__name__}; add the values to the data "
+                "(data = data.assign(w=values)) and pass weights='w'"
+            )
         _check_column(data, weights, "weights")
+        if not (pd.api.types.is_numeric_dtype(data[weights]) and not pd.api.types.is_complex_dtype(data[weights])):
+            raise DesignError(
+                f"weights column {weights!r} must be numeric, it is {data[weights].dtype}; convert it with "
+                f"pd.to_numeric(data[{weights!r}])"
+            )
         w = data[weights].to_numpy(dtype="float64", na_value=np.nan)
         if not np.isfinite(w).all() or (w < 0).any():
             bad = ~np.isfinite(w) | (w < 0)
             raise DesignError(
                 f"weights column {weights!r} has missing, infinite or negative values at rows {describe_rows(data.index[bad])}"
             )
+        if not (w != 0).any():
+            raise DesignError(f"all weights in {weights!r} are zero: no respondent is in the sample")
         if isinstance(replicate_weights, (list, tuple)) and all(isinstance(c, str) for c in replicate_weights):
             for c in replicate_weights:
                 _check_column(data, c, "replicate weight")
+            bad_cols = [c for c in replicate_weights if not pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_complex_dtype(data[c])]
+            if bad_cols:
+                raise DesignError(
+                    f"replicate weight columns {bad_cols} are not numeric (dtype {data[bad_cols[0]].dtype}); "
+                    "convert them with pd.to_numeric"
+                )
             W = data[list(replicate_weights)].to_numpy(dtype="float64", na_value=np.nan)
             self.replicate_columns = list(replicate_weights)
+        elif isinstance(replicate_weights, pd.DataFrame):
+            rw = replicate_weights
+            if not rw.index.equals(data.index):
+                if rw.index.has_duplicates or data.index.has_duplicates or set(rw.index) != set(data.index):
+                    extra = rw.index.difference(data.index)[:5].tolist() if not rw.index.has_duplicates else []
+                    raise DesignError(
+                        "the replicate weights DataFrame's row labels do not match the data's "
+                        f"({'duplicate labels' if rw.index.has_duplicates or data.index.has_duplicates else f'e.g. labels {extra} not in the data'}); "
+                        "give both the same index (or pass a numpy array in the data's row order)"
+                    )
+                rw = rw.reindex(data.index)  # same labels, another order: align by label
+            bad_cols = [c for c in rw.columns if not pd.api.types.is_numeric_dtype(rw[c]) or pd.api.types.is_complex_dtype(rw[c])]
+            if bad_cols:
+                raise DesignError(
+                    f"replicate weight columns {bad_cols[:5]} are not numeric; convert them with pd.to_numeric"
+                )
+            W = rw.to_numpy(dtype="float64", na_value=np.nan)
+            self.replicate_columns = [str(c) for c in rw.columns]
         else:
-            W = np.asarray(replicate_weights, dtype=float)
+            arr = np.asarray(replicate_weights)
+            if arr.dtype.kind not in "biuf":
+                raise DesignError(
+                    f"replicate_weights must be numbers (an n × R numeric array or a list of column names); got dtype {arr.dtype}"
+                )
+            W = arr.astype(float)
             self.replicate_columns = None
         if W.ndim != 2 or W.shape[0] != self._n:
             raise DesignError(f"replicate_weights must be n × R with n = {self._n} rows; got shape {W.shape}")
+        if W.shape[1] == 0:
+            raise DesignError("replicate_weights has no columns: a replicate design needs at least one replicate")
         if not np.isfinite(W).all() or (W < 0).any():
-            raise DesignError("replicate weights have missing, infinite or negative values")
+            bad = (~np.isfinite(W) | (W < 0)).any(axis=1)
+            raise DesignError(
+                f"replicate weights have missing, infinite or negative values at rows {describe_rows(data.index[bad])}"
+            )
+        zero = np.flatnonzero(~(W != 0).any(axis=0))
+        if len(zero):
+            names = [self.replicate_columns[j] for j in zero[:10]] if self.replicate_columns else (zero[:10] + 1).tolist()
+            raise DesignError(
+                f"replicate weight column(s) {names} are zero for every respondent: such a replicate has no estimate. "
+                "Check the replicate weights file (drop the column or fix it)"
+            )
         R = W.shape[1]
         self.weights_column = weights
         self._w = w
@@ -1602,12 +1859,22 @@ class ReplicateDesign(_EstimatorMixin):
         self._cluster = None
 
     def _setup(self, method, rho, scale, rscales, mse, R):
-        method = method.lower()
         allowed = ("jk1", "jkn", "brr", "fay", "bootstrap", "other")
-        if method not in allowed:
+        if not isinstance(method, str) or method.lower() not in allowed:
             raise DesignError(f"method={method!r} is not a replicate type; use one of {allowed}")
-        if rho is not None and not 0 <= rho < 1:
-            raise DesignError(f"Fay's rho must be in [0, 1), got {rho}")
+        method = method.lower()
+        if rho is not None:
+            if isinstance(rho, bool) or not isinstance(rho, (int, float, np.integer, np.floating)):
+                raise DesignError(f"Fay's rho must be a number in [0, 1), got {rho!r}")
+            if not 0 <= rho < 1:
+                raise DesignError(f"Fay's rho must be in [0, 1), got {rho}")
+            rho = float(rho)
+        if scale is not None:
+            if isinstance(scale, bool) or not isinstance(scale, (int, float, np.integer, np.floating)):
+                raise DesignError(f"scale must be a positive number, got {scale!r}")
+            if not (math.isfinite(scale) and scale > 0):
+                raise DesignError(f"scale must be a positive finite number, got {scale!r}")
+        mse = _check_bool(mse, "mse")
         if scale is None:
             if method == "jk1":
                 scale = (R - 1) / R
@@ -1621,7 +1888,15 @@ class ReplicateDesign(_EstimatorMixin):
                 scale = 1.0
         if rscales is None:
             rscales = np.ones(R)
-        rscales = np.asarray(rscales, dtype=float)
+        rs = np.asarray(rscales)
+        if rs.dtype.kind not in "biuf":
+            raise DesignError(f"rscales must be numbers, one per replicate; got dtype {rs.dtype}")
+        rscales = rs.astype(float)
+        if rscales.shape == (R,) and (not np.isfinite(rscales).all() or (rscales < 0).any()):
+            bad = np.flatnonzero(~np.isfinite(rscales) | (rscales < 0))
+            raise DesignError(
+                f"rscales must be finite and >= 0; replicates {(bad[:10] + 1).tolist()} have {rscales[bad[:10]].tolist()}"
+            )
         if rscales.shape != (R,):
             raise DesignError(f"rscales needs one value per replicate ({R}), got {rscales.shape}")
         self.method = method
@@ -1670,12 +1945,22 @@ class ReplicateDesign(_EstimatorMixin):
         return int(self._domain_mask().sum())
 
     def _domain_mask(self) -> np.ndarray:
-        base = self._w > 0
+        # w != 0, not w > 0: calibrated (linear, unbounded) weights may be negative and
+        # still count, as in R (only zero weights put a row outside every domain)
+        base = self._w != 0
         return base if self._domain is None else (self._domain & base)
 
     @property
     def df(self) -> float:
-        """Rank of the replicate weight matrix minus 1 (R's ``degf``)."""
+        """Rank of the replicate weight matrix minus 1 (R's ``degf``).
+
+        A calibrated (re-weighted) replicate design keeps at most the df of the design it
+        came from: recalibrating every replicate makes the weights differ within PSUs and
+        inflates the numerical rank (85 PSUs in 17 strata gave 136), while the
+        information is still that of the original PSUs. R's ``calibrate`` keeps the stored
+        ``degf`` of the replicate design (``regcalibrate`` recomputes it, which can only
+        lower it); here ``df = min(df of the source design, rank - 1)``.
+        """
         if self._df_cache is None:
             if self._A is not None:
                 M = self._A
@@ -1684,6 +1969,9 @@ class ReplicateDesign(_EstimatorMixin):
             # R uses qr(..., tol=1e-5); use a relative tolerance of the same order (one SVD)
             s = np.linalg.svd(M, compute_uv=False) if M.size else np.zeros(0)
             self._df_cache = float((s > 1e-5 * s[0]).sum() - 1) if len(s) else 0.0
+            cap = getattr(self, "_df_cap", None)
+            if cap is not None:
+                self._df_cache = min(self._df_cache, cap)
         return self._df_cache
 
     def _with_domain(self, mask):
@@ -1694,12 +1982,16 @@ class ReplicateDesign(_EstimatorMixin):
 
     def _with_weights(self, w: np.ndarray, W: np.ndarray) -> "ReplicateDesign":
         """Internal: a copy with new full-sample and replicate weights (explicit)."""
+        cap = self.df  # the source design's df: calibration cannot add information
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new._w = np.asarray(w, dtype=float)
         new._W = np.asarray(W, dtype=float)
         new._A = None
         new._cluster = None
+        new._df_cap = cap
+        new._df_cache = None
+        new._reweighted = True
         return new
 
     def __repr__(self) -> str:
@@ -1740,7 +2032,12 @@ class ReplicateDesign(_EstimatorMixin):
         """scale * sum_r rscales_r (theta_r - c)(theta_r - c)^T for reps (R × q)."""
         ok = np.isfinite(reps).all(axis=1)
         if not ok.all():
-            warnings.warn(f"{int((~ok).sum())} replicates gave undefined estimates and were discarded", stacklevel=4)
+            warnings.warn(
+                f"{int((~ok).sum())} replicates gave undefined estimates (a replicate with zero weight in the domain "
+                "or a zero denominator) and were discarded from the variance",
+                HappinessIndexWarning,
+                stacklevel=4,
+            )
         r = reps[ok]
         rs = self.rscales[ok]
         c = full_est if self.mse else r[rs > 0].mean(axis=0) if (rs > 0).any() else r.mean(axis=0)
@@ -1756,15 +2053,21 @@ class ReplicateDesign(_EstimatorMixin):
         idx = np.flatnonzero(sel)
         Ysel = stat.Y if len(idx) == self._n else stat.Y[idx]
         t = _group_sum(dom[idx], D, Ysel, w[idx])
+        _check_totals_finite(t, stat)
         theta = _thetas(t, stat)
         if not np.all(np.isfinite(theta)):
-            raise EstimationError("the estimate is undefined in a domain (zero weighted denominator)")
+            raise EstimationError(
+                "the estimate is undefined in a domain (zero weighted denominator: the domain has no weight, or the "
+                "ratio's denominator totals 0)"
+            )
         T = self._replicate_totals(Ysel, idx, dom[idx], D)  # (R, D, k)
         reps = _thetas(T.reshape(-1, stat.Y.shape[1]), stat).reshape(T.shape[0], D * stat.p)
         full = theta.reshape(-1)
         # variance of each column, discarding NaN replicates column-wise
-        V = self._rep_variance(reps, full)
+        with np.errstate(over="ignore", invalid="ignore"):
+            V = self._rep_variance(reps, full)
         var_diag = np.diag(V).reshape(D, stat.p)
+        _check_variance_finite(var_diag, stat)
         full_cov = V
 
         return {

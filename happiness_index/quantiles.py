@@ -112,10 +112,41 @@ def weighted_quantile(x, w, p, rule: str = "math") -> np.ndarray:
     -------
     numpy.ndarray
         One quantile per ``p``.
+
+    Raises
+    ------
+    EstimationError
+        Unknown rule; ``x``/``w`` of different lengths, empty, not numbers, NaN or
+        infinite; negative weights or all weights zero; ``p`` outside [0, 1].
     """
     _check_rule(rule)
-    x = np.asarray(x, dtype=float)
-    w = np.asarray(w, dtype=float)
+    try:
+        x = np.asarray(x, dtype=float)
+        w = np.asarray(w, dtype=float)
+        pa = np.atleast_1d(np.asarray(p, dtype=float))
+    except (TypeError, ValueError):
+        raise EstimationError("weighted_quantile needs numeric x, w and p (arrays of numbers)") from None
+    if x.ndim != 1 or x.shape != w.shape:
+        raise EstimationError(f"x and w must be 1-d arrays of the same length; got shapes {x.shape} and {w.shape}")
+    if len(x) == 0:
+        raise EstimationError("weighted_quantile of an empty array: there are no values")
+    for nm, a in (("x", x), ("w", w)):
+        if not np.isfinite(a).all():
+            bad = np.flatnonzero(~np.isfinite(a))
+            raise EstimationError(
+                f"{nm} has missing or infinite values at positions {bad[:10].tolist()}; drop or impute them first"
+            )
+    if (w < 0).any():
+        raise EstimationError(f"weights must be >= 0; negative at positions {np.flatnonzero(w < 0)[:10].tolist()}")
+    if not (w > 0).any():
+        raise EstimationError("all weights are zero: the weighted quantile is undefined")
+    if not np.all((pa >= 0) & (pa <= 1)):
+        raise EstimationError(f"probabilities must be in [0, 1]; got {pa.tolist()}")
+    return _wq(x, w, pa, rule)
+
+
+def _wq(x: np.ndarray, w: np.ndarray, p, rule: str) -> np.ndarray:
+    """weighted_quantile without the input checks (internal; NaN when no weight is non-zero)."""
     keep = w != 0
     x, w = x[keep], w[keep]
     o = np.argsort(x, kind="stable")
@@ -132,7 +163,7 @@ def _rep_rule(xs: np.ndarray, Wr: np.ndarray, p: float, rule: str) -> np.ndarray
     n, R = Wr.shape
     if rule == "hf7":
         # interpolation rule: one small pass per replicate column
-        return np.array([weighted_quantile(xs, Wr[:, r], p, "hf7")[0] for r in range(R)])
+        return np.array([_wq(xs, Wr[:, r], p, "hf7")[0] for r in range(R)])
     kept = Wr != 0
     cw = _cumweights(Wr)  # (n, R)
     W = cw[-1]
@@ -289,6 +320,12 @@ def estimate_quantiles(
         raise EstimationError(f"quantile probabilities must be in [0, 1]; got {ps.tolist()} (write 0.5 for the median)")
     if isinstance(x, (list, tuple)):
         raise EstimationError("quantile() takes one column; call it once per column")
+    if df is not None:
+        from .estimators import _check_df
+
+        df = _check_df(df)
+        if not df > 0:
+            raise EstimationError(f"df must be positive (math.inf for Normal quantiles), got {df!r}")
 
     Y, ok = design._values([x], na_rm)
     xv = Y[:, 0]
@@ -298,6 +335,13 @@ def estimate_quantiles(
         raise EstimationError(f"the domain is empty: no respondent with a non-missing {x!r}")
     if key_table is not None:
         present = counts > 0
+        if not present.any():
+            raise EstimationError(
+                f"every domain is empty: no respondent with a non-zero weight, a domain key and a non-missing {x!r}"
+            )
+        from .design import _warn_dropped_domains
+
+        _warn_dropped_domains(key_table, present, design._by_cols, [x])
         key_table = key_table[present].reset_index(drop=True)
         remap = np.full(D, -1)
         remap[present] = np.arange(present.sum())
@@ -334,6 +378,7 @@ def estimate_quantiles(
         Vq = design._rep_variance(rep_q, qhat.reshape(-1))
 
     estimates, labels, key_rows = [], [], []
+    nan_reasons: list[str] = []
     for d, dd in enumerate(doms):
         n_rows = int(np.sum(dom == d))
         for j, pj in enumerate(ps):
@@ -387,9 +432,36 @@ def estimate_quantiles(
             )
             if not np.isfinite(se):
                 est = _with_se(est, np.nan)
+                if not dfd > 0:
+                    why = f"the domain has {dfd:g} degrees of freedom (<= 0)"
+                elif interval_type == "quantile":
+                    why = "the replicate quantiles are undefined"
+                elif ci_method == "score":
+                    why = "the score statistic does not cross the t quantile inside the data range"
+                else:
+                    clo, chi = _cdf_interval(Fj, seF, level, dfd, cdf_type, n_rows, degf_d)
+                    why = (
+                        f"the CDF interval [{clo:.4g}, {chi:.4g}] around F = {Fj:.4g} falls outside [0, 1], "
+                        "i.e. beyond the data range"
+                        if np.isfinite(clo) and np.isfinite(chi)
+                        else f"the CDF interval around F = {Fj:.4g} is undefined (SE {seF:.3g})"
+                    )
+                nan_reasons.append(f"{est.name}: {why}")
             estimates.append(est)
             labels.append(label)
             key_rows.append(row)
+    if nan_reasons:
+        import warnings
+
+        from .errors import HappinessIndexWarning
+
+        shown = "; ".join(nan_reasons[:5]) + (f"; and {len(nan_reasons) - 5} more" if len(nan_reasons) > 5 else "")
+        warnings.warn(
+            f"{len(nan_reasons)} quantile(s) have no interval (SE and limits NaN, as R's svyquantile gives NA): "
+            f"{shown}. A wider domain, another interval_type or ci_method, or a lower level may give one.",
+            HappinessIndexWarning,
+            stacklevel=3,
+        )
     if single_p and key_table is None:
         return estimates[0]
     k = len(estimates)
@@ -411,6 +483,7 @@ def estimate_quantiles(
         variance_method=design._variance_method,
         replicates=reps,
         replicate_variance=rep_var,
+        function_method="delta" if reps is not None else None,
     )
 
 

@@ -71,13 +71,36 @@ def _lonely_check(design, st, npsu, f):
     return lonely
 
 
-def build_replicates(design, method: str = "jk1", replicates: int | None = None, seed: int | None = None, rho: float | None = None):
+def _check_int(value, name: str, minimum: int) -> int:
+    """An integer argument (int, numpy integer or an integral float), at least ``minimum``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer, float, np.floating)):
+        raise DesignError(f"{name} must be a whole number, got {value!r} ({type(value).__name__})")
+    if isinstance(value, (float, np.floating)) and not (np.isfinite(value) and float(value).is_integer()):
+        raise DesignError(f"{name} must be a whole number, got {value!r}")
+    v = int(value)
+    if v < minimum:
+        raise DesignError(f"{name} must be at least {minimum}, got {v}")
+    return v
+
+
+def build_replicates(design, method: str = "auto", replicates: int | None = None, seed: int | None = None, rho: float | None = None):
     """Replicate design from a :class:`~happiness_index.design.SurveyDesign`.
 
-    See :meth:`SurveyDesign.to_replicates` for the parameters. Raises
-    :class:`DesignError` when the scheme does not fit the design.
+    See :meth:`SurveyDesign.to_replicates` for the parameters. ``method="auto"`` is
+    JK1 for an unstratified design and JKn for a stratified one (R's
+    ``as.svrepdesign`` default). Raises :class:`DesignError` when the scheme does not
+    fit the design, or for a bad ``method``, ``replicates`` or ``seed``.
     """
     from .design import ReplicateDesign
+
+    if not isinstance(method, str):
+        raise DesignError(f"method must be a string ('auto', 'jk1', 'jkn', 'brr', 'fay', 'bootstrap'), got {method!r}")
+    if seed is not None and not isinstance(seed, np.random.SeedSequence):
+        seed = _check_int(seed, "seed", 0)
+    if replicates is not None:
+        replicates = _check_int(replicates, "replicates", 2)
+    if rho is not None and (isinstance(rho, (bool, np.bool_)) or not isinstance(rho, (int, float, np.integer, np.floating))):
+        raise DesignError(f"Fay's rho must be a number in [0, 1), got {rho!r}")
 
     if design._domain is not None:
         raise DesignError("build replicate weights from the full design, then take subsets of the replicate design")
@@ -90,6 +113,8 @@ def build_replicates(design, method: str = "jk1", replicates: int | None = None,
     st, cluster, cl_stratum, npsu, f = _stage1(design)
     C, H = st.n_clusters, st.n_strata
     has_strata = design.strata_column is not None and H > 1
+    if method == "auto":
+        method = "jkn" if has_strata else "jk1"
     if method == "jk1":
         if has_strata:
             raise DesignError("JK1 is for unstratified designs; use method='jkn' for a stratified design")
@@ -163,9 +188,7 @@ def build_replicates(design, method: str = "jk1", replicates: int | None = None,
         scale = 1.0 / (R * (1 - rho) ** 2)
         return ReplicateDesign._from_multipliers(design, A, cluster, "fay" if rho > 0 else "brr", scale, np.ones(R), rho=rho)
     if method == "bootstrap":
-        R = 200 if replicates is None else int(replicates)
-        if R < 2:
-            raise DesignError("bootstrap needs at least 2 replicates")
+        R = 200 if replicates is None else replicates
         _lonely_check(design, st, npsu, f)
         rng = np.random.default_rng(seed)
         A = np.zeros((C, R))
@@ -178,4 +201,4 @@ def build_replicates(design, method: str = "jk1", replicates: int | None = None,
             counts = rng.multinomial(nh - 1, np.full(nh, 1.0 / nh), size=R)  # (R, nh)
             A[members, :] = counts.T * (nh / (nh - 1))
         return ReplicateDesign._from_multipliers(design, A, cluster, "bootstrap", 1.0 / (R - 1), np.ones(R))
-    raise DesignError(f"method={method!r} is not a replicate scheme; use 'jk1', 'jkn', 'brr', 'fay' or 'bootstrap'")
+    raise DesignError(f"method={method!r} is not a replicate scheme; use 'auto', 'jk1', 'jkn', 'brr', 'fay' or 'bootstrap'")

@@ -493,3 +493,238 @@ def test_fuzz_only_library_errors_escape(data, kw):
         except HappinessIndexError:
             pass
     pd.testing.assert_frame_equal(data, ref)
+
+
+# ---------------------------------------------------------------------------
+# breakit follow-ups: negative calibrated weights, dropped domains, replicate input,
+# text in numeric columns, switches, update(), seeds, overflow, alignment
+# ---------------------------------------------------------------------------
+
+
+def _calib_frame():
+    return pd.DataFrame({"x": np.arange(1.0, 11), "s": ["a"] * 5 + ["b"] * 5, "w": 1.0})
+
+
+def test_negative_calibrated_weights_are_kept_as_in_r():
+    """Unbounded linear calibration to sum(w x) = 90 with N = 10 (x = 1..10, d = 1) gives
+    g = 1 + l0 + l1 x with three negative weights; R keeps them (weights != 0), so the
+    calibrated total reproduces the constraint exactly: 90."""
+    d = hi.SurveyDesign(_calib_frame(), weights="w")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = hi.calibrate(d, {"(Intercept)": 10, "x": 90}, method="linear")
+    w = c.weights.to_numpy()
+    assert (w < 0).sum() == 3
+    t = c.total("x")
+    assert t.estimate == pytest.approx(90.0, rel=1e-12)
+    assert t.estimate == pytest.approx(float(np.sum(w * np.arange(1.0, 11))), rel=1e-12)
+    assert c.n == 10 and t.n == 10
+    # hand check: w_i = 1 + l0 + l1 x_i with sum w = 10, sum w x = 90
+    # -> l1 = 35/82.5, l0 = -5.5 l1; first weight 1 - 4.5 * 35/82.5
+    assert w[0] == pytest.approx(1 - 4.5 * 35 / 82.5, rel=1e-12)
+    assert c.mean("x").estimate == pytest.approx(9.0, rel=1e-12)
+    r = d.to_replicates("jk1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cr = hi.calibrate(r, {"(Intercept)": 10, "x": 90}, method="linear")
+    assert cr.total("x").estimate == pytest.approx(90.0, rel=1e-12)
+    assert cr.n == 10
+    # the constructor still refuses negative user weights
+    with pytest.raises(DesignError, match="negative"):
+        hi.SurveyDesign(_calib_frame().assign(w=-1.0), weights="w")
+
+
+def test_by_warns_about_dropped_domains(df):
+    d = design(df.assign(w=[0.0, 0, 0, 0, 5, 6, 7, 8]), lonely_psu="certainty")
+    with pytest.warns(hi.HappinessIndexWarning, match=r"1 domain\(s\) left out.*Nghĩa Lộ.*non-zero weight"):
+        t = d.by("commune").mean("y")
+    assert list(t.keys["commune"]) == ["Yên Bình"]
+    d2 = design(df.assign(y=[np.nan] * 4 + [5.0, 6, 7, 8]))
+    with pytest.warns(hi.HappinessIndexWarning, match="Nghĩa Lộ"):
+        d2.by("commune").mean("y", na_rm=True)
+    with pytest.warns(hi.HappinessIndexWarning, match="Nghĩa Lộ"):
+        d2.by("commune").quantile("y", na_rm=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", hi.HappinessIndexWarning)
+        design(df).by("commune").mean("y")  # nothing dropped: no warning
+
+
+def test_replicate_dataframe_is_aligned_by_index(df):
+    W = pd.DataFrame(np.arange(1.0, 25).reshape(8, 3), index=df.index, columns=["r1", "r2", "r3"])
+    a = hi.ReplicateDesign(df, "w", W)
+    b = hi.ReplicateDesign(df, "w", W.iloc[::-1])  # same labels, other order
+    np.testing.assert_array_equal(a.replicate_weights(), b.replicate_weights())
+    assert a.mean("y").se == pytest.approx(b.mean("y").se, rel=1e-14)
+    with pytest.raises(DesignError, match="row labels do not match"):
+        hi.ReplicateDesign(df, "w", W.set_axis(range(100, 108)))
+
+
+@pytest.mark.parametrize(
+    "kw, pattern",
+    [
+        (dict(replicate_weights=np.ones((8, 0))), "no columns"),
+        (dict(replicate_weights=np.column_stack([np.ones(8), np.zeros(8)])), r"\[2\] are zero for every respondent"),
+        (dict(replicate_weights=np.full((8, 2), "1", dtype=object)), "must be numbers"),
+        (dict(scale=float("nan")), "positive finite"),
+        (dict(scale=float("inf")), "positive finite"),
+        (dict(scale=-1.0), "positive finite"),
+        (dict(scale="1"), "positive number"),
+        (dict(rscales=[1.0, np.nan, 1.0]), "finite and >= 0"),
+        (dict(rscales=[1.0, -1.0, 1.0]), "finite and >= 0"),
+        (dict(rscales=["a", "b", "c"]), "must be numbers"),
+        (dict(rho="0.5"), "rho must be a number"),
+        (dict(method=None), "not a replicate type"),
+        (dict(method="jackknife"), "not a replicate type"),
+        (dict(mse="yes"), "mse must be True or False"),
+    ],
+)
+def test_replicate_design_bad_arguments(df, kw, pattern):
+    args = dict(replicate_weights=np.ones((8, 3)) * df["w"].to_numpy()[:, None])
+    args.update(kw)
+    with pytest.raises(DesignError, match=pattern):
+        hi.ReplicateDesign(df, "w", **args)
+
+
+def test_replicate_design_text_and_zero_weights(df):
+    with pytest.raises(DesignError, match="must be numeric"):
+        hi.ReplicateDesign(df.assign(w=df["w"].astype(str)), "w", np.ones((8, 2)))
+    with pytest.raises(DesignError, match="not numeric"):
+        hi.ReplicateDesign(df.assign(r1=df["w"].astype(str)), "w", ["r1"])
+    with pytest.raises(DesignError, match="all weights in 'w' are zero"):
+        hi.ReplicateDesign(df.assign(w=0.0), "w", np.ones((8, 2)))
+
+
+def test_text_in_a_numeric_column_is_an_error_not_category_shares(df):
+    z = ["1", "2", "n/a", "4", "5", "6", "7", "8"]
+    d = design(df.assign(z=z))
+    for f in (lambda: d.mean("z"), lambda: d.total("z")):
+        with pytest.raises(EstimationError) as e:
+            f()
+        m = msg(e)
+        assert "'n/a'" in m and "rows 2" in m and "pd.to_numeric" in m
+    # a genuinely categorical column keeps its category shares
+    shares = design(df).mean("txt")
+    assert len(shares) == 3 and shares.estimate.sum() == pytest.approx(1.0)
+    with pytest.raises(EstimationError, match="dates"):
+        design(df.assign(t=pd.Timestamp("2024-01-01"))).mean("t")
+    with pytest.raises(EstimationError, match="complex"):
+        design(df.assign(c=df["y"] + 1j)).mean("c")
+
+
+@pytest.mark.parametrize("kw", [dict(nest="yes"), dict(nest=1), dict(adjust_domain_lonely="False"), dict(adjust_domain_lonely=None)])
+def test_switches_must_be_booleans(df, kw):
+    with pytest.raises(DesignError, match="must be True or False"):
+        design(df, **kw)
+    with pytest.raises(EstimationError, match="must be True or False"):
+        design(df).by("commune", dropna="no")
+
+
+def test_weights_series_duplicate_columns_and_update(df):
+    with pytest.raises(DesignError, match="takes a column name"):
+        hi.SurveyDesign(df, weights=df["w"])
+    with pytest.raises(DesignError, match=r"duplicate column names \['y'\]"):
+        hi.SurveyDesign(pd.concat([df, df[["y"]]], axis=1), weights="w")
+    d = design(df)
+    with pytest.raises(DesignError, match=r"does not know \['bogus'\].*lonely_psu"):
+        d.update(bogus=1)
+    pop = {"commune": {"Nghĩa Lộ": 30, "Yên Bình": 50}}
+    c = hi.calibrate(d, pop)
+    c2 = c.update(lonely_psu="certainty")
+    assert c2.lonely_psu == "certainty" and c.lonely_psu == "fail"
+    np.testing.assert_array_equal(c2.weights, c.weights)
+    assert c2.total("y").se == pytest.approx(c.total("y").se, rel=1e-14)  # adjusters kept
+    assert c2.total("y").se != pytest.approx(d.total("y").se, rel=1e-6)
+    with pytest.raises(DesignError, match="re-run the calibration"):
+        c.update(strata=None)
+
+
+@pytest.mark.parametrize("kw, pattern", [(dict(seed="a"), "seed"), (dict(seed=1.5), "seed"), (dict(seed=-1), "seed"),
+                                         (dict(replicates=2.5), "replicates"), (dict(replicates="x"), "replicates"),
+                                         (dict(replicates=1), "at least 2"), (dict(replicates=True), "replicates")])
+def test_bad_seeds_and_replicate_counts(df, kw, pattern):
+    with pytest.raises(DesignError, match=pattern):
+        design(df).to_replicates("bootstrap", **kw)
+
+
+def test_to_replicates_auto_is_r_default(df):
+    assert design(df).to_replicates().method == "jkn"
+    assert hi.SurveyDesign(df, weights="w", psu="village").to_replicates().method == "jk1"
+    with pytest.raises(DesignError, match="auto"):
+        design(df).to_replicates("jackknife")
+
+
+def test_overflow_is_named(df):
+    big = df.assign(w=1e308, y=1e308)
+    for f in (lambda d: d.mean("y"), lambda d: d.total("y")):
+        with pytest.raises(EstimationError, match="overflow"):
+            f(hi.SurveyDesign(big, weights="w"))
+    with pytest.raises(EstimationError, match="variance .* overflows"):
+        design(df.assign(w=1e200)).total("y")
+
+
+def test_subset_mask_with_another_index_and_mixed_key_types(df):
+    d = design(df)
+    with pytest.raises(EstimationError, match="does not align with the data's row labels"):
+        d.subset(pd.Series([True] * 8, index=range(10, 18)))
+    mixed = [1, 1, 1, 1, "1", "1", "1", "1"]
+    with pytest.raises(DesignError, match="mixes value types"):
+        hi.SurveyDesign(df.assign(commune=mixed), weights="w", strata="commune")
+    with pytest.raises(EstimationError, match="mixes value types"):
+        hi.SurveyDesign(df.assign(k=mixed), weights="w").by("k")
+
+
+def test_contrast_confint_and_quantile_arguments(df):
+    t = design(df).mean(["y", "b"])
+    with pytest.raises(EstimationError, match="finite"):
+        t.contrast({"y": np.nan})
+    with pytest.raises(EstimationError, match="at least one coefficient"):
+        t.contrast({})
+    with pytest.raises(EstimationError, match="must be a number"):
+        t.contrast({"y": "1"})
+    e = design(df).mean("y")
+    from happiness_index.errors import DomainDfWarning
+
+    with pytest.warns(DomainDfWarning, match="df > 0"):
+        lo, hi_ = e.confint(df=0)
+    assert math.isnan(lo) and math.isnan(hi_)
+    with pytest.warns(DomainDfWarning):
+        e.confint(df=float("nan"))
+    with pytest.raises(EstimationError, match="df must be a number"):
+        e.confint(df="3")
+    with pytest.raises(EstimationError, match="df must be positive"):
+        design(df).quantile("y", df=-3)
+    for args, pattern in [(([1.0, np.nan], [1, 1]), "missing"), (([1.0, 2.0], [1, np.nan]), "missing"),
+                          (([1.0, 2.0], [1, -1]), "negative"), (([], []), "empty"), (([1.0, 2.0], [0, 0]), "all weights are zero")]:
+        with pytest.raises(EstimationError, match=pattern):
+            hi.weighted_quantile(*args, 0.5)
+
+
+def test_quantile_nan_interval_warns_with_the_reason():
+    # four values: the median's CDF interval 0.5 -+ t(3) * 0.289 reaches beyond [0, 1]; R gives NA
+    d = hi.SurveyDesign(pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0]}))
+    with pytest.warns(hi.HappinessIndexWarning, match=r"outside \[0, 1\]"):
+        q = d.quantile("y", p=0.5)
+    assert math.isnan(q.se)
+
+
+def test_no_runtime_warnings_leak(df):
+    """Representative edge calls under warnings-as-errors for numpy RuntimeWarnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        warnings.simplefilter("ignore", hi.HappinessIndexWarning)
+        design(df.assign(N=np.inf), fpc="N").mean("y")  # infinite population: f = 1
+        design(df).subset(np.arange(8) == 0).mean("y", deff=True)  # one respondent: deff NaN
+        design(df).subset(np.arange(8) == 0).total("y", deff=True)
+        d = design(df)
+        jk = d.to_replicates("jkn")
+        jk.subset(df["village"].to_numpy() == 1).mean("y")  # a replicate deletes the whole domain
+        with pytest.raises(EstimationError):
+            design(df.assign(c=df["y"] + 1j)).mean("c")
+        with pytest.raises(EstimationError):
+            hi.SurveyDesign(df.assign(w=1e308, y=1e308), weights="w").mean("y")
+        with pytest.raises(DesignError):
+            hi.ReplicateDesign(df, "w", np.column_stack([np.ones(8), np.zeros(8)]))
+        d.quantile("y", p=[0.1, 0.5, 0.9])
+        d.by("commune").proportion("b", ci_method="likelihood")
+    with pytest.raises(DesignError, match="infinite fpc"):
+        hi.SurveyDesign(df.assign(N=np.inf), strata="commune", psu="village", fpc="N")
