@@ -46,6 +46,7 @@ def _params():
     return out
 
 
+ROOT = Path(__file__).resolve().parents[1]
 EXTRA_FILE = Path(__file__).resolve().parent / "data" / "r_extra_estimation.json"
 
 
@@ -458,3 +459,43 @@ def test_replicate_transform_default_is_delta_as_r():
     taylor = hi.SurveyDesign(pd.DataFrame({"y": [1.0, 2, 4], "x": [1.0, 1, 2]})).mean(["y", "x"])
     with pytest.raises(hi.EstimationError, match="replicate design"):
         taylor.transform("y/x", method="replicates")
+
+
+def test_calibrated_replicate_df_as_r():
+    """R 4.1.1 (apistrat as in the shared data):
+    des <- svydesign(id=~1, strata=~stype, weights=~pw, data=apistrat)
+    r <- as.svrepdesign(des, type="JKn"); degf(r)                               # 197
+    degf(calibrate(r, ~stype, c(`(Intercept)`=6194, stypeH=755, stypeM=1018)))  # 197 (degf kept)
+    degf(calibrate(r, ~stype+api99, c(..., api99=3914069)))                     # 196 (regcalibrate: rank - 1)
+    set.seed(1); as.svrepdesign(des, type="bootstrap", replicates=300): 197, 197, 196
+    dclus1 JK1 (id=~dnum, weights=~pw): 14; calibrated to ~api99: 14.
+    """
+    a = pd.read_csv(ROOT.parent / "shared" / "data" / "apistrat.csv")
+    d = hi.SurveyDesign(a, weights="pw", strata="stype")
+    pop = {"(Intercept)": 6194, "stypeH": 755, "stypeM": 1018}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for r in (d.to_replicates("jkn"), d.to_replicates("bootstrap", replicates=300, seed=1)):
+            assert r.df == 197
+            assert hi.calibrate(r, pop, formula="~stype").df == 197
+            assert hi.calibrate(r, {**pop, "api99": 3914069}, formula="~stype+api99").df == 196
+        a1 = pd.read_csv(ROOT.parent / "shared" / "data" / "apiclus1.csv")
+        r3 = hi.SurveyDesign(a1, weights="pw", psu="dnum").to_replicates("jk1")
+        assert r3.df == 14 and hi.calibrate(r3, {"(Intercept)": 6194, "api99": 3914069}).df == 14
+
+
+def test_calibrated_replicate_df_never_exceeds_the_source():
+    # 17 strata x 5 PSUs x 4 rows: bootstrap replicates recalibrated to a numeric total
+    # make the weights differ within PSUs, so the numerical rank of the n x R matrix
+    # exceeds the 68 = 85 - 17 degrees of freedom of the PSUs; df stays 68 at most
+    rng = np.random.default_rng(3)
+    n = 17 * 5 * 4
+    df = pd.DataFrame({"h": np.repeat(np.arange(17), 20), "psu": np.repeat(np.arange(85), 4),
+                       "w": rng.uniform(1, 3, n), "x": rng.normal(10, 2, n)})
+    r = hi.SurveyDesign(df, weights="w", strata="h", psu="psu").to_replicates("bootstrap", replicates=200, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        c = hi.calibrate(r, {"(Intercept)": 2000, "x": 20500})
+    s = np.linalg.svd(c.replicate_weights(), compute_uv=False)
+    assert (s > 1e-5 * s[0]).sum() - 1 > 68  # the raw rank grew
+    assert r.df == 68 and c.df == 68
