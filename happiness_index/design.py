@@ -444,6 +444,10 @@ class _EstimatorMixin:
         ------
         EstimationError
             Unknown or non-numeric column, missing values without ``na_rm``, empty domain.
+            A text column in which at least half the non-missing values are numbers is
+            taken as a broken numeric column (e.g. "n/a" entries): the error names the
+            rows and values and suggests ``pd.to_numeric``; date/time and complex columns
+            are refused. Totals or variances that overflow the float range.
         LonelyPSUError
             A stratum with one PSU under ``lonely_psu="fail"``.
         """
@@ -1053,10 +1057,14 @@ class SurveyDesign(_EstimatorMixin):
     data : pandas.DataFrame
         One row per respondent. Never modified.
     weights : str, optional
-        Column of sampling weights (inverse inclusion probabilities). When None, weights
-        are derived from ``fpc`` (``1 / Π_s n_s/N_s``) or, without fpc, all equal to 1.
-        Zero weights are allowed: such rows are outside every domain but keep their PSU
-        in the design (R's behaviour for subsets).
+        Name of the column of sampling weights (inverse inclusion probabilities). A
+        Series or array is refused (:class:`DesignError`): add it to the data and pass
+        its name, so the weights can never be misaligned with the rows. When None,
+        weights are derived from ``fpc`` (``1 / Π_s n_s/N_s``) or, without fpc, all
+        equal to 1. Zero weights are allowed: such rows are outside every domain but
+        keep their PSU in the design (R's behaviour for subsets). Calibrated designs
+        may carry negative weights (unbounded linear calibration); only zero weights
+        put a row out of scope, as in R.
     strata : str, optional
         Stratum column (stage 1).
     psu : str or list of str, optional
@@ -1084,9 +1092,12 @@ class SurveyDesign(_EstimatorMixin):
     Raises
     ------
     DesignError
-        Unknown columns; missing, non-finite or negative weights; missing strata or PSU
-        codes; a PSU code in two strata without ``nest=True``; an fpc that varies within a
-        stratum, mixes counts and fractions, or is smaller than the sampled count.
+        Unknown or duplicate columns; ``weights``/``strata``/``psu`` given as values
+        instead of column names; missing, non-finite or negative weights; missing strata
+        or PSU codes; a key column mixing numbers and text (1 and "1"); a PSU code in two
+        strata without ``nest=True``; ``nest``/``adjust_domain_lonely`` not True/False;
+        an fpc that varies within a stratum, mixes counts and fractions, or is smaller
+        than the sampled count; an infinite fpc without ``weights``.
 
     Notes
     -----
@@ -1728,9 +1739,10 @@ class ReplicateDesign(_EstimatorMixin):
         One row per respondent; never modified.
     weights : str
         Column with the full-sample analysis weight.
-    replicate_weights : list of str, or array (n × R)
+    replicate_weights : list of str, DataFrame or array (n × R)
         The replicate *analysis* weights (full weights, not multipliers), one column per
-        replicate, as published with many surveys.
+        replicate, as published with many surveys. A DataFrame is aligned with ``data``
+        by its index (same labels, any order); an array must be in the data's row order.
     method : {"jk1", "jkn", "brr", "fay", "bootstrap", "other"}
         Sets the default ``scale``: JK1 ``(R-1)/R``, BRR ``1/R``, Fay ``1/(R(1-rho)^2)``,
         bootstrap ``1/(R-1)``, JKn and other 1.
@@ -1754,8 +1766,12 @@ class ReplicateDesign(_EstimatorMixin):
     Raises
     ------
     DesignError
-        Unknown columns, non-finite or negative weights, a replicate matrix of the wrong
-        shape, ``rscales`` of the wrong length.
+        Unknown or duplicate columns, text, non-finite or negative weights, all weights
+        zero, a replicate matrix of the wrong shape or with no columns, a replicate that
+        is zero for every respondent, a DataFrame whose index does not match the data's,
+        ``scale`` not a positive finite number, ``rscales`` of the wrong length or with
+        negative/non-finite values, ``rho`` not a number in [0, 1), an unknown ``method``,
+        ``mse`` not True/False.
     """
 
     _variance_method = "replicate"
