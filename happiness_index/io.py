@@ -11,6 +11,10 @@ extension      reader                                              needs
                the line; delimiter detected (``,`` ``;`` tab
                ``|``); rows with the wrong number of fields ->
                DataFileError naming the line
+.csv.gz        the same text files compressed (gzip, bzip2, xz,   (core: gzip, bz2,
+.csv.bz2       zip with one text file, or a bare ``.zip`` holding  lzma, zipfile)
+.csv.xz        one); decompressed in memory first, then the same
+.csv.zip       checks, with line numbers of the decompressed text
 .xlsx .xlsm    pandas + openpyxl; ``sheet=`` chooses the sheet     openpyxl (core)
 .sav .zsav     pyreadstat (value labels kept in ``df.attrs``)      ``[io]`` extra
 .dta           pyreadstat (value labels kept in ``df.attrs``)      ``[io]`` extra
@@ -20,12 +24,17 @@ extension      reader                                              needs
 
 from __future__ import annotations
 
+import bz2
 import csv
+import gzip
 import io
+import lzma
 import os
 import re
 import unicodedata
 import warnings
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +42,7 @@ import pandas as pd
 
 from .errors import DataFileError, HappinessIndexWarning
 
-__all__ = ["read_survey", "SUPPORTED_EXTENSIONS", "CSV_DELIMITERS"]
+__all__ = ["read_survey", "SUPPORTED_EXTENSIONS", "COMPRESSED_EXTENSIONS", "CSV_DELIMITERS"]
 
 _CSV = (".csv", ".tsv", ".txt")
 _EXCEL = (".xlsx", ".xlsm")
@@ -42,6 +51,15 @@ _STATA = (".dta",)
 _PARQUET = (".parquet", ".pq")
 #: File extensions understood by :func:`read_survey`.
 SUPPORTED_EXTENSIONS = _CSV + _EXCEL + _SPSS + _STATA + _PARQUET
+#: Compression suffixes understood for text files (``survey.csv.gz``), with the compression
+#: they stand for; a bare ``.zip`` holding one text file is read too.
+COMPRESSED_EXTENSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
+_COMPRESSIONS = frozenset(COMPRESSED_EXTENSIONS.values())
+# signatures of compressed data, to explain a compressed file named .csv
+_MAGIC = ((re.compile(rb"\x1f\x8b"), "gzip", ".gz"),
+          (re.compile(rb"BZh[1-9]1AY&SY"), "bzip2", ".bz2"),
+          (re.compile(rb"\xfd7zXZ\x00"), "xz", ".xz"),
+          (re.compile(rb"PK\x03\x04"), "zip (an Excel .xlsx workbook is a zip too)", ".zip"))
 #: Field delimiters tried, in this order of preference, when a text file is read without ``sep``.
 CSV_DELIMITERS = (",", ";", "\t", "|")
 
@@ -90,7 +108,10 @@ def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
     Parameters
     ----------
     path : str or path-like
-        The file; the format is chosen from its extension (see the module docstring).
+        The file; the format is chosen from its extension (see the module docstring). Text
+        files may be compressed: ``survey.csv.gz``, ``.csv.bz2``, ``.csv.xz``, ``.csv.zip``
+        (and the same for ``.tsv`` and ``.txt``), or a bare ``survey.zip`` holding one text
+        file.
     sheet : str or int, optional
         Excel files only: the sheet to read, by name or 0-based position. When omitted and
         the workbook has several sheets, the first sheet is read and a
@@ -110,14 +131,17 @@ def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
         ``pyreadstat.read_sav``/``read_dta``, ``pandas.read_parquet``). For text files,
         ``encoding`` overrides the UTF-8 default (e.g. ``encoding="cp1258"`` for files saved
         by old Vietnamese Windows software) and ``sep`` fixes the delimiter (no detection,
-        no warning).
+        no warning). ``compression`` (``"gzip"``, ``"bz2"``, ``"xz"``, ``"zip"``, None or
+        the default ``"infer"``, from the suffix) overrides the suffix for text files.
 
     Returns
     -------
     DataFrame
         Column names normalised to Unicode NFC (cell values are left as read; validation
         compares text after NFC). ``df.attrs["source"]`` is the path. For text files
-        ``df.attrs["delimiter"]`` is the field delimiter used; for Excel files
+        ``df.attrs["delimiter"]`` is the field delimiter used, and for compressed ones
+        ``df.attrs["compression"]`` the compression (``"gzip"``, ``"bz2"``, ``"xz"``,
+        ``"zip"``; ``df.attrs["member"]`` the file read from a zip archive); for Excel files
         ``df.attrs["sheet"]`` is the name of the sheet read. For SPSS and Stata files,
         value labels are kept in ``df.attrs["value_labels"]`` (column -> {code: label}) and
         variable labels in ``df.attrs["column_labels"]`` (column -> label); codes are not
@@ -127,8 +151,12 @@ def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
     ------
     DataFileError
         The path is missing (``None``), does not exist, is a directory or cannot be
-        opened (the message names the path); unknown extension; a text file that is not
-        UTF-8 (the message names the first bad line and the fix); a data row whose number of
+        opened (the message names the path); unknown extension (the message lists the
+        supported ones); a compressed file that is damaged, truncated or not compressed the
+        way its suffix says (the message says which), a zip archive with no text file or
+        several files, or a compressed Excel/SPSS/Stata/Parquet file; a text file that is
+        not UTF-8 (the message names the first bad line and the fix; a compressed file
+        named ``.csv`` is recognised and the message says to rename it); a data row whose number of
         fields differs from the header's (the message names the line and both counts);
         ``sheet`` not in the workbook (the message lists the sheets); ``sheet`` or
         ``decimal`` given for a format they do not apply to; two columns whose names become
@@ -164,20 +192,33 @@ def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
     option re-defines the header or the tokenising (``header``, ``names``, ``skiprows``,
     ``comment``, ``usecols``, ``quotechar`` ...).
 
+    Compressed text files are decompressed in memory (Python's ``gzip``, ``bz2``, ``lzma``
+    and ``zipfile``) and then go through exactly the same steps -- BOM, decoding with line
+    numbers, delimiter detection, field-count check -- so line numbers in messages are
+    those of the decompressed text (what ``gunzip`` or unzipping gives). A zip archive must
+    hold one file (folders and macOS ``__MACOSX/`` entries are ignored), or one named like
+    the archive without ``.zip``; messages then name ``archive.zip (member.csv)``.
+
     Excel. Formulas are read as the value Excel saved with them; a workbook produced by a
     script (openpyxl, xlsxwriter) and never opened in Excel has no saved values, so those
     cells are missing -- open and save the file in Excel, or paste values.
     """
     path = _as_path(path)
-    ext = path.suffix.lower()
-    if ext not in SUPPORTED_EXTENSIONS:
-        raise DataFileError(f"cannot read {path.name}: unknown file type {ext or '(none)'!r}; "
-                            f"supported: {', '.join(SUPPORTED_EXTENSIONS)}")
+    kw = dict(kw)
+    ext, compression = _file_type(path, kw)
     if path.is_dir():
         raise DataFileError(f"survey path is a directory, not a file: {path}")
     if not path.exists():
         raise DataFileError(f"survey file not found: {path}")
-    kw = dict(kw)
+    member = None
+    if compression == "zip":
+        member = _zip_member(path)
+        if ext is None:  # a bare .zip: the file inside says what it is
+            ext = Path(member).suffix.lower()
+            if ext not in _CSV:
+                raise DataFileError(
+                    f"{path.name}: the zip archive holds {member!r}; only text files (.csv, .tsv, "
+                    ".txt) are read from a zip archive: unzip it and read the file itself")
     if "sheet_name" in kw:
         if sheet is not None:
             raise DataFileError("give the Excel sheet once: sheet= or sheet_name=, not both")
@@ -191,7 +232,12 @@ def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
     attrs: dict = {}
     try:
         if ext in _CSV:
-            df = _read_csv(path, ext, kw, decimal, attrs)
+            raw, name = _read_bytes(path, compression, member)
+            if compression is not None:
+                attrs["compression"] = compression
+            if member is not None:
+                attrs["member"] = member
+            df = _read_csv(raw, name, ext, kw, decimal, attrs)
         elif ext in _EXCEL:
             _need("openpyxl", path, "Excel")
             df = _read_excel(path, sheet, kw, attrs)
@@ -231,10 +277,109 @@ def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------------------
+# file type and compression
+# --------------------------------------------------------------------------------------
+def _supported() -> str:
+    comp = ", ".join(f".csv{c}" for c in COMPRESSED_EXTENSIONS)
+    return f"{', '.join(SUPPORTED_EXTENSIONS)}, and compressed text files ({comp}, .tsv.gz ...)"
+
+
+def _file_type(path: Path, kw: dict) -> tuple:
+    """(format extension, compression) of ``path``; the extension is None for a bare .zip.
+
+    ``compression=`` in ``kw`` (the pandas option) is taken out of ``kw``: ``"infer"`` or
+    absent -> from the suffix, None -> not compressed, ``"gzip"``, ``"bz2"``, ``"xz"``,
+    ``"zip"`` -> that compression whatever the suffix.
+    """
+    suffix = path.suffix.lower()
+    comp = kw.pop("compression", "infer")
+    if isinstance(comp, dict):
+        comp = comp.get("method", "infer")
+    if comp is not None and comp != "infer" and comp not in _COMPRESSIONS:
+        raise DataFileError(f"{path.name}: compression must be one of 'infer', None, "
+                            f"{', '.join(map(repr, sorted(_COMPRESSIONS)))}; got {comp!r}")
+    if suffix in COMPRESSED_EXTENSIONS and comp in ("infer", COMPRESSED_EXTENSIONS[suffix]):
+        comp = COMPRESSED_EXTENSIONS[suffix]
+        inner = Path(path.stem).suffix.lower()
+        if inner in _CSV:
+            return inner, comp
+        if comp == "zip" and inner == "":
+            return None, comp
+        if inner in SUPPORTED_EXTENSIONS:
+            raise DataFileError(f"cannot read {path.name}: only text files (.csv, .tsv, .txt) may be "
+                                f"compressed; decompress the {inner} file first")
+        raise DataFileError(f"cannot read {path.name}: unknown file type {inner + suffix or suffix!r}"
+                            f"; supported: {_supported()}")
+    if suffix not in SUPPORTED_EXTENSIONS:
+        raise DataFileError(f"cannot read {path.name}: unknown file type {suffix or '(none)'!r}; "
+                            f"supported: {_supported()}")
+    if comp == "infer":
+        comp = None
+    if comp is not None and suffix not in _CSV:
+        raise DataFileError(f"{path.name}: compression={comp!r} applies to text files (.csv, "
+                            f".tsv, .txt) only; this is a {suffix} file")
+    return suffix, comp
+
+
+def _zip_member(path: Path) -> str:
+    """The name of the one text file of a zip archive (see read_survey Notes)."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [i.filename for i in zf.infolist() if not i.is_dir()
+                     and not i.filename.startswith("__MACOSX/")
+                     and not Path(i.filename).name.startswith("._")]
+    except zipfile.BadZipFile as e:
+        raise DataFileError(f"{path.name} is not a valid zip archive ({e}); if it is a plain text "
+                            f"file, name it without '.zip'") from None
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise DataFileError(f"{path.name}: the zip archive is empty")
+    same = [n for n in names if Path(n).name == path.stem]
+    if len(same) == 1:
+        return same[0]
+    shown = ", ".join(repr(n) for n in names[:10]) + (", ..." if len(names) > 10 else "")
+    raise DataFileError(f"{path.name}: the zip archive holds {len(names)} files ({shown}); it must "
+                        f"hold exactly one, or one named {path.stem!r}: unzip it and read the "
+                        "survey file itself")
+
+
+def _read_bytes(path: Path, compression, member) -> tuple:
+    """The (decompressed) bytes of a text file and the name to use in messages."""
+    raw = path.read_bytes()
+    if compression is None:
+        return raw, path.name
+    name = f"{path.name} ({member})" if member else path.name
+    what = {"gzip": "gzip", "bz2": "bzip2", "xz": "xz", "zip": "zip"}[compression]
+    try:
+        if compression == "gzip":
+            return gzip.decompress(raw), name
+        if compression == "bz2":
+            return bz2.decompress(raw), name
+        if compression == "xz":
+            return lzma.decompress(raw), name
+        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
+            return zf.read(member), name
+    except (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, ValueError) as e:
+        if isinstance(e, EOFError):
+            why = "the file is truncated (the download or copy was cut short)"
+        else:
+            why = f"{type(e).__name__}: {e}"
+        raise DataFileError(f"{path.name} is not a valid {what} file ({why}); if it is a plain "
+                            f"text file, name it without '{path.suffix}', otherwise copy it again")\
+            from None
+    except RuntimeError as e:  # zip: encrypted member
+        raise DataFileError(f"{name}: cannot read the zip archive ({e}); password-protected "
+                            "archives are not supported: unzip it and read the file itself") from None
+    except NotImplementedError as e:  # zip: unsupported compression method
+        raise DataFileError(f"{name}: cannot read the zip archive ({e}); unzip it and read the "
+                            "file itself") from None
+
+
+# --------------------------------------------------------------------------------------
 # text files
 # --------------------------------------------------------------------------------------
-def _decode(path: Path, encoding) -> str:
-    raw = path.read_bytes()
+def _decode(raw: bytes, name: str, encoding) -> str:
     enc = "utf-8-sig" if encoding is None else encoding
     try:
         text = raw.decode(enc)
@@ -243,14 +388,20 @@ def _decode(path: Path, encoding) -> str:
         start = raw.rfind(b"\n", 0, e.start) + 1
         col = e.start - start + 1
         bad = raw[e.start:e.start + 4]
-        name = "UTF-8" if encoding is None else repr(encoding)
+        enc_name = "UTF-8" if encoding is None else repr(encoding)
+        for magic, kind, suffix in _MAGIC:
+            if magic.match(raw):
+                raise DataFileError(
+                    f"{name} is not a text file: it starts like a {kind} file. If it is a "
+                    f"compressed text file, name it with '{suffix}' at the end (e.g. "
+                    f"survey.csv{suffix}); if it is an Excel workbook, name it .xlsx") from None
         raise DataFileError(
-            f"{path.name}: line {line} (byte {col} of the line) is not valid {name} "
+            f"{name}: line {line} (byte {col} of the line) is not valid {enc_name} "
             f"(bytes {bad!r}); save the file as UTF-8 (in Excel: Save As > 'CSV UTF-8'), "
             "or pass the file's encoding, e.g. read_survey(path, encoding='cp1258')"
         ) from None
     except LookupError:
-        raise DataFileError(f"unknown encoding {encoding!r} for {path.name}") from None
+        raise DataFileError(f"unknown encoding {encoding!r} for {name}") from None
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -311,7 +462,7 @@ def _uniform_fields(text: str, sep: str) -> bool:
     return bool((seps[nonblank] == seps[h]).all())
 
 
-def _check_fields(text: str, sep: str, path: Path) -> tuple[int, int, int]:
+def _check_fields(text: str, sep: str, name: str) -> tuple[int, int, int]:
     """Check every data row against the header; return (header width, max fields, header fields).
 
     Raises DataFileError naming the first row whose field count differs from the header's
@@ -330,7 +481,7 @@ def _check_fields(text: str, sep: str, path: Path) -> tuple[int, int, int]:
         # one pass in the C tokenizer; only rows whose width differs are kept
         odd = [(rd.line_num, r) for r in rd if r and len(r) != h]
     except csv.Error as e:
-        raise DataFileError(f"{path.name}: line {rd.line_num}: {e}; check the quoting "
+        raise DataFileError(f"{name}: line {rd.line_num}: {e}; check the quoting "
                             "(a value with a double quote must be quoted and the quote doubled)") \
             from None
     if not header:
@@ -351,7 +502,7 @@ def _check_fields(text: str, sep: str, path: Path) -> tuple[int, int, int]:
             why = ("values are missing: the row was cut short or the delimiter is wrong; "
                    "write an empty field for each missing value")
         raise DataFileError(
-            f"{path.name}: line {ln} has {len(r)} fields but the header (line {hline}) has {h} "
+            f"{name}: line {ln} has {len(r)} fields but the header (line {hline}) has {h} "
             f"({names}), fields separated by {d}; {why}{more}. Nothing was read, so no "
             "column is shifted")
     width = max([h] + [len(r) for _, r in odd])
@@ -363,9 +514,9 @@ def _lines(bad: list) -> str:
     return s + (", ..." if len(bad) > 10 else "")
 
 
-def _read_csv(path: Path, ext: str, kw: dict, decimal, attrs: dict) -> pd.DataFrame:
+def _read_csv(raw: bytes, name: str, ext: str, kw: dict, decimal, attrs: dict) -> pd.DataFrame:
     encoding = kw.pop("encoding", None)
-    text = _decode(path, encoding)
+    text = _decode(raw, name, encoding)
     sep = kw.pop("sep", None)
     if "delimiter" in kw:
         d = kw.pop("delimiter")
@@ -376,22 +527,22 @@ def _read_csv(path: Path, ext: str, kw: dict, decimal, attrs: dict) -> pd.DataFr
     if decimal is None:
         decimal = "."
     if decimal not in (".", ","):
-        raise DataFileError(f"{path.name}: decimal must be '.' or ',', got {decimal!r}")
+        raise DataFileError(f"{name}: decimal must be '.' or ',', got {decimal!r}")
     if decimal == sep:
-        raise DataFileError(f"{path.name}: the decimal mark and the field delimiter are both "
+        raise DataFileError(f"{name}: the decimal mark and the field delimiter are both "
                             f"{sep!r}; files with decimal commas separate fields with ';' "
                             "(read_survey(path, sep=';', decimal=','))")
     attrs["delimiter"] = sep
     default = "\t" if ext == ".tsv" else ","
     if not given and sep != default:
-        warnings.warn(f"{path.name}: fields are separated by {_delim_name(sep)}, not "
+        warnings.warn(f"{name}: fields are separated by {_delim_name(sep)}, not "
                       f"{_delim_name(default)}; the file was read with sep={sep!r} (pass sep= "
                       "to choose it yourself and silence this message)",
                       HappinessIndexWarning, stacklevel=3)
     if _STRUCTURAL & kw.keys() or len(sep) != 1:
         df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, **kw)
     else:
-        h, width, hfields = _check_fields(text, sep, path)
+        h, width, hfields = _check_fields(text, sep, name)
         if width == h == hfields:
             df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, index_col=False, **kw)
         else:  # trailing delimiters: read the header's columns only, by position
@@ -401,11 +552,11 @@ def _read_csv(path: Path, ext: str, kw: dict, decimal, attrs: dict) -> pd.DataFr
                              names=list(range(width)), usecols=range(h), index_col=False, **kw)
             df.columns = cols
     if sep == ";" and decimal == ".":
-        _warn_decimal_commas(df, path)
+        _warn_decimal_commas(df, name)
     return df
 
 
-def _warn_decimal_commas(df: pd.DataFrame, path: Path) -> None:
+def _warn_decimal_commas(df: pd.DataFrame, name: str) -> None:
     found = []
     for c in df.columns:
         if not (df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype)):
@@ -416,7 +567,7 @@ def _warn_decimal_commas(df: pd.DataFrame, path: Path) -> None:
     if found:
         ex = df[found[0]].dropna().astype(str)
         ex = ex[ex.str.match(_DECIMAL_COMMA)].iloc[0]
-        warnings.warn(f"{path.name}: column(s) {', '.join(map(repr, found))} hold numbers written "
+        warnings.warn(f"{name}: column(s) {', '.join(map(repr, found))} hold numbers written "
                       f"with a decimal comma (e.g. {ex!r}) and were read as text; read the file "
                       "with read_survey(path, decimal=',')", HappinessIndexWarning, stacklevel=3)
 

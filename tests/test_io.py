@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import unicodedata
 from pathlib import Path
@@ -275,3 +276,187 @@ def test_fast_field_check_agrees_with_the_row_by_row_check(tmp_path):
     p.write_text("id,q1,q2\n" + rows.replace("12345,1,4", "12345,1,4,9") + "\n", encoding="utf-8")
     with pytest.raises(DataFileError, match=r"line 12347 has 4 fields but the header \(line 1\) has 3"):
         read_survey(p)
+
+
+# ----------------------------------------------------------------------------------------
+# new-user trial #6: compressed text files (.csv.gz, .csv.bz2, .csv.xz, .csv.zip)
+# ----------------------------------------------------------------------------------------
+import bz2  # noqa: E402
+import gzip  # noqa: E402
+import lzma  # noqa: E402
+import zipfile  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PACK = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+
+
+def _write(p: Path, data: bytes, member: str | None = None) -> Path:
+    """Write ``data`` to ``p`` compressed as its suffix says (zip: one member)."""
+    if p.suffix == ".zip":
+        with zipfile.ZipFile(p, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(member or p.stem, data)
+    else:
+        p.write_bytes(_PACK[p.suffix](data))
+    return p
+
+
+COMP = [".gz", ".bz2", ".xz", ".zip"]
+VI_TEXT = "id,xã,q1\n1,Phường Đồng Tâm,4\n2,Xã Tân Thịnh,5\n3,Xã Văn Phú,2\n"
+
+
+@pytest.mark.parametrize("comp", COMP)
+def test_compressed_csv_reads_like_the_plain_file(tmp_path, comp):
+    plain = tmp_path / "s.csv"
+    plain.write_bytes(VI_TEXT.encode("utf-8"))
+    p = _write(tmp_path / f"s.csv{comp}", VI_TEXT.encode("utf-8-sig"))  # with Excel's BOM
+    df = read_survey(p)
+    pd.testing.assert_frame_equal(df, read_survey(plain))
+    assert list(df.columns) == ["id", "xã", "q1"]  # BOM removed after decompression
+    assert df.attrs["compression"] == {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}[comp]
+    assert df.attrs["delimiter"] == "," and df.attrs["source"].endswith(f"s.csv{comp}")
+    assert df.attrs.get("member") == ("s.csv" if comp == ".zip" else None)
+
+
+@pytest.mark.parametrize("comp", COMP)
+def test_compressed_csv_keeps_every_check(tmp_path, comp):
+    # ragged row: same message and line number as the plain file
+    p = _write(tmp_path / f"r.csv{comp}", b"id,weight,score\n1,2.5,4\n2,3.0,5,7\n")
+    name = "r.csv.zip (r.csv)" if comp == ".zip" else f"r.csv{comp}"
+    with pytest.raises(DataFileError) as ei:
+        read_survey(p)
+    assert f"{name}: line 3 has 4 fields but the header (line 1) has 3" in str(ei.value)
+    # undecodable bytes name the line of the decompressed text
+    p = _write(tmp_path / f"b.csv{comp}", "id,xã\n1,Đồng Tâm\n".encode() + "2,Đông\n".encode("cp1258"))
+    with pytest.raises(DataFileError, match=r"line 3 \(byte 3 of the line\) is not valid UTF-8"):
+        read_survey(p)
+    # delimiter detection, and decimal= is allowed for compressed text
+    p = _write(tmp_path / f"s.csv{comp}", b"id;weight\n1;2,5\n2;3,25\n")
+    with pytest.warns(hi.HappinessIndexWarning, match="separated by semicolon"):
+        df = read_survey(p, decimal=",")
+    assert df["weight"].tolist() == [2.5, 3.25] and df.attrs["delimiter"] == ";"
+    # .tsv inside: tab by default, no warning
+    p = _write(tmp_path / f"t.tsv{comp}", b"id\tq1\n1\t4\n")
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_survey(p)["q1"].tolist() == [4]
+
+
+def test_compressed_cp1258_with_encoding(tmp_path):
+    p = _write(tmp_path / "cp.csv.gz", "id,tên\n7,Đông\n".encode("cp1258"))
+    with pytest.raises(DataFileError, match=r"cp\.csv\.gz: line 1 .* not valid UTF-8"):
+        read_survey(p)
+    assert read_survey(p, encoding="cp1258")["tên"].tolist() == ["Đông"]
+
+
+def test_bundled_gss_file_reads_compressed():
+    root = Path(__file__).resolve().parents[1]
+    df = read_survey(root / "happiness_index" / "data" / "gss_happiness.csv.gz")
+    assert df.shape == (17137, 34) and df.attrs["compression"] == "gzip"
+    assert sorted(df["year"].unique().tolist()) == [1994, 1996, 1998, 2000, 2002, 2004, 2006]
+
+
+def test_damaged_or_misnamed_compressed_files(tmp_path):
+    p = tmp_path / "plain.csv.gz"
+    p.write_text("id,q1\n1,4\n", encoding="utf-8")  # not compressed at all
+    with pytest.raises(DataFileError, match=r"plain\.csv\.gz is not a valid gzip file .*"
+                                            r"name it without '\.gz'"):
+        read_survey(p)
+    full = gzip.compress(("id,q1\n" + "1,4\n" * 1000).encode())
+    p = tmp_path / "cut.csv.gz"
+    p.write_bytes(full[: len(full) // 2])  # a download cut short
+    with pytest.raises(DataFileError, match="not a valid gzip file .*truncated"):
+        read_survey(p)
+    for comp, word in ((".bz2", "bzip2"), (".xz", "xz"), (".zip", "zip archive")):
+        q = tmp_path / f"x.csv{comp}"
+        q.write_bytes(b"id,q1\n1,4\n")
+        with pytest.raises(DataFileError, match=f"x.csv{re.escape(comp)} is not a valid {word}"):
+            read_survey(q)
+    # a compressed file named .csv: say what it is instead of "line 1 is not UTF-8"
+    g = tmp_path / "g.csv"
+    g.write_bytes(gzip.compress(b"id,q1\n1,4\n"))
+    with pytest.raises(DataFileError, match=r"g\.csv is not a text file: it starts like a gzip "
+                                            r"file.*survey\.csv\.gz"):
+        read_survey(g)
+    for pack, kind, suffix in ((bz2.compress, "bzip2", ".bz2"), (lzma.compress, "xz", ".xz")):
+        g.write_bytes(pack(b"id,q1\n1,4\n"))
+        with pytest.raises(DataFileError, match=f"starts like a {kind} file.*survey.csv{re.escape(suffix)}"):
+            read_survey(g)
+    _frame().to_excel(tmp_path / "book.csv", index=False, engine="openpyxl")  # an .xlsx named .csv
+    with pytest.raises(DataFileError, match=r"starts like a zip .*Excel .xlsx workbook.*name it \.xlsx"):
+        read_survey(tmp_path / "book.csv")
+    g.write_bytes(gzip.compress(b"id,q1\n1,4\n"))
+    # compression= overrides the suffix
+    assert read_survey(g, compression="gzip")["q1"].tolist() == [4]
+    with pytest.raises(DataFileError, match="compression must be one of"):
+        read_survey(g, compression="zstd")
+    with pytest.raises(DataFileError, match=r"compression='gzip' applies to text files"):
+        _frame().to_excel(tmp_path / "x.xlsx", index=False)
+        read_survey(tmp_path / "x.xlsx", compression="gzip")
+
+
+def test_compressed_non_text_and_unknown_types(tmp_path):
+    with pytest.raises(DataFileError, match=r"only text files \(\.csv, \.tsv, \.txt\) may be compressed"):
+        read_survey(tmp_path / "s.xlsx.gz")
+    with pytest.raises(DataFileError, match=r"unknown file type '\.json\.gz'; supported: .*\.csv\.gz"):
+        read_survey(tmp_path / "s.json.gz")
+    with pytest.raises(DataFileError, match=r"unknown file type '\.gz'"):
+        read_survey(tmp_path / "s.gz")
+    with pytest.raises(DataFileError, match=r"survey file not found: .*nope\.csv\.gz"):
+        read_survey(tmp_path / "nope.csv.gz")
+
+
+def test_zip_archives(tmp_path):
+    # a bare .zip with one csv (what Windows' "Send to > Compressed folder" makes)
+    p = tmp_path / "survey.zip"
+    with zipfile.ZipFile(p, "w") as zf:
+        zf.writestr("__MACOSX/._data.csv", b"\x00\x05junk")
+        zf.writestr("folder/", b"")
+        zf.writestr("folder/data.csv", VI_TEXT.encode())
+    df = read_survey(p)
+    assert df["xã"].tolist()[0] == "Phường Đồng Tâm" and df.attrs["member"] == "folder/data.csv"
+    # several files: the one named like the archive, else an error listing them
+    p = tmp_path / "s.csv.zip"
+    with zipfile.ZipFile(p, "w") as zf:
+        zf.writestr("readme.txt", b"notes")
+        zf.writestr("s.csv", VI_TEXT.encode())
+    assert read_survey(p)["q1"].tolist() == [4, 5, 2]
+    p = tmp_path / "two.zip"
+    with zipfile.ZipFile(p, "w") as zf:
+        zf.writestr("a.csv", b"x\n1\n")
+        zf.writestr("b.csv", b"x\n2\n")
+    with pytest.raises(DataFileError, match=r"two\.zip: the zip archive holds 2 files \('a\.csv', 'b\.csv'\)"):
+        read_survey(p)
+    p = tmp_path / "empty.csv.zip"
+    with zipfile.ZipFile(p, "w"):
+        pass
+    with pytest.raises(DataFileError, match="the zip archive is empty"):
+        read_survey(p)
+    p = tmp_path / "book.zip"
+    with zipfile.ZipFile(p, "w") as zf:
+        zf.writestr("book.xlsx", b"PK")
+    with pytest.raises(DataFileError, match=r"holds 'book\.xlsx'; only text files"):
+        read_survey(p)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=st.lists(st.tuples(st.integers(-10**6, 10**6),
+                               st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
+                                       min_size=1, max_size=12),
+                               st.floats(-1e6, 1e6, allow_nan=False, width=32)),
+                     min_size=1, max_size=30),
+       comp=st.sampled_from(COMP))
+def test_compression_never_changes_what_is_read(tmp_path, rows, comp):
+    """Invariant: a compressed file reads exactly as its decompressed text."""
+    df = pd.DataFrame(rows, columns=["id", "tên", "x"])
+    df["tên"] = df["tên"].map(lambda s: unicodedata.normalize("NFC", s))
+    data = df.to_csv(index=False).encode("utf-8")
+    plain = tmp_path / "p.csv"
+    plain.write_bytes(data)
+    packed = _write(tmp_path / f"p.csv{comp}", data)
+    a = read_survey(plain)
+    b = read_survey(packed)
+    a.attrs, b.attrs = {}, {}
+    pd.testing.assert_frame_equal(a, b)
