@@ -20,15 +20,21 @@ What a reviewer should see:
    interval and p-value: waves are independent samples, so ``hi.compare(new, old)`` with
    its default (independent samples) is right; estimated in one pooled design with the
    wave as a domain (``joint=``) the answer is the same because an SRS has no shared PSUs;
-4. the same job through the command line:
-   ``happiness-index run --survey gss_happiness.csv --spec gss_happiness --year 2006
-   --previous-year 2004 --out gss_report``.
+4. the same job through the command line, printed so that it runs as printed from the
+   directory the example was run in (from the repository root)::
+
+       happiness-index run --survey happiness_index/data/gss_happiness.csv.gz \\
+           --spec gss_happiness --year 2006 --previous-year 2004 --out gss_report
+
+   ``read_survey`` reads the compressed file directly (.csv.gz, .csv.bz2, .csv.xz, .csv.zip).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import shlex
 import sys
 from pathlib import Path
 
@@ -43,6 +49,22 @@ if hasattr(sys.stdout, "reconfigure"):
     sys.stdout.reconfigure(encoding="utf-8")
 
 REFERENCE = ROOT.parent / "shared" / "reference" / "gss_happiness.json"
+
+
+def cli_command() -> str:
+    """The ``happiness-index run`` command for the same job, valid in the current directory.
+
+    The bundled file is named relative to the current directory when it lies below it (from
+    the repository root: ``happiness_index/data/gss_happiness.csv.gz``), by its absolute path
+    otherwise (an installed package, or the example run from another directory).
+    """
+    data = Path(hi.datasets.data_path("gss_happiness.csv.gz")).resolve()
+    try:
+        survey = data.relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        survey = str(data)
+    return (f"happiness-index run --survey {shlex.quote(survey)} --spec gss_happiness "
+            "--year 2006 --previous-year 2004 --out gss_report")
 
 
 def main() -> dict:
@@ -95,10 +117,11 @@ def main() -> dict:
           if all(ch.p_value > 0.05 for ch in changes.values()) else
           "   -> some wave-to-wave changes are significant at the 5% level")
     print()
-    print("4. The same through the command line:")
-    print("   happiness-index run --survey gss_happiness.csv --spec gss_happiness --year 2006 "
-          "--previous-year 2004 --out gss_report")
-    return {"by_year": shares, "by_region": by_region, "changes": changes, "pooled_2006_2004": pooled}
+    command = cli_command()
+    print(f"4. The same through the command line (run in {os.getcwd()}; writes ./gss_report):")
+    print(f"   {command}")
+    return {"by_year": shares, "by_region": by_region, "changes": changes, "pooled_2006_2004": pooled,
+            "command": command}
 
 
 if __name__ == "__main__":

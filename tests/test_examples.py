@@ -5,6 +5,9 @@ from __future__ import annotations
 import importlib.util
 import json
 import math
+import os
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -53,7 +56,7 @@ def test_gss_happiness_trend_matches_r(capsys):
     assert c.se == pytest.approx(100 * d["se"], rel=1e-7)
     assert "largest difference from R survey 4.1.1" in text
     assert "percentage points" in text and "relative" in text
-    assert "happiness-index run --survey gss_happiness.csv" in text
+    assert out["command"] in text
 
 
 def test_yen_bai_published(capsys):
@@ -130,3 +133,57 @@ def test_synthetic_city_data_are_reproducible_and_as_documented():
         # self-weighting within commune: design weights add up to the listed households
         assert g["weight"].sum().reindex(hh.index).to_numpy() == pytest.approx(hh.to_numpy(), rel=1e-6)
         assert set(s["village"]) <= set(frame["village"])
+
+
+def _cli(argv0: str) -> list:
+    """How to start the printed ``happiness-index`` command in this environment."""
+    assert argv0 == "happiness-index"
+    exe = shutil.which("happiness-index") or shutil.which("happiness-index", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "happiness_index.cli"]
+
+
+def _run_printed(command: str, cwd: Path) -> subprocess.CompletedProcess:
+    argv = shlex.split(command)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run(_cli(argv[0]) + argv[1:], capture_output=True, text=True, encoding="utf-8",
+                          cwd=cwd, timeout=120, env=env)
+
+
+def _printed_command(stdout: str) -> str:
+    lines = [ln.strip() for ln in stdout.splitlines() if ln.strip().startswith("happiness-index run")]
+    assert len(lines) == 1, stdout
+    return lines[0]
+
+
+def test_gss_printed_command_runs_from_the_repository_root(tmp_path, monkeypatch, capsys):
+    """new-user #6: the command printed by the example runs as printed (the bundled file is
+    .csv.gz). Run from the repository root it names happiness_index/data/...; it is then run,
+    verbatim, in a scratch directory laid out like the root (so gss_report/ lands there)."""
+    monkeypatch.chdir(ROOT)
+    out = load("gss_happiness_trend").main()
+    command = _printed_command(capsys.readouterr().out)
+    assert command == out["command"]
+    assert command == ("happiness-index run --survey happiness_index/data/gss_happiness.csv.gz --spec "
+                       "gss_happiness --year 2006 --previous-year 2004 --out gss_report")
+    (tmp_path / "happiness_index").symlink_to(ROOT / "happiness_index", target_is_directory=True)
+    r = _run_printed(command, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "2006 index 86.94" in r.stdout and "+0.40 percentage points" in r.stdout
+    assert (tmp_path / "gss_report" / "report.html").is_file()
+    res = json.loads((tmp_path / "gss_report" / "results.json").read_text(encoding="utf-8"))
+    ref = json.loads((SHARED / "reference" / "gss_happiness.json").read_text())
+    row = next(r for r in next(c for c in ref["cases"] if c["id"] == "gss_share_happy_by_year")
+               ["expected"]["rows"] if r["domain"]["year"] == 2006)
+    assert res["index"]["estimate"] == pytest.approx(100 * row["estimate"], rel=1e-9)
+
+
+def test_gss_printed_command_runs_from_another_directory(tmp_path):
+    """Run as a script from elsewhere, the example prints a command valid there (absolute path)."""
+    r = subprocess.run([sys.executable, str(EXAMPLES / "gss_happiness_trend.py")], capture_output=True,
+                       text=True, encoding="utf-8", cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr
+    command = _printed_command(r.stdout)
+    assert str(ROOT / "happiness_index" / "data" / "gss_happiness.csv.gz") in command
+    r = _run_printed(command, tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "gss_report" / "results.json").is_file()
