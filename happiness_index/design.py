@@ -143,6 +143,7 @@ def _check_key_types(values: pd.Series, col, err=DesignError) -> None:
     """Refuse a key column mixing numbers and text (1 and "1" would be two different groups)."""
     if values.dtype != object:
         return
+    values = pd.Series(pd.unique(values.dropna()))
     kinds = {("text" if isinstance(v, str) else "number" if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else type(v).__name__)
              for v in pd.unique(values.dropna())}
     if len(kinds) > 1:
@@ -687,7 +688,6 @@ class _EstimatorMixin:
         for c in cols:
             if c not in self._data.columns:
                 raise EstimationError(f"domain column {c!r} is not in the data; columns: {list(self._data.columns)[:20]}")
-            _check_key_types(self._data[c], c, EstimationError)
         return DomainView(self, cols, _check_bool(dropna, "dropna", EstimationError))
 
     def subset(self, mask) -> "_EstimatorMixin":
@@ -772,6 +772,8 @@ class _EstimatorMixin:
             key_table.columns = list(self._by_cols)  # factorize drops the level names
         else:
             key_table = pd.DataFrame({self._by_cols[0]: np.asarray(uniques)})
+        for c in self._by_cols:  # on the distinct keys only (cheap): 1 and "1" mixed is refused
+            _check_key_types(key_table[c], c, EstimationError)
         D = len(key_table)
         codes = np.where(base & (codes >= 0), codes, -1)
         return codes, key_table, D
@@ -1175,9 +1177,9 @@ class SurveyDesign(_EstimatorMixin):
                     f"strata column {self.strata_column!r} has missing values at rows "
                     f"{describe_rows(data.index[s.isna()])}; every respondent needs a stratum"
                 )
-            _check_key_types(s, self.strata_column)
             s = s.map(lambda v: __import__("unicodedata").normalize("NFC", v) if isinstance(v, str) else v)
             strat_codes, strat_labels = _codes(s)
+            _check_key_types(pd.Series(strat_labels, dtype=object), self.strata_column)
         else:
             strat_codes, strat_labels = np.zeros(n, dtype=np.int64), np.array(["(all)"], dtype=object)
         # clusters per stage
@@ -1189,7 +1191,6 @@ class SurveyDesign(_EstimatorMixin):
                     f"PSU column {c!r} has missing values at rows {describe_rows(data.index[v.isna()])}; "
                     "every respondent needs a cluster code"
                 )
-            _check_key_types(v, c)
             cluster_arrays.append(v.to_numpy())
         if not cluster_arrays:
             cluster_arrays = [np.arange(n)]
@@ -1212,8 +1213,10 @@ class SurveyDesign(_EstimatorMixin):
         # build nested cluster codes per stage (stage s unit = (stratum, c1, ..., cs))
         stage_codes = []
         prev = strat_codes
-        for arr in cluster_arrays:
-            a_codes, _ = _codes(arr)
+        for c, arr in zip(self.psu_columns or ["row"], cluster_arrays):
+            a_codes, a_labels = _codes(arr)
+            if arr.dtype == object:
+                _check_key_types(pd.Series(a_labels, dtype=object), c)
             combo = prev.astype(np.int64) * (a_codes.max() + 1) + a_codes
             codes, _ = _codes(combo)
             stage_codes.append(codes)

@@ -670,7 +670,7 @@ def test_subset_mask_with_another_index_and_mixed_key_types(df):
     with pytest.raises(DesignError, match="mixes value types"):
         hi.SurveyDesign(df.assign(commune=mixed), weights="w", strata="commune")
     with pytest.raises(EstimationError, match="mixes value types"):
-        hi.SurveyDesign(df.assign(k=mixed), weights="w").by("k")
+        hi.SurveyDesign(df.assign(k=mixed), weights="w").by("k").mean("y")
 
 
 def test_contrast_confint_and_quantile_arguments(df):
