@@ -10,6 +10,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -76,12 +77,52 @@ def test_yen_bai_city_demo(tmp_path, capsys):
     out = run_timed(load("yen_bai_city_demo").main, ["--out", str(tmp_path / "rep")])
     text = capsys.readouterr().out
     assert "SYNTHETIC DATA" in text and "SỐ LIỆU MÔ PHỎNG" in text
-    assert (tmp_path / "rep" / "report.html").is_file()
+    assert (tmp_path / "rep" / "report.html").is_file() and out["out"] == tmp_path / "rep"
     assert out["change"].samples == "independent" and len(out["change"].by_group) == 17
     r23, r24 = out["results"][2023], out["results"][2024]
     assert out["change"].change_pp == pytest.approx(r24.overall.estimate - r23.overall.estimate)
     assert out["assessment"].status(2023) in ("reached", "not reached", "not distinguishable")
     assert "needed:" in text and "projection" in text
+
+
+def test_yen_bai_city_demo_prints_the_numbers_of_its_report(tmp_path, capsys):
+    """new-user #3: the demo printed 73.25 / +3.69 (design weights) and wrote a calibrated report
+    with 73.23 / +3.70. Now the printed numbers are the report's (calibrated, as the CLI); the
+    design-weight numbers are printed only on a line labelled as not in the report."""
+    out = run_timed(load("yen_bai_city_demo").main, ["--out", str(tmp_path / "rep")])
+    text = capsys.readouterr().out
+    saved = json.loads((tmp_path / "rep" / "results.json").read_text(encoding="utf-8"))
+    new, old, ch = saved["index"]["estimate"], saved["previous"]["estimate"], saved["change"]["change_pp"]
+    assert saved["weighting"]["method"].endswith("raking")  # the report is calibrated
+    assert out["results"][2024].overall.estimate == pytest.approx(new, rel=1e-12)
+    assert out["results"][2023].overall.estimate == pytest.approx(old, rel=1e-12)
+    assert out["change"].change_pp == pytest.approx(ch, rel=1e-12)
+    # the index lines and the change line show the report's values
+    assert f"index {old:.2f}, 95% CI {saved['previous']['ci_low']:.2f} to {saved['previous']['ci_high']:.2f}" in text
+    assert f"index {new:.2f}, 95% CI {saved['index']['ci_low']:.2f} to {saved['index']['ci_high']:.2f}" in text
+    assert f"change {ch:+.2f} percentage points" in text
+    assert f"results.json holds 2024 = {new:.2f}, 2023 = {old:.2f}, change {ch:+.2f} points" in text
+    # the values the new user saw (synthetic data are fixed by the generator): 73.23 / 76.93 / +3.70
+    assert f"{old:.2f}" == "73.23" and f"{ch:+.2f}" == "+3.70"
+    # the uncalibrated numbers differ, and appear only on the labelled comparison line
+    d23 = out["design_weight_results"][2023].overall.estimate
+    d24 = out["design_weight_results"][2024].overall.estimate
+    assert f"{d23:.2f}" == "73.25" and f"{d24 - d23:+.2f}" == "+3.69"
+    labelled = [ln for ln in text.splitlines() if "73.25" in ln or "+3.69" in ln]
+    assert len(labelled) == 1 and "before calibration" in labelled[0] and "not in the report" in labelled[0]
+    assert "calibrated (raking)" in text
+
+
+def test_yen_bai_city_demo_leaves_no_temporary_folder(tmp_path, monkeypatch, capsys):
+    """Without --out the report goes to a temporary folder that is removed (new-user #3/#12)."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    out = run_timed(load("yen_bai_city_demo").main, [])
+    text = capsys.readouterr().out
+    assert out["out"] is None and "report.html" in out["files"] and "results.json" in out["files"]
+    assert f"written to {scratch}" in text and "now removed; pass --out DIR to keep the report" in text
+    assert list(scratch.iterdir()) == []
 
 
 def test_api_schools(capsys):
@@ -99,12 +140,15 @@ def test_api_schools(capsys):
     assert "covers the population mean" in text
 
 
-@pytest.mark.parametrize("name", ["gss_happiness_trend", "yen_bai_published", "api_schools"])
-def test_examples_run_as_scripts(name):
+@pytest.mark.parametrize("name", ["gss_happiness_trend", "yen_bai_published", "api_schools",
+                                  "yen_bai_city_demo"])
+def test_examples_run_as_scripts(name, tmp_path):
+    env = {**os.environ, "TMPDIR": str(tmp_path)}  # whatever an example writes to temp must be gone
     r = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py")], capture_output=True, text=True,
-                       encoding="utf-8", cwd=ROOT, timeout=60)
+                       encoding="utf-8", cwd=ROOT, timeout=60, env=env)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr and len(r.stdout.splitlines()) > 8
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_synthetic_city_data_are_reproducible_and_as_documented():
