@@ -119,7 +119,9 @@ def _add_validate(sub) -> None:
                    help="sampling frame file: commune code, optional commune name and village columns "
                         "named as in the spec's [design] table")
     p.add_argument("--out", metavar="ERRORS_CSV",
-                   help="write every problem to this CSV file (UTF-8 with BOM)")
+                   help="write every problem, then every coercion note (kind 'coercion (note)'), to this "
+                        "CSV file (UTF-8 with BOM; columns row, row_number, column, value, check, kind, "
+                        "message_en, message_vi)")
     p.add_argument("--id-column", metavar="COLUMN", help="respondent id column (default: the spec's)")
     p.add_argument("--lang", choices=("en", "vi"), default="en", help="language of the summary")
     p.set_defaults(func=_cmd_validate)
@@ -157,12 +159,20 @@ def _cmd_validate(args) -> int:
         out = Path(args.out)
         if out.is_dir():
             raise _UsageError(f"--out {out} is a directory; give the name of a CSV file for the problems")
+        table = report.to_frame(coercions=True)
         try:
-            report.errors.to_csv(out, index=False, encoding="utf-8-sig")
+            table.to_csv(out, index=False, encoding="utf-8-sig")
         except OSError as e:
             raise _UsageError(f"cannot write the list of problems to {out}: {e.strerror or e}") from None
-        print(f"wrote {len(report.errors)} problems to {out}" if args.lang == "en"
-              else f"đã ghi {len(report.errors)} lỗi vào {out}")
+        npb, nco = len(report.errors), len(report.coercions)
+        if args.lang == "en":
+            what = f"{npb} problem{'' if npb == 1 else 's'}"
+            if nco:
+                what += f" and {nco} coercion note{'' if nco == 1 else 's'} (kind 'coercion (note)')"
+            print(f"wrote {what} to {out}")
+        else:
+            what = f"{npb} lỗi" + (f" và {nco} ghi chú chuyển đổi kiểu (loại 'coercion (note)')" if nco else "")
+            print(f"đã ghi {what} vào {out}")
     return EXIT_OK if report.ok else EXIT_INVALID
 
 

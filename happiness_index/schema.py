@@ -56,7 +56,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .errors import SchemaError, SpecError, describe_rows
+from .errors import SchemaError, SpecError
 from .spec import IndexSpec
 
 with warnings.catch_warnings():
@@ -64,12 +64,51 @@ with warnings.catch_warnings():
     import pandera.pandas as pa
     from pandera.errors import SchemaErrors
 
-__all__ = ["validate_survey", "ValidationReport", "ERROR_COLUMNS", "COERCION_COLUMNS"]
+__all__ = ["validate_survey", "ValidationReport", "ERROR_COLUMNS", "COERCION_COLUMNS", "COERCION_KIND"]
 
 #: Columns of :attr:`ValidationReport.errors`.
-ERROR_COLUMNS = ["row", "column", "value", "check", "kind", "message_en", "message_vi"]
+ERROR_COLUMNS = ["row", "row_number", "column", "value", "check", "kind", "message_en", "message_vi"]
 #: Columns of :attr:`ValidationReport.coercions`.
-COERCION_COLUMNS = ["row", "column", "value", "coerced", "note"]
+COERCION_COLUMNS = ["row", "row_number", "column", "value", "coerced", "note"]
+#: ``kind`` of the coercion rows in :meth:`ValidationReport.to_frame` (notes, not errors).
+COERCION_KIND = "coercion (note)"
+
+#: Vietnamese names of the kinds of problem (for ``format_summary("vi")``).
+KIND_VI = {
+    "missing column": "thiếu cột", "duplicate column": "cột trùng tên", "missing id": "thiếu mã",
+    "duplicate id": "mã trùng", "missing value": "thiếu giá trị", "not a number": "không phải số",
+    "invalid code": "mã không hợp lệ", "weight not finite": "trọng số không hữu hạn",
+    "weight not positive": "trọng số không dương", "psu not nested": "địa bàn không lồng trong tầng",
+    "commune not in frame": "xã không có trong dàn mẫu", "village not in frame": "thôn không có trong dàn mẫu",
+    "commune name mismatch": "tên xã khác dàn mẫu", "skip rule": "quy tắc bỏ qua",
+    "commune without respondents": "xã không có người trả lời", "no respondents": "không có người trả lời",
+    "boolean column": "cột kiểu đúng/sai", COERCION_KIND: "chuyển đổi kiểu (ghi chú)",
+}
+#: Vietnamese names of the fixed-name checks.
+CHECK_VI = {
+    "not missing": "không được trống", "unique id": "mã duy nhất", "column present": "có cột",
+    "is a number": "là số", "weight finite": "trọng số hữu hạn", "weight positive": "trọng số dương",
+    "psu nested in stratum": "địa bàn lồng trong tầng", "commune in frame": "xã có trong dàn mẫu",
+    "commune name matches frame": "tên xã khớp dàn mẫu", "village in frame": "thôn có trong dàn mẫu",
+    "unique column name": "tên cột duy nhất", "at least one row": "ít nhất một dòng",
+    "not a Boolean column": "không phải cột đúng/sai", "commune has respondents": "xã có người trả lời",
+    "read as number": "đọc thành số",
+}
+
+
+def _check_vi(check: str) -> str:
+    """Vietnamese name of a check (code-range and skip-rule names translated by pattern)."""
+    if check in CHECK_VI:
+        return CHECK_VI[check]
+    for en, vi in (("integer in range ", "số nguyên trong khoảng "), ("in range ", "trong khoảng "),
+                   ("in codes ", "thuộc các mã "), ("skip rule: missing unless ", "quy tắc bỏ qua: để trống trừ khi ")):
+        if check.startswith(en):
+            return vi + check[len(en):].replace(" in {", " thuộc {")
+    return check
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 _BUILTIN = {
     # pandera's own check names -> (our check name, kind)
@@ -94,6 +133,15 @@ def _fmt(v) -> str:
     return str(v)
 
 
+def _list_rows(items: list, vi: bool = False, limit: int = 5) -> str:
+    """The first ``limit`` row labels (already formatted) and a count of the rest."""
+    shown = ", ".join(items[:limit])
+    k = len(items) - limit
+    if k <= 0:
+        return shown
+    return f"{shown} và {k} dòng khác (tổng {len(items)})" if vi else f"{shown} and {k} more ({len(items)} in all)"
+
+
 def _fmt_codes(codes) -> str:
     return "{" + ", ".join(_fmt(c) for c in codes) + "}"
 
@@ -110,12 +158,13 @@ class ValidationReport:
     errors : DataFrame
         One row per problem, columns ``row`` (the respondent id, or the 1-based data row
         number when the data have no id column; missing for problems that concern a whole
-        column or a commune of the frame), ``column`` (as spelled in the file), ``value``
+        column or a commune of the frame), ``row_number`` (the 1-based data row, nullable
+        ``Int64``: tells apart rows sharing a duplicated id), ``column`` (as spelled in the file), ``value``
         (as found in the file), ``check`` (the name of the check), ``kind`` (the family of
         the check, used for counting), ``message_en``, ``message_vi``.
     coercions : DataFrame
         Cells read by an explicit coercion (numbers stored as text, blank text read as
-        missing): ``row``, ``column``, ``value`` (the text), ``coerced`` (the number, NaN
+        missing): ``row``, ``row_number``, ``column``, ``value`` (the text), ``coerced`` (the number, NaN
         for a blank), ``note``. Coercions are notes, not errors.
     data : DataFrame or None
         The cleaned copy of the data (missing codes mapped to missing, numbers stored as
@@ -138,49 +187,115 @@ class ValidationReport:
         """True when no problem was found."""
         return len(self.errors) == 0
 
-    def summary(self) -> pd.DataFrame:
+    @property
+    def n_problem_rows(self) -> int:
+        """Number of distinct data rows with at least one problem (by row number, so two
+        rows sharing a duplicated id count twice; whole-column problems count none)."""
+        return int(self.errors["row_number"].dropna().nunique()) if len(self.errors) else 0
+
+    def summary(self, lang: str = "en") -> pd.DataFrame:
         """Problems counted by kind, check and column.
+
+        Parameters
+        ----------
+        lang : {"en", "vi"}, default "en"
+            Language of the ``rows`` text ("row 4" / "dòng 4", "and 3 more" / "và 3 dòng khác").
 
         Returns
         -------
         DataFrame
             Columns ``kind``, ``check``, ``column``, ``n`` (number of problems) and
-            ``rows`` (the first few row ids, as text), in order of first appearance.
+            ``rows`` (the first few row ids, as text; an id found on several data rows is
+            shown with the row number, ``'R003' (row 3)``), in order of first appearance.
             Empty when the data are clean.
         """
         cols = ["kind", "check", "column", "n", "rows"]
         if self.ok:
             return pd.DataFrame(columns=cols)
-        e = self.errors
+        e = self.errors.copy()
+        vi = lang == "vi"
+        # an id that labels several data rows is ambiguous: show the row number beside it
+        labelled = e[e["row_number"].notna() & e["row"].notna()]
+        per_id = labelled.groupby(labelled["row"].astype(str))["row_number"].nunique()
+        ambiguous = set(per_id.index[per_id > 1])
+        word = "dòng" if vi else "row"
+
+        def show(r, k):
+            if pd.isna(r):
+                return None
+            text = repr(r) if isinstance(r, str) else _fmt(r)
+            if str(r) in ambiguous and not pd.isna(k):
+                return f"{text} ({word} {int(k)})"
+            return text
+
+        e["_shown"] = [show(r, k) for r, k in zip(e["row"], e["row_number"])]
         keys = ["kind", "check", "column"]
         g = e.assign(column=e["column"].astype(object).fillna("")).groupby(keys, sort=False, dropna=False)
         out = g.size().rename("n").reset_index()
-        rows = g["row"].agg(lambda r: describe_rows([x for x in r if not pd.isna(x)], limit=5))
+        rows = g["_shown"].agg(lambda r: _list_rows([x for x in r if x is not None], vi))
         out["rows"] = rows.to_numpy()
         return out[cols]
 
+    def to_frame(self, coercions: bool = True) -> pd.DataFrame:
+        """Every problem and (by default) every coercion in one table, for a CSV file.
+
+        Coercions become rows of ``kind`` ``"coercion (note)"`` and ``check``
+        ``"read as number"`` (``value`` the text found, the messages say what it was read as),
+        after the problems; the columns are :data:`ERROR_COLUMNS`.
+        """
+        if not coercions or not len(self.coercions):
+            return self.errors.copy()
+        c = self.coercions
+        blank = c["coerced"].isna().to_numpy()
+        num = [_fmt(v) for v in c["coerced"]]
+        notes = pd.DataFrame({
+            "row": c["row"].to_numpy(), "row_number": pd.array(c["row_number"], dtype="Int64"),
+            "column": c["column"].to_numpy(), "value": c["value"].to_numpy(), "check": "read as number",
+            "kind": COERCION_KIND,
+            "message_en": [f"{nt} ({'missing' if b else n}); a note, not an error"
+                           for nt, b, n in zip(c["note"], blank, num)],
+            "message_vi": ["ô chữ trống được đọc là giá trị thiếu; chỉ là ghi chú, không phải lỗi" if b else
+                           f"số lưu dạng chữ được đọc thành số {n}; chỉ là ghi chú, không phải lỗi"
+                           for b, n in zip(blank, num)],
+        })
+        parts = [p.astype({"row": object, "value": object}) for p in (self.errors, notes) if len(p)]
+        return pd.concat(parts, ignore_index=True)[ERROR_COLUMNS]
+
     def format_summary(self, lang: str = "en") -> str:
-        """A short text table of :meth:`summary` for a terminal or a log."""
+        """A short text table of :meth:`summary` for a terminal or a log, in English
+        (``lang="en"``) or Vietnamese (``"vi"``: headings, kinds and checks translated)."""
+        vi = lang == "vi"
         note = ""
         if len(self.coercions):
-            note = (f"\n  note: {len(self.coercions)} cells read by coercion (see report.coercions)"
-                    if lang == "en" else
-                    f"\n  ghi chú: {len(self.coercions)} ô được chuyển đổi kiểu (xem report.coercions)")
+            k = len(self.coercions)
+            note = (f"\n  ghi chú: {k} ô được chuyển đổi kiểu (số lưu dạng chữ, ô chữ trống); không phải lỗi"
+                    if vi else
+                    f"\n  note: {_plural(k, 'cell was', 'cells were')} read by coercion (numbers stored as text, "
+                    "blank text); not errors")
         if self.ok:
-            return (f"{self.n_rows} rows checked against spec {self.spec_name!r}: no problems"
-                    if lang == "en" else
-                    f"Đã kiểm tra {self.n_rows} dòng theo đặc tả {self.spec_name!r}: không có lỗi") + note
-        s = self.summary()
-        head = (f"{len(self.errors)} problems in {self.n_rows} rows (spec {self.spec_name!r}):"
-                if lang == "en" else
-                f"{len(self.errors)} lỗi trong {self.n_rows} dòng (đặc tả {self.spec_name!r}):")
-        w_kind = max(len("kind"), s["kind"].str.len().max())
-        w_col = max(len("column"), s["column"].astype(str).str.len().max())
-        w_chk = max(len("check"), s["check"].str.len().max())
-        lines = [head, f"  {'kind':<{w_kind}}  {'column':<{w_col}}  {'check':<{w_chk}}  {'n':>7}  rows"]
+            return (f"Đã kiểm tra {self.n_rows} dòng theo đặc tả {self.spec_name!r}: không có lỗi"
+                    if vi else
+                    f"{_plural(self.n_rows, 'row', 'rows')} checked against spec {self.spec_name!r}: no problems"
+                    ) + note
+        s = self.summary(lang)
+        npb, nrows = len(self.errors), self.n_problem_rows
+        if vi:
+            head = f"{npb} lỗi ở {nrows} trong {self.n_rows} dòng (đặc tả {self.spec_name!r}):"
+            s["kind"] = [KIND_VI.get(k, k) for k in s["kind"]]
+            s["check"] = [_check_vi(c) for c in s["check"]]
+            h = ("loại lỗi", "cột", "kiểm tra", "số lỗi", "dòng")
+        else:
+            head = (f"{_plural(npb, 'problem', 'problems')} in {nrows} of {_plural(self.n_rows, 'row', 'rows')} "
+                    f"(spec {self.spec_name!r}):")
+            h = ("kind", "column", "check", "n", "rows")
+        w_kind = max(len(h[0]), s["kind"].str.len().max())
+        w_col = max(len(h[1]), s["column"].astype(str).str.len().max())
+        w_chk = max(len(h[2]), s["check"].str.len().max())
+        w_n = max(len(h[3]), 5)
+        lines = [head, f"  {h[0]:<{w_kind}}  {h[1]:<{w_col}}  {h[2]:<{w_chk}}  {h[3]:>{w_n}}  {h[4]}"]
         for r in s.itertuples(index=False):
             lines.append(f"  {r.kind:<{w_kind}}  {str(r.column):<{w_col}}  {r.check:<{w_chk}}  "
-                         f"{r.n:>7}  {r.rows}")
+                         f"{r.n:>{w_n}}  {r.rows}")
         return "\n".join(lines) + note
 
     def raise_if_errors(self) -> ValidationReport:
@@ -442,7 +557,8 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
             pos = np.flatnonzero(coerced)
             orig_vals = s.to_numpy()[pos]
             coercions.append(pd.DataFrame({
-                "row": row_label[pos], "column": orig_of[key], "value": orig_vals, "coerced": v[pos],
+                "row": row_label[pos], "row_number": pos + 1, "column": orig_of[key], "value": orig_vals,
+                "coerced": v[pos],
                 "note": np.where(np.isnan(v[pos]), "blank text read as missing",
                                  "number stored as text read as a number"),
                 "_pos": pos}))
@@ -632,7 +748,7 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
     errors = _error_table(failures, src, data.columns, orig_of, row_label, b, problems)
 
     coer = (pd.concat(coercions, ignore_index=True).sort_values(["_pos"], kind="stable")
-            .drop(columns="_pos").reset_index(drop=True)
+            .drop(columns="_pos").reset_index(drop=True)[COERCION_COLUMNS]
             if coercions else pd.DataFrame(columns=COERCION_COLUMNS))
     clean = _clean(data, src, spec, work, orig_of, numeric_keys) if len(errors) == 0 else None
     return ValidationReport(errors=errors, coercions=coer, data=clean, n_rows=n, spec_name=spec.name)
@@ -771,7 +887,7 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems) -> pd.
     if problems:
         parts.append(pd.DataFrame(problems))
     if not parts:
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in ERROR_COLUMNS})
+        return pd.DataFrame({c: pd.Series(dtype="Int64" if c == "row_number" else object) for c in ERROR_COLUMNS})
     out = pd.concat([p.astype({"row": object, "value": object}) for p in parts], ignore_index=True)
     nan_cells = out["check"] == "is a number"
     if nan_cells.any():
@@ -781,7 +897,11 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems) -> pd.
         out = out[~dup]
     col_order = {c: i for i, c in reversed(list(enumerate(columns)))}
     out["_col"] = out["column"].map(col_order).fillna(len(col_order))
-    out = out.sort_values(["_pos", "_col"], kind="stable").drop(columns=["_pos", "_col"])
+    out = out.sort_values(["_pos", "_col"], kind="stable")
+    inrow = (out["_pos"] >= 0) & (out["_pos"] < _AFTER_ROWS)
+    out["row_number"] = pd.array(np.where(inrow, out["_pos"].astype("int64") + 1, 0), dtype="Int64")
+    out.loc[~inrow.to_numpy(), "row_number"] = pd.NA
+    out = out.drop(columns=["_pos", "_col"])
     return out[ERROR_COLUMNS].reset_index(drop=True)
 
 

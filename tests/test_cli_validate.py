@@ -37,18 +37,42 @@ def test_bad_file_exits_1_and_writes_every_problem(capsys, tmp_path):
     code, out, _ = run(capsys, "validate", str(BAD / "out_of_range_code.csv"), "--spec", SPEC,
                        "--frame", FRAME, "--out", str(out_csv))
     assert code == 1
-    assert "2 problems in 8 rows" in out and "in range 1..5" in out and "in range 0..10" in out
+    assert "2 problems in 2 of 8 rows" in out and "in range 1..5" in out and "in range 0..10" in out
     raw = out_csv.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel shows Vietnamese correctly
     e = pd.read_csv(out_csv, encoding="utf-8-sig")
-    assert list(e.columns) == ["row", "column", "value", "check", "kind", "message_en", "message_vi"]
+    assert list(e.columns) == ["row", "row_number", "column", "value", "check", "kind", "message_en", "message_vi"]
     assert e["row"].tolist() == [2, 7] and e["column"].tolist() == ["q1", "q3"]
     assert e["message_vi"][0].startswith("giá trị 6 ở cột 'q1'")
 
 
 def test_vietnamese_summary(capsys):
     code, out, _ = run(capsys, "validate", str(BAD / "skip_rule.csv"), "--spec", SPEC, "--lang", "vi")
-    assert code == 1 and "2 lỗi trong 8 dòng" in out
+    assert code == 1 and "2 lỗi ở 2 trong 8 dòng" in out
+    assert "loại lỗi" in out and "quy tắc bỏ qua" in out and "kind" not in out
+
+
+def test_coercions_counted_and_written_to_out(capsys, tmp_path, monkeypatch):
+    # read_survey already converts text numbers; feed the validator the raw text cells
+    import happiness_index.cli as cli
+
+    text = pd.read_csv(BAD / "coerced_text_numbers.csv", dtype=str, keep_default_na=False)
+    real = cli.read_input
+    monkeypatch.setattr(cli, "read_input", lambda arg, what: text if what == "survey" else real(arg, what))
+    out_csv = tmp_path / "errors.csv"
+    code, out, _ = run(capsys, "validate", str(BAD / "coerced_text_numbers.csv"), "--spec", SPEC,
+                       "--frame", FRAME, "--out", str(out_csv))
+    e = pd.read_csv(out_csv, encoding="utf-8-sig")
+    notes = e[e["kind"] == "coercion (note)"]
+    assert "report.coercions" not in out
+    assert f"{len(notes)} cells were read by coercion" in out and len(notes) > 0
+    assert f"wrote 0 problems and {len(notes)} coercion notes" in out
+    assert code == 0 and len(e) == len(notes)
+
+
+def test_duplicate_ids_show_row_numbers_on_the_cli(capsys):
+    code, out, _ = run(capsys, "validate", str(BAD / "duplicate_id.csv"), "--spec", SPEC, "--frame", FRAME)
+    assert code == 1 and "(row 4)" in out and "(row 5)" in out and "2 problems in 2 of 8 rows" in out
 
 
 def test_bundled_spec_name(capsys, tmp_path):

@@ -149,7 +149,7 @@ def test_coerced_text_numbers_are_notes_not_errors():
     rep = validate_survey(df, SPEC, FRAME)
     assert rep.ok, rep.errors
     c = rep.coercions
-    assert list(c.columns) == ["row", "column", "value", "coerced", "note"]
+    assert list(c.columns) == ["row", "row_number", "column", "value", "coerced", "note"]
     row1 = c[(c["row"] == "1") & (c["column"] == "q3")]
     assert row1["value"].tolist() == [" 7 "] and row1["coerced"].tolist() == [7.0]
     assert c[(c["row"] == "6") & (c["column"] == "q3")]["value"].tolist() == ["5.0"]
@@ -421,3 +421,52 @@ def test_bad_spec_paths_raise_spec_error(tmp_path):
         validate_survey(df, tmp_path)
     with pytest.raises(hi.SpecError, match="needs a spec: an IndexSpec or the path .* got NoneType None"):
         validate_survey(df, None)
+
+
+def test_summary_counts_distinct_rows_and_plurals():
+    """'N problems in M of K rows': M counts distinct data rows (new-user report #8)."""
+    df = _read("good.csv")
+    df.loc[1, "q1"] = 7          # row 2: two problems
+    df.loc[1, "q3"] = 11
+    df.loc[4, "q1"] = 6          # row 5: one problem
+    rep = validate_survey(df, SPEC, FRAME)
+    assert rep.n_problem_rows == 2 and len(rep.errors) == 3
+    assert rep.errors["row_number"].tolist() == [2, 2, 5]
+    assert "3 problems in 2 of 8 rows" in rep.format_summary()
+    assert "3 lỗi ở 2 trong 8 dòng" in rep.format_summary("vi")
+    one = df.iloc[:1].copy()
+    one.loc[0, "q1"] = 7
+    assert "1 problem in 1 of 1 row (" in validate_survey(one, SPEC).format_summary()
+
+
+def test_vietnamese_summary_translates_headers_kinds_and_checks():
+    df = _read("good.csv")
+    df.loc[1, "q1"] = 7
+    text = validate_survey(df, SPEC, FRAME).format_summary("vi")
+    head = text.splitlines()[1].split()
+    assert head[:2] == ["loại", "lỗi"] and "kiểm" in head and "kind" not in text
+    assert "mã không hợp lệ" in text and "trong khoảng 1..5" in text and "invalid code" not in text
+
+
+def test_duplicate_ids_show_row_numbers():
+    rep = validate_survey(_read("duplicate_id.csv"), SPEC, FRAME)
+    assert rep.errors["row_number"].tolist() == [4, 5]
+    rows = rep.summary()["rows"].iloc[0]
+    assert rows == "4 (row 4), 4 (row 5)"
+    assert "4 (dòng 4), 4 (dòng 5)" in rep.format_summary("vi")
+    assert rep.n_problem_rows == 2   # the same id on two rows: two rows
+
+
+def test_to_frame_appends_coercions_as_notes():
+    df = _read("coerced_text_numbers.csv", dtype=str, keep_default_na=False)
+    df.loc[0, "q1"] = "6"
+    rep = validate_survey(df, SPEC, FRAME)
+    t = rep.to_frame()
+    assert list(t.columns) == ERROR_COLUMNS
+    notes = t[t["kind"] == "coercion (note)"]
+    assert len(t) == len(rep.errors) + len(rep.coercions) and len(notes) == len(rep.coercions) > 0
+    assert t["kind"].iloc[0] != "coercion (note)"   # problems first
+    assert notes["check"].eq("read as number").all() and notes["row_number"].notna().all()
+    summary = rep.format_summary()
+    assert "report.coercions" not in summary and f"{len(rep.coercions)} cells were read by coercion" in summary
+    assert rep.to_frame(coercions=False).equals(rep.errors)
