@@ -21,7 +21,7 @@ from .design import DomainView, ReplicateDesign, SurveyDesign
 from .estimators import Estimate, EstimateTable
 from .formula import Formula
 from .quantiles import weighted_quantile
-from .index import IndexResult, af_gnh_index, compute_index, index_from_components, nef_sensitivity
+from .index import DomainIndexTable, IndexResult, af_gnh_index, compute_index, index_from_components, nef_sensitivity
 from .reliability import cronbach_alpha, item_analysis
 from .sampling import allocate, sample_size, select
 from .io import read_survey

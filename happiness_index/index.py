@@ -341,16 +341,61 @@ def af_happy(indicators: np.ndarray, weights: Sequence[float], threshold: float)
 # ---------------------------------------------------------------------------
 
 
+def _fmt_thr(x) -> str:
+    return f"{x:g}"
+
+
+def _publication_reasons(e, n, df, min_n, max_cv, max_hw, min_df, undefined) -> tuple[list, list]:
+    """Why a domain estimate is not publishable, in English and Vietnamese (empty lists: publishable)."""
+    en, vi = [], []
+    if not math.isfinite(e.estimate):
+        en.append(f"index undefined: {undefined}")
+        vi.append("chỉ số không xác định")
+    if min_n is not None and n < min_n:
+        en.append(f"n = {n} < {min_n}")
+        vi.append(f"cỡ mẫu {n} < {min_n}")
+    cv = e.cv
+    if max_cv is not None and cv == cv and cv > max_cv:
+        en.append(f"CV = {cv:.1%} > {max_cv:.0%}")
+        vi.append(f"hệ số biến thiên {cv:.1%} > {max_cv:.0%}")
+    if not df > 0:
+        en.append("0 design degrees of freedom")
+        vi.append("không đủ bậc tự do (0)")
+    elif min_df is not None and df < min_df:
+        en.append(f"only {df:g} design degrees of freedom (< {min_df})")
+        vi.append(f"chỉ có {df:g} bậc tự do của thiết kế (< {min_df})")
+    if max_hw is not None and math.isfinite(e.estimate):
+        lo, hi = e.ci_low, e.ci_high
+        if lo == lo and hi == hi:
+            # the larger distance from the estimate to a bound (asymmetric logit/log intervals)
+            hw = max(e.estimate - lo, hi - e.estimate)
+            if hw > max_hw:
+                en.append(f"CI half-width {hw:.1f} > {_fmt_thr(max_hw)} points")
+                vi.append(f"nửa độ rộng KTC {hw:.1f} > {_fmt_thr(max_hw)} điểm")
+        elif df > 0:
+            en.append("confidence interval undefined")
+            vi.append("không xác định được khoảng tin cậy")
+    return en, vi
+
+
 class DomainIndexTable(EstimateTable):
     """The index per domain (commune/ward): an :class:`EstimateTable` with publication flags.
 
     Extra attributes
     ----------------
     publishable : ndarray of bool
-        False when the domain has fewer respondents than the spec's ``publication.min_n``
-        or a coefficient of variation above ``publication.max_cv`` (or an undefined index).
+        False when the domain has fewer respondents than the spec's ``publication.min_n``,
+        a coefficient of variation above ``publication.max_cv``, an interval whose
+        half-width (the larger distance from the estimate to a bound, in index points)
+        exceeds ``publication.max_ci_halfwidth`` (default 10 points), fewer design degrees
+        of freedom than ``publication.min_df`` (default 5), or an undefined index.
     reasons : list of str
-        Why a domain is not publishable (empty string when it is), English / Vietnamese.
+        Why a domain is not publishable (empty string when it is), each reason as
+        "English / Vietnamese".
+    reasons_en, reasons_vi : list of str
+        The same reasons in one language.
+    publication_rule : dict
+        The thresholds in force (:meth:`Publication.effective`; ``None`` = not checked).
     differences : list of Estimate
         Domain minus city, in index points, with SE from the covariance of the domain and
         city estimates (the city includes the domain's respondents) and a Wald interval on
@@ -359,20 +404,26 @@ class DomainIndexTable(EstimateTable):
         The components in every domain (same scale as the index).
     """
 
-    def __init__(self, *args, publishable, reasons, differences, component_estimates, **kw):
+    def __init__(self, *args, publishable, reasons, differences, component_estimates, reasons_en=None,
+                 reasons_vi=None, publication_rule=None, **kw):
         super().__init__(*args, **kw)
         self.publishable = np.asarray(publishable, dtype=bool)
         self.reasons = list(reasons)
+        self.reasons_en = list(reasons_en) if reasons_en is not None else list(self.reasons)
+        self.reasons_vi = list(reasons_vi) if reasons_vi is not None else list(self.reasons)
+        self.publication_rule = dict(publication_rule or {})
         self.differences = list(differences)
         self.component_estimates = component_estimates
 
     def to_frame(self) -> pd.DataFrame:
         """Key columns, estimate, se, ci_low, ci_high, df, deff, n, then cv, publishable,
-        reason, diff_city_pp, diff_se, diff_ci_low, diff_ci_high and one column per component."""
+        reason, reason_en, reason_vi, diff_city_pp, diff_se, diff_ci_low, diff_ci_high and one column per component."""
         out = super().to_frame()
         out["cv"] = [e.cv if e.estimate == e.estimate else float("nan") for e in self.estimates]
         out["publishable"] = self.publishable
         out["reason"] = self.reasons
+        out["reason_en"] = self.reasons_en
+        out["reason_vi"] = self.reasons_vi
         out["diff_city_pp"] = [d.estimate for d in self.differences]
         out["diff_se"] = [d.se for d in self.differences]
         out["diff_ci_low"] = [d.ci_low for d in self.differences]
@@ -401,7 +452,10 @@ class IndexResult:
     by_group : DomainIndexTable or None
         One row per domain when ``by`` was given.
     level : Level or None
-        The spec's band containing the city estimate (``None`` when the spec has no bands).
+        The spec's **happiness band** containing the city estimate (``None`` when the spec
+        has no bands). Not a confidence level: the confidence level of the intervals is
+        ``overall.level`` (the ``level=`` argument of :func:`compute_index`). ``level`` is
+        kept for compatibility; :attr:`band` is the documented name of the same object.
     diagnostics : dict
         ``n``, ``n_domain`` rows used, ``sum_weights``, ``kish_effective_n``, ``deff``
         (per component and for the index: the design variance, linearised or replicate, over
@@ -433,6 +487,14 @@ class IndexResult:
     spec: IndexSpec = field(repr=False)
     af: dict | None = None
 
+    @property
+    def band(self):
+        """The spec's happiness band (a :class:`~happiness_index.spec.Level`) containing the city
+        estimate, or ``None`` when the spec has no bands. Same object as :attr:`level`
+        (the historical name); prefer ``band``, which cannot be confused with the
+        confidence level ``overall.level``."""
+        return self.level
+
     def to_frame(self) -> pd.DataFrame:
         """One row for the city and one per domain.
 
@@ -445,6 +507,7 @@ class IndexResult:
         city = {
             "scope": "city", "estimate": o.estimate, "se": o.se, "ci_low": o.ci_low, "ci_high": o.ci_high,
             "ci_method": o.ci_method, "df": o.df, "n": o.n, "cv": o.cv, "publishable": True, "reason": "",
+            "reason_en": "", "reason_vi": "",
             "diff_city_pp": 0.0, "diff_se": 0.0, "diff_ci_low": 0.0, "diff_ci_high": 0.0,
             "level": None if self.level is None else self.level.labels.en,
         }
@@ -1334,9 +1397,10 @@ def compute_index(
             keys = keys.copy()
             keys[name_col] = [_nfc(x) for x in first.reindex(range(D)).to_numpy()]
         labels = [", ".join(str(x) for x in keys.loc[u, by_cols].tolist()) for u in range(D)]
-        ests, diffs, pub, reasons = [], [], [], []
-        min_n = spec.publication.min_n
-        max_cv = spec.publication.max_cv
+        ests, diffs, pub, reasons, reasons_en, reasons_vi = [], [], [], [], [], []
+        rule = spec.publication.effective(spec.scale)
+        min_n, max_cv = rule["min_n"], rule["max_cv"]
+        max_hw, min_df = rule["max_ci_halfwidth"], rule["min_df"]
         for u in range(D):
             e = make_index_estimate(labels[u], u, float(dfs[u]), int(counts[u]))
             ests.append(e)
@@ -1349,18 +1413,12 @@ def compute_index(
                                            max(vdiff, 0.0) if vdiff == vdiff else float("nan"),
                                            float(dfs[u]), level=level, statistic="difference",
                                            variance_method=vm_short))
-            why = []
-            if not math.isfinite(e.estimate):
-                why.append(f"index undefined: {_undefined_reason(u)} / chỉ số không xác định")
-            if min_n is not None and counts[u] < min_n:
-                why.append(f"n = {int(counts[u])} < {min_n} / cỡ mẫu {int(counts[u])} < {min_n}")
-            cv = e.cv
-            if max_cv is not None and cv == cv and cv > max_cv:
-                why.append(f"CV = {cv:.1%} > {max_cv:.0%} / hệ số biến thiên {cv:.1%} > {max_cv:.0%}")
-            if not dfs[u] > 0:
-                why.append("0 design degrees of freedom / không đủ bậc tự do")
-            pub.append(not why)
-            reasons.append("; ".join(why))
+            en, vi = _publication_reasons(e, int(counts[u]), float(dfs[u]), min_n, max_cv, max_hw, min_df,
+                                          _undefined_reason(u) if not math.isfinite(e.estimate) else "")
+            pub.append(not en)
+            reasons_en.append("; ".join(en))
+            reasons_vi.append("; ".join(vi))
+            reasons.append("; ".join(f"{a} / {b}" for a, b in zip(en, vi)))
         comp_frame = pd.DataFrame(q[:D, p:p + K], columns=plan.comp_names)
         undef = [u for u, e in enumerate(ests) if not math.isfinite(e.estimate)]
         if undef:
@@ -1390,6 +1448,7 @@ def compute_index(
         by_group = DomainIndexTable(
             ests, keys, labels, dom_vcov, df=float(np.min(dfs)), level=level, variance_method=vm_short,
             publishable=pub, reasons=reasons, differences=diffs, component_estimates=comp_frame,
+            reasons_en=reasons_en, reasons_vi=reasons_vi, publication_rule=rule,
         )
 
     # ---------------------------------------------------------------- sensitivity

@@ -575,6 +575,11 @@ class DesignColumns:
 
     ``commune`` is the reporting domain (commune/ward code), ``commune_name`` its name
     (checked against the frame when present in the data), ``village`` the village code.
+
+    Four optional labels (text, not column names) name the domains and the whole population
+    in reports: ``commune_label_vi`` / ``commune_label_en`` (e.g. "Vùng" / "Region"; default
+    "Xã / phường" / "Commune / ward") and ``population_label_vi`` / ``population_label_en``
+    (e.g. "thành phố" / "city"; default "toàn bộ" / "overall").
     """
 
     id: str | None = None
@@ -585,8 +590,13 @@ class DesignColumns:
     commune: str | None = None
     commune_name: str | None = None
     village: str | None = None
+    commune_label_vi: str | None = None
+    commune_label_en: str | None = None
+    population_label_vi: str | None = None
+    population_label_en: str | None = None
 
-    _KEYS = ("id", "weights", "strata", "psu", "fpc", "commune", "commune_name", "village")
+    _KEYS = ("id", "weights", "strata", "psu", "fpc", "commune", "commune_name", "village",
+             "commune_label_vi", "commune_label_en", "population_label_vi", "population_label_en")
 
     @classmethod
     def _from(cls, d: Any, path: tuple) -> DesignColumns:
@@ -599,29 +609,66 @@ class DesignColumns:
         return {k: getattr(self, k) for k in self._KEYS if getattr(self, k) is not None}
 
 
+#: Default publication thresholds applied when a spec's ``[publication]`` block omits them
+#: (see ``methodology/index.md``, "Publication rule"): the half-width of the interval at most
+#: 10 index points (0.10 on the proportion scale) and at least 5 design degrees of freedom.
+DEFAULT_MAX_CI_HALFWIDTH_POINTS = 10.0
+DEFAULT_MIN_DF = 5
+
+
 @dataclass(frozen=True)
 class Publication:
-    """Thresholds for publishing a commune estimate: at least ``min_n`` respondents and a
-    coefficient of variation (SE / estimate, a proportion) at most ``max_cv``."""
+    """Thresholds for publishing a commune estimate.
+
+    ``min_n``: at least this many respondents; ``max_cv``: coefficient of variation
+    (SE / estimate, a proportion) at most this; ``max_ci_halfwidth``: half the width of the
+    confidence interval at most this, in the index's own units (percentage points on the
+    percent scale); ``min_df``: at least this many design degrees of freedom. ``None``
+    means "not set": :meth:`effective` then applies the documented defaults
+    (:data:`DEFAULT_MAX_CI_HALFWIDTH_POINTS`, :data:`DEFAULT_MIN_DF`); ``max_ci_halfwidth =
+    inf`` or ``min_df = 0`` switches a check off.
+    """
 
     min_n: int | None = None
     max_cv: float | None = None
+    max_ci_halfwidth: float | None = None
+    min_df: int | None = None
 
     @classmethod
     def _from(cls, d: Any, path: tuple) -> Publication:
         if d is None:
             return cls()
-        _check_keys(d, {"min_n", "max_cv"}, path)
+        _check_keys(d, {"min_n", "max_cv", "max_ci_halfwidth", "min_df"}, path)
         n = d.get("min_n")
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
             raise _SpecProblem(path + ("min_n",), f"min_n must be a positive integer, got {n!r}")
         cv = _num(d.get("max_cv"), path + ("max_cv",), optional=True)
         if cv is not None and not cv > 0:
             raise _SpecProblem(path + ("max_cv",), f"max_cv must be positive, got {cv}")
-        return cls(min_n=n, max_cv=cv)
+        hw = _num(d.get("max_ci_halfwidth"), path + ("max_ci_halfwidth",), optional=True)
+        if hw is not None and not hw > 0:
+            raise _SpecProblem(path + ("max_ci_halfwidth",),
+                               f"max_ci_halfwidth must be positive (index points; inf switches it off), got {hw}")
+        mdf = d.get("min_df")
+        if mdf is not None and (isinstance(mdf, bool) or not isinstance(mdf, int) or mdf < 0):
+            raise _SpecProblem(path + ("min_df",), f"min_df must be a whole number >= 0 (0 switches it off), "
+                                                   f"got {mdf!r}")
+        return cls(min_n=n, max_cv=cv, max_ci_halfwidth=hw, min_df=mdf)
+
+    def effective(self, scale: str = "percent") -> dict:
+        """The thresholds in force: the spec's values, the defaults for the unset CI half-width
+        (10 points; 0.10 on the proportion scale) and df (5); ``None`` = not checked."""
+        hw = self.max_ci_halfwidth
+        if hw is None:
+            hw = DEFAULT_MAX_CI_HALFWIDTH_POINTS / (100.0 if scale == "proportion" else 1.0)
+        mdf = DEFAULT_MIN_DF if self.min_df is None else self.min_df
+        return {"min_n": self.min_n, "max_cv": self.max_cv,
+                "max_ci_halfwidth": hw if math.isfinite(hw) else None, "min_df": mdf or None}
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in (("min_n", self.min_n), ("max_cv", self.max_cv)) if v is not None}
+        return {k: v for k, v in (("min_n", self.min_n), ("max_cv", self.max_cv),
+                                  ("max_ci_halfwidth", self.max_ci_halfwidth), ("min_df", self.min_df))
+                if v is not None}
 
 
 @dataclass(frozen=True)

@@ -301,7 +301,9 @@ def test_by_commune(city, city_result):
     d = bg.differences[3]
     assert d.estimate == pytest.approx(bg[name].estimate - r.overall.estimate)
     assert d.se < math.hypot(bg[name].se, r.overall.se)
-    assert np.all(bg.publishable == [e.n >= 30 and e.cv <= 0.3 for e in bg.estimates])
+    hw = [max(e.estimate - e.ci_low, e.ci_high - e.estimate) for e in bg.estimates]
+    assert np.all(bg.publishable == [e.n >= 30 and e.cv <= 0.3 and e.df >= 5 and h <= 10
+                                     for e, h in zip(bg.estimates, hw)])
     f = r.to_frame()
     assert list(f["scope"]).count("city") == 1 and len(f) == 18
     assert {"publishable", "diff_city_pp", "diff_ci_low", "component_env", "level"} <= set(f.columns)
@@ -814,3 +816,49 @@ def test_design_on_an_equal_copy_is_accepted(city):
     r_copy = hi.compute_index(city.copy(), NEF, design=d, diagnostics=False)
     assert r_copy.overall.estimate == r_same.overall.estimate
     assert r_copy.overall.se == r_same.overall.se
+
+
+def test_band_is_the_documented_name_of_level(city_result):
+    """IndexResult.level is the happiness band (contract); .band is the same object (new-user #9)."""
+    r = city_result
+    assert r.band is r.level and r.band.lower <= r.overall.estimate < r.band.upper
+    assert r.overall.level == 0.95          # the confidence level lives on the estimate
+    assert hi.DomainIndexTable is type(r.by_group)
+    assert "happiness band" in hi.IndexResult.band.__doc__
+    assert "happiness band" in hi.IndexResult.__doc__ and "Not a confidence level" in hi.IndexResult.__doc__
+
+
+def test_publication_rule_df_and_ci_halfwidth(city, city_result):
+    """Five villages per commune: df 4 < min_df 5, so no commune of the demo is publishable, and
+    communes with an interval wider than +/-10 points say so (new-user #11)."""
+    bg = city_result.by_group
+    assert bg.publication_rule == {"min_n": 30, "max_cv": 0.3, "max_ci_halfwidth": 10.0, "min_df": 5}
+    assert not bg.publishable.any()
+    f = bg.to_frame()
+    for e, en, vi, both in zip(bg.estimates, f["reason_en"], f["reason_vi"], f["reason"]):
+        assert e.df == 4
+        assert "only 4 design degrees of freedom (< 5)" in en and "chỉ có 4 bậc tự do" in vi
+        hw = max(e.estimate - e.ci_low, e.ci_high - e.estimate)
+        assert (f"CI half-width {hw:.1f} > 10 points" in en) == (hw > 10)
+        assert (f"nửa độ rộng KTC {hw:.1f} > 10 điểm" in vi) == (hw > 10)
+        assert "/" in both and both.startswith(en.split(";")[0])
+    assert any("CI half-width" in x for x in f["reason_en"])
+
+
+def test_publication_rule_thresholds_from_the_spec(city):
+    d = NEF.to_dict()
+    d["publication"] = {"min_n": 30, "max_cv": 0.3, "max_ci_halfwidth": float("inf"), "min_df": 0}
+    off = hi.IndexSpec.from_dict(d)
+    assert off.publication.effective() == {"min_n": 30, "max_cv": 0.3, "max_ci_halfwidth": None, "min_df": None}
+    r = hi.compute_index(city, off, by="commune")
+    assert r.by_group.publishable.all()          # only n >= 30 and CV <= 30% checked: all pass
+    d["publication"] = {"min_n": 30}
+    dflt = hi.IndexSpec.from_dict(d).publication.effective()
+    assert dflt["max_ci_halfwidth"] == 10.0 and dflt["min_df"] == 5     # documented defaults
+    d["scale"] = "proportion"
+    assert hi.IndexSpec.from_dict(d).publication.effective("proportion")["max_ci_halfwidth"] == pytest.approx(0.1)
+    for bad, key in (({"max_ci_halfwidth": 0}, "max_ci_halfwidth"), ({"min_df": -1}, "min_df"),
+                     ({"min_df": 2.5}, "min_df")):
+        d["publication"] = bad
+        with pytest.raises(hi.SpecError, match=key):
+            hi.IndexSpec.from_dict(d)
