@@ -566,6 +566,12 @@ def compare(
         ``change_pp`` (points) and ``change_rel_pct`` (relative %) with SEs, intervals and
         the two-sided p-value of no change.
 
+    Warns
+    -----
+    HappinessIndexWarning
+        ``new`` and ``old`` are the same object or carry the same ``provenance["data_hash"]``
+        while treated as independent samples: the independence assumption is false.
+
     Raises
     ------
     EstimationError
@@ -604,6 +610,8 @@ def compare(
             out = _redf(out, df, level)
         return out
     samples = samples or "independent"
+    if samples == "independent" and covariance is None:
+        _warn_same_data(new, old)
     if samples == "joint" and covariance is None:
         raise EstimationError(
             "samples='joint' needs the covariance of the two years: estimate both years in one design "
@@ -628,6 +636,34 @@ def compare(
     if tn_ is not None and to_ is not None:
         out = _replace(out, by_group=_with_unit(_compare_tables(tn_, to_, f, level, new_label, old_label), _unit(sc)))
     return _with_unit(out, _unit(sc))
+
+
+def _data_hash(x) -> str | None:
+    """The data hash in the provenance of an IndexResult (or of its ``to_dict()``/results dict)."""
+    prov = getattr(x, "provenance", None)
+    if prov is None and isinstance(x, Mapping):
+        prov = x.get("provenance")
+    if isinstance(prov, Mapping):
+        h = prov.get("data_hash")
+        return str(h) if h else None
+    return None
+
+
+def _warn_same_data(new, old) -> None:
+    """Warn when two results treated as independent samples come from the same data."""
+    import warnings
+
+    from .errors import HappinessIndexWarning
+
+    hn, ho = _data_hash(new), _data_hash(old)
+    same = (new is old and not isinstance(new, (int, float))) or (hn is not None and hn == ho)
+    if same:
+        warnings.warn(
+            "compare(): both results come from the same data (identical data hash "
+            f"{(hn or '')[:12]}); treating them as independent samples is false (Cov(new, old) = Var, "
+            "the true change is 0 with SE 0), so the SE and p-value of this change are meaningless. "
+            "Compare results estimated from two different surveys, or pass joint= / covariance=.",
+            HappinessIndexWarning, stacklevel=3)
 
 
 def _with_unit(out, unit: str):

@@ -309,3 +309,24 @@ def test_trajectory_messages_have_no_numpy_reprs():
     with pytest.raises(SpecError) as ei:
         Trajectory({np.int64(2023): 70.0, np.int64(2024): "high"})
     assert "np." not in str(ei.value) and "target for 2024" in str(ei.value)
+
+
+def test_compare_same_data_warns_independence_is_false():
+    """compare(r, r) or two results with the same data hash: warn (new-user #12)."""
+    import warnings
+
+    spec = hi.IndexSpec.from_toml(ROOT / "methodology" / "yen_bai_nef.toml")
+    data = hi.load_city_survey(2023)
+    r = hi.compute_index(data, spec)
+    again = hi.compute_index(data.copy(), spec)
+    assert again.provenance["data_hash"] == r.provenance["data_hash"]
+    for a, b in ((r, r), (again, r), (r.to_dict(), again)):
+        with pytest.warns(hi.HappinessIndexWarning, match="same data.*independent samples is false"):
+            c = compare(a, b)
+        assert c.change_pp == 0.0 and c.se > 0       # the SE is the meaningless part
+    other = hi.compute_index(hi.load_city_survey(2024), spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", hi.HappinessIndexWarning)
+        compare(other, r)                            # different data: no warning
+        compare(r, r, covariance=r.overall.se ** 2)  # caller supplies the covariance: no warning
+        compare(est(76.0, 1.5), est(76.0, 1.5))      # bare estimates carry no data hash
