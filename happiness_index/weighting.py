@@ -191,7 +191,7 @@ def _encode_column(data: pd.DataFrame, col, w: np.ndarray, what: str) -> tuple[n
             remap[i] = first[c]
         codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
         labels = new_labels
-    missing = (codes < 0) & (w > 0)
+    missing = (codes < 0) & (w != 0)
     if missing.any():
         raise WeightingError(
             f"{what}: column {col!r} is missing for {int(missing.sum())} respondent(s) with positive weight "
@@ -466,7 +466,7 @@ def _check_counts(design, ms: list[_Margin], what: str, N: float | None = None) 
     A population cannot have fewer people than the sample drawn from it; such totals are
     almost always proportions (0.5) or percentages (50) given where counts are expected.
     """
-    pos = design._w > 0
+    pos = design._w != 0
     checks = [(m.name, float(m.targets.sum()), int(np.count_nonzero((m.codes >= 0) & pos)), m) for m in ms]
     if N is not None:
         checks.append(("(Intercept)", float(N), int(np.count_nonzero(pos)), None))
@@ -1048,7 +1048,7 @@ def _numeric_column(design, col, what):
                 f"Give a categorical margin as {{{col!r}: {{category: count}}}}"
             )
     x = s.to_numpy(dtype="float64", na_value=np.nan)
-    bad = ~np.isfinite(x) & (design._w > 0)
+    bad = ~np.isfinite(x) & (design._w != 0)
     if bad.any():
         raise WeightingError(
             f"{what}: calibration variable {col!r} is missing or infinite for {int(bad.sum())} respondents "
@@ -1517,8 +1517,9 @@ def calibrate(
     if np.nanmin(gfull) < 0:
         warnings.warn(
             f"calibrate: {int(np.sum(gfull < 0))} calibrated weights are negative (linear distance). The "
-            "estimators count only rows with positive weight as respondents, so use method='logit' or "
-            "bounds=(L, U) with L > 0 to keep every weight positive",
+            "estimates stay consistent with the calibration totals, but negative weights are hard to "
+            "explain and can give negative domain estimates: use method='logit' or bounds=(L, U) with L > 0 "
+            "to keep every weight positive",
             WeightingWarning,
             stacklevel=2,
         )
