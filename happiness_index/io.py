@@ -298,8 +298,9 @@ def _file_type(path: Path, kw: dict) -> tuple:
     if comp is not None and comp != "infer" and comp not in _COMPRESSIONS:
         raise DataFileError(f"{path.name}: compression must be one of 'infer', None, "
                             f"{', '.join(map(repr, sorted(_COMPRESSIONS)))}; got {comp!r}")
-    if suffix in COMPRESSED_EXTENSIONS and comp in ("infer", COMPRESSED_EXTENSIONS[suffix]):
-        comp = COMPRESSED_EXTENSIONS[suffix]
+    if suffix in COMPRESSED_EXTENSIONS:
+        if comp == "infer":
+            comp = COMPRESSED_EXTENSIONS[suffix]
         inner = Path(path.stem).suffix.lower()
         if inner in _CSV:
             return inner, comp

@@ -390,6 +390,12 @@ def test_damaged_or_misnamed_compressed_files(tmp_path):
     g.write_bytes(gzip.compress(b"id,q1\n1,4\n"))
     # compression= overrides the suffix
     assert read_survey(g, compression="gzip")["q1"].tolist() == [4]
+    # ... also against a compression suffix: a plain file named .csv.gz, a bzip2 file named .gz
+    assert read_survey(tmp_path / "plain.csv.gz", compression=None)["q1"].tolist() == [4]
+    b = tmp_path / "b.csv.gz"
+    b.write_bytes(bz2.compress(b"id,q1\n1,5\n"))
+    assert read_survey(b, compression="bz2")["q1"].tolist() == [5]
+    assert read_survey(b, compression={"method": "bz2"}).attrs["compression"] == "bz2"
     with pytest.raises(DataFileError, match="compression must be one of"):
         read_survey(g, compression="zstd")
     with pytest.raises(DataFileError, match=r"compression='gzip' applies to text files"):
