@@ -18,6 +18,11 @@ Exit codes
 1  invalid data: problems found, or a data file that cannot be read
 2  usage error: bad arguments, a file named on the command line that cannot be opened,
    an invalid spec
+141  the reader of stdout went away (``happiness-index ... | head``): nothing more is
+   printed, no error message (128 + SIGPIPE, as shells report a process killed by SIGPIPE)
+
+The progress bar of ``run`` is drawn on stderr only when stderr is a terminal. The
+terminal summary follows ``--lang``.
 
 A refusal of the library (:class:`~happiness_index.errors.HappinessIndexError`), an
 ``OSError`` or a ``UnicodeError`` is printed as one ``error:`` line on stderr, never as a
@@ -40,6 +45,8 @@ from .errors import DataFileError, HappinessIndexError, SpecError
 __all__ = ["main"]
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
+#: Exit code when stdout is a closed pipe (``... | head``): 128 + SIGPIPE, as a shell reports it.
+EXIT_BROKEN_PIPE = 141
 #: Choices of ``run --lonely-psu`` (the ``lonely_psu`` rules of :class:`SurveyDesign`).
 LONELY_CHOICES = ("fail", "remove", "adjust", "average", "certainty")
 
@@ -238,7 +245,7 @@ def _read_margins(arg: str) -> dict:
 
 def _cmd_run(args) -> int:
     from .datasets import data_path
-    from .report import Progress, run_annual, write_report
+    from .report import Progress, run_annual, summary_lines, write_report
     from .schema import ValidationReport
     from .errors import LonelyPSUError, SchemaError
     from .trajectory import Trajectory
@@ -293,14 +300,14 @@ def _cmd_run(args) -> int:
     for role, pth in (("previous", previous_path), ("frame", frame_path), ("margins", margins_path)):
         if pth is not None:
             inputs[role] = pth
-    progress = Progress(6, enabled=not args.quiet)
+    progress = Progress(6, enabled=False if args.quiet else None)  # None: only on a terminal
     try:
         run = run_annual(survey, spec, frame=frame, margins=margins, previous=previous, targets=targets,
                          year=args.year, previous_year=args.previous_year, replicates=args.replicates,
                          seed=args.seed, level=args.level, calibration_method=args.calibration,
                          progress=progress, inputs=inputs, synthetic=synthetic, lonely_psu=args.lonely_psu)
     except LonelyPSUError as e:
-        if not args.quiet:
+        if progress.enabled:
             sys.stderr.write("\n")
         raise LonelyPSUError(
             f"{e} On the command line: add --lonely-psu remove, certainty, adjust or average "
@@ -309,7 +316,7 @@ def _cmd_run(args) -> int:
     except SchemaError as e:
         report = getattr(e, "report", None)
         if isinstance(report, ValidationReport):
-            if not args.quiet:
+            if progress.enabled:
                 sys.stderr.write("\n")
             print(report.format_summary(args.lang))
             print("the survey fails validation: no report written (fix the rows above; "
@@ -325,17 +332,9 @@ def _cmd_run(args) -> int:
     except OSError as e:  # never the temporary directory's name: the directory the user asked for
         raise _UsageError(f"cannot write the report to {out}: {e.strerror or e}") from None
     progress.step("report written")
-    r = run.results
-    idx = r["index"]
-    print(f"{r['title']['en']}{' [SYNTHETIC DATA]' if synthetic else ''}")
-    print(f"  {r.get('year') or ''} index {idx['estimate']:.2f} "
-          f"({100 * args.level:g}% CI {idx['ci_low']:.2f} to {idx['ci_high']:.2f}; SE {idx['se']:.2f})")
-    if run.change is not None:
-        print(f"  {run.change}")
-    if run.assessment is not None:
-        for line in str(run.assessment).splitlines()[1:]:
-            print(line)
-    print(f"report written to {out.resolve()}")
+    for line in summary_lines(run.results, args.lang):
+        print(line)
+    print(f"report written to {out.resolve()}" if args.lang == "en" else f"đã ghi báo cáo vào {out.resolve()}")
     return EXIT_OK
 
 
@@ -385,24 +384,46 @@ def main(argv=None) -> int:
     int
         0 ok, 1 invalid data, 2 usage error (see the module docstring).
     """
-    parser = build_parser()
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as e:  # argparse: --help/--version (0) or a usage error (2)
-        return int(e.code) if isinstance(e.code, int) else EXIT_USAGE
-    if getattr(args, "func", None) is None:
-        parser.print_usage(sys.stderr)
-        print("happiness-index: error: choose a command (see --help)", file=sys.stderr)
-        return EXIT_USAGE
-    with warnings.catch_warnings():
-        warnings.showwarning = _show_warning
-        return _dispatch(args)
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as e:  # argparse: --help/--version (0) or a usage error (2)
+            code = int(e.code) if isinstance(e.code, int) else EXIT_USAGE
+        else:
+            if getattr(args, "func", None) is None:
+                parser.print_usage(sys.stderr)
+                print("happiness-index: error: choose a command (see --help)", file=sys.stderr)
+                return EXIT_USAGE
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning
+                code = _dispatch(args)
+        sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # the reader went away (``happiness-index ... | head``): stop quietly, as cat/grep do
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the final flush at exit cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (tests, IDEs)
+        pass
 
 
 def _dispatch(args) -> int:
     """Run the chosen subcommand and turn refusals into one ``error:`` line and an exit code."""
     try:
         return int(args.func(args))
+    except BrokenPipeError:
+        raise  # handled quietly by main()
     except _UsageError as e:
         print(f"happiness-index: error: {e}", file=sys.stderr)
         return EXIT_USAGE

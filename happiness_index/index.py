@@ -370,8 +370,8 @@ def _publication_reasons(e, n, df, min_n, max_cv, max_hw, min_df, undefined) -> 
             # the larger distance from the estimate to a bound (asymmetric logit/log intervals)
             hw = max(e.estimate - lo, hi - e.estimate)
             if hw > max_hw:
-                en.append(f"CI half-width {hw:.1f} > {_fmt_thr(max_hw)} points")
-                vi.append(f"nửa độ rộng KTC {hw:.1f} > {_fmt_thr(max_hw)} điểm")
+                en.append(f"CI half-width {hw:.2f} > {_fmt_thr(max_hw)} points")
+                vi.append(f"nửa độ rộng KTC {hw:.2f} > {_fmt_thr(max_hw)} điểm")
         elif df > 0:
             en.append("confidence interval undefined")
             vi.append("không xác định được khoảng tin cậy")

@@ -40,7 +40,7 @@ import pandas as pd
 from .errors import EstimationError, HappinessIndexError, SchemaError
 
 __all__ = ["run_annual", "AnnualRun", "write_report", "render_markdown", "render_html", "plot_trajectory",
-           "plot_communes", "plot_components", "Progress", "REPORT_FILES", "TEXT"]
+           "plot_communes", "plot_components", "Progress", "REPORT_FILES", "TEXT", "vi_sort_key", "summary_lines"]
 
 #: Files written by :func:`write_report` (the tables also go to ``tables.xlsx``).
 REPORT_FILES = ("report.md", "report.html", "results.json", "chart_trajectory.png", "chart_communes.png",
@@ -51,7 +51,7 @@ TEXT = {
     "en": {
         "title": "Happiness index report", "synthetic": "SYNTHETIC DATA",
         "summary": "Summary", "index": "Index", "year": "Year", "estimate": "Estimate", "se": "SE",
-        "ci": "{p}% CI", "df": "df", "n": "Respondents", "level": "Level", "components": "Components",
+        "ci": "{p}% CI", "df": "df", "n": "Respondents", "level": "Happiness band", "components": "Components",
         "component": "Component", "communes": "Communes and wards", "commune": "Commune / ward",
         "publishable": "Publishable", "diff_city": "Difference from city (points)",
         "change": "Change since the previous year", "change_pp": "Change (percentage points)",
@@ -68,14 +68,20 @@ TEXT = {
                        "({k} year(s) left; SE {s:.2f}).",
         "observed_gain": "Observed so far: {g:+.2f} points per year since {fy}.",
         "projection": "A straight line through the estimates gives {p:.2f} in {y} ({ci}); {b}.",
-        "chart_traj": "Index by year with {p}% CI, against the targets", "chart_comm": "Index by commune/ward",
-        "chart_comp": "Components", "targets_label": "targets", "estimates_label": "estimates",
-        "published_label": "published (no SE)",
+        "chart_traj": "Index by year with {p}% CI, against the targets", "chart_comm": "Index by {d}",
+        "chart_comp": "Components", "targets_label": "targets",
+        "estimates_label": "estimates",
+        "published_label": "published (no SE)", "by_domain": "Index by {d}", "pub_label": "publishable", "notpub_label": "not publishable (see the table)",
+        "diff_pop": "Difference from {pop} (points)", "none": "none", "taylor": "none (Taylor linearisation)",
+        "spec": "spec", "data_hash": "data sha256", "library": "library version", "seed": "seed",
+        "replicates": "replicates", "roles": {"survey": "survey", "previous": "previous year", "frame": "frame",
+                                              "margins": "margins"},
+        "not_publishable_n": "{k} of {n} not publishable (reasons in the report)",
     },
     "vi": {
         "title": "Báo cáo chỉ số hạnh phúc", "synthetic": "SỐ LIỆU MÔ PHỎNG",
         "summary": "Tóm tắt", "index": "Chỉ số", "year": "Năm", "estimate": "Ước lượng", "se": "Sai số chuẩn",
-        "ci": "KTC {p}%", "df": "Bậc tự do", "n": "Số người trả lời", "level": "Mức", "components": "Các thành phần",
+        "ci": "KTC {p}%", "df": "Bậc tự do", "n": "Số người trả lời", "level": "Mức hạnh phúc", "components": "Các thành phần",
         "component": "Thành phần", "communes": "Các xã, phường", "commune": "Xã / phường",
         "publishable": "Đủ tin cậy để công bố", "diff_city": "Chênh lệch so với thành phố (điểm)",
         "change": "Thay đổi so với năm trước", "change_pp": "Thay đổi (điểm phần trăm)",
@@ -92,9 +98,16 @@ TEXT = {
                        "(còn {k} năm; SE {s:.2f}).",
         "observed_gain": "Mức tăng quan sát được: {g:+.2f} điểm mỗi năm kể từ {fy}.",
         "projection": "Ngoại suy tuyến tính cho năm {y}: {p:.2f} ({ci}); {b}.",
-        "chart_traj": "Chỉ số theo năm (KTC {p}%) so với mục tiêu", "chart_comm": "Chỉ số theo xã, phường",
-        "chart_comp": "Các thành phần", "targets_label": "mục tiêu", "estimates_label": "ước lượng",
-        "published_label": "số công bố (không có SE)",
+        "chart_traj": "Chỉ số theo năm (KTC {p}%) so với mục tiêu", "chart_comm": "Chỉ số theo {d}",
+        "chart_comp": "Các thành phần", "targets_label": "mục tiêu",
+        "estimates_label": "ước lượng",
+        "published_label": "số công bố (không có SE)", "by_domain": "Chỉ số theo {d}", "pub_label": "đủ tin cậy để công bố",
+        "notpub_label": "không đủ tin cậy để công bố (xem bảng)",
+        "diff_pop": "Chênh lệch so với {pop} (điểm)", "none": "không có", "taylor": "không (tuyến tính hóa Taylor)",
+        "spec": "đặc tả", "data_hash": "mã băm dữ liệu (sha256)", "library": "phiên bản thư viện",
+        "seed": "hạt giống ngẫu nhiên (seed)", "replicates": "số bộ trọng số lặp",
+        "roles": {"survey": "khảo sát", "previous": "năm trước", "frame": "dàn mẫu", "margins": "tổng biên"},
+        "not_publishable_n": "{k}/{n} không đủ tin cậy để công bố (lý do trong báo cáo)",
     },
 }
 
@@ -105,6 +118,67 @@ _STATUS = {
     "no estimate": {"en": "no estimate", "vi": "chưa có số liệu"},
     "": {"en": "", "vi": ""},
 }
+
+#: Vietnamese wording of the projection bases written by :meth:`Trajectory.assess`.
+_BASIS_VI = {
+    "straight line through the yearly estimates (weighted by 1/SE^2); uncertainty = sampling error of the "
+    "estimates only, years independent; the straight line itself is an assumption":
+        "đường thẳng qua các ước lượng hằng năm (trọng số 1/SE²); độ bất định chỉ gồm sai số chọn mẫu của các "
+        "ước lượng, các năm độc lập; bản thân giả định đường thẳng chưa được tính",
+    "straight line through published values without SE; uncertainty from their scatter around the line "
+    "(regression prediction of the mean, df = years - 2)":
+        "đường thẳng qua các số công bố không có SE; độ bất định từ độ phân tán quanh đường thẳng (dự báo trung "
+        "bình của hồi quy, bậc tự do = số năm - 2)",
+    "two values without SE: a straight line through them has no measurable uncertainty":
+        "hai giá trị không có SE: không đo được độ bất định của đường thẳng qua chúng",
+}
+
+#: English phrase -> Vietnamese, for the variance and interval descriptions of compute_index.
+_PHRASES_VI = (
+    ("Taylor linearisation (delta method on the joint covariance of the totals)",
+     "tuyến tính hóa Taylor (phương pháp delta trên hiệp phương sai đồng thời của các tổng)"),
+    ("replicate weights (", "trọng số lặp ("), (" replicates; ", " bộ lặp; "),
+    ("index re-computed on every replicate)", "chỉ số được tính lại trên từng bộ lặp)"),
+    ("delta method with the replicate covariance of the item shares)",
+     "phương pháp delta với hiệp phương sai lặp của tỷ lệ từng câu hỏi)"),
+    ("log scale (the index is positive and unbounded above)", "thang log (chỉ số dương, không bị chặn trên)"),
+    ("logit scale on", "thang logit trên"), ("(the index is bounded)", "(chỉ số bị chặn)"),
+    ("identity (Wald) scale", "thang đồng nhất (Wald)"), (", back-transformed", ", biến đổi ngược"),
+    ("t quantile on", "phân vị t với"), ("design degrees of freedom", "bậc tự do của thiết kế"),
+)
+
+
+def _to_vi(text: str) -> str:
+    for en, vi in _PHRASES_VI:
+        text = text.replace(en, vi)
+    return text
+
+
+def vi_sort_key(s) -> tuple:
+    """Sort key for Vietnamese names: base letters first, then the exact string.
+
+    NFD decomposition, combining marks (tones, circumflex, breve, horn) removed, ``Đ``/``đ``
+    mapped to ``D``/``d``, then casefolded; ties are broken by the NFC string, so the order
+    is total and stable. ``sorted(["Đồng Tâm", "Âu Lâu", "Bắc"], key=vi_sort_key)`` gives
+    ``["Âu Lâu", "Bắc", "Đồng Tâm"]`` (code-point order would put Â and Đ after Z).
+    """
+    t = _nfc(s)
+    base = unicodedata.normalize("NFD", t.replace("Đ", "D").replace("đ", "d"))
+    base = "".join(ch for ch in base if not unicodedata.combining(ch)).casefold()
+    return (base, t)
+
+
+def _labels(results: Mapping, lang: str) -> tuple[str, str]:
+    """(domain label, population label) in ``lang``: from the spec, else generic defaults."""
+    dl = results.get("domain_label") or {}
+    pl = results.get("population_label") or {}
+    col = results.get("domain_column")
+    dflt_d = {"vi": "Xã / phường", "en": "Commune / ward"} if col in (None, "commune") else {"vi": col, "en": col}
+    return (dl.get(lang) or dflt_d[lang]), (pl.get(lang) or {"vi": "toàn bộ", "en": "overall"}[lang])
+
+
+def _lower_first(s: str) -> str:
+    return s[:1].lower() + s[1:] if s and not s[:2].isupper() else s
 
 
 # ---------------------------------------------------------------------------------------
@@ -118,13 +192,20 @@ class Progress:
     total : int
         Number of steps.
     stream : file-like, optional
-    enabled : bool, default True
+    enabled : bool or None, default True
+        ``None``: draw only when the stream is a terminal (``stream.isatty()``), so that a
+        log file or a pipe never receives ``\\r`` control characters.
     """
 
-    def __init__(self, total: int, stream=None, enabled: bool = True, width: int = 24):
+    def __init__(self, total: int, stream=None, enabled: bool | None = True, width: int = 24):
         self.total, self.done, self.width = max(int(total), 1), 0, width
         self.stream = stream if stream is not None else sys.stderr
-        self.enabled = enabled
+        if enabled is None:
+            try:
+                enabled = bool(self.stream.isatty())
+            except (AttributeError, ValueError, OSError):
+                enabled = False
+        self.enabled = bool(enabled)
 
     def step(self, label: str) -> None:
         self.done = min(self.done + 1, self.total)
@@ -361,6 +442,9 @@ def run_annual(
         results["method_notes"].append(
             f"Strata with a single PSU: lonely_psu = '{lonely_psu}' (R's survey.lonely.psu); it changes "
             "standard errors only, never the estimates.")
+        results["method_notes_vi"].append(
+            f"Tầng chỉ có một đơn vị mẫu cấp 1: lonely_psu = '{lonely_psu}' (như survey.lonely.psu của R); "
+            "quy tắc này chỉ ảnh hưởng đến sai số chuẩn, không ảnh hưởng đến ước lượng.")
     return AnnualRun(results=results, result=result, previous_result=prev_result, change=change,
                      assessment=assessment, validation=rep)
 
@@ -394,6 +478,7 @@ def _results_dict(spec, result, prev_result, change, assessment, rep, cal, year,
             communes.append({"commune": _nfc(r[key]), "estimate": r["estimate"], "se": r["se"],
                              "ci_low": r["ci_low"], "ci_high": r["ci_high"], "df": r["df"], "n": r["n"],
                              "cv": r["cv"], "publishable": bool(r["publishable"]), "reason": r["reason"],
+                             "reason_en": r.get("reason_en", r["reason"]), "reason_vi": r.get("reason_vi", r["reason"]),
                              "diff_city_pp": r["diff_city_pp"], "diff_se": r["diff_se"],
                              **{k: r[k] for k in f.columns if k.startswith("component_")}})
     prev = None
@@ -408,24 +493,25 @@ def _results_dict(spec, result, prev_result, change, assessment, rep, cal, year,
     prov = dict(result.provenance)
     prov.update({"library_version": version, "seed": seed, "replicates": replicates,
                  "inputs": {k: {"file": Path(p).name, "sha256": _file_hash(p)} for k, p in (inputs or {}).items()}})
-    notes = [
-        f"Index: {spec.labels.en} ({spec.preset}, formula {spec.formula or spec.implied_formula()}), scale {spec.scale}.",
-        f"Variance: {result.variance_method}; intervals: {result.ci_scale}.",
-        "Domains (communes/wards) are estimated on the full design, never by dropping rows.",
-        "Changes are in percentage points (new - old); relative change is 100 (new/old - 1), labelled separately.",
-        "Target status: 'reached' when the whole interval is at or above the target, 'not reached' when it is "
-        "below, otherwise 'not distinguishable' (one-sided tests at (1 - level)/2 each).",
-    ]
-    if cal:
-        notes.append(f"Weights calibrated ({cal.get('method', '')}) to the margins given; "
-                     f"converged: {cal.get('converged')}.")
+    dcol = spec.design.commune
+    dlab = {"vi": spec.design.commune_label_vi, "en": spec.design.commune_label_en}
+    plab = {"vi": spec.design.population_label_vi, "en": spec.design.population_label_en}
+    tmp = {"domain_column": dcol, "domain_label": dlab, "population_label": plab}
+    d_en, p_en = _labels(tmp, "en")
+    d_vi, p_vi = _labels(tmp, "vi")
+    rule = result.by_group.publication_rule if result.by_group is not None else spec.publication.effective(spec.scale)
+    notes, notes_vi = _method_notes(spec, result, cal, rule, (d_en, d_vi), (p_en, p_vi))
+    communes.sort(key=lambda r: vi_sort_key(r["commune"]))
     out = {
         "title": {"vi": spec.labels.vi, "en": spec.labels.en},
         "synthetic": bool(synthetic),
         "notice": SYNTHETIC_NOTICE if synthetic else None,
         "year": year,
         "previous_year": prev_year,
-        "domain_column": spec.design.commune,
+        "domain_column": dcol,
+        "domain_label": {"vi": d_vi, "en": d_en},
+        "population_label": {"vi": p_vi, "en": p_en},
+        "publication_rule": rule,
         "level": level,
         "index": {**_est(o), "level_band": None if lvl is None else {"vi": lvl.labels.vi, "en": lvl.labels.en}},
         "components": comps,
@@ -436,9 +522,57 @@ def _results_dict(spec, result, prev_result, change, assessment, rep, cal, year,
         "validation": {"ok": rep.ok, "n_rows": rep.n_rows, "coercions": int(len(rep.coercions))},
         "weighting": None if not cal else {k: v for k, v in cal.items() if not isinstance(v, pd.DataFrame)},
         "method_notes": notes,
+        "method_notes_vi": notes_vi,
         "provenance": prov,
     }
+    if out["change"] and out["change"].get("by_group"):
+        bg = out["change"]["by_group"]
+        key = next(iter(bg[0]))
+        out["change"]["by_group"] = sorted(bg, key=lambda r: vi_sort_key(r[key]))
     return _clean(out)
+
+
+def _method_notes(spec, result, cal, rule, dom, pop) -> tuple[list[str], list[str]]:
+    """The report's method notes in English and Vietnamese (same facts, same order)."""
+    formula = spec.formula or spec.implied_formula()
+    en = [f"Index: {spec.labels.en} ({spec.preset}, formula {formula}), scale {spec.scale}.",
+          f"Variance: {result.variance_method}; intervals: {result.ci_scale}.",
+          f"Domains ({_lower_first(dom[0])}) are estimated on the full design, never by dropping rows.",
+          "Changes are in percentage points (new - old); relative change is 100 (new/old - 1), labelled separately.",
+          "Target status: 'reached' when the whole interval is at or above the target, 'not reached' when it is "
+          "below, otherwise 'not distinguishable' (one-sided tests at (1 - level)/2 each)."]
+    vi = [f"Chỉ số: {spec.labels.vi or spec.labels.en} (phương pháp {spec.preset}, công thức {formula}), thang "
+          f"{'phần trăm' if spec.scale == 'percent' else 'tỷ lệ'}.",
+          f"Phương sai: {_to_vi(result.variance_method)}; khoảng tin cậy: {_to_vi(result.ci_scale)}.",
+          f"Các miền ({_lower_first(dom[1])}) được ước lượng trên toàn bộ thiết kế mẫu, không loại bỏ dòng nào.",
+          "Thay đổi tính bằng điểm phần trăm (mới - cũ); thay đổi tương đối là 100 (mới/cũ - 1), ghi riêng.",
+          "Đánh giá mục tiêu: 'đạt' khi cả khoảng tin cậy nằm ở hoặc trên mục tiêu, 'chưa đạt' khi cả khoảng nằm "
+          "dưới mục tiêu, còn lại là 'chưa phân biệt được' (kiểm định một phía ở mức (1 - mức tin cậy)/2 mỗi phía)."]
+    if result.by_group is not None:
+        parts_en, parts_vi = [], []
+        if rule.get("min_n") is not None:
+            parts_en.append(f"at least {rule['min_n']} respondents")
+            parts_vi.append(f"ít nhất {rule['min_n']} người trả lời")
+        if rule.get("max_cv") is not None:
+            parts_en.append(f"CV at most {rule['max_cv']:.0%}")
+            parts_vi.append(f"hệ số biến thiên không quá {rule['max_cv']:.0%}")
+        if rule.get("max_ci_halfwidth") is not None:
+            parts_en.append(f"interval half-width at most {rule['max_ci_halfwidth']:g} points")
+            parts_vi.append(f"nửa độ rộng khoảng tin cậy không quá {rule['max_ci_halfwidth']:g} điểm")
+        if rule.get("min_df") is not None:
+            parts_en.append(f"at least {rule['min_df']} design degrees of freedom")
+            parts_vi.append(f"ít nhất {rule['min_df']} bậc tự do của thiết kế")
+        en.append(f"Publication rule ({_lower_first(dom[0])}): an estimate is published when it has "
+                  + ", ".join(parts_en or ["a defined index"]) + "; otherwise the table gives the reason.")
+        vi.append(f"Quy tắc công bố ({_lower_first(dom[1])}): ước lượng được công bố khi có "
+                  + ", ".join(parts_vi or ["chỉ số xác định"]) + "; nếu không, bảng ghi rõ lý do.")
+    if cal:
+        m = str(cal.get("method", "")).removeprefix("calibrate:")
+        ok = bool(cal.get("converged"))
+        en.append(f"Weights calibrated ({m}) to the margins given; " + ("converged." if ok else "did NOT converge."))
+        vi.append(f"Trọng số được hiệu chỉnh ({m}) theo các tổng biên đã cho; "
+                  + ("đã hội tụ." if ok else "CHƯA hội tụ."))
+    return en, vi
 
 
 # ---------------------------------------------------------------------------------------
@@ -508,16 +642,19 @@ def render_markdown(results: dict, lang: str = "vi") -> str:
               "|---|---:|---:|---:|"]
     for c in results["components"]:
         lines.append(f"| {cell(c['label_' + lang] or c['name'])} | {_f(c['estimate'])} | {_f(c['se'])} | {_ci(c)} |")
-    lines += ["", "![components](chart_components.png)", ""]
+    lines += ["", f"![{cell(T['chart_comp'])}](chart_components.png)", ""]
 
+    dlab, plab = _labels(results, lang)
     if results["communes"]:
-        lines += [f"## {_domains_heading(results, lang)}", "",
-                  f"| {T['commune']} | {T['estimate']} | {T['ci'].format(p=pct)} | {T['diff_city']} | {T['n']} | {T['publishable']} |",
+        lines += [f"## {cell(_domains_heading(results, lang))}", "",
+                  f"| {cell(dlab)} | {T['estimate']} | {T['ci'].format(p=pct)} | {cell(T['diff_pop'].format(pop=plab))} | "
+                  f"{T['n']} | {T['publishable']} |",
                   "|---|---:|---:|---:|---:|:---:|"]
-        for c in sorted(results["communes"], key=lambda r: -(r["estimate"] or -1e9)):
+        for c in _commune_order(results["communes"]):
+            pub = T["yes"] if c["publishable"] else f"{T['no']}: {cell(_reason(c, lang))}"
             lines.append(f"| {cell(c['commune'])} | {_f(c['estimate'])} | {_ci(c)} | {_f(c['diff_city_pp'], sign=True)} | "
-                         f"{c['n']} | {T['yes'] if c['publishable'] else T['no'] + ' ' + cell(c['reason'] or '')} |")
-        lines += ["", "![communes](chart_communes.png)", ""]
+                         f"{c['n']} | {pub} |")
+        lines += ["", f"![{cell(_domains_heading(results, lang))}](chart_communes.png)", ""]
 
     lines += [f"## {T['change']}", ""]
     if ch:
@@ -527,7 +664,7 @@ def render_markdown(results: dict, lang: str = "vi") -> str:
                      f"{T['change_pp']} {_f(ch['change_pp'], sign=True)} ({T['se']} {_f(ch['se'])}); "
                      f"{T['change_rel']} {_f(ch['change_rel_pct'], sign=True)}%")
         if ch.get("by_group"):
-            lines += ["", f"| {T['commune']} | {ch['old_label']} | {ch['new_label']} | {T['change_pp']} | "
+            lines += ["", f"| {cell(dlab)} | {ch['old_label']} | {ch['new_label']} | {T['change_pp']} | "
                           f"{T['ci'].format(p=pct)} | {T['p']} |", "|---|---:|---:|---:|---:|---:|"]
             key = next(iter(ch["by_group"][0]))
             for r in ch["by_group"]:
@@ -542,26 +679,84 @@ def render_markdown(results: dict, lang: str = "vi") -> str:
                   "|---|---:|---:|---:|---:|---|---|"]
         for r in tg["years"]:
             lines.append(f"| {r['year']} | {_f(r['target'])} | {_f(r['estimate'])} | {_ci(r)} | {_f(r['gap_pp'], sign=True)} | "
-                         f"{cell(_STATUS.get(r['status'], {lang: r['status']})[lang])} | {cell(r['target_source'] or '')} |")
+                         f"{cell(_STATUS.get(r['status'], {lang: r['status']})[lang])} | {cell(_source(r['target_source'], lang))} |")
         lines += ["", f"### {T['outlook']}", ""] + [f"- {cell(s)}" for s in _outlook_lines(tg["outlook"], lang, pct)]
     else:
         lines.append(T["no_targets"])
-    lines += ["", f"## {T['method']}", ""] + [f"- {cell(n)}" for n in results["method_notes"]]
-    prov = results["provenance"]
-    lines += ["", f"## {T['provenance']}", "",
-              f"- spec: {cell(prov.get('spec_name'))} {cell(prov.get('spec_version'))} (sha256 {prov.get('spec_hash')})",
-              f"- data sha256: {prov.get('data_hash')}", f"- library version: {prov.get('library_version')}",
-              f"- seed: {prov.get('seed')}; replicates: {prov.get('replicates')}"]
-    for k, v in (prov.get("inputs") or {}).items():
-        lines.append(f"- {cell(k)}: {cell(v['file'])} (sha256 {v['sha256']})")
+    lines += ["", f"## {T['method']}", ""] + [f"- {cell(n)}" for n in _notes(results, lang)]
+    lines += ["", f"## {T['provenance']}", ""] + [f"- {cell(x)}" for x in _provenance_lines(results["provenance"], lang)]
     return "\n".join(lines) + "\n"
 
 
 def _domains_heading(results: dict, lang: str) -> str:
-    col = results.get("domain_column")
-    if col in (None, "commune"):
-        return TEXT[lang]["communes"]
-    return ("Domains" if lang == "en" else "Nhóm") + f": {col}"
+    return TEXT[lang]["by_domain"].format(d=_lower_first(_labels(results, lang)[0]))
+
+
+def _notes(results: Mapping, lang: str) -> list[str]:
+    if lang == "vi" and results.get("method_notes_vi"):
+        return list(results["method_notes_vi"])
+    return list(results.get("method_notes") or [])
+
+
+def _source(text, lang: str) -> str:
+    """A bilingual "Vietnamese / English" source (as in the bundled target sets) in one language."""
+    text = text or ""
+    parts = text.split(" / ")
+    if len(parts) == 2 and all(p.strip() for p in parts):
+        return parts[0].strip() if lang == "vi" else parts[1].strip()
+    return text
+
+
+def summary_lines(results: Mapping, lang: str = "en") -> list[str]:
+    """The terminal summary of a run (``happiness-index run`` prints it), in ``lang``."""
+    T = TEXT[lang]
+    pct = f"{100 * results['level']:g}"
+    idx = results["index"]
+    title = results["title"].get(lang) or results["title"]["en"]
+    out = [title + (f" [{T['synthetic']}]" if results.get("synthetic") else "")]
+    out.append(f"  {T['index']} {results.get('year') or ''}: {_f(idx['estimate'])} ({T['ci'].format(p=pct)} "
+               f"{_ci(idx)}; {T['se']} {_f(idx['se'])})")
+    band = idx.get("level_band")
+    if band:
+        out.append(f"  {T['level']}: {band[lang]}")
+    ch = results.get("change")
+    if ch:
+        out.append(f"  {T['change_pp']} {ch['old_label']} → {ch['new_label']}: {_f(ch['change_pp'], sign=True)} "
+                   f"({T['ci'].format(p=pct)} {_f(ch['ci_low'], sign=True)} – {_f(ch['ci_high'], sign=True)}; "
+                   f"{T['p']} {_f(ch['p_value'], 3)})")
+    if results.get("communes"):
+        k = sum(not c["publishable"] for c in results["communes"])
+        out.append(f"  {_labels(results, lang)[0]}: " + T["not_publishable_n"].format(k=k, n=len(results["communes"])))
+    tg = results.get("targets")
+    if tg:
+        for r in tg["years"]:
+            if r.get("target") is None:
+                continue
+            st = _STATUS.get(r["status"], {lang: r["status"]})[lang]
+            out.append(f"  {T['target']} {r['year']}: {_f(r['target'])}; {T['estimate']} {_f(r['estimate'])}; {st}")
+    return out
+
+
+def _reason(c: Mapping, lang: str) -> str:
+    return c.get("reason_" + lang) or c.get("reason") or ""
+
+
+def _commune_order(rows: list) -> list:
+    """Highest estimate first; ties (and undefined estimates, last) in Vietnamese order."""
+    return sorted(rows, key=lambda r: (r["estimate"] is None, -(r["estimate"] or 0.0), vi_sort_key(r["commune"])))
+
+
+def _provenance_lines(prov: Mapping, lang: str) -> list[str]:
+    T = TEXT[lang]
+    seed = prov.get("seed")
+    reps = prov.get("replicates")
+    lines = [f"{T['spec']}: {prov.get('spec_name')} {prov.get('spec_version')} (sha256 {prov.get('spec_hash')})",
+             f"{T['data_hash']}: {prov.get('data_hash')}", f"{T['library']}: {prov.get('library_version')}",
+             f"{T['seed']}: {T['none'] if seed is None else seed}; "
+             f"{T['replicates']}: {T['taylor'] if reps is None else reps}"]
+    for k, v in (prov.get("inputs") or {}).items():
+        lines.append(f"{T['roles'].get(k, k)}: {v['file']} (sha256 {v['sha256']})")
+    return lines
 
 
 def _outlook_lines(o: dict, lang: str, pct: str) -> list[str]:
@@ -575,7 +770,10 @@ def _outlook_lines(o: dict, lang: str, pct: str) -> list[str]:
     if o.get("projection") is not None:
         ci = (f"{T['ci'].format(p=pct)} {_f(o['projection_ci_low'])} – {_f(o['projection_ci_high'])}"
               if o.get("projection_se") is not None else "—")
-        out.append(T["projection"].format(p=o["projection"], y=o["projection_year"], ci=ci, b=o["projection_basis"]))
+        basis = o["projection_basis"] or ""
+        if lang == "vi":
+            basis = _BASIS_VI.get(basis, basis)
+        out.append(T["projection"].format(p=o["projection"], y=o["projection_year"], ci=ci, b=basis))
     return out
 
 
@@ -622,14 +820,15 @@ def render_html(results: dict, lang: str = "vi") -> str:
                        [[c["label_" + lang] or c["name"], _f(c["estimate"]), _f(c["se"]), _ci(c)]
                         for c in results["components"]]))
     parts.append(f"<img src='chart_components.png' alt='{e(T['chart_comp'])}'>")
+    dlab, plab = _labels(results, lang)
     if results["communes"]:
         parts.append(f"<h2>{e(_domains_heading(results, lang))}</h2>")
         rows = [[c["commune"], _f(c["estimate"]), _ci(c), _f(c["diff_city_pp"], sign=True), c["n"],
-                 T["yes"] if c["publishable"] else f"{T['no']} {c['reason'] or ''}"]
-                for c in sorted(results["communes"], key=lambda r: -(r["estimate"] or -1e9))]
-        parts.append(table([T["commune"], T["estimate"], T["ci"].format(p=pct), T["diff_city"], T["n"],
+                 T["yes"] if c["publishable"] else f"{T['no']}: {_reason(c, lang)}"]
+                for c in _commune_order(results["communes"])]
+        parts.append(table([dlab, T["estimate"], T["ci"].format(p=pct), T["diff_pop"].format(pop=plab), T["n"],
                             T["publishable"]], rows))
-        parts.append(f"<img src='chart_communes.png' alt='{e(T['chart_comm'])}'>")
+        parts.append(f"<img src='chart_communes.png' alt='{e(_domains_heading(results, lang))}'>")
     parts.append(f"<h2>{e(T['change'])}</h2>")
     if ch:
         parts.append(f"<p>{e(T['samples_joint'] if ch['samples'] == 'joint' else T['samples_independent'])}</p>")
@@ -638,7 +837,7 @@ def render_html(results: dict, lang: str = "vi") -> str:
                             [ch["new_label"], _f(ch["new"]), _f(ch["new_se"])]]))
         if ch.get("by_group"):
             key = next(iter(ch["by_group"][0]))
-            parts.append(table([T["commune"], ch["old_label"], ch["new_label"], T["change_pp"], T["ci"].format(p=pct),
+            parts.append(table([dlab, ch["old_label"], ch["new_label"], T["change_pp"], T["ci"].format(p=pct),
                                 T["change_rel"], T["p"]],
                                [[r[key], _f(r["old"]), _f(r["new"]), _f(r["change_pp"], sign=True),
                                  f"{_f(r['ci_low'], sign=True)} – {_f(r['ci_high'], sign=True)}",
@@ -651,17 +850,13 @@ def render_html(results: dict, lang: str = "vi") -> str:
         parts.append(table([T["year"], T["target"], T["estimate"], T["ci"].format(p=pct), T["gap"], T["status"],
                             T["source"]],
                            [[r["year"], _f(r["target"]), _f(r["estimate"]), _ci(r), _f(r["gap_pp"], sign=True),
-                             _STATUS.get(r["status"], {lang: r["status"]})[lang], r["target_source"] or ""]
+                             _STATUS.get(r["status"], {lang: r["status"]})[lang], _source(r["target_source"], lang)]
                             for r in tg["years"]]))
         parts.append("<ul>" + "".join(f"<li>{e(s)}</li>" for s in _outlook_lines(tg["outlook"], lang, pct)) + "</ul>")
     else:
         parts.append(f"<p>{e(T['no_targets'])}</p>")
-    parts.append(f"<h2>{e(T['method'])}</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in results["method_notes"]) + "</ul>")
-    prov = results["provenance"]
-    items = [f"spec: {prov.get('spec_name')} {prov.get('spec_version')} (sha256 {prov.get('spec_hash')})",
-             f"data sha256: {prov.get('data_hash')}", f"library version: {prov.get('library_version')}",
-             f"seed: {prov.get('seed')}; replicates: {prov.get('replicates')}"]
-    items += [f"{k}: {v['file']} (sha256 {v['sha256']})" for k, v in (prov.get("inputs") or {}).items()]
+    parts.append(f"<h2>{e(T['method'])}</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in _notes(results, lang)) + "</ul>")
+    items = _provenance_lines(results["provenance"], lang)
     parts.append(f"<h2>{e(T['provenance'])}</h2><ul>" + "".join(f"<li>{e(s)}</li>" for s in items) + "</ul>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
@@ -686,19 +881,29 @@ def _save(fig, path: Path) -> None:
 
 
 def plot_trajectory(results: dict, path, lang: str = "vi") -> None:
-    """Index by year with CI bars, against the targets (dashed); published figures hollow."""
+    """Index by year with CI bars, against the targets; published figures hollow.
+
+    Targets are drawn as markers only, never joined by a line: a line would suggest a target
+    in years that have none (a plan gives targets for some years, not a path between them).
+    Estimate labels sit to the right of their CI bar, target labels to the left of their
+    marker, and the axes are padded so that no label touches the plot edge.
+    """
+    plt = _plt()
+    fig = trajectory_figure(results, lang)
+    _save(fig, Path(path))
+    plt.close(fig)
+
+
+def trajectory_figure(results: dict, lang: str = "vi"):
+    """The matplotlib Figure drawn by :func:`plot_trajectory` (the caller closes it)."""
     plt = _plt()
     T = TEXT[lang]
     pct = f"{100 * results['level']:g}"
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     tg = results.get("targets")
-    pts = []
+    pts, ty = [], []
     if tg:
         ty = [(r["year"], r["target"]) for r in tg["years"] if r["target"] is not None]
-        if ty:
-            ax.plot(*zip(*ty), "s--", color="#c0392b", label=T["targets_label"])
-            for y, v in ty:
-                ax.annotate(f"{v:g}", (y, v), textcoords="offset points", xytext=(6, 4), color="#c0392b", fontsize=8)
         pts = [(r["year"], r["estimate"], r["ci_low"], r["ci_high"]) for r in tg["years"] if r["estimate"] is not None]
     if not pts:
         idx = results["index"]
@@ -706,24 +911,37 @@ def plot_trajectory(results: dict, path, lang: str = "vi") -> None:
         if results.get("previous"):
             p = results["previous"]
             pts.insert(0, (p.get("year") or 0, p["estimate"], p.get("ci_low"), p.get("ci_high")))
+    if ty:
+        ax.plot(*zip(*ty), linestyle="none", marker="D", markersize=7, mfc="white", mew=1.8, color="#c0392b",
+                label=T["targets_label"], zorder=4)
+        for y, v in ty:
+            ax.annotate(f"{v:g}", (y, v), textcoords="offset points", xytext=(-9, 0), ha="right", va="center",
+                        color="#c0392b", fontsize=8,
+                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
     for y, v, lo, hi in pts:
         if lo is None:
-            ax.plot([y], [v], "o", mfc="white", color="#1f4e79", label=T["published_label"])
+            ax.plot([y], [v], "o", mfc="white", color="#1f4e79", label=T["published_label"], zorder=3)
         else:
-            ax.errorbar([y], [v], yerr=[[v - lo], [hi - v]], fmt="o", color="#1f4e79", capsize=4)
-            ax.annotate(f"{v:.1f}", (y, v), textcoords="offset points", xytext=(-28, -4), fontsize=8, color="#1f4e79")
+            ax.errorbar([y], [v], yerr=[[v - lo], [hi - v]], fmt="o", color="#1f4e79", capsize=4, zorder=3)
+        ax.annotate(f"{v:.1f}", (y, v), textcoords="offset points", xytext=(9, 0), ha="left", va="center",
+                    fontsize=8, color="#1f4e79",
+                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
     ax.errorbar([], [], yerr=[], fmt="o", color="#1f4e79", capsize=4, label=f"{T['estimates_label']} ({T['ci'].format(p=pct)})")
-    years = sorted({int(p[0]) for p in pts} | ({int(r['year']) for r in tg['years']} if tg else set()))
+    years = sorted({int(p[0]) for p in pts} | {int(y) for y, _ in ty} | ({int(r['year']) for r in tg['years']} if tg else set()))
     ax.set_xticks(years)
+    ax.set_xlim(years[0] - 0.7, years[-1] + 0.7)
+    vals = [v for _, v in ty] + [x for p in pts for x in p[1:] if x is not None]
+    lo_v, hi_v = min(vals), max(vals)
+    pad = max(0.08 * (hi_v - lo_v), 1.0)
+    ax.set_ylim(lo_v - pad, hi_v + 3 * pad)  # room at the top for the legend
     ax.set_xlabel(T["year"])
     ax.set_ylabel(T["index"] + " (%)")
     ax.set_title(T["chart_traj"].format(p=pct))
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles))
-    ax.legend(uniq.values(), uniq.keys(), loc="best", fontsize=8)
-    _save(fig, Path(path))
-    plt.close(fig)
+    ax.legend(uniq.values(), uniq.keys(), loc="upper left", fontsize=8)
+    return fig
 
 
 def plot_communes(results: dict, path, lang: str = "vi") -> None:
@@ -742,11 +960,15 @@ def plot_communes(results: dict, path, lang: str = "vi") -> None:
         ax.scatter(v, y, c=colors, zorder=3)
         ax.set_yticks(y)
         ax.set_yticklabels([r["commune"] for r in rows])
-        ax.axvline(results["index"]["estimate"], color="#c0392b", ls="--", label=T["city"])
+        pop = _labels(results, lang)[1]
+        ax.axvline(results["index"]["estimate"], color="#c0392b", ls="--", label=pop[:1].upper() + pop[1:])
+        for flag, col, lab in ((True, "#1f4e79", T["pub_label"]), (False, "#999999", T["notpub_label"])):
+            if any(bool(r["publishable"]) == flag for r in rows):
+                ax.scatter([], [], c=col, label=lab)
         ax.legend(fontsize=8, loc="lower right")
     pct = f"{100 * results['level']:g}"
     ax.set_xlabel(T["index"] + " (%), " + T["ci"].format(p=pct))
-    ax.set_title(T["chart_comm"])
+    ax.set_title(_domains_heading(results, lang))
     ax.grid(axis="x", alpha=0.3)
     _save(fig, Path(path))
     plt.close(fig)

@@ -231,7 +231,8 @@ def test_replicates_and_progress(tmp_path):
     out = tmp_path / "rep"
     r = run_cli(["run", "--example", "--out", str(out), "--replicates", "20", "--seed", "7"])
     assert r.returncode == 0, r.stderr
-    assert "6/6" in r.stderr and "bootstrap" in r.stderr
+    # stderr is a pipe here, not a terminal: no progress bar, no carriage returns
+    assert "6/6" not in r.stderr and "\r" not in r.stderr
     res = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert res["provenance"]["seed"] == 7 and res["provenance"]["replicates"] == 20
     assert math.isfinite(res["index"]["se"]) and res["index"]["se"] > 0
@@ -378,3 +379,37 @@ def test_run_directories_are_not_missing_files(tmp_path):
         r = run_cli(["run", *[x for kv in args.items() for x in kv], "--year", "2006", "--quiet"])
         assert r.returncode == 2, (opt, r.stderr)
         assert f"{role} {d} is a directory, not a file" in r.stderr and "not found" not in r.stderr
+
+
+def test_broken_pipe_is_quiet(tmp_path):
+    """`happiness-index ... | head`: the reader goes away; exit 141, no 'error: [Errno 32]' (new-user #12)."""
+    p = subprocess.Popen([sys.executable, "-m", "happiness_index.cli", "run", "--example", "--quiet", "--lang", "en",
+                          "--out", str(tmp_path / "r")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    p.stdout.close()  # nobody reads stdout
+    err = p.stderr.read().decode("utf-8")
+    p.stderr.close()
+    assert p.wait() == 141
+    assert "Errno 32" not in err and "Broken pipe" not in err and "Traceback" not in err and "error" not in err
+
+
+def test_terminal_summary_follows_lang(tmp_path, capsys):
+    assert main(["run", "--example", "--quiet", "--out", str(tmp_path / "vi")]) == 0
+    vi = capsys.readouterr().out
+    assert main(["run", "--example", "--quiet", "--lang", "en", "--out", str(tmp_path / "en")]) == 0
+    en = capsys.readouterr().out
+    assert "Chỉ số 2024: " in vi and "SỐ LIỆU MÔ PHỎNG" in vi and "đã ghi báo cáo vào" in vi
+    assert "17/17 không đủ tin cậy để công bố" in vi and "chưa đạt mục tiêu" in vi
+    assert " index " not in vi and "report written" not in vi and "CI" not in vi
+    assert "Index 2024: " in en and "SYNTHETIC DATA" in en and "report written to" in en
+    assert "17 of 17 not publishable" in en and "not reached" in en
+    assert "Xã" not in en and "KTC" not in en
+
+
+def test_gss_run_labels_regions_not_communes(tmp_path, capsys):
+    out = tmp_path / "gss"
+    assert main(["run", "--survey", str(GSS), "--spec", "gss_happiness", "--year", "2006", "--quiet",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "| Vùng |" in md and "so với toàn bộ" in md and "Xã / phường" not in md
+    assert "Vùng: " in printed and "Xã" not in printed

@@ -13,7 +13,7 @@ from PIL import Image
 
 import happiness_index as hi
 from happiness_index.errors import HappinessIndexError, SchemaError
-from happiness_index.report import (Progress, plot_communes, render_html, render_markdown, run_annual,
+from happiness_index.report import (Progress, plot_communes, render_html, render_markdown, run_annual, vi_sort_key,
                                     write_report)
 from happiness_index.spec import bundled_spec_path
 
@@ -152,3 +152,133 @@ def test_html_screenshot_in_headless_chromium(tmp_path):
     assert im.size == (1200, 1600)
     a = np.asarray(im.convert("L"))
     assert (a < 128).mean() > 0.01  # text and charts rendered, not a blank page
+
+
+# --------------------------------------------------------------------------- new-user report #7, #10, #12
+ENGLISH_WORDS = ("Index:", "Variance", "Domains", "Changes are", "Target status", "Weights calibrated",
+                 "converged", "spec:", "data sha256", "library version", "seed:", "replicates:", "components",
+                 "communes", "straight line", "Publication rule", "Taylor linearisation", "percentage points",
+                 "Commune / ward", "Difference from")
+VIETNAMESE_WORDS = ("Chỉ số:", "Phương sai", "Các miền", "Đánh giá", "đã hội tụ", "đặc tả", "hạt giống",
+                    "Xã / phường", "Chênh lệch", "đường thẳng", "không có")
+
+
+@pytest.fixture(scope="module")
+def calibrated(spec):
+    return run_annual(hi.load_city_survey(2024), spec, frame=hi.load_city_frame(), margins=hi.load_city_margins(),
+                      previous=hi.load_city_survey(2023), targets="yen_bai_city_plan", synthetic=True)
+
+
+def _text_of_html(page):
+    import re
+
+    return re.sub(r"<[^>]+>", " ", page)
+
+
+def test_report_is_in_one_language(calibrated):
+    res = calibrated.results
+    for lang, foreign in (("vi", ENGLISH_WORDS), ("en", VIETNAMESE_WORDS)):
+        md = render_markdown(res, lang)
+        page = render_html(res, lang)
+        for text in (md, _text_of_html(page), page):
+            text = text.replace("chart_components.png", "").replace("chart_communes.png", "")  # file names
+            leaked = [w for w in foreign if w in text]
+            assert not leaked, (lang, leaked)
+            assert "None" not in text and "True" not in text and "False" not in text
+    vi = render_markdown(res, "vi")
+    assert "hạt giống ngẫu nhiên (seed): không có" in vi and "đã hội tụ" in vi
+    assert "![Các thành phần](chart_components.png)" in vi and "![Chỉ số theo xã / phường](chart_communes.png)" in vi
+    assert "alt='Các thành phần'" in render_html(res, "vi")
+    assert "đường thẳng qua các ước lượng hằng năm" in vi
+    en = render_markdown(res, "en")
+    assert "seed: none; replicates: none (Taylor linearisation)" in en and "; converged." in en
+    assert "![Components](chart_components.png)" in en and "Difference from city (points)" in en
+
+
+def test_report_gives_the_publication_reason(run):
+    md_vi, md_en = render_markdown(run.results, "vi"), render_markdown(run.results, "en")
+    assert all(not c["publishable"] for c in run.results["communes"])          # 5 villages: df 4
+    assert md_vi.count("không: chỉ có 4 bậc tự do của thiết kế (< 5)") == 17
+    assert md_en.count("no: only 4 design degrees of freedom (< 5)") == 17
+    assert "nửa độ rộng KTC" in md_vi and "CI half-width" in md_en
+
+
+def test_domain_and_population_labels_come_from_the_spec():
+    spec = hi.IndexSpec.from_toml(bundled_spec_path("gss_happiness"))
+    gss = hi.load_gss()
+    r = run_annual(gss, spec, year=2006)
+    vi, en = render_markdown(r.results, "vi"), render_markdown(r.results, "en")
+    assert "| Vùng |" in vi and "Chênh lệch so với toàn bộ (điểm)" in vi and "Chỉ số theo vùng" in vi
+    assert "| Region |" in en and "Difference from overall (points)" in en and "Index by region" in en
+    for text in (vi, en):
+        assert "Xã / phường" not in text and "Commune" not in text and "city" not in text.split("## ")[3]
+
+
+def test_vi_sort_key():
+    names = ["Đồng Tâm", "Yên Ninh", "Âu Lâu", "Bắc Cường", "an Phú", "Ân Thi", "Dương Kinh"]
+    assert sorted(names, key=vi_sort_key) == ["an Phú", "Ân Thi", "Âu Lâu", "Bắc Cường", "Đồng Tâm",
+                                              "Dương Kinh", "Yên Ninh"]
+    # code-point order would put Â and Đ after Y
+    assert sorted(names)[-2:] == ["Âu Lâu", "Đồng Tâm"] or sorted(names)[-1] in ("Âu Lâu", "Đồng Tâm")
+    # ties of the base letters are broken by the exact string: a total order
+    assert vi_sort_key("Đa") != vi_sort_key("Da") and sorted(["Đa", "Da"], key=vi_sort_key) == ["Da", "Đa"]
+    # NFD input sorts with its NFC twin
+    import unicodedata
+
+    assert vi_sort_key(unicodedata.normalize("NFD", "Âu Lâu")) == vi_sort_key("Âu Lâu")
+
+
+def test_commune_and_change_tables_in_vietnamese_order(run):
+    names = [c["commune"] for c in run.results["communes"]]
+    assert names == sorted(names, key=vi_sort_key) and names[0] == "Âu Lâu" and names[1] == "Đồng Tâm"
+    bg = run.results["change"]["by_group"]
+    key = next(iter(bg[0]))
+    assert [r[key] for r in bg] == sorted((r[key] for r in bg), key=vi_sort_key)
+    md = render_markdown(run.results, "vi")
+    change_part = md.split("## Thay đổi so với năm trước")[1]
+    assert change_part.index("| Âu Lâu |") < change_part.index("| Đồng Tâm |") < change_part.index("| Giới Phiên |")
+
+
+def test_trajectory_targets_are_markers_and_labels_do_not_collide(calibrated):
+    from matplotlib.collections import LineCollection
+
+    import happiness_index.report as rpt
+
+    fig = rpt.trajectory_figure(calibrated.results, "vi")
+    try:
+        ax = fig.axes[0]
+        tgt = [ln for ln in ax.get_lines() if ln.get_label() == "mục tiêu"]
+        assert len(tgt) == 1 and tgt[0].get_linestyle() == "None"     # no line through 2024
+        assert list(tgt[0].get_xdata()) == [2022, 2023, 2025]
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        axbox = ax.get_window_extent(renderer)
+        labels = [t for t in ax.texts]
+        assert {t.get_text() for t in labels} >= {"72.7", "76", "84.6", "73.2", "76.9"}
+        bars = [c for c in ax.collections if isinstance(c, LineCollection)]
+        for t in labels:
+            bb = t.get_window_extent(renderer)
+            assert axbox.x0 + 2 < bb.x0 and bb.x1 < axbox.x1 - 2 and axbox.y0 < bb.y0 and bb.y1 < axbox.y1
+            for c in bars:            # the vertical CI bars
+                for seg in c.get_segments():
+                    if len(seg) == 0:
+                        continue
+                    (x0, y0), (x1, y1) = ax.transData.transform(seg[0]), ax.transData.transform(seg[-1])
+                    crosses_x = bb.x0 <= x0 <= bb.x1
+                    crosses_y = min(y0, y1) <= bb.y1 and max(y0, y1) >= bb.y0
+                    assert not (crosses_x and crosses_y), t.get_text()
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+
+
+def test_progress_bar_only_on_a_terminal():
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    pipe, tty = io.StringIO(), Tty()
+    Progress(2, stream=pipe, enabled=None).step("x")
+    Progress(2, stream=tty, enabled=None).step("x")
+    assert pipe.getvalue() == "" and "\r[" in tty.getvalue()
