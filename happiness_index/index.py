@@ -568,7 +568,7 @@ class IndexResult:
                  f"  index {o.estimate:.2f} (SE {o.se:.2f}; {100 * o.level:g}% CI {o.ci_low:.2f} to "
                  f"{o.ci_high:.2f}, {o.ci_method} scale, df {o.df:g}; {self.variance_method})"]
         if self.level is not None:
-            lines.append(f"  level: {self.level.labels.en} / {self.level.labels.vi}")
+            lines.append(f"  happiness band: {self.level.labels.en} / {self.level.labels.vi}")
         for e in self.components:
             lines.append(f"  {e.name}: {e.estimate:.2f} (SE {e.se:.2f})")
         if self.by_group is not None:

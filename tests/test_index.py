@@ -825,6 +825,7 @@ def test_band_is_the_documented_name_of_level(city_result):
     assert r.overall.level == 0.95          # the confidence level lives on the estimate
     assert hi.DomainIndexTable is type(r.by_group)
     assert "happiness band" in hi.IndexResult.band.__doc__
+    assert f"happiness band: {r.band.labels.en}" in str(r)
     assert "happiness band" in hi.IndexResult.__doc__ and "Not a confidence level" in hi.IndexResult.__doc__
 
 
