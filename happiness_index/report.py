@@ -68,7 +68,8 @@ TEXT = {
                        "({k} year(s) left; SE {s:.2f}).",
         "observed_gain": "Observed so far: {g:+.2f} points per year since {fy}.",
         "projection": "A straight line through the estimates gives {p:.2f} in {y} ({ci}); {b}.",
-        "chart_traj": "Index by year with {p}% CI, against the targets", "chart_comm": "Index by {d}",
+        "chart_traj": "Index by year with {p}% CI, against the targets",
+        "chart_years": "Index by year with {p}% CI", "chart_comm": "Index by {d}",
         "chart_comp": "Components", "targets_label": "targets",
         "estimates_label": "estimates",
         "published_label": "published (no SE)", "by_domain": "Index by {d}", "pub_label": "publishable", "notpub_label": "not publishable (see the table)",
@@ -76,7 +77,7 @@ TEXT = {
         "spec": "spec", "data_hash": "data sha256", "library": "library version", "seed": "seed",
         "replicates": "replicates", "roles": {"survey": "survey", "previous": "previous year", "frame": "frame",
                                               "margins": "margins"},
-        "not_publishable_n": "{k} of {n} not publishable (reasons in the report)",
+        "not_publishable_n": "{k} of {n} not publishable", "see_reasons": " (reasons in the report)",
     },
     "vi": {
         "title": "Báo cáo chỉ số hạnh phúc", "synthetic": "SỐ LIỆU MÔ PHỎNG",
@@ -98,7 +99,8 @@ TEXT = {
                        "(còn {k} năm; SE {s:.2f}).",
         "observed_gain": "Mức tăng quan sát được: {g:+.2f} điểm mỗi năm kể từ {fy}.",
         "projection": "Ngoại suy tuyến tính cho năm {y}: {p:.2f} ({ci}); {b}.",
-        "chart_traj": "Chỉ số theo năm (KTC {p}%) so với mục tiêu", "chart_comm": "Chỉ số theo {d}",
+        "chart_traj": "Chỉ số theo năm (KTC {p}%) so với mục tiêu",
+        "chart_years": "Chỉ số theo năm (KTC {p}%)", "chart_comm": "Chỉ số theo {d}",
         "chart_comp": "Các thành phần", "targets_label": "mục tiêu",
         "estimates_label": "ước lượng",
         "published_label": "số công bố (không có SE)", "by_domain": "Chỉ số theo {d}", "pub_label": "đủ tin cậy để công bố",
@@ -107,7 +109,7 @@ TEXT = {
         "spec": "đặc tả", "data_hash": "mã băm dữ liệu (sha256)", "library": "phiên bản thư viện",
         "seed": "hạt giống ngẫu nhiên (seed)", "replicates": "số bộ trọng số lặp",
         "roles": {"survey": "khảo sát", "previous": "năm trước", "frame": "dàn mẫu", "margins": "tổng biên"},
-        "not_publishable_n": "{k}/{n} không đủ tin cậy để công bố (lý do trong báo cáo)",
+        "not_publishable_n": "{k}/{n} không đủ tin cậy để công bố", "see_reasons": " (lý do trong báo cáo)",
     },
 }
 
@@ -636,7 +638,7 @@ def render_markdown(results: dict, lang: str = "vi") -> str:
                      f"{_f(ch['ci_low'], sign=True)} – {_f(ch['ci_high'], sign=True)}; {T['p']} {_f(ch['p_value'], 3)})")
         lines.append(f"- {T['change_rel']}: {_f(ch['change_rel_pct'], sign=True)}% "
                      f"({T['ci'].format(p=pct)}: {_f(ch['ci_rel_low'], sign=True)}% – {_f(ch['ci_rel_high'], sign=True)}%)")
-    lines += ["", f"![{T['chart_traj'].format(p=pct)}](chart_trajectory.png)", ""]
+    lines += ["", f"![{_traj_title(results, lang)}](chart_trajectory.png)", ""]
 
     lines += [f"## {T['components']}", "", f"| {T['component']} | {T['estimate']} | {T['se']} | {T['ci'].format(p=pct)} |",
               "|---|---:|---:|---:|"]
@@ -692,6 +694,13 @@ def _domains_heading(results: dict, lang: str) -> str:
     return TEXT[lang]["by_domain"].format(d=_lower_first(_labels(results, lang)[0]))
 
 
+def _traj_title(results: Mapping, lang: str) -> str:
+    """Title (and alt text) of the trajectory chart: 'against the targets' only when there are targets."""
+    tg = results.get("targets") or {}
+    has = any(r.get("target") is not None for r in tg.get("years") or [])
+    return TEXT[lang]["chart_traj" if has else "chart_years"].format(p=f"{100 * results['level']:g}")
+
+
 def _notes(results: Mapping, lang: str) -> list[str]:
     if lang == "vi" and results.get("method_notes_vi"):
         return list(results["method_notes_vi"])
@@ -726,7 +735,8 @@ def summary_lines(results: Mapping, lang: str = "en") -> list[str]:
                    f"{T['p']} {_f(ch['p_value'], 3)})")
     if results.get("communes"):
         k = sum(not c["publishable"] for c in results["communes"])
-        out.append(f"  {_labels(results, lang)[0]}: " + T["not_publishable_n"].format(k=k, n=len(results["communes"])))
+        out.append(f"  {_labels(results, lang)[0]}: " + T["not_publishable_n"].format(k=k, n=len(results["communes"]))
+                   + (T["see_reasons"] if k else ""))
     tg = results.get("targets")
     if tg:
         for r in tg["years"]:
@@ -814,7 +824,7 @@ def render_html(results: dict, lang: str = "vi") -> str:
         parts.append(f"<p>{e(T['change_pp'])}: <b>{e(_f(ch['change_pp'], sign=True))}</b> ({e(T['ci'].format(p=pct))} "
                      f"{e(_f(ch['ci_low'], sign=True))} – {e(_f(ch['ci_high'], sign=True))}; {e(T['p'])} "
                      f"{e(_f(ch['p_value'], 3))}). {e(T['change_rel'])}: {e(_f(ch['change_rel_pct'], sign=True))}%.</p>")
-    parts.append(f"<img src='chart_trajectory.png' alt='{e(T['chart_traj'].format(p=pct))}'>")
+    parts.append(f"<img src='chart_trajectory.png' alt='{e(_traj_title(results, lang))}'>")
     parts.append(f"<h2>{e(T['components'])}</h2>")
     parts.append(table([T["component"], T["estimate"], T["se"], T["ci"].format(p=pct)],
                        [[c["label_" + lang] or c["name"], _f(c["estimate"]), _f(c["se"]), _ci(c)]
@@ -936,7 +946,7 @@ def trajectory_figure(results: dict, lang: str = "vi"):
     ax.set_ylim(lo_v - pad, hi_v + 3 * pad)  # room at the top for the legend
     ax.set_xlabel(T["year"])
     ax.set_ylabel(T["index"] + " (%)")
-    ax.set_title(T["chart_traj"].format(p=pct))
+    ax.set_title(_traj_title(results, lang))
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles))

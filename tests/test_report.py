@@ -210,6 +210,7 @@ def test_domain_and_population_labels_come_from_the_spec():
     vi, en = render_markdown(r.results, "vi"), render_markdown(r.results, "en")
     assert "| Vùng |" in vi and "Chênh lệch so với toàn bộ (điểm)" in vi and "Chỉ số theo vùng" in vi
     assert "| Region |" in en and "Difference from overall (points)" in en and "Index by region" in en
+    assert "![Chỉ số theo năm (KTC 95%)](chart_trajectory.png)" in vi and "against the targets" not in en
     for text in (vi, en):
         assert "Xã / phường" not in text and "Commune" not in text and "city" not in text.split("## ")[3]
 
