@@ -374,7 +374,8 @@ def _iterative_capped(n, w, N):
             return alloc
         cap |= over
         rest = n - N[cap].sum()
-        alloc = np.where(cap, N, rest * w / w[~cap].sum())
+        with np.errstate(divide="ignore", invalid="ignore"):  # all strata capped: the other branch is unused
+            alloc = np.where(cap, N, rest * w / w[~cap].sum())
 
 
 @st.composite
