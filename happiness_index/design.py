@@ -304,12 +304,23 @@ def _irls_intercept_logit(y: np.ndarray, w: np.ndarray, tol: float = 1e-8, maxit
 class _EstimatorMixin:
     """Estimator methods shared by SurveyDesign, ReplicateDesign and DomainView.
 
-    Subclasses provide ``_data``, ``_n``, ``_w`` (weights), ``_domain_mask()`` and the
-    two engine hooks ``_estimate_stat`` and ``_quantile``.
+    Subclasses provide ``_data``, ``_n``, ``_w`` (weights), ``_domain`` (a boolean row
+    mask or None for the full sample) and the engine hook ``_estimate_stat``.
     """
 
     _by_cols: list | None = None
     _by_dropna: bool = False
+
+    @property
+    def n(self) -> int:
+        """Number of respondents in the domain (all rows for a full design)."""
+        return int(self._domain_mask().sum())
+
+    def _domain_mask(self) -> np.ndarray:
+        # w != 0, not w > 0: calibrated (linear, unbounded) weights may be negative and
+        # still count, as in R (only zero weights put a row outside every domain)
+        base = self._w != 0
+        return base if self._domain is None else (self._domain & base)
 
     # ------------------------------------------------------------ data access
     def _column(self, col, numeric: bool = True) -> pd.Series:
@@ -1384,17 +1395,6 @@ class SurveyDesign(_EstimatorMixin):
         return pd.Series(self._w, index=self._data.index, name="weight")
 
     @property
-    def n(self) -> int:
-        """Number of respondents in the domain (all rows for a full design)."""
-        return int(self._domain_mask().sum())
-
-    def _domain_mask(self) -> np.ndarray:
-        # w != 0, not w > 0: calibrated (linear, unbounded) weights may be negative and
-        # still count, as in R (only zero weights put a row outside every domain)
-        base = self._w != 0
-        return base if self._domain is None else (self._domain & base)
-
-    @property
     def df(self) -> float:
         """Design degrees of freedom: PSUs minus strata (of the domain, for a subset design).
 
@@ -1958,16 +1958,6 @@ class ReplicateDesign(_EstimatorMixin):
         if self._W is not None:
             return self._W
         return self._w[:, None] * self._A[self._cluster]
-
-    @property
-    def n(self) -> int:
-        return int(self._domain_mask().sum())
-
-    def _domain_mask(self) -> np.ndarray:
-        # w != 0, not w > 0: calibrated (linear, unbounded) weights may be negative and
-        # still count, as in R (only zero weights put a row outside every domain)
-        base = self._w != 0
-        return base if self._domain is None else (self._domain & base)
 
     @property
     def df(self) -> float:

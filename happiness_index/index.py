@@ -576,12 +576,18 @@ class IndexResult:
         return "\n".join(lines)
 
 
-def _clean(x):
-    """Recursively replace NaN/inf by None and numpy scalars by Python scalars."""
-    if isinstance(x, dict):
-        return {str(k): _clean(v) for k, v in x.items()}
+def to_jsonable(x):
+    """A JSON-serialisable copy of ``x``.
+
+    Mappings, lists, tuples, arrays and DataFrames (as records) are converted
+    recursively; numpy scalars become Python scalars; NaN, infinities, ``pd.NA`` and
+    ``pd.NaT`` become ``None`` (JSON has no NaN). Used by :meth:`IndexResult.to_dict`
+    and the report's ``results.json``.
+    """
+    if isinstance(x, Mapping):
+        return {str(k): to_jsonable(v) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
+        return [to_jsonable(v) for v in x]
     if isinstance(x, (np.bool_, bool)):
         return bool(x)
     if isinstance(x, (np.integer,)):
@@ -589,10 +595,15 @@ def _clean(x):
     if isinstance(x, (float, np.floating)):
         return float(x) if math.isfinite(x) else None
     if isinstance(x, np.ndarray):
-        return _clean(x.tolist())
-    if x is pd.NA or x is pd.NaT:
+        return to_jsonable(x.tolist())
+    if isinstance(x, pd.DataFrame):
+        return to_jsonable(x.to_dict(orient="records"))
+    if x is None or x is pd.NA or x is pd.NaT:
         return None
     return x
+
+
+_clean = to_jsonable
 
 
 # ---------------------------------------------------------------------------

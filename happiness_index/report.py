@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import EstimationError, HappinessIndexError, SchemaError
+from .index import to_jsonable as _clean
 
 __all__ = ["run_annual", "AnnualRun", "write_report", "render_markdown", "render_html", "plot_trajectory",
            "plot_communes", "plot_components", "Progress", "REPORT_FILES", "TEXT", "vi_sort_key", "summary_lines"]
@@ -248,26 +249,6 @@ class AnnualRun:
 
 def _nfc(s) -> str:
     return unicodedata.normalize("NFC", str(s))
-
-
-def _clean(x):
-    """JSON-able copy: NaN/inf -> None, numpy scalars -> Python."""
-    if isinstance(x, Mapping):
-        return {str(k): _clean(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_clean(v) for v in x]
-    if isinstance(x, (np.bool_, bool)):
-        return bool(x)
-    if isinstance(x, (np.integer,)):
-        return int(x)
-    if isinstance(x, (float, np.floating)):
-        v = float(x)
-        return v if math.isfinite(v) else None
-    if x is pd.NA or x is None:
-        return None
-    if isinstance(x, pd.DataFrame):
-        return _clean(x.to_dict(orient="records"))
-    return x
 
 
 def _require_rows(data, what: str) -> None:
