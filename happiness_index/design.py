@@ -41,12 +41,12 @@ from __future__ import annotations
 import difflib
 import math
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, special, stats
+from scipy import sparse, special
 
 from .errors import (
     DesignError,
@@ -57,14 +57,11 @@ from .errors import (
     describe_rows,
 )
 from .estimators import (
-    CI_METHODS,
-    Estimate,
     EstimateTable,
     _check_ci_method,
     make_estimate,
     profile_likelihood_logit_interval,
     proportion_interval,
-    t_quantile,
 )
 
 __all__ = ["SurveyDesign", "ReplicateDesign", "DomainView"]
@@ -1152,7 +1149,7 @@ class SurveyDesign(_EstimatorMixin):
                     f"{what}= takes a column name, not a {type(arg).__name__}; add the values to the data "
                     f"(data = data.assign({what}_col=values)) and pass {what}='{what}_col'"
                 )
-        for i, arg in enumerate(_as_list(psu)):
+        for arg in _as_list(psu):
             if isinstance(arg, (pd.Series, pd.DataFrame, np.ndarray, list, tuple)):
                 raise DesignError(
                     f"psu= takes column names, not a {type(arg).__name__}; add the cluster codes to the data "
@@ -1548,7 +1545,6 @@ class SurveyDesign(_EstimatorMixin):
             for adj in self._adjusters:
                 Z = adj(Z)
             fine_vals = Z
-            fine_codes = np.arange(self._n)
             levels = ("rows", None)
         else:
             # linearise at the (finest cluster, domain) pairs
@@ -1581,8 +1577,6 @@ class SurveyDesign(_EstimatorMixin):
         """
         q = D * p
         total = np.zeros((q, q)) if full else np.zeros(q)
-        sel = dom >= 0
-        # nsub: clusters with domain members, per stage-1 stratum and domain
         for s, st in enumerate(self._stages):
             if s > 0 and np.all(st.f < _SELF_REP_TOL):
                 continue
@@ -1606,7 +1600,6 @@ class SurveyDesign(_EstimatorMixin):
 
     def _stage_var(self, st: _Stage, s: int, T: np.ndarray, dom, D, p, full):
         H = st.n_strata
-        q = T.shape[1]
         sel = dom >= 0
         # nsub[h, d] = clusters in h with members of domain d (from the data rows)
         pairs = _unique_codes(st.cluster[sel] * D + dom[sel], st.n_clusters * D)

@@ -29,7 +29,7 @@ import shutil
 import sys
 import unicodedata
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any

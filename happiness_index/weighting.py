@@ -39,7 +39,7 @@ from __future__ import annotations
 import math
 import unicodedata
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -800,7 +800,6 @@ def rake(
 
 def _ipf(table0, cell_cat, targets, max_iter, tol, tol_type, criterion) -> dict:
     """Iterative proportional fitting on the joint table (C × m), all weight columns at once."""
-    C, mcols = table0.shape
     mats = [_group_matrix(cc, len(t)) for cc, t in zip(cell_cat, targets)]
     cur = table0.copy()
     total0 = float(table0[:, 0].sum())
