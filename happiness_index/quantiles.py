@@ -350,7 +350,10 @@ def estimate_quantiles(
         D = int(present.sum())
     w = design._w
     P = len(ps)
-    doms = [_DomainData(xv[dom == d], w[dom == d], np.flatnonzero(dom == d)) for d in range(D)]
+    # rows of each domain in row order, from one stable sort (not D boolean scans of n rows)
+    order = np.argsort(dom, kind="stable")
+    bounds = np.searchsorted(dom[order], np.arange(D + 1))
+    doms = [_DomainData(xv[r], w[r], r) for r in (order[bounds[d]:bounds[d + 1]] for d in range(D))]
     qhat = np.array([dd.q(ps, rule) for dd in doms])  # (D, P)
 
     # CDF at the estimate, F = mean(x <= qhat), with its design SE: one engine call
