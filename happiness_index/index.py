@@ -1022,7 +1022,7 @@ def _data_hash(data: pd.DataFrame, columns: list) -> str:
     return h.hexdigest()
 
 
-def _ci(value, se, df, level, scale_kind, upper):
+def _ci(value, se, scale_kind, upper):
     """Interval function on the chosen scale; returns (method, interval callable)."""
     if not (value == value) or not (se == se):
         return "wald", None
@@ -1347,7 +1347,7 @@ def compute_index(
         v = float(q[u, -1])
         var = float(cov_block(u)[-1, -1])
         se = math.sqrt(var) if var >= 0 else float("nan")
-        method, interval = _ci(v, se, df_u, level, kind, upper)
+        method, interval = _ci(v, se, kind, upper)
         with warnings.catch_warnings():
             if u != city:
                 warnings.simplefilter("ignore")
@@ -1373,7 +1373,7 @@ def compute_index(
         v = float(q[city, j])
         var = float(Vc[j, j])
         se = math.sqrt(var) if var >= 0 else float("nan")
-        method, interval = _ci(v, se, city_df, level, "logit", upper)
+        method, interval = _ci(v, se, "logit", upper)
         comp_est.append(make_estimate(c.name, v, var, city_df, level=level, ci_method=method, n=n_city,
                                       statistic="component", variance_method=vm_short, interval=interval))
     comp_keys = pd.DataFrame({"component": plan.comp_names,
@@ -1550,7 +1550,7 @@ def compute_index(
                    "weighted_rate": float(wd[miss].sum() / sw) if sw > 0 else float("nan")})
     diag["item_nonresponse"] = pd.DataFrame(nr)
     if diagnostics:
-        diag["deff"] = _design_effects(plan, S[city], q[city], Vc, g_in[city], wd, in_dom, scale)
+        diag["deff"] = _design_effects(plan, S[city], Vc, g_in[city], wd, in_dom)
         alphas, analyses = {}, []
         for c in spec.components:
             sc = _reliability_scores(data, spec, ind, c.items)
@@ -1614,7 +1614,7 @@ def _reliability_scores(data, spec, ind, items) -> np.ndarray:
     return np.column_stack(out)
 
 
-def _design_effects(plan: _Plan, s, qc, Vc, g, wd, in_dom, scale) -> dict:
+def _design_effects(plan: _Plan, s, Vc, g, wd, in_dom) -> dict:
     """deff = design variance / SRS-without-replacement variance (R's svymean deff)
     for every component and the index, from the linearised respondent scores."""
     Y = plan.Y

@@ -483,7 +483,7 @@ def _results_dict(spec, result, prev_result, change, assessment, rep, cal, year,
     d_en, p_en = _labels(tmp, "en")
     d_vi, p_vi = _labels(tmp, "vi")
     rule = result.by_group.publication_rule if result.by_group is not None else spec.publication.effective(spec.scale)
-    notes, notes_vi = _method_notes(spec, result, cal, rule, (d_en, d_vi), (p_en, p_vi))
+    notes, notes_vi = _method_notes(spec, result, cal, rule, (d_en, d_vi))
     communes.sort(key=lambda r: vi_sort_key(r["commune"]))
     out = {
         "title": {"vi": spec.labels.vi, "en": spec.labels.en},
@@ -515,7 +515,7 @@ def _results_dict(spec, result, prev_result, change, assessment, rep, cal, year,
     return _clean(out)
 
 
-def _method_notes(spec, result, cal, rule, dom, pop) -> tuple[list[str], list[str]]:
+def _method_notes(spec, result, cal, rule, dom) -> tuple[list[str], list[str]]:
     """The report's method notes in English and Vietnamese (same facts, same order)."""
     formula = spec.formula or spec.implied_formula()
     en = [f"Index: {spec.labels.en} ({spec.preset}, formula {formula}), scale {spec.scale}.",

@@ -452,6 +452,7 @@ def _series_words(en_parts, vi_parts):
 
 
 def _vals(pos, vals):
+    """Message part of :func:`_series_words`: the offending values themselves (``pos`` unused)."""
     return vals
 
 
@@ -912,7 +913,7 @@ def _clean(data, src, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
     """
     out = {}
     item_of = {it.name: it for it in spec.items}
-    for key, ocol in orig_of.items():
+    for key in orig_of:
         it = item_of.get(key)
         if it is not None and key in work:
             s = work.pop(key)

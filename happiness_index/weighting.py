@@ -1272,7 +1272,7 @@ def _build_model(design, population, what: str, collapse):
             cols.append(np.ones(n))
             totals.append(N)
         for c, levs in parsed["cats"].items():
-            codes, labels = _encode_column(data, c, design._w, what)
+            _, labels = _encode_column(data, c, design._w, what)
             lab_str = [str(x) for x in labels]
             present = sorted(set(lab_str))
             ref = [lv for lv in present if lv not in levs]
@@ -1454,10 +1454,10 @@ def calibrate(
         # only categorical terms: g depends on the row of X alone, so solve on the distinct
         # rows with summed weights (the Newton equations only involve weighted sums)
         cell, first, C = cells
-        Gc, iters, failed, misfit = _grake(X[first], _group_sum(cell, C, W0), T, method, (L, U), max_iter, tol)
+        Gc, iters, failed, _ = _grake(X[first], _group_sum(cell, C, W0), T, method, (L, U), max_iter, tol)
         G = Gc[cell]
     else:
-        G, iters, failed, misfit = _grake(X, W0, T, method, (L, U), max_iter, tol)
+        G, iters, failed, _ = _grake(X, W0, T, method, (L, U), max_iter, tol)
     W1 = W0 * G
     # linear calibration with unreachable totals (collinear X, inconsistent T)
     finite0 = bool(np.isfinite(W1[:, 0]).all())
