@@ -1121,6 +1121,12 @@ class SurveyDesign(_EstimatorMixin):
     >>> d = hi.SurveyDesign(df, weights="pw", strata="stype", fpc="fpc")   # doctest: +SKIP
     >>> d.mean("api00").se                                                  # doctest: +SKIP
     9.402772
+
+    References
+    ----------
+    Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley.
+    Särndal, C.-E., Swensson, B. & Wretman, J. (1992). *Model Assisted Survey Sampling*.
+    Springer (multistage variance; Taylor linearisation).
     """
 
     _variance_method = "taylor"
@@ -1715,6 +1721,12 @@ class SurveyDesign(_EstimatorMixin):
             JK1 on a stratified design, BRR with other than 2 PSUs per stratum, an unknown
             method, a ``seed`` or ``replicates`` that is not a whole number (``"a"``,
             2.5), or a lonely PSU under ``lonely_psu="fail"``.
+
+        References
+        ----------
+        Wolter, K. M. (2007). *Introduction to Variance Estimation*, 2nd ed. Springer, ch. 3-5.
+        Rao, J. N. K. & Wu, C. F. J. (1988). Resampling inference with complex survey data.
+        *JASA* 83, 231-241.
         """
         from .replicates import build_replicates
 
@@ -1768,6 +1780,11 @@ class ReplicateDesign(_EstimatorMixin):
         ``scale`` not a positive finite number, ``rscales`` of the wrong length or with
         negative/non-finite values, ``rho`` not a number in [0, 1), an unknown ``method``,
         ``mse`` not True/False.
+
+    References
+    ----------
+    Wolter, K. M. (2007). *Introduction to Variance Estimation*, 2nd ed. Springer.
+    Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley (replicate weights).
     """
 
     _variance_method = "replicate"

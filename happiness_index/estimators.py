@@ -428,6 +428,10 @@ class Estimate:
         ------
         EstimationError
             ``df`` or ``level`` that is not a number.
+
+        References
+        ----------
+        Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley (``confint`` of ``svymean``).
         """
         user_df = df is not None
         df = self.df if df is None else _check_df(df)
@@ -710,6 +714,10 @@ class EstimateTable:
         EstimationError
             A name that is not a row of the table, no coefficients, a coefficient that is
             not a finite number, an unknown ``method``.
+
+        References
+        ----------
+        Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley (``svycontrast``).
         """
         a = self._coefficients(weights)
         if isinstance(constant, (bool, np.bool_)) or not isinstance(constant, (int, float, np.integer, np.floating)) or not math.isfinite(constant):
@@ -775,6 +783,12 @@ class EstimateTable:
         ------
         FormulaError
             If the formula is not in the formula language or names unknown rows.
+
+        References
+        ----------
+        Wolter, K. M. (2007). *Introduction to Variance Estimation*, 2nd ed. Springer, ch. 6
+        (Taylor series / delta method).
+        Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley (``svycontrast``).
         """
         from .formula import Formula  # local: formula is a leaf module
 

@@ -1137,6 +1137,12 @@ def compute_index(
     weights. Intervals are t-based on the design's (domain's) degrees of freedom; R's
     ``confint()`` default is Normal — use ``est.confint(df=math.inf)`` to compare.
     A domain with df 0 gets a NaN interval and a warning.
+
+    References
+    ----------
+    Alkire, S. & Foster, J. (2011). Counting and multidimensional poverty measurement.
+    *Journal of Public Economics* 95, 476-487.
+    Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley (domains, delta method).
     """
     if not isinstance(spec, IndexSpec):
         raise SpecError(f"spec must be an IndexSpec (IndexSpec.from_toml(...)), got {type(spec).__name__}")

@@ -118,6 +118,11 @@ def weighted_quantile(x, w, p, rule: str = "math") -> np.ndarray:
     EstimationError
         Unknown rule; ``x``/``w`` of different lengths, empty, not numbers, NaN or
         infinite; negative weights or all weights zero; ``p`` outside [0, 1].
+
+    References
+    ----------
+    Hyndman, R. J. & Fan, Y. (1996). Sample quantiles in statistical packages.
+    *The American Statistician* 50, 361-365.
     """
     _check_rule(rule)
     try:

@@ -150,6 +150,11 @@ def item_analysis(items, weights=None) -> pd.DataFrame:
     ------
     EstimationError
         As :func:`cronbach_alpha`.
+
+    References
+    ----------
+    Cronbach, L. J. (1951). Coefficient alpha and the internal structure of tests.
+    *Psychometrika* 16, 297-334.
     """
     X, w, names = _prepare(items, weights)
     k = X.shape[1]

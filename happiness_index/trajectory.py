@@ -595,6 +595,10 @@ def compare(
     --------
     >>> hi.compare(result_2024, result_2023)                          # doctest: +SKIP
     >>> hi.compare(2024, 2023, joint=design.by("year").mean("life_sat"))  # doctest: +SKIP
+
+    References
+    ----------
+    Kish, L. (1965). *Survey Sampling*. Wiley (change between independent samples).
     """
     if samples is not None and samples not in SAMPLES:
         raise EstimationError(f"samples must be one of {SAMPLES}, got {samples!r}")
