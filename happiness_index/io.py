@@ -60,6 +60,14 @@ _MAGIC = ((re.compile(rb"\x1f\x8b"), "gzip", ".gz"),
           (re.compile(rb"BZh[1-9]1AY&SY"), "bzip2", ".bz2"),
           (re.compile(rb"\xfd7zXZ\x00"), "xz", ".xz"),
           (re.compile(rb"PK\x03\x04"), "zip (an Excel .xlsx workbook is a zip too)", ".zip"))
+# signatures of other file formats (and of UTF-16 text) named like a text file: what it is, the fix
+_FORMATS = ((re.compile(rb"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),
+             "it starts like an old Excel .xls workbook (OLE2); open it in Excel and save it as .xlsx "
+             "or as 'CSV UTF-8'"),
+            (re.compile(rb"\$FL[23]"), "it starts like an SPSS data file; name it .sav"),
+            (re.compile(rb"PAR1"), "it starts like a Parquet file; name it .parquet"),
+            (re.compile(rb"\xff\xfe|\xfe\xff"),
+             "it is UTF-16 text (Excel's 'Unicode Text'); pass encoding='utf-16' or save it as 'CSV UTF-8'"))
 #: Field delimiters tried, in this order of preference, when a text file is read without ``sep``.
 CSV_DELIMITERS = (",", ";", "\t", "|")
 
@@ -156,7 +164,9 @@ def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
         way its suffix says (the message says which), a zip archive with no text file or
         several files, or a compressed Excel/SPSS/Stata/Parquet file; a text file that is
         not UTF-8 (the message names the first bad line and the fix; a compressed file
-        named ``.csv`` is recognised and the message says to rename it); a data row whose number of
+        named ``.csv`` is recognised and the message says to rename it; so are an old Excel
+        ``.xls`` workbook, an SPSS or Parquet file and UTF-16 text named like a text file, and a
+        text file holding NUL bytes, which is binary data, not a table of text); a data row whose number of
         fields differs from the header's (the message names the line and both counts);
         ``sheet`` not in the workbook (the message lists the sheets); ``sheet`` or
         ``decimal`` given for a format they do not apply to; two columns whose names become
@@ -382,6 +392,10 @@ def _read_bytes(path: Path, compression, member) -> tuple:
 # --------------------------------------------------------------------------------------
 def _decode(raw: bytes, name: str, encoding) -> str:
     enc = "utf-8-sig" if encoding is None else encoding
+    if encoding is None:
+        for magic, what in _FORMATS:
+            if magic.match(raw):
+                raise DataFileError(f"{name} is not a UTF-8 text file: {what}")
     try:
         text = raw.decode(enc)
     except UnicodeDecodeError as e:
@@ -403,6 +417,12 @@ def _decode(raw: bytes, name: str, encoding) -> str:
         ) from None
     except LookupError:
         raise DataFileError(f"unknown encoding {encoding!r} for {name}") from None
+    nul = text.find("\x00")
+    if nul >= 0:  # valid UTF-8 but binary: a data file of another format, not a table of text
+        raise DataFileError(
+            f"{name} is not a text file: line {text.count(chr(10), 0, nul) + 1} holds a NUL byte. "
+            "Check that it is the survey table: a workbook or SPSS/Stata/Parquet file needs its own "
+            f"extension ({', '.join(_EXCEL + _SPSS + _STATA + _PARQUET)}); or export the table as 'CSV UTF-8'")
     return text[1:] if text.startswith("\ufeff") else text
 
 

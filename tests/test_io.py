@@ -466,3 +466,32 @@ def test_compression_never_changes_what_is_read(tmp_path, rows, comp):
     b = read_survey(packed)
     a.attrs, b.attrs = {}, {}
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_other_formats_and_binary_named_as_text(tmp_path):
+    """A real .xls/.sav/.parquet file, UTF-16 text or binary bytes named .csv: say what it is,
+    never 'line 1 is not UTF-8' (with a cp1258 hint that would read garbage) nor an empty table."""
+    p = tmp_path / "s.csv"
+    p.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))  # OLE2 header of an old .xls
+    with pytest.raises(DataFileError, match=r"s\.csv is not a UTF-8 text file: .*old Excel \.xls workbook"):
+        read_survey(p)
+    pytest.importorskip("pyarrow")
+    _frame().to_parquet(p)
+    with pytest.raises(DataFileError, match=r"starts like a Parquet file; name it \.parquet"):
+        read_survey(p)
+    p.write_bytes("id\tq1\n1\t4\n".encode("utf-16"))  # Excel's 'Unicode Text'
+    with pytest.raises(DataFileError, match=r"UTF-16 text .*encoding='utf-16'"):
+        read_survey(p)
+    with pytest.warns(hi.HappinessIndexWarning, match="tab"):
+        assert read_survey(p, encoding="utf-16")["q1"].tolist() == [4]
+    p.write_bytes(b"id,q1\n1,4\n2,\x00\x00\x00\x07\n")  # valid UTF-8, but binary
+    with pytest.raises(DataFileError, match=r"s\.csv is not a text file: line 3 holds a NUL byte.*\.sav"):
+        read_survey(p)
+
+
+def test_spss_file_named_csv(tmp_path):
+    pyreadstat = pytest.importorskip("pyreadstat")
+    p = tmp_path / "s.csv"
+    pyreadstat.write_sav(pd.DataFrame({"id": [1.0, 2.0], "q1": [4.0, 5.0]}), str(p))
+    with pytest.raises(DataFileError, match=r"starts like an SPSS data file; name it \.sav"):
+        read_survey(p)
