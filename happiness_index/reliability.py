@@ -42,6 +42,15 @@ def _prepare(items, weights):
     if isinstance(items, pd.DataFrame):
         names = [str(c) for c in items.columns]
         X = items.apply(pd.to_numeric, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+        text = np.isnan(X) & items.notna().to_numpy()  # answers that are not numbers: never a silent NaN
+        if text.any():
+            j = int(np.flatnonzero(text.any(axis=0))[0])
+            rows = np.flatnonzero(text[:, j])
+            vals = sorted({str(v) for v in items.iloc[rows[:50], j]})[:5]
+            raise EstimationError(
+                f"item column {names[j]!r} holds values that are not numbers ({', '.join(map(repr, vals))}) "
+                f"in {len(rows)} row(s), first at row label {items.index[rows[0]]}; recode the answers "
+                "to their numeric codes (e.g. 1-5) or mark them missing")
     else:
         X = np.asarray(items, dtype="float64")
         if X.ndim != 2:
@@ -106,7 +115,8 @@ def cronbach_alpha(items, weights=None) -> float:
     Raises
     ------
     EstimationError
-        Weights of the wrong length, negative or non-finite; infinite item values.
+        Weights of the wrong length, negative or non-finite; infinite item values; an item
+        column holding text that is not a number (the message names the column and values).
 
     Notes
     -----

@@ -863,3 +863,17 @@ def test_publication_rule_thresholds_from_the_spec(city):
         d["publication"] = bad
         with pytest.raises(hi.SpecError, match=key):
             hi.IndexSpec.from_dict(d)
+
+
+def test_reliability_refuses_text_items():
+    """Text answers in an item column are named, never coerced to a silent NaN alpha."""
+    items = pd.DataFrame({"q1": [1, 2, 3, 4], "q2": ["2", "Rất hài lòng", "3", None]}, index=[10, 11, 12, 13])
+    with pytest.raises(hi.EstimationError, match=r"item column 'q2' holds values that are not numbers "
+                                              r"\('Rất hài lòng'\) in 1 row\(s\), first at row label 11"):
+        hi.cronbach_alpha(items)
+    with pytest.raises(hi.EstimationError, match="'q2'"):
+        hi.item_analysis(items)
+    # numbers stored as text and missing values are fine: complete cases 10 and 12
+    ok = items.assign(q2=["2", None, "3", None])
+    # rows 10 (1, 2) and 12 (3, 3): item variances 1 and 1/4, scale variance 9/4 -> 2 (1 - 1.25/2.25) = 8/9
+    assert hi.cronbach_alpha(ok) == pytest.approx(8 / 9)
