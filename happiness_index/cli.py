@@ -40,7 +40,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .errors import DataFileError, HappinessIndexError, SpecError
+from .errors import DataFileError, HappinessIndexError, LonelyPSUError, SchemaError, SpecError
 
 __all__ = ["main"]
 
@@ -247,7 +247,6 @@ def _cmd_run(args) -> int:
     from .datasets import data_path
     from .report import Progress, run_annual, summary_lines, write_report
     from .schema import ValidationReport
-    from .errors import LonelyPSUError, SchemaError
     from .trajectory import Trajectory
 
     synthetic = False

@@ -49,13 +49,14 @@ Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*, §2.4. Wiley.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .errors import EstimationError
-from .estimators import EstimateTable, make_estimate, t_quantile
+from .errors import EstimationError, HappinessIndexWarning
+from .estimators import EstimateTable, _check_df, make_estimate, t_quantile
 
 __all__ = ["estimate_quantiles", "weighted_quantile", "QUANTILE_RULES", "QUANTILE_INTERVALS"]
 
@@ -326,8 +327,6 @@ def estimate_quantiles(
     if isinstance(x, (list, tuple)):
         raise EstimationError("quantile() takes one column; call it once per column")
     if df is not None:
-        from .estimators import _check_df
-
         df = _check_df(df)
         if not df > 0:
             raise EstimationError(f"df must be positive (math.inf for Normal quantiles), got {df!r}")
@@ -459,10 +458,6 @@ def estimate_quantiles(
             labels.append(label)
             key_rows.append(row)
     if nan_reasons:
-        import warnings
-
-        from .errors import HappinessIndexWarning
-
         shown = "; ".join(nan_reasons[:5]) + (f"; and {len(nan_reasons) - 5} more" if len(nan_reasons) > 5 else "")
         warnings.warn(
             f"{len(nan_reasons)} quantile(s) have no interval (SE and limits NaN, as R's svyquantile gives NA): "

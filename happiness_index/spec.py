@@ -42,6 +42,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import FormulaError, SpecError
+from .formula import Formula
 
 __all__ = [
     "Labels",
@@ -1201,8 +1202,6 @@ class IndexSpec:
 
 
 def _check_formula(text: str, names: tuple) -> None:
-    from .formula import Formula  # written alongside; imported lazily
-
     try:
         Formula.parse(text, allowed_names=names)
     except FormulaError as e:

@@ -46,6 +46,7 @@ import json
 import math
 import tomllib
 import unicodedata
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -56,7 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import EstimationError, HappinessIndexError, SpecError
+from .errors import EstimationError, HappinessIndexError, HappinessIndexWarning, SpecError
 from .estimators import Estimate, EstimateTable
 
 __all__ = [
@@ -655,10 +656,6 @@ def _data_hash(x) -> str | None:
 
 def _warn_same_data(new, old) -> None:
     """Warn when two results treated as independent samples come from the same data."""
-    import warnings
-
-    from .errors import HappinessIndexWarning
-
     hn, ho = _data_hash(new), _data_hash(old)
     same = (new is old and not isinstance(new, (int, float))) or (hn is not None and hn == ho)
     if same:
