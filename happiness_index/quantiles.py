@@ -167,13 +167,12 @@ def _check_rule(rule):
 def _rep_rule(xs: np.ndarray, Wr: np.ndarray, p: float, rule: str) -> np.ndarray:
     """The quantile for every replicate weight column of ``Wr`` (n × R), xs sorted."""
     n, R = Wr.shape
-    if rule == "hf7":
-        # interpolation rule: one small pass per replicate column
-        return np.array([_wq(xs, Wr[:, r], p, "hf7")[0] for r in range(R)])
     kept = Wr != 0
     cw = _cumweights(Wr)  # (n, R)
     W = cw[-1]
     rows = np.arange(n)[:, None]
+    if rule == "hf7":
+        return _rep_hf7(xs, Wr, kept, cw, rows, p)
     le = (cw <= p * W[None, :]) & kept
     pos = np.where(le, rows, -1).max(axis=0)  # last kept row with C <= pW
     # next kept row strictly after pos
@@ -191,6 +190,28 @@ def _rep_rule(xs: np.ndarray, Wr: np.ndarray, p: float, rule: str) -> np.ndarray
     if rule == "math":
         return np.where(wlow == 0, lowv, upv)
     return np.where(wlow == 0, (lowv + upv) / 2, upv)
+
+
+def _rep_hf7(xs, Wr, kept, cw, rows, p):
+    """The hf7 rule of :func:`_rule_sorted` for every column at once (the same floating-point
+    operations as ``np.interp`` on each column's rows with non-zero weight; NaN with none)."""
+    n, R = Wr.shape
+    cols = np.arange(R)
+    cwe = np.vstack([np.zeros((1, R)), cw[:-1]])  # weight of the rows before (exact: zeros add nothing)
+    last = np.maximum(np.where(kept, rows, -1).max(axis=0), 0)  # last row with weight
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pk = cwe / cwe[last, cols][None, :]  # plotting positions 0 .. 1 of the weighted rows
+    i = np.maximum(np.where((pk <= p) & kept, rows, -1).max(axis=0), 0)
+    nk = np.minimum.accumulate(np.where(kept, rows, n)[::-1], axis=0)[::-1]  # first weighted row at/after
+    nxt = np.vstack([nk[1:], np.full((1, R), n)])[i, cols]
+    j = np.where(nxt >= n, i, nxt)
+    pi, pj = pk[i, cols], pk[j, cols]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(j > i, (xs[j] - xs[i]) / (pj - pi), 0.0)
+    out = np.where(pi == p, xs[i], slope * (p - pi) + xs[i])
+    nkept = kept.sum(axis=0)
+    out = np.where(nkept == 1, xs[last], out)
+    return np.where(nkept == 0, np.nan, out)
 
 
 # ---------------------------------------------------------------------------

@@ -117,3 +117,21 @@ def test_missing_values_need_na_rm_and_reduce_df_as_r():
         q = d2.quantile("y", 0.5, na_rm=True)
     assert q.df == d.df - 1  # svyquantile: degf of the design without the missing rows
     assert data2["y"].isna().sum() == 5  # input untouched
+
+
+def test_replicate_hf7_matches_per_column_rule():
+    """hf7 for all replicate columns at once equals weighted_quantile on each column (bit for bit),
+    with zero weights, ties, one or no weighted row, and p at 0, 1 and the plotting positions."""
+    from happiness_index.quantiles import _rep_rule
+
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        n, R = int(rng.integers(1, 12)), int(rng.integers(1, 6))
+        xs = np.sort(rng.normal(size=n).round(int(rng.integers(0, 3))))
+        Wr = rng.integers(0, 4, (n, R)) * rng.choice([1.0, 0.37, 2.9], size=(n, R))
+        p = float(rng.choice([0.0, 1.0, 0.5, 0.25, rng.random()]))
+        want = np.array([weighted_quantile(xs, Wr[:, r], p, rule="hf7")[0] if (Wr[:, r] > 0).any() else np.nan
+                         for r in range(R)])
+        assert np.array_equal(_rep_rule(xs, Wr, p, "hf7"), want, equal_nan=True)
+    # hand-worked: x = 1, 2, 3 with weights 1, 1, 2 -> positions 0, 1/2, 1; p = 0.75 -> 2.5
+    assert _rep_rule(np.array([1.0, 2.0, 3.0]), np.array([[1.0], [1.0], [2.0]]), 0.75, "hf7").tolist() == [2.5]
