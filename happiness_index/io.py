@@ -166,7 +166,8 @@ def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
         not UTF-8 (the message names the first bad line and the fix; a compressed file
         named ``.csv`` is recognised and the message says to rename it; so are an old Excel
         ``.xls`` workbook, an SPSS or Parquet file and UTF-16 text named like a text file, and a
-        text file holding NUL bytes, which is binary data, not a table of text); a data row whose number of
+        text file holding NUL bytes, which is binary data, not a table of text); an empty
+        text file (no header line); a data row whose number of
         fields differs from the header's (the message names the line and both counts);
         ``sheet`` not in the workbook (the message lists the sheets); ``sheet`` or
         ``decimal`` given for a format they do not apply to; two columns whose names become
@@ -215,9 +216,9 @@ def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
     """
     path = _as_path(path)
     kw = dict(kw)
-    ext, compression = _file_type(path, kw)
-    if path.is_dir():
+    if path.is_dir():  # before the extension: a directory is never a file type
         raise DataFileError(f"survey path is a directory, not a file: {path}")
+    ext, compression = _file_type(path, kw)
     if not path.exists():
         raise DataFileError(f"survey file not found: {path}")
     member = None
@@ -538,6 +539,9 @@ def _lines(bad: list) -> str:
 def _read_csv(raw: bytes, name: str, ext: str, kw: dict, decimal, attrs: dict) -> pd.DataFrame:
     encoding = kw.pop("encoding", None)
     text = _decode(raw, name, encoding)
+    if not text.strip():
+        raise DataFileError(f"{name} is empty: no header line and no rows; check that the export "
+                            "or copy of the survey file finished")
     sep = kw.pop("sep", None)
     if "delimiter" in kw:
         d = kw.pop("delimiter")

@@ -495,3 +495,13 @@ def test_spss_file_named_csv(tmp_path):
     pyreadstat.write_sav(pd.DataFrame({"id": [1.0, 2.0], "q1": [4.0, 5.0]}), str(p))
     with pytest.raises(DataFileError, match=r"starts like an SPSS data file; name it \.sav"):
         read_survey(p)
+
+
+def test_empty_text_file_and_directory_without_extension(tmp_path):
+    for content in (b"", b"\xef\xbb\xbf", b" \n\r\n"):  # nothing, a lone BOM, blank lines
+        (tmp_path / "e.csv").write_bytes(content)
+        with pytest.raises(DataFileError, match=r"^e\.csv is empty: no header line and no rows"):
+            read_survey(tmp_path / "e.csv")
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(DataFileError, match=r"survey path is a directory, not a file: .*folder$"):
+        read_survey(tmp_path / "folder")
