@@ -1239,17 +1239,15 @@ def compute_index(
 
     if spec.preset == "geometric" and plan.floor is None:
         X, _ = _inputs(S, plan)
-        for u in range(U):
-            zero = [nm for i, nm in enumerate(plan.input_names) if X[u, i] == 0]
-            if zero and u == city:
-                raise EstimationError(
-                    f"component {zero[0]!r} is 0 in the city: the geometric mean would be 0 whatever the "
-                    "other components are. Declare zero_rule = <positive floor> in the spec (e.g. 0.5, "
-                    "percent) or use another preset."
-                )
-            if zero:
-                # a domain with a zero component: undefined (never a silent 0), flagged below
-                q[u, -1] = np.nan
+        zero = X[:U] == 0  # (domains and city) x inputs
+        if zero[city].any():
+            raise EstimationError(
+                f"component {plan.input_names[int(np.argmax(zero[city]))]!r} is 0 in the city: the geometric "
+                "mean would be 0 whatever the other components are. Declare zero_rule = <positive floor> in "
+                "the spec (e.g. 0.5, percent) or use another preset."
+            )
+        # a domain with a zero component: undefined (never a silent 0), flagged below
+        q[np.flatnonzero(zero.any(axis=1)), -1] = np.nan
     if not np.isfinite(q[city, -1]):
         raise EstimationError(f"the city index is undefined: {_undefined_reason(city)}; "
                               "components: " + ", ".join(f"{nm} = {_plain(v)}" for nm, v in
