@@ -1586,25 +1586,40 @@ class SurveyDesign(_EstimatorMixin):
         for s, st in enumerate(self._stages):
             if s > 0 and np.all(st.f < _SELF_REP_TOL):
                 continue
+            flags = self._stage_flags(st, s, dom, D)
             if level == "rows":
                 Z = fine_vals  # (n, q)
                 T = _group_sum(st.cluster, st.n_clusters, Z)  # (C, q)
-            else:
-                pf, pdm, Zp = fine_vals
-                # map finest cluster -> stage cluster
-                fine_to_stage = np.empty(self._n_fine, dtype=np.int64)
-                fine_to_stage[self._fine] = st.cluster
-                cs = fine_to_stage[pf]
-                T = np.zeros((st.n_clusters, q))
-                # scatter (cluster, domain) sums into dense columns
-                cols = pdm[:, None] * p + np.arange(p)[None, :]
-                np.add.at(T, (np.repeat(cs, p), cols.ravel()), Zp.ravel())
-            total = total + self._stage_var(st, s, T, dom, D, p, full)
+                total = total + self._stage_var(st, T, D, p, full, flags)
+                continue
+            pf, pdm, Zp = fine_vals
+            # map finest cluster -> stage cluster
+            fine_to_stage = np.empty(self._n_fine, dtype=np.int64)
+            fine_to_stage[self._fine] = st.cluster
+            cs = fine_to_stage[pf]
+            if not full:
+                # variances only: work on the (cluster, domain) pairs that occur, never on a
+                # dense clusters x domains array (SRS designs with many domains stay small)
+                total = total + self._stage_var_pairs(st, cs, pdm, Zp, D, p, flags)
+                continue
+            T = np.zeros((st.n_clusters, q))
+            # scatter (cluster, domain) sums into dense columns
+            cols = pdm[:, None] * p + np.arange(p)[None, :]
+            np.add.at(T, (np.repeat(cs, p), cols.ravel()), Zp.ravel())
+            total = total + self._stage_var(st, T, D, p, full, flags)
         if full:
             return total
         return total.reshape(D, p)
 
-    def _stage_var(self, st: _Stage, s: int, T: np.ndarray, dom, D, p, full):
+    def _stage_flags(self, st: _Stage, s: int, dom: np.ndarray, D: int):
+        """Per (stratum, domain) rules of one stage: lonely PSUs, centring, scale.
+
+        Returns ``(centre (H, D) bool, na (H, D) bool, scale (H,), ratio (D,))``: whether the
+        PSU totals are centred at the stratum mean, whether the block is left out
+        ("average"), the variance factor ``f_h n_h/(n_h-1)`` times earlier-stage fractions,
+        and the "average" rescaling ``nstrat/nokstrat`` per domain (R's ``onestage``).
+        Raises :class:`LonelyPSUError` under ``lonely_psu="fail"``.
+        """
         H = st.n_strata
         sel = dom >= 0
         # nsub[h, d] = clusters in h with members of domain d (from the data rows)
@@ -1661,8 +1676,18 @@ class SurveyDesign(_EstimatorMixin):
         scale = np.where(selfrep, 0.0, scale)
         if rule in ("remove", "certainty"):
             scale = np.where(lonely, 0.0, scale)
-        # per-column flags (column = d*p + j)
-        col_dom = np.repeat(np.arange(D), p)
+        nstrat = present.sum(axis=0).astype(float)
+        nok = (present & ~na).sum(axis=0).astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(nok > 0, nstrat / nok, np.nan) if (rule == "average" and s == 0) else np.ones(D)
+        return centre, na, scale, ratio
+
+    def _stage_var(self, st: _Stage, T: np.ndarray, D: int, p: int, full: bool, flags):
+        """One stage's variance from dense cluster totals T (C × D·p): diagonal or full matrix."""
+        centre, na, scale, ratio = flags
+        H = st.n_strata
+        npsu = st.npsu
+        col_dom = np.repeat(np.arange(D), p)  # column = d*p + j
         sums = _group_sum(st.cluster_stratum, H, T)  # (H, q)
         mu = sums / npsu[:, None]
         mu = np.where(centre[:, col_dom], mu, 0.0)
@@ -1670,11 +1695,6 @@ class SurveyDesign(_EstimatorMixin):
         rowscale = scale[st.cluster_stratum]
         nacol = na[st.cluster_stratum][:, col_dom]  # (C, q)
         Tc = np.where(nacol, 0.0, Tc)
-        # average: rescale each column by nstrat/nokstrat of its domain
-        nstrat = present.sum(axis=0).astype(float)
-        nok = (present & ~na).sum(axis=0).astype(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(nok > 0, nstrat / nok, np.nan) if (rule == "average" and s == 0) else np.ones(D)
         rcol = ratio[col_dom]
         if full:
             Ts = Tc * np.sqrt(rowscale)[:, None]
@@ -1682,6 +1702,32 @@ class SurveyDesign(_EstimatorMixin):
             return V * np.sqrt(np.outer(rcol, rcol))
         v = np.einsum("cq,cq,c->q", Tc, Tc, rowscale)
         return v * rcol
+
+    def _stage_var_pairs(self, st: _Stage, cs: np.ndarray, pdm: np.ndarray, Zp: np.ndarray, D: int, p: int, flags):
+        """One stage's variances (D·p,) from (cluster, domain) pair sums, without dense arrays.
+
+        For stratum h and domain d with mean ``mu = S_hd / n_h`` over all ``n_h`` PSUs (those
+        without domain members count as zeros), ``sum_c (T_c - mu)^2`` equals the sum over the
+        PSUs that have members plus ``(n_h - k_hd) mu^2`` for the ``n_h - k_hd`` empty ones.
+        """
+        centre, na, scale, ratio = flags
+        H = st.n_strata
+        key = cs * D + pdm
+        ukey, inv = _unique_codes(key, st.n_clusters * D, return_inverse=True)
+        Tk = _group_sum(inv, len(ukey), Zp)  # (K, p) stage-cluster x domain totals
+        hk = st.cluster_stratum[ukey // D]
+        hd = hk * D + ukey % D  # (stratum, domain) block of each total
+        S = _group_sum(hd, H * D, Tk)  # (H*D, p)
+        npsu_hd = np.repeat(st.npsu, D)
+        mu = S / npsu_hd[:, None]
+        mu = np.where(centre.ravel()[:, None], mu, 0.0)
+        dev = Tk - mu[hd]
+        ss = _group_sum(hd, H * D, dev * dev)
+        k_hd = np.bincount(hd, minlength=H * D)
+        ss = ss + (npsu_hd - k_hd)[:, None] * mu * mu
+        ss = np.where(na.ravel()[:, None], 0.0, ss)
+        v = np.einsum("hdp,h->dp", ss.reshape(H, D, p), scale) * ratio[:, None]
+        return v.reshape(-1)
 
     # ------------------------------------------------------------ replicates
     def to_replicates(

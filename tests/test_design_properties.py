@@ -450,3 +450,34 @@ def test_input_dataframe_never_modified():
         unchanged()
     hi.SurveyDesign(df, weights="w", strata="stratum", psu="psu", nest=True).by("stratum").mean("y")
     unchanged()
+
+
+@pytest.mark.parametrize("rule", ["remove", "adjust", "average", "certainty"])
+@pytest.mark.parametrize("adjust_domain_lonely", [False, True])
+def test_pairwise_domain_variances_equal_dense_covariance_diagonal(rule, adjust_domain_lonely):
+    """The domain variances (computed on occurring (PSU, domain) pairs only) equal the
+    diagonal of the dense covariance matrix, lonely strata and domain-only lonely PSUs included."""
+    rng = np.random.default_rng(11)
+    n = 240
+    df = pd.DataFrame(
+        {
+            "st": np.repeat(np.arange(6), 40),
+            "psu": np.repeat(np.arange(60), 4),
+            "y": rng.normal(size=n),
+            "dom": rng.integers(0, 4, n),
+            "N1": 20,
+        }
+    )
+    df.loc[df.st == 5, "psu"] = 50  # a lonely stratum
+    df.loc[(df.st == 0) & (df.psu != 0), "dom"] = 1  # domain 0 lonely inside stratum 0 (PSU 0 only)
+    df.loc[(df.st == 0) & (df.psu == 0), "dom"] = 0
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        design = hi.SurveyDesign(
+            df, strata="st", psu="psu", fpc="N1", lonely_psu=rule, adjust_domain_lonely=adjust_domain_lonely
+        )
+        table = design.by("dom").mean("y")
+        dense = np.diag(table.vcov_matrix())
+    np.testing.assert_allclose(table.se**2, dense, rtol=1e-12, atol=1e-15)
