@@ -309,6 +309,16 @@ class _EstimatorMixin:
     _by_dropna: bool = False
 
     @property
+    def data(self) -> pd.DataFrame:
+        """The data the design was built on (not a copy: do not modify it)."""
+        return self._data
+
+    @property
+    def weights(self) -> pd.Series:
+        """The full-sample analysis weights (after any calibration), aligned with the data rows."""
+        return pd.Series(self._w, index=self._data.index, name="weight")
+
+    @property
     def n(self) -> int:
         """Number of respondents in the domain (all rows for a full design)."""
         return int(self._domain_mask().sum())
@@ -1388,16 +1398,6 @@ class SurveyDesign(_EstimatorMixin):
 
     # ------------------------------------------------------------ properties
     @property
-    def data(self) -> pd.DataFrame:
-        """The data the design was built on (not a copy: do not modify it)."""
-        return self._data
-
-    @property
-    def weights(self) -> pd.Series:
-        """The analysis weights (after any calibration), aligned with the data rows."""
-        return pd.Series(self._w, index=self._data.index, name="weight")
-
-    @property
     def df(self) -> float:
         """Design degrees of freedom: PSUs minus strata (of the domain, for a subset design).
 
@@ -2000,15 +2000,6 @@ class ReplicateDesign(_EstimatorMixin):
         return self
 
     # ------------------------------------------------------------ properties
-    @property
-    def data(self) -> pd.DataFrame:
-        return self._data
-
-    @property
-    def weights(self) -> pd.Series:
-        """Full-sample analysis weights."""
-        return pd.Series(self._w, index=self._data.index, name="weight")
-
     def replicate_weights(self) -> np.ndarray:
         """The replicate analysis weights as an (n × R) array (materialised on request)."""
         if self._W is not None:
