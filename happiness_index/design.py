@@ -247,9 +247,7 @@ def _thetas(t: np.ndarray, stat: _Stat) -> np.ndarray:
     num = t[..., stat.num]
     if np.all(stat.den < 0):
         return num
-    den = np.where(stat.den[None, :] >= 0, t[..., np.maximum(stat.den, 0)], 1.0) if t.ndim > 1 else None
-    if t.ndim == 1:
-        den = np.where(stat.den >= 0, t[np.maximum(stat.den, 0)], 1.0)
+    den = np.where(stat.den >= 0, t[..., np.maximum(stat.den, 0)], 1.0)  # totals (den -1): divide by 1
     with np.errstate(divide="ignore", invalid="ignore"):
         return num / den
 
