@@ -1,6 +1,10 @@
 """happiness_index: design-based estimation of a survey-based happiness index.
 
-See ``README.md`` for a tour and ``../shared/DESIGN.md`` for the API contract.
+The public API is re-exported here: sample designs (``SurveyDesign``, ``ReplicateDesign``),
+estimates (``Estimate``, ``EstimateTable``), validation (``IndexSpec``, ``validate_survey``,
+``read_survey``), sampling (``sample_size``, ``allocate``, ``select``), weighting (``rake``,
+``calibrate``, ``post_stratify``, ...), the index (``compute_index``) and the year-on-year
+comparison (``compare``, ``Trajectory``). ``README.md`` has a tour; ``methodology/`` the methods.
 """
 
 from .errors import (
@@ -32,3 +36,25 @@ from .datasets import load_api, load_city_frame, load_city_margins, load_city_su
 from .weighting import adjust_nonresponse, calibrate, post_stratify, rake, trim_weights, weight_diagnostics
 
 __version__ = "0.1.0"
+
+__all__ = [
+    # errors and warnings
+    "HappinessIndexError", "DesignError", "LonelyPSUError", "EstimationError", "WeightingError",
+    "ConvergenceError", "SamplingError", "SpecError", "FormulaError", "SchemaError", "DataFileError",
+    "HappinessIndexWarning",
+    # designs and estimates
+    "SurveyDesign", "ReplicateDesign", "DomainView", "Estimate", "EstimateTable", "Formula", "weighted_quantile",
+    # index specification, validation, reading files
+    "IndexSpec", "Component", "Item", "validate_survey", "ValidationReport", "read_survey",
+    # sampling and weighting
+    "sample_size", "allocate", "select", "adjust_nonresponse", "post_stratify", "rake", "calibrate",
+    "trim_weights", "weight_diagnostics",
+    # the index
+    "compute_index", "IndexResult", "DomainIndexTable", "index_from_components", "af_gnh_index",
+    "nef_sensitivity", "cronbach_alpha", "item_analysis",
+    # year-on-year comparison and targets
+    "compare", "Change", "ChangeTable", "Trajectory", "Assessment", "PublishedFigure",
+    # bundled data
+    "load_city_survey", "load_city_frame", "load_city_margins", "load_gss", "load_api",
+    "__version__",
+]
