@@ -759,15 +759,26 @@ class _EstimatorMixin:
                     "Build it with a comparison, e.g. data['commune'] == 'Nghĩa Lộ'"
                 )
             m = m.astype(bool)
-        new = m & self._domain_mask()
-        if not new.any():
+        # the domain keeps its zero-weight rows (R's nrow() of a subset counts them; every
+        # estimator drops them through _domain_mask)
+        prev = getattr(self, "_domain", None)
+        new = m if prev is None else (m & prev)
+        if not (new & self._domain_mask()).any():
             raise EstimationError("the subset is empty: no respondent satisfies the mask")
         return self._with_domain(new)
 
     # ------------------------------------------------------------ run
-    def _domain_codes(self, ok: np.ndarray):
-        """Domain codes per row (-1 = out) and the key table, for by() or the single domain."""
-        base = self._domain_mask() & ok
+    def _domain_codes(self, ok: np.ndarray, keep_zero: bool = False):
+        """Domain codes per row (-1 = out) and the key table, for by() or the single domain.
+
+        ``keep_zero=True`` keeps zero-weight rows in their domain: R's ``nrow(design)`` of a
+        domain (Korn–Graubard df adjustment) counts them.
+        """
+        if keep_zero:
+            dmask = getattr(self, "_domain", None)  # subset() mask (DomainView: its design's)
+            base = (np.ones(self._n, dtype=bool) if dmask is None else dmask) & ok
+        else:
+            base = self._domain_mask() & ok
         if self._by_cols is None:
             codes = np.where(base, 0, -1).astype(np.int64)
             return codes, None, 1
@@ -798,6 +809,8 @@ class _EstimatorMixin:
         dom, key_table, D = self._domain_codes(ok)
         # domain codes ignoring missing analysis values: they fix the degrees of freedom
         dom_df = self._domain_codes(np.ones(self._n, dtype=bool))[0] if not np.all(ok) else dom
+        # R's nrow(design) of each domain: zero-weight rows included
+        dom_rows = self._domain_codes(np.ones(self._n, dtype=bool), keep_zero=True)[0]
         counts = np.bincount(dom[dom >= 0], minlength=D)
         if key_table is None and counts[0] == 0:
             raise EstimationError(
@@ -818,13 +831,14 @@ class _EstimatorMixin:
             remap[present] = np.arange(present.sum())
             dom = np.where(dom >= 0, remap[np.maximum(dom, 0)], -1)
             dom_df = np.where(dom_df >= 0, remap[np.maximum(dom_df, 0)], -1)
+            dom_rows = np.where(dom_rows >= 0, remap[np.maximum(dom_rows, 0)], -1)
             counts = counts[present]
             D = int(present.sum())
         res = self._estimate_stat(stat, dom, D)
         theta, var_diag, dfs, vcov_fn = res["theta"], res["var"], res["df"], res["vcov"]
         if dom_df is not dom:
             dfs = self._domain_df(dom_df, D)
-        rows_all = np.bincount(dom_df[dom_df >= 0], minlength=D)
+        rows_all = np.bincount(dom_rows[dom_rows >= 0], minlength=D)
         # design effects
         deffs = None
         if deff:
@@ -2092,11 +2106,30 @@ class ReplicateDesign(_EstimatorMixin):
                 HappinessIndexWarning,
                 stacklevel=4,
             )
-        r = reps[ok]
-        rs = self.rscales[ok]
-        c = full_est if self.mse else r[rs > 0].mean(axis=0) if (rs > 0).any() else r.mean(axis=0)
-        dev = (r - c) * np.sqrt(rs)[:, None]
-        return self.scale * (dev.T @ dev)
+        if ok.all():
+            r, rs = reps, self.rscales
+            c = full_est if self.mse else r[rs > 0].mean(axis=0) if (rs > 0).any() else r.mean(axis=0)
+            dev = (r - c) * np.sqrt(rs)[:, None]
+            return self.scale * (dev.T @ dev)
+        # discard undefined replicates column by column (R's svrVar on each domain of
+        # svyby): column j uses its finite replicates, centred on their mean; a covariance
+        # uses the replicates finite in both columns; a column with none gets NaN
+        fin = np.isfinite(reps)
+        r0 = np.where(fin, reps, 0.0)
+        rs = self.rscales[:, None]
+        if self.mse:
+            c = np.asarray(full_est, dtype=float)
+        else:
+            usep = fin & (rs > 0)
+            use = np.where(usep.any(axis=0), usep, fin)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                c = (r0 * use).sum(axis=0) / use.sum(axis=0)
+        dev = np.where(fin, (r0 - c) * np.sqrt(rs), 0.0)
+        V = self.scale * (dev.T @ dev)
+        none = ~fin.any(axis=0)
+        V[none, :] = np.nan
+        V[:, none] = np.nan
+        return V
 
     def _domain_df(self, dom, D):
         return np.full(D, self.df)

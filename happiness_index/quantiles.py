@@ -355,6 +355,8 @@ def estimate_quantiles(
     Y, ok = design._values([x], na_rm)
     xv = Y[:, 0]
     dom, key_table, D = design._domain_codes(ok)
+    # R's nrow(design) per domain (the "beta" df adjustment): zero-weight rows count
+    dom_rows = design._domain_codes(ok, keep_zero=True)[0]
     counts = np.bincount(dom[dom >= 0], minlength=D)
     if key_table is None and counts[0] == 0:
         raise EstimationError(f"the domain is empty: no respondent with a non-missing {x!r}")
@@ -371,6 +373,7 @@ def estimate_quantiles(
         remap = np.full(D, -1)
         remap[present] = np.arange(present.sum())
         dom = np.where(dom >= 0, remap[np.maximum(dom, 0)], -1)
+        dom_rows = np.where(dom_rows >= 0, remap[np.maximum(dom_rows, 0)], -1)
         counts = counts[present]
         D = int(present.sum())
     w = design._w
@@ -408,7 +411,7 @@ def estimate_quantiles(
     estimates, labels, key_rows = [], [], []
     nan_reasons: list[str] = []
     for d, dd in enumerate(doms):
-        n_rows = int(np.sum(dom == d))
+        n_rows = int(np.sum(dom_rows == d))
         for j, pj in enumerate(ps):
             dfd = float(dfs[d]) if df is None else float(df)
             degf_d = float(dfs[d])
@@ -422,7 +425,7 @@ def estimate_quantiles(
                     return (_q - t * _s, _q + t * _s)
 
             elif ci_method == "score":
-                interval = _score_interval_fn(design, xv, dom, d, dd, float(pj), rule)
+                interval = _score_interval_fn(design, xv, dom, d, dd, float(pj), rule, dom_rows)
             else:
 
                 def interval(lvl, dfx, _F=Fj, _se=seF, _dd=dd, _n=n_rows, _g=degf_d):
@@ -522,7 +525,7 @@ def _with_se(est, se):
 # ---------------------------------------------------------------------------
 
 
-def _score_interval_fn(design, xv, dom, d, dd, p, rule):
+def _score_interval_fn(design, xv, dom, d, dd, p, rule, dom_rows=None):
     """Interval function for R's ``ffullerCI`` in domain ``d``.
 
     The score statistic ``(p - F(θ)) / se(F(θ))`` is a step function of θ that changes
@@ -536,9 +539,11 @@ def _score_interval_fn(design, xv, dom, d, dd, p, rule):
     """
     from .design import _Stat
 
-    rows = np.flatnonzero(dom == d)
+    # R's x holds the domain's zero-weight rows too: they set the search range (min, max,
+    # IQR) and count in the unweighted mean(x <= θ)
+    rows = np.flatnonzero((dom if dom_rows is None else dom_rows) == d)
     x_dom = xv[rows]
-    vals = np.unique(x_dom)
+    vals = np.unique(xv[dom == d])
     iqr = float(np.diff(np.quantile(x_dom, [0.25, 0.75], method="linear"))[0])
     lowerT, upperT = float(x_dom.min()) + iqr / 100, float(x_dom.max()) - iqr / 100
     # candidate thresholds: lowerT, then every distinct value inside (lowerT, upperT]

@@ -499,3 +499,84 @@ def test_calibrated_replicate_df_never_exceeds_the_source():
     s = np.linalg.svd(c.replicate_weights(), compute_uv=False)
     assert (s > 1e-5 * s[0]).sum() - 1 > 68  # the raw rank grew
     assert r.df == 68 and c.df == 68
+
+
+# --- differential testing against R survey 4.1.1 (/tmp/difftest/run.py): regressions ----------
+# R data for the three tests below:
+#   dat <- data.frame(psu=c(1,1,1,2,2,2,3,3,3,4,4,4), w=c(3,0,2,4,1,0,2,5,3,0,2,4),
+#     y=c(1.5,2.2,3.1,4.7,5.3,6.8,7.2,8.9,9.4,10.6,11.1,12.3), b=c(1,0,0,1,1,0,0,1,0,1,1,0),
+#     g=c("a","a","b","a","b","a","b","a","a","b","a","b"))
+_ZW = pd.DataFrame(
+    dict(
+        psu=[1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4],
+        w=[3, 0, 2, 4, 1, 0, 2, 5, 3, 0, 2, 4],
+        y=[1.5, 2.2, 3.1, 4.7, 5.3, 6.8, 7.2, 8.9, 9.4, 10.6, 11.1, 12.3],
+        b=[1, 0, 0, 1, 1, 0, 0, 1, 0, 1, 1, 0],
+        g=list("aabababaabab"),
+    )
+)
+
+
+def test_r_beta_ciprop_counts_zero_weight_rows_of_the_subset():
+    # Korn-Graubard uses nrow(design) of the domain, zero-weight rows included (7 here, not 5)
+    # d <- svydesign(id=~psu, weights=~w, data=dat)
+    # svyciprop(~I(b==1), subset(d, g=="a"), method="beta")
+    #   0.823529411764706  CI 0.324567054534099 0.996115429998915
+    d = hi.SurveyDesign(_ZW, weights="w", psu="psu")
+    e = d.subset((_ZW["g"] == "a").to_numpy()).proportion("b", ci_method="beta")
+    assert e.estimate == pytest.approx(0.823529411764706, rel=1e-12)
+    assert e.ci_low == pytest.approx(0.324567054534099, rel=1e-9)
+    assert e.ci_high == pytest.approx(0.996115429998915, rel=1e-9)
+
+
+def test_r_beta_quantile_interval_counts_zero_weight_rows():
+    # svyquantile(~y, svydesign(id=~1, weights=~w, data=dat), 0.5, qrule="hf7",
+    #             interval.type="beta", se=TRUE)
+    #   8.05  CI 2.77839408518386 10.3250510805457  SE 1.63630604129287
+    # (dropping the 3 zero-weight rows gives 2.86765072351375 10.2093406673296 in R)
+    e = hi.SurveyDesign(_ZW, weights="w").quantile("y", 0.5, rule="hf7", interval_type="beta")
+    assert e.estimate == pytest.approx(8.05, rel=1e-12)
+    assert e.ci_low == pytest.approx(2.77839408518386, rel=1e-9)
+    assert e.ci_high == pytest.approx(10.3250510805457, rel=1e-9)
+    assert e.se == pytest.approx(1.63630604129287, rel=1e-9)
+
+
+def test_r_jk1_by_discards_undefined_replicates_per_domain():
+    # A replicate that empties one domain is dropped for that domain only (R's svrVar per
+    # svyby domain); it used to be dropped for every domain, and SEs fell to 0.
+    # r <- as.svrepdesign(svydesign(id=~psu, weights=~w, data=dat), type="JK1")
+    # svyby(~y, ~g+b, r, svymean)
+    #   a.0 9.4 SE 0; b.0 8.725 SE 3.48564578844437; a.1 6.42857142857143 SE 1.89198512659001; b.1 5.3 SE 0
+    r = hi.SurveyDesign(_ZW, weights="w", psu="psu").to_replicates("jk1")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fr = r.by(["g", "b"]).mean("y").to_frame()
+    got = {(g, int(b)): (est, se) for g, b, est, se in zip(fr["g"], fr["b"], fr["estimate"], fr["se"])}
+    ref = {
+        ("a", 0): (9.4, 0.0),
+        ("b", 0): (8.725, 3.48564578844437),
+        ("a", 1): (6.42857142857143, 1.89198512659001),
+        ("b", 1): (5.3, 0.0),
+    }
+    for key, (est, se) in ref.items():
+        assert got[key][0] == pytest.approx(est, rel=1e-12)
+        assert got[key][1] == pytest.approx(se, rel=1e-9, abs=1e-12)
+
+
+def test_r_score_quantile_interval_keeps_zero_weight_rows_in_x():
+    # R's ffullerCI takes min/max/IQR of x and the unweighted mean(x <= θ) over every row of
+    # the design, zero-weight rows included (here 5 zero-weight rows with large y).
+    # i <- 1:40; dat <- data.frame(y=round(((i*37) %% 101)/3, 2), w=ifelse(i %% 7 == 0, 0, 1 + (i %% 5)))
+    # dat$y[i %% 7 == 0] <- dat$y[i %% 7 == 0] + 40
+    # svyquantile(~y, svydesign(id=~1, weights=~w, data=dat), c(0.25, 0.5), interval.type="score", se=TRUE)
+    #   0.25: 10.00 CI 3.33 14.33 SE 2.70636725786825;  0.5: 15.67 CI 11.00 20.00 SE 2.21430048371039
+    # (without the zero-weight rows R gives 3.33 15.33 and 12.33 24.33)
+    i = np.arange(1, 41)
+    zero = i % 7 == 0
+    y = np.round(((i * 37) % 101) / 3, 2) + np.where(zero, 40.0, 0.0)
+    dat = pd.DataFrame({"y": y, "w": np.where(zero, 0.0, 1.0 + i % 5)})
+    t = hi.SurveyDesign(dat, weights="w").quantile("y", [0.25, 0.5], ci_method="score")
+    ref = [(10.00, 3.33, 14.33, 2.70636725786825), (15.67, 11.00, 20.00, 2.21430048371039)]
+    for e, (q, lo, hi_, se) in zip(t.estimates, ref):
+        assert (e.estimate, e.ci_low, e.ci_high) == pytest.approx((q, lo, hi_), rel=1e-12)
+        assert e.se == pytest.approx(se, rel=1e-9)
