@@ -2030,7 +2030,11 @@ class ReplicateDesign(_EstimatorMixin):
         lower it); here ``df = min(df of the source design, rank - 1)``.
         """
         if self._df_cache is None:
-            if self._A is not None:
+            if self._A is not None and self._domain is not None:
+                # a subset: R's degf() of the subset design, the rank of the replicate
+                # weights of the domain's rows (an uncalibrated subset drops the other rows)
+                M = self._A[np.unique(self._cluster[self._domain & (self._w != 0)])]
+            elif self._A is not None:
                 M = self._A
             else:
                 M = np.unique(self._W, axis=0) if self._n > 5000 else self._W
@@ -2046,6 +2050,7 @@ class ReplicateDesign(_EstimatorMixin):
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new._domain = mask
+        new._df_cache = None  # a subset's df is the rank of its own rows' replicate weights
         return new
 
     def _with_weights(self, w: np.ndarray, W: np.ndarray) -> "ReplicateDesign":

@@ -580,3 +580,19 @@ def test_r_score_quantile_interval_keeps_zero_weight_rows_in_x():
     for e, (q, lo, hi_, se) in zip(t.estimates, ref):
         assert (e.estimate, e.ci_low, e.ci_high) == pytest.approx((q, lo, hi_), rel=1e-12)
         assert e.se == pytest.approx(se, rel=1e-9)
+
+
+def test_r_replicate_subset_df_is_the_rank_of_the_domain_rows():
+    # R's degf() of a subset of an (uncalibrated) replicate design is the rank of the
+    # domain rows' replicate weights - 1 (PSUs 2, 3, 4 here: df 2, not the full design's 3)
+    # r <- as.svrepdesign(svydesign(id=~psu, weights=~w, data=dat), type="JK1")
+    # s <- subset(r, y > 5); degf(s)  # 2 (degf(r) is 3)
+    # m <- svymean(~y, s); confint(m, df=degf(s))
+    #   9.63529411764706 SE 1.57671318663892 CI 2.85124482112313 16.41934341417099
+    r = hi.SurveyDesign(_ZW, weights="w", psu="psu").to_replicates("jk1")
+    s = r.subset((_ZW["y"] > 5).to_numpy())
+    assert r.df == 3 and s.df == 2
+    e = s.mean("y")
+    assert e.df == 2
+    assert (e.estimate, e.se) == pytest.approx((9.63529411764706, 1.57671318663892), rel=1e-9)
+    assert (e.ci_low, e.ci_high) == pytest.approx((2.85124482112313, 16.41934341417099), rel=1e-9)
