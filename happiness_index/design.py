@@ -296,6 +296,40 @@ def _irls_intercept_logit(y: np.ndarray, w: np.ndarray, tol: float = 1e-8, maxit
 # ---------------------------------------------------------------------------
 
 
+def srs_variance(y: np.ndarray, w: np.ndarray, dom: np.ndarray, D: int, *, total: bool = False, replace: bool = False) -> np.ndarray:
+    """Variance of the weighted mean (or total) of ``y`` under simple random sampling, per domain.
+
+    The denominator of a design effect, as R's ``svymean``/``svytotal`` with ``deff``:
+    ``s² = Σ w (y - ȳ)² / Σ w · n/(n-1)`` over the domain's respondents (non-zero weight),
+    ``V_srs = s²/n`` for a mean and ``s² (Σw)²/n`` for a total, times ``(N - n)/N`` with
+    ``N = Σw`` unless ``replace`` (SRS with replacement). A domain of one respondent gives NaN.
+
+    Parameters
+    ----------
+    y, w : (n,) arrays
+        Values and weights.
+    dom : (n,) int array
+        Domain code of each row in ``0..D-1``; -1 for rows outside every domain.
+    D : int
+        Number of domains.
+
+    Returns
+    -------
+    (D,) array
+    """
+    sel = (dom >= 0) & (w != 0)
+    ds, ws, ys = dom[sel], w[sel], y[sel]
+    nobs = np.bincount(ds, minlength=D).astype(float)
+    wsum = np.bincount(ds, weights=ws, minlength=D)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ybar = np.bincount(ds, weights=ws * ys, minlength=D) / wsum
+        s2 = np.bincount(ds, weights=ws * (ys - ybar[ds]) ** 2, minlength=D) / wsum * nobs / (nobs - 1)
+        v = s2 * wsum**2 / nobs if total else s2 / nobs
+        if not replace:
+            v = v * (wsum - nobs) / wsum
+    return v
+
+
 class _EstimatorMixin:
     """Estimator methods shared by SurveyDesign, ReplicateDesign and DomainView.
 
@@ -989,37 +1023,20 @@ class _EstimatorMixin:
         w = self._w
         sel = dom >= 0
         out = np.full((D, stat.p), np.nan)
-        nobs = np.bincount(dom[sel & (w != 0)], minlength=D).astype(float)
-        wsum = np.bincount(dom[sel], weights=w[sel], minlength=D)
-        for j in range(stat.p):
+        for j in range(stat.p):  # loop over the (few) statistics; each pass is grouped sums over rows
             y = stat.Y[:, stat.num[j]]
-            skind = stat.kind
-            if skind == "ratio":
+            total = stat.kind == "total"
+            if stat.kind == "ratio":
                 # R's svyratio: the deff of the total of r = (y - R x) / X_hat
                 x = stat.Y[:, stat.den[j]]
                 t_den = np.bincount(dom[sel], weights=(w * x)[sel], minlength=D)
                 y = np.zeros(self._n)
                 y[sel] = (stat.Y[sel, stat.num[j]] - theta[dom[sel], j] * x[sel]) / t_den[dom[sel]]
-                skind = "total"
-            if skind in ("mean", "proportion"):
-                xbar = theta[:, j]
-            elif skind == "total":
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    xbar = np.bincount(dom[sel], weights=(w * y)[sel], minlength=D) / wsum
-            else:
+                total = True
+            elif stat.kind not in ("mean", "proportion", "total"):
                 return None
-            resid2 = np.zeros(self._n)
-            resid2[sel] = (y[sel] - xbar[dom[sel]]) ** 2
-            # a domain of one respondent has no SRS variance: deff NaN (as R), no warning
+            vsrs = srs_variance(y, w, dom, D, total=total, replace=kind == "replace")
             with np.errstate(divide="ignore", invalid="ignore"):
-                s2 = np.bincount(dom[sel], weights=(w * resid2)[sel], minlength=D) / wsum * nobs / (nobs - 1)
-                N = wsum
-                if skind == "total":
-                    vsrs = s2 * wsum**2 / nobs
-                else:
-                    vsrs = s2 / nobs
-                if kind != "replace":
-                    vsrs = vsrs * (N - nobs) / N
                 out[:, j] = var_diag[:, j] / vsrs
         return out
 

@@ -61,7 +61,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .design import ReplicateDesign, SurveyDesign, _Stat
+from .design import ReplicateDesign, SurveyDesign, _Stat, srs_variance
 from .errors import DesignError, EstimationError, HappinessIndexWarning, SchemaError, SpecError, describe_rows
 from .estimators import Estimate, EstimateTable, make_estimate, t_quantile
 from .formula import Formula
@@ -1623,7 +1623,6 @@ def _design_effects(plan: _Plan, s, Vc, g, wd, in_dom) -> dict:
     for every component and the index, from the linearised respondent scores."""
     Y = plan.Y
     sw = wd.sum()
-    nobs = float(in_dom.sum())
     p = len(plan.num)
     K = plan.A.shape[0]
     # z for each share: r (y - s) * sw / t_den  (mean scale)
@@ -1632,11 +1631,10 @@ def _design_effects(plan: _Plan, s, Vc, g, wd, in_dom) -> dict:
     Zs = np.nan_to_num(Zs)
     Zc = Zs @ plan.A.T  # (n, K)
     Zi = Zs @ (g @ plan.B)
+    dom = np.where(in_dom, 0, -1)
     out = {}
     for name, z, var in [*((plan.comp_names[i], Zc[:, i], Vc[p + i, p + i]) for i in range(K)),
                          ("index", Zi, Vc[p + K, p + K])]:
-        zbar = (wd * z).sum() / sw
-        s2 = (wd * (z - zbar) ** 2).sum() / sw * nobs / (nobs - 1) if nobs > 1 else float("nan")
-        vsrs = s2 / nobs * (sw - nobs) / sw
+        vsrs = float(srs_variance(z, wd, dom, 1)[0])
         out[name] = float(var / vsrs) if vsrs > 0 else float("nan")
     return out
