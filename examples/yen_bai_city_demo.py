@@ -43,9 +43,9 @@ except ImportError:  # running from a checkout without installation
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import happiness_index as hi
 
-from happiness_index.datasets import SYNTHETIC_NOTICE
-from happiness_index.report import run_annual, write_report
-from happiness_index.spec import bundled_spec_path
+from happiness_index.reading.datasets import SYNTHETIC_NOTICE
+from happiness_index.report.annual import run_annual, write_report
+from happiness_index.questionnaire.spec import bundled_spec_path
 
 if hasattr(sys.stdout, "reconfigure"):
     sys.stdout.reconfigure(encoding="utf-8")
@@ -88,7 +88,7 @@ def main(argv=None) -> dict:
           f"{frame.households.sum():,} households\n")
 
     # the annual job, as `happiness-index run --example`: validate, calibrate, estimate, compare, assess
-    surveys = {year: hi.load_city_survey(year) for year in hi.datasets.CITY_YEARS}
+    surveys = {year: hi.load_city_survey(year) for year in hi.reading.datasets.CITY_YEARS}
     run = run_annual(surveys[2024], spec, frame=frame, margins=margins, previous=surveys[2023],
                      targets=traj, synthetic=True)
     results = {2023: run.previous_result, 2024: run.result}

@@ -74,7 +74,7 @@ def main(argv=None) -> int:
         rep = Path(args.report_dir)
     else:
         sys.path.insert(0, str(ROOT))
-        from happiness_index.cli import main as cli
+        from happiness_index.report.cli import main as cli
 
         rep = Path(tempfile.mkdtemp(prefix="hi_report_")) / "report"
         if cli(["run", "--example", "--out", str(rep), "--quiet"]) != 0:

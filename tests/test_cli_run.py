@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 
 import happiness_index as hi
-from happiness_index.cli import main
-from happiness_index.report import REPORT_FILES
-from happiness_index.spec import bundled_spec_path
+from happiness_index.report.cli import main
+from happiness_index.report.annual import REPORT_FILES
+from happiness_index.questionnaire.spec import bundled_spec_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -154,7 +154,7 @@ def test_gss_run_matches_r_reference(tmp_path, capsys):
 
 # ------------------------------------------------------------------ exit codes, no tracebacks
 def run_cli(args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "happiness_index.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "happiness_index.report.cli", *args], capture_output=True, text=True,
                           cwd=cwd or ROOT, encoding="utf-8")
 
 
@@ -212,9 +212,9 @@ def test_never_overwrites_inputs_or_foreign_directories(tmp_path):
 
 
 def test_interrupted_write_leaves_no_half_report(tmp_path, monkeypatch):
-    from happiness_index import report
+    from happiness_index.report import annual as report
 
-    res = hi.report.run_annual(hi.load_city_survey(2024), hi.IndexSpec.from_toml(bundled_spec_path("yen_bai_nef")))
+    res = report.run_annual(hi.load_city_survey(2024), hi.IndexSpec.from_toml(bundled_spec_path("yen_bai_nef")))
     out = tmp_path / "rep"
 
     def boom(*a, **k):
@@ -283,7 +283,7 @@ def test_header_only_survey_says_so(tmp_path):
 
 
 def bundled_data_header():
-    from happiness_index.datasets import data_path
+    from happiness_index.reading.datasets import data_path
 
     return data_path("yen_bai_city_survey_2024.csv").read_text(encoding="utf-8").splitlines()[0] + "\n"
 
@@ -308,7 +308,7 @@ def test_unwritable_report_names_the_directory_not_a_temp_path(tmp_path):
 
 
 def test_write_report_oserror_names_out_dir(tmp_path, monkeypatch):
-    from happiness_index import report
+    from happiness_index.report import annual as report
 
     res = report.run_annual(hi.load_city_survey(2024), hi.IndexSpec.from_toml(bundled_spec_path("yen_bai_nef")))
     out = tmp_path / "rep"
@@ -383,7 +383,7 @@ def test_run_directories_are_not_missing_files(tmp_path):
 
 def test_broken_pipe_is_quiet(tmp_path):
     """`happiness-index ... | head`: the reader goes away; exit 141, no 'error: [Errno 32]' (new-user #12)."""
-    p = subprocess.Popen([sys.executable, "-m", "happiness_index.cli", "run", "--example", "--quiet", "--lang", "en",
+    p = subprocess.Popen([sys.executable, "-m", "happiness_index.report.cli", "run", "--example", "--quiet", "--lang", "en",
                           "--out", str(tmp_path / "r")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
     p.stdout.close()  # nobody reads stdout
     err = p.stderr.read().decode("utf-8")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from happiness_index.cli import main
+from happiness_index.report.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = ROOT / "tests" / "data" / "bad"
@@ -54,7 +54,7 @@ def test_vietnamese_summary(capsys):
 
 def test_coercions_counted_and_written_to_out(capsys, tmp_path, monkeypatch):
     # read_survey already converts text numbers; feed the validator the raw text cells
-    import happiness_index.cli as cli
+    import happiness_index.report.cli as cli
 
     text = pd.read_csv(BAD / "coerced_text_numbers.csv", dtype=str, keep_default_na=False)
     real = cli.read_input
@@ -136,7 +136,7 @@ def test_help_exits_0(capsys):
 
 
 def test_console_entry_point_subprocess():
-    r = subprocess.run([sys.executable, "-c", "import sys; from happiness_index.cli import main; "
+    r = subprocess.run([sys.executable, "-c", "import sys; from happiness_index.report.cli import main; "
                         "sys.exit(main())", "validate", str(BAD / "missing_column.csv"), "--spec", SPEC],
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 1 and "missing column" in r.stdout and "Traceback" not in r.stderr
@@ -172,7 +172,7 @@ def test_directory_is_not_called_a_missing_file(capsys, tmp_path):
 
 
 def test_every_bundled_spec_is_listed_in_errors_and_help(capsys):
-    from happiness_index.cli import bundled_spec_names
+    from happiness_index.report.cli import bundled_spec_names
 
     names = bundled_spec_names()
     assert {"yen_bai_nef", "gnh_alkire_foster", "gss_happiness"} <= set(names)

@@ -183,7 +183,7 @@ def _cli(argv0: str) -> list:
     """How to start the printed ``happiness-index`` command in this environment."""
     assert argv0 == "happiness-index"
     exe = shutil.which("happiness-index") or shutil.which("happiness-index", path=str(Path(sys.executable).parent))
-    return [exe] if exe else [sys.executable, "-m", "happiness_index.cli"]
+    return [exe] if exe else [sys.executable, "-m", "happiness_index.report.cli"]
 
 
 def _run_printed(command: str, cwd: Path) -> subprocess.CompletedProcess:

@@ -1,4 +1,4 @@
-"""Tests of the safe formula language (happiness_index.formula)."""
+"""Tests of the safe formula language (happiness_index.questionnaire.formula)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 import happiness_index as hi
 from happiness_index.errors import FormulaError, SpecError
-from happiness_index.formula import Formula
+from happiness_index.questionnaire.formula import Formula
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import happiness_index as hi
-from happiness_index.datasets import load_city_survey
-from happiness_index.index import af_happy
+from happiness_index.reading.datasets import load_city_survey
+from happiness_index.index.composite import af_happy
 
 ROOT = Path(__file__).resolve().parents[1]
 NEF = hi.IndexSpec.from_toml(ROOT / "methodology" / "yen_bai_nef.toml")
@@ -197,7 +197,7 @@ def test_result_sensitivity_and_ci_scales(city_result):
     ls, le, env = r.components.estimate
     np.testing.assert_allclose(r.sensitivity["partial_derivative"], [le / env, ls / env, -ls * le / env**2])
     o = r.overall
-    q = hi.estimators.t_quantile(0.95, o.df)
+    q = hi.survey.estimators.t_quantile(0.95, o.df)
     assert o.ci_low == pytest.approx(o.estimate * math.exp(-q * o.se / o.estimate))
     assert o.ci_high == pytest.approx(o.estimate * math.exp(q * o.se / o.estimate))
     assert "log scale" in r.ci_scale
@@ -208,7 +208,7 @@ def test_result_sensitivity_and_ci_scales(city_result):
     spec = hi.IndexSpec.from_dict(d)
     m = hi.compute_index(r.spec and load_city_survey(2023), spec)
     p, s = m.overall.estimate / 100, m.overall.se / 100
-    qq = hi.estimators.t_quantile(0.95, m.overall.df)
+    qq = hi.survey.estimators.t_quantile(0.95, m.overall.df)
     lo = 100 / (1 + math.exp(-(math.log(p / (1 - p)) - qq * s / (p * (1 - p)))))
     assert m.overall.ci_method == "logit" and m.overall.ci_low == pytest.approx(lo)
     assert m.overall.estimate == pytest.approx(r.components.estimate.mean())
@@ -571,7 +571,7 @@ def test_methodology_worked_examples():
     ls, le, env = 40.71, 41.6, 31.8
     V = np.array([[1.44, 0.60, 0.50], [0.60, 2.25, 0.45], [0.50, 0.45, 1.00]])
     tab = hi.EstimateTable(
-        [hi.estimators.make_estimate(nm, v, V[i, i], math.inf) for i, (nm, v) in enumerate(
+        [hi.survey.estimators.make_estimate(nm, v, V[i, i], math.inf) for i, (nm, v) in enumerate(
             zip(["ls", "le", "env"], [ls, le, env]))],
         pd.DataFrame({"component": ["ls", "le", "env"]}), ["ls", "le", "env"], V, df=math.inf)
     e = tab.transform("ls * le / env", ci_scale="log")

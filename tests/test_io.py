@@ -12,7 +12,7 @@ import pytest
 
 import happiness_index as hi
 from happiness_index.errors import DataFileError
-from happiness_index.io import read_survey
+from happiness_index.reading.files import read_survey
 
 NFD = unicodedata.normalize("NFD", "hài_lòng")
 NFC = "hài_lòng"
@@ -192,7 +192,7 @@ def test_semicolon_file_sniffed_and_decimal_comma(tmp_path):
 
 
 def test_sniff_prefers_consistent_delimiter(tmp_path):
-    from happiness_index.io import _sniff
+    from happiness_index.reading.files import _sniff
     assert _sniff("a,b,c\n1,2,3\n") == ","
     assert _sniff("a;b;c\n1;2,5;3\n") == ";"
     assert _sniff("a\tb\n1\t2\n") == "\t"
@@ -265,7 +265,7 @@ def test_xlsx_formula_without_cached_value_warns(tmp_path):
 
 
 def test_fast_field_check_agrees_with_the_row_by_row_check(tmp_path):
-    from happiness_index.io import _uniform_fields
+    from happiness_index.reading.files import _uniform_fields
     assert _uniform_fields("a,b\r\n1,2\r\n\r\n3,4", ",")
     assert not _uniform_fields("a,b\n1,2,\n", ",")  # trailing delimiter: per-row path
     assert not _uniform_fields("a,b,\n1,2,\n", ",")  # header ends with a delimiter

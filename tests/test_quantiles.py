@@ -1,4 +1,4 @@
-"""Quantile rules and quantile-interval edge cases (happiness_index.quantiles).
+"""Quantile rules and quantile-interval edge cases (happiness_index.survey.quantiles).
 
 The R reference numbers for the survey designs are in test_reference_estimation.py;
 here are the rules on a hand-checkable sample and the refusals.
@@ -15,7 +15,7 @@ import pytest
 
 import happiness_index as hi
 from happiness_index.errors import EstimationError
-from happiness_index.quantiles import weighted_quantile
+from happiness_index.survey.quantiles import weighted_quantile
 
 # sorted x: 1 (w 2), 1 (w 1), 2, 3, 4, 5 (w 2), 6, 9; cumulative weights 2 3 4 5 6 8 9 10
 X = [3, 1, 4, 1, 5, 9, 2, 6]
@@ -62,7 +62,7 @@ def _design():
 def test_se_is_interval_width_over_two_t_and_confint_recomputes():
     d, _ = _design()
     q = d.quantile("y", 0.5)
-    t = hi.estimators.t_quantile(0.95, d.df)
+    t = hi.survey.estimators.t_quantile(0.95, d.df)
     assert q.se == pytest.approx((q.ci_high - q.ci_low) / (2 * t))
     lo90, hi90 = q.confint(0.9)
     assert q.ci_low <= lo90 <= hi90 <= q.ci_high
@@ -122,7 +122,7 @@ def test_missing_values_need_na_rm_and_reduce_df_as_r():
 def test_replicate_hf7_matches_per_column_rule():
     """hf7 for all replicate columns at once equals weighted_quantile on each column (bit for bit),
     with zero weights, ties, one or no weighted row, and p at 0, 1 and the plotting positions."""
-    from happiness_index.quantiles import _rep_rule
+    from happiness_index.survey.quantiles import _rep_rule
 
     rng = np.random.default_rng(7)
     for _ in range(400):

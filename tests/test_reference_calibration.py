@@ -297,7 +297,7 @@ def test_replicate_calibrate_raking_and_greg_domains(api):
 def test_replicate_logit_with_nonconverging_replicates(api):
     # rl <- calibrate(rclus1, ~stype+api99, pop.totals, calfun='logit', bounds=c(0.7,1.7), compress=FALSE)
     # R warns "Failed to converge" for 4 replicates and keeps their last iterate; svytotal(~enroll, rl)
-    with pytest.warns(hi.weighting.WeightingWarning, match="4 replicate column"):
+    with pytest.warns(hi.survey.weighting.WeightingWarning, match="4 replicate column"):
         rl = hi.calibrate(api["rclus1"], POP_TOTALS, method="logit", bounds=(0.7, 1.7))
     assert rl.calibration_info["replicates_not_converged"] == 4
     _check(rl.total("enroll"), 3657885.06503333, 416477.97608351, rtol_se=1e-6)

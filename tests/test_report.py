@@ -1,4 +1,4 @@
-"""Tests of happiness_index.report: rendering, escaping, charts, atomic writing, the job."""
+"""Tests of happiness_index.report.annual: rendering, escaping, charts, atomic writing, the job."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from PIL import Image
 
 import happiness_index as hi
 from happiness_index.errors import HappinessIndexError, SchemaError
-from happiness_index.report import (Progress, plot_communes, render_html, render_markdown, run_annual, vi_sort_key,
+from happiness_index.report.annual import (Progress, plot_communes, render_html, render_markdown, run_annual, vi_sort_key,
                                     write_report)
-from happiness_index.spec import bundled_spec_path
+from happiness_index.questionnaire.spec import bundled_spec_path
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +143,7 @@ def test_html_screenshot_in_headless_chromium(tmp_path):
     chromium = shot.find_chromium()
     if chromium is None:
         pytest.skip("Chromium not installed (apt-get install chromium)")
-    from happiness_index.cli import main
+    from happiness_index.report.cli import main
 
     rep = tmp_path / "report"
     assert main(["run", "--example", "--out", str(rep), "--quiet"]) == 0
@@ -243,7 +243,7 @@ def test_commune_and_change_tables_in_vietnamese_order(run):
 def test_trajectory_targets_are_markers_and_labels_do_not_collide(calibrated):
     from matplotlib.collections import LineCollection
 
-    import happiness_index.report as rpt
+    import happiness_index.report.annual as rpt
 
     fig = rpt.trajectory_figure(calibrated.results, "vi")
     try:

@@ -1,4 +1,4 @@
-"""Tests for happiness_index.sampling: sample size, allocation, selection.
+"""Tests for happiness_index.survey.sampling: sample size, allocation, selection.
 
 Reference numbers are hand-worked (shown beside each assertion) or come from the shared
 case c19 (base R arithmetic; its R call is in ../shared/cases/c19_allocation.json).
@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 import happiness_index as hi
 from happiness_index.errors import HappinessIndexWarning, LonelyPSUWarning, SamplingError
-from happiness_index.sampling import SampleSize, allocate, sample_size, select
+from happiness_index.survey.sampling import SampleSize, allocate, sample_size, select
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import happiness_index as hi
 from happiness_index import IndexSpec, ValidationReport, validate_survey
 from happiness_index.errors import SchemaError
-from happiness_index.schema import ERROR_COLUMNS
+from happiness_index.reading.schema import ERROR_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -406,7 +406,7 @@ def test_empty_survey_is_an_error(tmp_path):
     with pytest.raises(SchemaError, match="no respondents: 1"):
         rep.raise_if_errors()
     # a header-only file, through the command line: exit 1 (invalid data)
-    from happiness_index.cli import main
+    from happiness_index.report.cli import main
     p = tmp_path / "empty.csv"
     p.write_text((BAD / "good.csv").read_text(encoding="utf-8").splitlines()[0] + "\n",
                  encoding="utf-8")

@@ -15,7 +15,7 @@ import pytest
 
 import happiness_index as hi
 from happiness_index.errors import FormulaError, SpecError
-from happiness_index.spec import Component, IndexSpec, Item, bundled_spec_path
+from happiness_index.questionnaire.spec import Component, IndexSpec, Item, bundled_spec_path
 
 ROOT = Path(__file__).resolve().parents[1]
 METH = ROOT / "methodology"
@@ -195,7 +195,7 @@ BASE_HASH = IndexSpec.from_text(BASE).content_hash()
 def test_hash_stable_across_processes():
     code = (
         "import sys; sys.path.insert(0, %r)\n"
-        "from happiness_index.spec import IndexSpec\n"
+        "from happiness_index.questionnaire.spec import IndexSpec\n"
         "from tests.test_spec import BASE\n"
         "print(IndexSpec.from_text(BASE).content_hash())\n" % str(ROOT)
     )

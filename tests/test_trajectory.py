@@ -1,4 +1,4 @@
-"""Tests of happiness_index.trajectory: compare() and Trajectory.assess()."""
+"""Tests of happiness_index.index.trajectory: compare() and Trajectory.assess()."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from scipy import stats
 
 import happiness_index as hi
 from happiness_index.errors import EstimationError, SpecError
-from happiness_index.estimators import make_estimate
-from happiness_index.trajectory import Change, ChangeTable, PublishedFigure, Trajectory, compare
+from happiness_index.survey.estimators import make_estimate
+from happiness_index.index.trajectory import Change, ChangeTable, PublishedFigure, Trajectory, compare
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

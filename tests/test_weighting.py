@@ -1,4 +1,4 @@
-"""Tests for happiness_index.weighting.
+"""Tests for happiness_index.survey.weighting.
 
 Hand-worked numbers (worked beside each assertion), the shared case c13, refusals with
 their exact error types and messages, hypothesis invariants (margins met, totals kept,
@@ -25,9 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import happiness_index as hi
-from happiness_index import weighting as wt
+from happiness_index.survey import weighting as wt
 from happiness_index.errors import ConvergenceError, HappinessIndexError, WeightingError
-from happiness_index.weighting import WeightingWarning
+from happiness_index.survey.weighting import WeightingWarning
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

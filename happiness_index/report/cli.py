@@ -40,7 +40,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from .errors import DataFileError, HappinessIndexError, LonelyPSUError, SchemaError, SpecError
+from ..errors import DataFileError, HappinessIndexError, LonelyPSUError, SchemaError, SpecError
 
 __all__ = ["main"]
 
@@ -85,7 +85,7 @@ def _not_a_file(arg: str, what: str) -> _UsageError:
 
 def load_spec(arg: str):
     """An IndexSpec from a TOML path, or the name of a bundled spec (``yen_bai_nef``)."""
-    from .spec import IndexSpec, bundled_spec_path
+    from ..questionnaire.spec import IndexSpec, bundled_spec_path
 
     p = Path(arg)
     if p.is_file():
@@ -101,7 +101,7 @@ def load_spec(arg: str):
 
 def read_input(arg: str, what: str):
     """Read a data file named on the command line (a missing file or a directory is a usage error)."""
-    from .io import read_survey
+    from ..reading.files import read_survey
 
     if not Path(arg).is_file():
         raise _not_a_file(arg, what)
@@ -153,7 +153,7 @@ def _refuse_overwriting_inputs(out: str, inputs: dict) -> None:
 
 
 def _cmd_validate(args) -> int:
-    from .schema import validate_survey
+    from ..reading.schema import validate_survey
 
     if args.out:
         _refuse_overwriting_inputs(args.out, {"survey": args.survey, "frame": args.frame, "spec": args.spec})
@@ -244,10 +244,10 @@ def _read_margins(arg: str) -> dict:
 
 
 def _cmd_run(args) -> int:
-    from .datasets import data_path
-    from .report import Progress, run_annual, summary_lines, write_report
-    from .schema import ValidationReport
-    from .trajectory import Trajectory
+    from ..reading.datasets import data_path
+    from .annual import Progress, run_annual, summary_lines, write_report
+    from ..reading.schema import ValidationReport
+    from ..index.trajectory import Trajectory
 
     synthetic = False
     if args.example:
@@ -346,7 +346,7 @@ _SUBCOMMANDS = [_add_validate, _add_run]
 # --------------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered subcommand."""
-    from . import __version__
+    from .. import __version__
 
     parser = argparse.ArgumentParser(
         prog="happiness-index",

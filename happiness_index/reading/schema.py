@@ -56,8 +56,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .errors import SchemaError, SpecError
-from .spec import IndexSpec
+from ..errors import SchemaError, SpecError
+from ..questionnaire.spec import IndexSpec
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, special
 
-from .errors import (
+from ..errors import (
     DesignError,
     EstimationError,
     HappinessIndexWarning,

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import HappinessIndexWarning, LonelyPSUWarning, SamplingError, describe_rows
+from ..errors import HappinessIndexWarning, LonelyPSUWarning, SamplingError, describe_rows
 
 __all__ = ["SampleSize", "sample_size", "allocate", "select", "ALLOCATION_METHODS", "SELECTION_METHODS"]
 

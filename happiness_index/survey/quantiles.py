@@ -55,7 +55,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from .errors import EstimationError, HappinessIndexWarning
+from ..errors import EstimationError, HappinessIndexWarning
 from .estimators import EstimateTable, _check_df, make_estimate, t_quantile
 
 __all__ = ["estimate_quantiles", "weighted_quantile", "QUANTILE_RULES", "QUANTILE_INTERVALS"]

@@ -47,7 +47,7 @@ import pandas as pd
 from scipy import sparse
 
 from .design import ReplicateDesign, SurveyDesign
-from .errors import (
+from ..errors import (
     ConvergenceError,
     HappinessIndexWarning,
     WeightingError,

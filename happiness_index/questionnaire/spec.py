@@ -41,7 +41,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .errors import FormulaError, SpecError
+from ..errors import FormulaError, SpecError
 from .formula import Formula
 
 __all__ = [

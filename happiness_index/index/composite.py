@@ -61,12 +61,12 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .design import ReplicateDesign, SurveyDesign, _Stat, srs_variance
-from .errors import DesignError, EstimationError, HappinessIndexWarning, SchemaError, SpecError, describe_rows
-from .estimators import Estimate, EstimateTable, make_estimate, t_quantile
-from .formula import Formula
+from ..survey.design import ReplicateDesign, SurveyDesign, _Stat, srs_variance
+from ..errors import DesignError, EstimationError, HappinessIndexWarning, SchemaError, SpecError, describe_rows
+from ..survey.estimators import Estimate, EstimateTable, make_estimate, t_quantile
+from ..questionnaire.formula import Formula
 from .reliability import cronbach_alpha, item_analysis
-from .spec import IndexSpec
+from ..questionnaire.spec import IndexSpec
 
 __all__ = [
     "compute_index",
@@ -123,7 +123,7 @@ def _preset_of(spec_or_preset) -> tuple[str, IndexSpec | None]:
     if isinstance(spec_or_preset, IndexSpec):
         return spec_or_preset.preset, spec_or_preset
     if isinstance(spec_or_preset, str):
-        from .spec import PRESETS
+        from ..questionnaire.spec import PRESETS
 
         if spec_or_preset not in PRESETS:
             raise SpecError(f"unknown preset {spec_or_preset!r}; use one of {', '.join(PRESETS)} or pass an IndexSpec")
@@ -641,7 +641,7 @@ def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
     SchemaError
         Naming the item, the rows (index labels), the offending values and the allowed codes.
     """
-    from .schema import _fmt, _fmt_codes, _to_number
+    from ..reading.schema import _fmt, _fmt_codes, _to_number
 
     cols = {_nfc(str(c)): c for c in data.columns}
     problems = []

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import DataFileError
+from ..errors import DataFileError
 
 __all__ = [
     "data_path",

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import DesignError, LonelyPSUError, describe_rows
+from ..errors import DesignError, LonelyPSUError, describe_rows
 
 __all__ = ["build_replicates", "hadamard"]
 

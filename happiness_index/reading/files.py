@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import DataFileError, HappinessIndexWarning
+from ..errors import DataFileError, HappinessIndexWarning
 
 __all__ = ["read_survey", "SUPPORTED_EXTENSIONS", "COMPRESSED_EXTENSIONS", "CSV_DELIMITERS"]
 

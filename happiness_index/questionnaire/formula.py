@@ -120,7 +120,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .errors import FormulaError, describe_rows
+from ..errors import FormulaError, describe_rows
 
 __all__ = ["Formula"]
 

@@ -37,8 +37,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import EstimationError, HappinessIndexError, SchemaError
-from .index import to_jsonable as _clean
+from ..errors import EstimationError, HappinessIndexError, SchemaError
+from ..index.composite import to_jsonable as _clean
 
 __all__ = ["run_annual", "AnnualRun", "write_report", "render_markdown", "render_html", "plot_trajectory",
            "plot_communes", "plot_components", "Progress", "REPORT_FILES", "TEXT", "vi_sort_key", "summary_lines"]
@@ -276,8 +276,8 @@ def _select_year(data: pd.DataFrame, year, what: str):
 
 
 def _design_for(data, spec, margins, replicates, seed, calibration_method, lonely_psu="fail"):
-    from .design import SurveyDesign
-    from .weighting import calibrate
+    from ..survey.design import SurveyDesign
+    from ..survey.weighting import calibrate
 
     d = spec.design
     design = SurveyDesign(data, weights=d.weights, strata=d.strata, psu=d.psu, fpc=d.fpc, lonely_psu=lonely_psu)
@@ -355,10 +355,10 @@ def run_annual(
     HappinessIndexError
         Any other refusal of the library (design, weighting, estimation).
     """
-    from . import __version__
-    from .index import compute_index
-    from .schema import validate_survey
-    from .trajectory import Trajectory, compare
+    from .. import __version__
+    from ..index.composite import compute_index
+    from ..reading.schema import validate_survey
+    from ..index.trajectory import Trajectory, compare
 
     prog = progress or Progress(6, enabled=False)
     _require_rows(survey, "survey")
@@ -447,7 +447,7 @@ def _est(e) -> dict:
 
 def _results_dict(spec, result, prev_result, change, assessment, rep, cal, year, prev_year, level,
                   replicates, seed, inputs, synthetic, version) -> dict:
-    from .datasets import SYNTHETIC_NOTICE
+    from ..reading.datasets import SYNTHETIC_NOTICE
 
     comps = []
     for e in result.components:

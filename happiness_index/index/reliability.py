@@ -33,7 +33,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from .errors import EstimationError
+from ..errors import EstimationError
 
 __all__ = ["cronbach_alpha", "item_analysis", "weighted_covariance"]
 

@@ -57,8 +57,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import EstimationError, HappinessIndexError, HappinessIndexWarning, SpecError
-from .estimators import Estimate, EstimateTable
+from ..errors import EstimationError, HappinessIndexError, HappinessIndexWarning, SpecError
+from ..survey.estimators import Estimate, EstimateTable
 
 __all__ = [
     "Change",

@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from .errors import DomainDfWarning, EstimationError
+from ..errors import DomainDfWarning, EstimationError
 
 __all__ = [
     "Estimate",
@@ -790,7 +790,7 @@ class EstimateTable:
         (Taylor series / delta method).
         Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley (``svycontrast``).
         """
-        from .formula import Formula  # local: formula is a leaf module
+        from ..questionnaire.formula import Formula  # local: formula is a leaf module
 
         f = Formula.parse(expr, allowed_names=self.labels)
         values = dict(zip(self.labels, self.estimate))
@@ -831,7 +831,7 @@ class EstimateTable:
 
     def gradient_of(self, expr: str) -> pd.Series:
         """Partial derivatives of ``expr`` with respect to each row, at the estimates."""
-        from .formula import Formula
+        from ..questionnaire.formula import Formula
 
         f = Formula.parse(expr, allowed_names=self.labels)
         _, g = f.value_and_gradient(dict(zip(self.labels, self.estimate)), order=list(f.names))
