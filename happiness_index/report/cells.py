@@ -63,7 +63,7 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         values = out[col]
-        if values.dtype == object or isinstance(values.dtype, pd.StringDtype | pd.CategoricalDtype):
+        if _is_text(values.dtype):
             out[col] = values.astype(object).map(neutralise_cell)
     out.columns = _neutralise_labels(out.columns)
     out.index = _neutralise_labels(out.index)
@@ -75,9 +75,13 @@ def _neutralise_labels(labels: pd.Index) -> pd.Index:
         return pd.MultiIndex.from_tuples(
             [tuple(neutralise_cell(v) for v in t) for t in labels], names=labels.names
         )
-    if labels.dtype == object:
+    if _is_text(labels.dtype):
         return pd.Index(np.array([neutralise_cell(v) for v in labels], dtype=object), name=labels.name)
     return labels
+
+
+def _is_text(dtype) -> bool:
+    return dtype == object or pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)
 
 
 def escape_markdown(text: object) -> str:
