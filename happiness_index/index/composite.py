@@ -641,7 +641,7 @@ def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
     SchemaError
         Naming the item, the rows (index labels), the offending values and the allowed codes.
     """
-    from ..reading.schema import _fmt, _fmt_codes, _to_number
+    from ..reading.schema import format_value, format_codes, to_number
 
     cols = {_nfc(str(c)): c for c in data.columns}
     problems = []
@@ -650,7 +650,7 @@ def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
             continue  # absent columns: satisfied_indicators names them
         col = data[cols[it.name]]
         if it.numeric:
-            v, unparseable, _ = _to_number(col)
+            v, unparseable, _ = to_number(col)
             missing = np.isnan(v)
             if it.missing_codes:
                 missing |= np.isin(v, np.asarray(it.missing_codes, dtype=float))
@@ -666,10 +666,10 @@ def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
             shown = t.to_numpy(dtype=object)
         if bad.any():
             pos = np.flatnonzero(bad)
-            values = list(dict.fromkeys(_fmt(x.item() if isinstance(x, np.generic) else x) for x in shown[pos]))
+            values = list(dict.fromkeys(format_value(x.item() if isinstance(x, np.generic) else x) for x in shown[pos]))
             allowed = it.describe_codes()
             if it.missing_codes:
-                allowed += f"; missing codes {_fmt_codes(it.missing_codes)}"
+                allowed += f"; missing codes {format_codes(it.missing_codes)}"
             problems.append(
                 f"item {it.name!r} has {len(pos)} value(s) that are neither an allowed code nor a missing "
                 f"code ({allowed}): value(s) {', '.join(values[:10])} at row(s) "

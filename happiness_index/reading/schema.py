@@ -122,7 +122,7 @@ def _nfc(s) -> str:
     return unicodedata.normalize("NFC", str(s))
 
 
-def _fmt(v) -> str:
+def format_value(v) -> str:
     """A cell value for a message: floats without a spurious ``.0``, missing as blank."""
     if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
         return "(blank)"
@@ -142,8 +142,8 @@ def _list_rows(items: list, vi: bool = False, limit: int = 5) -> str:
     return f"{shown} và {k} dòng khác (tổng {len(items)})" if vi else f"{shown} and {k} more ({len(items)} in all)"
 
 
-def _fmt_codes(codes) -> str:
-    return "{" + ", ".join(_fmt(c) for c in codes) + "}"
+def format_codes(codes) -> str:
+    return "{" + ", ".join(format_value(c) for c in codes) + "}"
 
 
 # --------------------------------------------------------------------------------------
@@ -223,7 +223,7 @@ class ValidationReport:
         def show(r, k):
             if pd.isna(r):
                 return None
-            text = repr(r) if isinstance(r, str) else _fmt(r)
+            text = repr(r) if isinstance(r, str) else format_value(r)
             if str(r) in ambiguous and not pd.isna(k):
                 return f"{text} ({word} {int(k)})"
             return text
@@ -247,7 +247,7 @@ class ValidationReport:
             return self.errors.copy()
         c = self.coercions
         blank = c["coerced"].isna().to_numpy()
-        num = [_fmt(v) for v in c["coerced"]]
+        num = [format_value(v) for v in c["coerced"]]
         notes = pd.DataFrame({
             "row": c["row"].to_numpy(), "row_number": pd.array(c["row_number"], dtype="Int64"),
             "column": c["column"].to_numpy(), "value": c["value"].to_numpy(), "check": "read as number",
@@ -308,7 +308,7 @@ class ValidationReport:
             return self
         counts = self.errors["kind"].value_counts(sort=False)
         by_kind = ", ".join(f"{k}: {n}" for k, n in counts.items())
-        first = "\n".join(f"  - row {_fmt(r.row)}, column {r.column!r}: {r.message_en}"
+        first = "\n".join(f"  - row {format_value(r.row)}, column {r.column!r}: {r.message_en}"
                           for r in self.errors.head(5).itertuples(index=False))
         more = len(self.errors) - 5
         msg = (f"survey data fail validation against spec {self.spec_name!r}: "
@@ -326,7 +326,7 @@ class ValidationReport:
 # --------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------
-def _to_number(s: pd.Series):
+def to_number(s: pd.Series):
     """Read a column as float64 numbers.
 
     Returns ``(values, unparseable, coerced)``: the float array (NaN for missing and for
@@ -553,7 +553,7 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
         if key in work:
             return work[key]
         s = src[key]
-        v, bad, coerced = _to_number(s)
+        v, bad, coerced = to_number(s)
         if coerced is not None and coerced.any():
             pos = np.flatnonzero(coerced)
             orig_vals = s.to_numpy()[pos]
@@ -633,8 +633,8 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
             fn = (lambda s, codes=[str(c) for c in it.codes]: s.isin(codes))
         if boolean:  # reported once for the whole column above
             fn = (lambda s: pd.Series(True, index=s.index))
-        miss = f" nor a missing code {_fmt_codes(it.missing_codes)}" if it.missing_codes else ""
-        miss_vi = f" và không phải mã thiếu {_fmt_codes(it.missing_codes)}" if it.missing_codes else ""
+        miss = f" nor a missing code {format_codes(it.missing_codes)}" if it.missing_codes else ""
+        miss_vi = f" và không phải mã thiếu {format_codes(it.missing_codes)}" if it.missing_codes else ""
         name = it.describe_codes()
         b.check(key, name, "invalid code", fn,
                 _series_words(["value ", _vals, f" in column {ocol!r} is not an allowed code "
@@ -726,15 +726,15 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
         mask = pd.Series(allowed | invalid, copy=False)
         icol, fcol = orig_of[_nfc(r.item)], orig_of[_nfc(r.filter)]
         fshow = fvals.to_numpy()
-        name = f"skip rule: missing unless {r.filter} in {_fmt_codes(r.values)}"
+        name = f"skip rule: missing unless {r.filter} in {format_codes(r.values)}"
         b.check(_nfc(r.item), name, "skip rule",
                 lambda s, m=mask: m.reindex(s.index),
                 _series_words([f"{icol!r} = ", _vals, f" should be blank: it is asked only when "
-                               f"{fcol!r} is in {_fmt_codes(r.values)}, and here {fcol!r} = ",
-                               lambda p, v, f=fshow: [_fmt(x) for x in f[p]]],
+                               f"{fcol!r} is in {format_codes(r.values)}, and here {fcol!r} = ",
+                               lambda p, v, f=fshow: [format_value(x) for x in f[p]]],
                               [f"{icol!r} = ", _vals, f" phải để trống: câu này chỉ hỏi khi "
-                               f"{fcol!r} thuộc {_fmt_codes(r.values)}, ở đây {fcol!r} = ",
-                               lambda p, v, f=fshow: [_fmt(x) for x in f[p]]]))
+                               f"{fcol!r} thuộc {format_codes(r.values)}, ở đây {fcol!r} = ",
+                               lambda p, v, f=fshow: [format_value(x) for x in f[p]]]))
 
     # ---------------------------------------------------------------- run pandera
     workdf = pd.DataFrame(work, copy=False) if work else pd.DataFrame(index=pd.RangeIndex(n))
@@ -787,9 +787,9 @@ def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
                 problems.append(dict(
                     row=pd.NA, column=dcol, value=code, check="commune has respondents",
                     kind="commune without respondents",
-                    message_en=f"commune {_fmt(code)} is in the sampling frame but has no respondent in "
+                    message_en=f"commune {format_value(code)} is in the sampling frame but has no respondent in "
                                "the data; check that its questionnaires were entered",
-                    message_vi=f"xã/phường {_fmt(code)} có trong dàn chọn mẫu nhưng không có người trả lời "
+                    message_vi=f"xã/phường {format_value(code)} có trong dàn chọn mẫu nhưng không có người trả lời "
                                "nào trong dữ liệu; hãy kiểm tra việc nhập phiếu của xã/phường này",
                     _pos=_AFTER_ROWS))
         # commune names
@@ -832,10 +832,10 @@ def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
             b.check(_nfc(vcol), "village in frame", "village not in frame",
                     lambda s, m=okv: m.reindex(s.index),
                     _series_words([f"{vcol_o!r} = ", _vals, " is not a village of commune ",
-                                   lambda p, v: [_fmt(x) for x in dshow[p]],
+                                   lambda p, v: [format_value(x) for x in dshow[p]],
                                    " in the sampling frame; correct the village or commune code"],
                                   [f"{vcol_o!r} = ", _vals, " không phải thôn/tổ của xã/phường ",
-                                   lambda p, v: [_fmt(x) for x in dshow[p]],
+                                   lambda p, v: [format_value(x) for x in dshow[p]],
                                    " trong dàn chọn mẫu; hãy sửa mã thôn/tổ hoặc mã xã/phường"]))
 
 
@@ -861,7 +861,7 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems) -> pd.
             pos = g["index"].to_numpy(dtype="int64")
             ocol = orig_of.get(col, col)
             vals_raw = src[col].to_numpy()[pos] if col in src else g["failure_case"].to_numpy()
-            vals_txt = [_fmt(v) for v in vals_raw]
+            vals_txt = [format_value(v) for v in vals_raw]
             if chk in _BUILTIN:
                 check, kind = _BUILTIN[chk]
                 if chk == "not_nullable":

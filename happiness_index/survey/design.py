@@ -58,7 +58,7 @@ from ..errors import (
 )
 from .estimators import (
     EstimateTable,
-    _check_ci_method,
+    check_ci_method,
     make_estimate,
     profile_likelihood_logit_interval,
     proportion_interval,
@@ -574,7 +574,7 @@ class _EstimatorMixin:
         A share of exactly 0 or 1 gets the Korn–Graubard interval with the domain's
         respondent count (never a zero-width interval); see ``proportion_interval``.
         """
-        _check_ci_method(ci_method)
+        check_ci_method(ci_method)
         if isinstance(x, (list, tuple)):
             raise EstimationError("proportion() takes one column; call it once per column")
         if self._is_categorical(x):
@@ -1605,6 +1605,55 @@ class SurveyDesign(_EstimatorMixin):
 
         return {"theta": theta, "var": var_diag, "df": dfs, "vcov": vcov}
 
+    def influence_vcov(self, influence, domain=None) -> np.ndarray:
+        """Design covariance of a linearised statistic from its weighted influence values.
+
+        The public hook of the variance engine for statistics the design's own estimators
+        do not cover (regression coefficients, model-based composites): Taylor linearization
+        over the design's stages, with the strata, fpc, lonely-PSU rule and any calibration
+        adjustment of this design, as R's ``svyrecvar``.
+
+        Parameters
+        ----------
+        influence : array-like, shape (n,) or (n, p)
+            Weighted influence values, one row per row of ``design.data`` (already multiplied
+            by the analysis weight), so that the linearised statistic is their column sum.
+            Rows outside ``domain`` must be 0.
+        domain : array-like of bool, shape (n,), optional
+            Rows in the domain; PSUs with no domain rows still count (domain estimation on
+            the full design). Default: this design's own domain (all rows with non-zero weight).
+
+        Returns
+        -------
+        numpy.ndarray, shape (p, p)
+            The covariance matrix.
+
+        Raises
+        ------
+        EstimationError
+            ``influence`` has the wrong number of rows or holds non-finite values.
+        LonelyPSUError
+            A stratum has one PSU under ``lonely_psu="fail"``.
+
+        References
+        ----------
+        Lumley, T. (2010). *Complex Surveys*, Wiley, §2.2 and appendix C (svyrecvar).
+        """
+        Z = np.asarray(influence, dtype=float)
+        Z = Z[:, None] if Z.ndim == 1 else Z
+        if Z.ndim != 2 or Z.shape[0] != self._n:
+            raise EstimationError(
+                f"influence values need one row per row of the design's data ({self._n}); got shape {Z.shape}"
+            )
+        if not np.isfinite(Z).all():
+            raise EstimationError("influence values hold NaN or infinite entries: drop or fix those rows first")
+        mask = self._domain_mask() if domain is None else (np.asarray(domain, dtype=bool) & (self._w != 0))
+        dom = np.where(mask, 0, -1)
+        for adj in self._adjusters:
+            Z = adj(Z)
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._taylor(Z, "rows", dom, 1, Z.shape[1], True)
+
     def _taylor(self, fine_vals, level: str, dom: np.ndarray, D: int, p: int, full: bool):
         """Linearised variance from fine-level influence values.
 
@@ -2117,6 +2166,42 @@ class ReplicateDesign(_EstimatorMixin):
             out = M @ self._W
         out = np.asarray(out)
         return out.T.reshape(-1, D, k)
+
+    def replicate_vcov(self, replicate_estimates, estimate) -> np.ndarray:
+        """Replicate covariance of a statistic from its replicate estimates.
+
+        The public hook of the variance engine for statistics re-estimated with each column
+        of :attr:`replicate_weights` (regression coefficients, robustness draws):
+        ``scale * sum_r rscales_r (theta_r - c)(theta_r - c)^T`` with ``c`` the replicates'
+        mean, or the full-sample estimate when the design has ``mse=True`` (R's ``svrVar``).
+
+        Parameters
+        ----------
+        replicate_estimates : array-like, shape (R,) or (R, p)
+            The statistic under each replicate weight column, in column order.
+        estimate : array-like, shape () or (p,)
+            The full-sample estimate.
+
+        Returns
+        -------
+        numpy.ndarray, shape (p, p)
+            The covariance matrix. A replicate with undefined (non-finite) estimates is
+            discarded column by column, with a warning.
+
+        Raises
+        ------
+        EstimationError
+            The number of replicate estimates differs from the design's replicates.
+        """
+        reps = np.asarray(replicate_estimates, dtype=float)
+        reps = reps[:, None] if reps.ndim == 1 else reps
+        if reps.shape[0] != len(self.rscales):
+            raise EstimationError(
+                f"need one estimate per replicate ({len(self.rscales)} rows); got shape {reps.shape}"
+            )
+        full = np.atleast_1d(np.asarray(estimate, dtype=float))
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._rep_variance(reps, full)
 
     def _rep_variance(self, reps: np.ndarray, full_est: np.ndarray) -> np.ndarray:
         """scale * sum_r rscales_r (theta_r - c)(theta_r - c)^T for reps (R × q)."""

@@ -160,7 +160,7 @@ def proportion_interval(
     interval is NaN (a :class:`~happiness_index.errors.DomainDfWarning` is issued by the
     caller).
     """
-    method = _check_ci_method(method)
+    method = check_ci_method(method)
     if not (np.isfinite(p) and np.isfinite(se)):
         return (float("nan"), float("nan"))
     if df is not None and not (df > 0):
@@ -332,14 +332,14 @@ def profile_likelihood_logit_interval(
     return (float(special.expit(lo_b)), float(special.expit(hi_b)))
 
 
-def _check_df(df) -> float:
+def check_df(df) -> float:
     """A user-given degrees of freedom as a float (NaN/inf/<= 0 allowed, non-numbers refused)."""
     if isinstance(df, (bool, np.bool_)) or not isinstance(df, (int, float, np.integer, np.floating)):
         raise EstimationError(f"df must be a number (degrees of freedom; math.inf for Normal quantiles), got {df!r}")
     return float(df)
 
 
-def _check_ci_method(method: str) -> str:
+def check_ci_method(method: str) -> str:
     if method not in CI_METHODS:
         raise EstimationError(
             f"unknown ci_method {method!r}; use one of {', '.join(CI_METHODS)} "
@@ -434,7 +434,7 @@ class Estimate:
         Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley (``confint`` of ``svymean``).
         """
         user_df = df is not None
-        df = self.df if df is None else _check_df(df)
+        df = self.df if df is None else check_df(df)
         if user_df and not (df > 0):
             warnings.warn(
                 f"{self.name}: confint with df={df!r}: a t interval needs df > 0, so the interval is NaN. "

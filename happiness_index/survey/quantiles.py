@@ -56,7 +56,7 @@ import pandas as pd
 from scipy import special, stats
 
 from ..errors import EstimationError, HappinessIndexWarning
-from .estimators import EstimateTable, _check_df, make_estimate, t_quantile
+from .estimators import EstimateTable, check_df, make_estimate, t_quantile
 
 __all__ = ["estimate_quantiles", "weighted_quantile", "QUANTILE_RULES", "QUANTILE_INTERVALS"]
 
@@ -348,7 +348,7 @@ def estimate_quantiles(
     if isinstance(x, (list, tuple)):
         raise EstimationError("quantile() takes one column; call it once per column")
     if df is not None:
-        df = _check_df(df)
+        df = check_df(df)
         if not df > 0:
             raise EstimationError(f"df must be positive (math.inf for Normal quantiles), got {df!r}")
 
