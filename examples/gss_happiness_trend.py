@@ -13,7 +13,7 @@ assumption, not the GSS's real design: real GSS standard errors are larger.
 What a reviewer should see:
 
 1. the share per wave with its SE and 95% interval, equal to R's ``svyby(~happy_any, ~year,
-   gss_design, svymean)`` (checked against ``../shared/reference/gss_happiness.json`` when
+   gss_design, svymean)`` (checked against ``tests/reference/gss_happiness.json`` when
    that file is present);
 2. the share by census region;
 3. each wave against the previous one, in percentage points AND relative percent, with SE,
@@ -48,7 +48,7 @@ except ImportError:  # running from a checkout without installation
 if hasattr(sys.stdout, "reconfigure"):
     sys.stdout.reconfigure(encoding="utf-8")
 
-REFERENCE = ROOT.parent / "shared" / "reference" / "gss_happiness.json"
+REFERENCE = ROOT / "tests" / "reference" / "gss_happiness.json"
 
 
 def cli_command() -> str:

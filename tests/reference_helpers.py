@@ -1,16 +1,23 @@
-"""Shared loader for the R ``survey`` reference cases in ``../shared/reference``.
+"""Shared loader for the R ``survey`` reference cases in ``tests/reference``.
 
-Each JSON case (schema: ``shared/reference/README.md``) describes a dataset, a design
+The oracles live inside the repository (copies of the shared folder, refreshed by
+``scripts/sync_reference.py``): ``tests/reference`` (R reference JSON, README with the
+format), ``tests/cases`` (field edge cases) and the data files the cases name as
+``shared/data/<file>`` -- bundled with the package as ``happiness_index/data/<file>.gz``
+where it ships them (the API samples, GSS), else copied to ``tests/data/<file>``
+(:func:`data_file` resolves either). No test reads outside the repository.
+
+Each JSON case (schema: ``tests/reference/README.md``) describes a dataset, a design
 block, derived variables, an optional row subset or domain filter, and R's results.
 This module turns a case into Python objects without ever evaluating R code:
 
 * :func:`load_family` reads one JSON family and returns its cases;
-* :func:`load_data` reads ``shared/data/<dataset>.csv``, applies the case's
+* :func:`load_data` reads the case's dataset (:func:`data_file`), applies the case's
   ``row_subset`` and adds its derived variables (an explicit table mapping each R
   expression to pandas code, :data:`DERIVED`);
 * :func:`build_design` builds a :class:`~happiness_index.SurveyDesign` (Taylor) or
   :class:`~happiness_index.ReplicateDesign` (replicate weights read from
-  ``shared/data/repweights``) from the ``design`` block;
+  ``tests/data/repweights``) from the ``design`` block;
 * :func:`domain_mask` turns a ``variables.domain`` filter such as
   ``"race == 1 & agecat == '(59,Inf]'"`` into a boolean Series (a tiny parser of
   ``column == literal`` terms joined by ``&``; anything else fails loudly);
@@ -35,14 +42,25 @@ import pandas as pd
 
 import happiness_index as hi
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-REFERENCE = SHARED / "reference"
-DATA = SHARED / "data"
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+#: R ``survey`` reference JSON files (byte-for-byte copies of ``shared/reference``)
+REFERENCE = TESTS / "reference"
+#: field edge cases (byte-for-byte copies of ``shared/cases``)
+CASES = TESTS / "cases"
+#: copies of the ``shared/data`` files the package does not bundle
+DATA = TESTS / "data"
+#: the package's bundled data (gzip copies of ``shared/data/<name>.csv``)
+PACKAGE_DATA = ROOT / "happiness_index" / "data"
 
 __all__ = [
     "DERIVED",
     "ROW_SUBSETS",
+    "REFERENCE",
+    "CASES",
+    "DATA",
+    "data_file",
+    "load_json",
     "load_family",
     "load_data",
     "build_design",
@@ -57,6 +75,43 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # JSON access
 # ---------------------------------------------------------------------------
+
+
+def data_file(name: str | Path) -> Path:
+    """The in-repository copy of a shared data file.
+
+    Parameters
+    ----------
+    name : str or Path
+        A path relative to ``shared/data`` (``"apiclus1.csv"``, ``"repweights/nhanes_brr.csv"``),
+        optionally written with its ``shared/data/`` prefix as the reference JSON does.
+
+    Returns
+    -------
+    Path
+        ``happiness_index/data/<name>.gz`` when the package bundles the file, else
+        ``tests/data/<name>`` (pandas reads both).
+
+    Raises
+    ------
+    FileNotFoundError
+        Neither copy exists (run ``python scripts/sync_reference.py``).
+    """
+    rel = Path(name).as_posix()
+    for prefix in ("shared/data/", "data/"):
+        if rel.startswith(prefix):
+            rel = rel[len(prefix) :]
+            break
+    for path in (PACKAGE_DATA / f"{rel}.gz", DATA / rel):
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"no copy of shared/data/{rel} in the repository; run python scripts/sync_reference.py")
+
+
+def load_json(path: Path) -> dict:
+    """A UTF-8 JSON file (a reference family or a field case)."""
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
 
 
 def load_family(name: str) -> list[dict]:
@@ -141,7 +196,7 @@ DERIVED: dict[str, callable] = {
     "as.numeric(happy %in% c('very happy','pretty happy'))": lambda d: _num(
         d["happy"].isin(["very happy", "pretty happy"])
     ),
-    # yrbs: qn8yes = 2 - qn8 (see shared/data/README.md)
+    # yrbs: qn8yes = 2 - qn8 (see tests/data/DATASETS.md)
     "2 - qn8": lambda d: 2 - d["qn8"],
     "I(2 - qn8)": lambda d: 2 - d["qn8"],
     "as.numeric(qn8 == 1)": lambda d: _num(d["qn8"] == 1).where(d["qn8"].notna()),
@@ -339,7 +394,7 @@ def _row_subset(data: pd.DataFrame, text: str | None, r_call: str = "", dataset:
 
 @lru_cache(maxsize=None)
 def _read_csv(name: str) -> pd.DataFrame:
-    return pd.read_csv(DATA / f"{name}.csv", encoding="utf-8")
+    return pd.read_csv(data_file(f"{name}.csv"), encoding="utf-8")
 
 
 def load_data(case: dict) -> pd.DataFrame:
@@ -428,7 +483,7 @@ _REP_METHOD = {"jk1": "jk1", "jkn": "jkn", "brr": "brr", "fay": "fay", "bootstra
 
 @lru_cache(maxsize=None)
 def _read_repweights(path: str) -> np.ndarray:
-    rw = pd.read_csv(SHARED.parent / path if not path.startswith("/") else path)
+    rw = pd.read_csv(data_file(path))
     cols = [c for c in rw.columns if c.startswith("rep_")]
     order = np.argsort(rw["row"].to_numpy())
     return rw[cols].to_numpy(dtype=float)[order]
@@ -462,8 +517,6 @@ def build_design(case: dict, data: pd.DataFrame | None = None):
         return hi.SurveyDesign(data, **kw), data
     if kind == "replicate_weights":
         path = design["repweights_file"]
-        if path.startswith("shared/"):
-            path = str(SHARED / path[len("shared/") :])
         W = _read_repweights(path)
         if W.shape[0] != len(data):
             raise ValueError(f"{path} has {W.shape[0]} rows, the data {len(data)}")

@@ -1,4 +1,4 @@
-"""Edge cases from survey practice (``shared/cases``) for the estimation engine.
+"""Edge cases from survey practice (``tests/cases``, copies of ``shared/cases``) for the estimation engine.
 
 c01 fpc as a count and as a fraction; c02 domains vs deleting rows; c04 lonely PSU
 default; c06 PSU codes reused across strata; c07 stratified jackknife; c10 proportions
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -19,9 +18,7 @@ import pytest
 import happiness_index as hi
 from happiness_index.errors import DesignError, LonelyPSUError
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-CASES = SHARED / "cases"
+from reference_helpers import CASES
 
 
 def _case(cid: str):

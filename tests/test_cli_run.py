@@ -18,8 +18,8 @@ from happiness_index.report.annual import REPORT_FILES
 from happiness_index.questionnaire.spec import bundled_spec_path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-GSS = SHARED / "data" / "gss_happiness.csv"
+REFERENCE = ROOT / "tests" / "reference"  # copies of shared/reference (scripts/sync_reference.py)
+GSS = ROOT / "happiness_index" / "data" / "gss_happiness.csv.gz"  # the bundled copy of shared/data/gss_happiness.csv
 
 
 def numbers(d):
@@ -129,7 +129,7 @@ def test_gss_run_matches_r_reference(tmp_path, capsys):
                "--out", str(out), "--lang", "en", "--quiet"])
     assert rc == 0
     res = json.loads((out / "results.json").read_text(encoding="utf-8"))
-    ref = json.loads((SHARED / "reference" / "gss_happiness.json").read_text())
+    ref = json.loads((REFERENCE / "gss_happiness.json").read_text())
     e = next(c for c in ref["cases"] if c["id"] == "gss_diff_2006_2004_independent")["expected"]
     assert res["index"]["estimate"] == pytest.approx(100 * e["p_2006"], rel=1e-9)
     assert res["index"]["se"] == pytest.approx(100 * e["se_2006"], rel=1e-7)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+REFERENCE = ROOT / "tests" / "reference"  # copies of shared/reference (scripts/sync_reference.py)
 EXAMPLES = ROOT / "examples"
 
 
@@ -38,7 +38,7 @@ def run_timed(fn, *a):
 def test_gss_happiness_trend_matches_r(capsys):
     out = run_timed(load("gss_happiness_trend").main)
     text = capsys.readouterr().out
-    ref = json.loads((SHARED / "reference" / "gss_happiness.json").read_text())
+    ref = json.loads((REFERENCE / "gss_happiness.json").read_text())
     cases = {c["id"]: c for c in ref["cases"]}
     for row in cases["gss_share_happy_by_year"]["expected"]["rows"]:
         e = out["by_year"][row["domain"]["year"]]
@@ -128,7 +128,7 @@ def test_yen_bai_city_demo_leaves_no_temporary_folder(tmp_path, monkeypatch, cap
 def test_api_schools(capsys):
     out = run_timed(load("api_schools").main)
     text = capsys.readouterr().out
-    ref = json.loads((SHARED / "reference" / "means_totals.json").read_text())
+    ref = json.loads((REFERENCE / "means_totals.json").read_text())
     clus1 = next(c for c in ref["cases"] if c["id"] == "mean_api00_dclus1")["expected"]
     m = [v[0] for k, v in out["by_design"].items() if k.startswith("one-stage")][0]
     assert m.estimate == pytest.approx(clus1["estimate"], rel=1e-9)
@@ -215,7 +215,7 @@ def test_gss_printed_command_runs_from_the_repository_root(tmp_path, monkeypatch
     assert "86.94" in r.stdout  # the terminal summary (its wording follows --lang)
     assert (tmp_path / "gss_report" / "report.html").is_file()
     res = json.loads((tmp_path / "gss_report" / "results.json").read_text(encoding="utf-8"))
-    ref = {c["id"]: c for c in json.loads((SHARED / "reference" / "gss_happiness.json").read_text())["cases"]}
+    ref = {c["id"]: c for c in json.loads((REFERENCE / "gss_happiness.json").read_text())["cases"]}
     row = next(r for r in ref["gss_share_happy_by_year"]["expected"]["rows"] if r["domain"]["year"] == 2006)
     assert res["index"]["estimate"] == pytest.approx(100 * row["estimate"], rel=1e-9)
     d = ref["gss_diff_2006_2004_independent"]["expected"]

@@ -1,6 +1,6 @@
 """Calibrated designs against R ``survey`` 4.1.1.
 
-1. Every case of ``../shared/reference/calibration.json`` (postStratify, rake with R's
+1. Every case of ``tests/reference/calibration.json`` (postStratify, rake with R's
    default control, calibrate linear / raking / bounded logit, a calibrated JK1 replicate
    design; point estimates, SEs, Normal intervals, df, the calibrated weights). The case's
    structured fields (method text, model, margins, population block) are interpreted
@@ -27,7 +27,7 @@ import pytest
 import happiness_index as hi
 from happiness_index.errors import ConvergenceError
 
-from reference_helpers import DATA, build_design, close, load_family, r_number
+from reference_helpers import build_design, close, data_file, load_family, r_number
 
 CASES = load_family("calibration")
 
@@ -173,10 +173,10 @@ POP_TOTALS = {"(Intercept)": 6194, "stypeH": 755, "stypeM": 1018, "api99": 39140
 
 @pytest.fixture(scope="module")
 def api():
-    c1 = pd.read_csv(DATA / "apiclus1.csv")
-    st = pd.read_csv(DATA / "apistrat.csv")
-    c2 = pd.read_csv(DATA / "apiclus2.csv")
-    rw = pd.read_csv(DATA / "repweights" / "apiclus1_jk1.csv")
+    c1 = pd.read_csv(data_file("apiclus1.csv"))
+    st = pd.read_csv(data_file("apistrat.csv"))
+    c2 = pd.read_csv(data_file("apiclus2.csv"))
+    rw = pd.read_csv(data_file("repweights/apiclus1_jk1.csv"))
     return {
         "c1": c1,
         "dclus1": hi.SurveyDesign(c1, weights="pw", psu="dnum", fpc="fpc"),

@@ -1,5 +1,5 @@
 """R ``survey`` reference cases for composite indices (nonlinear_composite, likert_composite,
-gss_happiness in ``../shared/reference``).
+gss_happiness in ``tests/reference``).
 
 Every case that is an index is driven through :func:`happiness_index.compute_index` with a
 small spec built for the case (derived indicators as items, components, preset); the

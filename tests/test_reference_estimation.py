@@ -1,4 +1,4 @@
-"""The estimation engine against R ``survey`` 4.1.1 (``shared/reference``).
+"""The estimation engine against R ``survey`` 4.1.1 (``tests/reference``, copies of ``shared/reference``).
 
 One parametrised test per case of the families means_totals, proportions, domains,
 ratio, quantiles, design_effects, replicate, lonely_psu and degf_confint. Every
@@ -24,7 +24,7 @@ import pytest
 import happiness_index as hi
 from happiness_index.errors import HappinessIndexError, LonelyPSUError
 
-from reference_helpers import build_design, case_params, close, domain_mask, load_family, r_number
+from reference_helpers import build_design, case_params, close, data_file, domain_mask, load_family, r_number
 
 FAMILIES = [
     "means_totals",
@@ -46,7 +46,6 @@ def _params():
     return out
 
 
-ROOT = Path(__file__).resolve().parents[1]
 EXTRA_FILE = Path(__file__).resolve().parent / "data" / "r_extra_estimation.json"
 
 
@@ -347,9 +346,9 @@ STAGE2_LONELY = {"remove": 28.2569774042, "adjust": 28.2671881361, "certainty": 
 def _stage2_data():
     import pandas as pd
 
-    from reference_helpers import DATA
+    from reference_helpers import data_file
 
-    a = pd.read_csv(DATA / "apiclus2.csv")
+    a = pd.read_csv(data_file("apiclus2.csv"))
     a["fpc2b"] = a["fpc2"].where(a["fpc2"] != 1, 3)
     return a
 
@@ -470,7 +469,7 @@ def test_calibrated_replicate_df_as_r():
     set.seed(1); as.svrepdesign(des, type="bootstrap", replicates=300): 197, 197, 196
     dclus1 JK1 (id=~dnum, weights=~pw): 14; calibrated to ~api99: 14.
     """
-    a = pd.read_csv(ROOT.parent / "shared" / "data" / "apistrat.csv")
+    a = pd.read_csv(data_file("apistrat.csv"))
     d = hi.SurveyDesign(a, weights="pw", strata="stype")
     pop = {"(Intercept)": 6194, "stypeH": 755, "stypeM": 1018}
     with warnings.catch_warnings():
@@ -479,7 +478,7 @@ def test_calibrated_replicate_df_as_r():
             assert r.df == 197
             assert hi.calibrate(r, pop, formula="~stype").df == 197
             assert hi.calibrate(r, {**pop, "api99": 3914069}, formula="~stype+api99").df == 196
-        a1 = pd.read_csv(ROOT.parent / "shared" / "data" / "apiclus1.csv")
+        a1 = pd.read_csv(data_file("apiclus1.csv"))
         r3 = hi.SurveyDesign(a1, weights="pw", psu="dnum").to_replicates("jk1")
         assert r3.df == 14 and hi.calibrate(r3, {"(Intercept)": 6194, "api99": 3914069}).df == 14
 

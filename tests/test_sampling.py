@@ -1,7 +1,7 @@
 """Tests for happiness_index.survey.sampling: sample size, allocation, selection.
 
 Reference numbers are hand-worked (shown beside each assertion) or come from the shared
-case c19 (base R arithmetic; its R call is in ../shared/cases/c19_allocation.json).
+case c19 (base R arithmetic; its R call is in tests/cases/c19_allocation.json).
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from happiness_index.errors import HappinessIndexWarning, LonelyPSUWarning, Samp
 from happiness_index.survey.sampling import SampleSize, allocate, sample_size, select
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-CASES = SHARED / "cases"
+CASES = ROOT / "tests" / "cases"  # copies of shared/cases (scripts/sync_reference.py)
 
 Z95 = 1.959963984540054
 

@@ -19,7 +19,7 @@ from happiness_index.errors import SchemaError
 from happiness_index.reading.schema import ERROR_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+SHARED_CASES = ROOT / "tests" / "cases"  # copies of shared/cases (scripts/sync_reference.py)
 BAD = ROOT / "tests" / "data" / "bad"
 SPEC = IndexSpec.from_toml(BAD / "spec.toml")
 FRAME = pd.read_csv(BAD / "frame.csv")
@@ -173,8 +173,8 @@ def test_object_column_mixing_numbers_and_text():
 
 
 def test_c17_nullable_integer_and_unicode_column():
-    case = json.loads((SHARED / "cases" / "c17_schema_nullable_int.json").read_text("utf-8"))
-    df = pd.read_csv(SHARED / "cases" / case["data_file"])
+    case = json.loads((SHARED_CASES / "c17_schema_nullable_int.json").read_text("utf-8"))
+    df = pd.read_csv(SHARED_CASES / case["data_file"])
     spec = IndexSpec.from_dict({
         "name": "c17", "preset": "mean_of_shares", "design": {"id": "id", "weights": "weight"},
         "components": [{"name": "sv", "items": ["satisfacción_vida"]}],

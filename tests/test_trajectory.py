@@ -19,7 +19,8 @@ from happiness_index.survey.estimators import make_estimate
 from happiness_index.index.trajectory import Change, ChangeTable, PublishedFigure, Trajectory, compare
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+CASES = ROOT / "tests" / "cases"  # copies of shared/cases (scripts/sync_reference.py)
+REFERENCE = ROOT / "tests" / "reference"  # copies of shared/reference
 
 
 def est(value, se, df=math.inf, name="index"):
@@ -29,8 +30,8 @@ def est(value, se, df=math.inf, name="index"):
 # ------------------------------------------------------------------ c21: shared PSUs
 @pytest.fixture(scope="module")
 def c21():
-    case = json.loads((SHARED / "cases" / "c21_year_on_year.json").read_text())
-    df = pd.read_csv(SHARED / "cases" / case["data_file"])
+    case = json.loads((CASES / "c21_year_on_year.json").read_text())
+    df = pd.read_csv(CASES / case["data_file"])
     d = hi.SurveyDesign(df, weights="weight", strata="stratum", psu="psu", nest=True)
     return case, df, d
 
@@ -104,10 +105,10 @@ def test_joint_per_domain_matches_contrast(c21):
 
 # ------------------------------------------------------------------ GSS reference (R)
 def test_gss_difference_2006_2004_independent_matches_r():
-    ref = json.loads((SHARED / "reference" / "gss_happiness.json").read_text())
+    ref = json.loads((REFERENCE / "gss_happiness.json").read_text())
     case = next(c for c in ref["cases"] if c["id"] == "gss_diff_2006_2004_independent")
     e = case["expected"]
-    gss = pd.read_csv(SHARED / "data" / "gss_happiness.csv")
+    gss = pd.read_csv(ROOT / "happiness_index" / "data" / "gss_happiness.csv.gz")
     gss["happy_any"] = gss["happy"].isin(["very happy", "pretty happy"]).astype(float)
     m = {y: hi.SurveyDesign(gss[gss.year == y].reset_index(drop=True)).mean("happy_any") for y in (2004, 2006)}
     assert m[2004].se == pytest.approx(e["se_2004"], rel=1e-7)

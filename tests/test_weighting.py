@@ -30,8 +30,9 @@ from happiness_index.errors import ConvergenceError, HappinessIndexError, Weight
 from happiness_index.survey.weighting import WeightingWarning
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-CASES = SHARED / "cases"
+CASES = ROOT / "tests" / "cases"  # copies of shared/cases (scripts/sync_reference.py)
+REFERENCE = ROOT / "tests" / "reference"  # copies of shared/reference
+APICLUS1 = ROOT / "happiness_index" / "data" / "apiclus1.csv.gz"  # bundled copy of shared/data/apiclus1.csv
 
 
 def _design(df, **kw):
@@ -219,7 +220,7 @@ class TestHandWorked:
 # ======================================================================================
 @pytest.fixture(scope="module")
 def clus1():
-    df = pd.read_csv(SHARED / "data" / "apiclus1.csv")
+    df = pd.read_csv(APICLUS1)
     return df, hi.SurveyDesign(df, weights="pw", psu="dnum", fpc="fpc")
 
 
@@ -679,8 +680,8 @@ def test_post_stratify_collapse_moves_respondents_and_target():
 
 def test_calibrate_population_block_with_formula():
     # the population block of calibration.json with formula="~stype + api99" equals R's pop.totals
-    case = json.loads((SHARED / "reference" / "calibration.json").read_text(encoding="utf-8"))["cases"][0]
-    df = pd.read_csv(SHARED / "data" / "apiclus1.csv")
+    case = json.loads((REFERENCE / "calibration.json").read_text(encoding="utf-8"))["cases"][0]
+    df = pd.read_csv(APICLUS1)
     d = hi.SurveyDesign(df, weights="pw", psu="dnum", fpc="fpc")
     a = hi.calibrate(d, case["options"]["population"], formula="~stype + api99")
     b = hi.calibrate(d, {"(Intercept)": 6194, "stypeH": 755, "stypeM": 1018, "api99": 3914069})
