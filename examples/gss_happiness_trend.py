@@ -58,7 +58,9 @@ def cli_command() -> str:
     the repository root: ``happiness_index/data/gss_happiness.csv.gz``), by its absolute path
     otherwise (an installed package, or the example run from another directory).
     """
-    data = Path(hi.reading.datasets.data_path("gss_happiness.csv.gz")).resolve()
+    from happiness_index.reading.datasets import data_path
+
+    data = Path(data_path("gss_happiness.csv.gz")).resolve()
     try:
         survey = data.relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:

@@ -5,56 +5,103 @@ estimates (``Estimate``, ``EstimateTable``), validation (``IndexSpec``, ``valida
 ``read_survey``), sampling (``sample_size``, ``allocate``, ``select``), weighting (``rake``,
 ``calibrate``, ``post_stratify``, ...), the index (``compute_index``) and the year-on-year
 comparison (``compare``, ``Trajectory``). ``README.md`` has a tour; ``methodology/`` the methods.
+
+Names are loaded on first use (PEP 562): ``import happiness_index`` costs milliseconds,
+and numpy, pandas and scipy are imported only when a name that needs them is first
+touched. ``from happiness_index import SurveyDesign``, ``hi.SurveyDesign`` and
+``from happiness_index import *`` work as with eager imports; ``dir(hi)`` lists every name.
+To export a new public name, add one line to :data:`_EXPORTS` (name -> defining module).
 """
 
-from .errors import (
-    ConvergenceError,
-    DataFileError,
-    DesignError,
-    EstimationError,
-    FormulaError,
-    HappinessIndexError,
-    HappinessIndexWarning,
-    LonelyPSUError,
-    SamplingError,
-    SchemaError,
-    SpecError,
-    WeightingError,
-)
-from .survey.design import DomainView, ReplicateDesign, SurveyDesign
-from .survey.estimators import Estimate, EstimateTable
-from .questionnaire.formula import Formula
-from .survey.quantiles import weighted_quantile
-from .index.composite import DomainIndexTable, IndexResult, af_gnh_index, compute_index, index_from_components, nef_sensitivity
-from .index.reliability import cronbach_alpha, item_analysis
-from .survey.sampling import allocate, sample_size, select
-from .reading.files import read_survey
-from .reading.schema import ValidationReport, validate_survey
-from .questionnaire.spec import Component, IndexSpec, Item
-from .index.trajectory import Assessment, Change, ChangeTable, PublishedFigure, Trajectory, compare
-from .reading.datasets import load_api, load_city_frame, load_city_margins, load_city_survey, load_gss
-from .survey.weighting import adjust_nonresponse, calibrate, post_stratify, rake, trim_weights, weight_diagnostics
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
+#: public name -> the module (relative to this package) that defines it
+_EXPORTS: dict[str, str] = {
     # errors and warnings
-    "HappinessIndexError", "DesignError", "LonelyPSUError", "EstimationError", "WeightingError",
-    "ConvergenceError", "SamplingError", "SpecError", "FormulaError", "SchemaError", "DataFileError",
-    "HappinessIndexWarning",
+    "HappinessIndexError": ".errors",
+    "DesignError": ".errors",
+    "LonelyPSUError": ".errors",
+    "EstimationError": ".errors",
+    "WeightingError": ".errors",
+    "ConvergenceError": ".errors",
+    "SamplingError": ".errors",
+    "SpecError": ".errors",
+    "FormulaError": ".errors",
+    "SchemaError": ".errors",
+    "DataFileError": ".errors",
+    "HappinessIndexWarning": ".errors",
     # designs and estimates
-    "SurveyDesign", "ReplicateDesign", "DomainView", "Estimate", "EstimateTable", "Formula", "weighted_quantile",
+    "SurveyDesign": ".survey.design",
+    "ReplicateDesign": ".survey.design",
+    "DomainView": ".survey.design",
+    "Estimate": ".survey.estimators",
+    "EstimateTable": ".survey.estimators",
+    "Formula": ".questionnaire.formula",
+    "weighted_quantile": ".survey.quantiles",
     # index specification, validation, reading files
-    "IndexSpec", "Component", "Item", "validate_survey", "ValidationReport", "read_survey",
+    "IndexSpec": ".questionnaire.spec",
+    "Component": ".questionnaire.spec",
+    "Item": ".questionnaire.spec",
+    "validate_survey": ".reading.schema",
+    "ValidationReport": ".reading.schema",
+    "read_survey": ".reading.files",
     # sampling and weighting
-    "sample_size", "allocate", "select", "adjust_nonresponse", "post_stratify", "rake", "calibrate",
-    "trim_weights", "weight_diagnostics",
+    "sample_size": ".survey.sampling",
+    "allocate": ".survey.sampling",
+    "select": ".survey.sampling",
+    "adjust_nonresponse": ".survey.weighting",
+    "post_stratify": ".survey.weighting",
+    "rake": ".survey.weighting",
+    "calibrate": ".survey.weighting",
+    "trim_weights": ".survey.weighting",
+    "weight_diagnostics": ".survey.weighting",
     # the index
-    "compute_index", "IndexResult", "DomainIndexTable", "index_from_components", "af_gnh_index",
-    "nef_sensitivity", "cronbach_alpha", "item_analysis",
+    "compute_index": ".index.composite",
+    "IndexResult": ".index.composite",
+    "DomainIndexTable": ".index.composite",
+    "index_from_components": ".index.composite",
+    "af_gnh_index": ".index.composite",
+    "nef_sensitivity": ".index.composite",
+    "cronbach_alpha": ".index.reliability",
+    "item_analysis": ".index.reliability",
     # year-on-year comparison and targets
-    "compare", "Change", "ChangeTable", "Trajectory", "Assessment", "PublishedFigure",
+    "compare": ".index.trajectory",
+    "Change": ".index.trajectory",
+    "ChangeTable": ".index.trajectory",
+    "Trajectory": ".index.trajectory",
+    "Assessment": ".index.trajectory",
+    "PublishedFigure": ".index.trajectory",
     # bundled data
-    "load_city_survey", "load_city_frame", "load_city_margins", "load_gss", "load_api",
-    "__version__",
-]
+    "load_city_survey": ".reading.datasets",
+    "load_city_frame": ".reading.datasets",
+    "load_city_margins": ".reading.datasets",
+    "load_gss": ".reading.datasets",
+    "load_api": ".reading.datasets",
+}
+
+#: the layer subpackages, reachable as attributes (``hi.survey``) before anything imported them
+_SUBPACKAGES = frozenset({"errors", "questionnaire", "reading", "survey", "index", "report"})
+
+__all__ = [*_EXPORTS, "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name (or a layer subpackage) on first use and keep it in the namespace."""
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module, __name__), name)
+    elif name in _SUBPACKAGES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBPACKAGES})
