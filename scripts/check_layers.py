@@ -172,7 +172,9 @@ def _root_reads(mods: dict[str, Module]) -> list[str]:
                 names = [a.name for a in node.names if a.name not in ROOT_NAMES_ALLOWED]
                 names = [n for n in names if f"{PACKAGE}.{n}" not in mods]
                 if names:
-                    out.append(f"upward import: {mod.name}:{node.lineno} reads {', '.join(names)} from the package root")
+                    out.append(
+                        f"upward import: {mod.name}:{node.lineno} reads {', '.join(names)} from the package root"
+                    )
             elif isinstance(node, ast.Import) and any(a.name == PACKAGE for a in node.names):
                 out.append(f"upward import: {mod.name}:{node.lineno} imports the package root {PACKAGE}")
     return out

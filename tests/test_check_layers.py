@@ -105,8 +105,17 @@ def test_a_package_that_follows_the_rules_passes(tmp_path):
             "no layer: happiness_index.charts ('charts' is not in LAYERS of scripts/check_layers.py)",
         ),
     ],
-    ids=["deferred-upward", "absolute-upward", "root-name", "root-module", "private-name", "private-attr",
-         "private-attr-alias", "private-module", "no-layer"],
+    ids=[
+        "deferred-upward",
+        "absolute-upward",
+        "root-name",
+        "root-module",
+        "private-name",
+        "private-attr",
+        "private-attr-alias",
+        "private-module",
+        "no-layer",
+    ],
 )
 def test_each_rule_is_caught_with_module_and_line(tmp_path, files, expected):
     assert expected in cl.check(_package(tmp_path, files))
@@ -126,8 +135,11 @@ def test_a_cycle_inside_one_layer_is_caught_also_through_deferred_imports(tmp_pa
 
 
 def test_own_private_names_and_dunders_are_allowed(tmp_path):
-    files = {"survey/design.py": "from __future__ import annotations\n\n\ndef _a():\n    return _b()\n\n\ndef _b():\n"
-             "    return 1\n", "report/cli.py": "from .. import __version__\nfrom ..errors import HappinessIndexError\n"}
+    files = {
+        "survey/design.py": "from __future__ import annotations\n\n\ndef _a():\n    return _b()\n\n\ndef _b():\n"
+        "    return 1\n",
+        "report/cli.py": "from .. import __version__\nfrom ..errors import HappinessIndexError\n",
+    }
     assert cl.check(_package(tmp_path, files)) == []
 
 
@@ -141,7 +153,8 @@ def test_command_line_exit_status_and_summary(tmp_path):
     assert ko.returncode == 1
     lines = ko.stdout.splitlines()
     assert "upward import: happiness_index.errors:1 (errors) imports happiness_index.report.cli" in lines
-    assert any(line.startswith("import cycle: happiness_index.errors <-> ") for line in lines)  # errors -> cli -> errors
+    # errors -> report.cli -> errors
+    assert any(line.startswith("import cycle: happiness_index.errors <-> ") for line in lines)
     assert lines[-1].startswith(f"{len(lines) - 1} problem(s) in 8 modules")
 
 
