@@ -36,10 +36,32 @@ CONTRACT = {
 HEAVY = ("numpy", "pandas", "scipy", "pandera", "matplotlib", "openpyxl", "jinja2", "docx", "formulaic")
 
 
-def _fresh(code: str) -> dict:
-    """Run ``code`` in a new interpreter with this checkout first on the path; its JSON output."""
-    env_path = f"import sys; sys.path.insert(0, {str(ROOT)!r});"
-    out = subprocess.run([sys.executable, "-c", env_path + code], capture_output=True, text=True, check=True)
+#: run once in a fresh interpreter: what ``import happiness_index`` loads, then the lazy names at work
+PROBE = f"""
+import json, sys
+import happiness_index as hi
+before = sorted(m for m in {HEAVY!r} if m in sys.modules)
+subpackage = hi.report.__name__
+ns = {{}}
+exec("from happiness_index import *", ns)
+import happiness_index.survey.design
+print(json.dumps({{
+    "before": before,
+    "pandas_after": "pandas" in sys.modules,
+    "cached": "SurveyDesign" in vars(hi),
+    "version": hi.__version__,
+    "star": sorted(k for k in ns if k != "__builtins__"),
+    "dir": dir(hi),
+    "subpackages": [subpackage, hi.survey.design.__name__],
+}}))
+"""
+
+
+@pytest.fixture(scope="module")
+def fresh() -> dict:
+    """The facts :data:`PROBE` prints, from a new interpreter with this checkout first on the path."""
+    code = f"import sys; sys.path.insert(0, {str(ROOT)!r})\n" + PROBE
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 
@@ -54,37 +76,20 @@ def test_each_name_is_the_object_of_its_defining_module(name):
     assert getattr(hi, name) is getattr(module, name)
 
 
-def test_import_loads_no_heavy_library_and_names_load_on_use():
-    got = _fresh(
-        "import json, sys, happiness_index as hi\n"
-        f"before = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
-        "from happiness_index import SurveyDesign, compute_index\n"
-        "print(json.dumps({'before': before, 'pandas_after': 'pandas' in sys.modules,"
-        " 'cached': 'SurveyDesign' in vars(hi), 'version': hi.__version__}))"
-    )
-    assert got["before"] == []
-    assert got["pandas_after"] and got["cached"]
-    assert got["version"] == hi.__version__
+def test_import_loads_no_heavy_library_and_names_load_on_use(fresh):
+    assert fresh["before"] == []
+    assert fresh["pandas_after"] and fresh["cached"]
+    assert fresh["version"] == hi.__version__
 
 
-def test_star_import_and_dir_list_every_public_name():
-    got = _fresh(
-        "import json, happiness_index as hi\n"
-        "ns = {}\nexec('from happiness_index import *', ns)\n"
-        "print(json.dumps({'star': sorted(k for k in ns if k != '__builtins__'), 'dir': dir(hi)}))"
-    )
-    assert set(got["star"]) == set(hi.__all__)
-    assert set(hi.__all__) <= set(got["dir"])
-    assert {"survey", "index", "reading", "report", "questionnaire"} <= set(got["dir"])
+def test_star_import_and_dir_list_every_public_name(fresh):
+    assert set(fresh["star"]) == set(hi.__all__)
+    assert set(hi.__all__) <= set(fresh["dir"])
+    assert {"survey", "index", "reading", "report", "questionnaire"} <= set(fresh["dir"])
 
 
-def test_layer_subpackages_are_attributes():
-    got = _fresh(
-        "import json, happiness_index as hi\n"
-        "import happiness_index.survey.design\n"
-        "print(json.dumps([hi.report.__name__, hi.survey.design.__name__]))"
-    )
-    assert got == ["happiness_index.report", "happiness_index.survey.design"]
+def test_layer_subpackages_are_attributes(fresh):
+    assert fresh["subpackages"] == ["happiness_index.report", "happiness_index.survey.design"]
 
 
 def test_unknown_name_is_an_attribute_error():
