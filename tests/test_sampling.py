@@ -639,8 +639,8 @@ def test_ht_weights_sum_to_frame_size_srs_and_systematic():
         assert counts[m].mean() / R == pytest.approx(p, rel=1e-12)  # exact: n_h drawn each time
 
 
+@pytest.mark.slow  # a simulation: 400 replications of two selections each (~6 s)
 def test_ht_pps_and_two_stage_unbiased_by_simulation():
-    # about 3 s on an idle machine (400 replications of two selections each)
     fr = _village_frame(seed=4, sizes=(15, 10, 8))
     fr.loc[3, "hh"] = 1200  # a certainty PSU
     hh = _households(fr)

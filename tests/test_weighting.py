@@ -568,6 +568,7 @@ def _city(seed=2026, villages=60):
     return communes, vill, hh
 
 
+@pytest.mark.slow  # a simulation: 300 samples selected, adjusted, raked and estimated (~7 s)
 def test_simulation_two_stage_nonresponse_raking_unbiased_and_se_calibrated():
     communes, vill, hh = _city()
     truth = hh["happy"].mean()
