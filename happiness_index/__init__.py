@@ -58,3 +58,6 @@ __all__ = [
     "load_city_survey", "load_city_frame", "load_city_margins", "load_gss", "load_api",
     "__version__",
 ]
+from .survey.small_area import FayHerriotFit, fay_herriot, gvf_smooth  # noqa: E402
+
+__all__ += ["fay_herriot", "FayHerriotFit", "gvf_smooth"]
