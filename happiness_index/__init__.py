@@ -61,3 +61,7 @@ __all__ = [
 from .survey.small_area import FayHerriotFit, fay_herriot, gvf_smooth  # noqa: E402
 
 __all__ += ["fay_herriot", "FayHerriotFit", "gvf_smooth"]
+from .index.ranks import rank_intervals  # noqa: E402
+from .index.small_area_index import SmallAreaIndexTable, load_city_commune_covariates, small_area_index  # noqa: E402
+
+__all__ += ["rank_intervals", "small_area_index", "SmallAreaIndexTable", "load_city_commune_covariates"]

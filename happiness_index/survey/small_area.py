@@ -262,6 +262,7 @@ class FayHerriotFit:
     _D_in: np.ndarray = field(repr=False)
     _Q: np.ndarray = field(repr=False)
     _weights_source: pd.DataFrame = field(repr=False)
+    _X_all: np.ndarray = field(repr=False, default=None)
     details: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -381,6 +382,26 @@ class FayHerriotFit:
         if self.transform is not None:
             return float("nan")
         return float((Bw**2 * V).sum() - xb @ self._Q @ xb)
+
+    def mse_matrix(self) -> pd.DataFrame:
+        """Joint MSE matrix of the (unbenchmarked, model-scale) estimates, areas × areas.
+
+        The EBLUP error is ``gamma_i e_i - (1 - gamma_i) u_i + (1 - gamma_i) x_i'(beta_hat - beta)``
+        (synthetic: ``u_i`` and the beta error); the first two parts are independent across
+        areas and uncorrelated with the third, so the matrix is ``diag(mse_i - g2_i)`` plus
+        ``b_i b_k x_i'(X'V^-1X)^-1 x_k`` with ``b_i = 1 - gamma_i`` (1 out of sample). Its
+        diagonal is the ``mse`` of :meth:`to_frame` (model scale). Used for rank intervals;
+        benchmarking shifts or scales all estimates alike and does not change ranks.
+        """
+        f = self._frame
+        ins = f["in_sample"].to_numpy()
+        X = self._X_all
+        b = np.where(ins, 1 - f["gamma"].to_numpy(), 1.0)
+        BX = X * b[:, None]
+        cross = BX @ self._Q @ BX.T
+        mse = f["mse_model_scale"].to_numpy() if "mse_model_scale" in f else f["mse"].to_numpy()
+        M = cross + np.diag(mse - np.diag(cross))
+        return pd.DataFrame(M, index=f.index, columns=f.index)
 
     def diagnostics(self, precise_cv: float = 0.10, level: float = 0.95) -> pd.DataFrame:
         """What a reviewer checks, per in-sample area.
@@ -620,7 +641,7 @@ def fay_herriot(
         beta_se=pd.Series(np.sqrt(np.diag(Q)), index=names, name="se"),
         sigma2_u=s, loglik=loglik, method=method, iterations=core.iterations, converged=True, m=m, p=p,
         transform=transform, _frame=frame, _X_in=Xi, _y_in=yfit[ins], _D_in=Dfit[ins], _Q=Q,
-        _weights_source=direct.reset_index(drop=True).set_index(labels),
+        _weights_source=direct.reset_index(drop=True).set_index(labels), _X_all=X,
     )
     if transform == "arcsine":
         _arcsine_outputs(fit, X, ins, y_raw, D_raw, Dfit, bootstrap, seed, tol, max_iter)
