@@ -65,3 +65,6 @@ from .index.ranks import rank_intervals  # noqa: E402
 from .index.small_area_index import SmallAreaIndexTable, load_city_commune_covariates, small_area_index  # noqa: E402
 
 __all__ += ["rank_intervals", "small_area_index", "SmallAreaIndexTable", "load_city_commune_covariates"]
+from .index.crosswalk import Crosswalk, index_on_new_units, load_illustrative_crosswalk, read_crosswalk, recode_to_new_units  # noqa: E402
+
+__all__ += ["Crosswalk", "read_crosswalk", "recode_to_new_units", "index_on_new_units", "load_illustrative_crosswalk"]
