@@ -68,3 +68,6 @@ __all__ += ["rank_intervals", "small_area_index", "SmallAreaIndexTable", "load_c
 from .index.crosswalk import Crosswalk, index_on_new_units, load_illustrative_crosswalk, read_crosswalk, recode_to_new_units  # noqa: E402
 
 __all__ += ["Crosswalk", "read_crosswalk", "recode_to_new_units", "index_on_new_units", "load_illustrative_crosswalk"]
+from .survey.precision import commune_precision_plan, model_plan_inputs  # noqa: E402
+
+__all__ += ["commune_precision_plan", "model_plan_inputs"]
