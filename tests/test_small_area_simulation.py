@@ -73,27 +73,37 @@ def test_commune_model_coverage_and_mse():
           f"{per['coverage_direct'].mean():.3f}; mean estimated MSE / direct variance "
           f"{(per['mean_mse_est'] / per['mean_direct_var']).mean():.3f}; empirical MSE model / direct "
           f"{(per['emp_mse_model'] / per['emp_mse_direct']).mean():.3f}")
-    assert 0.90 <= avg <= 0.99
+    # the target of issue 14: 93-97% on average over the communes
+    assert 0.93 <= avg <= 0.97
+    # the model is more precise on average than the direct estimates it replaces
     assert (per["emp_mse_model"] / per["emp_mse_direct"]).mean() < 1
+    # Known limit (methodology/small_area.md): the MSE averages over the random effects, so a
+    # commune far from the regression line (large conditional bias) is covered less often.
+    # Every commune below 85% must be such a commune: |bias| above half its RMSE.
+    low = per[per["coverage_model"] < 0.85]
+    assert (low["bias_model"].abs() > 0.5 * np.sqrt(low["mean_mse_est"])).all(), low
 
 
 def simulate_rank_coverage(replicates: int = 300, seed: int = 5) -> tuple[float, float]:
     rng = np.random.default_rng(seed)
-    theta = np.array([60, 62, 64, 66, 68, 70, 71, 72, 74, 76, 78, 80.0])
-    se = np.array([2, 3, 2.5, 4, 2, 3, 2, 3.5, 2, 3, 2.5, 4.0])
+    theta = np.array([50, 53, 56, 59, 62, 65, 66, 69, 72, 75, 78, 81.0])   # one close pair (65, 66)
+    se = np.array([1.0, 1.5, 1.2, 2.0, 1.0, 1.5, 1.0, 1.8, 1.0, 1.5, 1.2, 2.0])
     true_rank = 1 + (theta[None, :] > theta[:, None]).sum(axis=1)
-    sim_ok = marg_ok = 0
+    sim_ok = marg_ok = width = 0
     for _ in range(replicates):
         est = theta + rng.normal(0, se)
         r = hi.rank_intervals(est, se**2, draws=1000, seed=int(rng.integers(2**31)))
         sim_ok += bool(((r["rank_low_sim"] <= true_rank) & (true_rank <= r["rank_high_sim"])).all())
         marg_ok += ((r["rank_low"] <= true_rank) & (true_rank <= r["rank_high"])).mean()
-    return sim_ok / replicates, marg_ok / replicates
+        width += (r["rank_high_sim"] - r["rank_low_sim"] + 1).mean()
+    return sim_ok / replicates, marg_ok / replicates, width / replicates
 
 
 @pytest.mark.slow
 def test_simultaneous_rank_sets_cover_all_ranks():
-    sim_cov, marg_cov = simulate_rank_coverage()
-    print(f"simultaneous rank sets cover all 12 ranks in {sim_cov:.3f}; marginal coverage {marg_cov:.3f}")
+    sim_cov, marg_cov, width = simulate_rank_coverage()
+    print(f"simultaneous rank sets cover all 12 ranks in {sim_cov:.3f}; marginal coverage {marg_cov:.3f}; "
+          f"mean simultaneous set size {width:.2f} of 12 ranks")
     assert sim_cov >= 0.95
     assert marg_cov >= 0.95
+    assert width < 6          # informative: far from the trivial set 1..12
