@@ -255,6 +255,18 @@ def test_small_area_index_contract_and_worked_example(city2024):
     row = f.set_index("unit").loc["Nam Cường"]
     assert (round(row["direct"], 2), round(row["model"], 2), round(math.sqrt(row["mse"]), 2)) == (68.15, 71.01, 3.78)
     assert "nửa độ rộng KTC" in row["reason_vi"] and "," in row["reason_vi"]
+    fr = sa.fit.to_frame().loc["Nam Cường"]
+    assert (round(fr["gamma"], 3), round(fr["synthetic"], 2), round(fr["estimate"], 2)) == (0.332, 71.73, 70.54)
+    assert round(sa.fit.loglik, 2) == -52.21 and round(row["model_ci_low"], 2) == 63.60
+    assert (round(s["mean_mse_over_direct_variance"], 2), round(s["mean_abs_shift_points"], 2)) == (0.81, 2.95)
+    assert round(sa.benchmark["weighted_direct"], 3) == 76.925
+    # section 11: households for a +/-10-point commune interval (examples/design_city_sample.py step 7)
+    bg = res.by_group.to_frame().set_index("commune")
+    inputs = hi.model_plan_inputs(sa.fit)
+    plan = hi.commune_precision_plan(bg["se"], bg["n"], 10.0, **inputs)
+    floor = hi.commune_precision_plan(bg["se"], bg["n"], 10.0, min_villages=5, **inputs)
+    assert (plan["households_direct"].sum(), plan["households_model"].sum(), floor["households_model"].sum()) == (
+        4800, 1360, 3400)
 
 
 def test_small_area_index_out_of_sample_commune_and_errors(city2024):
