@@ -58,16 +58,22 @@ __all__ = [
     "load_city_survey", "load_city_frame", "load_city_margins", "load_gss", "load_api",
     "__version__",
 ]
-from .survey.small_area import FayHerriotFit, fay_herriot, gvf_smooth  # noqa: E402
 
-__all__ += ["fay_herriot", "FayHerriotFit", "gvf_smooth"]
-from .index.ranks import rank_intervals  # noqa: E402
-from .index.small_area_index import SmallAreaIndexTable, load_city_commune_covariates, small_area_index  # noqa: E402
+# small-area estimation, rank intervals, crosswalks and commune precision planning (issue 14)
+from .index.crosswalk import (
+    Crosswalk,
+    index_on_new_units,
+    load_illustrative_crosswalk,
+    read_crosswalk,
+    recode_to_new_units,
+)
+from .index.ranks import rank_intervals
+from .index.small_area_index import SmallAreaIndexTable, load_city_commune_covariates, small_area_index
+from .survey.precision import commune_precision_plan, model_plan_inputs
+from .survey.small_area import FayHerriotFit, fay_herriot, gvf_smooth
 
-__all__ += ["rank_intervals", "small_area_index", "SmallAreaIndexTable", "load_city_commune_covariates"]
-from .index.crosswalk import Crosswalk, index_on_new_units, load_illustrative_crosswalk, read_crosswalk, recode_to_new_units  # noqa: E402
-
-__all__ += ["Crosswalk", "read_crosswalk", "recode_to_new_units", "index_on_new_units", "load_illustrative_crosswalk"]
-from .survey.precision import commune_precision_plan, model_plan_inputs  # noqa: E402
-
-__all__ += ["commune_precision_plan", "model_plan_inputs"]
+__all__ += [
+    "fay_herriot", "FayHerriotFit", "gvf_smooth", "rank_intervals", "small_area_index", "SmallAreaIndexTable",
+    "load_city_commune_covariates", "Crosswalk", "read_crosswalk", "recode_to_new_units", "index_on_new_units",
+    "load_illustrative_crosswalk", "commune_precision_plan", "model_plan_inputs",
+]

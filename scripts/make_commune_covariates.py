@@ -43,7 +43,7 @@ from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-import make_city_data as mcd  # noqa: E402
+import make_city_data as mcd
 
 DATA = ROOT / "happiness_index" / "data"
 SEED = 20240612

@@ -346,10 +346,12 @@ def test_commune_precision_plan():
     se = pd.Series([6.0, 3.0], index=["A", "B"])
     plan = hi.commune_precision_plan(se, 200, 10.0, sigma2_u=10.0, extra_coef=10.0)
     # direct: t_{k-1} sqrt(se^2 * 200 / (40 k)) <= 10, smallest k
+    def hw(k, se):
+        return stats.t.ppf(0.975, k - 1) * math.sqrt(se**2 * 200 / (40 * k))
+
     for r in plan.itertuples():
         k = r.villages_direct
-        hw = lambda k: stats.t.ppf(0.975, k - 1) * math.sqrt(r.se_previous**2 * 200 / (40 * k))  # noqa: E731
-        assert hw(k) <= 10 < hw(k - 1) or k == 2
+        assert hw(k, r.se_previous) <= 10 < hw(k - 1, r.se_previous) or k == 2
         assert r.villages_model <= r.villages_direct
     with pytest.raises(hi.SamplingError, match="rho"):
         hi.commune_precision_plan(se, 200, cluster_size=20, previous_cluster_size=40)
