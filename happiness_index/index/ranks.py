@@ -35,7 +35,7 @@ from ..errors import EstimationError, describe_rows
 
 __all__ = ["rank_intervals"]
 
-_CHUNK = 2000
+_BUDGET = 5_000_000   # floats per chunk of draws x units x units (40 MB)
 
 
 def _as_inputs(estimates, vcov, units):
@@ -80,8 +80,9 @@ def _max_stats(root: np.ndarray, S: np.ndarray, draws: int, rng) -> tuple[np.nda
     with np.errstate(divide="ignore", invalid="ignore"):
         inv = np.where(S > 0, 1.0 / S, 0.0)
     per_j = np.empty((draws, p))
-    for start in range(0, draws, _CHUNK):
-        n = min(_CHUNK, draws - start)
+    chunk = max(1, _BUDGET // (p * p))
+    for start in range(0, draws, chunk):
+        n = min(chunk, draws - start)
         Z = rng.standard_normal((n, p)) @ root.T
         T = np.abs(Z[:, :, None] - Z[:, None, :]) * inv[None, :, :]      # (n, p, p): [j, k]
         per_j[start:start + n] = T.max(axis=2)

@@ -337,20 +337,24 @@ class FayHerriotFit:
         f = self.to_frame()
         est = f["estimate"].to_numpy()
         S = float(w @ est)
+        g4 = self._g4(w)
         if method == "ratio":
             if S == 0:
                 raise EstimationError("ratio benchmarking: the weighted sum of the estimates is 0; use 'difference'")
             new = est * float(total) / S
-            extra = (est / S) ** 2 * self._g4(w)
+            extra = (est / S) ** 2 * g4
         else:
             new = est + (float(total) - S)
-            extra = np.full(len(est), self._g4(w))
+            extra = np.full(len(est), g4)
         f["estimate_unbenchmarked"] = est
         f["mse_unbenchmarked"] = f["mse"].to_numpy()
         f["estimate"] = new
         f["mse"] = f["mse"].to_numpy() + extra
         f["rmse"] = np.sqrt(f["mse"].to_numpy())
         f.attrs["benchmark"] = {"total": float(total), "method": method, "weighted_sum_before": S}
+        if self.transform is not None:
+            f.attrs["benchmark"]["mse_note"] = ("transformed fit: the bootstrap MSE is of the unbenchmarked "
+                                                "estimate; the benchmarking term is not added")
         return f
 
     def _benchmark_weights(self, weights) -> np.ndarray:
@@ -380,7 +384,7 @@ class FayHerriotFit:
         Bw = wi * self._D_in / V
         xb = self._X_in.T @ Bw
         if self.transform is not None:
-            return float("nan")
+            return 0.0
         return float((Bw**2 * V).sum() - xb @ self._Q @ xb)
 
     def mse_matrix(self) -> pd.DataFrame:
