@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from pathlib import Path
 
 import numpy as np
@@ -213,6 +214,21 @@ def test_rank_intervals_precise_estimates_pin_ranks():
     assert describe_rank(3, 1, 7) == ("3rd, between 1st and 7th", "hạng 3, trong khoảng 1–7")
 
 
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 1000), shift=st.floats(-50, 50))
+def test_rank_intervals_equivariant(seed, shift):
+    rng = np.random.default_rng(seed)
+    est = rng.normal(70, 5, 8)
+    var = rng.uniform(1, 9, 8)
+    r = hi.rank_intervals(est, var, draws=400, seed=3)
+    moved = hi.rank_intervals(est + shift, var, draws=400, seed=3)
+    cols = ["rank", "rank_low", "rank_high", "rank_low_sim", "rank_high_sim"]
+    pd.testing.assert_frame_equal(r[cols], moved[cols])
+    assert ((r["rank_low"] <= r["rank"]) & (r["rank"] <= r["rank_high"])).all()
+    flipped = hi.rank_intervals(-est, var, draws=400, seed=3, higher_is_better=False)
+    pd.testing.assert_frame_equal(r[cols], flipped[cols])
+
+
 def test_rank_intervals_errors():
     with pytest.raises(hi.EstimationError, match="positive semi-definite"):
         hi.rank_intervals([1.0, 2.0], [[1, 2], [2, 1]])
@@ -236,7 +252,9 @@ def test_small_area_index_contract_and_worked_example(city2024):
     _, _, res = city2024
     cov = hi.load_city_commune_covariates()
     before = cov.copy()
+    nfd = cov.assign(commune=cov["commune"].map(lambda v: unicodedata.normalize("NFD", v)))
     sa = hi.small_area_index(res, cov)
+    pd.testing.assert_frame_equal(hi.small_area_index(res, nfd).to_frame(), sa.to_frame())
     pd.testing.assert_frame_equal(cov, before)
     f = sa.to_frame()
     assert list(f.columns) == ["unit", "name", "direct", "direct_ci_low", "direct_ci_high", "model", "model_ci_low",

@@ -24,6 +24,7 @@ Choices (``methodology/small_area.md`` has the reasoning):
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -138,6 +139,8 @@ def _merge(direct: pd.DataFrame, cov: pd.DataFrame, area: str, predictors, popul
         if c not in cov.columns:
             raise EstimationError(f"small_area_index: column {c!r} is not in the covariates table "
                                   f"(columns: {', '.join(map(str, cov.columns))})")
+    if cov[area].dtype == object or pd.api.types.is_string_dtype(cov[area]):
+        cov = cov.assign(**{area: cov[area].map(lambda v: unicodedata.normalize("NFC", v) if isinstance(v, str) else v)})
     if cov[area].duplicated().any():
         raise EstimationError(f"small_area_index: communes listed twice in the covariates table: "
                               f"{describe_rows(cov.loc[cov[area].duplicated(), area].tolist())}")
