@@ -324,6 +324,8 @@ def test_crosswalk_reestimates_an_earlier_year_on_new_units(city2024):
     ch = hi.compare(new.result, last.result, labels=("2024", "2023"))
     per_unit = ch.by_group.to_frame()
     assert len(per_unit) == 4 and per_unit["change_pp"].notna().all()
+    plan = hi.Trajectory({2022: 72.7, 2023: 76.0, 2025: 84.6}).assess({2023: last.result, 2024: new.result})
+    assert list(plan.table["year"]) == [2022, 2023, 2024, 2025]
 
 
 def test_crosswalk_unmapped_split_and_unsampled_parts_are_flagged(city2024):

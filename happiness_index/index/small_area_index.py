@@ -70,7 +70,9 @@ class SmallAreaIndexTable:
     Attributes
     ----------
     fit : FayHerriotFit
-        The Fay–Herriot fit on the commune index (index points).
+        The Fay–Herriot fit on the commune index (index points). With
+        ``smooth_variances=True`` its ``direct_se`` is the GVF-smoothed one used by the model;
+        the table's direct interval is always the commune's own design interval.
     ranks : DataFrame
         :func:`rank_intervals` of the (benchmarked) model estimates: marginal and
         simultaneous sets.
