@@ -278,6 +278,8 @@ def test_small_area_index_contract_and_worked_example(city2024):
     assert round(sa.fit.loglik, 2) == -52.21 and round(row["model_ci_low"], 2) == 63.60
     assert (round(s["mean_mse_over_direct_variance"], 2), round(s["mean_abs_shift_points"], 2)) == (0.81, 2.95)
     assert round(sa.benchmark["weighted_direct"], 3) == 76.925
+    d = json.loads(json.dumps(sa.to_dict()))
+    assert d["model"]["method"] == "REML" and len(d["table"]) == 17
     # section 11: households for a +/-10-point commune interval (examples/design_city_sample.py step 7)
     bg = res.by_group.to_frame().set_index("commune")
     inputs = hi.model_plan_inputs(sa.fit)

@@ -107,6 +107,32 @@ class SmallAreaIndexTable:
         (simultaneous rank interval at the table's level, 1 = highest index)."""
         return self.details[COLUMNS].reset_index(drop=True).copy()
 
+    def to_dict(self) -> dict:
+        """A JSON-serialisable dict (NaN -> None): ``table`` (records of :meth:`to_frame`),
+        ``summary``, ``benchmark``, ``rule`` and ``model`` (method, beta, sigma2_u, boundary,
+        loglik, aic, bic)."""
+        def clean(v):
+            if isinstance(v, dict):
+                return {str(k): clean(x) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return [clean(x) for x in v]
+            if isinstance(v, (np.integer,)):
+                return int(v)
+            if isinstance(v, (float, np.floating)):
+                return None if not math.isfinite(float(v)) else float(v)
+            if isinstance(v, np.bool_):
+                return bool(v)
+            return v
+
+        fit = self.fit
+        return clean({
+            "table": self.to_frame().to_dict(orient="records"), "summary": self.summary,
+            "benchmark": self.benchmark, "rule": self.rule,
+            "model": {"method": fit.method, "beta": fit.beta.to_dict(), "beta_se": fit.beta_se.to_dict(),
+                      "sigma2_u": fit.sigma2_u, "boundary": fit.boundary, "loglik": fit.loglik, "aic": fit.aic,
+                      "bic": fit.bic},
+        })
+
     def __str__(self) -> str:
         s = self.summary
         return (f"Small-area commune index ({self.fit.method}, sigma2_u = {self.fit.sigma2_u:.3g}): "
