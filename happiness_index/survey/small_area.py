@@ -452,6 +452,8 @@ def _numeric(df: pd.DataFrame, col: str, what: str) -> np.ndarray:
         raise EstimationError(f"fay_herriot: {what} column {col!r} is not in the table "
                               f"(columns: {', '.join(map(str, df.columns))})")
     s = df[col]
+    if s.dtype == bool and what == "covariate":
+        s = s.astype(float)
     if s.dtype == bool or not (pd.api.types.is_numeric_dtype(s) or s.isna().all()):
         raise EstimationError(f"fay_herriot: {what} column {col!r} must be numeric (dtype {s.dtype}); "
                               f"convert it, e.g. pd.to_numeric")
