@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -34,8 +35,6 @@ import pandas as pd
 try:
     import happiness_index as hi
 except ImportError:  # running from a checkout without installation
-    from pathlib import Path
-
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import happiness_index as hi
 
@@ -202,6 +201,41 @@ def main() -> None:
           "(self-weighting within commune: size = listed households)")
     print(f"  weights range from {sample['design_weight'].min():.2f} ({sample.loc[sample['design_weight'].idxmin(), 'commune']}) "
           f"to {sample['design_weight'].max():.2f} ({sample.loc[sample['design_weight'].idxmax(), 'commune']})")
+
+    print()
+    commune_precision_with_model()
+
+
+def commune_precision_with_model(target: float = 10.0) -> None:
+    """Step 7: villages per commune for a +/-10-point index interval, from last year's survey.
+
+    Uses the bundled SYNTHETIC 2024 survey (5 villages x 40 households per commune) as
+    "last year": its commune SEs for the direct estimate, and the Fay-Herriot fit of
+    ``hi.small_area_index`` with the SYNTHETIC commune covariates for the area model.
+    """
+    spec = hi.IndexSpec.from_toml(Path(__file__).resolve().parents[1] / "methodology" / "yen_bai_nef.toml")
+    clean = hi.validate_survey(hi.load_city_survey(2024), spec, frame=hi.load_city_frame()).data
+    res = hi.compute_index(clean, spec, by="commune", diagnostics=False)
+    sa = hi.small_area_index(res, hi.load_city_commune_covariates())
+    bg = res.by_group.to_frame().set_index("commune")
+    inputs = hi.model_plan_inputs(sa.fit)
+    plan = hi.commune_precision_plan(bg["se"], bg["n"], target, cluster_size=HH_PER_AREA, **inputs)
+    floor = hi.commune_precision_plan(bg["se"], bg["n"], target, cluster_size=HH_PER_AREA, min_villages=5, **inputs)
+    print(f"Step 7. Commune index within ±{target:g} points / Chỉ số từng xã, phường trong ±{target:g} điểm")
+    print("  last year: the bundled SYNTHETIC 2024 survey (5 villages x 40 households per commune)")
+    print(f"  area model: Fay-Herriot on SYNTHETIC covariates, sigma2_u = {inputs['sigma2_u']:.2f}, "
+          f"c = {inputs['extra_coef']:.2f}")
+    print(f"  {'commune / xã, phường':<21}{'SE 2024':>8}{'direct: villages':>18}{'households':>11}"
+          f"{'with model: villages':>22}{'households':>11}")
+    for r in plan.itertuples():
+        print(f"  {r.unit:<21}{r.se_previous:>8.2f}{r.villages_direct:>18.0f}{r.households_direct:>11,.0f}"
+              f"{r.villages_model:>22.0f}{r.households_model:>11,.0f}")
+    print(f"  total: direct estimation alone {plan['households_direct'].sum():,.0f} households; "
+          f"with the area model {plan['households_model'].sum():,.0f} (completed interviews)")
+    print("  caveat: the model MSE is an average over communes; a commune far from the regression is")
+    print("  covered less often (methodology/small_area.md). With at least 5 villages per commune:")
+    print(f"  direct alone {floor['households_direct'].sum():,.0f} households; with the area model "
+          f"{floor['households_model'].sum():,.0f}")
 
 
 if __name__ == "__main__":

@@ -82,6 +82,20 @@ _EXPORTS: dict[str, str] = {
     "load_city_margins": ".reading.datasets",
     "load_gss": ".reading.datasets",
     "load_api": ".reading.datasets",
+    "Crosswalk": ".index.crosswalk",
+    "index_on_new_units": ".index.crosswalk",
+    "load_illustrative_crosswalk": ".index.crosswalk",
+    "read_crosswalk": ".index.crosswalk",
+    "recode_to_new_units": ".index.crosswalk",
+    "rank_intervals": ".index.ranks",
+    "SmallAreaIndexTable": ".index.small_area_index",
+    "load_city_commune_covariates": ".index.small_area_index",
+    "small_area_index": ".index.small_area_index",
+    "commune_precision_plan": ".survey.precision",
+    "model_plan_inputs": ".survey.precision",
+    "FayHerriotFit": ".survey.small_area",
+    "fay_herriot": ".survey.small_area",
+    "gvf_smooth": ".survey.small_area",
 }
 
 #: the layer subpackages, reachable as attributes (``hi.survey``) before anything imported them
