@@ -43,6 +43,8 @@ import pandas as pd
 
 from ..errors import FormulaError, SpecError
 from .formula import Formula
+from .distribution_spec import parse_distributions
+from .robustness_spec import RobustnessSpecProblem, parse_robustness
 
 __all__ = [
     "Labels",
@@ -736,6 +738,7 @@ _TOP_KEYS = (
     "name", "version", "labels", "description", "preset", "formula", "scale",
     "component_weight_total", "item_weight_total", "zero_rule",
     "design", "publication", "af", "components", "items", "levels", "targets", "skip_rules",
+    "robustness", "distributions",
 )
 
 
@@ -805,6 +808,8 @@ class IndexSpec:
     zero_rule: Any = "error"
     component_weight_total: float | None = None
     item_weight_total: float | None = None
+    robustness: Any = None  # RobustnessSpec (questionnaire/robustness_spec.py) or None
+    distributions: Any = None  # DistributionSpec (questionnaire/distribution_spec.py) or None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -1033,12 +1038,14 @@ class IndexSpec:
                 raise _SpecProblem(("zero_rule",), f"zero_rule is \"error\" or a positive floor, got {zr!r}")
             zr = float(zr)
 
+        robustness, distributions = _robustness_parts(d, items, comps, preset, formula)
         return cls(
             name=name, version=version, labels=Labels._from(d.get("labels"), ("labels",)),
             description=_nfc(desc.strip()), preset=preset, formula=formula, scale=scale,
             components=comps, items=items, levels=levels, targets=targets, design=design,
             publication=pub, skip_rules=skips, af=af, zero_rule=zr,
             component_weight_total=cwt, item_weight_total=iwt,
+            robustness=robustness, distributions=distributions,
         )
 
     @staticmethod
@@ -1092,6 +1099,10 @@ class IndexSpec:
         d["levels"] = [x.to_dict() for x in self.levels]
         d["targets"] = [x.to_dict() for x in self.targets]
         d["skip_rules"] = [x.to_dict() for x in self.skip_rules]
+        if self.robustness is not None:
+            d["robustness"] = self.robustness.to_dict()
+        if self.distributions is not None:
+            d["distributions"] = self.distributions.to_dict()
         return d
 
     def to_toml(self) -> str:
@@ -1199,6 +1210,17 @@ class IndexSpec:
                 sat = t.isin([str(c) for c in it.satisfied]).fillna(False).to_numpy(dtype=bool)
             out[it.name] = np.where(miss, np.nan, sat.astype("float64"))
         return pd.DataFrame(out, index=clean_df.index)
+
+
+def _robustness_parts(d: Mapping, items: tuple, comps: tuple, preset: str, formula: str | None):
+    """The ``[robustness]`` and ``[distributions]`` tables, parsed by their own modules."""
+    for key, parse in (("robustness", lambda x: parse_robustness(x, items=items, components=comps,
+                                                                  preset=preset, formula=formula)),
+                       ("distributions", lambda x: parse_distributions(x, items=items))):
+        try:
+            yield parse(d.get(key))
+        except RobustnessSpecProblem as p:
+            raise _SpecProblem((key,) + p.path, p.message) from None
 
 
 def _check_formula(text: str, names: tuple) -> None:
