@@ -58,3 +58,7 @@ __all__ = [
     "load_city_survey", "load_city_frame", "load_city_margins", "load_gss", "load_api",
     "__version__",
 ]
+from .index.robustness import RobustnessResult, robustness  # noqa: E402
+from .index.distributions import DistributionTable, item_distributions  # noqa: E402
+
+__all__ += ["robustness", "RobustnessResult", "item_distributions", "DistributionTable"]
