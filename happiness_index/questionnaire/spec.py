@@ -1220,7 +1220,9 @@ def _robustness_parts(d: Mapping, items: tuple, comps: tuple, preset: str, formu
         try:
             yield parse(d.get(key))
         except RobustnessSpecProblem as p:
-            raise _SpecProblem((key,) + p.path, p.message) from None
+            # "robustness.cutoffs" as one key: _locate then finds [[robustness.cutoffs]] headers
+            path = (f"{key}.{p.path[0]}",) + p.path[1:] if len(p.path) > 1 else (key,) + p.path
+            raise _SpecProblem(path, p.message) from None
 
 
 def _check_formula(text: str, names: tuple) -> None:
