@@ -200,3 +200,20 @@ def test_input_not_modified(survey, spec, design):
     before = survey.copy()
     hi.item_distributions(design, spec, items="le_rating")
     pd.testing.assert_frame_equal(survey, before)
+
+
+def test_charts(table, tmp_path):
+    from happiness_index.report.charts_distributions import (
+        plot_distributions,
+        plot_rank_ranges,
+    )
+
+    plot_distributions(table.to_frame(), tmp_path / "d.png", group="city", lang="vi")
+    assert (tmp_path / "d.png").stat().st_size > 1000
+    communes = pd.DataFrame({"unit": ["A", "B"], "scenario": "both", "median": [80.0, 70.0], "p05": [75.0, 60.0],
+                             "p95": [85.0, 79.0], "median_rank": [1.0, 2.0], "rank_p05": [1.0, 1.0],
+                             "rank_p95": [2.0, 2.0]})
+    plot_rank_ranges(communes, tmp_path / "r.svg", lang="en")
+    assert "Commune ranks" in (tmp_path / "r.svg").read_text()
+    with pytest.raises(ValueError, match="no rows"):
+        plot_distributions(table.to_frame(), tmp_path / "x.png", group="Nowhere")

@@ -73,8 +73,8 @@ def test_packaged_copy_identical():
      "robustness.formula.options", "neither a preset"),
     ('[robustness.weights]\nranges = { ls = [0.2, 0.5], le = [0.2, 0.5] }\nlabels = { en = "x", vi = "y" }\n',
      "robustness.weights.ranges", "no range for component 'env'"),
-    ('[robustness.weights]\nranges = { ls = [0.5, 0.2], le = [0.2, 0.5], env = [0.2, 0.5] }\n'
-     'labels = { en = "x", vi = "y" }\n', "robustness.weights.ranges.ls", "low <= high"),
+    (('[robustness.weights]\nranges = { ls = [0.5, 0.2], le = [0.2, 0.5], env = [0.2, 0.5] }\n'
+      'labels = { en = "x", vi = "y" }\n'), "robustness.weights.ranges.ls", "low <= high"),
     ('[robustness]\nshuffle = true\n', "robustness.shuffle", "unknown key"),
 ])
 def test_spec_errors_name_key_and_line(table, key, words):
@@ -206,7 +206,7 @@ def test_input_not_modified(survey, spec, design):
 # ------------------------------------------------------------------ the worked example in the methodology
 def _doc_numbers() -> dict:
     text = (ROOT / "methodology" / "robustness.md").read_text(encoding="utf-8")
-    block = re.search(r"<!-- worked-example-numbers\n(.*?)-->", text, re.S).group(1)
+    block = re.search(r"<!-- worked-example-numbers\n(.*?)-->", text, re.DOTALL).group(1)
     return tomllib.loads(block)
 
 

@@ -48,7 +48,7 @@ from ..questionnaire.spec import IndexSpec
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.estimators import proportion_interval, t_quantile
 
-__all__ = ["item_distributions", "DistributionTable"]
+__all__ = ["DistributionTable", "item_distributions"]
 
 _MAX_CATEGORIES = 101
 

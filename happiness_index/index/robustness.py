@@ -58,8 +58,9 @@ from __future__ import annotations
 import math
 import sys
 import warnings
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -73,7 +74,7 @@ from ..survey.design import ReplicateDesign, SurveyDesign
 from .composite import compute_index
 from .trajectory import Trajectory
 
-__all__ = ["robustness", "RobustnessResult", "Factor", "sobol_indices", "SCENARIOS"]
+__all__ = ["SCENARIOS", "Factor", "RobustnessResult", "robustness", "sobol_indices"]
 
 #: The three scenarios of :func:`robustness`.
 SCENARIOS = ("sampling", "methods", "both")

@@ -28,12 +28,13 @@ Office for National Statistics (2018). *Personal well-being user guidance*. Newp
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from .robustness_spec import ChoiceLabels, RobustnessSpecProblem
 
-__all__ = ["Band", "DistributionSpec", "ONS_BANDS", "ONS_ANXIETY_BANDS", "parse_distributions"]
+__all__ = ["ONS_ANXIETY_BANDS", "ONS_BANDS", "Band", "DistributionSpec", "parse_distributions"]
 
 
 @dataclass(frozen=True)

@@ -40,21 +40,22 @@ from __future__ import annotations
 
 import math
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..errors import FormulaError
 from .formula import Formula
 
 __all__ = [
-    "RobustnessSpecProblem",
+    "FORMULA_PRESETS",
     "ChoiceLabels",
     "CutoffChoice",
-    "FormulaChoice",
-    "WeightRanges",
     "DropItemsChoice",
+    "FormulaChoice",
     "RobustnessSpec",
-    "FORMULA_PRESETS",
+    "RobustnessSpecProblem",
+    "WeightRanges",
     "parse_robustness",
 ]
 
@@ -263,7 +264,8 @@ def _parse_cutoff(d: Any, path: tuple, items: Mapping, seen: set) -> CutoffChoic
         if bad:
             raise RobustnessSpecProblem(path + ("values",), f"cut-off(s) {[_fmt(v) for v in bad]} are not codes of "
                                         f"item {nm!r} ({items[nm].describe_codes()})")
-    top = [max(float(c) for c in items[nm].codes) if items[nm].codes else items[nm].maximum for nm in names][0]
+    first = items[names[0]]
+    top = max(float(c) for c in first.codes) if first.codes else first.maximum
     opts = []
     for v in vals:
         rng = f"{_fmt(v)}–{_fmt(top)}" if top is not None else f"≥ {_fmt(v)}"

@@ -783,6 +783,10 @@ class IndexSpec:
         that replaces values below it.
     component_weight_total, item_weight_total : float or None
         Declared sums of the component / item weights (checked to 1e-9 when declared).
+    robustness : RobustnessSpec or None
+        The ``[robustness]`` table: method choices for :func:`happiness_index.robustness`.
+    distributions : DistributionSpec or None
+        The ``[distributions]`` table: answer bands for :func:`happiness_index.item_distributions`.
 
     Notes
     -----
@@ -1038,14 +1042,13 @@ class IndexSpec:
                 raise _SpecProblem(("zero_rule",), f"zero_rule is \"error\" or a positive floor, got {zr!r}")
             zr = float(zr)
 
-        robustness, distributions = _robustness_parts(d, items, comps, preset, formula)
         return cls(
             name=name, version=version, labels=Labels._from(d.get("labels"), ("labels",)),
             description=_nfc(desc.strip()), preset=preset, formula=formula, scale=scale,
             components=comps, items=items, levels=levels, targets=targets, design=design,
             publication=pub, skip_rules=skips, af=af, zero_rule=zr,
             component_weight_total=cwt, item_weight_total=iwt,
-            robustness=robustness, distributions=distributions,
+            **_robustness_parts(d, items, comps, preset, formula),
         )
 
     @staticmethod
@@ -1212,17 +1215,20 @@ class IndexSpec:
         return pd.DataFrame(out, index=clean_df.index)
 
 
-def _robustness_parts(d: Mapping, items: tuple, comps: tuple, preset: str, formula: str | None):
+def _robustness_parts(d: Mapping, items: tuple, comps: tuple, preset: str, formula: str | None) -> dict:
     """The ``[robustness]`` and ``[distributions]`` tables, parsed by their own modules."""
-    for key, parse in (("robustness", lambda x: parse_robustness(x, items=items, components=comps,
-                                                                  preset=preset, formula=formula)),
-                       ("distributions", lambda x: parse_distributions(x, items=items))):
+    parsers = {"robustness": lambda x: parse_robustness(x, items=items, components=comps, preset=preset,
+                                                         formula=formula),
+               "distributions": lambda x: parse_distributions(x, items=items)}
+    out = {}
+    for key, parse in parsers.items():
         try:
-            yield parse(d.get(key))
+            out[key] = parse(d.get(key))
         except RobustnessSpecProblem as p:
             # "robustness.cutoffs" as one key: _locate then finds [[robustness.cutoffs]] headers
             path = (f"{key}.{p.path[0]}",) + p.path[1:] if len(p.path) > 1 else (key,) + p.path
             raise _SpecProblem(path, p.message) from None
+    return out
 
 
 def _check_formula(text: str, names: tuple) -> None:
