@@ -12,7 +12,7 @@ Times (wall clock and process CPU, best of ``--repeat`` after one warm-up) on th
 * ``total``: the whole call — baseline ``compute_index``, a Rao-Wu bootstrap with ``draws``
   replicates, the replicate totals (one sparse x dense product), ``3 x draws`` draws
   (sampling, methods, both) and the Sobol analysis (``1024 x (F + 2)`` model evaluations,
-  F = 9 factors, 18 outputs, 200 bootstrap resamples each);
+  F = 9 factors, 18 outputs, 100 bootstrap resamples each);
 * ``no_sobol``: the same with ``sobol=False``;
 * ``draws_only``: the joint draws on a prebuilt replicate design (``design=rep``) without Sobol.
 """

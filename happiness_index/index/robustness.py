@@ -368,8 +368,9 @@ def _q(x: np.ndarray, p: float, axis=0):
 
 
 def sobol_indices(func: Callable[[np.ndarray], np.ndarray], factors: Sequence[Factor], n: int = 1024, *,
-                  seed: int | None = None, num_resamples: int = 200, conf_level: float = 0.95,
-                  names: Sequence[str] | None = None) -> pd.DataFrame:
+                  seed: int | None = None, num_resamples: int = 100, conf_level: float = 0.95,
+                  names: Sequence[str] | None = None,
+                  on_output: Callable[[], None] | None = None) -> pd.DataFrame:
     """First-order and total Sobol indices of one or more outputs, with bootstrap intervals (SALib).
 
     Parameters
@@ -383,11 +384,13 @@ def sobol_indices(func: Callable[[np.ndarray], np.ndarray], factors: Sequence[Fa
         Base sample size (a power of two); the model is evaluated ``n (F + 2)`` times.
     seed : int, optional
         Seed of the scrambled Sobol sequence and of the bootstrap.
-    num_resamples : int, default 200
-        Bootstrap resamples for the intervals.
+    num_resamples : int, default 100
+        Bootstrap resamples for the intervals (SALib's default).
     conf_level : float, default 0.95
     names : sequence of str, optional
         Names of the q outputs (default ``"y0"``, ``"y1"``, ...).
+    on_output : callable, optional
+        Called once after each output is analysed (progress bars).
 
     Returns
     -------
@@ -432,6 +435,8 @@ def sobol_indices(func: Callable[[np.ndarray], np.ndarray], factors: Sequence[Fa
                 warnings.simplefilter("ignore")
                 res = sobol_analyze.analyze(problem, y, calc_second_order=False, num_resamples=num_resamples,
                                             conf_level=conf_level, seed=seed)
+        if on_output is not None:
+            on_output()
         for i, f in enumerate(factors):
             rows.append({"output": names[o], "factor": f.name, "label_en": f.label_en, "label_vi": f.label_vi,
                          "S1": float(res["S1"][i]), "S1_conf": float(res["S1_conf"][i]),
@@ -555,7 +560,7 @@ def _sobol_frame(model: _Model, factors: list, n: int, seed, units: list, tick) 
             out.append(_ranks(V[:, :-1]))
         return np.column_stack(out)
 
-    s = sobol_indices(func, factors, n, seed=seed, names=["city", *units])
+    s = sobol_indices(func, factors, n, seed=seed, names=["city", *units], on_output=tick)
     s.insert(1, "statistic", np.where(s["output"] == "city", "index", "rank"))
     return s
 
@@ -708,7 +713,7 @@ def robustness(
     R = rdesign.n_replicates
     factors = _factors(spec.robustness, R)
     n_chunks = 3 * math.ceil(draws / _CHUNK)
-    n_sobol = math.ceil(sobol_samples * (len(factors) + 2) / _CHUNK) if sobol else 0
+    n_sobol = math.ceil(sobol_samples * (len(factors) + 2) / _CHUNK) + 1 + len(units) if sobol else 0
     with _progress(progress, 1 + n_chunks + n_sobol) as bar:
         model = _build_model(data, spec, rdesign, codes, len(units), factors)
         bar.update(1)
