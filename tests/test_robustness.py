@@ -223,3 +223,11 @@ def test_worked_example_numbers(survey, spec, design):
     s = res.sobol[res.sobol["output"] == "city"].set_index("factor")
     for f, v in doc["sobol_city_ST"].items():
         assert round(float(s.loc[f, "ST"]), 2) == pytest.approx(v, abs=1e-9), f
+
+
+def test_to_dict_is_json(result):
+    import json
+
+    d = json.loads(json.dumps(result.to_dict(), allow_nan=False))
+    assert d["draws"] == 400 and len(d["city"]) == 3 and d["sobol"][0]["output"] == "city"
+    assert "median" in str(result)
