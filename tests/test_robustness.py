@@ -231,3 +231,14 @@ def test_to_dict_is_json(result):
     d = json.loads(json.dumps(result.to_dict(), allow_nan=False))
     assert d["draws"] == 400 and len(d["city"]) == 3 and d["sobol"][0]["output"] == "city"
     assert "median" in str(result)
+
+
+def test_findings_in_plain_words(result):
+    en, vi = result.findings("en"), result.findings("vi")
+    assert len(en) == len(vi) >= 5
+    assert en[0].startswith("Sampling error alone: the city index lies between")
+    assert any("Target 2025 (84.6)" in x for x in en)
+    assert any("Mục tiêu năm 2025 (84,6)" in x for x in vi)
+    assert any("Sobol" in x for x in vi)
+    with pytest.raises(hi.HappinessIndexError):
+        result.findings("fr")

@@ -498,6 +498,16 @@ class RobustnessResult:
         s = s[(s["output"] == output) & (s["ST"] >= threshold)]
         return s.sort_values("ST", ascending=False).reset_index(drop=True)
 
+    def findings(self, lang: str = "en") -> list[str]:
+        """The result in plain words, one sentence per finding (``lang``: "en" or "vi").
+
+        Ranges are the 5th to 95th percentiles of the draws; Vietnamese sentences use the
+        decimal comma. Used by the report's robustness section.
+        """
+        if lang not in ("en", "vi"):
+            raise EstimationError(f"lang must be 'en' or 'vi', got {lang!r}")
+        return _findings(self, lang)
+
     def to_dict(self) -> dict:
         """JSON-serialisable frames (NaN -> None)."""
         def rec(f):
@@ -516,6 +526,59 @@ class RobustnessResult:
             lines.append("  choices that matter for the city index (total Sobol index >= 0.1): "
                          + ", ".join(f"{r.factor} ({r.ST:.2f})" for r in imp.itertuples()))
         return "\n".join(lines)
+
+
+def _fmt(x: float, lang: str, digits: int = 1) -> str:
+    t = f"{x:.{digits}f}"
+    return t.replace(".", ",") if lang == "vi" else t
+
+
+_WORDS = {
+    "en": {"sampling": "Sampling error alone", "methods": "Method choices alone",
+           "both": "Sampling error and method choices together",
+           "range": "{what}: the city index lies between {lo} and {hi} in 90% of draws (published value {b}).",
+           "matter": "Choices that matter most for the city index: {list}.",
+           "none": "No single choice explains 10% or more of the variation of the city index.",
+           "item": "{label} (total Sobol index {st})",
+           "ranks": "For the commune ranks the largest factor is: {label} (median total Sobol index {st}).",
+           "target": "Target {year} ({t}): reached in {a}% of draws with sampling error alone and in {b}% "
+                     "with method choices as well."},
+    "vi": {"sampling": "Riêng sai số chọn mẫu", "methods": "Riêng các lựa chọn phương pháp",
+           "both": "Sai số chọn mẫu cùng các lựa chọn phương pháp",
+           "range": "{what}: chỉ số thành phố nằm trong khoảng {lo} đến {hi} ở 90% số lần rút "
+                    "(giá trị công bố {b}).",
+           "matter": "Các lựa chọn ảnh hưởng nhiều nhất đến chỉ số thành phố: {list}.",
+           "none": "Không lựa chọn nào giải thích từ 10% biến động của chỉ số thành phố trở lên.",
+           "item": "{label} (chỉ số Sobol toàn phần {st})",
+           "ranks": "Với thứ hạng các xã/phường, yếu tố lớn nhất là: {label} (trung vị chỉ số Sobol toàn "
+                    "phần {st}).",
+           "target": "Mục tiêu năm {year} ({t}): đạt ở {a}% số lần rút khi chỉ tính sai số chọn mẫu và "
+                     "{b}% khi tính cả các lựa chọn phương pháp."},
+}
+
+
+def _findings(res: RobustnessResult, lang: str) -> list[str]:
+    W, out = _WORDS[lang], []
+    lab = "label_vi" if lang == "vi" else "label_en"
+    for r in res.city.itertuples():
+        out.append(W["range"].format(what=W[r.scenario], lo=_fmt(r.p05, lang), hi=_fmt(r.p95, lang),
+                                     b=_fmt(res.baseline, lang, 2)))
+    if not res.sobol.empty:
+        imp = res.important_factors()
+        out.append(W["matter"].format(list="; ".join(
+            W["item"].format(label=getattr(r, lab), st=_fmt(r.ST, lang, 2)) for r in imp.head(3).itertuples()))
+            if not imp.empty else W["none"])
+        rk = res.sobol[res.sobol["statistic"] == "rank"]
+        if not rk.empty:
+            med = rk.groupby("factor", sort=False).agg(st=("ST", "median"), label=(lab, "first"))
+            top = med.sort_values("st", ascending=False).iloc[0]
+            out.append(W["ranks"].format(label=top["label"], st=_fmt(top["st"], lang, 2)))
+    t = res.targets.set_index(["year", "scenario"])
+    for year in dict.fromkeys(res.targets["year"]):
+        a, b = t.loc[(year, "sampling"), "share_reached"], t.loc[(year, "both"), "share_reached"]
+        out.append(W["target"].format(year=year, t=_fmt(t.loc[(year, "both"), "target"], lang),
+                                      a=_fmt(100 * a, lang, 0), b=_fmt(100 * b, lang, 0)))
+    return out
 
 
 def _summaries(samples: dict, units: list, targets: list) -> tuple:
