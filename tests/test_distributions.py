@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import happiness_index as hi
 from happiness_index.errors import SpecError
@@ -217,3 +219,27 @@ def test_charts(table, tmp_path):
     assert "Commune ranks" in (tmp_path / "r.svg").read_text()
     with pytest.raises(ValueError, match="no rows"):
         plot_distributions(table.to_frame(), tmp_path / "x.png", group="Nowhere")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10_000), missing=st.floats(0.0, 0.3))
+def test_property_shares_sum_to_one_and_match_engine(seed, missing):
+    rng = np.random.default_rng(seed)
+    n = 120
+    df = pd.DataFrame({"w": rng.uniform(0.5, 4, n), "h": rng.integers(0, 3, n).astype(str),
+                       "c": rng.integers(0, 24, n), "life_sat": rng.integers(0, 11, n).astype(float),
+                       "anxiety": rng.integers(0, 11, n).astype(float)})
+    df.loc[rng.random(n) < missing, "life_sat"] = 99
+    df["c"] = df["h"] + "-" + df["c"].astype(str)
+    spec = hi.IndexSpec.from_text(SPEC_010)
+    d = hi.SurveyDesign(df, weights="w", strata="h", psu="c", lonely_psu="adjust")
+    tab = hi.item_distributions(d, spec, items="life_sat", ci_method="wald")
+    f = tab.to_frame()
+    assert f["share"].sum() == pytest.approx(1.0, abs=1e-12)
+    V = tab.vcov("city", "life_sat").to_numpy()
+    np.testing.assert_allclose(V.sum(axis=1), 0.0, atol=1e-12)  # the shares sum to a constant
+    cat = df.assign(cat=pd.Categorical(df["life_sat"].where(df["life_sat"] <= 10), categories=list(range(11))))
+    ref = hi.SurveyDesign(cat, weights="w", strata="h", psu="c", lonely_psu="adjust").proportion(
+        "cat", na_rm=True, ci_method="wald").to_frame()
+    np.testing.assert_allclose(f["share"], ref["estimate"], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(f["se"], ref["se"], rtol=1e-8, atol=1e-14)
