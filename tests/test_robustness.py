@@ -242,3 +242,18 @@ def test_findings_in_plain_words(result):
     assert any("Sobol" in x for x in vi)
     with pytest.raises(hi.HappinessIndexError):
         result.findings("fr")
+
+
+def test_example_script_runs(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, str(ROOT / "examples" / "robustness_and_distributions.py")],
+                       check=False, capture_output=True, text=True, encoding="utf-8", cwd=ROOT, timeout=120,
+                       env=env)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "Sampling error alone: the city index lies between 75.1 and 78.8" in r.stdout
+    assert "Riêng sai số chọn mẫu" in r.stdout and "mean answer" in r.stdout
