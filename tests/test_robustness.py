@@ -230,6 +230,14 @@ def test_worked_example_numbers(capsys):
     t = res.targets.set_index(["year", "scenario"])
     for key, v in doc["targets_2025"].items():
         assert round(float(t.loc[(2025, key), "share_reached"]), 2) == pytest.approx(v, abs=1e-9)
+    o = res.one_at_a_time[res.one_at_a_time["option"] == 1].set_index("factor")
+    for f, v in doc["one_at_a_time_change_pp"].items():
+        assert round(float(o.loc[f, "change_pp"]), 1) == pytest.approx(v, abs=1e-9), f
+    forms = res.one_at_a_time[res.one_at_a_time["factor"] == "formula"].set_index("option")["city"]
+    assert round(float(forms[1]), 1) == doc["one_at_a_time_city"]["mean_of_shares"]
+    assert round(float(forms[2]), 1) == doc["one_at_a_time_city"]["geometric"]
+    drops = res.one_at_a_time[res.one_at_a_time["factor"] == "drop_item"]["change_pp"]
+    assert (round(float(drops.min()), 1), round(float(drops.max()), 1)) == (-3.2, 3.7)
     s = res.sobol[res.sobol["output"] == "city"].set_index("factor")
     for f, v in doc["sobol_city_ST"].items():
         assert round(float(s.loc[f, "ST"]), 2) == pytest.approx(v, abs=1e-9), f
@@ -252,3 +260,17 @@ def test_findings_in_plain_words(result):
     assert any("Sobol" in x for x in vi)
     with pytest.raises(hi.HappinessIndexError):
         result.findings("fr")
+
+
+def test_one_at_a_time(result, survey, spec, design):
+    o = result.one_at_a_time
+    assert list(o.columns) == ["factor", "option", "label_en", "label_vi", "city", "change_pp"]
+    base = o[o["option"] == 0]
+    np.testing.assert_allclose(base["city"], result.baseline, rtol=1e-12)
+    ls3 = o[(o["factor"] == "cutoff_ls") & (o["option"] == 1)].iloc[0]
+    assert ls3["label_en"] == "satisfied = 3–5" and ls3["change_pp"] > 5
+    # the mean and geometric mean of the published components (equal weights)
+    comps = hi.compute_index(survey, spec, design=design).components.to_frame()["estimate"].to_numpy()
+    f = o[o["factor"] == "formula"].set_index("option")["city"]
+    assert f[1] == pytest.approx(comps.mean(), rel=1e-12)
+    assert f[2] == pytest.approx(np.prod(comps) ** (1 / 3), rel=1e-12)

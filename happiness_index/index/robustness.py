@@ -470,6 +470,11 @@ class RobustnessResult:
         interval). Empty when ``sobol=False``.
     factors : DataFrame
         ``factor``, ``label_en``, ``label_vi``, ``kind``, ``options_en``, ``options_vi``.
+    one_at_a_time : DataFrame
+        Every option of every discrete choice applied alone to the full sample, the other
+        choices at the published method: ``factor``, ``option`` (0 = published),
+        ``label_en``, ``label_vi``, ``city`` (the city index), ``change_pp`` (points from
+        the published value).
     baseline : float
         The published city index (the spec's method, full sample).
     samples : dict
@@ -485,6 +490,7 @@ class RobustnessResult:
     factors: pd.DataFrame
     baseline: float
     samples: dict = field(repr=False)
+    one_at_a_time: pd.DataFrame = field(default_factory=pd.DataFrame)
     draws: int = 0
     replicates: int = 0
     seed: int | None = None
@@ -515,7 +521,8 @@ class RobustnessResult:
                     for r in f.to_dict(orient="records")]
         return {"baseline": self.baseline, "draws": self.draws, "replicates": self.replicates, "seed": self.seed,
                 "city": rec(self.city), "communes": rec(self.communes), "targets": rec(self.targets),
-                "sobol": rec(self.sobol), "factors": rec(self.factors)}
+                "sobol": rec(self.sobol), "factors": rec(self.factors),
+                "one_at_a_time": rec(self.one_at_a_time)}
 
     def __str__(self) -> str:
         lines = [f"Robustness of the index ({self.draws} draws per scenario; baseline {self.baseline:.2f})"]
@@ -626,6 +633,20 @@ def _sobol_frame(model: _Model, factors: list, n: int, seed, units: list, tick) 
     s = sobol_indices(func, factors, n, seed=seed, names=["city", *units], on_output=tick)
     s.insert(1, "statistic", np.where(s["output"] == "city", "index", "rank"))
     return s
+
+
+def _one_at_a_time(model: _Model, factors: list, baseline: float) -> pd.DataFrame:
+    """The city index with one discrete option changed at a time (full sample)."""
+    rows = []
+    base = {f.name: np.zeros(1, dtype=np.int64) for f in factors if f.kind == "discrete"}
+    for f in factors:
+        if f.kind != "discrete" or f.name == "sampling":
+            continue
+        for o in range(f.n_options):
+            v = float(model.index({**base, f.name: np.array([o])})[0, -1])
+            rows.append({"factor": f.name, "option": o, "label_en": f.option_labels_en[o],
+                         "label_vi": f.option_labels_vi[o], "city": v, "change_pp": v - baseline})
+    return pd.DataFrame(rows, columns=["factor", "option", "label_en", "label_vi", "city", "change_pp"])
 
 
 def _factor_frame(factors: list) -> pd.DataFrame:
@@ -796,5 +817,6 @@ def robustness(
                pd.DataFrame(columns=["output", "statistic", "factor", "label_en", "label_vi", "S1", "S1_conf",
                                      "ST", "ST_conf"]))
     return RobustnessResult(city=city, communes=communes, targets=targ, sobol=sob, factors=_factor_frame(factors),
-                            baseline=float(base.overall.estimate), samples=samples, draws=draws, replicates=R,
-                            seed=seed, units=units)
+                            baseline=float(base.overall.estimate),
+                            one_at_a_time=_one_at_a_time(model, factors, float(base.overall.estimate)),
+                            samples=samples, draws=draws, replicates=R, seed=seed, units=units)
