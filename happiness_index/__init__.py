@@ -96,6 +96,10 @@ _EXPORTS: dict[str, str] = {
     "FayHerriotFit": ".survey.small_area",
     "fay_herriot": ".survey.small_area",
     "gvf_smooth": ".survey.small_area",
+    "RobustnessResult": ".index.robustness",
+    "robustness": ".index.robustness",
+    "DistributionTable": ".index.distributions",
+    "item_distributions": ".index.distributions",
 }
 
 #: the layer subpackages, reachable as attributes (``hi.survey``) before anything imported them

@@ -43,6 +43,8 @@ import pandas as pd
 
 from ..errors import FormulaError, SpecError
 from .formula import Formula
+from .distribution_spec import parse_distributions
+from .robustness_spec import RobustnessSpecProblem, parse_robustness
 
 __all__ = [
     "Labels",
@@ -736,6 +738,7 @@ _TOP_KEYS = (
     "name", "version", "labels", "description", "preset", "formula", "scale",
     "component_weight_total", "item_weight_total", "zero_rule",
     "design", "publication", "af", "components", "items", "levels", "targets", "skip_rules",
+    "robustness", "distributions",
 )
 
 
@@ -780,6 +783,10 @@ class IndexSpec:
         that replaces values below it.
     component_weight_total, item_weight_total : float or None
         Declared sums of the component / item weights (checked to 1e-9 when declared).
+    robustness : RobustnessSpec or None
+        The ``[robustness]`` table: method choices for :func:`happiness_index.robustness`.
+    distributions : DistributionSpec or None
+        The ``[distributions]`` table: answer bands for :func:`happiness_index.item_distributions`.
 
     Notes
     -----
@@ -805,6 +812,8 @@ class IndexSpec:
     zero_rule: Any = "error"
     component_weight_total: float | None = None
     item_weight_total: float | None = None
+    robustness: Any = None  # RobustnessSpec (questionnaire/robustness_spec.py) or None
+    distributions: Any = None  # DistributionSpec (questionnaire/distribution_spec.py) or None
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -1039,6 +1048,7 @@ class IndexSpec:
             components=comps, items=items, levels=levels, targets=targets, design=design,
             publication=pub, skip_rules=skips, af=af, zero_rule=zr,
             component_weight_total=cwt, item_weight_total=iwt,
+            **_robustness_parts(d, items, comps, preset, formula),
         )
 
     @staticmethod
@@ -1092,6 +1102,10 @@ class IndexSpec:
         d["levels"] = [x.to_dict() for x in self.levels]
         d["targets"] = [x.to_dict() for x in self.targets]
         d["skip_rules"] = [x.to_dict() for x in self.skip_rules]
+        if self.robustness is not None:
+            d["robustness"] = self.robustness.to_dict()
+        if self.distributions is not None:
+            d["distributions"] = self.distributions.to_dict()
         return d
 
     def to_toml(self) -> str:
@@ -1199,6 +1213,22 @@ class IndexSpec:
                 sat = t.isin([str(c) for c in it.satisfied]).fillna(False).to_numpy(dtype=bool)
             out[it.name] = np.where(miss, np.nan, sat.astype("float64"))
         return pd.DataFrame(out, index=clean_df.index)
+
+
+def _robustness_parts(d: Mapping, items: tuple, comps: tuple, preset: str, formula: str | None) -> dict:
+    """The ``[robustness]`` and ``[distributions]`` tables, parsed by their own modules."""
+    parsers = {"robustness": lambda x: parse_robustness(x, items=items, components=comps, preset=preset,
+                                                         formula=formula),
+               "distributions": lambda x: parse_distributions(x, items=items)}
+    out = {}
+    for key, parse in parsers.items():
+        try:
+            out[key] = parse(d.get(key))
+        except RobustnessSpecProblem as p:
+            # "robustness.cutoffs" as one key: _locate then finds [[robustness.cutoffs]] headers
+            path = (f"{key}.{p.path[0]}",) + p.path[1:] if len(p.path) > 1 else (key,) + p.path
+            raise _SpecProblem(path, p.message) from None
+    return out
 
 
 def _check_formula(text: str, names: tuple) -> None:
