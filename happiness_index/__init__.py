@@ -21,21 +21,71 @@ from .errors import (
     SpecError,
     WeightingError,
 )
-from .survey.design import DomainView, ReplicateDesign, SurveyDesign
-from .survey.estimators import Estimate, EstimateTable
-from .questionnaire.formula import Formula
-from .survey.quantiles import weighted_quantile
-from .index.composite import DomainIndexTable, IndexResult, af_gnh_index, compute_index, index_from_components, nef_sensitivity
-from .index.reliability import cronbach_alpha, item_analysis
-from .survey.sampling import allocate, sample_size, select
-from .reading.files import read_survey
-from .reading.schema import ValidationReport, validate_survey
-from .questionnaire.spec import Component, IndexSpec, Item
-from .index.trajectory import Assessment, Change, ChangeTable, PublishedFigure, Trajectory, compare
-from .reading.datasets import load_api, load_city_frame, load_city_margins, load_city_survey, load_gss
-from .survey.weighting import adjust_nonresponse, calibrate, post_stratify, rake, trim_weights, weight_diagnostics
 
 __version__ = "0.1.0"
+
+#: Public name -> the module that defines it. Imported on first use (PEP 562), so that
+#: ``import happiness_index`` and ``happiness-index --help`` start without pandas, numpy or
+#: matplotlib; ``hi.SurveyDesign`` and ``from happiness_index import *`` work as usual.
+_LAZY = {
+    "DomainView": ".survey.design",
+    "ReplicateDesign": ".survey.design",
+    "SurveyDesign": ".survey.design",
+    "Estimate": ".survey.estimators",
+    "EstimateTable": ".survey.estimators",
+    "Formula": ".questionnaire.formula",
+    "weighted_quantile": ".survey.quantiles",
+    "DomainIndexTable": ".index.composite",
+    "IndexResult": ".index.composite",
+    "af_gnh_index": ".index.composite",
+    "compute_index": ".index.composite",
+    "index_from_components": ".index.composite",
+    "nef_sensitivity": ".index.composite",
+    "cronbach_alpha": ".index.reliability",
+    "item_analysis": ".index.reliability",
+    "allocate": ".survey.sampling",
+    "sample_size": ".survey.sampling",
+    "select": ".survey.sampling",
+    "read_survey": ".reading.files",
+    "ValidationReport": ".reading.schema",
+    "validate_survey": ".reading.schema",
+    "Component": ".questionnaire.spec",
+    "IndexSpec": ".questionnaire.spec",
+    "Item": ".questionnaire.spec",
+    "Assessment": ".index.trajectory",
+    "Change": ".index.trajectory",
+    "ChangeTable": ".index.trajectory",
+    "PublishedFigure": ".index.trajectory",
+    "Trajectory": ".index.trajectory",
+    "compare": ".index.trajectory",
+    "load_api": ".reading.datasets",
+    "load_city_frame": ".reading.datasets",
+    "load_city_margins": ".reading.datasets",
+    "load_city_survey": ".reading.datasets",
+    "load_gss": ".reading.datasets",
+    "adjust_nonresponse": ".survey.weighting",
+    "calibrate": ".survey.weighting",
+    "post_stratify": ".survey.weighting",
+    "rake": ".survey.weighting",
+    "trim_weights": ".survey.weighting",
+    "weight_diagnostics": ".survey.weighting",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'happiness_index' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     # errors and warnings

@@ -270,7 +270,7 @@ CHILD = textwrap.dedent("""
 def test_real_signals_at_chosen_points(tmp_path, sig, mode):
     rep = tmp_path / "rep"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    points = [2, 5, 9, 12, 14, 16, 18]
+    points = [2, 5, 7, 8, 9, 11, 13]  # tmp made, writing, manifest, swap (two renames: 8, 9), tidy
     for at in points:
         publish_report(rep, writer("old"))
         r = subprocess.run([sys.executable, "-c", CHILD, str(rep), str(int(sig)), str(at), mode], env=env,
