@@ -17,8 +17,12 @@ SPEC = str(BAD / "spec.toml")
 FRAME = str(BAD / "frame.csv")
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
+def run(capsys, *argv, lang="en"):
+    """main(argv) in process; validate's summary in English unless ``--lang`` is given (or lang=None)."""
+    argv = list(argv)
+    if lang and argv[:1] == ["validate"] and "--lang" not in argv and "--help" not in argv:
+        argv += ["--lang", lang]
+    code = main(argv)
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
@@ -58,7 +62,7 @@ def test_coercions_counted_and_written_to_out(capsys, tmp_path, monkeypatch):
 
     text = pd.read_csv(BAD / "coerced_text_numbers.csv", dtype=str, keep_default_na=False)
     real = cli.read_input
-    monkeypatch.setattr(cli, "read_input", lambda arg, what: text if what == "survey" else real(arg, what))
+    monkeypatch.setattr(cli, "read_input", lambda arg, what, options=None: text if what == "survey" else real(arg, what, options))
     out_csv = tmp_path / "errors.csv"
     code, out, _ = run(capsys, "validate", str(BAD / "coerced_text_numbers.csv"), "--spec", SPEC,
                        "--frame", FRAME, "--out", str(out_csv))
@@ -139,7 +143,19 @@ def test_console_entry_point_subprocess():
     r = subprocess.run([sys.executable, "-c", "import sys; from happiness_index.report.cli import main; "
                         "sys.exit(main())", "validate", str(BAD / "missing_column.csv"), "--spec", SPEC],
                        capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 1 and "missing column" in r.stdout and "Traceback" not in r.stderr
+    # the default language of validate is the one of run: Vietnamese
+    assert r.returncode == 1 and "thiếu cột" in r.stdout and "Traceback" not in r.stderr
+
+
+def test_help_starts_without_heavy_imports():
+    """`happiness-index --help` imports neither pandas, numpy, matplotlib nor pandera (start-up < 0.7 s)."""
+    code = ("import sys; from happiness_index.report.cli import main\n"
+            "try:\n    main(['run', '--help'])\nexcept SystemExit:\n    pass\n"
+            "main(['--help']); main(['validate', '--help'])\n"
+            "print(sorted(m for m in ('pandas', 'numpy', 'matplotlib', 'pandera', 'scipy') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_out_equal_to_an_input_is_refused(capsys, tmp_path):

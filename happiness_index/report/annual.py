@@ -307,6 +307,11 @@ def run_annual(
     inputs: Mapping | None = None,
     synthetic: bool = False,
     lonely_psu: str = "fail",
+    area_covariates: pd.DataFrame | None = None,
+    crosswalk: pd.DataFrame | None = None,
+    robustness_draws: int = 0,
+    drivers: bool = True,
+    report_config: Mapping | None = None,
 ) -> AnnualRun:
     """Validate, weight, estimate, compare and assess one year of the survey.
 
@@ -340,6 +345,10 @@ def run_annual(
         Rule for a stratum with a single PSU, passed to :class:`SurveyDesign` for both
         years (R's ``survey.lonely.psu``; Lumley 2010, §3.2). Point estimates do not depend
         on it, only standard errors.
+    area_covariates, crosswalk, robustness_draws, drivers, report_config
+        The analyses and front matter of SECTIONS.md (small areas, boundary crosswalk,
+        robustness, drivers; the Word report's ``[report]`` table); kept in
+        :attr:`AnnualRun.extra` until the analyses are wired in.
 
     Returns
     -------
@@ -393,7 +402,9 @@ def run_annual(
         return run_annual(survey, spec, frame=frame, margins=margins, previous=survey, targets=targets,
                           year=year, previous_year=previous_year, replicates=replicates, seed=seed, level=level,
                           calibration_method=calibration_method, progress=progress, inputs=inputs,
-                          synthetic=synthetic, lonely_psu=lonely_psu)
+                          synthetic=synthetic, lonely_psu=lonely_psu, area_covariates=area_covariates,
+                          crosswalk=crosswalk, robustness_draws=robustness_draws, drivers=drivers,
+                          report_config=report_config)
     elif previous_year is not None:
         raise EstimationError(f"previous year {previous_year} given, but no previous data and the survey has no "
                               "'year' column; pass the previous year's file (--previous)")
@@ -428,7 +439,9 @@ def run_annual(
             f"Tầng chỉ có một đơn vị mẫu cấp 1: lonely_psu = '{lonely_psu}' (như survey.lonely.psu của R); "
             "quy tắc này chỉ ảnh hưởng đến sai số chuẩn, không ảnh hưởng đến ước lượng.")
     return AnnualRun(results=results, result=result, previous_result=prev_result, change=change,
-                     assessment=assessment, validation=rep)
+                     assessment=assessment, validation=rep,
+                     extra=dict(area_covariates=area_covariates, crosswalk=crosswalk, robustness_draws=robustness_draws,
+                                drivers=drivers, report_config=report_config))
 
 
 def _file_hash(path) -> str:
