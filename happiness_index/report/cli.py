@@ -525,8 +525,21 @@ _RUN_SETTINGS = {
 }
 
 
-def _settings(args) -> dict:
-    """The run's settings: command line over run file over defaults; inputs as paths."""
+def run_settings(args) -> dict:
+    """The settings of ``run``: command line over run file (``--config``) over defaults.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed arguments of ``happiness-index run``.
+
+    Returns
+    -------
+    dict
+        The keys of :data:`_RUN_SETTINGS` (input files as paths), plus ``read_survey``,
+        ``read_previous``, ``read_frame`` (reader options), ``report_config``, ``synthetic``
+        and ``config`` (the run file's path or None).
+    """
     cfg = load_run_file(args.config) if args.config else {}
     if args.example:
         if args.config:
@@ -689,10 +702,18 @@ def _cmd_run(args) -> int:
     from ..reading.schema import ValidationReport
     from .annual import run_annual, summary_lines, write_report
 
-    s = _settings(args)
+    from .outputs import check_report_folder
+
+    s = run_settings(args)
     lang = s["lang"]
-    d = _load_inputs(s)
     hashed, protected = _input_paths(s)
+    try:  # a folder that would be refused is refused now, not after the computation
+        check_report_folder(s["out"], protected=protected)
+    except HappinessIndexError as e:
+        raise _UsageError(str(e)) from None
+    except OSError as e:
+        raise _UsageError(f"cannot use {s['out']} for the report: {e.strerror or e}") from None
+    d = _load_inputs(s)
     seed, drawn = s["seed"], False
     if s["replicates"] and seed is None:
         seed, drawn = _draw_seed(), True

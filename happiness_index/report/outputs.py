@@ -47,7 +47,7 @@ from pathlib import Path
 
 from ..errors import HappinessIndexError, HappinessIndexWarning
 
-__all__ = ["publish_report", "recover_leftovers", "ReportFolderError", "MANIFEST_NAME", "exchange_dirs"]
+__all__ = ["publish_report", "check_report_folder", "recover_leftovers", "ReportFolderError", "MANIFEST_NAME", "exchange_dirs"]
 
 #: File name of the manifest inside every report folder.
 MANIFEST_NAME = ".happiness-index-manifest.json"
@@ -397,6 +397,38 @@ def recover_leftovers(out_dir, *, protected: Iterable = ()) -> list[str]:
         raise ReportFolderError("leftovers of an earlier run next to --out were not touched: " + "; ".join(refused)
                                 + ". Remove them yourself once you have checked them, or choose another --out")
     return done
+
+
+def check_report_folder(out_dir, *, protected: Iterable = ()) -> Path:
+    """Check, without changing anything, that :func:`publish_report` may write ``out_dir``.
+
+    A long run calls it first, so that a folder it would refuse is refused before the
+    computation, not after.
+
+    Parameters
+    ----------
+    out_dir : path
+    protected : iterable of paths
+        The run's input files.
+
+    Returns
+    -------
+    Path
+        ``out_dir``, resolved.
+
+    Raises
+    ------
+    ReportFolderError
+        As :func:`publish_report` would (leftovers of interrupted runs are not checked:
+        :func:`publish_report` recovers them).
+    """
+    out = Path(out_dir).resolve()
+    if out.parent == out:
+        raise ReportFolderError(f"--out {out} is the root of the file system; give a folder for the report")
+    stats = _check_protected(out, protected)
+    _check_replaceable(out)
+    _check_hard_links(out, stats)
+    return out
 
 
 # ---------------------------------------------------------------------------------------
