@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 import happiness_index as hi
-from happiness_index.report.cli import main
-from happiness_index.report.annual import REPORT_FILES
 from happiness_index.questionnaire.spec import bundled_spec_path
+from happiness_index.report.annual import REPORT_FILES
+from happiness_index.report.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 GSS = ROOT / "happiness_index" / "data" / "gss_happiness.csv.gz"  # the bundled copy of the GSS extract
@@ -252,7 +252,7 @@ def test_never_overwrites_inputs_or_foreign_directories(tmp_path, run_cli):
 
 def test_issue_9_project_folder_is_never_replaced(tmp_path, run_cli, monkeypatch):
     """Issue 9: a project folder holding results.json, thesis.docx and data/raw.csv lost both files."""
-    import happiness_index.report.annual as annual
+    from happiness_index.report import annual
 
     proj = tmp_path / "project"
     (proj / "data").mkdir(parents=True)
@@ -270,7 +270,7 @@ def test_issue_9_project_folder_is_never_replaced(tmp_path, run_cli, monkeypatch
 
 def test_issue_9_inputs_inside_out_are_never_deleted(tmp_path, run_cli, monkeypatch):
     """Issue 9: `--spec DIR/myspec.toml --targets DIR/targets.json --out DIR` exited 0 and deleted both."""
-    import happiness_index.report.annual as annual
+    from happiness_index.report import annual
 
     d = tmp_path / "DIR"
     d.mkdir()
@@ -582,7 +582,7 @@ def test_run_file_errors_name_the_key_and_line(tmp_path, run_cli, text, needle):
 
 def test_run_file_keywords_reach_run_annual(tmp_path, run_cli, monkeypatch):
     """area_covariates, crosswalk, robustness_draws, drivers and [report] are passed to run_annual."""
-    import happiness_index.report.annual as annual
+    from happiness_index.report import annual
 
     seen = {}
 
@@ -602,7 +602,7 @@ def test_run_file_keywords_reach_run_annual(tmp_path, run_cli, monkeypatch):
     hi.load_city_survey(2024).to_csv(survey, index=False)
     _write(tmp_path / "cov.csv", "commune,poverty\nĐồng Tâm,0.1\n")
     _write(tmp_path / "cw.csv", "old,new\nA,B\n")
-    run_file = _write(tmp_path / "run.toml", f"""survey = "s.csv"\nspec = "yen_bai_nef"\nout = "rep"
+    run_file = _write(tmp_path / "run.toml", """survey = "s.csv"\nspec = "yen_bai_nef"\nout = "rep"
 area_covariates = "cov.csv"\ncrosswalk = "cw.csv"\nrobustness_draws = 50\ndrivers = true
 [report]\nplace = "Yên Bái"\n""")
     with pytest.raises(Stop):
@@ -626,7 +626,7 @@ def test_progress_messages_follow_the_language():
 
 
 def test_reader_options_on_the_command_line(tmp_path, run_cli, monkeypatch):
-    import happiness_index.report.annual as annual
+    from happiness_index.report import annual
 
     survey = _vi_locale_csv(hi.load_city_survey(2024), tmp_path / "s.csv")
     monkeypatch.setattr(annual, "run_annual", None)  # only reading is tested here

@@ -58,7 +58,7 @@ def test_vietnamese_summary(capsys):
 
 def test_coercions_counted_and_written_to_out(capsys, tmp_path, monkeypatch):
     # read_survey already converts text numbers; feed the validator the raw text cells
-    import happiness_index.report.cli as cli
+    from happiness_index.report import cli
 
     text = pd.read_csv(BAD / "coerced_text_numbers.csv", dtype=str, keep_default_na=False)
     real = cli.read_input
@@ -112,7 +112,7 @@ def test_invalid_spec_exits_2(capsys, tmp_path):
 
 def test_unreadable_data_exits_1(capsys, tmp_path):
     p = tmp_path / "latin.csv"
-    p.write_bytes("id,q1\n".encode() + "1,Đông\n".encode("cp1258"))
+    p.write_bytes(b"id,q1\n" + "1,Đông\n".encode("cp1258"))
     code, _, err = run(capsys, "validate", str(p), "--spec", SPEC)
     assert code == 1 and "cannot read data" in err and "line 2" in err
     p = tmp_path / "x.xlsx"
@@ -260,7 +260,7 @@ def test_reader_options_read_the_office_export(capsys, tmp_path, monkeypatch):
     p = _excel_locale_copy(tmp_path)
     assert "1.205,0" in p.read_text(encoding="utf-8")
     seen = {}
-    import happiness_index.reading.schema as schema
+    from happiness_index.reading import schema
 
     orig = schema.validate_survey
 

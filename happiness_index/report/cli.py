@@ -131,15 +131,15 @@ def load_spec(arg: str):
 #: ``--sep`` (this year's survey), ``--previous-sep`` (last year's survey; default: as this
 #: year's) and ``--frame-sep`` (the frame; default: the reader's own defaults).
 READER_OPTIONS = (
-    ("sep", str, "field separator of a text file (default: detected; e.g. ';' for files saved by Excel in "
-                 "the Vietnamese locale)"),
+    ("sep", str, ("field separator of a text file (default: detected; e.g. ';' for files saved by Excel in "
+                  "the Vietnamese locale)")),
     ("decimal", str, "decimal mark of numbers in a text file: '.' (default) or ','"),
-    ("thousands", str, "thousands separator of numbers in a text file (e.g. '.' with --decimal ',': 1.925 is "
-                       "one thousand nine hundred twenty-five); default none"),
+    ("thousands", str, ("thousands separator of numbers in a text file (e.g. '.' with --decimal ',': 1.925 is "
+                        "one thousand nine hundred twenty-five); default none")),
     ("encoding", str, "text encoding (default utf-8; e.g. cp1258 for old Vietnamese Windows software)"),
     ("sheet", str, "Excel sheet name to read (default: the first sheet)"),
-    ("header_row", int, "row that holds the column names, 1 = the first row (Excel files with title rows "
-                        "above the table)"),
+    ("header_row", int, ("row that holds the column names, 1 = the first row (Excel files with title rows "
+                         "above the table)")),
 )
 #: Reader options that the installed ``read_survey`` passes to pandas through ``**kw``.
 _PANDAS_READER_NAMES = ("sep", "thousands", "encoding")
@@ -701,7 +701,6 @@ def _run_annual_kwargs(s: dict, d: dict) -> dict:
 def _cmd_run(args) -> int:
     from ..reading.schema import ValidationReport
     from .annual import run_annual, summary_lines, write_report
-
     from .outputs import check_report_folder
 
     s = run_settings(args)

@@ -47,7 +47,7 @@ from pathlib import Path
 
 from ..errors import HappinessIndexError, HappinessIndexWarning
 
-__all__ = ["publish_report", "check_report_folder", "recover_leftovers", "ReportFolderError", "MANIFEST_NAME", "exchange_dirs"]
+__all__ = ["MANIFEST_NAME", "ReportFolderError", "check_report_folder", "exchange_dirs", "publish_report", "recover_leftovers"]
 
 #: File name of the manifest inside every report folder.
 MANIFEST_NAME = ".happiness-index-manifest.json"
