@@ -640,3 +640,15 @@ def test_reader_options_on_the_command_line(tmp_path, run_cli, monkeypatch):
 
     d = read_input(survey, "survey", {"sep": ";", "decimal": ",", "thousands": "."})
     assert d["weight"].tolist() == pytest.approx((100 * hi.load_city_survey(2024)["weight"]).tolist())
+
+
+def test_reader_options_that_do_not_apply_are_named_and_ignored(tmp_path, capsys):
+    """One set of options for this year's CSV and last year's workbook: --sep is not passed to Excel."""
+    from happiness_index.report.cli import read_input
+
+    d = hi.load_city_survey(2023).head(20)
+    x = tmp_path / "last.xlsx"
+    d.to_excel(x, index=False)
+    with pytest.warns(UserWarning, match=r"--decimal, --sep do not apply to the previous file last.xlsx \(an Excel"):
+        got = read_input(x, "previous", {"sep": ";", "decimal": ",", "sheet": None})
+    assert got["weight"].tolist() == pytest.approx(d["weight"].tolist())

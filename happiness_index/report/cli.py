@@ -191,16 +191,43 @@ def _reader_kwargs(options: dict, what: str) -> dict:
     return kw
 
 
+#: Reader options that apply to each kind of file (by extension); the others are dropped with a warning.
+_APPLIES = {"text": {"sep", "decimal", "thousands", "encoding", "header_row"},
+            "excel": {"sheet", "thousands", "header_row"}, "binary": set()}
+
+
+def _file_kind(path: Path) -> str:
+    suffixes = [x.lower() for x in path.suffixes[-2:]]
+    if suffixes and suffixes[-1] in (".xlsx", ".xlsm", ".xls"):
+        return "excel"
+    if suffixes and suffixes[-1] in (".sav", ".zsav", ".dta", ".parquet", ".pq"):
+        return "binary"
+    return "text"
+
+
 def read_input(arg, what: str, options: dict | None = None):
     """Read a data file named on the command line (a missing file or a directory is a usage error).
 
-    ``options``: reader options (:data:`READER_OPTIONS`) for :func:`~happiness_index.reading.files.read_survey`.
+    ``options``: reader options (:data:`READER_OPTIONS`) for
+    :func:`~happiness_index.reading.files.read_survey`. Options that do not apply to the file's
+    format (``--sep`` for an Excel workbook, shared by this year's CSV and last year's .xlsx)
+    are not passed, and a warning names them.
     """
     from ..reading.files import read_survey
 
-    if not Path(arg).is_file():
+    path = Path(arg)
+    if not path.is_file():
         raise _not_a_file(str(arg), what)
-    return read_survey(arg, **_reader_kwargs(options or {}, what))
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    kind = _file_kind(path)
+    dropped = sorted(k for k in options if k not in _APPLIES[kind])
+    if dropped:
+        flags = ", ".join("--" + k.replace("_", "-") for k in dropped)
+        warnings.warn(f"{flags} do{'es' if len(dropped) == 1 else ''} not apply to the {what} file {path.name} "
+                      f"({'an Excel workbook' if kind == 'excel' else 'a text file' if kind == 'text' else 'not a text file'}); "
+                      "ignored for it", UserWarning, stacklevel=2)
+    kept = {k: v for k, v in options.items() if k not in dropped}
+    return read_survey(path, **_reader_kwargs(kept, what))
 
 
 # --------------------------------------------------------------------------------------
@@ -401,8 +428,9 @@ def load_run_file(path) -> dict:
         value = _check_value(key, value, kind, str(path), _line_of(text, key))
         if kind == "path":
             value = base / value
-        elif kind in ("spec", "targets") and (base / value).is_file():
-            value = str(base / value)
+        elif kind in ("spec", "targets") and (
+                (base / value).is_file() or Path(value).suffix.lower() in (".toml", ".json") or "/" in value):
+            value = str(base / value)  # a file (relative to the run file), else a bundled name
         cfg[key] = value
     cfg["read"] = _run_file_reader_options(raw.get("read", {}), text, str(path))
     report = cfg.get("report", {})
@@ -679,23 +707,22 @@ def _draw_seed() -> int:
 
 
 def _run_annual_kwargs(s: dict, d: dict) -> dict:
-    """Keyword arguments of ``run_annual`` beyond the classic ones, when it accepts them."""
+    """The analyses' keyword arguments of ``run_annual`` (SECTIONS.md); a clear usage error, never a
+    TypeError, when the installed ``run_annual`` lacks one that was asked for."""
     import inspect
 
     from .annual import run_annual
 
     params = inspect.signature(run_annual).parameters
-    extra = {"area_covariates": d["area_covariates"], "crosswalk": d["crosswalk"],
+    given = {"area_covariates": d["area_covariates"], "crosswalk": d["crosswalk"],
              "robustness_draws": s["robustness_draws"], "drivers": s["drivers"], "report_config": s["report_config"]}
-    defaults = {"area_covariates": None, "crosswalk": None, "robustness_draws": 0, "drivers": True,
-                "report_config": None}
-    out = {}
-    for key, value in extra.items():
-        if key in params:
-            out[key] = value
-        elif value != defaults[key] if not hasattr(value, "shape") else True:
-            raise _UsageError(f"{key.replace('_', '-')} is not supported by this version of the annual run")
-    return out
+    asked = {"area_covariates": d["area_covariates"] is not None, "crosswalk": d["crosswalk"] is not None,
+             "robustness_draws": s["robustness_draws"] != 0, "drivers": s["drivers"] is not True,
+             "report_config": bool(s["report_config"])}
+    missing = [k for k in given if k not in params and asked[k]]
+    if missing:
+        raise _UsageError(f"{', '.join(missing)} not supported by this version of the annual run")
+    return {k: v for k, v in given.items() if k in params}
 
 
 def _cmd_run(args) -> int:
