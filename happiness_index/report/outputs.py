@@ -32,14 +32,15 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import errno
+import functools
 import hashlib
 import json
 import os
 import secrets
 import signal
 import stat
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
@@ -158,7 +159,8 @@ def _remove_ours(folder: Path) -> None:
         if Path(root) == folder and keep_last.name in fnames:
             os.unlink(keep_last)
         for d in dnames:
-            os.rmdir(Path(root) / d)
+            p = Path(root) / d
+            os.unlink(p) if p.is_symlink() else os.rmdir(p)
     os.rmdir(folder)
 
 
@@ -168,18 +170,18 @@ def _remove_ours(folder: Path) -> None:
 _RENAME_EXCHANGE = 2
 
 
-def _load_renameat2():
+@functools.cache
+def _renameat2():
+    """libc's ``renameat2`` (Linux, glibc >= 2.28), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
-        fn = libc.renameat2
+        fn = ctypes.CDLL(None, use_errno=True).renameat2  # the C library already loaded in the process
     except (OSError, AttributeError):
         return None
     fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     fn.restype = ctypes.c_int
     return fn
-
-
-_renameat2 = _load_renameat2() if os.name == "posix" else None
 
 
 def exchange_dirs(a: Path, b: Path) -> bool:
@@ -201,10 +203,11 @@ def exchange_dirs(a: Path, b: Path) -> bool:
     OSError
         The exchange was possible in principle but failed (permissions, ...).
     """
-    if _renameat2 is None:
+    renameat2 = _renameat2()
+    if renameat2 is None:
         return False
     at_fdcwd = -100
-    rc = _renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
+    rc = renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), _RENAME_EXCHANGE)
     if rc == 0:
         return True
     err = ctypes.get_errno()
