@@ -288,3 +288,18 @@ def test_header_row_option(capsys, tmp_path):
         assert code == 0, out + err
     else:
         assert code == 2 and "--header-row (reading the survey) is not supported by this version's reader" in err
+
+
+def test_validate_reads_the_run_file(capsys, tmp_path):
+    """`validate --config run.toml`: survey, spec, frame, language and reader options from the run file."""
+    p = _excel_locale_copy(tmp_path)
+    (tmp_path / "spec.toml").write_bytes(Path(SPEC).read_bytes())
+    (tmp_path / "run.toml").write_text('survey = "vi.csv"\nspec = "spec.toml"\nframe = "%s"\nlanguage = "en"\n'
+                                       '[read]\nsep = ";"\ndecimal = ","\nthousands = "."\n' % FRAME.replace("\\", "/"),
+                                       encoding="utf-8")
+    code, out, err = run(capsys, "validate", "--config", str(tmp_path / "run.toml"), lang=None)
+    assert code == 0 and "no problems" in out, out + err
+    code, out, _ = run(capsys, "validate", "--config", str(tmp_path / "run.toml"), "--lang", "vi")
+    assert code == 0 and "không có lỗi" in out  # the command line over the run file
+    code, _, err = run(capsys, "validate", "--config", str(tmp_path / "run.toml"), "--out", str(tmp_path / "run.toml"))
+    assert code == 2 and "is the run file" in err

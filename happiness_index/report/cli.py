@@ -151,7 +151,8 @@ def _add_reader_options(p, prefix: str, what: str, default_note: str) -> None:
     for name, typ, text in READER_OPTIONS:
         flag = "--" + (prefix + name).replace("_", "-")
         g.add_argument(flag, dest=(prefix + name).replace("-", "_"), type=typ, default=None,
-                       metavar=name.upper().replace("_", "-"), help=text)
+                       metavar=name.upper().replace("_", "-"),
+                       help=f"as --{name.replace('_', '-')}" if prefix else text)
 
 
 def _reader_args(args, prefix: str) -> dict:
@@ -241,9 +242,12 @@ def _add_validate(sub) -> None:
                     "frame). Prints problems counted by kind; exits 1 when there are problems, "
                     "0 when the data are clean.",
     )
-    p.add_argument("survey", metavar="SURVEY",
-                   help="survey file (.csv, .xlsx, .sav, .dta, .parquet)")
-    p.add_argument("--spec", required=True, metavar="SPEC", help=_spec_help())
+    p.add_argument("survey", metavar="SURVEY", nargs="?",
+                   help="survey file (.csv, .xlsx, .sav, .dta, .parquet); default: the run file's survey")
+    p.add_argument("--spec", metavar="SPEC", help=_spec_help() + "; required unless the run file gives it")
+    p.add_argument("--config", metavar="RUN_TOML",
+                   help="run file of `happiness-index run` (survey, spec, frame, language and reader options "
+                        "are taken from it; the command line takes precedence)")
     p.add_argument("--frame", metavar="FRAME",
                    help="sampling frame file: commune code, optional commune name and village columns "
                         "named as in the spec's [design] table")
@@ -315,15 +319,33 @@ def _write_errors_csv(table, out: Path) -> None:
         raise _UsageError(f"cannot write the list of problems to {out}: {e.strerror or e}") from None
 
 
+def _validate_settings(args) -> dict:
+    """survey, spec, frame, lang and reader options of ``validate``: command line over run file."""
+    cfg = load_run_file(args.config) if args.config else {}
+    read = cfg.get("read", {"survey": {}, "frame": {}})
+    s = {"survey": args.survey or cfg.get("survey"), "spec": args.spec or cfg.get("spec"),
+         "frame": args.frame or cfg.get("frame"), "lang": args.lang or cfg.get("language") or DEFAULT_LANG,
+         "read_survey": {**read["survey"], **_reader_args(args, "")},
+         "read_frame": {**read["frame"], **_reader_args(args, "frame_")}}
+    missing = [what for what, key in (("SURVEY", "survey"), ("--spec", "spec")) if s[key] is None]
+    if missing:
+        raise _UsageError(f"validate needs {' and '.join(missing)} (or a run file with --config)")
+    if s["lang"] not in LANGS:
+        raise _UsageError(f"language must be one of {', '.join(LANGS)}, got {s['lang']!r}")
+    return s
+
+
 def _cmd_validate(args) -> int:
     from ..reading.schema import validate_survey
 
-    lang = args.lang or DEFAULT_LANG
+    s = _validate_settings(args)
+    lang = s["lang"]
     if args.out:
-        _refuse_overwriting_inputs(args.out, {"survey": args.survey, "frame": args.frame, "spec": args.spec})
-    spec = load_spec(args.spec)
-    data = read_input(args.survey, "survey", _reader_args(args, ""))
-    frame = read_input(args.frame, "frame", _reader_args(args, "frame_")) if args.frame else None
+        inputs = {"survey": s["survey"], "frame": s["frame"], "spec": s["spec"], "run": args.config}
+        _refuse_overwriting_inputs(args.out, inputs)
+    spec = load_spec(str(s["spec"]))
+    data = read_input(s["survey"], "survey", s["read_survey"])
+    frame = read_input(s["frame"], "frame", s["read_frame"]) if s["frame"] else None
     report = validate_survey(data, spec, frame, id_column=args.id_column)
     print(report.format_summary(lang))
     if args.out:
@@ -568,11 +590,11 @@ def run_settings(args) -> dict:
         ``read_previous``, ``read_frame`` (reader options), ``report_config``, ``synthetic``
         and ``config`` (the run file's path or None).
     """
-    cfg = load_run_file(args.config) if args.config else {}
     if args.example:
         if args.config:
             raise _UsageError("--example runs on bundled data and takes no --config")
         return _example_settings(args)
+    cfg = load_run_file(args.config) if args.config else {}
     s = {}
     for key, default in _RUN_SETTINGS.items():
         cli = getattr(args, key)
