@@ -652,3 +652,32 @@ def test_reader_options_that_do_not_apply_are_named_and_ignored(tmp_path, capsys
     with pytest.warns(UserWarning, match=r"--decimal, --sep do not apply to the previous file last.xlsx \(an Excel"):
         got = read_input(x, "previous", {"sep": ";", "decimal": ",", "sheet": None})
     assert got["weight"].tolist() == pytest.approx(d["weight"].tolist())
+
+
+@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+def test_signal_during_the_report_write_keeps_the_old_report(example_run, tmp_path, sig):
+    """A real signal to `happiness-index run` while it writes the report: the old report stays, nothing stray."""
+    import shutil
+    import signal
+    import time
+
+    rep = tmp_path / "rep"
+    shutil.copytree(example_run[1], rep)  # an earlier report of this program (with its manifest)
+    before = {p.name: p.read_bytes() for p in rep.iterdir()}
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen([sys.executable, "-m", "happiness_index.report.cli", "run", "--example", "--quiet",
+                              "--lang", "en", "--out", str(rep)], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".rep.tmp-*")) and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    child.send_signal(getattr(signal, sig))
+    _, err = child.communicate(timeout=60)
+    assert "Traceback" not in err
+    after = {p.name: p.read_bytes() for p in rep.iterdir()}
+    if child.returncode == 0:  # the run had already swapped the report in: the new one, complete
+        assert set(after) == set(before)
+    else:
+        assert child.returncode == (130 if sig == "SIGINT" else -signal.SIGTERM), err
+        assert after == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
