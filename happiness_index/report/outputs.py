@@ -497,17 +497,23 @@ def _write_and_swap(out: Path, write_files: Callable[[Path], None], guard: _Sign
     token = f"{os.getpid()}-{secrets.token_hex(4)}"
     tmp, old = out.parent / f".{out.name}.tmp-{token}", out.parent / f".{out.name}.old-{token}"
     out.parent.mkdir(parents=True, exist_ok=True)
-    os.mkdir(tmp)
     try:
+        os.mkdir(tmp)
         _write_manifest(tmp, complete=False)
         write_files(tmp)
         manifest = _write_manifest(tmp, complete=True)
         with guard.held():
             _swap(tmp, out, old)
             _tidy(tmp, out, old)
-    except BaseException:
-        with guard.held():
+    except BaseException as failure:
+        guard.holding += 1  # first, before any call: a signal arriving now waits for the clean-up
+        try:
             _undo(tmp, out, old)
+        finally:
+            guard.holding -= 1
+        signum, guard.pending = guard.pending, None
+        if signum is not None and not isinstance(failure, _Interrupted):
+            raise _Interrupted(signum) from failure
         raise
     return sorted(out / f for f in manifest["files"])
 
