@@ -2,8 +2,9 @@
 
 Subcommands
 -----------
-``validate SURVEY --spec SPEC [--frame FRAME] [--out errors.csv] [--lang vi|en] [reader options]``
-    Check a survey file against an index specification (and the sampling frame); print a
+``validate [SURVEY] [--spec SPEC] [--config run.toml] [--frame FRAME] [--out errors.csv] [--lang vi|en] [reader options]``
+    Check a survey file against an index specification (and the sampling frame; survey,
+    spec, frame, language and reader options may come from the run file); print a
     short table of problems by kind; write every problem to ``--out`` (CSV, UTF-8 with a
     byte-order mark so that Excel shows Vietnamese correctly; cells that a spreadsheet would
     run as formulas are neutralised). An existing ``--out`` file is replaced only when it is
