@@ -156,25 +156,44 @@ def test_leftovers_are_recovered_or_reported(tmp_path):
     rep = tmp_path / "rep"
     publish_report(rep, writer("old"))
     # killed between the two renames: no folder, the old report aside, a complete new one in tmp
-    os.rename(rep, tmp_path / ".rep.old-999999-ab")
-    (tmp_path / ".rep.tmp-999999-ab").mkdir()
-    writer("new")(tmp_path / ".rep.tmp-999999-ab")
-    (tmp_path / ".rep.tmp-999999-ab" / MANIFEST_NAME).write_text(json.dumps(
+    os.rename(rep, tmp_path / ".rep.old-999999999-ab")
+    (tmp_path / ".rep.tmp-999999999-ab").mkdir()
+    writer("new")(tmp_path / ".rep.tmp-999999999-ab")
+    (tmp_path / ".rep.tmp-999999999-ab" / MANIFEST_NAME).write_text(json.dumps(
         {"tool": "happiness-index report", "format": 1, "complete": False, "files": {}, "dirs": []}))
-    with pytest.warns(UserWarning, match="restored the previous report"):
+    with pytest.warns(UserWarning, match="restored .*rep from .rep.old-999999999-ab"):
         publish_report(rep, writer("newer"))
     assert snapshot(rep) == report_of("newer") and hidden(tmp_path) == []
     # a folder with the leftover pattern that is not ours is named and left alone
-    stranger = tmp_path / ".rep.tmp-999999-cd"
+    stranger = tmp_path / ".rep.tmp-999999999-cd"
     stranger.mkdir()
     (stranger / "keep.txt").write_text("keep")
-    with pytest.raises(ReportFolderError, match="not recognised"):
+    with pytest.warns(UserWarning, match="left .*rep.tmp-999999999-cd alone: it was not written by this version"):
         publish_report(rep, writer("x"))
-    assert (stranger / "keep.txt").read_text() == "keep" and snapshot(rep) == report_of("newer")
-    # a leftover of a run that is still going (live pid) is not touched either
+    assert (stranger / "keep.txt").read_text() == "keep" and snapshot(rep) == report_of("x")
+    stranger.joinpath("keep.txt").unlink()
+    stranger.rmdir()
+    # a leftover of a run that is still going (a live process started before it) stops the run
     live = tmp_path / f".rep.tmp-{os.getppid()}-ef"
     live.mkdir()
-    assert "process" in str(pytest.raises(ReportFolderError, recover_leftovers, rep).value)
+    with pytest.raises(ReportFolderError, match=f"another run .process {os.getppid()}. is writing"):
+        publish_report(rep, writer("y"))
+    assert live.is_dir() and snapshot(rep) == report_of("x")
+    # ... unless that process id now belongs to a process started after the leftover (id reused)
+    os.utime(live, (1e9, 1e9))
+    assert recover_leftovers(rep) == [f"removed {live.name}, left by an interrupted run"]
+
+
+def test_leftovers_of_an_older_version_are_restored_or_named(tmp_path):
+    """The old code renamed the whole --out folder (even a project folder) aside as .DIR.old-PID."""
+    proj = tmp_path / "project"
+    aside = tmp_path / ".project.old-999999998"
+    aside.mkdir()
+    (aside / "thesis.docx").write_bytes(b"thesis")
+    with pytest.warns(UserWarning, match="restored .*project from .project.old-999999998"):
+        with pytest.raises(ReportFolderError, match="thesis.docx"):  # restored, then refused as foreign
+            publish_report(proj, writer("new"))
+    assert (proj / "thesis.docx").read_bytes() == b"thesis" and hidden(tmp_path) == []
 
 
 # ------------------------------------------------------------------ fault injection, in process

@@ -319,16 +319,38 @@ def _check_replaceable(out: Path) -> None:
 # ---------------------------------------------------------------------------------------
 # leftovers of interrupted runs
 # ---------------------------------------------------------------------------------------
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
+def _writer_alive(pid: int, leftover: Path) -> bool:
+    """Whether process ``pid`` is alive and may be the run that made ``leftover``.
+
+    A process started after the leftover was made is not its writer (the id was reused,
+    e.g. after a reboot): on Linux its ``/proc`` entry is younger than the leftover.
+    """
+    if pid <= 0 or pid == os.getpid():
         return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except OSError:
-        return True  # exists, owned by someone else
-    return True
+        pass  # exists, owned by someone else
+    start = _process_start(pid)
+    try:
+        return start is None or start <= os.lstat(leftover).st_mtime + 2
+    except OSError:
+        return True
+
+
+def _process_start(pid: int) -> float | None:
+    """Start of process ``pid`` in seconds since the epoch (Linux ``/proc``), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+        start_ticks = int(data[data.rindex(b")") + 2:].split()[19])  # field 22: starttime
+        with open("/proc/stat", encoding="ascii") as f:
+            boot = next(int(line.split()[1]) for line in f if line.startswith("btime"))
+        return boot + start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 def _leftovers(out: Path) -> list[tuple[str, int, Path]]:
@@ -350,10 +372,12 @@ def _glob_escape(name: str) -> str:
 def recover_leftovers(out_dir, *, protected: Iterable = ()) -> list[str]:
     """Recover what interrupted runs left next to ``out_dir``; returns one message per action.
 
-    A missing report folder is restored from an old report set aside by an interrupted
-    swap (``.NAME.old-*``); the other leftovers of ours are removed. A leftover of a run
-    that is still going (its process id is alive) or that does not look like ours (no
-    manifest, files not listed) is left alone and named in a :class:`ReportFolderError`.
+    * ``.NAME.old-*`` while the folder itself is missing: a run was stopped between its two
+      renames; the folder is renamed back (a rename loses nothing, whoever wrote it).
+    * A leftover of this program (its manifest lists every file, or it holds no file) is
+      removed.
+    * Anything else (an older version's leftover, a folder that merely has such a name, a
+      leftover holding an input file) is left alone and named in the returned messages.
 
     Parameters
     ----------
@@ -365,41 +389,37 @@ def recover_leftovers(out_dir, *, protected: Iterable = ()) -> list[str]:
     Returns
     -------
     list of str
-        What was done, for the log (empty when there was nothing to recover).
+        What was done or left alone, for the log (empty when there was nothing to do).
 
     Raises
     ------
     ReportFolderError
-        A leftover could not be recovered safely; the message names it.
+        Another run (a live process) is writing the same report now.
     """
     out = Path(out_dir).absolute()
-    done, refused = [], []
+    messages = []
     prot = [Path(p).resolve() for p in protected if p is not None]
     for kind, pid, path in _leftovers(out):
-        if pid > 0 and _pid_alive(pid):
-            refused.append(f"{path} (another run, process {pid}, is writing this report now)")
-            continue
-        if any(path.resolve() in q.parents for q in prot):
-            refused.append(f"{path} (it holds an input file)")
-            continue
-        manifest = _read_manifest(path)
-        complete = manifest is not None and manifest.get("complete", False)
-        if kind == "old" and complete and not out.exists() and not _foreign_entries(path, manifest, check_hashes=False):
+        if _writer_alive(pid, path):
+            raise ReportFolderError(f"another run (process {pid}) is writing the report {out} now ({path.name}); "
+                                    "wait for it to finish, or choose another --out")
+        if kind == "old" and not out.exists():
             os.rename(path, out)
-            done.append(f"restored the previous report {out} from {path.name} (left by an interrupted run)")
+            messages.append(f"restored {out} from {path.name}, set aside by an interrupted run")
             continue
-        if manifest is None and set(_entries(path)[0]) - {MANIFEST_NAME + ".part"}:
-            refused.append(f"{path} (not recognised as left by this program)")
-            continue
-        if manifest is not None and complete and _foreign_entries(path, manifest, check_hashes=False):
-            refused.append(f"{path} (holds files this program did not write)")
-            continue
-        _remove_ours(path)
-        done.append(f"removed {path.name}, left by an interrupted run")
-    if refused:
-        raise ReportFolderError("leftovers of an earlier run next to --out were not touched: " + "; ".join(refused)
-                                + ". Remove them yourself once you have checked them, or choose another --out")
-    return done
+        holds_input = any(path.resolve() in q.parents for q in prot)
+        manifest = _read_manifest(path)
+        files = set(_entries(path)[0]) - {MANIFEST_NAME + ".part"}
+        ours = (manifest is not None and not (manifest.get("complete") and
+                                              _foreign_entries(path, manifest, check_hashes=False))) or not files
+        if ours and not holds_input:
+            _remove_ours(path)
+            messages.append(f"removed {path.name}, left by an interrupted run")
+        else:
+            why = "it holds an input file" if holds_input else "it was not written by this version of the program"
+            messages.append(f"left {path} alone: {why}; remove it yourself once you have checked it")
+    return messages
+
 
 
 def check_report_folder(out_dir, *, protected: Iterable = ()) -> Path:
