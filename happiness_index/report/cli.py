@@ -281,15 +281,16 @@ def _refuse_overwriting_inputs(out: str, inputs: dict) -> None:
                               "choose another file for the list of problems")
 
 
-#: First line of the errors CSV written by ``validate --out`` (with the UTF-8 byte-order mark).
-ERRORS_HEADER = "row,row_number,column,value,check,kind,message_en,message_vi"
+#: How the first line of an errors CSV written by ``validate --out`` begins (after the byte-order mark).
+ERRORS_HEADER_START = "row,row_number,column,value,check,kind,"
 
 
 def _write_errors_csv(table, out: Path) -> None:
     """Write the problems (text cells neutralised) atomically; replace only an earlier such list.
 
-    An existing regular file is replaced only when it is empty or its first line is
-    :data:`ERRORS_HEADER`; a device or a pipe (``/dev/stdout``) is written in place.
+    An existing regular file is replaced only when it is empty or its first line is the
+    header of such a list (:data:`ERRORS_HEADER_START`); a device or a pipe (``/dev/stdout``)
+    is written in place.
     """
     import os
 
@@ -306,7 +307,7 @@ def _write_errors_csv(table, out: Path) -> None:
         if target.is_file() and target.stat().st_size:
             with target.open("rb") as f:
                 first = f.readline().decode("utf-8-sig", errors="replace").strip()
-            if first != ERRORS_HEADER:
+            if first != ",".join(map(str, table.columns)) and not first.startswith(ERRORS_HEADER_START):
                 raise _UsageError(f"--out {out} exists and is not a list of problems written by happiness-index; "
                                   "it is never overwritten: choose another file name")
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
