@@ -72,12 +72,20 @@ _LAZY = {
 }
 
 
+#: Subpackages, imported on first use as attributes too (``hi.reading.datasets``).
+_SUBPACKAGES = ("questionnaire", "reading", "survey", "index", "report")
+
+
 def __getattr__(name: str):
+    from importlib import import_module
+
+    if name in _SUBPACKAGES:  # with the modules that define public names, as an eager import had them
+        for module in sorted({m for m in _LAZY.values() if m.startswith(f".{name}.")}):
+            import_module(module, __name__)
+        return import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'happiness_index' has no attribute {name!r}")
-    from importlib import import_module
-
     value = getattr(import_module(module, __name__), name)
     globals()[name] = value
     return value
