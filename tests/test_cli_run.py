@@ -681,3 +681,69 @@ def test_signal_during_the_report_write_keeps_the_old_report(example_run, tmp_pa
         assert child.returncode == (130 if sig == "SIGINT" else -signal.SIGTERM), err
         assert after == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
+
+
+def test_fault_injection_through_the_real_report_writer(example_run, tmp_path, monkeypatch):
+    """write_report (all report files, charts stubbed for speed) with a failure before its k-th file
+    operation, for every k: afterwards exactly the old report or exactly the new one, nothing stray,
+    the input untouched."""
+    import builtins
+
+    from happiness_index.report import annual, outputs
+
+    def stub_chart(results, path, lang="vi"):
+        Path(path).write_bytes(b"\x89PNG stub " + lang.encode())
+
+    for name in ("plot_trajectory", "plot_communes", "plot_components"):
+        monkeypatch.setattr(annual, name, stub_chart)
+    results = json.loads((example_run[1] / "results.json").read_text(encoding="utf-8"))
+    survey = tmp_path / "survey.csv"
+    survey.write_text("id\n1\n")
+    rep = tmp_path / "rep"
+    annual.write_report(results, rep, "vi", protect=[survey])
+    def contents(folder):  # (tables.xlsx and the manifest carry write times: compared by name only)
+        return {p.name: (p.read_bytes() if p.suffix not in (".xlsx", ".json") or p.name == "results.json" else None)
+                for p in folder.iterdir()}
+
+    old = contents(rep)
+    annual.write_report(results, tmp_path / "probe", "en")
+    new = contents(tmp_path / "probe")
+    assert old.keys() == new.keys() and old != new
+    ops = ("rename", "replace", "unlink", "rmdir", "mkdir")
+
+    class Fault(Exception):
+        pass
+
+    k, fired, seen = 0, True, set()
+    while fired:
+        k += 1
+        calls = []
+
+        def wrap(name, fn):
+            def inner(*a, **kw):
+                mode = str(a[1] if len(a) > 1 else kw.get("mode", "r")) if name == "open" else "w"
+                if any(m in mode for m in "wax+"):
+                    calls.append(name)
+                    if len(calls) == k:
+                        raise Fault(f"{name} #{k}")
+                return fn(*a, **kw)
+            return inner
+
+        with monkeypatch.context() as m:
+            for name in ops:
+                m.setattr(os, name, wrap(name, getattr(os, name)))
+            m.setattr(builtins, "open", wrap("open", builtins.open))
+            m.setattr(outputs, "exchange_dirs", wrap("exchange", outputs.exchange_dirs))
+            try:
+                annual.write_report(results, rep, "en", protect=[survey])
+            except Fault:
+                pass
+        fired = len(calls) >= k
+        state = contents(rep)
+        assert state in (old, new), k
+        seen.add("new" if state == new else "old")
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["probe", "rep", "survey.csv"], k
+        assert survey.read_text() == "id\n1\n"
+        if state == new:
+            annual.write_report(results, rep, "vi", protect=[survey])
+    assert seen == {"old", "new"} and k > 10
