@@ -473,8 +473,11 @@ def test_run_directories_are_not_missing_files(tmp_path, run_cli):
 
 def test_broken_pipe_is_quiet(tmp_path):
     """`happiness-index ... | head`: the reader goes away; exit 141, no 'error: [Errno 32]' (new-user #12)."""
-    p = subprocess.Popen([sys.executable, "-m", "happiness_index.report.cli", "run", "--example", "--quiet", "--lang", "en",
-                          "--out", str(tmp_path / "r")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    # (a true subprocess of the console command; `validate` prints as `run` does, through main, and is quick)
+    p = subprocess.Popen([sys.executable, "-m", "happiness_index.report.cli", "validate",
+                          str(ROOT / "tests" / "data" / "bad" / "out_of_range_code.csv"), "--spec",
+                          str(ROOT / "tests" / "data" / "bad" / "spec.toml")], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, cwd=ROOT)
     p.stdout.close()  # nobody reads stdout
     err = p.stderr.read().decode("utf-8")
     p.stderr.close()
@@ -654,7 +657,7 @@ def test_reader_options_that_do_not_apply_are_named_and_ignored(tmp_path, capsys
     assert got["weight"].tolist() == pytest.approx(d["weight"].tolist())
 
 
-@pytest.mark.parametrize("sig", ["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", ["SIGTERM"])  # SIGINT: tests/test_outputs.py and the test below
 def test_signal_during_the_report_write_keeps_the_old_report(example_run, tmp_path, sig):
     """A real signal to `happiness-index run` while it writes the report: the old report stays, nothing stray."""
     import shutil
@@ -747,3 +750,23 @@ def test_fault_injection_through_the_real_report_writer(example_run, tmp_path, m
         if state == new:
             annual.write_report(results, rep, "vi", protect=[survey])
     assert seen == {"old", "new"} and k > 10
+
+
+def test_ctrl_c_during_the_report_write_exits_130_and_keeps_the_old_report(example_run, tmp_path, monkeypatch,
+                                                                           run_cli):
+    import shutil
+
+    from happiness_index.report import annual
+
+    rep = tmp_path / "rep"
+    shutil.copytree(example_run[1], rep)
+    before = {p.name: p.read_bytes() for p in rep.iterdir()}
+
+    def ctrl_c(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(annual, "plot_communes", ctrl_c)
+    r = run_cli(["run", "--example", "--quiet", "--out", str(rep)])
+    assert r.returncode == 130 and "interrupted" in r.stderr
+    assert {p.name: p.read_bytes() for p in rep.iterdir()} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
