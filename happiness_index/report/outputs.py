@@ -12,7 +12,7 @@
    run's input files (survey, spec, targets, margins, frame, previous years, run file,
    covariates; also through symbolic or hard links) is refused before anything is written.
 3. **Atomic swap.** Files are written into a hidden sibling ``.NAME.tmp-PID-TOKEN``; the
-   manifest is written last. On Linux the new folder and the old one are exchanged in one
+   manifest is written last, after every file has been flushed to the disk (fsync). On Linux the new folder and the old one are exchanged in one
    system call (``renameat2(RENAME_EXCHANGE)``), so there is no moment without a report;
    elsewhere the old folder is renamed aside to ``.NAME.old-PID-TOKEN``, the new one
    renamed in, and the old one removed (a failure between the two renames puts the old
@@ -71,12 +71,29 @@ class _Interrupted(BaseException):
 # ---------------------------------------------------------------------------------------
 # the manifest
 # ---------------------------------------------------------------------------------------
-def _sha256(path: Path) -> str:
+def _sha256(path: Path, *, sync: bool = False) -> str:
+    """SHA-256 of a file; with ``sync`` its data are also flushed to the disk (fsync)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
+        if sync:
+            os.fsync(f.fileno())
     return h.hexdigest()
+
+
+def _sync_dir(folder: Path) -> None:
+    """Flush a folder's entries to the disk (POSIX; a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _entries(folder: Path) -> tuple[list[str], list[str], list[str]]:
@@ -120,13 +137,20 @@ def _write_manifest(folder: Path, *, complete: bool) -> dict:
         files, dirs, others = _entries(folder)
         if others:
             raise ReportFolderError(f"the report writer created entries that are not plain files: {others}")
-        m["files"] = {f: _sha256(folder / f) for f in files if f != MANIFEST_NAME}
+        m["files"] = {f: _sha256(folder / f, sync=True) for f in files if f != MANIFEST_NAME}
         m["dirs"] = dirs
+        for d in [folder, *(folder / x for x in dirs)]:
+            _sync_dir(d)
     part = folder / (MANIFEST_NAME + ".part")
     with open(part, "w", encoding="utf-8") as f:
         json.dump(m, f, indent=1, sort_keys=True)
         f.write("\n")
+        if complete:
+            f.flush()
+            os.fsync(f.fileno())
     os.replace(part, folder / MANIFEST_NAME)
+    if complete:
+        _sync_dir(folder)
     return m
 
 
@@ -524,6 +548,7 @@ def _write_and_swap(out: Path, write_files: Callable[[Path], None], guard: _Sign
         manifest = _write_manifest(tmp, complete=True)
         with guard.held():
             _swap(tmp, out, old)
+            _sync_dir(out.parent)  # the swap itself survives a power cut
             _tidy(tmp, out, old)
     except BaseException as failure:
         guard.holding += 1  # first, before any call: a signal arriving now waits for the clean-up
