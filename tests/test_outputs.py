@@ -17,6 +17,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from happiness_index.report import outputs
 from happiness_index.report.outputs import (
@@ -310,3 +312,37 @@ def test_real_signals_at_chosen_points(tmp_path, sig, mode):
         state = snapshot(rep)
         assert state in (report_of("old"), report_of("new")), (at, child.returncode, err)
         assert hidden(rep.parent) == [], (at, hidden(rep.parent))
+
+
+# ------------------------------------------------------------------ property: a foreign entry is never touched
+
+_names = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="/\x00", exclude_categories=("Cs",)),
+                 min_size=1, max_size=12).filter(lambda n: n not in (".", ".."))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(extra=st.lists(st.tuples(st.lists(_names, min_size=1, max_size=3), st.binary(max_size=64)), min_size=1,
+                      max_size=4), edit=st.booleans())
+def test_any_foreign_or_edited_entry_blocks_the_replacement(tmp_path_factory, extra, edit):
+    rep = tmp_path_factory.mktemp("prop") / "rep"
+    publish_report(rep, writer("old"))
+    added = False
+    for parts, data in extra:
+        target = rep.joinpath(*parts)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists() or target.name == MANIFEST_NAME:
+                continue
+            target.write_bytes(data)
+            added = True
+        except OSError:  # a name the file system refuses, or a path through a file
+            continue
+    if edit:
+        (rep / "report.md").write_bytes(b"edited")
+    before = {p: (p.read_bytes() if p.is_file() else None) for p in sorted(rep.rglob("*"))}
+    if not (added or edit) and all(p.is_file() or p.name == "sub" for p in before):
+        return  # nothing foreign was added (every name collided or was refused)
+    with pytest.raises(ReportFolderError):
+        publish_report(rep, writer("new"))
+    assert {p: (p.read_bytes() if p.is_file() else None) for p in sorted(rep.rglob("*"))} == before
+    assert hidden(rep.parent) == []
