@@ -504,14 +504,19 @@ def publish_report(out_dir, write_files: Callable[[Path], None], *, protected: I
     ------
     ReportFolderError
         ``out_dir`` is a file, holds entries this program did not write, is or contains an
-        input, or has leftovers of an interrupted run that cannot be recovered safely.
-        Nothing was changed.
+        input, or another run (a live process) is writing it now. Nothing was changed.
     OSError
         The folder cannot be written (permissions, full disk); ``filename`` is ``out_dir``
         (never the temporary folder) and nothing is left behind.
     KeyboardInterrupt, SystemExit
         SIGINT / SIGTERM / SIGHUP during the write, after the clean-up (SIGTERM and SIGHUP
         with default handlers end the process with that signal).
+
+    Warns
+    -----
+    HappinessIndexWarning
+        For each leftover of an interrupted run recovered or left alone
+        (:func:`recover_leftovers`).
 
     Notes
     -----
