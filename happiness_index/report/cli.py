@@ -632,7 +632,8 @@ def _example_settings(args) -> dict:
     given += [n + " (a reader option)" for n in _reader_args(args, "")]
     if given:
         raise _UsageError(f"--example runs on bundled data and takes no --{given[0].replace('_', '-')}; "
-                          "only --out, --lang, --level, --replicates, --seed, --lonely-psu and --quiet")
+                          "only --out, --lang, --level, --replicates, --seed, --lonely-psu, --robustness-draws, "
+                          "--no-drivers and --quiet")
     s = {key: (getattr(args, key) if getattr(args, key) is not None else default)
          for key, default in _RUN_SETTINGS.items()}
     s.update(survey=data_path("yen_bai_city_survey_2024.csv"), previous=data_path("yen_bai_city_survey_2023.csv"),
