@@ -629,7 +629,7 @@ def _example_settings(args) -> dict:
 
     given = [n for n in ("survey", "spec", "frame", "margins", "previous", "targets", "year", "previous_year",
                          "area_covariates", "crosswalk") if getattr(args, n) is not None]
-    given += [n + " (a reader option)" for n in _reader_args(args, "")]
+    given += [prefix + n for prefix in ("", "previous_", "frame_") for n in _reader_args(args, prefix)]
     if given:
         raise _UsageError(f"--example runs on bundled data and takes no --{given[0].replace('_', '-')}; "
                           "only --out, --lang, --level, --replicates, --seed, --lonely-psu, --robustness-draws, "
