@@ -292,7 +292,7 @@ def test_header_row_option(capsys, tmp_path):
 
 def test_validate_reads_the_run_file(capsys, tmp_path):
     """`validate --config run.toml`: survey, spec, frame, language and reader options from the run file."""
-    p = _excel_locale_copy(tmp_path)
+    _excel_locale_copy(tmp_path)  # vi.csv
     (tmp_path / "spec.toml").write_bytes(Path(SPEC).read_bytes())
     (tmp_path / "run.toml").write_text('survey = "vi.csv"\nspec = "spec.toml"\nframe = "%s"\nlanguage = "en"\n'
                                        '[read]\nsep = ";"\ndecimal = ","\nthousands = "."\n' % FRAME.replace("\\", "/"),
