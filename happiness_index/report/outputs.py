@@ -466,14 +466,19 @@ def check_report_folder(out_dir, *, protected: Iterable = ()) -> Path:
     Raises
     ------
     ReportFolderError
-        As :func:`publish_report` would (leftovers of interrupted runs are not checked:
-        :func:`publish_report` recovers them).
+        As :func:`publish_report` would (another run writing the same folder included;
+        other leftovers of interrupted runs are left to :func:`publish_report`).
     """
     out = Path(out_dir).resolve()
     if out.parent == out:
         raise ReportFolderError(f"--out {out} is the root of the file system; give a folder for the report")
     stats = _check_protected(out, protected)
-    _check_replaceable(out)
+    for _, pid, path in _leftovers(out):
+        if _writer_alive(pid, path):
+            raise ReportFolderError(f"another run (process {pid}) is writing the report {out} now ({path.name}); "
+                                    "wait for it to finish, or choose another --out")
+    if out.exists() or not any(kind == "old" for kind, _, _ in _leftovers(out)):
+        _check_replaceable(out)  # (a folder set aside by an interrupted swap is put back first)
     _check_hard_links(out, stats)
     return out
 
