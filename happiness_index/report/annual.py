@@ -8,7 +8,8 @@ whose ``results`` is a plain JSON-able dict: every number the report shows, with
 provenance (spec hash, data hashes, library version, seed).
 
 :func:`write_report` turns that dict into a report directory, atomically (everything is
-written into a temporary directory next to the target, then renamed into place):
+written into a temporary directory next to the target, then swapped into place; only an earlier report
+of this program is ever replaced, see :mod:`happiness_index.report.outputs`):
 
 * ``report.md`` and ``report.html`` (UTF-8; every string from the data is HTML-escaped),
 * ``chart_trajectory.png`` (estimates with CI bars against the targets),
@@ -24,8 +25,6 @@ import hashlib
 import html
 import json
 import math
-import os
-import shutil
 import sys
 import unicodedata
 import warnings
@@ -308,6 +307,11 @@ def run_annual(
     inputs: Mapping | None = None,
     synthetic: bool = False,
     lonely_psu: str = "fail",
+    area_covariates: pd.DataFrame | None = None,
+    crosswalk: pd.DataFrame | None = None,
+    robustness_draws: int = 0,
+    drivers: bool = True,
+    report_config: Mapping | None = None,
 ) -> AnnualRun:
     """Validate, weight, estimate, compare and assess one year of the survey.
 
@@ -341,6 +345,10 @@ def run_annual(
         Rule for a stratum with a single PSU, passed to :class:`SurveyDesign` for both
         years (R's ``survey.lonely.psu``; Lumley 2010, §3.2). Point estimates do not depend
         on it, only standard errors.
+    area_covariates, crosswalk, robustness_draws, drivers, report_config
+        The analyses and front matter of SECTIONS.md (small areas, boundary crosswalk,
+        robustness, drivers; the Word report's ``[report]`` table); kept in
+        :attr:`AnnualRun.extra` until the analyses are wired in.
 
     Returns
     -------
@@ -394,7 +402,9 @@ def run_annual(
         return run_annual(survey, spec, frame=frame, margins=margins, previous=survey, targets=targets,
                           year=year, previous_year=previous_year, replicates=replicates, seed=seed, level=level,
                           calibration_method=calibration_method, progress=progress, inputs=inputs,
-                          synthetic=synthetic, lonely_psu=lonely_psu)
+                          synthetic=synthetic, lonely_psu=lonely_psu, area_covariates=area_covariates,
+                          crosswalk=crosswalk, robustness_draws=robustness_draws, drivers=drivers,
+                          report_config=report_config)
     elif previous_year is not None:
         raise EstimationError(f"previous year {previous_year} given, but no previous data and the survey has no "
                               "'year' column; pass the previous year's file (--previous)")
@@ -429,7 +439,9 @@ def run_annual(
             f"Tầng chỉ có một đơn vị mẫu cấp 1: lonely_psu = '{lonely_psu}' (như survey.lonely.psu của R); "
             "quy tắc này chỉ ảnh hưởng đến sai số chuẩn, không ảnh hưởng đến ước lượng.")
     return AnnualRun(results=results, result=result, previous_result=prev_result, change=change,
-                     assessment=assessment, validation=rep)
+                     assessment=assessment, validation=rep,
+                     extra=dict(area_covariates=area_covariates, crosswalk=crosswalk, robustness_draws=robustness_draws,
+                                drivers=drivers, report_config=report_config))
 
 
 def _file_hash(path) -> str:
@@ -991,23 +1003,19 @@ def plot_components(results: dict, path, lang: str = "vi") -> None:
 # ---------------------------------------------------------------------------------------
 # writing
 # ---------------------------------------------------------------------------------------
-def _is_report_dir(p: Path) -> bool:
-    return p.is_dir() and (not any(p.iterdir()) or (p / "results.json").is_file())
-
-
 def write_report(results: dict, out_dir, lang: str = "vi", *, protect=()) -> list[Path]:
-    """Write the report directory atomically.
+    """Write the report folder atomically (see :func:`happiness_index.report.outputs.publish_report`).
 
     Parameters
     ----------
     results : dict
         From :attr:`AnnualRun.results` (or a ``results.json`` read back).
     out_dir : path
-        The report directory. It may not exist yet, or be empty, or be an earlier report
-        (holding ``results.json``), which is then replaced as a whole.
+        The report folder. It may not exist yet, be empty, or hold an earlier report written
+        by this function (listed in its manifest and unchanged), which is then replaced.
     lang : {"vi", "en"}, default "vi"
     protect : iterable of paths
-        Input files: the run refuses to write a directory containing any of them.
+        Input files: the run refuses a folder that is or contains any of them.
 
     Returns
     -------
@@ -1017,63 +1025,33 @@ def write_report(results: dict, out_dir, lang: str = "vi", *, protect=()) -> lis
     Raises
     ------
     HappinessIndexError
-        ``out_dir`` is a file, a non-empty directory that is not an earlier report, or
-        contains an input file; ``lang`` unknown.
+        ``out_dir`` is a file, holds files this program did not write, or contains an input
+        file; ``lang`` unknown.
     OSError
-        The directory cannot be written (permissions, full disk); ``filename`` is
-        ``out_dir`` (never the temporary directory), and nothing is left behind.
+        The folder cannot be written (permissions, full disk); ``filename`` is ``out_dir``
+        (never the temporary folder), and nothing is left behind.
     """
+    from .outputs import publish_report
+
     if lang not in TEXT:
         raise HappinessIndexError(f"lang must be 'vi' or 'en', got {lang!r}")
-    out = Path(out_dir).resolve()
-    if out.exists() and not out.is_dir():
-        raise HappinessIndexError(f"--out {out} is a file; give a directory for the report")
-    for p in protect:
-        pp = Path(p).resolve()
-        if pp == out or out in pp.parents:
-            raise HappinessIndexError(f"--out {out} contains the input file {pp}; choose another directory "
-                                      "(an input file is never overwritten)")
-    if out.exists() and not _is_report_dir(out):
-        raise HappinessIndexError(f"--out {out} is a non-empty directory that is not an earlier report "
-                                  "(no results.json); choose a new or empty directory")
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    try:
-        _write_atomically(results, out, tmp, lang)
-    except OSError as e:
-        # the user asked for ``out``: name it, never the temporary directory next to it
-        raise OSError(e.errno, e.strerror or str(e), str(out)) from None
-    return [out / n for n in REPORT_FILES]
+    return publish_report(Path(out_dir), lambda tmp: _write_files(results, tmp, lang), protected=protect)
 
 
-def _write_atomically(results: Mapping, out: Path, tmp: Path, lang: str) -> None:
-    """Write every report file into ``tmp``, then rename it to ``out`` (replacing an earlier report)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir()
-    try:
-        (tmp / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2, allow_nan=False) + "\n",
-                                          encoding="utf-8")
-        (tmp / "report.md").write_text(render_markdown(results, lang), encoding="utf-8")
-        (tmp / "report.html").write_text(render_html(results, lang), encoding="utf-8")
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            plot_trajectory(results, tmp / "chart_trajectory.png", lang)
-            plot_communes(results, tmp / "chart_communes.png", lang)
-            plot_components(results, tmp / "chart_components.png", lang)
-        tables = _tables(results, lang)
+def _write_files(results: Mapping, tmp: Path, lang: str) -> None:
+    """Write every report file into the empty folder ``tmp``."""
+    (tmp / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2, allow_nan=False) + "\n",
+                                      encoding="utf-8")
+    (tmp / "report.md").write_text(render_markdown(results, lang), encoding="utf-8")
+    (tmp / "report.html").write_text(render_html(results, lang), encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plot_trajectory(results, tmp / "chart_trajectory.png", lang)
+        plot_communes(results, tmp / "chart_communes.png", lang)
+        plot_components(results, tmp / "chart_components.png", lang)
+    tables = _tables(results, lang)
+    for name, df in tables.items():
+        df.to_csv(tmp / f"{name}.csv", index=False, encoding="utf-8-sig")
+    with pd.ExcelWriter(tmp / "tables.xlsx", engine="openpyxl") as xw:
         for name, df in tables.items():
-            df.to_csv(tmp / f"{name}.csv", index=False, encoding="utf-8-sig")
-        with pd.ExcelWriter(tmp / "tables.xlsx", engine="openpyxl") as xw:
-            for name, df in tables.items():
-                (df if len(df.columns) else pd.DataFrame({"(empty)": []})).to_excel(xw, sheet_name=name[:31], index=False)
-        old = None
-        if out.exists():
-            old = out.parent / f".{out.name}.old-{os.getpid()}"
-            out.rename(old)
-        tmp.rename(out)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            (df if len(df.columns) else pd.DataFrame({"(empty)": []})).to_excel(xw, sheet_name=name[:31], index=False)
