@@ -45,8 +45,8 @@ from ..index.composite import to_jsonable as _clean
 from .catalog import catalog
 from .cells import neutralise_frame
 from .content import domain_labels
-from .charts import plot_communes, plot_components, plot_trajectory, save_charts, trajectory_figure
-from .documents import render_html, render_markdown
+from .charts import plot_communes, plot_components, plot_trajectory, trajectory_figure
+from .documents import png_data_uri, render_html, render_markdown
 from .numbers import check_lang
 
 __all__ = ["run_annual", "AnnualRun", "write_report", "write_report_files", "render_markdown", "render_html",
@@ -625,12 +625,17 @@ def write_report_files(results: Mapping, folder, lang: str = "vi", report_config
     (folder / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2, allow_nan=False) + "\n",
                                          encoding="utf-8")
     doc = build_document(results, lang, report_config)
+    pictures = {"chart_trajectory": folder / "chart_trajectory.png", "chart_communes": folder / "chart_communes.png",
+                "chart_components": folder / "chart_components.png"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        svgs = save_charts(results, folder, lang)
+        plot_trajectory(results, pictures["chart_trajectory"], lang)
+        plot_communes(results, pictures["chart_communes"], lang)
+        plot_components(results, pictures["chart_components"], lang)
+    uris = {name: png_data_uri(path.read_bytes()) for name, path in pictures.items()}
     (folder / "report.md").write_text(render_markdown(doc), encoding="utf-8")
-    (folder / "report.html").write_text(render_html(doc, charts=svgs), encoding="utf-8")
-    write_docx(doc, folder / "report.docx", {name: folder / f"{name}.png" for name in svgs})
+    (folder / "report.html").write_text(render_html(doc, charts=uris), encoding="utf-8")
+    write_docx(doc, folder / "report.docx", pictures)
     for name, df in _tables(results).items():
         neutralise_frame(df).to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
     write_tables_xlsx(results, folder / "tables.xlsx", lang)

@@ -18,7 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from .cells import escape_markdown
 from .content import ReportDocument, build_document
 
-__all__ = ["render_markdown", "render_html", "svg_data_uri", "template_environment"]
+__all__ = ["render_markdown", "render_html", "png_data_uri", "svg_data_uri", "template_environment"]
 
 
 @functools.lru_cache(maxsize=1)
@@ -29,6 +29,11 @@ def template_environment() -> Environment:
                       undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
     env.filters["md"] = escape_markdown
     return env
+
+
+def png_data_uri(png: bytes) -> str:
+    """PNG bytes as a ``data:image/png;base64,`` URI (no external reference)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def svg_data_uri(svg: str) -> str:
@@ -72,13 +77,14 @@ def render_html(results: Mapping | ReportDocument, lang: str = "vi", config: Map
     results, lang, config
         As for :func:`render_markdown`.
     charts : mapping, optional
-        ``{chart name: SVG text}`` from :func:`~happiness_index.report.charts.save_charts`;
-        drawn here when not given.
+        ``{chart name: data URI}`` (see :func:`png_data_uri`, :func:`svg_data_uri`); drawn
+        here as SVG when not given (``results`` must then be the results mapping).
     """
     doc = _doc(results, lang, config)
     if charts is None:
         from .charts import save_charts
 
-        charts = save_charts(results if not isinstance(results, ReportDocument) else {}, None, doc.lang)
-    uris = {name: svg_data_uri(svg) for name, svg in charts.items()}
+        svgs = save_charts(results, None, doc.lang) if not isinstance(results, ReportDocument) else {}
+        charts = {name: svg_data_uri(svg) for name, svg in svgs.items()}
+    uris = dict(charts)
     return template_environment().get_template("report.html.j2").render(doc=doc, charts=uris)
