@@ -21,7 +21,7 @@ from openpyxl.utils import get_column_letter
 from .catalog import catalog
 from .cells import neutralise_cell
 from .content import Formatter, _source, commune_display_name, domain_labels, is_missing
-from .sections import commune_order, status_text
+from .sections import commune_order, publication_reason, status_text
 
 __all__ = ["write_tables_xlsx", "excel_sheets", "NUMBER_FORMATS"]
 
@@ -67,7 +67,8 @@ def _communes_sheet(r: Mapping, t, level: str, lang: str, population: str, domai
             _col("ci_low", t("xlsx.col_ci_low", level=level)), _col("ci_high", t("xlsx.col_ci_high", level=level)),
             _col("diff_city_pp", t("col.diff_population", population=population)), _col("n", t("col.n"), "int"),
             _col("cv", t("xlsx.col_cv"), "share"), _publishable(t, lang),
-            _col("reason", t("col.reason"), "text", lambda x: x.get("reason_" + lang) or "")]
+            _col("reason", t("col.reason"), "text",
+                 lambda x: publication_reason(x, r.get("publication_rule") or {}, lang))]
     return cols, commune_order(r.get("communes") or [])
 
 

@@ -13,7 +13,7 @@ from .catalog import MessageCatalog, catalog
 from .content import (Bullets, Chart, Formatter, Paragraph, Section, Table, _cap_first, _has_codes, _lower_first,
                       _source, commune_display_name, domain_labels, is_missing)
 
-__all__ = ["build_sections", "commune_order", "status_text", "trajectory_title"]
+__all__ = ["build_sections", "commune_order", "status_text", "trajectory_title", "publication_reason"]
 
 
 class _Ctx:
@@ -36,6 +36,42 @@ def commune_order(rows: list) -> list:
 
     return sorted(rows, key=lambda r: (is_missing(r.get("estimate")), -(r.get("estimate") or 0.0),
                                        vi_sort_key(commune_display_name(r))))
+
+
+def publication_reason(row: Mapping, rule: Mapping, lang: str) -> str:
+    """Why a commune estimate is not publishable, in ``lang`` with its number formats ("" when it is).
+
+    The same conditions as the library's publication rule (``DomainIndexTable``): an
+    undefined index, too few respondents, a relative standard error or an interval
+    half-width (the larger distance from the estimate to a bound) above the limit, too few
+    design degrees of freedom.
+    """
+    if row.get("publishable"):
+        return ""
+    t, f = catalog(lang), Formatter(lang)
+    est, n, df, cv = row.get("estimate"), row.get("n"), row.get("df"), row.get("cv")
+    out = []
+    if is_missing(est):
+        out.append(t("reason.undefined"))
+    if rule.get("min_n") is not None and n is not None and n < rule["min_n"]:
+        out.append(t("reason.min_n", n=f.int(n), min_n=f.int(rule["min_n"])))
+    if rule.get("max_cv") is not None and not is_missing(cv) and cv > rule["max_cv"]:
+        out.append(t("reason.max_cv", cv=f.num(100 * cv, 1), max_cv=f.num(100 * rule["max_cv"], 0)))
+    if is_missing(df) or not df > 0:
+        out.append(t("reason.no_df"))
+    elif rule.get("min_df") is not None and df < rule["min_df"]:
+        out.append(t("reason.min_df", df=f.num(df, 0 if float(df).is_integer() else 1), min_df=f.int(rule["min_df"])))
+    if rule.get("max_ci_halfwidth") is not None and not is_missing(est):
+        lo, hi = row.get("ci_low"), row.get("ci_high")
+        if not is_missing(lo) and not is_missing(hi):
+            hw = max(est - lo, hi - est)
+            if hw > rule["max_ci_halfwidth"]:
+                out.append(t("reason.halfwidth", hw=f.num(hw), max=f.num(rule["max_ci_halfwidth"], 0)))
+        elif not is_missing(df) and df > 0:
+            out.append(t("reason.ci_undefined"))
+    if not out:  # a rule of the library this report does not know: its own words
+        out.append(str(row.get("reason_" + lang) or row.get("reason") or ""))
+    return "; ".join(out)
 
 
 def status_text(status: str, lang: str) -> str:
@@ -136,8 +172,8 @@ def _communes(c: _Ctx) -> Section | None:
         t("col.publishable")]
     body = []
     for x in commune_order(rows):
-        pub = t("word.yes") if x.get("publishable") else t("word.no_because", reason=x.get("reason_" + c.lang)
-                                                            or x.get("reason") or "")
+        pub = t("word.yes") if x.get("publishable") else t(
+            "word.no_because", reason=publication_reason(x, c.r.get("publication_rule") or {}, c.lang))
         body.append([commune_display_name(x)] + ([str(x.get("commune"))] if codes else []) + [
             f.num(x.get("estimate")), f.ci(x.get("ci_low"), x.get("ci_high")), f.sign(x.get("diff_city_pp")),
             f.int(x.get("n")), pub])
