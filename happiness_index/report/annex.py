@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .catalog import catalog
-from .content import Bullets, Formatter, Section
+from .model import Bullets, Section
+from .text import Formatter
 
 __all__ = ["annex_section"]
 

@@ -44,10 +44,10 @@ from ..errors import EstimationError, HappinessIndexError, SchemaError
 from ..index.composite import to_jsonable as _clean
 from .catalog import catalog
 from .cells import neutralise_frame
-from .content import domain_labels
 from .charts import plot_communes, plot_components, plot_trajectory, trajectory_figure
 from .documents import png_data_uri, render_html, render_markdown
 from .numbers import check_lang
+from .text import domain_labels, vi_sort_key
 
 __all__ = ["run_annual", "AnnualRun", "write_report", "write_report_files", "render_markdown", "render_html",
            "plot_trajectory", "plot_communes", "plot_components", "trajectory_figure", "Progress", "REPORT_FILES",
@@ -60,21 +60,6 @@ REPORT_FILES = ("report.docx", "report.md", "report.html", "results.json", "char
 
 #: Optional analyses a run may carry (``AnnualRun`` attributes and ``results`` keys).
 OPTIONAL_SECTIONS = ("drivers", "small_area", "robustness", "distributions")
-
-
-def vi_sort_key(s) -> tuple:
-    """Sort key for Vietnamese names: base letters first, then the exact string.
-
-    NFD decomposition, combining marks (tones, circumflex, breve, horn) removed, ``Đ``/``đ``
-    mapped to ``D``/``d``, then casefolded; ties are broken by the NFC string, so the order
-    is total and stable. ``sorted(["Đồng Tâm", "Âu Lâu", "Bắc"], key=vi_sort_key)`` gives
-    ``["Âu Lâu", "Bắc", "Đồng Tâm"]`` (code-point order would put Â and Đ after Z).
-    """
-    t = _nfc(s)
-    base = unicodedata.normalize("NFD", t.replace("Đ", "D").replace("đ", "d"))
-    base = "".join(ch for ch in base if not unicodedata.combining(ch)).casefold()
-    return (base, t)
-
 
 
 # ---------------------------------------------------------------------------------------
@@ -274,8 +259,8 @@ def run_annual(
     """
     from .. import __version__
     from ..index.composite import compute_index
-    from ..reading.schema import validate_survey
     from ..index.trajectory import Trajectory, compare
+    from ..reading.schema import validate_survey
 
     prog = progress or Progress(6, enabled=False)
     say = catalog(getattr(prog, "lang", "en"))
@@ -396,7 +381,7 @@ def _add_report_facts(results: dict, spec, result, data, frame, report_config) -
         results.setdefault(key, None)
 
 
-def attach_section(run: "AnnualRun", name: str, value) -> "AnnualRun":
+def attach_section(run: AnnualRun, name: str, value) -> AnnualRun:
     """Attach an optional analysis to a run: the object and its frames in ``results``.
 
     Parameters
@@ -510,7 +495,7 @@ def _results_dict(spec, result, prev_result, change, assessment, rep, cal, year,
         "previous": prev,
         "change": None if change is None else change.to_dict(),
         "targets": None if assessment is None else assessment.to_dict(),
-        "validation": {"ok": rep.ok, "n_rows": rep.n_rows, "coercions": int(len(rep.coercions))},
+        "validation": {"ok": rep.ok, "n_rows": rep.n_rows, "coercions": len(rep.coercions)},
         "weighting": None if not cal else {k: v for k, v in cal.items() if not isinstance(v, pd.DataFrame)},
         "method_notes": notes,
         "provenance": prov,
@@ -547,8 +532,8 @@ def _method_notes(spec, result, cal, rule, domain: str) -> list[str]:
 
 def summary_lines(results: Mapping, lang: str = "en") -> list[str]:
     """The terminal summary of a run (``happiness-index run`` prints it), in ``lang``."""
-    from .content import Formatter, domain_labels
     from .sections import status_text
+    from .text import Formatter
 
     t, f = catalog(check_lang(lang)), Formatter(lang)
     level = f.pct(results["level"])

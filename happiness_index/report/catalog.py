@@ -69,7 +69,7 @@ def po_path(lang: str):
     return resources.files("happiness_index.report") / "locale" / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def catalog(lang: str) -> MessageCatalog:
     """The message catalog of ``lang`` (read once, then cached).
 

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from .catalog import catalog
-from .content import Formatter, commune_display_name, domain_labels, is_missing
 from .sections import trajectory_title
+from .text import Formatter, commune_display_name, domain_labels, is_missing
 
 __all__ = ["PALETTE", "trajectory_figure", "communes_figure", "components_figure", "save_charts", "CHARTS",
            "plot_trajectory", "plot_communes", "plot_components"]

@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from .cells import escape_markdown
-from .content import ReportDocument, build_document
+from .content import build_document
+from .model import ReportDocument
 
 __all__ = ["render_markdown", "render_html", "png_data_uri", "svg_data_uri", "template_environment"]
 

@@ -20,8 +20,9 @@ from openpyxl.utils import get_column_letter
 
 from .catalog import catalog
 from .cells import neutralise_cell
-from .content import Formatter, _source, commune_display_name, domain_labels, is_missing
+from .content import build_document
 from .sections import commune_order, publication_reason, status_text
+from .text import Formatter, commune_display_name, domain_labels, is_missing, source_in
 
 __all__ = ["write_tables_xlsx", "excel_sheets", "NUMBER_FORMATS"]
 
@@ -90,7 +91,7 @@ def _targets_sheet(r: Mapping, t, level: str, lang: str):
             _col("estimate", t("col.estimate")), _col("ci_low", t("xlsx.col_ci_low", level=level)),
             _col("ci_high", t("xlsx.col_ci_high", level=level)), _col("gap_pp", t("col.gap")),
             _col("status", t("col.status"), "text", lambda x: status_text(x.get("status") or "", lang)),
-            _col("target_source", t("col.source"), "text", lambda x: _source(x.get("target_source"), lang))]
+            _col("target_source", t("col.source"), "text", lambda x: source_in(x.get("target_source"), lang))]
     return cols, rows
 
 
@@ -148,9 +149,7 @@ def _notes(results: Mapping, lang: str, sheets: Mapping) -> list[str]:
         lines.append(t("xlsx.note_publishable", column=t("col.publishable"), yes=t("word.yes")))
     for row in (results.get("targets") or {}).get("years") or []:
         if row.get("target_source"):
-            lines.append(t("xlsx.note_target_source", source=f"{row['year']}: {_source(row['target_source'], lang)}"))
-    from .content import build_document
-
+            lines.append(t("xlsx.note_target_source", source=f"{row['year']}: {source_in(row['target_source'], lang)}"))
     doc = build_document(results, lang)
     for s in doc.sections:
         if s.key in ("method", "annex"):

@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from .catalog import catalog
-from .content import Formatter, Paragraph, Section, Table, is_missing
+from .model import Paragraph, Section, Table
+from .text import Formatter, is_missing
 
 __all__ = ["extra_sections", "rank_text", "ordinal"]
 

@@ -9,9 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .annex import annex_section
 from .catalog import MessageCatalog, catalog
-from .content import (Bullets, Chart, Formatter, Paragraph, Section, Table, _cap_first, _has_codes, _lower_first,
-                      _source, commune_display_name, domain_labels, is_missing)
+from .extra_sections import extra_sections
+from .model import Bullets, Chart, Paragraph, Section, Table
+from .text import (
+    Formatter,
+    cap_first,
+    commune_display_name,
+    domain_labels,
+    has_codes,
+    is_missing,
+    lower_first,
+    source_in,
+    vi_sort_key,
+)
 
 __all__ = ["build_sections", "commune_order", "status_text", "trajectory_title", "publication_reason"]
 
@@ -32,8 +44,6 @@ class _Ctx:
 
 def commune_order(rows: list) -> list:
     """Highest estimate first; undefined estimates last; ties in Vietnamese order."""
-    from .annual import vi_sort_key
-
     return sorted(rows, key=lambda r: (is_missing(r.get("estimate")), -(r.get("estimate") or 0.0),
                                        vi_sort_key(commune_display_name(r))))
 
@@ -165,9 +175,9 @@ def _communes(c: _Ctx) -> Section | None:
     t, f, rows = c.t, c.f, c.r.get("communes") or []
     if not rows:
         return None
-    codes = _has_codes(rows)
+    codes = has_codes(rows)
     k_pub = sum(bool(x.get("publishable")) for x in rows)
-    head = [_cap_first(c.domain)] + ([t("col.code")] if codes else []) + [
+    head = [cap_first(c.domain)] + ([t("col.code")] if codes else []) + [
         t("col.estimate"), c.ci_head(), t("col.diff_population", population=c.population), t("col.n"),
         t("col.publishable")]
     body = []
@@ -178,11 +188,11 @@ def _communes(c: _Ctx) -> Section | None:
             f.num(x.get("estimate")), f.ci(x.get("ci_low"), x.get("ci_high")), f.sign(x.get("diff_city_pp")),
             f.int(x.get("n")), pub])
     table = Table("communes", head, body, "l" + ("l" if codes else "") + "rrrrl")
-    intro = t("communes.intro", k=f.int(len(rows)), domains=_lower_first(c.domain), published=f.int(k_pub),
+    intro = t("communes.intro", k=f.int(len(rows)), domains=lower_first(c.domain), published=f.int(k_pub),
               not_published=f.int(len(rows) - k_pub), level=c.level)
-    heading = t("section.domains", domain=_lower_first(c.domain))
+    heading = t("section.domains", domain=lower_first(c.domain))
     return Section("communes", heading, [Paragraph(intro), table,
-                                         Chart("chart_communes", t("chart.communes", domain=_lower_first(c.domain)))])
+                                         Chart("chart_communes", t("chart.communes", domain=lower_first(c.domain)))])
 
 
 # ----------------------------------------------------------------------------- change
@@ -204,8 +214,8 @@ def _change(c: _Ctx) -> Section:
 
 def _change_by_commune(c: _Ctx, ch: Mapping, bg: list) -> list:
     t, f = c.t, c.f
-    codes = _has_codes(bg)
-    head = [_cap_first(c.domain)] + ([t("col.code")] if codes else []) + [
+    codes = has_codes(bg)
+    head = [cap_first(c.domain)] + ([t("col.code")] if codes else []) + [
         str(ch.get("old_label")), str(ch.get("new_label")), t("col.change_pp"), c.ci_head(), t("col.change_rel"),
         t("col.p"), t("col.p_holm"), t("col.p_bh")]
     rows = []
@@ -220,7 +230,7 @@ def _change_by_commune(c: _Ctx, ch: Mapping, bg: list) -> list:
     k_holm = sum((x.get("p_holm") or 1) < alpha for x in bg)
     k_bh = sum((x.get("p_bh") or 1) < alpha for x in bg)
     risk = 1 - (1 - alpha) ** m if m else 0.0
-    return [Paragraph(t("change.multiple", m=f.int(m), domains=_lower_first(c.domain), risk=f.num(100 * risk, 0),
+    return [Paragraph(t("change.multiple", m=f.int(m), domains=lower_first(c.domain), risk=f.num(100 * risk, 0),
                         alpha=f.num(100 * alpha, 0))),
             Table("change_communes", head, rows, "l" + ("l" if codes else "") + "rrrrrrrr"),
             Paragraph(t("change.multiple_result", raw=f.int(k_raw), holm=f.int(k_holm), bh=f.int(k_bh), m=f.int(m),
@@ -234,7 +244,7 @@ def _targets(c: _Ctx) -> Section:
     if not tg:
         return Section("targets", t("section.targets"), [Paragraph(t("targets.none"))])
     rows = [[str(x["year"]), f.num(x.get("target"), 1), f.num(x.get("estimate")), f.ci(x.get("ci_low"), x.get("ci_high")),
-             f.sign(x.get("gap_pp")), status_text(x.get("status") or "", c.lang), _source(x.get("target_source"), c.lang)]
+             f.sign(x.get("gap_pp")), status_text(x.get("status") or "", c.lang), source_in(x.get("target_source"), c.lang)]
             for x in tg["years"]]
     table = Table("targets", [t("col.year"), t("col.target"), t("col.estimate"), c.ci_head(), t("col.gap"),
                               t("col.status"), t("col.source")], rows, "rrrrrll")
@@ -274,7 +284,7 @@ def _caveat(c: _Ctx) -> Section | None:
     falling = [x for x in rows if (x.get("partial_derivative") or 0) < 0]
     if not falling:
         return None
-    blocks = [Paragraph(t("caveat.falls", component=_lower_first(names[x["input"]]),
+    blocks = [Paragraph(t("caveat.falls", component=lower_first(names[x["input"]]),
                           points=f.num(-x["partial_derivative"]))) for x in falling]
     blocks.append(Table("sensitivity", [t("col.component"), t("col.value"), t("col.partial"), t("col.elasticity")],
                         [[names[x["input"]], f.num(x.get("value")), f.sign(x.get("partial_derivative")),
@@ -288,7 +298,7 @@ def _method(c: _Ctx) -> Section:
     t, f, r = c.t, c.f, c.r
     items = [t("method.sample", n=f.int(r["index"].get("n")), level=c.level),
              t("method.design"),
-             t("method.domains", domains=_lower_first(c.domain)),
+             t("method.domains", domains=lower_first(c.domain)),
              t("method.change"),
              t("method.targets", level=c.level)]
     rule = r.get("publication_rule") or {}
@@ -302,7 +312,7 @@ def _method(c: _Ctx) -> Section:
             parts.append(t("rule.max_halfwidth", w=f.num(rule["max_ci_halfwidth"], 1)))
         if rule.get("min_df") is not None:
             parts.append(t("rule.min_df", df=f.int(rule["min_df"])))
-        items.append(t("method.publication", domains=_lower_first(c.domain),
+        items.append(t("method.publication", domains=lower_first(c.domain),
                        conditions="; ".join(parts) or t("rule.defined")))
     w = r.get("weighting")
     if w:
@@ -312,9 +322,6 @@ def _method(c: _Ctx) -> Section:
 
 def build_sections(results: Mapping, lang: str) -> list[Section]:
     """Every section of the report body and the annex, in order."""
-    from .extra_sections import extra_sections
-    from .annex import annex_section
-
     c = _Ctx(results, lang)
     secs = [_summary(c), _components(c), _communes(c), _change(c), _targets(c), _caveat(c)]
     secs += extra_sections(results, lang)

@@ -34,7 +34,7 @@ from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
-from .content import Bullets, Chart, Paragraph, ReportDocument, Table
+from .model import Bullets, Chart, Paragraph, ReportDocument, Table
 
 __all__ = ["write_docx", "FONT", "MARGINS_CM"]
 
