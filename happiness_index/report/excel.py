@@ -95,6 +95,49 @@ def _targets_sheet(r: Mapping, t, level: str, lang: str):
     return cols, rows
 
 
+def _extra_sheets(r: Mapping, t, level: str, lang: str) -> dict:
+    """Sheets of the optional analyses present in ``r`` (drivers, small areas, robustness, distributions)."""
+    from .extra_sections import rank_text
+
+    out = {}
+    label = _col("label", t("col.factor"), "text", lambda x: x.get("label_" + lang) or x.get("label_en") or x.get("term"))
+    d = r.get("drivers") or {}
+    if d.get("table"):
+        out["drivers"] = (t("xlsx.sheet_drivers"), [
+            _col("group", t("col.group"), "text"), label, _col("ame_pp", t("col.ame_pp")), _col("se_pp", t("col.se")),
+            _col("ci_low_pp", t("xlsx.col_ci_low", level=level)), _col("ci_high_pp", t("xlsx.col_ci_high", level=level)),
+            _col("p", t("col.p"), "p"), _col("n", t("col.n"), "int")], d["table"])
+    sa = r.get("small_area") or {}
+    if sa.get("table"):
+        pub = {"direct": t("small_area.published_direct"), "model": t("small_area.published_model"),
+               "none": t("small_area.published_none")}
+        out["small_area"] = (t("xlsx.sheet_small_area"), [
+            _col("name", t("col.name"), "text", lambda x: x.get("name") or x.get("unit")),
+            _col("unit", t("col.code"), "text"), _col("direct", t("col.direct")),
+            _col("direct_ci_low", t("xlsx.col_ci_low", level=level)), _col("direct_ci_high", t("xlsx.col_ci_high", level=level)),
+            _col("model", t("col.model")), _col("model_ci_low", t("xlsx.col_ci_low", level=level)),
+            _col("model_ci_high", t("xlsx.col_ci_high", level=level)), _col("mse", t("xlsx.col_mse"), "num"),
+            _col("gamma", t("xlsx.col_gamma"), "num"),
+            _col("published", t("col.published_as"), "text", lambda x: pub.get(str(x.get("published")), x.get("published"))),
+            _col("reason", t("col.reason"), "text", lambda x: x.get("reason_" + lang) or ""),
+            _col("rank", t("col.rank"), "text", lambda x: rank_text(x.get("rank"), x.get("rank_low"), x.get("rank_high"),
+                                                                    lang))], sa["table"])
+    rb = r.get("robustness") or {}
+    if rb.get("city"):
+        out["robustness"] = (t("xlsx.sheet_robustness"), [
+            _col("scenario", t("col.scenario"), "text"), _col("median", t("col.median")),
+            _col("p05", t("xlsx.col_p05")), _col("p95", t("xlsx.col_p95"))], rb["city"])
+    ds = r.get("distributions") or {}
+    if ds.get("table"):
+        out["distributions"] = (t("xlsx.sheet_distributions"), [
+            _col("group", t("col.group"), "text"), _col("item", t("col.item"), "text", lambda x: x.get("label_" + lang)
+                                                       or x.get("item")),
+            _col("category", t("col.category"), "text"), _col("share", t("col.share"), "share"),
+            _col("ci_low", t("xlsx.col_ci_low", level=level), "share"),
+            _col("ci_high", t("xlsx.col_ci_high", level=level), "share")], ds["table"])
+    return out
+
+
 def excel_sheets(results: Mapping, lang: str) -> dict[str, tuple[str, list, list]]:
     """``{key: (sheet title, columns, records)}`` of the workbook, in order (notes excluded)."""
     t = catalog(lang)
@@ -108,6 +151,7 @@ def excel_sheets(results: Mapping, lang: str) -> dict[str, tuple[str, list, list
         out["change_communes"] = (t("xlsx.sheet_change_communes"), *_change_sheet(results, t, level, lang, domain))
     if results.get("targets"):
         out["targets"] = (t("xlsx.sheet_targets"), *_targets_sheet(results, t, level, lang))
+    out.update(_extra_sheets(results, t, level, lang))
     return out
 
 

@@ -147,9 +147,10 @@ def _distributions(res: Mapping, lang: str) -> Section | None:
                                    None if is_missing(x.get("ci_high")) else 100 * x["ci_high"], 1)]
                              for x in ds["table"]], "lllrr"))
     if ds.get("summary"):
+        labels = {str(x.get("item")): _label(x, lang) for x in ds.get("table") or []}
         blocks.append(Table("distributions_summary", [t("col.group"), t("col.item"), t("col.mean"), t("col.median"),
                                                       t("col.p90_p10")],
-                            [[_group(x.get("group"), lang), str(x.get("item")), f.num(x.get("mean")),
+                            [[_group(x.get("group"), lang), labels.get(str(x.get("item")), str(x.get("item"))), f.num(x.get("mean")),
                               f.num(x.get("median")), f.num(x.get("p90_p10"))] for x in ds["summary"]], "llrrr"))
     return Section("distributions", t("section.distributions"), blocks)
 
