@@ -76,9 +76,15 @@ class Progress:
     enabled : bool or None, default True
         ``None``: draw only when the stream is a terminal (``stream.isatty()``), so that a
         log file or a pipe never receives ``\\r`` control characters.
+    width : int, default 24
+        Characters of the bar.
+    lang : {"vi", "en"}, default "vi"
+        Language of the step labels :func:`run_annual` writes (from the message catalog);
+        the same default as the report's ``lang``.
     """
 
-    def __init__(self, total: int, stream=None, enabled: bool | None = True, width: int = 24):
+    def __init__(self, total: int, stream=None, enabled: bool | None = True, width: int = 24, lang: str = "vi"):
+        self.lang = check_lang(lang)
         self.total, self.done, self.width = max(int(total), 1), 0, width
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:
@@ -263,7 +269,7 @@ def run_annual(
     from ..reading.schema import validate_survey
 
     prog = progress or Progress(6, enabled=False)
-    say = catalog(getattr(prog, "lang", "en"))
+    say = catalog(getattr(prog, "lang", "vi"))
     _require_rows(survey, "survey")
     data, year = _select_year(survey, year, "survey")
     rep = validate_survey(data, spec, frame)
