@@ -292,3 +292,23 @@ def test_html_is_escaped_in_every_new_section(full):
     assert "<script>x" not in page and "<img src=x" not in page and "&lt;script&gt;x" in page
     md = render_markdown(evil, "vi")
     assert "<script>" not in md and "<img" not in md
+
+
+def test_bundled_example_outputs_hold_no_foreign_language(tmp_path):
+    """``happiness-index run --example`` in both languages: no English in the Vietnamese report, no
+    Vietnamese in the English one (commune names, the title and sources excepted)."""
+    import json
+
+    from happiness_index.report.cli import main
+
+    for lang in ("vi", "en"):
+        out = tmp_path / lang
+        assert main(["run", "--example", "--out", str(out), "--lang", lang, "--quiet"]) == 0
+        res = json.loads((out / "results.json").read_text(encoding="utf-8"))
+        for fmt, text in _visible_text(out).items():
+            text = _without_names(text, res)
+            if lang == "vi":
+                assert not _ascii_sentences(text), (fmt, _ascii_sentences(text)[:5])
+            else:
+                lines = [ln for ln in text.splitlines() if VI_LETTERS.search(ln)]
+                assert not lines, (fmt, lines[:5])
