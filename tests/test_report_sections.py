@@ -18,6 +18,7 @@ from happiness_index.report.annual import (OPTIONAL_SECTIONS, attach_section, co
                                            render_markdown, run_annual, summary_lines, write_report_files)
 from happiness_index.report.content import build_document
 from happiness_index.report.extra_sections import ordinal, rank_text
+from report_helpers import VI_LETTERS, ascii_sentences, example_run, visible_text, without_names
 
 
 # ----------------------------------------------------------------------------- adjusted p-values
@@ -153,10 +154,8 @@ def _distributions():
 
 
 @pytest.fixture(scope="module")
-def full(spec):
-    run = run_annual(hi.load_city_survey(2024), spec, frame=hi.load_city_frame(), previous=hi.load_city_survey(2023),
-                     targets="yen_bai_city_plan", synthetic=True, report_config={"date": "2026-12-07"},
-                     robustness_draws=50, drivers=True)
+def full():
+    run = example_run()
     for name, make in (("drivers", _drivers), ("small_area", _small_area), ("robustness", _robustness),
                        ("distributions", _distributions)):
         attach_section(run, name, make())
@@ -199,14 +198,21 @@ def test_rank_text_never_a_bare_rank():
     assert rank_text(3, None, None, "vi") == "thứ 3 (chưa có khoảng)"
 
 
-def test_sections_in_every_format(full, tmp_path):
+@pytest.fixture(scope="module")
+def full_folders(full, tmp_path_factory):
+    out = {}
+    for lang in ("vi", "en"):
+        out[lang] = tmp_path_factory.mktemp(f"full_{lang}")
+        write_report_files(full.results, out[lang], lang)
+    return out
+
+
+def test_sections_in_every_format(full_folders):
     import docx
     from openpyxl import load_workbook
 
     for lang in ("vi", "en"):
-        d = tmp_path / lang
-        d.mkdir()
-        write_report_files(full.results, d, lang)
+        d = full_folders[lang]
         md = (d / "report.md").read_text(encoding="utf-8")
         html = (d / "report.html").read_text(encoding="utf-8")
         words = {"vi": ("Các yếu tố gắn với mức hạnh phúc", "thứ 3, trong khoảng từ thứ 1 đến thứ 7"),
@@ -223,49 +229,13 @@ def test_sections_in_every_format(full, tmp_path):
 
 
 # ----------------------------------------------------------------------------- one language per report
-def _ascii_sentences(text: str) -> list[str]:
-    words = r"[A-Za-z][a-z]+(?:[-'][a-z]+)?"
-    return re.findall(rf"\b{words}(?:[ ,]+{words}){{3,}}\b", text)
-
-
-VI_LETTERS = re.compile("[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.I)
-
-
-def _visible_text(folder) -> dict[str, str]:
-    import docx
-    from openpyxl import load_workbook
-
-    html = (folder / "report.html").read_text(encoding="utf-8")
-    html = re.sub(r"<style>.*?</style>", " ", html, flags=re.S)
-    html = re.sub(r"<[^>]+>", " ", html)
-    d = docx.Document(str(folder / "report.docx"))
-    doc = "\n".join([p.text for p in d.paragraphs] + [c.text for t in d.tables for r in t.rows for c in r.cells])
-    wb = load_workbook(folder / "tables.xlsx")
-    xl = "\n".join(str(c.value) for ws in wb for row in ws.iter_rows() for c in row if isinstance(c.value, str))
-    md = (folder / "report.md").read_text(encoding="utf-8")
-    return {"md": md, "html": html, "docx": doc, "xlsx": xl}
-
-
-def _without_names(text: str, results) -> str:
-    """Remove what is a name, not a sentence: communes, the title, sources, hashes, file names."""
-    names = [c.get("name") or c["commune"] for c in results["communes"]]
-    names += [results["title"]["vi"], results["title"]["en"], "Yên Bái", "Benjamini–Hochberg", "Holm", "Rao–Wu"]
-    for n in sorted(names, key=len, reverse=True):
-        text = text.replace(n, " ")
-    return re.sub(r"\b[0-9a-f]{64}\b|\S+\.(?:png|csv|py|gz|json|toml)\b", " ", text)
-
-
-def test_vietnamese_outputs_hold_no_english_and_english_no_vietnamese(full, tmp_path):
-    res = copy.deepcopy(full.results)
-    res["drivers"] = None  # drivers labels are the producer's
+def test_vietnamese_outputs_hold_no_english_and_english_no_vietnamese(full, full_folders):
+    res = full.results
     for lang in ("vi", "en"):
-        d = tmp_path / lang
-        d.mkdir()
-        write_report_files(res, d, lang)
-        for fmt, text in _visible_text(d).items():
-            text = _without_names(text, res)
+        for fmt, text in visible_text(full_folders[lang]).items():
+            text = without_names(text, res)
             if lang == "vi":
-                leaks = [s for s in _ascii_sentences(text) if not s.startswith(("Yen Bai", "Times New"))]
+                leaks = [s for s in ascii_sentences(text) if not s.startswith(("Yen Bai", "Times New"))]
                 assert not leaks, (fmt, leaks[:5])
             else:
                 lines = [ln for ln in text.splitlines() if VI_LETTERS.search(ln)]
@@ -293,22 +263,3 @@ def test_html_is_escaped_in_every_new_section(full):
     md = render_markdown(evil, "vi")
     assert "<script>" not in md and "<img" not in md
 
-
-def test_bundled_example_outputs_hold_no_foreign_language(tmp_path):
-    """``happiness-index run --example`` in both languages: no English in the Vietnamese report, no
-    Vietnamese in the English one (commune names, the title and sources excepted)."""
-    import json
-
-    from happiness_index.report.cli import main
-
-    for lang in ("vi", "en"):
-        out = tmp_path / lang
-        assert main(["run", "--example", "--out", str(out), "--lang", lang, "--quiet"]) == 0
-        res = json.loads((out / "results.json").read_text(encoding="utf-8"))
-        for fmt, text in _visible_text(out).items():
-            text = _without_names(text, res)
-            if lang == "vi":
-                assert not _ascii_sentences(text), (fmt, _ascii_sentences(text)[:5])
-            else:
-                lines = [ln for ln in text.splitlines() if VI_LETTERS.search(ln)]
-                assert not lines, (fmt, lines[:5])

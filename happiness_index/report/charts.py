@@ -78,7 +78,7 @@ def trajectory_figure(results: Mapping, lang: str = "vi"):
     plt = _plt()
     t, f = catalog(lang), Formatter(lang)
     level = f.pct(results["level"])
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.6))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.6), layout="constrained")
     tg, ty, pts = _trajectory_points(results)
     handles, labels = [], []
     if ty:
@@ -147,7 +147,7 @@ def communes_figure(results: Mapping, lang: str = "vi"):
     t, f = catalog(lang), Formatter(lang)
     domain, population = domain_labels(results, lang)
     rows = sorted(results.get("communes") or [], key=lambda r: -1e9 if is_missing(r.get("estimate")) else r["estimate"])
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.28 * max(len(rows), 3) + 1.5))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 0.28 * max(len(rows), 3) + 1.5), layout="constrained")
     handles, labels = [], []
     if rows:
         y = np.arange(len(rows))
@@ -181,7 +181,7 @@ def components_figure(results: Mapping, lang: str = "vi"):
     plt = _plt()
     t, f = catalog(lang), Formatter(lang)
     comps = results["components"]
-    fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.2))
+    fig, ax = plt.subplots(figsize=(WIDTH_IN, 3.2), layout="constrained")
     x = np.arange(len(comps))
     v = np.array([c["estimate"] for c in comps], dtype=float)
     lo = np.array([np.nan if is_missing(c.get("ci_low")) else c["ci_low"] for c in comps], dtype=float)
@@ -219,10 +219,10 @@ def save_charts(results: Mapping, folder: Path | None, lang: str) -> dict[str, s
             fig = make(results, lang)
             try:
                 if folder is not None:
-                    fig.savefig(Path(folder) / f"{name}.png", dpi=150, bbox_inches="tight",
+                    fig.savefig(Path(folder) / f"{name}.png", dpi=150,
                                 metadata={"Software": None})
                 buf = io.StringIO()
-                fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None})
+                fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
                 svgs[name] = buf.getvalue()
             finally:
                 plt.close(fig)
@@ -233,7 +233,7 @@ def _plot(make, results, path, lang) -> None:
     plt = _plt()
     fig = make(results, lang)
     try:
-        fig.savefig(Path(path), dpi=150, bbox_inches="tight", metadata={"Software": None})
+        fig.savefig(Path(path), dpi=150, metadata={"Software": None})
     finally:
         plt.close(fig)
 
