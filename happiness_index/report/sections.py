@@ -124,9 +124,12 @@ def _summary(c: _Ctx) -> Section:
 
 def _change_sentence(c: _Ctx, ch: Mapping) -> str:
     t, f = c.t, c.f
-    text = t("summary.change", old_year=str(ch.get("old_label")), old=f.num(ch.get("old")),
-             change=f.sign(ch.get("change_pp")), level=c.level, ci=f.ci(ch.get("ci_low"), ch.get("ci_high"), sign=True),
-             p=f.p(ch.get("p_value")), rel=f.sign(ch.get("change_rel_pct")))
+    d = ch.get("change_pp")
+    verb = t("word.fell") if (not is_missing(d) and d < 0) else t("word.rose")
+    text = t("summary.change", old_year=str(ch.get("old_label")), old=f.num(ch.get("old")), verb=verb,
+             change=f.num(None if is_missing(d) else abs(d)), level=c.level,
+             ci=f.ci(ch.get("ci_low"), ch.get("ci_high"), sign=True), p=f.p(ch.get("p_value")),
+             rel=f.num(None if is_missing(ch.get("change_rel_pct")) else abs(ch["change_rel_pct"])))
     p = ch.get("p_value")
     if is_missing(p):
         return text + " " + t("summary.change_no_se")
@@ -244,7 +247,8 @@ def _targets(c: _Ctx) -> Section:
     if not tg:
         return Section("targets", t("section.targets"), [Paragraph(t("targets.none"))])
     rows = [[str(x["year"]), f.num(x.get("target"), 1), f.num(x.get("estimate")), f.ci(x.get("ci_low"), x.get("ci_high")),
-             f.sign(x.get("gap_pp")), status_text(x.get("status") or "", c.lang), source_in(x.get("target_source"), c.lang)]
+             f.sign(x.get("gap_pp")), status_text(x.get("status") or "", c.lang) or "—",
+             source_in(x.get("target_source"), c.lang) or "—"]
             for x in tg["years"]]
     table = Table("targets", [t("col.year"), t("col.target"), t("col.estimate"), c.ci_head(), t("col.gap"),
                               t("col.status"), t("col.source")], rows, "rrrrrll")
@@ -255,10 +259,13 @@ def _targets(c: _Ctx) -> Section:
 def _outlook(c: _Ctx, o: Mapping) -> list[str]:
     t, f = c.t, c.f
     out = []
-    if o.get("gain_needed_pp_per_year") is not None:
+    gain = o.get("gain_needed_pp_per_year")
+    if gain is not None and gain > 0:
         out.append(t("outlook.gain_needed", target=f.num(o["last_target"], 1), year=str(o["last_target_year"]),
-                     gain=f.sign(o["gain_needed_pp_per_year"]), latest=str(o["latest_year"]),
-                     left=f.int(o["years_left"])))
+                     gain=f.num(gain), latest=str(o["latest_year"]), left=f.int(o["years_left"])))
+    elif gain is not None:
+        out.append(t("outlook.already_above", target=f.num(o["last_target"], 1), year=str(o["last_target_year"]),
+                     latest=str(o["latest_year"])))
     if o.get("observed_gain_pp_per_year") is not None:
         out.append(t("outlook.observed", gain=f.sign(o["observed_gain_pp_per_year"]), since=str(o["observed_from"])))
     if o.get("projection") is not None:
@@ -309,7 +316,8 @@ def _method(c: _Ctx) -> Section:
         if rule.get("max_cv") is not None:
             parts.append(t("rule.max_cv", cv=f.num(100 * rule["max_cv"], 0)))
         if rule.get("max_ci_halfwidth") is not None:
-            parts.append(t("rule.max_halfwidth", w=f.num(rule["max_ci_halfwidth"], 1)))
+            w = float(rule["max_ci_halfwidth"])
+            parts.append(t("rule.max_halfwidth", w=f.num(w, 0 if w.is_integer() else 1)))
         if rule.get("min_df") is not None:
             parts.append(t("rule.min_df", df=f.int(rule["min_df"])))
         items.append(t("method.publication", domains=lower_first(c.domain),

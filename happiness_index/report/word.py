@@ -45,14 +45,18 @@ TEXT_WIDTH_CM = 21.0 - MARGINS_CM[2] - MARGINS_CM[3]
 LEFT_COL_CM, RIGHT_COL_CM = 6.5, TEXT_WIDTH_CM - 6.5
 
 
+#: Children of ``w:pPr`` that follow ``w:pBdr`` in the schema's sequence.
+_PPR_AFTER_PBDR = ("w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap", "w:overflowPunct",
+                   "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd", "w:snapToGrid",
+                   "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap", "w:jc",
+                   "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl", "w:divId",
+                   "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange")
+
+
 def _set_font(run_or_style, size: float | None = None, bold: bool | None = None, italic: bool | None = None) -> None:
     font = run_or_style.font
     font.name = FONT
-    rpr = run_or_style.element.get_or_add_rPr()
-    fonts = rpr.find(qn("w:rFonts"))
-    if fonts is None:
-        fonts = OxmlElement("w:rFonts")
-        rpr.append(fonts)
+    fonts = run_or_style.element.get_or_add_rPr().get_or_add_rFonts()  # schema order kept by python-docx
     for attr in ("w:ascii", "w:hAnsi", "w:cs", "w:eastAsia"):
         fonts.set(qn(attr), FONT)
     if size is not None:
@@ -84,23 +88,24 @@ def _rule(container, width_cm: float, column_cm: float) -> None:
     fmt.left_indent, fmt.right_indent = Cm(side), Cm(side)
     fmt.space_before, fmt.space_after = Pt(0), Pt(4)
     _set_font(p.add_run(""), 2)
-    ppr = p._p.get_or_add_pPr()
     bdr = OxmlElement("w:pBdr")
     bottom = OxmlElement("w:bottom")
     for k, v in (("w:val", "single"), ("w:sz", "6"), ("w:space", "1"), ("w:color", "000000")):
         bottom.set(qn(k), v)
     bdr.append(bottom)
-    ppr.append(bdr)
+    # CT_PPr is a sequence: pBdr comes before shd, tabs, ..., spacing, ind, jc (ECMA-376 §17.3.1.26)
+    p._p.get_or_add_pPr().insert_element_before(bdr, *_PPR_AFTER_PBDR)
 
 
 def _borderless(table) -> None:
-    tbl_pr = table._tbl.tblPr
     borders = OxmlElement("w:tblBorders")
     for edge in ("top", "left", "bottom", "right", "insideH", "insideV"):
         e = OxmlElement(f"w:{edge}")
         e.set(qn("w:val"), "nil")
         borders.append(e)
-    tbl_pr.append(borders)
+    # CT_TblPr is a sequence: tblBorders comes before shd, tblLayout, tblCellMar, tblLook
+    table._tbl.tblPr.insert_element_before(borders, "w:shd", "w:tblLayout", "w:tblCellMar", "w:tblLook",
+                                           "w:tblCaption", "w:tblDescription", "w:tblPrChange")
 
 
 def _two_columns(doc, left_cm: float = LEFT_COL_CM, right_cm: float = RIGHT_COL_CM):
