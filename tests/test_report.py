@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +155,12 @@ def test_html_screenshot_in_headless_chromium(tmp_path):
     assert im.size == (1200, 1600)
     a = np.asarray(im.convert("L"))
     assert (a < 128).mean() > 0.01  # text and charts rendered, not a blank page
+    # printed with the print stylesheet: A4 pages, a new page for each numbered section
+    pdf = shot.print_pdf(rep / "report.html", tmp_path / "report.pdf", chromium).read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    sections = (rep / "report.html").read_text(encoding="utf-8").count("<section class='numbered")
+    assert pages >= sections + 1
+    assert re.search(rb"/MediaBox\s*\[\s*0 0 595\.?\d* 841\.?\d*", pdf)    # A4 in points
 
 
 # --------------------------------------------------------------------------- new-user report #7, #10, #12
