@@ -167,6 +167,15 @@ def test_every_number_in_the_docx_tables_is_in_results_json(folders):
                     assert hits.any(), (tok, cell.text)
                     checked += 1
     assert checked > 200
+    # every number with decimals in the body text too (sentences print sizes of changes unsigned)
+    decimal = re.compile(r"[+-]?\d+(?:\.\d{3})*,\d+")
+    for p in d.paragraphs:
+        for tok in decimal.findall(p.text):
+            x = parse_number(tok, "vi")
+            tol = 0.5 * 10 ** -len(tok.split(",")[1]) + 1e-9
+            assert (np.abs(np.abs(known) - abs(x)) <= tol).any(), (tok, p.text)
+            checked += 1
+    assert checked > 260
     # the city's index as printed equals results.json rounded
     comps = d.tables[1]
     assert comps.rows[0].cells[1].text == "Ước lượng"
