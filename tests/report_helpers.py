@@ -32,7 +32,7 @@ def ascii_sentences(text: str) -> list[str]:
     return re.findall(rf"\b{words}(?:[ ,]+{words}){{3,}}\b", text)
 
 
-VI_LETTERS = re.compile("[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.I)
+VI_LETTERS = re.compile("[ăâđêôơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ]", re.IGNORECASE)
 
 
 def visible_text(folder) -> dict[str, str]:
@@ -41,7 +41,7 @@ def visible_text(folder) -> dict[str, str]:
     from openpyxl import load_workbook
 
     html = (folder / "report.html").read_text(encoding="utf-8")
-    html = re.sub(r"<style>.*?</style>", " ", html, flags=re.S)
+    html = re.sub(r"<style>.*?</style>", " ", html, flags=re.DOTALL)
     html = re.sub(r"<[^>]+>", " ", html)
     d = docx.Document(str(folder / "report.docx"))
     doc = "\n".join([p.text for p in d.paragraphs] + [c.text for t in d.tables for r in t.rows for c in r.cells])

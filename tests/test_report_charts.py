@@ -5,10 +5,16 @@ from __future__ import annotations
 import matplotlib.colors as mcolors
 import matplotlib.pyplot as plt
 import pytest
-
-from happiness_index.report.charts import (PALETTE, WIDTH_IN, communes_figure, components_figure, save_charts,
-                                           trajectory_figure)
 from report_helpers import example_run
+
+from happiness_index.report.charts import (
+    PALETTE,
+    WIDTH_IN,
+    communes_figure,
+    components_figure,
+    save_charts,
+    trajectory_figure,
+)
 
 
 @pytest.fixture(scope="module")

@@ -11,12 +11,12 @@ from html.parser import HTMLParser
 
 import numpy as np
 import pytest
+from report_helpers import VI_LETTERS, ascii_sentences, visible_text, without_names
 
 import happiness_index as hi
 from happiness_index.report.annual import write_report_files
 from happiness_index.report.catalog import LANGUAGES, catalog
 from happiness_index.report.numbers import fmt_date, fmt_int, fmt_number, parse_number
-from report_helpers import VI_LETTERS, ascii_sentences, visible_text, without_names
 
 CONFIG = {"issuing_body": "Chi cục Thống kê thành phố Yên Bái", "document_number": "15/BC-CCTK", "place": "Yên Bái",
           "signer_title": "Chi cục trưởng", "date": "2026-12-07"}

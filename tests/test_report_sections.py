@@ -10,15 +10,29 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 import pytest
+from report_helpers import (
+    VI_LETTERS,
+    ascii_sentences,
+    example_run,
+    visible_text,
+    without_names,
+)
 
 import happiness_index as hi
 from happiness_index.index.multiplicity import adjust_pvalues
 from happiness_index.questionnaire.spec import bundled_spec_path
-from happiness_index.report.annual import (OPTIONAL_SECTIONS, attach_section, commune_names, render_html,
-                                           render_markdown, run_annual, summary_lines, write_report_files)
+from happiness_index.report.annual import (
+    OPTIONAL_SECTIONS,
+    attach_section,
+    commune_names,
+    render_html,
+    render_markdown,
+    run_annual,
+    summary_lines,
+    write_report_files,
+)
 from happiness_index.report.content import build_document
 from happiness_index.report.extra_sections import ordinal, rank_text
-from report_helpers import VI_LETTERS, ascii_sentences, example_run, visible_text, without_names
 
 
 # ----------------------------------------------------------------------------- adjusted p-values

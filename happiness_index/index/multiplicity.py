@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import EstimationError
 
-__all__ = ["adjust_pvalues", "METHODS"]
+__all__ = ["METHODS", "adjust_pvalues"]
 
 METHODS = ("holm", "bh")
 

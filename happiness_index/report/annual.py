@@ -49,9 +49,23 @@ from .documents import png_data_uri, render_html, render_markdown
 from .numbers import check_lang
 from .text import domain_labels, vi_sort_key
 
-__all__ = ["run_annual", "AnnualRun", "write_report", "write_report_files", "render_markdown", "render_html",
-           "plot_trajectory", "plot_communes", "plot_components", "trajectory_figure", "Progress", "REPORT_FILES",
-           "vi_sort_key", "summary_lines", "OPTIONAL_SECTIONS"]
+__all__ = [
+    "OPTIONAL_SECTIONS",
+    "REPORT_FILES",
+    "AnnualRun",
+    "Progress",
+    "plot_communes",
+    "plot_components",
+    "plot_trajectory",
+    "render_html",
+    "render_markdown",
+    "run_annual",
+    "summary_lines",
+    "trajectory_figure",
+    "vi_sort_key",
+    "write_report",
+    "write_report_files",
+]
 
 #: Files written by :func:`write_report_files` (the tables also go to ``tables.xlsx``).
 REPORT_FILES = ("report.docx", "report.md", "report.html", "results.json", "chart_trajectory.png",
@@ -520,8 +534,8 @@ def _method_notes(spec, result, cal, rule, domain: str) -> list[str]:
              f"Variance: {result.variance_method}; intervals: {result.ci_scale}.",
              f"Domains ({domain[:1].lower() + domain[1:]}) are estimated on the full design, never by dropping rows.",
              "Changes are in percentage points (new - old); relative change is 100 (new/old - 1), labelled separately.",
-             "Target status: 'reached' when the whole interval is at or above the target, 'not reached' when it is "
-             "below, otherwise 'not distinguishable' (one-sided tests at (1 - level)/2 each)."]
+             ("Target status: 'reached' when the whole interval is at or above the target, 'not reached' when it is "
+              "below, otherwise 'not distinguishable' (one-sided tests at (1 - level)/2 each).")]
     if result.by_group is not None:
         parts = [text for key, text in (("min_n", "at least {} respondents"), ("max_cv", "CV at most {:.0%}"),
                                         ("max_ci_halfwidth", "interval half-width at most {:g} points"),

@@ -23,7 +23,7 @@ from babel.messages.pofile import read_po
 
 from .numbers import check_lang
 
-__all__ = ["MessageCatalog", "catalog", "LANGUAGES"]
+__all__ = ["LANGUAGES", "MessageCatalog", "catalog"]
 
 LANGUAGES = ("vi", "en")
 DOMAIN = "report"

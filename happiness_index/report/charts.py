@@ -24,8 +24,17 @@ from .catalog import catalog
 from .sections import trajectory_title
 from .text import Formatter, commune_display_name, domain_labels, is_missing
 
-__all__ = ["PALETTE", "trajectory_figure", "communes_figure", "components_figure", "save_charts", "CHARTS",
-           "plot_trajectory", "plot_communes", "plot_components"]
+__all__ = [
+    "CHARTS",
+    "PALETTE",
+    "communes_figure",
+    "components_figure",
+    "plot_communes",
+    "plot_components",
+    "plot_trajectory",
+    "save_charts",
+    "trajectory_figure",
+]
 
 #: Okabe & Ito (2008), "Color universal design": safe for colour-blind readers.
 PALETTE = {"blue": "#0072B2", "vermillion": "#D55E00", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
@@ -47,7 +56,7 @@ def _plt():
 
 
 def _label_box():
-    return dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.9)
+    return {"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.9}
 
 
 def _legend_below(ax, handles, labels, ncol: int = 2) -> None:

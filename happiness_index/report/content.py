@@ -23,7 +23,7 @@ from .numbers import check_lang, fmt_date
 from .sections import build_sections
 from .text import lower_first
 
-__all__ = ["build_document", "DEFAULT_CONFIG_KEYS"]
+__all__ = ["DEFAULT_CONFIG_KEYS", "build_document"]
 
 #: Keys of ``report_config`` (each a string, or ``{"vi": ..., "en": ...}``).
 DEFAULT_CONFIG_KEYS = ("issuing_body", "parent_body", "document_number", "place", "signer_title", "signer_name",

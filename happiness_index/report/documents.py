@@ -19,7 +19,7 @@ from .cells import escape_markdown
 from .content import build_document
 from .model import ReportDocument
 
-__all__ = ["render_markdown", "render_html", "png_data_uri", "svg_data_uri", "template_environment"]
+__all__ = ["png_data_uri", "render_html", "render_markdown", "svg_data_uri", "template_environment"]
 
 
 @functools.lru_cache(maxsize=1)

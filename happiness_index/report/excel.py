@@ -24,7 +24,7 @@ from .content import build_document
 from .sections import commune_order, publication_reason, status_text
 from .text import Formatter, commune_display_name, domain_labels, is_missing, source_in
 
-__all__ = ["write_tables_xlsx", "excel_sheets", "NUMBER_FORMATS"]
+__all__ = ["NUMBER_FORMATS", "excel_sheets", "write_tables_xlsx"]
 
 NUMBER_FORMATS = {"num": "0.00", "num1": "0.0", "int": "#,##0", "p": "0.000", "share": "0.0%", "text": "@",
                   "year": "0"}
@@ -224,7 +224,7 @@ def write_tables_xlsx(results: Mapping, path, lang: str = "vi", when: _dt.dateti
     sheets = excel_sheets(results, lang)
     wb = Workbook()
     wb.remove(wb.active)
-    for _key, (title, cols, rows) in sheets.items():
+    for title, cols, rows in sheets.values():
         _write_sheet(wb.create_sheet(title=title[:31]), cols, rows)
     notes = wb.create_sheet(title=catalog(lang)("xlsx.sheet_notes"))
     for i, line in enumerate(_notes(results, lang, sheets), start=1):

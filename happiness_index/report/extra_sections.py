@@ -24,7 +24,7 @@ from .catalog import catalog
 from .model import Paragraph, Section, Table
 from .text import Formatter, is_missing
 
-__all__ = ["extra_sections", "rank_text", "ordinal"]
+__all__ = ["extra_sections", "ordinal", "rank_text"]
 
 
 def ordinal(k, lang: str) -> str:

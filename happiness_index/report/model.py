@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass, field
 
-__all__ = ["Paragraph", "Bullets", "Table", "Chart", "Section", "Letterhead", "ReportDocument"]
+__all__ = ["Bullets", "Chart", "Letterhead", "Paragraph", "ReportDocument", "Section", "Table"]
 
 
 @dataclass

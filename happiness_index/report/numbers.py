@@ -15,8 +15,17 @@ import math
 from babel.dates import format_date
 from babel.numbers import format_decimal
 
-__all__ = ["LOCALES", "fmt_number", "fmt_int", "fmt_p", "fmt_interval", "fmt_share", "fmt_date", "parse_number",
-           "check_lang"]
+__all__ = [
+    "LOCALES",
+    "check_lang",
+    "fmt_date",
+    "fmt_int",
+    "fmt_interval",
+    "fmt_number",
+    "fmt_p",
+    "fmt_share",
+    "parse_number",
+]
 
 #: Babel locale of each report language.
 LOCALES = {"vi": "vi_VN", "en": "en_GB"}

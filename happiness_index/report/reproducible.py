@@ -14,7 +14,7 @@ import re
 import zipfile
 from pathlib import Path
 
-__all__ = ["normalise_zip", "FIXED_ZIP_TIME"]
+__all__ = ["FIXED_ZIP_TIME", "normalise_zip"]
 
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -46,7 +46,7 @@ def normalise_zip(path, when: _dt.datetime | None = None) -> Path:
                 data = src.read(info.filename)
                 if when is not None and info.filename == "docProps/core.xml":
                     stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-                    data = _CORE_TIMES.sub(lambda m: m.group(1) + stamp + m.group(3), data)
+                    data = _CORE_TIMES.sub(lambda m, s=stamp: m.group(1) + s + m.group(3), data)
                 fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
                 fixed.compress_type = zipfile.ZIP_DEFLATED
                 fixed.external_attr = 0o644 << 16

@@ -25,7 +25,7 @@ from .text import (
     vi_sort_key,
 )
 
-__all__ = ["build_sections", "commune_order", "status_text", "trajectory_title", "publication_reason"]
+__all__ = ["build_sections", "commune_order", "publication_reason", "status_text", "trajectory_title"]
 
 
 class _Ctx:

@@ -12,8 +12,17 @@ from collections.abc import Mapping
 from .catalog import catalog
 from .numbers import fmt_int, fmt_interval, fmt_number, fmt_p
 
-__all__ = ["Formatter", "lower_first", "cap_first", "domain_labels", "commune_display_name", "has_codes",
-           "source_in", "is_missing", "vi_sort_key"]
+__all__ = [
+    "Formatter",
+    "cap_first",
+    "commune_display_name",
+    "domain_labels",
+    "has_codes",
+    "is_missing",
+    "lower_first",
+    "source_in",
+    "vi_sort_key",
+]
 
 
 class Formatter:

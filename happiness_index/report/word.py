@@ -36,7 +36,7 @@ from docx.shared import Cm, Pt
 
 from .model import Bullets, Chart, Paragraph, ReportDocument, Table
 
-__all__ = ["write_docx", "FONT", "MARGINS_CM"]
+__all__ = ["FONT", "MARGINS_CM", "write_docx"]
 
 FONT = "Times New Roman"
 #: Page margins in cm (top, bottom, left, right), Decree 30/2020/NĐ-CP Appendix I.
