@@ -285,3 +285,16 @@ def test_html_is_escaped_in_every_new_section(full):
     md = render_markdown(evil, "vi")
     assert "<script>" not in md and "<img" not in md
 
+
+
+def test_progress_labels_follow_the_language(spec):
+    import io
+
+    from happiness_index.report.annual import Progress
+
+    for lang, word in (("vi", "đã tính chỉ số"), ("en", "index computed")):
+        s = io.StringIO()
+        run_annual(hi.load_city_survey(2024), spec, progress=Progress(6, stream=s, lang=lang))
+        assert word in s.getvalue()
+    with pytest.raises(hi.HappinessIndexError, match="lang"):
+        Progress(6, lang="fr")

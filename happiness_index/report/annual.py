@@ -92,12 +92,13 @@ class Progress:
         log file or a pipe never receives ``\\r`` control characters.
     width : int, default 24
         Characters of the bar.
-    lang : {"vi", "en"}, default "vi"
-        Language of the step labels :func:`run_annual` writes (from the message catalog);
-        the same default as the report's ``lang``.
+    lang : {"vi", "en"}, default "en"
+        Language of the step labels :func:`run_annual` writes (from the message catalog). The
+        command line passes its ``--lang``; the English default keeps the labels of earlier
+        versions for callers that translate them themselves.
     """
 
-    def __init__(self, total: int, stream=None, enabled: bool | None = True, width: int = 24, lang: str = "vi"):
+    def __init__(self, total: int, stream=None, enabled: bool | None = True, width: int = 24, lang: str = "en"):
         self.lang = check_lang(lang)
         self.total, self.done, self.width = max(int(total), 1), 0, width
         self.stream = stream if stream is not None else sys.stderr
@@ -283,7 +284,7 @@ def run_annual(
     from ..reading.schema import validate_survey
 
     prog = progress or Progress(6, enabled=False)
-    say = catalog(getattr(prog, "lang", "vi"))
+    say = catalog(getattr(prog, "lang", "en"))
     _require_rows(survey, "survey")
     data, year = _select_year(survey, year, "survey")
     rep = validate_survey(data, spec, frame)
