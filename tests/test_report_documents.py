@@ -101,7 +101,7 @@ def test_docx_header_block_follows_decree_30(configured):
     head = d.tables[0]
     left = [p.text for p in head.cell(0, 0).paragraphs if p.text]
     right = [p.text for p in head.cell(0, 1).paragraphs if p.text]
-    assert left == ["UBND THÀNH PHỐ YÊN BÁI", "CHI CỤC THỐNG KÊ THÀNH PHỐ YÊN BÁI", "Số: 15/BC-CCTK"]
+    assert left == ["CỤC THỐNG KÊ TỈNH YÊN BÁI", "CHI CỤC THỐNG KÊ THÀNH PHỐ YÊN BÁI", "Số: 15/BC-CCTK"]
     assert right == ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc",
                      "Yên Bái, ngày 07 tháng 12 năm 2026"]
     runs = {p.text: p.runs[0] for c in head.rows[0].cells for p in c.paragraphs if p.text}
@@ -129,9 +129,9 @@ def test_docx_english_version_has_the_same_structure(configured, folders):
     assert len(d.tables) == len(_docx(configured["vi"]).tables)
     default = _docx(folders["en"])              # the defaults of the catalog, no configuration
     left = [p.text for p in default.tables[0].cell(0, 0).paragraphs if p.text]
-    assert left == ["YEN BAI CITY PEOPLE'S COMMITTEE", "CITY STATISTICS OFFICE", "No.: …/BC-TK"]
+    assert left == ["YEN BAI PROVINCIAL STATISTICS OFFICE", "YEN BAI CITY STATISTICS BRANCH", "No.: …/BC-CCTK"]
     assert [p.text for p in default.tables[-1].cell(0, 1).paragraphs if p.text] == [
-        "HEAD OF OFFICE", "(Signature and seal)", "[Full name]"]
+        "HEAD OF BRANCH", "(Signature and seal)", "[Full name]"]
 
 
 def _flat_numbers(obj, out):
