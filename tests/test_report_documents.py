@@ -269,3 +269,26 @@ def test_bundled_example_outputs_hold_no_foreign_language(folders, results):
             else:
                 lines = [ln for ln in text.splitlines() if VI_LETTERS.search(ln)]
                 assert not lines, (fmt, lines[:5])
+
+
+def test_control_characters_and_undefined_estimates_are_written(results, tmp_path):
+    """A name with a stray control character (XML forbids it) and a commune without an estimate."""
+    import copy
+
+    import docx
+    from openpyxl import load_workbook
+
+    r = copy.deepcopy(results)
+    r["communes"][0]["name"] = "Âu\x07 Lâu"
+    r["communes"][1].update(estimate=None, ci_low=None, ci_high=None, se=None, diff_city_pp=None, publishable=False)
+    r["change"]["by_group"][1].update(p_value=None, p_holm=None, p_bh=None, change_pp=None)
+    write_report_files(r, tmp_path, "vi")
+    cells = [c.text for t in docx.Document(str(tmp_path / "report.docx")).tables for row in t.rows for c in row.cells]
+    assert "Âu\ufffd Lâu" in cells
+    ws = load_workbook(tmp_path / "tables.xlsx")["Xã phường"]
+    names = [c.value for c in ws["A"]]
+    assert "Âu\ufffd Lâu" in names
+    row = names.index(r["communes"][1]["name"]) + 1
+    assert ws.cell(row=row, column=3).value is None                                 # no estimate: an empty cell
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert f"| {r['communes'][1]['name']} | — | — | — |" in md and "không: chỉ số không xác định" in md

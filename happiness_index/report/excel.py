@@ -22,7 +22,7 @@ from .catalog import catalog
 from .cells import neutralise_cell
 from .content import build_document
 from .sections import commune_order, publication_reason, status_text
-from .text import Formatter, commune_display_name, domain_labels, is_missing, source_in
+from .text import Formatter, commune_display_name, domain_labels, is_missing, source_in, xml_safe
 
 __all__ = ["NUMBER_FORMATS", "excel_sheets", "write_tables_xlsx"]
 
@@ -161,13 +161,13 @@ def _cell_value(col, rec):
         return None
     if col["fmt"] == "share" and v is not None:
         return float(v)
-    return neutralise_cell(v)
+    return neutralise_cell(xml_safe(v) if isinstance(v, str) else v)
 
 
 def _write_sheet(ws, cols: list, rows: list) -> None:
     head_font, fill = Font(bold=True), PatternFill("solid", fgColor="DDE6F0")
     for j, c in enumerate(cols, start=1):
-        cell = ws.cell(row=1, column=j, value=neutralise_cell(c["header"]))
+        cell = ws.cell(row=1, column=j, value=neutralise_cell(xml_safe(c["header"])))
         cell.font, cell.fill = head_font, fill
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     widths = [min(max(len(str(c["header"])) * 0.6, 8), 40) for c in cols]
@@ -228,7 +228,7 @@ def write_tables_xlsx(results: Mapping, path, lang: str = "vi", when: _dt.dateti
         _write_sheet(wb.create_sheet(title=title[:31]), cols, rows)
     notes = wb.create_sheet(title=catalog(lang)("xlsx.sheet_notes"))
     for i, line in enumerate(_notes(results, lang, sheets), start=1):
-        notes.cell(row=i, column=1, value=neutralise_cell(line)).font = Font(bold=(i == 1))
+        notes.cell(row=i, column=1, value=neutralise_cell(xml_safe(line))).font = Font(bold=(i == 1))
     notes.column_dimensions["A"].width = 120
     if when is None:
         d = results.get("report_date")

@@ -6,6 +6,7 @@ Also :func:`vi_sort_key`, the Vietnamese alphabetical order of commune names.
 from __future__ import annotations
 
 import math
+import re
 import unicodedata
 from collections.abc import Mapping
 
@@ -22,6 +23,7 @@ __all__ = [
     "lower_first",
     "source_in",
     "vi_sort_key",
+    "xml_safe",
 ]
 
 
@@ -91,6 +93,16 @@ def source_in(text, lang: str) -> str:
 def is_missing(x) -> bool:
     """None or a non-finite float."""
     return x is None or (isinstance(x, float) and not math.isfinite(x))
+
+
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text) -> str:
+    """``text`` with the characters XML 1.0 forbids (control characters, lone surrogates)
+    replaced by U+FFFD, so that a name typed with a stray control character can be written to
+    Word and Excel files (which are XML) and is visibly marked, not silently changed."""
+    return _XML_ILLEGAL.sub("\ufffd", str(text))
 
 
 def vi_sort_key(s) -> tuple:

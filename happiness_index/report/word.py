@@ -35,6 +35,7 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt
 
 from .model import Bullets, Chart, Paragraph, ReportDocument, Table
+from .text import xml_safe
 
 __all__ = ["FONT", "MARGINS_CM", "write_docx"]
 
@@ -76,7 +77,7 @@ def _para(container, text: str = "", size: float = 14, bold=False, italic=False,
     if first_indent_cm is not None:
         fmt.first_line_indent = Cm(first_indent_cm)
     if text:
-        _set_font(p.add_run(text), size, bold, italic)
+        _set_font(p.add_run(xml_safe(text)), size, bold, italic)
     return p
 
 
@@ -184,7 +185,7 @@ def _set_cell(cell, text: str, size: float, bold: bool = False, align=WD_ALIGN_P
     p.alignment = align
     p.paragraph_format.first_line_indent = Cm(0)
     p.paragraph_format.space_after = Pt(0)
-    _set_font(p.add_run(str(text)), size, bold)
+    _set_font(p.add_run(xml_safe(text)), size, bold)
 
 
 def _blocks(doc, section, pictures: dict) -> None:
