@@ -113,6 +113,10 @@ def test_docx_header_block_follows_decree_30(configured):
     assert body[i + 1].startswith("Kết quả khảo sát năm 2024 về chỉ số hạnh phúc")
     fonts = {r.font.name for p in d.paragraphs for r in p.runs if r.text}
     assert fonts == {"Times New Roman"}
+    headings = [p.text for p in d.paragraphs if p.style.name == "Heading 1"]
+    assert headings[0] == "1. Kết quả chính" and headings[-1] == "Phụ lục: thông tin kỹ thuật"
+    body = [p for p in d.paragraphs if p.text.startswith("Chỉ số hạnh phúc của người dân")][0]
+    assert body.runs[0].font.size == Pt(14) and body.paragraph_format.first_line_indent is not None
     sig = [t for t in d.tables if t.cell(0, 0).paragraphs and t.cell(0, 0).paragraphs[0].text == "Nơi nhận:"]
     assert len(sig) == 1
     left = [p.text for p in sig[0].cell(0, 0).paragraphs]

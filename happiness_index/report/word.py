@@ -32,7 +32,7 @@ from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Cm, Pt
+from docx.shared import Cm, Pt, RGBColor
 
 from .model import Bullets, Chart, Paragraph, ReportDocument, Table
 from .text import xml_safe
@@ -188,8 +188,20 @@ def _set_cell(cell, text: str, size: float, bold: bool = False, align=WD_ALIGN_P
     _set_font(p.add_run(xml_safe(text)), size, bold)
 
 
+def _heading(doc, text: str) -> None:
+    """A section heading in Word's "Heading 1" style (navigation pane, table of contents), set in
+    Times New Roman 14 pt bold black like the body."""
+    p = doc.add_paragraph(style="Heading 1")
+    p.alignment = WD_ALIGN_PARAGRAPH.LEFT
+    p.paragraph_format.space_before, p.paragraph_format.space_after = Pt(12), Pt(6)
+    p.paragraph_format.keep_with_next = True
+    run = p.add_run(xml_safe(text))
+    _set_font(run, 14, bold=True, italic=False)
+    run.font.color.rgb = RGBColor(0, 0, 0)
+
+
 def _blocks(doc, section, pictures: dict) -> None:
-    _para(doc, section.heading, 14, bold=True, align=WD_ALIGN_PARAGRAPH.LEFT, space_after=6)
+    _heading(doc, section.heading)
     for b in section.blocks:
         if isinstance(b, Paragraph):
             _para(doc, b.text, 14, align=WD_ALIGN_PARAGRAPH.JUSTIFY, space_after=6, first_indent_cm=1.0)
