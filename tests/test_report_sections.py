@@ -298,3 +298,12 @@ def test_progress_labels_follow_the_language(spec):
         assert word in s.getvalue()
     with pytest.raises(hi.HappinessIndexError, match="lang"):
         Progress(6, lang="fr")
+
+
+def test_markdown_keeps_character_references_whole(full):
+    from happiness_index.report.documents import markdown_text
+
+    assert markdown_text("Holm's <b>|") == "Holm&#x27;s &lt;b&gt;\\|"
+    assert markdown_text("&#x27; typed") == "&amp;\\#x27; typed"      # typed text stays text
+    md = render_markdown(full.results, "en")
+    assert "&\\#" not in md and "Holm&#x27;s method" in md

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 from collections.abc import Mapping
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
@@ -19,7 +20,17 @@ from .cells import escape_markdown
 from .content import build_document
 from .model import ReportDocument
 
-__all__ = ["png_data_uri", "render_html", "render_markdown", "svg_data_uri", "template_environment"]
+__all__ = ["markdown_text", "png_data_uri", "render_html", "render_markdown", "svg_data_uri", "template_environment"]
+
+
+_ESCAPED_ENTITY = re.compile(r"&\\#(x?[0-9A-Fa-f]+;)")
+
+
+def markdown_text(text) -> str:
+    """``text`` escaped for Markdown (:func:`~happiness_index.report.cells.escape_markdown`), with the
+    numeric character references it creates kept whole (``&#x27;`` for an apostrophe, not
+    ``&\\#x27;``, which a Markdown renderer would show as typed)."""
+    return _ESCAPED_ENTITY.sub(r"&#\1", escape_markdown(text))
 
 
 @functools.lru_cache(maxsize=1)
@@ -28,7 +39,7 @@ def template_environment() -> Environment:
     env = Environment(loader=PackageLoader("happiness_index.report", "templates"),
                       autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
                       undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
-    env.filters["md"] = escape_markdown
+    env.filters["md"] = markdown_text
     return env
 
 

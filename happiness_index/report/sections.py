@@ -113,7 +113,7 @@ def _summary(c: _Ctx) -> Section:
     comps = "; ".join(t("summary.component_item", label=_component_label(x, c.lang), value=f.num(x["estimate"]),
                         level=c.level, ci=f.ci(x.get("ci_low"), x.get("ci_high")))
                       for x in r["components"])
-    blocks.append(Paragraph(t("summary.components", k=str(len(r["components"])), items=comps)))
+    blocks.append(Paragraph(t("summary.components", items=comps)))
     ch = r.get("change")
     if ch:
         blocks.append(Paragraph(_change_sentence(c, ch)))
