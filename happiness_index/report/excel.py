@@ -22,7 +22,7 @@ from .catalog import catalog
 from .cells import neutralise_cell
 from .content import build_document
 from .sections import commune_order, publication_reason, status_text
-from .text import Formatter, commune_display_name, domain_labels, is_missing, source_in, xml_safe
+from .text import Formatter, commune_display_name, domain_labels, has_codes, is_missing, source_in, xml_safe
 
 __all__ = ["NUMBER_FORMATS", "excel_sheets", "write_tables_xlsx"]
 
@@ -63,21 +63,24 @@ def _publishable(t, lang):
 
 
 def _communes_sheet(r: Mapping, t, level: str, lang: str, population: str, domain: str):
-    cols = [_col("name", domain, "text", commune_display_name), _col("commune", t("col.code"), "text"),
+    rows = commune_order(r.get("communes") or [])
+    code = [_col("commune", t("col.code"), "text")] if has_codes(rows) else []
+    cols = [_col("name", domain, "text", commune_display_name), *code,
             _col("estimate", t("col.estimate")), _col("se", t("col.se")),
             _col("ci_low", t("xlsx.col_ci_low", level=level)), _col("ci_high", t("xlsx.col_ci_high", level=level)),
             _col("diff_city_pp", t("col.diff_population", population=population)), _col("n", t("col.n"), "int"),
             _col("cv", t("xlsx.col_cv"), "share"), _publishable(t, lang),
             _col("reason", t("col.reason"), "text",
                  lambda x: publication_reason(x, r.get("publication_rule") or {}, lang))]
-    return cols, commune_order(r.get("communes") or [])
+    return cols, rows
 
 
 def _change_sheet(r: Mapping, t, level: str, lang: str, domain: str):
     ch = r.get("change") or {}
     pub = {str(c.get("commune")): c.get("publishable") for c in r.get("communes") or []}
     rows = [{**x, "publishable": pub.get(str(x.get("commune")))} for x in ch.get("by_group") or []]
-    cols = [_col("name", domain, "text", commune_display_name), _col("commune", t("col.code"), "text"),
+    code = [_col("commune", t("col.code"), "text")] if has_codes(rows) else []
+    cols = [_col("name", domain, "text", commune_display_name), *code,
             _col("old", t("xlsx.col_old")), _col("new", t("xlsx.col_new")), _col("change_pp", t("col.change_pp")),
             _col("ci_low", t("xlsx.col_ci_low", level=level)), _col("ci_high", t("xlsx.col_ci_high", level=level)),
             _col("change_rel_pct", t("col.change_rel")), _col("p_value", t("col.p"), "p"),
@@ -198,7 +201,7 @@ def _notes(results: Mapping, lang: str, sheets: Mapping) -> list[str]:
     for s in doc.sections:
         if s.key in ("method", "annex"):
             lines.append(s.heading)
-            lines += ["- " + item for b in s.blocks for item in getattr(b, "items", [])]
+            lines += ["• " + item for b in s.blocks for item in getattr(b, "items", [])]
     return lines
 
 
