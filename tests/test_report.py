@@ -26,8 +26,9 @@ def spec():
 
 @pytest.fixture(scope="module")
 def run(spec):
-    return run_annual(hi.load_city_survey(2024), spec, frame=hi.load_city_frame(),
-                      previous=hi.load_city_survey(2023), targets="yen_bai_city_plan", synthetic=True)
+    from report_helpers import example_run
+
+    return example_run()   # the bundled example, 2024 against 2023 (cached for the session)
 
 
 def test_results_are_plain_json(run):
