@@ -61,6 +61,7 @@ def test_babel_formats():
     assert fmt_date(dt.date(2026, 12, 7), "en") == "7 December 2026"
     assert parse_number("3.400", "vi") == 3400 and parse_number("+76,93", "vi") == 76.93
     assert fmt_number(float("nan"), "vi") == "—" and fmt_number(None, "en") == "—"
+    assert fmt_number(-0.001, "vi", sign=True) == "0,00" and fmt_number(-0.004, "en") == "0.00"
 
 
 # ----------------------------------------------------------------------------- catalog

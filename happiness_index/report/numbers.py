@@ -60,6 +60,8 @@ def fmt_number(x: float | None, lang: str, decimals: int = 2, sign: bool = False
     if _missing(x):
         return DASH
     body = "#,##0" + ("." + "0" * decimals if decimals > 0 else "")
+    if round(float(x), decimals) == 0:
+        x, sign = 0.0, False  # never "-0,00" or "+0,00"
     pattern = f"+{body};-{body}" if sign else body
     return format_decimal(float(x), format=pattern, locale=LOCALES[lang], decimal_quantization=True)
 
