@@ -230,7 +230,7 @@ def test_gss_printed_command_runs_from_the_repository_root(tmp_path, gss_run):
     (tmp_path / "happiness_index").symlink_to(ROOT / "happiness_index", target_is_directory=True)
     r = _run_printed(command, tmp_path)
     assert r.returncode == 0, r.stderr
-    assert "86.94" in r.stdout  # the terminal summary (its wording follows --lang)
+    assert "86,94" in r.stdout  # the terminal summary (its wording follows --lang)
     assert (tmp_path / "gss_report" / "report.html").is_file()
     res = json.loads((tmp_path / "gss_report" / "results.json").read_text(encoding="utf-8"))
     ref = {c["id"]: c for c in json.loads((REFERENCE / "gss_happiness.json").read_text())["cases"]}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,8 +26,9 @@ def spec():
 
 @pytest.fixture(scope="module")
 def run(spec):
-    return run_annual(hi.load_city_survey(2024), spec, frame=hi.load_city_frame(),
-                      previous=hi.load_city_survey(2023), targets="yen_bai_city_plan", synthetic=True)
+    from report_helpers import example_run
+
+    return example_run()   # the bundled example, 2024 against 2023 (cached for the session)
 
 
 def test_results_are_plain_json(run):
@@ -40,19 +42,21 @@ def test_results_are_plain_json(run):
 
 def test_html_escapes_every_data_string(run):
     evil = copy.deepcopy(run.results)
-    evil["communes"][0]["commune"] = "<script>alert('x')</script> & Đồng"
+    evil["communes"][0]["commune"] = evil["communes"][0]["name"] = "<script>alert('x')</script> & Đồng"
     evil["title"]["vi"] = "<b>title</b>"
     evil["targets"]["years"][0]["target_source"] = "<img src=x onerror=alert(1)>"
     evil["method_notes"].append("<iframe>")
     page = render_html(evil, "vi")
     assert "<script>" not in page and "<iframe>" not in page and "<img src=x" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; &amp; Đồng" in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; Đồng" in page
     assert "&lt;b&gt;title&lt;/b&gt;" in page
+    md = render_markdown(evil, "vi")
+    assert "<script>" not in md and "<img src=x" not in md and "&lt;script&gt;" in md
 
 
 def test_markdown_escapes_table_pipes_and_labels_units(run):
     r = copy.deepcopy(run.results)
-    r["communes"][0]["commune"] = "A|B"
+    r["communes"][0]["commune"] = r["communes"][0]["name"] = "A|B"
     md = render_markdown(r, "en")
     assert "A\\|B" in md
     assert "Change (percentage points)" in md and "Relative change (% of previous value)" in md
@@ -152,6 +156,12 @@ def test_html_screenshot_in_headless_chromium(tmp_path):
     assert im.size == (1200, 1600)
     a = np.asarray(im.convert("L"))
     assert (a < 128).mean() > 0.01  # text and charts rendered, not a blank page
+    # printed with the print stylesheet: A4 pages, a new page for each numbered section
+    pdf = shot.print_pdf(rep / "report.html", tmp_path / "report.pdf", chromium).read_bytes()
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    sections = (rep / "report.html").read_text(encoding="utf-8").count("<section class='numbered")
+    assert pages >= sections + 1
+    assert re.search(rb"/MediaBox\s*\[\s*0 0 595\.?\d* 841\.?\d*", pdf)    # A4 in points
 
 
 # --------------------------------------------------------------------------- new-user report #7, #10, #12
@@ -172,7 +182,7 @@ def calibrated(spec):
 def _text_of_html(page):
     import re
 
-    return re.sub(r"<[^>]+>", " ", page)
+    return re.sub(r"<[^>]+>", " ", re.sub(r"<style>.*?</style>", " ", page, flags=re.S))
 
 
 def test_report_is_in_one_language(calibrated):
@@ -180,26 +190,26 @@ def test_report_is_in_one_language(calibrated):
     for lang, foreign in (("vi", ENGLISH_WORDS), ("en", VIETNAMESE_WORDS)):
         md = render_markdown(res, lang)
         page = render_html(res, lang)
-        for text in (md, _text_of_html(page), page):
+        for text in (md, _text_of_html(page)):
             text = text.replace("chart_components.png", "").replace("chart_communes.png", "")  # file names
             leaked = [w for w in foreign if w in text]
             assert not leaked, (lang, leaked)
             assert "None" not in text and "True" not in text and "False" not in text
     vi = render_markdown(res, "vi")
-    assert "hạt giống ngẫu nhiên (seed): không có" in vi and "đã hội tụ" in vi
+    assert "Hạt giống ngẫu nhiên (seed): không có" in vi and "hội tụ: có" in vi
     assert "![Các thành phần](chart_components.png)" in vi and "![Chỉ số theo xã / phường](chart_communes.png)" in vi
     assert "alt='Các thành phần'" in render_html(res, "vi")
-    assert "đường thẳng qua các ước lượng hằng năm" in vi
+    assert "Đường thẳng qua các ước lượng hằng năm" in vi
     en = render_markdown(res, "en")
-    assert "seed: none; replicates: none (Taylor linearisation)" in en and "; converged." in en
+    assert "Random seed: none" in en and "Taylor linearisation" in en and "converged: yes" in en
     assert "![Components](chart_components.png)" in en and "Difference from city (points)" in en
 
 
 def test_report_gives_the_publication_reason(run):
     md_vi, md_en = render_markdown(run.results, "vi"), render_markdown(run.results, "en")
     assert all(not c["publishable"] for c in run.results["communes"])          # 5 villages: df 4
-    assert md_vi.count("không: chỉ có 4 bậc tự do của thiết kế (< 5)") == 17
-    assert md_en.count("no: only 4 design degrees of freedom (< 5)") == 17
+    assert md_vi.count("không: chỉ có 4 bậc tự do của thiết kế (&lt; 5)") == 17
+    assert md_en.count("no: only 4 design degrees of freedom (&lt; 5)") == 17
     assert "nửa độ rộng KTC" in md_vi and "CI half-width" in md_en
 
 
@@ -236,7 +246,7 @@ def test_commune_and_change_tables_in_vietnamese_order(run):
     key = next(iter(bg[0]))
     assert [r[key] for r in bg] == sorted((r[key] for r in bg), key=vi_sort_key)
     md = render_markdown(run.results, "vi")
-    change_part = md.split("## Thay đổi so với năm trước")[1]
+    change_part = md.split(". Thay đổi so với năm trước")[1]
     assert change_part.index("| Âu Lâu |") < change_part.index("| Đồng Tâm |") < change_part.index("| Giới Phiên |")
 
 
@@ -255,7 +265,7 @@ def test_trajectory_targets_are_markers_and_labels_do_not_collide(calibrated):
         renderer = fig.canvas.get_renderer()
         axbox = ax.get_window_extent(renderer)
         labels = [t for t in ax.texts]
-        assert {t.get_text() for t in labels} >= {"72.7", "76", "84.6", "73.2", "76.9"}
+        assert {t.get_text() for t in labels} >= {"72,7", "76,0", "84,6", "73,2", "76,9"}
         bars = [c for c in ax.collections if isinstance(c, LineCollection)]
         for t in labels:
             bb = t.get_window_extent(renderer)

@@ -182,9 +182,11 @@ def index_from_components(values: Mapping[str, float] | Sequence[float], spec_or
     Returns
     -------
     float
-        The index, unrounded. The four published Yên Bái values are reproduced to two
-        decimals: (40.71, 41.6, 31.8) -> 53.26, (42.87, 45.5, 34.03) -> 57.32,
-        (55.5, 78.72, 69.82) -> 62.57, (57.13, 78.91, 68.72) -> 65.60.
+        The index, unrounded. The published Yên Bái components give the published index
+        to its published rounding: (40.71, 41.6, 31.8) -> 53.2558 (published 53.3),
+        (42.87, 45.5, 34.03) -> 57.3196 (published 57.3), (55.5, 78.72, 69.82) -> 62.5746
+        (published 62.57); (57.13, 78.91, 68.72) -> 65.6014 is the June 2023 aim of 65.6
+        (methodology/index.md, section 2).
 
     Raises
     ------

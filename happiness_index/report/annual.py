@@ -1,4 +1,4 @@
-"""The annual main job and its report: tables, charts, Markdown/HTML in Vietnamese and English.
+"""The annual main job: validate, weight, estimate, compare, assess, and write the report folder.
 
 :func:`run_annual` does the statistics office's yearly job on data already read into
 DataFrames: validate -> weight (calibrate when margins are given; bootstrap replicates when
@@ -7,24 +7,26 @@ with the previous year -> assess against the targets. It returns an :class:`Annu
 whose ``results`` is a plain JSON-able dict: every number the report shows, with
 provenance (spec hash, data hashes, library version, seed).
 
-:func:`write_report` turns that dict into a report directory, atomically (everything is
-written into a temporary directory next to the target, then swapped into place; only an earlier report
-of this program is ever replaced, see :mod:`happiness_index.report.outputs`):
+:func:`write_report_files` writes every file of the report into a folder;
+:func:`write_report` does it atomically for a report directory. The files:
 
-* ``report.md`` and ``report.html`` (UTF-8; every string from the data is HTML-escaped),
-* ``chart_trajectory.png`` (estimates with CI bars against the targets),
-  ``chart_communes.png`` (communes sorted, with CIs), ``chart_components.png``,
-* ``results.json``, and the tables as CSV (UTF-8 with BOM, for Excel) and ``tables.xlsx``.
+* ``report.docx`` (the administrative format of Decree 30/2020/NĐ-CP, :mod:`.word`),
+* ``report.html`` (self-contained, charts inlined, print stylesheet) and ``report.md``
+  (:mod:`.documents`, Jinja2 templates, every data string escaped),
+* ``chart_trajectory.png``, ``chart_communes.png``, ``chart_components.png`` (:mod:`.charts`),
+* ``results.json``, the tables as CSV (UTF-8 with BOM, machine column names) and the
+  formatted ``tables.xlsx`` (:mod:`.excel`, headers in the report's language).
 
-Percentage points (``_pp``) and relative change (``_rel_pct``) are always labelled.
+Every sentence comes from the message catalog (:mod:`.catalog`), every number is formatted by
+:mod:`.numbers` (Babel). Percentage points (``_pp``) and relative change (``_rel_pct``) are
+always labelled.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
-import html
 import json
-import math
 import sys
 import unicodedata
 import warnings
@@ -38,149 +40,38 @@ import pandas as pd
 
 from ..errors import EstimationError, HappinessIndexError, SchemaError
 from ..index.composite import to_jsonable as _clean
+from .catalog import catalog
+from .cells import neutralise_frame
+from .charts import plot_communes, plot_components, plot_trajectory, trajectory_figure
+from .documents import png_data_uri, render_html, render_markdown
+from .numbers import check_lang
+from .text import domain_labels, vi_sort_key
 
-__all__ = ["run_annual", "AnnualRun", "write_report", "render_markdown", "render_html", "plot_trajectory",
-           "plot_communes", "plot_components", "Progress", "REPORT_FILES", "TEXT", "vi_sort_key", "summary_lines"]
+__all__ = [
+    "OPTIONAL_SECTIONS",
+    "REPORT_FILES",
+    "AnnualRun",
+    "Progress",
+    "plot_communes",
+    "plot_components",
+    "plot_trajectory",
+    "render_html",
+    "render_markdown",
+    "run_annual",
+    "summary_lines",
+    "trajectory_figure",
+    "vi_sort_key",
+    "write_report",
+    "write_report_files",
+]
 
-#: Files written by :func:`write_report` (the tables also go to ``tables.xlsx``).
-REPORT_FILES = ("report.md", "report.html", "results.json", "chart_trajectory.png", "chart_communes.png",
-                "chart_components.png", "index.csv", "components.csv", "communes.csv", "change_communes.csv",
-                "targets.csv", "tables.xlsx")
+#: Files written by :func:`write_report_files` (the tables also go to ``tables.xlsx``).
+REPORT_FILES = ("report.docx", "report.md", "report.html", "results.json", "chart_trajectory.png",
+                "chart_communes.png", "chart_components.png", "index.csv", "components.csv", "communes.csv",
+                "change_communes.csv", "targets.csv", "tables.xlsx")
 
-TEXT = {
-    "en": {
-        "title": "Happiness index report", "synthetic": "SYNTHETIC DATA",
-        "summary": "Summary", "index": "Index", "year": "Year", "estimate": "Estimate", "se": "SE",
-        "ci": "{p}% CI", "df": "df", "n": "Respondents", "level": "Happiness band", "components": "Components",
-        "component": "Component", "communes": "Communes and wards", "commune": "Commune / ward",
-        "publishable": "Publishable", "diff_city": "Difference from city (points)",
-        "change": "Change since the previous year", "change_pp": "Change (percentage points)",
-        "change_rel": "Relative change (% of previous value)", "p": "p-value",
-        "targets": "Targets", "target": "Target", "gap": "Gap (points)", "status": "Status",
-        "source": "Source", "outlook": "Outlook", "method": "Method notes", "validation": "Validation",
-        "provenance": "Provenance", "yes": "yes", "no": "no", "city": "City",
-        "samples_independent": "The two years are treated as independent samples (drawn separately): "
-                               "the SE of the change is sqrt(SE_new² + SE_old²).",
-        "samples_joint": "Both years were estimated in one design over the stacked data: the covariance "
-                         "from the shared PSUs is included in the SE of the change.",
-        "no_previous": "No previous year was given.", "no_targets": "No targets were given.",
-        "gain_needed": "To reach {t:g} in {y}, the index must gain {g:+.2f} points per year from {ly} "
-                       "({k} year(s) left; SE {s:.2f}).",
-        "observed_gain": "Observed so far: {g:+.2f} points per year since {fy}.",
-        "projection": "A straight line through the estimates gives {p:.2f} in {y} ({ci}); {b}.",
-        "chart_traj": "Index by year with {p}% CI, against the targets",
-        "chart_years": "Index by year with {p}% CI", "chart_comm": "Index by {d}",
-        "chart_comp": "Components", "targets_label": "targets",
-        "estimates_label": "estimates",
-        "published_label": "published (no SE)", "by_domain": "Index by {d}", "pub_label": "publishable", "notpub_label": "not publishable (see the table)",
-        "diff_pop": "Difference from {pop} (points)", "none": "none", "taylor": "none (Taylor linearisation)",
-        "spec": "spec", "data_hash": "data sha256", "library": "library version", "seed": "seed",
-        "replicates": "replicates", "roles": {"survey": "survey", "previous": "previous year", "frame": "frame",
-                                              "margins": "margins"},
-        "not_publishable_n": "{k} of {n} not publishable", "see_reasons": " (reasons in the report)",
-    },
-    "vi": {
-        "title": "Báo cáo chỉ số hạnh phúc", "synthetic": "SỐ LIỆU MÔ PHỎNG",
-        "summary": "Tóm tắt", "index": "Chỉ số", "year": "Năm", "estimate": "Ước lượng", "se": "Sai số chuẩn",
-        "ci": "KTC {p}%", "df": "Bậc tự do", "n": "Số người trả lời", "level": "Mức hạnh phúc", "components": "Các thành phần",
-        "component": "Thành phần", "communes": "Các xã, phường", "commune": "Xã / phường",
-        "publishable": "Đủ tin cậy để công bố", "diff_city": "Chênh lệch so với thành phố (điểm)",
-        "change": "Thay đổi so với năm trước", "change_pp": "Thay đổi (điểm phần trăm)",
-        "change_rel": "Thay đổi tương đối (% so với năm trước)", "p": "Giá trị p",
-        "targets": "Mục tiêu", "target": "Mục tiêu", "gap": "Chênh lệch (điểm)", "status": "Đánh giá",
-        "source": "Nguồn", "outlook": "Triển vọng", "method": "Ghi chú phương pháp", "validation": "Kiểm tra dữ liệu",
-        "provenance": "Nguồn gốc kết quả", "yes": "có", "no": "không", "city": "Thành phố",
-        "samples_independent": "Hai năm được coi là hai mẫu độc lập (chọn riêng): sai số chuẩn của thay đổi "
-                               "là căn bậc hai của SE_mới² + SE_cũ².",
-        "samples_joint": "Hai năm được ước lượng trong cùng một thiết kế: hiệp phương sai do dùng chung "
-                         "địa bàn mẫu đã được tính vào sai số chuẩn của thay đổi.",
-        "no_previous": "Không có số liệu năm trước.", "no_targets": "Không có mục tiêu.",
-        "gain_needed": "Để đạt {t:g} vào năm {y}, chỉ số cần tăng {g:+.2f} điểm mỗi năm kể từ {ly} "
-                       "(còn {k} năm; SE {s:.2f}).",
-        "observed_gain": "Mức tăng quan sát được: {g:+.2f} điểm mỗi năm kể từ {fy}.",
-        "projection": "Ngoại suy tuyến tính cho năm {y}: {p:.2f} ({ci}); {b}.",
-        "chart_traj": "Chỉ số theo năm (KTC {p}%) so với mục tiêu",
-        "chart_years": "Chỉ số theo năm (KTC {p}%)", "chart_comm": "Chỉ số theo {d}",
-        "chart_comp": "Các thành phần", "targets_label": "mục tiêu",
-        "estimates_label": "ước lượng",
-        "published_label": "số công bố (không có SE)", "by_domain": "Chỉ số theo {d}", "pub_label": "đủ tin cậy để công bố",
-        "notpub_label": "không đủ tin cậy để công bố (xem bảng)",
-        "diff_pop": "Chênh lệch so với {pop} (điểm)", "none": "không có", "taylor": "không (tuyến tính hóa Taylor)",
-        "spec": "đặc tả", "data_hash": "mã băm dữ liệu (sha256)", "library": "phiên bản thư viện",
-        "seed": "hạt giống ngẫu nhiên (seed)", "replicates": "số bộ trọng số lặp",
-        "roles": {"survey": "khảo sát", "previous": "năm trước", "frame": "dàn mẫu", "margins": "tổng biên"},
-        "not_publishable_n": "{k}/{n} không đủ tin cậy để công bố", "see_reasons": " (lý do trong báo cáo)",
-    },
-}
-
-_STATUS = {
-    "reached": {"en": "reached", "vi": "đạt mục tiêu"},
-    "not reached": {"en": "not reached", "vi": "chưa đạt mục tiêu"},
-    "not distinguishable": {"en": "not distinguishable from the target", "vi": "chưa phân biệt được với mục tiêu"},
-    "no estimate": {"en": "no estimate", "vi": "chưa có số liệu"},
-    "": {"en": "", "vi": ""},
-}
-
-#: Vietnamese wording of the projection bases written by :meth:`Trajectory.assess`.
-_BASIS_VI = {
-    "straight line through the yearly estimates (weighted by 1/SE^2); uncertainty = sampling error of the "
-    "estimates only, years independent; the straight line itself is an assumption":
-        "đường thẳng qua các ước lượng hằng năm (trọng số 1/SE²); độ bất định chỉ gồm sai số chọn mẫu của các "
-        "ước lượng, các năm độc lập; bản thân giả định đường thẳng chưa được tính",
-    "straight line through published values without SE; uncertainty from their scatter around the line "
-    "(regression prediction of the mean, df = years - 2)":
-        "đường thẳng qua các số công bố không có SE; độ bất định từ độ phân tán quanh đường thẳng (dự báo trung "
-        "bình của hồi quy, bậc tự do = số năm - 2)",
-    "two values without SE: a straight line through them has no measurable uncertainty":
-        "hai giá trị không có SE: không đo được độ bất định của đường thẳng qua chúng",
-}
-
-#: English phrase -> Vietnamese, for the variance and interval descriptions of compute_index.
-_PHRASES_VI = (
-    ("Taylor linearisation (delta method on the joint covariance of the totals)",
-     "tuyến tính hóa Taylor (phương pháp delta trên hiệp phương sai đồng thời của các tổng)"),
-    ("replicate weights (", "trọng số lặp ("), (" replicates; ", " bộ lặp; "),
-    ("index re-computed on every replicate)", "chỉ số được tính lại trên từng bộ lặp)"),
-    ("delta method with the replicate covariance of the item shares)",
-     "phương pháp delta với hiệp phương sai lặp của tỷ lệ từng câu hỏi)"),
-    ("log scale (the index is positive and unbounded above)", "thang log (chỉ số dương, không bị chặn trên)"),
-    ("logit scale on", "thang logit trên"), ("(the index is bounded)", "(chỉ số bị chặn)"),
-    ("identity (Wald) scale", "thang đồng nhất (Wald)"), (", back-transformed", ", biến đổi ngược"),
-    ("t quantile on", "phân vị t với"), ("design degrees of freedom", "bậc tự do của thiết kế"),
-)
-
-
-def _to_vi(text: str) -> str:
-    for en, vi in _PHRASES_VI:
-        text = text.replace(en, vi)
-    return text
-
-
-def vi_sort_key(s) -> tuple:
-    """Sort key for Vietnamese names: base letters first, then the exact string.
-
-    NFD decomposition, combining marks (tones, circumflex, breve, horn) removed, ``Đ``/``đ``
-    mapped to ``D``/``d``, then casefolded; ties are broken by the NFC string, so the order
-    is total and stable. ``sorted(["Đồng Tâm", "Âu Lâu", "Bắc"], key=vi_sort_key)`` gives
-    ``["Âu Lâu", "Bắc", "Đồng Tâm"]`` (code-point order would put Â and Đ after Z).
-    """
-    t = _nfc(s)
-    base = unicodedata.normalize("NFD", t.replace("Đ", "D").replace("đ", "d"))
-    base = "".join(ch for ch in base if not unicodedata.combining(ch)).casefold()
-    return (base, t)
-
-
-def _labels(results: Mapping, lang: str) -> tuple[str, str]:
-    """(domain label, population label) in ``lang``: from the spec, else generic defaults."""
-    dl = results.get("domain_label") or {}
-    pl = results.get("population_label") or {}
-    col = results.get("domain_column")
-    dflt_d = {"vi": "Xã / phường", "en": "Commune / ward"} if col in (None, "commune") else {"vi": col, "en": col}
-    return (dl.get(lang) or dflt_d[lang]), (pl.get(lang) or {"vi": "toàn bộ", "en": "overall"}[lang])
-
-
-def _lower_first(s: str) -> str:
-    return s[:1].lower() + s[1:] if s and not s[:2].isupper() else s
+#: Optional analyses a run may carry (``AnnualRun`` attributes and ``results`` keys).
+OPTIONAL_SECTIONS = ("drivers", "small_area", "robustness", "distributions")
 
 
 # ---------------------------------------------------------------------------------------
@@ -197,9 +88,16 @@ class Progress:
     enabled : bool or None, default True
         ``None``: draw only when the stream is a terminal (``stream.isatty()``), so that a
         log file or a pipe never receives ``\\r`` control characters.
+    width : int, default 24
+        Characters of the bar.
+    lang : {"vi", "en"}, default "en"
+        Language of the step labels :func:`run_annual` writes (from the message catalog). The
+        command line passes its ``--lang``; the English default keeps the labels of earlier
+        versions for callers that translate them themselves.
     """
 
-    def __init__(self, total: int, stream=None, enabled: bool | None = True, width: int = 24):
+    def __init__(self, total: int, stream=None, enabled: bool | None = True, width: int = 24, lang: str = "en"):
+        self.lang = check_lang(lang)
         self.total, self.done, self.width = max(int(total), 1), 0, width
         self.stream = stream if stream is not None else sys.stderr
         if enabled is None:
@@ -244,6 +142,11 @@ class AnnualRun:
     assessment: Any = None
     validation: Any = None
     extra: dict = field(default_factory=dict)
+    options: dict = field(default_factory=dict)
+    drivers: Any = None
+    small_area: Any = None
+    robustness: Any = None
+    distributions: Any = None
 
 
 def _nfc(s) -> str:
@@ -345,10 +248,20 @@ def run_annual(
         Rule for a stratum with a single PSU, passed to :class:`SurveyDesign` for both
         years (R's ``survey.lonely.psu``; Lumley 2010, §3.2). Point estimates do not depend
         on it, only standard errors.
-    area_covariates, crosswalk, robustness_draws, drivers, report_config
-        The analyses and front matter of SECTIONS.md (small areas, boundary crosswalk,
-        robustness, drivers; the Word report's ``[report]`` table); kept in
-        :attr:`AnnualRun.extra` until the analyses are wired in.
+    area_covariates : DataFrame, optional
+        Covariates by commune for the small-area model (stored in ``AnnualRun.options``;
+        the small-area section is rendered when ``AnnualRun.small_area`` is set).
+    crosswalk : DataFrame, optional
+        Boundary crosswalk between the two years' communes (stored).
+    robustness_draws : int, default 0
+        Draws of the robustness analysis; 0: none (stored).
+    drivers : bool, default True
+        Whether the drivers analysis is wanted (stored).
+    report_config : mapping, optional
+        Administrative details of the Word report: ``issuing_body``, ``parent_body``,
+        ``document_number``, ``place``, ``signer_title``, ``signer_name``, ``recipients``,
+        ``date`` (each a string or ``{"vi": ..., "en": ...}``); kept in
+        ``results["report_config"]``. The report date defaults to the day of the run.
 
     Returns
     -------
@@ -365,22 +278,23 @@ def run_annual(
     """
     from .. import __version__
     from ..index.composite import compute_index
-    from ..reading.schema import validate_survey
     from ..index.trajectory import Trajectory, compare
+    from ..reading.schema import validate_survey
 
     prog = progress or Progress(6, enabled=False)
+    say = catalog(getattr(prog, "lang", "en"))
     _require_rows(survey, "survey")
     data, year = _select_year(survey, year, "survey")
     rep = validate_survey(data, spec, frame)
-    prog.step("validated" if rep.ok else "validation failed")
+    prog.step(say("progress.validated" if rep.ok else "progress.validation_failed"))
     if not rep.ok:
         rep.raise_if_errors()
     clean = rep.data
     design, cal = _design_for(clean, spec, margins, replicates, seed, calibration_method, lonely_psu)
-    prog.step("weighted" + (f" ({replicates} bootstrap replicates)" if replicates else ""))
+    prog.step(say("progress.weighted_replicates", n=str(replicates)) if replicates else say("progress.weighted"))
     result = compute_index(clean, spec, design=design, by="commune" if spec.design.commune else None,
                            level=level, seed=seed)
-    prog.step("index computed")
+    prog.step(say("progress.index"))
 
     prev_result = prev_rep = None
     prev_year = previous_year
@@ -408,7 +322,7 @@ def run_annual(
     elif previous_year is not None:
         raise EstimationError(f"previous year {previous_year} given, but no previous data and the survey has no "
                               "'year' column; pass the previous year's file (--previous)")
-    prog.step("previous year computed" if prev_result is not None else "no previous year")
+    prog.step(say("progress.previous" if prev_result is not None else "progress.no_previous"))
 
     change = None
     if prev_result is not None:
@@ -426,7 +340,7 @@ def run_annual(
         if prev_result is not None and prev_year is not None:
             res[int(prev_year)] = prev_result
         assessment = traj.assess(res, level=level)
-    prog.step("compared and assessed")
+    prog.step(say("progress.assessed"))
 
     results = _results_dict(spec, result, prev_result, change, assessment, rep, cal, year, prev_year, level,
                             replicates, seed, inputs, synthetic, __version__)
@@ -435,13 +349,99 @@ def run_annual(
         results["method_notes"].append(
             f"Strata with a single PSU: lonely_psu = '{lonely_psu}' (R's survey.lonely.psu); it changes "
             "standard errors only, never the estimates.")
-        results["method_notes_vi"].append(
-            f"Tầng chỉ có một đơn vị mẫu cấp 1: lonely_psu = '{lonely_psu}' (như survey.lonely.psu của R); "
-            "quy tắc này chỉ ảnh hưởng đến sai số chuẩn, không ảnh hưởng đến ước lượng.")
+    _add_report_facts(results, spec, result, clean, frame, report_config)
+    options = {"area_covariates": area_covariates, "crosswalk": crosswalk, "robustness_draws": int(robustness_draws),
+               "drivers": bool(drivers)}
     return AnnualRun(results=results, result=result, previous_result=prev_result, change=change,
-                     assessment=assessment, validation=rep,
-                     extra=dict(area_covariates=area_covariates, crosswalk=crosswalk, robustness_draws=robustness_draws,
-                                drivers=drivers, report_config=report_config))
+                     assessment=assessment, validation=rep, options=options)
+
+
+def commune_names(data: pd.DataFrame | None, frame: pd.DataFrame | None, code_col: str | None,
+                  name_col: str | None) -> dict[str, str]:
+    """``{code: name}`` from the survey's (else the frame's) name column; empty without one.
+
+    Codes are keyed as the text of the code (as results.json writes them); names are NFC.
+    """
+    for src in (data, frame):
+        if src is None or not code_col or not name_col or code_col not in src or name_col not in src:
+            continue
+        pairs = src[[code_col, name_col]].dropna().drop_duplicates(subset=[code_col])
+        return {str(c): _nfc(n).strip() for c, n in zip(pairs[code_col], pairs[name_col])}
+    return {}
+
+
+def _add_report_facts(results: dict, spec, result, data, frame, report_config) -> None:
+    """Names of the communes, adjusted p-values, the formula's sensitivity, spec facts, date and config."""
+    from ..index.multiplicity import adjust_pvalues
+
+    names = commune_names(data, frame, spec.design.commune, spec.design.commune_name)
+    for row in results["communes"]:
+        row["name"] = names.get(str(row["commune"]), str(row["commune"]))
+    ch = results.get("change") or {}
+    bg = ch.get("by_group") or []
+    if bg:
+        key = next(iter(bg[0]))
+        p = np.array([np.nan if r.get("p_value") is None else r["p_value"] for r in bg], dtype=float)
+        for r, holm, bh in zip(bg, adjust_pvalues(p, "holm"), adjust_pvalues(p, "bh")):
+            r["p_holm"], r["p_bh"] = _clean(float(holm)), _clean(float(bh))
+            r["commune"] = r.get("commune", r[key])
+            r["name"] = names.get(str(r[key]), str(r[key]))
+    sens = getattr(result, "sensitivity", None)
+    if isinstance(sens, pd.DataFrame):
+        results["sensitivity"] = {"table": _clean(sens.reset_index(names="input").to_dict(orient="records")),
+                                  "note": sens.attrs.get("note")}
+    results["spec"] = {"name": spec.name, "version": spec.version, "preset": spec.preset,
+                       "formula": spec.formula or spec.implied_formula(), "scale": spec.scale}
+    cfg = dict(report_config or {})
+    date = cfg.pop("date", None)
+    results["report_date"] = str(date or _dt.date.today().isoformat())
+    results["report_config"] = _clean(cfg)
+    for key in OPTIONAL_SECTIONS:
+        results.setdefault(key, None)
+
+
+def attach_section(run: AnnualRun, name: str, value) -> AnnualRun:
+    """Attach an optional analysis to a run: the object and its frames in ``results``.
+
+    Parameters
+    ----------
+    run : AnnualRun
+    name : {"drivers", "small_area", "robustness", "distributions"}
+    value : object
+        The producer's result (see SECTIONS.md): ``DriversResult``, ``SmallAreaIndexTable``,
+        ``RobustnessResult`` or ``DistributionTable``.
+
+    Returns
+    -------
+    AnnualRun
+        ``run``, with ``run.<name>`` set and ``run.results[name]`` holding the records the
+        report renders.
+    """
+    if name not in OPTIONAL_SECTIONS:
+        raise HappinessIndexError(f"unknown report section {name!r}; expected one of {OPTIONAL_SECTIONS}")
+    setattr(run, name, value)
+    run.results[name] = section_records(name, value)
+    return run
+
+
+def _records(frame) -> list:
+    return _clean(frame.to_dict(orient="records")) if isinstance(frame, pd.DataFrame) else []
+
+
+def section_records(name: str, value) -> dict | None:
+    """The JSON-able records of an optional analysis (what results.json and the report hold)."""
+    if value is None:
+        return None
+    if name == "drivers":
+        return {"outcome_en": getattr(value, "outcome_en", ""), "outcome_vi": getattr(value, "outcome_vi", ""),
+                "table": _records(value.to_frame())}
+    if name == "small_area":
+        return {"table": _records(value.to_frame())}
+    if name == "robustness":
+        return {k: _records(getattr(value, k, None)) for k in ("city", "communes", "targets", "sobol")}
+    if name == "distributions":
+        return {"table": _records(value.to_frame()), "summary": _records(getattr(value, "summary", None))}
+    raise HappinessIndexError(f"unknown report section {name!r}")
 
 
 def _file_hash(path) -> str:
@@ -492,10 +492,10 @@ def _results_dict(spec, result, prev_result, change, assessment, rep, cal, year,
     dlab = {"vi": spec.design.commune_label_vi, "en": spec.design.commune_label_en}
     plab = {"vi": spec.design.population_label_vi, "en": spec.design.population_label_en}
     tmp = {"domain_column": dcol, "domain_label": dlab, "population_label": plab}
-    d_en, p_en = _labels(tmp, "en")
-    d_vi, p_vi = _labels(tmp, "vi")
+    d_en, p_en = domain_labels(tmp, "en")
+    d_vi, p_vi = domain_labels(tmp, "vi")
     rule = result.by_group.publication_rule if result.by_group is not None else spec.publication.effective(spec.scale)
-    notes, notes_vi = _method_notes(spec, result, cal, rule, (d_en, d_vi))
+    notes = _method_notes(spec, result, cal, rule, d_en)
     communes.sort(key=lambda r: vi_sort_key(r["commune"]))
     out = {
         "title": {"vi": spec.labels.vi, "en": spec.labels.en},
@@ -514,10 +514,9 @@ def _results_dict(spec, result, prev_result, change, assessment, rep, cal, year,
         "previous": prev,
         "change": None if change is None else change.to_dict(),
         "targets": None if assessment is None else assessment.to_dict(),
-        "validation": {"ok": rep.ok, "n_rows": rep.n_rows, "coercions": int(len(rep.coercions))},
+        "validation": {"ok": rep.ok, "n_rows": rep.n_rows, "coercions": len(rep.coercions)},
         "weighting": None if not cal else {k: v for k, v in cal.items() if not isinstance(v, pd.DataFrame)},
         "method_notes": notes,
-        "method_notes_vi": notes_vi,
         "provenance": prov,
     }
     if out["change"] and out["change"].get("by_group"):
@@ -527,484 +526,129 @@ def _results_dict(spec, result, prev_result, change, assessment, rep, cal, year,
     return _clean(out)
 
 
-def _method_notes(spec, result, cal, rule, dom) -> tuple[list[str], list[str]]:
-    """The report's method notes in English and Vietnamese (same facts, same order)."""
+def _method_notes(spec, result, cal, rule, domain: str) -> list[str]:
+    """The method as a technical record for results.json (English; the report's words are in the catalog)."""
     formula = spec.formula or spec.implied_formula()
-    en = [f"Index: {spec.labels.en} ({spec.preset}, formula {formula}), scale {spec.scale}.",
-          f"Variance: {result.variance_method}; intervals: {result.ci_scale}.",
-          f"Domains ({_lower_first(dom[0])}) are estimated on the full design, never by dropping rows.",
-          "Changes are in percentage points (new - old); relative change is 100 (new/old - 1), labelled separately.",
-          "Target status: 'reached' when the whole interval is at or above the target, 'not reached' when it is "
-          "below, otherwise 'not distinguishable' (one-sided tests at (1 - level)/2 each)."]
-    vi = [f"Chỉ số: {spec.labels.vi or spec.labels.en} (phương pháp {spec.preset}, công thức {formula}), thang "
-          f"{'phần trăm' if spec.scale == 'percent' else 'tỷ lệ'}.",
-          f"Phương sai: {_to_vi(result.variance_method)}; khoảng tin cậy: {_to_vi(result.ci_scale)}.",
-          f"Các miền ({_lower_first(dom[1])}) được ước lượng trên toàn bộ thiết kế mẫu, không loại bỏ dòng nào.",
-          "Thay đổi tính bằng điểm phần trăm (mới - cũ); thay đổi tương đối là 100 (mới/cũ - 1), ghi riêng.",
-          "Đánh giá mục tiêu: 'đạt' khi cả khoảng tin cậy nằm ở hoặc trên mục tiêu, 'chưa đạt' khi cả khoảng nằm "
-          "dưới mục tiêu, còn lại là 'chưa phân biệt được' (kiểm định một phía ở mức (1 - mức tin cậy)/2 mỗi phía)."]
+    notes = [f"Index: {spec.labels.en} ({spec.preset}, formula {formula}), scale {spec.scale}.",
+             f"Variance: {result.variance_method}; intervals: {result.ci_scale}.",
+             f"Domains ({domain[:1].lower() + domain[1:]}) are estimated on the full design, never by dropping rows.",
+             "Changes are in percentage points (new - old); relative change is 100 (new/old - 1), labelled separately.",
+             ("Target status: 'reached' when the whole interval is at or above the target, 'not reached' when it is "
+              "below, otherwise 'not distinguishable' (one-sided tests at (1 - level)/2 each).")]
     if result.by_group is not None:
-        parts_en, parts_vi = [], []
-        if rule.get("min_n") is not None:
-            parts_en.append(f"at least {rule['min_n']} respondents")
-            parts_vi.append(f"ít nhất {rule['min_n']} người trả lời")
-        if rule.get("max_cv") is not None:
-            parts_en.append(f"CV at most {rule['max_cv']:.0%}")
-            parts_vi.append(f"hệ số biến thiên không quá {rule['max_cv']:.0%}")
-        if rule.get("max_ci_halfwidth") is not None:
-            parts_en.append(f"interval half-width at most {rule['max_ci_halfwidth']:g} points")
-            parts_vi.append(f"nửa độ rộng khoảng tin cậy không quá {rule['max_ci_halfwidth']:g} điểm")
-        if rule.get("min_df") is not None:
-            parts_en.append(f"at least {rule['min_df']} design degrees of freedom")
-            parts_vi.append(f"ít nhất {rule['min_df']} bậc tự do của thiết kế")
-        en.append(f"Publication rule ({_lower_first(dom[0])}): an estimate is published when it has "
-                  + ", ".join(parts_en or ["a defined index"]) + "; otherwise the table gives the reason.")
-        vi.append(f"Quy tắc công bố ({_lower_first(dom[1])}): ước lượng được công bố khi có "
-                  + ", ".join(parts_vi or ["chỉ số xác định"]) + "; nếu không, bảng ghi rõ lý do.")
+        parts = [text for key, text in (("min_n", "at least {} respondents"), ("max_cv", "CV at most {:.0%}"),
+                                        ("max_ci_halfwidth", "interval half-width at most {:g} points"),
+                                        ("min_df", "at least {} design degrees of freedom"))
+                 if rule.get(key) is not None for text in [text.format(rule[key])]]
+        notes.append("Publication rule: an estimate is published when it has " + ", ".join(parts or ["a defined index"])
+                     + "; otherwise the table gives the reason.")
     if cal:
         m = str(cal.get("method", "")).removeprefix("calibrate:")
-        ok = bool(cal.get("converged"))
-        en.append(f"Weights calibrated ({m}) to the margins given; " + ("converged." if ok else "did NOT converge."))
-        vi.append(f"Trọng số được hiệu chỉnh ({m}) theo các tổng biên đã cho; "
-                  + ("đã hội tụ." if ok else "CHƯA hội tụ."))
-    return en, vi
-
-
-# ---------------------------------------------------------------------------------------
-# rendering helpers
-# ---------------------------------------------------------------------------------------
-def _f(x, nd=2, sign=False) -> str:
-    if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "—"
-    return f"{x:+.{nd}f}" if sign else f"{x:.{nd}f}"
-
-
-def _ci(d, nd=2) -> str:
-    if d.get("ci_low") is None:
-        return "—"
-    return f"{_f(d['ci_low'], nd)} – {_f(d['ci_high'], nd)}"
-
-
-def _tables(results: dict, lang: str) -> dict[str, pd.DataFrame]:
-    """The report's tables as DataFrames (also written as CSV and xlsx)."""
-    idx = results["index"]
-    rows = [{"scope": "city", "year": results.get("year"), **{k: idx.get(k) for k in
-                                                               ("estimate", "se", "ci_low", "ci_high", "df", "n")}}]
-    if results.get("previous"):
-        p = results["previous"]
-        rows.append({"scope": "city (previous year)", "year": p.get("year"),
-                     **{k: p.get(k) for k in ("estimate", "se", "ci_low", "ci_high", "df", "n")}})
-    t = {"index": pd.DataFrame(rows),
-         "components": pd.DataFrame(results["components"]),
-         "communes": pd.DataFrame(results["communes"])}
-    ch = results.get("change") or {}
-    t["change_communes"] = pd.DataFrame(ch.get("by_group") or [])
-    tg = results.get("targets") or {}
-    t["targets"] = pd.DataFrame(tg.get("years") or [])
-    return t
-
-
-def render_markdown(results: dict, lang: str = "vi") -> str:
-    """The report as Markdown (tables with ``|``; data strings have ``|`` escaped)."""
-    T = TEXT[lang]
-    L = results["level"]
-    pct = f"{100 * L:g}"
-
-    def cell(s) -> str:
-        return str(s).replace("|", "\\|").replace("\n", " ")
-
-    lines = []
-    title = results["title"][lang] or results["title"]["en"]
-    lines.append(f"# {cell(T['title'])}: {cell(title)}")
-    if results.get("synthetic"):
-        lines += ["", f"> **{cell(results['notice'][lang])}**"]
-    idx = results["index"]
-    lines += ["", f"## {T['summary']}", ""]
-    band = idx.get("level_band")
-    lines.append(f"- {T['index']} {results.get('year') or ''}: **{_f(idx['estimate'])}** "
-                 f"({T['ci'].format(p=pct)}: {_ci(idx)}; {T['se']} {_f(idx['se'])}; {T['n']} {idx.get('n')})")
-    if band:
-        lines.append(f"- {T['level']}: {cell(band[lang])}")
-    ch = results.get("change")
-    if ch:
-        lines.append(f"- {T['change_pp']}: **{_f(ch['change_pp'], sign=True)}** ({T['ci'].format(p=pct)}: "
-                     f"{_f(ch['ci_low'], sign=True)} – {_f(ch['ci_high'], sign=True)}; {T['p']} {_f(ch['p_value'], 3)})")
-        lines.append(f"- {T['change_rel']}: {_f(ch['change_rel_pct'], sign=True)}% "
-                     f"({T['ci'].format(p=pct)}: {_f(ch['ci_rel_low'], sign=True)}% – {_f(ch['ci_rel_high'], sign=True)}%)")
-    lines += ["", f"![{_traj_title(results, lang)}](chart_trajectory.png)", ""]
-
-    lines += [f"## {T['components']}", "", f"| {T['component']} | {T['estimate']} | {T['se']} | {T['ci'].format(p=pct)} |",
-              "|---|---:|---:|---:|"]
-    for c in results["components"]:
-        lines.append(f"| {cell(c['label_' + lang] or c['name'])} | {_f(c['estimate'])} | {_f(c['se'])} | {_ci(c)} |")
-    lines += ["", f"![{cell(T['chart_comp'])}](chart_components.png)", ""]
-
-    dlab, plab = _labels(results, lang)
-    if results["communes"]:
-        lines += [f"## {cell(_domains_heading(results, lang))}", "",
-                  f"| {cell(dlab)} | {T['estimate']} | {T['ci'].format(p=pct)} | {cell(T['diff_pop'].format(pop=plab))} | "
-                  f"{T['n']} | {T['publishable']} |",
-                  "|---|---:|---:|---:|---:|:---:|"]
-        for c in _commune_order(results["communes"]):
-            pub = T["yes"] if c["publishable"] else f"{T['no']}: {cell(_reason(c, lang))}"
-            lines.append(f"| {cell(c['commune'])} | {_f(c['estimate'])} | {_ci(c)} | {_f(c['diff_city_pp'], sign=True)} | "
-                         f"{c['n']} | {pub} |")
-        lines += ["", f"![{cell(_domains_heading(results, lang))}](chart_communes.png)", ""]
-
-    lines += [f"## {T['change']}", ""]
-    if ch:
-        lines.append(T["samples_joint"] if ch["samples"] == "joint" else T["samples_independent"])
-        lines.append("")
-        lines.append(f"{ch['old_label']}: {_f(ch['old'])} → {ch['new_label']}: {_f(ch['new'])}; "
-                     f"{T['change_pp']} {_f(ch['change_pp'], sign=True)} ({T['se']} {_f(ch['se'])}); "
-                     f"{T['change_rel']} {_f(ch['change_rel_pct'], sign=True)}%")
-        if ch.get("by_group"):
-            lines += ["", f"| {cell(dlab)} | {ch['old_label']} | {ch['new_label']} | {T['change_pp']} | "
-                          f"{T['ci'].format(p=pct)} | {T['p']} |", "|---|---:|---:|---:|---:|---:|"]
-            key = next(iter(ch["by_group"][0]))
-            for r in ch["by_group"]:
-                lines.append(f"| {cell(r[key])} | {_f(r['old'])} | {_f(r['new'])} | {_f(r['change_pp'], sign=True)} | "
-                             f"{_f(r['ci_low'], sign=True)} – {_f(r['ci_high'], sign=True)} | {_f(r['p_value'], 3)} |")
-    else:
-        lines.append(T["no_previous"])
-    lines += ["", f"## {T['targets']}", ""]
-    tg = results.get("targets")
-    if tg:
-        lines += [f"| {T['year']} | {T['target']} | {T['estimate']} | {T['ci'].format(p=pct)} | {T['gap']} | {T['status']} | {T['source']} |",
-                  "|---|---:|---:|---:|---:|---|---|"]
-        for r in tg["years"]:
-            lines.append(f"| {r['year']} | {_f(r['target'])} | {_f(r['estimate'])} | {_ci(r)} | {_f(r['gap_pp'], sign=True)} | "
-                         f"{cell(_STATUS.get(r['status'], {lang: r['status']})[lang])} | {cell(_source(r['target_source'], lang))} |")
-        lines += ["", f"### {T['outlook']}", ""] + [f"- {cell(s)}" for s in _outlook_lines(tg["outlook"], lang, pct)]
-    else:
-        lines.append(T["no_targets"])
-    lines += ["", f"## {T['method']}", ""] + [f"- {cell(n)}" for n in _notes(results, lang)]
-    lines += ["", f"## {T['provenance']}", ""] + [f"- {cell(x)}" for x in _provenance_lines(results["provenance"], lang)]
-    return "\n".join(lines) + "\n"
-
-
-def _domains_heading(results: dict, lang: str) -> str:
-    return TEXT[lang]["by_domain"].format(d=_lower_first(_labels(results, lang)[0]))
-
-
-def _traj_title(results: Mapping, lang: str) -> str:
-    """Title (and alt text) of the trajectory chart: 'against the targets' only when there are targets."""
-    tg = results.get("targets") or {}
-    has = any(r.get("target") is not None for r in tg.get("years") or [])
-    return TEXT[lang]["chart_traj" if has else "chart_years"].format(p=f"{100 * results['level']:g}")
-
-
-def _notes(results: Mapping, lang: str) -> list[str]:
-    if lang == "vi" and results.get("method_notes_vi"):
-        return list(results["method_notes_vi"])
-    return list(results.get("method_notes") or [])
-
-
-def _source(text, lang: str) -> str:
-    """A bilingual "Vietnamese / English" source (as in the bundled target sets) in one language."""
-    text = text or ""
-    parts = text.split(" / ")
-    if len(parts) == 2 and all(p.strip() for p in parts):
-        return parts[0].strip() if lang == "vi" else parts[1].strip()
-    return text
+        notes.append(f"Weights calibrated ({m}) to the margins given; "
+                     + ("converged." if cal.get("converged") else "did NOT converge."))
+    return notes
 
 
 def summary_lines(results: Mapping, lang: str = "en") -> list[str]:
     """The terminal summary of a run (``happiness-index run`` prints it), in ``lang``."""
-    T = TEXT[lang]
-    pct = f"{100 * results['level']:g}"
+    from .sections import status_text
+    from .text import Formatter
+
+    t, f = catalog(check_lang(lang)), Formatter(lang)
+    level = f.pct(results["level"])
     idx = results["index"]
     title = results["title"].get(lang) or results["title"]["en"]
-    out = [title + (f" [{T['synthetic']}]" if results.get("synthetic") else "")]
-    out.append(f"  {T['index']} {results.get('year') or ''}: {_f(idx['estimate'])} ({T['ci'].format(p=pct)} "
-               f"{_ci(idx)}; {T['se']} {_f(idx['se'])})")
+    out = [title + (f" [{t('report.synthetic')}]" if results.get("synthetic") else "")]
+    out.append("  " + t("terminal.index", year=str(results.get("year") or ""), value=f.num(idx["estimate"]),
+                        level=level, ci=f.ci(idx.get("ci_low"), idx.get("ci_high")), se=f.num(idx.get("se"))))
     band = idx.get("level_band")
     if band:
-        out.append(f"  {T['level']}: {band[lang]}")
+        out.append("  " + t("terminal.band", band=band.get(lang) or band.get("en")))
     ch = results.get("change")
     if ch:
-        out.append(f"  {T['change_pp']} {ch['old_label']} → {ch['new_label']}: {_f(ch['change_pp'], sign=True)} "
-                   f"({T['ci'].format(p=pct)} {_f(ch['ci_low'], sign=True)} – {_f(ch['ci_high'], sign=True)}; "
-                   f"{T['p']} {_f(ch['p_value'], 3)})")
+        out.append("  " + t("terminal.change", old=str(ch["old_label"]), new=str(ch["new_label"]),
+                            change=f.sign(ch["change_pp"]), level=level,
+                            ci=f.ci(ch.get("ci_low"), ch.get("ci_high"), sign=True), p=f.p(ch.get("p_value"))))
     if results.get("communes"):
         k = sum(not c["publishable"] for c in results["communes"])
-        out.append(f"  {_labels(results, lang)[0]}: " + T["not_publishable_n"].format(k=k, n=len(results["communes"]))
-                   + (T["see_reasons"] if k else ""))
-    tg = results.get("targets")
-    if tg:
-        for r in tg["years"]:
-            if r.get("target") is None:
-                continue
-            st = _STATUS.get(r["status"], {lang: r["status"]})[lang]
-            out.append(f"  {T['target']} {r['year']}: {_f(r['target'])}; {T['estimate']} {_f(r['estimate'])}; {st}")
+        out.append("  " + t("terminal.not_publishable", domain=domain_labels(results, lang)[0], k=f.int(k),
+                            n=f.int(len(results["communes"]))) + (t("terminal.see_reasons") if k else ""))
+    for r in (results.get("targets") or {}).get("years") or []:
+        if r.get("target") is None:
+            continue
+        out.append("  " + t("terminal.target", year=str(r["year"]), target=f.num(r["target"], 1),
+                            value=f.num(r.get("estimate")), status=status_text(r.get("status") or "", lang)))
     return out
-
-
-def _reason(c: Mapping, lang: str) -> str:
-    return c.get("reason_" + lang) or c.get("reason") or ""
-
-
-def _commune_order(rows: list) -> list:
-    """Highest estimate first; ties (and undefined estimates, last) in Vietnamese order."""
-    return sorted(rows, key=lambda r: (r["estimate"] is None, -(r["estimate"] or 0.0), vi_sort_key(r["commune"])))
-
-
-def _provenance_lines(prov: Mapping, lang: str) -> list[str]:
-    T = TEXT[lang]
-    seed = prov.get("seed")
-    reps = prov.get("replicates")
-    lines = [f"{T['spec']}: {prov.get('spec_name')} {prov.get('spec_version')} (sha256 {prov.get('spec_hash')})",
-             f"{T['data_hash']}: {prov.get('data_hash')}", f"{T['library']}: {prov.get('library_version')}",
-             f"{T['seed']}: {T['none'] if seed is None else seed}; "
-             f"{T['replicates']}: {T['taylor'] if reps is None else reps}"]
-    for k, v in (prov.get("inputs") or {}).items():
-        lines.append(f"{T['roles'].get(k, k)}: {v['file']} (sha256 {v['sha256']})")
-    return lines
-
-
-def _outlook_lines(o: dict, lang: str, pct: str) -> list[str]:
-    T = TEXT[lang]
-    out = []
-    if o.get("gain_needed_pp_per_year") is not None:
-        out.append(T["gain_needed"].format(t=o["last_target"], y=o["last_target_year"], g=o["gain_needed_pp_per_year"],
-                                           ly=o["latest_year"], k=o["years_left"], s=o.get("gain_needed_se") or float("nan")))
-    if o.get("observed_gain_pp_per_year") is not None:
-        out.append(T["observed_gain"].format(g=o["observed_gain_pp_per_year"], fy=o["observed_from"]))
-    if o.get("projection") is not None:
-        ci = (f"{T['ci'].format(p=pct)} {_f(o['projection_ci_low'])} – {_f(o['projection_ci_high'])}"
-              if o.get("projection_se") is not None else "—")
-        basis = o["projection_basis"] or ""
-        if lang == "vi":
-            basis = _BASIS_VI.get(basis, basis)
-        out.append(T["projection"].format(p=o["projection"], y=o["projection_year"], ci=ci, b=basis))
-    return out
-
-
-def render_html(results: dict, lang: str = "vi") -> str:
-    """The report as a self-contained HTML page (UTF-8; every data string escaped)."""
-    T = TEXT[lang]
-    L = results["level"]
-    pct = f"{100 * L:g}"
-    e = html.escape
-
-    def table(head: list[str], rows: list[list[str]], num_from: int = 1) -> str:
-        h = "".join(f"<th>{e(x)}</th>" for x in head)
-        body = "".join("<tr>" + "".join(f"<td class='{'num' if i >= num_from else 'txt'}'>{e(str(c))}</td>"
-                                        for i, c in enumerate(r)) + "</tr>" for r in rows)
-        return f"<table><thead><tr>{h}</tr></thead><tbody>{body}</tbody></table>"
-
-    title = results["title"][lang] or results["title"]["en"]
-    parts = [f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>",
-             "<meta name='viewport' content='width=device-width, initial-scale=1'>",
-             f"<title>{e(T['title'])}: {e(title)}</title>",
-             "<style>body{font-family:'DejaVu Sans','Noto Sans',Arial,sans-serif;max-width:1100px;margin:2em auto;"
-             "padding:0 1em;color:#222}table{border-collapse:collapse;margin:1em 0}th,td{border:1px solid #bbb;"
-             "padding:4px 8px}th{background:#eef}td.num{text-align:right}.banner{background:#fff3cd;border:2px "
-             "solid #d39e00;padding:.8em;font-weight:bold}.big{font-size:2em;font-weight:bold}img{max-width:100%}"
-             "</style></head><body>",
-             f"<h1>{e(T['title'])}: {e(title)}</h1>"]
-    if results.get("synthetic"):
-        parts.append(f"<p class='banner'>{e(results['notice'][lang])}</p>")
-    idx = results["index"]
-    band = idx.get("level_band")
-    parts.append(f"<h2>{e(T['summary'])}</h2><p><span class='big'>{e(_f(idx['estimate']))}</span> "
-                 f"({e(T['index'])} {e(str(results.get('year') or ''))}; {e(T['ci'].format(p=pct))}: {e(_ci(idx))}; "
-                 f"{e(T['se'])} {e(_f(idx['se']))}; {e(T['n'])} {e(str(idx.get('n')))})</p>")
-    if band:
-        parts.append(f"<p>{e(T['level'])}: {e(band[lang])}</p>")
-    ch = results.get("change")
-    if ch:
-        parts.append(f"<p>{e(T['change_pp'])}: <b>{e(_f(ch['change_pp'], sign=True))}</b> ({e(T['ci'].format(p=pct))} "
-                     f"{e(_f(ch['ci_low'], sign=True))} – {e(_f(ch['ci_high'], sign=True))}; {e(T['p'])} "
-                     f"{e(_f(ch['p_value'], 3))}). {e(T['change_rel'])}: {e(_f(ch['change_rel_pct'], sign=True))}%.</p>")
-    parts.append(f"<img src='chart_trajectory.png' alt='{e(_traj_title(results, lang))}'>")
-    parts.append(f"<h2>{e(T['components'])}</h2>")
-    parts.append(table([T["component"], T["estimate"], T["se"], T["ci"].format(p=pct)],
-                       [[c["label_" + lang] or c["name"], _f(c["estimate"]), _f(c["se"]), _ci(c)]
-                        for c in results["components"]]))
-    parts.append(f"<img src='chart_components.png' alt='{e(T['chart_comp'])}'>")
-    dlab, plab = _labels(results, lang)
-    if results["communes"]:
-        parts.append(f"<h2>{e(_domains_heading(results, lang))}</h2>")
-        rows = [[c["commune"], _f(c["estimate"]), _ci(c), _f(c["diff_city_pp"], sign=True), c["n"],
-                 T["yes"] if c["publishable"] else f"{T['no']}: {_reason(c, lang)}"]
-                for c in _commune_order(results["communes"])]
-        parts.append(table([dlab, T["estimate"], T["ci"].format(p=pct), T["diff_pop"].format(pop=plab), T["n"],
-                            T["publishable"]], rows))
-        parts.append(f"<img src='chart_communes.png' alt='{e(_domains_heading(results, lang))}'>")
-    parts.append(f"<h2>{e(T['change'])}</h2>")
-    if ch:
-        parts.append(f"<p>{e(T['samples_joint'] if ch['samples'] == 'joint' else T['samples_independent'])}</p>")
-        parts.append(table([T["year"], T["estimate"], T["se"]],
-                           [[ch["old_label"], _f(ch["old"]), _f(ch["old_se"])],
-                            [ch["new_label"], _f(ch["new"]), _f(ch["new_se"])]]))
-        if ch.get("by_group"):
-            key = next(iter(ch["by_group"][0]))
-            parts.append(table([dlab, ch["old_label"], ch["new_label"], T["change_pp"], T["ci"].format(p=pct),
-                                T["change_rel"], T["p"]],
-                               [[r[key], _f(r["old"]), _f(r["new"]), _f(r["change_pp"], sign=True),
-                                 f"{_f(r['ci_low'], sign=True)} – {_f(r['ci_high'], sign=True)}",
-                                 _f(r["change_rel_pct"], sign=True) + "%", _f(r["p_value"], 3)] for r in ch["by_group"]]))
-    else:
-        parts.append(f"<p>{e(T['no_previous'])}</p>")
-    parts.append(f"<h2>{e(T['targets'])}</h2>")
-    tg = results.get("targets")
-    if tg:
-        parts.append(table([T["year"], T["target"], T["estimate"], T["ci"].format(p=pct), T["gap"], T["status"],
-                            T["source"]],
-                           [[r["year"], _f(r["target"]), _f(r["estimate"]), _ci(r), _f(r["gap_pp"], sign=True),
-                             _STATUS.get(r["status"], {lang: r["status"]})[lang], _source(r["target_source"], lang)]
-                            for r in tg["years"]]))
-        parts.append("<ul>" + "".join(f"<li>{e(s)}</li>" for s in _outlook_lines(tg["outlook"], lang, pct)) + "</ul>")
-    else:
-        parts.append(f"<p>{e(T['no_targets'])}</p>")
-    parts.append(f"<h2>{e(T['method'])}</h2><ul>" + "".join(f"<li>{e(n)}</li>" for n in _notes(results, lang)) + "</ul>")
-    items = _provenance_lines(results["provenance"], lang)
-    parts.append(f"<h2>{e(T['provenance'])}</h2><ul>" + "".join(f"<li>{e(s)}</li>" for s in items) + "</ul>")
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
-
-
-# ---------------------------------------------------------------------------------------
-# charts
-# ---------------------------------------------------------------------------------------
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)
-    import matplotlib.pyplot as plt
-
-    plt.rcParams["font.family"] = "DejaVu Sans"  # has the Vietnamese diacritics
-    plt.rcParams["svg.hashsalt"] = "happiness_index"
-    return plt
-
-
-def _save(fig, path: Path) -> None:
-    fig.savefig(path, dpi=110, bbox_inches="tight", metadata={"Software": None})
-
-
-def plot_trajectory(results: dict, path, lang: str = "vi") -> None:
-    """Index by year with CI bars, against the targets; published figures hollow.
-
-    Targets are drawn as markers only, never joined by a line: a line would suggest a target
-    in years that have none (a plan gives targets for some years, not a path between them).
-    Estimate labels sit to the right of their CI bar, target labels to the left of their
-    marker, and the axes are padded so that no label touches the plot edge.
-    """
-    plt = _plt()
-    fig = trajectory_figure(results, lang)
-    _save(fig, Path(path))
-    plt.close(fig)
-
-
-def trajectory_figure(results: dict, lang: str = "vi"):
-    """The matplotlib Figure drawn by :func:`plot_trajectory` (the caller closes it)."""
-    plt = _plt()
-    T = TEXT[lang]
-    pct = f"{100 * results['level']:g}"
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    tg = results.get("targets")
-    pts, ty = [], []
-    if tg:
-        ty = [(r["year"], r["target"]) for r in tg["years"] if r["target"] is not None]
-        pts = [(r["year"], r["estimate"], r["ci_low"], r["ci_high"]) for r in tg["years"] if r["estimate"] is not None]
-    if not pts:
-        idx = results["index"]
-        pts = [(results.get("year") or 0, idx["estimate"], idx["ci_low"], idx["ci_high"])]
-        if results.get("previous"):
-            p = results["previous"]
-            pts.insert(0, (p.get("year") or 0, p["estimate"], p.get("ci_low"), p.get("ci_high")))
-    if ty:
-        ax.plot(*zip(*ty), linestyle="none", marker="D", markersize=7, mfc="white", mew=1.8, color="#c0392b",
-                label=T["targets_label"], zorder=4)
-        for y, v in ty:
-            ax.annotate(f"{v:g}", (y, v), textcoords="offset points", xytext=(-9, 0), ha="right", va="center",
-                        color="#c0392b", fontsize=8,
-                        bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
-    for y, v, lo, hi in pts:
-        if lo is None:
-            ax.plot([y], [v], "o", mfc="white", color="#1f4e79", label=T["published_label"], zorder=3)
-        else:
-            ax.errorbar([y], [v], yerr=[[v - lo], [hi - v]], fmt="o", color="#1f4e79", capsize=4, zorder=3)
-        ax.annotate(f"{v:.1f}", (y, v), textcoords="offset points", xytext=(9, 0), ha="left", va="center",
-                    fontsize=8, color="#1f4e79",
-                    bbox=dict(boxstyle="round,pad=0.15", fc="white", ec="none", alpha=0.85))
-    ax.errorbar([], [], yerr=[], fmt="o", color="#1f4e79", capsize=4, label=f"{T['estimates_label']} ({T['ci'].format(p=pct)})")
-    years = sorted({int(p[0]) for p in pts} | {int(y) for y, _ in ty} | ({int(r['year']) for r in tg['years']} if tg else set()))
-    ax.set_xticks(years)
-    ax.set_xlim(years[0] - 0.7, years[-1] + 0.7)
-    vals = [v for _, v in ty] + [x for p in pts for x in p[1:] if x is not None]
-    lo_v, hi_v = min(vals), max(vals)
-    pad = max(0.08 * (hi_v - lo_v), 1.0)
-    ax.set_ylim(lo_v - pad, hi_v + 3 * pad)  # room at the top for the legend
-    ax.set_xlabel(T["year"])
-    ax.set_ylabel(T["index"] + " (%)")
-    ax.set_title(_traj_title(results, lang))
-    ax.grid(alpha=0.3)
-    handles, labels = ax.get_legend_handles_labels()
-    uniq = dict(zip(labels, handles))
-    ax.legend(uniq.values(), uniq.keys(), loc="upper left", fontsize=8)
-    return fig
-
-
-def plot_communes(results: dict, path, lang: str = "vi") -> None:
-    """Commune estimates with CIs, sorted; the city estimate as a vertical line."""
-    plt = _plt()
-    T = TEXT[lang]
-    rows = sorted(results["communes"], key=lambda r: r["estimate"] if r["estimate"] is not None else -1e9)
-    fig, ax = plt.subplots(figsize=(7.5, 0.32 * max(len(rows), 3) + 1.2))
-    if rows:
-        y = np.arange(len(rows))
-        v = np.array([r["estimate"] if r["estimate"] is not None else np.nan for r in rows], dtype=float)
-        lo = np.array([r["ci_low"] if r["ci_low"] is not None else np.nan for r in rows], dtype=float)
-        hi = np.array([r["ci_high"] if r["ci_high"] is not None else np.nan for r in rows], dtype=float)
-        colors = ["#1f4e79" if r["publishable"] else "#999999" for r in rows]
-        ax.hlines(y, lo, hi, colors=colors)
-        ax.scatter(v, y, c=colors, zorder=3)
-        ax.set_yticks(y)
-        ax.set_yticklabels([r["commune"] for r in rows])
-        pop = _labels(results, lang)[1]
-        ax.axvline(results["index"]["estimate"], color="#c0392b", ls="--", label=pop[:1].upper() + pop[1:])
-        for flag, col, lab in ((True, "#1f4e79", T["pub_label"]), (False, "#999999", T["notpub_label"])):
-            if any(bool(r["publishable"]) == flag for r in rows):
-                ax.scatter([], [], c=col, label=lab)
-        ax.legend(fontsize=8, loc="lower right")
-    pct = f"{100 * results['level']:g}"
-    ax.set_xlabel(T["index"] + " (%), " + T["ci"].format(p=pct))
-    ax.set_title(_domains_heading(results, lang))
-    ax.grid(axis="x", alpha=0.3)
-    _save(fig, Path(path))
-    plt.close(fig)
-
-
-def plot_components(results: dict, path, lang: str = "vi") -> None:
-    """Component estimates with CI bars."""
-    plt = _plt()
-    T = TEXT[lang]
-    comps = results["components"]
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    x = np.arange(len(comps))
-    v = np.array([c["estimate"] for c in comps], dtype=float)
-    lo = np.array([c["ci_low"] if c["ci_low"] is not None else np.nan for c in comps], dtype=float)
-    hi = np.array([c["ci_high"] if c["ci_high"] is not None else np.nan for c in comps], dtype=float)
-    ax.bar(x, v, color="#5b9bd5")
-    ax.errorbar(x, v, yerr=[v - lo, hi - v], fmt="none", color="black", capsize=5)
-    for i, val in enumerate(v):
-        ax.annotate(f"{val:.1f}", (i, val), textcoords="offset points", xytext=(8, 2), fontsize=8)
-    ax.set_xticks(x)
-    ax.set_xticklabels([c["label_" + lang] or c["name"] for c in comps], fontsize=8)
-    ax.set_ylabel("%")
-    ax.set_title(T["chart_comp"])
-    ax.grid(axis="y", alpha=0.3)
-    _save(fig, Path(path))
-    plt.close(fig)
 
 
 # ---------------------------------------------------------------------------------------
 # writing
 # ---------------------------------------------------------------------------------------
-def write_report(results: dict, out_dir, lang: str = "vi", *, protect=()) -> list[Path]:
-    """Write the report folder atomically (see :func:`happiness_index.report.outputs.publish_report`).
+def _tables(results: Mapping) -> dict[str, pd.DataFrame]:
+    """The report's tables as DataFrames with machine column names (written as CSV)."""
+    idx = results["index"]
+    keys = ("estimate", "se", "ci_low", "ci_high", "df", "n")
+    rows = [{"scope": "city", "year": results.get("year"), **{k: idx.get(k) for k in keys}}]
+    if results.get("previous"):
+        p = results["previous"]
+        rows.append({"scope": "city (previous year)", "year": p.get("year"), **{k: p.get(k) for k in keys}})
+    ch = results.get("change") or {}
+    tg = results.get("targets") or {}
+    return {"index": pd.DataFrame(rows), "components": pd.DataFrame(results["components"]),
+            "communes": pd.DataFrame(results["communes"]), "change_communes": pd.DataFrame(ch.get("by_group") or []),
+            "targets": pd.DataFrame(tg.get("years") or [])}
+
+
+def write_report_files(results: Mapping, folder, lang: str = "vi", report_config: Mapping | None = None) -> list[Path]:
+    """Write every file of the report into ``folder`` (which must exist).
+
+    Parameters
+    ----------
+    results : mapping
+        :attr:`AnnualRun.results` (or a ``results.json`` read back).
+    folder : path
+        An existing directory, normally empty and temporary: the atomic swap into the
+        report directory is the caller's (:func:`write_report`, or the CLI's
+        ``publish_report``).
+    lang : {"vi", "en"}
+    report_config : mapping, optional
+        Administrative details of the Word report (issuing_body, document_number, place,
+        signer_title, ...); overrides ``results["report_config"]``.
+
+    Returns
+    -------
+    list of Path
+        The files written, in :data:`REPORT_FILES` order.
+    """
+    from .content import build_document
+    from .excel import write_tables_xlsx
+    from .word import write_docx
+
+    check_lang(lang)
+    folder = Path(folder)
+    (folder / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2, allow_nan=False) + "\n",
+                                         encoding="utf-8")
+    doc = build_document(results, lang, report_config)
+    pictures = {"chart_trajectory": folder / "chart_trajectory.png", "chart_communes": folder / "chart_communes.png",
+                "chart_components": folder / "chart_components.png"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plot_trajectory(results, pictures["chart_trajectory"], lang)
+        plot_communes(results, pictures["chart_communes"], lang)
+        plot_components(results, pictures["chart_components"], lang)
+    uris = {name: png_data_uri(path.read_bytes()) for name, path in pictures.items()}
+    (folder / "report.md").write_text(render_markdown(doc), encoding="utf-8")
+    (folder / "report.html").write_text(render_html(doc, charts=uris), encoding="utf-8")
+    write_docx(doc, folder / "report.docx", pictures)
+    for name, df in _tables(results).items():
+        neutralise_frame(df).to_csv(folder / f"{name}.csv", index=False, encoding="utf-8-sig")
+    write_tables_xlsx(results, folder / "tables.xlsx", lang)
+    return [folder / n for n in REPORT_FILES]
+
+
+def write_report(results: dict, out_dir, lang: str = "vi", *, protect=(), report_config: Mapping | None = None
+                 ) -> list[Path]:
+    """Write the report directory atomically.
 
     Parameters
     ----------
@@ -1015,7 +659,9 @@ def write_report(results: dict, out_dir, lang: str = "vi", *, protect=()) -> lis
         by this function (listed in its manifest and unchanged), which is then replaced.
     lang : {"vi", "en"}, default "vi"
     protect : iterable of paths
-        Input files: the run refuses a folder that is or contains any of them.
+        Input files: the run refuses to write a directory containing any of them.
+    report_config : mapping, optional
+        See :func:`write_report_files`.
 
     Returns
     -------
@@ -1033,25 +679,6 @@ def write_report(results: dict, out_dir, lang: str = "vi", *, protect=()) -> lis
     """
     from .outputs import publish_report
 
-    if lang not in TEXT:
-        raise HappinessIndexError(f"lang must be 'vi' or 'en', got {lang!r}")
-    return publish_report(Path(out_dir), lambda tmp: _write_files(results, tmp, lang), protected=protect)
-
-
-def _write_files(results: Mapping, tmp: Path, lang: str) -> None:
-    """Write every report file into the empty folder ``tmp``."""
-    (tmp / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2, allow_nan=False) + "\n",
-                                      encoding="utf-8")
-    (tmp / "report.md").write_text(render_markdown(results, lang), encoding="utf-8")
-    (tmp / "report.html").write_text(render_html(results, lang), encoding="utf-8")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        plot_trajectory(results, tmp / "chart_trajectory.png", lang)
-        plot_communes(results, tmp / "chart_communes.png", lang)
-        plot_components(results, tmp / "chart_components.png", lang)
-    tables = _tables(results, lang)
-    for name, df in tables.items():
-        df.to_csv(tmp / f"{name}.csv", index=False, encoding="utf-8-sig")
-    with pd.ExcelWriter(tmp / "tables.xlsx", engine="openpyxl") as xw:
-        for name, df in tables.items():
-            (df if len(df.columns) else pd.DataFrame({"(empty)": []})).to_excel(xw, sheet_name=name[:31], index=False)
+    check_lang(lang)
+    return publish_report(Path(out_dir), lambda tmp: write_report_files(results, tmp, lang, report_config),
+                          protected=protect)
