@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -392,7 +392,7 @@ def _row_subset(data: pd.DataFrame, text: str | None, r_call: str = "", dataset:
     raise KeyError(f"no mapping for row_subset {text!r}; add it to tests/reference_helpers.ROW_SUBSETS")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_csv(name: str) -> pd.DataFrame:
     return pd.read_csv(data_file(f"{name}.csv"), encoding="utf-8")
 
@@ -481,7 +481,7 @@ def taylor_kwargs(design: dict, data: pd.DataFrame | None = None) -> dict:
 _REP_METHOD = {"jk1": "jk1", "jkn": "jkn", "brr": "brr", "fay": "fay", "bootstrap": "bootstrap", "other": "other"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_repweights(path: str) -> np.ndarray:
     rw = pd.read_csv(data_file(path))
     cols = [c for c in rw.columns if c.startswith("rep_")]
