@@ -60,7 +60,6 @@ __all__ = [
     "CASES",
     "DATA",
     "data_file",
-    "load_json",
     "load_family",
     "load_data",
     "build_design",
@@ -106,12 +105,6 @@ def data_file(name: str | Path) -> Path:
         if path.is_file():
             return path
     raise FileNotFoundError(f"no copy of shared/data/{rel} in the repository; run python scripts/sync_reference.py")
-
-
-def load_json(path: Path) -> dict:
-    """A UTF-8 JSON file (a reference family or a field case)."""
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 def load_family(name: str) -> list[dict]:
