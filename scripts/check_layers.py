@@ -88,44 +88,63 @@ def _resolve_from(mod: Module, node: ast.ImportFrom) -> str:
 
 
 def _scan(mod: Module, mods: dict[str, Module]) -> None:
-    """Record ``mod``'s imports of the package and its private-name uses."""
+    """Record ``mod``'s imports of the package, its private-name uses and its reads of the root.
+
+    One walk over the syntax tree; private attributes of imported modules are checked once
+    every alias is known (an alias may be bound after its first use, inside a function).
+    """
     tree = ast.parse(mod.path.read_text(encoding="utf-8"), filename=str(mod.path))
     aliases: dict[str, str] = {}  # local name -> package module it is bound to
+    private_attrs: list[ast.Attribute] = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for a in node.names:
-                if a.name == PACKAGE or a.name.startswith(PACKAGE + "."):
-                    mod.imports.append((a.name, node.lineno))
-                    if a.asname:
-                        aliases[a.asname] = a.name
-                    _check_private_module(mod, a.name, node.lineno)
+        if isinstance(node, ast.Attribute):
+            if isinstance(node.value, ast.Name) and is_private(node.attr):
+                private_attrs.append(node)
+        elif isinstance(node, ast.Import):
+            _scan_import(mod, node, aliases)
         elif isinstance(node, ast.ImportFrom):
-            source = _resolve_from(mod, node)
-            if not (source == PACKAGE or source.startswith(PACKAGE + ".")):
-                continue
-            _check_private_module(mod, source, node.lineno)
-            for a in node.names:
-                full = f"{source}.{a.name}"
-                if full in mods:  # ``from . import design``: a module
-                    mod.imports.append((full, node.lineno))
-                    aliases[a.asname or a.name] = full
-                    if is_private(a.name):
-                        mod.problems.append(f"private import: {mod.name}:{node.lineno} imports private module {full}")
-                    continue
-                mod.imports.append((source, node.lineno))
-                if source == PACKAGE and a.name in ROOT_NAMES_ALLOWED:
-                    continue
-                if is_private(a.name) and source != mod.name:
-                    mod.problems.append(f"private import: {mod.name}:{node.lineno} imports {a.name} from {source}")
-    for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name)
-            and node.value.id in aliases
-            and is_private(node.attr)
-        ):
+            _scan_import_from(mod, node, mods, aliases)
+    for node in private_attrs:
+        if node.value.id in aliases:
             target = aliases[node.value.id]
             mod.problems.append(f"private import: {mod.name}:{node.lineno} reads {node.attr} of {target}")
+
+
+def _scan_import(mod: Module, node: ast.Import, aliases: dict[str, str]) -> None:
+    for a in node.names:
+        if a.name == PACKAGE and mod.name != PACKAGE:
+            mod.problems.append(f"upward import: {mod.name}:{node.lineno} imports the package root {PACKAGE}")
+        if a.name == PACKAGE or a.name.startswith(PACKAGE + "."):
+            mod.imports.append((a.name, node.lineno))
+            if a.asname:
+                aliases[a.asname] = a.name
+            _check_private_module(mod, a.name, node.lineno)
+
+
+def _scan_import_from(mod: Module, node: ast.ImportFrom, mods: dict[str, Module], aliases: dict[str, str]) -> None:
+    source = _resolve_from(mod, node)
+    if not (source == PACKAGE or source.startswith(PACKAGE + ".")):
+        return
+    _check_private_module(mod, source, node.lineno)
+    from_root = []  # names other than __version__ read from the package root
+    for a in node.names:
+        full = f"{source}.{a.name}"
+        if full in mods:  # ``from . import design``: a module
+            mod.imports.append((full, node.lineno))
+            aliases[a.asname or a.name] = full
+            if is_private(a.name):
+                mod.problems.append(f"private import: {mod.name}:{node.lineno} imports private module {full}")
+            continue
+        mod.imports.append((source, node.lineno))
+        if source == PACKAGE:
+            if a.name not in ROOT_NAMES_ALLOWED:
+                from_root.append(a.name)
+            continue
+        if is_private(a.name) and source != mod.name:
+            mod.problems.append(f"private import: {mod.name}:{node.lineno} imports {a.name} from {source}")
+    if from_root and mod.name != PACKAGE:
+        names = ", ".join(from_root)
+        mod.problems.append(f"upward import: {mod.name}:{node.lineno} reads {names} from the package root")
 
 
 def _check_private_module(mod: Module, name: str, line: int) -> None:
@@ -154,29 +173,9 @@ def upward_imports(mods: dict[str, Module]) -> list[str]:
         for target, line in mod.imports:
             rank = _rank(target)
             if target == PACKAGE:
-                continue  # names read from the root are checked in _scan (only ROOT_NAMES_ALLOWED)
+                continue  # what is read from the root is checked in _scan (only ROOT_NAMES_ALLOWED)
             if rank is not None and rank > own:
                 out.append(f"upward import: {mod.name}:{line} ({mod.layer_key}) imports {target}")
-    return out
-
-
-def _root_reads(mods: dict[str, Module]) -> list[str]:
-    """Problems for modules that read anything but ``__version__`` from the package root."""
-    out = []
-    for mod in mods.values():
-        if mod.name == PACKAGE:
-            continue
-        tree = ast.parse(mod.path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and _resolve_from(mod, node) == PACKAGE:
-                names = [a.name for a in node.names if a.name not in ROOT_NAMES_ALLOWED]
-                names = [n for n in names if f"{PACKAGE}.{n}" not in mods]
-                if names:
-                    out.append(
-                        f"upward import: {mod.name}:{node.lineno} reads {', '.join(names)} from the package root"
-                    )
-            elif isinstance(node, ast.Import) and any(a.name == PACKAGE for a in node.names):
-                out.append(f"upward import: {mod.name}:{node.lineno} imports the package root {PACKAGE}")
     return out
 
 
@@ -231,7 +230,6 @@ def check(root: Path) -> list[str]:
         _scan(mod, mods)
     problems = [p for m in mods.values() for p in m.problems]
     problems += upward_imports(mods)
-    problems += _root_reads(mods)
     problems += [f"import cycle: {' <-> '.join(group)}" for group in cycles(mods)]
     return sorted(set(problems))
 

@@ -139,7 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--check", action="store_true", help="only compare; exit 1 if any copy differs")
     args = ap.parse_args(argv)
     shared = (args.shared or default_shared()).resolve()
-    todo = stale(shared) if args.check else sync(shared)
+    try:
+        todo = stale(shared) if args.check else sync(shared)
+    except FileNotFoundError as exc:
+        print(f"sync_reference: {exc}", file=sys.stderr)
+        return 2
     for p in todo:
         verb = "differs" if args.check or p.gzipped else "copied"
         print(f"{verb}: {p.source.relative_to(shared)} -> {_shown(p.copy)}")

@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +60,6 @@ __all__ = [
     "CASES",
     "DATA",
     "data_file",
-    "load_json",
     "load_family",
     "load_data",
     "build_design",
@@ -106,12 +105,6 @@ def data_file(name: str | Path) -> Path:
         if path.is_file():
             return path
     raise FileNotFoundError(f"no copy of shared/data/{rel} in the repository; run python scripts/sync_reference.py")
-
-
-def load_json(path: Path) -> dict:
-    """A UTF-8 JSON file (a reference family or a field case)."""
-    with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 def load_family(name: str) -> list[dict]:
@@ -392,7 +385,7 @@ def _row_subset(data: pd.DataFrame, text: str | None, r_call: str = "", dataset:
     raise KeyError(f"no mapping for row_subset {text!r}; add it to tests/reference_helpers.ROW_SUBSETS")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_csv(name: str) -> pd.DataFrame:
     return pd.read_csv(data_file(f"{name}.csv"), encoding="utf-8")
 
@@ -481,7 +474,7 @@ def taylor_kwargs(design: dict, data: pd.DataFrame | None = None) -> dict:
 _REP_METHOD = {"jk1": "jk1", "jkn": "jkn", "brr": "brr", "fay": "fay", "bootstrap": "bootstrap", "other": "other"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _read_repweights(path: str) -> np.ndarray:
     rw = pd.read_csv(data_file(path))
     cols = [c for c in rw.columns if c.startswith("rep_")]

@@ -9,7 +9,6 @@ from each case's JSON (R survey 4.1.1, R call in the file).
 from __future__ import annotations
 
 import json
-import math
 import warnings
 
 import pandas as pd

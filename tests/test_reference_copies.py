@@ -66,6 +66,7 @@ def test_sync_check_reports_a_changed_copy(tmp_path, monkeypatch):
     assert sync.main(["--shared", str(shared), "--check"]) == 0
     (shared / "reference" / "x.json").write_text('{"cases": [1]}\n', encoding="utf-8")
     assert sync.main(["--shared", str(shared), "--check"]) == 1
+    assert sync.main(["--shared", str(tmp_path / "nowhere"), "--check"]) == 2  # a clear message, no traceback
 
 
 def test_every_reference_family_reads_and_names_files_the_repository_holds():

@@ -1,15 +1,17 @@
 suppressMessages(library(survey)); library(jsonlite)
-D <- "/work/shared/data/"
-apiclus1 <- read.csv(paste0(D,"apiclus1.csv")); apistrat <- read.csv(paste0(D,"apistrat.csv")); apiclus2 <- read.csv(paste0(D,"apiclus2.csv"))
-nhanes <- read.csv(paste0(D,"nhanes.csv")); scd <- read.csv(paste0(D,"scd.csv"))
+# run from the repository root: the shared data files are in the repository as tests/data/<file>,
+# or (data sets the package bundles) happiness_index/data/<file>.gz, which read.csv reads as well
+D <- function(f) if (file.exists(file.path("tests/data", f))) file.path("tests/data", f) else file.path("happiness_index/data", paste0(f, ".gz"))
+apiclus1 <- read.csv(D("apiclus1.csv")); apistrat <- read.csv(D("apistrat.csv")); apiclus2 <- read.csv(D("apiclus2.csv"))
+nhanes <- read.csv(D("nhanes.csv")); scd <- read.csv(D("scd.csv"))
 dclus1 <- svydesign(id=~dnum, weights=~pw, data=apiclus1, fpc=~fpc)
 dstrat <- svydesign(id=~1, strata=~stype, weights=~pw, data=apistrat, fpc=~fpc)
 dclus2 <- svydesign(id=~dnum+snum, fpc=~fpc1+fpc2, data=apiclus2)
 nh <- svydesign(id=~SDMVPSU, strata=~SDMVSTRA, weights=~WTMEC2YR, nest=TRUE, data=nhanes)
 scdnofpc <- svydesign(data=scd, prob=~1, id=~ambulance, strata=~ESA, nest=TRUE)
-jk <- read.csv(paste0(D,"repweights/apiclus1_jk1.csv"))
+jk <- read.csv(D("repweights/apiclus1_jk1.csv"))
 rclus1 <- svrepdesign(data=apiclus1, repweights=as.matrix(jk[,-1]), weights=~pw, type='JK1', scale=0.914839277851167, rscales=1, combined.weights=TRUE)
-jn <- read.csv(paste0(D,"repweights/apistrat_jkn.csv"))
+jn <- read.csv(D("repweights/apistrat_jkn.csv"))
 rstrat0 <- as.svrepdesign(dstrat, type='JKn')
 rstrat <- svrepdesign(data=apistrat, repweights=as.matrix(jn[,-1]), weights=~pw, type='JKn', scale=1, rscales=rstrat0$rscales, combined.weights=TRUE)
 cases <- list()
@@ -166,8 +168,8 @@ cat(toJSON(cases, auto_unbox=TRUE, digits=NA, null="null", na="null", pretty=FAL
 # (the YRBS 'likelihood' case is not kept: with na.rm, R 4.1.1's residuals.svyglm misaligns the
 #  weights of the rows left after dropping NAs, so its dispersion is not the documented one)
 # suppressMessages(library(survey)); library(jsonlite)
-# D <- "/work/shared/data/"
-# scd <- read.csv(paste0(D,"scd.csv")); yrbs <- read.csv(paste0(D,"yrbs.csv"))
+# (D as at the top of this file)
+# scd <- read.csv(D("scd.csv")); yrbs <- read.csv(D("yrbs.csv"))
 # scdfpc <- svydesign(data=scd, prob=~1, id=~ambulance, strata=~ESA, nest=TRUE, fpc=rep(5,6))
 # yrbs_design <- svydesign(id=~psu, weight=~weight, strata=~stratum, data=yrbs)
 # yrbs_design <- update(yrbs_design, qn8yes=2-qn8)
@@ -191,7 +193,7 @@ cat(toJSON(cases, auto_unbox=TRUE, digits=NA, null="null", na="null", pretty=FAL
 
 # ---- third batch: svymean/svytotal of a logical (terms ...FALSE / ...TRUE)
 # suppressMessages(library(survey)); library(jsonlite)
-# apiclus1 <- read.csv("/work/shared/data/apiclus1.csv")
+# apiclus1 <- read.csv(D("apiclus1.csv"))
 # dclus1 <- svydesign(id=~dnum, weights=~pw, data=apiclus1, fpc=~fpc)
 # num <- function(x) as.numeric(x)
 # m <- svymean(~I(api00>700), dclus1, deff=TRUE); ci <- confint(m); dd <- diag(as.matrix(attr(m, "deff")))
