@@ -135,6 +135,7 @@ def format_value(v) -> str:
 
 def _list_rows(items: list, vi: bool = False, limit: int = 5) -> str:
     """The first ``limit`` row labels (already formatted) and a count of the rest."""
+    items = [str(x) for x in items]
     shown = ", ".join(items[:limit])
     k = len(items) - limit
     if k <= 0:
@@ -228,11 +229,14 @@ class ValidationReport:
                 return f"{text} ({word} {int(k)})"
             return text
 
-        e["_shown"] = [show(r, k) for r, k in zip(e["row"], e["row_number"])]
+        # object dtype: pandas 3 would infer ``str`` and turn the None of whole-column problems
+        # into NaN (a float), which is not a row label
+        e["_shown"] = pd.Series([show(r, k) for r, k in zip(e["row"], e["row_number"])],
+                                index=e.index, dtype=object)
         keys = ["kind", "check", "column"]
-        g = e.assign(column=e["column"].astype(object).fillna("")).groupby(keys, sort=False, dropna=False)
+        g = e.assign(column=e["column"].astype(object).fillna("").map(str)).groupby(keys, sort=False, dropna=False)
         out = g.size().rename("n").reset_index()
-        rows = g["_shown"].agg(lambda r: _list_rows([x for x in r if x is not None], vi))
+        rows = g["_shown"].agg(lambda r: _list_rows([x for x in r if isinstance(x, str)], vi))
         out["rows"] = rows.to_numpy()
         return out[cols]
 
@@ -395,7 +399,7 @@ def _row_labels(n: int, ids) -> np.ndarray:
         fin = v[~np.isnan(v)]
         if np.array_equal(fin, np.floor(fin)):
             ids = ids.astype("Int64")
-    lab = ids.to_numpy(dtype=object, na_value=None)
+    lab = np.array(ids.to_numpy(dtype=object, na_value=None), dtype=object, copy=True)  # writable (pandas 3 CoW)
     blank = pd.isna(ids).to_numpy()
     if blank.any():
         lab[blank] = np.flatnonzero(blank) + 1
