@@ -19,7 +19,7 @@ from happiness_index.errors import SchemaError
 from happiness_index.reading.schema import ERROR_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+SHARED = ROOT / "tests" / "data"  # c17 copied unchanged from ../shared/cases
 BAD = ROOT / "tests" / "data" / "bad"
 SPEC = IndexSpec.from_toml(BAD / "spec.toml")
 FRAME = pd.read_csv(BAD / "frame.csv")
