@@ -878,7 +878,7 @@ def _skip_lines(text: str, header_row: int, name: str) -> tuple:
     parts = text.split("\n", header_row - 1)
     if len(parts) < header_row or not parts[-1].strip():
         raise DataFileError(f"{name}: header_row={header_row} but the file has "
-                            f"{text.count(chr(10)) + 1} line(s), none of them column names at or after "
+                            f"{len(text.splitlines())} line(s), none of them column names at or after "
                             f"line {header_row}")
     return parts[-1], header_row - 1
 
@@ -1008,21 +1008,37 @@ def _read_excel(path: Path, sheet, header_row, kw: dict, attrs: dict) -> pd.Data
     df = pd.read_excel(path, engine="openpyxl", sheet_name=chosen, **opts)
     attrs["sheet"] = chosen
     attrs["header_row"] = h + 1
-    _warn_uncached_formulas(path, chosen, f_vals)
+    is_f = f_vals.apply(lambda col: col.map(lambda v: isinstance(v, str) and v.startswith("=")))
+    v_vals = None
+    if is_f.to_numpy(bool).any():
+        wb_v = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        try:
+            v_vals = _sheet_values(wb_v[chosen]).reindex_like(f_vals)
+        finally:
+            wb_v.close()
+        _warn_uncached_formulas(path, chosen, is_f, v_vals)
+    return _keep_excel_errors(df, v_vals if v_vals is not None else f_vals, h, "header" in kw)
+
+
+def _keep_excel_errors(df: pd.DataFrame, values: pd.DataFrame, h: int, custom: bool) -> pd.DataFrame:
+    """Put back the Excel error values (``#N/A``, ``#DIV/0!`` ...) that pandas reads as blanks."""
+    if custom or not len(values):
+        return df
+    err = values.isin(EXCEL_ERRORS).to_numpy(bool)
+    ii, jj = np.nonzero(err)
+    keep = (ii > h) & (ii - h - 1 < len(df)) & (jj < len(df.columns))
+    if not keep.any():
+        return df
+    df = df.copy()
+    for i, j in zip(ii[keep], jj[keep]):
+        col = df.columns[j]
+        if df[col].dtype != object:
+            df[col] = df[col].astype(object)
+        df.iat[int(i - h - 1), int(j)] = values.iat[int(i), int(j)]
     return df
 
 
-def _warn_uncached_formulas(path: Path, chosen: str, f_vals: pd.DataFrame) -> None:
-    import openpyxl
-
-    is_f = f_vals.apply(lambda col: col.map(lambda v: isinstance(v, str) and v.startswith("=")))
-    if not is_f.to_numpy(bool).any():
-        return
-    wb_v = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    try:
-        v_vals = _sheet_values(wb_v[chosen]).reindex_like(f_vals)
-    finally:
-        wb_v.close()
+def _warn_uncached_formulas(path: Path, chosen: str, is_f: pd.DataFrame, v_vals: pd.DataFrame) -> None:
     ii, jj = np.nonzero(is_f.to_numpy(bool) & v_vals.isna().to_numpy())
     if len(ii):
         from openpyxl.utils import get_column_letter
