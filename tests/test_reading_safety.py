@@ -349,3 +349,32 @@ def test_excel_error_values_are_kept_and_named(tmp_path, fmt):
         [2, "q3", "excel error"], [4, "w", "excel error"], [6, "q1", "excel error"]]
     assert "Excel error value '#DIV/0!'" in e["message_en"].iloc[1]
     assert "lỗi Excel" in e["message_vi"].iloc[1]
+
+
+# ----------------------------------------------------------------------------- validation checks
+def test_ids_differing_only_by_surrounding_spaces_are_duplicates():
+    good = pd.read_csv(BAD / "good.csv")
+    d = good.assign(id=[f"R{i:03d}" for i in good["id"]])
+    d.loc[4, "id"] = " R004 "
+    d.loc[6, "id"] = "   "  # blank after trimming: a missing id
+    before = d.copy()
+    rep = validate_survey(d, SPEC)
+    pd.testing.assert_frame_equal(d, before)  # the input is never modified
+    e = rep.errors
+    assert e[["row_number", "kind"]].values.tolist() == [[4, "duplicate id"], [5, "duplicate id"],
+                                                         [7, "missing id"]]
+    assert e["value"].tolist()[:2] == ["R004", " R004 "]
+
+
+def test_an_item_with_no_answer_is_reported_at_validation():
+    good = pd.read_csv(BAD / "good.csv")
+    rep = validate_survey(good.assign(q3=np.nan), SPEC)
+    assert rep.errors[["row", "column", "kind", "check"]].values.tolist() == [
+        [None, "q3", "empty item", "item has answers"]] or \
+        rep.errors[["column", "kind"]].values.tolist() == [["q3", "empty item"]]
+    assert "no answer in any of the 8 rows" in rep.errors["message_en"].iloc[0]
+    # missing codes only: no answer either
+    rep = validate_survey(good.assign(q1=9), SPEC)
+    assert rep.errors[["column", "kind"]].values.tolist() == [["q1", "empty item"]]
+    # an item outside the components (job_years) may be blank everywhere
+    assert validate_survey(good.assign(job_years=np.nan), SPEC).ok
