@@ -458,18 +458,26 @@ def _check_names(names: list, name: str, ext: str) -> None:
         seen[k] = i
 
 
+def _blank_rows(block: pd.DataFrame) -> np.ndarray:
+    """Rows where every cell is missing or blank text."""
+    blank = np.array(block.isna().to_numpy(), dtype=bool, copy=True)  # writable (pandas 3)
+    for j, c in enumerate(block.columns):
+        col = block.iloc[:, j]
+        if not blank[:, j].all() and (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
+            blank[:, j] |= col.astype("string").str.strip().eq("").fillna(True).to_numpy(dtype=bool)
+    return blank.all(axis=1)
+
+
 def _drop_trailing_blank_rows(df: pd.DataFrame, name: str, attrs: dict) -> pd.DataFrame:
     """Drop rows at the end where every cell is blank (bare delimiters); count them."""
-    if not len(df) or not len(df.columns):
-        attrs["blank_rows_dropped"] = 0
-        return df
-    blank = df.isna()
-    for c in df.columns[(~blank.all()).to_numpy()]:
-        col = df[c]
-        if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
-            blank[c] = blank[c] | col.astype("string").str.strip().eq("").fillna(True)
-    all_blank = blank.all(axis=1).to_numpy()
-    k = len(df) - (int(np.flatnonzero(~all_blank)[-1]) + 1 if (~all_blank).any() else 0)
+    k, step = 0, 64
+    while len(df.columns) and k < len(df):  # look at a growing tail only: usually one block
+        tail = df.iloc[max(0, len(df) - k - step):len(df) - k]
+        filled = np.flatnonzero(~_blank_rows(tail))
+        if filled.size:
+            k += len(tail) - int(filled[-1]) - 1
+            break
+        k, step = k + len(tail), step * 4
     attrs["blank_rows_dropped"] = k
     if k:
         warnings.warn(f"{name}: {k} blank row(s) at the end of the file (only delimiters or empty "

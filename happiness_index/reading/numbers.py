@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["NUMBER_SHAPES", "EXCEL_ERRORS", "MISSING_TOKENS", "number_shapes", "valid_shapes",
@@ -54,6 +55,8 @@ NUMBER_SHAPES = {
     "comma decimal": re.compile(r"[+-]?\d*,\d+"),
 }
 
+_ANY_NUMBER = re.compile("|".join(f"(?:{rx.pattern})" for rx in NUMBER_SHAPES.values()))
+
 
 def number_shapes(values: pd.Series) -> dict:
     """The number shapes found in a column of text.
@@ -72,18 +75,19 @@ def number_shapes(values: pd.Series) -> dict:
         tokens (``NA``, ``null`` ...) and Excel error values are neither.
     """
     s = values.dropna().astype(str).str.strip()
-    uniq = [v for v in pd.unique(s) if v not in _NOT_TEXT]
+    u = pd.Series(pd.unique(s), dtype=object)
+    u = u[~u.isin(_NOT_TEXT)].reset_index(drop=True)
+    number = u.str.fullmatch(_ANY_NUMBER).fillna(False).to_numpy(dtype=bool)
+    other = int((~number).sum())
     shapes: dict = {}
-    other = 0
-    for v in uniq:
-        for name, rx in NUMBER_SHAPES.items():
-            if rx.fullmatch(v):
-                ex = shapes.setdefault(name, [])
-                if len(ex) < 3:
-                    ex.append(v)
-                break
-        else:
-            other += 1
+    if other:  # a text column: the shapes do not matter
+        return {"shapes": shapes, "other": other}
+    left = np.ones(len(u), dtype=bool)
+    for name, rx in NUMBER_SHAPES.items():  # the first shape that matches, in order
+        hit = left & u.str.fullmatch(rx).fillna(False).to_numpy(dtype=bool)
+        if hit.any():
+            shapes[name] = u[hit].head(3).tolist()
+            left &= ~hit
     return {"shapes": shapes, "other": other}
 
 
