@@ -378,3 +378,17 @@ def test_an_item_with_no_answer_is_reported_at_validation():
     assert rep.errors[["column", "kind"]].values.tolist() == [["q1", "empty item"]]
     # an item outside the components (job_years) may be blank everywhere
     assert validate_survey(good.assign(job_years=np.nan), SPEC).ok
+
+
+def test_title_row_read_by_pandas_is_explained_at_validation(tmp_path):
+    p = tmp_path / "t.xlsx"
+    good = pd.read_csv(BAD / "good.csv")
+    with pd.ExcelWriter(p) as xw:
+        good.to_excel(xw, index=False, startrow=2)
+        xw.sheets["Sheet1"]["A1"] = "Khảo sát hạnh phúc 2024"
+    df = pd.read_excel(p)  # read without read_survey: the title is the header
+    rep = validate_survey(df, SPEC)
+    kinds = rep.errors["kind"].tolist()
+    assert kinds.count("header row") == 1 and "missing column" in kinds
+    msg = rep.errors.loc[rep.errors["kind"] == "header row", "message_en"].iloc[0]
+    assert "header_row=N" in msg and "not on the first row" in msg

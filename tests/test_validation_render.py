@@ -60,6 +60,7 @@ FAULTS = {
     "commune without respondents": lambda d: d[d["commune"].astype(str) != "3"],
     "boolean column": lambda d: d.assign(q2=pd.to_numeric(d["q2"], errors="coerce") > 3) if "q2" in d else d,
     "item entirely missing": lambda d: d.assign(q3=np.nan),
+    "title row": lambda d: d.set_axis(["Khảo sát"] + [f"Unnamed: {i}" for i in range(1, len(d.columns))], axis=1),
     "coercion": lambda d: _set(d, 0, "q1", " 4 "),
     "no respondents": lambda d: d.iloc[:0],
 }

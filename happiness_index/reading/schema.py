@@ -37,6 +37,8 @@ excel error                    an Excel error value (``#N/A``, ``#DIV/0!``, ``#V
                                ``#REF!``, ``#NAME?``, ``#NUM!``, ``#NULL!``) in a column the
                                spec uses, named as such (not "blank", not "not a number")
 empty item                     an item of the index whose column has no answer in any row
+header row                     most column names blank ("Unnamed: 3") and spec columns
+                               missing: the names are below a title row (``header_row=``)
 =============================  ==============================================================
 
 Numbers stored as text (``"4"``, ``" 4 "``, ``"4.0"``) are read as numbers by an explicit
@@ -89,7 +91,8 @@ KIND_VI = {
     "commune name mismatch": "tên xã khác dàn mẫu", "skip rule": "quy tắc bỏ qua",
     "commune without respondents": "xã không có người trả lời", "no respondents": "không có người trả lời",
     "boolean column": "cột kiểu đúng/sai", "excel error": "giá trị lỗi Excel",
-    "empty item": "câu hỏi không có trả lời", COERCION_KIND: "chuyển đổi kiểu (ghi chú)",
+    "empty item": "câu hỏi không có trả lời", "header row": "dòng tên cột",
+    COERCION_KIND: "chuyển đổi kiểu (ghi chú)",
 }
 #: Vietnamese names of the fixed-name checks.
 CHECK_VI = {
@@ -100,7 +103,7 @@ CHECK_VI = {
     "unique column name": "tên cột duy nhất", "at least one row": "ít nhất một dòng",
     "not a Boolean column": "không phải cột đúng/sai", "commune has respondents": "xã có người trả lời",
     "read as number": "đọc thành số", "not an Excel error": "không phải lỗi Excel",
-    "item has answers": "câu hỏi có trả lời",
+    "item has answers": "câu hỏi có trả lời", "column names on the header row": "tên cột ở dòng tiêu đề",
 }
 
 
@@ -374,6 +377,14 @@ def to_number(s: pd.Series):
     return v, unparseable, coerced
 
 
+def _nonblank(s: pd.Series) -> np.ndarray:
+    """Cells that hold something: not missing and not blank text."""
+    out = s.notna().to_numpy(dtype=bool)
+    if not (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)):
+        out = out & (s.astype("string").str.strip() != "").fillna(False).to_numpy(dtype=bool)
+    return out
+
+
 def _norm_text(s: pd.Series) -> pd.Series:
     """Text NFC-normalised and trimmed, computed once per distinct value (vectorised take)."""
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
@@ -556,6 +567,7 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
     if frame is not None:
         _frame_checks(frame, v.src, spec.design, v.orig_of, v.work, v.b, v.problems, v.present)
     v.check_skip_rules()
+    v.check_header_row()
     return v.report()
 
 
@@ -701,11 +713,14 @@ class _Validation:
                 message_vi=f"cột {ocol!r} chứa giá trị True/False, nhưng câu {key!r} là {it.type} "
                            f"({it.describe_codes()}): mã trả lời đã bị mất; hãy dùng dữ liệu mã gốc",
                 _pos=-1))
+        answered = None
         if it.numeric:
             v = self.numeric_column(key).to_numpy(copy=True)
+            unreadable = np.isnan(v) & _nonblank(self.src[key])  # a wrong answer, not a blank
             if it.missing_codes:
                 v[np.isin(v, np.asarray(it.missing_codes, dtype="float64"))] = np.nan
             self.work[key] = pd.Series(v, copy=False)
+            answered = ~np.isnan(v) | unreadable
             if it.type == "integer":
                 lo = -np.inf if it.minimum is None else it.minimum
                 hi = np.inf if it.maximum is None else it.maximum
@@ -721,7 +736,7 @@ class _Validation:
             fn = (lambda s, codes=[str(c) for c in it.codes]: s.isin(codes))
         if boolean:  # reported once for the whole column above
             fn = (lambda s: pd.Series(True, index=s.index))
-        self._check_item_answered(it, ocol)
+        self._check_item_answered(it, ocol, answered)
         miss = f" nor a missing code {format_codes(it.missing_codes)}" if it.missing_codes else ""
         miss_vi = f" và không phải mã thiếu {format_codes(it.missing_codes)}" if it.missing_codes else ""
         name = it.describe_codes()
@@ -731,16 +746,15 @@ class _Validation:
                                    ["giá trị ", _vals, f" ở cột {ocol!r} không phải mã hợp lệ "
                                     f"({name}){miss_vi}; hãy sửa hoặc ghi là thiếu"]))
 
-    def _check_item_answered(self, it, ocol) -> None:
-        """An item of the index whose column holds no answer at all."""
+    def _check_item_answered(self, it, ocol, answered) -> None:
+        """An item of the index whose column holds no answer at all (every cell blank or a
+        missing code; a value that is not a number or not a code counts as an answer)."""
         used = {i for c in self.spec.components for i in c.items}
         if self.n == 0 or it.name not in used:
             return
-        w = self.work[it.name]
-        answered = w.notna()
-        if it.name in self.excel_cells:
-            answered &= ~pd.Series(self.excel_cells[it.name], index=answered.index)
-        if answered.any():
+        if answered is None:
+            answered = self.work[it.name].notna().to_numpy(dtype=bool)
+        if np.asarray(answered, dtype=bool).any():
             return
         self.problems.append(dict(
             row=pd.NA, column=str(ocol), value=pd.NA, check="item has answers", kind="empty item",
@@ -848,6 +862,28 @@ class _Validation:
                                    [f"{icol!r} = ", _vals, f" phải để trống: câu này chỉ hỏi khi "
                                     f"{fcol!r} thuộc {format_codes(r.values)}, ở đây {fcol!r} = ",
                                     lambda p, v, f=fshow: [format_value(x) for x in f[p]]]))
+
+    def check_header_row(self) -> None:
+        """Most column names blank ('Unnamed: 3') while spec columns are missing: the column
+        names are not on the first row (Excel title rows); say so once."""
+        names = [str(c) for c in self.data.columns]
+        unnamed = [c for c in names if c.startswith("Unnamed:")]
+        d = self.design
+        wanted = [it.name for it in self.spec.items if it.required] + [
+            c for c in (self.id_col, d.weights, d.strata, d.psu, d.commune, d.village) if c is not None]
+        missing = [c for c in wanted if not self.present(c)]
+        if not names or 2 * len(unnamed) < len(names) or not missing:
+            return
+        self.problems.append(dict(
+            row=pd.NA, column="", value=pd.NA, check="column names on the header row", kind="header row",
+            message_en=f"{len(unnamed)} of the {len(names)} column names are blank ({', '.join(unnamed[:3])} ...) "
+                       f"and {len(missing)} columns of the spec are missing: the column names are probably "
+                       "not on the first row (a title above the table). Read the file with "
+                       "read_survey(path, header_row=N) (--header-row N), N the row of the names",
+            message_vi=f"{len(unnamed)} trong {len(names)} tên cột bị trống và thiếu {len(missing)} cột của đặc "
+                       "tả: tên cột có lẽ không nằm ở dòng đầu (có dòng tiêu đề phía trên bảng). Hãy đọc tệp "
+                       "với read_survey(path, header_row=N) (--header-row N), N là dòng chứa tên cột",
+            _pos=-1))
 
     def report(self) -> ValidationReport:
         """Run pandera on the working columns and assemble the report."""
