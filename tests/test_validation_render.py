@@ -55,7 +55,8 @@ FAULTS = {
     "psu not nested": lambda d: _set(d, 2, "village", 101),
     "commune not in frame": lambda d: _set(d, 5, "commune", 9),
     "village not in frame": lambda d: _set(d, 1, "village", 999),
-    "commune name mismatch": lambda d: d.assign(commune_name=d["commune_name"].astype(str).str.upper()),
+    "commune name mismatch": lambda d: d.assign(commune_name=d["commune_name"].astype(str).str.upper())
+    if "commune_name" in d else d,
     "skip rule": lambda d: _set(d, 2, "job_years", 4),
     "commune without respondents": lambda d: d[d["commune"].astype(str) != "3"],
     "boolean column": lambda d: d.assign(q2=pd.to_numeric(d["q2"], errors="coerce") > 3) if "q2" in d else d,
@@ -110,8 +111,8 @@ def _render(rep):
        use_frame=st.booleans())
 def test_any_mixture_of_problems_renders_in_both_languages(faults, ids, use_frame):
     d = _with_ids(GOOD, ids)
-    last = ("commune without respondents", "no respondents")  # row-dropping faults go last
-    for name in sorted(faults, key=lambda f: (f in last, f)):
+    last = ("commune without respondents", "no respondents", "title row")  # these go last
+    for name in sorted(faults, key=lambda f: (last.index(f) if f in last else -1, f)):
         if name in ("missing id", "duplicate id", "duplicate id (spaces)") and ids == "none":
             continue
         d = FAULTS[name](d)
