@@ -392,3 +392,22 @@ def test_title_row_read_by_pandas_is_explained_at_validation(tmp_path):
     assert kinds.count("header row") == 1 and "missing column" in kinds
     msg = rep.errors.loc[rep.errors["kind"] == "header row", "message_en"].iloc[0]
     assert "header_row=N" in msg and "not on the first row" in msg
+
+
+def test_text_numbers_follow_the_recorded_number_format():
+    """Text that reaches validation (mixed columns, Excel text cells) is read with the
+    number format read_survey recorded; with no record, '1.925' is ambiguous, never 1.925."""
+    good = pd.read_csv(BAD / "good.csv")
+    d = good.assign(w=good["w"].astype(object))
+    d.loc[2, "w"] = "1.925"
+    rep = validate_survey(d, SPEC)  # a frame read by pandas: the format is unknown
+    assert rep.errors[["row", "column", "kind"]].values.tolist() == [[3, "w", "ambiguous number"]]
+    assert "reads as two different numbers" in rep.errors["message_en"].iloc[0]
+    d.attrs.update(decimal=",", thousands=".", number_format="declared")
+    rep = validate_survey(d, SPEC)
+    assert rep.ok and rep.data["w"].iloc[2] == 1925.0
+    d.attrs.update(decimal=".", thousands=None, number_format="default")
+    rep = validate_survey(d, SPEC)
+    assert rep.ok and rep.data["w"].iloc[2] == 1.925
+    d.attrs.update(decimal=",", thousands=None, number_format="declared")
+    assert validate_survey(d, SPEC).errors["kind"].tolist() == ["not a number"]

@@ -165,3 +165,51 @@ def _hint(bad: list, shapes: dict) -> str:
         return ("A '.' followed by other than three digits cannot be a thousands separator: check the "
                 "values, or pass decimal='.' if '.' is the decimal point")
     return "They look like '.' thousands separators: pass thousands='.' (with decimal=',')"
+
+
+def parse_number_text(text: pd.Series, number_format: tuple | None = None) -> tuple:
+    """Numbers written as text, read under a number format.
+
+    Parameters
+    ----------
+    text : Series of str
+        Trimmed text, missing for blanks.
+    number_format : (decimal, thousands) or None
+        The format the file was read with (``read_survey`` records it in ``df.attrs``).
+        None: unknown (a frame not read by ``read_survey``, or text cells of an Excel, SPSS
+        or Parquet file); then a value that reads two ways (``1.925``, ``1,925``) is
+        ambiguous and not converted.
+
+    Returns
+    -------
+    values : ndarray of float
+        NaN for missing, text that is not a number, and ambiguous text.
+    ambiguous : ndarray of bool
+        Text left unconverted because it reads two ways (only with ``number_format=None``).
+    """
+    u = pd.Series(pd.unique(text.dropna()), dtype=object)
+    norm = u.copy()
+    amb_u = np.zeros(len(u), dtype=bool)
+    if len(u):
+        shape = pd.Series(None, index=u.index, dtype=object)
+        for name, rx in NUMBER_SHAPES.items():
+            hit = shape.isna() & u.str.fullmatch(rx).fillna(False)
+            shape[hit] = name
+        if number_format is None:
+            amb_u = shape.isin(["dot groups", "comma groups"]).to_numpy(dtype=bool)
+            norm[amb_u] = None
+        else:
+            decimal, thousands = number_format
+            ok = shape.isin(valid_shapes(decimal, thousands)) | shape.isna()  # text: to_numeric decides
+            norm[~ok] = None
+            num = ok & shape.notna()
+            if thousands is not None:
+                norm[num] = norm[num].str.replace(thousands, "", regex=False)
+            if decimal == ",":
+                norm[num] = norm[num].str.replace(",", ".", regex=False)
+    mapped = pd.Series(norm.to_numpy(), index=u.to_numpy()) if len(u) else pd.Series(dtype=object)
+    as_num = pd.to_numeric(mapped, errors="coerce")
+    values = np.array(text.map(as_num).to_numpy(dtype="float64", na_value=np.nan), copy=True)
+    amb_of = pd.Series(amb_u, index=u.to_numpy()) if len(u) else pd.Series(dtype=bool)
+    ambiguous = np.array(text.map(amb_of).astype(object).fillna(False).to_numpy(dtype=bool), copy=True)
+    return values, ambiguous

@@ -37,6 +37,9 @@ excel error                    an Excel error value (``#N/A``, ``#DIV/0!``, ``#V
                                ``#REF!``, ``#NAME?``, ``#NUM!``, ``#NULL!``) in a column the
                                spec uses, named as such (not "blank", not "not a number")
 empty item                     an item of the index whose column has no answer in any row
+ambiguous number               text such as ``"1.925"`` in a numeric column of a frame whose
+                               number format is unknown (not read by ``read_survey``; text
+                               cells of a workbook): 1925 or 1.925? Not converted; reported
 header row                     most column names blank ("Unnamed: 3") and spec columns
                                missing: the names are below a title row (``header_row=``)
 =============================  ==============================================================
@@ -65,7 +68,7 @@ import pandas as pd
 
 from ..errors import SchemaError, SpecError
 from ..questionnaire.spec import IndexSpec
-from .numbers import EXCEL_ERRORS
+from .numbers import EXCEL_ERRORS, parse_number_text
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -92,6 +95,7 @@ KIND_VI = {
     "commune without respondents": "xã không có người trả lời", "no respondents": "không có người trả lời",
     "boolean column": "cột kiểu đúng/sai", "excel error": "giá trị lỗi Excel",
     "empty item": "câu hỏi không có trả lời", "header row": "dòng tên cột",
+    "ambiguous number": "số có thể hiểu hai cách",
     COERCION_KIND: "chuyển đổi kiểu (ghi chú)",
 }
 #: Vietnamese names of the fixed-name checks.
@@ -104,6 +108,7 @@ CHECK_VI = {
     "not a Boolean column": "không phải cột đúng/sai", "commune has respondents": "xã có người trả lời",
     "read as number": "đọc thành số", "not an Excel error": "không phải lỗi Excel",
     "item has answers": "câu hỏi có trả lời", "column names on the header row": "tên cột ở dòng tiêu đề",
+    "unambiguous number": "số không mơ hồ",
 }
 
 
@@ -352,13 +357,15 @@ class ValidationReport:
 # --------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------
-def to_number(s: pd.Series):
+def to_number(s: pd.Series, number_format: tuple | None = None):
     """Read a column as float64 numbers.
 
     Returns ``(values, unparseable, coerced)``: the float array (NaN for missing and for
     text that is not a number), a mask of non-blank text that is not a number, and a mask
     of text cells converted (numbers stored as text, blank text) -- or ``None`` masks
-    when the column is numeric already.
+    when the column is numeric already. ``number_format`` is ``(decimal, thousands)`` of
+    the file (``read_survey`` records it); when None, text that reads two ways (``1.925``:
+    1925 or 1.925) is not converted (it counts as unparseable; see :func:`ambiguous_text`).
     """
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         v = s.to_numpy(dtype="float64", na_value=np.nan)
@@ -369,12 +376,22 @@ def to_number(s: pd.Series):
         is_text = s.map(lambda x: isinstance(x, str), na_action="ignore").fillna(False).to_numpy(dtype=bool)
     txt = s.astype("string").str.strip()
     blank = (txt.isna() | (txt == "")).to_numpy(dtype=bool)
-    num = pd.to_numeric(txt.mask(blank), errors="coerce")
-    v = num.to_numpy(dtype="float64", na_value=np.nan)
+    v, _ = parse_number_text(txt.astype(object).where(~blank & is_text, None), number_format)
+    stored = ~blank & ~is_text  # numbers stored as numbers in an object column (Excel)
+    if stored.any():
+        v[stored] = pd.to_numeric(s[stored], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     unparseable = ~blank & np.isnan(v)
     v[unparseable] = np.nan
     coerced = is_text & ~unparseable
     return v, unparseable, coerced
+
+
+def ambiguous_text(s: pd.Series) -> np.ndarray:
+    """Text cells that read as two different numbers (``1.925``: 1925 or 1.925)."""
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return np.zeros(len(s), dtype=bool)
+    txt = s.astype("string").str.strip()
+    return parse_number_text(txt.astype(object).where(txt.notna(), None), None)[1]
 
 
 def _nonblank(s: pd.Series) -> np.ndarray:
@@ -587,6 +604,9 @@ class _Validation:
         self.numeric_keys: set = set()
         self.coercions: list = []
         self.excel_cells: dict = {}  # NFC name -> mask of Excel error cells
+        # the number format the file was read with (read_survey records it); None: unknown
+        a = data.attrs
+        self.number_format = (a.get("decimal", "."), a.get("thousands")) if a.get("number_format") else None
         self._index_columns()
         self.row_label = _row_labels(self.n, self.src.get(_nfc(self.id_col)) if self.id_col is not None else None)
 
@@ -624,7 +644,7 @@ class _Validation:
         if key in self.work:
             return self.work[key]
         s = self.src[key]
-        v, bad, coerced = to_number(s)
+        v, bad, coerced = to_number(s, self.number_format)
         if coerced is not None and coerced.any():
             pos = np.flatnonzero(coerced)
             self.coercions.append(pd.DataFrame({
@@ -638,6 +658,11 @@ class _Validation:
         self.b.col(key, required=True)
         if bad is not None and key in self.excel_cells:
             bad = bad & ~self.excel_cells[key]  # reported as Excel errors
+        if bad is not None and bad.any() and self.number_format is None:
+            amb = ambiguous_text(s) & bad
+            if amb.any():
+                bad = bad & ~amb
+                self._check_ambiguous(key, amb)
         if bad is not None and bad.any():
             mask = pd.Series(~bad, copy=False)
             ocol = self.orig_of[key]
@@ -648,6 +673,19 @@ class _Validation:
                                         "hãy nhập mã số (hoặc để trống nếu thiếu)"]),
                          ignore_na=False)
         return self.work[key]
+
+    def _check_ambiguous(self, key: str, amb: np.ndarray) -> None:
+        mask = pd.Series(~amb, copy=False)
+        ocol = self.orig_of[key]
+        self.b.check(key, "unambiguous number", "ambiguous number", lambda s, m=mask: m.reindex(s.index),
+                     _series_words(["text ", _vals, f" in column {ocol!r} reads as two different numbers "
+                                    "(a thousands separator, as Excel writes in the Vietnamese locale, or a "
+                                    "decimal mark); type it as a number, or read the file with "
+                                    "read_survey(path, decimal=..., thousands=...)"],
+                                   ["chữ ", _vals, f" ở cột {ocol!r} có thể hiểu thành hai số khác nhau (dấu "
+                                    "phân cách hàng nghìn theo Excel tiếng Việt, hoặc dấu thập phân); hãy nhập "
+                                    "dạng số, hoặc đọc tệp với read_survey(path, decimal=..., thousands=...)"]),
+                     ignore_na=False)
 
     def check_rows_exist(self) -> None:
         if self.n == 0:
@@ -1054,7 +1092,8 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems) -> pd.
     out = pd.concat([p.astype({"row": object, "value": object}) for p in parts], ignore_index=True)
     # a cell that is an Excel error, or not a number, is reported once: not also as blank or
     # as an invalid code (precedence: Excel error, then not a number, then the rest)
-    rank = out["check"].map({"not an Excel error": 0, "is a number": 1}).fillna(2).to_numpy()
+    rank = out["check"].map({"not an Excel error": 0, "is a number": 1, "unambiguous number": 1}) \
+        .fillna(2).to_numpy()
     if (rank < 2).any():
         cell = (out["_pos"] >= 0) & (out["_pos"] < _AFTER_ROWS)
         key = out["_pos"].astype(str) + "\x1f" + out["column"].astype(str)
