@@ -85,7 +85,9 @@ def test_vietnamese_thousands_never_give_a_silently_wrong_index(tmp_path):
     assert (df.attrs["decimal"], df.attrs["thousands"], df.attrs["number_format"]) == (",", ".", "declared")
     np.testing.assert_allclose(df["weight"].to_numpy(float), truth["weight"].to_numpy(float))
     rep = validate_survey(df, hi.IndexSpec.from_toml(bundled_spec_path("yen_bai_nef")))
-    assert rep.ok
+    assert rep.ok and rep.number_format == {"decimal": ",", "thousands": ".", "how": "declared"}
+    assert "decimal mark ',' and thousands separator '.' (declared)" in rep.format_summary("en")
+    assert "dấu hàng nghìn '.'" in rep.format_summary("vi")
     assert _index(rep.data) == pytest.approx(76.9306, abs=1e-4)
 
 

@@ -194,6 +194,11 @@ class ValidationReport:
     blank_rows_dropped : int
         Trailing blank rows (bare delimiters) that :func:`~happiness_index.read_survey`
         dropped before validation (from ``data.attrs``); a note, not a problem.
+    number_format : dict or None
+        The number format of the file (``decimal``, ``thousands``, ``how``: ``"declared"``
+        or ``"default"``) as :func:`~happiness_index.read_survey` recorded it in
+        ``data.attrs``; None when the data were not read from a text file by read_survey.
+        A declared format is repeated in :meth:`format_summary`.
     """
 
     errors: pd.DataFrame
@@ -202,6 +207,7 @@ class ValidationReport:
     n_rows: int
     spec_name: str
     blank_rows_dropped: int = 0
+    number_format: dict | None = None
 
     @property
     def ok(self) -> bool:
@@ -296,6 +302,13 @@ class ValidationReport:
                     if vi else
                     f"\n  note: {_plural(k, 'cell was', 'cells were')} read by coercion (numbers stored as text, "
                     "blank text); not errors")
+        nf = self.number_format
+        if nf and nf.get("how") == "declared":
+            dec, th = nf.get("decimal"), nf.get("thousands")
+            note += (f"\n  ghi chú: số được đọc với dấu thập phân {dec!r} và dấu hàng nghìn {th!r} (đã khai báo)"
+                     if vi else
+                     f"\n  note: numbers were read with decimal mark {dec!r} and thousands separator {th!r} "
+                     "(declared)")
         if self.blank_rows_dropped:
             k = self.blank_rows_dropped
             note += (f"\n  ghi chú: {k} dòng trống ở cuối tệp (chỉ có dấu phân cách) đã được bỏ; không phải "
@@ -944,8 +957,11 @@ class _Validation:
                  if len(errors) == 0 else None)
         blank = self.data.attrs.get("blank_rows_dropped", 0)
         blank = int(blank) if isinstance(blank, (int, np.integer)) and blank > 0 else 0
+        a = self.data.attrs
+        nf = ({"decimal": a.get("decimal"), "thousands": a.get("thousands"), "how": a.get("number_format")}
+              if a.get("number_format") else None)
         return ValidationReport(errors=errors, coercions=coer, data=clean, n_rows=self.n,
-                                spec_name=self.spec.name, blank_rows_dropped=blank)
+                                spec_name=self.spec.name, blank_rows_dropped=blank, number_format=nf)
 
 
 _EXCEL_MEANING = {
