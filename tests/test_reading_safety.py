@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import happiness_index as hi
 from happiness_index import read_survey, validate_survey
@@ -413,3 +415,52 @@ def test_text_numbers_follow_the_recorded_number_format():
     assert rep.ok and rep.data["w"].iloc[2] == 1.925
     d.attrs.update(decimal=",", thousands=None, number_format="declared")
     assert validate_survey(d, SPEC).errors["kind"].tolist() == ["not a number"]
+
+
+# ----------------------------------------------------------------------------- property: never wrong
+def _write_number(x: float, fmt: str, grouped: bool) -> str:
+    text = f"{x:,.3f}" if grouped else f"{x:.3f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    if fmt == "vn":
+        text = text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
+    return text
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+@given(values=st.lists(st.integers(min_value=0, max_value=99_999_999).map(lambda c: c / 1000), min_size=1,
+                       max_size=12),
+       fmt=st.sampled_from(["en", "vn"]), grouped=st.booleans(), sep=st.sampled_from([";", "\t"]),
+       declared=st.sampled_from(["none", "right", "wrong", "decimal only"]))
+def test_numbers_are_read_right_or_refused_never_wrong(tmp_path_factory, values, fmt, grouped, sep, declared):
+    if fmt == "en" and grouped and sep == ",":
+        return
+    p = tmp_path_factory.mktemp("n") / "n.csv"
+    cells = [_write_number(v, fmt, grouped) for v in values]
+    p.write_text(f"id{sep}w\n" + "".join(f"{i}{sep}{c}\n" for i, c in enumerate(cells)), encoding="utf-8")
+    right = {"en": dict(decimal=".", thousands="," if grouped else None),
+             "vn": dict(decimal=",", thousands="." if grouped else None)}[fmt]
+    wrong = {"en": dict(decimal=",", thousands="."), "vn": dict(decimal=".", thousands=",")}[fmt]
+    kw = {"none": {}, "right": right, "wrong": wrong,
+          "decimal only": {"decimal": "," if fmt == "en" else "."}}[declared]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            df = read_survey(p, sep=sep, **kw)
+    except DataFileError:
+        assert declared != "right"
+        return
+    got = pd.to_numeric(df["w"], errors="coerce").to_numpy(dtype=float)
+    if df["w"].dtype == object or pd.api.types.is_string_dtype(df["w"].dtype):
+        # kept as text (not numbers under the format): validation must not read it wrongly
+        d = df.assign(w=df["w"])
+        v = validate_survey(d.assign(commune=1, village=1, q1=4, q2=4, q3=5, employed=1, age=30), SPEC)
+        assert not v.ok or np.allclose(v.data["w"].to_numpy(dtype=float), values)
+        return
+    if declared == "wrong" and not np.allclose(got, values, rtol=0, atol=1e-9):
+        # a declared format is obeyed: only values that read both ways may differ
+        from happiness_index.reading.numbers import number_shapes
+
+        shapes = set(number_shapes(pd.Series(cells))["shapes"])
+        assert shapes <= {"integer", "dot groups", "comma groups"}, (cells, got)
+        return
+    np.testing.assert_allclose(got, values, rtol=0, atol=1e-9)
