@@ -461,7 +461,7 @@ def _check_names(names: list, name: str, ext: str) -> None:
 def _blank_rows(block: pd.DataFrame) -> np.ndarray:
     """Rows where every cell is missing or blank text."""
     blank = np.array(block.isna().to_numpy(), dtype=bool, copy=True)  # writable (pandas 3)
-    for j, c in enumerate(block.columns):
+    for j in range(len(block.columns)):
         col = block.iloc[:, j]
         if not blank[:, j].all() and (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
             blank[:, j] |= col.astype("string").str.strip().eq("").fillna(True).to_numpy(dtype=bool)

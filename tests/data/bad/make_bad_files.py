@@ -86,7 +86,7 @@ def write_xlsx() -> None:
     ws.append(list(GOOD.columns))
     for row in GOOD.itertuples(index=False):
         ws.append([None if isinstance(v, float) and np.isnan(v) else v for v in row])
-    for r in range(3):
+    for _ in range(3):
         ws.append([None] * (len(GOOD.columns) - 1) + [" "])  # blank-looking rows at the end
     wb.save(HERE / "trailing_blank_rows.xlsx")
 
