@@ -63,6 +63,7 @@ FAULTS = {
     "item entirely missing": lambda d: d.assign(q3=np.nan),
     "title row": lambda d: d.set_axis(["Khảo sát"] + [f"Unnamed: {i}" for i in range(1, len(d.columns))], axis=1),
     "coercion": lambda d: _set(d, 0, "q1", " 4 "),
+    "ambiguous number": lambda d: _set(d, 6, "w", "1.925"),
     "no respondents": lambda d: d.iloc[:0],
 }
 ID_STYLES = ("int", "str", "none", "float")
@@ -142,3 +143,16 @@ def test_upper_case_commune_names_against_the_frame_render():
     rep = validate_survey(d, SPEC, FRAME)
     assert set(rep.errors["kind"]) == {"missing column", "commune name mismatch"}
     _render(rep)
+
+
+def test_cli_validate_writes_the_errors_file_of_a_mixed_report(tmp_path, capsys):
+    """The command line prints and writes a report mixing whole-column and cell problems."""
+    from happiness_index.report.cli import main
+
+    out = tmp_path / "errors.csv"
+    code = main(["validate", str(BAD / "psu_not_nested.csv"), "--spec", "yen_bai_nef", "--lang", "vi",
+                 "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 1 and "thiếu cột" in printed and "địa bàn không lồng trong tầng" in printed
+    table = pd.read_csv(out, encoding="utf-8-sig")
+    assert {"missing column", "psu not nested"} <= set(table["kind"])
