@@ -181,6 +181,16 @@ def test_plain_file_past_max_bytes_and_bad_limits(tmp_path):
             read_survey(p, max_bytes=bad)
 
 
+def test_binary_files_past_the_limit(tmp_path):
+    p = tmp_path / "x.parquet"
+    pd.DataFrame({"a": np.zeros(200_000, dtype=np.int64)}).to_parquet(p)
+    with pytest.raises(DataFileError, match="past the limit"):
+        read_survey(p, max_bytes=10_000)
+    with pytest.raises(DataFileError, match="200,000 rows x 1 columns, at least 1,600,000 bytes in memory"):
+        read_survey(p, max_bytes=p.stat().st_size + 1)
+    assert len(read_survey(p, max_bytes=None)) == 200_000
+
+
 def test_memory_error_becomes_a_data_file_error(tmp_path, monkeypatch):
     p = tmp_path / "s.csv"
     p.write_bytes(b"id,q1\n1,4\n")

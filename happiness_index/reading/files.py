@@ -163,8 +163,9 @@ def read_survey(path, *, sep=None, decimal=None, thousands=None, encoding=None, 
         like column names, the file is refused with a message saying on which line the
         names seem to be.
     max_bytes : int or None, default :data:`DEFAULT_MAX_BYTES` (256 MiB)
-        The largest text read (after decompression) or, for Excel, 4 times this for the
-        workbook's uncompressed XML. Larger files are refused with
+        The largest text read (after decompression), or file on disk (SPSS, Stata,
+        Parquet); for Excel, 4 times this for the workbook's uncompressed XML, and for
+        Parquet 4 times this in memory (8 bytes a cell, from the file's row and column counts). Larger files are refused with
         :class:`~happiness_index.errors.DataFileError` before they exhaust memory; pass a
         larger number, or None for no limit, to read them.
     max_ratio : float or None, default :data:`DEFAULT_MAX_RATIO` (200)
@@ -392,6 +393,7 @@ def _read_any(path, ext, compression, member, text_opts, sheet, limits, kw, attr
         _need("openpyxl", path, "Excel")
         _check_workbook_size(path, max_bytes)
         return _read_excel(path, sheet, text_opts.header_row, kw, attrs)
+    _check_binary_size(path, ext, max_bytes)
     if ext in _SPSS or ext in _STATA:
         prs = _need("pyreadstat", path, "SPSS/Stata")
         if ext in _SPSS:
@@ -623,6 +625,30 @@ def _too_big(name: str, size: int, max_bytes, packed) -> str:
             f"default {DEFAULT_MAX_BYTES:,}). Check that it is the survey table; to read a larger "
             "file pass read_survey(path, max_bytes=...) (None: no limit) -- it needs several times "
             "its size in memory")
+
+
+def _check_binary_size(path: Path, ext: str, max_bytes) -> None:
+    """SPSS/Stata/Parquet: the file on disk, and Parquet's size in memory, against the limit
+    (Parquet: 4 * max_bytes, at 8 bytes a cell, from the file's metadata)."""
+    if max_bytes is None:
+        return
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise DataFileError(_too_big(path.name, size, max_bytes, None))
+    if ext in _PARQUET:
+        try:
+            import pyarrow.parquet as pq
+
+            meta = pq.ParquetFile(path).metadata
+            total = 8 * meta.num_rows * meta.num_columns  # at least 8 bytes a cell in memory
+        except Exception:  # noqa: BLE001 - the reader says what is wrong with the file
+            return
+        if total > _EXCEL_XML_FACTOR * max_bytes:
+            raise DataFileError(
+                f"{path.name}: the Parquet file holds {meta.num_rows:,} rows x {meta.num_columns} columns, "
+                f"at least {total:,} bytes in memory, past the limit "
+                f"of {_EXCEL_XML_FACTOR} x max_bytes = {_EXCEL_XML_FACTOR * max_bytes:,}; check that it is "
+                "the survey table, or pass read_survey(path, max_bytes=...) (None: no limit)")
 
 
 def _check_workbook_size(path: Path, max_bytes) -> None:
