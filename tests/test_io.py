@@ -169,16 +169,17 @@ def test_ragged_rows_name_the_line_and_counts(tmp_path):
 def test_semicolon_file_sniffed_and_decimal_comma(tmp_path):
     p = tmp_path / "s.csv"
     p.write_text("id;weight;score\n1;2,5;4\n2;3,25;5\n", encoding="utf-8")
-    with pytest.warns(hi.HappinessIndexWarning) as rec:
-        df = read_survey(p)
+    # decimal commas without a declared number format: refused, naming the column and examples
+    with pytest.warns(hi.HappinessIndexWarning) as rec, pytest.raises(DataFileError) as ei:
+        read_survey(p)
     msgs = " | ".join(str(w.message) for w in rec)
     assert "separated by semicolon (';')" in msgs and "sep=';'" in msgs
-    assert "'weight'" in msgs and "decimal=','" in msgs and "'2,5'" in msgs
-    assert list(df.columns) == ["id", "weight", "score"] and df.attrs["delimiter"] == ";"
-    assert df["weight"].tolist() == ["2,5", "3,25"]  # not converted behind the user's back
+    assert "'weight'" in str(ei.value) and "decimal=','" in str(ei.value) and "'2,5'" in str(ei.value)
     with pytest.warns(hi.HappinessIndexWarning, match="semicolon"):
         df = read_survey(p, decimal=",")
     assert df["weight"].tolist() == [2.5, 3.25] and df["score"].tolist() == [4, 5]
+    assert (df.attrs["decimal"], df.attrs["thousands"], df.attrs["number_format"]) == (",", None, "declared")
+    assert list(df.columns) == ["id", "weight", "score"] and df.attrs["delimiter"] == ";"
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")

@@ -73,7 +73,10 @@ def _triples(report):
 
 
 def test_at_least_15_kinds_of_bad_files():
-    files = {p.name for p in BAD.glob("*.csv")} - {"good.csv", "frame.csv", "coerced_text_numbers.csv"}
+    issue9 = {"excel_error.csv", "duplicate_id_spaces.csv", "empty_item.csv", "trailing_blank_rows.csv",
+              "title_rows.csv", "duplicate_raw_header.csv", "vietnamese_thousands.csv",
+              "invalid_utf8_lines.csv"}  # written by make_bad_files.py, see test_bad_corpus.py
+    files = {p.name for p in BAD.glob("*.csv")} - {"good.csv", "frame.csv", "coerced_text_numbers.csv"} - issue9
     assert files == set(CASES) and len(CASES) >= 15
     assert len({k for _, probs in CASES.values() for *_, k in probs}) >= 15
 
@@ -306,6 +309,7 @@ def clean_survey(draw):
     })
     for q in YB_ITEMS:
         df[q] = rng.choice([1, 2, 3, 4, 5, 8, 9], n)
+        df.loc[rng.integers(0, n), q] = rng.integers(1, 6)  # every item has an answer
     return df, rng
 
 

@@ -193,8 +193,17 @@ def index_from_components(values: Mapping[str, float] | Sequence[float], spec_or
     SpecError
         Unknown preset, wrong number of values, unknown component names, a custom preset
         without a spec.
+    EstimationError
+        ``geometric``: a component is 0 (after any normalisation) and the spec declares no
+        ``zero_rule`` floor -- the same rule, and the same message, as :func:`compute_index`.
     FormulaError
         The formula is undefined at these values (e.g. ENV = 0).
+
+    Notes
+    -----
+    With a spec, components declared with ``normalise = {method = "minmax", ...}`` are
+    normalised first and the spec's ``zero_rule`` floor (``geometric``) is applied, exactly
+    as in :func:`compute_index`, so the published component values give the published index.
     """
     preset, spec = _preset_of(spec_or_preset)
     if preset == "af_gnh":
@@ -232,8 +241,31 @@ def index_from_components(values: Mapping[str, float] | Sequence[float], spec_or
         vals = list(values)
         if len(vals) != len(names):
             raise SpecError(f"{len(vals)} values given for {len(names)} components {names}")
-    env = {nm: float(v) for nm, v in zip(names, vals)}
+    env = _formula_inputs({nm: float(v) for nm, v in zip(names, vals)}, preset, spec)
     return float(formula.evaluate(env))
+
+
+def _formula_inputs(env: dict, preset: str, spec) -> dict:
+    """Component values as the formula takes them, by the rules of :func:`compute_index`:
+    the spec's min-max normalisation, then for ``geometric`` the zero rule (a zero component
+    is an error unless the spec declares a floor, which replaces values below it)."""
+    if spec is not None:
+        top = 100.0 if spec.scale == "percent" else 1.0
+        for c in spec.components:
+            if c.normalise is not None:
+                env[c.name] = c.normalise.apply(env[c.name], top)
+    if preset != "geometric":
+        return env
+    floor = spec.zero_rule if spec is not None and spec.zero_rule != "error" else None
+    for nm, v in env.items():
+        if floor is not None and v < floor:
+            env[nm] = float(floor)
+        elif floor is None and v == 0:
+            raise EstimationError(
+                f"component {nm!r} is 0: the geometric mean would be 0 whatever the other components "
+                "are. Declare zero_rule = <positive floor> in the spec (e.g. 0.5, percent) or use "
+                "another preset.")
+    return env
 
 
 def nef_sensitivity(ls: float, le: float, env: float) -> pd.DataFrame:
@@ -628,6 +660,10 @@ class _Plan:
     floor: float | None = None
     item_index: list = field(default_factory=list)  # ratio indices of the item shares
     extra: dict = field(default_factory=dict)
+    # min-max normalisation (spec components' ``normalise``): inputs = clip(B @ shares - offset,
+    # 0, top); B already carries the factor top / (max - min). None: no normalisation.
+    offset: np.ndarray | None = None
+    top: np.ndarray | None = None
 
 
 def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
@@ -819,9 +855,27 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
         text = spec.formula or spec.implied_formula()
         formula = Formula.parse(text, allowed_names=comp_names)
     floor = spec.zero_rule if (spec.preset == "geometric" and spec.zero_rule != "error") else None
+    offset = top = None
+    if spec.preset != "af_gnh" and any(c.normalise is not None for c in spec.components):
+        B, offset, top = _normalised_inputs(B, spec, scale)
     Y = np.column_stack(cols) if cols else np.zeros((len(data), 0))
     return _Plan(Y, names, ratio_names, np.array(num), np.array(den), A, comp_names, B, input_names,
-                 formula, floor, [item_ratio[i] for i in used_items], extra)
+                 formula, floor, [item_ratio[i] for i in used_items], extra, offset, top)
+
+
+def _normalised_inputs(B: np.ndarray, spec: IndexSpec, scale: float) -> tuple:
+    """Fold each component's min-max normalisation into the rows of B: the formula input is
+    ``scale * (x - min) / (max - min)`` = ``B'_k @ shares - offset_k``, clipped to [0, top_k]."""
+    B = B.copy()
+    offset = np.zeros(len(spec.components))
+    top = np.full(len(spec.components), np.inf)
+    for k, c in enumerate(spec.components):
+        if c.normalise is not None:
+            factor = scale / (c.normalise.max - c.normalise.min)
+            B[k] *= factor
+            offset[k] = c.normalise.min * factor
+            top[k] = scale
+    return B, offset, top
 
 
 def _on_threshold(X, ind_items, spec) -> np.ndarray:
@@ -862,11 +916,18 @@ def _lin(S: np.ndarray, M: np.ndarray) -> np.ndarray:
 
 
 def _inputs(S: np.ndarray, plan: _Plan):
+    """Formula inputs from shares; ``floored`` marks the inputs held at a bound (normalisation
+    clip or zero-rule floor), whose derivative is 0."""
     X = _lin(S, plan.B)
     floored = None
+    if plan.offset is not None:
+        X = X - plan.offset
+        floored = (X < 0) | (X > plan.top)
+        X = np.clip(X, 0.0, plan.top)
     if plan.floor is not None:
-        floored = X < plan.floor
-        X = np.where(floored, plan.floor, X)
+        below = X < plan.floor
+        X = np.where(below, plan.floor, X)
+        floored = below if floored is None else floored | below
     return X, floored
 
 

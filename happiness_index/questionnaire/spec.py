@@ -50,6 +50,7 @@ __all__ = [
     "Labels",
     "Item",
     "Component",
+    "Normalisation",
     "Level",
     "Target",
     "DesignColumns",
@@ -455,6 +456,59 @@ class Item:
 
 
 @dataclass(frozen=True)
+class Normalisation:
+    """Min-max normalisation of a component before the aggregation (field case c15).
+
+    The component value ``x`` (in the spec's scale) enters the formula as
+    ``top * (x - min) / (max - min)``, clipped to ``[0, top]``, where ``top`` is 100 for
+    ``scale = "percent"`` and 1 for ``"proportion"`` -- the "goalposts" of the UNDP Human
+    Development Index. A component at or below ``min`` becomes 0, which a geometric mean
+    cannot take: the spec's ``zero_rule`` decides (``"error"``: refused, naming the
+    component; a positive floor: values below it are raised to it).
+
+    Parameters
+    ----------
+    method : {"minmax"}
+    min, max : float
+        The goalposts, in the spec's scale; ``min < max``.
+
+    References
+    ----------
+    UNDP (2023). *Human Development Report 2023/2024, Technical notes*, "Human Development
+    Index": dimension index = (actual - minimum) / (maximum - minimum).
+    """
+
+    method: str
+    min: float
+    max: float
+
+    _KEYS = frozenset({"method", "min", "max"})
+
+    @classmethod
+    def _from(cls, d: Any, path: tuple) -> Normalisation | None:
+        if d is None:
+            return None
+        _check_keys(d, cls._KEYS, path, required=("method", "min", "max"))
+        method = d["method"]
+        if method != "minmax":
+            raise _SpecProblem(path + ("method",), f"unknown normalisation {method!r}; use \"minmax\"")
+        lo, hi = _num(d["min"], path + ("min",)), _num(d["max"], path + ("max",))
+        if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
+            raise _SpecProblem(path + ("max",), f"min-max normalisation needs finite min < max, got "
+                                                f"min = {lo!r}, max = {hi!r}")
+        return cls(method=method, min=float(lo), max=float(hi))
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "min": self.min, "max": self.max}
+
+    def apply(self, x, top: float):
+        """``top * (x - min) / (max - min)`` clipped to ``[0, top]`` (float or array)."""
+        v = top * (np.asarray(x, dtype=float) - self.min) / (self.max - self.min)
+        v = np.clip(v, 0.0, top)
+        return float(v) if v.ndim == 0 else v
+
+
+@dataclass(frozen=True)
 class Component:
     """One component (criterion, domain) of the index, built from items.
 
@@ -474,6 +528,9 @@ class Component:
         ``geometric``; domain weight for ``af_gnh``).
     items : tuple of str
         Names of the items (columns) of this component.
+    normalise : Normalisation or None
+        Min-max normalisation of the component before the aggregation (TOML:
+        ``normalise = { method = "minmax", min = 20, max = 80 }``); None: used as is.
     """
 
     name: str
@@ -482,8 +539,9 @@ class Component:
     k: int | None = None
     weight: float | None = None
     items: tuple = ()
+    normalise: Normalisation | None = None
 
-    _KEYS = frozenset({"name", "labels", "rule", "k", "weight", "items"})
+    _KEYS = frozenset({"name", "labels", "rule", "k", "weight", "items", "normalise"})
 
     @classmethod
     def _from(cls, d: Any, path: tuple) -> Component:
@@ -518,7 +576,8 @@ class Component:
         if w is not None and w < 0:
             raise _SpecProblem(path + ("weight",), f"component {name!r} has a negative weight {w}")
         return cls(name=name, labels=Labels._from(d.get("labels"), path + ("labels",)),
-                   rule=rule, k=k, weight=w, items=items)
+                   rule=rule, k=k, weight=w, items=items,
+                   normalise=Normalisation._from(d.get("normalise"), path + ("normalise",)))
 
     def to_dict(self) -> dict:
         d: dict = {"name": self.name, "labels": self.labels.to_dict(), "rule": self.rule}
@@ -527,6 +586,8 @@ class Component:
         if self.weight is not None:
             d["weight"] = self.weight
         d["items"] = list(self.items)
+        if self.normalise is not None:
+            d["normalise"] = self.normalise.to_dict()
         return d
 
 
@@ -898,156 +959,19 @@ class IndexSpec:
     @classmethod
     def _build(cls, d: Mapping) -> IndexSpec:
         _check_keys(d, set(_TOP_KEYS), (), required=("name", "preset", "components", "items"))
-        name = _str(d["name"], ("name",))
-        version = d.get("version", "1")
-        if isinstance(version, (int, float)) and not isinstance(version, bool):
-            version = str(version)
-        version = _str(version, ("version",))
-        preset = d["preset"]
-        if preset not in PRESETS:
-            raise _SpecProblem(("preset",), f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
-        scale = d.get("scale", "percent")
-        if scale not in ("percent", "proportion"):
-            raise _SpecProblem(("scale",), f"scale must be 'percent' or 'proportion', got {scale!r}")
-        desc = d.get("description", "")
-        if not isinstance(desc, str):
-            raise _SpecProblem(("description",), "description must be text")
-
-        # items
-        raw_items = d["items"]
-        if not isinstance(raw_items, list) or not raw_items:
-            raise _SpecProblem(("items",), "need a non-empty array of [[items]]")
-        items = tuple(Item._from(it, ("items", i)) for i, it in enumerate(raw_items))
-        seen: dict = {}
-        for i, it in enumerate(items):
-            if it.name in seen:
-                raise _SpecProblem(("items", i, "name"),
-                                   f"duplicate item name {it.name!r} (also items[{seen[it.name]}])")
-            seen[it.name] = i
-
-        # components
-        raw_comp = d["components"]
-        if not isinstance(raw_comp, list) or not raw_comp:
-            raise _SpecProblem(("components",), "need a non-empty array of [[components]]")
-        comps = tuple(Component._from(c, ("components", i)) for i, c in enumerate(raw_comp))
-        cseen: dict = {}
-        for i, c in enumerate(comps):
-            if c.name in cseen:
-                raise _SpecProblem(("components", i, "name"), f"duplicate component name {c.name!r}")
-            cseen[c.name] = i
-            for nm in c.items:
-                if nm not in seen:
-                    raise _SpecProblem(("components", i, "items"),
-                                       f"component {c.name!r} names unknown item {nm!r}; declare it "
-                                       "in an [[items]] table")
-                if items[seen[nm]].satisfied is None:
-                    raise _SpecProblem(("items", seen[nm], "satisfied"),
-                                       f"item {nm!r} belongs to component {c.name!r} but has no "
-                                       "'satisfied' cut-off")
-
-        # weights
-        cwt = _num(d.get("component_weight_total"), ("component_weight_total",), optional=True)
-        iwt = _num(d.get("item_weight_total"), ("item_weight_total",), optional=True)
-        cw = [c.weight for c in comps]
-        if cwt is not None or preset in ("mean_of_shares", "mean_score", "geometric") and any(
-                w is not None for w in cw):
-            if any(w is None for w in cw):
-                i = cw.index(None)
-                raise _SpecProblem(("components", i, "weight"),
-                                   f"component {comps[i].name!r} has no weight but others do")
-            total = 1.0 if cwt is None else cwt
-            s = math.fsum(cw)
-            if abs(s - total) > _WEIGHT_TOL:
-                raise _SpecProblem(("component_weight_total",) if cwt is not None else ("components", 0, "weight"),
-                                   f"component weights sum to {s!r}, not the declared total {total!r}")
-        ind = [it for it in items if it.satisfied is not None]
-        if preset == "af_gnh" or iwt is not None:
-            missing_w = [i for i, it in enumerate(items) if it.satisfied is not None and it.weight is None]
-            if missing_w:
-                raise _SpecProblem(("items", missing_w[0], "weight"),
-                                   f"indicator {items[missing_w[0]].name!r} needs a weight "
-                                   f"(preset {preset!r} / declared item_weight_total)")
-            total = 1.0 if iwt is None else iwt
-            s = math.fsum(it.weight for it in ind)
-            if abs(s - total) > _WEIGHT_TOL:
-                raise _SpecProblem(("item_weight_total",) if iwt is not None else ("items", 0, "weight"),
-                                   f"indicator weights sum to {s!r}, not the declared total {total!r}")
-
-        # formula
-        formula = d.get("formula")
-        if formula is not None:
-            formula = _str(formula, ("formula",))
-        if formula is None:
-            formula = cls._implied(preset, comps)
-            if preset == "custom":
-                raise _SpecProblem(("formula",), "preset 'custom' needs a 'formula'")
-        if preset == "nef_ratio" and len(comps) != 3:
-            raise _SpecProblem(("components",), f"preset 'nef_ratio' needs exactly 3 components "
-                                                f"(c1 * c2 / c3), got {len(comps)}")
-        if formula is not None:
-            _check_formula(formula, tuple(c.name for c in comps))
-
-        # levels
-        raw_levels = d.get("levels", [])
-        if not isinstance(raw_levels, list):
-            raise _SpecProblem(("levels",), "levels must be an array of [[levels]] tables")
-        levels = tuple(Level._from(x, ("levels", i)) for i, x in enumerate(raw_levels))
-        for i in range(1, len(levels)):
-            a, b = levels[i - 1], levels[i]
-            if b.lower < a.upper:
-                raise _SpecProblem(("levels", i, "lower"),
-                                   f"band [{b.lower}, {b.upper}) overlaps the previous band "
-                                   f"[{a.lower}, {a.upper}); bands must be in ascending order, "
-                                   "each starting where the previous ends")
-            if b.lower > a.upper:
-                raise _SpecProblem(("levels", i, "lower"),
-                                   f"gap between bands: previous ends at {a.upper}, this starts at "
-                                   f"{b.lower}; make them contiguous")
-
-        # targets
-        raw_t = d.get("targets", [])
-        if not isinstance(raw_t, list):
-            raise _SpecProblem(("targets",), "targets must be an array of [[targets]] tables")
-        targets = tuple(Target._from(x, ("targets", i)) for i, x in enumerate(raw_t))
-        years = [t.year for t in targets]
-        for i, y in enumerate(years):
-            if years.index(y) != i:
-                raise _SpecProblem(("targets", i, "year"), f"two targets for year {y}")
-
-        design = DesignColumns._from(d.get("design"), ("design",))
-        pub = Publication._from(d.get("publication"), ("publication",))
-        af = AFSettings._from(d.get("af"), ("af",))
-
-        raw_sr = d.get("skip_rules", [])
-        if not isinstance(raw_sr, list):
-            raise _SpecProblem(("skip_rules",), "skip_rules must be an array of [[skip_rules]] tables")
-        skips = tuple(SkipRule._from(x, ("skip_rules", i)) for i, x in enumerate(raw_sr))
-        for i, r in enumerate(skips):
-            for key, nm in (("item", r.item), ("filter", r.filter)):
-                if nm not in seen:
-                    raise _SpecProblem(("skip_rules", i, key), f"skip rule names unknown item {nm!r}")
-            if r.item == r.filter:
-                raise _SpecProblem(("skip_rules", i, "filter"),
-                                   f"skip rule of item {r.item!r} names the item itself as its filter")
-            f_item = items[seen[r.filter]]
-            bad = [v for v in r.values if not f_item.allows(v)]
-            if bad:
-                raise _SpecProblem(("skip_rules", i, "values"),
-                                   f"filter values {bad} are not codes of item {r.filter!r} "
-                                   f"({f_item.describe_codes()})")
-
-        zr = d.get("zero_rule", "error")
-        if zr != "error":
-            if isinstance(zr, bool) or not isinstance(zr, (int, float)) or not zr > 0:
-                raise _SpecProblem(("zero_rule",), f"zero_rule is \"error\" or a positive floor, got {zr!r}")
-            zr = float(zr)
-
+        name, version, preset, scale, desc = _parse_header(d)
+        items, seen = _parse_items(d)
+        comps = _parse_components(d, items, seen, preset)
+        cwt, iwt = _check_weight_totals(d, preset, comps, items)
+        formula = _parse_formula(d, preset, comps, cls._implied(preset, comps))
         return cls(
             name=name, version=version, labels=Labels._from(d.get("labels"), ("labels",)),
             description=_nfc(desc.strip()), preset=preset, formula=formula, scale=scale,
-            components=comps, items=items, levels=levels, targets=targets, design=design,
-            publication=pub, skip_rules=skips, af=af, zero_rule=zr,
-            component_weight_total=cwt, item_weight_total=iwt,
+            components=comps, items=items, levels=_parse_levels(d), targets=_parse_targets(d),
+            design=DesignColumns._from(d.get("design"), ("design",)),
+            publication=Publication._from(d.get("publication"), ("publication",)),
+            skip_rules=_parse_skip_rules(d, items, seen), af=AFSettings._from(d.get("af"), ("af",)),
+            zero_rule=_parse_zero_rule(d), component_weight_total=cwt, item_weight_total=iwt,
             **_robustness_parts(d, items, comps, preset, formula),
         )
 
@@ -1231,13 +1155,191 @@ def _robustness_parts(d: Mapping, items: tuple, comps: tuple, preset: str, formu
     return out
 
 
+# --------------------------------------------------------------------------------------
+# the steps of IndexSpec._build (each reads one part of the TOML structure)
+# --------------------------------------------------------------------------------------
+def _parse_header(d: Mapping) -> tuple:
+    """name, version, preset, scale and description."""
+    name = _str(d["name"], ("name",))
+    version = d.get("version", "1")
+    if isinstance(version, (int, float)) and not isinstance(version, bool):
+        version = str(version)
+    version = _str(version, ("version",))
+    preset = d["preset"]
+    if preset not in PRESETS:
+        raise _SpecProblem(("preset",), f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
+    scale = d.get("scale", "percent")
+    if scale not in ("percent", "proportion"):
+        raise _SpecProblem(("scale",), f"scale must be 'percent' or 'proportion', got {scale!r}")
+    desc = d.get("description", "")
+    if not isinstance(desc, str):
+        raise _SpecProblem(("description",), "description must be text")
+    return name, version, preset, scale, desc
+
+
+def _parse_items(d: Mapping) -> tuple:
+    """The items and their positions by name."""
+    raw_items = d["items"]
+    if not isinstance(raw_items, list) or not raw_items:
+        raise _SpecProblem(("items",), "need a non-empty array of [[items]]")
+    items = tuple(Item._from(it, ("items", i)) for i, it in enumerate(raw_items))
+    seen: dict = {}
+    for i, it in enumerate(items):
+        if it.name in seen:
+            raise _SpecProblem(("items", i, "name"),
+                               f"duplicate item name {it.name!r} (also items[{seen[it.name]}])")
+        seen[it.name] = i
+    return items, seen
+
+
+def _parse_components(d: Mapping, items: tuple, seen: dict, preset: str) -> tuple:
+    raw_comp = d["components"]
+    if not isinstance(raw_comp, list) or not raw_comp:
+        raise _SpecProblem(("components",), "need a non-empty array of [[components]]")
+    comps = tuple(Component._from(c, ("components", i)) for i, c in enumerate(raw_comp))
+    cseen: dict = {}
+    for i, c in enumerate(comps):
+        if c.name in cseen:
+            raise _SpecProblem(("components", i, "name"), f"duplicate component name {c.name!r}")
+        cseen[c.name] = i
+        for nm in c.items:
+            if nm not in seen:
+                raise _SpecProblem(("components", i, "items"),
+                                   f"component {c.name!r} names unknown item {nm!r}; declare it "
+                                   "in an [[items]] table")
+            if items[seen[nm]].satisfied is None:
+                raise _SpecProblem(("items", seen[nm], "satisfied"),
+                                   f"item {nm!r} belongs to component {c.name!r} but has no "
+                                   "'satisfied' cut-off")
+        if c.normalise is not None and preset == "af_gnh":
+            raise _SpecProblem(("components", i, "normalise"),
+                               "preset 'af_gnh' aggregates indicators by counting; its components "
+                               "cannot be normalised")
+    return comps
+
+
+def _check_weight_totals(d: Mapping, preset: str, comps: tuple, items: tuple) -> tuple:
+    """The declared weight totals, after checking the weights against them."""
+    cwt = _num(d.get("component_weight_total"), ("component_weight_total",), optional=True)
+    iwt = _num(d.get("item_weight_total"), ("item_weight_total",), optional=True)
+    cw = [c.weight for c in comps]
+    if cwt is not None or preset in ("mean_of_shares", "mean_score", "geometric") and any(
+            w is not None for w in cw):
+        if any(w is None for w in cw):
+            i = cw.index(None)
+            raise _SpecProblem(("components", i, "weight"),
+                               f"component {comps[i].name!r} has no weight but others do")
+        total = 1.0 if cwt is None else cwt
+        s = math.fsum(cw)
+        if abs(s - total) > _WEIGHT_TOL:
+            raise _SpecProblem(("component_weight_total",) if cwt is not None else ("components", 0, "weight"),
+                               f"component weights sum to {s!r}, not the declared total {total!r}")
+    ind = [it for it in items if it.satisfied is not None]
+    if preset == "af_gnh" or iwt is not None:
+        missing_w = [i for i, it in enumerate(items) if it.satisfied is not None and it.weight is None]
+        if missing_w:
+            raise _SpecProblem(("items", missing_w[0], "weight"),
+                               f"indicator {items[missing_w[0]].name!r} needs a weight "
+                               f"(preset {preset!r} / declared item_weight_total)")
+        total = 1.0 if iwt is None else iwt
+        s = math.fsum(it.weight for it in ind)
+        if abs(s - total) > _WEIGHT_TOL:
+            raise _SpecProblem(("item_weight_total",) if iwt is not None else ("items", 0, "weight"),
+                               f"indicator weights sum to {s!r}, not the declared total {total!r}")
+    return cwt, iwt
+
+
+def _parse_formula(d: Mapping, preset: str, comps: tuple, implied: str | None) -> str | None:
+    formula = d.get("formula")
+    if formula is not None:
+        formula = _str(formula, ("formula",))
+    if formula is None:
+        formula = implied
+        if preset == "custom":
+            raise _SpecProblem(("formula",), "preset 'custom' needs a 'formula'")
+    if preset == "nef_ratio" and len(comps) != 3:
+        raise _SpecProblem(("components",), f"preset 'nef_ratio' needs exactly 3 components "
+                                            f"(c1 * c2 / c3), got {len(comps)}")
+    if formula is not None:
+        _check_formula(formula, tuple(c.name for c in comps))
+    return formula
+
+
+def _parse_levels(d: Mapping) -> tuple:
+    raw_levels = d.get("levels", [])
+    if not isinstance(raw_levels, list):
+        raise _SpecProblem(("levels",), "levels must be an array of [[levels]] tables")
+    levels = tuple(Level._from(x, ("levels", i)) for i, x in enumerate(raw_levels))
+    for i in range(1, len(levels)):
+        a, b = levels[i - 1], levels[i]
+        if b.lower < a.upper:
+            raise _SpecProblem(("levels", i, "lower"),
+                               f"band [{b.lower}, {b.upper}) overlaps the previous band "
+                               f"[{a.lower}, {a.upper}); bands must be in ascending order, "
+                               "each starting where the previous ends")
+        if b.lower > a.upper:
+            raise _SpecProblem(("levels", i, "lower"),
+                               f"gap between bands: previous ends at {a.upper}, this starts at "
+                               f"{b.lower}; make them contiguous")
+    return levels
+
+
+def _parse_targets(d: Mapping) -> tuple:
+    raw_t = d.get("targets", [])
+    if not isinstance(raw_t, list):
+        raise _SpecProblem(("targets",), "targets must be an array of [[targets]] tables")
+    targets = tuple(Target._from(x, ("targets", i)) for i, x in enumerate(raw_t))
+    years = [t.year for t in targets]
+    for i, y in enumerate(years):
+        if years.index(y) != i:
+            raise _SpecProblem(("targets", i, "year"), f"two targets for year {y}")
+    return targets
+
+
+def _parse_skip_rules(d: Mapping, items: tuple, seen: dict) -> tuple:
+    raw_sr = d.get("skip_rules", [])
+    if not isinstance(raw_sr, list):
+        raise _SpecProblem(("skip_rules",), "skip_rules must be an array of [[skip_rules]] tables")
+    skips = tuple(SkipRule._from(x, ("skip_rules", i)) for i, x in enumerate(raw_sr))
+    for i, r in enumerate(skips):
+        for key, nm in (("item", r.item), ("filter", r.filter)):
+            if nm not in seen:
+                raise _SpecProblem(("skip_rules", i, key), f"skip rule names unknown item {nm!r}")
+        if r.item == r.filter:
+            raise _SpecProblem(("skip_rules", i, "filter"),
+                               f"skip rule of item {r.item!r} names the item itself as its filter")
+        f_item = items[seen[r.filter]]
+        bad = [v for v in r.values if not f_item.allows(v)]
+        if bad:
+            raise _SpecProblem(("skip_rules", i, "values"),
+                               f"filter values {bad} are not codes of item {r.filter!r} "
+                               f"({f_item.describe_codes()})")
+    return skips
+
+
+def _parse_zero_rule(d: Mapping):
+    zr = d.get("zero_rule", "error")
+    if zr != "error":
+        if isinstance(zr, bool) or not isinstance(zr, (int, float)) or not zr > 0:
+            raise _SpecProblem(("zero_rule",), f"zero_rule is \"error\" or a positive floor, got {zr!r}")
+        zr = float(zr)
+    return zr
+
+
 def _check_formula(text: str, names: tuple) -> None:
+    """The formula parses, names only components, and depends on at least one of them."""
     try:
-        Formula.parse(text, allowed_names=names)
+        f = Formula.parse(text, allowed_names=names)
     except FormulaError as e:
         raise _SpecProblem(("formula",), f"{e} (components are {', '.join(names)})", FormulaError) from None
     except SpecError as e:  # pragma: no cover - Formula raises FormulaError
         raise _SpecProblem(("formula",), str(e), FormulaError) from None
+    if not f.dependent_names():
+        used = (f" (it names {', '.join(f.names)}, but its value does not change with "
+                f"{'it' if len(f.names) == 1 else 'them'})" if f.names else "")
+        raise _SpecProblem(("formula",), f"the formula {text!r} is a constant{used}: the index would be "
+                                         "the same number for every survey, with standard error 0. Write "
+                                         f"the index as a function of the components ({', '.join(names)})")
 
 
 def bundled_spec_path(name: str) -> Path:

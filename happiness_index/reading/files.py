@@ -35,14 +35,17 @@ import unicodedata
 import warnings
 import zipfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..errors import DataFileError, HappinessIndexWarning
+from .numbers import EXCEL_ERRORS, MISSING_TOKENS, locale_problem, number_shapes
 
-__all__ = ["read_survey", "SUPPORTED_EXTENSIONS", "COMPRESSED_EXTENSIONS", "CSV_DELIMITERS"]
+__all__ = ["read_survey", "TextOptions", "SUPPORTED_EXTENSIONS", "COMPRESSED_EXTENSIONS", "CSV_DELIMITERS",
+           "DEFAULT_MAX_BYTES", "DEFAULT_MAX_RATIO"]
 
 _CSV = (".csv", ".tsv", ".txt")
 _EXCEL = (".xlsx", ".xlsm")
@@ -79,8 +82,16 @@ _STRUCTURAL = frozenset({"header", "names", "skiprows", "comment", "index_col", 
                          "lineterminator", "engine", "skip_blank_lines", "dialect",
                          "doublequote", "skipinitialspace", "delim_whitespace"})
 _SNIFF_LINES = 50
+#: Default ``max_bytes`` of :func:`read_survey`: the largest text read (after decompression).
+DEFAULT_MAX_BYTES = 256 * 2**20
+#: Default ``max_ratio`` of :func:`read_survey`: the largest expansion of a compressed file.
+DEFAULT_MAX_RATIO = 200
+_RATIO_FLOOR = 16 * 2**20  # the expansion ratio is checked once the text passes this size
+_CHUNK = 2**20
+_EXCEL_XML_FACTOR = 4
 _FAST_MAX_CHARS = 200_000_000
-_DECIMAL_COMMA = re.compile(r"^\s*[+-]?\d+,\d+\s*$")
+_TITLE_LOOKAHEAD = 30  # lines (or rows) searched for the column names below a title
+_NUMBER_LIKE = re.compile(r"[+-]?[\d.,\s]*\d[\d.,\s]*(?:[eE][+-]?\d+)?")
 
 
 def _nfc(s) -> str:
@@ -110,7 +121,9 @@ def _as_path(path) -> Path:
     return p
 
 
-def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
+def read_survey(path, *, sep=None, decimal=None, thousands=None, encoding=None, sheet=None,
+                header_row=None, max_bytes=DEFAULT_MAX_BYTES, max_ratio=DEFAULT_MAX_RATIO,
+                **kw) -> pd.DataFrame:
     """Read a survey file into a DataFrame.
 
     Parameters
@@ -120,40 +133,68 @@ def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
         files may be compressed: ``survey.csv.gz``, ``.csv.bz2``, ``.csv.xz``, ``.csv.zip``
         (and the same for ``.tsv`` and ``.txt``), or a bare ``survey.zip`` holding one text
         file.
+    sep : str, optional
+        Text files only: the field delimiter. Default: detected among ``,`` ``;`` tab ``|``
+        (a warning says which when it is not the one the extension implies).
+    decimal : {".", ","}, optional
+        Text files only: the decimal mark of numbers. Default ``"."`` (not declared).
+    thousands : {".", ",", " ", None}, optional
+        Text files only: the thousands separator of numbers. Default None (none). Files saved
+        by Excel in the Vietnamese locale separate fields with ``;``, write ``19,25`` for
+        nineteen and a quarter and ``1.925`` for one thousand nine hundred and twenty-five:
+        read them with ``decimal=",", thousands="."``. The number format is never guessed:
+        see Notes. The format used is recorded in ``df.attrs["decimal"]``,
+        ``df.attrs["thousands"]`` and ``df.attrs["number_format"]`` (``"declared"`` or
+        ``"default"``).
+    encoding : str, optional
+        Text files only: the character encoding. Default UTF-8 (with or without BOM); e.g.
+        ``encoding="cp1258"`` for files saved by old Vietnamese Windows software.
     sheet : str or int, optional
         Excel files only: the sheet to read, by name or 0-based position. When omitted and
         the workbook has several sheets, the first sheet is read and a
         :class:`~happiness_index.errors.HappinessIndexWarning` names all the sheets (pass
         ``sheet=`` to choose one and silence it). ``sheet_name=`` (the pandas spelling)
         is accepted as an alias.
-    decimal : {".", ","}, optional
-        Text files only: the decimal mark of numbers. Default ``"."``. Files saved by Excel
-        in a locale with decimal commas (Vietnamese, most of Europe) separate fields with
-        ``;`` and write ``2,5`` for two and a half: read them with ``decimal=","``. When a
-        ``;``-separated file is read without ``decimal`` and a text column looks like
-        decimal-comma numbers, a warning names the column and suggests ``decimal=","``;
-        the values are not converted behind your back (``1,234`` could be a thousands
-        separator).
+    header_row : int, optional
+        Text and Excel files: the **1-based** line (text) or row (Excel, as Excel numbers
+        rows) that holds the column names; the lines above it (titles, notes) are skipped.
+        Default: the first non-blank line. When the first line looks like a title (one
+        filled cell, or fewer than half the cells of the rows below) and a later line looks
+        like column names, the file is refused with a message saying on which line the
+        names seem to be.
+    max_bytes : int or None, default :data:`DEFAULT_MAX_BYTES` (256 MiB)
+        The largest text read (after decompression), or file on disk (SPSS, Stata,
+        Parquet); for Excel, 4 times this for the workbook's uncompressed XML, and for
+        Parquet 4 times this in memory (8 bytes a cell, from the file's row and column counts). Larger files are refused with
+        :class:`~happiness_index.errors.DataFileError` before they exhaust memory; pass a
+        larger number, or None for no limit, to read them.
+    max_ratio : float or None, default :data:`DEFAULT_MAX_RATIO` (200)
+        Compressed text files: the largest expansion (decompressed size / compressed size)
+        accepted once the decompressed text passes 16 MiB (a "zip bomb"). None: no limit.
     **kw
         Passed to the underlying reader (``pandas.read_csv``, ``pandas.read_excel``,
-        ``pyreadstat.read_sav``/``read_dta``, ``pandas.read_parquet``). For text files,
-        ``encoding`` overrides the UTF-8 default (e.g. ``encoding="cp1258"`` for files saved
-        by old Vietnamese Windows software) and ``sep`` fixes the delimiter (no detection,
-        no warning). ``compression`` (``"gzip"``, ``"bz2"``, ``"xz"``, ``"zip"``, None or
-        the default ``"infer"``, from the suffix) overrides the suffix for text files.
+        ``pyreadstat.read_sav``/``read_dta``, ``pandas.read_parquet``). ``compression``
+        (``"gzip"``, ``"bz2"``, ``"xz"``, ``"zip"``, None or the default ``"infer"``, from the
+        suffix) overrides the suffix for text files. For SPSS files ``user_missing``
+        defaults to True (see Notes).
 
     Returns
     -------
     DataFrame
         Column names normalised to Unicode NFC (cell values are left as read; validation
         compares text after NFC). ``df.attrs["source"]`` is the path. For text files
-        ``df.attrs["delimiter"]`` is the field delimiter used, and for compressed ones
-        ``df.attrs["compression"]`` the compression (``"gzip"``, ``"bz2"``, ``"xz"``,
-        ``"zip"``; ``df.attrs["member"]`` the file read from a zip archive); for Excel files
-        ``df.attrs["sheet"]`` is the name of the sheet read. For SPSS and Stata files,
-        value labels are kept in ``df.attrs["value_labels"]`` (column -> {code: label}) and
-        variable labels in ``df.attrs["column_labels"]`` (column -> label); codes are not
-        replaced by labels.
+        ``df.attrs["delimiter"]`` is the field delimiter used, ``df.attrs["decimal"]``,
+        ``df.attrs["thousands"]`` and ``df.attrs["number_format"]`` the number format, and for
+        compressed ones ``df.attrs["compression"]`` the compression (``"gzip"``, ``"bz2"``,
+        ``"xz"``, ``"zip"``; ``df.attrs["member"]`` the file read from a zip archive); for
+        Excel files ``df.attrs["sheet"]`` is the name of the sheet read;
+        ``df.attrs["header_row"]`` is the 1-based line or row of the column names (text and
+        Excel). ``df.attrs["blank_rows_dropped"]`` counts the trailing blank rows dropped
+        (every format). For SPSS and Stata files, value labels are kept in
+        ``df.attrs["value_labels"]`` (column -> {code: label}) and variable labels in
+        ``df.attrs["column_labels"]`` (column -> label); codes are not replaced by labels; for
+        SPSS, ``df.attrs["user_missing"]`` holds the declared user-missing values (column ->
+        list of values or ``(low, high)`` ranges).
 
     Raises
     ------
@@ -162,16 +203,20 @@ def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
         opened (the message names the path); unknown extension (the message lists the
         supported ones); a compressed file that is damaged, truncated or not compressed the
         way its suffix says (the message says which), a zip archive with no text file or
-        several files, or a compressed Excel/SPSS/Stata/Parquet file; a text file that is
-        not UTF-8 (the message names the first bad line and the fix; a compressed file
-        named ``.csv`` is recognised and the message says to rename it; so are an old Excel
-        ``.xls`` workbook, an SPSS or Parquet file and UTF-16 text named like a text file, and a
-        text file holding NUL bytes, which is binary data, not a table of text); an empty
-        text file (no header line); a data row whose number of
-        fields differs from the header's (the message names the line and both counts);
-        ``sheet`` not in the workbook (the message lists the sheets); ``sheet`` or
-        ``decimal`` given for a format they do not apply to; two columns whose names become
-        equal after NFC normalisation; a file the reader cannot parse; an optional reader
+        several files, or a compressed Excel/SPSS/Stata/Parquet file; a file past
+        ``max_bytes`` or ``max_ratio``, or one that exhausts memory; a text file that is not
+        UTF-8 (the message names every bad line and the fix; a compressed file named ``.csv``
+        is recognised and the message says to rename it; so are an old Excel ``.xls``
+        workbook, an SPSS or Parquet file and UTF-16 text named like a text file, and a text
+        file holding NUL bytes, which is binary data, not a table of text); an empty text
+        file (no header line); a data row whose number of fields differs from the header's
+        (the message names the line and both counts); two columns with the same name in the
+        file's header, exactly or after NFC normalisation (every format; the message names
+        both positions); a title line above the column names without ``header_row``; a
+        column whose numbers do not read unambiguously under the number format (see Notes);
+        ``sheet`` not in the workbook (the message lists the sheets); ``sep``, ``decimal``,
+        ``thousands``, ``encoding``, ``sheet`` or ``header_row`` given for a format they do
+        not apply to, or invalid; a file the reader cannot parse; an optional reader
         (pyreadstat, pyarrow) that is not installed (the message says
         ``pip install happiness_index[io]``).
 
@@ -180,13 +225,23 @@ def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
     HappinessIndexWarning
         A text file whose delimiter was detected and is not the one its extension implies
         (``,`` for .csv/.txt, tab for .tsv): the message says which delimiter was used. A
-        ``;``-separated file with decimal-comma-looking text columns and no ``decimal``.
-        A workbook with several sheets and no ``sheet``. Formula cells with no saved
-        (cached) value -- a workbook written by a program rather than saved by Excel --
-        which pandas reads as missing: the message names the cells.
+        workbook with several sheets and no ``sheet``. Formula cells with no saved (cached)
+        value -- a workbook written by a program rather than saved by Excel -- which pandas
+        reads as missing: the message names the cells. Trailing blank rows dropped (how
+        many).
 
     Notes
     -----
+    Number format of text files. Without ``decimal`` and ``thousands`` a comma-separated
+    file is read with the decimal point and no thousands separator, as pandas does. Any
+    other file (``;``, tab, ``|``), or any file with a declared format, is checked column by
+    column: a column of numbers is refused, with its name, example values and the fix,
+    when a value does not read under the format used (``1.925`` with ``decimal=","`` and no
+    thousands separator; ``19.5`` with ``thousands="."``; ``19,25`` without ``decimal``),
+    and -- when no format was declared -- when its values could be read two ways
+    (``1.925``: 1925 with a thousands separator, or 1.925) and no value of the column
+    settles it (``19.25``). Excel, SPSS, Stata and Parquet files store numbers, not text.
+
     Text files. Excel writes "CSV UTF-8" with a byte-order mark (BOM); it is removed, so
     the first column name is not polluted by ``\\ufeff``. Without ``sep`` the delimiter is
     detected from the first 50 lines: among ``,`` ``;`` tab ``|``, the one that splits the
@@ -201,18 +256,29 @@ def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
     usual case); otherwise it takes one pass of Python's C ``csv`` tokenizer, which also
     gives the exact line number of a bad row. The check is skipped when a ``**kw``
     option re-defines the header or the tokenising (``header``, ``names``, ``skiprows``,
-    ``comment``, ``usecols``, ``quotechar`` ...).
+    ``comment``, ``usecols``, ``quotechar`` ...). Rows of bare delimiters (``;;;;``) at the
+    end of the file, and fully blank rows at the end of a sheet, are dropped and counted.
 
-    Compressed text files are decompressed in memory (Python's ``gzip``, ``bz2``, ``lzma``
-    and ``zipfile``) and then go through exactly the same steps -- BOM, decoding with line
-    numbers, delimiter detection, field-count check -- so line numbers in messages are
-    those of the decompressed text (what ``gunzip`` or unzipping gives). A zip archive must
-    hold one file (folders and macOS ``__MACOSX/`` entries are ignored), or one named like
-    the archive without ``.zip``; messages then name ``archive.zip (member.csv)``.
+    Excel error values (``#N/A``, ``#DIV/0!``, ``#VALUE!``, ``#REF!``, ``#NAME?``, ``#NUM!``,
+    ``#NULL!``) are kept as text, in text and Excel files (pandas would read ``#N/A`` as a
+    blank): validation names them as Excel errors.
+
+    Compressed text files are decompressed in memory in 1 MiB steps (Python's ``gzip``,
+    ``bz2``, ``lzma`` and ``zipfile``), stopping at ``max_bytes`` or ``max_ratio``, and then
+    go through exactly the same steps -- BOM, decoding with line numbers, delimiter
+    detection, field-count check -- so line numbers in messages are those of the
+    decompressed text (what ``gunzip`` or unzipping gives). A zip archive must hold one
+    file (folders and macOS ``__MACOSX/`` entries are ignored), or one named like the
+    archive without ``.zip``; messages then name ``archive.zip (member.csv)``.
 
     Excel. Formulas are read as the value Excel saved with them; a workbook produced by a
     script (openpyxl, xlsxwriter) and never opened in Excel has no saved values, so those
     cells are missing -- open and save the file in Excel, or paste values.
+
+    SPSS. Values declared user-missing in the file (e.g. 8 = don't know) are read as the
+    values they are (``pyreadstat``'s ``user_missing=True``) and listed in
+    ``df.attrs["user_missing"]``; the index spec decides which codes are missing, so a code
+    the spec does not allow is reported by validation instead of vanishing as a blank.
     """
     path = _as_path(path)
     kw = dict(kw)
@@ -234,56 +300,192 @@ def read_survey(path, *, sheet=None, decimal=None, **kw) -> pd.DataFrame:
         if sheet is not None:
             raise DataFileError("give the Excel sheet once: sheet= or sheet_name=, not both")
         sheet = kw.pop("sheet_name")
-    if sheet is not None and ext not in _EXCEL:
-        raise DataFileError(f"{path.name}: sheet={sheet!r} applies to Excel files (.xlsx, "
-                            f".xlsm) only; this is a {ext} file")
-    if decimal is not None and ext not in _CSV:
-        raise DataFileError(f"{path.name}: decimal={decimal!r} applies to text files (.csv, "
-                            f".tsv, .txt) only; {ext} files store numbers, not text")
+    if "delimiter" in kw:
+        d = kw.pop("delimiter")
+        sep = d if sep is None else sep
+    text_opts = TextOptions(sep=sep, decimal=decimal, thousands=thousands, encoding=encoding,
+                            header_row=_check_header_row(header_row))
+    _check_applicable(path, ext, text_opts, sheet)
+    limits = (_check_limit(max_bytes, "max_bytes"), _check_limit(max_ratio, "max_ratio"))
     attrs: dict = {}
     try:
-        if ext in _CSV:
-            raw, name = _read_bytes(path, compression, member)
-            if compression is not None:
-                attrs["compression"] = compression
-            if member is not None:
-                attrs["member"] = member
-            df = _read_csv(raw, name, ext, kw, decimal, attrs)
-        elif ext in _EXCEL:
-            _need("openpyxl", path, "Excel")
-            df = _read_excel(path, sheet, kw, attrs)
-        elif ext in _SPSS or ext in _STATA:
-            prs = _need("pyreadstat", path, "SPSS/Stata")
-            reader = prs.read_sav if ext in _SPSS else prs.read_dta
-            df, meta = reader(str(path), **kw)
-            attrs["value_labels"] = {_nfc(k): {c: _nfc(lab) if isinstance(lab, str) else lab
-                                               for c, lab in v.items()}
-                                     for k, v in (meta.variable_value_labels or {}).items()}
-            labels = meta.column_labels or [None] * len(meta.column_names)
-            attrs["column_labels"] = {_nfc(k): (_nfc(v) if isinstance(v, str) else v)
-                                      for k, v in zip(meta.column_names, labels)}
-        else:
-            _need("pyarrow", path, "Parquet")
-            df = pd.read_parquet(path, engine="pyarrow", **kw)
-    except DataFileError:
+        df = _read_any(path, ext, compression, member, text_opts, sheet, limits, kw, attrs)
+    except (DataFileError, UnicodeError):
         raise
-    except UnicodeError:
-        raise
+    except MemoryError:
+        raise DataFileError(
+            f"{path.name}: the computer ran out of memory reading this file "
+            f"({path.stat().st_size:,} bytes on disk); check that it is the survey table, or read "
+            "it on a computer with more memory") from None
     except OSError as e:
         raise DataFileError(f"cannot open survey file {path}: {e.strerror or e}") from None
     except Exception as e:  # the readers' own parse errors
         raise DataFileError(f"cannot read {path.name} as {ext} data: {type(e).__name__}: {e}") from e
-    names = [_nfc(c) for c in df.columns]
-    seen: dict = {}
-    for orig, nm in zip(df.columns, names):
-        if nm in seen:
-            raise DataFileError(f"{path.name}: columns {seen[nm]!r} and {orig!r} have the same name "
-                                "after Unicode NFC normalisation (one is typed in decomposed form); "
-                                "rename one of them")
-        seen[nm] = orig
-    df.columns = names
+    _check_names(list(df.columns), path.name, ext)
+    df.columns = [_nfc(c) for c in df.columns]
+    df = _drop_trailing_blank_rows(df, path.name, attrs)
     df.attrs.update(attrs)
     df.attrs["source"] = str(path)
+    return df
+
+
+@dataclass(frozen=True)
+class TextOptions:
+    """How a text file is split into fields and numbers (see :func:`read_survey`)."""
+
+    sep: str | None = None
+    decimal: str | None = None
+    thousands: str | None = None
+    encoding: str | None = None
+    header_row: int | None = None
+
+
+def _check_header_row(header_row):
+    if header_row is None:
+        return None
+    if isinstance(header_row, bool) or not isinstance(header_row, (int, np.integer)) or header_row < 1:
+        raise DataFileError(f"header_row must be the 1-based number of the line (or Excel row) holding "
+                            f"the column names, e.g. header_row=3; got {header_row!r}")
+    return int(header_row)
+
+
+def _check_limit(value, name):
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.number)) or not value > 0:
+        raise DataFileError(f"{name} must be a positive number (or None for no limit), got {value!r}")
+    return value
+
+
+def _check_applicable(path: Path, ext: str, o: TextOptions, sheet) -> None:
+    """Options given for a format they do not apply to, and invalid number formats."""
+    if sheet is not None and ext not in _EXCEL:
+        raise DataFileError(f"{path.name}: sheet={sheet!r} applies to Excel files (.xlsx, "
+                            f".xlsm) only; this is a {ext} file")
+    if ext not in _CSV:
+        for opt in ("sep", "decimal", "thousands", "encoding"):
+            v = getattr(o, opt)
+            if v is not None:
+                raise DataFileError(f"{path.name}: {opt}={v!r} applies to text files (.csv, "
+                                    f".tsv, .txt) only; {ext} files store numbers, not text")
+    if o.header_row is not None and ext not in _CSV + _EXCEL:
+        raise DataFileError(f"{path.name}: header_row={o.header_row} applies to text and Excel files "
+                            f"only; a {ext} file stores its column names apart from the data")
+    if o.decimal is not None and o.decimal not in (".", ","):
+        raise DataFileError(f"{path.name}: decimal must be '.' or ',', got {o.decimal!r}")
+    if o.thousands is not None and o.thousands not in (".", ",", " ", "\u00a0", "'"):
+        raise DataFileError(f"{path.name}: thousands must be '.', ',', ' ' or None, got {o.thousands!r}")
+    if o.thousands is not None and o.thousands == (o.decimal or "."):
+        raise DataFileError(f"{path.name}: the decimal mark and the thousands separator are both "
+                            f"{o.thousands!r}; the Vietnamese Excel format is decimal=',', thousands='.'")
+
+
+def _read_any(path, ext, compression, member, text_opts, sheet, limits, kw, attrs) -> pd.DataFrame:
+    max_bytes, max_ratio = limits
+    if ext in _CSV:
+        raw, name = _read_bytes(path, compression, member, max_bytes, max_ratio)
+        if compression is not None:
+            attrs["compression"] = compression
+        if member is not None:
+            attrs["member"] = member
+        return _read_csv(raw, name, ext, kw, text_opts, attrs)
+    if ext in _EXCEL:
+        _need("openpyxl", path, "Excel")
+        _check_workbook_size(path, max_bytes)
+        return _read_excel(path, sheet, text_opts.header_row, kw, attrs)
+    _check_binary_size(path, ext, max_bytes)
+    if ext in _SPSS or ext in _STATA:
+        prs = _need("pyreadstat", path, "SPSS/Stata")
+        if ext in _SPSS:
+            kw.setdefault("user_missing", True)
+        reader = prs.read_sav if ext in _SPSS else prs.read_dta
+        df, meta = reader(str(path), **kw)
+        _check_names(list(meta.column_names), path.name, ext)
+        attrs["value_labels"] = {_nfc(k): {c: _nfc(lab) if isinstance(lab, str) else lab
+                                           for c, lab in v.items()}
+                                 for k, v in (meta.variable_value_labels or {}).items()}
+        labels = meta.column_labels or [None] * len(meta.column_names)
+        attrs["column_labels"] = {_nfc(k): (_nfc(v) if isinstance(v, str) else v)
+                                  for k, v in zip(meta.column_names, labels)}
+        if ext in _SPSS:
+            attrs["user_missing"] = _user_missing(meta)
+        return df
+    _need("pyarrow", path, "Parquet")
+    import pyarrow.parquet as pq
+
+    _check_names(list(pq.read_schema(path).names), path.name, ext)
+    return pd.read_parquet(path, engine="pyarrow", **kw)
+
+
+def _user_missing(meta) -> dict:
+    """SPSS declared user-missing values: column -> list of values or (low, high) ranges."""
+    out: dict = {}
+    for col, vals in (getattr(meta, "missing_user_values", None) or {}).items():
+        out.setdefault(_nfc(col), []).extend(vals)
+    for col, ranges in (getattr(meta, "missing_ranges", None) or {}).items():
+        for r in ranges:
+            lo, hi = r.get("lo"), r.get("hi")
+            item = lo if lo == hi else (lo, hi)
+            if item not in out.setdefault(_nfc(col), []):
+                out[_nfc(col)].append(item)
+    return out
+
+
+def _position(i: int, ext: str) -> str:
+    if ext in _EXCEL:
+        from openpyxl.utils import get_column_letter
+
+        return f"column {get_column_letter(i + 1)}"
+    return f"column {i + 1}"
+
+
+def _check_names(names: list, name: str, ext: str) -> None:
+    """Two columns of the file's own header with the same name (exactly, or after NFC)."""
+    seen: dict = {}
+    for i, c in enumerate(names):
+        if c is None or (isinstance(c, float) and np.isnan(c)):
+            continue
+        k = _nfc(c) if isinstance(c, str) else c
+        if k in seen:
+            j = seen[k]
+            if names[j] == c:
+                what = f"{_position(j, ext)} and {_position(i, ext)} have the same name {c!r}"
+            else:
+                what = (f"{_position(j, ext)} ({names[j]!r}) and {_position(i, ext)} ({c!r}) have the "
+                        "same name after Unicode NFC normalisation (one is typed in decomposed form)")
+            raise DataFileError(
+                f"{name}: {what}; a survey column must have one "
+                "name: rename or delete one of them (pandas would rename the second and the first "
+                "would be used silently)")
+        seen[k] = i
+
+
+def _blank_rows(block: pd.DataFrame) -> np.ndarray:
+    """Rows where every cell is missing or blank text."""
+    blank = np.array(block.isna().to_numpy(), dtype=bool, copy=True)  # writable (pandas 3)
+    for j in range(len(block.columns)):
+        col = block.iloc[:, j]
+        if not blank[:, j].all() and (col.dtype == object or pd.api.types.is_string_dtype(col.dtype)):
+            blank[:, j] |= col.astype("string").str.strip().eq("").fillna(True).to_numpy(dtype=bool)
+    return blank.all(axis=1)
+
+
+def _drop_trailing_blank_rows(df: pd.DataFrame, name: str, attrs: dict) -> pd.DataFrame:
+    """Drop rows at the end where every cell is blank (bare delimiters); count them."""
+    k, step = 0, 64
+    while len(df.columns) and k < len(df):  # look at a growing tail only: usually one block
+        tail = df.iloc[max(0, len(df) - k - step):len(df) - k]
+        filled = np.flatnonzero(~_blank_rows(tail))
+        if filled.size:
+            k += len(tail) - int(filled[-1]) - 1
+            break
+        k, step = k + len(tail), step * 4
+    attrs["blank_rows_dropped"] = k
+    if k:
+        warnings.warn(f"{name}: {k} blank row(s) at the end of the file (only delimiters or empty "
+                      "cells) were dropped; they are not respondents", HappinessIndexWarning,
+                      stacklevel=3)
+        df = df.iloc[:len(df) - k]
     return df
 
 
@@ -356,22 +558,32 @@ def _zip_member(path: Path) -> str:
                         "survey file itself")
 
 
-def _read_bytes(path: Path, compression, member) -> tuple:
-    """The (decompressed) bytes of a text file and the name to use in messages."""
-    raw = path.read_bytes()
+def _read_bytes(path: Path, compression, member, max_bytes=None, max_ratio=None) -> tuple:
+    """The (decompressed) bytes of a text file and the name to use in messages.
+
+    Decompression streams in 1 MiB steps and stops with a DataFileError as soon as the
+    text passes ``max_bytes`` or, past :data:`_RATIO_FLOOR`, ``max_ratio`` times the
+    compressed size.
+    """
+    size = path.stat().st_size
     if compression is None:
-        return raw, path.name
+        if max_bytes is not None and size > max_bytes:
+            raise DataFileError(_too_big(path.name, size, max_bytes, None))
+        return path.read_bytes(), path.name
+    raw = path.read_bytes()
     name = f"{path.name} ({member})" if member else path.name
     what = {"gzip": "gzip", "bz2": "bzip2", "xz": "xz", "zip": "zip"}[compression]
     try:
         if compression == "gzip":
-            return gzip.decompress(raw), name
-        if compression == "bz2":
-            return bz2.decompress(raw), name
-        if compression == "xz":
-            return lzma.decompress(raw), name
-        with zipfile.ZipFile(io.BytesIO(raw)) as zf:
-            return zf.read(member), name
+            stream = gzip.GzipFile(fileobj=io.BytesIO(raw))
+        elif compression == "bz2":
+            stream = bz2.BZ2File(io.BytesIO(raw))
+        elif compression == "xz":
+            stream = lzma.LZMAFile(io.BytesIO(raw))
+        else:
+            stream = zipfile.ZipFile(io.BytesIO(raw)).open(member)
+        with stream:
+            return _bounded_read(stream, name, len(raw), max_bytes, max_ratio), name
     except (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, ValueError) as e:
         if isinstance(e, EOFError):
             why = "the file is truncated (the download or copy was cut short)"
@@ -386,6 +598,73 @@ def _read_bytes(path: Path, compression, member) -> tuple:
     except NotImplementedError as e:  # zip: unsupported compression method
         raise DataFileError(f"{name}: cannot read the zip archive ({e}); unzip it and read the "
                             "file itself") from None
+
+
+def _bounded_read(stream, name: str, packed: int, max_bytes, max_ratio) -> bytes:
+    chunks, total = [], 0
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            return b"".join(chunks)
+        total += len(chunk)
+        if max_bytes is not None and total > max_bytes:
+            raise DataFileError(_too_big(name, total, max_bytes, packed))
+        if max_ratio is not None and total > _RATIO_FLOOR and total > max_ratio * max(packed, 1):
+            raise DataFileError(
+                f"{name}: the {packed:,} compressed bytes expand to more than {total:,} bytes (over "
+                f"{max_ratio:g} times; read_survey's max_ratio={max_ratio:g}), which is not what a "
+                "compressed survey table does: the file may be a decompression bomb. Decompression "
+                "was stopped. If the file is genuine, pass read_survey(path, max_ratio=None)")
+        chunks.append(chunk)
+
+
+def _too_big(name: str, size: int, max_bytes, packed) -> str:
+    what = (f"expands to more than {size:,} bytes (from {packed:,} compressed bytes); decompression "
+            "was stopped" if packed is not None else f"has {size:,} bytes")
+    return (f"{name} {what}: past the limit of {max_bytes:,} bytes (read_survey's max_bytes, "
+            f"default {DEFAULT_MAX_BYTES:,}). Check that it is the survey table; to read a larger "
+            "file pass read_survey(path, max_bytes=...) (None: no limit) -- it needs several times "
+            "its size in memory")
+
+
+def _check_binary_size(path: Path, ext: str, max_bytes) -> None:
+    """SPSS/Stata/Parquet: the file on disk, and Parquet's size in memory, against the limit
+    (Parquet: 4 * max_bytes, at 8 bytes a cell, from the file's metadata)."""
+    if max_bytes is None:
+        return
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise DataFileError(_too_big(path.name, size, max_bytes, None))
+    if ext in _PARQUET:
+        try:
+            import pyarrow.parquet as pq
+
+            meta = pq.ParquetFile(path).metadata
+            total = 8 * meta.num_rows * meta.num_columns  # at least 8 bytes a cell in memory
+        except Exception:  # noqa: BLE001 - the reader says what is wrong with the file
+            return
+        if total > _EXCEL_XML_FACTOR * max_bytes:
+            raise DataFileError(
+                f"{path.name}: the Parquet file holds {meta.num_rows:,} rows x {meta.num_columns} columns, "
+                f"at least {total:,} bytes in memory, past the limit "
+                f"of {_EXCEL_XML_FACTOR} x max_bytes = {_EXCEL_XML_FACTOR * max_bytes:,}; check that it is "
+                "the survey table, or pass read_survey(path, max_bytes=...) (None: no limit)")
+
+
+def _check_workbook_size(path: Path, max_bytes) -> None:
+    """An .xlsx is a zip of XML: refuse a workbook whose parts expand past 4 * max_bytes."""
+    if max_bytes is None:
+        return
+    try:
+        with zipfile.ZipFile(path) as zf:
+            total = sum(i.file_size for i in zf.infolist())
+    except zipfile.BadZipFile:
+        return  # the Excel reader says what is wrong
+    if total > _EXCEL_XML_FACTOR * max_bytes:
+        raise DataFileError(
+            f"{path.name}: the workbook's parts expand to {total:,} bytes of XML, past the limit of "
+            f"{_EXCEL_XML_FACTOR} x max_bytes = {_EXCEL_XML_FACTOR * max_bytes:,}; check that it "
+            "is the survey table, or pass read_survey(path, max_bytes=...) (None: no limit)")
 
 
 # --------------------------------------------------------------------------------------
@@ -411,9 +690,15 @@ def _decode(raw: bytes, name: str, encoding) -> str:
                     f"{name} is not a text file: it starts like a {kind} file. If it is a "
                     f"compressed text file, name it with '{suffix}' at the end (e.g. "
                     f"survey.csv{suffix}); if it is an Excel workbook, name it .xlsx") from None
+        lines = _bad_lines(raw, enc) if len(raw) <= _FAST_MAX_CHARS else [line]
+        others = [ln for ln in lines if ln != line]
+        more = ""
+        if others:
+            shown = ", ".join(str(ln) for ln in others[:20]) + (", ..." if len(others) > 20 else "")
+            more = f"; {len(lines)} lines in all are not valid {enc_name}: lines {line}, {shown}"
         raise DataFileError(
             f"{name}: line {line} (byte {col} of the line) is not valid {enc_name} "
-            f"(bytes {bad!r}); save the file as UTF-8 (in Excel: Save As > 'CSV UTF-8'), "
+            f"(bytes {bad!r}){more}; save the file as UTF-8 (in Excel: Save As > 'CSV UTF-8'), "
             "or pass the file's encoding, e.g. read_survey(path, encoding='cp1258')"
         ) from None
     except LookupError:
@@ -449,12 +734,13 @@ def _sniff(text: str) -> str:
             rows = [r for r in csv.reader(io.StringIO(head), delimiter=sep) if r]
         except csv.Error:
             continue
-        if not rows:
-            continue
-        h = _header_width(rows[0])
+        skipped = 0
+        while len(rows) > 1 and sum(1 for f in rows[0] if f.strip()) < 2 and skipped < _TITLE_LOOKAHEAD:
+            rows, skipped = rows[1:], skipped + 1  # a title line above the column names
+        h = _header_width(rows[0]) if rows else 0
         if h < 2:
             continue
-        key = (_fits(rows[1:], h), h, -rank)
+        key = (_fits(rows[1:], h), -skipped, h, -rank)
         if best_key is None or key > best_key:
             best, best_key = sep, key
     return best
@@ -484,7 +770,7 @@ def _uniform_fields(text: str, sep: str) -> bool:
     return bool((seps[nonblank] == seps[h]).all())
 
 
-def _check_fields(text: str, sep: str, name: str) -> tuple[int, int, int]:
+def _check_fields(text: str, sep: str, name: str, skipped: int = 0) -> tuple[int, int, int]:
     """Check every data row against the header; return (header width, max fields, header fields).
 
     Raises DataFileError naming the first row whose field count differs from the header's
@@ -498,12 +784,12 @@ def _check_fields(text: str, sep: str, name: str) -> tuple[int, int, int]:
         for header in rd:
             if header:
                 break
-        hline = rd.line_num
+        hline = rd.line_num + skipped
         h = _header_width(header)
         # one pass in the C tokenizer; only rows whose width differs are kept
-        odd = [(rd.line_num, r) for r in rd if r and len(r) != h]
+        odd = [(rd.line_num + skipped, r) for r in rd if r and len(r) != h]
     except csv.Error as e:
-        raise DataFileError(f"{name}: line {rd.line_num}: {e}; check the quoting "
+        raise DataFileError(f"{name}: line {rd.line_num + skipped}: {e}; check the quoting "
                             "(a value with a double quote must be quoted and the quote doubled)") \
             from None
     if not header:
@@ -536,122 +822,268 @@ def _lines(bad: list) -> str:
     return s + (", ..." if len(bad) > 10 else "")
 
 
-def _read_csv(raw: bytes, name: str, ext: str, kw: dict, decimal, attrs: dict) -> pd.DataFrame:
-    encoding = kw.pop("encoding", None)
-    text = _decode(raw, name, encoding)
+def _bad_lines(raw: bytes, encoding: str) -> list:
+    """1-based numbers of the lines holding bytes that do not decode (every one)."""
+    out = []
+    for i, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            line.decode(encoding)
+        except UnicodeDecodeError:
+            out.append(i)
+    return out
+
+
+def _read_csv(raw: bytes, name: str, ext: str, kw: dict, o: TextOptions, attrs: dict) -> pd.DataFrame:
+    text = _decode(raw, name, o.encoding)
+    del raw
     if not text.strip():
         raise DataFileError(f"{name} is empty: no header line and no rows; check that the export "
                             "or copy of the survey file finished")
-    sep = kw.pop("sep", None)
-    if "delimiter" in kw:
-        d = kw.pop("delimiter")
-        sep = d if sep is None else sep
-    given = sep is not None
-    if not given:
-        sep = "\t" if ext == ".tsv" else _sniff(text)
-    if decimal is None:
-        decimal = "."
-    if decimal not in (".", ","):
-        raise DataFileError(f"{name}: decimal must be '.' or ',', got {decimal!r}")
+    skipped = 0
+    if o.header_row is not None:
+        text, skipped = _skip_lines(text, o.header_row, name)
+    given = o.sep is not None
+    sep = o.sep if given else ("\t" if ext == ".tsv" else _sniff(text))
+    if not isinstance(sep, str) or not sep:
+        raise DataFileError(f"{name}: sep must be a delimiter such as ',' ';' '\\t' '|', got {sep!r}")
+    decimal = "." if o.decimal is None else o.decimal
     if decimal == sep:
         raise DataFileError(f"{name}: the decimal mark and the field delimiter are both "
                             f"{sep!r}; files with decimal commas separate fields with ';' "
                             "(read_survey(path, sep=';', decimal=','))")
-    attrs["delimiter"] = sep
+    attrs.update(delimiter=sep, decimal=decimal, thousands=o.thousands,
+                 number_format="declared" if (o.decimal or o.thousands) else "default",
+                 header_row=skipped + 1 + _leading_blank_lines(text))
     default = "\t" if ext == ".tsv" else ","
     if not given and sep != default:
         warnings.warn(f"{name}: fields are separated by {_delim_name(sep)}, not "
                       f"{_delim_name(default)}; the file was read with sep={sep!r} (pass sep= "
                       "to choose it yourself and silence this message)",
-                      HappinessIndexWarning, stacklevel=3)
-    if _STRUCTURAL & kw.keys() or len(sep) != 1:
-        df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, **kw)
+                      HappinessIndexWarning, stacklevel=4)
+    structural = bool(_STRUCTURAL & kw.keys()) or len(sep) != 1
+    if not structural:
+        header = _header_fields(text, sep)
+        if o.header_row is None:
+            _refuse_title_rows(text, sep, name)
+        _check_names(header[:_header_width(header)], name, ext)
+    na = {} if {"na_values", "keep_default_na"} & kw.keys() else \
+        {"keep_default_na": False, "na_values": list(MISSING_TOKENS)}
+    opts = dict(sep=sep, decimal=decimal, **na, **kw)
+    if o.thousands is not None:
+        opts["thousands"] = o.thousands
+    if structural:
+        df = pd.read_csv(io.StringIO(text), **opts)
     else:
-        h, width, hfields = _check_fields(text, sep, name)
+        h, width, hfields = _check_fields(text, sep, name, skipped)
         if width == h == hfields:
-            df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, index_col=False, **kw)
+            df = pd.read_csv(io.StringIO(text), index_col=False, **opts)
         else:  # trailing delimiters: read the header's columns only, by position
             cols = pd.read_csv(io.StringIO(text), sep=sep, nrows=0, index_col=False,
                                usecols=range(h)).columns
-            df = pd.read_csv(io.StringIO(text), sep=sep, decimal=decimal, header=0,
-                             names=list(range(width)), usecols=range(h), index_col=False, **kw)
+            df = pd.read_csv(io.StringIO(text), header=0, names=list(range(width)),
+                             usecols=range(h), index_col=False, **opts)
             df.columns = cols
-    if sep == ";" and decimal == ".":
-        _warn_decimal_commas(df, name)
+    if sep != "," or attrs["number_format"] == "declared":
+        _check_number_format(text, df, name, opts, decimal, o.thousands, attrs["number_format"] == "declared")
     return df
 
 
-def _warn_decimal_commas(df: pd.DataFrame, name: str) -> None:
-    found = []
-    for c in df.columns:
-        if not (df[c].dtype == object or pd.api.types.is_string_dtype(df[c].dtype)):
+def _check_number_format(text: str, df: pd.DataFrame, name: str, opts: dict, decimal, thousands,
+                         explicit: bool) -> None:
+    """Refuse a column whose numbers do not read unambiguously under the number format."""
+    typed = opts.get("dtype")
+    raw_opts = {k: v for k, v in opts.items() if k not in ("decimal", "thousands", "dtype", "converters")}
+    raw_opts.setdefault("index_col", False)
+    if "names" not in raw_opts and "usecols" not in raw_opts and "header" not in raw_opts:
+        raw_opts["usecols"] = range(len(df.columns))
+    tokens = pd.read_csv(io.StringIO(text), dtype=str, **raw_opts)
+    for j, col in enumerate(df.columns):
+        if isinstance(typed, dict) and typed.get(col) in (str, "str", "string", object):
             continue
-        s = df[c].dropna()
-        if len(s) and s.astype(str).str.match(_DECIMAL_COMMA).any():
-            found.append(c)
-    if found:
-        ex = df[found[0]].dropna().astype(str)
-        ex = ex[ex.str.match(_DECIMAL_COMMA)].iloc[0]
-        warnings.warn(f"{name}: column(s) {', '.join(map(repr, found))} hold numbers written "
-                      f"with a decimal comma (e.g. {ex!r}) and were read as text; read the file "
-                      "with read_survey(path, decimal=',')", HappinessIndexWarning, stacklevel=3)
+        if j >= len(tokens.columns):
+            break
+        msg = locale_problem(str(col), number_shapes(tokens.iloc[:, j]), decimal, thousands, explicit)
+        if msg:
+            raise DataFileError(f"{name}: {msg}. Nothing was read, so no number is wrong")
+
+
+def _skip_lines(text: str, header_row: int, name: str) -> tuple:
+    """The text from line ``header_row`` (1-based) on, and the number of lines skipped."""
+    parts = text.split("\n", header_row - 1)
+    if len(parts) < header_row or not parts[-1].strip():
+        raise DataFileError(f"{name}: header_row={header_row} but the file has "
+                            f"{len(text.splitlines())} line(s), none of them column names at or after "
+                            f"line {header_row}")
+    return parts[-1], header_row - 1
+
+
+def _leading_blank_lines(text: str) -> int:
+    n = 0
+    for line in text.split("\n", 50):
+        if line.strip():
+            return n
+        n += 1
+    return n
+
+
+def _header_fields(text: str, sep: str) -> list:
+    """The fields of the first non-blank line, as the csv module splits them."""
+    try:
+        for row in csv.reader(io.StringIO(text[:1 << 20]), delimiter=sep):
+            if row and any(f.strip() for f in row):
+                return row
+    except csv.Error:
+        pass
+    return []
+
+
+def _title_rows(rows: list) -> int | None:
+    """0-based index of the row that seems to hold the column names, when the first rows look
+    like titles (fewer than half of the cells of the widest row filled), else None."""
+    def filled(r):
+        return [c for c in r if c is not None and str(c).strip() != ""]
+
+    rows = [r for r in rows[:_TITLE_LOOKAHEAD + 1]]
+    widths = [len(filled(r)) for r in rows]
+    if len(rows) < 2 or not widths[0] or max(widths) < 2 or 2 * widths[0] >= max(widths):
+        return None
+    wide = max(widths)
+    for i, r in enumerate(rows[1:], start=1):
+        cells = filled(r)
+        if len(cells) >= 0.9 * wide and all(isinstance(c, str) and not _NUMBER_LIKE.fullmatch(c.strip())
+                                          for c in cells):
+            return i
+    return None
+
+
+def _refuse_title_rows(text: str, sep: str, name: str) -> None:
+    lines = [ln for ln in text.split("\n", _TITLE_LOOKAHEAD + 1)[:_TITLE_LOOKAHEAD + 1]]
+    offset = _leading_blank_lines(text)
+    try:
+        rows = list(csv.reader(io.StringIO("\n".join(lines[offset:])), delimiter=sep))
+    except csv.Error:
+        return
+    i = _title_rows(rows)
+    if i is not None:
+        first = ", ".join(repr(c) for c in rows[0] if c.strip())
+        names = ", ".join(repr(c) for c in rows[i][:5] if c.strip())
+        raise DataFileError(
+            f"{name}: line {offset + 1} ({first}) looks like a title, not column names; the column "
+            f"names seem to be on line {offset + i + 1} ({names}, ...). Pass "
+            f"read_survey(path, header_row={offset + i + 1}) (on the command line: --header-row "
+            f"{offset + i + 1}), or delete the title lines")
 
 
 # --------------------------------------------------------------------------------------
 # Excel
 # --------------------------------------------------------------------------------------
-def _read_excel(path: Path, sheet, kw: dict, attrs: dict) -> pd.DataFrame:
+def _choose_sheet(path: Path, names: list, sheet) -> str:
+    listed = ", ".join(repr(s) for s in names)
+    if sheet is None:
+        if len(names) > 1:
+            warnings.warn(f"{path.name} has {len(names)} sheets ({listed}); read the first, "
+                          f"{names[0]!r}. Pass read_survey(path, sheet=...) to choose "
+                          "(and silence this message)", HappinessIndexWarning, stacklevel=5)
+        return names[0]
+    if isinstance(sheet, (int, np.integer)) and not isinstance(sheet, bool):
+        if not -len(names) <= int(sheet) < len(names):
+            raise DataFileError(f"{path.name}: sheet={int(sheet)} but the workbook has "
+                                f"{len(names)} sheet(s): {listed} (positions start at 0)")
+        return names[int(sheet)]
+    if isinstance(sheet, str):
+        match = [s for s in names if _nfc(s) == _nfc(sheet)]
+        if not match:
+            raise DataFileError(f"{path.name}: no sheet named {sheet!r}; the workbook has {listed}")
+        return match[0]
+    raise DataFileError(f"sheet must be a sheet name (str) or a 0-based position (int), "
+                        f"got {type(sheet).__name__} {sheet!r}")
+
+
+def _excel_header(path: Path, chosen: str, f_vals: pd.DataFrame, header_row) -> int:
+    """0-based row of the column names; refuses title rows (without header_row) and
+    duplicate names."""
+    rows = f_vals.head(_TITLE_LOOKAHEAD + 1).astype(object).where(f_vals.notna(), None).values.tolist()
+    first = next((i for i, r in enumerate(rows) if any(c is not None and str(c).strip() for c in r)), 0)
+    if header_row is None:
+        i = _title_rows(rows[first:])
+        if i is not None:
+            title = ", ".join(repr(c) for c in rows[first] if c is not None and str(c).strip())
+            raise DataFileError(
+                f"{path.name}, sheet {chosen!r}: row {first + 1} ({title}) looks like a title, not "
+                f"column names; the column names seem to be on row {first + i + 1}. Pass "
+                f"read_survey(path, header_row={first + i + 1}) (on the command line: --header-row "
+                f"{first + i + 1}), or delete the title rows")
+        h = first
+    else:
+        h = header_row - 1
+        if h >= len(f_vals):
+            raise DataFileError(f"{path.name}, sheet {chosen!r}: header_row={header_row} but the sheet "
+                                f"has {len(f_vals)} row(s)")
+    header = f_vals.iloc[h].tolist() if len(f_vals) else []
+    while header and (header[-1] is None or (isinstance(header[-1], float) and np.isnan(header[-1]))):
+        header.pop()
+    _check_names(header, f"{path.name}, sheet {chosen!r}", ".xlsx")
+    return h
+
+
+def _read_excel(path: Path, sheet, header_row, kw: dict, attrs: dict) -> pd.DataFrame:
     import openpyxl
 
     wb_f = openpyxl.load_workbook(path, read_only=True, data_only=False)
     try:
-        names = list(wb_f.sheetnames)
-        listed = ", ".join(repr(s) for s in names)
-        if sheet is None:
-            chosen = names[0]
-            if len(names) > 1:
-                warnings.warn(f"{path.name} has {len(names)} sheets ({listed}); read the first, "
-                              f"{chosen!r}. Pass read_survey(path, sheet=...) to choose "
-                              "(and silence this message)", HappinessIndexWarning, stacklevel=3)
-        elif isinstance(sheet, (int, np.integer)) and not isinstance(sheet, bool):
-            if not -len(names) <= int(sheet) < len(names):
-                raise DataFileError(f"{path.name}: sheet={int(sheet)} but the workbook has "
-                                    f"{len(names)} sheet(s): {listed} (positions start at 0)")
-            chosen = names[int(sheet)]
-        elif isinstance(sheet, str):
-            want = _nfc(sheet)
-            match = [s for s in names if _nfc(s) == want]
-            if not match:
-                raise DataFileError(f"{path.name}: no sheet named {sheet!r}; the workbook has "
-                                    f"{listed}")
-            chosen = match[0]
-        else:
-            raise DataFileError(f"sheet must be a sheet name (str) or a 0-based position (int), "
-                                f"got {type(sheet).__name__} {sheet!r}")
+        chosen = _choose_sheet(path, list(wb_f.sheetnames), sheet)
         f_vals = _sheet_values(wb_f[chosen])
     finally:
         wb_f.close()
-    df = pd.read_excel(path, engine="openpyxl", sheet_name=chosen, **kw)
+    h = _excel_header(path, chosen, f_vals, header_row) if "header" not in kw else 0
+    na = {} if {"na_values", "keep_default_na"} & kw.keys() else \
+        {"keep_default_na": False, "na_values": list(MISSING_TOKENS)}
+    opts = {"header": h, **na, **kw}
+    df = pd.read_excel(path, engine="openpyxl", sheet_name=chosen, **opts)
     attrs["sheet"] = chosen
+    attrs["header_row"] = h + 1
     is_f = f_vals.apply(lambda col: col.map(lambda v: isinstance(v, str) and v.startswith("=")))
+    v_vals = None
     if is_f.to_numpy(bool).any():
         wb_v = openpyxl.load_workbook(path, read_only=True, data_only=True)
         try:
             v_vals = _sheet_values(wb_v[chosen]).reindex_like(f_vals)
         finally:
             wb_v.close()
-        ii, jj = np.nonzero(is_f.to_numpy(bool) & v_vals.isna().to_numpy())
-        if len(ii):
-            from openpyxl.utils import get_column_letter
+        _warn_uncached_formulas(path, chosen, is_f, v_vals)
+    return _keep_excel_errors(df, v_vals if v_vals is not None else f_vals, h, "header" in kw)
 
-            cells = [f"{get_column_letter(j + 1)}{i + 1}" for i, j in zip(ii[:10], jj[:10])]
-            shown = ", ".join(cells) + (", ..." if len(ii) > 10 else "")
-            warnings.warn(f"{path.name}, sheet {chosen!r}: {len(ii)} formula cell(s) have no "
-                          f"saved value and are read as missing ({shown}); the workbook was "
-                          "written by a program, not saved by Excel. Open it in Excel (or "
-                          "LibreOffice) and save it, or replace the formulas by values",
-                          HappinessIndexWarning, stacklevel=3)
+
+def _keep_excel_errors(df: pd.DataFrame, values: pd.DataFrame, h: int, custom: bool) -> pd.DataFrame:
+    """Put back the Excel error values (``#N/A``, ``#DIV/0!`` ...) that pandas reads as blanks."""
+    if custom or not len(values):
+        return df
+    err = values.isin(EXCEL_ERRORS).to_numpy(bool)
+    ii, jj = np.nonzero(err)
+    keep = (ii > h) & (ii - h - 1 < len(df)) & (jj < len(df.columns))
+    if not keep.any():
+        return df
+    df = df.copy()
+    for i, j in zip(ii[keep], jj[keep]):
+        col = df.columns[j]
+        if df[col].dtype != object:
+            df[col] = df[col].astype(object)
+        df.iat[int(i - h - 1), int(j)] = values.iat[int(i), int(j)]
     return df
+
+
+def _warn_uncached_formulas(path: Path, chosen: str, is_f: pd.DataFrame, v_vals: pd.DataFrame) -> None:
+    ii, jj = np.nonzero(is_f.to_numpy(bool) & v_vals.isna().to_numpy())
+    if len(ii):
+        from openpyxl.utils import get_column_letter
+
+        cells = [f"{get_column_letter(j + 1)}{i + 1}" for i, j in zip(ii[:10], jj[:10])]
+        shown = ", ".join(cells) + (", ..." if len(ii) > 10 else "")
+        warnings.warn(f"{path.name}, sheet {chosen!r}: {len(ii)} formula cell(s) have no "
+                      f"saved value and are read as missing ({shown}); the workbook was "
+                      "written by a program, not saved by Excel. Open it in Excel (or "
+                      "LibreOffice) and save it, or replace the formulas by values",
+                      HappinessIndexWarning, stacklevel=5)
 
 
 def _sheet_values(ws) -> pd.DataFrame:

@@ -14,7 +14,8 @@ kind                           check
 =============================  ==============================================================
 missing column                 every required item and every declared design column present
 duplicate column               two columns with the same name after Unicode NFC normalisation
-missing id / duplicate id      respondent id present on every row and unique
+missing id / duplicate id      respondent id present on every row and unique (ids compared
+                               after NFC and trimming: ``"R007 "`` duplicates ``"R007"``)
 missing value                  a value in a non-nullable column (``nullable = false`` items,
                                weights, strata, PSU, commune, village)
 not a number                   text that cannot be read as a number in a numeric column
@@ -32,6 +33,15 @@ no respondents                 the data have no rows (a header-only file)
 boolean column                 a True/False (Boolean) column for an item that is not
                                ``yes_no`` (Likert, scale, integer, categorical): the answer
                                codes were lost, True would pass as code 1
+excel error                    an Excel error value (``#N/A``, ``#DIV/0!``, ``#VALUE!``,
+                               ``#REF!``, ``#NAME?``, ``#NUM!``, ``#NULL!``) in a column the
+                               spec uses, named as such (not "blank", not "not a number")
+empty item                     an item of the index whose column has no answer in any row
+ambiguous number               text such as ``"1.925"`` in a numeric column of a frame whose
+                               number format is unknown (not read by ``read_survey``; text
+                               cells of a workbook): 1925 or 1.925? Not converted; reported
+header row                     most column names blank ("Unnamed: 3") and spec columns
+                               missing: the names are below a title row (``header_row=``)
 =============================  ==============================================================
 
 Numbers stored as text (``"4"``, ``" 4 "``, ``"4.0"``) are read as numbers by an explicit
@@ -58,6 +68,7 @@ import pandas as pd
 
 from ..errors import SchemaError, SpecError
 from ..questionnaire.spec import IndexSpec
+from .numbers import EXCEL_ERRORS, parse_number_text
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -82,7 +93,10 @@ KIND_VI = {
     "commune not in frame": "xã không có trong dàn mẫu", "village not in frame": "thôn không có trong dàn mẫu",
     "commune name mismatch": "tên xã khác dàn mẫu", "skip rule": "quy tắc bỏ qua",
     "commune without respondents": "xã không có người trả lời", "no respondents": "không có người trả lời",
-    "boolean column": "cột kiểu đúng/sai", COERCION_KIND: "chuyển đổi kiểu (ghi chú)",
+    "boolean column": "cột kiểu đúng/sai", "excel error": "giá trị lỗi Excel",
+    "empty item": "câu hỏi không có trả lời", "header row": "dòng tên cột",
+    "ambiguous number": "số có thể hiểu hai cách",
+    COERCION_KIND: "chuyển đổi kiểu (ghi chú)",
 }
 #: Vietnamese names of the fixed-name checks.
 CHECK_VI = {
@@ -92,7 +106,9 @@ CHECK_VI = {
     "commune name matches frame": "tên xã khớp dàn mẫu", "village in frame": "thôn có trong dàn mẫu",
     "unique column name": "tên cột duy nhất", "at least one row": "ít nhất một dòng",
     "not a Boolean column": "không phải cột đúng/sai", "commune has respondents": "xã có người trả lời",
-    "read as number": "đọc thành số",
+    "read as number": "đọc thành số", "not an Excel error": "không phải lỗi Excel",
+    "item has answers": "câu hỏi có trả lời", "column names on the header row": "tên cột ở dòng tiêu đề",
+    "unambiguous number": "số không mơ hồ",
 }
 
 
@@ -135,6 +151,7 @@ def format_value(v) -> str:
 
 def _list_rows(items: list, vi: bool = False, limit: int = 5) -> str:
     """The first ``limit`` row labels (already formatted) and a count of the rest."""
+    items = [str(x) for x in items]
     shown = ", ".join(items[:limit])
     k = len(items) - limit
     if k <= 0:
@@ -174,6 +191,14 @@ class ValidationReport:
         Number of respondents (rows) validated.
     spec_name : str
         Name of the spec validated against.
+    blank_rows_dropped : int
+        Trailing blank rows (bare delimiters) that :func:`~happiness_index.read_survey`
+        dropped before validation (from ``data.attrs``); a note, not a problem.
+    number_format : dict or None
+        The number format of the file (``decimal``, ``thousands``, ``how``: ``"declared"``
+        or ``"default"``) as :func:`~happiness_index.read_survey` recorded it in
+        ``data.attrs``; None when the data were not read from a text file by read_survey.
+        A declared format is repeated in :meth:`format_summary`.
     """
 
     errors: pd.DataFrame
@@ -181,6 +206,8 @@ class ValidationReport:
     data: pd.DataFrame | None
     n_rows: int
     spec_name: str
+    blank_rows_dropped: int = 0
+    number_format: dict | None = None
 
     @property
     def ok(self) -> bool:
@@ -228,11 +255,14 @@ class ValidationReport:
                 return f"{text} ({word} {int(k)})"
             return text
 
-        e["_shown"] = [show(r, k) for r, k in zip(e["row"], e["row_number"])]
+        # object dtype: pandas 3 would infer ``str`` and turn the None of whole-column problems
+        # into NaN (a float), which is not a row label
+        e["_shown"] = pd.Series([show(r, k) for r, k in zip(e["row"], e["row_number"])],
+                                index=e.index, dtype=object)
         keys = ["kind", "check", "column"]
-        g = e.assign(column=e["column"].astype(object).fillna("")).groupby(keys, sort=False, dropna=False)
+        g = e.assign(column=e["column"].astype(object).fillna("").map(str)).groupby(keys, sort=False, dropna=False)
         out = g.size().rename("n").reset_index()
-        rows = g["_shown"].agg(lambda r: _list_rows([x for x in r if x is not None], vi))
+        rows = g["_shown"].agg(lambda r: _list_rows([x for x in r if isinstance(x, str)], vi))
         out["rows"] = rows.to_numpy()
         return out[cols]
 
@@ -272,6 +302,19 @@ class ValidationReport:
                     if vi else
                     f"\n  note: {_plural(k, 'cell was', 'cells were')} read by coercion (numbers stored as text, "
                     "blank text); not errors")
+        nf = self.number_format
+        if nf and nf.get("how") == "declared":
+            dec, th = nf.get("decimal"), nf.get("thousands")
+            note += (f"\n  ghi chú: số được đọc với dấu thập phân {dec!r} và dấu hàng nghìn {th!r} (đã khai báo)"
+                     if vi else
+                     f"\n  note: numbers were read with decimal mark {dec!r} and thousands separator {th!r} "
+                     "(declared)")
+        if self.blank_rows_dropped:
+            k = self.blank_rows_dropped
+            note += (f"\n  ghi chú: {k} dòng trống ở cuối tệp (chỉ có dấu phân cách) đã được bỏ; không phải "
+                     "người trả lời" if vi else
+                     f"\n  note: {_plural(k, 'blank row', 'blank rows')} at the end of the file (only "
+                     "delimiters) were dropped; not respondents")
         if self.ok:
             return (f"Đã kiểm tra {self.n_rows} dòng theo đặc tả {self.spec_name!r}: không có lỗi"
                     if vi else
@@ -320,19 +363,22 @@ class ValidationReport:
 
     def __repr__(self) -> str:
         return (f"ValidationReport(spec={self.spec_name!r}, rows={self.n_rows}, ok={self.ok}, "
-                f"errors={len(self.errors)}, coercions={len(self.coercions)})")
+                f"errors={len(self.errors)}, coercions={len(self.coercions)}, "
+                f"blank_rows_dropped={self.blank_rows_dropped})")
 
 
 # --------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------
-def to_number(s: pd.Series):
+def to_number(s: pd.Series, number_format: tuple | None = None):
     """Read a column as float64 numbers.
 
     Returns ``(values, unparseable, coerced)``: the float array (NaN for missing and for
     text that is not a number), a mask of non-blank text that is not a number, and a mask
     of text cells converted (numbers stored as text, blank text) -- or ``None`` masks
-    when the column is numeric already.
+    when the column is numeric already. ``number_format`` is ``(decimal, thousands)`` of
+    the file (``read_survey`` records it); when None, text that reads two ways (``1.925``:
+    1925 or 1.925) is not converted (it counts as unparseable; see :func:`ambiguous_text`).
     """
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         v = s.to_numpy(dtype="float64", na_value=np.nan)
@@ -343,12 +389,30 @@ def to_number(s: pd.Series):
         is_text = s.map(lambda x: isinstance(x, str), na_action="ignore").fillna(False).to_numpy(dtype=bool)
     txt = s.astype("string").str.strip()
     blank = (txt.isna() | (txt == "")).to_numpy(dtype=bool)
-    num = pd.to_numeric(txt.mask(blank), errors="coerce")
-    v = num.to_numpy(dtype="float64", na_value=np.nan)
+    v, _ = parse_number_text(txt.astype(object).where(~blank & is_text, None), number_format)
+    stored = ~blank & ~is_text  # numbers stored as numbers in an object column (Excel)
+    if stored.any():
+        v[stored] = pd.to_numeric(s[stored], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
     unparseable = ~blank & np.isnan(v)
     v[unparseable] = np.nan
     coerced = is_text & ~unparseable
     return v, unparseable, coerced
+
+
+def ambiguous_text(s: pd.Series) -> np.ndarray:
+    """Text cells that read as two different numbers (``1.925``: 1925 or 1.925)."""
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return np.zeros(len(s), dtype=bool)
+    txt = s.astype("string").str.strip()
+    return parse_number_text(txt.astype(object).where(txt.notna(), None), None)[1]
+
+
+def _nonblank(s: pd.Series) -> np.ndarray:
+    """Cells that hold something: not missing and not blank text."""
+    out = s.notna().to_numpy(dtype=bool)
+    if not (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)):
+        out = out & (s.astype("string").str.strip() != "").fillna(False).to_numpy(dtype=bool)
+    return out
 
 
 def _norm_text(s: pd.Series) -> pd.Series:
@@ -395,7 +459,7 @@ def _row_labels(n: int, ids) -> np.ndarray:
         fin = v[~np.isnan(v)]
         if np.array_equal(fin, np.floor(fin)):
             ids = ids.astype("Int64")
-    lab = ids.to_numpy(dtype=object, na_value=None)
+    lab = np.array(ids.to_numpy(dtype=object, na_value=None), dtype=object, copy=True)  # writable (pandas 3 CoW)
     blank = pd.isna(ids).to_numpy()
     if blank.any():
         lab[blank] = np.flatnonzero(blank) + 1
@@ -500,12 +564,19 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
     -----
     Codes are compared as normalised keys: numbers as integers, text NFC-normalised and
     trimmed, and digit-only text without leading zeros, so a commune code ``"04321"`` in
-    the frame matches ``4321`` read by Excel as a number.
+    the frame matches ``4321`` read by Excel as a number. Respondent ids are compared after
+    NFC normalisation and trimming, so ``"R007 "`` and ``"R007"`` are duplicates.
 
     A PSU code found in several strata is reported on the rows outside the PSU's most
     frequent stratum (ties: the stratum met first). If village codes are only unique within
     a commune, build a unique PSU code (commune + village) or declare the design with
     ``nest=True``.
+
+    Excel error values (``#N/A``, ``#DIV/0!`` ...) in a column the spec uses are reported
+    as such (kind ``excel error``), once per cell. An item of the index whose column holds
+    no answer at all (every cell blank or a missing code) is reported (kind ``empty item``).
+    Trailing blank rows dropped by :func:`~happiness_index.read_survey` (``data.attrs``)
+    are counted in ``report.blank_rows_dropped``.
     """
     if not isinstance(data, pd.DataFrame):
         raise SchemaError(f"data must be a pandas DataFrame, got {type(data).__name__}; "
@@ -515,109 +586,192 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
             raise SpecError(f"validate_survey needs a spec: an IndexSpec or the path of its TOML "
                             f"file, got {type(spec).__name__} {spec!r}")
         spec = IndexSpec.from_toml(spec)
-    n = len(data)
-    design = spec.design
-    id_col = id_column if id_column is not None else design.id
+    v = _Validation(data, spec, id_column)
+    v.check_rows_exist()
+    v.check_excel_errors()
+    v.check_id()
+    v.check_items()
+    v.check_weights()
+    v.check_design_keys()
+    v.check_psu_nesting()
+    if frame is not None:
+        _frame_checks(frame, v.src, spec.design, v.orig_of, v.work, v.b, v.problems, v.present)
+    v.check_skip_rules()
+    v.check_header_row()
+    return v.report()
 
-    # column names compared after NFC; the report spells them as in the file
-    orig_of: dict = {}
-    src: dict = {}  # NFC name -> the column (by position, so duplicate headers are safe)
-    problems: list = []  # extra rows of the error table built outside pandera
-    for i, c in enumerate(data.columns):
-        k = _nfc(c)
-        if k in orig_of:
-            problems.append(dict(row=pd.NA, column=str(c), value=pd.NA, check="unique column name",
-                                 kind="duplicate column",
-                                 message_en=f"columns {orig_of[k]!r} and {c!r} have the same name after "
-                                            "Unicode NFC normalisation (one is typed in decomposed "
-                                            "form); rename or drop one",
-                                 message_vi=f"hai cột {orig_of[k]!r} và {c!r} trùng tên sau khi chuẩn hóa "
-                                            "Unicode NFC; hãy đổi tên một cột",
-                                 _pos=-1))
-            continue
-        orig_of[k] = c
-        src[k] = data.iloc[:, i]
 
-    b = _Builder()
-    work: dict = {}
-    numeric_keys: set = set()
-    coercions: list = []
-    row_label = _row_labels(n, src.get(_nfc(id_col)) if id_col is not None else None)
+class _Validation:
+    """The state of one validation: the columns (by NFC name), the pandera checks being
+    built, the problems found outside pandera and the coercions; one method per step."""
 
-    def present(name):
-        return name is not None and _nfc(name) in orig_of
+    def __init__(self, data: pd.DataFrame, spec: IndexSpec, id_column):
+        self.data, self.spec, self.design = data, spec, spec.design
+        self.n = len(data)
+        self.id_col = id_column if id_column is not None else spec.design.id
+        self.orig_of: dict = {}  # NFC name -> the name as spelled in the file
+        self.src: dict = {}  # NFC name -> the column (by position, so duplicate headers are safe)
+        self.problems: list = []  # extra rows of the error table built outside pandera
+        self.b = _Builder()
+        self.work: dict = {}
+        self.numeric_keys: set = set()
+        self.coercions: list = []
+        self.excel_cells: dict = {}  # NFC name -> mask of Excel error cells
+        # the number format the file was read with (read_survey records it); None: unknown
+        a = data.attrs
+        self.number_format = (a.get("decimal", "."), a.get("thousands")) if a.get("number_format") else None
+        self._index_columns()
+        self.row_label = _row_labels(self.n, self.src.get(_nfc(self.id_col)) if self.id_col is not None else None)
 
-    def numeric_column(name):
+    def _index_columns(self) -> None:
+        for i, c in enumerate(self.data.columns):
+            k = _nfc(c)
+            if k in self.orig_of:
+                self.problems.append(dict(
+                    row=pd.NA, column=str(c), value=pd.NA, check="unique column name", kind="duplicate column",
+                    message_en=f"columns {self.orig_of[k]!r} and {c!r} have the same name after Unicode NFC "
+                               "normalisation (one is typed in decomposed form); rename or drop one",
+                    message_vi=f"hai cột {self.orig_of[k]!r} và {c!r} trùng tên sau khi chuẩn hóa Unicode NFC; "
+                               "hãy đổi tên một cột",
+                    _pos=-1))
+                continue
+            self.orig_of[k] = c
+            self.src[k] = self.data.iloc[:, i]
+
+    def present(self, name) -> bool:
+        return name is not None and _nfc(name) in self.orig_of
+
+    def used_columns(self) -> list:
+        d = self.design
+        names = [self.id_col, d.weights, d.strata, d.psu, d.fpc, d.commune, d.commune_name, d.village]
+        names += [it.name for it in self.spec.items]
+        out: list = []
+        for nm in names:
+            if self.present(nm) and _nfc(nm) not in out:
+                out.append(_nfc(nm))
+        return out
+
+    def numeric_column(self, name) -> pd.Series:
         """Coerce a column to numbers once; record coercions; add the 'is a number' check."""
         key = _nfc(name)
-        if key in work:
-            return work[key]
-        s = src[key]
-        v, bad, coerced = to_number(s)
+        if key in self.work:
+            return self.work[key]
+        s = self.src[key]
+        v, bad, coerced = to_number(s, self.number_format)
         if coerced is not None and coerced.any():
             pos = np.flatnonzero(coerced)
-            orig_vals = s.to_numpy()[pos]
-            coercions.append(pd.DataFrame({
-                "row": row_label[pos], "row_number": pos + 1, "column": orig_of[key], "value": orig_vals,
-                "coerced": v[pos],
+            self.coercions.append(pd.DataFrame({
+                "row": self.row_label[pos], "row_number": pos + 1, "column": self.orig_of[key],
+                "value": s.to_numpy()[pos], "coerced": v[pos],
                 "note": np.where(np.isnan(v[pos]), "blank text read as missing",
                                  "number stored as text read as a number"),
                 "_pos": pos}))
-        work[key] = pd.Series(v, copy=False)
-        numeric_keys.add(key)
-        b.col(key, required=True)
+        self.work[key] = pd.Series(v, copy=False)
+        self.numeric_keys.add(key)
+        self.b.col(key, required=True)
+        if bad is not None and key in self.excel_cells:
+            bad = bad & ~self.excel_cells[key]  # reported as Excel errors
+        if bad is not None and bad.any() and self.number_format is None:
+            amb = ambiguous_text(s) & bad
+            if amb.any():
+                bad = bad & ~amb
+                self._check_ambiguous(key, amb)
         if bad is not None and bad.any():
             mask = pd.Series(~bad, copy=False)
-            b.check(key, "is a number", "not a number", lambda s, m=mask: m.reindex(s.index),
-                    _series_words(["value ", _vals, f" in column {orig_of[key]!r} is not a number; "
-                                   "type the numeric code (or leave the cell blank if missing)"],
-                                  ["giá trị ", _vals, f" ở cột {orig_of[key]!r} không phải là số; "
-                                   "hãy nhập mã số (hoặc để trống nếu thiếu)"]),
-                    ignore_na=False)
-        return work[key]
+            ocol = self.orig_of[key]
+            self.b.check(key, "is a number", "not a number", lambda s, m=mask: m.reindex(s.index),
+                         _series_words(["value ", _vals, f" in column {ocol!r} is not a number; "
+                                        "type the numeric code (or leave the cell blank if missing)"],
+                                       ["giá trị ", _vals, f" ở cột {ocol!r} không phải là số; "
+                                        "hãy nhập mã số (hoặc để trống nếu thiếu)"]),
+                         ignore_na=False)
+        return self.work[key]
 
-    if n == 0:
-        problems.append(dict(
-            row=pd.NA, column="", value=pd.NA, check="at least one row", kind="no respondents",
-            message_en="the survey has no data rows (only a header, or an empty file); check "
-                       "that the right file or sheet was read",
-            message_vi="tệp khảo sát không có dòng dữ liệu nào (chỉ có dòng tiêu đề hoặc tệp "
-                       "rỗng); hãy kiểm tra đã đọc đúng tệp hoặc trang tính",
-            _pos=-1))
+    def _check_ambiguous(self, key: str, amb: np.ndarray) -> None:
+        mask = pd.Series(~amb, copy=False)
+        ocol = self.orig_of[key]
+        self.b.check(key, "unambiguous number", "ambiguous number", lambda s, m=mask: m.reindex(s.index),
+                     _series_words(["text ", _vals, f" in column {ocol!r} reads as two different numbers "
+                                    "(a thousands separator, as Excel writes in the Vietnamese locale, or a "
+                                    "decimal mark); type it as a number, or read the file with "
+                                    "read_survey(path, decimal=..., thousands=...)"],
+                                   ["chữ ", _vals, f" ở cột {ocol!r} có thể hiểu thành hai số khác nhau (dấu "
+                                    "phân cách hàng nghìn theo Excel tiếng Việt, hoặc dấu thập phân); hãy nhập "
+                                    "dạng số, hoặc đọc tệp với read_survey(path, decimal=..., thousands=...)"]),
+                     ignore_na=False)
 
-    # ---------------------------------------------------------------- respondent id
-    if id_col is not None:
-        key = _nfc(id_col)
-        b.col(key, nullable=False, unique=True)
-        if present(id_col):
-            work[key] = src[key].reset_index(drop=True)
+    def check_rows_exist(self) -> None:
+        if self.n == 0:
+            self.problems.append(dict(
+                row=pd.NA, column="", value=pd.NA, check="at least one row", kind="no respondents",
+                message_en="the survey has no data rows (only a header, or an empty file); check "
+                           "that the right file or sheet was read",
+                message_vi="tệp khảo sát không có dòng dữ liệu nào (chỉ có dòng tiêu đề hoặc tệp "
+                           "rỗng); hãy kiểm tra đã đọc đúng tệp hoặc trang tính",
+                _pos=-1))
 
-    # ---------------------------------------------------------------- items
-    for it in spec.items:
-        key = it.name
-        b.col(key, nullable=it.nullable, required=it.required)
-        if not present(key):
-            continue
-        ocol = orig_of[key]
-        boolean = pd.api.types.is_bool_dtype(src[key].dtype) and it.type != "yes_no"
+    def check_excel_errors(self) -> None:
+        """Excel error values (#N/A, #DIV/0! ...) in the columns the spec uses, named as such."""
+        for key in self.used_columns():
+            s = self.src[key]
+            if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+                continue
+            txt = s.astype("string").str.strip()
+            mask = txt.isin(EXCEL_ERRORS).fillna(False).to_numpy(dtype=bool)
+            if not mask.any():
+                continue
+            self.excel_cells[key] = mask
+            ocol = self.orig_of[key]
+            for p in np.flatnonzero(mask):
+                val = txt.iloc[p]
+                self.problems.append(dict(
+                    row=self.row_label[p], column=ocol, value=s.iloc[p], check="not an Excel error",
+                    kind="excel error",
+                    message_en=f"column {ocol!r} holds the Excel error value {val!r} (a formula that "
+                               f"failed: {_EXCEL_MEANING.get(val, 'an error')}), not an answer; fix the "
+                               "formula or type the value (blank if missing)",
+                    message_vi=f"cột {ocol!r} chứa giá trị lỗi Excel {val!r} (công thức bị lỗi), không phải "
+                               "câu trả lời; hãy sửa công thức hoặc nhập giá trị (để trống nếu thiếu)",
+                    _pos=int(p)))
+
+    def check_id(self) -> None:
+        if self.id_col is None:
+            return
+        key = _nfc(self.id_col)
+        self.b.col(key, nullable=False, unique=True)
+        if self.present(self.id_col):
+            ids = self.src[key].reset_index(drop=True)
+            if not pd.api.types.is_numeric_dtype(ids.dtype):
+                ids = _norm_text(ids).mask(lambda t: t == "")  # ' R007 ' == 'R007'; '  ' is blank
+            self.work[key] = ids
+
+    def check_items(self) -> None:
+        for it in self.spec.items:
+            self.b.col(it.name, nullable=it.nullable, required=it.required)
+            if self.present(it.name):
+                self._check_item(it)
+
+    def _check_item(self, it) -> None:
+        key, ocol = it.name, self.orig_of[it.name]
+        boolean = pd.api.types.is_bool_dtype(self.src[key].dtype) and it.type != "yes_no"
         if boolean:
             # True/False would pass as codes 1/0: the answer codes were lost on the way in
-            problems.append(dict(
-                row=pd.NA, column=str(ocol), value=pd.NA, check="not a Boolean column",
-                kind="boolean column",
-                message_en=f"column {ocol!r} holds True/False values, but item {key!r} is "
-                           f"{it.type} ({it.describe_codes()}): the answer codes were lost (True "
-                           "would count as code 1); read the original coded answers, not a "
-                           "yes/no conversion",
-                message_vi=f"cột {ocol!r} chứa giá trị True/False, nhưng câu {key!r} là "
-                           f"{it.type} ({it.describe_codes()}): mã trả lời đã bị mất; hãy dùng "
-                           "dữ liệu mã gốc",
+            self.problems.append(dict(
+                row=pd.NA, column=str(ocol), value=pd.NA, check="not a Boolean column", kind="boolean column",
+                message_en=f"column {ocol!r} holds True/False values, but item {key!r} is {it.type} "
+                           f"({it.describe_codes()}): the answer codes were lost (True would count as "
+                           "code 1); read the original coded answers, not a yes/no conversion",
+                message_vi=f"cột {ocol!r} chứa giá trị True/False, nhưng câu {key!r} là {it.type} "
+                           f"({it.describe_codes()}): mã trả lời đã bị mất; hãy dùng dữ liệu mã gốc",
                 _pos=-1))
+        answered = None
         if it.numeric:
-            v = numeric_column(key).to_numpy(copy=True)
+            v = self.numeric_column(key).to_numpy(copy=True)
+            unreadable = np.isnan(v) & _nonblank(self.src[key])  # a wrong answer, not a blank
             if it.missing_codes:
                 v[np.isin(v, np.asarray(it.missing_codes, dtype="float64"))] = np.nan
-            work[key] = pd.Series(v, copy=False)
+            self.work[key] = pd.Series(v, copy=False)
+            answered = ~np.isnan(v) | unreadable
             if it.type == "integer":
                 lo = -np.inf if it.minimum is None else it.minimum
                 hi = np.inf if it.maximum is None else it.maximum
@@ -626,89 +780,114 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
                 codes = np.asarray(it.codes, dtype="float64")
                 fn = (lambda s, codes=codes: pd.Series(np.isin(s.to_numpy(), codes), index=s.index))
         else:
-            t = _name_key(src[key]).reset_index(drop=True)
+            t = _name_key(self.src[key]).reset_index(drop=True)
             if it.missing_codes:
                 t = t.mask(t.isin([str(m) for m in it.missing_codes]))
-            work[key] = t
+            self.work[key] = t
             fn = (lambda s, codes=[str(c) for c in it.codes]: s.isin(codes))
         if boolean:  # reported once for the whole column above
             fn = (lambda s: pd.Series(True, index=s.index))
+        self._check_item_answered(it, ocol, answered)
         miss = f" nor a missing code {format_codes(it.missing_codes)}" if it.missing_codes else ""
         miss_vi = f" và không phải mã thiếu {format_codes(it.missing_codes)}" if it.missing_codes else ""
         name = it.describe_codes()
-        b.check(key, name, "invalid code", fn,
-                _series_words(["value ", _vals, f" in column {ocol!r} is not an allowed code "
-                               f"({name}){miss}; correct it or record it as missing"],
-                              ["giá trị ", _vals, f" ở cột {ocol!r} không phải mã hợp lệ "
-                               f"({name}){miss_vi}; hãy sửa hoặc ghi là thiếu"]))
+        self.b.check(key, name, "invalid code", fn,
+                     _series_words(["value ", _vals, f" in column {ocol!r} is not an allowed code "
+                                    f"({name}){miss}; correct it or record it as missing"],
+                                   ["giá trị ", _vals, f" ở cột {ocol!r} không phải mã hợp lệ "
+                                    f"({name}){miss_vi}; hãy sửa hoặc ghi là thiếu"]))
 
-    # ---------------------------------------------------------------- weights
-    if design.weights is not None:
-        key = _nfc(design.weights)
-        b.col(key, nullable=False)
-        if present(key):
-            numeric_column(key)
-            b.check(key, "weight finite", "weight not finite", lambda s: pd.Series(np.isfinite(s), index=s.index),
-                    _series_words([f"weight {design.weights!r} = ", _vals, " is not finite; "
-                                   "a sampling weight must be a positive number"],
-                                  [f"trọng số {design.weights!r} = ", _vals, " không hữu hạn; "
-                                   "trọng số mẫu phải là số dương"]))
-            b.check(key, "weight positive", "weight not positive", lambda s: ~np.isfinite(s) | (s > 0),
-                    _series_words([f"weight {design.weights!r} = ", _vals, " is not positive; "
-                                   "a sampling weight must be greater than 0"],
-                                  [f"trọng số {design.weights!r} = ", _vals, " không dương; "
-                                   "trọng số mẫu phải lớn hơn 0"]))
+    def _check_item_answered(self, it, ocol, answered) -> None:
+        """An item of the index whose column holds no answer at all (every cell blank or a
+        missing code; a value that is not a number or not a code counts as an answer)."""
+        used = {i for c in self.spec.components for i in c.items}
+        if self.n == 0 or it.name not in used:
+            return
+        if answered is None:
+            answered = self.work[it.name].notna().to_numpy(dtype=bool)
+        if np.asarray(answered, dtype=bool).any():
+            return
+        self.problems.append(dict(
+            row=pd.NA, column=str(ocol), value=pd.NA, check="item has answers", kind="empty item",
+            message_en=f"column {ocol!r} (item {it.name!r} of the index) has no answer in any of the {self.n} "
+                       "rows: every cell is blank or a missing code; the index cannot be computed "
+                       "from it. Check that the right column was exported",
+            message_vi=f"cột {ocol!r} (câu {it.name!r} của chỉ số) không có câu trả lời nào trong {self.n} "
+                       "dòng: mọi ô đều trống hoặc là mã thiếu; không thể tính chỉ số. Hãy kiểm tra "
+                       "đã xuất đúng cột",
+            _pos=-1))
 
-    # ---------------------------------------------------------------- design keys
-    for col in (design.strata, design.psu, design.commune, design.village):
-        if col is not None:
-            b.col(_nfc(col), nullable=False)
-            if present(col) and _nfc(col) not in work:
-                work[_nfc(col)] = src[_nfc(col)].reset_index(drop=True)
-    if design.fpc is not None:
-        b.col(_nfc(design.fpc), nullable=False)
-        if present(design.fpc):
-            numeric_column(design.fpc)
+    def check_weights(self) -> None:
+        wcol = self.design.weights
+        if wcol is None:
+            return
+        key = _nfc(wcol)
+        self.b.col(key, nullable=False)
+        if not self.present(key):
+            return
+        self.numeric_column(key)
+        self.b.check(key, "weight finite", "weight not finite", lambda s: pd.Series(np.isfinite(s), index=s.index),
+                     _series_words([f"weight {wcol!r} = ", _vals, " is not finite; "
+                                    "a sampling weight must be a positive number"],
+                                   [f"trọng số {wcol!r} = ", _vals, " không hữu hạn; "
+                                    "trọng số mẫu phải là số dương"]))
+        self.b.check(key, "weight positive", "weight not positive", lambda s: ~np.isfinite(s) | (s > 0),
+                     _series_words([f"weight {wcol!r} = ", _vals, " is not positive; "
+                                    "a sampling weight must be greater than 0"],
+                                   [f"trọng số {wcol!r} = ", _vals, " không dương; "
+                                    "trọng số mẫu phải lớn hơn 0"]))
 
-    if present(design.strata) and present(design.psu) and _nfc(design.strata) != _nfc(design.psu):
-        skey, pkey = _key(work[_nfc(design.strata)]), _key(work[_nfc(design.psu)])
+    def check_design_keys(self) -> None:
+        d = self.design
+        for col in (d.strata, d.psu, d.commune, d.village):
+            if col is not None:
+                self.b.col(_nfc(col), nullable=False)
+                if self.present(col) and _nfc(col) not in self.work:
+                    self.work[_nfc(col)] = self.src[_nfc(col)].reset_index(drop=True)
+        if d.fpc is not None:
+            self.b.col(_nfc(d.fpc), nullable=False)
+            if self.present(d.fpc):
+                self.numeric_column(d.fpc)
+
+    def check_psu_nesting(self) -> None:
+        d = self.design
+        if not (self.present(d.strata) and self.present(d.psu)) or _nfc(d.strata) == _nfc(d.psu):
+            return
+        skey, pkey = _key(self.work[_nfc(d.strata)]), _key(self.work[_nfc(d.psu)])
         pairs = pd.DataFrame({"p": pkey, "s": skey})
         n_strata = pairs.groupby("p", dropna=True)["s"].nunique()
         reused = n_strata.index[n_strata.to_numpy() > 1]
-        if len(reused):
-            sub = pairs[pairs["p"].isin(reused)]
-            cnt = sub.groupby(["p", "s"], sort=False).size().reset_index(name="k")
-            modal = cnt.sort_values("k", ascending=False, kind="stable").drop_duplicates("p")
-            modal_of = pd.Series(modal["s"].to_numpy(), index=modal["p"].to_numpy())
-            ok = pd.Series(True, index=pairs.index)
-            expect = pairs.loc[sub.index, "p"].map(modal_of)
-            ok.loc[sub.index] = (pairs.loc[sub.index, "s"] == expect).to_numpy()
-            pcol, scol = orig_of[_nfc(design.psu)], orig_of[_nfc(design.strata)]
-            expect_all = pairs["p"].map(modal_of)
-            b.check(_nfc(design.psu), "psu nested in stratum", "psu not nested",
-                    lambda s, m=ok: m.reindex(s.index),
-                    _series_words([f"PSU {pcol!r} = ", _vals, f" appears in more than one stratum; "
-                                   f"this row has {scol!r} = ",
-                                   lambda p, v: pairs["s"].to_numpy()[p],
-                                   ", most rows of this PSU have ",
-                                   lambda p, v: expect_all.to_numpy()[p],
-                                   "; fix the code or make PSU codes unique across strata"],
-                                  [f"PSU {pcol!r} = ", _vals, f" xuất hiện ở nhiều tầng; dòng này có "
-                                   f"{scol!r} = ", lambda p, v: pairs["s"].to_numpy()[p],
-                                   ", phần lớn các dòng của PSU này thuộc ",
-                                   lambda p, v: expect_all.to_numpy()[p],
-                                   "; hãy sửa mã hoặc đặt mã PSU không trùng giữa các tầng"]))
+        if not len(reused):
+            return
+        sub = pairs[pairs["p"].isin(reused)]
+        cnt = sub.groupby(["p", "s"], sort=False).size().reset_index(name="k")
+        modal = cnt.sort_values("k", ascending=False, kind="stable").drop_duplicates("p")
+        modal_of = pd.Series(modal["s"].to_numpy(), index=modal["p"].to_numpy())
+        ok = pd.Series(True, index=pairs.index)
+        expect = pairs.loc[sub.index, "p"].map(modal_of)
+        ok.loc[sub.index] = (pairs.loc[sub.index, "s"] == expect).to_numpy()
+        pcol, scol = self.orig_of[_nfc(d.psu)], self.orig_of[_nfc(d.strata)]
+        expect_all = pairs["p"].map(modal_of).to_numpy()
+        got = pairs["s"].to_numpy()
+        self.b.check(_nfc(d.psu), "psu nested in stratum", "psu not nested",
+                     lambda s, m=ok: m.reindex(s.index),
+                     _series_words([f"PSU {pcol!r} = ", _vals, f" appears in more than one stratum; "
+                                    f"this row has {scol!r} = ", lambda p, v: got[p],
+                                    ", most rows of this PSU have ", lambda p, v: expect_all[p],
+                                    "; fix the code or make PSU codes unique across strata"],
+                                   [f"PSU {pcol!r} = ", _vals, f" xuất hiện ở nhiều tầng; dòng này có "
+                                    f"{scol!r} = ", lambda p, v: got[p],
+                                    ", phần lớn các dòng của PSU này thuộc ", lambda p, v: expect_all[p],
+                                    "; hãy sửa mã hoặc đặt mã PSU không trùng giữa các tầng"]))
 
-    # ---------------------------------------------------------------- sampling frame
-    if frame is not None:
-        _frame_checks(frame, src, design, orig_of, work, b, problems, present)
+    def check_skip_rules(self) -> None:
+        for r in self.spec.skip_rules:
+            if self.present(r.item) and self.present(r.filter):
+                self._check_skip_rule(r)
 
-    # ---------------------------------------------------------------- skip rules
-    for r in spec.skip_rules:
-        if not (present(r.item) and present(r.filter)):
-            continue
-        fvals = work[_nfc(r.filter)]
-        f_item = spec.item(r.filter)
+    def _check_skip_rule(self, r) -> None:
+        fvals = self.work[_nfc(r.filter)]
+        f_item = self.spec.item(r.filter)
         if f_item.numeric:
             fv = fvals.to_numpy(dtype="float64", na_value=np.nan)
             allowed = np.isin(fv, np.asarray(r.values, dtype="float64"))
@@ -724,35 +903,72 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
             invalid = (fvals.notna() & ~fvals.isin([str(c) for c in f_item.codes])).to_numpy(dtype=bool)
         # an invalid filter value is reported by its own check; it does not decide the skip
         mask = pd.Series(allowed | invalid, copy=False)
-        icol, fcol = orig_of[_nfc(r.item)], orig_of[_nfc(r.filter)]
+        icol, fcol = self.orig_of[_nfc(r.item)], self.orig_of[_nfc(r.filter)]
         fshow = fvals.to_numpy()
         name = f"skip rule: missing unless {r.filter} in {format_codes(r.values)}"
-        b.check(_nfc(r.item), name, "skip rule",
-                lambda s, m=mask: m.reindex(s.index),
-                _series_words([f"{icol!r} = ", _vals, f" should be blank: it is asked only when "
-                               f"{fcol!r} is in {format_codes(r.values)}, and here {fcol!r} = ",
-                               lambda p, v, f=fshow: [format_value(x) for x in f[p]]],
-                              [f"{icol!r} = ", _vals, f" phải để trống: câu này chỉ hỏi khi "
-                               f"{fcol!r} thuộc {format_codes(r.values)}, ở đây {fcol!r} = ",
-                               lambda p, v, f=fshow: [format_value(x) for x in f[p]]]))
+        self.b.check(_nfc(r.item), name, "skip rule", lambda s, m=mask: m.reindex(s.index),
+                     _series_words([f"{icol!r} = ", _vals, f" should be blank: it is asked only when "
+                                    f"{fcol!r} is in {format_codes(r.values)}, and here {fcol!r} = ",
+                                    lambda p, v, f=fshow: [format_value(x) for x in f[p]]],
+                                   [f"{icol!r} = ", _vals, f" phải để trống: câu này chỉ hỏi khi "
+                                    f"{fcol!r} thuộc {format_codes(r.values)}, ở đây {fcol!r} = ",
+                                    lambda p, v, f=fshow: [format_value(x) for x in f[p]]]))
 
-    # ---------------------------------------------------------------- run pandera
-    workdf = pd.DataFrame(work, copy=False) if work else pd.DataFrame(index=pd.RangeIndex(n))
-    if len(workdf.columns) and not isinstance(workdf.index, pd.RangeIndex):
-        workdf = workdf.reset_index(drop=True)
-    failures = None
-    try:
-        b.schema().validate(workdf, lazy=True, inplace=True)
-    except SchemaErrors as exc:
-        failures = exc.failure_cases
-    del workdf
-    errors = _error_table(failures, src, data.columns, orig_of, row_label, b, problems)
+    def check_header_row(self) -> None:
+        """Most column names blank ('Unnamed: 3') while spec columns are missing: the column
+        names are not on the first row (Excel title rows); say so once."""
+        names = [str(c) for c in self.data.columns]
+        unnamed = [c for c in names if c.startswith("Unnamed:")]
+        d = self.design
+        wanted = [it.name for it in self.spec.items if it.required] + [
+            c for c in (self.id_col, d.weights, d.strata, d.psu, d.commune, d.village) if c is not None]
+        missing = [c for c in wanted if not self.present(c)]
+        if not names or 2 * len(unnamed) < len(names) or not missing:
+            return
+        self.problems.append(dict(
+            row=pd.NA, column="", value=pd.NA, check="column names on the header row", kind="header row",
+            message_en=f"{len(unnamed)} of the {len(names)} column names are blank ({', '.join(unnamed[:3])} ...) "
+                       f"and {len(missing)} columns of the spec are missing: the column names are probably "
+                       "not on the first row (a title above the table). Read the file with "
+                       "read_survey(path, header_row=N) (--header-row N), N the row of the names",
+            message_vi=f"{len(unnamed)} trong {len(names)} tên cột bị trống và thiếu {len(missing)} cột của đặc "
+                       "tả: tên cột có lẽ không nằm ở dòng đầu (có dòng tiêu đề phía trên bảng). Hãy đọc tệp "
+                       "với read_survey(path, header_row=N) (--header-row N), N là dòng chứa tên cột",
+            _pos=-1))
 
-    coer = (pd.concat(coercions, ignore_index=True).sort_values(["_pos"], kind="stable")
-            .drop(columns="_pos").reset_index(drop=True)[COERCION_COLUMNS]
-            if coercions else pd.DataFrame(columns=COERCION_COLUMNS))
-    clean = _clean(data, src, spec, work, orig_of, numeric_keys) if len(errors) == 0 else None
-    return ValidationReport(errors=errors, coercions=coer, data=clean, n_rows=n, spec_name=spec.name)
+    def report(self) -> ValidationReport:
+        """Run pandera on the working columns and assemble the report."""
+        work = self.work
+        workdf = pd.DataFrame(work, copy=False) if work else pd.DataFrame(index=pd.RangeIndex(self.n))
+        if len(workdf.columns) and not isinstance(workdf.index, pd.RangeIndex):
+            workdf = workdf.reset_index(drop=True)
+        failures = None
+        try:
+            self.b.schema().validate(workdf, lazy=True, inplace=True)
+        except SchemaErrors as exc:
+            failures = exc.failure_cases
+        del workdf
+        errors = _error_table(failures, self.src, self.data.columns, self.orig_of, self.row_label, self.b,
+                              self.problems)
+        coer = (pd.concat(self.coercions, ignore_index=True).sort_values(["_pos"], kind="stable")
+                .drop(columns="_pos").reset_index(drop=True)[COERCION_COLUMNS]
+                if self.coercions else pd.DataFrame(columns=COERCION_COLUMNS))
+        clean = (_clean(self.data, self.src, self.spec, work, self.orig_of, self.numeric_keys)
+                 if len(errors) == 0 else None)
+        blank = self.data.attrs.get("blank_rows_dropped", 0)
+        blank = int(blank) if isinstance(blank, (int, np.integer)) and blank > 0 else 0
+        a = self.data.attrs
+        nf = ({"decimal": a.get("decimal"), "thousands": a.get("thousands"), "how": a.get("number_format")}
+              if a.get("number_format") else None)
+        return ValidationReport(errors=errors, coercions=coer, data=clean, n_rows=self.n,
+                                spec_name=self.spec.name, blank_rows_dropped=blank, number_format=nf)
+
+
+_EXCEL_MEANING = {
+    "#N/A": "a lookup found no value", "#DIV/0!": "a division by zero", "#VALUE!": "a wrong type of value",
+    "#REF!": "a reference to a deleted cell", "#NAME?": "an unknown function or name",
+    "#NUM!": "an invalid number", "#NULL!": "an empty intersection of ranges",
+}
 
 
 def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
@@ -890,12 +1106,15 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems) -> pd.
     if not parts:
         return pd.DataFrame({c: pd.Series(dtype="Int64" if c == "row_number" else object) for c in ERROR_COLUMNS})
     out = pd.concat([p.astype({"row": object, "value": object}) for p in parts], ignore_index=True)
-    nan_cells = out["check"] == "is a number"
-    if nan_cells.any():
-        # a cell that is not a number is reported once, not also as blank or as an invalid code
+    # a cell that is an Excel error, or not a number, is reported once: not also as blank or
+    # as an invalid code (precedence: Excel error, then not a number, then the rest)
+    rank = out["check"].map({"not an Excel error": 0, "is a number": 1, "unambiguous number": 1}) \
+        .fillna(2).to_numpy()
+    if (rank < 2).any():
+        cell = (out["_pos"] >= 0) & (out["_pos"] < _AFTER_ROWS)
         key = out["_pos"].astype(str) + "\x1f" + out["column"].astype(str)
-        dup = key.isin(key[nan_cells]) & ~nan_cells & (out["_pos"] >= 0)
-        out = out[~dup]
+        best = pd.Series(rank, index=out.index).groupby(key).transform("min").to_numpy()
+        out = out[~(cell.to_numpy() & (rank > best))]
     col_order = {c: i for i, c in reversed(list(enumerate(columns)))}
     out["_col"] = out["column"].map(col_order).fillna(len(col_order))
     out = out.sort_values(["_pos", "_col"], kind="stable")
