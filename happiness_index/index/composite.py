@@ -61,7 +61,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..survey.design import ReplicateDesign, SurveyDesign, _Stat, srs_variance
+from ..survey.design import ReplicateDesign, SurveyDesign
+from ..survey.variance import Statistic, srs_variance
 from ..errors import DesignError, EstimationError, HappinessIndexWarning, SchemaError, SpecError, describe_rows
 from ..survey.estimators import Estimate, EstimateTable, make_estimate, t_quantile
 from ..questionnaire.formula import Formula
@@ -1169,7 +1170,7 @@ def compute_index(
     ind = spec.satisfied_indicators(data)
     plan = _build_plan(data, spec, ind, scale)
     n = len(data)
-    in_dom = design._domain_mask()
+    in_dom = design.in_domain
 
     # ---------------------------------------------------------------- domains
     by_cols = _resolve_by(by, spec, data)
@@ -1201,15 +1202,15 @@ def compute_index(
 
     # ---------------------------------------------------------------- the engine: totals
     k = plan.Y.shape[1]
-    stat = _Stat(plan.col_names, plan.Y, np.arange(k), np.full(k, -1), "total", plan.col_names)
-    res = design._estimate_stat(stat, dom, D)
-    T = np.asarray(res["theta"], dtype=float)  # (D, k)
+    stat = Statistic(plan.col_names, plan.Y, np.arange(k), np.full(k, -1), "total", plan.col_names)
+    res = design.estimate_statistic(stat, dom, D)
+    T = np.asarray(res.theta, dtype=float)  # (D, k)
     counts = np.bincount(dom[dom >= 0], minlength=D)
-    dfs = np.asarray(res["df"], dtype=float)
+    dfs = np.asarray(res.df, dtype=float)
     if is_rep:
         city_df = float(design.df)
     else:
-        city_df = float(design._domain_df(np.where(in_dom, 0, -1).astype(np.int64), 1)[0])
+        city_df = float(design.df)
 
     has_by = by_cols is not None
     U = D + 1 if has_by else 1
@@ -1256,7 +1257,7 @@ def compute_index(
     # ---------------------------------------------------------------- covariances
     # cov_pair(u) -> (2Q x 2Q) covariance of [q_u, q_city]; cov_city -> (Q x Q)
     if not is_rep:
-        V = res["vcov"]()  # (D k, D k)
+        V = res.vcov()  # (D k, D k)
         Jst = _jacobian_shares_wrt_totals(Tall, S, plan)  # (U, p, k)
         Jqt = np.einsum("uqp,upk->uqk", Jqs, Jst)  # (U, Q, k)
         Jqt = np.nan_to_num(Jqt, nan=0.0, posinf=0.0, neginf=0.0)
@@ -1281,13 +1282,13 @@ def compute_index(
         rep_q = None
         variance_method = "Taylor linearisation (delta method on the joint covariance of the totals)"
     else:
-        reps = np.asarray(res["replicates"], dtype=float)
+        reps = np.asarray(res.replicates, dtype=float)
         R = reps.shape[0]
         Tr = reps.reshape(R, D, k)
         if has_by:
             Tr = np.concatenate([Tr, Tr.sum(axis=1, keepdims=True)], axis=1)
         Sr = _shares(Tr, plan)  # (R, U, p)
-        repvar = design._rep_variance
+        repvar = design.replicate_vcov
         if replicate_variance == "rerun":
             Ir = _index_values(Sr, plan)  # (R, U)
             rep_q = np.concatenate([Sr, _lin(Sr, plan.A), Ir[..., None]], axis=2)  # (R, U, Q)
@@ -1387,7 +1388,7 @@ def compute_index(
     comp_reps = rep_q[:, city, p:p + K] if rep_q is not None else None
     components = EstimateTable(comp_est, comp_keys, plan.comp_names, comp_vcov, df=city_df, level=level,
                                variance_method=vm_short, replicates=comp_reps,
-                               replicate_variance=design._rep_variance if comp_reps is not None else None)
+                               replicate_variance=design.replicate_vcov if comp_reps is not None else None)
     item_idx = plan.item_index
     item_names = [plan.ratio_names[j] for j in item_idx]
     item_est = []
@@ -1400,7 +1401,7 @@ def compute_index(
                               Vc[np.ix_(item_idx, item_idx)].copy(), df=city_df, level=level,
                               variance_method=vm_short,
                               replicates=rep_q[:, city, item_idx] if rep_q is not None else None,
-                              replicate_variance=design._rep_variance if rep_q is not None else None)
+                              replicate_variance=design.replicate_vcov if rep_q is not None else None)
 
     # ---------------------------------------------------------------- domains
     by_group = None
@@ -1450,11 +1451,11 @@ def compute_index(
                 Z = rep_q[:, :D, -1]
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    return design._rep_variance(Z, q[:D, -1])
+                    return design.replicate_vcov(Z, q[:D, -1])
             Z = Sr[:, :D, :].reshape(Sr.shape[0], D * p)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                Vs = design._rep_variance(Z, S[:D].reshape(-1))
+                Vs = design.replicate_vcov(Z, S[:D].reshape(-1))
             Jb = np.zeros((D, D * p))
             for u in range(D):
                 Jb[u, u * p:(u + 1) * p] = np.nan_to_num(Jqs[u, -1])
@@ -1540,7 +1541,7 @@ def compute_index(
 
     # ---------------------------------------------------------------- diagnostics
     diag: dict = {}
-    w = design._w
+    w = design.weights.to_numpy()
     wd = np.where(in_dom, w, 0.0)
     sw = float(wd.sum())
     diag["n"] = int(n)

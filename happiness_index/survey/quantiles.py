@@ -57,6 +57,7 @@ from scipy import special, stats
 
 from ..errors import EstimationError, HappinessIndexWarning
 from .estimators import EstimateTable, check_df, make_estimate, t_quantile
+from .variance import Statistic, warn_dropped_domains
 
 __all__ = ["estimate_quantiles", "weighted_quantile", "QUANTILE_RULES", "QUANTILE_INTERVALS"]
 
@@ -352,11 +353,11 @@ def estimate_quantiles(
         if not df > 0:
             raise EstimationError(f"df must be positive (math.inf for Normal quantiles), got {df!r}")
 
-    Y, ok = design._values([x], na_rm)
+    Y, ok = design.analysis_values([x], na_rm)
     xv = Y[:, 0]
-    dom, key_table, D = design._domain_codes(ok)
+    dom, key_table, D = design.domain_codes(ok)
     # R's nrow(design) per domain (the "beta" df adjustment): zero-weight rows count
-    dom_rows = design._domain_codes(ok, keep_zero=True)[0]
+    dom_rows = design.domain_codes(ok, keep_zero=True)[0]
     counts = np.bincount(dom[dom >= 0], minlength=D)
     if key_table is None and counts[0] == 0:
         raise EstimationError(f"the domain is empty: no respondent with a non-missing {x!r}")
@@ -366,9 +367,7 @@ def estimate_quantiles(
             raise EstimationError(
                 f"every domain is empty: no respondent with a non-zero weight, a domain key and a non-missing {x!r}"
             )
-        from .design import _warn_dropped_domains
-
-        _warn_dropped_domains(key_table, present, design._by_cols, [x])
+        warn_dropped_domains(key_table, present, list(key_table.columns), [x])
         key_table = key_table[present].reset_index(drop=True)
         remap = np.full(D, -1)
         remap[present] = np.arange(present.sum())
@@ -376,7 +375,7 @@ def estimate_quantiles(
         dom_rows = np.where(dom_rows >= 0, remap[np.maximum(dom_rows, 0)], -1)
         counts = counts[present]
         D = int(present.sum())
-    w = design._w
+    w = design.weights.to_numpy()
     P = len(ps)
     # rows of each domain in row order, from one stable sort (not D boolean scans of n rows)
     order = np.argsort(dom, kind="stable")
@@ -385,15 +384,13 @@ def estimate_quantiles(
     qhat = np.array([dd.q(ps, rule) for dd in doms])  # (D, P)
 
     # CDF at the estimate, F = mean(x <= qhat), with its design SE: one engine call
-    from .design import _Stat
-
-    thr = np.zeros((design._n, P))
+    thr = np.zeros((len(design.data), P))
     sel = dom >= 0
     thr[sel] = qhat[dom[sel]]
-    Ycdf = np.column_stack([(xv[:, None] <= thr).astype(float), np.ones(design._n)])
-    stat = _Stat([f"F{j}" for j in range(P)], Ycdf, np.arange(P), np.full(P, P), "mean", [x])
-    res = design._estimate_stat(stat, dom, D)
-    F, varF, dfs = res["theta"], res["var"], res["df"]
+    Ycdf = np.column_stack([(xv[:, None] <= thr).astype(float), np.ones(len(design.data))])
+    stat = Statistic([f"F{j}" for j in range(P)], Ycdf, np.arange(P), np.full(P, P), "mean", [x])
+    res = design.estimate_statistic(stat, dom, D)
+    F, varF, dfs = res.theta, res.var, res.df
 
     rep_q = None
     if interval_type == "quantile":
@@ -406,7 +403,7 @@ def estimate_quantiles(
             Wr = Wfull[dr][o]
             for j, pj in enumerate(ps):
                 rep_q[:, d * P + j] = _rep_rule(xs, Wr, float(pj), rule)
-        Vq = design._rep_variance(rep_q, qhat.reshape(-1))
+        Vq = design.replicate_vcov(rep_q, qhat.reshape(-1))
 
     estimates, labels, key_rows = [], [], []
     nan_reasons: list[str] = []
@@ -458,7 +455,7 @@ def estimate_quantiles(
                 else "replicate-quantile",
                 n=int(counts[d]),
                 statistic="quantile",
-                variance_method=design._variance_method,
+                variance_method=design.variance_method,
                 interval=interval,
             )
             if not np.isfinite(se):
@@ -494,7 +491,7 @@ def estimate_quantiles(
     k = len(estimates)
     if rep_q is not None:
         vcov = Vq
-        reps, rep_var = rep_q, design._rep_variance
+        reps, rep_var = rep_q, design.replicate_vcov
     else:
         se_arr = np.array([e.se for e in estimates])
         vcov = np.full((k, k), np.nan)
@@ -507,7 +504,7 @@ def estimate_quantiles(
         vcov,
         df=float(np.min(dfs)) if df is None else float(df),
         level=level,
-        variance_method=design._variance_method,
+        variance_method=design.variance_method,
         replicates=reps,
         replicate_variance=rep_var,
         function_method="delta" if reps is not None else None,
@@ -537,8 +534,6 @@ def _score_interval_fn(design, xv, dom, d, dd, p, rule, dom_rows=None):
     ``uniroot`` bisects θ), 15 thresholds per variance-engine call, so a sample of n
     distinct values needs about ``log16(n)`` calls and O(16·n) memory.
     """
-    from .design import _Stat
-
     # R's x holds the domain's zero-weight rows too: they set the search range (min, max,
     # IQR) and count in the unweighted mean(x <= θ)
     rows = np.flatnonzero((dom if dom_rows is None else dom_rows) == d)
@@ -550,7 +545,7 @@ def _score_interval_fn(design, xv, dom, d, dd, p, rule, dom_rows=None):
     thetas = np.concatenate([[lowerT], vals[(vals > lowerT) & (vals <= upperT)]])
     K = len(thetas)
     dom1 = np.where(dom == d, 0, -1)
-    n = design._n
+    n = len(design.data)
     cache: dict[int, float] = {}
 
     def scores(idx):
@@ -559,11 +554,11 @@ def _score_interval_fn(design, xv, dom, d, dd, p, rule, dom_rows=None):
             block = np.asarray(need[start : start + 256])
             B = len(block)
             Y = np.column_stack([(xv[:, None] <= thetas[block][None, :]).astype(float), np.ones(n)])
-            stat = _Stat([f"t{k}" for k in range(B)], Y, np.arange(B), np.full(B, B), "mean", ["score"])
-            res = design._estimate_stat(stat, dom1, 1)
-            se = np.sqrt(np.maximum(res["var"][0], 0.0))
+            stat = Statistic([f"t{k}" for k in range(B)], Y, np.arange(B), np.full(B, B), "mean", ["score"])
+            res = design.estimate_statistic(stat, dom1, 1)
+            se = np.sqrt(np.maximum(res.var[0], 0.0))
             with np.errstate(divide="ignore", invalid="ignore"):
-                sc = (p - res["theta"][0]) / se
+                sc = (p - res.theta[0]) / se
             cache.update(zip(block.tolist(), sc.tolist()))
         return np.array([cache[k] for k in idx])
 
