@@ -32,6 +32,8 @@ Woodruff, R. S. (1952). Confidence intervals for medians and other position meas
 
 from __future__ import annotations
 
+import unicodedata
+
 import numpy as np
 import pandas as pd
 
@@ -54,6 +56,17 @@ __all__ = ["SurveyDesign", "ReplicateDesign", "DomainView", "srs_variance"]
 # ---------------------------------------------------------------------------
 # SurveyDesign
 # ---------------------------------------------------------------------------
+
+
+def _first_rows(codes: np.ndarray) -> np.ndarray:
+    """Row of the first appearance of each code, for codes numbered in order of first appearance.
+
+    The running maximum of such codes rises exactly at each code's first row: O(n), no sort.
+    """
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.int64)
+    rm = np.maximum.accumulate(codes)
+    return np.flatnonzero(np.r_[True, rm[1:] > rm[:-1]])
 
 
 class SurveyDesign(DesignEstimators):
@@ -176,25 +189,55 @@ class SurveyDesign(DesignEstimators):
 
     # ------------------------------------------------------------ construction
     def _build(self) -> None:
-        data, n = self._data, self._n
+        """Code strata and clusters, read the fpc, derive the stages and the weights (checks first)."""
+        data = self._data
         for c in [self.weights_column, self.strata_column, *self.psu_columns]:
             if c is not None:
                 check_column(data, c, "design")
-        # strata
-        if self.strata_column is not None:
-            s = data[self.strata_column]
-            if s.isna().any():
-                raise DesignError(
-                    f"strata column {self.strata_column!r} has missing values at rows "
-                    f"{describe_rows(data.index[s.isna()])}; every respondent needs a stratum"
-                )
-            s = s.map(lambda v: __import__("unicodedata").normalize("NFC", v) if isinstance(v, str) else v)
-            strat_codes, strat_labels = factor_codes(s)
-            check_key_types(pd.Series(strat_labels, dtype=object), self.strata_column)
-        else:
-            strat_codes, strat_labels = np.zeros(n, dtype=np.int64), np.array(["(all)"], dtype=object)
-        # clusters per stage
-        cluster_arrays = []
+        strat_codes, strat_labels = self._strata_codes()
+        cluster_arrays = self._cluster_arrays()
+        self._check_nesting(strat_codes, cluster_arrays[0])
+        # nested cluster codes per stage (stage s unit = (stratum, c1, ..., cs))
+        stage_codes = []
+        prev = strat_codes
+        for c, arr in zip(self.psu_columns or ["row"], cluster_arrays):
+            a_codes, a_labels = factor_codes(arr)
+            if arr.dtype == object:
+                check_key_types(pd.Series(a_labels, dtype=object), c)
+            codes, _ = factor_codes(prev.astype(np.int64) * (a_codes.max() + 1) + a_codes)
+            stage_codes.append(codes)
+            prev = codes
+        self._stage_labels = [np.asarray(arr) for arr in cluster_arrays]
+        fpc_vals, is_count = self._fpc_values(len(stage_codes))
+        self.fpc_kind = None if not fpc_vals else ("population count" if is_count else "sampling fraction")
+        stages, probs = self._stages_from_codes(strat_codes, strat_labels, stage_codes, cluster_arrays, fpc_vals, is_count)
+        self._stages = stages
+        self._all_stage_codes = stage_codes
+        self._w = self._analysis_weights(probs, bool(fpc_vals))
+        self._fine = stage_codes[-1] if fpc_vals else stage_codes[0]
+        self._n_fine = int(self._fine.max()) + 1
+
+    def _strata_codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Stratum code per row and the stratum labels (one stratum "(all)" without strata)."""
+        data = self._data
+        if self.strata_column is None:
+            return np.zeros(self._n, dtype=np.int64), np.array(["(all)"], dtype=object)
+        s = data[self.strata_column]
+        if s.isna().any():
+            raise DesignError(
+                f"strata column {self.strata_column!r} has missing values at rows "
+                f"{describe_rows(data.index[s.isna()])}; every respondent needs a stratum"
+            )
+        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype) or isinstance(s.dtype, pd.CategoricalDtype):
+            s = s.map(lambda v: unicodedata.normalize("NFC", v) if isinstance(v, str) else v)
+        strat_codes, strat_labels = factor_codes(s)
+        check_key_types(pd.Series(strat_labels, dtype=object), self.strata_column)
+        return strat_codes, strat_labels
+
+    def _cluster_arrays(self) -> list[np.ndarray]:
+        """The cluster codes of every stage (the row number when there is no PSU column)."""
+        data = self._data
+        arrays = []
         for c in self.psu_columns:
             v = data[c]
             if v.isna().any():
@@ -202,45 +245,37 @@ class SurveyDesign(DesignEstimators):
                     f"PSU column {c!r} has missing values at rows {describe_rows(data.index[v.isna()])}; "
                     "every respondent needs a cluster code"
                 )
-            cluster_arrays.append(v.to_numpy())
-        if not cluster_arrays:
-            cluster_arrays = [np.arange(n)]
-            self._ultimate_rows = True
-        else:
-            self._ultimate_rows = False
-        # stage-1 nesting check
-        c1_codes, c1_labels = factor_codes(cluster_arrays[0])
-        if self.strata_column is not None and not self.nest:
-            per = pd.DataFrame({"c": c1_codes, "s": strat_codes}).drop_duplicates()
-            multi = per.groupby("c")["s"].nunique()
-            bad = multi[multi > 1].index.to_numpy()
-            if len(bad):
-                labs = [c1_labels[b] for b in bad]
-                raise DesignError(
-                    f"PSU codes {describe_rows(labs)} of column {self.psu_columns[0]!r} appear in more than one "
-                    f"stratum of {self.strata_column!r}: clusters are not nested in strata. If the codes are "
-                    "only unique within a stratum (1, 2, 3 in every stratum), pass nest=True."
-                )
-        # build nested cluster codes per stage (stage s unit = (stratum, c1, ..., cs))
-        stage_codes = []
-        prev = strat_codes
-        for c, arr in zip(self.psu_columns or ["row"], cluster_arrays):
-            a_codes, a_labels = factor_codes(arr)
-            if arr.dtype == object:
-                check_key_types(pd.Series(a_labels, dtype=object), c)
-            combo = prev.astype(np.int64) * (a_codes.max() + 1) + a_codes
-            codes, _ = factor_codes(combo)
-            stage_codes.append(codes)
-            prev = codes
-        self._stage_labels = [np.asarray(arr) for arr in cluster_arrays]
-        # fpc
-        fpc_list = as_list(self.fpc_spec) if not isinstance(self.fpc_spec, (int, float)) else [self.fpc_spec]
-        if len(fpc_list) > len(stage_codes):
+            arrays.append(v.to_numpy())
+        self._ultimate_rows = not arrays
+        return arrays or [np.arange(self._n)]
+
+    def _check_nesting(self, strat_codes: np.ndarray, stage1: np.ndarray) -> None:
+        """Without ``nest=True`` a PSU code must belong to one stratum."""
+        if self.strata_column is None or self.nest:
+            return
+        c1_codes, c1_labels = factor_codes(stage1)
+        # one of each PSU's strata (whichever row wrote last); a PSU in two strata has a row that differs
+        some_stratum = np.zeros(int(c1_codes.max()) + 1, dtype=np.int64)
+        some_stratum[c1_codes] = strat_codes
+        bad = np.unique(c1_codes[strat_codes != some_stratum[c1_codes]])
+        if len(bad):
+            labs = [c1_labels[b] for b in bad]
             raise DesignError(
-                f"fpc has {len(fpc_list)} stages but psu has {len(stage_codes)}; give one fpc per sampling stage"
+                f"PSU codes {describe_rows(labs)} of column {self.psu_columns[0]!r} appear in more than one "
+                f"stratum of {self.strata_column!r}: clusters are not nested in strata. If the codes are "
+                "only unique within a stratum (1, 2, 3 in every stratum), pass nest=True."
+            )
+
+    def _fpc_values(self, n_stages: int) -> tuple[list, bool]:
+        """The fpc of each stage as (values per row, name), and whether they are counts (else fractions)."""
+        data, n = self._data, self._n
+        fpc_list = as_list(self.fpc_spec) if not isinstance(self.fpc_spec, (int, float)) else [self.fpc_spec]
+        if len(fpc_list) > n_stages:
+            raise DesignError(
+                f"fpc has {len(fpc_list)} stages but psu has {n_stages}; give one fpc per sampling stage"
             )
         fpc_vals = []
-        for i, spec in enumerate(fpc_list):
+        for spec in fpc_list:
             if isinstance(spec, (int, float, np.integer, np.floating)) and not isinstance(spec, bool):
                 vals = np.full(n, float(spec))
                 name = f"fpc (constant {spec})"
@@ -256,132 +291,109 @@ class SurveyDesign(DesignEstimators):
             if np.isneginf(vals).any() or (vals <= 0).any():
                 raise DesignError(f"fpc {name} has zero or negative values at rows {describe_rows(data.index[vals <= 0])}")
             fpc_vals.append((vals, name))
-        if fpc_vals:
-            allv = np.concatenate([v for v, _ in fpc_vals])
-            is_count = bool((allv > 1).any())
-            if is_count and (allv < 1).any():
-                raise DesignError(
-                    "fpc mixes population counts (> 1) and sampling fractions (< 1); give all stages the same kind"
-                )
-        else:
-            is_count = True
-        self.fpc_kind = None if not fpc_vals else ("population count" if is_count else "sampling fraction")
-        # stages
+        if not fpc_vals:
+            return fpc_vals, True
+        is_count = any(bool((v > 1).any()) for v, _ in fpc_vals)
+        if is_count and any(bool((v < 1).any()) for v, _ in fpc_vals):
+            raise DesignError(
+                "fpc mixes population counts (> 1) and sampling fractions (< 1); give all stages the same kind"
+            )
+        return fpc_vals, is_count
+
+    def _stage_factors(self, s, stratum_row, stratum_lab, npsu, fpc_vals, is_count):
+        """Variance factor ``f`` and sampling fraction per stratum of stage ``s`` (checks the fpc)."""
+        H = len(npsu)
+        if s >= len(fpc_vals):
+            # complete sampling at stages without fpc (when an earlier one has it); else with replacement
+            return (np.zeros(H), np.ones(H)) if fpc_vals else (np.ones(H), np.ones(H))
+        vals, name = fpc_vals[s]
+        h_val = np.zeros(H)
+        h_val[stratum_row] = vals  # one value per stratum; a stratum with two has a row that differs
+        varies = vals != h_val[stratum_row]
+        if varies.any():
+            bad_h = np.unique(stratum_row[varies])[:5]
+            what = "stratum" if s == 0 else f"stage-{s} unit"
+            labs = [stratum_lab[h] if s == 0 else h for h in bad_h]
+            raise DesignError(
+                f"fpc {name} varies within a {what} ({describe_rows(labs)}); the population size must be "
+                "the same for every respondent of a stratum"
+            )
+        Npop = h_val if is_count else npsu / h_val
+        too_small = Npop < npsu - 1e-9
+        if too_small.any():
+            bad_h = np.flatnonzero(too_small)[:5]
+            labs = [str(stratum_lab[h]) if s == 0 else str(h) for h in bad_h]
+            raise DesignError(
+                f"fpc {name} is smaller than the number of sampled units at stage {s + 1} in "
+                f"{'strata' if s == 0 else 'units'} {labs} (population {Npop[bad_h].tolist()} < sampled "
+                f"{npsu[bad_h].tolist()}): the fpc must be the population count N_h >= n_h, or a fraction"
+            )
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(np.isinf(Npop), 1.0, (Npop - npsu) / Npop), npsu / Npop
+
+    def _stages_from_codes(self, strat_codes, strat_labels, stage_codes, cluster_arrays, fpc_vals, is_count):
+        """The engine's :class:`Stage` list and each row's inclusion probability (product of fractions)."""
+        n = self._n
         stages: list[Stage] = []
         mult_row = np.ones(n)
-        probs = np.ones(n)
-        stratum_row = strat_codes
-        stratum_lab = strat_labels
+        stratum_row, stratum_lab = strat_codes, strat_labels
         for s, ccodes in enumerate(stage_codes):
             H = int(stratum_row.max()) + 1
             C = int(ccodes.max()) + 1
-            first = np.unique(ccodes, return_index=True)[1]
+            first = _first_rows(ccodes)
             cl_stratum = np.empty(C, dtype=np.int64)
             cl_stratum[ccodes[first]] = stratum_row[first]
             npsu = np.bincount(cl_stratum, minlength=H).astype(float)
-            if s < len(fpc_vals):
-                vals, name = fpc_vals[s]
-                # constant within stratum?
-                df_ = pd.DataFrame({"h": stratum_row, "v": vals})
-                nun = df_.groupby("h")["v"].nunique()
-                if (nun > 1).any():
-                    bad_h = nun[nun > 1].index[:5]
-                    what = "stratum" if s == 0 else f"stage-{s} unit"
-                    labs = [stratum_lab[h] if s == 0 else h for h in bad_h]
-                    raise DesignError(
-                        f"fpc {name} varies within a {what} ({describe_rows(labs)}); the population size must be "
-                        "the same for every respondent of a stratum"
-                    )
-                h_val = np.zeros(H)
-                h_val[stratum_row] = vals
-                if is_count:
-                    Npop = h_val
-                else:
-                    Npop = npsu / h_val
-                too_small = Npop < npsu - 1e-9
-                if too_small.any():
-                    bad_h = np.flatnonzero(too_small)[:5]
-                    labs = [str(stratum_lab[h]) if s == 0 else str(h) for h in bad_h]
-                    raise DesignError(
-                        f"fpc {name} is smaller than the number of sampled units at stage {s + 1} in "
-                        f"{'strata' if s == 0 else 'units'} {labs} (population {Npop[bad_h].tolist()} < sampled "
-                        f"{npsu[bad_h].tolist()}): the fpc must be the population count N_h >= n_h, or a fraction"
-                    )
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    f = np.where(np.isinf(Npop), 1.0, (Npop - npsu) / Npop)
-                    frac = npsu / Npop
-            elif fpc_vals:
-                f = np.zeros(H)  # complete sampling at stages without fpc
-                frac = np.ones(H)
-            else:
-                f = np.ones(H)
-                frac = np.ones(H)
+            f, frac = self._stage_factors(s, stratum_row, stratum_lab, npsu, fpc_vals, is_count)
             mult_h = np.zeros(H)
             mult_h[stratum_row] = mult_row
-            stages.append(
-                Stage(
-                    stratum=stratum_row,
-                    cluster=ccodes,
-                    n_strata=H,
-                    n_clusters=C,
-                    cluster_stratum=cl_stratum,
-                    npsu=npsu,
-                    f=f,
-                    mult=mult_h,
-                    frac=frac,
-                    stratum_labels=np.asarray(stratum_lab, dtype=object),
-                    cluster_labels=np.arange(C),
-                )
-            )
-            probs = probs * frac[stratum_row]
+            stages.append(Stage(
+                stratum=stratum_row, cluster=ccodes, n_strata=H, n_clusters=C, cluster_stratum=cl_stratum,
+                npsu=npsu, f=f, mult=mult_h, frac=frac, stratum_labels=np.asarray(stratum_lab, dtype=object),
+                cluster_labels=np.arange(C),
+            ))
             mult_row = mult_row * frac[stratum_row]
-            stratum_row = ccodes
-            # later stages are "stratified" by the units of this stage: label them by their codes
-            first_rows = np.unique(ccodes, return_index=True)[1]
-            cols_so_far = self.psu_columns[: s + 1] if self.psu_columns else ["row"]
-            arrays_so_far = cluster_arrays[: s + 1]
-            stratum_lab = np.array(
-                [
-                    ", ".join(f"{c}={a[i]}" for c, a in zip(cols_so_far, arrays_so_far))
-                    for i in first_rows
-                ],
-                dtype=object,
-            )
             if not fpc_vals:
                 break  # with replacement: later stages never enter the variance
-        self._stages = stages
-        self._all_stage_codes = stage_codes
-        # weights
-        if self.weights_column is not None:
-            wcol = data[self.weights_column]
-            if not pd.api.types.is_numeric_dtype(wcol):
-                raise DesignError(f"weights column {self.weights_column!r} must be numeric, it is {wcol.dtype}")
-            w = wcol.to_numpy(dtype="float64", na_value=np.nan)
-            bad = ~np.isfinite(w)
-            if bad.any():
-                raise DesignError(
-                    f"weights column {self.weights_column!r} has missing or infinite values at rows "
-                    f"{describe_rows(data.index[bad])}; every respondent needs a finite weight"
-                )
-            if (w < 0).any():
-                raise DesignError(
-                    f"weights column {self.weights_column!r} has negative values at rows "
-                    f"{describe_rows(data.index[w < 0])}; weights are inverse inclusion probabilities and must be > 0"
-                )
-            if not (w > 0).any():
-                raise DesignError(f"all weights in {self.weights_column!r} are zero")
-        elif fpc_vals:
+            # later stages are "stratified" by the units of this stage: label them by their codes
+            cols_so_far = self.psu_columns[: s + 1] if self.psu_columns else ["row"]
+            stratum_lab = np.array(
+                [", ".join(f"{c}={a[i]}" for c, a in zip(cols_so_far, cluster_arrays[: s + 1])) for i in first],
+                dtype=object,
+            )
+            stratum_row = ccodes
+        return stages, mult_row
+
+    def _analysis_weights(self, probs: np.ndarray, has_fpc: bool) -> np.ndarray:
+        """The weights column (checked), else ``1 / inclusion probability`` from the fpc, else ones."""
+        data = self._data
+        if self.weights_column is None:
+            if not has_fpc:
+                return np.ones(self._n)
             if not (probs > 0).all():
                 raise DesignError(
                     "weights cannot be derived from an infinite fpc (an infinite population gives a zero "
                     "inclusion probability); pass weights= explicitly"
                 )
-            w = 1.0 / probs
-        else:
-            w = np.ones(n)
-        self._w = w
-        self._fine = stage_codes[-1] if fpc_vals else stage_codes[0]
-        self._n_fine = int(self._fine.max()) + 1
+            return 1.0 / probs
+        wcol = data[self.weights_column]
+        if not pd.api.types.is_numeric_dtype(wcol):
+            raise DesignError(f"weights column {self.weights_column!r} must be numeric, it is {wcol.dtype}")
+        w = wcol.to_numpy(dtype="float64", na_value=np.nan)
+        bad = ~np.isfinite(w)
+        if bad.any():
+            raise DesignError(
+                f"weights column {self.weights_column!r} has missing or infinite values at rows "
+                f"{describe_rows(data.index[bad])}; every respondent needs a finite weight"
+            )
+        if (w < 0).any():
+            raise DesignError(
+                f"weights column {self.weights_column!r} has negative values at rows "
+                f"{describe_rows(data.index[w < 0])}; weights are inverse inclusion probabilities and must be > 0"
+            )
+        if not (w > 0).any():
+            raise DesignError(f"all weights in {self.weights_column!r} are zero")
+        return w
 
     # ------------------------------------------------------------ properties
     @property
