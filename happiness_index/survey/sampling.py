@@ -719,6 +719,22 @@ def allocate(
     if deff <= 0:
         raise SamplingError(f"deff must be > 0, got {deff!r}")
 
+    frame, stratum, size, labels, strata, N, unit_frame = _allocation_frame(frame, stratum, size)
+    lower = _allocation_minimums(n, N, min_per_stratum, strata, frame, stratum, labels)
+    w = _allocation_shares(method, N, sd, cost, power, strata, unit_frame, stratum, labels)
+    reach = np.where(w > 0, N, lower).sum()
+    if reach < n:
+        zero = list(strata[w <= 0])
+        raise SamplingError(
+            f"method={method!r} cannot place n={n}: strata {describe_rows(zero)} get a zero share "
+            "(S_h = 0) and the others hold only "
+            f"{int(np.where(w > 0, N, 0).sum())} units; set min_per_stratum or check sd"
+        )
+    return _allocation_table(n, w, lower, N, strata, z, p, deff, method, power, level, min_per_stratum, stratum, size)
+
+
+def _allocation_frame(frame, stratum, size):
+    """The frame as (frame, stratum column, size column, labels, strata, N_h, unit frame), checked."""
     from_mapping = isinstance(frame, (Mapping, pd.Series))
     if from_mapping:
         items = list(frame.items())
@@ -770,6 +786,11 @@ def allocate(
         N = sizes.to_numpy(float)
         unit_frame = frame
 
+    return frame, stratum, size, labels, strata, N, unit_frame
+
+
+def _allocation_minimums(n, N, min_per_stratum, strata, frame, stratum, labels) -> np.ndarray:
+    """Per-stratum lower bounds (capped at N_h), checked against n and the population."""
     total = int(N.sum())
     if n > total:
         raise SamplingError(f"n={n} exceeds the population size {total} (sum of N_h over {len(N)} strata)")
@@ -791,6 +812,11 @@ def allocate(
             "raise n or lower min_per_stratum"
         )
 
+    return lower
+
+
+def _allocation_shares(method, N, sd, cost, power, strata, unit_frame, stratum, labels) -> np.ndarray:
+    """Relative shares of the allocation method (proportional, equal, Neyman, power, optimal)."""
     S = None
     if sd is not None:
         S = _by_stratum(sd, "sd", strata, unit_frame, stratum, labels)
@@ -819,14 +845,11 @@ def allocate(
         w = N * (S if S is not None else 1.0) / np.sqrt(c)
     w = np.asarray(w, float)
 
-    reach = np.where(w > 0, N, lower).sum()
-    if reach < n:
-        zero = list(strata[w <= 0])
-        raise SamplingError(
-            f"method={method!r} cannot place n={n}: strata {describe_rows(zero)} get a zero share "
-            "(S_h = 0) and the others hold only "
-            f"{int(np.where(w > 0, N, 0).sum())} units; set min_per_stratum or check sd"
-        )
+    return w
+
+
+def _allocation_table(n, w, lower, N, strata, z, p, deff, method, power, level, min_per_stratum, stratum, size):
+    """Integer n_h by largest remainder within [lower, N_h], with each stratum's margin of error."""
     exact = _box_allocation(n, w, lower, N)
     n_h = _largest_remainder(exact, n, N)
     f = n_h / N
