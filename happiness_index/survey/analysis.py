@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import difflib
 import math
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from ..errors import DesignError, EstimationError, describe_rows
+from ..errors import DesignError, EstimationError, HappinessIndexWarning, describe_rows
 from .estimators import (
     EstimateTable,
     check_ci_method,
@@ -151,6 +152,42 @@ def _irls_intercept_logit(y: np.ndarray, w: np.ndarray, tol: float = 1e-8, maxit
             break
         dev_old = dev
     return float(special.expit(beta))
+
+
+def _replicate_logit_se(res: StatisticEstimate) -> np.ndarray | None:
+    """Replicate SE of ``logit(p)`` per domain and statistic (D × p), or None on a Taylor design.
+
+    R's ``svyciprop(method="logit")`` takes the Wald interval of the intercept of
+    ``svyglm(y ~ 1, family=quasibinomial)``; on a replicate design that intercept is
+    re-fitted on every replicate, so its SE is the replicate SE of ``logit(p_r)``
+    (centred as the design says: replicate mean, or the full estimate with ``mse``). A
+    replicate share of exactly 0 or 1 has an infinite logit: the SE is then infinite
+    (R's non-converged re-fit gives a logit SE of about 15 and an interval of [0, 1]), and
+    a :class:`HappinessIndexWarning` suggests ``ci_method="beta"`` or ``"xlogit"``.
+    """
+    if res.replicates is None or res.replicate_variance is None:
+        return None
+    D, p = res.theta.shape
+    full = res.theta.reshape(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lfull = np.log(full / (1 - full))
+        lreps = np.log(res.replicates / (1 - res.replicates))
+    inner = (full > 0) & (full < 1)
+    out = np.full(D * p, np.nan)
+    ok = inner & np.isfinite(lreps).all(axis=0)
+    if ok.any():
+        out[ok] = np.sqrt(np.maximum(np.diag(res.replicate_variance(lreps[:, ok], lfull[ok])), 0.0))
+    infinite = inner & ~ok
+    if infinite.any():
+        out[infinite] = np.inf
+        warnings.warn(
+            f"{int(infinite.sum())} proportion(s) are 0 or 1 in some replicate, so the replicate variance of "
+            "their logit is unbounded and the logit interval is [0, 1] (as R's svyciprop gives). "
+            "ci_method='beta' (Korn-Graubard) or 'xlogit' (delta method) give an informative interval",
+            HappinessIndexWarning,
+            stacklevel=5,
+        )
+    return out.reshape(D, p)
 
 
 # ---------------------------------------------------------------------------
@@ -447,6 +484,20 @@ class DesignEstimators:
         -----
         A share of exactly 0 or 1 gets the Korn–Graubard interval with the domain's
         respondent count (never a zero-width interval); see ``proportion_interval``.
+
+        "logit" and "xlogit" are Wald intervals for ``logit(p)``, back-transformed. On a
+        Taylor design both take the delta-method SE ``se(p) / (p (1 - p))``. On a replicate
+        design "logit" takes the replicate SE of ``logit(p_r)`` (R's ``svyciprop(method=
+        "logit")``, whose ``svyglm`` intercept is re-fitted on every replicate), while
+        "xlogit" keeps the delta method (R's ``svycontrast`` of ``svymean``). A replicate in
+        which the share is exactly 0 or 1 makes the replicate variance of the logit
+        unbounded: the "logit" interval is then [0, 1], as R's, with a warning
+        suggesting "beta" or "xlogit". ``se`` is the SE of ``p`` in every case.
+
+        References
+        ----------
+        Lumley, T. (2010). *Complex Surveys*, Wiley, §2.4 and §5.2 (``svyciprop``).
+        Korn, E. L. & Graubard, B. I. (1998). *Survey Methodology* 24, 193-201.
         """
         check_ci_method(ci_method)
         if isinstance(x, (list, tuple)):
@@ -748,6 +799,7 @@ class DesignEstimators:
             D = int(present.sum())
         res = self.estimate_statistic(stat, dom, D)
         theta, var_diag, dfs, vcov_fn = res.theta, res.var, res.df, res.vcov
+        logit_se = _replicate_logit_se(res) if stat.kind == "proportion" and (ci_method or "logit") == "logit" else None
         if dom_df is not dom:
             dfs = self._domain_df(dom_df, D)
         rows_all = np.bincount(dom_rows[dom_rows >= 0], minlength=D)
@@ -780,7 +832,8 @@ class DesignEstimators:
                     method = ci_method or "logit"
                     n_rows = int(rows_all[d])  # R's nrow(design) of the domain
                     interval, est_val = self._prop_interval_fn(
-                        est_val, v, n_rows, method, stat, dom, d, dom_df, float(dfs[d])
+                        est_val, v, n_rows, method, stat, dom, d, dom_df, float(dfs[d]),
+                        logit_se=None if logit_se is None else float(logit_se[d, j]),
                     )
                 estimates.append(
                     make_estimate(
@@ -815,17 +868,24 @@ class DesignEstimators:
             function_method="delta",
         )
 
-    def _prop_interval_fn(self, p, var, n, method, stat, dom, d, dom_all, degf_d):
+    def _prop_interval_fn(self, p, var, n, method, stat, dom, d, dom_all, degf_d, logit_se=None):
         """Interval function of a proportion (and the point estimate R reports with it).
 
         ``n`` is the domain's row count (R's ``nrow(design)``) and ``degf_d`` its design
         df. The Korn–Graubard ("beta") interval always uses ``degf_d`` in its df
-        adjustment, as R's ``svyciprop`` does whatever ``df`` is passed.
+        adjustment, as R's ``svyciprop`` does whatever ``df`` is passed. ``logit_se``
+        (replicate designs, method "logit"): the replicate SE of ``logit(p)``, used
+        instead of the delta method's ``se / (p (1 - p))``; infinite (a replicate share
+        of 0 or 1) gives the uninformative interval [0, 1].
         """
         se = math.sqrt(var) if var >= 0 else float("nan")
         lik = None
         if method == "likelihood":
             lik, p = self._likelihood_interval(stat, dom, d, p, var, dom_all)
+        if logit_se is not None and 0 < p < 1 and se > 0:
+            if math.isinf(logit_se):
+                return (lambda level, df: (0.0, 1.0) if df > 0 else (float("nan"), float("nan"))), p
+            se = logit_se * p * (1 - p)  # the SE that gives logit_se on the logit scale
 
         def interval(level, df, _p=p, _se=se, _n=n, _m=method, _lik=lik, _g=degf_d):
             if _m == "beta" and 0 < _p < 1:
