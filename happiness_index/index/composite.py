@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from ..survey.design import ReplicateDesign, SurveyDesign
-from ..survey.variance import Statistic, srs_variance
+from ..survey.variance import Statistic, nfc_keys, srs_variance
 from ..errors import DesignError, EstimationError, HappinessIndexWarning, SchemaError, SpecError, describe_rows
 from ..survey.estimators import Estimate, EstimateTable, make_estimate, t_quantile
 from ..questionnaire.formula import Formula
@@ -1017,7 +1017,7 @@ def _data_hash(data: pd.DataFrame, columns: list) -> str:
     for c in cols:
         s = data[c]
         h.update(_nfc(str(c)).encode("utf-8") + b"\x00")
-        sub[_nfc(str(c))] = s.astype(object).map(_nfc) if _is_text(s) else s
+        sub[_nfc(str(c))] = nfc_keys(s.astype(object)) if _is_text(s) else s
     frame = pd.DataFrame(sub, index=data.index)
     h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
     return h.hexdigest()
@@ -1226,10 +1226,7 @@ def _index_domains(data, spec, by, in_dom) -> _Domains:
         raise EstimationError("no respondent has a positive weight in the design's domain")
     if by_cols is None:
         return _Domains(None, np.where(in_dom, 0, -1).astype(np.int64), 1, None)
-    kd = data[by_cols].copy()
-    for c in by_cols:
-        if _is_text(kd[c]):
-            kd[c] = kd[c].astype(object).map(_nfc)
+    kd = pd.DataFrame({c: nfc_keys(data[c].astype(object)) if _is_text(data[c]) else data[c] for c in by_cols})
     idx = pd.MultiIndex.from_frame(kd) if len(by_cols) > 1 else pd.Index(kd.iloc[:, 0])
     codes, uniques = pd.factorize(idx, sort=True, use_na_sentinel=False)
     codes = np.where(in_dom, codes, -1).astype(np.int64)

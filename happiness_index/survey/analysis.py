@@ -44,7 +44,7 @@ from .estimators import (
     proportion_interval,
 )
 from .quantiles import estimate_quantiles
-from .variance import Statistic, StatisticEstimate, srs_variance, warn_dropped_domains
+from .variance import Statistic, StatisticEstimate, nfc_keys, srs_variance, warn_dropped_domains
 
 __all__ = [
     "DesignEstimators",
@@ -290,7 +290,7 @@ class DesignEstimators:
             )
         if numeric:
             if s.dtype == bool or pd.api.types.is_bool_dtype(s):
-                s = s.astype("float64")
+                pass  # 0/1, used as stored
             elif not pd.api.types.is_numeric_dtype(s):
                 conv = pd.to_numeric(s, errors="coerce")
                 bad = s.notna() & conv.isna()
@@ -307,49 +307,44 @@ class DesignEstimators:
                 )
         return s
 
-    def analysis_values(self, cols: Sequence, na_rm: bool = False, append_ones: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Analysis columns as one (n × len(cols)) float array, and the mask of complete rows.
+    def analysis_columns(self, cols: Sequence, na_rm: bool = False) -> tuple[list, np.ndarray]:
+        """Analysis columns as a list of (n,) arrays in their own dtype, and the mask of complete rows.
 
-        Booleans count as 0/1; text, dates and complex numbers are refused. A missing
-        value in the domain raises :class:`EstimationError` unless ``na_rm`` (then its
-        row is out of the domain: ``ok`` False, value set to 0); infinite values raise.
-
-        ``append_ones=True`` adds a last column of ones (the denominator of a mean) to the
-        same buffer. Built column by column into one preallocated array: integer and
-        boolean columns cannot hold NaN or inf and skip the checks, so at n = 1M and 30
-        columns there is one n × k float buffer, not five (speed and memory).
+        The engine's input without an n × k float64 copy: numpy integer and boolean columns
+        are used as stored (they cannot hold NaN or inf), nullable integer/boolean columns
+        without missing values as their numpy values; float columns are used as stored when
+        finite, and only a column with missing values is copied (missing set to 0, its rows
+        out of the domain). Rules and errors as :meth:`analysis_values`.
         """
-        k = len(cols)
         arrs = []
         bad_cols: dict[int, np.ndarray] = {}  # column -> non-finite mask (float columns only)
         for j, c in enumerate(cols):
             s = self._column(c)
-            if pd.api.types.is_integer_dtype(s.dtype) and (isinstance(s.dtype, np.dtype) or not s.hasnans):
-                arrs.append(s.to_numpy())  # numpy integers cannot hold NaN: no scan
+            dt = s.dtype
+            if isinstance(dt, np.dtype) and dt.kind in "biuf":
+                a = s.to_numpy()
+                if dt.kind == "f":
+                    fin = np.isfinite(a)
+                    if not fin.all():
+                        bad_cols[j] = ~fin
+                arrs.append(a)
+                continue
+            if (pd.api.types.is_integer_dtype(dt) or pd.api.types.is_bool_dtype(dt)) and not s.hasnans:
+                arrs.append(s.to_numpy(dtype=dt.numpy_dtype))  # nullable without missing values
                 continue
             a = s.to_numpy(dtype="float64", na_value=np.nan)
-            arrs.append(a)
             fin = np.isfinite(a)
             if not fin.all():
                 bad_cols[j] = ~fin
-        Y = np.empty((self._n, k + int(append_ones)), dtype="float64")
-        # fill in blocks of rows so the strided column writes stay in cache (~2x faster
-        # than whole-column writes at n = 1M, k = 30); the loop is over blocks, not rows
-        step = 16384
-        for start in range(0, self._n, step):
-            stop = start + step
-            for j, a in enumerate(arrs):
-                Y[start:stop, j] = a[start:stop]
-            if append_ones:
-                Y[start:stop, k] = 1.0
+            arrs.append(a)
         ok = np.ones(self._n, dtype=bool)
         if not bad_cols:
-            return Y, ok
-        inf_cols = [j for j in bad_cols if np.isinf(Y[bad_cols[j], j]).any()]
+            return arrs, ok
+        inf_cols = [j for j in bad_cols if np.isinf(arrs[j][bad_cols[j]]).any()]
         if inf_cols:
             inf_rows = np.zeros(self._n, dtype=bool)
             for j in inf_cols:
-                inf_rows |= np.isinf(Y[:, j])
+                inf_rows |= np.isinf(arrs[j])
             raise EstimationError(
                 f"infinite values in {[cols[j] for j in inf_cols]} at rows "
                 f"{describe_rows(self._data.index[inf_rows])}; fix or remove them."
@@ -371,8 +366,21 @@ class DesignEstimators:
                 "them as out of the domain (their PSUs stay in the variance), or impute them first."
             )
         for j, m in bad_cols.items():
-            Y[m, j] = 0.0
-        return Y, ok
+            arrs[j] = np.where(m, 0.0, arrs[j])
+        return arrs, ok
+
+    def analysis_values(self, cols: Sequence, na_rm: bool = False, append_ones: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Analysis columns as one (n × len(cols)) float array, and the mask of complete rows.
+
+        Booleans count as 0/1; text, dates and complex numbers are refused. A missing
+        value in the domain raises :class:`EstimationError` unless ``na_rm`` (then its
+        row is out of the domain: ``ok`` False, value set to 0); infinite values raise.
+        ``append_ones=True`` adds a last column of ones (the denominator of a mean).
+        Estimators inside the library use :meth:`analysis_columns` (no n × k copy).
+        """
+        arrs, ok = self.analysis_columns(cols, na_rm)
+        stat = Statistic(list(cols), None, [], [], "total", list(cols), columns=arrs + ([None] if append_ones else []))
+        return stat.Y, ok
 
     # ------------------------------------------------------------ public API
     def mean(self, x, na_rm: bool = False, deff: bool | str = False, level: float = 0.95):
@@ -422,9 +430,9 @@ class DesignEstimators:
             Y = np.column_stack([Y, np.ones(self._n)])
             stat = Statistic(names, Y, np.arange(k), np.full(k, k), "mean", cols)
             return self._run(stat, ok, deff=deff, level=level, single=False, keys_var=cols[0])
-        Y, ok = self.analysis_values(cols, na_rm, append_ones=True)
+        arrs, ok = self.analysis_columns(cols, na_rm)
         k = len(cols)
-        stat = Statistic(cols, Y, np.arange(k), np.full(k, k), "mean", cols)
+        stat = Statistic(cols, None, np.arange(k), np.full(k, k), "mean", cols, columns=arrs + [None])
         return self._run(stat, ok, deff=deff, level=level, single=not isinstance(x, (list, tuple)))
 
     def total(self, x, na_rm: bool = False, deff: bool | str = False, level: float = 0.95):
@@ -439,9 +447,9 @@ class DesignEstimators:
             Y, names, ok = self._indicators(cols[0], na_rm)
             stat = Statistic(names, Y, np.arange(len(names)), np.full(len(names), -1), "total", cols)
             return self._run(stat, ok, deff=deff, level=level, single=False, keys_var=cols[0])
-        Y, ok = self.analysis_values(cols, na_rm)
+        arrs, ok = self.analysis_columns(cols, na_rm)
         k = len(cols)
-        stat = Statistic(cols, Y, np.arange(k), np.full(k, -1), "total", cols)
+        stat = Statistic(cols, None, np.arange(k), np.full(k, -1), "total", cols, columns=arrs)
         return self._run(stat, ok, deff=deff, level=level, single=not isinstance(x, (list, tuple)))
 
     def proportion(
@@ -508,15 +516,15 @@ class DesignEstimators:
             k = len(names)
             stat = Statistic(names, Y, np.arange(k), np.full(k, k), "proportion", [x])
             return self._run(stat, ok, deff=deff, level=level, single=False, ci_method=ci_method, df=df, keys_var=x)
-        Y, ok = self.analysis_values([x], na_rm, append_ones=True)
-        vals = Y[ok & self._domain_mask(), 0]
-        bad = (vals != 0.0) & (vals != 1.0)
+        arrs, ok = self.analysis_columns([x], na_rm)
+        vals = arrs[0][ok & self._domain_mask()]
+        bad = (vals != 0) & (vals != 1)
         if bad.any():
             raise EstimationError(
                 f"proportion({x!r}) needs a 0/1 column; it holds {sorted(set(vals[bad].tolist()))[:5]}. "
                 f"Derive an indicator (e.g. data[{x!r}] >= 4) or pass a categorical column."
             )
-        stat = Statistic([x], Y, np.array([0]), np.array([1]), "proportion", [x])
+        stat = Statistic([x], None, np.array([0]), np.array([1]), "proportion", [x], columns=[arrs[0], None])
         return self._run(stat, ok, deff=deff, level=level, single=True, ci_method=ci_method, df=df)
 
     def ratio(self, numerator, denominator, na_rm: bool = False, deff: bool | str = False, level: float = 0.95):
@@ -534,8 +542,9 @@ class DesignEstimators:
         -------
         Estimate (EstimateTable under ``by``)
         """
-        Y, ok = self.analysis_values([numerator, denominator], na_rm)
-        stat = Statistic([f"{numerator}/{denominator}"], Y, np.array([0]), np.array([1]), "ratio", [numerator, denominator])
+        arrs, ok = self.analysis_columns([numerator, denominator], na_rm)
+        stat = Statistic([f"{numerator}/{denominator}"], None, np.array([0]), np.array([1]), "ratio",
+                         [numerator, denominator], columns=arrs)
         return self._run(stat, ok, deff=deff, level=level, single=True)
 
     def effective_n(self):
@@ -611,13 +620,7 @@ class DesignEstimators:
         return not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s))
 
     def _indicators(self, col, na_rm: bool):
-        s = self._column(col, numeric=False)
-        if isinstance(s.dtype, pd.CategoricalDtype) and any(
-            isinstance(v, str) and __import__("unicodedata").normalize("NFC", v) != v for v in s.cat.categories
-        ):
-            s = s.astype(object)
-        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):  # NFD and NFC spellings: one level
-            s = s.map(lambda v: __import__("unicodedata").normalize("NFC", v) if isinstance(v, str) else v)
+        s = nfc_keys(self._column(col, numeric=False))  # NFD and NFC spellings: one level
         miss = s.isna().to_numpy()
         dom = self._domain_mask()
         if (miss & dom).any() and not na_rm:
@@ -745,15 +748,7 @@ class DesignEstimators:
         if self._by_cols is None:
             codes = np.where(base, 0, -1).astype(np.int64)
             return codes, None, 1
-        keys = self._data[self._by_cols]
-        key_df = keys.copy()
-        for c in self._by_cols:
-            if isinstance(key_df[c].dtype, pd.CategoricalDtype) and any(
-                isinstance(v, str) and __import__("unicodedata").normalize("NFC", v) != v for v in key_df[c].cat.categories
-            ):
-                key_df[c] = key_df[c].astype(object)  # NFD categories: normalise (may merge levels)
-            if key_df[c].dtype == object or pd.api.types.is_string_dtype(key_df[c].dtype):  # also pandas "str"
-                key_df[c] = key_df[c].map(lambda v: v if not isinstance(v, str) else __import__("unicodedata").normalize("NFC", v))
+        key_df = pd.DataFrame({c: nfc_keys(self._data[c]) for c in self._by_cols})  # NFD and NFC: one domain
         idx = pd.MultiIndex.from_frame(key_df) if len(self._by_cols) > 1 else pd.Index(key_df.iloc[:, 0])
         codes, uniques = pd.factorize(idx, sort=True, use_na_sentinel=self._by_dropna)
         codes = codes.astype(np.int64)
@@ -924,7 +919,7 @@ class DesignEstimators:
         """
         sel = dom == d
         w = self._w[sel]
-        y = stat.Y[sel, stat.num[0]]
+        y = stat.column(stat.num[0])[sel]
         all_rows = dom_all == d
         c = float(self._w[all_rows].mean()) if all_rows.any() else float(w.mean())
         wn = w / c
@@ -962,14 +957,14 @@ class DesignEstimators:
         sel = dom >= 0
         out = np.full((D, stat.p), np.nan)
         for j in range(stat.p):  # loop over the (few) statistics; each pass is grouped sums over rows
-            y = stat.Y[:, stat.num[j]]
+            y = stat.column(stat.num[j])
             total = stat.kind == "total"
             if stat.kind == "ratio":
                 # R's svyratio: the deff of the total of r = (y - R x) / X_hat
-                x = stat.Y[:, stat.den[j]]
+                x = stat.column(stat.den[j])
                 t_den = np.bincount(dom[sel], weights=(w * x)[sel], minlength=D)
                 y = np.zeros(self._n)
-                y[sel] = (stat.Y[sel, stat.num[j]] - theta[dom[sel], j] * x[sel]) / t_den[dom[sel]]
+                y[sel] = (stat.column(stat.num[j])[sel] - theta[dom[sel], j] * x[sel]) / t_den[dom[sel]]
                 total = True
             elif stat.kind not in ("mean", "proportion", "total"):
                 return None

@@ -32,8 +32,6 @@ Woodruff, R. S. (1952). Confidence intervals for medians and other position meas
 
 from __future__ import annotations
 
-import unicodedata
-
 import numpy as np
 import pandas as pd
 
@@ -48,7 +46,7 @@ from .analysis import (
     check_key_types,
 )
 from .replicates import ReplicateDesign, build_replicates
-from .variance import LONELY_RULES, Stage, Statistic, StatisticEstimate, TaylorScheme, factor_codes, srs_variance
+from .variance import LONELY_RULES, Stage, Statistic, StatisticEstimate, TaylorScheme, factor_codes, nfc_keys, srs_variance
 
 __all__ = ["SurveyDesign", "ReplicateDesign", "DomainView", "srs_variance"]
 
@@ -228,8 +226,7 @@ class SurveyDesign(DesignEstimators):
                 f"strata column {self.strata_column!r} has missing values at rows "
                 f"{describe_rows(data.index[s.isna()])}; every respondent needs a stratum"
             )
-        if s.dtype == object or pd.api.types.is_string_dtype(s.dtype) or isinstance(s.dtype, pd.CategoricalDtype):
-            s = s.map(lambda v: unicodedata.normalize("NFC", v) if isinstance(v, str) else v)
+        s = nfc_keys(s)
         strat_codes, strat_labels = factor_codes(s)
         check_key_types(pd.Series(strat_labels, dtype=object), self.strata_column)
         return strat_codes, strat_labels

@@ -63,6 +63,7 @@ Wolter, K. M. (2007). *Introduction to Variance Estimation*, 2nd ed. Springer.
 
 from __future__ import annotations
 
+import unicodedata
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ __all__ = [
     "TaylorScheme",
     "factor_codes",
     "group_sum",
+    "nfc_keys",
     "srs_variance",
     "unique_codes",
     "warn_dropped_domains",
@@ -110,6 +112,35 @@ def factor_codes(values) -> tuple[np.ndarray, np.ndarray]:
     """
     codes, uniques = pd.factorize(pd.Series(values).reset_index(drop=True), sort=False)
     return codes.astype(np.int64), np.asarray(uniques)
+
+
+def nfc_keys(s: pd.Series) -> pd.Series:
+    """Text keys in Unicode NFC (so NFD and NFC spellings of a name are one domain).
+
+    Only the distinct values are normalised (a hash pass over the rows, no Python call per
+    row); the Series itself is returned, uncopied, when every value already is NFC or it
+    holds no text. A categorical with non-NFC categories becomes an object Series (levels
+    may merge).
+
+    Parameters
+    ----------
+    s : pandas.Series
+
+    Returns
+    -------
+    pandas.Series
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        if not any(isinstance(v, str) and unicodedata.normalize("NFC", v) != v for v in s.cat.categories):
+            return s
+        s = s.astype(object)
+    elif not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+        return s
+    changed = {v: unicodedata.normalize("NFC", v) for v in pd.unique(s.dropna())
+               if isinstance(v, str) and unicodedata.normalize("NFC", v) != v}
+    if not changed:
+        return s
+    return s.replace(changed)
 
 
 def group_sum(codes: np.ndarray, n_groups: int, X: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -189,16 +220,18 @@ def warn_dropped_domains(key_table: pd.DataFrame, present: np.ndarray, by_cols, 
 # ---------------------------------------------------------------------------
 
 
-@dataclass
+BLOCK_ROWS = 32768  # rows per block when basic columns are summed without an n x k buffer
+
+
 class Statistic:
     """``p`` ratio-type statistics of weighted totals: ``θ_j = t[num_j] / t[den_j]``.
 
     Parameters
     ----------
     names : list of str, length p
-    Y : array, shape (n, k)
+    Y : array, shape (n, k), or None
         Basic columns, one row per row of the design's data, NaN-free (rows outside the
-        domain may hold any finite value).
+        domain may hold any finite value). None when ``columns`` is given.
     num, den : int arrays, shape (p,)
         Column of ``Y`` of each statistic's numerator and denominator; ``den_j = -1``
         makes ``θ_j`` a total.
@@ -206,6 +239,12 @@ class Statistic:
         What the statistics are (for labels, intervals and design effects).
     var_columns : list of str
         The analysis variables, for messages.
+    columns : sequence of (n,) arrays or None, optional
+        The basic columns one by one instead of ``Y``: any real numeric dtype (float,
+        int8, bool, ...), NaN-free; ``None`` stands for a column of ones. The engine then
+        sums them in blocks of rows, so no n × k float64 copy of the analysis columns is
+        made; :attr:`Y` materialises it only when asked for (replicate weights given as
+        an n × R matrix, calibrated designs).
 
     Notes
     -----
@@ -213,17 +252,78 @@ class Statistic:
     (``w_i y_num`` for a total): Lumley (2010), §2.3.
     """
 
-    names: list[str]
-    Y: np.ndarray
-    num: np.ndarray
-    den: np.ndarray
-    kind: str
-    var_columns: list[str]
+    def __init__(self, names, Y, num, den, kind: str, var_columns, *, columns=None):
+        if Y is None and columns is None:
+            raise ValueError("Statistic needs Y or columns")
+        self.names = list(names)
+        self._Y = None if Y is None else np.asarray(Y)
+        self.columns = None if columns is None else list(columns)
+        self.num = np.asarray(num, dtype=np.int64)
+        self.den = np.asarray(den, dtype=np.int64)
+        self.kind = kind
+        self.var_columns = list(var_columns)
 
     @property
     def p(self) -> int:
         """Number of statistics."""
         return len(self.names)
+
+    @property
+    def k(self) -> int:
+        """Number of basic columns."""
+        return self._Y.shape[1] if self._Y is not None else len(self.columns)
+
+    @property
+    def n(self) -> int:
+        """Number of rows."""
+        if self._Y is not None:
+            return self._Y.shape[0]
+        return next(len(c) for c in self.columns if c is not None)
+
+    @property
+    def Y(self) -> np.ndarray:
+        """The basic columns as one (n × k) float64 array (materialised from ``columns`` on first use)."""
+        if self._Y is None:
+            self._Y = self._block(0, self.n, None)
+        return self._Y
+
+    def column(self, j: int) -> np.ndarray:
+        """Basic column ``j`` as an (n,) float64 array, without materialising the others."""
+        if self._Y is not None:
+            return self._Y[:, j]
+        c = self.columns[j]
+        return np.ones(self.n) if c is None else np.asarray(c, dtype=np.float64)
+
+    def _block(self, start: int, stop: int, rows: np.ndarray | None, out: np.ndarray | None = None) -> np.ndarray:
+        """Rows ``start:stop`` (of ``rows`` when given) of every column as a float64 block."""
+        m = stop - start
+        buf = np.empty((m, self.k)) if out is None else out[:m]
+        sel = slice(start, stop) if rows is None else rows[start:stop]
+        for j, c in enumerate(self.columns):
+            if c is None:
+                buf[:, j] = 1.0
+            else:
+                buf[:, j] = c[sel]
+        return buf
+
+    def weighted_sums(self, codes: np.ndarray, n_groups: int, weights: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """``Σ w_i Y_i`` by group: (n_groups × k).
+
+        ``codes`` and ``weights`` are given for the rows ``rows`` (all rows when None), in
+        that order. With ``columns``, the sums run over blocks of rows through one
+        reusable float64 block (no n × k copy).
+        """
+        if self._Y is not None:
+            Ysel = self._Y if rows is None else self._Y[rows]
+            return group_sum(codes, n_groups, Ysel, weights)
+        m = len(codes)
+        out = np.zeros((n_groups, self.k))
+        buf = np.empty((min(m, BLOCK_ROWS), self.k))
+        for start in range(0, m, BLOCK_ROWS):
+            stop = min(start + BLOCK_ROWS, m)
+            blk = self._block(start, stop, rows, buf)
+            out += group_sum(codes[start:stop], n_groups, blk, weights[start:stop])
+        return out
 
     def evaluate(self, t: np.ndarray) -> np.ndarray:
         """``θ`` from totals ``t`` of shape (..., k): an array of shape (..., p)."""
@@ -430,13 +530,12 @@ class TaylorScheme:
         # all rows in: no fancy-index copy of Y; the weights enter through the group-sum
         # indicator, so w·Y (n × k) is only built for calibrated designs (influence rows)
         allrows = len(idx) == n
-        Ysel = stat.Y if allrows else stat.Y[idx]
         wsel = w if allrows else w[idx]
         dsel = dom if allrows else dom[idx]
         # (finest cluster, domain) pair sums: the one pass over the rows; totals from them
         key = (self.fine if allrows else self.fine[idx]) * D + dsel
         ukey, inv = unique_codes(key, self.n_fine * D, return_inverse=True)
-        S = group_sum(inv, len(ukey), Ysel, wsel)  # (G, k)
+        S = stat.weighted_sums(inv, len(ukey), wsel, None if allrows else idx)  # (G, k)
         pd_ = ukey % D
         pf = ukey // D
         t = group_sum(pd_, D, S)  # (D, k)
@@ -450,7 +549,7 @@ class TaylorScheme:
             )
         dfs = self.domain_df(dom, D)
         if self.adjusters:
-            Z = self._influence_rows(stat, theta, t, Ysel, wsel, dsel, idx, n, D)
+            Z = self._influence_rows(stat, theta, t, stat.Y if allrows else stat.Y[idx], wsel, dsel, idx, n, D)
             for adj in self.adjusters:
                 Z = adj(Z)
             fine_vals, level = Z, "rows"
@@ -692,31 +791,32 @@ class ReplicateScheme:
     cluster: np.ndarray | None = None
     W: np.ndarray | None = None
 
-    def totals(self, Y: np.ndarray, w: np.ndarray, idx: np.ndarray, dom_idx: np.ndarray, D: int, n: int) -> np.ndarray:
-        """Totals of ``Y`` (m × k, the rows ``idx`` of the data) per replicate and domain: (R, D, k)."""
-        k = Y.shape[1]
-        m = len(idx)
+    def totals(self, stat: Statistic, w: np.ndarray, idx: np.ndarray, dom_idx: np.ndarray, D: int, n: int) -> np.ndarray:
+        """Totals of the basic columns of ``stat`` (rows ``idx``) per replicate and domain: (R, D, k)."""
+        k = stat.k
+        rows = None if len(idx) == n else idx
         if self.A is not None:
-            # aggregate w*Y to (cluster, domain) sums first (one sparse product over the rows),
-            # then multiply the small (D*k × C) matrix by the PSU multipliers (C × R): no
+            # aggregate w*Y to (cluster, domain) sums first (one pass over the rows), then
+            # multiply the small (D*k × C) matrix by the PSU multipliers (C × R): no
             # n*k-entry sparse matrix, no n × R weights
             C = self.A.shape[0]
             key = self.cluster[idx] * D + dom_idx
             wi = w[idx]
-            if C * D <= 4 * m + 1024:
-                S = group_sum(key, C * D, Y, wi)  # (C*D, k), row c*D + d
+            if C * D <= 4 * len(idx) + 1024:
+                S = stat.weighted_sums(key, C * D, wi, rows)  # (C*D, k), row c*D + d
                 M = S.reshape(C, D * k).T  # (D*k, C), row d*k + j
             else:
                 ukey, inv = np.unique(key, return_inverse=True)
-                S = group_sum(inv, len(ukey), Y, wi)  # (G, k)
+                S = stat.weighted_sums(inv, len(ukey), wi, rows)  # (G, k)
                 g_rows = ((ukey % D)[:, None] * k + np.arange(k)[None, :]).ravel()
                 g_cols = np.repeat(ukey // D, k)
                 M = sparse.csr_matrix((S.ravel(), (g_rows, g_cols)), shape=(D * k, C))
             out = M @ self.A  # (D*k, R)
         else:
-            rows = (dom_idx[:, None] * k + np.arange(k)[None, :]).ravel()
+            Y = stat.Y if rows is None else stat.Y[idx]
+            r_idx = (dom_idx[:, None] * k + np.arange(k)[None, :]).ravel()
             cols = np.repeat(idx, k)
-            M = sparse.csr_matrix((Y.ravel(), (rows, cols)), shape=(D * k, n))
+            M = sparse.csr_matrix((Y.ravel(), (r_idx, cols)), shape=(D * k, n))
             out = M @ self.W
         out = np.asarray(out)
         return out.T.reshape(-1, D, k)
@@ -770,14 +870,14 @@ class ReplicateScheme:
         """
         n = len(w)
         idx = np.flatnonzero(dom >= 0)
-        Ysel = stat.Y if len(idx) == n else stat.Y[idx]
-        t = group_sum(dom[idx], D, Ysel, w[idx])
+        allrows = len(idx) == n
+        t = stat.weighted_sums(dom[idx], D, w[idx], None if allrows else idx)
         check_totals_finite(t, stat)
         theta = stat.evaluate(t)
         if not np.all(np.isfinite(theta)):
             raise _undefined_error()
-        T = self.totals(Ysel, w, idx, dom[idx], D, n)  # (R, D, k)
-        reps = stat.evaluate(T.reshape(-1, stat.Y.shape[1])).reshape(T.shape[0], D * stat.p)
+        T = self.totals(stat, w, idx, dom[idx], D, n)  # (R, D, k)
+        reps = stat.evaluate(T.reshape(-1, stat.k)).reshape(T.shape[0], D * stat.p)
         with np.errstate(over="ignore", invalid="ignore"):
             V = self.vcov(reps, theta.reshape(-1))
         var_diag = np.diag(V).reshape(D, stat.p)
