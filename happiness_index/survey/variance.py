@@ -220,7 +220,7 @@ def warn_dropped_domains(key_table: pd.DataFrame, present: np.ndarray, by_cols, 
 # ---------------------------------------------------------------------------
 
 
-BLOCK_ROWS = 32768  # rows per block when basic columns are summed without an n x k buffer
+BLOCK_ROWS = 8192  # rows per block when basic columns are summed without an n x k buffer
 
 
 class Statistic:
@@ -310,19 +310,32 @@ class Statistic:
         """``Σ w_i Y_i`` by group: (n_groups × k).
 
         ``codes`` and ``weights`` are given for the rows ``rows`` (all rows when None), in
-        that order. With ``columns``, the sums run over blocks of rows through one
-        reusable float64 block (no n × k copy).
+        that order. With ``columns``, one sparse (groups × rows) matrix of the weights is
+        built and applied to each column as stored (no n × k copy): row-compressed when
+        the rows of a group mostly follow each other (files sorted by cluster: the product
+        then reads each column sequentially), column-compressed otherwise.
         """
         if self._Y is not None:
             Ysel = self._Y if rows is None else self._Y[rows]
             return group_sum(codes, n_groups, Ysel, weights)
         m = len(codes)
-        out = np.zeros((n_groups, self.k))
-        buf = np.empty((min(m, BLOCK_ROWS), self.k))
-        for start in range(0, m, BLOCK_ROWS):
-            stop = min(start + BLOCK_ROWS, m)
-            blk = self._block(start, stop, rows, buf)
-            out += group_sum(codes[start:stop], n_groups, blk, weights[start:stop])
+        weights = np.asarray(weights, dtype=float)
+        if sum(c is not None for c in self.columns) <= 2:  # a proportion or a ratio: plain bincounts
+            with np.errstate(over="ignore", invalid="ignore"):  # overflow: check_totals_finite says so
+                return np.column_stack([
+                    np.bincount(codes, weights=weights if c is None else weights * (c if rows is None else c[rows]),
+                                minlength=n_groups)
+                    for c in self.columns
+                ])
+        ind = sparse.csc_matrix((weights, codes, np.arange(m + 1)), shape=(n_groups, m))
+        if m > 1 and 2 * np.count_nonzero(codes[1:] == codes[:-1]) > m:
+            ind = ind.tocsr()
+        out = np.empty((n_groups, self.k))
+        for j, c in enumerate(self.columns):
+            if c is None:
+                out[:, j] = np.bincount(codes, weights=weights, minlength=n_groups)
+            else:
+                out[:, j] = ind @ (c if rows is None else c[rows])
         return out
 
     def evaluate(self, t: np.ndarray) -> np.ndarray:
@@ -456,6 +469,8 @@ class Stage:
     def domain_df(self, dom: np.ndarray, D: int) -> np.ndarray:
         """Degrees of freedom of each domain: its clusters minus their strata (R's ``degf`` of a subset)."""
         sel = dom >= 0
+        if D == 1 and sel.all():  # every row in the one domain: every cluster and stratum counts
+            return np.array([float(self.n_clusters - len(np.unique(self.cluster_stratum)))])
         pairs = unique_codes(self.cluster[sel] * D + dom[sel], self.n_clusters * D)
         cl = pairs // D
         dd = pairs % D
@@ -533,8 +548,11 @@ class TaylorScheme:
         wsel = w if allrows else w[idx]
         dsel = dom if allrows else dom[idx]
         # (finest cluster, domain) pair sums: the one pass over the rows; totals from them
-        key = (self.fine if allrows else self.fine[idx]) * D + dsel
-        ukey, inv = unique_codes(key, self.n_fine * D, return_inverse=True)
+        if allrows and D == 1:  # every finest cluster occurs (codes 0..n_fine-1 come from the data)
+            ukey, inv = np.arange(self.n_fine), self.fine
+        else:
+            key = (self.fine if allrows else self.fine[idx]) * D + dsel
+            ukey, inv = unique_codes(key, self.n_fine * D, return_inverse=True)
         S = stat.weighted_sums(inv, len(ukey), wsel, None if allrows else idx)  # (G, k)
         pd_ = ukey % D
         pf = ukey // D
@@ -646,7 +664,10 @@ class TaylorScheme:
         H = st.n_strata
         sel = dom >= 0
         # nsub[h, d] = clusters in h with members of domain d (from the data rows)
-        pairs = unique_codes(st.cluster[sel] * D + dom[sel], st.n_clusters * D)
+        if D == 1 and sel.all():
+            pairs = np.arange(st.n_clusters)
+        else:
+            pairs = unique_codes(st.cluster[sel] * D + dom[sel], st.n_clusters * D)
         pc, pdd = pairs // D, pairs % D
         nsub = np.zeros((H, D))
         np.add.at(nsub, (st.cluster_stratum[pc], pdd), 1)
