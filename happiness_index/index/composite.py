@@ -614,7 +614,7 @@ _clean = to_jsonable
 
 @dataclass
 class _Plan:
-    Y: np.ndarray  # (n, k) basic columns
+    columns: list  # k basic columns, (n,) each (float, or bool for 0/1 masks): never stacked into n x k
     col_names: list
     ratio_names: list  # p
     num: np.ndarray  # (p,)
@@ -627,6 +627,10 @@ class _Plan:
     floor: float | None = None
     item_index: list = field(default_factory=list)  # ratio indices of the item shares
     extra: dict = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        return len(self.columns)
 
 
 def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
@@ -724,7 +728,7 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
         key = hashlib.blake2b(np.packbits(r).tobytes(), digest_size=16).digest()
         if key in masks and np.array_equal(cols[masks[key]] > 0, r):
             return masks[key]
-        masks[key] = add(r.astype(float), nm)
+        masks[key] = add(np.asarray(r, dtype=bool), nm)
         return masks[key]
 
     ratio_names, num, den = [], [], []
@@ -772,8 +776,8 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
             cnt = np.where(complete[:, None], M, 0.0).sum(axis=1)
             need = len(c.items) if c.rule == "all_satisfied" else c.k
             v = (cnt >= need) & complete
-            ia = add(v.astype(float), f"{c.name}:row")
-            ib = add(complete.astype(float), f"{c.name}:complete")
+            ia = add(v, f"{c.name}:row")
+            ib = add(complete, f"{c.name}:complete")
             row[ratio(f"{c.name}:row", ia, ib)] = scale
         comp_rows.append(row)
 
@@ -818,8 +822,7 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
         text = spec.formula or spec.implied_formula()
         formula = Formula.parse(text, allowed_names=comp_names)
     floor = spec.zero_rule if (spec.preset == "geometric" and spec.zero_rule != "error") else None
-    Y = np.column_stack(cols) if cols else np.zeros((len(data), 0))
-    return _Plan(Y, names, ratio_names, np.array(num), np.array(den), A, comp_names, B, input_names,
+    return _Plan(cols, names, ratio_names, np.array(num), np.array(den), A, comp_names, B, input_names,
                  formula, floor, [item_ratio[i] for i in used_items], extra)
 
 
@@ -1017,8 +1020,9 @@ def _data_hash(data: pd.DataFrame, columns: list) -> str:
     for c in cols:
         s = data[c]
         h.update(_nfc(str(c)).encode("utf-8") + b"\x00")
-        sub[_nfc(str(c))] = nfc_keys(s.astype(object)) if _is_text(s) else s
-    frame = pd.DataFrame(sub, index=data.index)
+        # pandas hashes text the same in object and string dtypes: NFC on the distinct values only
+        sub[_nfc(str(c))] = nfc_keys(s) if _is_text(s) else s
+    frame = pd.DataFrame(sub, index=data.index, copy=False)  # hashed column by column: no consolidated copy
     h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
     return h.hexdigest()
 
@@ -1226,7 +1230,7 @@ def _index_domains(data, spec, by, in_dom) -> _Domains:
         raise EstimationError("no respondent has a positive weight in the design's domain")
     if by_cols is None:
         return _Domains(None, np.where(in_dom, 0, -1).astype(np.int64), 1, None)
-    kd = pd.DataFrame({c: nfc_keys(data[c].astype(object)) if _is_text(data[c]) else data[c] for c in by_cols})
+    kd = pd.DataFrame({c: nfc_keys(data[c]) if _is_text(data[c]) else data[c] for c in by_cols}, copy=False)
     idx = pd.MultiIndex.from_frame(kd) if len(by_cols) > 1 else pd.Index(kd.iloc[:, 0])
     codes, uniques = pd.factorize(idx, sort=True, use_na_sentinel=False)
     codes = np.where(in_dom, codes, -1).astype(np.int64)
@@ -1280,8 +1284,8 @@ class _IndexEstimates:
 def _estimate_index(design, spec, plan, doms, in_dom, replicate_variance) -> _IndexEstimates:
     """Totals through the engine, then shares -> components -> index with their covariances."""
     D, dom = doms.D, doms.dom
-    k = plan.Y.shape[1]
-    stat = Statistic(plan.col_names, plan.Y, np.arange(k), np.full(k, -1), "total", plan.col_names)
+    k = plan.k
+    stat = Statistic(plan.col_names, None, np.arange(k), np.full(k, -1), "total", plan.col_names, columns=plan.columns)
     res = design.estimate_statistic(stat, dom, D)
     T = np.asarray(res.theta, dtype=float)  # (D, k)
     has_by = doms.by_cols is not None
@@ -1344,7 +1348,7 @@ def _check_city_defined(est: _IndexEstimates, spec, plan) -> None:
 def _taylor_covariances(est: _IndexEstimates, res, plan, has_by) -> None:
     """Delta method on the joint Taylor covariance of the totals of every domain."""
     D, Q, city, q = est.D, est.Q, est.city, est.q
-    k = plan.Y.shape[1]
+    k = plan.k
     V = res.vcov()  # (D k, D k)
     Jst = _jacobian_shares_wrt_totals(est.Tall, est.S, plan)  # (U, p, k)
     Jqt = np.einsum("uqp,upk->uqk", est.Jqs, Jst)  # (U, Q, k)
@@ -1371,7 +1375,7 @@ def _taylor_covariances(est: _IndexEstimates, res, plan, has_by) -> None:
 def _replicate_covariances(est: _IndexEstimates, design, res, plan, replicate_variance) -> None:
     """Replicate covariances: the index re-computed on every replicate ("rerun") or the delta method ("delta")."""
     D, Q, p, city, q, S, Jqs = est.D, est.Q, est.p, est.city, est.q, est.S, est.Jqs
-    k = plan.Y.shape[1]
+    k = plan.k
     reps = np.asarray(res.replicates, dtype=float)
     R = reps.shape[0]
     Tr = reps.reshape(R, D, k)
@@ -1716,20 +1720,24 @@ def _reliability_scores(data, spec, ind, items) -> np.ndarray:
 def _design_effects(plan: _Plan, s, Vc, g, wd, in_dom) -> dict:
     """deff = design variance / SRS-without-replacement variance (R's svymean deff)
     for every component and the index, from the linearised respondent scores."""
-    Y = plan.Y
     sw = wd.sum()
     p = len(plan.num)
     K = plan.A.shape[0]
-    # z for each share: r (y - s) * sw / t_den  (mean scale)
-    tden = (wd[:, None] * Y[:, plan.den]).sum(axis=0)
-    Zs = (Y[:, plan.num] - s[None, :] * Y[:, plan.den]) * (sw / tden)[None, :]
-    Zs = np.nan_to_num(Zs)
-    Zc = Zs @ plan.A.T  # (n, K)
-    Zi = Zs @ (g @ plan.B)
+    # z for each share: (y - s r) * sw / t_den (mean scale), combined column by column into the
+    # component and index scores: Z = sum_j z_j M_j with M = [A' | g B] (no n x p array)
+    M = np.column_stack([plan.A.T, g @ plan.B])  # (p, K + 1)
+    Z = np.zeros((len(wd), K + 1))
+    for j in range(p):
+        y_num, y_den = plan.columns[plan.num[j]], plan.columns[plan.den[j]]
+        tden = float(np.dot(wd, y_den))
+        if not (tden != 0 and np.isfinite(s[j])) or not np.any(M[j]):
+            continue  # an undefined share contributes 0 (as nan_to_num did)
+        zj = (y_num - s[j] * y_den) * (sw / tden)
+        Z += zj[:, None] * M[j][None, :]
     dom = np.where(in_dom, 0, -1)
     out = {}
-    for name, z, var in [*((plan.comp_names[i], Zc[:, i], Vc[p + i, p + i]) for i in range(K)),
-                         ("index", Zi, Vc[p + K, p + K])]:
+    for name, z, var in [*((plan.comp_names[i], Z[:, i], Vc[p + i, p + i]) for i in range(K)),
+                         ("index", Z[:, K], Vc[p + K, p + K])]:
         vsrs = float(srs_variance(z, wd, dom, 1)[0])
         out[name] = float(var / vsrs) if vsrs > 0 else float("nan")
     return out
