@@ -133,82 +133,100 @@ def build_replicates(design, method: str = "auto", replicates: int | None = None
         scale = float(f[0]) * (n - 1) / n
         return ReplicateDesign._from_multipliers(design, A, cluster, "jk1", scale, np.ones(C))
     if method == "jkn":
-        lonely = _lonely_check(design, st, npsu, f)
-        keep_cl = np.ones(C, dtype=bool)
-        cl_h = cl_stratum
-        selfrep = f[cl_h] < 1e-7
-        keep_cl &= ~selfrep
-        rule = design.lonely_psu
-        adjust_cols = []
-        if lonely.any():
-            keep_cl &= ~lonely[cl_h]
-            if rule == "adjust":
-                adjust_cols = list(np.flatnonzero(lonely))
-        reps = np.flatnonzero(keep_cl)  # one replicate per kept PSU
-        R = len(reps) + len(adjust_cols)
-        if R == 0:
-            raise DesignError("every stratum was sampled completely or has a single PSU: there is nothing to replicate")
-        if adjust_cols and H < 2:
-            raise DesignError(
-                "the design has a single stratum with a single PSU: JKn replicates cannot be built "
-                "(lonely_psu='adjust' needs other strata to centre on); sample at least 2 PSUs"
-            )
-        A = np.ones((C, R))
-        h_of_rep = cl_h[reps]
-        nh = npsu[h_of_rep]
-        same = cl_h[:, None] == h_of_rep[None, :]
-        A[:, : len(reps)] = np.where(same, nh / (nh - 1), 1.0)
-        A[reps, np.arange(len(reps))] = 0.0
-        rscales = np.empty(R)
-        rscales[: len(reps)] = f[h_of_rep] * (nh - 1) / nh
-        for j, h in enumerate(adjust_cols):
-            col = len(reps) + j
-            A[:, col] = np.where(cl_h == h, 0.0, H / (H - 1))
-            rscales[col] = (H - 1) / H
-        scale = 1.0
-        if rule == "average" and lonely.any():
-            scale = C / R
-        return ReplicateDesign._from_multipliers(design, A, cluster, "jkn", scale, rscales)
+        return _jkn(design, st, cluster, cl_stratum, npsu, f)
     if method in ("brr", "fay"):
-        rho = 0.0 if rho is None else float(rho)
-        if method == "fay" and rho == 0.0:
-            raise DesignError("method='fay' needs rho in (0, 1), e.g. rho=0.3")
-        if not 0 <= rho < 1:
-            raise DesignError(f"Fay's rho must be in [0, 1), got {rho}")
-        if not np.all(npsu == 2):
-            bad = [str(st.stratum_labels[h]) for h in np.flatnonzero(npsu != 2)]
-            raise DesignError(
-                f"BRR needs exactly 2 PSUs in every stratum; strata {describe_rows(bad)} have "
-                f"{sorted(set(npsu[npsu != 2].astype(int).tolist()))} PSUs. Use jkn or bootstrap."
-            )
-        Hm = hadamard(H + 1)
-        R = Hm.shape[0]
-        signs = Hm[:, 1 : H + 1]  # (R, H): skip the all-ones column
-        # first and second PSU in each stratum (order of appearance)
-        order = np.argsort(cl_stratum, kind="stable")
-        is_first = np.zeros(C, dtype=bool)
-        hs = cl_stratum[order]
-        is_first[order[np.r_[True, hs[1:] != hs[:-1]]]] = True
-        sgn = signs[:, cl_stratum].T  # (C, R)
-        chosen = np.where(is_first[:, None], sgn > 0, sgn < 0)
-        A = np.where(chosen, 2.0 - rho, rho)
-        scale = 1.0 / (R * (1 - rho) ** 2)
-        return ReplicateDesign._from_multipliers(design, A, cluster, "fay" if rho > 0 else "brr", scale, np.ones(R), rho=rho)
+        return _brr(design, method, rho, st, cluster, cl_stratum, npsu)
     if method == "bootstrap":
-        R = 200 if replicates is None else replicates
-        _lonely_check(design, st, npsu, f)
-        rng = np.random.default_rng(seed)
-        A = np.zeros((C, R))
-        for h in range(H):  # loop over strata (few), never over respondents or replicates
-            members = np.flatnonzero(cl_stratum == h)
-            nh = len(members)
-            if nh < 2:
-                A[members, :] = 1.0  # lonely stratum under a non-fail rule: no contribution
-                continue
-            counts = rng.multinomial(nh - 1, np.full(nh, 1.0 / nh), size=R)  # (R, nh)
-            A[members, :] = counts.T * (nh / (nh - 1))
-        return ReplicateDesign._from_multipliers(design, A, cluster, "bootstrap", 1.0 / (R - 1), np.ones(R))
+        return _bootstrap(design, replicates, seed, st, cluster, cl_stratum, npsu, f)
     raise DesignError(f"method={method!r} is not a replicate scheme; use 'auto', 'jk1', 'jkn', 'brr', 'fay' or 'bootstrap'")
+
+
+def _jkn(design, st, cluster, cl_stratum, npsu, f):
+    """JKn: one replicate per PSU of every stratum sampled with more than one PSU."""
+    C, H = st.n_clusters, st.n_strata
+    lonely = _lonely_check(design, st, npsu, f)
+    keep_cl = np.ones(C, dtype=bool)
+    cl_h = cl_stratum
+    selfrep = f[cl_h] < 1e-7
+    keep_cl &= ~selfrep
+    rule = design.lonely_psu
+    adjust_cols = []
+    if lonely.any():
+        keep_cl &= ~lonely[cl_h]
+        if rule == "adjust":
+            adjust_cols = list(np.flatnonzero(lonely))
+    reps = np.flatnonzero(keep_cl)  # one replicate per kept PSU
+    R = len(reps) + len(adjust_cols)
+    if R == 0:
+        raise DesignError("every stratum was sampled completely or has a single PSU: there is nothing to replicate")
+    if adjust_cols and H < 2:
+        raise DesignError(
+            "the design has a single stratum with a single PSU: JKn replicates cannot be built "
+            "(lonely_psu='adjust' needs other strata to centre on); sample at least 2 PSUs"
+        )
+    A = np.ones((C, R))
+    h_of_rep = cl_h[reps]
+    nh = npsu[h_of_rep]
+    same = cl_h[:, None] == h_of_rep[None, :]
+    A[:, : len(reps)] = np.where(same, nh / (nh - 1), 1.0)
+    A[reps, np.arange(len(reps))] = 0.0
+    rscales = np.empty(R)
+    rscales[: len(reps)] = f[h_of_rep] * (nh - 1) / nh
+    for j, h in enumerate(adjust_cols):
+        col = len(reps) + j
+        A[:, col] = np.where(cl_h == h, 0.0, H / (H - 1))
+        rscales[col] = (H - 1) / H
+    scale = 1.0
+    if rule == "average" and lonely.any():
+        scale = C / R
+    return ReplicateDesign._from_multipliers(design, A, cluster, "jkn", scale, rscales)
+
+
+def _brr(design, method, rho, st, cluster, cl_stratum, npsu):
+    """BRR (Fay): half-samples from a Hadamard matrix; exactly 2 PSUs per stratum."""
+    C, H = st.n_clusters, st.n_strata
+    rho = 0.0 if rho is None else float(rho)
+    if method == "fay" and rho == 0.0:
+        raise DesignError("method='fay' needs rho in (0, 1), e.g. rho=0.3")
+    if not 0 <= rho < 1:
+        raise DesignError(f"Fay's rho must be in [0, 1), got {rho}")
+    if not np.all(npsu == 2):
+        bad = [str(st.stratum_labels[h]) for h in np.flatnonzero(npsu != 2)]
+        raise DesignError(
+            f"BRR needs exactly 2 PSUs in every stratum; strata {describe_rows(bad)} have "
+            f"{sorted(set(npsu[npsu != 2].astype(int).tolist()))} PSUs. Use jkn or bootstrap."
+        )
+    Hm = hadamard(H + 1)
+    R = Hm.shape[0]
+    signs = Hm[:, 1 : H + 1]  # (R, H): skip the all-ones column
+    # first and second PSU in each stratum (order of appearance)
+    order = np.argsort(cl_stratum, kind="stable")
+    is_first = np.zeros(C, dtype=bool)
+    hs = cl_stratum[order]
+    is_first[order[np.r_[True, hs[1:] != hs[:-1]]]] = True
+    sgn = signs[:, cl_stratum].T  # (C, R)
+    chosen = np.where(is_first[:, None], sgn > 0, sgn < 0)
+    A = np.where(chosen, 2.0 - rho, rho)
+    scale = 1.0 / (R * (1 - rho) ** 2)
+    return ReplicateDesign._from_multipliers(design, A, cluster, "fay" if rho > 0 else "brr", scale, np.ones(R), rho=rho)
+
+
+def _bootstrap(design, replicates, seed, st, cluster, cl_stratum, npsu, f):
+    """Rao-Wu rescaling bootstrap: n_h - 1 PSUs drawn with replacement in every stratum."""
+    C, H = st.n_clusters, st.n_strata
+    R = 200 if replicates is None else replicates
+    _lonely_check(design, st, npsu, f)
+    rng = np.random.default_rng(seed)
+    A = np.zeros((C, R))
+    for h in range(H):  # loop over strata (few), never over respondents or replicates
+        members = np.flatnonzero(cl_stratum == h)
+        nh = len(members)
+        if nh < 2:
+            A[members, :] = 1.0  # lonely stratum under a non-fail rule: no contribution
+            continue
+        counts = rng.multinomial(nh - 1, np.full(nh, 1.0 / nh), size=R)  # (R, nh)
+        A[members, :] = counts.T * (nh / (nh - 1))
+    return ReplicateDesign._from_multipliers(design, A, cluster, "bootstrap", 1.0 / (R - 1), np.ones(R))
 
 
 # ---------------------------------------------------------------------------
