@@ -781,29 +781,7 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
             row[ratio(f"{c.name}:row", ia, ib)] = scale
         comp_rows.append(row)
 
-    extra: dict = {}
-    if spec.preset == "af_gnh":
-        ind_items = [it for it in spec.items if it.satisfied is not None]
-        names_af = [it.name for it in ind_items]
-        M = ind[names_af].to_numpy(dtype=float)
-        complete = np.isfinite(M).all(axis=1)
-        X = np.where(complete[:, None], M, 0.0).astype(np.int64)
-        happy, share = af_happy(X, [it.weight for it in ind_items], spec.af.threshold)
-        notyet = (~happy) & complete
-        cens = np.where(notyet, 1.0 - share, 0.0)
-        i_r = add(complete.astype(float), "af:complete")
-        i_ny = add(notyet.astype(float), "af:not_yet_happy")
-        i_c = add(cens, "af:censored_insufficiency")
-        extra["H_n"] = ratio("H_n", i_ny, i_r)
-        extra["A_n"] = ratio("A_n", i_c, i_ny)
-        extra["M0"] = ratio("M0", i_c, i_r)
-        extra["censored"] = {}
-        for j, nm in enumerate(names_af):
-            ij = add((notyet & (X[:, j] == 0)).astype(float), f"af:censored:{nm}")
-            extra["censored"][nm] = ratio(f"censored_headcount:{nm}", ij, i_r)
-        extra["af_items"] = names_af
-        extra["af_weights"] = [float(it.weight) for it in ind_items]
-        extra["n_on_threshold"] = int((_on_threshold(X, ind_items, spec) & complete).sum())
+    extra = _af_plan(spec, ind, add, ratio) if spec.preset == "af_gnh" else {}
 
     p = len(ratio_names)
     A = np.zeros((K, p))
@@ -811,19 +789,49 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
         for j, v in row.items():
             A[kk, j] += v
     comp_names = [c.name for c in spec.components]
+    B, input_names, formula = _plan_formula(spec, A, extra, scale, comp_names)
+    floor = spec.zero_rule if (spec.preset == "geometric" and spec.zero_rule != "error") else None
+    return _Plan(cols, names, ratio_names, np.array(num), np.array(den), A, comp_names, B, input_names,
+                 formula, floor, [item_ratio[i] for i in used_items], extra)
+
+
+def _af_plan(spec, ind, add, ratio) -> dict:
+    """Alkire-Foster columns (complete, not-yet-happy, censored insufficiency, per indicator) and ratios."""
+    extra: dict = {}
+    ind_items = [it for it in spec.items if it.satisfied is not None]
+    names_af = [it.name for it in ind_items]
+    M = ind[names_af].to_numpy(dtype=float)
+    complete = np.isfinite(M).all(axis=1)
+    X = np.where(complete[:, None], M, 0.0).astype(np.int64)
+    happy, share = af_happy(X, [it.weight for it in ind_items], spec.af.threshold)
+    notyet = (~happy) & complete
+    cens = np.where(notyet, 1.0 - share, 0.0)
+    i_r = add(complete.astype(float), "af:complete")
+    i_ny = add(notyet.astype(float), "af:not_yet_happy")
+    i_c = add(cens, "af:censored_insufficiency")
+    extra["H_n"] = ratio("H_n", i_ny, i_r)
+    extra["A_n"] = ratio("A_n", i_c, i_ny)
+    extra["M0"] = ratio("M0", i_c, i_r)
+    extra["censored"] = {}
+    for j, nm in enumerate(names_af):
+        ij = add((notyet & (X[:, j] == 0)).astype(float), f"af:censored:{nm}")
+        extra["censored"][nm] = ratio(f"censored_headcount:{nm}", ij, i_r)
+    extra["af_items"] = names_af
+    extra["af_weights"] = [float(it.weight) for it in ind_items]
+    extra["n_on_threshold"] = int((_on_threshold(X, ind_items, spec) & complete).sum())
+    return extra
+
+
+def _plan_formula(spec, A, extra, scale, comp_names):
+    """The index formula over its inputs: ``(B, input names, Formula)`` with inputs = B @ shares."""
+    p = A.shape[1]
     if spec.preset == "af_gnh":
         B = np.zeros((1, p))
         B[0, extra["M0"]] = 1.0
         input_names = ["M0"]
-        formula = Formula.parse(f"{scale!r} * (1 - M0)", allowed_names=input_names)
-    else:
-        B = A.copy()
-        input_names = comp_names
-        text = spec.formula or spec.implied_formula()
-        formula = Formula.parse(text, allowed_names=comp_names)
-    floor = spec.zero_rule if (spec.preset == "geometric" and spec.zero_rule != "error") else None
-    return _Plan(cols, names, ratio_names, np.array(num), np.array(den), A, comp_names, B, input_names,
-                 formula, floor, [item_ratio[i] for i in used_items], extra)
+        return B, input_names, Formula.parse(f"{scale!r} * (1 - M0)", allowed_names=input_names)
+    text = spec.formula or spec.implied_formula()
+    return A.copy(), comp_names, Formula.parse(text, allowed_names=comp_names)
 
 
 def _on_threshold(X, ind_items, spec) -> np.ndarray:
