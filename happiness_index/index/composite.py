@@ -1734,18 +1734,20 @@ def _design_effects(plan: _Plan, s, Vc, g, wd, in_dom) -> dict:
     # z for each share: (y - s r) * sw / t_den (mean scale), combined column by column into the
     # component and index scores: Z = sum_j z_j M_j with M = [A' | g B] (no n x p array)
     M = np.column_stack([plan.A.T, g @ plan.B])  # (p, K + 1)
-    Z = np.zeros((len(wd), K + 1))
+    Z = [np.zeros(len(wd)) for _ in range(K + 1)]  # one contiguous score column per output
     for j in range(p):
         y_num, y_den = plan.columns[plan.num[j]], plan.columns[plan.den[j]]
         tden = float(np.dot(wd, y_den))
         if not (tden != 0 and np.isfinite(s[j])) or not np.any(M[j]):
             continue  # an undefined share contributes 0 (as nan_to_num did)
-        zj = (y_num - s[j] * y_den) * (sw / tden)
-        Z += zj[:, None] * M[j][None, :]
+        zj = np.subtract(y_num, s[j] * y_den)
+        zj *= sw / tden
+        for i in np.flatnonzero(M[j]):  # a share enters its component and the index only
+            Z[i] += M[j, i] * zj
     dom = np.where(in_dom, 0, -1)
     out = {}
-    for name, z, var in [*((plan.comp_names[i], Z[:, i], Vc[p + i, p + i]) for i in range(K)),
-                         ("index", Z[:, K], Vc[p + K, p + K])]:
+    for name, z, var in [*((plan.comp_names[i], Z[i], Vc[p + i, p + i]) for i in range(K)),
+                         ("index", Z[K], Vc[p + K, p + K])]:
         vsrs = float(srs_variance(z, wd, dom, 1)[0])
         out[name] = float(var / vsrs) if vsrs > 0 else float("nan")
     return out
