@@ -44,7 +44,13 @@ from .estimators import (
     proportion_interval,
 )
 from .quantiles import estimate_quantiles
-from .variance import Statistic, StatisticEstimate, nfc_keys, srs_variance, warn_dropped_domains
+from .variance import (
+    Statistic,
+    StatisticEstimate,
+    nfc_keys,
+    srs_variance,
+    warn_dropped_domains,
+)
 
 __all__ = [
     "DesignEstimators",
@@ -642,7 +648,7 @@ class DesignEstimators:
         return Y, names, ~miss
 
     # ------------------------------------------------------------ domains
-    def by(self, columns, dropna: bool = False) -> "DomainView":
+    def by(self, columns, dropna: bool = False) -> DomainView:
         """Domain estimation for every level of one or more columns.
 
         Parameters
@@ -668,7 +674,7 @@ class DesignEstimators:
                 raise EstimationError(f"domain column {c!r} is not in the data; columns: {list(self._data.columns)[:20]}")
         return DomainView(self, cols, check_bool(dropna, "dropna", EstimationError))
 
-    def subset(self, mask) -> "DesignEstimators":
+    def subset(self, mask) -> DesignEstimators:
         """A domain of this design: estimation restricted to ``mask`` on the full design.
 
         Parameters

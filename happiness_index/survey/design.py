@@ -46,9 +46,18 @@ from .analysis import (
     check_key_types,
 )
 from .replicates import ReplicateDesign, build_replicates
-from .variance import LONELY_RULES, Stage, Statistic, StatisticEstimate, TaylorScheme, factor_codes, nfc_keys, srs_variance
+from .variance import (
+    LONELY_RULES,
+    Stage,
+    Statistic,
+    StatisticEstimate,
+    TaylorScheme,
+    factor_codes,
+    nfc_keys,
+    srs_variance,
+)
 
-__all__ = ["SurveyDesign", "ReplicateDesign", "DomainView", "srs_variance"]
+__all__ = ["DomainView", "ReplicateDesign", "SurveyDesign", "srs_variance"]
 
 
 # ---------------------------------------------------------------------------
@@ -407,7 +416,7 @@ class SurveyDesign(DesignEstimators):
         cl = np.unique(st.cluster[m])
         return float(len(cl) - len(np.unique(st.cluster_stratum[cl])))
 
-    def _with_domain(self, mask: np.ndarray) -> "SurveyDesign":
+    def _with_domain(self, mask: np.ndarray) -> SurveyDesign:
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new._domain = mask
@@ -415,7 +424,7 @@ class SurveyDesign(DesignEstimators):
 
     _UPDATE_NAMES = ("data", "weights", "strata", "psu", "fpc", "nest", "lonely_psu", "adjust_domain_lonely")
 
-    def update(self, **kw) -> "SurveyDesign":
+    def update(self, **kw) -> SurveyDesign:
         """A new design with some attributes replaced (``weights``, ``lonely_psu``, ...).
 
         The design is immutable: calibration and changes of rule return new objects.
@@ -472,7 +481,7 @@ class SurveyDesign(DesignEstimators):
         args.update(kw)
         return SurveyDesign(data, **args)
 
-    def _with_weights(self, w: np.ndarray, adjuster=None) -> "SurveyDesign":
+    def _with_weights(self, w: np.ndarray, adjuster=None) -> SurveyDesign:
         """Internal: a copy with new analysis weights and, optionally, one more influence adjuster."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
@@ -561,7 +570,7 @@ class SurveyDesign(DesignEstimators):
         replicates: int | None = None,
         seed: int | None = None,
         rho: float | None = None,
-    ) -> "ReplicateDesign":
+    ) -> ReplicateDesign:
         """Replicate-weight version of this design.
 
         Parameters

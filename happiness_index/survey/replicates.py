@@ -37,7 +37,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DesignError, EstimationError, LonelyPSUError, describe_rows
-from .analysis import DesignEstimators, check_bool, check_column, check_duplicate_columns
+from .analysis import (
+    DesignEstimators,
+    check_bool,
+    check_column,
+    check_duplicate_columns,
+)
 from .variance import ReplicateScheme, Statistic, StatisticEstimate
 
 __all__ = ["ReplicateDesign", "build_replicates", "hadamard"]
@@ -491,7 +496,7 @@ class ReplicateDesign(DesignEstimators):
         new._df_cache = None  # a subset's df is the rank of its own rows' replicate weights
         return new
 
-    def _with_weights(self, w: np.ndarray, W: np.ndarray) -> "ReplicateDesign":
+    def _with_weights(self, w: np.ndarray, W: np.ndarray) -> ReplicateDesign:
         """Internal: a copy with new full-sample and replicate weights (explicit)."""
         cap = self.df  # the source design's df: calibration cannot add information
         new = object.__new__(type(self))

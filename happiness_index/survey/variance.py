@@ -72,7 +72,13 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ..errors import EstimationError, HappinessIndexWarning, LonelyPSUError, LonelyPSUWarning, describe_rows
+from ..errors import (
+    EstimationError,
+    HappinessIndexWarning,
+    LonelyPSUError,
+    LonelyPSUWarning,
+    describe_rows,
+)
 
 __all__ = [
     "LONELY_RULES",
@@ -688,7 +694,7 @@ class TaylorScheme:
             na[lonely, :] = True
         dom_lonely = (nsub == 1) & (npsu[:, None] > 1) & self.adjust_domain_lonely
         if dom_lonely.any():
-            hs, ds = np.nonzero(dom_lonely & ~selfrep[:, None])
+            hs, _ = np.nonzero(dom_lonely & ~selfrep[:, None])
             if len(hs):
                 warnings.warn(
                     f"{len(hs)} stratum-domain combination(s) have only one PSU with domain members "
