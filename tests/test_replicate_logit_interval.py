@@ -3,8 +3,9 @@
 R's ``svyciprop(method="logit")`` on a ``svrep.design`` takes the SE of the logit from
 the replicates of the logit of the proportion (the intercept of the quasibinomial
 ``svyglm`` is re-fitted on every replicate); ``method="xlogit"`` keeps the delta method.
-On Taylor designs both are the same. Reference values: ``tests/reference/
-ciprop_replicate_logit.json``, written by the R script next to it.
+On Taylor designs both are the same. Reference values:
+``tests/data/ciprop_replicate_logit.json``, written by the R script next to it
+(``Rscript tests/data/ciprop_replicate_logit.R``, R 4.2.2, survey 4.1.1).
 """
 
 import json
@@ -17,7 +18,7 @@ import pytest
 
 import happiness_index as hi
 
-REF = json.loads((Path(__file__).parent / "reference" / "ciprop_replicate_logit.json").read_text(encoding="utf-8"))
+REF = json.loads((Path(__file__).parent / "data" / "ciprop_replicate_logit.json").read_text(encoding="utf-8"))
 VARS = {
     "api700": lambda d: (d["api00"] > 700).astype(int),
     "api850": lambda d: (d["api00"] > 850).astype(int),

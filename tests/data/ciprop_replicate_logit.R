@@ -4,8 +4,8 @@
 # Wald interval of the intercept: on a svrep.design the intercept's SE comes from the
 # replicate re-fits, i.e. from the replicates of logit(p); method = "xlogit" keeps the delta
 # method (svycontrast of svymean). Regenerate (R 4.x, survey 4.1.1) from the repository root:
-#   Rscript tests/reference/ciprop_replicate_logit.R
-# which writes tests/reference/ciprop_replicate_logit.json next to this script.
+#   Rscript tests/data/ciprop_replicate_logit.R
+# which writes tests/data/ciprop_replicate_logit.json next to this script.
 suppressPackageStartupMessages({library(survey); library(jsonlite)})
 data(api)
 dclus1 <- svydesign(id = ~dnum, weights = ~pw, data = apiclus1, fpc = ~fpc)
@@ -41,7 +41,7 @@ for (meth in c("logit", "xlogit")) {
 bw <- weights(bclus1, "analysis")
 out <- list(
   provenance = list(r_version = R.version.string, survey_version = as.character(packageVersion("survey")),
-                    script = "tests/reference/ciprop_replicate_logit.R",
+                    script = "tests/data/ciprop_replicate_logit.R",
                     note = "estimate/se: the proportion and its replicate SE; ci_*: svyciprop's interval (t on df = degf); logit_se: SE of the svyglm intercept"),
   bclus1 = list(scale = bclus1$scale, rscales = as.numeric(bclus1$rscales), weights = unname(split(bw, col(bw)))),
   cases = cases)
