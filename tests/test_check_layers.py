@@ -28,17 +28,6 @@ def _load():
 
 cl = _load()
 
-#: problems of the package as branched (line numbers left out: the files keep changing), each
-#: fixed by the engine work of issue 10 (helper A). The checker must never find anything else,
-#: and this set may only shrink: empty it once that work is merged.
-KNOWN = {
-    "import cycle: happiness_index.survey.design <-> happiness_index.survey.quantiles"
-    " <-> happiness_index.survey.replicates",
-    "private import: happiness_index.index.composite imports _Stat from happiness_index.survey.design",
-    "private import: happiness_index.survey.quantiles imports _warn_dropped_domains from happiness_index.survey.design",
-    "private import: happiness_index.survey.quantiles imports _Stat from happiness_index.survey.design",
-    "upward import: happiness_index.index.composite imports the package root happiness_index",
-}
 
 
 def _without_lines(problem: str) -> str:
@@ -162,6 +151,6 @@ def test_command_line_exit_status_and_summary(tmp_path):
     assert lines[-1].startswith(f"{len(lines) - 1} problem(s) in 8 modules")
 
 
-def test_the_package_has_no_new_layer_problem():
-    problems = {_without_lines(p) for p in cl.check(ROOT / "happiness_index")}
-    assert problems <= KNOWN, f"new layer problems: {sorted(problems - KNOWN)}"
+def test_the_package_has_no_layer_problem():
+    problems = sorted(_without_lines(p) for p in cl.check(ROOT / "happiness_index"))
+    assert problems == [], f"layer problems: {problems}"

@@ -61,7 +61,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from ..survey.design import ReplicateDesign, SurveyDesign, _Stat, srs_variance
+from ..survey.design import ReplicateDesign, SurveyDesign
+from ..survey.variance import Statistic, nfc_keys, srs_variance
 from ..errors import DesignError, EstimationError, HappinessIndexWarning, SchemaError, SpecError, describe_rows
 from ..survey.estimators import Estimate, EstimateTable, make_estimate, t_quantile
 from ..questionnaire.formula import Formula
@@ -647,7 +648,7 @@ _clean = to_jsonable
 
 @dataclass
 class _Plan:
-    Y: np.ndarray  # (n, k) basic columns
+    columns: list  # k basic columns, (n,) each (float, or bool for 0/1 masks): never stacked into n x k
     col_names: list
     ratio_names: list  # p
     num: np.ndarray  # (p,)
@@ -664,6 +665,10 @@ class _Plan:
     # 0, top); B already carries the factor top / (max - min). None: no normalisation.
     offset: np.ndarray | None = None
     top: np.ndarray | None = None
+
+    @property
+    def k(self) -> int:
+        return len(self.columns)
 
 
 def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
@@ -761,7 +766,7 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
         key = hashlib.blake2b(np.packbits(r).tobytes(), digest_size=16).digest()
         if key in masks and np.array_equal(cols[masks[key]] > 0, r):
             return masks[key]
-        masks[key] = add(r.astype(float), nm)
+        masks[key] = add(np.asarray(r, dtype=bool), nm)
         return masks[key]
 
     ratio_names, num, den = [], [], []
@@ -809,34 +814,12 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
             cnt = np.where(complete[:, None], M, 0.0).sum(axis=1)
             need = len(c.items) if c.rule == "all_satisfied" else c.k
             v = (cnt >= need) & complete
-            ia = add(v.astype(float), f"{c.name}:row")
-            ib = add(complete.astype(float), f"{c.name}:complete")
+            ia = add(v, f"{c.name}:row")
+            ib = add(complete, f"{c.name}:complete")
             row[ratio(f"{c.name}:row", ia, ib)] = scale
         comp_rows.append(row)
 
-    extra: dict = {}
-    if spec.preset == "af_gnh":
-        ind_items = [it for it in spec.items if it.satisfied is not None]
-        names_af = [it.name for it in ind_items]
-        M = ind[names_af].to_numpy(dtype=float)
-        complete = np.isfinite(M).all(axis=1)
-        X = np.where(complete[:, None], M, 0.0).astype(np.int64)
-        happy, share = af_happy(X, [it.weight for it in ind_items], spec.af.threshold)
-        notyet = (~happy) & complete
-        cens = np.where(notyet, 1.0 - share, 0.0)
-        i_r = add(complete.astype(float), "af:complete")
-        i_ny = add(notyet.astype(float), "af:not_yet_happy")
-        i_c = add(cens, "af:censored_insufficiency")
-        extra["H_n"] = ratio("H_n", i_ny, i_r)
-        extra["A_n"] = ratio("A_n", i_c, i_ny)
-        extra["M0"] = ratio("M0", i_c, i_r)
-        extra["censored"] = {}
-        for j, nm in enumerate(names_af):
-            ij = add((notyet & (X[:, j] == 0)).astype(float), f"af:censored:{nm}")
-            extra["censored"][nm] = ratio(f"censored_headcount:{nm}", ij, i_r)
-        extra["af_items"] = names_af
-        extra["af_weights"] = [float(it.weight) for it in ind_items]
-        extra["n_on_threshold"] = int((_on_threshold(X, ind_items, spec) & complete).sum())
+    extra = _af_plan(spec, ind, add, ratio) if spec.preset == "af_gnh" else {}
 
     p = len(ratio_names)
     A = np.zeros((K, p))
@@ -844,23 +827,52 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
         for j, v in row.items():
             A[kk, j] += v
     comp_names = [c.name for c in spec.components]
-    if spec.preset == "af_gnh":
-        B = np.zeros((1, p))
-        B[0, extra["M0"]] = 1.0
-        input_names = ["M0"]
-        formula = Formula.parse(f"{scale!r} * (1 - M0)", allowed_names=input_names)
-    else:
-        B = A.copy()
-        input_names = comp_names
-        text = spec.formula or spec.implied_formula()
-        formula = Formula.parse(text, allowed_names=comp_names)
+    B, input_names, formula = _plan_formula(spec, A, extra, scale, comp_names)
     floor = spec.zero_rule if (spec.preset == "geometric" and spec.zero_rule != "error") else None
     offset = top = None
     if spec.preset != "af_gnh" and any(c.normalise is not None for c in spec.components):
         B, offset, top = _normalised_inputs(B, spec, scale)
-    Y = np.column_stack(cols) if cols else np.zeros((len(data), 0))
-    return _Plan(Y, names, ratio_names, np.array(num), np.array(den), A, comp_names, B, input_names,
+    return _Plan(cols, names, ratio_names, np.array(num), np.array(den), A, comp_names, B, input_names,
                  formula, floor, [item_ratio[i] for i in used_items], extra, offset, top)
+
+
+def _af_plan(spec, ind, add, ratio) -> dict:
+    """Alkire-Foster columns (complete, not-yet-happy, censored insufficiency, per indicator) and ratios."""
+    extra: dict = {}
+    ind_items = [it for it in spec.items if it.satisfied is not None]
+    names_af = [it.name for it in ind_items]
+    M = ind[names_af].to_numpy(dtype=float)
+    complete = np.isfinite(M).all(axis=1)
+    X = np.where(complete[:, None], M, 0.0).astype(np.int64)
+    happy, share = af_happy(X, [it.weight for it in ind_items], spec.af.threshold)
+    notyet = (~happy) & complete
+    cens = np.where(notyet, 1.0 - share, 0.0)
+    i_r = add(complete.astype(float), "af:complete")
+    i_ny = add(notyet.astype(float), "af:not_yet_happy")
+    i_c = add(cens, "af:censored_insufficiency")
+    extra["H_n"] = ratio("H_n", i_ny, i_r)
+    extra["A_n"] = ratio("A_n", i_c, i_ny)
+    extra["M0"] = ratio("M0", i_c, i_r)
+    extra["censored"] = {}
+    for j, nm in enumerate(names_af):
+        ij = add((notyet & (X[:, j] == 0)).astype(float), f"af:censored:{nm}")
+        extra["censored"][nm] = ratio(f"censored_headcount:{nm}", ij, i_r)
+    extra["af_items"] = names_af
+    extra["af_weights"] = [float(it.weight) for it in ind_items]
+    extra["n_on_threshold"] = int((_on_threshold(X, ind_items, spec) & complete).sum())
+    return extra
+
+
+def _plan_formula(spec, A, extra, scale, comp_names):
+    """The index formula over its inputs: ``(B, input names, Formula)`` with inputs = B @ shares."""
+    p = A.shape[1]
+    if spec.preset == "af_gnh":
+        B = np.zeros((1, p))
+        B[0, extra["M0"]] = 1.0
+        input_names = ["M0"]
+        return B, input_names, Formula.parse(f"{scale!r} * (1 - M0)", allowed_names=input_names)
+    text = spec.formula or spec.implied_formula()
+    return A.copy(), comp_names, Formula.parse(text, allowed_names=comp_names)
 
 
 def _normalised_inputs(B: np.ndarray, spec: IndexSpec, scale: float) -> tuple:
@@ -1079,8 +1091,9 @@ def _data_hash(data: pd.DataFrame, columns: list) -> str:
     for c in cols:
         s = data[c]
         h.update(_nfc(str(c)).encode("utf-8") + b"\x00")
-        sub[_nfc(str(c))] = s.astype(object).map(_nfc) if _is_text(s) else s
-    frame = pd.DataFrame(sub, index=data.index)
+        # pandas hashes text the same in object and string dtypes: NFC on the distinct values only
+        sub[_nfc(str(c))] = nfc_keys(s) if _is_text(s) else s
+    frame = pd.DataFrame(sub, index=data.index, copy=False)  # hashed column by column: no consolidated copy
     h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
     return h.hexdigest()
 
@@ -1207,6 +1220,48 @@ def compute_index(
     *Journal of Public Economics* 95, 476-487.
     Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley (domains, delta method).
     """
+    _check_arguments(spec, data, replicate_variance, ci_scale, level)
+    scale = 100.0 if spec.scale == "percent" else 1.0
+    design = _resolve_design(data, spec, design, design_options)
+    # ---------------------------------------------------------------- plan the statistics
+    _check_item_codes(data, spec)
+    ind = spec.satisfied_indicators(data)
+    plan = _build_plan(data, spec, ind, scale)
+    in_dom = design.in_domain
+    doms = _index_domains(data, spec, by, in_dom)
+    # ---------------------------------------------------------------- estimate through the engine
+    est = _estimate_index(design, spec, plan, doms, in_dom, replicate_variance)
+    # ---------------------------------------------------------------- assemble the result
+    kind = ("logit" if spec.preset in BOUNDED_PRESETS else "log") if ci_scale == "auto" else ci_scale
+    ctx = _AssemblyContext(est=est, plan=plan, spec=spec, level=level, kind=kind, upper=scale,
+                           vm_short="replicate" if est.is_rep else "taylor", n_city=int(in_dom.sum()))
+    overall = ctx.index_estimate(spec.name, est.city, est.city_df, ctx.n_city)
+    ci_text = _ci_text(kind, scale, est.city_df, overall)
+    components, items_tab = _city_tables(ctx, design)
+    by_group = _domain_table(ctx, data, doms) if doms.by_cols is not None else None
+    sens = _sensitivity(est, plan, spec, scale)
+    af = _af_details(ctx, doms) if spec.preset == "af_gnh" else None
+    # ---------------------------------------------------------------- diagnostics and provenance
+    diag = _diagnostics(data, spec, ind, plan, design, est, in_dom, ctx.n_city, diagnostics)
+    prov = _provenance(data, spec, plan, design, doms, est, seed, ci_text, level)
+    band = None
+    if spec.levels:
+        try:
+            band = spec.level_for(overall.estimate)
+        except SpecError:
+            band = None
+    return IndexResult(overall=overall, components=components, items=items_tab, by_group=by_group, level=band,
+                       diagnostics=diag, sensitivity=sens, provenance=prov, ci_scale=ci_text,
+                       variance_method=est.variance_method, spec=spec, af=af)
+
+
+# ---------------------------------------------------------------------------
+# compute_index, stage by stage
+# ---------------------------------------------------------------------------
+
+
+def _check_arguments(spec, data, replicate_variance, ci_scale, level) -> None:
+    """Refuse a bad spec, data or option before any work."""
     if not isinstance(spec, IndexSpec):
         raise SpecError(f"spec must be an IndexSpec (IndexSpec.from_toml(...)), got {type(spec).__name__}")
     if not isinstance(data, pd.DataFrame):
@@ -1217,91 +1272,135 @@ def compute_index(
         raise EstimationError(f"ci_scale must be one of {CI_SCALES}, got {ci_scale!r}")
     if not 0 < level < 1:
         raise EstimationError(f"level must be in (0, 1), got {_plain(level)}")
-    scale = 100.0 if spec.scale == "percent" else 1.0
 
-    # ---------------------------------------------------------------- design
+
+def _resolve_design(data, spec, design, design_options):
+    """The caller's design (checked to be built on ``data``) or the spec's default design."""
     if design is None:
         design = _default_design(data, spec, design_options)
     elif not isinstance(design, (SurveyDesign, ReplicateDesign)):
         raise DesignError(f"design must be a SurveyDesign or ReplicateDesign, got {type(design).__name__}")
     _check_same_data(design, data, spec)
-    is_rep = isinstance(design, ReplicateDesign)
+    return design
 
-    # ---------------------------------------------------------------- indicators and plan
-    _check_item_codes(data, spec)
-    ind = spec.satisfied_indicators(data)
-    plan = _build_plan(data, spec, ind, scale)
-    n = len(data)
-    in_dom = design._domain_mask()
 
-    # ---------------------------------------------------------------- domains
+@dataclass
+class _Domains:
+    """Domain codes of the index: ``dom`` (n,) in 0..D-1 (-1 out), key table, domain columns."""
+
+    by_cols: list | None
+    dom: np.ndarray
+    D: int
+    keys: pd.DataFrame | None
+
+
+def _index_domains(data, spec, by, in_dom) -> _Domains:
+    """Domains of ``by`` (NFC text keys, sorted, missing keys a domain of their own) among rows in scope."""
     by_cols = _resolve_by(by, spec, data)
-    if by_cols is None:
-        dom = np.where(in_dom, 0, -1).astype(np.int64)
-        D = 1
-        keys = None
-    else:
-        kd = data[by_cols].copy()
-        for c in by_cols:
-            if _is_text(kd[c]):
-                kd[c] = kd[c].astype(object).map(_nfc)
-        idx = pd.MultiIndex.from_frame(kd) if len(by_cols) > 1 else pd.Index(kd.iloc[:, 0])
-        codes, uniques = pd.factorize(idx, sort=True, use_na_sentinel=False)
-        codes = np.where(in_dom, codes, -1).astype(np.int64)
-        present = np.bincount(codes[codes >= 0], minlength=len(uniques)) > 0
-        remap = np.full(len(uniques), -1)
-        remap[present] = np.arange(present.sum())
-        dom = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
-        if len(by_cols) > 1:
-            keys = pd.DataFrame([tuple(t) for t in uniques], columns=by_cols)[present].reset_index(drop=True)
-        else:
-            keys = pd.DataFrame({by_cols[0]: np.asarray(uniques)[present]})
-        D = int(present.sum())
-        if D == 0:
-            raise EstimationError("no respondent with a positive weight is in any domain")
     if not in_dom.any():
         raise EstimationError("no respondent has a positive weight in the design's domain")
-
-    # ---------------------------------------------------------------- the engine: totals
-    k = plan.Y.shape[1]
-    stat = _Stat(plan.col_names, plan.Y, np.arange(k), np.full(k, -1), "total", plan.col_names)
-    res = design._estimate_stat(stat, dom, D)
-    T = np.asarray(res["theta"], dtype=float)  # (D, k)
-    counts = np.bincount(dom[dom >= 0], minlength=D)
-    dfs = np.asarray(res["df"], dtype=float)
-    if is_rep:
-        city_df = float(design.df)
+    if by_cols is None:
+        return _Domains(None, np.where(in_dom, 0, -1).astype(np.int64), 1, None)
+    kd = pd.DataFrame({c: nfc_keys(data[c]) if _is_text(data[c]) else data[c] for c in by_cols}, copy=False)
+    idx = pd.MultiIndex.from_frame(kd) if len(by_cols) > 1 else pd.Index(kd.iloc[:, 0])
+    codes, uniques = pd.factorize(idx, sort=True, use_na_sentinel=False)
+    codes = np.where(in_dom, codes, -1).astype(np.int64)
+    present = np.bincount(codes[codes >= 0], minlength=len(uniques)) > 0
+    remap = np.full(len(uniques), -1)
+    remap[present] = np.arange(present.sum())
+    dom = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+    if len(by_cols) > 1:
+        keys = pd.DataFrame([tuple(t) for t in uniques], columns=by_cols)[present].reset_index(drop=True)
     else:
-        city_df = float(design._domain_df(np.where(in_dom, 0, -1).astype(np.int64), 1)[0])
+        keys = pd.DataFrame({by_cols[0]: np.asarray(uniques)[present]})
+    D = int(present.sum())
+    if D == 0:
+        raise EstimationError("no respondent with a positive weight is in any domain")
+    return _Domains(by_cols, dom, D, keys)
 
-    has_by = by_cols is not None
+
+@dataclass
+class _IndexEstimates:
+    """Point values and covariances of shares, components and the index (rows: domains, then the city).
+
+    ``q`` (U × Q): shares (p), components (K), index (1) per unit u (domains 0..D-1, city
+    last). ``cov_block(u)`` (Q × Q) and ``cov_cross(u)`` (Q × Q, with the city);
+    ``dom_vcov()`` (D × D) of the domain indices.
+    """
+
+    is_rep: bool
+    T: np.ndarray
+    Tall: np.ndarray
+    S: np.ndarray
+    q: np.ndarray
+    Jqs: np.ndarray
+    g_in: np.ndarray
+    counts: np.ndarray
+    dfs: np.ndarray
+    city_df: float
+    D: int
+    city: int
+    p: int
+    K: int
+    Q: int
+    cov_block: Any = None
+    cov_cross: Any = None
+    dom_vcov: Any = None
+    rep_q: np.ndarray | None = None
+    replicate_vcov: Any = None
+    variance_method: str = ""
+    undefined_reason: Any = None
+
+
+def _estimate_index(design, spec, plan, doms, in_dom, replicate_variance) -> _IndexEstimates:
+    """Totals through the engine, then shares -> components -> index with their covariances."""
+    D, dom = doms.D, doms.dom
+    k = plan.k
+    stat = Statistic(plan.col_names, None, np.arange(k), np.full(k, -1), "total", plan.col_names, columns=plan.columns)
+    res = design.estimate_statistic(stat, dom, D)
+    T = np.asarray(res.theta, dtype=float)  # (D, k)
+    has_by = doms.by_cols is not None
     U = D + 1 if has_by else 1
     Tall = np.vstack([T, T.sum(axis=0, keepdims=True)]) if has_by else T
     S = _shares(Tall, plan)  # (U, p)
     q, Jqs, g_in = _jacobian_q_wrt_shares(S, plan)  # q (U, Q), Jqs (U, Q, p)
-    p = S.shape[1]
-    K = plan.A.shape[0]
-    Q = q.shape[1]
-    city = U - 1
+    is_rep = isinstance(design, ReplicateDesign)
+    est = _IndexEstimates(
+        is_rep=is_rep, T=T, Tall=Tall, S=S, q=q, Jqs=Jqs, g_in=g_in,
+        counts=np.bincount(dom[dom >= 0], minlength=D), dfs=np.asarray(res.df, dtype=float),
+        city_df=float(design.df), D=D, city=U - 1, p=S.shape[1], K=plan.A.shape[0], Q=q.shape[1],
+    )
+    est.undefined_reason = lambda u: _undefined_reason(S, plan, u)
+    _check_city_defined(est, spec, plan)
+    if is_rep:
+        _replicate_covariances(est, design, res, plan, replicate_variance)
+    else:
+        _taylor_covariances(est, res, plan, has_by)
+    return est
 
-    # --- undefined estimates: name them
-    def _undefined_reason(u):
-        Xu = _lin(S[u:u + 1], plan.B)[0]
-        bad_in = [nm for i, nm in enumerate(plan.input_names) if not np.isfinite(Xu[i])]
-        if bad_in:
-            bad_sh = [plan.ratio_names[j] for j in range(S.shape[1])
-                      if not np.isfinite(S[u, j]) and any(plan.B[i, j] != 0 for i, nm in
-                                                          enumerate(plan.input_names) if nm in bad_in)]
-            return (f"component(s) {bad_in} undefined: no respondent answered "
-                    f"{', '.join(repr(x) for x in bad_sh)}")
-        X, _ = _inputs(S[u:u + 1], plan)
-        zero = [nm for i, nm in enumerate(plan.input_names) if X[0, i] == 0]
-        if zero:
-            return f"component(s) {zero} equal 0"
-        return "the formula is undefined at these component values"
 
+def _undefined_reason(S, plan, u) -> str:
+    """Why the index of unit ``u`` is undefined, in words (the components or items at fault)."""
+    Xu = _lin(S[u:u + 1], plan.B)[0]
+    bad_in = [nm for i, nm in enumerate(plan.input_names) if not np.isfinite(Xu[i])]
+    if bad_in:
+        bad_sh = [plan.ratio_names[j] for j in range(S.shape[1])
+                  if not np.isfinite(S[u, j]) and any(plan.B[i, j] != 0 for i, nm in
+                                                      enumerate(plan.input_names) if nm in bad_in)]
+        return (f"component(s) {bad_in} undefined: no respondent answered "
+                f"{', '.join(repr(x) for x in bad_sh)}")
+    X, _ = _inputs(S[u:u + 1], plan)
+    zero = [nm for i, nm in enumerate(plan.input_names) if X[0, i] == 0]
+    if zero:
+        return f"component(s) {zero} equal 0"
+    return "the formula is undefined at these component values"
+
+
+def _check_city_defined(est: _IndexEstimates, spec, plan) -> None:
+    """Geometric index with a zero component: an error for the city, NaN for a domain; an undefined city index: an error."""
+    q, city, U = est.q, est.city, est.city + 1
     if spec.preset == "geometric" and plan.floor is None:
-        X, _ = _inputs(S, plan)
+        X, _ = _inputs(est.S, plan)
         zero = X[:U] == 0  # (domains and city) x inputs
         if zero[city].any():
             raise EstimationError(
@@ -1309,232 +1408,236 @@ def compute_index(
                 "mean would be 0 whatever the other components are. Declare zero_rule = <positive floor> in "
                 "the spec (e.g. 0.5, percent) or use another preset."
             )
-        # a domain with a zero component: undefined (never a silent 0), flagged below
+        # a domain with a zero component: undefined (never a silent 0), flagged later
         q[np.flatnonzero(zero.any(axis=1)), -1] = np.nan
     if not np.isfinite(q[city, -1]):
-        raise EstimationError(f"the city index is undefined: {_undefined_reason(city)}; "
+        raise EstimationError(f"the city index is undefined: {est.undefined_reason(city)}; "
                               "components: " + ", ".join(f"{nm} = {_plain(v)}" for nm, v in
-                                                           zip(plan.comp_names, q[city, p:p + K])))
+                                                           zip(plan.comp_names, q[city, est.p:est.p + est.K])))
 
-    # ---------------------------------------------------------------- covariances
-    # cov_pair(u) -> (2Q x 2Q) covariance of [q_u, q_city]; cov_city -> (Q x Q)
-    if not is_rep:
-        V = res["vcov"]()  # (D k, D k)
-        Jst = _jacobian_shares_wrt_totals(Tall, S, plan)  # (U, p, k)
-        Jqt = np.einsum("uqp,upk->uqk", Jqs, Jst)  # (U, Q, k)
-        Jqt = np.nan_to_num(Jqt, nan=0.0, posinf=0.0, neginf=0.0)
-        G = np.zeros((U * Q, D * k))
+
+def _taylor_covariances(est: _IndexEstimates, res, plan, has_by) -> None:
+    """Delta method on the joint Taylor covariance of the totals of every domain."""
+    D, Q, city, q = est.D, est.Q, est.city, est.q
+    k = plan.k
+    V = res.vcov()  # (D k, D k)
+    Jst = _jacobian_shares_wrt_totals(est.Tall, est.S, plan)  # (U, p, k)
+    Jqt = np.einsum("uqp,upk->uqk", est.Jqs, Jst)  # (U, Q, k)
+    Jqt = np.nan_to_num(Jqt, nan=0.0, posinf=0.0, neginf=0.0)
+    G = np.zeros(((city + 1) * Q, D * k))
+    for u in range(D):
+        G[u * Q:(u + 1) * Q, u * k:(u + 1) * k] = Jqt[u]
+    if has_by:
+        G[city * Q:, :] = np.tile(Jqt[city], (1, D))
+    C = G @ V @ G.T
+    # an undefined quantity (share, component or index) has an undefined variance,
+    # never the 0 that the zeroed Jacobian row would give
+    undef = ~np.isfinite(q[:city + 1].reshape(-1))
+    if undef.any():
+        C[undef, :] = np.nan
+        C[:, undef] = np.nan
+    last = [u * Q + Q - 1 for u in range(D)]
+    est.cov_block = lambda u: C[u * Q:(u + 1) * Q, u * Q:(u + 1) * Q]
+    est.cov_cross = lambda u: C[u * Q:(u + 1) * Q, city * Q:(city + 1) * Q]
+    est.dom_vcov = lambda: C[np.ix_(last, last)]
+    est.variance_method = "Taylor linearisation (delta method on the joint covariance of the totals)"
+
+
+def _replicate_covariances(est: _IndexEstimates, design, res, plan, replicate_variance) -> None:
+    """Replicate covariances: the index re-computed on every replicate ("rerun") or the delta method ("delta")."""
+    D, Q, p, city, q, S, Jqs = est.D, est.Q, est.p, est.city, est.q, est.S, est.Jqs
+    k = plan.k
+    reps = np.asarray(res.replicates, dtype=float)
+    R = reps.shape[0]
+    Tr = reps.reshape(R, D, k)
+    if city > 0:
+        Tr = np.concatenate([Tr, Tr.sum(axis=1, keepdims=True)], axis=1)
+    Sr = _shares(Tr, plan)  # (R, U, p)
+    repvar = design.replicate_vcov
+    rep_q = None
+    if replicate_variance == "rerun":
+        Ir = _index_values(Sr, plan)  # (R, U)
+        rep_q = np.concatenate([Sr, _lin(Sr, plan.A), Ir[..., None]], axis=2)  # (R, U, Q)
+    blocks: dict = {}
+
+    def repvar_defined(Z, full):
+        # replicate covariance of the defined quantities only: an undefined share or
+        # component (no respondent answered an item in this domain) is NaN in every
+        # replicate and would otherwise discard all of them
+        ok = np.isfinite(full)
+        out = np.full((len(full),) * 2, np.nan)
+        Zo = Z[:, ok]
+        if np.isfinite(Zo).all(axis=1).sum() > 1:
+            out[np.ix_(ok, ok)] = repvar(Zo, full[ok])
+        return out
+
+    def pair(u):
+        if u in blocks:
+            return blocks[u]
+        cols = [u] if u == city else [u, city]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if rep_q is not None:
+                Vp = repvar_defined(np.concatenate([rep_q[:, c, :] for c in cols], axis=1),
+                                    np.concatenate([q[c] for c in cols]))
+            else:
+                Vs = repvar_defined(np.concatenate([Sr[:, c, :] for c in cols], axis=1),
+                                    np.concatenate([S[c] for c in cols]))
+                Jb = np.zeros((len(cols) * Q, len(cols) * p))
+                for i, c in enumerate(cols):
+                    Jb[i * Q:(i + 1) * Q, i * p:(i + 1) * p] = np.nan_to_num(Jqs[c])
+                Vp = Jb @ np.nan_to_num(Vs) @ Jb.T
+        undef = ~np.isfinite(np.concatenate([q[c] for c in cols]))
+        Vp[undef, :] = np.nan
+        Vp[:, undef] = np.nan
+        blocks[u] = Vp
+        return Vp
+
+    def dom_vcov():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if rep_q is not None:
+                return repvar(rep_q[:, :D, -1], q[:D, -1])
+            Vs = repvar(Sr[:, :D, :].reshape(Sr.shape[0], D * p), S[:D].reshape(-1))
+        Jb = np.zeros((D, D * p))
         for u in range(D):
-            G[u * Q:(u + 1) * Q, u * k:(u + 1) * k] = Jqt[u]
-        if has_by:
-            G[city * Q:, :] = np.tile(Jqt[city], (1, D))
-        C = G @ V @ G.T
-        # an undefined quantity (share, component or index) has an undefined variance,
-        # never the 0 that the zeroed Jacobian row would give
-        undef = ~np.isfinite(q[:U].reshape(-1))
-        if undef.any():
-            C[undef, :] = np.nan
-            C[:, undef] = np.nan
+            Jb[u, u * p:(u + 1) * p] = np.nan_to_num(Jqs[u, -1])
+        return Jb @ Vs @ Jb.T
 
-        def cov_block(u):
-            return C[u * Q:(u + 1) * Q, u * Q:(u + 1) * Q]
-
-        def cov_cross(u):
-            return C[u * Q:(u + 1) * Q, city * Q:(city + 1) * Q]
-        rep_q = None
-        variance_method = "Taylor linearisation (delta method on the joint covariance of the totals)"
-    else:
-        reps = np.asarray(res["replicates"], dtype=float)
-        R = reps.shape[0]
-        Tr = reps.reshape(R, D, k)
-        if has_by:
-            Tr = np.concatenate([Tr, Tr.sum(axis=1, keepdims=True)], axis=1)
-        Sr = _shares(Tr, plan)  # (R, U, p)
-        repvar = design._rep_variance
-        if replicate_variance == "rerun":
-            Ir = _index_values(Sr, plan)  # (R, U)
-            rep_q = np.concatenate([Sr, _lin(Sr, plan.A), Ir[..., None]], axis=2)  # (R, U, Q)
-        else:
-            rep_q = None
-        blocks: dict = {}
-
-        def _repvar_defined(Z, full):
-            # replicate covariance of the defined quantities only: an undefined share or
-            # component (no respondent answered an item in this domain) is NaN in every
-            # replicate and would otherwise discard all of them
-            ok = np.isfinite(full)
-            out = np.full((len(full),) * 2, np.nan)
-            Zo = Z[:, ok]
-            if np.isfinite(Zo).all(axis=1).sum() > 1:
-                out[np.ix_(ok, ok)] = repvar(Zo, full[ok])
-            return out
-
-        def _pair(u):
-            if u in blocks:
-                return blocks[u]
-            cols = [u] if u == city else [u, city]
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                if replicate_variance == "rerun":
-                    Z = np.concatenate([rep_q[:, c, :] for c in cols], axis=1)
-                    full = np.concatenate([q[c] for c in cols])
-                    Vp = _repvar_defined(Z, full)
-                else:
-                    Z = np.concatenate([Sr[:, c, :] for c in cols], axis=1)
-                    full = np.concatenate([S[c] for c in cols])
-                    Vs = _repvar_defined(Z, full)
-                    Jb = np.zeros((len(cols) * Q, len(cols) * p))
-                    for i, c in enumerate(cols):
-                        Jb[i * Q:(i + 1) * Q, i * p:(i + 1) * p] = np.nan_to_num(Jqs[c])
-                    Vp = Jb @ np.nan_to_num(Vs) @ Jb.T
-            undef = ~np.isfinite(np.concatenate([q[c] for c in cols]))
-            Vp[undef, :] = np.nan
-            Vp[:, undef] = np.nan
-            blocks[u] = Vp
-            return Vp
-
-        def cov_block(u):
-            return _pair(u)[:Q, :Q]
-
-        def cov_cross(u):
-            return _pair(u)[:Q, Q:]
-        variance_method = (f"replicate weights ({design.method}, {design.n_replicates} replicates; "
+    est.cov_block = lambda u: pair(u)[:Q, :Q]
+    est.cov_cross = lambda u: pair(u)[:Q, Q:]
+    est.dom_vcov = dom_vcov
+    est.rep_q = rep_q
+    est.replicate_vcov = repvar
+    est.variance_method = (f"replicate weights ({design.method}, {design.n_replicates} replicates; "
                            + ("index re-computed on every replicate)" if replicate_variance == "rerun"
                               else "delta method with the replicate covariance of the item shares)"))
 
-    # ---------------------------------------------------------------- CI scale
-    if ci_scale == "auto":
-        kind = "logit" if spec.preset in BOUNDED_PRESETS else "log"
-    else:
-        kind = {"identity": "identity"}.get(ci_scale, ci_scale)
-    upper = scale
-    vm_short = "replicate" if is_rep else "taylor"
 
-    def make_index_estimate(name, u, df_u, n_u):
-        v = float(q[u, -1])
-        var = float(cov_block(u)[-1, -1])
+@dataclass
+class _AssemblyContext:
+    """What the result-building stages share: the estimates and how to print intervals."""
+
+    est: _IndexEstimates
+    plan: _Plan
+    spec: IndexSpec
+    level: float
+    kind: str  # interval scale of the index: "logit" | "log" | "identity"
+    upper: float  # the spec's scale (100 for percent)
+    vm_short: str  # "taylor" | "replicate"
+    n_city: int
+
+    def index_estimate(self, name, u, df_u, n_u) -> Estimate:
+        """The index of unit ``u`` as an Estimate on the context's interval scale."""
+        v = float(self.est.q[u, -1])
+        var = float(self.est.cov_block(u)[-1, -1])
         se = math.sqrt(var) if var >= 0 else float("nan")
-        method, interval = _ci(v, se, kind, upper)
+        method, interval = _ci(v, se, self.kind, self.upper)
         with warnings.catch_warnings():
-            if u != city:
+            if u != self.est.city:
                 warnings.simplefilter("ignore")
-            return make_estimate(name, v, var if var == var else float("nan"), df_u, level=level,
+            return make_estimate(name, v, var if var == var else float("nan"), df_u, level=self.level,
                                  ci_method=method, n=n_u, statistic="index",
-                                 variance_method=vm_short, interval=interval)
+                                 variance_method=self.vm_short, interval=interval)
 
-    n_city = int(in_dom.sum())
-    overall = make_index_estimate(spec.name, city, city_df, n_city)
-    ci_text = {
+
+def _ci_text(kind, upper, city_df, overall) -> str:
+    """The interval scale of the index in words (provenance and reports)."""
+    text = {
         "logit": f"logit scale on [0, {upper:g}] (the index is bounded), back-transformed",
         "log": "log scale (the index is positive and unbounded above), back-transformed",
         "identity": "identity (Wald) scale",
     }[kind] + f"; t quantile on {city_df:g} design degrees of freedom"
     if overall.ci_method.startswith("wald") and kind != "identity":
-        ci_text = f"{overall.ci_method}: {ci_text}"
+        text = f"{overall.ci_method}: {text}"
+    return text
 
-    # ---------------------------------------------------------------- components and items (city)
-    Vc = cov_block(city)
+
+def _city_tables(ctx: _AssemblyContext, design) -> tuple[EstimateTable, EstimateTable]:
+    """The city's components (logit intervals) and item shares (Wald), each with its joint covariance."""
+    est, plan, spec, level = ctx.est, ctx.plan, ctx.spec, ctx.level
+    q, city, p, K, rep_q = est.q, est.city, est.p, est.K, est.rep_q
+    Vc = est.cov_block(city)
     comp_est = []
     for i, c in enumerate(spec.components):
         j = p + i
-        v = float(q[city, j])
-        var = float(Vc[j, j])
+        v, var = float(q[city, j]), float(Vc[j, j])
         se = math.sqrt(var) if var >= 0 else float("nan")
-        method, interval = _ci(v, se, "logit", upper)
-        comp_est.append(make_estimate(c.name, v, var, city_df, level=level, ci_method=method, n=n_city,
-                                      statistic="component", variance_method=vm_short, interval=interval))
+        method, interval = _ci(v, se, "logit", ctx.upper)
+        comp_est.append(make_estimate(c.name, v, var, est.city_df, level=level, ci_method=method, n=ctx.n_city,
+                                      statistic="component", variance_method=ctx.vm_short, interval=interval))
     comp_keys = pd.DataFrame({"component": plan.comp_names,
                               "label_vi": [c.labels.vi for c in spec.components],
                               "label_en": [c.labels.en for c in spec.components]})
-    comp_vcov = Vc[p:p + K, p:p + K].copy()
     comp_reps = rep_q[:, city, p:p + K] if rep_q is not None else None
-    components = EstimateTable(comp_est, comp_keys, plan.comp_names, comp_vcov, df=city_df, level=level,
-                               variance_method=vm_short, replicates=comp_reps,
-                               replicate_variance=design._rep_variance if comp_reps is not None else None)
+    components = EstimateTable(comp_est, comp_keys, plan.comp_names, Vc[p:p + K, p:p + K].copy(), df=est.city_df,
+                               level=level, variance_method=ctx.vm_short, replicates=comp_reps,
+                               replicate_variance=est.replicate_vcov if comp_reps is not None else None)
     item_idx = plan.item_index
     item_names = [plan.ratio_names[j] for j in item_idx]
-    item_est = []
-    for j in item_idx:
-        v = float(q[city, j])
-        var = float(Vc[j, j])
-        item_est.append(make_estimate(plan.ratio_names[j], v, var, city_df, level=level, ci_method="wald",
-                                      n=n_city, statistic="proportion", variance_method=vm_short))
+    item_est = [make_estimate(plan.ratio_names[j], float(q[city, j]), float(Vc[j, j]), est.city_df, level=level,
+                              ci_method="wald", n=ctx.n_city, statistic="proportion", variance_method=ctx.vm_short)
+                for j in item_idx]
     items_tab = EstimateTable(item_est, pd.DataFrame({"item": item_names}), item_names,
-                              Vc[np.ix_(item_idx, item_idx)].copy(), df=city_df, level=level,
-                              variance_method=vm_short,
+                              Vc[np.ix_(item_idx, item_idx)].copy(), df=est.city_df, level=level,
+                              variance_method=ctx.vm_short,
                               replicates=rep_q[:, city, item_idx] if rep_q is not None else None,
-                              replicate_variance=design._rep_variance if rep_q is not None else None)
+                              replicate_variance=est.replicate_vcov if rep_q is not None else None)
+    return components, items_tab
 
-    # ---------------------------------------------------------------- domains
-    by_group = None
-    if has_by:
-        name_col = spec.design.commune_name
-        if (name_col and name_col in data.columns and by_cols == [spec.design.commune]
-                and name_col not in keys.columns):
-            first = pd.Series(data[name_col].to_numpy()[dom >= 0]).groupby(dom[dom >= 0]).first()
-            keys = keys.copy()
-            keys[name_col] = [_nfc(x) for x in first.reindex(range(D)).to_numpy()]
-        labels = [", ".join(str(x) for x in keys.loc[u, by_cols].tolist()) for u in range(D)]
-        ests, diffs, pub, reasons, reasons_en, reasons_vi = [], [], [], [], [], []
-        rule = spec.publication.effective(spec.scale)
-        min_n, max_cv = rule["min_n"], rule["max_cv"]
-        max_hw, min_df = rule["max_ci_halfwidth"], rule["min_df"]
-        for u in range(D):
-            e = make_index_estimate(labels[u], u, float(dfs[u]), int(counts[u]))
-            ests.append(e)
-            Vu = cov_block(u)[-1, -1]
-            cross = cov_cross(u)[-1, -1]
-            vdiff = float(Vu + Vc[-1, -1] - 2 * cross)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                diffs.append(make_estimate(f"{labels[u]} - city", float(q[u, -1] - q[city, -1]),
-                                           max(vdiff, 0.0) if vdiff == vdiff else float("nan"),
-                                           float(dfs[u]), level=level, statistic="difference",
-                                           variance_method=vm_short))
-            en, vi = _publication_reasons(e, int(counts[u]), float(dfs[u]), min_n, max_cv, max_hw, min_df,
-                                          _undefined_reason(u) if not math.isfinite(e.estimate) else "")
-            pub.append(not en)
-            reasons_en.append("; ".join(en))
-            reasons_vi.append("; ".join(vi))
-            reasons.append("; ".join(f"{a} / {b}" for a, b in zip(en, vi)))
-        comp_frame = pd.DataFrame(q[:D, p:p + K], columns=plan.comp_names)
-        undef = [u for u, e in enumerate(ests) if not math.isfinite(e.estimate)]
-        if undef:
-            named = "; ".join(f"{labels[u]}: {_undefined_reason(u)}" for u in undef[:5])
-            more = f"; and {len(undef) - 5} more" if len(undef) > 5 else ""
-            warnings.warn(f"the index is undefined in {len(undef)} domain(s) ({named}{more}); they are "
-                          "reported as not publishable (see by_group.reasons)",
-                          HappinessIndexWarning, stacklevel=2)
 
-        def dom_vcov():
-            if not is_rep:
-                return C[np.ix_([u * Q + Q - 1 for u in range(D)], [u * Q + Q - 1 for u in range(D)])]
-            if rep_q is not None:
-                Z = rep_q[:, :D, -1]
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    return design._rep_variance(Z, q[:D, -1])
-            Z = Sr[:, :D, :].reshape(Sr.shape[0], D * p)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                Vs = design._rep_variance(Z, S[:D].reshape(-1))
-            Jb = np.zeros((D, D * p))
-            for u in range(D):
-                Jb[u, u * p:(u + 1) * p] = np.nan_to_num(Jqs[u, -1])
-            return Jb @ Vs @ Jb.T
+def _domain_table(ctx: _AssemblyContext, data, doms: _Domains) -> DomainIndexTable:
+    """One row per domain: index, difference from the city, and the publication rule's verdict."""
+    est, spec, level = ctx.est, ctx.spec, ctx.level
+    q, city, D, p, K = est.q, est.city, doms.D, est.p, est.K
+    by_cols, keys, dom = doms.by_cols, doms.keys, doms.dom
+    name_col = spec.design.commune_name
+    if (name_col and name_col in data.columns and by_cols == [spec.design.commune]
+            and name_col not in keys.columns):
+        first = pd.Series(data[name_col].to_numpy()[dom >= 0]).groupby(dom[dom >= 0]).first()
+        keys = keys.copy()
+        keys[name_col] = [_nfc(x) for x in first.reindex(range(D)).to_numpy()]
+    labels = [", ".join(str(x) for x in keys.loc[u, by_cols].tolist()) for u in range(D)]
+    rule = spec.publication.effective(spec.scale)
+    Vcity = est.cov_block(city)[-1, -1]
+    ests, diffs, pub, reasons, reasons_en, reasons_vi = [], [], [], [], [], []
+    for u in range(D):
+        n_u, df_u = int(est.counts[u]), float(est.dfs[u])
+        e = ctx.index_estimate(labels[u], u, df_u, n_u)
+        ests.append(e)
+        vdiff = float(est.cov_block(u)[-1, -1] + Vcity - 2 * est.cov_cross(u)[-1, -1])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            diffs.append(make_estimate(f"{labels[u]} - city", float(q[u, -1] - q[city, -1]),
+                                       max(vdiff, 0.0) if vdiff == vdiff else float("nan"),
+                                       df_u, level=level, statistic="difference", variance_method=ctx.vm_short))
+        en, vi = _publication_reasons(e, n_u, df_u, rule["min_n"], rule["max_cv"], rule["max_ci_halfwidth"],
+                                      rule["min_df"], est.undefined_reason(u) if not math.isfinite(e.estimate) else "")
+        pub.append(not en)
+        reasons_en.append("; ".join(en))
+        reasons_vi.append("; ".join(vi))
+        reasons.append("; ".join(f"{a} / {b}" for a, b in zip(en, vi)))
+    undef = [u for u, e in enumerate(ests) if not math.isfinite(e.estimate)]
+    if undef:
+        named = "; ".join(f"{labels[u]}: {est.undefined_reason(u)}" for u in undef[:5])
+        more = f"; and {len(undef) - 5} more" if len(undef) > 5 else ""
+        warnings.warn(f"the index is undefined in {len(undef)} domain(s) ({named}{more}); they are "
+                      "reported as not publishable (see by_group.reasons)",
+                      HappinessIndexWarning, stacklevel=3)
+    return DomainIndexTable(
+        ests, keys, labels, est.dom_vcov, df=float(np.min(est.dfs)), level=level, variance_method=ctx.vm_short,
+        publishable=pub, reasons=reasons, differences=diffs,
+        component_estimates=pd.DataFrame(q[:D, p:p + K], columns=ctx.plan.comp_names),
+        reasons_en=reasons_en, reasons_vi=reasons_vi, publication_rule=rule,
+    )
 
-        by_group = DomainIndexTable(
-            ests, keys, labels, dom_vcov, df=float(np.min(dfs)), level=level, variance_method=vm_short,
-            publishable=pub, reasons=reasons, differences=diffs, component_estimates=comp_frame,
-            reasons_en=reasons_en, reasons_vi=reasons_vi, publication_rule=rule,
-        )
 
-    # ---------------------------------------------------------------- sensitivity
+def _sensitivity(est: _IndexEstimates, plan, spec, scale) -> pd.DataFrame:
+    """Per formula input: value, partial derivative and elasticity of the city index, with a note."""
+    S, q, city = est.S, est.q, est.city
     X, _ = _inputs(S[city:city + 1], plan)
     xval = X[0]
-    gi = g_in[city]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        el = gi * xval / q[city, -1]
+    gi = est.g_in[city]
     if spec.preset == "af_gnh":
         Hn, An = float(S[city, plan.extra["H_n"]]), float(S[city, plan.extra["A_n"]])
         sens = pd.DataFrame({"value": [Hn, An], "partial_derivative": [-scale * An, -scale * Hn]},
@@ -1546,78 +1649,88 @@ def compute_index(
             "vi": "GNH = 1 − H_n·A_n: chỉ số tăng khi tỷ lệ người chưa hạnh phúc (H_n) giảm hoặc khi họ "
                   "thiếu hụt ít chỉ báo hơn (A_n); chỉ số nằm trong [0, 100].",
         }
+        return sens
+    with np.errstate(divide="ignore", invalid="ignore"):
+        el = gi * xval / q[city, -1]
+    sens = pd.DataFrame({"value": xval, "partial_derivative": gi, "elasticity": el}, index=plan.input_names)
+    if spec.preset == "nef_ratio":
+        sens.attrs["note"] = dict(_NEF_NOTE)
     else:
-        sens = pd.DataFrame({"value": xval, "partial_derivative": gi, "elasticity": el}, index=plan.input_names)
-        if spec.preset == "nef_ratio":
-            sens.attrs["note"] = dict(_NEF_NOTE)
-        else:
-            neg = [nm for nm, d in zip(plan.input_names, gi) if d < 0]
-            sens.attrs["note"] = {
-                "en": f"Index = {plan.formula}. " + (f"It FALLS when {', '.join(neg)} rise(s)." if neg else
-                                                     "It rises with every component."),
-                "vi": f"Chỉ số = {plan.formula}. " + (f"Chỉ số GIẢM khi {', '.join(neg)} tăng." if neg else
-                                                      "Chỉ số tăng theo mọi thành phần."),
-            }
-
-    # ---------------------------------------------------------------- AF details
-    af = None
-    if spec.preset == "af_gnh":
-        ex = plan.extra
-
-        def share_est(name, j):
-            v = float(q[city, j])
-            var = float(Vc[j, j])
-            return make_estimate(name, v, var if var == var else float("nan"), city_df, level=level,
-                                 statistic="ratio", variance_method=vm_short, n=n_city)
-
-        m0 = float(S[city, ex["M0"]])
-        contrib = []
-        for nm, w in zip(ex["af_items"], ex["af_weights"]):
-            h = float(S[city, ex["censored"][nm]])
-            contrib.append({"indicator": nm, "weight": w, "censored_headcount": h,
-                            "contribution_pct": 100 * w * h / m0 if m0 > 0 else float("nan")})
-        by_ind = pd.DataFrame(contrib)
-        item_to_comp = {}
-        for c in spec.components:
-            for it in c.items:
-                item_to_comp.setdefault(it, c.name)
-        by_ind["domain"] = [item_to_comp.get(nm, "") for nm in by_ind["indicator"]]
-        by_domain = by_ind.groupby("domain", sort=False)["contribution_pct"].sum().reset_index()
-        af = {
-            "H_n": share_est("H_n", ex["H_n"]),
-            "A_n": share_est("A_n", ex["A_n"]),
-            "M0": share_est("M0", ex["M0"]),
-            "threshold": spec.af.threshold,
-            "n_on_threshold": ex["n_on_threshold"],
-            "decomposition_by_indicator": by_ind,
-            "decomposition_by_domain": by_domain,
+        neg = [nm for nm, d in zip(plan.input_names, gi) if d < 0]
+        sens.attrs["note"] = {
+            "en": f"Index = {plan.formula}. " + (f"It FALLS when {', '.join(neg)} rise(s)." if neg else
+                                                 "It rises with every component."),
+            "vi": f"Chỉ số = {plan.formula}. " + (f"Chỉ số GIẢM khi {', '.join(neg)} tăng." if neg else
+                                                  "Chỉ số tăng theo mọi thành phần."),
         }
-        if has_by:
-            i_c = plan.col_names.index("af:censored_insufficiency")
-            tot_c = float(Tall[city, i_c])
-            grp = keys.copy()
-            grp["M0"] = S[:D, ex["M0"]]
-            grp["population_share"] = Tall[:D, plan.col_names.index("af:complete")] / Tall[city, plan.col_names.index("af:complete")]
-            grp["contribution_pct"] = 100 * Tall[:D, i_c] / tot_c if tot_c > 0 else np.nan
-            af["decomposition_by_group"] = grp
+    return sens
 
-    # ---------------------------------------------------------------- diagnostics
+
+def _af_details(ctx: _AssemblyContext, doms: _Domains) -> dict:
+    """Alkire-Foster details: H_n, A_n, M0 and the decompositions by indicator, domain and group."""
+    est, plan, spec = ctx.est, ctx.plan, ctx.spec
+    q, S, Tall, city, D = est.q, est.S, est.Tall, est.city, doms.D
+    Vc = est.cov_block(city)
+    ex = plan.extra
+
+    def share_est(name, j):
+        var = float(Vc[j, j])
+        return make_estimate(name, float(q[city, j]), var if var == var else float("nan"), est.city_df,
+                             level=ctx.level, statistic="ratio", variance_method=ctx.vm_short, n=ctx.n_city)
+
+    m0 = float(S[city, ex["M0"]])
+    contrib = []
+    for nm, w in zip(ex["af_items"], ex["af_weights"]):
+        h = float(S[city, ex["censored"][nm]])
+        contrib.append({"indicator": nm, "weight": w, "censored_headcount": h,
+                        "contribution_pct": 100 * w * h / m0 if m0 > 0 else float("nan")})
+    by_ind = pd.DataFrame(contrib)
+    item_to_comp = {}
+    for c in spec.components:
+        for it in c.items:
+            item_to_comp.setdefault(it, c.name)
+    by_ind["domain"] = [item_to_comp.get(nm, "") for nm in by_ind["indicator"]]
+    by_domain = by_ind.groupby("domain", sort=False)["contribution_pct"].sum().reset_index()
+    af = {
+        "H_n": share_est("H_n", ex["H_n"]),
+        "A_n": share_est("A_n", ex["A_n"]),
+        "M0": share_est("M0", ex["M0"]),
+        "threshold": spec.af.threshold,
+        "n_on_threshold": ex["n_on_threshold"],
+        "decomposition_by_indicator": by_ind,
+        "decomposition_by_domain": by_domain,
+    }
+    if doms.by_cols is not None:
+        i_c = plan.col_names.index("af:censored_insufficiency")
+        i_all = plan.col_names.index("af:complete")
+        tot_c = float(Tall[city, i_c])
+        grp = doms.keys.copy()
+        grp["M0"] = S[:D, ex["M0"]]
+        grp["population_share"] = Tall[:D, i_all] / Tall[city, i_all]
+        grp["contribution_pct"] = 100 * Tall[:D, i_c] / tot_c if tot_c > 0 else np.nan
+        af["decomposition_by_group"] = grp
+    return af
+
+
+def _diagnostics(data, spec, ind, plan, design, est: _IndexEstimates, in_dom, n_city, full) -> dict:
+    """Sample sizes, Kish's effective n, item nonresponse; with ``full`` also design effects and reliability."""
     diag: dict = {}
-    w = design._w
-    wd = np.where(in_dom, w, 0.0)
+    wd = np.where(in_dom, design.weights.to_numpy(), 0.0)
     sw = float(wd.sum())
-    diag["n"] = int(n)
+    diag["n"] = int(len(data))
     diag["n_domain"] = n_city
     diag["sum_weights"] = sw
     diag["kish_effective_n"] = float(sw**2 / float((wd**2).sum()))
     nr = []
-    for it in item_names:
+    for j in plan.item_index:
+        it = plan.ratio_names[j]
         miss = ~np.isfinite(ind[it].to_numpy(dtype=float)) & in_dom
         nr.append({"item": it, "n_missing": int(miss.sum()), "rate": float(miss.sum() / max(n_city, 1)),
                    "weighted_rate": float(wd[miss].sum() / sw) if sw > 0 else float("nan")})
     diag["item_nonresponse"] = pd.DataFrame(nr)
-    if diagnostics:
-        diag["deff"] = _design_effects(plan, S[city], Vc, g_in[city], wd, in_dom)
+    if full:
+        city = est.city
+        diag["deff"] = _design_effects(plan, est.S[city], est.cov_block(city), est.g_in[city], wd, in_dom)
         alphas, analyses = {}, []
         for c in spec.components:
             sc = _reliability_scores(data, spec, ind, c.items)
@@ -1627,43 +1740,37 @@ def compute_index(
             analyses.append(ia)
         diag["cronbach_alpha"] = alphas
         diag["item_analysis"] = pd.concat(analyses, ignore_index=True)
+    return diag
 
-    # ---------------------------------------------------------------- provenance
-    import happiness_index as _hi
+
+def _provenance(data, spec, plan, design, doms: _Domains, est: _IndexEstimates, seed, ci_text, level) -> dict:
+    """Spec and data hashes, library version, variance method and options: enough to reproduce the run."""
+    from .. import __version__
 
     used_cols = [it for c in spec.components for it in c.items]
     if spec.preset == "af_gnh":
         used_cols += plan.extra["af_items"]
     for col in (spec.design.weights, spec.design.strata, spec.design.psu, spec.design.fpc,
-                getattr(design, "weights_column", None), *(by_cols or [])):
+                getattr(design, "weights_column", None), *(doms.by_cols or [])):
         if isinstance(col, str) and col in data.columns:
             used_cols.append(col)
     for col in getattr(design, "psu_columns", []) or []:
         if col in data.columns:
             used_cols.append(col)
-    prov = {
+    return {
         "spec_name": spec.name,
         "spec_version": spec.version,
         "spec_hash": spec.content_hash(),
         "data_hash": _data_hash(data, used_cols),
         "data_hash_columns": sorted(set(used_cols)),
-        "n_rows": int(n),
-        "library_version": getattr(_hi, "__version__", "unknown"),
-        "variance_method": variance_method,
-        "replicates": int(design.n_replicates) if is_rep else None,
+        "n_rows": int(len(data)),
+        "library_version": __version__,
+        "variance_method": est.variance_method,
+        "replicates": int(design.n_replicates) if est.is_rep else None,
         "seed": seed if seed is not None else getattr(design, "seed", None),
         "ci_scale": ci_text,
         "level": level,
     }
-    band = None
-    if spec.levels:
-        try:
-            band = spec.level_for(overall.estimate)
-        except SpecError:
-            band = None
-    return IndexResult(overall=overall, components=components, items=items_tab, by_group=by_group, level=band,
-                       diagnostics=diag, sensitivity=sens, provenance=prov, ci_scale=ci_text,
-                       variance_method=variance_method, spec=spec, af=af)
 
 
 def _reliability_scores(data, spec, ind, items) -> np.ndarray:
@@ -1684,20 +1791,26 @@ def _reliability_scores(data, spec, ind, items) -> np.ndarray:
 def _design_effects(plan: _Plan, s, Vc, g, wd, in_dom) -> dict:
     """deff = design variance / SRS-without-replacement variance (R's svymean deff)
     for every component and the index, from the linearised respondent scores."""
-    Y = plan.Y
     sw = wd.sum()
     p = len(plan.num)
     K = plan.A.shape[0]
-    # z for each share: r (y - s) * sw / t_den  (mean scale)
-    tden = (wd[:, None] * Y[:, plan.den]).sum(axis=0)
-    Zs = (Y[:, plan.num] - s[None, :] * Y[:, plan.den]) * (sw / tden)[None, :]
-    Zs = np.nan_to_num(Zs)
-    Zc = Zs @ plan.A.T  # (n, K)
-    Zi = Zs @ (g @ plan.B)
+    # z for each share: (y - s r) * sw / t_den (mean scale), combined column by column into the
+    # component and index scores: Z = sum_j z_j M_j with M = [A' | g B] (no n x p array)
+    M = np.column_stack([plan.A.T, g @ plan.B])  # (p, K + 1)
+    Z = [np.zeros(len(wd)) for _ in range(K + 1)]  # one contiguous score column per output
+    for j in range(p):
+        y_num, y_den = plan.columns[plan.num[j]], plan.columns[plan.den[j]]
+        tden = float(np.dot(wd, y_den))
+        if not (tden != 0 and np.isfinite(s[j])) or not np.any(M[j]):
+            continue  # an undefined share contributes 0 (as nan_to_num did)
+        zj = np.subtract(y_num, s[j] * y_den)
+        zj *= sw / tden
+        for i in np.flatnonzero(M[j]):  # a share enters its component and the index only
+            Z[i] += M[j, i] * zj
     dom = np.where(in_dom, 0, -1)
     out = {}
-    for name, z, var in [*((plan.comp_names[i], Zc[:, i], Vc[p + i, p + i]) for i in range(K)),
-                         ("index", Zi, Vc[p + K, p + K])]:
+    for name, z, var in [*((plan.comp_names[i], Z[i], Vc[p + i, p + i]) for i in range(K)),
+                         ("index", Z[K], Vc[p + K, p + K])]:
         vsrs = float(srs_variance(z, wd, dom, 1)[0])
         out[name] = float(var / vsrs) if vsrs > 0 else float("nan")
     return out

@@ -151,6 +151,7 @@ class _Engine:
         self.w = design.weights.to_numpy(dtype=float)
         self.W = design.replicate_weights() if self.rep else None
         self._df: dict = {}
+        self.last_reps: np.ndarray | None = None
 
     def shares_vcov(self, I: np.ndarray, mask: np.ndarray):
         """Shares ``sum w I_c / sum w`` over ``mask`` rows (``I``: n × m 0/1) and their covariance."""
@@ -168,10 +169,31 @@ class _Engine:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 V = self.design.replicate_vcov(reps, p)
+            self.last_reps = reps
         else:
+            self.last_reps = None
             Z = wm[:, None] * (I - p[None, :]) / N
             V = self.design.influence_vcov(Z, domain=mask)
         return p, V
+
+    def logit_se(self, sel: np.ndarray, share: float) -> float | None:
+        """Replicate SE of ``logit`` of the share ``sel @ p`` (None on a Taylor design).
+
+        As R's ``svyciprop(method="logit")`` on a replicate design and the design's own
+        ``proportion``: the replicate variance of the logit of the replicate shares; a
+        replicate share of 0 or 1 makes it infinite (interval [0, 1]).
+        """
+        if self.last_reps is None or not 0 < share < 1:
+            return None
+        r = self.last_reps @ sel
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lr = np.log(r / (1 - r))
+        if not np.isfinite(lr).all():
+            return math.inf
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            v = self.design.replicate_vcov(lr, math.log(share / (1 - share)))[0, 0]
+        return math.sqrt(max(v, 0.0))
 
     def df(self, mask: np.ndarray) -> float:
         key = hash(np.packbits(mask).tobytes())
@@ -180,7 +202,11 @@ class _Engine:
         return self._df[key]
 
 
-def _interval(share, se, df, level, method, n):
+def _interval(share, se, df, level, method, n, logit_se=None):
+    if method == "logit" and logit_se is not None:
+        if math.isinf(logit_se):
+            return (0.0, 1.0) if df > 0 else (float("nan"), float("nan"))
+        se = logit_se * share * (1 - share)  # the SE that gives logit_se on the logit scale
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return proportion_interval(float(share), float(se), df, level=level, method=method, n=n)
@@ -201,7 +227,7 @@ def _one(engine, item, cats, v, gmask, group, level, ci_method, bands):
     se = np.sqrt(np.clip(np.diag(V), 0.0, None))
     share_rows = []
     for k, cat in enumerate(c):
-        lo, hi = _interval(p[k], se[k], df, level, ci_method, n)
+        lo, hi = _interval(p[k], se[k], df, level, ci_method, n, engine.logit_se(np.eye(len(c))[k], float(p[k])))
         share_rows.append({"group": group, "item": item.name, "label_en": item.labels.en, "label_vi": item.labels.vi,
                            "category": int(cat) if float(cat).is_integer() else cat, "share": float(p[k]),
                            "ci_low": lo, "ci_high": hi, "se": float(se[k]), "df": df, "n": n})
@@ -217,7 +243,7 @@ def _one(engine, item, cats, v, gmask, group, level, ci_method, bands):
         sel = ((c >= b.lower) & (c <= b.upper)).astype(float)
         s = float(sel @ p)
         bse = float(math.sqrt(max(sel @ V @ sel, 0.0)))
-        lo, hi = _interval(s, bse, df, level, ci_method, n)
+        lo, hi = _interval(s, bse, df, level, ci_method, n, engine.logit_se(sel, s))
         band_rows.append({"group": group, "item": item.name, "band": f"{b.lower:g}–{b.upper:g}",
                           "label_en": b.labels.en, "label_vi": b.labels.vi, "share": s, "se": bse,
                           "ci_low": lo, "ci_high": hi})

@@ -57,6 +57,7 @@ from scipy import special, stats
 
 from ..errors import EstimationError, HappinessIndexWarning
 from .estimators import EstimateTable, check_df, make_estimate, t_quantile
+from .variance import Statistic, warn_dropped_domains
 
 __all__ = ["estimate_quantiles", "weighted_quantile", "QUANTILE_RULES", "QUANTILE_INTERVALS"]
 
@@ -326,12 +327,88 @@ def estimate_quantiles(
         replicate design, a "quantile" interval on a Taylor design, a non-numeric or
         missing-valued column (without ``na_rm``), an empty domain.
     """
+    is_rep, cdf_type = _check_quantile_options(design, x, rule, ci_method, interval_type)
+    single_p = not isinstance(p, (list, tuple, np.ndarray, pd.Series))
+    ps = np.atleast_1d(np.asarray(p, dtype=float))
+    if not np.all((ps >= 0) & (ps <= 1)):
+        raise EstimationError(f"quantile probabilities must be in [0, 1]; got {ps.tolist()} (write 0.5 for the median)")
+    if df is not None:
+        df = check_df(df)
+        if not df > 0:
+            raise EstimationError(f"df must be positive (math.inf for Normal quantiles), got {df!r}")
+    xv, dom, dom_rows, counts, key_table, D = _quantile_domains(design, x, na_rm)
+    w = design.weights.to_numpy()
+    # rows of each domain in row order, from one stable sort (not D boolean scans of n rows)
+    order = np.argsort(dom, kind="stable")
+    bounds = np.searchsorted(dom[order], np.arange(D + 1))
+    doms = [_DomainData(xv[r], w[r], r) for r in (order[bounds[d]:bounds[d + 1]] for d in range(D))]
+    qhat = np.array([dd.q(ps, rule) for dd in doms])  # (D, P)
+    # CDF at the estimate, F = mean(x <= qhat), with its design SE: one engine call
+    P = len(ps)
+    n = len(xv)
+    thr = np.zeros((n, P))
+    sel = dom >= 0
+    thr[sel] = qhat[dom[sel]]
+    Ycdf = np.column_stack([(xv[:, None] <= thr).astype(float), np.ones(n)])
+    res = design.estimate_statistic(Statistic([f"F{j}" for j in range(P)], Ycdf, np.arange(P), np.full(P, P), "mean", [x]), dom, D)
+    rep_q = Vq = None
+    if interval_type == "quantile":
+        rep_q = _replicate_quantiles(design, xv, dom, D, ps, rule)
+        Vq = design.replicate_vcov(rep_q, qhat.reshape(-1))
+    opts = dict(x=x, rule=rule, ci_method=ci_method, interval_type=interval_type, cdf_type=cdf_type, level=level,
+                df=df, keyed=key_table is not None)
+    estimates, labels, key_rows, nan_reasons = [], [], [], []
+    for d, dd in enumerate(doms):
+        n_rows = int(np.sum(dom_rows == d))
+        kd = key_table.iloc[d].to_dict() if key_table is not None else None
+        for j, pj in enumerate(ps):
+            if interval_type == "quantile":
+                interval = _replicate_interval(float(qhat[d, j]), float(Vq[d * P + j, d * P + j]))
+            elif ci_method == "score":
+                interval = _score_interval_fn(design, xv, dom, d, dd, float(pj), rule, dom_rows)
+            else:
+                interval = _woodruff_interval(float(res.theta[d, j]), float(res.var[d, j]), dd, rule, cdf_type,
+                                              n_rows, float(res.df[d]))
+            est, label, row, why = _quantile_estimate(
+                design, opts, float(pj), float(qhat[d, j]), interval, float(res.df[d]), int(counts[d]), P, kd,
+                cdf=(float(res.theta[d, j]), float(res.var[d, j]), n_rows),
+            )
+            if why:
+                nan_reasons.append(f"{est.name}: {why}")
+            estimates.append(est)
+            labels.append(label)
+            key_rows.append(row)
+    _warn_no_interval(nan_reasons)
+    if single_p and key_table is None:
+        return estimates[0]
+    if rep_q is not None:
+        vcov, reps, rep_var = Vq, rep_q, design.replicate_vcov
+    else:
+        vcov = np.full((len(estimates),) * 2, np.nan)
+        np.fill_diagonal(vcov, np.array([e.se for e in estimates]) ** 2)
+        reps = rep_var = None
+    return EstimateTable(
+        estimates,
+        pd.DataFrame(key_rows),
+        labels,
+        vcov,
+        df=float(np.min(res.df)) if df is None else float(df),
+        level=level,
+        variance_method=design.variance_method,
+        replicates=reps,
+        replicate_variance=rep_var,
+        function_method="delta" if reps is not None else None,
+    )
+
+
+def _check_quantile_options(design, x, rule, ci_method, interval_type) -> tuple[bool, str]:
+    """Refuse unknown options; return (replicate design?, the CDF interval type actually used)."""
     _check_rule(rule)
     if ci_method not in ("woodruff", "score"):
         raise EstimationError(f"ci_method={ci_method!r}: quantile intervals are 'woodruff' or 'score'")
     if interval_type not in QUANTILE_INTERVALS:
         raise EstimationError(f"interval_type={interval_type!r} is not one of {QUANTILE_INTERVALS}")
-    is_rep = getattr(design, "_variance_method", "taylor") == "replicate"
+    is_rep = design.variance_method == "replicate"
     cdf_type = interval_type
     if is_rep and interval_type in ("beta", "xlogit", "asin"):
         # R survey 4.1.1's svyquantile.svyrep.design calls woodruffCI without passing
@@ -341,22 +418,18 @@ def estimate_quantiles(
         raise EstimationError("interval_type='quantile' needs replicate weights (a ReplicateDesign)")
     if ci_method == "score" and is_rep:
         raise EstimationError("the score interval is for Taylor designs; use ci_method='woodruff' on replicate designs")
-    single_p = not isinstance(p, (list, tuple, np.ndarray, pd.Series))
-    ps = np.atleast_1d(np.asarray(p, dtype=float))
-    if not np.all((ps >= 0) & (ps <= 1)):
-        raise EstimationError(f"quantile probabilities must be in [0, 1]; got {ps.tolist()} (write 0.5 for the median)")
     if isinstance(x, (list, tuple)):
         raise EstimationError("quantile() takes one column; call it once per column")
-    if df is not None:
-        df = check_df(df)
-        if not df > 0:
-            raise EstimationError(f"df must be positive (math.inf for Normal quantiles), got {df!r}")
+    return is_rep, cdf_type
 
-    Y, ok = design._values([x], na_rm)
+
+def _quantile_domains(design, x, na_rm):
+    """Values, domain codes (empty domains dropped, with a warning), R's row counts per domain."""
+    Y, ok = design.analysis_values([x], na_rm)
     xv = Y[:, 0]
-    dom, key_table, D = design._domain_codes(ok)
+    dom, key_table, D = design.domain_codes(ok)
     # R's nrow(design) per domain (the "beta" df adjustment): zero-weight rows count
-    dom_rows = design._domain_codes(ok, keep_zero=True)[0]
+    dom_rows = design.domain_codes(ok, keep_zero=True)[0]
     counts = np.bincount(dom[dom >= 0], minlength=D)
     if key_table is None and counts[0] == 0:
         raise EstimationError(f"the domain is empty: no respondent with a non-missing {x!r}")
@@ -366,9 +439,7 @@ def estimate_quantiles(
             raise EstimationError(
                 f"every domain is empty: no respondent with a non-zero weight, a domain key and a non-missing {x!r}"
             )
-        from .design import _warn_dropped_domains
-
-        _warn_dropped_domains(key_table, present, design._by_cols, [x])
+        warn_dropped_domains(key_table, present, list(key_table.columns), [x])
         key_table = key_table[present].reset_index(drop=True)
         remap = np.full(D, -1)
         remap[present] = np.arange(present.sum())
@@ -376,141 +447,109 @@ def estimate_quantiles(
         dom_rows = np.where(dom_rows >= 0, remap[np.maximum(dom_rows, 0)], -1)
         counts = counts[present]
         D = int(present.sum())
-    w = design._w
+    return xv, dom, dom_rows, counts, key_table, D
+
+
+def _replicate_quantiles(design, xv, dom, D, ps, rule) -> np.ndarray:
+    """The quantiles under every replicate weight column: (R, D·P), domains outer."""
+    Wfull = design.replicate_weights()
     P = len(ps)
-    # rows of each domain in row order, from one stable sort (not D boolean scans of n rows)
-    order = np.argsort(dom, kind="stable")
-    bounds = np.searchsorted(dom[order], np.arange(D + 1))
-    doms = [_DomainData(xv[r], w[r], r) for r in (order[bounds[d]:bounds[d + 1]] for d in range(D))]
-    qhat = np.array([dd.q(ps, rule) for dd in doms])  # (D, P)
-
-    # CDF at the estimate, F = mean(x <= qhat), with its design SE: one engine call
-    from .design import _Stat
-
-    thr = np.zeros((design._n, P))
-    sel = dom >= 0
-    thr[sel] = qhat[dom[sel]]
-    Ycdf = np.column_stack([(xv[:, None] <= thr).astype(float), np.ones(design._n)])
-    stat = _Stat([f"F{j}" for j in range(P)], Ycdf, np.arange(P), np.full(P, P), "mean", [x])
-    res = design._estimate_stat(stat, dom, D)
-    F, varF, dfs = res["theta"], res["var"], res["df"]
-
-    rep_q = None
-    if interval_type == "quantile":
-        Wfull = design.replicate_weights()
-        rep_q = np.zeros((Wfull.shape[1], D * P))
-        for d, dd in enumerate(doms):  # domains: few; replicates are vectorised
-            dr = np.flatnonzero(dom == d)
-            o = np.argsort(xv[dr], kind="stable")
-            xs = xv[dr][o]
-            Wr = Wfull[dr][o]
-            for j, pj in enumerate(ps):
-                rep_q[:, d * P + j] = _rep_rule(xs, Wr, float(pj), rule)
-        Vq = design._rep_variance(rep_q, qhat.reshape(-1))
-
-    estimates, labels, key_rows = [], [], []
-    nan_reasons: list[str] = []
-    for d, dd in enumerate(doms):
-        n_rows = int(np.sum(dom_rows == d))
+    rep_q = np.zeros((Wfull.shape[1], D * P))
+    for d in range(D):  # domains: few; replicates are vectorised
+        dr = np.flatnonzero(dom == d)
+        o = np.argsort(xv[dr], kind="stable")
+        xs = xv[dr][o]
+        Wr = Wfull[dr][o]
         for j, pj in enumerate(ps):
-            dfd = float(dfs[d]) if df is None else float(df)
-            degf_d = float(dfs[d])
-            qh = float(qhat[d, j])
-            Fj, seF = float(F[d, j]), math.sqrt(max(float(varF[d, j]), 0.0))
-            if interval_type == "quantile":
-                seq_ = math.sqrt(max(float(Vq[d * P + j, d * P + j]), 0.0))
+            rep_q[:, d * P + j] = _rep_rule(xs, Wr, float(pj), rule)
+    return rep_q
 
-                def interval(lvl, dfx, _q=qh, _s=seq_):
-                    t = t_quantile(lvl, dfx)
-                    return (_q - t * _s, _q + t * _s)
 
-            elif ci_method == "score":
-                interval = _score_interval_fn(design, xv, dom, d, dd, float(pj), rule, dom_rows)
-            else:
+def _replicate_interval(qh: float, var: float):
+    """Wald interval with the replicate SE of the quantile itself."""
+    se = math.sqrt(max(var, 0.0))
 
-                def interval(lvl, dfx, _F=Fj, _se=seF, _dd=dd, _n=n_rows, _g=degf_d):
-                    lo, hi = _cdf_interval(_F, _se, lvl, dfx, cdf_type, _n, _g)
-                    qlo = np.nan if not (np.isfinite(lo) and lo >= 0) else float(_dd.q(lo, rule)[0])
-                    qhi = np.nan if not (np.isfinite(hi) and hi <= 1) else float(_dd.q(hi, rule)[0])
-                    return (qlo, qhi)
+    def interval(lvl, dfx):
+        t = t_quantile(lvl, dfx)
+        return (qh - t * se, qh + t * se)
 
-            lo, hi = interval(level, dfd) if dfd > 0 else (np.nan, np.nan)
-            t = t_quantile(level, dfd)
-            se = (hi - lo) / (2 * t) if np.isfinite(t) else np.nan
-            name = f"{pj:g}"
-            if key_table is not None:
-                kd = key_table.iloc[d].to_dict()
-                dom_label = ", ".join(str(v) for v in kd.values())
-                label = dom_label if P == 1 else f"{dom_label}:{name}"
-                row = dict(kd)
-                row["p"] = float(pj)
-            else:
-                label = name
-                row = {"variable": x, "p": float(pj)}
-            est = make_estimate(
-                f"{x} q{name}" if key_table is None else f"{label} ({x} q{name})",
-                qh,
-                se * se if np.isfinite(se) else np.nan,
-                dfd,
-                level=level,
-                ci_method=("score" if ci_method == "score" else f"woodruff-{interval_type}")
-                if interval_type != "quantile"
-                else "replicate-quantile",
-                n=int(counts[d]),
-                statistic="quantile",
-                variance_method=design._variance_method,
-                interval=interval,
-            )
-            if not np.isfinite(se):
-                est = _with_se(est, np.nan)
-                if not dfd > 0:
-                    why = f"the domain has {dfd:g} degrees of freedom (<= 0)"
-                elif interval_type == "quantile":
-                    why = "the replicate quantiles are undefined"
-                elif ci_method == "score":
-                    why = "the score statistic does not cross the t quantile inside the data range"
-                else:
-                    clo, chi = _cdf_interval(Fj, seF, level, dfd, cdf_type, n_rows, degf_d)
-                    why = (
-                        f"the CDF interval [{clo:.4g}, {chi:.4g}] around F = {Fj:.4g} falls outside [0, 1], "
-                        "i.e. beyond the data range"
-                        if np.isfinite(clo) and np.isfinite(chi)
-                        else f"the CDF interval around F = {Fj:.4g} is undefined (SE {seF:.3g})"
-                    )
-                nan_reasons.append(f"{est.name}: {why}")
-            estimates.append(est)
-            labels.append(label)
-            key_rows.append(row)
-    if nan_reasons:
-        shown = "; ".join(nan_reasons[:5]) + (f"; and {len(nan_reasons) - 5} more" if len(nan_reasons) > 5 else "")
-        warnings.warn(
-            f"{len(nan_reasons)} quantile(s) have no interval (SE and limits NaN, as R's svyquantile gives NA): "
-            f"{shown}. A wider domain, another interval_type or ci_method, or a lower level may give one.",
-            HappinessIndexWarning,
-            stacklevel=3,
-        )
-    if single_p and key_table is None:
-        return estimates[0]
-    k = len(estimates)
-    if rep_q is not None:
-        vcov = Vq
-        reps, rep_var = rep_q, design._rep_variance
+    return interval
+
+
+def _woodruff_interval(F: float, varF: float, dd, rule, cdf_type, n_rows, degf):
+    """Woodruff: an interval for the CDF at the estimate, mapped back through the inverse CDF."""
+    seF = math.sqrt(max(varF, 0.0))
+
+    def interval(lvl, dfx):
+        lo, hi = _cdf_interval(F, seF, lvl, dfx, cdf_type, n_rows, degf)
+        qlo = np.nan if not (np.isfinite(lo) and lo >= 0) else float(dd.q(lo, rule)[0])
+        qhi = np.nan if not (np.isfinite(hi) and hi <= 1) else float(dd.q(hi, rule)[0])
+        return (qlo, qhi)
+
+    return interval
+
+
+def _quantile_estimate(design, opts, pj, qh, interval, degf_d, n_d, P, kd, cdf):
+    """One quantile's Estimate (SE = interval width / 2t), its label and key row, and why it has no interval."""
+    x, level = opts["x"], opts["level"]
+    dfd = degf_d if opts["df"] is None else float(opts["df"])
+    lo, hi = interval(level, dfd) if dfd > 0 else (np.nan, np.nan)
+    t = t_quantile(level, dfd)
+    se = (hi - lo) / (2 * t) if np.isfinite(t) else np.nan
+    name = f"{pj:g}"
+    if kd is not None:
+        dom_label = ", ".join(str(v) for v in kd.values())
+        label = dom_label if P == 1 else f"{dom_label}:{name}"
+        row = {**kd, "p": pj}
     else:
-        se_arr = np.array([e.se for e in estimates])
-        vcov = np.full((k, k), np.nan)
-        np.fill_diagonal(vcov, se_arr**2)
-        reps = rep_var = None
-    return EstimateTable(
-        estimates,
-        pd.DataFrame(key_rows),
-        labels,
-        vcov,
-        df=float(np.min(dfs)) if df is None else float(df),
+        label = name
+        row = {"variable": x, "p": pj}
+    interval_type, ci_method = opts["interval_type"], opts["ci_method"]
+    est = make_estimate(
+        f"{x} q{name}" if kd is None else f"{label} ({x} q{name})",
+        qh,
+        se * se if np.isfinite(se) else np.nan,
+        dfd,
         level=level,
-        variance_method=design._variance_method,
-        replicates=reps,
-        replicate_variance=rep_var,
-        function_method="delta" if reps is not None else None,
+        ci_method=("score" if ci_method == "score" else f"woodruff-{interval_type}")
+        if interval_type != "quantile"
+        else "replicate-quantile",
+        n=n_d,
+        statistic="quantile",
+        variance_method=design.variance_method,
+        interval=interval,
+    )
+    if np.isfinite(se):
+        return est, label, row, ""
+    est = _with_se(est, np.nan)
+    Fj, varF, n_rows = cdf
+    seF = math.sqrt(max(varF, 0.0))
+    if not dfd > 0:
+        why = f"the domain has {dfd:g} degrees of freedom (<= 0)"
+    elif interval_type == "quantile":
+        why = "the replicate quantiles are undefined"
+    elif ci_method == "score":
+        why = "the score statistic does not cross the t quantile inside the data range"
+    else:
+        clo, chi = _cdf_interval(Fj, seF, level, dfd, opts["cdf_type"], n_rows, degf_d)
+        why = (
+            f"the CDF interval [{clo:.4g}, {chi:.4g}] around F = {Fj:.4g} falls outside [0, 1], "
+            "i.e. beyond the data range"
+            if np.isfinite(clo) and np.isfinite(chi)
+            else f"the CDF interval around F = {Fj:.4g} is undefined (SE {seF:.3g})"
+        )
+    return est, label, row, why
+
+
+def _warn_no_interval(nan_reasons: list) -> None:
+    if not nan_reasons:
+        return
+    shown = "; ".join(nan_reasons[:5]) + (f"; and {len(nan_reasons) - 5} more" if len(nan_reasons) > 5 else "")
+    warnings.warn(
+        f"{len(nan_reasons)} quantile(s) have no interval (SE and limits NaN, as R's svyquantile gives NA): "
+        f"{shown}. A wider domain, another interval_type or ci_method, or a lower level may give one.",
+        HappinessIndexWarning,
+        stacklevel=4,
     )
 
 
@@ -537,8 +576,6 @@ def _score_interval_fn(design, xv, dom, d, dd, p, rule, dom_rows=None):
     ``uniroot`` bisects θ), 15 thresholds per variance-engine call, so a sample of n
     distinct values needs about ``log16(n)`` calls and O(16·n) memory.
     """
-    from .design import _Stat
-
     # R's x holds the domain's zero-weight rows too: they set the search range (min, max,
     # IQR) and count in the unweighted mean(x <= θ)
     rows = np.flatnonzero((dom if dom_rows is None else dom_rows) == d)
@@ -550,7 +587,7 @@ def _score_interval_fn(design, xv, dom, d, dd, p, rule, dom_rows=None):
     thetas = np.concatenate([[lowerT], vals[(vals > lowerT) & (vals <= upperT)]])
     K = len(thetas)
     dom1 = np.where(dom == d, 0, -1)
-    n = design._n
+    n = len(design.data)
     cache: dict[int, float] = {}
 
     def scores(idx):
@@ -559,11 +596,11 @@ def _score_interval_fn(design, xv, dom, d, dd, p, rule, dom_rows=None):
             block = np.asarray(need[start : start + 256])
             B = len(block)
             Y = np.column_stack([(xv[:, None] <= thetas[block][None, :]).astype(float), np.ones(n)])
-            stat = _Stat([f"t{k}" for k in range(B)], Y, np.arange(B), np.full(B, B), "mean", ["score"])
-            res = design._estimate_stat(stat, dom1, 1)
-            se = np.sqrt(np.maximum(res["var"][0], 0.0))
+            stat = Statistic([f"t{k}" for k in range(B)], Y, np.arange(B), np.full(B, B), "mean", ["score"])
+            res = design.estimate_statistic(stat, dom1, 1)
+            se = np.sqrt(np.maximum(res.var[0], 0.0))
             with np.errstate(divide="ignore", invalid="ignore"):
-                sc = (p - res["theta"][0]) / se
+                sc = (p - res.theta[0]) / se
             cache.update(zip(block.tolist(), sc.tolist()))
         return np.array([cache[k] for k in idx])
 

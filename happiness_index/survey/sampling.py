@@ -719,6 +719,22 @@ def allocate(
     if deff <= 0:
         raise SamplingError(f"deff must be > 0, got {deff!r}")
 
+    frame, stratum, size, labels, strata, N, unit_frame = _allocation_frame(frame, stratum, size)
+    lower = _allocation_minimums(n, N, min_per_stratum, strata, frame, stratum, labels)
+    w = _allocation_shares(method, N, sd, cost, power, strata, unit_frame, stratum, labels)
+    reach = np.where(w > 0, N, lower).sum()
+    if reach < n:
+        zero = list(strata[w <= 0])
+        raise SamplingError(
+            f"method={method!r} cannot place n={n}: strata {describe_rows(zero)} get a zero share "
+            "(S_h = 0) and the others hold only "
+            f"{int(np.where(w > 0, N, 0).sum())} units; set min_per_stratum or check sd"
+        )
+    return _allocation_table(n, w, lower, N, strata, z, p, deff, method, power, level, min_per_stratum, stratum, size)
+
+
+def _allocation_frame(frame, stratum, size):
+    """The frame as (frame, stratum column, size column, labels, strata, N_h, unit frame), checked."""
     from_mapping = isinstance(frame, (Mapping, pd.Series))
     if from_mapping:
         items = list(frame.items())
@@ -770,6 +786,11 @@ def allocate(
         N = sizes.to_numpy(float)
         unit_frame = frame
 
+    return frame, stratum, size, labels, strata, N, unit_frame
+
+
+def _allocation_minimums(n, N, min_per_stratum, strata, frame, stratum, labels) -> np.ndarray:
+    """Per-stratum lower bounds (capped at N_h), checked against n and the population."""
     total = int(N.sum())
     if n > total:
         raise SamplingError(f"n={n} exceeds the population size {total} (sum of N_h over {len(N)} strata)")
@@ -791,6 +812,11 @@ def allocate(
             "raise n or lower min_per_stratum"
         )
 
+    return lower
+
+
+def _allocation_shares(method, N, sd, cost, power, strata, unit_frame, stratum, labels) -> np.ndarray:
+    """Relative shares of the allocation method (proportional, equal, Neyman, power, optimal)."""
     S = None
     if sd is not None:
         S = _by_stratum(sd, "sd", strata, unit_frame, stratum, labels)
@@ -819,14 +845,11 @@ def allocate(
         w = N * (S if S is not None else 1.0) / np.sqrt(c)
     w = np.asarray(w, float)
 
-    reach = np.where(w > 0, N, lower).sum()
-    if reach < n:
-        zero = list(strata[w <= 0])
-        raise SamplingError(
-            f"method={method!r} cannot place n={n}: strata {describe_rows(zero)} get a zero share "
-            "(S_h = 0) and the others hold only "
-            f"{int(np.where(w > 0, N, 0).sum())} units; set min_per_stratum or check sd"
-        )
+    return w
+
+
+def _allocation_table(n, w, lower, N, strata, z, p, deff, method, power, level, min_per_stratum, stratum, size):
+    """Integer n_h by largest remainder within [lower, N_h], with each stratum's margin of error."""
     exact = _box_allocation(n, w, lower, N)
     n_h = _largest_remainder(exact, n, N)
     f = n_h / N
@@ -1048,6 +1071,41 @@ def select(
     Särndal, C.-E., Swensson, B. & Wretman, J. (1992). *Model Assisted Survey
     Sampling*, ch. 3-4.
     """
+    stratum, two_stage, m = _check_selection(frame, allocation, method, stratum, size, psu, households_per_psu, units)
+    out, strata, codes, keys, n_vec, N_units, sz = _selection_strata(frame, allocation, stratum, size, psu)
+    rng = np.random.default_rng(seed)
+    pi1, selected, certainty, pi_sums = _first_stage(method, codes, keys, n_vec, N_units, sz, rng)
+    _warn_lonely_selection(keys, n_vec, strata)
+    out["pi1"] = pi1
+    out["fpc1"] = N_units[codes]
+    if method == "pps_systematic":
+        out["certainty"] = certainty
+    first = out.loc[selected]
+    if not two_stage:
+        result = first.copy()
+        result["pi2"] = 1.0
+    else:
+        result = _second_stage(first, out, units, psu, m, stratum, method, rng)
+    result["pi"] = result["pi1"] * result["pi2"]
+    result["design_weight"] = 1.0 / result["pi"]
+    result.attrs.update(
+        {
+            "method": method,
+            "seed": seed if not isinstance(seed, np.random.Generator) else "Generator",
+            "stratum_column": stratum,
+            "psu_column": psu,
+            "size_column": size,
+            "households_per_psu": households_per_psu,
+            "allocation": dict(zip(keys, n_vec.tolist())),
+            "pi1_sums": dict(zip(keys, pi_sums.tolist())),
+            "population_first_stage": dict(zip(keys, N_units.tolist())),
+        }
+    )
+    return result
+
+
+def _check_selection(frame, allocation, method, stratum, size, psu, households_per_psu, units):
+    """Check select()'s arguments; return (stratum column, two-stage?, units per PSU)."""
     if method not in SELECTION_METHODS:
         raise SamplingError(f"unknown selection method {method!r}; use one of {', '.join(SELECTION_METHODS)}")
     if not isinstance(frame, pd.DataFrame):
@@ -1073,6 +1131,8 @@ def select(
         clash = [c for c in _SELECT_COLUMNS if c in units.columns]
         if clash:
             raise SamplingError(f"units already has column(s) {clash} that select() adds; rename them first")
+    else:
+        m = None
     if method == "pps_systematic" and size is None:
         raise SamplingError("method='pps_systematic' needs size= (the measure of size column, e.g. households)")
     if method != "pps_systematic" and size is not None:
@@ -1081,7 +1141,12 @@ def select(
     for name, col in (("stratum", stratum), ("size", size), ("psu", psu)):
         if col is not None and col not in frame.columns:
             raise SamplingError(f"{name} column {col!r} is not in the frame (columns: {list(frame.columns)})")
+    return stratum, two_stage, m
 
+
+def _selection_strata(frame, allocation, stratum, size, psu):
+    """Copy of the frame with NFC strata, stratum codes, n_h and N_h per stratum, PSU sizes (checked)."""
+    sz = None
     out = frame.copy()
     if stratum is not None:
         labels = _stratum_labels(out[stratum], stratum)
@@ -1124,13 +1189,17 @@ def select(
             f"sample size larger than the number of frame units in strata {', '.join(bad)}; "
             "cap the allocation at N_h (allocate() does)"
         )
+    return out, strata, codes, keys, n_vec, N_units, sz
 
-    rng = np.random.default_rng(seed)
-    pi1 = np.zeros(len(out))
-    selected = np.zeros(len(out), dtype=bool)
-    certainty = np.zeros(len(out), dtype=bool)
+
+def _first_stage(method, codes, keys, n_vec, N_units, sz, rng):
+    """First-stage selection (SRS by random ranks, or (PPS) systematic per stratum) and its checks."""
+    n_rows = len(codes)
+    pi1 = np.zeros(n_rows)
+    selected = np.zeros(n_rows, dtype=bool)
+    certainty = np.zeros(n_rows, dtype=bool)
     if method == "srs":
-        key = rng.random(len(out))
+        key = rng.random(n_rows)
         rank = pd.Series(key).groupby(codes).rank(method="first").to_numpy()
         n_row = n_vec[codes]
         selected = rank <= n_row
@@ -1152,6 +1221,11 @@ def select(
             f"internal check failed: inclusion probabilities sum to {pi_sums.tolist()} and "
             f"{got.tolist()} units were drawn for n_h = {n_vec.tolist()}"
         )
+    return pi1, selected, certainty, pi_sums
+
+
+def _warn_lonely_selection(keys, n_vec, strata) -> None:
+    """Warn about strata with a single selected PSU (a lonely PSU at analysis time)."""
     lonely = [keys[i] for i in np.flatnonzero(n_vec == 1)]
     if lonely:
         label = f"stratum {describe_rows(lonely)}" if strata is not None else "the unstratified frame"
@@ -1160,73 +1234,51 @@ def select(
             "its variance cannot be estimated (a lonely PSU at analysis time); allocate at least 2 "
             "PSUs per stratum or plan to collapse strata",
             LonelyPSUWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    out["pi1"] = pi1
-    out["fpc1"] = N_units[codes]
-    if method == "pps_systematic":
-        out["certainty"] = certainty
-    first = out.loc[selected]
 
-    if not two_stage:
-        result = first.copy()
-        result["pi2"] = 1.0
-    else:
-        if psu not in units.columns:
-            raise SamplingError(f"psu column {psu!r} is not in units (columns: {list(units.columns)})")
-        u_psu = units[psu]
-        unknown = ~u_psu.isin(out[psu])
-        if unknown.any():
-            raise SamplingError(
-                f"units has rows whose {psu!r} is not a PSU of the frame: "
-                f"{describe_rows(pd.unique(u_psu[unknown.to_numpy()]).tolist())}; fix the ids or drop those units"
-            )
-        listed = u_psu.value_counts()
-        sel_ids = first[psu]
-        L = listed.reindex(sel_ids.to_numpy()).fillna(0).to_numpy(np.int64)
-        empty = L == 0
-        if empty.any():
-            raise SamplingError(
-                f"selected PSUs {describe_rows(sel_ids[empty].tolist())} have no units in units=; "
-                "list their households or drop them from the frame"
-            )
-        if (L < m).any():
-            short = sel_ids[L < m].tolist()
-            warnings.warn(
-                f"selected PSUs {describe_rows(short)} list fewer than {m} units and are taken completely",
-                HappinessIndexWarning,
-                stacklevel=2,
-            )
-        m_i = np.minimum(m, L)
-        carry = [c for c in ([stratum] if stratum is not None else []) if c not in units.columns]
-        carry += ["pi1", "fpc1"] + (["certainty"] if method == "pps_systematic" else [])
-        # position of each unit's PSU among the selected PSUs (-1: PSU not selected)
-        where = pd.Index(sel_ids.to_numpy()).get_indexer(u_psu.to_numpy())
-        in_sel = where >= 0
-        pos = where[in_sel]
-        key = rng.random(len(pos))
-        rank = pd.Series(key).groupby(pos).rank(method="first").to_numpy()
-        take = rank <= m_i[pos]
-        result = units.loc[in_sel].loc[take].copy()
-        pos = pos[take]
-        for c in carry:
-            result[c] = first[c].to_numpy()[pos]
-        result["pi2"] = m_i[pos] / L[pos]
-        result["fpc2"] = L[pos]
 
-    result["pi"] = result["pi1"] * result["pi2"]
-    result["design_weight"] = 1.0 / result["pi"]
-    result.attrs.update(
-        {
-            "method": method,
-            "seed": seed if not isinstance(seed, np.random.Generator) else "Generator",
-            "stratum_column": stratum,
-            "psu_column": psu,
-            "size_column": size,
-            "households_per_psu": households_per_psu,
-            "allocation": dict(zip(keys, n_vec.tolist())),
-            "pi1_sums": dict(zip(keys, pi_sums.tolist())),
-            "population_first_stage": dict(zip(keys, N_units.tolist())),
-        }
-    )
+def _second_stage(first, out, units, psu, m, stratum, method, rng):
+    """Second stage: ``m`` units by SRS in every selected PSU (all of a PSU listing fewer), with pi2 and fpc2."""
+    if psu not in units.columns:
+        raise SamplingError(f"psu column {psu!r} is not in units (columns: {list(units.columns)})")
+    u_psu = units[psu]
+    unknown = ~u_psu.isin(out[psu])
+    if unknown.any():
+        raise SamplingError(
+            f"units has rows whose {psu!r} is not a PSU of the frame: "
+            f"{describe_rows(pd.unique(u_psu[unknown.to_numpy()]).tolist())}; fix the ids or drop those units"
+        )
+    listed = u_psu.value_counts()
+    sel_ids = first[psu]
+    L = listed.reindex(sel_ids.to_numpy()).fillna(0).to_numpy(np.int64)
+    empty = L == 0
+    if empty.any():
+        raise SamplingError(
+            f"selected PSUs {describe_rows(sel_ids[empty].tolist())} have no units in units=; "
+            "list their households or drop them from the frame"
+        )
+    if (L < m).any():
+        short = sel_ids[L < m].tolist()
+        warnings.warn(
+            f"selected PSUs {describe_rows(short)} list fewer than {m} units and are taken completely",
+            HappinessIndexWarning,
+            stacklevel=3,
+        )
+    m_i = np.minimum(m, L)
+    carry = [c for c in ([stratum] if stratum is not None else []) if c not in units.columns]
+    carry += ["pi1", "fpc1"] + (["certainty"] if method == "pps_systematic" else [])
+    # position of each unit's PSU among the selected PSUs (-1: PSU not selected)
+    where = pd.Index(sel_ids.to_numpy()).get_indexer(u_psu.to_numpy())
+    in_sel = where >= 0
+    pos = where[in_sel]
+    key = rng.random(len(pos))
+    rank = pd.Series(key).groupby(pos).rank(method="first").to_numpy()
+    take = rank <= m_i[pos]
+    result = units.loc[in_sel].loc[take].copy()
+    pos = pos[take]
+    for c in carry:
+        result[c] = first[c].to_numpy()[pos]
+    result["pi2"] = m_i[pos] / L[pos]
+    result["fpc2"] = L[pos]
     return result

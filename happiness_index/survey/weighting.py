@@ -1421,6 +1421,32 @@ def calibrate(
     Lumley, T. (2010). *Complex Surveys*, §7.4-7.5.
     """
     _check_design(design, "calibrate")
+    method, L, U = _calibration_options(method, bounds, max_iter, tol)
+    population = _prepare_population(design, population, formula, "calibrate")
+    X, T, terms, margins = _build_model(design, population, "calibrate", collapse)
+    if X.shape[1] == 0:
+        raise WeightingError("calibrate: no calibration totals left")
+    W0 = _rep_matrix(design)
+    cells = _model_cells(margins, terms, design._n)
+    if cells is not None:
+        # only categorical terms: g depends on the row of X alone, so solve on the distinct
+        # rows with summed weights (the Newton equations only involve weighted sums)
+        cell, first, C = cells
+        Gc, iters, failed, _ = _grake(X[first], _group_sum(cell, C, W0), T, method, (L, U), max_iter, tol)
+        G = Gc[cell]
+    else:
+        G, iters, failed, _ = _grake(X, W0, T, method, (L, U), max_iter, tol)
+    W1 = W0 * G
+    achieved, conv0, rep_failed = _check_calibration(X, T, W0, W1, terms, method, L, U, iters, failed, tol, force)
+    info = _calibration_info(method, X, T, W0, W1, terms, margins, achieved, iters, conv0, L, U, rep_failed)
+    adjuster = None
+    if not _is_rep(design):
+        adjuster = _GregAdjuster(X, W0[:, 0].copy(), W1[:, 0].copy())
+    return _finish(design, W1, adjuster, info)
+
+
+def _calibration_options(method, bounds, max_iter, tol):
+    """Check calibrate()'s options; return (method, lower bound, upper bound) of the g-weights."""
     method = str(method).lower()
     if method == "greg":
         method = "linear"
@@ -1444,21 +1470,14 @@ def calibrate(
         raise WeightingError(f"calibrate: max_iter must be a positive integer, got {max_iter!r}")
     if not (tol > 0 and math.isfinite(tol)):
         raise WeightingError(f"calibrate: tol must be positive, got {tol!r}")
-    population = _prepare_population(design, population, formula, "calibrate")
-    X, T, terms, margins = _build_model(design, population, "calibrate", collapse)
-    if X.shape[1] == 0:
-        raise WeightingError("calibrate: no calibration totals left")
-    W0 = _rep_matrix(design)
-    cells = _model_cells(margins, terms, design._n)
-    if cells is not None:
-        # only categorical terms: g depends on the row of X alone, so solve on the distinct
-        # rows with summed weights (the Newton equations only involve weighted sums)
-        cell, first, C = cells
-        Gc, iters, failed, _ = _grake(X[first], _group_sum(cell, C, W0), T, method, (L, U), max_iter, tol)
-        G = Gc[cell]
-    else:
-        G, iters, failed, _ = _grake(X, W0, T, method, (L, U), max_iter, tol)
-    W1 = W0 * G
+    return method, L, U
+
+
+def _check_calibration(X, T, W0, W1, terms, method, L, U, iters, failed, tol, force):
+    """Refuse (or with ``force`` warn about) totals not reached; restore non-finite replicate weights.
+
+    Returns (achieved totals, converged?, number of replicate columns that did not converge).
+    """
     # linear calibration with unreachable totals (collinear X, inconsistent T)
     finite0 = bool(np.isfinite(W1[:, 0]).all())
     if not finite0:  # overflow that step halving could not cure: keep the input weights for the report
@@ -1480,7 +1499,7 @@ def calibrate(
         msg += "Widen the bounds, raise max_iter, or collapse sparse categories"
         if not force or not finite0:
             raise ConvergenceError(msg)
-        warnings.warn(msg, WeightingWarning, stacklevel=2)
+        warnings.warn(msg, WeightingWarning, stacklevel=3)
     bad_rep = ~np.isnan(failed[1:]) | ~np.isfinite(W1[:, 1:]).all(axis=0)
     if bad_rep.any():
         W1[:, 1:][:, bad_rep] = np.where(np.isfinite(W1[:, 1:][:, bad_rep]), W1[:, 1:][:, bad_rep], W0[:, 1:][:, bad_rep])
@@ -1489,8 +1508,13 @@ def calibrate(
         warnings.warn(
             f"calibrate: {rep_failed} replicate column(s) did not converge; their weights are the last iterate",
             WeightingWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
+    return achieved, conv0, rep_failed
+
+
+def _calibration_info(method, X, T, W0, W1, terms, margins, achieved, iters, conv0, L, U, rep_failed) -> dict:
+    """The calibration report (terms, totals, iterations, g range, gaps); warns about negative weights."""
     gaps = {}
     for m in margins:
         got = _group_sum(m.codes, len(m.labels), W1[:, 0])
@@ -1520,12 +1544,9 @@ def calibrate(
             "explain and can give negative domain estimates: use method='logit' or bounds=(L, U) with L > 0 "
             "to keep every weight positive",
             WeightingWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    adjuster = None
-    if not _is_rep(design):
-        adjuster = _GregAdjuster(X, W0[:, 0].copy(), W1[:, 0].copy())
-    return _finish(design, W1, adjuster, info)
+    return info
 
 
 class _GregAdjuster:
