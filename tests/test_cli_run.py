@@ -704,6 +704,11 @@ def test_fault_injection_through_the_real_report_writer(example_run, tmp_path, m
 
     for name in ("plot_trajectory", "plot_communes", "plot_components"):
         monkeypatch.setattr(annual, name, stub_chart)
+    # the Word and Excel writers are tested elsewhere; here each is one file operation (fast)
+    from happiness_index.report import excel, word
+
+    monkeypatch.setattr(word, "write_docx", lambda doc, path, pictures: Path(path).write_bytes(b"docx " + doc.lang.encode()))
+    monkeypatch.setattr(excel, "write_tables_xlsx", lambda results, path, lang: Path(path).write_bytes(b"xlsx " + lang.encode()))
     results = json.loads((example_run[1] / "results.json").read_text(encoding="utf-8"))
     survey = tmp_path / "survey.csv"
     survey.write_text("id\n1\n")
