@@ -355,6 +355,17 @@ class _EstimatorMixin:
         """Number of respondents in the domain (all rows for a full design)."""
         return int(self._domain_mask().sum())
 
+    @property
+    def domain_mask(self) -> np.ndarray:
+        """Rows in this design's domain (non-zero weight, inside any subset), a bool array (n,)."""
+        return self._domain_mask().copy()
+
+    def var(self, x, na_rm: bool = False, level: float = 0.95):
+        """Population variance of ``x`` (R's ``svyvar``); see :func:`happiness_index.survey.descriptive.svyvar`."""
+        from .descriptive import svyvar
+
+        return svyvar(self, x, na_rm=na_rm, level=level)
+
     def _domain_mask(self) -> np.ndarray:
         # w != 0, not w > 0: calibrated (linear, unbounded) weights may be negative and
         # still count, as in R (only zero weights put a row outside every domain)
