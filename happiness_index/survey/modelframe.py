@@ -275,7 +275,8 @@ def build_model_frame(formula: str, design, subset=None, *, drop_intercept: bool
     return ModelFrame(
         formula=formula,
         response_name=lhs,
-        response=pd.Series(np.asarray(lhs_values), index=sub.index, name=lhs),
+        response=pd.Series(lhs_values.to_numpy() if not isinstance(lhs_values.dtype, pd.CategoricalDtype) else lhs_values.array,
+                           index=sub.index, name=lhs),
         X=X,
         columns=columns,
         terms=terms,

@@ -37,7 +37,7 @@ from scipy import special, stats
 from ..errors import ModelError
 from .modelframe import ModelDesign, ModelFrame, build_model_frame, design_header
 
-__all__ = ["Family", "FAMILIES", "SvyGLM", "WaldTest", "svyglm", "wald_test", "irls", "irls_batched"]
+__all__ = ["Family", "FAMILIES", "FitTable", "SvyGLM", "WaldTest", "svyglm", "wald_test", "irls", "irls_batched", "weighted_grams"]
 
 
 # ---------------------------------------------------------------------------
@@ -166,7 +166,7 @@ def irls(X, y, w, family: Family, *, epsilon: float = 1e-8, maxit: int = 25, sta
     return beta[0], bool(conv[0]), int(it)
 
 
-def _weighted_grams(X: np.ndarray, C: np.ndarray, chunk: int = 65536) -> np.ndarray:
+def weighted_grams(X: np.ndarray, C: np.ndarray, chunk: int = 65536) -> np.ndarray:
     """sum_i C[i, r] x_i x_i' for every column r: (R, p, p), in row blocks (bounded memory)."""
     n, p = X.shape
     R = C.shape[1]
@@ -190,7 +190,7 @@ def _wls_step(X, y, W, family, eta):
     me = family.mu_eta(eta)
     C = W * me**2 / family.variance(mu)
     z = eta + (y[:, None] - mu) / me
-    G = _weighted_grams(X, C)
+    G = weighted_grams(X, C)
     rhs = (X.T @ (C * z)).T
     try:
         return np.linalg.solve(G, rhs[:, :, None])[:, :, 0]
@@ -306,7 +306,7 @@ def wald_test(params: pd.Series, vcov: pd.DataFrame, columns: list, terms: list,
     return WaldTest(list(terms), list(columns), chisq, F, ndf, float(ddf), p)
 
 
-class _FitTable:
+class FitTable:
     """Shared printing and tables of svyglm / svyolr fits (coefficients with t statistics)."""
 
     params: pd.Series
@@ -331,8 +331,8 @@ class _FitTable:
             ``confint.svyglm``.
         """
         df = self.df_resid if df is None else float(df)
-        est = self.vcov.index.map(lambda k: self._all_params()[k]).to_numpy(dtype=float)
-        se = self.se.to_numpy()
+        est = self._all_params()[self.vcov.index].to_numpy(dtype=float)
+        se = np.sqrt(np.diag(self.vcov.to_numpy()))
         t = est / se
         if df > 0:
             p = 2 * stats.t.sf(np.abs(t), df)
@@ -391,7 +391,7 @@ class _FitTable:
         return "\n".join(lines)
 
 
-class SvyGLM(_FitTable):
+class SvyGLM(FitTable):
     """A design-based generalised linear model fit (result of :func:`svyglm`).
 
     Attributes
