@@ -79,10 +79,13 @@ class ModelFrame:
     missing_by_variable: dict
     spec: object = field(repr=False)
     variables: list = field(default_factory=list)
+    intercept_dropped: bool = False
 
     def model_matrix(self, data: pd.DataFrame) -> np.ndarray:
         """The right-hand side's model matrix on other rows (same coding, same columns)."""
         mm = self.spec.get_model_matrix(data)
+        if self.intercept_dropped and "Intercept" in mm.columns:
+            mm = mm.drop(columns="Intercept")
         M = np.asarray(mm, dtype=float)
         if M.shape[1] != len(self.columns):
             raise ModelError(
@@ -285,6 +288,7 @@ def build_model_frame(formula: str, design, subset=None, *, drop_intercept: bool
         missing_by_variable=counts,
         spec=mm.model_spec,
         variables=rhs_vars,
+        intercept_dropped=bool(drop_intercept),
     )
 
 
