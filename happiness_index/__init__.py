@@ -16,6 +16,7 @@ from .errors import (
     HappinessIndexError,
     HappinessIndexWarning,
     LonelyPSUError,
+    ModelError,
     SamplingError,
     SchemaError,
     SpecError,
@@ -33,6 +34,10 @@ from .reading.schema import ValidationReport, validate_survey
 from .questionnaire.spec import Component, IndexSpec, Item
 from .index.trajectory import Assessment, Change, ChangeTable, PublishedFigure, Trajectory, compare
 from .reading.datasets import load_api, load_city_frame, load_city_margins, load_city_survey, load_gss
+from .survey.regression import svyglm
+from .survey.ordinal import svyolr
+from .survey.descriptive import svychisq
+from .index.drivers import drivers
 from .survey.weighting import adjust_nonresponse, calibrate, post_stratify, rake, trim_weights, weight_diagnostics
 
 __version__ = "0.1.0"
@@ -57,4 +62,6 @@ __all__ = [
     # bundled data
     "load_city_survey", "load_city_frame", "load_city_margins", "load_gss", "load_api",
     "__version__",
+    # models, tests and drivers
+    "svyglm", "svyolr", "svychisq", "drivers", "ModelError",
 ]

@@ -43,7 +43,8 @@ __all__ = ["average_marginal_effects", "average_predictions", "effect_contrasts"
 
 
 def _fit_data(fit) -> pd.DataFrame:
-    return fit.model_design.design.data.loc[fit.frame.rows]
+    src = fit.frame.source if fit.frame.source is not None else fit.model_design.design.data
+    return src.loc[fit.frame.rows]
 
 
 def _set(data: pd.DataFrame, var: str, value) -> pd.DataFrame:

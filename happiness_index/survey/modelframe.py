@@ -80,6 +80,7 @@ class ModelFrame:
     spec: object = field(repr=False)
     variables: list = field(default_factory=list)
     intercept_dropped: bool = False
+    source: pd.DataFrame | None = field(default=None, repr=False)
 
     def model_matrix(self, data: pd.DataFrame) -> np.ndarray:
         """The right-hand side's model matrix on other rows (same coding, same columns)."""
@@ -188,7 +189,7 @@ def _check_rank(X: np.ndarray, columns: list) -> None:
         )
 
 
-def build_model_frame(formula: str, design, subset=None, *, drop_intercept: bool = False) -> ModelFrame:
+def build_model_frame(formula: str, design, subset=None, *, drop_intercept: bool = False, data=None) -> ModelFrame:
     """Response, model matrix and rows used for a formula on a design.
 
     Parameters
@@ -205,6 +206,10 @@ def build_model_frame(formula: str, design, subset=None, *, drop_intercept: bool
     drop_intercept : bool, default False
         Remove the ``Intercept`` column after coding (proportional-odds models: the
         cut-points take its place, while ``C(x)`` keeps treatment coding).
+    data : pandas.DataFrame, optional
+        Take the model variables from this frame instead of ``design.data`` (derived
+        variables on a design that cannot be rebuilt, e.g. a calibrated one). It must have
+        the design's rows in the same order (same index).
 
     Returns
     -------
@@ -225,7 +230,10 @@ def build_model_frame(formula: str, design, subset=None, *, drop_intercept: bool
     from formulaic import Formula, model_matrix
 
     lhs, rhs = _split_formula(formula)
-    data = design.data
+    if data is None:
+        data = design.data
+    elif len(data) != len(design.data) or not data.index.equals(design.data.index):
+        raise ModelError("data= must hold the design's rows in the same order (same length and index as design.data)")
     try:
         parsed = Formula(formula)
         variables = sorted(parsed.required_variables)
@@ -288,6 +296,7 @@ def build_model_frame(formula: str, design, subset=None, *, drop_intercept: bool
         missing_by_variable=counts,
         spec=mm.model_spec,
         variables=rhs_vars,
+        source=data,
         intercept_dropped=bool(drop_intercept),
     )
 

@@ -531,6 +531,7 @@ def svyglm(
     *,
     epsilon: float = 1e-8,
     maxit: int = 25,
+    data: pd.DataFrame | None = None,
 ) -> SvyGLM:
     """Fit a generalised linear model to survey data with design-based standard errors.
 
@@ -548,6 +549,9 @@ def svyglm(
         Fit on a domain; other rows keep their PSUs in the variance (R's ``subset=``).
     epsilon, maxit : float, int
         R's ``glm.control``: stop when ``|dev - dev_old| / (|dev| + 0.1) < epsilon``.
+    data : pandas.DataFrame, optional
+        Model variables from this frame (the design's rows, same order and index) instead
+        of ``design.data``: derived variables on a design that cannot be rebuilt.
 
     Returns
     -------
@@ -581,7 +585,7 @@ def svyglm(
     Binder (1983); Lumley & Scott (2017); R ``survey::svyglm`` (Lumley, 2024).
     """
     fam = _family(family)
-    mf = build_model_frame(formula, design, subset)
+    mf = build_model_frame(formula, design, subset, data=data)
     y = _numeric_response(mf, fam)
     md = ModelDesign(design, mf.rows, subset)
     n_design = len(design.data)
