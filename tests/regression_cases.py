@@ -39,6 +39,8 @@ def load_cases(path: Path = REFERENCE) -> list[dict]:
 
 
 def rnum(v) -> float:
+    while isinstance(v, list) and len(v) == 1:  # R 1x1 matrices come out as [[x]]
+        v = v[0]
     if v is None:
         return math.nan
     if isinstance(v, str):

@@ -28,13 +28,14 @@ McCullagh, P. & Nelder, J. A. (1989). *Generalized Linear Models*, 2nd ed. Chapm
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import special, stats
 
-from ..errors import ModelError
+from ..errors import HappinessIndexWarning, ModelError
 from .modelframe import ModelDesign, ModelFrame, build_model_frame, design_header
 
 __all__ = ["Family", "FAMILIES", "FitTable", "SvyGLM", "WaldTest", "svyglm", "wald_test", "irls", "irls_batched", "weighted_grams"]
@@ -215,34 +216,35 @@ def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int =
     Returns
     -------
     (beta (R, p), converged (R,) bool, iterations)
-        Iteration stops when every column meets R's deviance criterion; a column that
-        meets it keeps iterating with the others, which leaves a converged fit unchanged.
+        Each column stops at its own convergence (R's deviance criterion), as separate
+        ``glm`` calls would; only the columns still iterating are updated.
     """
     n, p = X.shape
     R = W.shape[1]
     if start is None:
-        mu0 = family.start(y[:, None], W)
-        eta = family.linkfun(mu0)
+        eta = family.linkfun(family.start(y[:, None], W))
+        beta = np.zeros((R, p))
     else:
-        eta = X @ np.asarray(start, dtype=float).T
+        beta = np.asarray(start, dtype=float).copy()
+        eta = X @ beta.T
     dev_old = family.deviance(y[:, None], family.linkinv(eta), W)
-    beta = np.zeros((R, p)) if start is None else np.asarray(start, dtype=float).copy()
     conv = np.zeros(R, dtype=bool)
     for it in range(1, maxit + 1):
-        beta_new = _wls_step(X, y, W, family, eta)
-        eta_new = X @ beta_new.T
-        dev = family.deviance(y[:, None], family.linkinv(eta_new), W)
-        bad = ~np.isfinite(dev)
+        act = np.flatnonzero(~conv)
+        Wa, eta_a = W[:, act], eta[:, act]
+        b_new = _wls_step(X, y, Wa, family, eta_a)
+        e_new = X @ b_new.T
+        dev = family.deviance(y[:, None], family.linkinv(e_new), Wa)
         for _ in range(30):  # step halving (R's glm.fit when the deviance is not finite)
+            bad = ~np.isfinite(dev)
             if not bad.any():
                 break
-            beta_new[bad] = (beta_new[bad] + beta[bad]) / 2
-            eta_new = X @ beta_new.T
-            dev = family.deviance(y[:, None], family.linkinv(eta_new), W)
-            bad = ~np.isfinite(dev)
-        beta, eta = beta_new, eta_new
-        conv = np.abs(dev - dev_old) / (np.abs(dev) + 0.1) < epsilon
-        dev_old = dev
+            b_new[bad] = (b_new[bad] + beta[act][bad]) / 2
+            e_new = X @ b_new.T
+            dev = family.deviance(y[:, None], family.linkinv(e_new), Wa)
+        beta[act], eta[:, act] = b_new, e_new
+        conv[act] = np.abs(dev - dev_old[act]) / (np.abs(dev) + 0.1) < epsilon
+        dev_old[act] = dev
         if conv.all():
             return beta, conv, it
     return beta, conv, maxit
@@ -509,6 +511,22 @@ def _check_separation(mf: ModelFrame, y: np.ndarray, beta: np.ndarray, family: F
         )
 
 
+def _warn_replicate_separation(X, reps, W, family: Family) -> None:
+    """Warn when replicate refits of a logit model separate (their coefficients are arbitrary)."""
+    if family.link != "logit":
+        return
+    mu = special.expit(X @ reps.T)
+    sep = (((mu < 1e-10) | (mu > 1 - 1e-10)) & (W > 0)).any(axis=0)
+    if sep.any():
+        warnings.warn(
+            f"{int(sep.sum())} of {len(sep)} replicate refits show perfect separation (fitted probabilities 0 or 1): "
+            "their coefficients diverge and the replicate variance of the terms involved is unreliable. Merge sparse "
+            "categories or drop the term that predicts the outcome exactly in some replicates",
+            HappinessIndexWarning,
+            stacklevel=3,
+        )
+
+
 def _dispersion(md: ModelDesign, y, mu, family: Family, w_mean_design: float, n_design: int) -> float:
     """R's ``summary.svyglm`` dispersion (Taylor: svyvar of Pearson residuals; replicate: R's sum)."""
     w = md.w
@@ -612,12 +630,14 @@ def svyglm(
     if md.kind == "taylor":
         V = md.influence_vcov(influence)
     else:
-        W = md.replicate_weights / w_mean_design
+        W = md.replicate_weights
+        W = W / W.sum(axis=0)  # R: glm.fit(weights = w_r / sum(w_r)) started at the full fit
         reps, rconv, _ = irls_batched(X, y, W, fam, epsilon=epsilon, maxit=maxit, start=np.tile(beta, (W.shape[1], 1)))
         if not rconv.all():
             raise ModelError(
                 f"{int((~rconv).sum())} replicate refits did not converge in maxit={maxit} iterations; raise maxit="
             )
+        _warn_replicate_separation(X, reps, W, fam)
         V = md.replicate_vcov(reps, beta)
         influence = None
     names = mf.columns
