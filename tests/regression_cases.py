@@ -78,7 +78,7 @@ def case_data(case: dict) -> pd.DataFrame:
 
 
 @lru_cache(maxsize=None)
-def _repweights(fname: str) -> np.ndarray:
+def repweights(fname: str) -> np.ndarray:
     rw = pd.read_csv(HERE / "data" / fname)
     cols = [c for c in rw.columns if c.startswith("rep_")]
     return rw[cols].to_numpy(dtype=float)[np.argsort(rw["row"].to_numpy())]
@@ -95,7 +95,7 @@ def case_design(case: dict, data: pd.DataFrame):
         lonely = (d.get("lonely_psu") or "fail").split()[0]
         return hi.SurveyDesign(data, weights=d.get("weights"), strata=d.get("strata"), psu=psu, fpc=fpc,
                                nest=bool(d.get("nest", False)), lonely_psu=lonely)
-    W = _repweights(Path(d["repweights_file"]).name)
+    W = repweights(Path(d["repweights_file"]).name)
     rscales = d.get("rscales")
     if rscales is not None and not isinstance(rscales, list):
         rscales = [float(rscales)] * W.shape[1]

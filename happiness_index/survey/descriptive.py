@@ -157,8 +157,10 @@ def svychisq(design, a: str, b: str, statistic: str = "F") -> ChisqTest:
     ----------
     design : SurveyDesign or ReplicateDesign
     a, b : str
-        Categorical columns (levels in category order, else sorted). Rows missing either
-        are left out of the table (R's ``na.rm=TRUE``) and stay in the design.
+        Categorical columns (levels in category order, else sorted; only levels present in
+        the domain, where R counts the levels of all rows of the design: they differ only
+        for a level found outside the domain alone). Rows missing either are left out of
+        the table (R's ``na.rm=TRUE``) and stay in the design.
     statistic : {"F", "Chisq", "Wald", "adjWald"}
         "F" (default): Rao–Scott second-order corrected Pearson X², referred to
         F(d0, d0·nu) with ``d0 = tr(Delta)^2 / tr(Delta^2)``; "Chisq": first-order
@@ -189,11 +191,13 @@ def svychisq(design, a: str, b: str, statistic: str = "F") -> ChisqTest:
         raise EstimationError(f"statistic={statistic!r}; use one of {_STATISTICS}")
     _check_columns(design, [a, b])
     data = design.data
-    la, lb = _levels(data[a]), _levels(data[b])
+    ok = np.asarray(design.domain_mask, dtype=bool) & data[a].notna().to_numpy() & data[b].notna().to_numpy()
+    la, lb = _levels(data.loc[ok, a]), _levels(data.loc[ok, b])
     for name, lv in ((a, la), (b, lb)):
         if len(lv) < 2:
-            raise EstimationError(f"column {name!r} has {len(lv)} level(s) {lv}: a test of association needs at least 2")
-    ok = np.asarray(design.domain_mask, dtype=bool) & data[a].notna().to_numpy() & data[b].notna().to_numpy()
+            raise EstimationError(
+                f"column {name!r} has {len(lv)} level(s) {lv} in the domain: a test of association needs at least 2"
+            )
     eng = _Engine(design, ok)
     A, B = _indicators(data[a], la) * ok[:, None], _indicators(data[b], lb) * ok[:, None]
     nr, nc, N = len(la), len(lb), len(data)

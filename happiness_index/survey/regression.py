@@ -484,7 +484,7 @@ def _numeric_response(mf: ModelFrame, family: Family) -> np.ndarray:
     return y
 
 
-def _check_separation(mf: ModelFrame, y: np.ndarray, beta: np.ndarray, family: Family, converged: bool) -> None:
+def _check_separation(mf: ModelFrame, y: np.ndarray, beta: np.ndarray, family: Family) -> None:
     """Refuse (quasi-)complete separation in binomial models, naming the column at fault."""
     if family.link != "logit":
         return
@@ -503,7 +503,7 @@ def _check_separation(mf: ModelFrame, y: np.ndarray, beta: np.ndarray, family: F
                 )
     mu = special.expit(X @ beta)
     extreme = (mu < 1e-10) | (mu > 1 - 1e-10)
-    if not converged or extreme.any():
+    if extreme.any():
         big = mf.columns[int(np.argmax(np.abs(beta) * X.std(axis=0)))]
         raise ModelError(
             f"perfect or quasi-complete separation: {int(extreme.sum())} fitted probabilities are 0 or 1 and the "
@@ -511,12 +511,23 @@ def _check_separation(mf: ModelFrame, y: np.ndarray, beta: np.ndarray, family: F
         )
 
 
-def _warn_replicate_separation(X, reps, W, family: Family) -> None:
+def _warn_replicate_separation(X, y, reps, W, family: Family) -> None:
     """Warn when replicate refits of a logit model separate (their coefficients are arbitrary)."""
     if family.link != "logit":
         return
     mu = special.expit(X @ reps.T)
     sep = (((mu < 1e-10) | (mu > 1 - 1e-10)) & (W > 0)).any(axis=0)
+    y = y.astype(float)
+    P = (W > 0).astype(float)
+    n_pos = P.sum(axis=0)
+    for j in range(X.shape[1]):
+        x = X[:, j]
+        if not np.isin(x, (0.0, 1.0)).all() or x.all():
+            continue
+        for v in (0.0, 1.0):
+            m = x == v
+            cnt, ones = P[m].sum(axis=0), P[m].T @ y[m]
+            sep |= (cnt > 0) & (cnt < n_pos) & ((ones == 0) | (ones == cnt))
     if sep.any():
         warnings.warn(
             f"{int(sep.sum())} of {len(sep)} replicate refits show perfect separation (fitted probabilities 0 or 1): "
@@ -614,7 +625,7 @@ def svyglm(
     w_mean_design = float((design.weights.to_numpy(dtype=float) * dom).sum()) / n_design
     X, w = mf.X, md.w
     beta, conv, it = irls(X, y, w / w_mean_design, fam, epsilon=epsilon, maxit=maxit)
-    _check_separation(mf, y, beta, fam, conv)
+    _check_separation(mf, y, beta, fam)
     if not conv:
         raise ModelError(
             f"svyglm did not converge in maxit={maxit} iterations (family {fam.name}). Raise maxit=, check for a "
@@ -637,7 +648,7 @@ def svyglm(
             raise ModelError(
                 f"{int((~rconv).sum())} replicate refits did not converge in maxit={maxit} iterations; raise maxit="
             )
-        _warn_replicate_separation(X, reps, W, fam)
+        _warn_replicate_separation(X, y, reps, W, fam)
         V = md.replicate_vcov(reps, beta)
         influence = None
     names = mf.columns
