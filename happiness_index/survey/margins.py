@@ -38,6 +38,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import ModelError
+from .modelframe import counterfactual_matrix
 
 __all__ = ["average_marginal_effects", "average_predictions", "effect_contrasts"]
 
@@ -74,23 +75,25 @@ def effect_contrasts(fit, variable: str) -> list[dict]:
         raise ModelError(f"{variable!r} is not a variable of the model; its variables are {fit.frame.variables}")
     data = _fit_data(fit)
     s = data[variable]
-    mm = fit.frame.model_matrix
+
+    def mm(values):
+        return counterfactual_matrix(fit.frame, data, variable, values)
+
     if _is_categorical(fit, variable, s):
         if isinstance(s.dtype, pd.CategoricalDtype):
             levels = [c for c in s.cat.categories if (s == c).any()]
         else:
             levels = sorted(pd.unique(s))
         ref = levels[0]
-        Xb = mm(_set(data, variable, ref))
+        Xb = mm(ref)
         return [{"term": f"{variable}[{lv}]", "level": lv, "contrast": f"{lv} vs {ref}",
-                 "Xa": mm(_set(data, variable, lv)), "Xb": Xb, "scale": 1.0} for lv in levels[1:]]
+                 "Xa": mm(lv), "Xb": Xb, "scale": 1.0} for lv in levels[1:]]
     x = s.to_numpy(dtype=float)
     if np.isin(x, (0.0, 1.0)).all():
-        return [{"term": variable, "level": 1, "contrast": "1 vs 0", "Xa": mm(_set(data, variable, 1.0)),
-                 "Xb": mm(_set(data, variable, 0.0)), "scale": 1.0}]
+        return [{"term": variable, "level": 1, "contrast": "1 vs 0", "Xa": mm(1.0), "Xb": mm(0.0), "scale": 1.0}]
     h = 1e-4 * (float(np.std(x)) or 1.0)
-    return [{"term": variable, "level": None, "contrast": "derivative", "Xa": mm(data.assign(**{variable: x + h})),
-             "Xb": mm(data.assign(**{variable: x - h})), "scale": 1.0 / (2 * h)}]
+    return [{"term": variable, "level": None, "contrast": "derivative", "Xa": mm(x + h), "Xb": mm(x - h),
+             "scale": 1.0 / (2 * h)}]
 
 
 def _values(fit, Theta, Xa, Xb, scale):

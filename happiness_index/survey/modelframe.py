@@ -31,7 +31,7 @@ from scipy import linalg
 
 from ..errors import HappinessIndexWarning, ModelError, describe_rows
 
-__all__ = ["ModelFrame", "ModelDesign", "MissingValuesWarning", "build_model_frame", "design_header"]
+__all__ = ["ModelFrame", "ModelDesign", "MissingValuesWarning", "build_model_frame", "counterfactual_matrix", "design_header"]
 
 
 class MissingValuesWarning(HappinessIndexWarning):
@@ -94,6 +94,43 @@ class ModelFrame:
                 "a categorical variable took a level the fit did not see"
             )
         return M
+
+
+def _term_variables(term: str, variables: list) -> set:
+    return {v for v in variables if re.search(r"(?<![\w.])" + re.escape(v) + r"(?![\w.])", term)}
+
+
+def counterfactual_matrix(frame: "ModelFrame", data: pd.DataFrame, variable: str, values) -> np.ndarray:
+    """The model matrix of the fit rows with ``variable`` replaced by ``values`` (scalar or per row).
+
+    Only the columns of terms that involve ``variable`` change; they are built by formulaic
+    on the distinct combinations of the variables of those terms (a handful of rows for
+    categorical and 0/1 variables), so a counterfactual costs a copy, not a new model matrix.
+    """
+    cols, involved = [], set()
+    for term, ix in frame.terms.items():
+        tv = _term_variables(term, frame.variables)
+        if variable in tv:
+            cols += list(ix)
+            involved |= tv
+    X = frame.X.copy()
+    if not cols:
+        return X
+    sub = data[sorted(involved)].copy()
+    if isinstance(sub[variable].dtype, pd.CategoricalDtype) and np.ndim(values) == 0:
+        sub[variable] = pd.Categorical([values] * len(sub), categories=sub[variable].cat.categories)
+    else:
+        sub[variable] = values
+    codes, uniq = pd.MultiIndex.from_frame(sub).factorize()
+    first = data.iloc[[0] * len(uniq)].reset_index(drop=True)
+    combos = uniq.to_frame(index=False)
+    combos.columns = list(sub.columns)
+    for c in combos.columns:
+        first[c] = combos[c].to_numpy() if not isinstance(sub[c].dtype, pd.CategoricalDtype) else pd.Categorical(
+            combos[c], categories=sub[c].cat.categories)
+    M = frame.model_matrix(first)
+    X[:, cols] = M[codes][:, cols]
+    return X
 
 
 def _split_formula(formula: str) -> tuple[str, str]:
