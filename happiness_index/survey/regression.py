@@ -104,6 +104,36 @@ class Family:
             d = 2 * w * (special.xlogy(y, y) - special.xlogy(y, mu) - (y - mu))
         return d.sum(axis=0)
 
+    def saturated(self, y) -> np.ndarray:
+        """Per-row constant of the deviance (the saturated log-likelihood part), canonical links."""
+        if self.link == "logit":
+            return special.xlogy(y, y) + special.xlogy(1 - y, 1 - y)
+        if self.link == "log":
+            return special.xlogy(y, y) - y
+        return np.zeros_like(y, dtype=float)
+
+    def deviance_eta(self, y, eta, W, const) -> np.ndarray:
+        """Deviance per weight column from the linear predictor: one transcendental pass.
+
+        Canonical links: ``dev = 2 (const - sum_i W_i (y_i eta_i - b(eta_i)))`` with ``b`` the
+        cumulant (softplus for the logit, exp for the log); gaussian ``sum W (y - eta)^2``.
+        """
+        yc = y[:, None]
+        if self.link == "identity":
+            return np.einsum("ir,ir->r", W, (yc - eta) ** 2)
+        b = np.logaddexp(0.0, eta) if self.link == "logit" else np.exp(np.clip(eta, -700, 700))
+        return 2 * (const - np.einsum("ir,ir->r", W, yc * eta - b))
+
+    def mean_weight(self, eta):
+        """(mu, mu'(eta)^2 / V(mu)) for a canonical link (= mu'(eta), floored as R's mu.eta)."""
+        if self.link == "identity":
+            return eta, np.ones_like(eta)
+        if self.link == "logit":
+            mu = special.expit(eta)
+            return mu, np.maximum(mu * (1 - mu), _EPS)
+        mu = np.exp(np.clip(eta, -700, 700))
+        return mu, np.maximum(mu, _EPS)
+
     def start(self, y, w):
         """R's ``family$initialize``: the starting fitted values."""
         if self.link == "identity":
@@ -186,13 +216,7 @@ def weighted_grams(X: np.ndarray, C: np.ndarray, chunk: int = 65536) -> np.ndarr
     return G
 
 
-def _wls_step(X, y, W, family, eta):
-    mu = family.linkinv(eta)
-    me = family.mu_eta(eta)
-    C = W * me**2 / family.variance(mu)
-    z = eta + (y[:, None] - mu) / me
-    G = weighted_grams(X, C)
-    rhs = (X.T @ (C * z)).T
+def _solve_steps(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     try:
         return np.linalg.solve(G, rhs[:, :, None])[:, :, 0]
     except np.linalg.LinAlgError:
@@ -200,6 +224,40 @@ def _wls_step(X, y, W, family, eta):
             "the weighted least-squares step is singular (a term is constant or collinear among the rows with "
             "positive weight, or fitted values reached the boundary): drop or merge that term"
         ) from None
+
+
+def _irls_pass(X, y, W, family: Family, B, act, eta0=None, chunk: int = 8192):
+    """One pass over the rows, in blocks: the deviance at ``B`` and the IRLS normal equations there.
+
+    Returns ``(dev (k,), G (k, p, p), rhs (k, p))`` for the weight columns ``act``; the
+    working quantities live only block by block (cache-friendly, no n x R temporaries).
+    Canonical links: working weight ``mu'(eta)``, working response times weight
+    ``C eta + W (y - mu)``; the deviance without its saturated constant.
+    """
+    n, p = X.shape
+    iu = np.triu_indices(p)
+    k = len(act)
+    every = k == W.shape[1]
+    dev = np.zeros(k)
+    gsum = np.zeros((k, len(iu[0])))
+    rhs = np.zeros((k, p))
+    for s in range(0, n, chunk):
+        Xc, yc = X[s : s + chunk], y[s : s + chunk, None]
+        Wc = W[s : s + chunk] if every else W[s : s + chunk, act]
+        eta = (Xc @ B[act].T) if eta0 is None else eta0[s : s + chunk]
+        mu, v = family.mean_weight(eta)
+        if family.link == "identity":
+            dev += np.einsum("ir,ir->r", Wc, (yc - eta) ** 2)
+        else:
+            b = np.logaddexp(0.0, eta) if family.link == "logit" else mu
+            dev -= 2 * np.einsum("ir,ir->r", Wc, yc * eta - b)
+        C = Wc * v
+        gsum += C.T @ (Xc[:, iu[0]] * Xc[:, iu[1]])
+        rhs += (C * eta + Wc * (yc - mu)).T @ Xc
+    G = np.zeros((k, p, p))
+    G[:, iu[0], iu[1]] = gsum
+    G[:, iu[1], iu[0]] = gsum
+    return dev, G, rhs
 
 
 def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int = 25, start=None):
@@ -216,38 +274,42 @@ def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int =
     Returns
     -------
     (beta (R, p), converged (R,) bool, iterations)
-        Each column stops at its own convergence (R's deviance criterion), as separate
-        ``glm`` calls would; only the columns still iterating are updated.
+        Each column stops at its own convergence (R's rule ``|dev - dev_old| / (|dev| + 0.1)
+        < epsilon``), as separate ``glm`` calls would; only the columns still iterating are
+        updated.
+
+    Notes
+    -----
+    The families here use canonical links, so the working weight is ``mu'(eta)`` and the
+    deviance needs one transcendental function per row and column. Each iteration is one
+    pass over the rows in blocks that returns the deviance at the current coefficients and
+    the normal equations of the next step, for all weight columns at once.
     """
     n, p = X.shape
     R = W.shape[1]
+    y = np.asarray(y, dtype=float)
+    const = 2 * (family.saturated(y) @ W) if family.link != "identity" else np.zeros(R)
+    act = np.arange(R)
     if start is None:
-        eta = family.linkfun(family.start(y[:, None], W))
-        beta = np.zeros((R, p))
+        B = np.zeros((R, p))
+        eta0 = family.linkfun(family.start(y[:, None], W))
+        dev_old, G, rhs = _irls_pass(X, y, W, family, B, act, eta0=eta0)
     else:
-        beta = np.asarray(start, dtype=float).copy()
-        eta = X @ beta.T
-    dev_old = family.deviance(y[:, None], family.linkinv(eta), W)
+        B = np.asarray(start, dtype=float).copy()
+        dev_old, G, rhs = _irls_pass(X, y, W, family, B, act)
+    dev_old = dev_old + const
     conv = np.zeros(R, dtype=bool)
     for it in range(1, maxit + 1):
-        act = np.flatnonzero(~conv)
-        Wa, eta_a = W[:, act], eta[:, act]
-        b_new = _wls_step(X, y, Wa, family, eta_a)
-        e_new = X @ b_new.T
-        dev = family.deviance(y[:, None], family.linkinv(e_new), Wa)
-        for _ in range(30):  # step halving (R's glm.fit when the deviance is not finite)
-            bad = ~np.isfinite(dev)
-            if not bad.any():
-                break
-            b_new[bad] = (b_new[bad] + beta[act][bad]) / 2
-            e_new = X @ b_new.T
-            dev = family.deviance(y[:, None], family.linkinv(e_new), Wa)
-        beta[act], eta[:, act] = b_new, e_new
-        conv[act] = np.abs(dev - dev_old[act]) / (np.abs(dev) + 0.1) < epsilon
+        B[act] = _solve_steps(G, rhs)
+        dev, G, rhs = _irls_pass(X, y, W, family, B, act)
+        dev = dev + const[act]
+        done = np.abs(dev - dev_old[act]) / (np.abs(dev) + 0.1) < epsilon
+        conv[act] = done
         dev_old[act] = dev
         if conv.all():
-            return beta, conv, it
-    return beta, conv, maxit
+            return B, conv, it
+        act, G, rhs = act[~done], G[~done], rhs[~done]
+    return B, conv, maxit
 
 
 # ---------------------------------------------------------------------------
@@ -512,22 +574,25 @@ def _check_separation(mf: ModelFrame, y: np.ndarray, beta: np.ndarray, family: F
 
 
 def _warn_replicate_separation(X, y, reps, W, family: Family) -> None:
-    """Warn when replicate refits of a logit model separate (their coefficients are arbitrary)."""
+    """Warn when replicate refits of a logit model separate (their coefficients are arbitrary).
+
+    A refit separates when fitted probabilities of rows with positive weight are numerically
+    0 or 1 (``|eta| > 23``), or when a 0/1 column splits the rows with positive weight so
+    that one side has a single outcome value.
+    """
     if family.link != "logit":
         return
-    mu = special.expit(X @ reps.T)
-    sep = (((mu < 1e-10) | (mu > 1 - 1e-10)) & (W > 0)).any(axis=0)
-    y = y.astype(float)
     P = (W > 0).astype(float)
-    n_pos = P.sum(axis=0)
-    for j in range(X.shape[1]):
-        x = X[:, j]
-        if not np.isin(x, (0.0, 1.0)).all() or x.all():
-            continue
-        for v in (0.0, 1.0):
-            m = x == v
-            cnt, ones = P[m].sum(axis=0), P[m].T @ y[m]
-            sep |= (cnt > 0) & (cnt < n_pos) & ((ones == 0) | (ones == cnt))
+    sep = ((np.abs(X @ reps.T) > 23) & (W > 0)).any(axis=0)
+    binary = [j for j in range(X.shape[1]) if np.isin(X[:, j], (0.0, 1.0)).all() and not X[:, j].all()]
+    if binary:
+        B = X[:, binary]
+        yf = y.astype(float)
+        n_pos, y_pos = P.sum(axis=0), P.T @ yf
+        cnt1, ones1 = P.T @ B, P.T @ (B * yf[:, None])
+        cnt0, ones0 = n_pos[:, None] - cnt1, y_pos[:, None] - ones1
+        for cnt, ones in ((cnt1, ones1), (cnt0, ones0)):
+            sep |= ((cnt > 0) & (cnt < n_pos[:, None]) & ((ones == 0) | (ones == cnt))).any(axis=1)
     if sep.any():
         warnings.warn(
             f"{int(sep.sum())} of {len(sep)} replicate refits show perfect separation (fitted probabilities 0 or 1): "
