@@ -214,8 +214,14 @@ def _check_rank(X: np.ndarray, columns: list) -> None:
             f"model-matrix column(s) {zero} are zero for every respondent in the fit (a category nobody in the fit "
             "has): merge or drop that category (e.g. data[col].cat.remove_unused_categories())"
         )
-    scale = np.sqrt((X * X).sum(axis=0))
-    _, R, piv = linalg.qr(X / scale, mode="economic", pivoting=True)
+    # rank from the scaled Gram matrix (p x p; cheap at n = 1M): pivoted QR of its Cholesky-like
+    # square root has the singular values of the scaled X on its diagonal
+    G = X.T @ X
+    scale = np.sqrt(np.diag(G))
+    Gs = G / np.outer(scale, scale)
+    evals, evecs = np.linalg.eigh(Gs)
+    root = evecs * np.sqrt(np.clip(evals, 0, None))
+    _, R, piv = linalg.qr(root.T, pivoting=True)
     d = np.abs(np.diag(R))
     rank = int((d > 1e-7 * d[0]).sum())
     if rank < X.shape[1]:
@@ -383,6 +389,8 @@ class ModelDesign:
         """Taylor covariance of weighted influence values given on the rows used (n_fit × q)."""
         Z = np.asarray(Z, dtype=float)
         Z = Z[:, None] if Z.ndim == 1 else Z
+        if self.rows.all():
+            return np.asarray(self.design.influence_vcov(Z, domain=self.rows))
         full = np.zeros((len(self.rows), Z.shape[1]))
         full[self.rows] = Z
         return np.asarray(self.design.influence_vcov(full, domain=self.rows))

@@ -235,9 +235,22 @@ def _irls_pass(X, y, W, family: Family, B, act, eta0=None, chunk: int = 8192):
     ``C eta + W (y - mu)``; the deviance without its saturated constant.
     """
     n, p = X.shape
-    iu = np.triu_indices(p)
     k = len(act)
     every = k == W.shape[1]
+    if k == 1 and every:  # one fit: whole columns, BLAS Gram
+        eta = (X @ B[0]) if eta0 is None else eta0[:, 0]
+        mu, v = family.mean_weight(eta)
+        w = W[:, 0]
+        if family.link == "identity":
+            dev = w @ (y - eta) ** 2
+        else:
+            b = np.logaddexp(0.0, eta) if family.link == "logit" else mu
+            dev = -2 * (w @ (y * eta - b))
+        c = w * v
+        G = X.T @ (X * c[:, None])
+        rhs = X.T @ (c * eta + w * (y - mu))
+        return np.array([dev]), ((G + G.T) / 2)[None], rhs[None]
+    iu = np.triu_indices(p)
     dev = np.zeros(k)
     gsum = np.zeros((k, len(iu[0])))
     rhs = np.zeros((k, p))
