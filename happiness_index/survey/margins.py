@@ -112,11 +112,10 @@ def _average_with_vcov(fit, Xa, Xb=None, scale: float = 1.0):
     G0 = _values(fit, theta, Xa, Xb, scale)[:, 0, :]
     est = w @ G0 / sw
     if md.kind == "taylor":
-        q = len(theta)
-        step = 1e-6 * np.maximum(1.0, np.abs(theta))
-        Theta = np.concatenate([theta + np.diag(step), theta - np.diag(step)])
-        A = np.einsum("i,ikm->km", w, _values(fit, Theta, Xa, Xb, scale)) / sw
-        J = ((A[:q] - A[q:]) / (2 * step)[:, None]).T                    # m x q
+        jac = fit.response_jacobian(Xa)
+        if Xb is not None:
+            jac = jac - fit.response_jacobian(Xb)
+        J = np.einsum("i,imq->mq", w, jac) * scale / sw                     # m x q, analytic
         z = w[:, None] * (G0 - est) / sw + fit.influence @ J.T
         return est, md.influence_vcov(z)
     W = md.replicate_weights

@@ -206,6 +206,23 @@ class SvyOLR(FitTable):
         full = np.concatenate([np.zeros((n, k, 1)), cum, np.ones((n, k, 1))], axis=2)
         return np.diff(full, axis=2)
 
+    def response_jacobian(self, X: np.ndarray) -> np.ndarray:
+        """d P(Y = level | x_i) / d (beta, zeta) at the fit: (n, K, p + K - 1)."""
+        theta = self.theta
+        p, J = X.shape[1], len(theta) - X.shape[1]
+        eta = X @ theta[:p]
+        cum = special.expit(theta[None, p:] - eta[:, None])                  # n x J
+        f = np.zeros((len(eta), J + 2))
+        f[:, 1:-1] = cum * (1 - cum)
+        jac = np.zeros((len(eta), J + 1, p + J))
+        jac[:, :, :p] = -(f[:, 1:] - f[:, :-1])[:, :, None] * X[:, None, :]
+        for k in range(J + 1):
+            if k < J:
+                jac[:, k, p + k] = f[:, k + 1]
+            if k > 0:
+                jac[:, k, p + k - 1] = -f[:, k]
+        return jac
+
     def predicted_probabilities(self, at: dict | None = None, level: float = 0.95) -> pd.DataFrame:
         """Average predicted probability of each level, with design-based SEs (delta method).
 

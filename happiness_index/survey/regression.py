@@ -78,15 +78,6 @@ class Family:
             return np.maximum(e / (1 + e) ** 2, _EPS)
         return np.maximum(np.exp(np.clip(eta, -700, 700)), _EPS)
 
-    def mu_eta_deriv(self, eta):
-        """d^2 mu / d eta^2 (for marginal-effect gradients)."""
-        if self.link == "identity":
-            return np.zeros_like(eta)
-        if self.link == "logit":
-            m = special.expit(eta)
-            return m * (1 - m) * (1 - 2 * m)
-        return np.exp(np.clip(eta, -700, 700))
-
     def variance(self, mu):
         if self.link == "identity":
             return np.ones_like(mu)
@@ -543,6 +534,11 @@ class SvyGLM(FitTable):
     def response_means(self, Theta: np.ndarray, X: np.ndarray) -> np.ndarray:
         """Fitted means for a stack of parameter vectors: (n, k, 1) for ``Theta`` (k, p)."""
         return self.family.linkinv(X @ np.atleast_2d(Theta).T)[:, :, None]
+
+    def response_jacobian(self, X: np.ndarray) -> np.ndarray:
+        """d mean_i / d theta at the fit: (n, 1, p) = mu'(eta_i) x_i."""
+        d = self.family.mu_eta(X @ self.theta)
+        return (d[:, None] * X)[:, None, :]
 
 
 def _numeric_response(mf: ModelFrame, family: Family) -> np.ndarray:
