@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +60,7 @@ def close(py, r, tol: float) -> bool:
     return abs(py - r) <= tol * abs(r)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _api(name: str) -> pd.DataFrame:
     d = hi.load_api(name)
     d.columns = [c.replace(".", "_") for c in d.columns]
@@ -77,7 +77,7 @@ def case_data(case: dict) -> pd.DataFrame:
     return data
 
 
-@lru_cache(maxsize=None)
+@cache
 def repweights(fname: str) -> np.ndarray:
     rw = pd.read_csv(HERE / "data" / fname)
     cols = [c for c in rw.columns if c.startswith("rep_")]

@@ -58,7 +58,7 @@ def test_ame_is_the_model_ame_in_points(result):
 def test_methodology_worked_example(result):
     text = DOC.read_text(encoding="utf-8")
     block = text.split("<!-- worked-example:start -->")[1].split("<!-- worked-example:end -->")[0]
-    rows = re.findall(r"^\| (\S+) \| (\S+) \| (-?[\d.]+) \| (-?[\d.]+) to (-?[\d.]+) \|$", block, re.M)
+    rows = re.findall(r"^\| (\S+) \| (\S+) \| (-?[\d.]+) \| (-?[\d.]+) to (-?[\d.]+) \|$", block, re.MULTILINE)
     assert len(rows) == 8
     f = result.frame.set_index(["group", "term"])
     for group, term, est, lo, hi_ in rows:

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import happiness_index as hi
-from happiness_index.survey.modelframe import MissingValuesWarning
 from happiness_index.survey.margins import average_marginal_effects
+from happiness_index.survey.modelframe import MissingValuesWarning
 
 
 @pytest.fixture(scope="module")

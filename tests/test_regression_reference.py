@@ -11,11 +11,17 @@ import warnings
 
 import numpy as np
 import pytest
+from regression_cases import (
+    EXTRA,
+    case_data,
+    case_design,
+    close,
+    epsilon_of,
+    load_cases,
+)
 
 import happiness_index as hi
 from happiness_index.survey.margins import average_marginal_effects
-
-from regression_cases import EXTRA, case_data, case_design, close, epsilon_of, load_cases, rnum
 
 PUBLIC = load_cases()
 MORE = load_cases(EXTRA)

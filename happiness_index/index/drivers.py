@@ -38,7 +38,7 @@ from ..survey.design import SurveyDesign
 from ..survey.margins import average_marginal_effects
 from ..survey.regression import svyglm
 
-__all__ = ["DriversResult", "drivers", "DriversWarning", "format_number"]
+__all__ = ["DriversResult", "DriversWarning", "drivers", "format_number"]
 
 COLUMNS = ["group", "term", "label_en", "label_vi", "ame_pp", "se_pp", "ci_low_pp", "ci_high_pp", "p", "n"]
 OUTCOME = "hi_outcome"

@@ -31,7 +31,7 @@ from scipy import linalg
 
 from ..errors import HappinessIndexWarning, ModelError, describe_rows
 
-__all__ = ["ModelFrame", "ModelDesign", "MissingValuesWarning", "build_model_frame", "counterfactual_matrix", "design_header"]
+__all__ = ["MissingValuesWarning", "ModelDesign", "ModelFrame", "build_model_frame", "counterfactual_matrix", "design_header"]
 
 
 class MissingValuesWarning(HappinessIndexWarning):
@@ -100,7 +100,7 @@ def _term_variables(term: str, variables: list) -> set:
     return {v for v in variables if re.search(r"(?<![\w.])" + re.escape(v) + r"(?![\w.])", term)}
 
 
-def counterfactual_matrix(frame: "ModelFrame", data: pd.DataFrame, variable: str, values) -> np.ndarray:
+def counterfactual_matrix(frame: ModelFrame, data: pd.DataFrame, variable: str, values) -> np.ndarray:
     """The model matrix of the fit rows with ``variable`` replaced by ``values`` (scalar or per row).
 
     Only the columns of terms that involve ``variable`` change; they are built by formulaic
@@ -281,7 +281,7 @@ def build_model_frame(formula: str, design, subset=None, *, drop_intercept: bool
         parsed = Formula(formula)
         variables = sorted(parsed.required_variables)
         rhs_vars = sorted(Formula("~ " + rhs).required_variables)
-    except Exception as exc:  # formulaic's parse errors
+    except Exception as exc:  # noqa: BLE001 - formulaic raises many parse error types
         raise ModelError(f"cannot read the formula {formula!r}: {exc}") from None
     unknown = [v for v in variables if v not in data.columns]
     if unknown:
@@ -314,7 +314,7 @@ def build_model_frame(formula: str, design, subset=None, *, drop_intercept: bool
         lhs_values = sub[lhs] if lhs in data.columns else model_matrix(lhs + " ~ 1", sub).lhs.iloc[:, 0]
     except ModelError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - formulaic/pandas evaluation errors of any type
         raise ModelError(f"cannot build the model matrix of {formula!r}: {exc}") from None
     columns = [str(c) for c in mm.columns]
     X = np.asarray(mm, dtype=float)

@@ -24,15 +24,17 @@ Venables, W. N. & Ripley, B. D. (2002). *Modern Applied Statistics with S*, §7.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 from scipy import special
 
 from ..errors import ModelError
-from .modelframe import ModelDesign, ModelFrame, build_model_frame, design_header
+from .modelframe import ModelDesign, build_model_frame, design_header
 from .regression import FitTable, weighted_grams
 
-__all__ = ["SvyOLR", "svyolr", "ordered_levels"]
+__all__ = ["SvyOLR", "ordered_levels", "svyolr"]
 
 
 def ordered_levels(y: pd.Series, name: str) -> tuple[list, np.ndarray]:
@@ -298,7 +300,7 @@ def svyolr(formula: str, design, subset=None, *, maxit: int = 100, tol: float = 
     if not conv:
         raise ModelError(f"svyolr did not converge in {maxit} Newton steps: look for a term that separates the levels")
     theta = theta[0]
-    names = list(mf.columns) + [f"{a}|{b}" for a, b in zip(levels[:-1], levels[1:])]
+    names = list(mf.columns) + [f"{a}|{b}" for a, b in itertools.pairwise(levels)]
     reps = influence = None
     if md.kind == "taylor":
         _, H = model.grad_hess(theta[None, :], md.w[:, None])

@@ -38,7 +38,7 @@ from scipy import special, stats
 from ..errors import HappinessIndexWarning, ModelError
 from .modelframe import ModelDesign, ModelFrame, build_model_frame, design_header
 
-__all__ = ["Family", "FAMILIES", "FitTable", "SvyGLM", "WaldTest", "svyglm", "wald_test", "irls", "irls_batched", "weighted_grams"]
+__all__ = ["FAMILIES", "Family", "FitTable", "SvyGLM", "WaldTest", "irls", "irls_batched", "svyglm", "wald_test", "weighted_grams"]
 
 
 # ---------------------------------------------------------------------------
@@ -289,7 +289,7 @@ def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int =
     pass over the rows in blocks that returns the deviance at the current coefficients and
     the normal equations of the next step, for all weight columns at once.
     """
-    n, p = X.shape
+    p = X.shape[1]
     R = W.shape[1]
     y = np.asarray(y, dtype=float)
     const = 2 * (family.saturated(y) @ W) if family.link != "identity" else np.zeros(R)
@@ -705,26 +705,8 @@ def svyglm(
             f"svyglm did not converge in maxit={maxit} iterations (family {fam.name}). Raise maxit=, check for a "
             "term with extreme values (rescale it), or for categories with very few respondents"
         )
-    eta = X @ beta
-    mu, me = fam.linkinv(eta), fam.mu_eta(eta)
-    var = fam.variance(mu)
-    A = X.T @ (X * (w * me**2 / var)[:, None])
-    U = X * (w * (y - mu) * me / var)[:, None]
-    influence = U @ np.linalg.inv(A)
-    reps = None
-    if md.kind == "taylor":
-        V = md.influence_vcov(influence)
-    else:
-        W = md.replicate_weights
-        W = W / W.sum(axis=0)  # R: glm.fit(weights = w_r / sum(w_r)) started at the full fit
-        reps, rconv, _ = irls_batched(X, y, W, fam, epsilon=epsilon, maxit=maxit, start=np.tile(beta, (W.shape[1], 1)))
-        if not rconv.all():
-            raise ModelError(
-                f"{int((~rconv).sum())} replicate refits did not converge in maxit={maxit} iterations; raise maxit="
-            )
-        _warn_replicate_separation(X, y, reps, W, fam)
-        V = md.replicate_vcov(reps, beta)
-        influence = None
+    V, influence, reps = _glm_vcov(md, X, y, beta, fam, epsilon, maxit)
+    mu = fam.linkinv(X @ beta)
     names = mf.columns
     return SvyGLM(
         params=pd.Series(beta, index=names, name="estimate"),
@@ -744,6 +726,30 @@ def svyglm(
         variance_method="Taylor linearization" if md.kind == "taylor" else "replicate weights",
         header=design_header(design, mf.rows, md.df),
     )
+
+
+def _glm_vcov(md: ModelDesign, X, y, beta, fam: Family, epsilon: float, maxit: int):
+    """(vcov, influence values or None, replicate coefficients or None) of a converged fit.
+
+    Taylor: the sandwich ``A^-1 Var(sum u_i) A^-1`` through ``influence_vcov``; replicate
+    designs: batched refits with each column ``w_r / sum(w_r)`` (R's svyglm.svyrep.design),
+    started at the full-sample fit, through ``replicate_vcov``.
+    """
+    w = md.w
+    eta = X @ beta
+    mu, me = fam.linkinv(eta), fam.mu_eta(eta)
+    var = fam.variance(mu)
+    A = X.T @ (X * (w * me**2 / var)[:, None])
+    influence = (X * (w * (y - mu) * me / var)[:, None]) @ np.linalg.inv(A)
+    if md.kind == "taylor":
+        return md.influence_vcov(influence), influence, None
+    W = md.replicate_weights
+    W = W / W.sum(axis=0)
+    reps, rconv, _ = irls_batched(X, y, W, fam, epsilon=epsilon, maxit=maxit, start=np.tile(beta, (W.shape[1], 1)))
+    if not rconv.all():
+        raise ModelError(f"{int((~rconv).sum())} replicate refits did not converge in maxit={maxit} iterations; raise maxit=")
+    _warn_replicate_separation(X, y, reps, W, fam)
+    return md.replicate_vcov(reps, beta), None, reps
 
 
 def _as_mask(subset, n: int) -> np.ndarray:
