@@ -201,3 +201,28 @@ def test_separating_replicates_warn(strat):
 def test_var_equal_weights_is_sample_variance(strat):
     v = hi.SurveyDesign(strat).var("api00")
     assert math.isclose(v.estimate, strat["api00"].var(ddof=1), rel_tol=1e-12)
+
+
+def test_svyolr_on_likert_answers_with_subset_and_data(city):
+    des = hi.SurveyDesign(city, weights="weight", strata="commune", psu="village")
+    frame = city.assign(income=city["ls_income"].where(city["ls_income"] <= 5))
+    wards = city["commune"].isin(["Đồng Tâm", "Hồng Hà", "Minh Tân", "Nam Cường"])
+    with pytest.warns(MissingValuesWarning):
+        olr = hi.svyolr("income ~ services + C(sex)", des, subset=wards, data=frame)
+    assert olr.levels == [1, 2, 3, 4, 5] and olr.n + olr.n_missing == int(wards.sum())
+    assert olr.design_df == 20 - 4
+    # a higher satisfaction with services goes with higher income answers: a positive slope
+    assert olr.params["services"] > 0 and olr.to_frame().set_index("term").loc["services", "p"] < 0.05
+
+
+def test_predict_and_wald_of_interaction(strat):
+    des = hi.SurveyDesign(strat, weights="pw", strata="stype", fpc="fpc")
+    fit = hi.svyglm("y ~ ell * C(stype)", des, family="quasibinomial")
+    assert list(fit.params.index[-2:]) == ["ell:C(stype)[T.H]", "ell:C(stype)[T.M]"]
+    w = fit.wald_test("ell:C(stype)")
+    assert w.ndf == 2 and w.ddf == fit.df_resid
+    p = fit.predict()
+    assert ((p > 0) & (p < 1)).all() and len(p) == fit.n
+    np.testing.assert_allclose(fit.predict(strat.head(5)), p.head(5))
+    with pytest.raises(hi.ModelError, match="not in the model"):
+        fit.wald_test("meals")

@@ -250,7 +250,8 @@ class SvyOLR(FitTable):
     __repr__ = __str__
 
 
-def svyolr(formula: str, design, subset=None, *, maxit: int = 100, tol: float = 1e-10) -> SvyOLR:
+def svyolr(formula: str, design, subset=None, *, maxit: int = 100, tol: float = 1e-10,
+           data: pd.DataFrame | None = None) -> SvyOLR:
     """Proportional-odds logistic regression of an ordered answer on survey data (R's ``svyolr``).
 
     Parameters
@@ -264,6 +265,9 @@ def svyolr(formula: str, design, subset=None, *, maxit: int = 100, tol: float = 
         Fit on a domain (other rows stay in the design).
     maxit, tol : int, float
         Newton iterations and the convergence tolerance on the parameter step.
+    data : pandas.DataFrame, optional
+        Model variables from this frame (the design's rows, same order and index) instead
+        of ``design.data``.
 
     Returns
     -------
@@ -286,7 +290,7 @@ def svyolr(formula: str, design, subset=None, *, maxit: int = 100, tol: float = 
     ----------
     McCullagh (1980); Lumley (2010), §6.3; R ``survey::svyolr``.
     """
-    mf = build_model_frame(formula, design, subset, drop_intercept=True)
+    mf = build_model_frame(formula, design, subset, drop_intercept=True, data=data)
     levels, k = ordered_levels(mf.response, mf.response_name)
     if len(levels) < 3:
         raise ModelError(
