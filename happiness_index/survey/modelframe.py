@@ -382,7 +382,8 @@ class ModelDesign:
     def replicate_weights(self) -> np.ndarray:
         """(n_fit × R) replicate weights of the rows used (replicate designs)."""
         if self._W is None:
-            self._W = np.asarray(self.design.replicate_weights(), dtype=float)[self.rows]
+            W = np.asarray(self.design.replicate_weights(), dtype=float)
+            self._W = W if self.rows.all() else W[self.rows]
         return self._W
 
     def influence_vcov(self, Z: np.ndarray) -> np.ndarray:

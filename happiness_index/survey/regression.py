@@ -217,13 +217,15 @@ def _solve_steps(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
         ) from None
 
 
-def _irls_pass(X, y, W, family: Family, B, act, eta0=None, chunk: int = 8192):
+def _irls_pass(X, y, W, family: Family, B, act, eta0=None, chunk: int = 4096):
     """One pass over the rows, in blocks: the deviance at ``B`` and the IRLS normal equations there.
 
-    Returns ``(dev (k,), G (k, p, p), rhs (k, p))`` for the weight columns ``act``; the
+    Returns ``(dev (k,), G (k, p, p), rhs (k, p), max |eta| of rows with positive weight (k,))``
+    for the weight columns ``act``; the
     working quantities live only block by block (cache-friendly, no n x R temporaries).
-    Canonical links: working weight ``mu'(eta)``, working response times weight
-    ``C eta + W (y - mu)``; the deviance without its saturated constant.
+    Canonical links: working weight ``C = W mu'(eta)``. ``rhs`` is the WLS right-hand side
+    ``X'(C eta + W (y - mu))`` for one fit or from starting values ``eta0``, else the score
+    ``X'W(y - mu)`` (the step is then an increment). The deviance lacks its saturated constant.
     """
     n, p = X.shape
     k = len(act)
@@ -240,31 +242,47 @@ def _irls_pass(X, y, W, family: Family, B, act, eta0=None, chunk: int = 8192):
         c = w * v
         G = X.T @ (X * c[:, None])
         rhs = X.T @ (c * eta + w * (y - mu))
-        return np.array([dev]), ((G + G.T) / 2)[None], rhs[None]
+        eta_max = np.abs(eta[w > 0]).max(initial=0.0)
+        return np.array([dev]), ((G + G.T) / 2)[None], rhs[None], np.array([eta_max])
     iu = np.triu_indices(p)
     dev = np.zeros(k)
+    eta_max = np.zeros(k)
     gsum = np.zeros((k, len(iu[0])))
     rhs = np.zeros((k, p))
     for s in range(0, n, chunk):
         Xc, yc = X[s : s + chunk], y[s : s + chunk, None]
         Wc = W[s : s + chunk] if every else W[s : s + chunk, act]
         eta = (Xc @ B[act].T) if eta0 is None else eta0[s : s + chunk]
-        mu, v = family.mean_weight(eta)
-        if family.link == "identity":
-            dev += np.einsum("ir,ir->r", Wc, (yc - eta) ** 2)
+        if family.link == "logit":  # one exp for mu, mu'(eta) and the softplus of the deviance
+            e = np.exp(-np.abs(eta))
+            inv = 1.0 / (1.0 + e)
+            mu = np.where(eta >= 0, inv, e * inv)
+            v = np.maximum(e * inv * inv, _EPS)
+            dev -= 2 * np.einsum("ir,ir->r", Wc, yc * eta - (np.log1p(e) + np.maximum(eta, 0.0)))
+        elif family.link == "log":
+            mu, v = family.mean_weight(eta)
+            dev -= 2 * np.einsum("ir,ir->r", Wc, yc * eta - mu)
         else:
-            b = np.logaddexp(0.0, eta) if family.link == "logit" else mu
-            dev -= 2 * np.einsum("ir,ir->r", Wc, yc * eta - b)
+            mu, v = family.mean_weight(eta)
+            dev += np.einsum("ir,ir->r", Wc, (yc - eta) ** 2)
+        eta_max = np.maximum(eta_max, np.where(Wc > 0, np.abs(eta), 0.0).max(axis=0))
         C = Wc * v
-        gsum += C.T @ (Xc[:, iu[0]] * Xc[:, iu[1]])
-        rhs += (C * eta + Wc * (yc - mu)).T @ Xc
+        if eta0 is None:
+            # score form: the Gram matrices only steer the step (the score is exact), so
+            # single precision is enough for them and halves the cost of the largest product
+            gsum += C.T.astype(np.float32) @ (Xc[:, iu[0]] * Xc[:, iu[1]]).astype(np.float32)
+            rhs += (Wc * (yc - mu)).T @ Xc
+        else:  # first step from R's starting fitted values: the WLS normal equations
+            gsum += C.T @ (Xc[:, iu[0]] * Xc[:, iu[1]])
+            rhs += (C * eta + Wc * (yc - mu)).T @ Xc
     G = np.zeros((k, p, p))
     G[:, iu[0], iu[1]] = gsum
     G[:, iu[1], iu[0]] = gsum
-    return dev, G, rhs
+    return dev, G, rhs, eta_max
 
 
-def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int = 25, start=None):
+def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int = 25, start=None, scale=None,
+                 diagnostics: dict | None = None):
     """IRLS for many weight vectors at once (replicate weights): R's ``glm.fit`` per column.
 
     Parameters
@@ -274,6 +292,11 @@ def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int =
         One prior-weight column per fit.
     start : ndarray (R, p), optional
         Starting coefficients (e.g. the full-sample fit); default R's initial fitted values.
+    scale : ndarray (R,), optional
+        Column factors of the weights (the fits use ``W * scale``; ``W`` is not copied).
+    diagnostics : dict, optional
+        Filled with ``"max_abs_eta"`` (R,): the largest ``|eta|`` of a row with positive
+        weight at the final coefficients (above ~23 a fitted probability is 0 or 1).
 
     Returns
     -------
@@ -292,21 +315,31 @@ def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int =
     p = X.shape[1]
     R = W.shape[1]
     y = np.asarray(y, dtype=float)
+    if scale is not None and start is None:
+        W = W * scale  # R's starting values depend on the weights themselves
+        scale = None
+    scale = np.ones(R) if scale is None else np.asarray(scale, dtype=float)
     const = 2 * (family.saturated(y) @ W) if family.link != "identity" else np.zeros(R)
     act = np.arange(R)
+    # the blocked pass (R > 1) returns the score X'W(y - mu) at the coefficients (the step is
+    # an increment), except from R's starting fitted values; the single-fit pass the WLS rhs
+    score_form = R > 1 and start is not None
     if start is None:
         B = np.zeros((R, p))
         eta0 = family.linkfun(family.start(y[:, None], W))
-        dev_old, G, rhs = _irls_pass(X, y, W, family, B, act, eta0=eta0)
+        dev_old, G, rhs, eta_max = _irls_pass(X, y, W, family, B, act, eta0=eta0)
     else:
         B = np.asarray(start, dtype=float).copy()
-        dev_old, G, rhs = _irls_pass(X, y, W, family, B, act)
-    dev_old = dev_old + const
+        dev_old, G, rhs, eta_max = _irls_pass(X, y, W, family, B, act)
+    dev_old = (dev_old + const) * scale
     conv = np.zeros(R, dtype=bool)
     for it in range(1, maxit + 1):
-        B[act] = _solve_steps(G, rhs)
-        dev, G, rhs = _irls_pass(X, y, W, family, B, act)
-        dev = dev + const[act]
+        B[act] = _solve_steps(G, rhs) + (B[act] if score_form else 0.0)
+        score_form = R > 1
+        dev, G, rhs, eta_max[act] = _irls_pass(X, y, W, family, B, act)
+        if diagnostics is not None:
+            diagnostics["max_abs_eta"] = eta_max
+        dev = (dev + const[act]) * scale[act]
         done = np.abs(dev - dev_old[act]) / (np.abs(dev) + 0.1) < epsilon
         conv[act] = done
         dev_old[act] = dev
@@ -582,7 +615,7 @@ def _check_separation(mf: ModelFrame, y: np.ndarray, beta: np.ndarray, family: F
         )
 
 
-def _warn_replicate_separation(X, y, reps, W, family: Family) -> None:
+def _warn_replicate_separation(X, y, W, family: Family, max_abs_eta) -> None:
     """Warn when replicate refits of a logit model separate (their coefficients are arbitrary).
 
     A refit separates when fitted probabilities of rows with positive weight are numerically
@@ -591,12 +624,12 @@ def _warn_replicate_separation(X, y, reps, W, family: Family) -> None:
     """
     if family.link != "logit":
         return
-    P = (W > 0).astype(float)
-    sep = ((np.abs(X @ reps.T) > 23) & (W > 0)).any(axis=0)
+    P = (W > 0).astype(np.float32)  # exact counts below 2^24 rows
+    sep = np.asarray(max_abs_eta) > 23 if max_abs_eta is not None else np.zeros(W.shape[1], dtype=bool)
     binary = [j for j in range(X.shape[1]) if np.isin(X[:, j], (0.0, 1.0)).all() and not X[:, j].all()]
     if binary:
-        B = X[:, binary]
-        yf = y.astype(float)
+        B = X[:, binary].astype(np.float32)
+        yf = y.astype(np.float32)
         n_pos, y_pos = P.sum(axis=0), P.T @ yf
         cnt1, ones1 = P.T @ B, P.T @ (B * yf[:, None])
         cnt0, ones0 = n_pos[:, None] - cnt1, y_pos[:, None] - ones1
@@ -744,11 +777,12 @@ def _glm_vcov(md: ModelDesign, X, y, beta, fam: Family, epsilon: float, maxit: i
     if md.kind == "taylor":
         return md.influence_vcov(influence), influence, None
     W = md.replicate_weights
-    W = W / W.sum(axis=0)
-    reps, rconv, _ = irls_batched(X, y, W, fam, epsilon=epsilon, maxit=maxit, start=np.tile(beta, (W.shape[1], 1)))
+    diag: dict = {}
+    reps, rconv, _ = irls_batched(X, y, W, fam, epsilon=epsilon, maxit=maxit, start=np.tile(beta, (W.shape[1], 1)),
+                                  scale=1.0 / W.sum(axis=0), diagnostics=diag)  # R: weights = w_r / sum(w_r)
     if not rconv.all():
         raise ModelError(f"{int((~rconv).sum())} replicate refits did not converge in maxit={maxit} iterations; raise maxit=")
-    _warn_replicate_separation(X, y, reps, W, fam)
+    _warn_replicate_separation(X, y, W, fam, diag.get("max_abs_eta"))
     return md.replicate_vcov(reps, beta), None, reps
 
 
