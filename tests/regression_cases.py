@@ -93,8 +93,11 @@ def case_design(case: dict, data: pd.DataFrame):
         if isinstance(fpc, list):
             fpc = fpc[0] if len(fpc) == 1 else fpc
         lonely = (d.get("lonely_psu") or "fail").split()[0]
-        return hi.SurveyDesign(data, weights=d.get("weights"), strata=d.get("strata"), psu=psu, fpc=fpc,
-                               nest=bool(d.get("nest", False)), lonely_psu=lonely)
+        des = hi.SurveyDesign(data, weights=d.get("weights"), strata=d.get("strata"), psu=psu, fpc=fpc,
+                              nest=bool(d.get("nest", False)), lonely_psu=lonely)
+        if d.get("post_stratify"):
+            des = hi.post_stratify(des, d["post_stratify"])
+        return des
     W = repweights(Path(d["repweights_file"]).name)
     rscales = d.get("rscales")
     if rscales is not None and not isinstance(rscales, list):

@@ -27,7 +27,10 @@ D <- list(
   bclus1 = list(kind="replicate_weights", dataset="apiclus1", repweights_file="apiclus1_boot50.csv", full_sample_weights="pw",
                 replicate_type="bootstrap", scale=0.021865889212828, rscales=1, mse=FALSE)
 )
-design_of <- list(dstrat=dstrat, dclus1=dclus1, dclus2=dclus2, rclus1=rclus1, bclus1=bclus1)
+# post-stratified to the school-type counts of apipop (4421 / 755 / 1018): calibration-aware variance
+dclus1p <- postStratify(dclus1, ~stype, data.frame(stype=c("E", "H", "M"), Freq=c(4421, 755, 1018)))
+D$dclus1p <- c(D$dclus1, list(post_stratify=list(stype=list(E=4421, H=755, M=1018))))
+design_of <- list(dstrat=dstrat, dclus1=dclus1, dclus2=dclus2, rclus1=rclus1, bclus1=bclus1, dclus1p=dclus1p)
 cases <- list()
 add <- function(x) cases[[length(cases) + 1]] <<- x
 ctl <- glm.control(epsilon=1e-14, maxit=100)
@@ -61,6 +64,9 @@ glm_case("x_glm_quasibinomial_compimp_bclus1", I(comp.imp == "Yes") ~ api99 + me
          "compimp_yes ~ api99 + meals + ell", "bclus1", "quasibinomial", cyes)
 glm_case("x_glm_poisson_interaction_dstrat", api.stu ~ meals * stype, "api_stu ~ meals * C(stype)", "dstrat", "poisson")
 glm_case("x_glm_gaussian_avged_rclus1", api00 ~ avg.ed + stype, "api00 ~ avg_ed + C(stype)", "rclus1", "gaussian")
+glm_case("x_glm_gaussian_poststratified_dclus1", api00 ~ ell + meals, "api00 ~ ell + meals", "dclus1p", "gaussian")
+glm_case("x_glm_quasibinomial_poststratified_dclus1", I(sch.wide == "Yes") ~ ell + meals, "schwide_yes ~ ell + meals",
+         "dclus1p", "quasibinomial", yes)
 m_w <- glm_case("x_glm_quasibinomial_dclus1", I(sch.wide == "Yes") ~ ell + stype, "schwide_yes ~ ell + C(stype)",
                 "dclus1", "quasibinomial", yes)
 
