@@ -26,7 +26,8 @@ from happiness_index.survey.margins import average_marginal_effects
 PUBLIC = load_cases()
 MORE = load_cases(EXTRA)
 
-SUBSETS = {"stype == 'E'": lambda d: d["stype"] == "E", "api99 > 600": lambda d: d["api99"] > 600}
+SUBSETS = {"stype == 'E'": lambda d: d["stype"] == "E", "api99 > 600": lambda d: d["api99"] > 600,
+           "agecat == '(59,Inf]'": lambda d: d["agecat"] == "(59,Inf]"}
 
 
 def _ids(cases, *kinds):

@@ -30,7 +30,12 @@ D <- list(
 # post-stratified to the school-type counts of apipop (4421 / 755 / 1018): calibration-aware variance
 dclus1p <- postStratify(dclus1, ~stype, data.frame(stype=c("E", "H", "M"), Freq=c(4421, 755, 1018)))
 D$dclus1p <- c(D$dclus1, list(post_stratify=list(stype=list(E=4421, H=755, M=1018))))
-design_of <- list(dstrat=dstrat, dclus1=dclus1, dclus2=dclus2, rclus1=rclus1, bclus1=bclus1, dclus1p=dclus1p)
+nhanes <- rd("nhanes")
+dnhanes <- svydesign(id=~SDMVPSU, strata=~SDMVSTRA, weights=~WTMEC2YR, nest=TRUE, data=nhanes)
+D$dnhanes <- list(kind="taylor_linearization", dataset="nhanes", ids=list("SDMVPSU"), strata="SDMVSTRA", weights="WTMEC2YR",
+                  fpc=NULL, nest=TRUE)
+design_of <- list(dstrat=dstrat, dclus1=dclus1, dclus2=dclus2, rclus1=rclus1, bclus1=bclus1, dclus1p=dclus1p,
+                  dnhanes=dnhanes)
 cases <- list()
 add <- function(x) cases[[length(cases) + 1]] <<- x
 ctl <- glm.control(epsilon=1e-14, maxit=100)
@@ -67,6 +72,10 @@ glm_case("x_glm_gaussian_avged_rclus1", api00 ~ avg.ed + stype, "api00 ~ avg_ed 
 glm_case("x_glm_gaussian_poststratified_dclus1", api00 ~ ell + meals, "api00 ~ ell + meals", "dclus1p", "gaussian")
 glm_case("x_glm_quasibinomial_poststratified_dclus1", I(sch.wide == "Yes") ~ ell + meals, "schwide_yes ~ ell + meals",
          "dclus1p", "quasibinomial", yes)
+glm_case("x_glm_quasibinomial_nhanes_nest", HI_CHOL ~ factor(race) + agecat + factor(RIAGENDR),
+         "HI_CHOL ~ C(race) + C(agecat) + C(RIAGENDR)", "dnhanes", "quasibinomial")
+glm_case("x_glm_binomial_nhanes_domain", HI_CHOL ~ factor(race) + factor(RIAGENDR), "HI_CHOL ~ C(race) + C(RIAGENDR)",
+         "dnhanes", "binomial", subset=quote(agecat == "(59,Inf]"), subset_py="agecat == '(59,Inf]'")
 m_w <- glm_case("x_glm_quasibinomial_dclus1", I(sch.wide == "Yes") ~ ell + stype, "schwide_yes ~ ell + C(stype)",
                 "dclus1", "quasibinomial", yes)
 
@@ -104,6 +113,15 @@ for (st in c("F", "Chisq", "Wald", "adjWald")) {
            r_call=paste0("svychisq(~stype + awards, dclus1, statistic='", st, "')"),
            expected=list(statistic=unname(t$statistic), ndf=unname(t$parameter[1]),
                          ddf=if (length(t$parameter) > 1) unname(t$parameter[2]) else "Inf", p=unname(t$p.value)),
+           tolerance=list(statistic=1e-6, df=1e-6, p=1e-5)))
+}
+for (st in c("F", "Wald")) {
+  t <- svychisq(~race + agecat, dnhanes, statistic=st)
+  add(list(id=paste0("x_chisq_race_agecat_", st, "_nhanes"), estimator="svychisq", dataset="nhanes", design=D[["dnhanes"]],
+           options=list(statistic=st, rows_var_py="race", cols_var_py="agecat"), variables=list(derived=list()),
+           r_call=paste0("svychisq(~race + agecat, dnhanes, statistic='", st, "')"),
+           expected=list(statistic=unname(t$statistic), ndf=unname(t$parameter[1]), ddf=unname(t$parameter[2]),
+                         p=unname(t$p.value)),
            tolerance=list(statistic=1e-6, df=1e-6, p=1e-5)))
 }
 t <- svychisq(~sch.wide + stype, rclus1, statistic="F")
