@@ -665,7 +665,7 @@ def svyglm(
     family: str | Family = "gaussian",
     subset=None,
     *,
-    epsilon: float = 1e-8,
+    epsilon: float = 1e-10,
     maxit: int = 25,
     data: pd.DataFrame | None = None,
 ) -> SvyGLM:
@@ -684,7 +684,9 @@ def svyglm(
     subset : boolean array or Series, optional
         Fit on a domain; other rows keep their PSUs in the variance (R's ``subset=``).
     epsilon, maxit : float, int
-        R's ``glm.control``: stop when ``|dev - dev_old| / (|dev| + 0.1) < epsilon``.
+        R's ``glm.control``: stop when ``|dev - dev_old| / (|dev| + 0.1) < epsilon``. The
+        default 1e-10 is tighter than R's 1e-8, which can leave coefficients ~1e-7 (relative)
+        short of the solution; ``epsilon=1e-8`` reproduces R's default iterations.
     data : pandas.DataFrame, optional
         Model variables from this frame (the design's rows, same order and index) instead
         of ``design.data``: derived variables on a design that cannot be rebuilt.
