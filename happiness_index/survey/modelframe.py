@@ -60,6 +60,8 @@ class ModelFrame:
         Rows of ``design.data`` used in the fit.
     n_missing : int
         Rows of the domain left out because a model variable is missing.
+    n_missing_all : int
+        Rows of the whole data (in the domain or not) missing a model variable.
     missing_by_variable : dict of str -> int
         How many domain rows miss each variable.
     spec : formulaic ModelSpec
@@ -80,6 +82,7 @@ class ModelFrame:
     spec: object = field(repr=False)
     variables: list = field(default_factory=list)
     intercept_dropped: bool = False
+    n_missing_all: int = 0
     source: pd.DataFrame | None = field(default=None, repr=False)
 
     def model_matrix(self, data: pd.DataFrame) -> np.ndarray:
@@ -341,6 +344,7 @@ def build_model_frame(formula: str, design, subset=None, *, drop_intercept: bool
         variables=rhs_vars,
         source=data,
         intercept_dropped=bool(drop_intercept),
+        n_missing_all=int(miss.sum()),
     )
 
 

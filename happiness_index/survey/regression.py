@@ -645,15 +645,31 @@ def _warn_replicate_separation(X, y, W, family: Family, max_abs_eta) -> None:
         )
 
 
-def _dispersion(md: ModelDesign, y, mu, family: Family, w_mean_design: float, n_design: int) -> float:
-    """R's ``summary.svyglm`` dispersion (Taylor: svyvar of Pearson residuals; replicate: R's sum)."""
+def _dispersion(md: ModelDesign, mf: ModelFrame, y, mu, family: Family, dom: np.ndarray) -> float:
+    """R's ``summary.svyglm`` dispersion: svyvar of the Pearson residuals (replicate: R's sum).
+
+    Taylor: ``r_i = (y_i - mu_i) / sqrt(V(mu_i)) * sqrt(mean_fit(w) / mean_design(w))``, the
+    means over the rows R's design holds before and after ``na.omit`` (the domain's rows; all
+    rows, zero weight outside the domain, for a calibrated design); dispersion
+    ``= n/(n-1) sum w (r - rbar)^2 / sum w`` over the n rows of the fit. Replicate designs
+    (survey 4.1.1's residuals.svrepglm): ``sum w r^2 / sum w`` with the residuals scaled by
+    the square root of the number of rows of the design after ``na.omit``.
+    """
     w = md.w
     pearson = (y - mu) / np.sqrt(family.variance(mu))
     if md.kind == "replicate":
-        # survey 4.1.1's residuals.svrepglm scale the residuals by sqrt(n_design)
-        r = pearson * math.sqrt(n_design)
+        r = pearson * math.sqrt(int(dom.sum()) - mf.n_missing)
         return float((w * r**2).sum() / w.sum())
-    r = pearson * math.sqrt(w.mean() / w_mean_design)
+    w_all = md.design.weights.to_numpy(dtype=float)
+    if getattr(md.design, "calibration_info", None):
+        # R keeps the out-of-domain rows of a calibrated design (zero weight) and na.omit
+        # drops the incomplete rows of the whole data
+        n_rows, n_na = len(dom), mf.n_missing_all
+    else:  # R's subset of an uncalibrated design drops the out-of-domain rows
+        n_rows, n_na = int(dom.sum()), mf.n_missing
+    mean_design = float((w_all * dom).sum()) / n_rows
+    mean_fit = float(w.sum()) / (n_rows - n_na)
+    r = pearson * math.sqrt(mean_fit / mean_design)
     n = len(r)
     rbar = (w * r).sum() / w.sum()
     return float(n / (n - 1) * (w * (r - rbar) ** 2).sum() / w.sum()) if n > 1 else math.nan
@@ -748,7 +764,7 @@ def svyglm(
         vcov=pd.DataFrame(V, index=names, columns=names),
         df_resid=md.df + 1 - len(names),
         design_df=md.df,
-        dispersion=_dispersion(md, y, mu, fam, w_mean_design, n_design),
+        dispersion=_dispersion(md, mf, y, mu, fam, dom),
         n=int(mf.rows.sum()),
         n_missing=mf.n_missing,
         family=fam,
