@@ -226,3 +226,13 @@ def test_predict_and_wald_of_interaction(strat):
     np.testing.assert_allclose(fit.predict(strat.head(5)), p.head(5))
     with pytest.raises(hi.ModelError, match="not in the model"):
         fit.wald_test("meals")
+
+
+def test_var_refuses_by_and_missing(strat):
+    des = hi.SurveyDesign(strat, weights="pw", strata="stype")
+    with pytest.raises(hi.EstimationError, match="subset"):
+        des.by("stype").var("api00")
+    d = strat.assign(v=strat["api00"].where(strat["api00"] > 500))
+    with pytest.raises(hi.EstimationError, match="na_rm=True"):
+        hi.SurveyDesign(d, weights="pw", strata="stype").var("v")
+    assert hi.SurveyDesign(d, weights="pw", strata="stype").var("v", na_rm=True).n == int(d["v"].notna().sum())

@@ -253,8 +253,11 @@ def svyvar(design, x, na_rm: bool = False, level: float = 0.95):
     (``svyvar.svyrep.design``): ``xbar`` is recomputed for every replicate and ``n`` counts
     the rows used.
     """
+    from .design import DomainView
     from .estimators import EstimateTable, make_estimate
 
+    if isinstance(design, DomainView):
+        raise EstimationError("var() is not available per domain of by(); use design.subset(mask).var(x) for one domain")
     cols = [x] if isinstance(x, str) else list(x)
     _check_columns(design, cols)
     data = design.data
