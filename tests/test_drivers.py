@@ -76,7 +76,7 @@ def test_sentences_state_association_in_both_languages(result):
     assert all("association, not a cause" in s for s in en)
     assert all("không phải quan hệ nhân quả" in s for s in vi)
     assert "16,2 điểm phần trăm" in vi[0] and "12,6 đến 19,7" in vi[0]
-    unclear = [s for s in en if "age_group = 60+" in s][0]
+    unclear = next(s for s in en if "age_group = 60+" in s)
     assert "no clear difference" in unclear
     assert str(result).startswith("Drivers of being satisfied with life")
 
