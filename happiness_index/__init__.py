@@ -100,6 +100,11 @@ _EXPORTS: dict[str, str] = {
     "robustness": ".index.robustness",
     "DistributionTable": ".index.distributions",
     "item_distributions": ".index.distributions",
+    "svyglm": ".survey.regression",
+    "svyolr": ".survey.ordinal",
+    "svychisq": ".survey.descriptive",
+    "drivers": ".index.drivers",
+    "ModelError": ".errors",
 }
 
 #: the layer subpackages, reachable as attributes (``hi.survey``) before anything imported them

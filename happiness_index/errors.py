@@ -10,6 +10,7 @@ The hierarchy is flat on purpose::
     ├── DesignError        the sample design cannot be built or used as declared
     │   └── LonelyPSUError a stratum has a single PSU under lonely_psu="fail"
     ├── EstimationError    an estimate cannot be computed (empty domain, missing values, ...)
+    │   └── ModelError     a regression model cannot be fitted (one-level term, separation, ...)
     ├── WeightingError     calibration, raking or post-stratification cannot be done
     │   └── ConvergenceError  an iterative fit did not converge within its limit
     ├── SamplingError      sample size, allocation or selection request is infeasible
@@ -31,6 +32,7 @@ __all__ = [
     "DesignError",
     "LonelyPSUError",
     "EstimationError",
+    "ModelError",
     "WeightingError",
     "ConvergenceError",
     "SamplingError",
@@ -59,6 +61,10 @@ class LonelyPSUError(DesignError):
 
 class EstimationError(HappinessIndexError):
     """An estimate cannot be computed as asked (empty domain, missing values, non-numeric)."""
+
+
+class ModelError(EstimationError):
+    """A regression model cannot be fitted as asked (one-level term, collinearity, separation, no convergence)."""
 
 
 class WeightingError(HappinessIndexError):

@@ -43,6 +43,7 @@ from .estimators import (
     profile_likelihood_logit_interval,
     proportion_interval,
 )
+from .descriptive import svyvar
 from .quantiles import estimate_quantiles
 from .variance import (
     Statistic,
@@ -237,6 +238,10 @@ class DesignEstimators:
     def in_domain(self) -> np.ndarray:
         """Rows in scope: in this design's domain (``subset()``) with a non-zero weight, shape (n,) bool."""
         return self._domain_mask()
+
+    def var(self, x, na_rm: bool = False, level: float = 0.95):
+        """Population variance of ``x`` (R's ``svyvar``); see :func:`happiness_index.survey.descriptive.svyvar`."""
+        return svyvar(self, x, na_rm=na_rm, level=level)
 
     @property
     def variance_method(self) -> str:
@@ -1043,6 +1048,10 @@ class DomainView(DesignEstimators):
     (zero influence outside the domain) with each domain's own degrees of freedom, and
     a covariance matrix across domains (for contrasts such as year-on-year changes).
     """
+
+    def var(self, x, na_rm: bool = False, level: float = 0.95):
+        """Not available per domain: R's ``svyvar`` has no ``svyby`` form here."""
+        raise EstimationError("var() is not available per domain of by(); use design.subset(mask).var(x) for one domain")
 
     def __init__(self, design, columns: list, dropna: bool):
         self._design = design

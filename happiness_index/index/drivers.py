@@ -1,0 +1,328 @@
+"""Drivers of happiness: which conditions go with being satisfied with life, city-wide and by group.
+
+:func:`drivers` fits a design-based logistic model (:func:`~happiness_index.svyglm`,
+quasibinomial) of an outcome built from the index specification on
+
+* every indicator item outside the outcome (satisfied = 1, not satisfied = 0), and
+* household characteristics (text columns such as sex and age group, treatment coded),
+
+and reports each one's **average marginal effect** (AME) on the probability of the outcome,
+in percentage points, with a design-based interval (delta method through the variance engine:
+strata, PSUs, fpc, calibration, or replicate weights). The default outcome is "satisfied with
+life": satisfied on at least half of the items of the life-satisfaction component (the
+component named ``ls``, else the first one).
+
+The AMEs are **associations** within the model (other listed conditions held as observed),
+never causal effects: a household satisfied with public services may differ in many other
+ways. The sentence builders say so in both languages.
+
+References
+----------
+Graubard, B. I. & Korn, E. L. (1999). Predictive margins with survey data. *Biometrics* 55, 652–659.
+Lumley, T. & Scott, A. (2017). Fitting regression models to survey data. *Statistical Science* 32, 265–278.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..errors import EstimationError, HappinessIndexWarning, ModelError, SpecError
+from ..questionnaire.spec import IndexSpec, bundled_spec_path
+from ..survey.design import SurveyDesign
+from ..survey.margins import average_marginal_effects
+from ..survey.regression import svyglm
+
+__all__ = ["DriversResult", "DriversWarning", "drivers", "format_number"]
+
+COLUMNS = ["group", "term", "label_en", "label_vi", "ame_pp", "se_pp", "ci_low_pp", "ci_high_pp", "p", "n"]
+OUTCOME = "hi_outcome"
+
+
+class DriversWarning(HappinessIndexWarning):
+    """A group of communes was left out of the drivers analysis (too few respondents, separation, ...)."""
+
+
+def format_number(x: float, lang: str = "en", digits: int = 1) -> str:
+    """A number for text: ``12.3`` in English, ``12,3`` in Vietnamese (thousands ``3.400``)."""
+    if not math.isfinite(x):
+        return "–"
+    s = f"{x:,.{digits}f}"
+    if lang == "vi":
+        s = s.replace(",", "\u0000").replace(".", ",").replace("\u0000", ".")
+    return s.replace("-", "−")
+
+
+@dataclass
+class DriversResult:
+    """Average marginal effects of conditions on the outcome (result of :func:`drivers`).
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        Columns ``group, term, label_en, label_vi, ame_pp, se_pp, ci_low_pp, ci_high_pp, p, n``
+        (``group`` is ``"city"`` or a group of communes; ``ame_pp`` in percentage points).
+    outcome_en, outcome_vi : str
+        The outcome in plain words ("satisfied with life ...").
+    formula : str
+        The model fitted in every group.
+    level : float
+    fits : dict
+        The :class:`~happiness_index.survey.regression.SvyGLM` of each group.
+    skipped : dict
+        Groups left out, with the reason.
+    n_missing : dict
+        Respondents left out of each group's fit for a missing answer.
+    outcome_definition_en, outcome_definition_vi : str
+        How the outcome is built from the answers.
+    """
+
+    frame: pd.DataFrame
+    outcome_en: str
+    outcome_vi: str
+    formula: str
+    level: float = 0.95
+    fits: dict = field(default_factory=dict, repr=False)
+    skipped: dict = field(default_factory=dict)
+    n_missing: dict = field(default_factory=dict)
+    outcome_definition_en: str = ""
+    outcome_definition_vi: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        """The AME table (a copy), columns as in SECTIONS.md."""
+        return self.frame.copy()
+
+    def sentence(self, row, lang: str = "en") -> str:
+        """One plain-words sentence for a row of :meth:`to_frame` (an association, never a cause)."""
+        r = row if isinstance(row, Mapping) else row._asdict() if hasattr(row, "_asdict") else dict(row)
+        pct = f"{100 * self.level:g}%"
+        est, lo, hi = (format_number(r[k], lang) for k in ("ame_pp", "ci_low_pp", "ci_high_pp"))
+        size = format_number(abs(r["ame_pp"]), lang)
+        clear = r["ci_low_pp"] > 0 or r["ci_high_pp"] < 0
+        if lang == "vi":
+            who = _subject_vi(r["label_vi"])
+            if not clear:
+                return (f"{who}: chưa thấy khác biệt rõ về khả năng {self.outcome_vi} ({est} điểm phần trăm; "
+                        f"khoảng tin cậy {pct}: {lo} đến {hi}). Đây là mối liên hệ, không phải quan hệ nhân quả.")
+            more = "cao hơn" if r["ame_pp"] > 0 else "thấp hơn"
+            return (f"{who} có khả năng {self.outcome_vi} {more} {size} điểm phần trăm (khoảng tin cậy {pct}: "
+                    f"{lo} đến {hi}). Đây là mối liên hệ, không phải quan hệ nhân quả.")
+        who = _subject_en(r["label_en"])
+        if not clear:
+            return (f"{who} show no clear difference in the likelihood of being {self.outcome_en} ({est} points; "
+                    f"{pct} interval {lo} to {hi}). This is an association, not a cause.")
+        more = "more" if r["ame_pp"] > 0 else "less"
+        return (f"{who} are {size} percentage points {more} likely to be {self.outcome_en} ({pct} interval {lo} to "
+                f"{hi} points). This is an association, not a cause.")
+
+    def sentences(self, lang: str = "en", group: str = "city") -> list[str]:
+        """Sentences for every term of one group, largest effects first."""
+        f = self.frame[self.frame["group"] == group]
+        f = f.reindex(f["ame_pp"].abs().sort_values(ascending=False).index)
+        return [self.sentence(r, lang) for _, r in f.iterrows()]
+
+    def __str__(self) -> str:
+        lines = [f"Drivers of being {self.outcome_en} (average marginal effects, percentage points)",
+                 f"Outcome: {self.outcome_definition_en}", f"Model: {self.formula}"]
+        for g, f in self.frame.groupby("group", sort=False):
+            miss = self.n_missing.get(g, 0)
+            lines.append(f"\n[{g}] n = {int(f['n'].iloc[0]):,}" + (f" ({miss:,} left out for missing answers)" if miss else ""))
+            for r in f.itertuples():
+                lines.append(f"  {r.label_en:60.60s} {r.ame_pp:7.1f}  ({r.ci_low_pp:6.1f} to {r.ci_high_pp:6.1f})  p={r.p:.3g}")
+        for g, why in self.skipped.items():
+            lines.append(f"\n[{g}] not estimated: {why}")
+        return "\n".join(lines)
+
+
+def _subject_en(label: str) -> str:
+    low = label[0].lower() + label[1:] if label else label
+    for prefix in ("satisfaction with ", "rating of "):
+        if low.startswith(prefix):
+            return f"Households satisfied with {low[len(prefix):]}"
+    return f"Households with {label}"
+
+
+def _subject_vi(label: str) -> str:
+    low = label[0].lower() + label[1:] if label else label
+    if low.startswith("hài lòng"):
+        return f"Hộ gia đình {low}"
+    return f"Hộ gia đình có {label}"
+
+
+def _spec(spec) -> IndexSpec:
+    if isinstance(spec, IndexSpec):
+        return spec
+    if isinstance(spec, str):
+        return IndexSpec.from_toml(bundled_spec_path(spec))
+    raise SpecError(f"spec must be an IndexSpec or the name of a bundled spec, got {type(spec).__name__}")
+
+
+def _outcome_items(spec: IndexSpec, outcome: str | None):
+    if outcome is None:
+        names = [c.name for c in spec.components]
+        comp = spec.component("ls") if "ls" in names else spec.components[0]
+    else:
+        comp = spec.component(outcome)
+    items = [i for i in comp.items]
+    return comp, items
+
+
+def _characteristics(data: pd.DataFrame, spec: IndexSpec, chars) -> list:
+    if chars is not None:
+        chars = [chars] if isinstance(chars, str) else list(chars)
+        missing = [c for c in chars if c not in data.columns]
+        if missing:
+            raise EstimationError(f"characteristics {missing} are not columns of the data")
+        return chars
+    dc = spec.design
+    skip = {dc.id, dc.weights, dc.strata, dc.psu, dc.fpc, dc.commune, dc.commune_name, dc.village} | {i.name for i in spec.items}
+    out = []
+    for c in data.columns:
+        s = data[c]
+        if c in skip or pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+            continue
+        k = s.nunique(dropna=True)
+        if 2 <= k <= 8:
+            out.append(c)
+    return out
+
+
+def _model_frame(data, spec, out_items, driver_items, chars) -> pd.DataFrame:
+    ind = spec.satisfied_indicators(data)
+    share = ind[out_items].mean(axis=1, skipna=False)
+    frame = pd.DataFrame({OUTCOME: (share >= 0.5).astype(float).where(share.notna())}, index=data.index)
+    for it in driver_items:
+        frame[it] = ind[it]
+    for c in chars:
+        frame[c] = data[c]
+    return frame
+
+
+def _labels(spec: IndexSpec, term: str, variable: str, contrast: str) -> tuple[str, str]:
+    if term == variable:
+        it = spec.item(variable)
+        return it.labels.en or variable, it.labels.vi or variable
+    level, ref = contrast.split(" vs ", 1)
+    return f"{variable} = {level} (vs {ref})", f"{variable} = {level} (so với {ref})"
+
+
+def _fit_group(formula, design, frame, mask, spec, variables, level):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = svyglm(formula, design, family="quasibinomial", subset=mask, data=frame)
+    ame = average_marginal_effects(fit, variables, level=level)
+    rows = []
+    for r in ame.itertuples():
+        en, vi = _labels(spec, r.term, r.variable, r.contrast)
+        rows.append({"term": r.term, "label_en": en, "label_vi": vi, "ame_pp": 100 * r.estimate, "se_pp": 100 * r.se,
+                     "ci_low_pp": 100 * r.ci_low, "ci_high_pp": 100 * r.ci_high, "p": r.p, "n": fit.n})
+    return fit, rows, len(caught)
+
+
+def _groups(data: pd.DataFrame, spec: IndexSpec, by) -> list[tuple[str, np.ndarray | None]]:
+    groups: list = [("city", None)]
+    if by is None:
+        return groups
+    if isinstance(by, Mapping):
+        col = spec.design.commune
+        if col is None or col not in data.columns:
+            raise EstimationError("by= as a mapping needs the spec's [design] commune column in the data")
+        key = data[col].map(dict(by))
+    elif isinstance(by, str) and by in data.columns:
+        key = data[by]
+    else:
+        raise EstimationError(f"by={by!r} must be a column of the data or a mapping commune -> group of communes")
+    for g in sorted(pd.unique(key.dropna()), key=str):
+        groups.append((str(g), (key == g).fillna(False).to_numpy(dtype=bool)))
+    return groups
+
+
+def drivers(data: pd.DataFrame, spec, design=None, by=None, level: float = 0.95, *, outcome: str | None = None,
+            characteristics=None, min_n: int = 100) -> DriversResult:
+    """Association of the outcome with item answers and household characteristics (AMEs, points).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Survey microdata with the spec's items (codes, missing codes allowed) and design columns.
+    spec : IndexSpec or str
+        The index specification, or the name of a bundled one (``"yen_bai_nef"``).
+    design : SurveyDesign or ReplicateDesign, optional
+        The design of ``data`` (same rows and order); default a :class:`SurveyDesign` from
+        the spec's ``[design]`` columns (weights, strata, PSU, fpc).
+    by : str or mapping, optional
+        Groups of communes: a column of ``data``, or a mapping commune -> group. Each group
+        is a domain of the full design (its PSUs stay in the variance).
+    level : float, default 0.95
+        Interval level (t on the design df of each fit).
+    outcome : str, optional
+        Component whose items define the outcome (satisfied on at least half of them);
+        default ``"ls"`` (life satisfaction) or the first component.
+    characteristics : list of str, optional
+        Household characteristics (treatment coded, first sorted level as reference);
+        default every text column with 2-8 levels that is not an item or a design column.
+    min_n : int, default 100
+        Groups with fewer respondents are skipped (with a :class:`DriversWarning`).
+
+    Returns
+    -------
+    DriversResult
+
+    Raises
+    ------
+    ModelError
+        The city-wide model cannot be fitted (separation, one-level term, ...).
+    SpecError, EstimationError
+        Unknown outcome component or characteristic columns.
+
+    Notes
+    -----
+    The model is ``logit P(outcome) = b0 + sum_j b_j item_j + characteristics`` with the
+    design weights (quasibinomial :func:`svyglm`). A group's model failing (too few
+    respondents, a condition shared by everybody in the group) skips that group only.
+    """
+    spec = _spec(spec)
+    comp, out_items = _outcome_items(spec, outcome)
+    driver_items = [c for c in spec.satisfied_indicators(data.iloc[:0]).columns if c not in out_items]
+    chars = _characteristics(data, spec, characteristics)
+    if not driver_items and not chars:
+        raise ModelError("no condition to relate to the outcome: every item is part of it and no characteristic was found")
+    frame = _model_frame(data, spec, out_items, driver_items, chars)
+    if design is None:
+        dc = spec.design
+        design = SurveyDesign(data, weights=dc.weights, strata=dc.strata, psu=dc.psu, fpc=dc.fpc)
+    formula = f"{OUTCOME} ~ " + " + ".join(driver_items + [f"C({c})" for c in chars])
+    variables = driver_items + chars
+    rows, fits, skipped, n_missing = [], {}, {}, {}
+    for name, mask in _groups(data, spec, by):
+        n_group = int(np.asarray(design.in_domain)[mask].sum()) if mask is not None else design.n
+        if mask is not None and n_group < min_n:
+            skipped[name] = f"{n_group} respondents (< {min_n})"
+            continue
+        try:
+            fit, grows, _ = _fit_group(formula, design, frame, mask, spec, variables, level)
+        except ModelError as exc:
+            if mask is None:
+                raise
+            skipped[name] = str(exc)
+            continue
+        fits[name], n_missing[name] = fit, fit.n_missing
+        rows += [{"group": name, **r} for r in grows]
+    for name, why in skipped.items():
+        warnings.warn(f"drivers: group {name!r} left out: {why}", DriversWarning, stacklevel=2)
+    first = spec.item(out_items[0]).labels
+    if len(out_items) == 1:
+        words = (f"satisfied ({first.en.lower()})", f"hài lòng ({first.vi.lower()})",
+                 f"answers “{first.en}” with a satisfied code", f"trả lời “{first.vi}” ở mức hài lòng")
+    else:
+        k = len(out_items)
+        words = ("satisfied with life", "hài lòng với cuộc sống",
+                 f"satisfied on at least half of the {k} “{comp.labels.en}” questions",
+                 f"hài lòng ở ít nhất một nửa trong {k} câu hỏi “{comp.labels.vi}”")
+    return DriversResult(pd.DataFrame(rows, columns=COLUMNS), words[0], words[1], formula, level, fits, skipped,
+                         n_missing, words[2], words[3])
