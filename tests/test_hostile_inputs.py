@@ -31,3 +31,53 @@ def test_spec_nested_too_deep_is_a_spec_error(tmp_path):
     p.write_text("a = " + "[" * 20_000 + "]" * 20_000 + "\n", encoding="utf-8")
     with pytest.raises(hi.SpecError, match="nested too deep"):
         hi.IndexSpec.from_toml(p)
+
+
+# ---------------------------------------------------------------- rank intervals
+@pytest.mark.parametrize("seed", ["x", 1.5, -1, True])
+def test_rank_intervals_bad_seed_is_an_estimation_error(seed):
+    with pytest.raises(hi.EstimationError, match="seed must be"):
+        hi.rank_intervals([1.0, 2.0, 3.0], np.eye(3), draws=100, seed=seed)
+
+
+def test_rank_intervals_duplicate_units_refused():
+    with pytest.raises(hi.EstimationError, match="unique.*'a'"):
+        hi.rank_intervals([1.0, 2.0, 3.0], np.eye(3), draws=100, units=["a", "a", "b"])
+
+
+def test_rank_intervals_absurd_draws_refused_before_allocating():
+    with pytest.raises(hi.EstimationError, match="draws must be"):
+        hi.rank_intervals([1.0, 2.0, 3.0], np.eye(3), draws=10**12)
+
+
+# ---------------------------------------------------------------- sampling
+@pytest.mark.parametrize("kw", [dict(moe=1e-300), dict(cv=1e-300)])
+def test_sample_size_tiny_precision_is_a_sampling_error(kw):
+    with pytest.raises(hi.SamplingError, match="too small"):
+        hi.sample_size(**kw)
+
+
+@pytest.mark.parametrize("seed", ["x", 1.5, -3])
+def test_select_bad_seed_is_a_sampling_error(seed):
+    units = pd.DataFrame({"stratum": list("aaabb"), "id": range(5)})
+    with pytest.raises(hi.SamplingError, match="seed must be"):
+        hi.select(units, {"a": 1, "b": 1}, seed=seed, stratum="stratum")
+
+
+# ---------------------------------------------------------------- Fay-Herriot
+def _fh():
+    return pd.DataFrame({"area": list("abcdef"), "y": [50.0, 60, 55, 70, 65, 52],
+                         "v": [4.0, 5, 6, 3, 4, 5], "x": [1.0, 2, 3, 4, 5, 6]})
+
+
+def test_fay_herriot_estimate_without_variance_is_refused_not_dropped():
+    df = _fh().assign(v=[np.nan, 5, 6, 3, 4, 5])
+    with pytest.raises(hi.EstimationError, match="estimate in 'y' but no variance"):
+        hi.fay_herriot(df, "y", "v", ["x"], area="area")
+
+
+@pytest.mark.parametrize("col,values", [("v", [1e308] * 6), ("y", [1e300, -1e300, 1e300, 1, 2, 3])])
+def test_fay_herriot_extreme_magnitudes_are_an_estimation_error(col, values):
+    df = _fh().assign(**{col: values})
+    with pytest.raises(hi.EstimationError):
+        hi.fay_herriot(df, "y", "v", ["x"], area="area")

@@ -196,6 +196,10 @@ class SampleSize:
         )
 
 
+#: the smallest moe/cv accepted: 1e-6 already asks for ~1e12 interviews; smaller ones overflow
+_MIN_PRECISION = 1e-6
+
+
 def sample_size(
     moe: float | None = None,
     p: float = 0.5,
@@ -327,10 +331,16 @@ def sample_size(
         moe = _number("moe", moe)
         if moe <= 0:
             raise SamplingError(f"moe must be > 0, got {moe!r}")
+        if moe < _MIN_PRECISION:
+            raise SamplingError(f"moe={moe!r} is too small to reach with any sample (it needs more "
+                                f"interviews than there are people); give at least {_MIN_PRECISION:g}")
     if cv is not None:
         cv = _number("cv", cv)
         if cv <= 0:
             raise SamplingError(f"cv must be > 0 (0.05 for 5%), got {cv!r}")
+        if cv < _MIN_PRECISION:
+            raise SamplingError(f"cv={cv!r} is too small to reach with any sample (it needs more "
+                                f"interviews than there are people); give at least {_MIN_PRECISION:g}")
 
     prev_deff = None
     p_out: float | None = None
@@ -1125,6 +1135,10 @@ def select(
             "cap the allocation at N_h (allocate() does)"
         )
 
+    if not (seed is None or isinstance(seed, np.random.Generator)
+            or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0)):
+        raise SamplingError(f"seed must be a non-negative whole number, a numpy Generator or None, "
+                            f"got {seed!r} ({type(seed).__name__})")
     rng = np.random.default_rng(seed)
     pi1 = np.zeros(len(out))
     selected = np.zeros(len(out), dtype=bool)
