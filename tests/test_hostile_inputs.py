@@ -81,3 +81,19 @@ def test_fay_herriot_extreme_magnitudes_are_an_estimation_error(col, values):
     df = _fh().assign(**{col: values})
     with pytest.raises(hi.EstimationError):
         hi.fay_herriot(df, "y", "v", ["x"], area="area")
+
+
+# ---------------------------------------------------------------- compressed files
+def test_decompression_bomb_message_is_not_reworded_as_a_broken_archive(tmp_path):
+    import gzip
+
+    p = tmp_path / "bomb.csv.gz"
+    with gzip.open(p, "wb", compresslevel=9) as f:
+        f.write(b"a,b\n")
+        for _ in range(40):
+            f.write(b"1,2\n" * (1 << 18))          # 40 MiB of text from ~40 kB
+    with pytest.raises(hi.DataFileError) as info:
+        hi.read_survey(p)
+    msg = str(info.value)
+    assert "decompression bomb" in msg
+    assert "not a valid gzip file" not in msg and "copy it again" not in msg
