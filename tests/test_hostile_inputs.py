@@ -97,3 +97,21 @@ def test_decompression_bomb_message_is_not_reworded_as_a_broken_archive(tmp_path
     msg = str(info.value)
     assert "decompression bomb" in msg
     assert "not a valid gzip file" not in msg and "copy it again" not in msg
+
+
+# ---------------------------------------------------------------- many domains
+def test_delta_cov_block_product_equals_the_dense_product():
+    from happiness_index.index.composite import _delta_cov
+
+    rng = np.random.default_rng(1)
+    for D, k, Q, has_by in [(1, 4, 3, False), (5, 4, 3, True), (3, 6, 7, True)]:
+        A = rng.normal(size=(D * k, D * k))
+        V = A @ A.T
+        U = D + 1 if has_by else 1
+        J = rng.normal(size=(U, Q, k))
+        G = np.zeros((U * Q, D * k))
+        for u in range(D):
+            G[u * Q:(u + 1) * Q, u * k:(u + 1) * k] = J[u]
+        if has_by:
+            G[D * Q:, :] = np.tile(J[-1], (1, D))
+        np.testing.assert_allclose(_delta_cov(V, J, D, k, Q, has_by), G @ V @ G.T, rtol=1e-12, atol=1e-10)
