@@ -115,3 +115,13 @@ def test_delta_cov_block_product_equals_the_dense_product():
         if has_by:
             G[D * Q:, :] = np.tile(J[-1], (1, D))
         np.testing.assert_allclose(_delta_cov(V, J, D, k, Q, has_by), G @ V @ G.T, rtol=1e-12, atol=1e-10)
+
+
+# ---------------------------------------------------------------- item distributions
+def test_item_distributions_warns_about_an_item_nobody_answered():
+    spec = hi.IndexSpec.from_toml("methodology/yen_bai_nef.toml")
+    s = hi.load_city_survey(2024).assign(le_rating=np.nan)
+    design = hi.SurveyDesign(s, weights="weight", strata="commune", psu="village", nest=True)
+    with pytest.warns(hi.HappinessIndexWarning, match="le_rating in city"):
+        table = hi.item_distributions(design, spec)
+    assert "le_rating" not in set(table.to_frame()["item"])
