@@ -125,3 +125,40 @@ def test_item_distributions_warns_about_an_item_nobody_answered():
     with pytest.warns(hi.HappinessIndexWarning, match="le_rating in city"):
         table = hi.item_distributions(design, spec)
     assert "le_rating" not in set(table.to_frame()["item"])
+
+
+# ---------------------------------------------------------------- compare
+@pytest.fixture(scope="module")
+def two_methods(tmp_path_factory):
+    src = open("methodology/yen_bai_nef.toml", encoding="utf-8").read()
+    d = tmp_path_factory.mktemp("specs")
+    alt = d / "alt.toml"
+    alt.write_text(src.replace('formula = "ls * le / env"', 'formula = "(ls + le + env) / 3"', 1), encoding="utf-8")
+    prop = d / "prop.toml"
+    prop.write_text(src.replace('scale = "percent"', 'scale = "proportion"', 1), encoding="utf-8")
+    spec = hi.IndexSpec.from_toml("methodology/yen_bai_nef.toml")
+    s24, s23 = hi.load_city_survey(2024), hi.load_city_survey(2023)
+    return (hi.compute_index(s24, spec, by="commune"),
+            hi.compute_index(s23, hi.IndexSpec.from_toml(alt), by="commune"),
+            hi.compute_index(s23, hi.IndexSpec.from_toml(prop), by="commune"),
+            hi.compute_index(s23, spec, by="village"))
+
+
+def test_compare_refuses_results_of_different_formulas(two_methods):
+    new, alt, _, _ = two_methods
+    with pytest.raises(hi.EstimationError, match="different index methods.*formula"):
+        hi.compare(new, alt)
+    with pytest.raises(hi.EstimationError, match="different index methods"):
+        hi.compare(new.to_dict(), alt.to_dict())
+
+
+def test_compare_refuses_percent_against_proportion(two_methods):
+    new, _, prop, _ = two_methods
+    with pytest.raises(hi.EstimationError, match="scale: new 'percent', old 'proportion'"):
+        hi.compare(new, prop)
+
+
+def test_compare_tables_with_no_common_domain_is_refused(two_methods):
+    new, _, _, by_village = two_methods
+    with pytest.raises(hi.EstimationError, match="no domain in common"):
+        hi.compare(new.by_group, by_village.by_group)
