@@ -200,6 +200,20 @@ class SampleSize:
 _MIN_PRECISION = 1e-6
 
 
+def _check_reachable(name: str, value: float) -> None:
+    if value < _MIN_PRECISION:
+        raise SamplingError(f"{name}={value!r} is too small to reach with any sample (it needs more "
+                            f"interviews than there are people); give at least {_MIN_PRECISION:g}")
+
+
+def _checked_seed(seed):
+    if not (seed is None or isinstance(seed, np.random.Generator)
+            or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0)):
+        raise SamplingError(f"seed must be a non-negative whole number, a numpy Generator or None, "
+                            f"got {seed!r} ({type(seed).__name__})")
+    return seed
+
+
 def sample_size(
     moe: float | None = None,
     p: float = 0.5,
@@ -331,16 +345,12 @@ def sample_size(
         moe = _number("moe", moe)
         if moe <= 0:
             raise SamplingError(f"moe must be > 0, got {moe!r}")
-        if moe < _MIN_PRECISION:
-            raise SamplingError(f"moe={moe!r} is too small to reach with any sample (it needs more "
-                                f"interviews than there are people); give at least {_MIN_PRECISION:g}")
+        _check_reachable("moe", moe)
     if cv is not None:
         cv = _number("cv", cv)
         if cv <= 0:
             raise SamplingError(f"cv must be > 0 (0.05 for 5%), got {cv!r}")
-        if cv < _MIN_PRECISION:
-            raise SamplingError(f"cv={cv!r} is too small to reach with any sample (it needs more "
-                                f"interviews than there are people); give at least {_MIN_PRECISION:g}")
+        _check_reachable("cv", cv)
 
     prev_deff = None
     p_out: float | None = None
@@ -1135,11 +1145,7 @@ def select(
             "cap the allocation at N_h (allocate() does)"
         )
 
-    if not (seed is None or isinstance(seed, np.random.Generator)
-            or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0)):
-        raise SamplingError(f"seed must be a non-negative whole number, a numpy Generator or None, "
-                            f"got {seed!r} ({type(seed).__name__})")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_checked_seed(seed))
     pi1 = np.zeros(len(out))
     selected = np.zeros(len(out), dtype=bool)
     certainty = np.zeros(len(out), dtype=bool)
