@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError, EstimationError, SpecError
+from ..errors import DesignError, EstimationError, HappinessIndexWarning, SpecError
 from ..questionnaire.distribution_spec import DistributionSpec
 from ..questionnaire.spec import IndexSpec
 from ..survey.design import ReplicateDesign, SurveyDesign
@@ -319,16 +319,23 @@ def item_distributions(design: SurveyDesign | ReplicateDesign, spec: IndexSpec, 
     dspec = spec.distributions if spec.distributions is not None else DistributionSpec()
     engine = _Engine(design)
     base = engine.w != 0
-    shares, summary, bands, covs = [], [], [], {}
+    shares, summary, bands, covs, empty = [], [], [], {}, []
     for item, cats in _ordered_items(spec, items):
         v = _values(data, item, cats)
         for name, gmask in groups:
             s, m, b, V = _one(engine, item, cats, v, gmask & base, name, level, ci_method, dspec.bands_for(item))
+            if not s:
+                empty.append(f"{item.name} in {name}")
             shares += s
             summary += m
             bands += b
             if V is not None:
                 covs[(name, item.name)] = V
+    if empty:
+        more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
+        warnings.warn(f"item_distributions: no respondent (with a positive weight) answered {'; '.join(empty[:5])}"
+                      f"{more}; these items and groups have no rows in the table", HappinessIndexWarning,
+                      stacklevel=2)
     return DistributionTable(
         pd.DataFrame(shares), pd.DataFrame(summary),
         pd.DataFrame(bands, columns=["group", "item", "band", "label_en", "label_vi", "share", "se", "ci_low",

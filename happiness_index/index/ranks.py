@@ -38,6 +38,9 @@ __all__ = ["rank_intervals"]
 _BUDGET = 5_000_000   # floats per chunk of draws x units x units (40 MB)
 
 
+#: upper bound on bootstrap draws (memory is draws × units floats)
+_MAX_DRAWS = 10_000_000
+
 def _as_inputs(estimates, vcov, units):
     if isinstance(estimates, pd.Series):
         labels = list(estimates.index) if units is None else list(units)
@@ -50,6 +53,10 @@ def _as_inputs(estimates, vcov, units):
         raise EstimationError("rank_intervals: at least 2 units are needed to rank")
     if len(labels) != p:
         raise EstimationError(f"rank_intervals: {len(labels)} unit labels for {p} estimates")
+    dup = pd.Index(labels)[pd.Index(labels).duplicated()].unique().tolist()
+    if dup:
+        raise EstimationError(f"rank_intervals: unit labels must be unique; repeated: "
+                              f"{describe_rows(dup)}; give one estimate per unit")
     V = vcov.to_numpy(dtype=float) if isinstance(vcov, pd.DataFrame) else np.asarray(vcov, dtype=float)
     if V.ndim == 1:
         V = np.diag(V)
@@ -151,8 +158,14 @@ def rank_intervals(
     """
     if not 0 < level < 1:
         raise EstimationError(f"rank_intervals: level must be in (0, 1), got {level!r}")
-    if not (isinstance(draws, (int, np.integer)) and draws >= 100):
-        raise EstimationError(f"rank_intervals: draws must be an integer >= 100, got {draws!r}")
+    if not (isinstance(draws, (int, np.integer)) and not isinstance(draws, bool)
+            and 100 <= draws <= _MAX_DRAWS):
+        raise EstimationError(f"rank_intervals: draws must be an integer in [100, {_MAX_DRAWS:_}], "
+                              f"got {draws!r}")
+    if seed is not None and not (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
+                                 and seed >= 0):
+        raise EstimationError(f"rank_intervals: seed must be a non-negative whole number or None, "
+                              f"got {seed!r} ({type(seed).__name__})")
     est, labels, V, root = _as_inputs(estimates, vcov, units)
     sgn = 1.0 if higher_is_better else -1.0
     e = sgn * est

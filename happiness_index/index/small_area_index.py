@@ -180,6 +180,7 @@ def _merge(direct: pd.DataFrame, cov: pd.DataFrame, area: str, predictors, popul
     merged["_var"] = merged["direct_se"] ** 2
     bad = ~(merged["_var"] > 0) | ~np.isfinite(merged["direct"])
     merged.loc[bad, "_var"] = np.nan
+    merged["_est"] = merged["direct"].where(~bad)   # no usable variance: out of the model's sample
     return merged
 
 
@@ -286,7 +287,7 @@ def small_area_index(
     if smooth_variances:
         ok = data["_var"].notna().to_numpy()
         data.loc[ok, "_var"] = gvf_smooth(data.loc[ok, "_var"], data.loc[ok, "n"])
-    fit = fay_herriot(data, estimate="direct", variance="_var", covariates=predictors, area=area, method=method)
+    fit = fay_herriot(data, estimate="_est", variance="_var", covariates=predictors, area=area, method=method)
     level = float(level if level is not None else result.overall.level)
     rule = {"max_cv": rule.get("max_cv") if max_cv is None else max_cv,
             "max_ci_halfwidth": rule.get("max_ci_halfwidth") if max_ci_halfwidth is None else max_ci_halfwidth,

@@ -57,7 +57,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import EstimationError, HappinessIndexError, HappinessIndexWarning, SpecError
+from ..errors import EstimationError, HappinessIndexError, HappinessIndexWarning, SpecError, describe_rows
 from ..survey.estimators import Estimate, EstimateTable
 
 __all__ = [
@@ -189,16 +189,19 @@ def _unit(scale: str) -> str:
 
 def _scale_factor(scale: str | None, *objs) -> tuple[float, str]:
     if scale is None:
-        stat = ""
+        stats_ = []
         for o in objs:
             o = getattr(o, "overall", o)
             if isinstance(o, Estimate):
-                stat = o.statistic
-                break
-            if isinstance(o, EstimateTable) and len(o):
-                stat = o[0].statistic
-                break
-        scale = "proportion" if stat == "proportion" else "percent"
+                stats_.append(o.statistic)
+            elif isinstance(o, EstimateTable) and len(o):
+                stats_.append(o[0].statistic)
+        props = [st == "proportion" for st in stats_]
+        if any(props) and not all(props):
+            raise EstimationError("compare(): one side is a proportion (0-1) and the other is not (e.g. an "
+                                  "index in percent): put both on one scale first (multiply the proportion "
+                                  "by 100), or pass scale= explicitly")
+        scale = "proportion" if stats_ and props[0] else "percent"
     if scale in ("percent", "value"):
         return 1.0, scale
     if scale == "proportion":
@@ -615,6 +618,7 @@ def compare(
             out = _redf(out, df, level)
         return out
     samples = samples or "independent"
+    _check_same_method(new, old)
     if samples == "independent" and covariance is None:
         _warn_same_data(new, old)
     if samples == "joint" and covariance is None:
@@ -629,7 +633,13 @@ def compare(
             raise EstimationError("compare two EstimateTables (per-domain) or two single results, not one of each")
         if covariance is not None:
             raise EstimationError("covariance= applies to a single pair; for domains use joint=")
-        return _with_unit(_compare_tables(new, old, f, level, new_label, old_label), _unit(sc))
+        out = _compare_tables(new, old, f, level, new_label, old_label)
+        if not len(out) and len(new) and len(old):
+            raise EstimationError(
+                f"the two tables have no domain in common (new: {describe_rows(new.labels[:5])}; old: "
+                f"{describe_rows(old.labels[:5])}): were they estimated by the same column (by=)? After a "
+                "boundary change, put the old year on the new units first (hi.recode_to_new_units)")
+        return _with_unit(out, _unit(sc))
     pn, po = _point(new, "new", f), _point(old, "old", f)
     cov = 0.0 if covariance is None else float(covariance) * f * f
     d = df if df is not None else _welch_df(pn.se ** 2, pn.df, po.se ** 2, po.df) if not (
@@ -641,6 +651,35 @@ def compare(
     if tn_ is not None and to_ is not None:
         out = _replace(out, by_group=_with_unit(_compare_tables(tn_, to_, f, level, new_label, old_label), _unit(sc)))
     return _with_unit(out, _unit(sc))
+
+
+
+_METHOD_KEYS = ("preset", "formula", "scale")
+
+
+def _method_of(x) -> dict | None:
+    """The index method (preset, formula, scale) of an IndexResult or its ``to_dict()``, else None."""
+    spec = getattr(x, "spec", None)
+    if spec is not None and all(hasattr(spec, k) for k in _METHOD_KEYS):
+        return {"name": getattr(spec, "name", "?"), **{k: getattr(spec, k) for k in _METHOD_KEYS}}
+    if isinstance(x, Mapping) and isinstance(x.get("spec"), Mapping) and all(k in x["spec"] for k in _METHOD_KEYS):
+        return {"name": x["spec"].get("name", "?"), **{k: x["spec"][k] for k in _METHOD_KEYS}}
+    return None
+
+
+def _check_same_method(new, old) -> None:
+    """Refuse a change between two results computed with different index methods."""
+    mn, mo = _method_of(new), _method_of(old)
+    if mn is None or mo is None:
+        return
+    diff = [k for k in _METHOD_KEYS if mn[k] != mo[k]]
+    if diff:
+        what = "; ".join(f"{k}: new {mn[k]!r}, old {mo[k]!r}" for k in diff)
+        raise EstimationError(
+            f"compare(): the two results were computed with different index methods (spec {mn['name']!r} vs "
+            f"{mo['name']!r}; {what}), so their difference is not a change of the same index. Recompute "
+            "both years with one spec (compute_index(old_data, spec_of_new)); to compare across the break "
+            "in series on purpose, pass the two estimates explicitly: compare(new.overall, old.overall)")
 
 
 def _data_hash(x) -> str | None:

@@ -31,6 +31,7 @@ import json
 import math
 import os
 import re
+import stat
 import tomllib
 import unicodedata
 from dataclasses import dataclass
@@ -45,6 +46,9 @@ from ..errors import FormulaError, SpecError
 from .formula import Formula
 from .distribution_spec import parse_distributions
 from .robustness_spec import RobustnessSpecProblem, parse_robustness
+
+#: a spec is a short text; anything larger is a wrong path (a data file, a device)
+_MAX_SPEC_BYTES = 4 * 2**20
 
 __all__ = [
     "Labels",
@@ -910,9 +914,16 @@ class IndexSpec:
         if not path.exists():
             raise SpecError(f"spec file not found: {path}")
         try:
-            raw = path.read_bytes()
+            if not stat.S_ISREG(path.stat().st_mode):   # checked before open: a pipe blocks
+                raise SpecError(f"spec path is not a regular file (a device, pipe or socket): "
+                                f"{path}; give the path of a TOML spec file")
+            with path.open("rb") as fh:
+                raw = fh.read(_MAX_SPEC_BYTES + 1)
         except OSError as e:
             raise SpecError(f"cannot open spec file {path}: {e.strerror or e}") from None
+        if len(raw) > _MAX_SPEC_BYTES:
+            raise SpecError(f"spec file {path} is larger than {_MAX_SPEC_BYTES // 2**20} MiB; a spec "
+                            "is a short TOML text: check that the path names the spec, not a data file")
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as e:
@@ -930,6 +941,11 @@ class IndexSpec:
         except tomllib.TOMLDecodeError as e:
             err = SpecError(f"{source}: not valid TOML: {e}")
             err.key, err.line = None, getattr(e, "lineno", None)
+            raise err from None
+        except RecursionError:
+            err = SpecError(f"{source}: not valid TOML for a spec: arrays or tables nested too deep "
+                            "for the parser; a spec nests a few levels at most")
+            err.key, err.line = None, None
             raise err from None
         try:
             return cls._build(d)

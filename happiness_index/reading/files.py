@@ -584,6 +584,8 @@ def _read_bytes(path: Path, compression, member, max_bytes=None, max_ratio=None)
             stream = zipfile.ZipFile(io.BytesIO(raw)).open(member)
         with stream:
             return _bounded_read(stream, name, len(raw), max_bytes, max_ratio), name
+    except DataFileError:   # a size/ratio refusal (a ValueError too): keep its own message
+        raise
     except (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, ValueError) as e:
         if isinstance(e, EOFError):
             why = "the file is truncated (the download or copy was cut short)"

@@ -196,6 +196,24 @@ class SampleSize:
         )
 
 
+#: the smallest moe/cv accepted: 1e-6 already asks for ~1e12 interviews; smaller ones overflow
+_MIN_PRECISION = 1e-6
+
+
+def _check_reachable(name: str, value: float) -> None:
+    if value < _MIN_PRECISION:
+        raise SamplingError(f"{name}={value!r} is too small to reach with any sample (it needs more "
+                            f"interviews than there are people); give at least {_MIN_PRECISION:g}")
+
+
+def _checked_seed(seed):
+    if not (seed is None or isinstance(seed, np.random.Generator)
+            or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0)):
+        raise SamplingError(f"seed must be a non-negative whole number, a numpy Generator or None, "
+                            f"got {seed!r} ({type(seed).__name__})")
+    return seed
+
+
 def sample_size(
     moe: float | None = None,
     p: float = 0.5,
@@ -327,10 +345,12 @@ def sample_size(
         moe = _number("moe", moe)
         if moe <= 0:
             raise SamplingError(f"moe must be > 0, got {moe!r}")
+        _check_reachable("moe", moe)
     if cv is not None:
         cv = _number("cv", cv)
         if cv <= 0:
             raise SamplingError(f"cv must be > 0 (0.05 for 5%), got {cv!r}")
+        _check_reachable("cv", cv)
 
     prev_deff = None
     p_out: float | None = None
@@ -1073,7 +1093,7 @@ def select(
     """
     stratum, two_stage, m = _check_selection(frame, allocation, method, stratum, size, psu, households_per_psu, units)
     out, strata, codes, keys, n_vec, N_units, sz = _selection_strata(frame, allocation, stratum, size, psu)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(_checked_seed(seed))
     pi1, selected, certainty, pi_sums = _first_stage(method, codes, keys, n_vec, N_units, sz, rng)
     _warn_lonely_selection(keys, n_vec, strata)
     out["pi1"] = pi1

@@ -507,6 +507,11 @@ def _prepare_y(direct, estimate, variance, transform, effective_n):
     y = _numeric(direct, estimate, "estimate")
     D = _numeric(direct, variance, "variance")
     ins = ~(np.isnan(y) | np.isnan(D))
+    half = np.flatnonzero(~np.isnan(y) & np.isnan(D))
+    if half.size:
+        raise EstimationError(f"fay_herriot: areas {describe_rows(direct.index[half])} have an estimate in "
+                              f"{estimate!r} but no variance in {variance!r}; give the variance (smooth it "
+                              f"with gvf_smooth) or blank the estimate to treat the area as out of sample")
     bad = np.flatnonzero(ins & ~(D > 0))
     if bad.size:
         raise EstimationError(f"fay_herriot: variance column {variance!r} must be > 0 for areas in the sample; "
@@ -632,7 +637,12 @@ def fay_herriot(
     if np.linalg.matrix_rank(Xi) < p:
         raise EstimationError(f"fay_herriot: the covariates {covariates} are collinear on the in-sample areas "
                               f"(a dummy for every level, or a constant column): drop one")
-    core = _fit_core(Xi, yfit[ins][:, None], Dfit[ins], method, tol=tol, max_iter=max_iter)
+    try:
+        core = _fit_core(Xi, yfit[ins][:, None], Dfit[ins], method, tol=tol, max_iter=max_iter)
+    except np.linalg.LinAlgError:
+        raise EstimationError(f"fay_herriot: the {method} fit is numerically singular: the estimates, "
+                              f"variances or covariates span too many orders of magnitude for floating "
+                              f"point; rescale them (e.g. percent rather than counts)") from None
     if not core.converged[0]:
         raise EstimationError(f"fay_herriot: the {method} fit of sigma2_u did not converge in {max_iter} "
                               f"iterations; try method='FH' (a moment estimator) or check the variances")
