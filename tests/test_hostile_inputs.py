@@ -163,3 +163,13 @@ def test_compare_tables_with_no_common_domain_is_refused(two_methods):
     new, _, _, by_village = two_methods
     with pytest.raises(hi.EstimationError, match="no domain in common"):
         hi.compare(new.by_group, by_village.by_group)
+
+
+def test_average_rule_with_every_stratum_lonely_warns_not_silent_nan():
+    import pandas as pd
+
+    d = pd.DataFrame({"h": [1, 2, 3], "psu": [1, 2, 3], "y": [1.0, 2.0, 4.0], "w": [1.0, 1.0, 1.0]})
+    des = hi.SurveyDesign(d, weights="w", strata="h", psu="psu", lonely_psu="average")
+    with pytest.warns(hi.errors.LonelyPSUWarning, match="no other stratum to average over"):
+        est = des.mean("y")
+    assert est.estimate == pytest.approx(7 / 3)

@@ -714,6 +714,14 @@ class TaylorScheme:
         nok = (present & ~na).sum(axis=0).astype(float)
         with np.errstate(divide="ignore", invalid="ignore"):
             ratio = np.where(nok > 0, nstrat / nok, np.nan) if (rule == "average" and s == 0) else np.ones(D)
+        if rule == "average" and s == 0 and ((nstrat > 0) & (nok == 0)).any():
+            warnings.warn(
+                f"lonely_psu='average': in {int(((nstrat > 0) & (nok == 0)).sum())} domain(s) every stratum has a "
+                "single PSU, so there is no other stratum to average over and the standard error is undefined "
+                "(NaN, as R). Use lonely_psu='adjust' or 'certainty', or collapse strata.",
+                LonelyPSUWarning,
+                stacklevel=7,
+            )
         return centre, na, scale, ratio
 
 
