@@ -303,3 +303,11 @@ def test_validate_reads_the_run_file(capsys, tmp_path):
     assert code == 0 and "không có lỗi" in out  # the command line over the run file
     code, _, err = run(capsys, "validate", "--config", str(tmp_path / "run.toml"), "--out", str(tmp_path / "run.toml"))
     assert code == 2 and "is the run file" in err
+
+
+def test_out_with_another_extension_is_refused_not_csv_in_disguise(capsys, tmp_path):
+    # hostile-input finding: errors.xlsx used to receive CSV text
+    out_x = tmp_path / "errors.xlsx"
+    code, out, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC, "--frame", FRAME,
+                         "--out", str(out_x))
+    assert code == 2 and ".csv" in err and not out_x.exists()

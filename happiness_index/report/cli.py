@@ -298,6 +298,9 @@ def _write_errors_csv(table, out: Path) -> None:
 
     if out.is_dir():
         raise _UsageError(f"--out {out} is a directory; give the name of a CSV file for the problems")
+    if out.suffix.lower() not in (".csv", ".txt") and not (out.exists() and not out.is_file()):
+        raise _UsageError(f"--out {out}: the list of problems is written as CSV (UTF-8); give a name ending in "
+                          ".csv (Excel opens it)")
     safe = neutralise_frame(table)
     try:
         if out.exists() and not out.is_file():
