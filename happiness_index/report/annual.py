@@ -40,6 +40,7 @@ import pandas as pd
 
 from ..errors import EstimationError, HappinessIndexError, SchemaError
 from ..index.composite import to_jsonable as _clean
+from .analyses import build_design, run_analyses
 from .catalog import catalog
 from .cells import neutralise_frame
 from .charts import plot_communes, plot_components, plot_trajectory, trajectory_figure
@@ -177,21 +178,6 @@ def _select_year(data: pd.DataFrame, year, what: str):
     return data.loc[(years == int(year)).to_numpy()].reset_index(drop=True), int(year)
 
 
-def _design_for(data, spec, margins, replicates, seed, calibration_method, lonely_psu="fail"):
-    from ..survey.design import SurveyDesign
-    from ..survey.weighting import calibrate
-
-    d = spec.design
-    design = SurveyDesign(data, weights=d.weights, strata=d.strata, psu=d.psu, fpc=d.fpc, lonely_psu=lonely_psu)
-    if replicates:
-        design = design.to_replicates("bootstrap", replicates=int(replicates), seed=seed)
-    info = None
-    if margins:
-        design = calibrate(design, margins, method=calibration_method)
-        info = getattr(design, "calibration_info", None)
-    return design, info
-
-
 def run_annual(
     survey: pd.DataFrame,
     spec,
@@ -249,14 +235,23 @@ def run_annual(
         years (R's ``survey.lonely.psu``; Lumley 2010, §3.2). Point estimates do not depend
         on it, only standard errors.
     area_covariates : DataFrame, optional
-        Covariates by commune for the small-area model (stored in ``AnnualRun.options``;
-        the small-area section is rendered when ``AnnualRun.small_area`` is set).
+        Covariates by commune (the spec's commune column, ``households`` and numeric
+        predictors): the commune results are modelled by :func:`small_area_index` and
+        ``AnnualRun.small_area`` / the report's small-area section show the direct and model
+        estimates, which one is published and why, and rank intervals.
     crosswalk : DataFrame, optional
-        Boundary crosswalk between the two years' communes (stored).
+        Boundary crosswalk (:func:`read_crosswalk`) from the previous year's communes to
+        this year's units: the previous year is re-estimated from its microdata on the new
+        units, so that the change table compares like with like; incomplete units are
+        flagged in ``results["crosswalk"]`` and the report.
     robustness_draws : int, default 0
-        Draws of the robustness analysis; 0: none (stored).
+        Draws per scenario of :func:`robustness` (at least 20; 0 skips it), seeded with
+        ``seed`` (one is drawn and recorded in ``results["provenance"]["robustness_seed"]``
+        when ``seed`` is None).
     drivers : bool, default True
-        Whether the drivers analysis is wanted (stored).
+        Whether the drivers analysis is wanted (:func:`.analyses.run_drivers`).
+
+    Item distributions (:func:`item_distributions`, city-wide) are always attached.
     report_config : mapping, optional
         Administrative details of the Word report: ``issuing_body``, ``parent_body``,
         ``document_number``, ``place``, ``signer_title``, ``signer_name``, ``recipients``,
@@ -281,6 +276,9 @@ def run_annual(
     from ..index.trajectory import Trajectory, compare
     from ..reading.schema import validate_survey
 
+    if int(robustness_draws) < 0:
+        raise EstimationError(f"robustness_draws must be 0 (no robustness analysis) or at least 20, "
+                              f"got {robustness_draws}")
     prog = progress or Progress(6, enabled=False)
     say = catalog(getattr(prog, "lang", "en"))
     _require_rows(survey, "survey")
@@ -290,7 +288,7 @@ def run_annual(
     if not rep.ok:
         rep.raise_if_errors()
     clean = rep.data
-    design, cal = _design_for(clean, spec, margins, replicates, seed, calibration_method, lonely_psu)
+    design, cal = build_design(clean, spec, margins, replicates, seed, calibration_method, lonely_psu)
     prog.step(say("progress.weighted_replicates", n=str(replicates)) if replicates else say("progress.weighted"))
     result = compute_index(clean, spec, design=design, by="commune" if spec.design.commune else None,
                            level=level, seed=seed)
@@ -308,8 +306,8 @@ def run_annual(
             prev_rep = validate_survey(pdata, spec, frame)
             if not prev_rep.ok:
                 prev_rep.raise_if_errors()
-            pdesign, _ = _design_for(prev_rep.data, spec, margins, replicates, seed, calibration_method,
-                                     lonely_psu)
+            pdesign, _ = build_design(prev_rep.data, spec, margins, replicates, seed, calibration_method,
+                                      lonely_psu)
             prev_result = compute_index(prev_rep.data, spec, design=pdesign,
                                         by="commune" if spec.design.commune else None, level=level, seed=seed)
     elif previous_year is not None and "year" in survey.columns:
@@ -352,8 +350,17 @@ def run_annual(
     _add_report_facts(results, spec, result, clean, frame, report_config)
     options = {"area_covariates": area_covariates, "crosswalk": crosswalk, "robustness_draws": int(robustness_draws),
                "drivers": bool(drivers)}
-    return AnnualRun(results=results, result=result, previous_result=prev_result, change=change,
-                     assessment=assessment, validation=rep, options=options)
+    run = AnnualRun(results=results, result=result, previous_result=prev_result, change=change,
+                    assessment=assessment, validation=rep, options=options)
+    analyses, facts = run_analyses(clean, spec, design, result, level=level, seed=seed,
+                                   area_covariates=area_covariates, robustness_draws=int(robustness_draws),
+                                   drivers=drivers, targets=traj, margins=margins,
+                                   calibration_method=calibration_method, lonely_psu=lonely_psu)
+    results["provenance"].update(facts)
+    for name in OPTIONAL_SECTIONS:  # the drivers are computed (and attached) in analyses.run_drivers
+        if analyses.get(name) is not None:
+            attach_section(run, name, analyses[name])
+    return run
 
 
 def commune_names(data: pd.DataFrame | None, frame: pd.DataFrame | None, code_col: str | None,
@@ -436,9 +443,14 @@ def section_records(name: str, value) -> dict | None:
         return {"outcome_en": getattr(value, "outcome_en", ""), "outcome_vi": getattr(value, "outcome_vi", ""),
                 "table": _records(value.to_frame())}
     if name == "small_area":
-        return {"table": _records(value.to_frame())}
+        extra = {k: _clean(getattr(value, k)) for k in ("summary", "benchmark", "rule")
+                 if isinstance(getattr(value, k, None), dict)}
+        return {"table": _records(value.to_frame()), **extra}
     if name == "robustness":
-        return {k: _records(getattr(value, k, None)) for k in ("city", "communes", "targets", "sobol")}
+        out = {k: _records(getattr(value, k, None)) for k in ("city", "communes", "targets", "sobol")}
+        extra = {k: _clean(getattr(value, k)) for k in ("baseline", "draws", "replicates", "seed")
+                 if getattr(value, k, None) is not None}
+        return {**out, **extra}
     if name == "distributions":
         return {"table": _records(value.to_frame()), "summary": _records(getattr(value, "summary", None))}
     raise HappinessIndexError(f"unknown report section {name!r}")

@@ -1,0 +1,148 @@
+"""The optional analyses of the annual run: small areas, robustness, item distributions, drivers.
+
+:func:`run_analyses` computes, from a run's validated data, design and index result, the
+analyses that :func:`~happiness_index.report.annual.run_annual` attaches to the report
+(``SECTIONS.md``):
+
+* ``small_area`` — :func:`~happiness_index.small_area_index` on the commune results when
+  commune covariates are given: direct and model (Fay–Herriot, benchmarked) estimates,
+  which one is published and why, simultaneous rank intervals;
+* ``robustness`` — :func:`~happiness_index.robustness` with ``robustness_draws`` draws
+  per scenario when asked (``> 0``), on bootstrap replicates of the run's design
+  (calibrated after replication when margins are given);
+* ``distributions`` — :func:`~happiness_index.item_distributions` city-wide, always
+  (by commune it costs about ten times the rest of the run on 17 communes; call
+  ``hi.item_distributions(design, spec, by="commune")`` directly for it);
+* ``drivers`` — computed by the lead's wiring of ``hi.drivers`` (see :func:`run_drivers`).
+
+:func:`build_design` is the one place where a run's design is made (both years, and the
+replicates of the robustness analysis), so every analysis sees the same weighting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["build_design", "draw_seed", "run_analyses", "run_drivers"]
+
+#: Seed of the rank intervals of the small-area table when the run has none (reproducible).
+SMALL_AREA_SEED = 20240611
+
+
+def build_design(data: pd.DataFrame, spec, margins: Mapping | None = None, replicates: int | None = None,
+                 seed: int | None = None, calibration_method: str = "raking", lonely_psu: str = "fail"):
+    """The run's design of ``data``: the spec's design columns, bootstrap replicates when
+    ``replicates`` is set (Rao–Wu, ``seed``), calibrated to ``margins`` when given (after
+    replication, so that every replicate is calibrated too).
+
+    Returns
+    -------
+    (design, calibration_info or None)
+    """
+    from ..survey.design import SurveyDesign
+    from ..survey.weighting import calibrate
+
+    d = spec.design
+    design = SurveyDesign(data, weights=d.weights, strata=d.strata, psu=d.psu, fpc=d.fpc, lonely_psu=lonely_psu)
+    if replicates:
+        design = design.to_replicates("bootstrap", replicates=int(replicates), seed=seed)
+    info = None
+    if margins:
+        design = calibrate(design, margins, method=calibration_method)
+        info = getattr(design, "calibration_info", None)
+    return design, info
+
+
+def draw_seed() -> int:
+    """A fresh seed from the operating system's entropy, kept to 32 bits so that it can be
+    typed back (``--seed``) and read by any JSON or spreadsheet reader."""
+    return int(np.random.SeedSequence().entropy % 2**32)
+
+
+def run_drivers(data: pd.DataFrame, spec, design, *, level: float):
+    """The drivers analysis of the run, or None.
+
+    THE place where ``hi.drivers(data, spec, design=design, level=level)`` is wired (its
+    producer is being written separately); until then the run carries no drivers section.
+    """
+    return None
+
+
+def _small_area(result, covariates: pd.DataFrame, spec, level: float, seed: int | None):
+    from ..index.small_area_index import small_area_index
+
+    area = spec.design.commune or "commune"
+    return small_area_index(result, covariates, area=area, level=level,
+                            seed=SMALL_AREA_SEED if seed is None else seed)
+
+
+def _robustness(data, spec, design, draws: int, seed: int, targets, build: dict):
+    from ..index.robustness import robustness
+    from ..survey.design import ReplicateDesign
+
+    if not isinstance(design, ReplicateDesign):  # a calibrated Taylor design cannot be replicated afterwards
+        design, _ = build_design(data, spec, replicates=draws, seed=seed, **build)
+    return robustness(data, spec, design=design, draws=draws, seed=seed, targets=targets, progress=False)
+
+
+def run_analyses(data: pd.DataFrame, spec, design, result, *, level: float = 0.95, seed: int | None = None,
+                 area_covariates: pd.DataFrame | None = None, robustness_draws: int = 0, drivers: bool = True,
+                 targets: Any = None, margins: Mapping | None = None, calibration_method: str = "raking",
+                 lonely_psu: str = "fail") -> tuple[dict, dict]:
+    """Compute the optional analyses of a run.
+
+    Parameters
+    ----------
+    data : DataFrame
+        The validated microdata of the year (``ValidationReport.data``); never modified.
+    spec : IndexSpec
+    design : SurveyDesign or ReplicateDesign
+        The run's design of ``data`` (from :func:`build_design`).
+    result : IndexResult
+        The run's index, by commune when the spec has a commune column.
+    level : float
+    seed : int, optional
+        The run's seed; the robustness analysis draws one when it is None.
+    area_covariates : DataFrame, optional
+        One row per commune (the spec's commune column, ``households`` and numeric
+        predictors): the small-area analysis runs when given.
+    robustness_draws : int, default 0
+        Draws per scenario of the robustness analysis; 0 skips it.
+    drivers : bool
+    targets : Trajectory, optional
+        Targets whose attainment the robustness analysis counts (default: the spec's).
+    margins, calibration_method, lonely_psu
+        As the run's weighting (the robustness replicates are calibrated the same way).
+
+    Returns
+    -------
+    (dict, dict)
+        ``{section: producer result or None}`` for every section of ``OPTIONAL_SECTIONS``,
+        and facts to record in the provenance (``robustness_seed``,
+        ``robustness_seed_drawn``).
+
+    Raises
+    ------
+    HappinessIndexError
+        What the producers refuse (covariates missing for a commune, an unsupported spec
+        for the robustness analysis, ...), with their messages.
+    """
+    from ..index.distributions import item_distributions
+
+    out: dict = {"drivers": None, "small_area": None, "robustness": None, "distributions": None}
+    facts: dict = {}
+    if drivers:
+        out["drivers"] = run_drivers(data, spec, design, level=level)
+    if area_covariates is not None:
+        out["small_area"] = _small_area(result, area_covariates, spec, level, seed)
+    if robustness_draws:
+        rseed = seed if seed is not None else draw_seed()
+        facts.update(robustness_seed=rseed, robustness_seed_drawn=seed is None)
+        build = {"margins": margins, "calibration_method": calibration_method, "lonely_psu": lonely_psu}
+        out["robustness"] = _robustness(data, spec, design, int(robustness_draws), rseed, targets, build)
+    out["distributions"] = item_distributions(design, spec, level=level)
+    return out, facts
