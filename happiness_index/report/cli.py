@@ -536,6 +536,8 @@ def _add_run(sub) -> None:
                         "average (average of the other strata); as R's survey.lonely.psu")
     p.add_argument("--area-covariates", metavar="FILE",
                    help="commune-level covariates for the small-area (Fay-Herriot) estimates")
+    p.add_argument("--no-small-area", dest="small_area", action="store_false", default=True,
+                   help="--example: skip the small-area estimates on the bundled synthetic commune covariates")
     p.add_argument("--crosswalk", metavar="FILE", help="boundary crosswalk between the two years' communes")
     p.add_argument("--robustness-draws", type=int, metavar="N",
                    help="draws of the robustness (uncertainty and sensitivity) analysis; 0 (default) skips it")
@@ -628,18 +630,24 @@ def _example_settings(args) -> dict:
     from ..reading.datasets import data_path
 
     given = [n for n in ("survey", "spec", "frame", "margins", "previous", "targets", "year", "previous_year",
-                         "area_covariates", "crosswalk") if getattr(args, n) is not None]
+                         "crosswalk") if getattr(args, n) is not None]
     given += [prefix + n for prefix in ("", "previous_", "frame_") for n in _reader_args(args, prefix)]
     if given:
         raise _UsageError(f"--example runs on bundled data and takes no --{given[0].replace('_', '-')}; "
-                          "only --out, --lang, --level, --replicates, --seed, --lonely-psu, --robustness-draws, "
-                          "--no-drivers and --quiet")
+                          "only --out, --lang, --level, --replicates, --seed, --lonely-psu, --area-covariates, "
+                          "--no-small-area, --robustness-draws, --no-drivers and --quiet")
+    if args.area_covariates is not None and not args.small_area:
+        raise _UsageError("--area-covariates and --no-small-area contradict each other; give one")
     s = {key: (getattr(args, key) if getattr(args, key) is not None else default)
          for key, default in _RUN_SETTINGS.items()}
     s.update(survey=data_path("yen_bai_city_survey_2024.csv"), previous=data_path("yen_bai_city_survey_2023.csv"),
              frame=data_path("yen_bai_city_frame.csv"), margins=data_path("yen_bai_city_margins.json"),
              spec="yen_bai_nef", targets="yen_bai_city_plan", out=Path(args.out or "happiness_index_report"),
              read_survey={}, read_previous={}, read_frame={}, report_config=None, synthetic=True, config=None)
+    if args.area_covariates is not None:
+        s["area_covariates"] = Path(args.area_covariates)
+    elif args.small_area:  # the bundled SYNTHETIC commune covariates (scripts/make_commune_covariates.py)
+        s["area_covariates"] = data_path("yen_bai_city_commune_covariates.csv")
     return s
 
 
@@ -809,6 +817,13 @@ def _cmd_run(args) -> int:
               f"--seed {seed} repeats this run)" if lang == "en" else
               f"hạt giống ngẫu nhiên (seed) {seed} được chọn cho {s['replicates']} bộ trọng số lặp bootstrap (ghi "
               f"trong results.json; --seed {seed} lặp lại đúng lần chạy này)")
+    prov = run.results.get("provenance") or {}
+    if prov.get("robustness_seed_drawn"):
+        rs = prov["robustness_seed"]
+        print(f"seed {rs} drawn for the robustness analysis (recorded in results.json; --seed {rs} repeats it)"
+              if lang == "en" else
+              f"hạt giống ngẫu nhiên (seed) {rs} được chọn cho phân tích độ vững (ghi trong results.json; "
+              f"--seed {rs} lặp lại đúng phân tích này)")
     print(f"report written to {out.resolve()}" if lang == "en" else f"đã ghi báo cáo vào {out.resolve()}")
     return EXIT_OK
 
