@@ -10,9 +10,10 @@ analyses that :func:`~happiness_index.report.annual.run_annual` attaches to the 
 * ``robustness`` — :func:`~happiness_index.robustness` with ``robustness_draws`` draws
   per scenario when asked (``> 0``), on bootstrap replicates of the run's design
   (calibrated after replication when margins are given);
-* ``distributions`` — :func:`~happiness_index.item_distributions` city-wide, always
-  (by commune it costs about ten times the rest of the run on 17 communes; call
-  ``hi.item_distributions(design, spec, by="commune")`` directly for it);
+* ``distributions`` — :func:`~happiness_index.item_distributions` city-wide, always (by
+  commune the table has a row per commune, item and category — 720 rows for the bundled
+  example — too long for the report, and on replicate weights it takes seconds per
+  commune; call ``hi.item_distributions(design, spec, by="commune")`` for it);
 * ``drivers`` — computed by the lead's wiring of ``hi.drivers`` (see :func:`run_drivers`).
 
 :func:`build_design` is the one place where a run's design is made (both years, and the
