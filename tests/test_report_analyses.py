@@ -173,3 +173,23 @@ def test_cli_example_small_area_default_and_opt_out(tmp_path, capsys):
     rc = main(["run", "--example", "--no-small-area", "--area-covariates", "x.csv", "--out", str(tmp_path / "b")])
     assert rc == 2
     assert "contradict" in capsys.readouterr().err
+
+
+def test_crosswalk_compares_on_the_new_units(spec, tmp_path):
+    cw = hi.load_illustrative_crosswalk()
+    r = run_annual(hi.load_city_survey(2024), spec, year=2024, previous=hi.load_city_survey(2023), previous_year=2023,
+                   crosswalk=cw)
+    bg = {x["commune"]: x for x in r.results["change"]["by_group"]}
+    assert set(bg) == set(cw["new_unit"])
+    assert r.results["crosswalk"]["this_year_recoded"] is True
+    old = hi.index_on_new_units(hi.validate_survey(hi.load_city_survey(2023), spec).data, spec, cw).result
+    for row in old.by_group.to_frame().itertuples():
+        assert bg[row.new_unit]["old"] == pytest.approx(row.estimate, rel=1e-12)
+    assert all(x["name"].startswith("Đơn vị mới") for x in bg.values())
+    r.results["change"]["by_group"][0].update(complete=False, reason_en="only 1 of 5 parts sampled",
+                                              reason_vi="chỉ 1/5 phần có mẫu")
+    write_report_files(r.results, tmp_path, "en")
+    md = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "re-estimated from its own microdata" in md and "only 1 of 5 parts sampled" in md
+    with pytest.raises(EstimationError, match="--previous"):
+        run_annual(hi.load_city_survey(2024), spec, year=2024, crosswalk=cw)

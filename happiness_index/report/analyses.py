@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["build_design", "draw_seed", "run_analyses", "run_drivers"]
+__all__ = ["build_design", "draw_seed", "run_analyses", "run_drivers", "units_for_change"]
 
 #: Seed of the rank intervals of the small-area table when the run has none (reproducible).
 SMALL_AREA_SEED = 20240611
@@ -147,3 +147,66 @@ def run_analyses(data: pd.DataFrame, spec, design, result, *, level: float = 0.9
         out["robustness"] = _robustness(data, spec, design, int(robustness_draws), rseed, targets, build)
     out["distributions"] = item_distributions(design, spec, level=level)
     return out, facts
+
+
+def units_for_change(data: pd.DataFrame, previous: pd.DataFrame, spec, result, crosswalk, *, level: float,
+                     seed: int | None = None, **build) -> tuple[Any, Any, dict]:
+    """Both years on this year's units, for the change table, through a boundary crosswalk.
+
+    The previous year is re-estimated from its own microdata on the crosswalk's new units
+    (:func:`~happiness_index.recode_to_new_units`: each new unit is a domain of the old
+    design, weighted as the run weights, see :func:`build_design`). This year is used as it
+    is when its communes are the new units; when they are still the old units (the
+    crosswalk describes a reform taking effect later) it is recoded the same way, so that the
+    change compares like with like.
+
+    Parameters
+    ----------
+    data, previous : DataFrame
+        The two years' validated microdata (never modified).
+    spec : IndexSpec
+    result : IndexResult
+        This year's index by commune.
+    crosswalk : DataFrame or Crosswalk
+        See :func:`~happiness_index.read_crosswalk`.
+    level, seed, **build
+        As the run (``margins``, ``replicates``, ``calibration_method``, ``lonely_psu``).
+
+    Returns
+    -------
+    (IndexResult, IndexResult, dict)
+        This year's and last year's results on the new units, and the JSON-able record
+        ``{"this_year_recoded", "flags"}`` (flags per new unit: parts sampled, respondents,
+        ``complete``, ``reason_en``, ``reason_vi``).
+
+    Raises
+    ------
+    EstimationError
+        This year's communes are neither all new units nor all old units of the crosswalk;
+        anything :func:`recode_to_new_units` refuses.
+    """
+    from ..errors import EstimationError
+    from ..index.composite import compute_index, to_jsonable
+    from ..index.crosswalk import read_crosswalk, recode_to_new_units
+
+    cw = crosswalk if hasattr(crosswalk, "table") else read_crosswalk(crosswalk)
+    unit = spec.design.commune
+    village = spec.design.village or spec.design.psu
+    units = set(data[unit].dropna().map(str))
+    old_units, new_units = set(cw.table["old_unit"].map(str)), set(map(str, cw.new_units))
+
+    def on_new(frame):
+        recoded, flags = recode_to_new_units(frame, cw, unit=unit, village=village)
+        design, _ = build_design(recoded, spec, seed=seed, **build)
+        return compute_index(recoded, spec, design=design, by="new_unit", level=level, seed=seed), flags
+
+    if units <= new_units:
+        current, recoded_now = result, False
+    elif units <= old_units:
+        current, recoded_now = on_new(data)[0], True
+    else:
+        raise EstimationError(f"crosswalk: this year's communes {sorted(units - new_units)[:5]} are neither the "
+                              "crosswalk's new units nor its old units; check the crosswalk's new_unit column")
+    prev, flags = on_new(previous)
+    return current, prev, {"this_year_recoded": recoded_now,
+                           "flags": to_jsonable(flags.to_dict(orient="records"))}

@@ -40,7 +40,7 @@ import pandas as pd
 
 from ..errors import EstimationError, HappinessIndexError, SchemaError
 from ..index.composite import to_jsonable as _clean
-from .analyses import build_design, run_analyses
+from .analyses import build_design, run_analyses, units_for_change
 from .catalog import catalog
 from .cells import neutralise_frame
 from .charts import plot_communes, plot_components, plot_trajectory, trajectory_figure
@@ -322,10 +322,18 @@ def run_annual(
                               "'year' column; pass the previous year's file (--previous)")
     prog.step(say("progress.previous" if prev_result is not None else "progress.no_previous"))
 
-    change = None
+    change = cw_record = None
     if prev_result is not None:
         labels = (str(year) if year else "this year", str(prev_year) if prev_year else "previous year")
-        change = compare(result, prev_result, labels=labels, level=level)
+        now, before = result, prev_result
+        if crosswalk is not None:
+            now, before, cw_record = _on_new_units(clean, prev_rep, spec, result, crosswalk, level, seed,
+                                                   dict(margins=margins, replicates=replicates,
+                                                        calibration_method=calibration_method, lonely_psu=lonely_psu))
+        change = compare(now, before, labels=labels, level=level)
+    elif crosswalk is not None:
+        raise EstimationError("a crosswalk re-estimates last year on this year's units: give last year's survey "
+                              "(--previous) too")
 
     traj = None
     if targets is not None:
@@ -348,6 +356,8 @@ def run_annual(
             f"Strata with a single PSU: lonely_psu = '{lonely_psu}' (R's survey.lonely.psu); it changes "
             "standard errors only, never the estimates.")
     _add_report_facts(results, spec, result, clean, frame, report_config)
+    if cw_record is not None:
+        _add_crosswalk_facts(results, cw_record)
     options = {"area_covariates": area_covariates, "crosswalk": crosswalk, "robustness_draws": int(robustness_draws),
                "drivers": bool(drivers)}
     run = AnnualRun(results=results, result=result, previous_result=prev_result, change=change,
@@ -361,6 +371,29 @@ def run_annual(
         if analyses.get(name) is not None:
             attach_section(run, name, analyses[name])
     return run
+
+
+def _on_new_units(clean, prev_rep, spec, result, crosswalk, level, seed, build):
+    if prev_rep is None:
+        raise EstimationError("a crosswalk re-estimates last year on this year's units from its microdata; last "
+                              "year's results.json is not enough: give last year's survey file (--previous)")
+    return units_for_change(clean, prev_rep.data, spec, result, crosswalk, level=level, seed=seed, **build)
+
+
+def _add_crosswalk_facts(results: dict, record: dict) -> None:
+    """``results["crosswalk"]`` and the new units' names and completeness in the change table."""
+    results["crosswalk"] = record
+    flags = {str(f["new_unit"]): f for f in record["flags"]}
+    for r in (results.get("change") or {}).get("by_group") or []:
+        f = flags.get(str(r.get("commune")))
+        if f is not None:
+            r["name"] = f.get("new_name") or r.get("name")
+            r["complete"] = bool(f["complete"])
+            r["reason_en"], r["reason_vi"] = f.get("reason_en") or "", f.get("reason_vi") or ""
+    results["method_notes"].append(
+        "Boundary crosswalk: last year was re-estimated from its microdata on this year's units (each new unit a "
+        "domain of last year's design)" + (", and so was this year" if record["this_year_recoded"] else "")
+        + "; units flagged incomplete compare only their sampled parts.")
 
 
 def commune_names(data: pd.DataFrame | None, frame: pd.DataFrame | None, code_col: str | None,
