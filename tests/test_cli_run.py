@@ -97,7 +97,7 @@ def test_example_numbers_equal_direct_library_calls(example_run):
     prov = res["provenance"]
     assert prov["spec_hash"] == spec.content_hash()
     assert prov["library_version"] == hi.__version__
-    assert set(prov["inputs"]) == {"survey", "previous", "frame", "margins"}
+    assert set(prov["inputs"]) == {"survey", "previous", "frame", "margins", "area_covariates"}
     # tables agree with results.json
     cc = pd.read_csv(out / "communes.csv", encoding="utf-8-sig")
     assert set(cc["commune"]) == set(comm)
@@ -516,12 +516,14 @@ def test_run_file_with_reader_options_gives_the_example_numbers(example_run, tmp
     assert "1.925,00" in (data / "survey_2024.csv").read_text(encoding="utf-8")
     (data / "frame.csv").write_bytes(data_path("yen_bai_city_frame.csv").read_bytes())
     (data / "margins.json").write_bytes(data_path("yen_bai_city_margins.json").read_bytes())
+    (data / "covariates.csv").write_bytes(data_path("yen_bai_city_commune_covariates.csv").read_bytes())
     run_file = _write(tmp_path / "office" / "run.toml", """
 survey = "data/survey_2024.csv"
 previous = "data/survey_2023.csv"
 spec = "yen_bai_nef"
 frame = "data/frame.csv"
 margins = "data/margins.json"
+area_covariates = "data/covariates.csv"   # run --example uses the bundled synthetic ones
 targets = "yen_bai_city_plan"
 language = "en"
 out = "report"

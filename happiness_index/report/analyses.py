@@ -10,7 +10,8 @@ analyses that :func:`~happiness_index.report.annual.run_annual` attaches to the 
 * ``robustness`` — :func:`~happiness_index.robustness` with ``robustness_draws`` draws
   per scenario when asked (``> 0``), on bootstrap replicates of the run's design
   (calibrated after replication when margins are given);
-* ``distributions`` — :func:`~happiness_index.item_distributions` city-wide, always (by
+* ``distributions`` — :func:`~happiness_index.item_distributions` city-wide, whenever the
+  spec has items on an ordered scale (by
   commune the table has a row per commune, item and category — 720 rows for the bundled
   example — too long for the report, and on replicate weights it takes seconds per
   commune; call ``hi.item_distributions(design, spec, by="commune")`` for it);
@@ -145,8 +146,23 @@ def run_analyses(data: pd.DataFrame, spec, design, result, *, level: float = 0.9
         facts.update(robustness_seed=rseed, robustness_seed_drawn=seed is None)
         build = {"margins": margins, "calibration_method": calibration_method, "lonely_psu": lonely_psu}
         out["robustness"] = _robustness(data, spec, design, int(robustness_draws), rseed, targets, build)
-    out["distributions"] = item_distributions(design, spec, level=level)
+    if has_ordered_items(spec):
+        out["distributions"] = item_distributions(design, spec, level=level)
     return out, facts
+
+
+def has_ordered_items(spec) -> bool:
+    """Whether the spec has an item whose answer distribution :func:`item_distributions` shows
+    (a numeric ``likert5`` or ``scale0_10`` item, or a bounded ``integer`` with at most 101 values)."""
+    for it in spec.items:
+        if not getattr(it, "numeric", False):
+            continue
+        if it.type in ("likert5", "scale0_10"):
+            return True
+        if it.type == "integer" and it.minimum is not None and it.maximum is not None \
+                and it.maximum - it.minimum < 101:
+            return True
+    return False
 
 
 def units_for_change(data: pd.DataFrame, previous: pd.DataFrame, spec, result, crosswalk, *, level: float,

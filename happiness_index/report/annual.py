@@ -468,6 +468,21 @@ def _records(frame) -> list:
     return _clean(frame.to_dict(orient="records")) if isinstance(frame, pd.DataFrame) else []
 
 
+#: Columns of ``SmallAreaIndexTable.details`` kept in results.json besides the contract's (the numbers
+#: its reasons quote: the model interval's half-width, the CV, ...).
+SMALL_AREA_DETAILS = ("n", "direct_se", "rmse", "model_halfwidth", "model_cv", "shift", "std_residual",
+                      "direct_publishable", "model_publishable", "rank_low_marginal", "rank_high_marginal")
+
+
+def _small_area_table(value) -> pd.DataFrame:
+    frame = value.to_frame()
+    details = getattr(value, "details", None)
+    if isinstance(details, pd.DataFrame) and len(details) == len(frame):
+        extra = [c for c in SMALL_AREA_DETAILS if c in details.columns and c not in frame.columns]
+        frame = pd.concat([frame, details[extra].reset_index(drop=True)], axis=1)
+    return frame
+
+
 def section_records(name: str, value) -> dict | None:
     """The JSON-able records of an optional analysis (what results.json and the report hold)."""
     if value is None:
@@ -478,7 +493,7 @@ def section_records(name: str, value) -> dict | None:
     if name == "small_area":
         extra = {k: _clean(getattr(value, k)) for k in ("summary", "benchmark", "rule")
                  if isinstance(getattr(value, k, None), dict)}
-        return {"table": _records(value.to_frame()), **extra}
+        return {"table": _records(_small_area_table(value)), **extra}
     if name == "robustness":
         out = {k: _records(getattr(value, k, None)) for k in ("city", "communes", "targets", "sobol")}
         extra = {k: _clean(getattr(value, k)) for k in ("baseline", "draws", "replicates", "seed")
