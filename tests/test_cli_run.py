@@ -549,7 +549,7 @@ sep = ","
         if k[0] == "weighting":  # (only the work of the raking: iterations, weight ratios)
             continue
         assert na[k] == pytest.approx(nb[k], rel=1e-6, abs=1e-8), k  # (raking converges to 1e-10)
-    assert a["provenance"]["inputs"].keys() == {"survey", "previous", "frame", "margins"}
+    assert a["provenance"]["inputs"].keys() == {"survey", "previous", "frame", "margins", "area_covariates"}
     # the command line overrides the run file; the run file and the inputs are protected
     r = run_cli(["run", "--config", str(run_file), "--quiet", "--out", str(tmp_path / "office")])
     assert r.returncode == 2 and "contains the input" in r.stderr
