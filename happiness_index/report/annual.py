@@ -273,7 +273,6 @@ def run_annual(
     """
     from .. import __version__
     from ..index.composite import compute_index
-    from ..index.trajectory import Trajectory, compare
     from ..reading.schema import validate_survey
 
     if int(robustness_draws) < 0:
@@ -294,22 +293,12 @@ def run_annual(
                            level=level, seed=seed)
     prog.step(say("progress.index"))
 
+    build = {"margins": margins, "replicates": replicates, "calibration_method": calibration_method,
+             "lonely_psu": lonely_psu}
     prev_result = prev_rep = None
     prev_year = previous_year
     if previous is not None:
-        if isinstance(previous, Mapping):
-            prev_result = previous.get("index", previous)
-            prev_year = prev_year or previous.get("year")
-        else:
-            _require_rows(previous, "previous")
-            pdata, prev_year = _select_year(previous, previous_year, "previous")
-            prev_rep = validate_survey(pdata, spec, frame)
-            if not prev_rep.ok:
-                prev_rep.raise_if_errors()
-            pdesign, _ = build_design(prev_rep.data, spec, margins, replicates, seed, calibration_method,
-                                      lonely_psu)
-            prev_result = compute_index(prev_rep.data, spec, design=pdesign,
-                                        by="commune" if spec.design.commune else None, level=level, seed=seed)
+        prev_result, prev_rep, prev_year = _previous_year(previous, previous_year, spec, frame, build, level, seed)
     elif previous_year is not None and "year" in survey.columns:
         return run_annual(survey, spec, frame=frame, margins=margins, previous=survey, targets=targets,
                           year=year, previous_year=previous_year, replicates=replicates, seed=seed, level=level,
@@ -322,30 +311,9 @@ def run_annual(
                               "'year' column; pass the previous year's file (--previous)")
     prog.step(say("progress.previous" if prev_result is not None else "progress.no_previous"))
 
-    change = cw_record = None
-    if prev_result is not None:
-        labels = (str(year) if year else "this year", str(prev_year) if prev_year else "previous year")
-        now, before = result, prev_result
-        if crosswalk is not None:
-            now, before, cw_record = _on_new_units(clean, prev_rep, spec, result, crosswalk, level, seed,
-                                                   dict(margins=margins, replicates=replicates,
-                                                        calibration_method=calibration_method, lonely_psu=lonely_psu))
-        change = compare(now, before, labels=labels, level=level)
-    elif crosswalk is not None:
-        raise EstimationError("a crosswalk re-estimates last year on this year's units: give last year's survey "
-                              "(--previous) too")
-
-    traj = None
-    if targets is not None:
-        traj = targets if isinstance(targets, Trajectory) else Trajectory(targets)
-    elif spec.targets:
-        traj = Trajectory.from_spec(spec)
-    assessment = None
-    if traj is not None and year is not None:
-        res = {year: result}
-        if prev_result is not None and prev_year is not None:
-            res[int(prev_year)] = prev_result
-        assessment = traj.assess(res, level=level)
+    change, cw_record = _change_between_years(clean, result, prev_result, prev_rep, spec, crosswalk, year,
+                                              prev_year, level, seed, build)
+    traj, assessment = _assess(targets, spec, year, result, prev_result, prev_year, level)
     prog.step(say("progress.assessed"))
 
     results = _results_dict(spec, result, prev_result, change, assessment, rep, cal, year, prev_year, level,
@@ -371,6 +339,58 @@ def run_annual(
         if analyses.get(name) is not None:
             attach_section(run, name, analyses[name])
     return run
+
+
+def _previous_year(previous, previous_year, spec, frame, build: dict, level, seed):
+    """Last year's (result, validation report or None, year) from its microdata or its results.json."""
+    from ..index.composite import compute_index
+    from ..reading.schema import validate_survey
+
+    if isinstance(previous, Mapping):
+        return previous.get("index", previous), None, previous_year or previous.get("year")
+    _require_rows(previous, "previous")
+    pdata, prev_year = _select_year(previous, previous_year, "previous")
+    prev_rep = validate_survey(pdata, spec, frame)
+    if not prev_rep.ok:
+        prev_rep.raise_if_errors()
+    pdesign, _ = build_design(prev_rep.data, spec, seed=seed, **build)
+    prev_result = compute_index(prev_rep.data, spec, design=pdesign, by="commune" if spec.design.commune else None,
+                                level=level, seed=seed)
+    return prev_result, prev_rep, prev_year
+
+
+def _change_between_years(clean, result, prev_result, prev_rep, spec, crosswalk, year, prev_year, level, seed,
+                          build: dict):
+    """The change (Change or None) and the crosswalk record (None without a crosswalk)."""
+    from ..index.trajectory import compare
+
+    if prev_result is None:
+        if crosswalk is not None:
+            raise EstimationError("a crosswalk re-estimates last year on this year's units: give last year's "
+                                  "survey (--previous) too")
+        return None, None
+    labels = (str(year) if year else "this year", str(prev_year) if prev_year else "previous year")
+    now, before, record = result, prev_result, None
+    if crosswalk is not None:
+        now, before, record = _on_new_units(clean, prev_rep, spec, result, crosswalk, level, seed, build)
+    return compare(now, before, labels=labels, level=level), record
+
+
+def _assess(targets, spec, year, result, prev_result, prev_year, level):
+    """(Trajectory or None, Assessment or None): the targets given, else the spec's."""
+    from ..index.trajectory import Trajectory
+
+    traj = None
+    if targets is not None:
+        traj = targets if isinstance(targets, Trajectory) else Trajectory(targets)
+    elif spec.targets:
+        traj = Trajectory.from_spec(spec)
+    if traj is None or year is None:
+        return traj, None
+    res = {year: result}
+    if prev_result is not None and prev_year is not None:
+        res[int(prev_year)] = prev_result
+    return traj, traj.assess(res, level=level)
 
 
 def _on_new_units(clean, prev_rep, spec, result, crosswalk, level, seed, build):
