@@ -193,3 +193,17 @@ def test_crosswalk_compares_on_the_new_units(spec, tmp_path):
     assert "re-estimated from its own microdata" in md and "only 1 of 5 parts sampled" in md
     with pytest.raises(EstimationError, match="--previous"):
         run_annual(hi.load_city_survey(2024), spec, year=2024, crosswalk=cw)
+
+
+def test_cli_example_with_the_illustrative_crosswalk(tmp_path):
+    from happiness_index.reading.datasets import data_path
+
+    out = tmp_path / "report"
+    rc, _ = _cli(["run", "--example", "--no-small-area", "--crosswalk",
+                  str(data_path("yen_bai_city_crosswalk_illustrative.csv")), "--out", str(out), "--quiet"])
+    assert rc == 0
+    res = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert {r["commune"] for r in res["change"]["by_group"]} == {"N1", "N2", "N3", "N4"}
+    assert res["crosswalk"]["this_year_recoded"] is True and len(res["crosswalk"]["flags"]) == 4
+    assert "ước lượng lại từ vi dữ liệu" in (out / "report.md").read_text(encoding="utf-8")
+    assert len(res["communes"]) == 17  # this year's table stays on the units of its survey
