@@ -97,7 +97,7 @@ def test_example_numbers_equal_direct_library_calls(example_run):
     prov = res["provenance"]
     assert prov["spec_hash"] == spec.content_hash()
     assert prov["library_version"] == hi.__version__
-    assert set(prov["inputs"]) == {"survey", "previous", "frame", "margins"}
+    assert set(prov["inputs"]) == {"survey", "previous", "frame", "margins", "area_covariates"}
     # tables agree with results.json
     cc = pd.read_csv(out / "communes.csv", encoding="utf-8-sig")
     assert set(cc["commune"]) == set(comm)
@@ -516,12 +516,14 @@ def test_run_file_with_reader_options_gives_the_example_numbers(example_run, tmp
     assert "1.925,00" in (data / "survey_2024.csv").read_text(encoding="utf-8")
     (data / "frame.csv").write_bytes(data_path("yen_bai_city_frame.csv").read_bytes())
     (data / "margins.json").write_bytes(data_path("yen_bai_city_margins.json").read_bytes())
+    (data / "covariates.csv").write_bytes(data_path("yen_bai_city_commune_covariates.csv").read_bytes())
     run_file = _write(tmp_path / "office" / "run.toml", """
 survey = "data/survey_2024.csv"
 previous = "data/survey_2023.csv"
 spec = "yen_bai_nef"
 frame = "data/frame.csv"
 margins = "data/margins.json"
+area_covariates = "data/covariates.csv"   # run --example uses the bundled synthetic ones
 targets = "yen_bai_city_plan"
 language = "en"
 out = "report"
@@ -547,7 +549,7 @@ sep = ","
         if k[0] == "weighting":  # (only the work of the raking: iterations, weight ratios)
             continue
         assert na[k] == pytest.approx(nb[k], rel=1e-6, abs=1e-8), k  # (raking converges to 1e-10)
-    assert a["provenance"]["inputs"].keys() == {"survey", "previous", "frame", "margins"}
+    assert a["provenance"]["inputs"].keys() == {"survey", "previous", "frame", "margins", "area_covariates"}
     # the command line overrides the run file; the run file and the inputs are protected
     r = run_cli(["run", "--config", str(run_file), "--quiet", "--out", str(tmp_path / "office")])
     assert r.returncode == 2 and "contains the input" in r.stderr

@@ -230,7 +230,8 @@ def test_xlsx_is_formatted(folders):
     from openpyxl import load_workbook
 
     wb = load_workbook(folders["vi"] / "tables.xlsx")
-    assert wb.sheetnames == ["Chỉ số", "Thành phần", "Xã phường", "Thay đổi theo xã", "Mục tiêu", "Ghi chú"]
+    assert wb.sheetnames == ["Chỉ số", "Thành phần", "Xã phường", "Thay đổi theo xã", "Mục tiêu", "Địa bàn nhỏ",
+                             "Phân bố", "Ghi chú"]  # run --example: small areas and distributions
     ws = wb["Xã phường"]
     head = [c.value for c in ws[1]]
     assert head[:2] == ["Xã / phường", "Ước lượng"] and "Đủ tin cậy để công bố" in head   # no codes: no code column

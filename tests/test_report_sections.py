@@ -177,21 +177,23 @@ def full():
 
 
 def test_run_stores_the_section_keywords(spec):
-    cov = pd.DataFrame({"commune": ["Âu Lâu"], "x": [1.0]})
+    cov = hi.load_city_commune_covariates()
     cfg = {"issuing_body": {"vi": "Chi cục Thống kê", "en": "Statistics Office"}, "document_number": "7/BC-CCTK",
            "place": "Yên Bái", "signer_title": "Chi cục trưởng", "date": "2027-02-05"}
-    run = run_annual(hi.load_city_survey(2024), spec, area_covariates=cov, robustness_draws=10, drivers=False,
-                     report_config=cfg)
+    run = run_annual(hi.load_city_survey(2024), spec, area_covariates=cov, robustness_draws=20, drivers=False,
+                     report_config=cfg, seed=1)
     assert run.results["report_date"] == "2027-02-05" and "date" not in run.results["report_config"]
     lh = build_document(run.results, "vi").letterhead
     assert (lh.issuing_body, lh.number, lh.place_date, lh.signer_title) == (
         "CHI CỤC THỐNG KÊ", "Số: 7/BC-CCTK", "Yên Bái, ngày 05 tháng 02 năm 2027", "CHI CỤC TRƯỞNG")
     assert build_document(run.results, "en").letterhead.issuing_body == "STATISTICS OFFICE"
-    assert run.options["robustness_draws"] == 10 and run.options["drivers"] is False
+    assert run.options["robustness_draws"] == 20 and run.options["drivers"] is False
     assert run.options["area_covariates"] is cov
-    assert all(getattr(run, k) is None and run.results[k] is None for k in OPTIONAL_SECTIONS)
+    computed = ("small_area", "robustness", "distributions")  # the analyses run_annual computes
+    assert all(getattr(run, k) is not None and run.results[k] for k in computed)
+    assert run.drivers is None and run.results["drivers"] is None
     keys = [s.key for s in build_document(run.results, "vi").sections]
-    assert not set(keys) & set(OPTIONAL_SECTIONS)
+    assert set(keys) & set(OPTIONAL_SECTIONS) == set(computed)
 
 
 def test_sections_render_in_both_languages(full):

@@ -392,7 +392,7 @@ def _publication_reasons(e, n, df, min_n, max_cv, max_hw, min_df, undefined) -> 
     cv = e.cv
     if max_cv is not None and cv == cv and cv > max_cv:
         en.append(f"CV = {cv:.1%} > {max_cv:.0%}")
-        vi.append(f"hệ số biến thiên {cv:.1%} > {max_cv:.0%}")
+        vi.append(f"hệ số biến thiên {cv:.1%} > {max_cv:.0%}".replace(".", ","))  # Vietnamese decimal comma
     if not df > 0:
         en.append("0 design degrees of freedom")
         vi.append("không đủ bậc tự do (0)")
@@ -406,7 +406,7 @@ def _publication_reasons(e, n, df, min_n, max_cv, max_hw, min_df, undefined) -> 
             hw = max(e.estimate - lo, hi - e.estimate)
             if hw > max_hw:
                 en.append(f"CI half-width {hw:.2f} > {_fmt_thr(max_hw)} points")
-                vi.append(f"nửa độ rộng KTC {hw:.2f} > {_fmt_thr(max_hw)} điểm")
+                vi.append(f"nửa độ rộng KTC {hw:.2f} > {_fmt_thr(max_hw)} điểm".replace(".", ","))
         elif df > 0:
             en.append("confidence interval undefined")
             vi.append("không xác định được khoảng tin cậy")

@@ -40,6 +40,7 @@ import pandas as pd
 
 from ..errors import EstimationError, HappinessIndexError, SchemaError
 from ..index.composite import to_jsonable as _clean
+from .analyses import build_design, run_analyses, units_for_change
 from .catalog import catalog
 from .cells import neutralise_frame
 from .charts import plot_communes, plot_components, plot_trajectory, trajectory_figure
@@ -177,21 +178,6 @@ def _select_year(data: pd.DataFrame, year, what: str):
     return data.loc[(years == int(year)).to_numpy()].reset_index(drop=True), int(year)
 
 
-def _design_for(data, spec, margins, replicates, seed, calibration_method, lonely_psu="fail"):
-    from ..survey.design import SurveyDesign
-    from ..survey.weighting import calibrate
-
-    d = spec.design
-    design = SurveyDesign(data, weights=d.weights, strata=d.strata, psu=d.psu, fpc=d.fpc, lonely_psu=lonely_psu)
-    if replicates:
-        design = design.to_replicates("bootstrap", replicates=int(replicates), seed=seed)
-    info = None
-    if margins:
-        design = calibrate(design, margins, method=calibration_method)
-        info = getattr(design, "calibration_info", None)
-    return design, info
-
-
 def run_annual(
     survey: pd.DataFrame,
     spec,
@@ -249,14 +235,23 @@ def run_annual(
         years (R's ``survey.lonely.psu``; Lumley 2010, §3.2). Point estimates do not depend
         on it, only standard errors.
     area_covariates : DataFrame, optional
-        Covariates by commune for the small-area model (stored in ``AnnualRun.options``;
-        the small-area section is rendered when ``AnnualRun.small_area`` is set).
+        Covariates by commune (the spec's commune column, ``households`` and numeric
+        predictors): the commune results are modelled by :func:`small_area_index` and
+        ``AnnualRun.small_area`` / the report's small-area section show the direct and model
+        estimates, which one is published and why, and rank intervals.
     crosswalk : DataFrame, optional
-        Boundary crosswalk between the two years' communes (stored).
+        Boundary crosswalk (:func:`read_crosswalk`) from the previous year's communes to
+        this year's units: the previous year is re-estimated from its microdata on the new
+        units, so that the change table compares like with like; incomplete units are
+        flagged in ``results["crosswalk"]`` and the report.
     robustness_draws : int, default 0
-        Draws of the robustness analysis; 0: none (stored).
+        Draws per scenario of :func:`robustness` (at least 20; 0 skips it), seeded with
+        ``seed`` (one is drawn and recorded in ``results["provenance"]["robustness_seed"]``
+        when ``seed`` is None).
     drivers : bool, default True
-        Whether the drivers analysis is wanted (stored).
+        Whether the drivers analysis is wanted (:func:`.analyses.run_drivers`).
+
+    Item distributions (:func:`item_distributions`, city-wide) are always attached.
     report_config : mapping, optional
         Administrative details of the Word report: ``issuing_body``, ``parent_body``,
         ``document_number``, ``place``, ``signer_title``, ``signer_name``, ``recipients``,
@@ -278,9 +273,11 @@ def run_annual(
     """
     from .. import __version__
     from ..index.composite import compute_index
-    from ..index.trajectory import Trajectory, compare
     from ..reading.schema import validate_survey
 
+    if int(robustness_draws) < 0:
+        raise EstimationError(f"robustness_draws must be 0 (no robustness analysis) or at least 20, "
+                              f"got {robustness_draws}")
     prog = progress or Progress(6, enabled=False)
     say = catalog(getattr(prog, "lang", "en"))
     _require_rows(survey, "survey")
@@ -290,28 +287,18 @@ def run_annual(
     if not rep.ok:
         rep.raise_if_errors()
     clean = rep.data
-    design, cal = _design_for(clean, spec, margins, replicates, seed, calibration_method, lonely_psu)
+    design, cal = build_design(clean, spec, margins, replicates, seed, calibration_method, lonely_psu)
     prog.step(say("progress.weighted_replicates", n=str(replicates)) if replicates else say("progress.weighted"))
     result = compute_index(clean, spec, design=design, by="commune" if spec.design.commune else None,
                            level=level, seed=seed)
     prog.step(say("progress.index"))
 
+    build = {"margins": margins, "replicates": replicates, "calibration_method": calibration_method,
+             "lonely_psu": lonely_psu}
     prev_result = prev_rep = None
     prev_year = previous_year
     if previous is not None:
-        if isinstance(previous, Mapping):
-            prev_result = previous.get("index", previous)
-            prev_year = prev_year or previous.get("year")
-        else:
-            _require_rows(previous, "previous")
-            pdata, prev_year = _select_year(previous, previous_year, "previous")
-            prev_rep = validate_survey(pdata, spec, frame)
-            if not prev_rep.ok:
-                prev_rep.raise_if_errors()
-            pdesign, _ = _design_for(prev_rep.data, spec, margins, replicates, seed, calibration_method,
-                                     lonely_psu)
-            prev_result = compute_index(prev_rep.data, spec, design=pdesign,
-                                        by="commune" if spec.design.commune else None, level=level, seed=seed)
+        prev_result, prev_rep, prev_year = _previous_year(previous, previous_year, spec, frame, build, level, seed)
     elif previous_year is not None and "year" in survey.columns:
         return run_annual(survey, spec, frame=frame, margins=margins, previous=survey, targets=targets,
                           year=year, previous_year=previous_year, replicates=replicates, seed=seed, level=level,
@@ -324,22 +311,9 @@ def run_annual(
                               "'year' column; pass the previous year's file (--previous)")
     prog.step(say("progress.previous" if prev_result is not None else "progress.no_previous"))
 
-    change = None
-    if prev_result is not None:
-        labels = (str(year) if year else "this year", str(prev_year) if prev_year else "previous year")
-        change = compare(result, prev_result, labels=labels, level=level)
-
-    traj = None
-    if targets is not None:
-        traj = targets if isinstance(targets, Trajectory) else Trajectory(targets)
-    elif spec.targets:
-        traj = Trajectory.from_spec(spec)
-    assessment = None
-    if traj is not None and year is not None:
-        res = {year: result}
-        if prev_result is not None and prev_year is not None:
-            res[int(prev_year)] = prev_result
-        assessment = traj.assess(res, level=level)
+    change, cw_record = _change_between_years(clean, result, prev_result, prev_rep, spec, crosswalk, year,
+                                              prev_year, level, seed, build)
+    traj, assessment = _assess(targets, spec, year, result, prev_result, prev_year, level)
     prog.step(say("progress.assessed"))
 
     results = _results_dict(spec, result, prev_result, change, assessment, rep, cal, year, prev_year, level,
@@ -350,10 +324,96 @@ def run_annual(
             f"Strata with a single PSU: lonely_psu = '{lonely_psu}' (R's survey.lonely.psu); it changes "
             "standard errors only, never the estimates.")
     _add_report_facts(results, spec, result, clean, frame, report_config)
+    if cw_record is not None:
+        _add_crosswalk_facts(results, cw_record)
     options = {"area_covariates": area_covariates, "crosswalk": crosswalk, "robustness_draws": int(robustness_draws),
                "drivers": bool(drivers)}
-    return AnnualRun(results=results, result=result, previous_result=prev_result, change=change,
-                     assessment=assessment, validation=rep, options=options)
+    run = AnnualRun(results=results, result=result, previous_result=prev_result, change=change,
+                    assessment=assessment, validation=rep, options=options)
+    analyses, facts = run_analyses(clean, spec, design, result, level=level, seed=seed,
+                                   area_covariates=area_covariates, robustness_draws=int(robustness_draws),
+                                   drivers=drivers, targets=traj, margins=margins,
+                                   calibration_method=calibration_method, lonely_psu=lonely_psu)
+    results["provenance"].update(facts)
+    for name in OPTIONAL_SECTIONS:  # the drivers are computed (and attached) in analyses.run_drivers
+        if analyses.get(name) is not None:
+            attach_section(run, name, analyses[name])
+    return run
+
+
+def _previous_year(previous, previous_year, spec, frame, build: dict, level, seed):
+    """Last year's (result, validation report or None, year) from its microdata or its results.json."""
+    from ..index.composite import compute_index
+    from ..reading.schema import validate_survey
+
+    if isinstance(previous, Mapping):
+        return previous.get("index", previous), None, previous_year or previous.get("year")
+    _require_rows(previous, "previous")
+    pdata, prev_year = _select_year(previous, previous_year, "previous")
+    prev_rep = validate_survey(pdata, spec, frame)
+    if not prev_rep.ok:
+        prev_rep.raise_if_errors()
+    pdesign, _ = build_design(prev_rep.data, spec, seed=seed, **build)
+    prev_result = compute_index(prev_rep.data, spec, design=pdesign, by="commune" if spec.design.commune else None,
+                                level=level, seed=seed)
+    return prev_result, prev_rep, prev_year
+
+
+def _change_between_years(clean, result, prev_result, prev_rep, spec, crosswalk, year, prev_year, level, seed,
+                          build: dict):
+    """The change (Change or None) and the crosswalk record (None without a crosswalk)."""
+    from ..index.trajectory import compare
+
+    if prev_result is None:
+        if crosswalk is not None:
+            raise EstimationError("a crosswalk re-estimates last year on this year's units: give last year's "
+                                  "survey (--previous) too")
+        return None, None
+    labels = (str(year) if year else "this year", str(prev_year) if prev_year else "previous year")
+    now, before, record = result, prev_result, None
+    if crosswalk is not None:
+        now, before, record = _on_new_units(clean, prev_rep, spec, result, crosswalk, level, seed, build)
+    return compare(now, before, labels=labels, level=level), record
+
+
+def _assess(targets, spec, year, result, prev_result, prev_year, level):
+    """(Trajectory or None, Assessment or None): the targets given, else the spec's."""
+    from ..index.trajectory import Trajectory
+
+    traj = None
+    if targets is not None:
+        traj = targets if isinstance(targets, Trajectory) else Trajectory(targets)
+    elif spec.targets:
+        traj = Trajectory.from_spec(spec)
+    if traj is None or year is None:
+        return traj, None
+    res = {year: result}
+    if prev_result is not None and prev_year is not None:
+        res[int(prev_year)] = prev_result
+    return traj, traj.assess(res, level=level)
+
+
+def _on_new_units(clean, prev_rep, spec, result, crosswalk, level, seed, build):
+    if prev_rep is None:
+        raise EstimationError("a crosswalk re-estimates last year on this year's units from its microdata; last "
+                              "year's results.json is not enough: give last year's survey file (--previous)")
+    return units_for_change(clean, prev_rep.data, spec, result, crosswalk, level=level, seed=seed, **build)
+
+
+def _add_crosswalk_facts(results: dict, record: dict) -> None:
+    """``results["crosswalk"]`` and the new units' names and completeness in the change table."""
+    results["crosswalk"] = record
+    flags = {str(f["new_unit"]): f for f in record["flags"]}
+    for r in (results.get("change") or {}).get("by_group") or []:
+        f = flags.get(str(r.get("commune")))
+        if f is not None:
+            r["name"] = f.get("new_name") or r.get("name")
+            r["complete"] = bool(f["complete"])
+            r["reason_en"], r["reason_vi"] = f.get("reason_en") or "", f.get("reason_vi") or ""
+    results["method_notes"].append(
+        "Boundary crosswalk: last year was re-estimated from its microdata on this year's units (each new unit a "
+        "domain of last year's design)" + (", and so was this year" if record["this_year_recoded"] else "")
+        + "; units flagged incomplete compare only their sampled parts.")
 
 
 def commune_names(data: pd.DataFrame | None, frame: pd.DataFrame | None, code_col: str | None,
@@ -428,6 +488,21 @@ def _records(frame) -> list:
     return _clean(frame.to_dict(orient="records")) if isinstance(frame, pd.DataFrame) else []
 
 
+#: Columns of ``SmallAreaIndexTable.details`` kept in results.json besides the contract's (the numbers
+#: its reasons quote: the model interval's half-width, the CV, ...).
+SMALL_AREA_DETAILS = ("n", "direct_se", "rmse", "model_halfwidth", "model_cv", "shift", "std_residual",
+                      "direct_publishable", "model_publishable", "rank_low_marginal", "rank_high_marginal")
+
+
+def _small_area_table(value) -> pd.DataFrame:
+    frame = value.to_frame()
+    details = getattr(value, "details", None)
+    if isinstance(details, pd.DataFrame) and len(details) == len(frame):
+        extra = [c for c in SMALL_AREA_DETAILS if c in details.columns and c not in frame.columns]
+        frame = pd.concat([frame, details[extra].reset_index(drop=True)], axis=1)
+    return frame
+
+
 def section_records(name: str, value) -> dict | None:
     """The JSON-able records of an optional analysis (what results.json and the report hold)."""
     if value is None:
@@ -436,9 +511,14 @@ def section_records(name: str, value) -> dict | None:
         return {"outcome_en": getattr(value, "outcome_en", ""), "outcome_vi": getattr(value, "outcome_vi", ""),
                 "table": _records(value.to_frame())}
     if name == "small_area":
-        return {"table": _records(value.to_frame())}
+        extra = {k: _clean(getattr(value, k)) for k in ("summary", "benchmark", "rule")
+                 if isinstance(getattr(value, k, None), dict)}
+        return {"table": _records(_small_area_table(value)), **extra}
     if name == "robustness":
-        return {k: _records(getattr(value, k, None)) for k in ("city", "communes", "targets", "sobol")}
+        out = {k: _records(getattr(value, k, None)) for k in ("city", "communes", "targets", "sobol")}
+        extra = {k: _clean(getattr(value, k)) for k in ("baseline", "draws", "replicates", "seed")
+                 if getattr(value, k, None) is not None}
+        return {**out, **extra}
     if name == "distributions":
         return {"table": _records(value.to_frame()), "summary": _records(getattr(value, "summary", None))}
     raise HappinessIndexError(f"unknown report section {name!r}")

@@ -539,9 +539,15 @@ def _add_run(sub) -> None:
                         "average (average of the other strata); as R's survey.lonely.psu")
     p.add_argument("--area-covariates", metavar="FILE",
                    help="commune-level covariates for the small-area (Fay-Herriot) estimates")
-    p.add_argument("--crosswalk", metavar="FILE", help="boundary crosswalk between the two years' communes")
+    p.add_argument("--no-small-area", dest="small_area", action="store_false", default=True,
+                   help="--example: skip the small-area estimates on the bundled synthetic commune covariates")
+    p.add_argument("--crosswalk", metavar="FILE",
+                   help="boundary crosswalk (old_unit, village, new_unit, new_name, share): last year is "
+                        "re-estimated from its microdata on this year's units for the change table")
     p.add_argument("--robustness-draws", type=int, metavar="N",
-                   help="draws of the robustness (uncertainty and sensitivity) analysis; 0 (default) skips it")
+                   help="draws of the robustness (uncertainty and sensitivity) analysis per scenario, at least "
+                        "20 (e.g. 200); 0 (default, also for --example) skips it. Seeded by --seed; without it a "
+                        "seed is drawn, printed and recorded in results.json")
     p.add_argument("--no-drivers", dest="drivers", action="store_const", const=False, default=None,
                    help="skip the analysis of drivers (average marginal effects)")
     p.add_argument("--out", metavar="DIR",
@@ -631,18 +637,26 @@ def _example_settings(args) -> dict:
     from ..reading.datasets import data_path
 
     given = [n for n in ("survey", "spec", "frame", "margins", "previous", "targets", "year", "previous_year",
-                         "area_covariates", "crosswalk") if getattr(args, n) is not None]
+                         ) if getattr(args, n) is not None]
     given += [prefix + n for prefix in ("", "previous_", "frame_") for n in _reader_args(args, prefix)]
     if given:
         raise _UsageError(f"--example runs on bundled data and takes no --{given[0].replace('_', '-')}; "
-                          "only --out, --lang, --level, --replicates, --seed, --lonely-psu, --robustness-draws, "
-                          "--no-drivers and --quiet")
+                          "only --out, --lang, --level, --replicates, --seed, --lonely-psu, --area-covariates, "
+                          "--no-small-area, --crosswalk, --robustness-draws, --no-drivers and --quiet")
+    if args.area_covariates is not None and not args.small_area:
+        raise _UsageError("--area-covariates and --no-small-area contradict each other; give one")
     s = {key: (getattr(args, key) if getattr(args, key) is not None else default)
          for key, default in _RUN_SETTINGS.items()}
     s.update(survey=data_path("yen_bai_city_survey_2024.csv"), previous=data_path("yen_bai_city_survey_2023.csv"),
              frame=data_path("yen_bai_city_frame.csv"), margins=data_path("yen_bai_city_margins.json"),
              spec="yen_bai_nef", targets="yen_bai_city_plan", out=Path(args.out or "happiness_index_report"),
              read_survey={}, read_previous={}, read_frame={}, report_config=None, synthetic=True, config=None)
+    if args.crosswalk is not None:  # e.g. the bundled ILLUSTRATIVE one: both years re-estimated on its units
+        s["crosswalk"] = Path(args.crosswalk)
+    if args.area_covariates is not None:
+        s["area_covariates"] = Path(args.area_covariates)
+    elif args.small_area:  # the bundled SYNTHETIC commune covariates (scripts/make_commune_covariates.py)
+        s["area_covariates"] = data_path("yen_bai_city_commune_covariates.csv")
     return s
 
 
@@ -812,6 +826,13 @@ def _cmd_run(args) -> int:
               f"--seed {seed} repeats this run)" if lang == "en" else
               f"hạt giống ngẫu nhiên (seed) {seed} được chọn cho {s['replicates']} bộ trọng số lặp bootstrap (ghi "
               f"trong results.json; --seed {seed} lặp lại đúng lần chạy này)")
+    prov = run.results.get("provenance") or {}
+    if prov.get("robustness_seed_drawn"):
+        rs = prov["robustness_seed"]
+        print(f"seed {rs} drawn for the robustness analysis (recorded in results.json; --seed {rs} repeats it)"
+              if lang == "en" else
+              f"hạt giống ngẫu nhiên (seed) {rs} được chọn cho phân tích độ vững (ghi trong results.json; "
+              f"--seed {rs} lặp lại đúng phân tích này)")
     print(f"report written to {out.resolve()}" if lang == "en" else f"đã ghi báo cáo vào {out.resolve()}")
     return EXIT_OK
 

@@ -212,6 +212,11 @@ def _change(c: _Ctx) -> Section:
     bg = ch.get("by_group") or []
     if bg:
         blocks += _change_by_commune(c, ch, bg)
+    if c.r.get("crosswalk"):
+        blocks.append(Paragraph(t("change.crosswalk")))
+        blocks += [Paragraph(t("change.crosswalk_incomplete", unit=commune_display_name(x),
+                               reason=str(x.get("reason_" + c.lang) or x.get("reason_en") or "")))
+                   for x in bg if x.get("complete") is False]
     return Section("change", t("section.change"), blocks)
 
 
