@@ -55,6 +55,11 @@ def without_names(text: str, results) -> str:
     """Remove what is a name, not a sentence: communes, the title, sources, hashes, file names."""
     names = [c.get("name") or c["commune"] for c in results["communes"]]
     names += [results["title"]["vi"], results["title"]["en"], "Yên Bái", "Benjamini–Hochberg", "Holm", "Rao–Wu"]
+    # answer categories of household characteristics in the drivers table are data values
+    # ("sex = Nữ (vs Nam)"), like commune names
+    for row in (results.get("drivers") or {}).get("table") or []:
+        if " = " in str(row.get("label_en", "")):
+            names += re.findall(r"= (.+?) \(", row["label_en"]) + re.findall(r"\(vs (.+?)\)", row["label_en"])
     for n in sorted(names, key=len, reverse=True):
         text = text.replace(n, " ")
     return re.sub(r"\b[0-9a-f]{64}\b|\S+\.(?:png|csv|py|gz|json|toml)\b", " ", text)

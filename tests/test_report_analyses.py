@@ -64,7 +64,10 @@ def test_sections_attached_and_json_clean(run):
     for name in SECTIONS:
         assert getattr(run, name) is not None, name
         assert run.results[name], name
-    assert run.drivers is None and run.results["drivers"] is None  # wired by the lead (analyses.run_drivers)
+    # the drivers section is the city-wide hi.drivers table, numbers as in the JSON
+    table = run.drivers.to_frame()
+    assert set(table["group"]) == {"city"} and len(table) == len(run.results["drivers"]["table"])
+    np.testing.assert_allclose([r["ame_pp"] for r in run.results["drivers"]["table"]], table["ame_pp"], rtol=1e-12)
     _no_nan(run.results)
     back = json.loads(json.dumps(run.results, allow_nan=False))
     assert back["robustness"]["draws"] == 50 and back["robustness"]["seed"] == SEED

@@ -15,13 +15,15 @@ analyses that :func:`~happiness_index.report.annual.run_annual` attaches to the 
   commune the table has a row per commune, item and category — 720 rows for the bundled
   example — too long for the report, and on replicate weights it takes seconds per
   commune; call ``hi.item_distributions(design, spec, by="commune")`` for it);
-* ``drivers`` — computed by the lead's wiring of ``hi.drivers`` (see :func:`run_drivers`).
+* ``drivers`` — :func:`happiness_index.drivers`, city-wide (see :func:`run_drivers`).
 
 :func:`build_design` is the one place where a run's design is made (both years, and the
 replicates of the robustness analysis), so every analysis sees the same weighting.
 """
 
 from __future__ import annotations
+
+import warnings
 
 from collections.abc import Mapping
 from typing import Any
@@ -66,12 +68,20 @@ def draw_seed() -> int:
 
 
 def run_drivers(data: pd.DataFrame, spec, design, *, level: float):
-    """The drivers analysis of the run, or None.
+    """The drivers analysis of the run (:func:`happiness_index.drivers`, city-wide), or None.
 
-    THE place where ``hi.drivers(data, spec, design=design, level=level)`` is wired (its
-    producer is being written separately); until then the run carries no drivers section.
+    A spec the drivers analysis cannot serve (no component to take the outcome from, no
+    item to relate it to) gives None and a :class:`HappinessIndexWarning` saying why: the
+    rest of the report does not depend on it.
     """
-    return None
+    from ..errors import HappinessIndexError, HappinessIndexWarning
+    from ..index.drivers import drivers
+
+    try:
+        return drivers(data, spec, design=design, level=level)
+    except HappinessIndexError as e:
+        warnings.warn(f"the drivers analysis was skipped: {e}", HappinessIndexWarning, stacklevel=3)
+        return None
 
 
 def _small_area(result, covariates: pd.DataFrame, spec, level: float, seed: int | None):

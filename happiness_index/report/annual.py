@@ -653,6 +653,11 @@ def summary_lines(results: Mapping, lang: str = "en") -> list[str]:
         k = sum(not c["publishable"] for c in results["communes"])
         out.append("  " + t("terminal.not_publishable", domain=domain_labels(results, lang)[0], k=f.int(k),
                             n=f.int(len(results["communes"]))) + (t("terminal.see_reasons") if k else ""))
+    sa = (results.get("small_area") or {}).get("summary")
+    if sa:
+        out.append("  " + t("terminal.small_area", domain=domain_labels(results, lang)[0],
+                            direct=f.int(sa["published_direct"]), model=f.int(sa["published_model"]),
+                            none=f.int(sa["published_none"])))
     for r in (results.get("targets") or {}).get("years") or []:
         if r.get("target") is None:
             continue
