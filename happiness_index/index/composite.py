@@ -66,7 +66,7 @@ from ..survey.variance import Statistic, nfc_keys, srs_variance
 from ..errors import DesignError, EstimationError, HappinessIndexWarning, SchemaError, SpecError, describe_rows
 from ..survey.estimators import Estimate, EstimateTable, make_estimate, t_quantile
 from ..questionnaire.formula import Formula
-from .reliability import cronbach_alpha, item_analysis
+from .reliability import scale_reliability
 from ..questionnaire.spec import IndexSpec
 
 __all__ = [
@@ -1732,10 +1732,12 @@ def _diagnostics(data, spec, ind, plan, design, est: _IndexEstimates, in_dom, n_
         city = est.city
         diag["deff"] = _design_effects(plan, est.S[city], est.cov_block(city), est.g_in[city], wd, in_dom)
         alphas, analyses = {}, []
+        all_in = bool(in_dom.all())  # no n x k copy of the item scores for the whole-city run
+        w_in = wd if all_in else wd[in_dom]
         for c in spec.components:
             sc = _reliability_scores(data, spec, ind, c.items)
-            alphas[c.name] = cronbach_alpha(sc[in_dom], wd[in_dom]) if len(c.items) > 1 else float("nan")
-            ia = item_analysis(sc[in_dom], wd[in_dom])
+            alpha, ia = scale_reliability(sc if all_in else sc[in_dom], w_in)  # one covariance pass
+            alphas[c.name] = alpha if len(c.items) > 1 else float("nan")
             ia.insert(0, "component", c.name)
             analyses.append(ia)
         diag["cronbach_alpha"] = alphas
