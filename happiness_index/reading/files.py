@@ -414,6 +414,10 @@ def _read_any(path, ext, compression, member, text_opts, sheet, limits, kw, attr
     import pyarrow.parquet as pq
 
     _check_names(list(pq.read_schema(path).names), path.name, ext)
+    if "to_pandas_kwargs" not in kw:
+        # one block per column, Arrow buffers released as each column is converted: no
+        # consolidation copy of all numeric columns and a lower peak (same dtypes and values)
+        kw["to_pandas_kwargs"] = {"split_blocks": True, "self_destruct": True}
     return pd.read_parquet(path, engine="pyarrow", **kw)
 
 
