@@ -197,6 +197,7 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 import happiness_index as hi
+import happiness_index.reading.datasets  # a submodule: the package imports it lazily
 survey, out = sys.argv[1], sys.argv[2]
 spec = hi.IndexSpec.from_toml(hi.reading.datasets.data_path("specs/yen_bai_nef.toml"))
 data = hi.read_survey(survey)

@@ -1092,7 +1092,12 @@ def _data_hash(data: pd.DataFrame, columns: list) -> str:
         s = data[c]
         h.update(_nfc(str(c)).encode("utf-8") + b"\x00")
         # pandas hashes text the same in object and string dtypes: NFC on the distinct values only
-        sub[_nfc(str(c))] = nfc_keys(s) if _is_text(s) else s
+        if _is_text(s):
+            # hashed as a categorical (pandas hashes a Categorical exactly like its values): the
+            # distinct texts are hashed, not 1M Python str objects (~70 MB at 1M rows)
+            s = nfc_keys(s.astype("category"))
+            s = s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype("category")
+        sub[_nfc(str(c))] = s
     frame = pd.DataFrame(sub, index=data.index, copy=False)  # hashed column by column: no consolidated copy
     h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
     return h.hexdigest()
