@@ -1805,15 +1805,18 @@ def _design_effects(plan: _Plan, s, Vc, g, wd, in_dom) -> dict:
     # component and index scores: Z = sum_j z_j M_j with M = [A' | g B] (no n x p array)
     M = np.column_stack([plan.A.T, g @ plan.B])  # (p, K + 1)
     Z = [np.zeros(len(wd)) for _ in range(K + 1)]  # one contiguous score column per output
+    zj, tmp = np.empty(len(wd)), np.empty(len(wd))  # scratch rows reused for every share (no allocations)
     for j in range(p):
         y_num, y_den = plan.columns[plan.num[j]], plan.columns[plan.den[j]]
         tden = float(np.dot(wd, y_den))
         if not (tden != 0 and np.isfinite(s[j])) or not np.any(M[j]):
             continue  # an undefined share contributes 0 (as nan_to_num did)
-        zj = np.subtract(y_num, s[j] * y_den)
+        np.multiply(y_den, s[j], out=zj)
+        np.subtract(y_num, zj, out=zj)  # y - s r, the same operations as before
         zj *= sw / tden
         for i in np.flatnonzero(M[j]):  # a share enters its component and the index only
-            Z[i] += M[j, i] * zj
+            np.multiply(zj, M[j, i], out=tmp)
+            Z[i] += tmp
     dom = np.where(in_dom, 0, -1)
     out = {}
     for name, z, var in [*((plan.comp_names[i], Z[i], Vc[p + i, p + i]) for i in range(K)),
