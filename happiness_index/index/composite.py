@@ -1782,17 +1782,17 @@ def _provenance(data, spec, plan, design, doms: _Domains, est: _IndexEstimates, 
 
 def _reliability_scores(data, spec, ind, items) -> np.ndarray:
     """Item scores for Cronbach's alpha: numeric codes of ordered items, else the 0/1 indicator."""
-    out = []
-    for nm in items:
+    out = np.empty((len(data), len(items)))  # filled column by column: no per-item copies, no stacking
+    for j, nm in enumerate(items):
         it = spec.item(nm)
         if it.ordered and it.numeric:
-            v = pd.to_numeric(data[nm], errors="coerce").astype("float64").to_numpy(copy=True)
+            v = out[:, j]
+            v[:] = pd.to_numeric(data[nm], errors="coerce").astype("float64").to_numpy()
             if it.missing_codes:
                 v[np.isin(v, np.asarray(it.missing_codes, dtype=float))] = np.nan
         else:
-            v = ind[nm].to_numpy(dtype=float)
-        out.append(v)
-    return np.column_stack(out)
+            out[:, j] = ind[nm].to_numpy(dtype=float)
+    return out
 
 
 def _design_effects(plan: _Plan, s, Vc, g, wd, in_dom) -> dict:
