@@ -701,14 +701,15 @@ def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
             bad = ~missing & ~np.isin(v, np.asarray(allowed, dtype=float))
             if unparseable is not None:
                 bad |= unparseable
-            shown = col.to_numpy(dtype=object)
+            shown = col  # turned into Python objects only when a value is bad
         else:
             t = col.astype("string").str.strip().str.normalize("NFC")
             missing = (t.isna() | (t == "") | t.isin([str(m) for m in it.missing_codes])).to_numpy(dtype=bool)
             bad = ~missing & ~t.isin([str(c) for c in it.codes]).fillna(False).to_numpy(dtype=bool)
-            shown = t.to_numpy(dtype=object)
+            shown = t
         if bad.any():
             pos = np.flatnonzero(bad)
+            shown = shown.to_numpy(dtype=object)
             values = list(dict.fromkeys(format_value(x.item() if isinstance(x, np.generic) else x) for x in shown[pos]))
             allowed = it.describe_codes()
             if it.missing_codes:
