@@ -228,7 +228,7 @@ def process_run(rows: int, repeat: int) -> dict:
         for _ in range(repeat):
             t0 = time.perf_counter()
             res = subprocess.run([sys.executable, "-c", CHILD, str(path), str(out)], capture_output=True, text=True,
-                                 env=env, timeout=600, check=False)
+                                 env=env, cwd=tmp, timeout=600, check=False)  # not the caller's cwd first
             walls.append(time.perf_counter() - t0)
             if res.returncode != 0:
                 raise SystemExit(f"the process run failed:\n{res.stderr[-2000:]}")
