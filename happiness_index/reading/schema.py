@@ -1184,5 +1184,6 @@ def _clean(data, src, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
         elif key in numeric_keys and key in work and not pd.api.types.is_numeric_dtype(src[key].dtype):
             out[key] = work.pop(key).set_axis(data.index)   # numbers stored as text, converted
         else:
-            out[key] = src[key].copy(deep=False)  # copy-on-write (pandas 3): shared until either side is written
+            # pandas 3 copies on write: shared until either side is written; pandas 2 needs a real copy
+            out[key] = src[key].copy(deep=int(pd.__version__.split(".")[0]) < 3)
     return pd.DataFrame(out, index=data.index, copy=False)
