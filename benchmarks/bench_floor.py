@@ -197,6 +197,7 @@ CHILD = r"""
 import json, resource, sys, time
 t0 = time.perf_counter()
 import happiness_index as hi
+import happiness_index.reading.datasets  # a submodule: the package imports it lazily
 survey, out = sys.argv[1], sys.argv[2]
 spec = hi.IndexSpec.from_toml(hi.reading.datasets.data_path("specs/yen_bai_nef.toml"))
 data = hi.read_survey(survey)
@@ -205,7 +206,8 @@ report.raise_if_errors()
 res = hi.compute_index(data, spec, by="commune")
 with open(out, "w", encoding="utf-8") as fh:
     json.dump(res.to_dict(), fh, ensure_ascii=False)
-print(json.dumps({"seconds_inside": time.perf_counter() - t0,
+ru = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({"seconds_inside": time.perf_counter() - t0, "cpu_seconds": ru.ru_utime + ru.ru_stime,
                   "data_mb": data.memory_usage(deep=True).sum() / 2**20,
                   "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
@@ -222,16 +224,18 @@ def process_run(rows: int, repeat: int) -> dict:
         index_survey(rows).to_parquet(path)
         out = Path(tmp) / "results.json"
         env = dict(os.environ, PYTHONPATH=str(ROOT))
-        walls, info = [], {}
+        walls, cpus, info = [], [], {}
         for _ in range(repeat):
             t0 = time.perf_counter()
             res = subprocess.run([sys.executable, "-c", CHILD, str(path), str(out)], capture_output=True, text=True,
-                                 env=env, timeout=600, check=False)
+                                 env=env, cwd=tmp, timeout=600, check=False)  # not the caller's cwd first
             walls.append(time.perf_counter() - t0)
             if res.returncode != 0:
                 raise SystemExit(f"the process run failed:\n{res.stderr[-2000:]}")
             info = json.loads(res.stdout.strip().splitlines()[-1])
+            cpus.append(info["cpu_seconds"])
     info["wall"] = statistics.median(walls)
+    info["cpu"] = statistics.median(cpus)
     info["rss_over_data"] = info["maxrss_mb"] / info["data_mb"]
     return info
 
@@ -269,6 +273,7 @@ def main(argv=None) -> None:
     if not args.no_process:
         p = process_run(args.rows, max(1, min(args.repeat, 3)))
         print({"task": "process", "seconds": round(p["wall"], 3), "seconds_inside": round(p["seconds_inside"], 3),
+               "cpu": round(p["cpu"], 3),
                "data_MB": round(p["data_mb"], 1), "peak_RSS_MB": round(p["maxrss_mb"], 1),
                "RSS/data": round(p["rss_over_data"], 2), "target": "<= 3 s, <= 2.5x",
                "ok": "yes" if p["wall"] <= 3 and p["rss_over_data"] <= 2.5 else "NO"})

@@ -66,7 +66,7 @@ from ..survey.variance import Statistic, nfc_keys, srs_variance
 from ..errors import DesignError, EstimationError, HappinessIndexWarning, SchemaError, SpecError, describe_rows
 from ..survey.estimators import Estimate, EstimateTable, make_estimate, t_quantile
 from ..questionnaire.formula import Formula
-from .reliability import cronbach_alpha, item_analysis
+from .reliability import scale_reliability
 from ..questionnaire.spec import IndexSpec
 
 __all__ = [
@@ -701,14 +701,15 @@ def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
             bad = ~missing & ~np.isin(v, np.asarray(allowed, dtype=float))
             if unparseable is not None:
                 bad |= unparseable
-            shown = col.to_numpy(dtype=object)
+            shown = col  # turned into Python objects only when a value is bad
         else:
             t = col.astype("string").str.strip().str.normalize("NFC")
             missing = (t.isna() | (t == "") | t.isin([str(m) for m in it.missing_codes])).to_numpy(dtype=bool)
             bad = ~missing & ~t.isin([str(c) for c in it.codes]).fillna(False).to_numpy(dtype=bool)
-            shown = t.to_numpy(dtype=object)
+            shown = t
         if bad.any():
             pos = np.flatnonzero(bad)
+            shown = shown.to_numpy(dtype=object)
             values = list(dict.fromkeys(format_value(x.item() if isinstance(x, np.generic) else x) for x in shown[pos]))
             allowed = it.describe_codes()
             if it.missing_codes:
@@ -1092,7 +1093,12 @@ def _data_hash(data: pd.DataFrame, columns: list) -> str:
         s = data[c]
         h.update(_nfc(str(c)).encode("utf-8") + b"\x00")
         # pandas hashes text the same in object and string dtypes: NFC on the distinct values only
-        sub[_nfc(str(c))] = nfc_keys(s) if _is_text(s) else s
+        if _is_text(s):
+            # hashed as a categorical (pandas hashes a Categorical exactly like its values): the
+            # distinct texts are hashed, not 1M Python str objects (~70 MB at 1M rows)
+            s = nfc_keys(s.astype("category"))
+            s = s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype("category")
+        sub[_nfc(str(c))] = s
     frame = pd.DataFrame(sub, index=data.index, copy=False)  # hashed column by column: no consolidated copy
     h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
     return h.hexdigest()
@@ -1754,10 +1760,12 @@ def _diagnostics(data, spec, ind, plan, design, est: _IndexEstimates, in_dom, n_
         city = est.city
         diag["deff"] = _design_effects(plan, est.S[city], est.cov_block(city), est.g_in[city], wd, in_dom)
         alphas, analyses = {}, []
+        all_in = bool(in_dom.all())  # no n x k copy of the item scores for the whole-city run
+        w_in = wd if all_in else wd[in_dom]
         for c in spec.components:
             sc = _reliability_scores(data, spec, ind, c.items)
-            alphas[c.name] = cronbach_alpha(sc[in_dom], wd[in_dom]) if len(c.items) > 1 else float("nan")
-            ia = item_analysis(sc[in_dom], wd[in_dom])
+            alpha, ia = scale_reliability(sc if all_in else sc[in_dom], w_in)  # one covariance pass
+            alphas[c.name] = alpha if len(c.items) > 1 else float("nan")
             ia.insert(0, "component", c.name)
             analyses.append(ia)
         diag["cronbach_alpha"] = alphas
@@ -1797,17 +1805,17 @@ def _provenance(data, spec, plan, design, doms: _Domains, est: _IndexEstimates, 
 
 def _reliability_scores(data, spec, ind, items) -> np.ndarray:
     """Item scores for Cronbach's alpha: numeric codes of ordered items, else the 0/1 indicator."""
-    out = []
-    for nm in items:
+    out = np.empty((len(data), len(items)))  # filled column by column: no per-item copies, no stacking
+    for j, nm in enumerate(items):
         it = spec.item(nm)
         if it.ordered and it.numeric:
-            v = pd.to_numeric(data[nm], errors="coerce").astype("float64").to_numpy(copy=True)
+            v = out[:, j]
+            v[:] = pd.to_numeric(data[nm], errors="coerce").astype("float64").to_numpy()
             if it.missing_codes:
                 v[np.isin(v, np.asarray(it.missing_codes, dtype=float))] = np.nan
         else:
-            v = ind[nm].to_numpy(dtype=float)
-        out.append(v)
-    return np.column_stack(out)
+            out[:, j] = ind[nm].to_numpy(dtype=float)
+    return out
 
 
 def _design_effects(plan: _Plan, s, Vc, g, wd, in_dom) -> dict:
@@ -1820,15 +1828,18 @@ def _design_effects(plan: _Plan, s, Vc, g, wd, in_dom) -> dict:
     # component and index scores: Z = sum_j z_j M_j with M = [A' | g B] (no n x p array)
     M = np.column_stack([plan.A.T, g @ plan.B])  # (p, K + 1)
     Z = [np.zeros(len(wd)) for _ in range(K + 1)]  # one contiguous score column per output
+    zj, tmp = np.empty(len(wd)), np.empty(len(wd))  # scratch rows reused for every share (no allocations)
     for j in range(p):
         y_num, y_den = plan.columns[plan.num[j]], plan.columns[plan.den[j]]
         tden = float(np.dot(wd, y_den))
         if not (tden != 0 and np.isfinite(s[j])) or not np.any(M[j]):
             continue  # an undefined share contributes 0 (as nan_to_num did)
-        zj = np.subtract(y_num, s[j] * y_den)
+        np.multiply(y_den, s[j], out=zj)
+        np.subtract(y_num, zj, out=zj)  # y - s r, the same operations as before
         zj *= sw / tden
         for i in np.flatnonzero(M[j]):  # a share enters its component and the index only
-            Z[i] += M[j, i] * zj
+            np.multiply(zj, M[j, i], out=tmp)
+            Z[i] += tmp
     dom = np.where(in_dom, 0, -1)
     out = {}
     for name, z, var in [*((plan.comp_names[i], Z[i], Vc[p + i, p + i]) for i in range(K)),

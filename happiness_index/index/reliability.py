@@ -35,7 +35,7 @@ import pandas as pd
 
 from ..errors import EstimationError
 
-__all__ = ["cronbach_alpha", "item_analysis", "weighted_covariance"]
+__all__ = ["cronbach_alpha", "item_analysis", "scale_reliability", "weighted_covariance"]
 
 
 def _prepare(items, weights):
@@ -72,6 +72,8 @@ def _prepare(items, weights):
         cols = [names[j] for j in range(X.shape[1]) if np.isinf(X[:, j]).any()]
         raise EstimationError(f"infinite item values in {cols}; recode them as missing or fix them")
     keep = np.isfinite(X).all(axis=1) & (w > 0)
+    if keep.all():  # the common case: no copy of the n x k table
+        return X, w, names
     return X[keep], w[keep], names
 
 
@@ -128,12 +130,16 @@ def cronbach_alpha(items, weights=None) -> float:
     Cronbach, L. J. (1951). *Psychometrika* 16, 297-334.
     """
     X, w, _ = _prepare(items, weights)
-    k = X.shape[1]
-    if k < 2 or X.shape[0] < 2:
+    if X.shape[1] < 2 or X.shape[0] < 2:
         return float("nan")
-    C = weighted_covariance(X, w)
+    return _alpha_from_cov(weighted_covariance(X, w))
+
+
+def _alpha_from_cov(C: np.ndarray) -> float:
+    """Alpha from the weighted covariance matrix of the items (NaN without total variance)."""
+    k = C.shape[0]
     total = C.sum()
-    if not total > 0:
+    if k < 2 or not total > 0:
         return float("nan")
     return float(k / (k - 1) * (1.0 - np.trace(C) / total))
 
@@ -167,9 +173,49 @@ def item_analysis(items, weights=None) -> pd.DataFrame:
     *Psychometrika* 16, 297-334.
     """
     X, w, names = _prepare(items, weights)
+    return _item_table(X, w, names, _covariance_or_nan(X, w))
+
+
+def scale_reliability(items, weights=None) -> tuple[float, pd.DataFrame]:
+    """Cronbach's alpha and the item analysis of one scale from a single pass over the data.
+
+    Parameters
+    ----------
+    items : DataFrame or array_like, shape (n, k)
+        Item scores; complete cases are used (as in :func:`cronbach_alpha`).
+    weights : array_like, shape (n,), optional
+        Survey weights.
+
+    Returns
+    -------
+    (float, DataFrame)
+        Exactly ``cronbach_alpha(items, weights)`` and ``item_analysis(items, weights)``;
+        the weighted covariance matrix is computed once (the cost at 1M respondents).
+
+    Raises
+    ------
+    EstimationError
+        As :func:`cronbach_alpha`.
+
+    References
+    ----------
+    Cronbach, L. J. (1951). *Psychometrika* 16, 297-334.
+    """
+    X, w, names = _prepare(items, weights)
+    C = _covariance_or_nan(X, w)
+    alpha = _alpha_from_cov(C) if X.shape[0] >= 2 else float("nan")
+    return alpha, _item_table(X, w, names, C)
+
+
+def _covariance_or_nan(X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    k = X.shape[1]
+    return weighted_covariance(X, w) if X.shape[0] >= 1 else np.full((k, k), np.nan)
+
+
+def _item_table(X: np.ndarray, w: np.ndarray, names: list, C: np.ndarray) -> pd.DataFrame:
+    """Item rows (mean, SD, item-rest correlation, alpha if deleted) from the covariance ``C``."""
     k = X.shape[1]
     rows = []
-    C = weighted_covariance(X, w) if X.shape[0] >= 1 else np.full((k, k), np.nan)
     means = (w / w.sum()) @ X if X.shape[0] else np.full(k, np.nan)
     for j in range(k):
         others = [i for i in range(k) if i != j]

@@ -428,6 +428,19 @@ def _key(s: pd.Series) -> pd.Series:
     """Codes normalised for comparison: numbers as integer text, text NFC + trimmed,
     digit-only text without leading zeros ("04321" == 4321)."""
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    arr = np.array(_key_texts(uniques) + [None], dtype=object)
+    return pd.Series(arr[codes], index=s.index, dtype="string")
+
+
+def _key_ids(s: pd.Series) -> np.ndarray:
+    """Integer ids of :func:`_key` (equal keys, equal ids; -1 for a blank): no text column built."""
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    kid = pd.factorize(np.array(_key_texts(uniques), dtype=object))[0] if len(uniques) else np.empty(0, np.int64)
+    return np.append(kid, -1).astype(np.int64)[codes]  # code -1 picks the trailing -1
+
+
+def _key_texts(uniques) -> list:
+    """The normalised key text of each distinct code."""
     keys = []
     for u in uniques:  # one pass over the distinct codes only
         if isinstance(u, (bool, np.bool_)):
@@ -441,8 +454,18 @@ def _key(s: pd.Series) -> pd.Series:
             if t.isdigit() and t.isascii():
                 t = t.lstrip("0") or "0"
             keys.append(t)
-    arr = np.array(keys + [None], dtype=object)
-    return pd.Series(arr[codes], index=s.index, dtype="string")
+    return keys
+
+
+def _psu_reused(pid: np.ndarray, sid: np.ndarray) -> bool:
+    """Whether some PSU id (>= 0) occurs with more than one stratum id (>= 0), blanks ignored."""
+    ok = (pid >= 0) & (sid >= 0)
+    if not ok.any():
+        return False
+    p, st = pid[ok], sid[ok]
+    first = np.full(int(p.max()) + 1, -1, dtype=np.int64)
+    first[p[::-1]] = st[::-1]  # the stratum of each PSU's first row (the last write wins)
+    return bool((st != first[p]).any())  # no sort: one pass
 
 
 def _name_key(s: pd.Series) -> pd.Series:
@@ -853,6 +876,8 @@ class _Validation:
         d = self.design
         if not (self.present(d.strata) and self.present(d.psu)) or _nfc(d.strata) == _nfc(d.psu):
             return
+        if not _psu_reused(_key_ids(self.work[_nfc(d.psu)]), _key_ids(self.work[_nfc(d.strata)])):
+            return  # the usual case, decided on integer ids; the messages below need the texts
         skey, pkey = _key(self.work[_nfc(d.strata)]), _key(self.work[_nfc(d.psu)])
         pairs = pd.DataFrame({"p": pkey, "s": skey})
         n_strata = pairs.groupby("p", dropna=True)["s"].nunique()
@@ -1136,7 +1161,12 @@ def _clean(data, src, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
         it = item_of.get(key)
         if it is not None and key in work:
             s = work.pop(key)
-            if it.numeric:
+            if it.numeric and isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu" \
+                    and (s.dtype.itemsize < 8 or s.dtype.kind == "i"):
+                # whole numbers already (no blanks possible): no float round trip
+                arr = pd.arrays.IntegerArray(s.to_numpy(dtype=np.int64, copy=True), np.zeros(len(s), dtype=bool))
+                s = pd.Series(arr, index=data.index, copy=False)
+            elif it.numeric:
                 v = s.to_numpy(dtype="float64", na_value=np.nan)
                 del s
                 miss = np.isnan(v)
@@ -1154,5 +1184,6 @@ def _clean(data, src, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
         elif key in numeric_keys and key in work and not pd.api.types.is_numeric_dtype(src[key].dtype):
             out[key] = work.pop(key).set_axis(data.index)   # numbers stored as text, converted
         else:
-            out[key] = src[key].copy()
+            # pandas 3 copies on write: shared until either side is written; pandas 2 needs a real copy
+            out[key] = src[key].copy(deep=int(pd.__version__.split(".")[0]) < 3)
     return pd.DataFrame(out, index=data.index, copy=False)

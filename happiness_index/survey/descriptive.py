@@ -22,7 +22,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..errors import EstimationError, describe_rows
 from .estimators import EstimateTable, make_estimate
@@ -188,6 +187,8 @@ def svychisq(design, a: str, b: str, statistic: str = "F") -> ChisqTest:
     ----------
     Rao & Scott (1981, 1984); Koch, Freeman & Freeman (1975); R ``survey::svychisq``.
     """
+    from scipy import stats  # imported here: scipy.stats costs about 1 s at start-up
+
     if statistic not in _STATISTICS:
         raise EstimationError(f"statistic={statistic!r}; use one of {_STATISTICS}")
     _check_columns(design, [a, b])

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special, stats
+from scipy import special  # scipy.stats / scipy.optimize (≈1 s to import) only inside the rare paths that use them
 
 from ..errors import DomainDfWarning, EstimationError
 
@@ -73,7 +73,7 @@ def t_quantile(level: float, df: float) -> float:
     if not 0 < level < 1:
         raise EstimationError(f"level must be in (0, 1), got {level!r}; write 0.95 for a 95% interval")
     if df is None or (isinstance(df, float) and math.isinf(df)) or df == np.inf:
-        return float(stats.norm.ppf(0.5 + level / 2))
+        return float(special.ndtri(0.5 + level / 2))  # = scipy.stats.norm.ppf
     if not df > 0:
         return float("nan")
     return _t_ppf(0.5 + level / 2, float(df))
@@ -82,7 +82,7 @@ def t_quantile(level: float, df: float) -> float:
 @functools.lru_cache(maxsize=4096)
 def _t_ppf(prob: float, df: float) -> float:
     """Cached Student t quantile: a table of 1,200 domain estimates shares a handful of df."""
-    return float(stats.t.ppf(prob, df))
+    return float(special.stdtrit(df, prob))  # = scipy.stats.t.ppf(prob, df) for 0 < prob < 1, df > 0
 
 
 # ---------------------------------------------------------------------------
@@ -97,6 +97,8 @@ def _kg_boundary(p: float, n: float, df: float, level: float) -> tuple[float, fl
     exists; the interval is the exact binomial one for the domain's own count ``n``,
     with n replaced by n* = n (t_{n-1} / t_df)^2 (deff taken as 1).
     """
+    from scipy import stats
+
     alpha = 1 - level
     if not (n > 1 and df > 0):
         return (float("nan"), float("nan"))
@@ -183,6 +185,8 @@ def proportion_interval(
     if method == "beta":
         if n is None:
             raise EstimationError("the 'beta' (Korn-Graubard) interval needs the number of respondents n")
+        from scipy import stats
+
         alpha = 1 - level
         neff = p * (1 - p) / se**2
         if df is None or math.isinf(df):
@@ -284,6 +288,8 @@ def profile_likelihood_logit_interval(
     -------
     (low, high) on the probability scale (expit of the logit limits).
     """
+    from scipy import optimize, stats
+
     a = (1 - level) / 2
     if df is None or math.isinf(df):
         qa = stats.norm.ppf(a)

@@ -53,7 +53,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special  # scipy.stats is imported only by the Korn-Graubard interval
 
 from ..errors import EstimationError, HappinessIndexWarning
 from .estimators import EstimateTable, check_df, make_estimate, t_quantile
@@ -243,6 +243,8 @@ def _cdf_interval(F, se, level, df, itype, n_rows, degf):
         alpha = 1 - level
         if not (se > 0 and n_rows > 1 and degf > 0):
             return (np.nan, np.nan)
+        from scipy import stats
+
         neff = F * (1 - F) / se**2
         neff *= (stats.t.ppf(alpha / 2, n_rows - 1) / stats.t.ppf(alpha / 2, degf)) ** 2
         lo = stats.beta.ppf(alpha / 2, neff * F, neff * (1 - F) + 1) if F > 0 else 0.0
