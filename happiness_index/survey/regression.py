@@ -207,6 +207,17 @@ def weighted_grams(X: np.ndarray, C: np.ndarray, chunk: int = 65536) -> np.ndarr
     return G
 
 
+def _gram(X: np.ndarray, c: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """``X' diag(c) X`` (p, p) for ``c >= 0``, as rank-k updates of ``sqrt(c) X`` in row blocks."""
+    p = X.shape[1]
+    G = np.zeros((p, p))
+    r = np.sqrt(c)
+    for s in range(0, len(c), chunk):
+        Xs = X[s : s + chunk] * r[s : s + chunk, None]
+        G += Xs.T @ Xs
+    return G
+
+
 def _solve_steps(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     try:
         return np.linalg.solve(G, rhs[:, :, None])[:, :, 0]
@@ -230,20 +241,8 @@ def _irls_pass(X, y, W, family: Family, B, act, eta0=None, chunk: int = 4096):
     n, p = X.shape
     k = len(act)
     every = k == W.shape[1]
-    if k == 1 and every:  # one fit: whole columns, BLAS Gram
-        eta = (X @ B[0]) if eta0 is None else eta0[:, 0]
-        mu, v = family.mean_weight(eta)
-        w = W[:, 0]
-        if family.link == "identity":
-            dev = w @ (y - eta) ** 2
-        else:
-            b = np.logaddexp(0.0, eta) if family.link == "logit" else mu
-            dev = -2 * (w @ (y * eta - b))
-        c = w * v
-        G = X.T @ (X * c[:, None])
-        rhs = X.T @ (c * eta + w * (y - mu))
-        eta_max = np.abs(eta[w > 0]).max(initial=0.0)
-        return np.array([dev]), ((G + G.T) / 2)[None], rhs[None], np.array([eta_max])
+    if k == 1 and every:  # one fit: row blocks small enough for the cache and single-threaded BLAS
+        return _single_pass(X, y, W[:, 0], family, B[0], None if eta0 is None else eta0[:, 0])
     iu = np.triu_indices(p)
     dev = np.zeros(k)
     eta_max = np.zeros(k)
@@ -279,6 +278,40 @@ def _irls_pass(X, y, W, family: Family, B, act, eta0=None, chunk: int = 4096):
     G[:, iu[0], iu[1]] = gsum
     G[:, iu[1], iu[0]] = gsum
     return dev, G, rhs, eta_max
+
+
+def _logit_parts(eta):
+    """(mu, mu'(eta) floored, softplus(eta)) of the logit link from one exponential."""
+    e = np.exp(-np.abs(eta))
+    inv = 1.0 / (1.0 + e)
+    mu = np.where(eta >= 0, inv, e * inv)
+    return mu, np.maximum(e * inv * inv, _EPS), np.log1p(e) + np.maximum(eta, 0.0)
+
+
+def _single_pass(X, y, w, family: Family, beta, eta0=None, chunk: int = 8192):
+    """:func:`_irls_pass` for one weight vector: WLS normal equations, accumulated in row blocks.
+
+    Blocks of ``chunk`` rows keep every temporary in cache and each BLAS call below the size
+    at which OpenBLAS starts threads (at 1M rows about four times less CPU than whole
+    columns). The Gram matrix is a symmetric rank-k update of ``sqrt(c) X``.
+    """
+    n, p = X.shape
+    G, rhs, dev, eta_max = np.zeros((p, p)), np.zeros(p), 0.0, 0.0
+    for s in range(0, n, chunk):
+        Xc, yc, wc = X[s : s + chunk], y[s : s + chunk], w[s : s + chunk]
+        eta = Xc @ beta if eta0 is None else eta0[s : s + chunk]
+        if family.link == "logit":
+            mu, v, b = _logit_parts(eta)
+            dev -= 2 * (wc @ (yc * eta - b))
+        else:
+            mu, v = family.mean_weight(eta)
+            dev += wc @ (yc - eta) ** 2 if family.link == "identity" else -2 * (wc @ (yc * eta - mu))
+        c = wc * v
+        Xs = Xc * np.sqrt(c)[:, None]
+        G += Xs.T @ Xs
+        rhs += (c * eta + wc * (yc - mu)) @ Xc
+        eta_max = max(eta_max, float(np.abs(np.where(wc > 0, eta, 0.0)).max(initial=0.0)))
+    return np.array([dev]), G[None], rhs[None], np.array([eta_max])
 
 
 def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int = 25, start=None, scale=None,
@@ -588,24 +621,24 @@ def _numeric_response(mf: ModelFrame, family: Family) -> np.ndarray:
     return y
 
 
-def _check_separation(mf: ModelFrame, y: np.ndarray, beta: np.ndarray, family: Family) -> None:
+def _check_separation(mf: ModelFrame, y: np.ndarray, beta: np.ndarray, family: Family, eta=None) -> None:
     """Refuse (quasi-)complete separation in binomial models, naming the column at fault."""
     if family.link != "logit":
         return
     X = mf.X
     for j, col in enumerate(mf.columns):
         x = X[:, j]
-        if col == "Intercept" or not np.isin(x, (0.0, 1.0)).all():
+        if col == "Intercept" or x.min() < 0 or x.max() > 1 or not np.isin(x, (0.0, 1.0)).all():
             continue
-        for v in (0.0, 1.0):
-            ys = y[x == v]
-            if len(ys) and (np.all(ys == 0) or np.all(ys == 1)) and len(ys) < len(y):
+        n1, y1 = float(x.sum()), float(x @ y)  # respondents with x = 1 and their sum of y (y in [0, 1])
+        for v, cnt, ysum in ((1.0, n1, y1), (0.0, len(y) - n1, float(y.sum()) - y1)):
+            if 0 < cnt < len(y) and (ysum == 0 or ysum == cnt):
                 raise ModelError(
-                    f"perfect separation: every one of the {len(ys)} respondents with {col} = {v:g} has response "
-                    f"{ys[0]:g}, so the coefficient of {col!r} is infinite. Merge that category with a neighbour, "
-                    "drop the term, or report the share directly"
+                    f"perfect separation: every one of the {int(cnt)} respondents with {col} = {v:g} has response "
+                    f"{0 if ysum == 0 else 1}, so the coefficient of {col!r} is infinite. Merge that category with a "
+                    "neighbour, drop the term, or report the share directly"
                 )
-    mu = special.expit(X @ beta)
+    mu = special.expit(X @ beta if eta is None else eta)
     extreme = (mu < 1e-10) | (mu > 1 - 1e-10)
     if extreme.any():
         big = mf.columns[int(np.argmax(np.abs(beta) * X.std(axis=0)))]
@@ -750,14 +783,15 @@ def svyglm(
     w_mean_design = float((design.weights.to_numpy(dtype=float) * dom).sum()) / n_design
     X, w = mf.X, md.w
     beta, conv, it = irls(X, y, w / w_mean_design, fam, epsilon=epsilon, maxit=maxit)
-    _check_separation(mf, y, beta, fam)
+    eta = X @ beta
+    _check_separation(mf, y, beta, fam, eta)
     if not conv:
         raise ModelError(
             f"svyglm did not converge in maxit={maxit} iterations (family {fam.name}). Raise maxit=, check for a "
             "term with extreme values (rescale it), or for categories with very few respondents"
         )
-    V, influence, reps = _glm_vcov(md, X, y, beta, fam, epsilon, maxit)
-    mu = fam.linkinv(X @ beta)
+    V, influence, reps = _glm_vcov(md, X, y, beta, fam, epsilon, maxit, eta=eta)
+    mu = fam.linkinv(eta)
     names = mf.columns
     return SvyGLM(
         params=pd.Series(beta, index=names, name="estimate"),
@@ -779,7 +813,7 @@ def svyglm(
     )
 
 
-def _glm_vcov(md: ModelDesign, X, y, beta, fam: Family, epsilon: float, maxit: int):
+def _glm_vcov(md: ModelDesign, X, y, beta, fam: Family, epsilon: float, maxit: int, eta=None):
     """(vcov, influence values or None, replicate coefficients or None) of a converged fit.
 
     Taylor: the sandwich ``A^-1 Var(sum u_i) A^-1`` through ``influence_vcov``; replicate
@@ -787,12 +821,13 @@ def _glm_vcov(md: ModelDesign, X, y, beta, fam: Family, epsilon: float, maxit: i
     started at the full-sample fit, through ``replicate_vcov``.
     """
     w = md.w
-    eta = X @ beta
+    if eta is None:
+        eta = X @ beta
     mu, me = fam.linkinv(eta), fam.mu_eta(eta)
     var = fam.variance(mu)
-    A = X.T @ (X * (w * me**2 / var)[:, None])
-    U = X * (w * (y - mu) * me / var)[:, None]
-    influence = (np.linalg.inv(A).T @ U.T).T  # (A^-1' U')' : faster than U @ A^-1 for tall U
+    A = _gram(X, w * me**2 / var)
+    # influence u_i' A^-1 = s_i x_i' A^-1: one (n x p)(p x p) product, C-ordered for the engine
+    influence = np.dot(X, np.linalg.inv(A)) * (w * (y - mu) * me / var)[:, None]
     if md.kind == "taylor":
         return md.influence_vcov(influence), influence, None
     W = md.replicate_weights
