@@ -218,6 +218,14 @@ def _gram(X: np.ndarray, c: np.ndarray, chunk: int = 8192) -> np.ndarray:
     return G
 
 
+def _scaled_rows(X: np.ndarray, M: np.ndarray, s: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """``diag(s) X M`` (n, q), C-ordered (the engine's layout), in row blocks (single-threaded BLAS)."""
+    out = np.empty((X.shape[0], M.shape[1]))
+    for i in range(0, len(s), chunk):
+        np.multiply(X[i : i + chunk] @ M, s[i : i + chunk, None], out=out[i : i + chunk])
+    return out
+
+
 def _solve_steps(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     try:
         return np.linalg.solve(G, rhs[:, :, None])[:, :, 0]
@@ -826,8 +834,7 @@ def _glm_vcov(md: ModelDesign, X, y, beta, fam: Family, epsilon: float, maxit: i
     mu, me = fam.linkinv(eta), fam.mu_eta(eta)
     var = fam.variance(mu)
     A = _gram(X, w * me**2 / var)
-    # influence u_i' A^-1 = s_i x_i' A^-1: one (n x p)(p x p) product, C-ordered for the engine
-    influence = np.dot(X, np.linalg.inv(A)) * (w * (y - mu) * me / var)[:, None]
+    influence = _scaled_rows(X, np.linalg.inv(A), w * (y - mu) * me / var)  # u_i' A^-1
     if md.kind == "taylor":
         return md.influence_vcov(influence), influence, None
     W = md.replicate_weights
