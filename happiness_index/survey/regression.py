@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import special, stats
+from threadpoolctl import threadpool_limits
 
 from ..errors import HappinessIndexWarning, ModelError
 from .modelframe import ModelDesign, ModelFrame, build_model_frame, design_header
@@ -236,15 +237,15 @@ def _solve_steps(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
         ) from None
 
 
-def _irls_pass(X, y, W, family: Family, B, act, eta0=None, chunk: int = 4096):
+def _irls_pass(X, y, W, family: Family, B, act, eta0=None, chunk: int = 4096, gram: bool = True):
     """One pass over the rows, in blocks: the deviance at ``B`` and the IRLS normal equations there.
 
-    Returns ``(dev (k,), G (k, p, p), rhs (k, p), max |eta| of rows with positive weight (k,))``
-    for the weight columns ``act``; the
-    working quantities live only block by block (cache-friendly, no n x R temporaries).
+    Returns ``(dev (k,), G (k, p, p) or None, rhs (k, p))`` for the weight columns ``act``;
+    the working quantities live only block by block (cache-friendly, no n x R temporaries).
     Canonical links: working weight ``C = W mu'(eta)``. ``rhs`` is the WLS right-hand side
     ``X'(C eta + W (y - mu))`` for one fit or from starting values ``eta0``, else the score
-    ``X'W(y - mu)`` (the step is then an increment). The deviance lacks its saturated constant.
+    ``X'W(y - mu)`` (the step is then an increment). ``gram=False`` skips the Gram matrices
+    of a score-form pass (``G`` is then None). The deviance lacks its saturated constant.
     """
     n, p = X.shape
     k = len(act)
@@ -252,40 +253,69 @@ def _irls_pass(X, y, W, family: Family, B, act, eta0=None, chunk: int = 4096):
     if k == 1 and every:  # one fit: row blocks small enough for the cache and single-threaded BLAS
         return _single_pass(X, y, W[:, 0], family, B[0], None if eta0 is None else eta0[:, 0])
     iu = np.triu_indices(p)
-    dev = np.zeros(k)
-    eta_max = np.zeros(k)
-    gsum = np.zeros((k, len(iu[0])))
-    rhs = np.zeros((k, p))
+    score_form = eta0 is None
+    gram = gram or not score_form
+    dev, gsum, rhs = np.zeros(k), np.zeros((k, len(iu[0]))), np.zeros((k, p))
     for s in range(0, n, chunk):
         Xc, yc = X[s : s + chunk], y[s : s + chunk, None]
         Wc = W[s : s + chunk] if every else W[s : s + chunk, act]
         eta = (Xc @ B[act].T) if eta0 is None else eta0[s : s + chunk]
-        if family.link == "logit":  # one exp for mu, mu'(eta) and the softplus of the deviance
-            e = np.exp(-np.abs(eta))
-            inv = 1.0 / (1.0 + e)
-            mu = np.where(eta >= 0, inv, e * inv)
-            v = np.maximum(e * inv * inv, _EPS)
-            dev -= 2 * np.einsum("ir,ir->r", Wc, yc * eta - (np.log1p(e) + np.maximum(eta, 0.0)))
-        elif family.link == "log":
-            mu, v = family.mean_weight(eta)
-            dev -= 2 * np.einsum("ir,ir->r", Wc, yc * eta - mu)
-        else:
-            mu, v = family.mean_weight(eta)
-            dev += np.einsum("ir,ir->r", Wc, (yc - eta) ** 2)
-        eta_max = np.maximum(eta_max, np.where(Wc > 0, np.abs(eta), 0.0).max(axis=0))
-        C = Wc * v
-        if eta0 is None:
-            # score form: the Gram matrices only steer the step (the score is exact), so
-            # single precision is enough for them and halves the cost of the largest product
-            gsum += C.T.astype(np.float32) @ (Xc[:, iu[0]] * Xc[:, iu[1]]).astype(np.float32)
-            rhs += (Wc * (yc - mu)).T @ Xc
+        mu, C, ll = _block_values(family, eta, yc)
+        dev -= 2 * np.einsum("ir,ir->r", Wc, ll)
+        C *= Wc
+        if score_form:
+            if gram:  # the Gram matrices only steer the step (the score is exact): single precision
+                gsum += C.T.astype(np.float32) @ (Xc[:, iu[0]] * Xc[:, iu[1]]).astype(np.float32)
+            np.subtract(yc, mu, out=mu)
+            mu *= Wc
+            rhs += mu.T @ Xc
         else:  # first step from R's starting fitted values: the WLS normal equations
             gsum += C.T @ (Xc[:, iu[0]] * Xc[:, iu[1]])
             rhs += (C * eta + Wc * (yc - mu)).T @ Xc
+    if not gram:
+        return dev, None, rhs
     G = np.zeros((k, p, p))
     G[:, iu[0], iu[1]] = gsum
     G[:, iu[1], iu[0]] = gsum
-    return dev, G, rhs, eta_max
+    return dev, G, rhs
+
+
+def _block_values(family: Family, eta, yc):
+    """(mu, mu'(eta) floored, y eta - b(eta)) of a block, fresh arrays (``eta`` is not modified).
+
+    ``b`` is the cumulant of the canonical link (softplus for the logit, exp for the log;
+    gaussian: the third value is ``-(y - eta)^2 / 2``), so the deviance is ``-2 sum W`` of it
+    plus the saturated constant. The logit needs one exponential, computed in place.
+    """
+    if family.link == "logit":
+        e = np.abs(eta)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        inv = e + 1.0
+        np.reciprocal(inv, out=inv)
+        v = e * inv
+        mu = np.where(eta >= 0, inv, v)
+        v *= inv
+        np.maximum(v, _EPS, out=v)
+        np.log1p(e, out=e)
+        e += np.maximum(eta, 0.0)
+        ll = yc * eta
+        ll -= e
+        return mu, v, ll
+    if family.link == "log":
+        mu, v = family.mean_weight(eta)
+        return mu, v, yc * eta - mu
+    return np.array(eta, dtype=float), np.ones_like(eta, dtype=float), -0.5 * (yc - eta) ** 2
+
+
+def _max_abs_eta(X, W, B, chunk: int = 4096) -> np.ndarray:
+    """Largest ``|x_i' b_r|`` over the rows with positive weight ``W[i, r]``, per column (R,)."""
+    out = np.zeros(W.shape[1])
+    for s in range(0, len(X), chunk):
+        eta = np.abs(X[s : s + chunk] @ B.T)
+        eta[W[s : s + chunk] <= 0] = 0.0
+        np.maximum(out, eta.max(axis=0), out=out)
+    return out
 
 
 def _logit_parts(eta):
@@ -304,7 +334,7 @@ def _single_pass(X, y, w, family: Family, beta, eta0=None, chunk: int = 8192):
     columns). The Gram matrix is a symmetric rank-k update of ``sqrt(c) X``.
     """
     n, p = X.shape
-    G, rhs, dev, eta_max = np.zeros((p, p)), np.zeros(p), 0.0, 0.0
+    G, rhs, dev = np.zeros((p, p)), np.zeros(p), 0.0
     for s in range(0, n, chunk):
         Xc, yc, wc = X[s : s + chunk], y[s : s + chunk], w[s : s + chunk]
         eta = Xc @ beta if eta0 is None else eta0[s : s + chunk]
@@ -318,8 +348,7 @@ def _single_pass(X, y, w, family: Family, beta, eta0=None, chunk: int = 8192):
         Xs = Xc * np.sqrt(c)[:, None]
         G += Xs.T @ Xs
         rhs += (c * eta + wc * (yc - mu)) @ Xc
-        eta_max = max(eta_max, float(np.abs(np.where(wc > 0, eta, 0.0)).max(initial=0.0)))
-    return np.array([dev]), G[None], rhs[None], np.array([eta_max])
+    return np.array([dev]), G[None], rhs[None]
 
 
 def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int = 25, start=None, scale=None,
@@ -365,29 +394,35 @@ def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int =
     # the blocked pass (R > 1) returns the score X'W(y - mu) at the coefficients (the step is
     # an increment), except from R's starting fitted values; the single-fit pass the WLS rhs
     score_form = R > 1 and start is not None
-    if start is None:
-        B = np.zeros((R, p))
-        eta0 = family.linkfun(family.start(y[:, None], W))
-        dev_old, G, rhs, eta_max = _irls_pass(X, y, W, family, B, act, eta0=eta0)
-    else:
-        B = np.asarray(start, dtype=float).copy()
-        dev_old, G, rhs, eta_max = _irls_pass(X, y, W, family, B, act)
-    dev_old = (dev_old + const) * scale
-    conv = np.zeros(R, dtype=bool)
-    for it in range(1, maxit + 1):
-        B[act] = _solve_steps(G, rhs) + (B[act] if score_form else 0.0)
-        score_form = R > 1
-        dev, G, rhs, eta_max[act] = _irls_pass(X, y, W, family, B, act)
+    with threadpool_limits(limits=1, user_api="blas"):  # small blocks: threads cost more than they give
+        if start is None:
+            B = np.zeros((R, p))
+            eta0 = family.linkfun(family.start(y[:, None], W))
+            dev_old, G, rhs = _irls_pass(X, y, W, family, B, act, eta0=eta0)
+        else:
+            B = np.asarray(start, dtype=float).copy()
+            dev_old, G, rhs = _irls_pass(X, y, W, family, B, act)
+        dev_old = (dev_old + const) * scale
+        conv = np.zeros(R, dtype=bool)
+        gram = True
+        for it in range(1, maxit + 1):
+            B[act] = _solve_steps(G, rhs) + (B[act] if score_form else 0.0)
+            score_form = R > 1
+            dev, G_new, rhs = _irls_pass(X, y, W, family, B, act, gram=gram)
+            G = G if G_new is None else G_new
+            dev = (dev + const[act]) * scale[act]
+            change = np.abs(dev - dev_old[act]) / (np.abs(dev) + 0.1)
+            done = change < epsilon
+            conv[act] = done
+            dev_old[act] = dev
+            # near the solution the last Gram matrices still steer the step (chord Newton)
+            gram = bool((change[~done] > 1e-6).any())
+            if conv.all():
+                break
+            act, G, rhs = act[~done], G[~done], rhs[~done]
         if diagnostics is not None:
-            diagnostics["max_abs_eta"] = eta_max
-        dev = (dev + const[act]) * scale[act]
-        done = np.abs(dev - dev_old[act]) / (np.abs(dev) + 0.1) < epsilon
-        conv[act] = done
-        dev_old[act] = dev
-        if conv.all():
-            return B, conv, it
-        act, G, rhs = act[~done], G[~done], rhs[~done]
-    return B, conv, maxit
+            diagnostics["max_abs_eta"] = _max_abs_eta(X, W, B)
+    return (B, conv, it) if conv.all() else (B, conv, maxit)
 
 
 # ---------------------------------------------------------------------------
