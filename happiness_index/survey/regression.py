@@ -874,11 +874,19 @@ def _glm_vcov(md: ModelDesign, X, y, beta, fam: Family, epsilon: float, maxit: i
         return md.influence_vcov(influence), influence, None
     W = md.replicate_weights
     diag: dict = {}
-    reps, rconv, _ = irls_batched(X, y, W, fam, epsilon=epsilon, maxit=maxit, start=np.tile(beta, (W.shape[1], 1)),
-                                  scale=1.0 / W.sum(axis=0), diagnostics=diag)  # R: weights = w_r / sum(w_r)
+    # start each refit one Newton step from the full-sample fit, with the full-sample
+    # information scaled to the replicate's total weight: beta + A^-1 X'(W_r r) sum(w)/sum(W_r)
+    # (a start only: the refits iterate to their own fixed point, as separate glm calls)
+    wsum = W.sum(axis=0)
+    with threadpool_limits(limits=1, user_api="blas"):
+        S = (X * ((y - mu) * me / var)[:, None]).T @ W
+    start = beta + (np.linalg.solve(A, S) * (w.sum() / np.where(wsum > 0, wsum, 1.0))).T
+    reps, rconv, _ = irls_batched(X, y, W, fam, epsilon=epsilon, maxit=maxit, start=start,
+                                  scale=1.0 / wsum, diagnostics=diag)  # R: weights = w_r / sum(w_r)
     if not rconv.all():
         raise ModelError(f"{int((~rconv).sum())} replicate refits did not converge in maxit={maxit} iterations; raise maxit=")
-    _warn_replicate_separation(X, y, W, fam, diag.get("max_abs_eta"))
+    with threadpool_limits(limits=1, user_api="blas"):
+        _warn_replicate_separation(X, y, W, fam, diag.get("max_abs_eta"))
     return md.replicate_vcov(reps, beta), None, reps
 
 
