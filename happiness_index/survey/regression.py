@@ -405,7 +405,7 @@ def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int =
         dev_old = (dev_old + const) * scale
         conv = np.zeros(R, dtype=bool)
         gram = True
-        for it in range(1, maxit + 1):
+        for iterations in range(1, maxit + 1):  # noqa: B007 - returned after the loop
             B[act] = _solve_steps(G, rhs) + (B[act] if score_form else 0.0)
             score_form = R > 1
             dev, G_new, rhs = _irls_pass(X, y, W, family, B, act, gram=gram)
@@ -422,7 +422,7 @@ def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int =
             act, G, rhs = act[~done], G[~done], rhs[~done]
         if diagnostics is not None:
             diagnostics["max_abs_eta"] = _max_abs_eta(X, W, B)
-    return (B, conv, it) if conv.all() else (B, conv, maxit)
+    return B, conv, iterations
 
 
 # ---------------------------------------------------------------------------
@@ -884,7 +884,9 @@ def _glm_vcov(md: ModelDesign, X, y, beta, fam: Family, epsilon: float, maxit: i
     reps, rconv, _ = irls_batched(X, y, W, fam, epsilon=epsilon, maxit=maxit, start=start,
                                   scale=1.0 / wsum, diagnostics=diag)  # R: weights = w_r / sum(w_r)
     if not rconv.all():
-        raise ModelError(f"{int((~rconv).sum())} replicate refits did not converge in maxit={maxit} iterations; raise maxit=")
+        raise ModelError(
+            f"{int((~rconv).sum())} replicate refits did not converge in maxit={maxit} iterations; raise maxit="
+        )
     with threadpool_limits(limits=1, user_api="blas"):
         _warn_replicate_separation(X, y, W, fam, diag.get("max_abs_eta"))
     return md.replicate_vcov(reps, beta), None, reps
