@@ -28,7 +28,9 @@ McCullagh, P. & Nelder, J. A. (1989). *Generalized Linear Models*, 2nd ed. Chapm
 from __future__ import annotations
 
 import math
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -280,6 +282,32 @@ def _irls_pass(X, y, W, family: Family, B, act, eta0=None, chunk: int = 4096, gr
     return dev, G, rhs
 
 
+def _threaded_pass(X, y, W, family: Family, B, act, gram: bool = True):
+    """:func:`_irls_pass` with the weight columns split over the machine's cores (threads).
+
+    numpy's ufuncs and the single-threaded BLAS calls release the GIL, so each thread runs a
+    share of the replicate columns over the same row blocks; the results are concatenated in
+    column order (identical to one pass over all columns).
+    """
+    k = len(act)
+    workers = min(os.cpu_count() or 1, 4, k // 8)
+    if workers < 2:
+        return _irls_pass(X, y, W, family, B, act, gram=gram)
+    bounds = np.linspace(0, k, workers + 1).astype(int)
+    every = k == W.shape[1]
+    jobs = []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        if every:  # column views: no copy of the weights
+            jobs.append((W[:, lo:hi], B[lo:hi], np.arange(hi - lo)))
+        else:
+            jobs.append((W, B, act[lo:hi]))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(lambda j: _irls_pass(X, y, j[0], family, j[1], j[2], gram=gram), jobs))
+    dev = np.concatenate([q[0] for q in parts])
+    G = None if parts[0][1] is None else np.concatenate([q[1] for q in parts])
+    return dev, G, np.concatenate([q[2] for q in parts])
+
+
 def _block_values(family: Family, eta, yc):
     """(mu, mu'(eta) floored, y eta - b(eta)) of a block, fresh arrays (``eta`` is not modified).
 
@@ -401,14 +429,14 @@ def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int =
             dev_old, G, rhs = _irls_pass(X, y, W, family, B, act, eta0=eta0)
         else:
             B = np.asarray(start, dtype=float).copy()
-            dev_old, G, rhs = _irls_pass(X, y, W, family, B, act)
+            dev_old, G, rhs = _threaded_pass(X, y, W, family, B, act)
         dev_old = (dev_old + const) * scale
         conv = np.zeros(R, dtype=bool)
         gram = True
         for iterations in range(1, maxit + 1):  # noqa: B007 - returned after the loop
             B[act] = _solve_steps(G, rhs) + (B[act] if score_form else 0.0)
             score_form = R > 1
-            dev, G_new, rhs = _irls_pass(X, y, W, family, B, act, gram=gram)
+            dev, G_new, rhs = _threaded_pass(X, y, W, family, B, act, gram=gram)
             G = G if G_new is None else G_new
             dev = (dev + const[act]) * scale[act]
             change = np.abs(dev - dev_old[act]) / (np.abs(dev) + 0.1)
