@@ -9,8 +9,16 @@ convergence rule on the deviance), and estimates its covariance from the sample 
   ``u_i = w_i x_i (y_i - mu_i) mu'(eta_i) / V(mu_i)``, computed by the engine's
   ``influence_vcov`` (strata, PSUs, fpc, lonely-PSU rules, calibration, domains);
 * replicate designs: the model is refitted with every replicate weight column (all
-  replicates at once: batched IRLS in numpy, started at the full-sample fit) and the
+  replicates at once: batched IRLS in numpy, each refit started one Newton step from the
+  full-sample fit and iterated to its own convergence, as separate ``glm`` calls) and the
   replicate coefficients go through ``replicate_vcov``.
+
+Speed: IRLS passes run over row blocks of a few thousand rows (temporaries stay in cache,
+BLAS single-threaded: OpenBLAS threads on such blocks cost several times the CPU they
+save), Gram matrices as symmetric rank-k updates; replicate refits keep single-precision
+Gram matrices (they only steer the Newton step; the score is exact) and reuse them once the
+deviance has settled. Threads over the replicate columns were tried and dropped: on the
+shared 2-core machine they cost CPU and wall time. See ``benchmarks/bench_regression.py``.
 
 Results carry R's ``summary.svyglm`` numbers: ``df_resid = degf + 1 - p``, t statistics on
 those df, and the dispersion (the design-weighted variance of the Pearson residuals).
@@ -28,9 +36,7 @@ McCullagh, P. & Nelder, J. A. (1989). *Generalized Linear Models*, 2nd ed. Chapm
 from __future__ import annotations
 
 import math
-import os
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -282,32 +288,6 @@ def _irls_pass(X, y, W, family: Family, B, act, eta0=None, chunk: int = 4096, gr
     return dev, G, rhs
 
 
-def _threaded_pass(X, y, W, family: Family, B, act, gram: bool = True):
-    """:func:`_irls_pass` with the weight columns split over the machine's cores (threads).
-
-    numpy's ufuncs and the single-threaded BLAS calls release the GIL, so each thread runs a
-    share of the replicate columns over the same row blocks; the results are concatenated in
-    column order (identical to one pass over all columns).
-    """
-    k = len(act)
-    workers = min(os.cpu_count() or 1, 4, k // 8)
-    if workers < 2:
-        return _irls_pass(X, y, W, family, B, act, gram=gram)
-    bounds = np.linspace(0, k, workers + 1).astype(int)
-    every = k == W.shape[1]
-    jobs = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        if every:  # column views: no copy of the weights
-            jobs.append((W[:, lo:hi], B[lo:hi], np.arange(hi - lo)))
-        else:
-            jobs.append((W, B, act[lo:hi]))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(lambda j: _irls_pass(X, y, j[0], family, j[1], j[2], gram=gram), jobs))
-    dev = np.concatenate([q[0] for q in parts])
-    G = None if parts[0][1] is None else np.concatenate([q[1] for q in parts])
-    return dev, G, np.concatenate([q[2] for q in parts])
-
-
 def _block_values(family: Family, eta, yc):
     """(mu, mu'(eta) floored, y eta - b(eta)) of a block, fresh arrays (``eta`` is not modified).
 
@@ -408,7 +388,10 @@ def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int =
     The families here use canonical links, so the working weight is ``mu'(eta)`` and the
     deviance needs one transcendental function per row and column. Each iteration is one
     pass over the rows in blocks that returns the deviance at the current coefficients and
-    the normal equations of the next step, for all weight columns at once.
+    the normal equations of the next step, for all weight columns at once. Once every
+    column still iterating has a relative deviance change below 1e-6, the last Gram
+    matrices are kept (a chord Newton step: the fixed point, set by the exact score, and the
+    stopping rule are unchanged).
     """
     p = X.shape[1]
     R = W.shape[1]
@@ -429,14 +412,14 @@ def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int =
             dev_old, G, rhs = _irls_pass(X, y, W, family, B, act, eta0=eta0)
         else:
             B = np.asarray(start, dtype=float).copy()
-            dev_old, G, rhs = _threaded_pass(X, y, W, family, B, act)
+            dev_old, G, rhs = _irls_pass(X, y, W, family, B, act)
         dev_old = (dev_old + const) * scale
         conv = np.zeros(R, dtype=bool)
         gram = True
         for iterations in range(1, maxit + 1):  # noqa: B007 - returned after the loop
             B[act] = _solve_steps(G, rhs) + (B[act] if score_form else 0.0)
             score_form = R > 1
-            dev, G_new, rhs = _threaded_pass(X, y, W, family, B, act, gram=gram)
+            dev, G_new, rhs = _irls_pass(X, y, W, family, B, act, gram=gram)
             G = G if G_new is None else G_new
             dev = (dev + const[act]) * scale[act]
             change = np.abs(dev - dev_old[act]) / (np.abs(dev) + 0.1)
@@ -835,8 +818,8 @@ def svyglm(
     the working weights of its last-but-one iteration, a difference that vanishes when
     IRLS is run to convergence). ``df_resid = design df + 1 - p``. t statistics and p-values
     use ``df_resid``; :meth:`SvyGLM.to_frame` intervals too (pass ``df=math.inf`` for R's
-    Normal ``confint``). Replicate designs refit every replicate (batched IRLS started at the
-    full-sample estimate) and rows with missing values are dropped from each refit.
+    Normal ``confint``). Replicate designs refit every replicate (batched IRLS started one Newton
+    step from the full-sample estimate) and rows with missing values are dropped from each refit.
 
     References
     ----------
