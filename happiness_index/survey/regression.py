@@ -702,7 +702,7 @@ def _check_separation(mf: ModelFrame, y: np.ndarray, beta: np.ndarray, family: F
         )
 
 
-def _warn_replicate_separation(X, y, W, family: Family, max_abs_eta) -> None:
+def _warn_replicate_separation(X, y, W, family: Family, max_abs_eta, chunk: int = 8192) -> None:
     """Warn when replicate refits of a logit model separate (their coefficients are arbitrary).
 
     A refit separates when fitted probabilities of rows with positive weight are numerically
@@ -711,17 +711,23 @@ def _warn_replicate_separation(X, y, W, family: Family, max_abs_eta) -> None:
     """
     if family.link != "logit":
         return
-    P = (W > 0).astype(np.float32)  # exact counts below 2^24 rows
     sep = np.asarray(max_abs_eta) > 23 if max_abs_eta is not None else np.zeros(W.shape[1], dtype=bool)
     binary = [j for j in range(X.shape[1]) if np.isin(X[:, j], (0.0, 1.0)).all() and not X[:, j].all()]
     if binary:
-        B = X[:, binary].astype(np.float32)
-        yf = y.astype(np.float32)
-        n_pos, y_pos = P.sum(axis=0), P.T @ yf
-        cnt1, ones1 = P.T @ B, P.T @ (B * yf[:, None])
-        cnt0, ones0 = n_pos[:, None] - cnt1, y_pos[:, None] - ones1
+        # per replicate: rows with positive weight, their sum of y, and both per 0/1 column;
+        # float32 products of row blocks (exact counts), accumulated in float64
+        Bin = X[:, binary].astype(np.float32)
+        yf = y.astype(np.float32)[:, None]
+        M = np.hstack([np.ones_like(yf), yf, Bin, Bin * yf])
+        tot = np.zeros((W.shape[1], M.shape[1]))
+        for s in range(0, len(y), chunk):
+            tot += (W[s : s + chunk] > 0).astype(np.float32).T @ M[s : s + chunk]
+        b = len(binary)
+        n_pos, y_pos = tot[:, :1], tot[:, 1:2]
+        cnt1, ones1 = tot[:, 2 : 2 + b], tot[:, 2 + b :]
+        cnt0, ones0 = n_pos - cnt1, y_pos - ones1
         for cnt, ones in ((cnt1, ones1), (cnt0, ones0)):
-            sep |= ((cnt > 0) & (cnt < n_pos[:, None]) & ((ones == 0) | (ones == cnt))).any(axis=1)
+            sep |= ((cnt > 0) & (cnt < n_pos) & ((ones == 0) | (ones == cnt))).any(axis=1)
     if sep.any():
         warnings.warn(
             f"{int(sep.sum())} of {len(sep)} replicate refits show perfect separation (fitted probabilities 0 or 1): "
