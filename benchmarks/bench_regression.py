@@ -16,18 +16,24 @@ through the engine) and, for replicates, the same call on ``design.to_replicates
 200, seed=1)`` (building the replicate weights is timed separately).
 Reported: median wall-clock and CPU seconds over ``--repeat`` runs after a warm-up.
 
-Measured 2026-12-07 on the shared 2-core development machine (load average 5-8 from other
-jobs, so wall-clock times are inflated; CPU seconds are steadier):
+Measured 2026-12-07 on the shared 2-core development machine (load average 2.5-5 from other
+jobs, so wall-clock times are inflated; CPU seconds are steadier). Before = the first merged
+version; after = row-blocked IRLS with single-threaded BLAS, one-step replicate starts:
 
-| run | wall | CPU |
+| run | before: wall / CPU | after: wall / CPU |
 |---|---|---|
-| Taylor, n = 1,000,000, 11 coefficients, 5 IRLS passes | 2.9 s | 1.7 s |
-| 200 bootstrap refits, n = 100,000 (batched IRLS) | 10.1 s | 5.5 s |
+| Taylor, n = 1,000,000, 11 coefficients, 5 IRLS passes | 2.9 s / 1.7 s | 0.83-1.5 s / 0.74-0.99 s |
+| 200 bootstrap refits, n = 100,000 | 10.1 s / 5.5 s | 1.9-3.2 s / 1.4-1.7 s |
+| 200 bootstrap refits, n = 1,000,000 | ~50 s (extrapolated) | 18.6-28.7 s / 18.0-20.0 s |
 
-The 1 s target at 1M is not met on this loaded machine (about 1 s of the CPU time is the
-five IRLS passes R's starting values and stopping rule need, 0.3 s the design variance).
-Exact replicate refits cost O(n R) transcendental functions per iteration: 200 refits at
-n = 1M take about ten times the 100k figure, not 5 s.
+The Taylor target (< 1 s at 1M) is met in CPU time and, at load average ~2.5, in wall time
+(0.83 s); remaining CPU: 5 IRLS passes 0.3 s, model frame (formulaic) 0.12-0.2 s, design
+variance of the influence values 0.11 s, ModelDesign's df 0.1 s. The bootstrap target is met
+at n = 100k, not at n = 1M: exact refits evaluate an exponential and a log1p for each of the
+n x R = 2e8 (row, replicate) pairs in each of 3 passes (one-step start, one Newton step, one
+check), about 4.5 s CPU per pass at 1M; building the 1M x 200 replicate weights takes
+another 6-14 s (replicates.py). Threads over the replicate columns were tried: slower on this
+loaded machine (CPU 1.4 -> 2.0 s, wall 2.0 -> 3.1 s at 100k).
 """
 
 from __future__ import annotations

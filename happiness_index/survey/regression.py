@@ -9,8 +9,16 @@ convergence rule on the deviance), and estimates its covariance from the sample 
   ``u_i = w_i x_i (y_i - mu_i) mu'(eta_i) / V(mu_i)``, computed by the engine's
   ``influence_vcov`` (strata, PSUs, fpc, lonely-PSU rules, calibration, domains);
 * replicate designs: the model is refitted with every replicate weight column (all
-  replicates at once: batched IRLS in numpy, started at the full-sample fit) and the
+  replicates at once: batched IRLS in numpy, each refit started one Newton step from the
+  full-sample fit and iterated to its own convergence, as separate ``glm`` calls) and the
   replicate coefficients go through ``replicate_vcov``.
+
+Speed: IRLS passes run over row blocks of a few thousand rows (temporaries stay in cache,
+BLAS single-threaded: OpenBLAS threads on such blocks cost several times the CPU they
+save), Gram matrices as symmetric rank-k updates; replicate refits keep single-precision
+Gram matrices (they only steer the Newton step; the score is exact) and reuse them once the
+deviance has settled. Threads over the replicate columns were tried and dropped: on the
+shared 2-core machine they cost CPU and wall time. See ``benchmarks/bench_regression.py``.
 
 Results carry R's ``summary.svyglm`` numbers: ``df_resid = degf + 1 - p``, t statistics on
 those df, and the dispersion (the design-weighted variance of the Pearson residuals).
@@ -34,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import special, stats
+from threadpoolctl import threadpool_limits
 
 from ..errors import HappinessIndexWarning, ModelError
 from .modelframe import ModelDesign, ModelFrame, build_model_frame, design_header
@@ -207,6 +216,25 @@ def weighted_grams(X: np.ndarray, C: np.ndarray, chunk: int = 65536) -> np.ndarr
     return G
 
 
+def _gram(X: np.ndarray, c: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """``X' diag(c) X`` (p, p) for ``c >= 0``, as rank-k updates of ``sqrt(c) X`` in row blocks."""
+    p = X.shape[1]
+    G = np.zeros((p, p))
+    r = np.sqrt(c)
+    for s in range(0, len(c), chunk):
+        Xs = X[s : s + chunk] * r[s : s + chunk, None]
+        G += Xs.T @ Xs
+    return G
+
+
+def _scaled_rows(X: np.ndarray, M: np.ndarray, s: np.ndarray, chunk: int = 8192) -> np.ndarray:
+    """``diag(s) X M`` (n, q), C-ordered (the engine's layout), in row blocks (single-threaded BLAS)."""
+    out = np.empty((X.shape[0], M.shape[1]))
+    for i in range(0, len(s), chunk):
+        np.multiply(X[i : i + chunk] @ M, s[i : i + chunk, None], out=out[i : i + chunk])
+    return out
+
+
 def _solve_steps(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
     try:
         return np.linalg.solve(G, rhs[:, :, None])[:, :, 0]
@@ -217,68 +245,118 @@ def _solve_steps(G: np.ndarray, rhs: np.ndarray) -> np.ndarray:
         ) from None
 
 
-def _irls_pass(X, y, W, family: Family, B, act, eta0=None, chunk: int = 4096):
+def _irls_pass(X, y, W, family: Family, B, act, eta0=None, chunk: int = 4096, gram: bool = True):
     """One pass over the rows, in blocks: the deviance at ``B`` and the IRLS normal equations there.
 
-    Returns ``(dev (k,), G (k, p, p), rhs (k, p), max |eta| of rows with positive weight (k,))``
-    for the weight columns ``act``; the
-    working quantities live only block by block (cache-friendly, no n x R temporaries).
+    Returns ``(dev (k,), G (k, p, p) or None, rhs (k, p))`` for the weight columns ``act``;
+    the working quantities live only block by block (cache-friendly, no n x R temporaries).
     Canonical links: working weight ``C = W mu'(eta)``. ``rhs`` is the WLS right-hand side
     ``X'(C eta + W (y - mu))`` for one fit or from starting values ``eta0``, else the score
-    ``X'W(y - mu)`` (the step is then an increment). The deviance lacks its saturated constant.
+    ``X'W(y - mu)`` (the step is then an increment). ``gram=False`` skips the Gram matrices
+    of a score-form pass (``G`` is then None). The deviance lacks its saturated constant.
     """
     n, p = X.shape
     k = len(act)
     every = k == W.shape[1]
-    if k == 1 and every:  # one fit: whole columns, BLAS Gram
-        eta = (X @ B[0]) if eta0 is None else eta0[:, 0]
-        mu, v = family.mean_weight(eta)
-        w = W[:, 0]
-        if family.link == "identity":
-            dev = w @ (y - eta) ** 2
-        else:
-            b = np.logaddexp(0.0, eta) if family.link == "logit" else mu
-            dev = -2 * (w @ (y * eta - b))
-        c = w * v
-        G = X.T @ (X * c[:, None])
-        rhs = X.T @ (c * eta + w * (y - mu))
-        eta_max = np.abs(eta[w > 0]).max(initial=0.0)
-        return np.array([dev]), ((G + G.T) / 2)[None], rhs[None], np.array([eta_max])
+    if k == 1 and every:  # one fit: row blocks small enough for the cache and single-threaded BLAS
+        return _single_pass(X, y, W[:, 0], family, B[0], None if eta0 is None else eta0[:, 0])
     iu = np.triu_indices(p)
-    dev = np.zeros(k)
-    eta_max = np.zeros(k)
-    gsum = np.zeros((k, len(iu[0])))
-    rhs = np.zeros((k, p))
+    score_form = eta0 is None
+    gram = gram or not score_form
+    dev, gsum, rhs = np.zeros(k), np.zeros((k, len(iu[0]))), np.zeros((k, p))
     for s in range(0, n, chunk):
         Xc, yc = X[s : s + chunk], y[s : s + chunk, None]
         Wc = W[s : s + chunk] if every else W[s : s + chunk, act]
         eta = (Xc @ B[act].T) if eta0 is None else eta0[s : s + chunk]
-        if family.link == "logit":  # one exp for mu, mu'(eta) and the softplus of the deviance
-            e = np.exp(-np.abs(eta))
-            inv = 1.0 / (1.0 + e)
-            mu = np.where(eta >= 0, inv, e * inv)
-            v = np.maximum(e * inv * inv, _EPS)
-            dev -= 2 * np.einsum("ir,ir->r", Wc, yc * eta - (np.log1p(e) + np.maximum(eta, 0.0)))
-        elif family.link == "log":
-            mu, v = family.mean_weight(eta)
-            dev -= 2 * np.einsum("ir,ir->r", Wc, yc * eta - mu)
-        else:
-            mu, v = family.mean_weight(eta)
-            dev += np.einsum("ir,ir->r", Wc, (yc - eta) ** 2)
-        eta_max = np.maximum(eta_max, np.where(Wc > 0, np.abs(eta), 0.0).max(axis=0))
-        C = Wc * v
-        if eta0 is None:
-            # score form: the Gram matrices only steer the step (the score is exact), so
-            # single precision is enough for them and halves the cost of the largest product
-            gsum += C.T.astype(np.float32) @ (Xc[:, iu[0]] * Xc[:, iu[1]]).astype(np.float32)
-            rhs += (Wc * (yc - mu)).T @ Xc
+        mu, C, ll = _block_values(family, eta, yc)
+        dev -= 2 * np.einsum("ir,ir->r", Wc, ll)
+        C *= Wc
+        if score_form:
+            if gram:  # the Gram matrices only steer the step (the score is exact): single precision
+                gsum += C.T.astype(np.float32) @ (Xc[:, iu[0]] * Xc[:, iu[1]]).astype(np.float32)
+            np.subtract(yc, mu, out=mu)
+            mu *= Wc
+            rhs += mu.T @ Xc
         else:  # first step from R's starting fitted values: the WLS normal equations
             gsum += C.T @ (Xc[:, iu[0]] * Xc[:, iu[1]])
             rhs += (C * eta + Wc * (yc - mu)).T @ Xc
+    if not gram:
+        return dev, None, rhs
     G = np.zeros((k, p, p))
     G[:, iu[0], iu[1]] = gsum
     G[:, iu[1], iu[0]] = gsum
-    return dev, G, rhs, eta_max
+    return dev, G, rhs
+
+
+def _block_values(family: Family, eta, yc):
+    """(mu, mu'(eta) floored, y eta - b(eta)) of a block, fresh arrays (``eta`` is not modified).
+
+    ``b`` is the cumulant of the canonical link (softplus for the logit, exp for the log;
+    gaussian: the third value is ``-(y - eta)^2 / 2``), so the deviance is ``-2 sum W`` of it
+    plus the saturated constant. The logit needs one exponential, computed in place.
+    """
+    if family.link == "logit":
+        e = np.abs(eta)
+        np.negative(e, out=e)
+        np.exp(e, out=e)
+        inv = e + 1.0
+        np.reciprocal(inv, out=inv)
+        v = e * inv
+        mu = np.where(eta >= 0, inv, v)
+        v *= inv
+        np.maximum(v, _EPS, out=v)
+        np.log1p(e, out=e)
+        e += np.maximum(eta, 0.0)
+        ll = yc * eta
+        ll -= e
+        return mu, v, ll
+    if family.link == "log":
+        mu, v = family.mean_weight(eta)
+        return mu, v, yc * eta - mu
+    return np.array(eta, dtype=float), np.ones_like(eta, dtype=float), -0.5 * (yc - eta) ** 2
+
+
+def _max_abs_eta(X, W, B, chunk: int = 4096) -> np.ndarray:
+    """Largest ``|x_i' b_r|`` over the rows with positive weight ``W[i, r]``, per column (R,)."""
+    out = np.zeros(W.shape[1])
+    for s in range(0, len(X), chunk):
+        eta = np.abs(X[s : s + chunk] @ B.T)
+        eta[W[s : s + chunk] <= 0] = 0.0
+        np.maximum(out, eta.max(axis=0), out=out)
+    return out
+
+
+def _logit_parts(eta):
+    """(mu, mu'(eta) floored, softplus(eta)) of the logit link from one exponential."""
+    e = np.exp(-np.abs(eta))
+    inv = 1.0 / (1.0 + e)
+    mu = np.where(eta >= 0, inv, e * inv)
+    return mu, np.maximum(e * inv * inv, _EPS), np.log1p(e) + np.maximum(eta, 0.0)
+
+
+def _single_pass(X, y, w, family: Family, beta, eta0=None, chunk: int = 8192):
+    """:func:`_irls_pass` for one weight vector: WLS normal equations, accumulated in row blocks.
+
+    Blocks of ``chunk`` rows keep every temporary in cache and each BLAS call below the size
+    at which OpenBLAS starts threads (at 1M rows about four times less CPU than whole
+    columns). The Gram matrix is a symmetric rank-k update of ``sqrt(c) X``.
+    """
+    n, p = X.shape
+    G, rhs, dev = np.zeros((p, p)), np.zeros(p), 0.0
+    for s in range(0, n, chunk):
+        Xc, yc, wc = X[s : s + chunk], y[s : s + chunk], w[s : s + chunk]
+        eta = Xc @ beta if eta0 is None else eta0[s : s + chunk]
+        if family.link == "logit":
+            mu, v, b = _logit_parts(eta)
+            dev -= 2 * (wc @ (yc * eta - b))
+        else:
+            mu, v = family.mean_weight(eta)
+            dev += wc @ (yc - eta) ** 2 if family.link == "identity" else -2 * (wc @ (yc * eta - mu))
+        c = wc * v
+        Xs = Xc * np.sqrt(c)[:, None]
+        G += Xs.T @ Xs
+        rhs += (c * eta + wc * (yc - mu)) @ Xc
+    return np.array([dev]), G[None], rhs[None]
 
 
 def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int = 25, start=None, scale=None,
@@ -310,7 +388,10 @@ def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int =
     The families here use canonical links, so the working weight is ``mu'(eta)`` and the
     deviance needs one transcendental function per row and column. Each iteration is one
     pass over the rows in blocks that returns the deviance at the current coefficients and
-    the normal equations of the next step, for all weight columns at once.
+    the normal equations of the next step, for all weight columns at once. Once every
+    column still iterating has a relative deviance change below 1e-6, the last Gram
+    matrices are kept (a chord Newton step: the fixed point, set by the exact score, and the
+    stopping rule are unchanged).
     """
     p = X.shape[1]
     R = W.shape[1]
@@ -324,29 +405,35 @@ def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int =
     # the blocked pass (R > 1) returns the score X'W(y - mu) at the coefficients (the step is
     # an increment), except from R's starting fitted values; the single-fit pass the WLS rhs
     score_form = R > 1 and start is not None
-    if start is None:
-        B = np.zeros((R, p))
-        eta0 = family.linkfun(family.start(y[:, None], W))
-        dev_old, G, rhs, eta_max = _irls_pass(X, y, W, family, B, act, eta0=eta0)
-    else:
-        B = np.asarray(start, dtype=float).copy()
-        dev_old, G, rhs, eta_max = _irls_pass(X, y, W, family, B, act)
-    dev_old = (dev_old + const) * scale
-    conv = np.zeros(R, dtype=bool)
-    for it in range(1, maxit + 1):
-        B[act] = _solve_steps(G, rhs) + (B[act] if score_form else 0.0)
-        score_form = R > 1
-        dev, G, rhs, eta_max[act] = _irls_pass(X, y, W, family, B, act)
+    with threadpool_limits(limits=1, user_api="blas"):  # small blocks: threads cost more than they give
+        if start is None:
+            B = np.zeros((R, p))
+            eta0 = family.linkfun(family.start(y[:, None], W))
+            dev_old, G, rhs = _irls_pass(X, y, W, family, B, act, eta0=eta0)
+        else:
+            B = np.asarray(start, dtype=float).copy()
+            dev_old, G, rhs = _irls_pass(X, y, W, family, B, act)
+        dev_old = (dev_old + const) * scale
+        conv = np.zeros(R, dtype=bool)
+        gram = True
+        for iterations in range(1, maxit + 1):  # noqa: B007 - returned after the loop
+            B[act] = _solve_steps(G, rhs) + (B[act] if score_form else 0.0)
+            score_form = R > 1
+            dev, G_new, rhs = _irls_pass(X, y, W, family, B, act, gram=gram)
+            G = G if G_new is None else G_new
+            dev = (dev + const[act]) * scale[act]
+            change = np.abs(dev - dev_old[act]) / (np.abs(dev) + 0.1)
+            done = change < epsilon
+            conv[act] = done
+            dev_old[act] = dev
+            # near the solution the last Gram matrices still steer the step (chord Newton)
+            gram = bool((change[~done] > 1e-6).any())
+            if conv.all():
+                break
+            act, G, rhs = act[~done], G[~done], rhs[~done]
         if diagnostics is not None:
-            diagnostics["max_abs_eta"] = eta_max
-        dev = (dev + const[act]) * scale[act]
-        done = np.abs(dev - dev_old[act]) / (np.abs(dev) + 0.1) < epsilon
-        conv[act] = done
-        dev_old[act] = dev
-        if conv.all():
-            return B, conv, it
-        act, G, rhs = act[~done], G[~done], rhs[~done]
-    return B, conv, maxit
+            diagnostics["max_abs_eta"] = _max_abs_eta(X, W, B)
+    return B, conv, iterations
 
 
 # ---------------------------------------------------------------------------
@@ -588,24 +675,24 @@ def _numeric_response(mf: ModelFrame, family: Family) -> np.ndarray:
     return y
 
 
-def _check_separation(mf: ModelFrame, y: np.ndarray, beta: np.ndarray, family: Family) -> None:
+def _check_separation(mf: ModelFrame, y: np.ndarray, beta: np.ndarray, family: Family, eta=None) -> None:
     """Refuse (quasi-)complete separation in binomial models, naming the column at fault."""
     if family.link != "logit":
         return
     X = mf.X
     for j, col in enumerate(mf.columns):
         x = X[:, j]
-        if col == "Intercept" or not np.isin(x, (0.0, 1.0)).all():
+        if col == "Intercept" or x.min() < 0 or x.max() > 1 or not np.isin(x, (0.0, 1.0)).all():
             continue
-        for v in (0.0, 1.0):
-            ys = y[x == v]
-            if len(ys) and (np.all(ys == 0) or np.all(ys == 1)) and len(ys) < len(y):
+        n1, y1 = float(x.sum()), float(x @ y)  # respondents with x = 1 and their sum of y (y in [0, 1])
+        for v, cnt, ysum in ((1.0, n1, y1), (0.0, len(y) - n1, float(y.sum()) - y1)):
+            if 0 < cnt < len(y) and (ysum == 0 or ysum == cnt):
                 raise ModelError(
-                    f"perfect separation: every one of the {len(ys)} respondents with {col} = {v:g} has response "
-                    f"{ys[0]:g}, so the coefficient of {col!r} is infinite. Merge that category with a neighbour, "
-                    "drop the term, or report the share directly"
+                    f"perfect separation: every one of the {int(cnt)} respondents with {col} = {v:g} has response "
+                    f"{0 if ysum == 0 else 1}, so the coefficient of {col!r} is infinite. Merge that category with a "
+                    "neighbour, drop the term, or report the share directly"
                 )
-    mu = special.expit(X @ beta)
+    mu = special.expit(X @ beta if eta is None else eta)
     extreme = (mu < 1e-10) | (mu > 1 - 1e-10)
     if extreme.any():
         big = mf.columns[int(np.argmax(np.abs(beta) * X.std(axis=0)))]
@@ -615,7 +702,7 @@ def _check_separation(mf: ModelFrame, y: np.ndarray, beta: np.ndarray, family: F
         )
 
 
-def _warn_replicate_separation(X, y, W, family: Family, max_abs_eta) -> None:
+def _warn_replicate_separation(X, y, W, family: Family, max_abs_eta, chunk: int = 8192) -> None:
     """Warn when replicate refits of a logit model separate (their coefficients are arbitrary).
 
     A refit separates when fitted probabilities of rows with positive weight are numerically
@@ -624,17 +711,23 @@ def _warn_replicate_separation(X, y, W, family: Family, max_abs_eta) -> None:
     """
     if family.link != "logit":
         return
-    P = (W > 0).astype(np.float32)  # exact counts below 2^24 rows
     sep = np.asarray(max_abs_eta) > 23 if max_abs_eta is not None else np.zeros(W.shape[1], dtype=bool)
     binary = [j for j in range(X.shape[1]) if np.isin(X[:, j], (0.0, 1.0)).all() and not X[:, j].all()]
     if binary:
-        B = X[:, binary].astype(np.float32)
-        yf = y.astype(np.float32)
-        n_pos, y_pos = P.sum(axis=0), P.T @ yf
-        cnt1, ones1 = P.T @ B, P.T @ (B * yf[:, None])
-        cnt0, ones0 = n_pos[:, None] - cnt1, y_pos[:, None] - ones1
+        # per replicate: rows with positive weight, their sum of y, and both per 0/1 column;
+        # float32 products of row blocks (exact counts), accumulated in float64
+        Bin = X[:, binary].astype(np.float32)
+        yf = y.astype(np.float32)[:, None]
+        M = np.hstack([np.ones_like(yf), yf, Bin, Bin * yf])
+        tot = np.zeros((W.shape[1], M.shape[1]))
+        for s in range(0, len(y), chunk):
+            tot += (W[s : s + chunk] > 0).astype(np.float32).T @ M[s : s + chunk]
+        b = len(binary)
+        n_pos, y_pos = tot[:, :1], tot[:, 1:2]
+        cnt1, ones1 = tot[:, 2 : 2 + b], tot[:, 2 + b :]
+        cnt0, ones0 = n_pos - cnt1, y_pos - ones1
         for cnt, ones in ((cnt1, ones1), (cnt0, ones0)):
-            sep |= ((cnt > 0) & (cnt < n_pos[:, None]) & ((ones == 0) | (ones == cnt))).any(axis=1)
+            sep |= ((cnt > 0) & (cnt < n_pos) & ((ones == 0) | (ones == cnt))).any(axis=1)
     if sep.any():
         warnings.warn(
             f"{int(sep.sum())} of {len(sep)} replicate refits show perfect separation (fitted probabilities 0 or 1): "
@@ -731,8 +824,8 @@ def svyglm(
     the working weights of its last-but-one iteration, a difference that vanishes when
     IRLS is run to convergence). ``df_resid = design df + 1 - p``. t statistics and p-values
     use ``df_resid``; :meth:`SvyGLM.to_frame` intervals too (pass ``df=math.inf`` for R's
-    Normal ``confint``). Replicate designs refit every replicate (batched IRLS started at the
-    full-sample estimate) and rows with missing values are dropped from each refit.
+    Normal ``confint``). Replicate designs refit every replicate (batched IRLS started one Newton
+    step from the full-sample estimate) and rows with missing values are dropped from each refit.
 
     References
     ----------
@@ -750,14 +843,15 @@ def svyglm(
     w_mean_design = float((design.weights.to_numpy(dtype=float) * dom).sum()) / n_design
     X, w = mf.X, md.w
     beta, conv, it = irls(X, y, w / w_mean_design, fam, epsilon=epsilon, maxit=maxit)
-    _check_separation(mf, y, beta, fam)
+    eta = X @ beta
+    _check_separation(mf, y, beta, fam, eta)
     if not conv:
         raise ModelError(
             f"svyglm did not converge in maxit={maxit} iterations (family {fam.name}). Raise maxit=, check for a "
             "term with extreme values (rescale it), or for categories with very few respondents"
         )
-    V, influence, reps = _glm_vcov(md, X, y, beta, fam, epsilon, maxit)
-    mu = fam.linkinv(X @ beta)
+    V, influence, reps = _glm_vcov(md, X, y, beta, fam, epsilon, maxit, eta=eta)
+    mu = fam.linkinv(eta)
     names = mf.columns
     return SvyGLM(
         params=pd.Series(beta, index=names, name="estimate"),
@@ -779,7 +873,7 @@ def svyglm(
     )
 
 
-def _glm_vcov(md: ModelDesign, X, y, beta, fam: Family, epsilon: float, maxit: int):
+def _glm_vcov(md: ModelDesign, X, y, beta, fam: Family, epsilon: float, maxit: int, eta=None):
     """(vcov, influence values or None, replicate coefficients or None) of a converged fit.
 
     Taylor: the sandwich ``A^-1 Var(sum u_i) A^-1`` through ``influence_vcov``; replicate
@@ -787,21 +881,31 @@ def _glm_vcov(md: ModelDesign, X, y, beta, fam: Family, epsilon: float, maxit: i
     started at the full-sample fit, through ``replicate_vcov``.
     """
     w = md.w
-    eta = X @ beta
+    if eta is None:
+        eta = X @ beta
     mu, me = fam.linkinv(eta), fam.mu_eta(eta)
     var = fam.variance(mu)
-    A = X.T @ (X * (w * me**2 / var)[:, None])
-    U = X * (w * (y - mu) * me / var)[:, None]
-    influence = (np.linalg.inv(A).T @ U.T).T  # (A^-1' U')' : faster than U @ A^-1 for tall U
+    A = _gram(X, w * me**2 / var)
+    influence = _scaled_rows(X, np.linalg.inv(A), w * (y - mu) * me / var)  # u_i' A^-1
     if md.kind == "taylor":
         return md.influence_vcov(influence), influence, None
     W = md.replicate_weights
     diag: dict = {}
-    reps, rconv, _ = irls_batched(X, y, W, fam, epsilon=epsilon, maxit=maxit, start=np.tile(beta, (W.shape[1], 1)),
-                                  scale=1.0 / W.sum(axis=0), diagnostics=diag)  # R: weights = w_r / sum(w_r)
+    # start each refit one Newton step from the full-sample fit, with the full-sample
+    # information scaled to the replicate's total weight: beta + A^-1 X'(W_r r) sum(w)/sum(W_r)
+    # (a start only: the refits iterate to their own fixed point, as separate glm calls)
+    wsum = W.sum(axis=0)
+    with threadpool_limits(limits=1, user_api="blas"):
+        S = (X * ((y - mu) * me / var)[:, None]).T @ W
+    start = beta + (np.linalg.solve(A, S) * (w.sum() / np.where(wsum > 0, wsum, 1.0))).T
+    reps, rconv, _ = irls_batched(X, y, W, fam, epsilon=epsilon, maxit=maxit, start=start,
+                                  scale=1.0 / wsum, diagnostics=diag)  # R: weights = w_r / sum(w_r)
     if not rconv.all():
-        raise ModelError(f"{int((~rconv).sum())} replicate refits did not converge in maxit={maxit} iterations; raise maxit=")
-    _warn_replicate_separation(X, y, W, fam, diag.get("max_abs_eta"))
+        raise ModelError(
+            f"{int((~rconv).sum())} replicate refits did not converge in maxit={maxit} iterations; raise maxit="
+        )
+    with threadpool_limits(limits=1, user_api="blas"):
+        _warn_replicate_separation(X, y, W, fam, diag.get("max_abs_eta"))
     return md.replicate_vcov(reps, beta), None, reps
 
 
