@@ -474,3 +474,22 @@ def test_numbers_are_read_right_or_refused_never_wrong(tmp_path_factory, values,
         assert shapes <= {"integer", "dot groups", "comma groups"}, (cells, got)
         return
     np.testing.assert_allclose(got, values, rtol=0, atol=1e-9)
+
+
+def test_decimal_comma_text_is_named_with_its_fix():
+    """'19,25' typed as text (an Excel export in the Vietnamese locale) is reported as a
+    decimal comma with the fix, in both languages, and read when the format says so."""
+    good = pd.read_csv(BAD / "good.csv")
+    d = good.assign(w=good["w"].astype(object))
+    d.loc[2, "w"] = "19,25"
+    d.loc[4, "w"] = "1.925,5"
+    rep = validate_survey(d, SPEC)
+    assert rep.errors[["row", "column", "kind"]].values.tolist() == [[3, "w", "decimal comma"],
+                                                                     [5, "w", "decimal comma"]]
+    e = rep.errors.iloc[0]
+    assert "decimal comma" in e["message_en"] and "--decimal ," in e["message_en"]
+    assert "dấu phẩy thập phân" in e["message_vi"]
+    assert "số có dấu phẩy thập phân" in rep.format_summary("vi")
+    d.attrs.update(decimal=",", thousands=".", number_format="declared")
+    rep = validate_survey(d, SPEC)
+    assert rep.ok and rep.data["w"].iloc[2] == 19.25 and rep.data["w"].iloc[4] == 1925.5

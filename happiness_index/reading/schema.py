@@ -40,6 +40,9 @@ empty item                     an item of the index whose column has no answer i
 ambiguous number               text such as ``"1.925"`` in a numeric column of a frame whose
                                number format is unknown (not read by ``read_survey``; text
                                cells of a workbook): 1925 or 1.925? Not converted; reported
+decimal comma                  text such as ``"19,25"`` (a decimal comma) in a numeric column
+                               read with a decimal point (a text cell of a workbook, a CSV read
+                               without ``decimal=','``): named as such, with the fix
 header row                     most column names blank ("Unnamed: 3") and spec columns
                                missing: the names are below a title row (``header_row=``)
 =============================  ==============================================================
@@ -68,7 +71,7 @@ import pandas as pd
 
 from ..errors import SchemaError, SpecError
 from ..questionnaire.spec import IndexSpec
-from .numbers import EXCEL_ERRORS, parse_number_text
+from .numbers import EXCEL_ERRORS, NUMBER_SHAPES, parse_number_text
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -95,7 +98,7 @@ KIND_VI = {
     "commune without respondents": "xã không có người trả lời", "no respondents": "không có người trả lời",
     "boolean column": "cột kiểu đúng/sai", "excel error": "giá trị lỗi Excel",
     "empty item": "câu hỏi không có trả lời", "header row": "dòng tên cột",
-    "ambiguous number": "số có thể hiểu hai cách",
+    "ambiguous number": "số có thể hiểu hai cách", "decimal comma": "số có dấu phẩy thập phân",
     COERCION_KIND: "chuyển đổi kiểu (ghi chú)",
 }
 #: Vietnamese names of the fixed-name checks.
@@ -108,7 +111,7 @@ CHECK_VI = {
     "not a Boolean column": "không phải cột đúng/sai", "commune has respondents": "xã có người trả lời",
     "read as number": "đọc thành số", "not an Excel error": "không phải lỗi Excel",
     "item has answers": "câu hỏi có trả lời", "column names on the header row": "tên cột ở dòng tiêu đề",
-    "unambiguous number": "số không mơ hồ",
+    "unambiguous number": "số không mơ hồ", "decimal point": "dấu chấm thập phân",
 }
 
 
@@ -407,6 +410,15 @@ def ambiguous_text(s: pd.Series) -> np.ndarray:
     return parse_number_text(txt.astype(object).where(txt.notna(), None), None)[1]
 
 
+def decimal_comma_text(s: pd.Series) -> np.ndarray:
+    """Text cells shaped as a number with a decimal comma (``19,25``, ``1.925,50``)."""
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return np.zeros(len(s), dtype=bool)
+    txt = s.astype("string").str.strip()
+    shape = NUMBER_SHAPES["comma decimal"].pattern + "|" + NUMBER_SHAPES["dot-comma"].pattern
+    return txt.str.fullmatch(shape).fillna(False).to_numpy(dtype=bool)
+
+
 def _nonblank(s: pd.Series) -> np.ndarray:
     """Cells that hold something: not missing and not blank text."""
     out = s.notna().to_numpy(dtype=bool)
@@ -676,6 +688,11 @@ class _Validation:
             if amb.any():
                 bad = bad & ~amb
                 self._check_ambiguous(key, amb)
+        if bad is not None and bad.any() and (self.number_format is None or self.number_format[0] != ","):
+            comma = decimal_comma_text(s) & bad
+            if comma.any():
+                bad = bad & ~comma
+                self._check_decimal_comma(key, comma)
         if bad is not None and bad.any():
             mask = pd.Series(~bad, copy=False)
             ocol = self.orig_of[key]
@@ -686,6 +703,22 @@ class _Validation:
                                         "hãy nhập mã số (hoặc để trống nếu thiếu)"]),
                          ignore_na=False)
         return self.work[key]
+
+    def _check_decimal_comma(self, key: str, comma: np.ndarray) -> None:
+        """Numbers typed with a decimal comma (``19,25``) in a file read with a decimal point
+        (an Excel cell formatted as text, a CSV read without ``decimal=','``): named as such."""
+        mask = pd.Series(~comma, copy=False)
+        ocol = self.orig_of[key]
+        self.b.check(key, "decimal point", "decimal comma", lambda s, m=mask: m.reindex(s.index),
+                     _series_words(["value ", _vals, f" in column {ocol!r} is a number written with a decimal "
+                                    "comma, stored as text; convert the column to numbers in Excel (or replace "
+                                    "',' by '.'), or save the sheet as CSV and read it with --decimal , "
+                                    "(read_survey(path, decimal=','))"],
+                                   ["giá trị ", _vals, f" ở cột {ocol!r} là số viết với dấu phẩy thập phân, "
+                                    "lưu dạng chữ; hãy chuyển cột sang dạng số trong Excel (hoặc thay ',' bằng "
+                                    "'.'), hoặc lưu trang tính thành CSV rồi đọc với --decimal , "
+                                    "(read_survey(path, decimal=','))"]),
+                     ignore_na=False)
 
     def _check_ambiguous(self, key: str, amb: np.ndarray) -> None:
         mask = pd.Series(~amb, copy=False)
@@ -1108,7 +1141,8 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems) -> pd.
     out = pd.concat([p.astype({"row": object, "value": object}) for p in parts], ignore_index=True)
     # a cell that is an Excel error, or not a number, is reported once: not also as blank or
     # as an invalid code (precedence: Excel error, then not a number, then the rest)
-    rank = out["check"].map({"not an Excel error": 0, "is a number": 1, "unambiguous number": 1}) \
+    rank = out["check"].map({"not an Excel error": 0, "is a number": 1, "unambiguous number": 1,
+                            "decimal point": 1}) \
         .fillna(2).to_numpy()
     if (rank < 2).any():
         cell = (out["_pos"] >= 0) & (out["_pos"] < _AFTER_ROWS)
