@@ -493,3 +493,26 @@ def test_decimal_comma_text_is_named_with_its_fix():
     d.attrs.update(decimal=",", thousands=".", number_format="declared")
     rep = validate_survey(d, SPEC)
     assert rep.ok and rep.data["w"].iloc[2] == 19.25 and rep.data["w"].iloc[4] == 1925.5
+
+
+def test_design_codes_in_two_spellings_are_one_commune_in_the_clean_data():
+    """A commune typed in decomposed form (NFD) and with trailing spaces on some rows passes
+    validation as the same commune; the clean data must then hold one spelling (NFC, trimmed),
+    so that estimation does not split it into two strata or domains."""
+    import unicodedata
+
+    good = pd.read_csv(BAD / "good.csv")
+    names = good["commune_name"].astype(str)
+    odd = good.index % 2 == 1
+    d = good.assign(commune="Xã " + names, commune_name=names)
+    d.loc[odd, "commune"] = [unicodedata.normalize("NFD", v) + "  " for v in d.loc[odd, "commune"]]
+    d.loc[odd, "commune_name"] = [" " + unicodedata.normalize("NFD", v) for v in d.loc[odd, "commune_name"]]
+    before = d.copy()
+    rep = validate_survey(d, SPEC)
+    assert rep.ok
+    pd.testing.assert_frame_equal(d, before)  # the input is untouched
+    for col in ("commune", "commune_name"):
+        got = rep.data[col]
+        assert got.nunique() == names.nunique()
+        assert all(unicodedata.is_normalized("NFC", v) and v == v.strip() for v in got)
+    assert rep.data["commune"].iloc[1] == "Xã " + names.iloc[1]

@@ -1162,10 +1162,16 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems) -> pd.
 def _clean(data, src, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
     """The cleaned copy: item columns typed, text numbers converted, names NFC; input untouched.
 
+    Text codes of the design columns (strata, PSU, commune, commune name, village) are NFC
+    normalised and trimmed, as validation compares them: ``'Âu Lâu '`` typed in decomposed
+    form and ``'Âu Lâu'`` are one commune in the estimates, as they were in the checks.
     Consumes ``work`` (columns are popped as they are converted, to bound peak memory).
     """
     out = {}
     item_of = {it.name: it for it in spec.items}
+    d = spec.design
+    design_text = {unicodedata.normalize("NFC", str(c)) for c in (d.strata, d.psu, d.commune, d.commune_name,
+                                                                  d.village) if c is not None}
     for key in orig_of:
         it = item_of.get(key)
         if it is not None and key in work:
@@ -1187,6 +1193,9 @@ def _clean(data, src, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
             out[key] = s
         elif key in numeric_keys and key in work and not pd.api.types.is_numeric_dtype(src[key].dtype):
             out[key] = work.pop(key).set_axis(data.index)   # numbers stored as text, converted
+        elif key in design_text and not (pd.api.types.is_numeric_dtype(src[key].dtype)
+                                         or pd.api.types.is_bool_dtype(src[key].dtype)):
+            out[key] = _norm_text(src[key]).set_axis(data.index)
         else:
             out[key] = src[key].copy()
     return pd.DataFrame(out, index=data.index, copy=False)
