@@ -79,6 +79,7 @@ def test_vietnamese_thousands_never_give_a_silently_wrong_index(tmp_path):
             read_survey(p)
     msg = str(ei.value)
     assert "'weight'" in msg and "'1.925'" in msg and "thousands='.'" in msg
+    assert "--decimal , --thousands ." in msg  # the fix for a command-line user too
     # decimal=',' alone: '1.925' does not read (before the fix it became 1.925 in validation)
     with pytest.raises(DataFileError, match=r"'weight'.*'1\.925'.*thousands='\.'"):
         read_survey(p, sep=";", decimal=",")
