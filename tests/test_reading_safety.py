@@ -517,3 +517,16 @@ def test_design_codes_in_two_spellings_are_one_commune_in_the_clean_data():
         assert got.nunique() == names.nunique()
         assert all(unicodedata.is_normalized("NFC", v) and v == v.strip() for v in got)
     assert rep.data["commune"].iloc[1] == "Xã " + names.iloc[1]
+
+
+def test_missing_column_names_the_file_columns_the_spec_does_not_use():
+    """Headers in the office's own words: the message lists them, so the fix is a rename."""
+    good = pd.read_csv(BAD / "good.csv")
+    d = good.rename(columns={"w": "Quyền số"})
+    rep = validate_survey(d, SPEC)
+    e = rep.errors[rep.errors["kind"] == "missing column"].iloc[0]
+    assert e["column"] == "w"
+    assert "'Quyền số'" in e["message_en"] and "does not use" in e["message_en"]
+    assert "'Quyền số'" in e["message_vi"] and "đặc tả không dùng" in e["message_vi"]
+    rep = validate_survey(good.drop(columns=["w"]), SPEC)  # nothing to rename: no list
+    assert "does not use" not in rep.errors["message_en"].iloc[0]

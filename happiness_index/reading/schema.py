@@ -982,7 +982,7 @@ class _Validation:
             failures = exc.failure_cases
         del workdf
         errors = _error_table(failures, self.src, self.data.columns, self.orig_of, self.row_label, self.b,
-                              self.problems)
+                              self.problems, known=set(self.used_columns()))
         coer = (pd.concat(self.coercions, ignore_index=True).sort_values(["_pos"], kind="stable")
                 .drop(columns="_pos").reset_index(drop=True)[COERCION_COLUMNS]
                 if self.coercions else pd.DataFrame(columns=COERCION_COLUMNS))
@@ -1088,22 +1088,37 @@ def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
                                    " trong dàn chọn mẫu; hãy sửa mã thôn/tổ hoặc mã xã/phường"]))
 
 
+def _unused_columns(orig_of: dict, declared, limit: int = 8) -> tuple[str, str]:
+    """Message tail naming the file's columns that the spec does not use (English, Vietnamese):
+    a header in the office's own words ('Quyền số') is then easy to rename to the spec's."""
+    names = [str(o) for k, o in orig_of.items() if k not in declared]
+    if not names:
+        return "", ""
+    shown = ", ".join(repr(n) for n in names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit
+                                                         else "")
+    shown_vi = ", ".join(repr(n) for n in names[:limit]) + (f" và {len(names) - limit} cột khác"
+                                                            if len(names) > limit else "")
+    return (f" (columns of the file that the spec does not use: {shown}; rename the one that holds it)",
+            f" (các cột trong tệp mà đặc tả không dùng: {shown_vi}; hãy đổi tên cột chứa dữ liệu này)")
+
+
 #: Sort position of problems that concern a commune of the frame (after every row).
 _AFTER_ROWS = np.iinfo(np.int64).max
 
 
-def _error_table(failures, src, columns, orig_of, row_label, b, problems) -> pd.DataFrame:
+def _error_table(failures, src, columns, orig_of, row_label, b, problems, known=frozenset()) -> pd.DataFrame:
     parts = []
     if failures is not None and len(failures):
         fc = failures
         # whole-column problems: missing columns
         colmiss = fc[fc["check"] == "column_in_dataframe"]
+        unused = _unused_columns(orig_of, set(b.columns) | set(known)) if len(colmiss) else ("", "")
         for name in colmiss["failure_case"].tolist():
             parts.append(pd.DataFrame([dict(
                 row=pd.NA, column=name, value=pd.NA, check="column present", kind="missing column",
                 message_en=f"column {name!r} required by the spec is not in the data; add it or fix "
-                           "the spelling of its header",
-                message_vi=f"thiếu cột {name!r} mà đặc tả yêu cầu; hãy bổ sung cột hoặc sửa tên cột",
+                           f"the spelling of its header{unused[0]}",
+                message_vi=f"thiếu cột {name!r} mà đặc tả yêu cầu; hãy bổ sung cột hoặc sửa tên cột{unused[1]}",
                 _pos=-1)]))
         cells = fc[(fc["check"] != "column_in_dataframe") & fc["index"].notna()]
         for (col, chk), g in cells.groupby(["column", "check"], sort=False):
