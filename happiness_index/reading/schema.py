@@ -159,7 +159,13 @@ def _list_rows(items: list, vi: bool = False, limit: int = 5) -> str:
     k = len(items) - limit
     if k <= 0:
         return shown
-    return f"{shown} và {k} dòng khác (tổng {len(items)})" if vi else f"{shown} and {k} more ({len(items)} in all)"
+    return (f"{shown} và {_vi_int(k)} dòng khác (tổng {_vi_int(len(items))})" if vi
+            else f"{shown} and {k} more ({len(items)} in all)")
+
+
+def _vi_int(n) -> str:
+    """A count in the Vietnamese format: 3.400 (a dot groups thousands)."""
+    return f"{int(n):,}".replace(",", ".")
 
 
 def format_codes(codes) -> str:
@@ -301,7 +307,7 @@ class ValidationReport:
         note = ""
         if len(self.coercions):
             k = len(self.coercions)
-            note = (f"\n  ghi chú: {k} ô được chuyển đổi kiểu (số lưu dạng chữ, ô chữ trống); không phải lỗi"
+            note = (f"\n  ghi chú: {_vi_int(k)} ô được chuyển đổi kiểu (số lưu dạng chữ, ô chữ trống); không phải lỗi"
                     if vi else
                     f"\n  note: {_plural(k, 'cell was', 'cells were')} read by coercion (numbers stored as text, "
                     "blank text); not errors")
@@ -314,25 +320,31 @@ class ValidationReport:
                      "(declared)")
         if self.blank_rows_dropped:
             k = self.blank_rows_dropped
-            note += (f"\n  ghi chú: {k} dòng trống ở cuối tệp (chỉ có dấu phân cách) đã được bỏ; không phải "
+            note += (f"\n  ghi chú: {_vi_int(k)} dòng trống ở cuối tệp (chỉ có dấu phân cách) đã được bỏ; không phải "
                      "người trả lời" if vi else
                      f"\n  note: {_plural(k, 'blank row', 'blank rows')} at the end of the file (only "
                      "delimiters) were dropped; not respondents")
         if self.ok:
-            return (f"Đã kiểm tra {self.n_rows} dòng theo đặc tả {self.spec_name!r}: không có lỗi"
+            return (f"Đã kiểm tra {_vi_int(self.n_rows)} dòng theo đặc tả {self.spec_name!r}: không có lỗi"
                     if vi else
                     f"{_plural(self.n_rows, 'row', 'rows')} checked against spec {self.spec_name!r}: no problems"
                     ) + note
         s = self.summary(lang)
         npb, nrows = len(self.errors), self.n_problem_rows
         if vi:
-            head = f"{npb} lỗi ở {nrows} trong {self.n_rows} dòng (đặc tả {self.spec_name!r}):"
+            head = (f"{_vi_int(npb)} lỗi ở {_vi_int(nrows)} trong {_vi_int(self.n_rows)} dòng (đặc tả "
+                    f"{self.spec_name!r}):" if nrows else
+                    f"{_vi_int(npb)} lỗi về cột hoặc tệp, không thuộc dòng nào ({_vi_int(self.n_rows)} dòng; "
+                    f"đặc tả {self.spec_name!r}):")
+            s["n"] = [_vi_int(n) for n in s["n"]]
             s["kind"] = [KIND_VI.get(k, k) for k in s["kind"]]
             s["check"] = [_check_vi(c) for c in s["check"]]
             h = ("loại lỗi", "cột", "kiểm tra", "số lỗi", "dòng")
         else:
             head = (f"{_plural(npb, 'problem', 'problems')} in {nrows} of {_plural(self.n_rows, 'row', 'rows')} "
-                    f"(spec {self.spec_name!r}):")
+                    f"(spec {self.spec_name!r}):" if nrows else
+                    f"{_plural(npb, 'problem', 'problems')} with columns or the file, in no particular row "
+                    f"({_plural(self.n_rows, 'row', 'rows')}; spec {self.spec_name!r}):")
             h = ("kind", "column", "check", "n", "rows")
         w_kind = max(len(h[0]), s["kind"].str.len().max())
         w_col = max(len(h[1]), s["column"].astype(str).str.len().max())
