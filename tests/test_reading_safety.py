@@ -530,3 +530,14 @@ def test_missing_column_names_the_file_columns_the_spec_does_not_use():
     assert "'Quyền số'" in e["message_vi"] and "đặc tả không dùng" in e["message_vi"]
     rep = validate_survey(good.drop(columns=["w"]), SPEC)  # nothing to rename: no list
     assert "does not use" not in rep.errors["message_en"].iloc[0]
+
+
+def test_missing_optional_reader_says_how_to_install_it_from_a_clone(monkeypatch):
+    """README's quick start installs without the [io] extra: a .sav then names the fix."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyreadstat", None)  # as if not installed
+    with pytest.raises(DataFileError) as ei:
+        read_survey(BAD / "user_missing.sav")
+    msg = str(ei.value)
+    assert "'pyreadstat'" in msg and 'pip install ".[io]"' in msg and '"happiness_index[io]"' in msg
