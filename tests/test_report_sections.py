@@ -320,3 +320,15 @@ def test_annex_names_the_lonely_psu_rule_and_calibration_in_the_report_language(
     assert "rule fail" in en and "weights: raking;" in en
     res["provenance"]["lonely_psu"] = "some_future_rule"  # unknown: shown as given, never a KeyError
     assert "some_future_rule" in " ".join(annex_section(res, "vi").blocks[0].items)
+
+
+def test_communes_intro_when_no_estimate_is_publishable(full):
+    """'Có 0 ước lượng đủ tin cậy …' read oddly (the bundled example publishes none): say 'none'."""
+    res = copy.deepcopy(full.results)
+    for row in res["communes"]:
+        row["publishable"] = False
+    vi, en = render_markdown(res, "vi"), render_markdown(res, "en")
+    assert "Chưa có ước lượng nào đủ tin cậy để công bố" in vi and "Có 0 ước lượng" not in vi
+    assert "None of the estimates is precise enough to publish" in en
+    res["communes"][0]["publishable"] = True
+    assert "Có 1 ước lượng đủ tin cậy để công bố" in render_markdown(res, "vi")
