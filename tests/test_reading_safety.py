@@ -541,3 +541,10 @@ def test_missing_optional_reader_says_how_to_install_it_from_a_clone(monkeypatch
         read_survey(BAD / "user_missing.sav")
     msg = str(ei.value)
     assert "'pyreadstat'" in msg and 'pip install ".[io]"' in msg and '"happiness_index[io]"' in msg
+
+
+def test_detected_separator_warning_gives_the_command_line_flag(tmp_path):
+    p = tmp_path / "s.csv"
+    p.write_text("a;b\n1;2\n", encoding="utf-8")
+    with pytest.warns(hi.HappinessIndexWarning, match=r"--sep ';'"):
+        read_survey(p)

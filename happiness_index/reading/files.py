@@ -859,7 +859,7 @@ def _read_csv(raw: bytes, name: str, ext: str, kw: dict, o: TextOptions, attrs: 
     if not given and sep != default:
         warnings.warn(f"{name}: fields are separated by {_delim_name(sep)}, not "
                       f"{_delim_name(default)}; the file was read with sep={sep!r} (pass sep= "
-                      "to choose it yourself and silence this message)",
+                      f"to choose it yourself and silence this message; on the command line: --sep {sep!r})",
                       HappinessIndexWarning, stacklevel=4)
     structural = bool(_STRUCTURAL & kw.keys()) or len(sep) != 1
     if not structural:
