@@ -548,3 +548,20 @@ def test_detected_separator_warning_gives_the_command_line_flag(tmp_path):
     p.write_text("a;b\n1;2\n", encoding="utf-8")
     with pytest.warns(hi.HappinessIndexWarning, match=r"--sep ';'"):
         read_survey(p)
+
+
+def test_normalised_design_codes_keep_the_column_dtype():
+    """The clean commune column stays the file's text dtype (NaN, not pd.NA, for a blank) and a
+    mixed Excel column keeps its numbers as numbers."""
+    import unicodedata
+
+    good = pd.read_csv(BAD / "good.csv")
+    d = good.assign(commune_name=[unicodedata.normalize("NFD", v) + " " for v in good["commune_name"]])
+    rep = validate_survey(d, SPEC)
+    assert rep.ok and rep.data["commune_name"].dtype == d["commune_name"].dtype
+    assert rep.data["commune_name"].iloc[0] == unicodedata.normalize("NFC", good["commune_name"].iloc[0])
+    mixed = good.assign(village=good["village"].astype(object))
+    mixed.loc[0, "village"] = f" {good['village'].iloc[0]} "
+    rep = validate_survey(mixed, SPEC)
+    assert rep.ok and rep.data["village"].iloc[0] == str(good["village"].iloc[0])
+    assert rep.data["village"].iloc[1] == good["village"].iloc[1] and not isinstance(rep.data["village"].iloc[1], str)

@@ -469,6 +469,17 @@ def _key(s: pd.Series) -> pd.Series:
     return pd.Series(arr[codes], index=s.index, dtype="string")
 
 
+def _norm_design_text(s: pd.Series) -> pd.Series:
+    """Text cells NFC + trimmed, in the column's own dtype (numbers of a mixed column untouched)."""
+    if s.dtype != object:
+        return _norm_text(s).astype(s.dtype)
+    is_str = s.map(lambda x: isinstance(x, str), na_action="ignore").fillna(False).to_numpy(dtype=bool)
+    out = s.copy()
+    if is_str.any():
+        out[is_str] = _norm_text(s[is_str]).astype(object).to_numpy()
+    return out
+
+
 def _name_key(s: pd.Series) -> pd.Series:
     return _norm_text(s)
 
@@ -1222,7 +1233,7 @@ def _clean(data, src, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
             out[key] = work.pop(key).set_axis(data.index)   # numbers stored as text, converted
         elif key in design_text and not (pd.api.types.is_numeric_dtype(src[key].dtype)
                                          or pd.api.types.is_bool_dtype(src[key].dtype)):
-            out[key] = _norm_text(src[key]).set_axis(data.index)
+            out[key] = _norm_design_text(src[key]).set_axis(data.index)
         else:
             out[key] = src[key].copy()
     return pd.DataFrame(out, index=data.index, copy=False)
