@@ -570,7 +570,7 @@ def test_example_run_file_is_valid_and_complete():
     assert s["read_survey"] == {"sep": ";"} and s["read_previous"] == {"sep": ";", "sheet": "2023"}
     assert s["read_frame"] == {}
     assert s["report_config"]["place"] == "Yên Bái" and set(s["report_config"]) == {
-        "issuing_body", "document_number", "place", "signer_title"}
+        "parent_body", "issuing_body", "document_number", "place", "signer_title"}
 
 
 @pytest.mark.parametrize("text,needle", [
@@ -782,3 +782,16 @@ def test_ctrl_c_during_the_report_write_exits_130_and_keeps_the_old_report(examp
     assert r.returncode == 130 and "interrupted" in r.stderr
     assert {p.name: p.read_bytes() for p in rep.iterdir()} == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
+
+
+def test_run_file_report_table_takes_the_parent_body_and_signer_name(tmp_path):
+    """An office that issues the report itself (a Cục) names the body above it; without
+    parent_body its own name appeared under the default parent 'Cục Thống kê tỉnh Yên Bái'."""
+    from happiness_index.report.cli import load_run_file
+
+    p = tmp_path / "run.toml"
+    p.write_text('[report]\nparent_body = "Tổng cục Thống kê"\nissuing_body = "Cục Thống kê tỉnh Yên Bái"\n'
+                 'signer_name = "Nguyễn Văn A"\n', encoding="utf-8")
+    assert load_run_file(p)["report"] == {"parent_body": "Tổng cục Thống kê",
+                                          "issuing_body": "Cục Thống kê tỉnh Yên Bái",
+                                          "signer_name": "Nguyễn Văn A"}

@@ -108,7 +108,7 @@ def test_missing_optional_reader(tmp_path, monkeypatch, ext, module):
     p = tmp_path / f"x{ext}"
     p.write_bytes(b"not really")
     monkeypatch.setitem(sys.modules, module, None)  # import now raises ImportError
-    with pytest.raises(DataFileError, match=r"pip install happiness_index\[io\]"):
+    with pytest.raises(DataFileError, match=r"pip install \"happiness_index\[io\]\"(.|\n)*pip install \"\.\[io\]\""):
         read_survey(p)
 
 

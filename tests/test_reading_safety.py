@@ -79,6 +79,7 @@ def test_vietnamese_thousands_never_give_a_silently_wrong_index(tmp_path):
             read_survey(p)
     msg = str(ei.value)
     assert "'weight'" in msg and "'1.925'" in msg and "thousands='.'" in msg
+    assert "--decimal , --thousands ." in msg  # the fix for a command-line user too
     # decimal=',' alone: '1.925' does not read (before the fix it became 1.925 in validation)
     with pytest.raises(DataFileError, match=r"'weight'.*'1\.925'.*thousands='\.'"):
         read_survey(p, sep=";", decimal=",")
@@ -474,3 +475,93 @@ def test_numbers_are_read_right_or_refused_never_wrong(tmp_path_factory, values,
         assert shapes <= {"integer", "dot groups", "comma groups"}, (cells, got)
         return
     np.testing.assert_allclose(got, values, rtol=0, atol=1e-9)
+
+
+def test_decimal_comma_text_is_named_with_its_fix():
+    """'19,25' typed as text (an Excel export in the Vietnamese locale) is reported as a
+    decimal comma with the fix, in both languages, and read when the format says so."""
+    good = pd.read_csv(BAD / "good.csv")
+    d = good.assign(w=good["w"].astype(object))
+    d.loc[2, "w"] = "19,25"
+    d.loc[4, "w"] = "1.925,5"
+    rep = validate_survey(d, SPEC)
+    assert rep.errors[["row", "column", "kind"]].values.tolist() == [[3, "w", "decimal comma"],
+                                                                     [5, "w", "decimal comma"]]
+    e = rep.errors.iloc[0]
+    assert "decimal comma" in e["message_en"] and "--decimal ," in e["message_en"]
+    assert "dấu phẩy thập phân" in e["message_vi"]
+    assert "số có dấu phẩy thập phân" in rep.format_summary("vi")
+    d.attrs.update(decimal=",", thousands=".", number_format="declared")
+    rep = validate_survey(d, SPEC)
+    assert rep.ok and rep.data["w"].iloc[2] == 19.25 and rep.data["w"].iloc[4] == 1925.5
+
+
+def test_design_codes_in_two_spellings_are_one_commune_in_the_clean_data():
+    """A commune typed in decomposed form (NFD) and with trailing spaces on some rows passes
+    validation as the same commune; the clean data must then hold one spelling (NFC, trimmed),
+    so that estimation does not split it into two strata or domains."""
+    import unicodedata
+
+    good = pd.read_csv(BAD / "good.csv")
+    names = good["commune_name"].astype(str)
+    odd = good.index % 2 == 1
+    d = good.assign(commune="Xã " + names, commune_name=names)
+    d.loc[odd, "commune"] = [unicodedata.normalize("NFD", v) + "  " for v in d.loc[odd, "commune"]]
+    d.loc[odd, "commune_name"] = [" " + unicodedata.normalize("NFD", v) for v in d.loc[odd, "commune_name"]]
+    before = d.copy()
+    rep = validate_survey(d, SPEC)
+    assert rep.ok
+    pd.testing.assert_frame_equal(d, before)  # the input is untouched
+    for col in ("commune", "commune_name"):
+        got = rep.data[col]
+        assert got.nunique() == names.nunique()
+        assert all(unicodedata.is_normalized("NFC", v) and v == v.strip() for v in got)
+    assert rep.data["commune"].iloc[1] == "Xã " + names.iloc[1]
+
+
+def test_missing_column_names_the_file_columns_the_spec_does_not_use():
+    """Headers in the office's own words: the message lists them, so the fix is a rename."""
+    good = pd.read_csv(BAD / "good.csv")
+    d = good.rename(columns={"w": "Quyền số"})
+    rep = validate_survey(d, SPEC)
+    e = rep.errors[rep.errors["kind"] == "missing column"].iloc[0]
+    assert e["column"] == "w"
+    assert "'Quyền số'" in e["message_en"] and "does not use" in e["message_en"]
+    assert "'Quyền số'" in e["message_vi"] and "đặc tả không dùng" in e["message_vi"]
+    rep = validate_survey(good.drop(columns=["w"]), SPEC)  # nothing to rename: no list
+    assert "does not use" not in rep.errors["message_en"].iloc[0]
+
+
+def test_missing_optional_reader_says_how_to_install_it_from_a_clone(monkeypatch):
+    """README's quick start installs without the [io] extra: a .sav then names the fix."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyreadstat", None)  # as if not installed
+    with pytest.raises(DataFileError) as ei:
+        read_survey(BAD / "user_missing.sav")
+    msg = str(ei.value)
+    assert "'pyreadstat'" in msg and 'pip install ".[io]"' in msg and '"happiness_index[io]"' in msg
+
+
+def test_detected_separator_warning_gives_the_command_line_flag(tmp_path):
+    p = tmp_path / "s.csv"
+    p.write_text("a;b\n1;2\n", encoding="utf-8")
+    with pytest.warns(hi.HappinessIndexWarning, match=r"--sep ';'"):
+        read_survey(p)
+
+
+def test_normalised_design_codes_keep_the_column_dtype():
+    """The clean commune column stays the file's text dtype (NaN, not pd.NA, for a blank) and a
+    mixed Excel column keeps its numbers as numbers."""
+    import unicodedata
+
+    good = pd.read_csv(BAD / "good.csv")
+    d = good.assign(commune_name=[unicodedata.normalize("NFD", v) + " " for v in good["commune_name"]])
+    rep = validate_survey(d, SPEC)
+    assert rep.ok and rep.data["commune_name"].dtype == d["commune_name"].dtype
+    assert rep.data["commune_name"].iloc[0] == unicodedata.normalize("NFC", good["commune_name"].iloc[0])
+    mixed = good.assign(village=good["village"].astype(object))
+    mixed.loc[0, "village"] = f" {good['village'].iloc[0]} "
+    rep = validate_survey(mixed, SPEC)
+    assert rep.ok and rep.data["village"].iloc[0] == str(good["village"].iloc[0])
+    assert rep.data["village"].iloc[1] == good["village"].iloc[1] and not isinstance(rep.data["village"].iloc[1], str)

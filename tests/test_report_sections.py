@@ -309,3 +309,28 @@ def test_markdown_keeps_character_references_whole(full):
     assert markdown_text("&#x27; typed") == "&amp;\\#x27; typed"      # typed text stays text
     md = render_markdown(full.results, "en")
     assert "&\\#" not in md and "Holm&#x27;s method" in md
+
+
+def test_annex_names_the_lonely_psu_rule_and_calibration_in_the_report_language():
+    """The Vietnamese annex says what 'fail' and 'raking' mean, not the bare English option names."""
+    from happiness_index.report.annex import annex_section
+
+    res = {"provenance": {"lonely_psu": "fail"}, "weighting": {"method": "calibrate:raking", "converged": True}}
+    vi = " ".join(annex_section(res, "vi").blocks[0].items)
+    assert "quy tắc dừng và báo lỗi (fail)" in vi and "điều chỉnh lặp theo từng biên (raking)" in vi
+    en = " ".join(annex_section(res, "en").blocks[0].items)
+    assert "rule fail" in en and "weights: raking;" in en
+    res["provenance"]["lonely_psu"] = "some_future_rule"  # unknown: shown as given, never a KeyError
+    assert "some_future_rule" in " ".join(annex_section(res, "vi").blocks[0].items)
+
+
+def test_communes_intro_when_no_estimate_is_publishable(full):
+    """'Có 0 ước lượng đủ tin cậy …' read oddly (the bundled example publishes none): say 'none'."""
+    res = copy.deepcopy(full.results)
+    for row in res["communes"]:
+        row["publishable"] = False
+    vi, en = render_markdown(res, "vi"), render_markdown(res, "en")
+    assert "Chưa có ước lượng nào đủ tin cậy để công bố" in vi and "Có 0 ước lượng" not in vi
+    assert "No estimate is precise enough to publish" in en and "None" not in en
+    res["communes"][0]["publishable"] = True
+    assert "Có 1 ước lượng đủ tin cậy để công bố" in render_markdown(res, "vi")

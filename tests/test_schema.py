@@ -443,6 +443,21 @@ def test_summary_counts_distinct_rows_and_plurals():
     assert "1 problem in 1 of 1 row (" in validate_survey(one, SPEC).format_summary()
 
 
+def test_vietnamese_summary_counts_in_vietnamese_format_and_column_problems_in_no_row():
+    """Counts of thousands are written 3.400 in Vietnamese; whole-column problems are not
+    'in 0 of N rows'."""
+    df = _read("good.csv")
+    big = pd.concat([df] * 150, ignore_index=True)
+    big["id"] = np.arange(1, len(big) + 1)
+    rep = validate_survey(big, SPEC)
+    assert rep.ok and rep.format_summary("vi").startswith("Đã kiểm tra 1.200 dòng")
+    assert rep.format_summary("en").startswith("1200 rows checked")
+    bad = big.drop(columns=["q2"])
+    vi, en = validate_survey(bad, SPEC).format_summary("vi"), validate_survey(bad, SPEC).format_summary("en")
+    assert vi.startswith("1 lỗi về cột hoặc tệp, không thuộc dòng nào (1.200 dòng") and " ở 0 " not in vi
+    assert en.startswith("1 problem with columns or the file, in no particular row (1200 rows") and "in 0 of" not in en
+
+
 def test_vietnamese_summary_translates_headers_kinds_and_checks():
     df = _read("good.csv")
     df.loc[1, "q1"] = 7

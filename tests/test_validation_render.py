@@ -64,6 +64,7 @@ FAULTS = {
     "title row": lambda d: d.set_axis(["Khảo sát"] + [f"Unnamed: {i}" for i in range(1, len(d.columns))], axis=1),
     "coercion": lambda d: _set(d, 0, "q1", " 4 "),
     "ambiguous number": lambda d: _set(d, 6, "w", "1.925"),
+    "decimal comma": lambda d: _set(d, 7, "w", "19,25"),
     "no respondents": lambda d: d.iloc[:0],
 }
 ID_STYLES = ("int", "str", "none", "float")

@@ -74,7 +74,8 @@ _FORMATS = ((re.compile(rb"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),
 #: Field delimiters tried, in this order of preference, when a text file is read without ``sep``.
 CSV_DELIMITERS = (",", ";", "\t", "|")
 
-_INSTALL = "install the optional readers with: pip install happiness_index[io]"
+_INSTALL = ("install the optional readers with: pip install \"happiness_index[io]\" (from a clone of the "
+            "repository: pip install \".[io]\")")
 # read_csv options that change which line is the header or how lines are split into fields;
 # when the caller passes one of them the field-count check is left to pandas.
 _STRUCTURAL = frozenset({"header", "names", "skiprows", "comment", "index_col", "usecols",
@@ -868,7 +869,7 @@ def _read_csv(raw: bytes, name: str, ext: str, kw: dict, o: TextOptions, attrs: 
     if not given and sep != default:
         warnings.warn(f"{name}: fields are separated by {_delim_name(sep)}, not "
                       f"{_delim_name(default)}; the file was read with sep={sep!r} (pass sep= "
-                      "to choose it yourself and silence this message)",
+                      f"to choose it yourself and silence this message; on the command line: --sep {sep!r})",
                       HappinessIndexWarning, stacklevel=4)
     structural = bool(_STRUCTURAL & kw.keys()) or len(sep) != 1
     if not structural:

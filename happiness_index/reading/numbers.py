@@ -141,8 +141,9 @@ def locale_problem(column: str, found: dict, decimal: str, thousands: str | None
         return (f"column {column!r}: values such as {ex} could be {as_thou} (a '.' thousands separator, "
                 f"as Excel writes numbers in the Vietnamese locale) or {first} (a decimal point); the "
                 "file does not say which. Declare the number format: read_survey(path, decimal=',', "
-                "thousands='.') for the Vietnamese Excel format, or read_survey(path, decimal='.') "
-                "when '.' is the decimal point")
+                "thousands='.') (on the command line: --decimal , --thousands .) for the Vietnamese "
+                "Excel format, or read_survey(path, decimal='.') (--decimal .) when '.' is the decimal "
+                "point")
     if not bad:
         return None
     ex = "; ".join(f"{s} {', '.join(repr(v) for v in shapes[s])}" for s in bad)
@@ -155,12 +156,14 @@ def locale_problem(column: str, found: dict, decimal: str, thousands: str | None
 
 def _hint(bad: list, shapes: dict) -> str:
     if "dot-comma" in bad or ("comma decimal" in shapes and "dot groups" in shapes):
-        return "They look like the Vietnamese Excel format: pass decimal=',', thousands='.'"
+        return ("They look like the Vietnamese Excel format: pass decimal=',', thousands='.' (on the command "
+                "line: --decimal , --thousands .)")
     if "comma-dot" in bad:
-        return "They look like the English format with thousands: pass decimal='.', thousands=','"
+        return ("They look like the English format with thousands: pass decimal='.', thousands=',' (on the "
+                "command line: --decimal . --thousands ,)")
     if "comma decimal" in bad or "comma groups" in bad:
         return ("They look like decimal commas: pass decimal=',' (and thousands='.' if '.' separates "
-                "thousands)")
+                "thousands; on the command line: --decimal , --thousands .)")
     if "dot decimal" in bad:
         return ("A '.' followed by other than three digits cannot be a thousands separator: check the "
                 "values, or pass decimal='.' if '.' is the decimal point")

@@ -40,6 +40,9 @@ empty item                     an item of the index whose column has no answer i
 ambiguous number               text such as ``"1.925"`` in a numeric column of a frame whose
                                number format is unknown (not read by ``read_survey``; text
                                cells of a workbook): 1925 or 1.925? Not converted; reported
+decimal comma                  text such as ``"19,25"`` (a decimal comma) in a numeric column
+                               read with a decimal point (a text cell of a workbook, a CSV read
+                               without ``decimal=','``): named as such, with the fix
 header row                     most column names blank ("Unnamed: 3") and spec columns
                                missing: the names are below a title row (``header_row=``)
 =============================  ==============================================================
@@ -68,7 +71,7 @@ import pandas as pd
 
 from ..errors import SchemaError, SpecError
 from ..questionnaire.spec import IndexSpec
-from .numbers import EXCEL_ERRORS, parse_number_text
+from .numbers import EXCEL_ERRORS, NUMBER_SHAPES, parse_number_text
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -95,7 +98,7 @@ KIND_VI = {
     "commune without respondents": "xã không có người trả lời", "no respondents": "không có người trả lời",
     "boolean column": "cột kiểu đúng/sai", "excel error": "giá trị lỗi Excel",
     "empty item": "câu hỏi không có trả lời", "header row": "dòng tên cột",
-    "ambiguous number": "số có thể hiểu hai cách",
+    "ambiguous number": "số có thể hiểu hai cách", "decimal comma": "số có dấu phẩy thập phân",
     COERCION_KIND: "chuyển đổi kiểu (ghi chú)",
 }
 #: Vietnamese names of the fixed-name checks.
@@ -108,7 +111,7 @@ CHECK_VI = {
     "not a Boolean column": "không phải cột đúng/sai", "commune has respondents": "xã có người trả lời",
     "read as number": "đọc thành số", "not an Excel error": "không phải lỗi Excel",
     "item has answers": "câu hỏi có trả lời", "column names on the header row": "tên cột ở dòng tiêu đề",
-    "unambiguous number": "số không mơ hồ",
+    "unambiguous number": "số không mơ hồ", "decimal point": "dấu chấm thập phân",
 }
 
 
@@ -156,7 +159,13 @@ def _list_rows(items: list, vi: bool = False, limit: int = 5) -> str:
     k = len(items) - limit
     if k <= 0:
         return shown
-    return f"{shown} và {k} dòng khác (tổng {len(items)})" if vi else f"{shown} and {k} more ({len(items)} in all)"
+    return (f"{shown} và {_vi_int(k)} dòng khác (tổng {_vi_int(len(items))})" if vi
+            else f"{shown} and {k} more ({len(items)} in all)")
+
+
+def _vi_int(n) -> str:
+    """A count in the Vietnamese format: 3.400 (a dot groups thousands)."""
+    return f"{int(n):,}".replace(",", ".")
 
 
 def format_codes(codes) -> str:
@@ -298,7 +307,7 @@ class ValidationReport:
         note = ""
         if len(self.coercions):
             k = len(self.coercions)
-            note = (f"\n  ghi chú: {k} ô được chuyển đổi kiểu (số lưu dạng chữ, ô chữ trống); không phải lỗi"
+            note = (f"\n  ghi chú: {_vi_int(k)} ô được chuyển đổi kiểu (số lưu dạng chữ, ô chữ trống); không phải lỗi"
                     if vi else
                     f"\n  note: {_plural(k, 'cell was', 'cells were')} read by coercion (numbers stored as text, "
                     "blank text); not errors")
@@ -311,25 +320,31 @@ class ValidationReport:
                      "(declared)")
         if self.blank_rows_dropped:
             k = self.blank_rows_dropped
-            note += (f"\n  ghi chú: {k} dòng trống ở cuối tệp (chỉ có dấu phân cách) đã được bỏ; không phải "
+            note += (f"\n  ghi chú: {_vi_int(k)} dòng trống ở cuối tệp (chỉ có dấu phân cách) đã được bỏ; không phải "
                      "người trả lời" if vi else
                      f"\n  note: {_plural(k, 'blank row', 'blank rows')} at the end of the file (only "
                      "delimiters) were dropped; not respondents")
         if self.ok:
-            return (f"Đã kiểm tra {self.n_rows} dòng theo đặc tả {self.spec_name!r}: không có lỗi"
+            return (f"Đã kiểm tra {_vi_int(self.n_rows)} dòng theo đặc tả {self.spec_name!r}: không có lỗi"
                     if vi else
                     f"{_plural(self.n_rows, 'row', 'rows')} checked against spec {self.spec_name!r}: no problems"
                     ) + note
         s = self.summary(lang)
         npb, nrows = len(self.errors), self.n_problem_rows
         if vi:
-            head = f"{npb} lỗi ở {nrows} trong {self.n_rows} dòng (đặc tả {self.spec_name!r}):"
+            head = (f"{_vi_int(npb)} lỗi ở {_vi_int(nrows)} trong {_vi_int(self.n_rows)} dòng (đặc tả "
+                    f"{self.spec_name!r}):" if nrows else
+                    f"{_vi_int(npb)} lỗi về cột hoặc tệp, không thuộc dòng nào ({_vi_int(self.n_rows)} dòng; "
+                    f"đặc tả {self.spec_name!r}):")
+            s["n"] = [_vi_int(n) for n in s["n"]]
             s["kind"] = [KIND_VI.get(k, k) for k in s["kind"]]
             s["check"] = [_check_vi(c) for c in s["check"]]
             h = ("loại lỗi", "cột", "kiểm tra", "số lỗi", "dòng")
         else:
             head = (f"{_plural(npb, 'problem', 'problems')} in {nrows} of {_plural(self.n_rows, 'row', 'rows')} "
-                    f"(spec {self.spec_name!r}):")
+                    f"(spec {self.spec_name!r}):" if nrows else
+                    f"{_plural(npb, 'problem', 'problems')} with columns or the file, in no particular row "
+                    f"({_plural(self.n_rows, 'row', 'rows')}; spec {self.spec_name!r}):")
             h = ("kind", "column", "check", "n", "rows")
         w_kind = max(len(h[0]), s["kind"].str.len().max())
         w_col = max(len(h[1]), s["column"].astype(str).str.len().max())
@@ -407,6 +422,15 @@ def ambiguous_text(s: pd.Series) -> np.ndarray:
     return parse_number_text(txt.astype(object).where(txt.notna(), None), None)[1]
 
 
+def decimal_comma_text(s: pd.Series) -> np.ndarray:
+    """Text cells shaped as a number with a decimal comma (``19,25``, ``1.925,50``)."""
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return np.zeros(len(s), dtype=bool)
+    txt = s.astype("string").str.strip()
+    shape = NUMBER_SHAPES["comma decimal"].pattern + "|" + NUMBER_SHAPES["dot-comma"].pattern
+    return txt.str.fullmatch(shape).fillna(False).to_numpy(dtype=bool)
+
+
 def _nonblank(s: pd.Series) -> np.ndarray:
     """Cells that hold something: not missing and not blank text."""
     out = s.notna().to_numpy(dtype=bool)
@@ -466,6 +490,17 @@ def _psu_reused(pid: np.ndarray, sid: np.ndarray) -> bool:
     first = np.full(int(p.max()) + 1, -1, dtype=np.int64)
     first[p[::-1]] = st[::-1]  # the stratum of each PSU's first row (the last write wins)
     return bool((st != first[p]).any())  # no sort: one pass
+
+
+def _norm_design_text(s: pd.Series) -> pd.Series:
+    """Text cells NFC + trimmed, in the column's own dtype (numbers of a mixed column untouched)."""
+    if s.dtype != object:
+        return _norm_text(s).astype(s.dtype)
+    is_str = s.map(lambda x: isinstance(x, str), na_action="ignore").fillna(False).to_numpy(dtype=bool)
+    out = s.copy()
+    if is_str.any():
+        out[is_str] = _norm_text(s[is_str]).astype(object).to_numpy()
+    return out
 
 
 def _name_key(s: pd.Series) -> pd.Series:
@@ -699,6 +734,11 @@ class _Validation:
             if amb.any():
                 bad = bad & ~amb
                 self._check_ambiguous(key, amb)
+        if bad is not None and bad.any() and (self.number_format is None or self.number_format[0] != ","):
+            comma = decimal_comma_text(s) & bad
+            if comma.any():
+                bad = bad & ~comma
+                self._check_decimal_comma(key, comma)
         if bad is not None and bad.any():
             mask = pd.Series(~bad, copy=False)
             ocol = self.orig_of[key]
@@ -709,6 +749,22 @@ class _Validation:
                                         "hãy nhập mã số (hoặc để trống nếu thiếu)"]),
                          ignore_na=False)
         return self.work[key]
+
+    def _check_decimal_comma(self, key: str, comma: np.ndarray) -> None:
+        """Numbers typed with a decimal comma (``19,25``) in a file read with a decimal point
+        (an Excel cell formatted as text, a CSV read without ``decimal=','``): named as such."""
+        mask = pd.Series(~comma, copy=False)
+        ocol = self.orig_of[key]
+        self.b.check(key, "decimal point", "decimal comma", lambda s, m=mask: m.reindex(s.index),
+                     _series_words(["value ", _vals, f" in column {ocol!r} is a number written with a decimal "
+                                    "comma, stored as text; convert the column to numbers in Excel (or replace "
+                                    "',' by '.'), or save the sheet as CSV and read it with --decimal , "
+                                    "(read_survey(path, decimal=','))"],
+                                   ["giá trị ", _vals, f" ở cột {ocol!r} là số viết với dấu phẩy thập phân, "
+                                    "lưu dạng chữ; hãy chuyển cột sang dạng số trong Excel (hoặc thay ',' bằng "
+                                    "'.'), hoặc lưu trang tính thành CSV rồi đọc với --decimal , "
+                                    "(read_survey(path, decimal=','))"]),
+                     ignore_na=False)
 
     def _check_ambiguous(self, key: str, amb: np.ndarray) -> None:
         mask = pd.Series(~amb, copy=False)
@@ -974,7 +1030,7 @@ class _Validation:
             failures = exc.failure_cases
         del workdf
         errors = _error_table(failures, self.src, self.data.columns, self.orig_of, self.row_label, self.b,
-                              self.problems)
+                              self.problems, known=set(self.used_columns()))
         coer = (pd.concat(self.coercions, ignore_index=True).sort_values(["_pos"], kind="stable")
                 .drop(columns="_pos").reset_index(drop=True)[COERCION_COLUMNS]
                 if self.coercions else pd.DataFrame(columns=COERCION_COLUMNS))
@@ -1080,22 +1136,37 @@ def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
                                    " trong dàn chọn mẫu; hãy sửa mã thôn/tổ hoặc mã xã/phường"]))
 
 
+def _unused_columns(orig_of: dict, declared, limit: int = 8) -> tuple[str, str]:
+    """Message tail naming the file's columns that the spec does not use (English, Vietnamese):
+    a header in the office's own words ('Quyền số') is then easy to rename to the spec's."""
+    names = [str(o) for k, o in orig_of.items() if k not in declared]
+    if not names:
+        return "", ""
+    shown = ", ".join(repr(n) for n in names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit
+                                                         else "")
+    shown_vi = ", ".join(repr(n) for n in names[:limit]) + (f" và {len(names) - limit} cột khác"
+                                                            if len(names) > limit else "")
+    return (f" (columns of the file that the spec does not use: {shown}; rename the one that holds it)",
+            f" (các cột trong tệp mà đặc tả không dùng: {shown_vi}; hãy đổi tên cột chứa dữ liệu này)")
+
+
 #: Sort position of problems that concern a commune of the frame (after every row).
 _AFTER_ROWS = np.iinfo(np.int64).max
 
 
-def _error_table(failures, src, columns, orig_of, row_label, b, problems) -> pd.DataFrame:
+def _error_table(failures, src, columns, orig_of, row_label, b, problems, known=frozenset()) -> pd.DataFrame:
     parts = []
     if failures is not None and len(failures):
         fc = failures
         # whole-column problems: missing columns
         colmiss = fc[fc["check"] == "column_in_dataframe"]
+        unused = _unused_columns(orig_of, set(b.columns) | set(known)) if len(colmiss) else ("", "")
         for name in colmiss["failure_case"].tolist():
             parts.append(pd.DataFrame([dict(
                 row=pd.NA, column=name, value=pd.NA, check="column present", kind="missing column",
                 message_en=f"column {name!r} required by the spec is not in the data; add it or fix "
-                           "the spelling of its header",
-                message_vi=f"thiếu cột {name!r} mà đặc tả yêu cầu; hãy bổ sung cột hoặc sửa tên cột",
+                           f"the spelling of its header{unused[0]}",
+                message_vi=f"thiếu cột {name!r} mà đặc tả yêu cầu; hãy bổ sung cột hoặc sửa tên cột{unused[1]}",
                 _pos=-1)]))
         cells = fc[(fc["check"] != "column_in_dataframe") & fc["index"].notna()]
         for (col, chk), g in cells.groupby(["column", "check"], sort=False):
@@ -1133,7 +1204,8 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems) -> pd.
     out = pd.concat([p.astype({"row": object, "value": object}) for p in parts], ignore_index=True)
     # a cell that is an Excel error, or not a number, is reported once: not also as blank or
     # as an invalid code (precedence: Excel error, then not a number, then the rest)
-    rank = out["check"].map({"not an Excel error": 0, "is a number": 1, "unambiguous number": 1}) \
+    rank = out["check"].map({"not an Excel error": 0, "is a number": 1, "unambiguous number": 1,
+                            "decimal point": 1}) \
         .fillna(2).to_numpy()
     if (rank < 2).any():
         cell = (out["_pos"] >= 0) & (out["_pos"] < _AFTER_ROWS)
@@ -1153,10 +1225,16 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems) -> pd.
 def _clean(data, src, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
     """The cleaned copy: item columns typed, text numbers converted, names NFC; input untouched.
 
+    Text codes of the design columns (strata, PSU, commune, commune name, village) are NFC
+    normalised and trimmed, as validation compares them: ``'Âu Lâu '`` typed in decomposed
+    form and ``'Âu Lâu'`` are one commune in the estimates, as they were in the checks.
     Consumes ``work`` (columns are popped as they are converted, to bound peak memory).
     """
     out = {}
     item_of = {it.name: it for it in spec.items}
+    d = spec.design
+    design_text = {unicodedata.normalize("NFC", str(c)) for c in (d.strata, d.psu, d.commune, d.commune_name,
+                                                                  d.village) if c is not None}
     for key in orig_of:
         it = item_of.get(key)
         if it is not None and key in work:
@@ -1183,6 +1261,9 @@ def _clean(data, src, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
             out[key] = s
         elif key in numeric_keys and key in work and not pd.api.types.is_numeric_dtype(src[key].dtype):
             out[key] = work.pop(key).set_axis(data.index)   # numbers stored as text, converted
+        elif key in design_text and not (pd.api.types.is_numeric_dtype(src[key].dtype)
+                                         or pd.api.types.is_bool_dtype(src[key].dtype)):
+            out[key] = _norm_design_text(src[key]).set_axis(data.index)
         else:
             # pandas 3 copies on write: shared until either side is written; pandas 2 needs a real copy
             out[key] = src[key].copy(deep=int(pd.__version__.split(".")[0]) < 3)

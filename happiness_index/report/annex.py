@@ -41,10 +41,13 @@ def annex_section(results: Mapping, lang: str) -> Section:
     items.append(t("annex.seed_none") if seed is None else t("annex.seed", seed=str(seed)))
     rule = prov.get("lonely_psu")
     if rule:
-        items.append(t("annex.lonely_psu", rule=str(rule)))
+        key = f"lonely_rule.{rule}"
+        items.append(t("annex.lonely_psu", rule=t(key) if key in t else str(rule)))
     w = results.get("weighting")
     if w:
-        items.append(t("annex.calibration", method=str(w.get("method", "")).removeprefix("calibrate:"),
+        method = str(w.get("method", "")).removeprefix("calibrate:")
+        key = f"calibration_method.{method}"
+        items.append(t("annex.calibration", method=t(key) if key in t else method,
                        converged=t("word.yes") if w.get("converged") else t("word.no")))
     v = results.get("validation") or {}
     if v:

@@ -383,7 +383,7 @@ RUN_FILE_KEYS = {
 #: Sub-tables of ``[read]``: reader options of last year's survey and of the frame.
 READ_SUBTABLES = ("previous", "frame")
 #: Keys of the ``[report]`` table (the Word report's front matter), passed to ``run_annual``.
-REPORT_KEYS = ("issuing_body", "document_number", "place", "signer_title")
+REPORT_KEYS = ("parent_body", "issuing_body", "document_number", "place", "signer_title", "signer_name")
 
 
 def _line_of(text: str, key: str, table: str | None = None) -> str:

@@ -191,8 +191,9 @@ def _communes(c: _Ctx) -> Section | None:
             f.num(x.get("estimate")), f.ci(x.get("ci_low"), x.get("ci_high")), f.sign(x.get("diff_city_pp")),
             f.int(x.get("n")), pub])
     table = Table("communes", head, body, "l" + ("l" if codes else "") + "rrrrl")
-    intro = t("communes.intro", k=f.int(len(rows)), domains=lower_first(c.domain), published=f.int(k_pub),
-              not_published=f.int(len(rows) - k_pub), level=c.level)
+    intro = (t("communes.intro_none", k=f.int(len(rows)), domains=lower_first(c.domain)) if k_pub == 0 else
+             t("communes.intro", k=f.int(len(rows)), domains=lower_first(c.domain), published=f.int(k_pub),
+               not_published=f.int(len(rows) - k_pub), level=c.level))
     heading = t("section.domains", domain=lower_first(c.domain))
     return Section("communes", heading, [Paragraph(intro), table,
                                          Chart("chart_communes", t("chart.communes", domain=lower_first(c.domain)))])
