@@ -47,10 +47,17 @@ def main() -> None:
     for name, code in cases.items():
         t = timed(code, n)
         print(f"{name:30s} median {statistics.median(t):.3f} s   best {min(t):.3f} s   ({n} runs)")
-    probe = ("import sys; from happiness_index.report.cli import main; main(['--help']); "
-             f"print([m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)")
-    r = subprocess.run([sys.executable, "-c", probe], env={**os.environ, "PYTHONPATH": str(ROOT)},
-                       capture_output=True, text=True, check=True)
+    probe = (
+        "import sys; from happiness_index.report.cli import main; main(['--help']); "
+        f"print([m for m in {HEAVY!r} if m in sys.modules], file=sys.stderr)"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     print("heavy modules imported by --help:", r.stderr.strip())
 
 

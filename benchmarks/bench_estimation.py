@@ -209,8 +209,10 @@ def peak_mb(fn) -> float:
 
 def run(sizes, repeat: int, peers: bool = True) -> list[dict]:
     rows = []
-    print(f"load average {__import__('os').getloadavg()[0]:.1f}; python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
-          f"machine {platform.machine()}, {__import__('os').cpu_count()} cores")
+    print(
+        f"load average {__import__('os').getloadavg()[0]:.1f}; python {platform.python_version()}, numpy {np.__version__}, pandas {pd.__version__}, "
+        f"machine {platform.machine()}, {__import__('os').cpu_count()} cores"
+    )
     for n in sizes:
         t0 = time.perf_counter()
         df = make_survey(n)
@@ -231,7 +233,9 @@ def run(sizes, repeat: int, peers: bool = True) -> list[dict]:
             sec, cpu = time_it(fn, repeat)
             mb = peak_mb(fn)
             target = TARGETS.get(task)
-            flag = "" if target is None or n < 1_000_000 else ("  ok" if sec <= target and mb < 1024 else "  OVER TARGET")
+            flag = (
+                "" if target is None or n < 1_000_000 else ("  ok" if sec <= target and mb < 1024 else "  OVER TARGET")
+            )
             line = f"  {task:5s} {sec:9.4f} s  (cpu {cpu:7.4f} s)   peak {mb:8.1f} MB{flag}"
             row = {"n": n, "task": task, "seconds": sec, "cpu_seconds": cpu, "peak_mb": mb}
             for pname, ptasks in peer_sets.items():

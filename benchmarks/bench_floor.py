@@ -181,8 +181,13 @@ def r_tasks(n: int, repeat: int) -> dict | None:
         script = Path(tmp) / "bench.R"
         script.write_text(R_SCRIPT, encoding="utf-8")
         try:
-            out = subprocess.run(["Rscript", str(script), str(n), str(max(1, min(repeat, 3)))], capture_output=True,
-                                 text=True, timeout=1800, check=True).stdout
+            out = subprocess.run(
+                ["Rscript", str(script), str(n), str(max(1, min(repeat, 3)))],
+                capture_output=True,
+                text=True,
+                timeout=1800,
+                check=True,
+            ).stdout
         except (subprocess.SubprocessError, OSError) as exc:
             print(f"R survey: failed ({exc})")
             return None
@@ -227,8 +232,15 @@ def process_run(rows: int, repeat: int) -> dict:
         walls, cpus, info = [], [], {}
         for _ in range(repeat):
             t0 = time.perf_counter()
-            res = subprocess.run([sys.executable, "-c", CHILD, str(path), str(out)], capture_output=True, text=True,
-                                 env=env, cwd=tmp, timeout=600, check=False)  # not the caller's cwd first
+            res = subprocess.run(
+                [sys.executable, "-c", CHILD, str(path), str(out)],
+                capture_output=True,
+                text=True,
+                env=env,
+                cwd=tmp,
+                timeout=600,
+                check=False,
+            )  # not the caller's cwd first
             walls.append(time.perf_counter() - t0)
             if res.returncode != 0:
                 raise SystemExit(f"the process run failed:\n{res.stderr[-2000:]}")
@@ -249,9 +261,11 @@ def main(argv=None) -> None:
     ap.add_argument("--no-r", action="store_true", help="skip R survey")
     args = ap.parse_args(argv)
     load = os.getloadavg()
-    print(f"n = {args.rows:,}, indicators {args.dtype}, {args.repeat} repeats; python {sys.version.split()[0]}, "
-          f"numpy {np.__version__}, pandas {pd.__version__}; {os.cpu_count()} cores, load average "
-          f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    print(
+        f"n = {args.rows:,}, indicators {args.dtype}, {args.repeat} repeats; python {sys.version.split()[0]}, "
+        f"numpy {np.__version__}, pandas {pd.__version__}; {os.cpu_count()} cores, load average "
+        f"{load[0]:.1f} {load[1]:.1f} {load[2]:.1f}"
+    )
     df = make_survey(args.rows, args.dtype)
     print(f"data frame: {df.memory_usage(deep=True).sum() / 2**20:.0f} MB")
     peers = {"svy": svy_tasks(df), "R survey": None if args.no_r else r_tasks(args.rows, args.repeat)}
@@ -259,9 +273,14 @@ def main(argv=None) -> None:
     for task, fn in ours(df).items():
         m = measure(fn, args.repeat)
         target = TARGETS.get(task)
-        row = {"task": task, "seconds": round(m["wall"], 4), "cpu": round(m["cpu"], 4),
-               "peak_MB": round(m["peak_mb"], 1), "target": target if target else "",
-               "ok": ("yes" if m["wall"] <= target else "NO") if target else ""}
+        row = {
+            "task": task,
+            "seconds": round(m["wall"], 4),
+            "cpu": round(m["cpu"], 4),
+            "peak_MB": round(m["peak_mb"], 1),
+            "target": target if target else "",
+            "ok": ("yes" if m["wall"] <= target else "NO") if target else "",
+        }
         for name, tasks in peers.items():
             if tasks is None:
                 row[name] = "not installed" if name == "svy" else ("not run" if args.no_r else "not installed")
@@ -272,11 +291,19 @@ def main(argv=None) -> None:
         print(row, flush=True)
     if not args.no_process:
         p = process_run(args.rows, max(1, min(args.repeat, 3)))
-        print({"task": "process", "seconds": round(p["wall"], 3), "seconds_inside": round(p["seconds_inside"], 3),
-               "cpu": round(p["cpu"], 3),
-               "data_MB": round(p["data_mb"], 1), "peak_RSS_MB": round(p["maxrss_mb"], 1),
-               "RSS/data": round(p["rss_over_data"], 2), "target": "<= 3 s, <= 2.5x",
-               "ok": "yes" if p["wall"] <= 3 and p["rss_over_data"] <= 2.5 else "NO"})
+        print(
+            {
+                "task": "process",
+                "seconds": round(p["wall"], 3),
+                "seconds_inside": round(p["seconds_inside"], 3),
+                "cpu": round(p["cpu"], 3),
+                "data_MB": round(p["data_mb"], 1),
+                "peak_RSS_MB": round(p["maxrss_mb"], 1),
+                "RSS/data": round(p["rss_over_data"], 2),
+                "target": "<= 3 s, <= 2.5x",
+                "ok": "yes" if p["wall"] <= 3 and p["rss_over_data"] <= 2.5 else "NO",
+            }
+        )
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

@@ -33,20 +33,21 @@ import pandas as pd
 import happiness_index as hi
 
 ROOT = Path(__file__).resolve().parents[1]
-ITEMS = ["ls_income", "ls_health", "ls_family", "ls_social", "le_rating", "env_nature", "env_security",
-         "env_services"]
+ITEMS = ["ls_income", "ls_health", "ls_family", "ls_social", "le_rating", "env_nature", "env_security", "env_services"]
 
 
 def make_survey(rows: int, communes: int = 17, villages: int = 20, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     vil = np.sort(rng.integers(0, communes * villages, rows))
     com = vil // villages
-    df = pd.DataFrame({
-        "respondent_id": np.arange(rows),
-        "commune": pd.Categorical.from_codes(com, [f"Xã {c:02d}" for c in range(communes)]).astype(str),
-        "village": vil,
-        "weight": rng.uniform(20, 80, communes)[com] * rng.uniform(0.8, 1.25, rows),
-    })
+    df = pd.DataFrame(
+        {
+            "respondent_id": np.arange(rows),
+            "commune": pd.Categorical.from_codes(com, [f"Xã {c:02d}" for c in range(communes)]).astype(str),
+            "village": vil,
+            "weight": rng.uniform(20, 80, communes)[com] * rng.uniform(0.8, 1.25, rows),
+        }
+    )
     eff = rng.normal(0, 0.3, communes * villages)[vil] + rng.normal(0, 0.5, rows)
     for it in ITEMS:
         lat = eff + rng.normal(0, 0.8, rows)
@@ -81,18 +82,21 @@ def main():
         des = hi.SurveyDesign(df, weights="weight", strata="commune", psu="village")
         t_lin, r = best(lambda: hi.compute_index(df, spec, design=des, by="commune", diagnostics=False), args.repeat)
         t_full, _ = best(lambda: hi.compute_index(df, spec, by="commune"), args.repeat)
-        print(f"n={n:>9,}  linearised city+17 communes: {t_lin:6.3f} s (design given, no diagnostics); "
-              f"{t_full:6.3f} s (design built from the spec, diagnostics and data hash)   "
-              f"HI={r.overall.estimate:.2f} SE={r.overall.se:.3f}")
+        print(
+            f"n={n:>9,}  linearised city+17 communes: {t_lin:6.3f} s (design given, no diagnostics); "
+            f"{t_full:6.3f} s (design built from the spec, diagnostics and data hash)   "
+            f"HI={r.overall.estimate:.2f} SE={r.overall.se:.3f}"
+        )
         if args.no_bootstrap:
             continue
         t = time.perf_counter()
         rep = des.to_replicates("bootstrap", replicates=args.replicates, seed=1)
         t_build = time.perf_counter() - t
-        t_boot, rb = best(lambda: hi.compute_index(df, spec, design=rep, by="commune", diagnostics=False),
-                          args.repeat)
-        print(f"n={n:>9,}  {args.replicates} bootstrap replicates, index re-run per replicate, city+17 communes: "
-              f"{t_boot:6.3f} s (+ {t_build:.3f} s to build the replicate design)   SE={rb.overall.se:.3f}")
+        t_boot, rb = best(lambda: hi.compute_index(df, spec, design=rep, by="commune", diagnostics=False), args.repeat)
+        print(
+            f"n={n:>9,}  {args.replicates} bootstrap replicates, index re-run per replicate, city+17 communes: "
+            f"{t_boot:6.3f} s (+ {t_build:.3f} s to build the replicate design)   SE={rb.overall.se:.3f}"
+        )
 
 
 if __name__ == "__main__":

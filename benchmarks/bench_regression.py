@@ -98,14 +98,18 @@ def main() -> None:
 
     nb = a.boot_n or a.n
     bdata = data if nb == a.n else make_data(nb, seed=2)
-    bdes = des if nb == a.n else hi.SurveyDesign(bdata, weights="w", strata="stratum", psu=["psu", "hh"], fpc=["N1", "N2"])
+    bdes = (
+        des if nb == a.n else hi.SurveyDesign(bdata, weights="w", strata="stratum", psu=["psu", "hh"], fpc=["N1", "N2"])
+    )
     t0 = time.perf_counter()
     rep = bdes.to_replicates("bootstrap", a.replicates, seed=1)
     rep.replicate_weights()
     build = time.perf_counter() - t0
     wall, cpu, rfit = timed(lambda: hi.svyglm(FORMULA, rep, family="quasibinomial"), max(1, a.repeat - 2))
-    print(f"Bootstrap n={nb:>9,}  R={a.replicates}  wall {wall:6.2f} s  cpu {cpu:6.2f} s  (target < 5 s; "
-          f"building the replicates {build:.2f} s)")
+    print(
+        f"Bootstrap n={nb:>9,}  R={a.replicates}  wall {wall:6.2f} s  cpu {cpu:6.2f} s  (target < 5 s; "
+        f"building the replicates {build:.2f} s)"
+    )
     tay = hi.svyglm(FORMULA, bdes, family="quasibinomial")
     print("SE ratio bootstrap / Taylor:", np.round((rfit.se / tay.se).to_numpy(), 3))
 

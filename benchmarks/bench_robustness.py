@@ -52,10 +52,12 @@ def main() -> None:
     rep = design.to_replicates("bootstrap", replicates=a.draws, seed=1)
     cases = {
         "total": lambda: hi.robustness(survey, spec, design=design, draws=a.draws, seed=1, progress=False),
-        "no_sobol": lambda: hi.robustness(survey, spec, design=design, draws=a.draws, seed=1, sobol=False,
-                                          progress=False),
-        "draws_only": lambda: hi.robustness(survey, spec, design=rep, draws=a.draws, seed=1, sobol=False,
-                                            progress=False),
+        "no_sobol": lambda: hi.robustness(
+            survey, spec, design=design, draws=a.draws, seed=1, sobol=False, progress=False
+        ),
+        "draws_only": lambda: hi.robustness(
+            survey, spec, design=rep, draws=a.draws, seed=1, sobol=False, progress=False
+        ),
     }
     print(f"hi.robustness on the bundled survey: n = {len(survey)}, draws = {a.draws} per scenario")
     for name, fn in cases.items():

@@ -50,6 +50,7 @@ def main(argv=None) -> None:
     for m in args.areas:
         df = make_areas(m)
         for method in ("REML", "ML", "FH"):
+
             def fit(df=df, method=method):
                 return hi.fay_herriot(df, "y", "D", ["x1", "x2", "x3"], method=method).to_frame()
 

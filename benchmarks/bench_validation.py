@@ -26,27 +26,41 @@ def make(rows: int, n_items: int, seed: int = 1):
     rng = np.random.default_rng(seed)
     names = [f"q{i:02d}" for i in range(n_items)]
     thirds = np.array_split(np.array(names), 3)
-    spec = IndexSpec.from_dict({
-        "name": "bench", "preset": "nef_ratio",
-        "design": {"id": "respondent_id", "weights": "weight", "strata": "commune", "psu": "village",
-                   "commune": "commune", "commune_name": "commune_name", "village": "village"},
-        "components": [{"name": c, "items": list(t)} for c, t in zip(("ls", "le", "env"), thirds)],
-        "items": [{"name": q, "type": "likert5", "missing_codes": [8, 9], "satisfied": 4} for q in names],
-    })
+    spec = IndexSpec.from_dict(
+        {
+            "name": "bench",
+            "preset": "nef_ratio",
+            "design": {
+                "id": "respondent_id",
+                "weights": "weight",
+                "strata": "commune",
+                "psu": "village",
+                "commune": "commune",
+                "commune_name": "commune_name",
+                "village": "village",
+            },
+            "components": [{"name": c, "items": list(t)} for c, t in zip(("ls", "le", "env"), thirds)],
+            "items": [{"name": q, "type": "likert5", "missing_codes": [8, 9], "satisfied": 4} for q in names],
+        }
+    )
     communes = np.arange(1, 18)
     villages_per = 12
-    frame = pd.DataFrame({
-        "commune": np.repeat(communes, villages_per),
-        "commune_name": np.repeat([f"Xã {c:02d} – Yên Bái" for c in communes], villages_per),
-        "village": (np.repeat(communes, villages_per) * 100 + np.tile(np.arange(villages_per), 17)),
-        "households": rng.integers(80, 400, 17 * villages_per),
-    })
+    frame = pd.DataFrame(
+        {
+            "commune": np.repeat(communes, villages_per),
+            "commune_name": np.repeat([f"Xã {c:02d} – Yên Bái" for c in communes], villages_per),
+            "village": (np.repeat(communes, villages_per) * 100 + np.tile(np.arange(villages_per), 17)),
+            "households": rng.integers(80, 400, 17 * villages_per),
+        }
+    )
     pick = rng.integers(0, len(frame), rows)
-    data = {"respondent_id": np.arange(1, rows + 1),
-            "commune": frame["commune"].to_numpy()[pick],
-            "commune_name": frame["commune_name"].to_numpy()[pick],
-            "village": frame["village"].to_numpy()[pick],
-            "weight": rng.uniform(20, 200, rows)}
+    data = {
+        "respondent_id": np.arange(1, rows + 1),
+        "commune": frame["commune"].to_numpy()[pick],
+        "commune_name": frame["commune_name"].to_numpy()[pick],
+        "village": frame["village"].to_numpy()[pick],
+        "weight": rng.uniform(20, 200, rows),
+    }
     codes = np.array([1, 2, 3, 4, 5, 8, 9], dtype=np.int64)
     p = np.array([0.05, 0.1, 0.2, 0.35, 0.28, 0.01, 0.01])
     for q in names:
@@ -60,8 +74,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--items", type=int, default=30)
-    ap.add_argument("--corrupt", type=float, default=0.0,
-                    help="share of item cells set to an invalid code (7), to time the error table")
+    ap.add_argument(
+        "--corrupt",
+        type=float,
+        default=0.0,
+        help="share of item cells set to an invalid code (7), to time the error table",
+    )
     a = ap.parse_args(argv)
     df, spec, frame = make(a.rows, a.items)
     if a.corrupt > 0:
@@ -82,8 +100,7 @@ def main(argv=None) -> int:
     tracemalloc.stop()
     print(f"rows={a.rows} items={a.items} communes=17 ok={rep.ok} errors={len(rep.errors)}")
     print(f"data size: {size / 2**20:.1f} MiB")
-    print(f"validate_survey: {secs:.2f} s, peak traced memory {peak / 2**20:.1f} MiB "
-          f"({peak / size:.2f} x data)")
+    print(f"validate_survey: {secs:.2f} s, peak traced memory {peak / 2**20:.1f} MiB ({peak / size:.2f} x data)")
     return 0
 
 

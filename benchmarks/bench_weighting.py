@@ -28,9 +28,23 @@ import pandas as pd
 import happiness_index as hi
 
 COMMUNES = [
-    "Yên Bái", "Nguyễn Thái Học", "Hồng Hà", "Minh Tân", "Đồng Tâm", "Yên Ninh", "Yên Thịnh",
-    "Nguyễn Phúc", "Hợp Minh", "Nam Cường", "Minh Bảo", "Tuy Lộc", "Tân Thịnh", "Âu Lâu",
-    "Giới Phiên", "Phúc Lộc", "Văn Phú",
+    "Yên Bái",
+    "Nguyễn Thái Học",
+    "Hồng Hà",
+    "Minh Tân",
+    "Đồng Tâm",
+    "Yên Ninh",
+    "Yên Thịnh",
+    "Nguyễn Phúc",
+    "Hợp Minh",
+    "Nam Cường",
+    "Minh Bảo",
+    "Tuy Lộc",
+    "Tân Thịnh",
+    "Âu Lâu",
+    "Giới Phiên",
+    "Phúc Lộc",
+    "Văn Phú",
 ]
 SEXES = ["Nữ", "Nam"]
 AGES = ["18-29", "30-39", "40-49", "50-59", "60+"]
@@ -81,21 +95,29 @@ def main(argv=None):
         times.append(time.perf_counter() - t0)
     info = raked.calibration_info
     secs = float(np.median(times))
-    print(f"rake: n = {args.rows:,}, margins 17 communes × 2 sexes × 5 age groups "
-          f"({'strings' if args.strings else 'categoricals'})")
+    print(
+        f"rake: n = {args.rows:,}, margins 17 communes × 2 sexes × 5 age groups "
+        f"({'strings' if args.strings else 'categoricals'})"
+    )
     print(f"  seconds (median of {args.repeat}): {secs:.4f}   [target < 0.25 s]")
-    print(f"  sweeps: {info['iterations']}, converged: {info['converged']}, "
-          f"max abs gap per margin: { {k: float(f'{v:.3g}') for k, v in info['max_abs_gap'].items()} }")
+    print(
+        f"  sweeps: {info['iterations']}, converged: {info['converged']}, "
+        f"max abs gap per margin: { {k: float(f'{v:.3g}') for k, v in info['max_abs_gap'].items()} }"
+    )
     rd = hi.rake(design, margins, r_default=True)
-    print(f"  R default control (maxit=10, epsilon=1): sweeps {rd.calibration_info['iterations']}, "
-          f"max gap {max(rd.calibration_info['max_abs_gap'].values()):.3g}")
+    print(
+        f"  R default control (maxit=10, epsilon=1): sweeps {rd.calibration_info['iterations']}, "
+        f"max gap {max(rd.calibration_info['max_abs_gap'].values()):.3g}"
+    )
     if not args.no_calibrate:
         t0 = time.perf_counter()
         cal = hi.calibrate(design, margins, method="raking")
         t1 = time.perf_counter() - t0
         dmax = float(np.max(np.abs(cal.weights.to_numpy() - raked.weights.to_numpy()) / raked.weights.to_numpy()))
-        print(f"calibrate(method='raking'): {t1:.3f} s, {cal.calibration_info['iterations']} Newton steps; "
-              f"max relative difference from rake(): {dmax:.2e}")
+        print(
+            f"calibrate(method='raking'): {t1:.3f} s, {cal.calibration_info['iterations']} Newton steps; "
+            f"max relative difference from rake(): {dmax:.2e}"
+        )
     return secs
 
 

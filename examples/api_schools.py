@@ -42,12 +42,13 @@ def designs() -> dict:
     clus1 = hi.load_api("apiclus1")
     clus2 = hi.load_api("apiclus2")
     return {
-        "stratified (apistrat: 200 schools in 3 school types)":
-            hi.SurveyDesign(strat, weights="pw", strata="stype", fpc="fpc"),
-        "one-stage cluster (apiclus1: 15 districts)":
-            hi.SurveyDesign(clus1, weights="pw", psu="dnum", fpc="fpc"),
-        "two-stage cluster (apiclus2: 40 districts, <= 5 schools each)":
-            hi.SurveyDesign(clus2, psu=["dnum", "snum"], fpc=["fpc1", "fpc2"]),
+        "stratified (apistrat: 200 schools in 3 school types)": hi.SurveyDesign(
+            strat, weights="pw", strata="stype", fpc="fpc"
+        ),
+        "one-stage cluster (apiclus1: 15 districts)": hi.SurveyDesign(clus1, weights="pw", psu="dnum", fpc="fpc"),
+        "two-stage cluster (apiclus2: 40 districts, <= 5 schools each)": hi.SurveyDesign(
+            clus2, psu=["dnum", "snum"], fpc=["fpc1", "fpc2"]
+        ),
     }
 
 
@@ -55,21 +56,24 @@ def main() -> dict:
     pop = hi.load_api("apipop")
     true_mean = pop["api00"].mean()
     true_share = (pop["sch.wide"] == "Yes").mean()
-    print(f"Population: {len(pop):,} schools; mean API 2000 = {true_mean:.2f}; "
-          f"met school-wide target: {100 * true_share:.1f}%\n")
+    print(
+        f"Population: {len(pop):,} schools; mean API 2000 = {true_mean:.2f}; "
+        f"met school-wide target: {100 * true_share:.1f}%\n"
+    )
     out = {}
     print("1-2. Mean API 2000 and share meeting the school-wide target, by design")
     for label, d in designs().items():
         m = d.mean("api00")
         data = d.data.assign(met=(d.data["sch.wide"] == "Yes").astype(float))
-        dd = hi.SurveyDesign(data, weights=d.weights_column, strata=d.strata_column, psu=d.psu_columns,
-                             fpc=d.fpc_spec)
+        dd = hi.SurveyDesign(data, weights=d.weights_column, strata=d.strata_column, psu=d.psu_columns, fpc=d.fpc_spec)
         p = dd.proportion("met")
         out[label] = (m, p)
         cover = "covers" if m.ci_low <= true_mean <= m.ci_high else "misses"
         print(f"  {label}")
-        print(f"    mean API {m.estimate:7.2f} (SE {m.se:5.2f}; 95% CI {m.ci_low:.1f} to {m.ci_high:.1f}, df {m.df:g}) "
-              f"{cover} the population mean")
+        print(
+            f"    mean API {m.estimate:7.2f} (SE {m.se:5.2f}; 95% CI {m.ci_low:.1f} to {m.ci_high:.1f}, df {m.df:g}) "
+            f"{cover} the population mean"
+        )
         print(f"    met target {100 * p.estimate:5.1f}% (95% logit CI {100 * p.ci_low:.1f} to {100 * p.ci_high:.1f})")
     print()
 
@@ -78,8 +82,10 @@ def main() -> dict:
     joint = hi.compare("api00", "api99", joint=both, scale="value", labels=("2000", "1999"))
     naive = hi.compare(both["api00"], both["api99"], scale="value")
     print("3. Change 1999 -> 2000 on the same schools (stratified sample)")
-    print(f"    one design over both years: {joint.change_pp:+.2f} API points, SE {joint.se:.2f} "
-          f"(covariance {joint.covariance:.1f}), relative {joint.change_rel_pct:+.2f}%")
+    print(
+        f"    one design over both years: {joint.change_pp:+.2f} API points, SE {joint.se:.2f} "
+        f"(covariance {joint.covariance:.1f}), relative {joint.change_rel_pct:+.2f}%"
+    )
     print(f"    if wrongly treated as independent samples: SE {naive.se:.2f} ({naive.se / joint.se:.0f} times larger)")
     print(f"    population change: {pop.api00.mean() - pop.api99.mean():+.2f}\n")
 

@@ -42,14 +42,14 @@ if hasattr(sys.stdout, "reconfigure"):
     sys.stdout.reconfigure(encoding="utf-8")
 
 # ---------------------------------------------------------------------------- inputs
-P = 0.76              # anticipated index as a proportion
-DEFF = 1.5            # design effect of the two-stage design
+P = 0.76  # anticipated index as a proportion
+DEFF = 1.5  # design effect of the two-stage design
 RESPONSE_RATE = 0.85  # expected share of contacted households that complete the interview
 LEVEL = 0.95
-MOE_COMMUNE = 0.05    # +/-5 points in each commune/ward
-MOE_CITY = 0.02       # +/-2 points city-wide
-HH_PER_AREA = 40      # households taken in each selected area (the province's rule)
-BUDGET = 6000         # completed interviews the office can afford (illustrative)
+MOE_COMMUNE = 0.05  # +/-5 points in each commune/ward
+MOE_CITY = 0.02  # +/-2 points city-wide
+HH_PER_AREA = 40  # households taken in each selected area (the province's rule)
+BUDGET = 6000  # completed interviews the office can afford (illustrative)
 
 # ILLUSTRATIVE household counts (not official figures).
 FRAME = pd.DataFrame(
@@ -107,8 +107,9 @@ def main() -> None:
 
     # 2. per-commune requirement ------------------------------------------------------
     req = {
-        r.commune: hi.sample_size(moe=MOE_COMMUNE, p=P, level=LEVEL, deff=DEFF, response_rate=RESPONSE_RATE,
-                                  population=r.households)
+        r.commune: hi.sample_size(
+            moe=MOE_COMMUNE, p=P, level=LEVEL, deff=DEFF, response_rate=RESPONSE_RATE, population=r.households
+        )
         for r in FRAME.itertuples()
     }
     need = pd.Series({k: v.n_respondents for k, v in req.items()}, name="need")
@@ -116,8 +117,10 @@ def main() -> None:
     print("Step 2. Target ±5 points in each commune / Mục tiêu ±5 điểm ở mỗi xã, phường")
     print(f"  without fpc: n0 = {first.n_srs:.1f}, x deff = {first.n_with_deff:.1f} interviews per commune")
     print(f"  with fpc the need falls from {need.max()} ({need.idxmax()}) to {need.min()} ({need.idxmin()});")
-    print(f"  sum over the 17 communes: {need.sum():,} interviews "
-          f"({sum(v.n_to_contact for v in req.values()):,} contacts)")
+    print(
+        f"  sum over the 17 communes: {need.sum():,} interviews "
+        f"({sum(v.n_to_contact for v in req.values()):,} contacts)"
+    )
     print("  -> the commune targets, not the city target, drive the sample size")
     print()
 
@@ -138,8 +141,15 @@ def main() -> None:
 
     # 4. recommended allocation -------------------------------------------------------
     alloc = hi.allocate(
-        FRAME, BUDGET, stratum="commune", size="households", method="proportional",
-        min_per_stratum=need.to_dict(), p=P, level=LEVEL, deff=DEFF,
+        FRAME,
+        BUDGET,
+        stratum="commune",
+        size="households",
+        method="proportional",
+        min_per_stratum=need.to_dict(),
+        p=P,
+        level=LEVEL,
+        deff=DEFF,
     )
     alloc["type"] = FRAME["type"].to_numpy()
     alloc["need"] = need.reindex(alloc["stratum"]).to_numpy()
@@ -149,21 +159,31 @@ def main() -> None:
     print("  proportional to households with each commune's ±5-point need as its minimum")
     print(f"  (min_per_stratum = need; largest-remainder rounding; {HH_PER_AREA} households per area)")
     print()
-    header = (f"  {'commune / xã, phường':<21}{'type':<15}{'households':>11}{'need':>6}{'n':>6}"
-              f"{'contacts':>9}{'areas':>6}{'fraction':>9}{'MoE':>8}")
+    header = (
+        f"  {'commune / xã, phường':<21}{'type':<15}{'households':>11}{'need':>6}{'n':>6}"
+        f"{'contacts':>9}{'areas':>6}{'fraction':>9}{'MoE':>8}"
+    )
     print(header)
     print("  " + "-" * (len(header) - 2))
     for r in alloc.itertuples():
-        print(f"  {r.stratum:<21}{r.type:<15}{r.N:>11,}{r.need:>6}{r.n:>6}{r.contacts:>9}{r.areas:>6}"
-              f"{r.fraction:>9.3f}{pts(r.moe):>8}")
+        print(
+            f"  {r.stratum:<21}{r.type:<15}{r.N:>11,}{r.need:>6}{r.n:>6}{r.contacts:>9}{r.areas:>6}"
+            f"{r.fraction:>9.3f}{pts(r.moe):>8}"
+        )
     print("  " + "-" * (len(header) - 2))
-    print(f"  {'total':<36}{alloc['N'].sum():>11,}{alloc['need'].sum():>6}{alloc['n'].sum():>6}"
-          f"{alloc['contacts'].sum():>9}{alloc['areas'].sum():>6}")
+    print(
+        f"  {'total':<36}{alloc['N'].sum():>11,}{alloc['need'].sum():>6}{alloc['n'].sum():>6}"
+        f"{alloc['contacts'].sum():>9}{alloc['areas'].sum():>6}"
+    )
     extra = int(alloc["areas"].sum()) * HH_PER_AREA
-    print(f"  {alloc['areas'].sum()} areas x {HH_PER_AREA} = {extra:,} households contacted "
-          f"(whole areas add {extra - int(alloc['contacts'].sum())} to the {alloc['contacts'].sum():,} contacts needed)")
-    print(f"  city-wide margin of error: {pts(city_moe(alloc))} points (target ±2); "
-          f"worst commune {pts(alloc['moe'].max())} (target ±5)")
+    print(
+        f"  {alloc['areas'].sum()} areas x {HH_PER_AREA} = {extra:,} households contacted "
+        f"(whole areas add {extra - int(alloc['contacts'].sum())} to the {alloc['contacts'].sum():,} contacts needed)"
+    )
+    print(
+        f"  city-wide margin of error: {pts(city_moe(alloc))} points (target ±2); "
+        f"worst commune {pts(alloc['moe'].max())} (target ±5)"
+    )
     print("  MoE = 1.96 * sqrt(deff (1 - f) p (1 - p) / n), in index points")
     print()
 
@@ -174,8 +194,10 @@ def main() -> None:
     print("Step 5. Next year, sized on the index / Năm sau: tính cỡ mẫu theo chính chỉ số")
     print(f"  previous index {prev.estimate:.1f}%, SE {prev.se:.2f} points, n = {prev.n:,}, deff {prev.deff}")
     print(f"  unit SD S = SE * sqrt(n) = {nxt.sd:.2f} points; moe = 2 points (same units as the index)")
-    print(f"  -> {nxt.n_respondents:,} interviews city-wide ({nxt.n_to_contact:,} contacts); "
-          f"SRS-equivalent {nxt.n_srs:.0f}")
+    print(
+        f"  -> {nxt.n_respondents:,} interviews city-wide ({nxt.n_to_contact:,} contacts); "
+        f"SRS-equivalent {nxt.n_srs:.0f}"
+    )
     print()
 
     # 6. select the sample from a synthetic frame -------------------------------------
@@ -189,18 +211,34 @@ def main() -> None:
     hh = area_frame.loc[area_frame.index.repeat(area_frame["households"]), ["area"]].reset_index(drop=True)
     hh["household_id"] = np.arange(len(hh))
     n_areas = dict(zip(alloc["stratum"], alloc["areas"]))
-    sample = hi.select(area_frame, n_areas, "pps_systematic", seed=20240601, stratum="commune",
-                       size="households", psu="area", units=hh, households_per_psu=HH_PER_AREA)
+    sample = hi.select(
+        area_frame,
+        n_areas,
+        "pps_systematic",
+        seed=20240601,
+        stratum="commune",
+        size="households",
+        psu="area",
+        units=hh,
+        households_per_psu=HH_PER_AREA,
+    )
     check = sample.groupby("commune", sort=False).agg(
-        areas=("area", "nunique"), households=("household_id", "size"), weight_sum=("design_weight", "sum"))
+        areas=("area", "nunique"), households=("household_id", "size"), weight_sum=("design_weight", "sum")
+    )
     print("Step 6. Two-stage selection from a synthetic frame / Chọn mẫu hai giai đoạn (khung mô phỏng)")
     print(f"  {len(area_frame)} areas of 45+ households; PPS systematic, then {HH_PER_AREA} households by SRS")
-    print(f"  selected {check['areas'].sum()} areas, {check['households'].sum():,} households; "
-          f"certainty areas: {int(sample.drop_duplicates('area')['certainty'].sum())}")
-    print(f"  sum of design weights {check['weight_sum'].sum():,.0f} = households in frame {len(hh):,} "
-          "(self-weighting within commune: size = listed households)")
-    print(f"  weights range from {sample['design_weight'].min():.2f} ({sample.loc[sample['design_weight'].idxmin(), 'commune']}) "
-          f"to {sample['design_weight'].max():.2f} ({sample.loc[sample['design_weight'].idxmax(), 'commune']})")
+    print(
+        f"  selected {check['areas'].sum()} areas, {check['households'].sum():,} households; "
+        f"certainty areas: {int(sample.drop_duplicates('area')['certainty'].sum())}"
+    )
+    print(
+        f"  sum of design weights {check['weight_sum'].sum():,.0f} = households in frame {len(hh):,} "
+        "(self-weighting within commune: size = listed households)"
+    )
+    print(
+        f"  weights range from {sample['design_weight'].min():.2f} ({sample.loc[sample['design_weight'].idxmin(), 'commune']}) "
+        f"to {sample['design_weight'].max():.2f} ({sample.loc[sample['design_weight'].idxmax(), 'commune']})"
+    )
 
     print()
     commune_precision_with_model()
@@ -223,19 +261,29 @@ def commune_precision_with_model(target: float = 10.0) -> None:
     floor = hi.commune_precision_plan(bg["se"], bg["n"], target, cluster_size=HH_PER_AREA, min_villages=5, **inputs)
     print(f"Step 7. Commune index within ±{target:g} points / Chỉ số từng xã, phường trong ±{target:g} điểm")
     print("  last year: the bundled SYNTHETIC 2024 survey (5 villages x 40 households per commune)")
-    print(f"  area model: Fay-Herriot on SYNTHETIC covariates, sigma2_u = {inputs['sigma2_u']:.2f}, "
-          f"c = {inputs['extra_coef']:.2f}")
-    print(f"  {'commune / xã, phường':<21}{'SE 2024':>8}{'direct: villages':>18}{'households':>11}"
-          f"{'with model: villages':>22}{'households':>11}")
+    print(
+        f"  area model: Fay-Herriot on SYNTHETIC covariates, sigma2_u = {inputs['sigma2_u']:.2f}, "
+        f"c = {inputs['extra_coef']:.2f}"
+    )
+    print(
+        f"  {'commune / xã, phường':<21}{'SE 2024':>8}{'direct: villages':>18}{'households':>11}"
+        f"{'with model: villages':>22}{'households':>11}"
+    )
     for r in plan.itertuples():
-        print(f"  {r.unit:<21}{r.se_previous:>8.2f}{r.villages_direct:>18.0f}{r.households_direct:>11,.0f}"
-              f"{r.villages_model:>22.0f}{r.households_model:>11,.0f}")
-    print(f"  total: direct estimation alone {plan['households_direct'].sum():,.0f} households; "
-          f"with the area model {plan['households_model'].sum():,.0f} (completed interviews)")
+        print(
+            f"  {r.unit:<21}{r.se_previous:>8.2f}{r.villages_direct:>18.0f}{r.households_direct:>11,.0f}"
+            f"{r.villages_model:>22.0f}{r.households_model:>11,.0f}"
+        )
+    print(
+        f"  total: direct estimation alone {plan['households_direct'].sum():,.0f} households; "
+        f"with the area model {plan['households_model'].sum():,.0f} (completed interviews)"
+    )
     print("  caveat: the model MSE is an average over communes; a commune far from the regression is")
     print("  covered less often (methodology/small_area.md). With at least 5 villages per commune:")
-    print(f"  direct alone {floor['households_direct'].sum():,.0f} households; with the area model "
-          f"{floor['households_model'].sum():,.0f}")
+    print(
+        f"  direct alone {floor['households_direct'].sum():,.0f} households; with the area model "
+        f"{floor['households_model'].sum():,.0f}"
+    )
 
 
 if __name__ == "__main__":

@@ -65,8 +65,10 @@ def cli_command() -> str:
         survey = data.relative_to(Path.cwd().resolve()).as_posix()
     except ValueError:
         survey = str(data)
-    return (f"happiness-index run --survey {shlex.quote(survey)} --spec gss_happiness "
-            "--year 2006 --previous-year 2004 --out gss_report")
+    return (
+        f"happiness-index run --survey {shlex.quote(survey)} --spec gss_happiness "
+        "--year 2006 --previous-year 2004 --out gss_report"
+    )
 
 
 def main() -> dict:
@@ -88,8 +90,12 @@ def main() -> dict:
     if REFERENCE.is_file():
         ref = json.loads(REFERENCE.read_text())
         rows = next(c for c in ref["cases"] if c["id"] == "gss_share_happy_by_year")["expected"]["rows"]
-        worst = max(max(abs(shares[r["domain"]["year"]].estimate - r["estimate"]),
-                        abs(shares[r["domain"]["year"]].se - r["se"])) for r in rows)
+        worst = max(
+            max(
+                abs(shares[r["domain"]["year"]].estimate - r["estimate"]), abs(shares[r["domain"]["year"]].se - r["se"])
+            )
+            for r in rows
+        )
         print(f"   largest difference from R survey 4.1.1 (estimate or SE): {worst:.1e}")
     print()
 
@@ -109,21 +115,32 @@ def main() -> dict:
     for old, new in zip(waves[:-1], waves[1:]):
         c = hi.compare(per_wave[new], per_wave[old], scale="proportion", labels=(str(new), str(old)))
         changes[(new, old)] = c
-        print(f"   {old}->{new}: {c.change_pp:+6.2f} percentage points (SE {c.se:.2f}, 95% CI "
-              f"{c.ci_low:+.2f} to {c.ci_high:+.2f}, p = {c.p_value:.3f}); relative {c.change_rel_pct:+.2f}%")
+        print(
+            f"   {old}->{new}: {c.change_pp:+6.2f} percentage points (SE {c.se:.2f}, 95% CI "
+            f"{c.ci_low:+.2f} to {c.ci_high:+.2f}, p = {c.p_value:.3f}); relative {c.change_rel_pct:+.2f}%"
+        )
     pooled = hi.compare(2006, 2004, joint=by_year, scale="proportion")
     c = changes[(2006, 2004)]
-    print(f"   2004->2006 in the pooled design (wave as a domain, joint=): {pooled.change_pp:+.3f} points, "
-          f"SE {pooled.se:.4f} (covariance {pooled.covariance:.1e}); separate designs: SE {c.se:.4f}")
-    print("   -> no wave-to-wave change is distinguishable from zero at the 5% level"
-          if all(ch.p_value > 0.05 for ch in changes.values()) else
-          "   -> some wave-to-wave changes are significant at the 5% level")
+    print(
+        f"   2004->2006 in the pooled design (wave as a domain, joint=): {pooled.change_pp:+.3f} points, "
+        f"SE {pooled.se:.4f} (covariance {pooled.covariance:.1e}); separate designs: SE {c.se:.4f}"
+    )
+    print(
+        "   -> no wave-to-wave change is distinguishable from zero at the 5% level"
+        if all(ch.p_value > 0.05 for ch in changes.values())
+        else "   -> some wave-to-wave changes are significant at the 5% level"
+    )
     print()
     command = cli_command()
     print(f"4. The same through the command line (run in {os.getcwd()}; writes ./gss_report):")
     print(f"   {command}")
-    return {"by_year": shares, "by_region": by_region, "changes": changes, "pooled_2006_2004": pooled,
-            "command": command}
+    return {
+        "by_year": shares,
+        "by_region": by_region,
+        "changes": changes,
+        "pooled_2006_2004": pooled,
+        "command": command,
+    }
 
 
 if __name__ == "__main__":

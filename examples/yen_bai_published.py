@@ -54,10 +54,15 @@ def main() -> dict:
         decimals = len(repr(p.value).split(".")[1]) if "." in repr(p.value) else 0
         ok = round(hi_value, decimals) == p.value
         reproduced[year] = (hi_value, ok)
-        print(f"   {year:>4} {c['ls']:6.2f} {c['le']:6.2f} {c['env']:6.2f} {hi_value:9.3f} {p.value:10.2f} "
-              f"{'yes' if ok else 'NO':>13}")
-    print("   every published index with published components is LS x LE / ENV, rounded as published"
-          if all(ok for _, ok in reproduced.values()) else "   SOME published indices do not match their components")
+        print(
+            f"   {year:>4} {c['ls']:6.2f} {c['le']:6.2f} {c['env']:6.2f} {hi_value:9.3f} {p.value:10.2f} "
+            f"{'yes' if ok else 'NO':>13}"
+        )
+    print(
+        "   every published index with published components is LS x LE / ENV, rounded as published"
+        if all(ok for _, ok in reproduced.values())
+        else "   SOME published indices do not match their components"
+    )
     print()
 
     # 2. against the plan -------------------------------------------------------------------
@@ -80,11 +85,15 @@ def main() -> dict:
     for old, new in zip(years[:-1], years[1:]):
         c = hi.compare(traj.published[new], traj.published[old], labels=(str(new), str(old)))
         changes[(new, old)] = c
-        print(f"   {old}->{new}: {c.change_pp:+.2f} percentage points = {c.change_rel_pct:+.2f}% relative "
-              f"(SE {'unknown' if math.isnan(c.se) else f'{c.se:.2f}'})")
+        print(
+            f"   {old}->{new}: {c.change_pp:+.2f} percentage points = {c.change_rel_pct:+.2f}% relative "
+            f"(SE {'unknown' if math.isnan(c.se) else f'{c.se:.2f}'})"
+        )
     base = traj.published[years[0]].value
-    print(f"   an aim of '+15% over the {years[0]} baseline {base:g}' means {base + 15:.1f} if read as "
-          f"percentage points but {base * 1.15:.1f} if read as relative percent: say which.")
+    print(
+        f"   an aim of '+15% over the {years[0]} baseline {base:g}' means {base + 15:.1f} if read as "
+        f"percentage points but {base * 1.15:.1f} if read as relative percent: say which."
+    )
     if traj.notes:
         print(f"\n   notes on the sources: {traj.notes}")
     return {"reproduced": reproduced, "assessment": a, "changes": changes}

@@ -63,16 +63,33 @@ AREAS_PER_COMMUNE = 5
 HH_PER_AREA = 40
 
 COMMUNES = [  # (name, type, households)  -- ILLUSTRATIVE counts, not official statistics
-    ("Đồng Tâm", "phường", 3850), ("Hồng Hà", "phường", 2420), ("Minh Tân", "phường", 2760),
-    ("Nam Cường", "phường", 1530), ("Nguyễn Phúc", "phường", 2050), ("Nguyễn Thái Học", "phường", 3180),
-    ("Yên Ninh", "phường", 3340), ("Yên Thịnh", "phường", 2610), ("Hợp Minh", "phường", 1460),
-    ("Âu Lâu", "xã", 1720), ("Giới Phiên", "xã", 1190), ("Minh Bảo", "xã", 1240), ("Phúc Lộc", "xã", 980),
-    ("Tân Thịnh", "xã", 1870), ("Tuy Lộc", "xã", 1310), ("Văn Phú", "xã", 1050), ("Văn Tiến", "xã", 720),
+    ("Đồng Tâm", "phường", 3850),
+    ("Hồng Hà", "phường", 2420),
+    ("Minh Tân", "phường", 2760),
+    ("Nam Cường", "phường", 1530),
+    ("Nguyễn Phúc", "phường", 2050),
+    ("Nguyễn Thái Học", "phường", 3180),
+    ("Yên Ninh", "phường", 3340),
+    ("Yên Thịnh", "phường", 2610),
+    ("Hợp Minh", "phường", 1460),
+    ("Âu Lâu", "xã", 1720),
+    ("Giới Phiên", "xã", 1190),
+    ("Minh Bảo", "xã", 1240),
+    ("Phúc Lộc", "xã", 980),
+    ("Tân Thịnh", "xã", 1870),
+    ("Tuy Lộc", "xã", 1310),
+    ("Văn Phú", "xã", 1050),
+    ("Văn Tiến", "xã", 720),
 ]
 ITEMS = {  # item -> MU (latent offset)
-    "ls_income": 0.00, "ls_health": 0.30, "ls_family": 0.75, "ls_social": 0.55,
+    "ls_income": 0.00,
+    "ls_health": 0.30,
+    "ls_family": 0.75,
+    "ls_social": 0.55,
     "le_rating": 1.00,
-    "env_nature": 0.75, "env_security": 1.00, "env_services": 0.65,
+    "env_nature": 0.75,
+    "env_security": 1.00,
+    "env_services": 0.65,
 }
 CUTS = np.array([-2.2, -1.2, -0.2, 0.55])
 YEAR_EFFECT = {2023: 0.0, 2024: 0.15}
@@ -106,24 +123,39 @@ def draw_year(frame: pd.DataFrame, year: int, ceff: dict, rng: np.random.Generat
     hh = frame.loc[frame.index.repeat(frame["households"]), ["village"]].reset_index(drop=True)
     hh["household"] = hh.groupby("village").cumcount() + 1
     alloc = {name: AREAS_PER_COMMUNE for name, _, _ in COMMUNES}
-    s = hi.select(frame, alloc, "pps_systematic", seed=int(rng.integers(2**31)), stratum="commune",
-                  size="households", psu="village", units=hh, households_per_psu=HH_PER_AREA)
+    s = hi.select(
+        frame,
+        alloc,
+        "pps_systematic",
+        seed=int(rng.integers(2**31)),
+        stratum="commune",
+        size="households",
+        psu="village",
+        units=hh,
+        households_per_psu=HH_PER_AREA,
+    )
     s = s.sort_values(["commune", "village", "household"], key=lambda c: c.map(_order) if c.name == "commune" else c)
     s = s.reset_index(drop=True)
     n = len(s)
     area_eff = {v: rng.normal(0, 0.35) for v in pd.unique(s["village"])}
-    u = (YEAR_EFFECT[year] + s["commune"].map(ceff).to_numpy() + s["village"].map(area_eff).to_numpy()
-         + rng.normal(0, 1, n))
-    out = pd.DataFrame({
-        "respondent_id": [f"{year}-{i + 1:05d}" for i in range(n)],
-        "year": year,
-        "commune": s["commune"].to_numpy(),
-        "village": s["village"].to_numpy(),
-        "household": s["household"].to_numpy(),
-        "weight": np.round(s["design_weight"].to_numpy(), 6),
-        "sex": np.where(rng.random(n) < 0.52, "Nữ", "Nam"),
-        "age_group": rng.choice(["18-34", "35-59", "60+"], size=n, p=[0.34, 0.46, 0.20]),
-    })
+    u = (
+        YEAR_EFFECT[year]
+        + s["commune"].map(ceff).to_numpy()
+        + s["village"].map(area_eff).to_numpy()
+        + rng.normal(0, 1, n)
+    )
+    out = pd.DataFrame(
+        {
+            "respondent_id": [f"{year}-{i + 1:05d}" for i in range(n)],
+            "year": year,
+            "commune": s["commune"].to_numpy(),
+            "village": s["village"].to_numpy(),
+            "household": s["household"].to_numpy(),
+            "weight": np.round(s["design_weight"].to_numpy(), 6),
+            "sex": np.where(rng.random(n) < 0.52, "Nữ", "Nam"),
+            "age_group": rng.choice(["18-34", "35-59", "60+"], size=n, p=[0.34, 0.46, 0.20]),
+        }
+    )
     for item, mu in ITEMS.items():
         z = u + mu + rng.normal(0, 0.9, n)
         code = 1 + (z[:, None] > CUTS[None, :]).sum(axis=1)
@@ -146,7 +178,7 @@ def make_margins(frame: pd.DataFrame) -> dict:
     female = int(round(total * 0.52))
     return {
         "_note": "SYNTHETIC margins for the bundled example: households per commune/ward (the frame's "
-                 "listing) and respondents by sex (52% women, invented). Replace with census counts.",
+        "listing) and respondents by sex (52% women, invented). Replace with census counts.",
         "commune": {k: int(v) for k, v in hh.items()},
         "sex": {"Nam": total - female, "Nữ": female},
     }
@@ -159,7 +191,8 @@ def generate() -> dict[str, str]:
     files = {"yen_bai_city_frame.csv": frame.to_csv(index=False, lineterminator="\n")}
     for year in YEARS:
         files[f"yen_bai_city_survey_{year}.csv"] = draw_year(frame, year, ceff, rng).to_csv(
-            index=False, lineterminator="\n")
+            index=False, lineterminator="\n"
+        )
     files["yen_bai_city_margins.json"] = json.dumps(make_margins(frame), ensure_ascii=False, indent=2) + "\n"
     return files
 

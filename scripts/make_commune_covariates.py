@@ -43,7 +43,7 @@ from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-import make_city_data as mcd
+import make_city_data as mcd  # noqa: E402 (a sibling script, found through sys.path)
 
 DATA = ROOT / "happiness_index" / "data"
 SEED = 20240612
@@ -73,12 +73,17 @@ def make_covariates(frame: pd.DataFrame, ceff: dict) -> pd.DataFrame:
     kinds = dict(zip(frame["commune"], frame["commune_type"]))
     c = np.array([ceff[k] for k in hh.index])
     pov = np.clip(9 - 14 * (c - c.mean()) + rng.normal(0, 1.5, len(c)), 1, 40)
-    return pd.DataFrame({
-        "commune": hh.index, "commune_type": [kinds[k] for k in hh.index],
-        "ward": [int(kinds[k] == "phường") for k in hh.index], "households": hh.to_numpy(),
-        "pop_share": np.round(hh.to_numpy() / hh.sum(), 6), "poverty_rate_pct": np.round(pov, 1),
-        "note": "SYNTHETIC: invented for the demo; describes nobody",
-    })
+    return pd.DataFrame(
+        {
+            "commune": hh.index,
+            "commune_type": [kinds[k] for k in hh.index],
+            "ward": [int(kinds[k] == "phường") for k in hh.index],
+            "households": hh.to_numpy(),
+            "pop_share": np.round(hh.to_numpy() / hh.sum(), 6),
+            "poverty_rate_pct": np.round(pov, 1),
+            "note": "SYNTHETIC: invented for the demo; describes nobody",
+        }
+    )
 
 
 def make_crosswalk(frame: pd.DataFrame) -> pd.DataFrame:
@@ -109,8 +114,10 @@ def population_truth(frame: pd.DataFrame, ceff: dict, year: int, seed: int = 7):
     shares = {}
     for item, mu in mcd.ITEMS.items():
         p = stats.norm.cdf((base + mu + 0.2) / np.sqrt(1 + 0.81))
-        shares[item] = (pd.Series(p * frame["households"].to_numpy()).groupby(frame["commune"].to_numpy()).sum()
-                        / frame.groupby("commune")["households"].sum())
+        shares[item] = (
+            pd.Series(p * frame["households"].to_numpy()).groupby(frame["commune"].to_numpy()).sum()
+            / frame.groupby("commune")["households"].sum()
+        )
     s = pd.DataFrame(shares)
     ls = s[["ls_income", "ls_health", "ls_family", "ls_social"]].mean(axis=1) * 100
     le = s["le_rating"] * 100
@@ -133,12 +140,23 @@ def draw_survey(frame: pd.DataFrame, ceff: dict, area: pd.Series, year: int, rng
     for commune, g in frame.groupby("commune", sort=False):
         idx = _pps_systematic(g["households"].to_numpy(), mcd.AREAS_PER_COMMUNE, rng)
         vil = g["village"].to_numpy()[idx]
-        parts.append(pd.DataFrame({"commune": commune, "village": np.repeat(vil, mcd.HH_PER_AREA),
-                                   "weight": g["households"].sum() / (mcd.AREAS_PER_COMMUNE * mcd.HH_PER_AREA)}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "commune": commune,
+                    "village": np.repeat(vil, mcd.HH_PER_AREA),
+                    "weight": g["households"].sum() / (mcd.AREAS_PER_COMMUNE * mcd.HH_PER_AREA),
+                }
+            )
+        )
     s = pd.concat(parts, ignore_index=True)
     n = len(s)
-    u = (mcd.YEAR_EFFECT[year] + s["commune"].map(ceff).to_numpy() + s["village"].map(area).to_numpy()
-         + rng.normal(0, 1, n))
+    u = (
+        mcd.YEAR_EFFECT[year]
+        + s["commune"].map(ceff).to_numpy()
+        + s["village"].map(area).to_numpy()
+        + rng.normal(0, 1, n)
+    )
     s.insert(0, "respondent_id", [f"{year}-{i + 1:05d}" for i in range(n)])
     for item, mu in mcd.ITEMS.items():
         z = u + mu + rng.normal(0, 0.9, n)

@@ -42,8 +42,9 @@ def find_chromium(explicit: str | None = None) -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def screenshot(html: Path, png: Path, chromium: str, width: int = 1200, height: int = 3600,
-               timeout: float = 120) -> Path:
+def screenshot(
+    html: Path, png: Path, chromium: str, width: int = 1200, height: int = 3600, timeout: float = 120
+) -> Path:
     """Render ``html`` with headless Chromium into ``png``.
 
     Raises
@@ -55,9 +56,17 @@ def screenshot(html: Path, png: Path, chromium: str, width: int = 1200, height: 
     if png.exists():
         png.unlink()
     with tempfile.TemporaryDirectory(prefix="hi_chromium_") as profile:
-        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-               f"--user-data-dir={profile}", f"--window-size={width},{height}",
-               f"--screenshot={png}", html.resolve().as_uri()]
+        cmd = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            f"--window-size={width},{height}",
+            f"--screenshot={png}",
+            html.resolve().as_uri(),
+        ]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if not png.is_file() or png.stat().st_size == 0:
         raise RuntimeError(f"Chromium produced no screenshot (exit {r.returncode}): {r.stderr[-800:]}")
@@ -76,8 +85,16 @@ def print_pdf(html: Path, pdf: Path, chromium: str, timeout: float = 120) -> Pat
     if pdf.exists():
         pdf.unlink()
     with tempfile.TemporaryDirectory(prefix="hi_chromium_") as profile:
-        cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={profile}",
-               "--no-pdf-header-footer", f"--print-to-pdf={pdf}", html.resolve().as_uri()]
+        cmd = [
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            f"--user-data-dir={profile}",
+            "--no-pdf-header-footer",
+            f"--print-to-pdf={pdf}",
+            html.resolve().as_uri(),
+        ]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     if not pdf.is_file() or pdf.stat().st_size == 0:
         raise RuntimeError(f"Chromium produced no PDF (exit {r.returncode}): {r.stderr[-800:]}")

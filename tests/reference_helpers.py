@@ -348,11 +348,12 @@ def r_filter(data: pd.DataFrame, expr: str) -> pd.Series:
 #: ``subset(<dataset>, ...)`` to read (the R subset() call is in the case's r_call).
 ROW_SUBSETS: dict[str, callable] = {
     # apistrat_lonely <- subset(apistrat, stype != 'H' | snum == 280)
-    "apistrat rows with stype != 'H', plus the single H school with snum == 280": lambda d: (d["stype"] != "H")
-    | (d["snum"] == 280),
+    "apistrat rows with stype != 'H', plus the single H school with snum == 280": lambda d: (
+        (d["stype"] != "H") | (d["snum"] == 280)
+    ),
     # nhanes_lonely <- subset(nhanes, !(SDMVSTRA == 89 & SDMVPSU == 2))
-    "nhanes rows except those with SDMVSTRA == 89 and SDMVPSU == 2": lambda d: ~(
-        (d["SDMVSTRA"] == 89) & (d["SDMVPSU"] == 2)
+    "nhanes rows except those with SDMVSTRA == 89 and SDMVPSU == 2": lambda d: (
+        ~((d["SDMVSTRA"] == 89) & (d["SDMVPSU"] == 2))
     ),
 }
 

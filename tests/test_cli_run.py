@@ -37,6 +37,7 @@ def numbers(d):
                 walk(v, path + (i,))
         elif isinstance(x, (int, float)) and not isinstance(x, bool):
             out[path] = x
+
     walk(d, ())
     return out
 
@@ -72,8 +73,9 @@ def test_example_numbers_equal_direct_library_calls(example_run):
     direct = {}
     for y in (2023, 2024):
         data = hi.validate_survey(hi.load_city_survey(y), spec, frame).data
-        d = hi.calibrate(hi.SurveyDesign(data, weights="weight", strata="commune", psu="village"), margins,
-                         method="raking")
+        d = hi.calibrate(
+            hi.SurveyDesign(data, weights="weight", strata="commune", psu="village"), margins, method="raking"
+        )
         direct[y] = hi.compute_index(data, spec, design=d, by="commune")
     o = direct[2024].overall
     assert res["year"] == 2024 and res["previous_year"] == 2023
@@ -101,7 +103,7 @@ def test_example_numbers_equal_direct_library_calls(example_run):
     # tables agree with results.json
     cc = pd.read_csv(out / "communes.csv", encoding="utf-8-sig")
     assert set(cc["commune"]) == set(comm)
-    x = pd.read_excel(out / "tables.xlsx", sheet_name="Xã phường")   # headers in the report's language
+    x = pd.read_excel(out / "tables.xlsx", sheet_name="Xã phường")  # headers in the report's language
     by_code = dict(zip(x["Xã / phường"], x["Ước lượng"]))
     assert [by_code[c] for c in cc["commune"]] == pytest.approx(cc["estimate"].tolist(), rel=1e-12)
 
@@ -149,8 +151,22 @@ def gss_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gss") / "gss"
     buf = io.StringIO()
     with redirect_stdout(buf):
-        rc = main(["run", "--survey", str(GSS), "--spec", "gss_happiness", "--year", "2006", "--previous-year",
-                   "2004", "--out", str(out), "--quiet"])
+        rc = main(
+            [
+                "run",
+                "--survey",
+                str(GSS),
+                "--spec",
+                "gss_happiness",
+                "--year",
+                "2006",
+                "--previous-year",
+                "2004",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
     return rc, out, buf.getvalue()
 
 
@@ -202,8 +218,10 @@ def test_usage_errors_exit_2(tmp_path, run_cli):
     for args, msg in [
         (["run", "--survey", str(GSS)], "run needs --spec, --out"),
         (["run", "--example", "--survey", str(GSS)], "takes no --survey"),
-        (["run", "--survey", str(tmp_path / "nope.csv"), "--spec", "gss_happiness", "--out", str(tmp_path / "o")],
-         "survey file not found"),
+        (
+            ["run", "--survey", str(tmp_path / "nope.csv"), "--spec", "gss_happiness", "--out", str(tmp_path / "o")],
+            "survey file not found",
+        ),
         (["run", "--survey", str(GSS), "--spec", "no_such_spec", "--out", str(tmp_path / "o")], "spec file not found"),
         (["run", "--example", "--targets", "x"], "takes no --targets"),
         (["run", "--example", "--level", "95", "--out", str(tmp_path / "o")], "--level must be between 0 and 1"),
@@ -283,8 +301,21 @@ def test_issue_9_inputs_inside_out_are_never_deleted(tmp_path, run_cli, monkeypa
     before = spec.read_bytes(), targets.read_bytes()
     monkeypatch.setattr(annual, "run_annual", None)
     for extra in ([], ["--config", str(_write(d / "run.toml", f'survey = "{survey}"\n'))]):
-        r = run_cli(["run", "--survey", str(survey), "--spec", str(spec), "--targets", str(targets), "--out", str(d),
-                     "--quiet", *extra])
+        r = run_cli(
+            [
+                "run",
+                "--survey",
+                str(survey),
+                "--spec",
+                str(spec),
+                "--targets",
+                str(targets),
+                "--out",
+                str(d),
+                "--quiet",
+                *extra,
+            ]
+        )
         assert r.returncode == 2 and "contains the input" in r.stderr, r.stderr
         assert (spec.read_bytes(), targets.read_bytes()) == before
     assert sorted(p.name for p in d.iterdir()) == ["myspec.toml", "run.toml", "targets.json"]
@@ -334,8 +365,21 @@ def test_previous_results_json(tmp_path, gss_run):
     """Last year's results.json can stand in for last year's microdata."""
     base = ["--survey", str(GSS), "--spec", "gss_happiness", "--lang", "en", "--quiet"]
     assert main(["run", *base, "--year", "2004", "--out", str(tmp_path / "y2004")]) == 0
-    assert main(["run", *base, "--year", "2006", "--previous", str(tmp_path / "y2004" / "results.json"),
-                 "--out", str(tmp_path / "y2006")]) == 0
+    assert (
+        main(
+            [
+                "run",
+                *base,
+                "--year",
+                "2006",
+                "--previous",
+                str(tmp_path / "y2004" / "results.json"),
+                "--out",
+                str(tmp_path / "y2006"),
+            ]
+        )
+        == 0
+    )
     a = json.loads((tmp_path / "y2006" / "results.json").read_text(encoding="utf-8"))
     assert a["previous_year"] == 2004
     b = json.loads((gss_run[1] / "results.json").read_text(encoding="utf-8"))  # --previous-year 2004
@@ -352,8 +396,9 @@ def test_warnings_are_one_clean_line(tmp_path, run_cli):
         d.loc[d["commune"] == c0, c] = 1
     p = tmp_path / "s.csv"
     d.to_csv(p, index=False)
-    r = run_cli(["run", "--survey", str(p), "--spec", "yen_bai_nef", "--out", str(tmp_path / "o"), "--quiet",
-                 "--lang", "en"])
+    r = run_cli(
+        ["run", "--survey", str(p), "--spec", "yen_bai_nef", "--out", str(tmp_path / "o"), "--quiet", "--lang", "en"]
+    )
     assert r.returncode == 0, r.stderr
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     warn = [ln for ln in lines if "undefined in 1 domain" in ln]
@@ -432,8 +477,9 @@ def test_lonely_psu_option(tmp_path, run_cli):
     spec = hi.IndexSpec.from_toml(bundled_spec_path("yen_bai_nef"))
     for rule in ("adjust",):  # the rules themselves are tested in the design tests
         out = tmp_path / rule
-        r = run_cli(["run", "--survey", str(p), "--spec", "yen_bai_nef", "--out", str(out), "--quiet",
-                     "--lonely-psu", rule])
+        r = run_cli(
+            ["run", "--survey", str(p), "--spec", "yen_bai_nef", "--out", str(out), "--quiet", "--lonely-psu", rule]
+        )
         assert r.returncode == 0, r.stderr
         res = json.loads((out / "results.json").read_text(encoding="utf-8"))
         idx = res["index"]
@@ -444,8 +490,9 @@ def test_lonely_psu_option(tmp_path, run_cli):
         lib = hi.compute_index(clean, spec, design=design, by="commune").overall
         assert idx["estimate"] == pytest.approx(lib.estimate, rel=1e-12)
         assert idx["se"] == pytest.approx(lib.se, rel=1e-12)
-    r = run_cli(["run", "--survey", str(p), "--spec", "yen_bai_nef", "--out", str(tmp_path / "x"),
-                 "--lonely-psu", "drop"])
+    r = run_cli(
+        ["run", "--survey", str(p), "--spec", "yen_bai_nef", "--out", str(tmp_path / "x"), "--lonely-psu", "drop"]
+    )
     assert r.returncode == 2 and "invalid choice" in r.stderr
 
 
@@ -463,8 +510,12 @@ def test_report_under_proc_names_the_directory(tmp_path, run_cli):
 def test_run_directories_are_not_missing_files(tmp_path, run_cli):
     d = tmp_path / "dir.json"
     d.mkdir()
-    for opt, role in [("--survey", "survey"), ("--margins", "margins"), ("--previous", "previous"),
-                      ("--frame", "frame")]:
+    for opt, role in [
+        ("--survey", "survey"),
+        ("--margins", "margins"),
+        ("--previous", "previous"),
+        ("--frame", "frame"),
+    ]:
         args = {"--survey": str(GSS), "--spec": "gss_happiness", "--out": str(tmp_path / "o")}
         args[opt] = str(d)
         r = run_cli(["run", *[x for kv in args.items() for x in kv], "--year", "2006", "--quiet"])
@@ -475,18 +526,25 @@ def test_run_directories_are_not_missing_files(tmp_path, run_cli):
 def test_broken_pipe_is_quiet(tmp_path):
     """`happiness-index ... | head`: the reader goes away; exit 141, no 'error: [Errno 32]' (new-user #12)."""
     # (a true subprocess of the console command; `validate` prints as `run` does, through main, and is quick)
-    p = subprocess.Popen([sys.executable, "-m", "happiness_index.report.cli", "validate",
-                          str(ROOT / "tests" / "data" / "bad" / "out_of_range_code.csv"), "--spec",
-                          str(ROOT / "tests" / "data" / "bad" / "spec.toml")], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, cwd=ROOT)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "happiness_index.report.cli",
+            "validate",
+            str(ROOT / "tests" / "data" / "bad" / "out_of_range_code.csv"),
+            "--spec",
+            str(ROOT / "tests" / "data" / "bad" / "spec.toml"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
     p.stdout.close()  # nobody reads stdout
     err = p.stderr.read().decode("utf-8")
     p.stderr.close()
     assert p.wait() == 141
     assert "Errno 32" not in err and "Broken pipe" not in err and "Traceback" not in err and "error" not in err
-
-
-
 
 
 def test_gss_run_labels_regions_not_communes(gss_run):
@@ -517,7 +575,9 @@ def test_run_file_with_reader_options_gives_the_example_numbers(example_run, tmp
     (data / "frame.csv").write_bytes(data_path("yen_bai_city_frame.csv").read_bytes())
     (data / "margins.json").write_bytes(data_path("yen_bai_city_margins.json").read_bytes())
     (data / "covariates.csv").write_bytes(data_path("yen_bai_city_commune_covariates.csv").read_bytes())
-    run_file = _write(tmp_path / "office" / "run.toml", """
+    run_file = _write(
+        tmp_path / "office" / "run.toml",
+        """
 survey = "data/survey_2024.csv"
 previous = "data/survey_2023.csv"
 spec = "yen_bai_nef"
@@ -536,7 +596,8 @@ thousands = "."
 
 [read.frame]
 sep = ","
-""")
+""",
+    )
     r = run_cli(["run", "--config", str(run_file), "--quiet"])
     assert r.returncode == 0, r.stderr
     out = tmp_path / "office" / "report"  # relative to the run file, not to the working directory
@@ -562,25 +623,46 @@ def test_example_run_file_is_valid_and_complete():
     cfg = load_run_file(ROOT / "examples" / "run.toml")
     for key in ("survey", "previous", "frame", "margins"):
         assert cfg[key].is_file(), key
-    args = build_parser().parse_args(["run", "--config", str(ROOT / "examples" / "run.toml"), "--lang", "en",
-                                      "--seed", "5", "--sep", ";", "--previous-sheet", "2023"])
+    args = build_parser().parse_args(
+        [
+            "run",
+            "--config",
+            str(ROOT / "examples" / "run.toml"),
+            "--lang",
+            "en",
+            "--seed",
+            "5",
+            "--sep",
+            ";",
+            "--previous-sheet",
+            "2023",
+        ]
+    )
     s = run_settings(args)
     assert s["lang"] == "en" and s["seed"] == 5 and s["synthetic"] is True  # flags override the file
     assert s["out"] == (ROOT / "examples" / ".." / "hi_report")
     assert s["read_survey"] == {"sep": ";"} and s["read_previous"] == {"sep": ";", "sheet": "2023"}
     assert s["read_frame"] == {}
     assert s["report_config"]["place"] == "Yên Bái" and set(s["report_config"]) == {
-        "parent_body", "issuing_body", "document_number", "place", "signer_title"}
+        "parent_body",
+        "issuing_body",
+        "document_number",
+        "place",
+        "signer_title",
+    }
 
 
-@pytest.mark.parametrize("text,needle", [
-    ('survey = "s.csv"\nsurvy = "t.csv"\n', "unknown key 'survy' (line 2)"),
-    ('survey = "s.csv"\n\n[read]\nseparator = ";"\n', "unknown key 'separator' in [read] (line 4)"),
-    ('[read.frame]\nsheets = 1\n', "unknown key 'sheets' in [read.frame] (line 2)"),
-    ('[report]\nsigner = "x"\n', "unknown key 'signer' in [report] (line 2)"),
-    ('replicates = "many"\n', "key 'replicates' (line 1) must be int"),
-    ('survey = \n', "cannot read run file"),
-])
+@pytest.mark.parametrize(
+    "text,needle",
+    [
+        ('survey = "s.csv"\nsurvy = "t.csv"\n', "unknown key 'survy' (line 2)"),
+        ('survey = "s.csv"\n\n[read]\nseparator = ";"\n', "unknown key 'separator' in [read] (line 4)"),
+        ("[read.frame]\nsheets = 1\n", "unknown key 'sheets' in [read.frame] (line 2)"),
+        ('[report]\nsigner = "x"\n', "unknown key 'signer' in [report] (line 2)"),
+        ('replicates = "many"\n', "key 'replicates' (line 1) must be int"),
+        ("survey = \n", "cannot read run file"),
+    ],
+)
 def test_run_file_errors_name_the_key_and_line(tmp_path, run_cli, text, needle):
     r = run_cli(["run", "--config", str(_write(tmp_path / "run.toml", text)), "--quiet"])
     assert r.returncode == 2 and needle in r.stderr, r.stderr
@@ -595,12 +677,38 @@ def test_run_file_keywords_reach_run_annual(tmp_path, run_cli, monkeypatch):
     class Stop(Exception):
         pass
 
-    def fake(survey, spec, *, frame=None, margins=None, previous=None, targets=None, year=None, previous_year=None,
-             replicates=None, seed=None, level=0.95, calibration_method="raking", progress=None, inputs=None,
-             synthetic=False, lonely_psu="fail", area_covariates=None, crosswalk=None, robustness_draws=0,
-             drivers=True, report_config=None):
-        seen.update(area_covariates=area_covariates, crosswalk=crosswalk, robustness_draws=robustness_draws,
-                    drivers=drivers, report_config=report_config, inputs=inputs)
+    def fake(
+        survey,
+        spec,
+        *,
+        frame=None,
+        margins=None,
+        previous=None,
+        targets=None,
+        year=None,
+        previous_year=None,
+        replicates=None,
+        seed=None,
+        level=0.95,
+        calibration_method="raking",
+        progress=None,
+        inputs=None,
+        synthetic=False,
+        lonely_psu="fail",
+        area_covariates=None,
+        crosswalk=None,
+        robustness_draws=0,
+        drivers=True,
+        report_config=None,
+    ):
+        seen.update(
+            area_covariates=area_covariates,
+            crosswalk=crosswalk,
+            robustness_draws=robustness_draws,
+            drivers=drivers,
+            report_config=report_config,
+            inputs=inputs,
+        )
         raise Stop
 
     monkeypatch.setattr(annual, "run_annual", fake)
@@ -608,9 +716,12 @@ def test_run_file_keywords_reach_run_annual(tmp_path, run_cli, monkeypatch):
     hi.load_city_survey(2024).to_csv(survey, index=False)
     _write(tmp_path / "cov.csv", "commune,poverty\nĐồng Tâm,0.1\n")
     _write(tmp_path / "cw.csv", "old,new\nA,B\n")
-    run_file = _write(tmp_path / "run.toml", """survey = "s.csv"\nspec = "yen_bai_nef"\nout = "rep"
+    run_file = _write(
+        tmp_path / "run.toml",
+        """survey = "s.csv"\nspec = "yen_bai_nef"\nout = "rep"
 area_covariates = "cov.csv"\ncrosswalk = "cw.csv"\nrobustness_draws = 50\ndrivers = true
-[report]\nplace = "Yên Bái"\n""")
+[report]\nplace = "Yên Bái"\n""",
+    )
     with pytest.raises(Stop):
         main(["run", "--config", str(run_file), "--no-drivers", "--quiet"])
     assert seen["area_covariates"]["poverty"].tolist() == [0.1] and list(seen["crosswalk"].columns) == ["old", "new"]
@@ -623,8 +734,10 @@ def test_progress_messages_follow_the_language():
 
     from happiness_index.report.cli import _progress
 
-    for lang, want in (("vi", "đã tính trọng số (20 bộ trọng số lặp bootstrap)"),
-                       ("en", "weighted (20 bootstrap replicates)")):
+    for lang, want in (
+        ("vi", "đã tính trọng số (20 bộ trọng số lặp bootstrap)"),
+        ("en", "weighted (20 bootstrap replicates)"),
+    ):
         p = _progress(lang, quiet=False)
         p.stream, p.enabled = io.StringIO(), True
         p.step("weighted (20 bootstrap replicates)")
@@ -636,11 +749,37 @@ def test_reader_options_on_the_command_line(tmp_path, run_cli, monkeypatch):
 
     survey = _vi_locale_csv(hi.load_city_survey(2024), tmp_path / "s.csv")
     monkeypatch.setattr(annual, "run_annual", None)  # only reading is tested here
-    r = run_cli(["run", "--survey", str(survey), "--spec", "yen_bai_nef", "--out", str(tmp_path / "o"), "--sep",
-                 ";;", "--quiet"])
+    r = run_cli(
+        [
+            "run",
+            "--survey",
+            str(survey),
+            "--spec",
+            "yen_bai_nef",
+            "--out",
+            str(tmp_path / "o"),
+            "--sep",
+            ";;",
+            "--quiet",
+        ]
+    )
     assert r.returncode == 2 and "--sep for the survey must be a single character" in r.stderr
-    r = run_cli(["run", "--survey", str(survey), "--spec", "yen_bai_nef", "--out", str(tmp_path / "o"),
-                 "--decimal", ",", "--thousands", ",", "--quiet"])
+    r = run_cli(
+        [
+            "run",
+            "--survey",
+            str(survey),
+            "--spec",
+            "yen_bai_nef",
+            "--out",
+            str(tmp_path / "o"),
+            "--decimal",
+            ",",
+            "--thousands",
+            ",",
+            "--quiet",
+        ]
+    )
     assert r.returncode == 2 and "both ','" in r.stderr
     from happiness_index.report.cli import read_input
 
@@ -671,9 +810,24 @@ def test_signal_during_the_report_write_keeps_the_old_report(example_run, tmp_pa
     shutil.copytree(example_run[1], rep)  # an earlier report of this program (with its manifest)
     before = {p.name: p.read_bytes() for p in rep.iterdir()}
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    child = subprocess.Popen([sys.executable, "-m", "happiness_index.report.cli", "run", "--example", "--quiet",
-                              "--lang", "en", "--out", str(rep)], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "happiness_index.report.cli",
+            "run",
+            "--example",
+            "--quiet",
+            "--lang",
+            "en",
+            "--out",
+            str(rep),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not list(tmp_path.glob(".rep.tmp-*")) and child.poll() is None and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -693,13 +847,14 @@ def test_fault_injection_through_the_real_report_writer(example_run, tmp_path, m
     """write_report (all report files, charts stubbed for speed) with a failure before its k-th file
     operation, for every k: afterwards exactly the old report or exactly the new one, nothing stray,
     the input untouched."""
+    import base64
     import builtins
 
     from happiness_index.report import annual, outputs
 
-    import base64
-
-    tiny_png = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYGD4DwABBAEAX+XDSwAAAABJRU5ErkJggg==")
+    tiny_png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYGD4DwABBAEAX+XDSwAAAABJRU5ErkJggg=="
+    )
 
     def stub_chart(results, path, lang="vi"):
         Path(path).write_bytes(tiny_png + lang.encode())  # a valid 1x1 PNG (the Word report embeds it)
@@ -709,16 +864,23 @@ def test_fault_injection_through_the_real_report_writer(example_run, tmp_path, m
     # the Word and Excel writers are tested elsewhere; here each is one file operation (fast)
     from happiness_index.report import excel, word
 
-    monkeypatch.setattr(word, "write_docx", lambda doc, path, pictures: Path(path).write_bytes(b"docx " + doc.lang.encode()))
-    monkeypatch.setattr(excel, "write_tables_xlsx", lambda results, path, lang: Path(path).write_bytes(b"xlsx " + lang.encode()))
+    monkeypatch.setattr(
+        word, "write_docx", lambda doc, path, pictures: Path(path).write_bytes(b"docx " + doc.lang.encode())
+    )
+    monkeypatch.setattr(
+        excel, "write_tables_xlsx", lambda results, path, lang: Path(path).write_bytes(b"xlsx " + lang.encode())
+    )
     results = json.loads((example_run[1] / "results.json").read_text(encoding="utf-8"))
     survey = tmp_path / "survey.csv"
     survey.write_text("id\n1\n")
     rep = tmp_path / "rep"
     annual.write_report(results, rep, "vi", protect=[survey])
+
     def contents(folder):  # (tables.xlsx and the manifest carry write times: compared by name only)
-        return {p.name: (p.read_bytes() if p.suffix not in (".xlsx", ".json") or p.name == "results.json" else None)
-                for p in folder.iterdir()}
+        return {
+            p.name: (p.read_bytes() if p.suffix not in (".xlsx", ".json") or p.name == "results.json" else None)
+            for p in folder.iterdir()
+        }
 
     old = contents(rep)
     annual.write_report(results, tmp_path / "probe", "en")
@@ -742,6 +904,7 @@ def test_fault_injection_through_the_real_report_writer(example_run, tmp_path, m
                     if len(calls) == k:
                         raise Fault(f"{name} #{k}")
                 return fn(*a, **kw)
+
             return inner
 
         with monkeypatch.context() as m:
@@ -764,8 +927,7 @@ def test_fault_injection_through_the_real_report_writer(example_run, tmp_path, m
     assert seen == {"old", "new"} and k > 10
 
 
-def test_ctrl_c_during_the_report_write_exits_130_and_keeps_the_old_report(example_run, tmp_path, monkeypatch,
-                                                                           run_cli):
+def test_ctrl_c_during_the_report_write_exits_130_and_keeps_the_old_report(example_run, tmp_path, monkeypatch, run_cli):
     import shutil
 
     from happiness_index.report import annual
@@ -790,8 +952,13 @@ def test_run_file_report_table_takes_the_parent_body_and_signer_name(tmp_path):
     from happiness_index.report.cli import load_run_file
 
     p = tmp_path / "run.toml"
-    p.write_text('[report]\nparent_body = "Tổng cục Thống kê"\nissuing_body = "Cục Thống kê tỉnh Yên Bái"\n'
-                 'signer_name = "Nguyễn Văn A"\n', encoding="utf-8")
-    assert load_run_file(p)["report"] == {"parent_body": "Tổng cục Thống kê",
-                                          "issuing_body": "Cục Thống kê tỉnh Yên Bái",
-                                          "signer_name": "Nguyễn Văn A"}
+    p.write_text(
+        '[report]\nparent_body = "Tổng cục Thống kê"\nissuing_body = "Cục Thống kê tỉnh Yên Bái"\n'
+        'signer_name = "Nguyễn Văn A"\n',
+        encoding="utf-8",
+    )
+    assert load_run_file(p)["report"] == {
+        "parent_body": "Tổng cục Thống kê",
+        "issuing_body": "Cục Thống kê tỉnh Yên Bái",
+        "signer_name": "Nguyễn Văn A",
+    }

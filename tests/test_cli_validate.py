@@ -30,16 +30,18 @@ def run(capsys, *argv, lang="en"):
 
 def test_clean_file_exits_0(capsys, tmp_path):
     out_csv = tmp_path / "errors.csv"
-    code, out, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC, "--frame", FRAME,
-                         "--out", str(out_csv))
+    code, out, err = run(
+        capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC, "--frame", FRAME, "--out", str(out_csv)
+    )
     assert code == 0 and "no problems" in out and err == ""
     assert pd.read_csv(out_csv, encoding="utf-8-sig").empty
 
 
 def test_bad_file_exits_1_and_writes_every_problem(capsys, tmp_path):
     out_csv = tmp_path / "errors.csv"
-    code, out, _ = run(capsys, "validate", str(BAD / "out_of_range_code.csv"), "--spec", SPEC,
-                       "--frame", FRAME, "--out", str(out_csv))
+    code, out, _ = run(
+        capsys, "validate", str(BAD / "out_of_range_code.csv"), "--spec", SPEC, "--frame", FRAME, "--out", str(out_csv)
+    )
     assert code == 1
     assert "2 problems in 2 of 8 rows" in out and "in range 1..5" in out and "in range 0..10" in out
     raw = out_csv.read_bytes()
@@ -62,10 +64,21 @@ def test_coercions_counted_and_written_to_out(capsys, tmp_path, monkeypatch):
 
     text = pd.read_csv(BAD / "coerced_text_numbers.csv", dtype=str, keep_default_na=False)
     real = cli.read_input
-    monkeypatch.setattr(cli, "read_input", lambda arg, what, options=None: text if what == "survey" else real(arg, what, options))
+    monkeypatch.setattr(
+        cli, "read_input", lambda arg, what, options=None: text if what == "survey" else real(arg, what, options)
+    )
     out_csv = tmp_path / "errors.csv"
-    code, out, _ = run(capsys, "validate", str(BAD / "coerced_text_numbers.csv"), "--spec", SPEC,
-                       "--frame", FRAME, "--out", str(out_csv))
+    code, out, _ = run(
+        capsys,
+        "validate",
+        str(BAD / "coerced_text_numbers.csv"),
+        "--spec",
+        SPEC,
+        "--frame",
+        FRAME,
+        "--out",
+        str(out_csv),
+    )
     e = pd.read_csv(out_csv, encoding="utf-8-sig")
     notes = e[e["kind"] == "coercion (note)"]
     assert "report.coercions" not in out
@@ -81,21 +94,27 @@ def test_duplicate_ids_show_row_numbers_on_the_cli(capsys):
 
 def test_bundled_spec_name(capsys, tmp_path):
     p = tmp_path / "s.csv"
-    p.write_text("respondent_id,commune,village,weight,ls_income,ls_health,ls_family,ls_social,"
-                 "le_rating,env_nature,env_security,env_services\n"
-                 "1,1,11,10.0,4,5,3,8,4,4,2,5\n2,1,12,12.5,6,5,3,4,4,4,2,5\n", encoding="utf-8")
+    p.write_text(
+        "respondent_id,commune,village,weight,ls_income,ls_health,ls_family,ls_social,"
+        "le_rating,env_nature,env_security,env_services\n"
+        "1,1,11,10.0,4,5,3,8,4,4,2,5\n2,1,12,12.5,6,5,3,4,4,4,2,5\n",
+        encoding="utf-8",
+    )
     code, out, _ = run(capsys, "validate", str(p), "--spec", "yen_bai_nef")
     assert code == 1 and "ls_income" in out and "in range 1..5" in out
 
 
-@pytest.mark.parametrize("argv,needle", [
-    ([], "choose a command"),
-    (["validate", "x.csv"], "--spec"),
-    (["frobnicate"], "invalid choice"),
-    (["validate", "missing.csv", "--spec", SPEC], "survey file not found: missing.csv"),
-    (["validate", str(BAD / "good.csv"), "--spec", "nope.toml"], "spec file not found: nope.toml"),
-    (["validate", str(BAD / "good.csv"), "--spec", SPEC, "--frame", "nof.csv"], "frame file not found"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        ([], "choose a command"),
+        (["validate", "x.csv"], "--spec"),
+        (["frobnicate"], "invalid choice"),
+        (["validate", "missing.csv", "--spec", SPEC], "survey file not found: missing.csv"),
+        (["validate", str(BAD / "good.csv"), "--spec", "nope.toml"], "spec file not found: nope.toml"),
+        (["validate", str(BAD / "good.csv"), "--spec", SPEC, "--frame", "nof.csv"], "frame file not found"),
+    ],
+)
 def test_usage_errors_exit_2(capsys, argv, needle):
     code, out, err = run(capsys, *argv)
     assert code == 2 and needle in err
@@ -103,9 +122,10 @@ def test_usage_errors_exit_2(capsys, argv, needle):
 
 def test_invalid_spec_exits_2(capsys, tmp_path):
     bad = tmp_path / "bad.toml"
-    bad.write_text((BAD / "spec.toml").read_text("utf-8").replace('preset = "nef_ratio"',
-                                                                   'preset = "nef_ratio"\nfoo = 1'),
-                   encoding="utf-8")
+    bad.write_text(
+        (BAD / "spec.toml").read_text("utf-8").replace('preset = "nef_ratio"', 'preset = "nef_ratio"\nfoo = 1'),
+        encoding="utf-8",
+    )
     code, _, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", str(bad))
     assert code == 2 and "invalid spec" in err and "unknown key 'foo'" in err and "line 5" in err
 
@@ -129,8 +149,9 @@ def test_frame_without_commune_column_exits_1(capsys, tmp_path):
 
 
 def test_unwritable_out_exits_2(capsys, tmp_path):
-    code, _, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC,
-                       "--out", str(tmp_path / "no" / "dir" / "e.csv"))
+    code, _, err = run(
+        capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC, "--out", str(tmp_path / "no" / "dir" / "e.csv")
+    )
     assert code == 2 and "error" in err
 
 
@@ -140,19 +161,32 @@ def test_help_exits_0(capsys):
 
 
 def test_console_entry_point_subprocess():
-    r = subprocess.run([sys.executable, "-c", "import sys; from happiness_index.report.cli import main; "
-                        "sys.exit(main())", "validate", str(BAD / "missing_column.csv"), "--spec", SPEC],
-                       capture_output=True, text=True, cwd=ROOT)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from happiness_index.report.cli import main; sys.exit(main())",
+            "validate",
+            str(BAD / "missing_column.csv"),
+            "--spec",
+            SPEC,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
     # the default language of validate is the one of run: Vietnamese
     assert r.returncode == 1 and "thiếu cột" in r.stdout and "Traceback" not in r.stderr
 
 
 def test_help_starts_without_heavy_imports():
     """`happiness-index --help` imports neither pandas, numpy, matplotlib nor pandera (start-up < 0.7 s)."""
-    code = ("import sys; from happiness_index.report.cli import main\n"
-            "try:\n    main(['run', '--help'])\nexcept SystemExit:\n    pass\n"
-            "main(['--help']); main(['validate', '--help'])\n"
-            "print(sorted(m for m in ('pandas', 'numpy', 'matplotlib', 'pandera', 'scipy') if m in sys.modules))")
+    code = (
+        "import sys; from happiness_index.report.cli import main\n"
+        "try:\n    main(['run', '--help'])\nexcept SystemExit:\n    pass\n"
+        "main(['--help']); main(['validate', '--help'])\n"
+        "print(sorted(m for m in ('pandas', 'numpy', 'matplotlib', 'pandera', 'scipy') if m in sys.modules))"
+    )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1] == "[]"
@@ -168,10 +202,15 @@ def test_out_equal_to_an_input_is_refused(capsys, tmp_path):
     link.symlink_to(survey)
     (tmp_path / "sub").mkdir()
     before = survey.read_bytes(), frame.read_bytes()
-    for out, role in [(survey, "survey"), (tmp_path / "sub" / ".." / "S.csv", "survey"), (link, "survey"),
-                      (frame, "frame")]:
-        code, out_text, err = run(capsys, "validate", str(survey), "--spec", SPEC, "--frame", str(frame),
-                                  "--out", str(out))
+    for out, role in [
+        (survey, "survey"),
+        (tmp_path / "sub" / ".." / "S.csv", "survey"),
+        (link, "survey"),
+        (frame, "frame"),
+    ]:
+        code, out_text, err = run(
+            capsys, "validate", str(survey), "--spec", SPEC, "--frame", str(frame), "--out", str(out)
+        )
         assert code == 2, (out, err)
         assert f"is the {role} file" in err and "never overwritten" in err
         assert (survey.read_bytes(), frame.read_bytes()) == before
@@ -269,8 +308,23 @@ def test_reader_options_read_the_office_export(capsys, tmp_path, monkeypatch):
         return orig(data, *a, **k)
 
     monkeypatch.setattr(schema, "validate_survey", spy)
-    code, out, err = run(capsys, "validate", str(p), "--spec", SPEC, "--frame", FRAME, "--sep", ";", "--decimal", ",",
-                         "--thousands", ".", "--frame-sep", ",")
+    code, out, err = run(
+        capsys,
+        "validate",
+        str(p),
+        "--spec",
+        SPEC,
+        "--frame",
+        FRAME,
+        "--sep",
+        ";",
+        "--decimal",
+        ",",
+        "--thousands",
+        ".",
+        "--frame-sep",
+        ",",
+    )
     assert code == 0, out + err
     assert seen["w"] == [1205.0, 980.0, 1100.0, 875.0, 1010.0, 950.0, 900.0, 1300.0]
 
@@ -294,9 +348,11 @@ def test_validate_reads_the_run_file(capsys, tmp_path):
     """`validate --config run.toml`: survey, spec, frame, language and reader options from the run file."""
     _excel_locale_copy(tmp_path)  # vi.csv
     (tmp_path / "spec.toml").write_bytes(Path(SPEC).read_bytes())
-    (tmp_path / "run.toml").write_text('survey = "vi.csv"\nspec = "spec.toml"\nframe = "%s"\nlanguage = "en"\n'
-                                       '[read]\nsep = ";"\ndecimal = ","\nthousands = "."\n' % FRAME.replace("\\", "/"),
-                                       encoding="utf-8")
+    (tmp_path / "run.toml").write_text(
+        'survey = "vi.csv"\nspec = "spec.toml"\nframe = "%s"\nlanguage = "en"\n'
+        '[read]\nsep = ";"\ndecimal = ","\nthousands = "."\n' % FRAME.replace("\\", "/"),
+        encoding="utf-8",
+    )
     code, out, err = run(capsys, "validate", "--config", str(tmp_path / "run.toml"), lang=None)
     assert code == 0 and "no problems" in out, out + err
     code, out, _ = run(capsys, "validate", "--config", str(tmp_path / "run.toml"), "--lang", "vi")
@@ -308,6 +364,7 @@ def test_validate_reads_the_run_file(capsys, tmp_path):
 def test_out_with_another_extension_is_refused_not_csv_in_disguise(capsys, tmp_path):
     # hostile-input finding: errors.xlsx used to receive CSV text
     out_x = tmp_path / "errors.xlsx"
-    code, out, err = run(capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC, "--frame", FRAME,
-                         "--out", str(out_x))
+    code, out, err = run(
+        capsys, "validate", str(BAD / "good.csv"), "--spec", SPEC, "--frame", FRAME, "--out", str(out_x)
+    )
     assert code == 2 and ".csv" in err and not out_x.exists()

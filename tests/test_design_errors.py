@@ -97,7 +97,9 @@ def test_unknown_analysis_and_domain_columns(df):
 # ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("bad, phrase", [(np.nan, "missing or infinite"), (np.inf, "missing or infinite"), (-np.inf, "missing or infinite")])
+@pytest.mark.parametrize(
+    "bad, phrase", [(np.nan, "missing or infinite"), (np.inf, "missing or infinite"), (-np.inf, "missing or infinite")]
+)
 def test_non_finite_weights(df, bad, phrase):
     data = df.copy()
     data.loc[5, "w"] = bad
@@ -398,7 +400,9 @@ def test_missing_domain_keys_kept_as_own_group_or_dropped_from_output(df):
     t2 = d.by("k", dropna=True).mean("y").to_frame()
     assert t2["k"].tolist() == ["u", "v"]
     # the rows stay in the design: the same estimates and SEs for u and v either way
-    np.testing.assert_allclose(t2[["estimate", "se"]].to_numpy(), t[t["k"].notna()][["estimate", "se"]].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(
+        t2[["estimate", "se"]].to_numpy(), t[t["k"].notna()][["estimate", "se"]].to_numpy(), rtol=1e-12
+    )
     # and the same as a subset of the full design
     s = d.subset(data["k"] == "u").mean("y")
     assert s.se == pytest.approx(t2["se"].iloc[0], rel=1e-12)
@@ -613,7 +617,9 @@ def test_text_in_a_numeric_column_is_an_error_not_category_shares(df):
         design(df.assign(c=df["y"] + 1j)).mean("c")
 
 
-@pytest.mark.parametrize("kw", [dict(nest="yes"), dict(nest=1), dict(adjust_domain_lonely="False"), dict(adjust_domain_lonely=None)])
+@pytest.mark.parametrize(
+    "kw", [dict(nest="yes"), dict(nest=1), dict(adjust_domain_lonely="False"), dict(adjust_domain_lonely=None)]
+)
 def test_switches_must_be_booleans(df, kw):
     with pytest.raises(DesignError, match="must be True or False"):
         design(df, **kw)
@@ -640,9 +646,18 @@ def test_weights_series_duplicate_columns_and_update(df):
         c.update(strata=None)
 
 
-@pytest.mark.parametrize("kw, pattern", [(dict(seed="a"), "seed"), (dict(seed=1.5), "seed"), (dict(seed=-1), "seed"),
-                                         (dict(replicates=2.5), "replicates"), (dict(replicates="x"), "replicates"),
-                                         (dict(replicates=1), "at least 2"), (dict(replicates=True), "replicates")])
+@pytest.mark.parametrize(
+    "kw, pattern",
+    [
+        (dict(seed="a"), "seed"),
+        (dict(seed=1.5), "seed"),
+        (dict(seed=-1), "seed"),
+        (dict(replicates=2.5), "replicates"),
+        (dict(replicates="x"), "replicates"),
+        (dict(replicates=1), "at least 2"),
+        (dict(replicates=True), "replicates"),
+    ],
+)
 def test_bad_seeds_and_replicate_counts(df, kw, pattern):
     with pytest.raises(DesignError, match=pattern):
         design(df).to_replicates("bootstrap", **kw)
@@ -695,8 +710,13 @@ def test_contrast_confint_and_quantile_arguments(df):
         e.confint(df="3")
     with pytest.raises(EstimationError, match="df must be positive"):
         design(df).quantile("y", df=-3)
-    for args, pattern in [(([1.0, np.nan], [1, 1]), "missing"), (([1.0, 2.0], [1, np.nan]), "missing"),
-                          (([1.0, 2.0], [1, -1]), "negative"), (([], []), "empty"), (([1.0, 2.0], [0, 0]), "all weights are zero")]:
+    for args, pattern in [
+        (([1.0, np.nan], [1, 1]), "missing"),
+        (([1.0, 2.0], [1, np.nan]), "missing"),
+        (([1.0, 2.0], [1, -1]), "negative"),
+        (([], []), "empty"),
+        (([1.0, 2.0], [0, 0]), "all weights are zero"),
+    ]:
         with pytest.raises(EstimationError, match=pattern):
             hi.weighted_quantile(*args, 0.5)
 

@@ -71,7 +71,9 @@ def make_survey(seed: int, n_strata: int, psu_per: int, rows_per: int, equal_wei
             "g": rng.choice(["nam", "nữ", "khác"], size=n, p=[0.45, 0.45, 0.10]),
             # both domains always have members (seed 2555 with 2 strata × 4 PSUs × 2 rows once
             # drew no "u" at all, and subset(dom == "u") was rightly refused as empty)
-            "dom": np.where(np.arange(n) == 0, "u", np.where(np.arange(n) == n - 1, "v", rng.choice(["u", "v"], size=n))),
+            "dom": np.where(
+                np.arange(n) == 0, "u", np.where(np.arange(n) == n - 1, "v", rng.choice(["u", "v"], size=n))
+            ),
         }
     )
 
@@ -290,7 +292,9 @@ def test_domain_equals_zero_weights_outside_and_by_row(df):
         close([a.estimate, a.se, a.df], [row.estimate, row.se, row.df], rel=1e-9, abs_=1e-9)
     a, b, row = sub.proportion("b"), zero.proportion("b"), byt.proportion("b")["u"]
     close([a.estimate, a.se], [b.estimate, b.se], rel=1e-9, abs_=1e-12)
-    close([a.estimate, a.se, a.ci_low, a.ci_high], [row.estimate, row.se, row.ci_low, row.ci_high], rel=1e-9, abs_=1e-12)
+    close(
+        [a.estimate, a.se, a.ci_low, a.ci_high], [row.estimate, row.se, row.ci_low, row.ci_high], rel=1e-9, abs_=1e-12
+    )
     # domain df: PSUs with domain members minus their strata (R's degf of the subset design)
     st_ = df.loc[mask, ["stratum", "psu"]].drop_duplicates()
     assert a.df == len(st_) - st_["stratum"].nunique()
@@ -317,7 +321,13 @@ def test_domain_on_replicate_design_equals_zero_weights():
 @given(df=surveys)
 def test_se_is_sqrt_diag_vcov(df):
     d = design_of(df)
-    for table in (d.mean(["y", "b"]), d.total(["y", "b"]), d.proportion("g"), d.by("dom").mean(["y", "b"]), d.by("g").total("y")):
+    for table in (
+        d.mean(["y", "b"]),
+        d.total(["y", "b"]),
+        d.proportion("g"),
+        d.by("dom").mean(["y", "b"]),
+        d.by("g").total("y"),
+    ):
         V = table.vcov_matrix()
         close(table.se, np.sqrt(np.diag(V)), rel=1e-9, abs_=1e-12)
         close(V, V.T, rel=1e-9, abs_=1e-12)

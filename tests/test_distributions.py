@@ -91,8 +91,12 @@ def test_matches_design_proportion(survey, spec, design, replicate):
         np.testing.assert_allclose(mine[col].to_numpy(dtype=float), theirs, rtol=1e-9, err_msg=col)
     byc = ref.by("commune").proportion("cat", na_rm=True)
     np.testing.assert_allclose(f[f["group"] != "city"]["se"].to_numpy(), byc.to_frame()["se"].to_numpy(), rtol=1e-9)
-    np.testing.assert_allclose(tab.vcov("city", "ls_health").to_numpy(),
-                               ref.proportion("cat", na_rm=True).vcov.to_numpy(), rtol=1e-8, atol=1e-15)
+    np.testing.assert_allclose(
+        tab.vcov("city", "ls_health").to_numpy(),
+        ref.proportion("cat", na_rm=True).vcov.to_numpy(),
+        rtol=1e-8,
+        atol=1e-15,
+    )
 
 
 # ------------------------------------------------------------------ 0-10 items and bands
@@ -148,7 +152,11 @@ def test_ons_bands_default(wb):
     life = b[(b["group"] == "city") & (b["item"] == "life_sat")]
     assert list(life["label_en"]) == ["Low (0–4)", "Medium (5–6)", "High (7–8)", "Very high (9–10)"]
     assert list(b[(b["group"] == "city") & (b["item"] == "anxiety")]["label_en"]) == [
-        "Very low (0–1)", "Low (2–3)", "Medium (4–5)", "High (6–10)"]
+        "Very low (0–1)",
+        "Low (2–3)",
+        "Medium (4–5)",
+        "High (6–10)",
+    ]
     shares = f[(f["group"] == "city") & (f["item"] == "life_sat")].set_index("category")["share"]
     assert life["share"].iloc[2] == pytest.approx(shares[7] + shares[8], rel=1e-12)
     # the band's SE is that of the sum of its categories (design's own estimator)
@@ -161,7 +169,9 @@ def test_ons_bands_default(wb):
 
 
 def test_custom_bands_from_spec(wb):
-    text = SPEC_010 + """
+    text = (
+        SPEC_010
+        + """
 [distributions]
 band_items = ["life_sat"]
 
@@ -175,6 +185,7 @@ lower = 7
 upper = 10
 labels = { en = "Satisfied", vi = "Hài lòng" }
 """
+    )
     spec = hi.IndexSpec.from_text(text)
     assert hi.IndexSpec.from_text(spec.to_toml()) == spec
     tab = hi.item_distributions(hi.SurveyDesign(wb, weights="w", strata="h", psu="c"), spec)
@@ -194,8 +205,9 @@ def test_errors(survey, spec, design):
     bad = survey.copy()
     bad.loc[bad.index[3], "ls_income"] = 7
     with pytest.raises(hi.EstimationError, match="neither answer codes"):
-        hi.item_distributions(hi.SurveyDesign(bad, weights="weight", strata="commune", psu="village", nest=True),
-                              spec, items="ls_income")
+        hi.item_distributions(
+            hi.SurveyDesign(bad, weights="weight", strata="commune", psu="village", nest=True), spec, items="ls_income"
+        )
 
 
 def test_input_not_modified(survey, spec, design):
@@ -212,9 +224,18 @@ def test_charts(table, tmp_path):
 
     plot_distributions(table.to_frame(), tmp_path / "d.png", group="city", lang="vi")
     assert (tmp_path / "d.png").stat().st_size > 1000
-    communes = pd.DataFrame({"unit": ["A", "B"], "scenario": "both", "median": [80.0, 70.0], "p05": [75.0, 60.0],
-                             "p95": [85.0, 79.0], "median_rank": [1.0, 2.0], "rank_p05": [1.0, 1.0],
-                             "rank_p95": [2.0, 2.0]})
+    communes = pd.DataFrame(
+        {
+            "unit": ["A", "B"],
+            "scenario": "both",
+            "median": [80.0, 70.0],
+            "p05": [75.0, 60.0],
+            "p95": [85.0, 79.0],
+            "median_rank": [1.0, 2.0],
+            "rank_p05": [1.0, 1.0],
+            "rank_p95": [2.0, 2.0],
+        }
+    )
     plot_rank_ranges(communes, tmp_path / "r.svg", lang="en")
     assert "Commune ranks" in (tmp_path / "r.svg").read_text()
     with pytest.raises(ValueError, match="no rows"):
@@ -226,9 +247,15 @@ def test_charts(table, tmp_path):
 def test_property_shares_sum_to_one_and_match_engine(seed, missing):
     rng = np.random.default_rng(seed)
     n = 120
-    df = pd.DataFrame({"w": rng.uniform(0.5, 4, n), "h": rng.integers(0, 3, n).astype(str),
-                       "c": rng.integers(0, 24, n), "life_sat": rng.integers(0, 11, n).astype(float),
-                       "anxiety": rng.integers(0, 11, n).astype(float)})
+    df = pd.DataFrame(
+        {
+            "w": rng.uniform(0.5, 4, n),
+            "h": rng.integers(0, 3, n).astype(str),
+            "c": rng.integers(0, 24, n),
+            "life_sat": rng.integers(0, 11, n).astype(float),
+            "anxiety": rng.integers(0, 11, n).astype(float),
+        }
+    )
     df.loc[rng.random(n) < missing, "life_sat"] = 99
     df["c"] = df["h"] + "-" + df["c"].astype(str)
     spec = hi.IndexSpec.from_text(SPEC_010)
@@ -239,7 +266,10 @@ def test_property_shares_sum_to_one_and_match_engine(seed, missing):
     V = tab.vcov("city", "life_sat").to_numpy()
     np.testing.assert_allclose(V.sum(axis=1), 0.0, atol=1e-12)  # the shares sum to a constant
     cat = df.assign(cat=pd.Categorical(df["life_sat"].where(df["life_sat"] <= 10), categories=list(range(11))))
-    ref = hi.SurveyDesign(cat, weights="w", strata="h", psu="c", lonely_psu="adjust").proportion(
-        "cat", na_rm=True, ci_method="wald").to_frame()
+    ref = (
+        hi.SurveyDesign(cat, weights="w", strata="h", psu="c", lonely_psu="adjust")
+        .proportion("cat", na_rm=True, ci_method="wald")
+        .to_frame()
+    )
     np.testing.assert_allclose(f["share"], ref["estimate"], rtol=1e-10, atol=1e-14)
     np.testing.assert_allclose(f["se"], ref["se"], rtol=1e-8, atol=1e-14)

@@ -35,8 +35,15 @@ def test_contract_columns_and_groups(result):
     f = result.to_frame()
     assert list(f.columns) == COLUMNS
     assert list(pd.unique(f["group"])) == ["city", "phường", "xã"]
-    assert set(f["term"]) == {"le_rating", "env_nature", "env_security", "env_services", "sex[Nữ]",
-                              "age_group[35-59]", "age_group[60+]"}
+    assert set(f["term"]) == {
+        "le_rating",
+        "env_nature",
+        "env_security",
+        "env_services",
+        "sex[Nữ]",
+        "age_group[35-59]",
+        "age_group[60+]",
+    }
     assert (f["ci_low_pp"] < f["ame_pp"]).all() and (f["ame_pp"] < f["ci_high_pp"]).all()
     assert ((f["p"] >= 0) & (f["p"] <= 1)).all() and (f["se_pp"] > 0).all()
     city = f[f["group"] == "city"]
@@ -63,7 +70,10 @@ def test_methodology_worked_example(result):
     f = result.frame.set_index(["group", "term"])
     for group, term, est, lo, hi_ in rows:
         r = f.loc[(group, term)]
-        assert (f"{r['ame_pp']:.1f}", f"{r['ci_low_pp']:.1f}", f"{r['ci_high_pp']:.1f}") == (est, lo, hi_), (group, term)
+        assert (f"{r['ame_pp']:.1f}", f"{r['ci_low_pp']:.1f}", f"{r['ci_high_pp']:.1f}") == (est, lo, hi_), (
+            group,
+            term,
+        )
     assert "2,887 respondents" in text and "513" in text
     assert result.sentences("en")[0] in " ".join(text.split())
 

@@ -163,8 +163,15 @@ def test_api_schools(capsys):
 @pytest.mark.parametrize("name", ["yen_bai_published", "api_schools", "yen_bai_city_demo"])
 def test_examples_run_as_scripts(name, tmp_path):
     env = {**os.environ, "TMPDIR": str(tmp_path)}  # whatever an example writes to temp must be gone
-    r = subprocess.run([sys.executable, str(EXAMPLES / f"{name}.py")], capture_output=True, text=True,
-                       encoding="utf-8", cwd=ROOT, timeout=60, env=env)
+    r = subprocess.run(
+        [sys.executable, str(EXAMPLES / f"{name}.py")],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=ROOT,
+        timeout=60,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr and len(r.stdout.splitlines()) > 8
     assert list(tmp_path.iterdir()) == []
@@ -182,8 +189,17 @@ def test_synthetic_city_data_are_reproducible_and_as_documented():
     import happiness_index as hi
 
     frame = hi.load_city_frame()
-    wards = ["Đồng Tâm", "Hồng Hà", "Minh Tân", "Nam Cường", "Nguyễn Phúc", "Nguyễn Thái Học", "Yên Ninh",
-             "Yên Thịnh", "Hợp Minh"]
+    wards = [
+        "Đồng Tâm",
+        "Hồng Hà",
+        "Minh Tân",
+        "Nam Cường",
+        "Nguyễn Phúc",
+        "Nguyễn Thái Học",
+        "Yên Ninh",
+        "Yên Thịnh",
+        "Hợp Minh",
+    ]
     communes = ["Âu Lâu", "Giới Phiên", "Minh Bảo", "Phúc Lộc", "Tân Thịnh", "Tuy Lộc", "Văn Phú", "Văn Tiến"]
     kinds = frame.drop_duplicates("commune").set_index("commune")["commune_type"]
     assert sorted(kinds[kinds == "phường"].index) == sorted(wards)
@@ -208,8 +224,9 @@ def _cli(argv0: str) -> list:
 def _run_printed(command: str, cwd: Path) -> subprocess.CompletedProcess:
     argv = shlex.split(command)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run(_cli(argv[0]) + argv[1:], capture_output=True, text=True, encoding="utf-8",
-                          cwd=cwd, timeout=120, env=env)
+    return subprocess.run(
+        _cli(argv[0]) + argv[1:], capture_output=True, text=True, encoding="utf-8", cwd=cwd, timeout=120, env=env
+    )
 
 
 def _printed_command(stdout: str) -> str:
@@ -225,8 +242,10 @@ def test_gss_printed_command_runs_from_the_repository_root(tmp_path, gss_run):
     out, text = gss_run
     command = _printed_command(text)
     assert command == out["command"]
-    assert command == ("happiness-index run --survey happiness_index/data/gss_happiness.csv.gz --spec "
-                       "gss_happiness --year 2006 --previous-year 2004 --out gss_report")
+    assert command == (
+        "happiness-index run --survey happiness_index/data/gss_happiness.csv.gz --spec "
+        "gss_happiness --year 2006 --previous-year 2004 --out gss_report"
+    )
     (tmp_path / "happiness_index").symlink_to(ROOT / "happiness_index", target_is_directory=True)
     r = _run_printed(command, tmp_path)
     assert r.returncode == 0, r.stderr
@@ -247,8 +266,15 @@ def test_gss_printed_command_runs_from_another_directory(tmp_path):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch)}
-    r = subprocess.run([sys.executable, str(EXAMPLES / "gss_happiness_trend.py")], capture_output=True,
-                       text=True, encoding="utf-8", cwd=tmp_path, timeout=120, env=env)
+    r = subprocess.run(
+        [sys.executable, str(EXAMPLES / "gss_happiness_trend.py")],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        cwd=tmp_path,
+        timeout=120,
+        env=env,
+    )
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr and len(r.stdout.splitlines()) > 8
     assert list(scratch.iterdir()) == []

@@ -66,8 +66,9 @@ def test_select_bad_seed_is_a_sampling_error(seed):
 
 # ---------------------------------------------------------------- Fay-Herriot
 def _fh():
-    return pd.DataFrame({"area": list("abcdef"), "y": [50.0, 60, 55, 70, 65, 52],
-                         "v": [4.0, 5, 6, 3, 4, 5], "x": [1.0, 2, 3, 4, 5, 6]})
+    return pd.DataFrame(
+        {"area": list("abcdef"), "y": [50.0, 60, 55, 70, 65, 52], "v": [4.0, 5, 6, 3, 4, 5], "x": [1.0, 2, 3, 4, 5, 6]}
+    )
 
 
 def test_fay_herriot_estimate_without_variance_is_refused_not_dropped():
@@ -76,7 +77,7 @@ def test_fay_herriot_estimate_without_variance_is_refused_not_dropped():
         hi.fay_herriot(df, "y", "v", ["x"], area="area")
 
 
-@pytest.mark.filterwarnings("ignore::RuntimeWarning")   # numpy overflow on the way to the refusal
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # numpy overflow on the way to the refusal
 @pytest.mark.parametrize("col,values", [("v", [1e308] * 6), ("y", [1e300, -1e300, 1e300, 1, 2, 3])])
 def test_fay_herriot_extreme_magnitudes_are_an_estimation_error(col, values):
     df = _fh().assign(**{col: values})
@@ -92,7 +93,7 @@ def test_decompression_bomb_message_is_not_reworded_as_a_broken_archive(tmp_path
     with gzip.open(p, "wb", compresslevel=9) as f:
         f.write(b"a,b\n")
         for _ in range(40):
-            f.write(b"1,2\n" * (1 << 18))          # 40 MiB of text from ~40 kB
+            f.write(b"1,2\n" * (1 << 18))  # 40 MiB of text from ~40 kB
     with pytest.raises(hi.DataFileError) as info:
         hi.read_survey(p)
     msg = str(info.value)
@@ -112,9 +113,9 @@ def test_delta_cov_block_product_equals_the_dense_product():
         J = rng.normal(size=(U, Q, k))
         G = np.zeros((U * Q, D * k))
         for u in range(D):
-            G[u * Q:(u + 1) * Q, u * k:(u + 1) * k] = J[u]
+            G[u * Q : (u + 1) * Q, u * k : (u + 1) * k] = J[u]
         if has_by:
-            G[D * Q:, :] = np.tile(J[-1], (1, D))
+            G[D * Q :, :] = np.tile(J[-1], (1, D))
         np.testing.assert_allclose(_delta_cov(V, J, D, k, Q, has_by), G @ V @ G.T, rtol=1e-12, atol=1e-10)
 
 
@@ -139,10 +140,12 @@ def two_methods(tmp_path_factory):
     prop.write_text(src.replace('scale = "percent"', 'scale = "proportion"', 1), encoding="utf-8")
     spec = hi.IndexSpec.from_toml("methodology/yen_bai_nef.toml")
     s24, s23 = hi.load_city_survey(2024), hi.load_city_survey(2023)
-    return (hi.compute_index(s24, spec, by="commune"),
-            hi.compute_index(s23, hi.IndexSpec.from_toml(alt), by="commune"),
-            hi.compute_index(s23, hi.IndexSpec.from_toml(prop), by="commune"),
-            hi.compute_index(s23, spec, by="village"))
+    return (
+        hi.compute_index(s24, spec, by="commune"),
+        hi.compute_index(s23, hi.IndexSpec.from_toml(alt), by="commune"),
+        hi.compute_index(s23, hi.IndexSpec.from_toml(prop), by="commune"),
+        hi.compute_index(s23, spec, by="village"),
+    )
 
 
 def test_compare_refuses_results_of_different_formulas(two_methods):

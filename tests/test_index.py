@@ -17,14 +17,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import happiness_index as hi
-from happiness_index.reading.datasets import load_city_survey
 from happiness_index.index.composite import af_happy
+from happiness_index.reading.datasets import load_city_survey
 
 ROOT = Path(__file__).resolve().parents[1]
 NEF = hi.IndexSpec.from_toml(ROOT / "methodology" / "yen_bai_nef.toml")
 GNH = hi.IndexSpec.from_toml(ROOT / "methodology" / "gnh_alkire_foster.toml")
-NEF_ITEMS = ["ls_income", "ls_health", "ls_family", "ls_social", "le_rating", "env_nature", "env_security",
-             "env_services"]
+NEF_ITEMS = [
+    "ls_income",
+    "ls_health",
+    "ls_family",
+    "ls_social",
+    "le_rating",
+    "env_nature",
+    "env_security",
+    "env_services",
+]
 
 # published Yên Bái component shares (percent) and indices (2 decimals)
 PUBLISHED = [
@@ -101,9 +109,16 @@ def _af_spec(m=50, threshold=0.66):
     w = 1.0 / m
     items = [{"name": f"i{j:02d}", "type": "yes_no", "satisfied": [1], "weight": w} for j in range(m)]
     comps = [{"name": f"d{d}", "items": [f"i{j:02d}" for j in range(d * 10, d * 10 + 10)]} for d in range(m // 10)]
-    return hi.IndexSpec.from_dict({"name": "af50", "preset": "af_gnh", "items": items, "components": comps,
-                                   "af": {"threshold": threshold},
-                                   "design": {"weights": "weight", "strata": "commune", "psu": "village"}})
+    return hi.IndexSpec.from_dict(
+        {
+            "name": "af50",
+            "preset": "af_gnh",
+            "items": items,
+            "components": comps,
+            "af": {"threshold": threshold},
+            "design": {"weights": "weight", "strata": "commune", "psu": "village"},
+        }
+    )
 
 
 def _af_microdata(seed=3):
@@ -162,15 +177,23 @@ def test_af_identification_is_exact_where_float_sums_are_not():
 def test_gnh_bundled_spec_runs():
     rng = np.random.default_rng(5)
     n = 3400
-    df = pd.DataFrame({
-        "respondent_id": np.arange(n), "commune": [f"X{i % 17:02d}" for i in range(n)],
-        "village": [f"X{i % 17:02d}-{(i // 17) % 8}" for i in range(n)], "weight": rng.uniform(1, 3, n),
-        "gnh_life_satisfaction": rng.integers(0, 11, n), "gnh_self_health": rng.integers(1, 6, n),
-        "gnh_sleep_hours": rng.integers(4, 11, n), "gnh_literate": rng.integers(0, 2, n),
-        "gnh_cultural_days": rng.integers(0, 15, n), "gnh_gov_performance": rng.integers(1, 6, n),
-        "gnh_belonging": rng.integers(1, 4, n), "gnh_env_responsibility": rng.integers(1, 5, n),
-        "gnh_income_pc": rng.integers(500, 5000, n),
-    })
+    df = pd.DataFrame(
+        {
+            "respondent_id": np.arange(n),
+            "commune": [f"X{i % 17:02d}" for i in range(n)],
+            "village": [f"X{i % 17:02d}-{(i // 17) % 8}" for i in range(n)],
+            "weight": rng.uniform(1, 3, n),
+            "gnh_life_satisfaction": rng.integers(0, 11, n),
+            "gnh_self_health": rng.integers(1, 6, n),
+            "gnh_sleep_hours": rng.integers(4, 11, n),
+            "gnh_literate": rng.integers(0, 2, n),
+            "gnh_cultural_days": rng.integers(0, 15, n),
+            "gnh_gov_performance": rng.integers(1, 6, n),
+            "gnh_belonging": rng.integers(1, 4, n),
+            "gnh_env_responsibility": rng.integers(1, 5, n),
+            "gnh_income_pc": rng.integers(500, 5000, n),
+        }
+    )
     res = hi.compute_index(df, GNH, by="commune")
     H, A = res.af["H_n"].estimate, res.af["A_n"].estimate
     assert res.overall.estimate == pytest.approx(100 * (1 - H * A), rel=1e-12)
@@ -303,8 +326,9 @@ def test_by_commune(city, city_result):
     assert d.estimate == pytest.approx(bg[name].estimate - r.overall.estimate)
     assert d.se < math.hypot(bg[name].se, r.overall.se)
     hw = [max(e.estimate - e.ci_low, e.ci_high - e.estimate) for e in bg.estimates]
-    assert np.all(bg.publishable == [e.n >= 30 and e.cv <= 0.3 and e.df >= 5 and h <= 10
-                                     for e, h in zip(bg.estimates, hw)])
+    assert np.all(
+        bg.publishable == [e.n >= 30 and e.cv <= 0.3 and e.df >= 5 and h <= 10 for e, h in zip(bg.estimates, hw)]
+    )
     f = r.to_frame()
     assert list(f["scope"]).count("city") == 1 and len(f) == 18
     assert {"publishable", "diff_city_pp", "diff_ci_low", "component_env", "level"} <= set(f.columns)
@@ -337,9 +361,13 @@ def _small_spec(preset, rule="mean_of_item_shares", k=None, **extra):
     comp = {"name": "a", "rule": rule, "items": ["q1", "q2", "q3"]}
     if k is not None:
         comp["k"] = k
-    d = {"name": "t", "preset": preset, "scale": "percent",
-         "items": [{"name": f"q{j}", "type": "likert5", "satisfied": 4, "missing_codes": [9]} for j in (1, 2, 3)],
-         "components": [comp, {"name": "b", "items": ["q1"]}]}
+    d = {
+        "name": "t",
+        "preset": preset,
+        "scale": "percent",
+        "items": [{"name": f"q{j}", "type": "likert5", "satisfied": 4, "missing_codes": [9]} for j in (1, 2, 3)],
+        "components": [comp, {"name": "b", "items": ["q1"]}],
+    }
     d.update(extra)
     return hi.IndexSpec.from_dict(d)
 
@@ -347,10 +375,13 @@ def _small_spec(preset, rule="mean_of_item_shares", k=None, **extra):
 SMALL = pd.DataFrame({"q1": [5, 4, 1, 2, 9, 5], "q2": [4, 1, 5, 2, 4, 5], "q3": [1, 5, 5, 2, 4, 9]})
 
 
-@pytest.mark.parametrize("rule,k,expected", [
-    ("all_satisfied", None, 100 * 1 / 4),  # complete rows 0-3: only none... row0 q3=1 -> no; see below
-    ("at_least_k", 2, 100 * 2 / 4),
-])
+@pytest.mark.parametrize(
+    "rule,k,expected",
+    [
+        ("all_satisfied", None, 100 * 1 / 4),  # complete rows 0-3: only none... row0 q3=1 -> no; see below
+        ("at_least_k", 2, 100 * 2 / 4),
+    ],
+)
 def test_row_level_rules(rule, k, expected):
     # complete rows (no code 9): 0, 1, 2, 3. satisfied patterns: (1,1,0), (1,0,1), (0,1,1), (0,0,0)
     # all_satisfied: none of them -> 0; at_least_k=2: rows 0, 1, 2 -> 3/4
@@ -495,8 +526,11 @@ def _sub_index():
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(perm=st.permutations(["ls_income", "ls_health", "ls_family", "ls_social"]),
-       scale=st.floats(0.01, 1000.0), row=st.integers(0, len(SUB) - 1))
+@given(
+    perm=st.permutations(["ls_income", "ls_health", "ls_family", "ls_social"]),
+    scale=st.floats(0.01, 1000.0),
+    row=st.integers(0, len(SUB) - 1),
+)
 def test_invariances(perm, scale, row):
     base = _sub_index()
     # permuting the items within a component
@@ -544,22 +578,20 @@ def test_coverage_nef_ratio_two_stage():
     pop = _population()
     ind = NEF.satisfied_indicators(pop)
     share = ind.mean() * 100
-    true = (share[NEF_ITEMS[:4]].mean() * share["le_rating"] / share[NEF_ITEMS[5:]].mean())
+    true = share[NEF_ITEMS[:4]].mean() * share["le_rating"] / share[NEF_ITEMS[5:]].mean()
     rng = np.random.default_rng(2024)
     V, m_v, m_p, size = 30, 6, 12, 150
     hits, n_sim = 0, 500
     vil_start = np.arange(17 * V) * size
     for _ in range(n_sim):
         chosen = np.concatenate([c * V + rng.choice(V, m_v, replace=False) for c in range(17)])
-        rows = (vil_start[chosen][:, None] + np.array([rng.choice(size, m_p, replace=False)
-                                                      for _ in chosen])).ravel()
+        rows = (vil_start[chosen][:, None] + np.array([rng.choice(size, m_p, replace=False) for _ in chosen])).ravel()
         s = pop.iloc[rows].reset_index(drop=True)
         s["weight"] = (V / m_v) * (size / m_p)
         s["fpc1"] = V
         s["fpc2"] = size
         s["person"] = rows
-        des = hi.SurveyDesign(s, weights="weight", strata="commune", psu=["village", "person"],
-                              fpc=["fpc1", "fpc2"])
+        des = hi.SurveyDesign(s, weights="weight", strata="commune", psu=["village", "person"], fpc=["fpc1", "fpc2"])
         r = hi.compute_index(s, NEF, design=des, diagnostics=False)
         hits += r.overall.ci_low <= true <= r.overall.ci_high
     cover = hits / n_sim
@@ -578,20 +610,31 @@ def test_methodology_worked_examples():
     ls, le, env = 40.71, 41.6, 31.8
     V = np.array([[1.44, 0.60, 0.50], [0.60, 2.25, 0.45], [0.50, 0.45, 1.00]])
     tab = hi.EstimateTable(
-        [hi.survey.estimators.make_estimate(nm, v, V[i, i], math.inf) for i, (nm, v) in enumerate(
-            zip(["ls", "le", "env"], [ls, le, env]))],
-        pd.DataFrame({"component": ["ls", "le", "env"]}), ["ls", "le", "env"], V, df=math.inf)
+        [
+            hi.survey.estimators.make_estimate(nm, v, V[i, i], math.inf)
+            for i, (nm, v) in enumerate(zip(["ls", "le", "env"], [ls, le, env]))
+        ],
+        pd.DataFrame({"component": ["ls", "le", "env"]}),
+        ["ls", "le", "env"],
+        V,
+        df=math.inf,
+    )
     e = tab.transform("ls * le / env", ci_scale="log")
     g = tab.gradient_of("ls * le / env").to_numpy()
-    for txt in (f"HI = {e.estimate:.4f}", f"g = ({g[0]:.5f}, {g[1]:.5f}, −{-g[2]:.5f})",
-                f"Var(HI) = {e.se ** 2:.4f}", f"SE = {e.se:.4f}",
-                f"{math.sqrt(g @ np.diag(np.diag(V)) @ g):.4f}",
-                f"**{e.ci_low:.2f} to {e.ci_high:.2f}**",
-                f"Wald: {e.estimate - z * e.se:.2f} to {e.estimate + z * e.se:.2f}",
-                f"SE = {e.se:.4f}".replace(".", ","), f"**{e.ci_low:.2f} đến {e.ci_high:.2f}**".replace(".", ",")):
+    for txt in (
+        f"HI = {e.estimate:.4f}",
+        f"g = ({g[0]:.5f}, {g[1]:.5f}, −{-g[2]:.5f})",
+        f"Var(HI) = {e.se**2:.4f}",
+        f"SE = {e.se:.4f}",
+        f"{math.sqrt(g @ np.diag(np.diag(V)) @ g):.4f}",
+        f"**{e.ci_low:.2f} to {e.ci_high:.2f}**",
+        f"Wald: {e.estimate - z * e.se:.2f} to {e.estimate + z * e.se:.2f}",
+        f"SE = {e.se:.4f}".replace(".", ","),
+        f"**{e.ci_low:.2f} đến {e.ci_high:.2f}**".replace(".", ","),
+    ):
         assert txt in doc, txt
     # the published table and the AF value
-    for (shares, pub) in PUBLISHED:
+    for shares, pub in PUBLISHED:
         v = hi.index_from_components(shares, "nef_ratio")
         assert f"| {v:.4f} | {pub:.2f} |" in doc
     assert f"= {hi.af_gnh_index(0.591, 0.434):.6f}" in doc
@@ -613,8 +656,14 @@ def _r_check_data(seed=77):
     rng = np.random.default_rng(seed)
     vil = np.repeat(np.arange(68), 15)
     com = vil // 4
-    df = pd.DataFrame({"respondent_id": np.arange(len(vil)), "commune": [f"C{c + 1:02d}" for c in com],
-                       "village": vil, "weight": rng.uniform(20, 60, 17)[com] * rng.uniform(0.8, 1.25, len(vil))})
+    df = pd.DataFrame(
+        {
+            "respondent_id": np.arange(len(vil)),
+            "commune": [f"C{c + 1:02d}" for c in com],
+            "village": vil,
+            "weight": rng.uniform(20, 60, 17)[com] * rng.uniform(0.8, 1.25, len(vil)),
+        }
+    )
     eff = rng.normal(0, 0.4, 68)[vil] + rng.normal(0, 0.5, len(vil))
     for it in NEF_ITEMS:
         code = np.clip(np.round(3.2 + eff + rng.normal(0, 0.9, len(vil))), 1, 5).astype(int)
@@ -655,9 +704,15 @@ def test_commune_and_difference_match_r():
 
 
 def test_geometric_zero_in_one_commune_is_flagged_not_zero():
-    df = pd.DataFrame({"q1": [1, 2, 5, 4, 5, 4, 1, 5], "q2": [5, 4, 5, 4, 2, 5, 4, 5],
-                       "q3": [5, 5, 4, 4, 2, 4, 5, 1], "g": list("AAAABBBB"),
-                       "psu": [1, 2, 3, 4, 5, 6, 7, 8]})
+    df = pd.DataFrame(
+        {
+            "q1": [1, 2, 5, 4, 5, 4, 1, 5],
+            "q2": [5, 4, 5, 4, 2, 5, 4, 5],
+            "q3": [5, 5, 4, 4, 2, 4, 5, 1],
+            "g": list("AAAABBBB"),
+            "psu": [1, 2, 3, 4, 5, 6, 7, 8],
+        }
+    )
     spec = _small_spec("geometric")
     # component b (= item q1) is 0 in commune A: A's geometric mean is undefined, not 0
     df2 = df.assign(q1=[1, 2, 1, 2, 5, 4, 1, 5])
@@ -715,8 +770,10 @@ def test_item_unanswered_in_a_domain_spoils_only_its_component(city, kind):
     s, c0 = _refused_in_first_commune(city)
     kw = {}
     if kind != "taylor":
-        kw = {"design": hi.SurveyDesign(s, weights="weight", strata="commune", psu="village").to_replicates("jkn"),
-              "replicate_variance": kind}
+        kw = {
+            "design": hi.SurveyDesign(s, weights="weight", strata="commune", psu="village").to_replicates("jkn"),
+            "replicate_variance": kind,
+        }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         r = hi.compute_index(s, NEF, by="commune", **kw)
@@ -829,7 +886,7 @@ def test_band_is_the_documented_name_of_level(city_result):
     """IndexResult.level is the happiness band (contract); .band is the same object (new-user #9)."""
     r = city_result
     assert r.band is r.level and r.band.lower <= r.overall.estimate < r.band.upper
-    assert r.overall.level == 0.95          # the confidence level lives on the estimate
+    assert r.overall.level == 0.95  # the confidence level lives on the estimate
     assert hi.DomainIndexTable is type(r.by_group)
     assert "happiness band" in hi.IndexResult.band.__doc__
     assert f"happiness band: {r.band.labels.en}" in str(r)
@@ -859,14 +916,17 @@ def test_publication_rule_thresholds_from_the_spec(city):
     off = hi.IndexSpec.from_dict(d)
     assert off.publication.effective() == {"min_n": 30, "max_cv": 0.3, "max_ci_halfwidth": None, "min_df": None}
     r = hi.compute_index(city, off, by="commune")
-    assert r.by_group.publishable.all()          # only n >= 30 and CV <= 30% checked: all pass
+    assert r.by_group.publishable.all()  # only n >= 30 and CV <= 30% checked: all pass
     d["publication"] = {"min_n": 30}
     dflt = hi.IndexSpec.from_dict(d).publication.effective()
-    assert dflt["max_ci_halfwidth"] == 10.0 and dflt["min_df"] == 5     # documented defaults
+    assert dflt["max_ci_halfwidth"] == 10.0 and dflt["min_df"] == 5  # documented defaults
     d["scale"] = "proportion"
     assert hi.IndexSpec.from_dict(d).publication.effective("proportion")["max_ci_halfwidth"] == pytest.approx(0.1)
-    for bad, key in (({"max_ci_halfwidth": 0}, "max_ci_halfwidth"), ({"min_df": -1}, "min_df"),
-                     ({"min_df": 2.5}, "min_df")):
+    for bad, key in (
+        ({"max_ci_halfwidth": 0}, "max_ci_halfwidth"),
+        ({"min_df": -1}, "min_df"),
+        ({"min_df": 2.5}, "min_df"),
+    ):
         d["publication"] = bad
         with pytest.raises(hi.SpecError, match=key):
             hi.IndexSpec.from_dict(d)
@@ -875,8 +935,11 @@ def test_publication_rule_thresholds_from_the_spec(city):
 def test_reliability_refuses_text_items():
     """Text answers in an item column are named, never coerced to a silent NaN alpha."""
     items = pd.DataFrame({"q1": [1, 2, 3, 4], "q2": ["2", "Rất hài lòng", "3", None]}, index=[10, 11, 12, 13])
-    with pytest.raises(hi.EstimationError, match=r"item column 'q2' holds values that are not numbers "
-                                              r"\('Rất hài lòng'\) in 1 row\(s\), first at row label 11"):
+    with pytest.raises(
+        hi.EstimationError,
+        match=r"item column 'q2' holds values that are not numbers "
+        r"\('Rất hài lòng'\) in 1 row\(s\), first at row label 11",
+    ):
         hi.cronbach_alpha(items)
     with pytest.raises(hi.EstimationError, match="'q2'"):
         hi.item_analysis(items)

@@ -19,8 +19,7 @@ NFC = "hài_lòng"
 
 
 def _frame():
-    return pd.DataFrame({"id": [1, 2, 3], "xã": ["Phường Đồng Tâm", "Xã Tân Thịnh", "Xã Văn Phú"],
-                         "q1": [4, 5, 2]})
+    return pd.DataFrame({"id": [1, 2, 3], "xã": ["Phường Đồng Tâm", "Xã Tân Thịnh", "Xã Văn Phú"], "q1": [4, 5, 2]})
 
 
 def test_csv_utf8_and_bom(tmp_path):
@@ -35,7 +34,7 @@ def test_csv_utf8_and_bom(tmp_path):
 
 
 def test_csv_undecodable_bytes_name_the_line(tmp_path):
-    good = "id,xã,q1\n1,Phường Đồng Tâm,4\n".encode("utf-8")
+    good = "id,xã,q1\n1,Phường Đồng Tâm,4\n".encode()
     bad = "2,Đông Tâm,5\n".encode("cp1258")  # Vietnamese Windows code page
     p = tmp_path / "bad.csv"
     p.write_bytes(good + bad)
@@ -46,7 +45,7 @@ def test_csv_undecodable_bytes_name_the_line(tmp_path):
     assert "encoding='cp1258'" in msg
     # with the right encoding the file reads (line 3 decoded from cp1258)
     p2 = tmp_path / "cp.csv"
-    p2.write_bytes("id,q1\n".encode() + "7,Đông\n".encode("cp1258"))
+    p2.write_bytes(b"id,q1\n" + "7,Đông\n".encode("cp1258"))
     df = read_survey(p2, encoding="cp1258")
     assert df["q1"][0] == "Đông"
     with pytest.raises(DataFileError, match="line 2 .* not valid 'ascii'"):
@@ -102,8 +101,7 @@ def test_parquet(tmp_path):
     pd.testing.assert_frame_equal(read_survey(p).reset_index(drop=True), df, check_dtype=False)
 
 
-@pytest.mark.parametrize("ext,module", [(".sav", "pyreadstat"), (".dta", "pyreadstat"),
-                                        (".parquet", "pyarrow")])
+@pytest.mark.parametrize("ext,module", [(".sav", "pyreadstat"), (".dta", "pyreadstat"), (".parquet", "pyarrow")])
 def test_missing_optional_reader(tmp_path, monkeypatch, ext, module):
     p = tmp_path / f"x{ext}"
     p.write_bytes(b"not really")
@@ -181,6 +179,7 @@ def test_semicolon_file_sniffed_and_decimal_comma(tmp_path):
     assert (df.attrs["decimal"], df.attrs["thousands"], df.attrs["number_format"]) == (",", None, "declared")
     assert list(df.columns) == ["id", "weight", "score"] and df.attrs["delimiter"] == ";"
     import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         df = read_survey(p, sep=";", decimal=",")  # explicit: no message
@@ -194,6 +193,7 @@ def test_semicolon_file_sniffed_and_decimal_comma(tmp_path):
 
 def test_sniff_prefers_consistent_delimiter(tmp_path):
     from happiness_index.reading.files import _sniff
+
     assert _sniff("a,b,c\n1,2,3\n") == ","
     assert _sniff("a;b;c\n1;2,5;3\n") == ";"
     assert _sniff("a\tb\n1\t2\n") == "\t"
@@ -227,11 +227,13 @@ def test_xlsx_several_sheets(tmp_path):
     with pd.ExcelWriter(p, engine="openpyxl") as xw:
         pd.DataFrame({"ghi chú": ["đọc kỹ"]}).to_excel(xw, sheet_name="notes", index=False)
         _frame().to_excel(xw, sheet_name="dữ liệu", index=False)
-    with pytest.warns(hi.HappinessIndexWarning,
-                      match=r"w\.xlsx has 2 sheets \('notes', 'dữ liệu'\); read the first, 'notes'"):
+    with pytest.warns(
+        hi.HappinessIndexWarning, match=r"w\.xlsx has 2 sheets \('notes', 'dữ liệu'\); read the first, 'notes'"
+    ):
         df = read_survey(p)
     assert list(df.columns) == ["ghi chú"] and df.attrs["sheet"] == "notes"
     import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         a = read_survey(p, sheet="dữ liệu")
@@ -259,14 +261,16 @@ def test_xlsx_formula_without_cached_value_warns(tmp_path):
         ws.append([i, i, 2 * i, f"=B{i + 1}+C{i + 1}"])  # openpyxl saves no computed value
     p = tmp_path / "f.xlsx"
     wb.save(p)
-    with pytest.warns(hi.HappinessIndexWarning,
-                      match=r"sheet 'data': 3 formula cell\(s\) have no saved value .*D2, D3, D4"):
+    with pytest.warns(
+        hi.HappinessIndexWarning, match=r"sheet 'data': 3 formula cell\(s\) have no saved value .*D2, D3, D4"
+    ):
         df = read_survey(p)
     assert df["total"].isna().all() and df["a"].tolist() == [1, 2, 3]
 
 
 def test_fast_field_check_agrees_with_the_row_by_row_check(tmp_path):
     from happiness_index.reading.files import _uniform_fields
+
     assert _uniform_fields("a,b\r\n1,2\r\n\r\n3,4", ",")
     assert not _uniform_fields("a,b\n1,2,\n", ",")  # trailing delimiter: per-row path
     assert not _uniform_fields("a,b,\n1,2,\n", ",")  # header ends with a delimiter
@@ -340,6 +344,7 @@ def test_compressed_csv_keeps_every_check(tmp_path, comp):
     # .tsv inside: tab by default, no warning
     p = _write(tmp_path / f"t.tsv{comp}", b"id\tq1\n1\t4\n")
     import warnings
+
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_survey(p)["q1"].tolist() == [4]
@@ -362,8 +367,11 @@ def test_bundled_gss_file_reads_compressed():
 def test_damaged_or_misnamed_compressed_files(tmp_path):
     p = tmp_path / "plain.csv.gz"
     p.write_text("id,q1\n1,4\n", encoding="utf-8")  # not compressed at all
-    with pytest.raises(DataFileError, match=r"plain\.csv\.gz is not a valid gzip file .*"
-                                            r"name it without '\.gz'"):
+    with pytest.raises(
+        DataFileError,
+        match=r"plain\.csv\.gz is not a valid gzip file .*"
+        r"name it without '\.gz'",
+    ):
         read_survey(p)
     full = gzip.compress(("id,q1\n" + "1,4\n" * 1000).encode())
     p = tmp_path / "cut.csv.gz"
@@ -378,8 +386,11 @@ def test_damaged_or_misnamed_compressed_files(tmp_path):
     # a compressed file named .csv: say what it is instead of "line 1 is not UTF-8"
     g = tmp_path / "g.csv"
     g.write_bytes(gzip.compress(b"id,q1\n1,4\n"))
-    with pytest.raises(DataFileError, match=r"g\.csv is not a text file: it starts like a gzip "
-                                            r"file.*survey\.csv\.gz"):
+    with pytest.raises(
+        DataFileError,
+        match=r"g\.csv is not a text file: it starts like a gzip "
+        r"file.*survey\.csv\.gz",
+    ):
         read_survey(g)
     for pack, kind, suffix in ((bz2.compress, "bzip2", ".bz2"), (lzma.compress, "xz", ".xz")):
         g.write_bytes(pack(b"id,q1\n1,4\n"))
@@ -449,12 +460,18 @@ def test_zip_archives(tmp_path):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(rows=st.lists(st.tuples(st.integers(-10**6, 10**6),
-                               st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")),
-                                       min_size=1, max_size=12),
-                               st.floats(-1e6, 1e6, allow_nan=False, width=32)),
-                     min_size=1, max_size=30),
-       comp=st.sampled_from(COMP))
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.integers(-(10**6), 10**6),
+            st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=12),
+            st.floats(-1e6, 1e6, allow_nan=False, width=32),
+        ),
+        min_size=1,
+        max_size=30,
+    ),
+    comp=st.sampled_from(COMP),
+)
 def test_compression_never_changes_what_is_read(tmp_path, rows, comp):
     """Invariant: a compressed file reads exactly as its decompressed text."""
     df = pd.DataFrame(rows, columns=["id", "tên", "x"])

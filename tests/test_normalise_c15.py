@@ -44,9 +44,11 @@ def test_spec_round_trip_and_refusals():
     s = _spec({"ls": (20.0, 80.0)})
     assert s.components[0].normalise == Normalisation("minmax", 20.0, 80.0)
     assert hi.IndexSpec.from_text(s.to_toml()) == s
-    for bad, phrase in [({"method": "zscore", "min": 0, "max": 1}, "unknown normalisation"),
-                        ({"method": "minmax", "min": 5, "max": 5}, "min < max"),
-                        ({"method": "minmax", "min": 0}, "max")]:
+    for bad, phrase in [
+        ({"method": "zscore", "min": 0, "max": 1}, "unknown normalisation"),
+        ({"method": "minmax", "min": 5, "max": 5}, "min < max"),
+        ({"method": "minmax", "min": 0}, "max"),
+    ]:
         d = s.to_dict()
         d["components"][0]["normalise"] = bad
         with pytest.raises(SpecError, match=phrase):
@@ -57,8 +59,14 @@ def test_normalised_geometric_index_matches_the_hand_computation(city):
     goal = {"ls": (20.0, 90.0), "le": (10.0, 95.0), "env": (5.0, 85.0)}
     spec = _spec(goal)
     res = hi.compute_index(city, spec, design=_design(city))
-    comps = dict(zip(res.components.to_frame()["component"] if "component" in res.components.to_frame()
-                     else [c.name for c in spec.components], res.components.to_frame()["estimate"]))
+    comps = dict(
+        zip(
+            res.components.to_frame()["component"]
+            if "component" in res.components.to_frame()
+            else [c.name for c in spec.components],
+            res.components.to_frame()["estimate"],
+        )
+    )
     norm = [100 * (comps[k] - lo) / (hi_ - lo) for k, (lo, hi_) in goal.items()]
     expect = math.prod(norm) ** (1 / 3)
     assert res.overall.estimate == pytest.approx(expect, rel=1e-12)
@@ -77,7 +85,8 @@ def test_normalisation_scales_the_standard_error_exactly(city):
     # identity goalposts change nothing
     same = hi.compute_index(city, _spec({"ls": (0.0, 100.0)}, drop=("le", "env")), design=_design(city))
     assert same.overall.estimate == pytest.approx(x, rel=1e-12) and same.overall.se == pytest.approx(
-        plain.overall.se, rel=1e-10)
+        plain.overall.se, rel=1e-10
+    )
 
 
 def test_the_zero_that_normalisation_creates_follows_the_zero_rule(city):
@@ -99,8 +108,7 @@ def test_index_from_components_refuses_a_zero_component_like_compute_index():
     """Issue 9: hi.index_from_components([13.04, 30.97, 0.0], "geometric") returned 0.0."""
     with pytest.raises(EstimationError, match="component 'c3' is 0: the geometric mean would be 0"):
         hi.index_from_components([13.04, 30.97, 0.0], "geometric")
-    assert hi.index_from_components([13.04, 30.97, 8.0], "geometric") == pytest.approx(
-        (13.04 * 30.97 * 8.0) ** (1 / 3))
+    assert hi.index_from_components([13.04, 30.97, 8.0], "geometric") == pytest.approx((13.04 * 30.97 * 8.0) ** (1 / 3))
     spec = _spec({}, zero_rule=0.5)
     assert hi.index_from_components([13.04, 30.97, 0.0], spec) == pytest.approx((13.04 * 30.97 * 0.5) ** (1 / 3))
     # other presets keep their arithmetic: a zero is a value

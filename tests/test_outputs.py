@@ -44,8 +44,11 @@ def writer(tag: str, names=("results.json", "report.md", "sub/chart.png")):
 
 def snapshot(folder: Path) -> dict:
     """{relative path: bytes} of every file below ``folder`` (the manifest excluded)."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != MANIFEST_NAME}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != MANIFEST_NAME
+    }
 
 
 def report_of(tag: str) -> dict:
@@ -161,8 +164,9 @@ def test_leftovers_are_recovered_or_reported(tmp_path):
     os.rename(rep, tmp_path / ".rep.old-999999999-ab")
     (tmp_path / ".rep.tmp-999999999-ab").mkdir()
     writer("new")(tmp_path / ".rep.tmp-999999999-ab")
-    (tmp_path / ".rep.tmp-999999999-ab" / MANIFEST_NAME).write_text(json.dumps(
-        {"tool": "happiness-index report", "format": 1, "complete": False, "files": {}, "dirs": []}))
+    (tmp_path / ".rep.tmp-999999999-ab" / MANIFEST_NAME).write_text(
+        json.dumps({"tool": "happiness-index report", "format": 1, "complete": False, "files": {}, "dirs": []})
+    )
     with pytest.warns(UserWarning, match="restored .*rep from .rep.old-999999999-ab"):
         publish_report(rep, writer("newer"))
     assert snapshot(rep) == report_of("newer") and hidden(tmp_path) == []
@@ -219,6 +223,7 @@ def count_ops(monkeypatch, fail_at=None, exc=Fault):
             if fail_at is not None and len(calls) == fail_at:
                 raise exc(f"injected failure at {name} #{fail_at}")
             return fn(*a, **k)
+
         return inner
 
     for name in FILE_OPS:
@@ -301,9 +306,16 @@ def test_real_signals_at_chosen_points(tmp_path, sig, mode):
     reps = [tmp_path / f"p{at}" / "rep" for at in points]
     for rep in reps:
         publish_report(rep, writer("old"))
-    children = [subprocess.Popen([sys.executable, "-c", CHILD, str(rep), str(int(sig)), str(at), mode], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                for rep, at in zip(reps, points)]  # concurrently: the test stays fast
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(rep), str(int(sig)), str(at), mode],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rep, at in zip(reps, points)
+    ]  # concurrently: the test stays fast
     for rep, at, child in zip(reps, points, children):
         _, err = child.communicate(timeout=60)
         assert child.returncode != 0, (at, err)  # the signal did stop the run
@@ -317,13 +329,18 @@ def test_real_signals_at_chosen_points(tmp_path, sig, mode):
 
 # ------------------------------------------------------------------ property: a foreign entry is never touched
 
-_names = st.text(alphabet=st.characters(codec="utf-8", exclude_characters="/\x00", exclude_categories=("Cs",)),
-                 min_size=1, max_size=12).filter(lambda n: n not in (".", ".."))
+_names = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters="/\x00", exclude_categories=("Cs",)),
+    min_size=1,
+    max_size=12,
+).filter(lambda n: n not in (".", ".."))
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(extra=st.lists(st.tuples(st.lists(_names, min_size=1, max_size=3), st.binary(max_size=64)), min_size=1,
-                      max_size=4), edit=st.booleans())
+@given(
+    extra=st.lists(st.tuples(st.lists(_names, min_size=1, max_size=3), st.binary(max_size=64)), min_size=1, max_size=4),
+    edit=st.booleans(),
+)
 def test_any_foreign_or_edited_entry_blocks_the_replacement(tmp_path_factory, extra, edit):
     rep = tmp_path_factory.mktemp("prop") / "rep"
     publish_report(rep, writer("old"))

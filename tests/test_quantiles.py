@@ -130,8 +130,9 @@ def test_replicate_hf7_matches_per_column_rule():
         xs = np.sort(rng.normal(size=n).round(int(rng.integers(0, 3))))
         Wr = rng.integers(0, 4, (n, R)) * rng.choice([1.0, 0.37, 2.9], size=(n, R))
         p = float(rng.choice([0.0, 1.0, 0.5, 0.25, rng.random()]))
-        want = np.array([weighted_quantile(xs, Wr[:, r], p, rule="hf7")[0] if (Wr[:, r] > 0).any() else np.nan
-                         for r in range(R)])
+        want = np.array(
+            [weighted_quantile(xs, Wr[:, r], p, rule="hf7")[0] if (Wr[:, r] > 0).any() else np.nan for r in range(R)]
+        )
         assert np.array_equal(_rep_rule(xs, Wr, p, "hf7"), want, equal_nan=True)
     # hand-worked: x = 1, 2, 3 with weights 1, 1, 2 -> positions 0, 1/2, 1; p = 0.75 -> 2.5
     assert _rep_rule(np.array([1.0, 2.0, 3.0]), np.array([[1.0], [1.0], [2.0]]), 0.75, "hf7").tolist() == [2.5]

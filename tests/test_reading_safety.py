@@ -94,16 +94,19 @@ def test_vietnamese_thousands_never_give_a_silently_wrong_index(tmp_path):
     assert _index(rep.data) == pytest.approx(76.9306, abs=1e-4)
 
 
-@pytest.mark.parametrize("content, kw, phrase", [
-    # '.' followed by other than 3 digits cannot be a thousands separator
-    ("id;w\n1;19.5\n2;1.925\n", dict(decimal=",", thousands="."), "dot decimal '19.5'"),
-    # a value in the English format in a Vietnamese file
-    ("id;w\n1;1,925.5\n2;3\n", dict(decimal=",", thousands="."), "comma-dot '1,925.5'"),
-    # the Vietnamese format without declaration
-    ("id;w\n1;1.925,5\n2;3\n", {}, "dot-comma '1.925,5'"),
-    # tab-separated files are checked too
-    ("id\tw\n1\t2.340\n2\t1.000\n", {}, "could be 2340"),
-])
+@pytest.mark.parametrize(
+    "content, kw, phrase",
+    [
+        # '.' followed by other than 3 digits cannot be a thousands separator
+        ("id;w\n1;19.5\n2;1.925\n", dict(decimal=",", thousands="."), "dot decimal '19.5'"),
+        # a value in the English format in a Vietnamese file
+        ("id;w\n1;1,925.5\n2;3\n", dict(decimal=",", thousands="."), "comma-dot '1,925.5'"),
+        # the Vietnamese format without declaration
+        ("id;w\n1;1.925,5\n2;3\n", {}, "dot-comma '1.925,5'"),
+        # tab-separated files are checked too
+        ("id\tw\n1\t2.340\n2\t1.000\n", {}, "could be 2340"),
+    ],
+)
 def test_numbers_that_do_not_read_are_refused(tmp_path, content, kw, phrase):
     p = tmp_path / "n.csv"
     p.write_text(content, encoding="utf-8")
@@ -129,10 +132,15 @@ def test_unambiguous_columns_read_without_declaration(tmp_path):
     assert read_survey(p, sep=";", decimal=".")["w"].tolist() == [1.925]
 
 
-@pytest.mark.parametrize("kw, phrase", [
-    (dict(thousands="x"), "thousands must be"), (dict(decimal=",", thousands=","), "both ','"),
-    (dict(thousands="."), "both '.'"), (dict(decimal=";"), "decimal must be"),
-])
+@pytest.mark.parametrize(
+    "kw, phrase",
+    [
+        (dict(thousands="x"), "thousands must be"),
+        (dict(decimal=",", thousands=","), "both ','"),
+        (dict(thousands="."), "both '.'"),
+        (dict(decimal=";"), "decimal must be"),
+    ],
+)
 def test_invalid_number_formats(tmp_path, kw, phrase):
     p = tmp_path / "n.csv"
     p.write_text("id;w\n1;2\n", encoding="utf-8")
@@ -236,8 +244,10 @@ def test_duplicate_names_in_xlsx_and_parquet(tmp_path):
     wb.save(tmp_path / "d.xlsx")
     with pytest.raises(DataFileError, match="column B and column C have the same name 'ls_family'"):
         read_survey(tmp_path / "d.xlsx")
-    pq.write_table(pa.table([pa.array([1]), pa.array([4]), pa.array([5])],
-                            names=["id", "ls_family", "ls_family"]), tmp_path / "d.parquet")
+    pq.write_table(
+        pa.table([pa.array([1]), pa.array([4]), pa.array([5])], names=["id", "ls_family", "ls_family"]),
+        tmp_path / "d.parquet",
+    )
     with pytest.raises(DataFileError, match="column 2 and column 3 have the same name 'ls_family'"):
         read_survey(tmp_path / "d.parquet")
 
@@ -264,8 +274,7 @@ def test_spss_user_missing_codes_are_read_as_values_then_checked(tmp_path):
 # ----------------------------------------------------------------------------- blank rows, UTF-8
 def test_trailing_blank_rows_are_dropped_and_counted(tmp_path):
     p = tmp_path / "b.csv"
-    p.write_text((BAD / "good.csv").read_text("utf-8") + ",,,,,,,,,,\n" * 3,
-                 encoding="utf-8")
+    p.write_text((BAD / "good.csv").read_text("utf-8") + ",,,,,,,,,,\n" * 3, encoding="utf-8")
     with pytest.warns(hi.HappinessIndexWarning, match="3 blank row"):
         df = read_survey(p)
     assert len(df) == 8 and df.attrs["blank_rows_dropped"] == 3
@@ -361,7 +370,10 @@ def test_excel_error_values_are_kept_and_named(tmp_path, fmt):
     rep = validate_survey(df, SPEC)
     e = rep.errors
     assert e[["row", "column", "kind"]].values.tolist() == [
-        [2, "q3", "excel error"], [4, "w", "excel error"], [6, "q1", "excel error"]]
+        [2, "q3", "excel error"],
+        [4, "w", "excel error"],
+        [6, "q1", "excel error"],
+    ]
     assert "Excel error value '#DIV/0!'" in e["message_en"].iloc[1]
     assert "lỗi Excel" in e["message_vi"].iloc[1]
 
@@ -376,8 +388,7 @@ def test_ids_differing_only_by_surrounding_spaces_are_duplicates():
     rep = validate_survey(d, SPEC)
     pd.testing.assert_frame_equal(d, before)  # the input is never modified
     e = rep.errors
-    assert e[["row_number", "kind"]].values.tolist() == [[4, "duplicate id"], [5, "duplicate id"],
-                                                         [7, "missing id"]]
+    assert e[["row_number", "kind"]].values.tolist() == [[4, "duplicate id"], [5, "duplicate id"], [7, "missing id"]]
     assert e["value"].tolist()[:2] == ["R004", " R004 "]
 
 
@@ -385,8 +396,8 @@ def test_an_item_with_no_answer_is_reported_at_validation():
     good = pd.read_csv(BAD / "good.csv")
     rep = validate_survey(good.assign(q3=np.nan), SPEC)
     assert rep.errors[["row", "column", "kind", "check"]].values.tolist() == [
-        [None, "q3", "empty item", "item has answers"]] or \
-        rep.errors[["column", "kind"]].values.tolist() == [["q3", "empty item"]]
+        [None, "q3", "empty item", "item has answers"]
+    ] or rep.errors[["column", "kind"]].values.tolist() == [["q3", "empty item"]]
     assert "no answer in any of the 8 rows" in rep.errors["message_en"].iloc[0]
     # missing codes only: no answer either
     rep = validate_survey(good.assign(q1=9), SPEC)
@@ -438,21 +449,27 @@ def _write_number(x: float, fmt: str, grouped: bool) -> str:
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
-@given(values=st.lists(st.integers(min_value=0, max_value=99_999_999).map(lambda c: c / 1000), min_size=1,
-                       max_size=12),
-       fmt=st.sampled_from(["en", "vn"]), grouped=st.booleans(), sep=st.sampled_from([";", "\t"]),
-       declared=st.sampled_from(["none", "right", "wrong", "decimal only"]))
+@given(
+    values=st.lists(st.integers(min_value=0, max_value=99_999_999).map(lambda c: c / 1000), min_size=1, max_size=12),
+    fmt=st.sampled_from(["en", "vn"]),
+    grouped=st.booleans(),
+    sep=st.sampled_from([";", "\t"]),
+    declared=st.sampled_from(["none", "right", "wrong", "decimal only"]),
+)
 def test_numbers_are_read_right_or_refused_never_wrong(tmp_path_factory, values, fmt, grouped, sep, declared):
     if fmt == "en" and grouped and sep == ",":
         return
     p = tmp_path_factory.mktemp("n") / "n.csv"
     cells = [_write_number(v, fmt, grouped) for v in values]
     p.write_text(f"id{sep}w\n" + "".join(f"{i}{sep}{c}\n" for i, c in enumerate(cells)), encoding="utf-8")
-    right = {"en": dict(decimal=".", thousands="," if grouped else None),
-             "vn": dict(decimal=",", thousands="." if grouped else None)}[fmt]
+    right = {
+        "en": dict(decimal=".", thousands="," if grouped else None),
+        "vn": dict(decimal=",", thousands="." if grouped else None),
+    }[fmt]
     wrong = {"en": dict(decimal=",", thousands="."), "vn": dict(decimal=".", thousands=",")}[fmt]
-    kw = {"none": {}, "right": right, "wrong": wrong,
-          "decimal only": {"decimal": "," if fmt == "en" else "."}}[declared]
+    kw = {"none": {}, "right": right, "wrong": wrong, "decimal only": {"decimal": "," if fmt == "en" else "."}}[
+        declared
+    ]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -485,8 +502,10 @@ def test_decimal_comma_text_is_named_with_its_fix():
     d.loc[2, "w"] = "19,25"
     d.loc[4, "w"] = "1.925,5"
     rep = validate_survey(d, SPEC)
-    assert rep.errors[["row", "column", "kind"]].values.tolist() == [[3, "w", "decimal comma"],
-                                                                     [5, "w", "decimal comma"]]
+    assert rep.errors[["row", "column", "kind"]].values.tolist() == [
+        [3, "w", "decimal comma"],
+        [5, "w", "decimal comma"],
+    ]
     e = rep.errors.iloc[0]
     assert "decimal comma" in e["message_en"] and "--decimal ," in e["message_en"]
     assert "dấu phẩy thập phân" in e["message_vi"]

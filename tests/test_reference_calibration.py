@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import math
 import re
 import warnings
 
@@ -201,8 +200,11 @@ def _check(est, r_est, r_se, rtol_est=1e-9, rtol_se=1e-7):
 def test_greg_domains(api):
     # g <- calibrate(dclus1, ~stype+api99, pop.totals); svyby(~api00, ~stype, g, svymean)
     g = hi.calibrate(api["dclus1"], POP_TOTALS)
-    _check(g.by("stype").mean("api00"), [674.704045512657, 630.514879575769, 650.313425844479],
-           [6.47806591337826, 32.7000465400918, 17.6062581500872])
+    _check(
+        g.by("stype").mean("api00"),
+        [674.704045512657, 630.514879575769, 650.313425844479],
+        [6.47806591337826, 32.7000465400918, 17.6062581500872],
+    )
 
 
 def test_greg_other_variables(api):
@@ -226,8 +228,13 @@ def test_dict_and_r_style_totals_agree(api):
 def test_rake_default_domain(api):
     # r <- rake(dclus1, list(~stype, ~sch.wide), list(pop.types, pop.schwide)); svyby(~api00, ~sch.wide, r, svymean)
     r = hi.rake(api["dclus1"], {"stype": TYPES, "sch.wide": SCHWIDE}, r_default=True)
-    _check(r.by("sch.wide").mean("api00"), [611.845212995137, 647.380335949577], [27.5052934144517, 24.283493797139],
-           rtol_est=1e-7, rtol_se=1e-6)
+    _check(
+        r.by("sch.wide").mean("api00"),
+        [611.845212995137, 647.380335949577],
+        [27.5052934144517, 24.283493797139],
+        rtol_est=1e-7,
+        rtol_se=1e-6,
+    )
 
 
 def test_rake_converged(api):
@@ -236,22 +243,32 @@ def test_rake_converged(api):
     rc = hi.rake(api["dclus1"], {"stype": TYPES, "sch.wide": SCHWIDE})
     assert rc.calibration_info["converged"]
     _check(rc.mean("api00"), 641.23032092682, 23.7036168879225, rtol_est=1e-9, rtol_se=1e-8)
-    _check(rc.by("stype").total("enroll", na_rm=True), [1914134.23817008, 833985.381876178, 899160.52801895],
-           [74296.023701328, 265552.267222691, 99607.3853785035], rtol_est=1e-8, rtol_se=1e-8)
+    _check(
+        rc.by("stype").total("enroll", na_rm=True),
+        [1914134.23817008, 833985.381876178, 899160.52801895],
+        [74296.023701328, 265552.267222691, 99607.3853785035],
+        rtol_est=1e-8,
+        rtol_se=1e-8,
+    )
     # R's own rule (change of the joint table below epsilon * sum of weights) gives the same weights
     rr = hi.rake(api["dclus1"], {"stype": TYPES, "sch.wide": SCHWIDE}, max_iter=100, tol=1e-12, criterion="change")
     np.testing.assert_allclose(rr.weights, rc.weights, rtol=1e-9)
     # weights(rc)[1:3]
-    np.testing.assert_allclose(rc.weights.to_numpy()[:3], [50.3294011160392, 29.8706754926847, 29.8706754926847], rtol=1e-9)
+    np.testing.assert_allclose(
+        rc.weights.to_numpy()[:3], [50.3294011160392, 29.8706754926847, 29.8706754926847], rtol=1e-9
+    )
 
 
 def test_logit_other_bounds_stratified(api):
     # lg <- calibrate(dstrat, ~sch.wide+api99, c(`(Intercept)`=6194, sch.wideYes=5122, api99=3914069),
     #                 calfun='logit', bounds=c(0.5, 2.5)); svymean(~api00, lg); weights(lg)[1:3]
-    lg = hi.calibrate(api["dstrat"], {"(Intercept)": 6194, "sch.wideYes": 5122, "api99": 3914069}, method="logit",
-                      bounds=(0.5, 2.5))
+    lg = hi.calibrate(
+        api["dstrat"], {"(Intercept)": 6194, "sch.wideYes": 5122, "api99": 3914069}, method="logit", bounds=(0.5, 2.5)
+    )
     _check(lg.mean("api00"), 664.554997569762, 1.55667392676759)
-    np.testing.assert_allclose(lg.weights.to_numpy()[:3], [45.4179695445598, 43.0495462917401, 44.0891796960318], rtol=1e-9)
+    np.testing.assert_allclose(
+        lg.weights.to_numpy()[:3], [45.4179695445598, 43.0495462917401, 44.0891796960318], rtol=1e-9
+    )
     g = lg.weights.to_numpy() / api["dstrat"].weights.to_numpy()
     assert g.min() >= 0.5 - 1e-12 and g.max() <= 2.5 + 1e-12
 
@@ -285,8 +302,11 @@ def test_replicate_calibrate_raking_and_greg_domains(api):
     _check(rk.mean("api00"), 641.230320924124, 26.8739804383037)
     # svyby(~api00, ~stype, calibrate(rclus1, ~stype+api99, pop.totals, compress=FALSE), svymean)
     g = hi.calibrate(api["rclus1"], POP_TOTALS)
-    _check(g.by("stype").mean("api00"), [674.704045512657, 630.514879575769, 650.313425844479],
-           [7.68063033703401, 42.9298247250399, 20.1401340978919])
+    _check(
+        g.by("stype").mean("api00"),
+        [674.704045512657, 630.514879575769, 650.313425844479],
+        [7.68063033703401, 42.9298247250399, 20.1401340978919],
+    )
     # every replicate column meets the totals
     W = g.replicate_weights()
     c1 = api["c1"]
@@ -307,20 +327,31 @@ def test_two_stage_design(api):
     # svymean(~api00, calibrate(dclus2, ~stype, c(`(Intercept)`=6194, stypeH=755, stypeM=1018)))
     _check(hi.calibrate(api["dclus2"], {"stype": TYPES}).mean("api00"), 673.002311274467, 28.8318088122979)
     # svytotal(~enroll, postStratify(dclus2, ~stype, pop.types), na.rm=TRUE)
-    _check(hi.post_stratify(api["dclus2"], {"stype": TYPES}).total("enroll", na_rm=True), 3074076.35259186,
-           292584.375886932)
+    _check(
+        hi.post_stratify(api["dclus2"], {"stype": TYPES}).total("enroll", na_rm=True),
+        3074076.35259186,
+        292584.375886932,
+    )
 
 
 def test_crossed_post_strata(api):
     # pop.x <- data.frame(stype=rep(c('E','H','M'),2), sch.wide=rep(c('No','Yes'),each=3),
     #                     Freq=c(700,200,172,3721,555,846))
     # px <- postStratify(dstrat, ~stype+sch.wide, pop.x); svymean(~api00, px)
-    pop = {("E", "No"): 700, ("H", "No"): 200, ("M", "No"): 172, ("E", "Yes"): 3721, ("H", "Yes"): 555, ("M", "Yes"): 846}
+    pop = {
+        ("E", "No"): 700,
+        ("H", "No"): 200,
+        ("M", "No"): 172,
+        ("E", "Yes"): 3721,
+        ("H", "Yes"): 555,
+        ("M", "Yes"): 846,
+    }
     px = hi.post_stratify(api["dstrat"], {("stype", "sch.wide"): pop})
     _check(px.mean("api00"), 663.967395857112, 9.47201838778575)
     # the same table as an R-style data frame
-    df = pd.DataFrame({"stype": ["E", "H", "M"] * 2, "sch.wide": ["No"] * 3 + ["Yes"] * 3,
-                       "Freq": [700, 200, 172, 3721, 555, 846]})
+    df = pd.DataFrame(
+        {"stype": ["E", "H", "M"] * 2, "sch.wide": ["No"] * 3 + ["Yes"] * 3, "Freq": [700, 200, 172, 3721, 555, 846]}
+    )
     px2 = hi.post_stratify(api["dstrat"], {("stype", "sch.wide"): df})
     np.testing.assert_allclose(px2.weights, px.weights, rtol=1e-14)
 

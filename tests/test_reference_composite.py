@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import happiness_index as hi
+
 from reference_helpers import build_design, case_params, close, load_data, r_number
 
 TOL = {"estimate": 1e-9, "se": 1e-7, "ci": 1e-7}
@@ -25,8 +26,18 @@ def _tol(case, key):
     return case.get("tolerance", TOL).get(key, TOL[key])
 
 
-def _spec(items, preset, *, scale="proportion", components=None, formula=None, item_weights=None,
-          comp_weights=None, threshold=None, item_type="yes_no"):
+def _spec(
+    items,
+    preset,
+    *,
+    scale="proportion",
+    components=None,
+    formula=None,
+    item_weights=None,
+    comp_weights=None,
+    threshold=None,
+    item_type="yes_no",
+):
     """A minimal IndexSpec: one component per item unless ``components`` is given."""
     its = []
     for i, nm in enumerate(items):
@@ -70,8 +81,13 @@ def test_nonlinear_composite(case):
     rep_mode = "delta"  # R: svycontrast on the replicate covariance of the means
     if case["estimator"] == "alkire_foster":
         ind = opts["indicators"]
-        spec = _spec(ind, "af_gnh", item_weights=opts["weights"], threshold=opts["threshold_k"],
-                     components=[{"name": "all", "items": list(ind)}])
+        spec = _spec(
+            ind,
+            "af_gnh",
+            item_weights=opts["weights"],
+            threshold=opts["threshold_k"],
+            components=[{"name": "all", "items": list(ind)}],
+        )
         res = hi.compute_index(data, spec, design=design, ci_scale="identity", replicate_variance=rep_mode)
         exp = case["expected"]
         _check_single(res.overall, exp, case)
@@ -97,8 +113,9 @@ def test_nonlinear_composite(case):
     assert res.overall.df == exp["df"]
     # the same number by the public transform of the component table (R's svycontrast)
     if not isinstance(design, hi.ReplicateDesign):
-        t = res.components.transform(" * ".join(comps[:2]) + f" / {comps[2]}" if spec.preset == "nef_ratio"
-                                     else f"({' * '.join(comps)})^(1/3)")
+        t = res.components.transform(
+            " * ".join(comps[:2]) + f" / {comps[2]}" if spec.preset == "nef_ratio" else f"({' * '.join(comps)})^(1/3)"
+        )
         assert close(t.se, r_number(exp["se"]), 1e-7)
 
 

@@ -242,7 +242,11 @@ def _row_lookup(case, result, row):
         assert len(idx) == 1, f"domain {row['domain']} matches {len(idx)} rows of {keys}"
         return result[int(idx[0])]
     if "p" in row:
-        return result[f"{float(row['p']):g}"] if not hasattr(result, "estimate") or isinstance(result, hi.EstimateTable) else result
+        return (
+            result[f"{float(row['p']):g}"]
+            if not hasattr(result, "estimate") or isinstance(result, hi.EstimateTable)
+            else result
+        )
     if "term" in row:
         term = row["term"]
         for lab, e in zip(result.labels, result.estimates):
@@ -251,7 +255,9 @@ def _row_lookup(case, result, row):
                 return e
         # R names the levels of a logical or derived factor after its expression
         # (``I(api00 > 700)TRUE``): match on the level when that is unambiguous
-        hits = [e for lab, e in zip(result.labels, result.estimates) if "=" in lab and term.endswith(lab.partition("=")[2])]
+        hits = [
+            e for lab, e in zip(result.labels, result.estimates) if "=" in lab and term.endswith(lab.partition("=")[2])
+        ]
         if len(hits) == 1:
             return hits[0]
         raise AssertionError(f"no row for term {term!r}; labels {result.labels}")
@@ -489,8 +495,14 @@ def test_calibrated_replicate_df_never_exceeds_the_source():
     # exceeds the 68 = 85 - 17 degrees of freedom of the PSUs; df stays 68 at most
     rng = np.random.default_rng(3)
     n = 17 * 5 * 4
-    df = pd.DataFrame({"h": np.repeat(np.arange(17), 20), "psu": np.repeat(np.arange(85), 4),
-                       "w": rng.uniform(1, 3, n), "x": rng.normal(10, 2, n)})
+    df = pd.DataFrame(
+        {
+            "h": np.repeat(np.arange(17), 20),
+            "psu": np.repeat(np.arange(85), 4),
+            "w": rng.uniform(1, 3, n),
+            "x": rng.normal(10, 2, n),
+        }
+    )
     r = hi.SurveyDesign(df, weights="w", strata="h", psu="psu").to_replicates("bootstrap", replicates=200, seed=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -36,8 +36,14 @@ def assert_close(py, r, tol, zero_abs, what):
 
 def fit_case(case):
     c = case["call"]
-    return hi.fay_herriot(case_frame(case), estimate=c["estimate"], variance=c["variance"],
-                          covariates=c["covariates"], area=c["area"], method=c["method"])
+    return hi.fay_herriot(
+        case_frame(case),
+        estimate=c["estimate"],
+        variance=c["variance"],
+        covariates=c["covariates"],
+        area=c["area"],
+        method=c["method"],
+    )
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
@@ -63,6 +69,7 @@ def test_reference_case(case):
             bf = fit.benchmark(total=b["total"], weights=b["weights"], method=method)
             assert_close(bf["estimate"].to_numpy(), b[method]["estimate"], tol["benchmark"], za, method)
             w = case_frame(case)[b["weights"]].to_numpy()
-            assert math.isclose(w @ bf["estimate"].to_numpy(), b["total"] * (1 if method == "ratio" else w.sum()),
-                                rel_tol=1e-9)
+            assert math.isclose(
+                w @ bf["estimate"].to_numpy(), b["total"] * (1 if method == "ratio" else w.sum()), rel_tol=1e-9
+            )
             assert (bf["mse"] >= bf["mse_unbenchmarked"]).all()

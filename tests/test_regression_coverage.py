@@ -44,8 +44,9 @@ def test_logistic_interval_coverage():
         s = pop.iloc[rows].reset_index(drop=True)
         s["N1"], s["N2"] = float(V), float(M)
         s["w"] = (V / v_per) * (M / m_per)
-        des = hi.SurveyDesign(s.assign(row=np.arange(len(s))), weights="w", strata="stratum",
-                              psu=["village", "row"], fpc=["N1", "N2"])
+        des = hi.SurveyDesign(
+            s.assign(row=np.arange(len(s))), weights="w", strata="stratum", psu=["village", "row"], fpc=["N1", "N2"]
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", hi.HappinessIndexWarning)
             fit = hi.svyglm("y ~ x + C(grp)", des, family="quasibinomial")

@@ -47,11 +47,14 @@ def _quiet(fn, *a, **k):
         return fn(*a, **k)
 
 
-@pytest.mark.parametrize("family,formula,smfam", [
-    ("gaussian", "api00 ~ ell + meals + C(stype)", sm.families.Gaussian()),
-    ("binomial", "y ~ ell + meals + C(stype)", sm.families.Binomial()),
-    ("poisson", "api_stu ~ ell + meals + C(stype)", sm.families.Poisson()),
-])
+@pytest.mark.parametrize(
+    "family,formula,smfam",
+    [
+        ("gaussian", "api00 ~ ell + meals + C(stype)", sm.families.Gaussian()),
+        ("binomial", "y ~ ell + meals + C(stype)", sm.families.Binomial()),
+        ("poisson", "api_stu ~ ell + meals + C(stype)", sm.families.Poisson()),
+    ],
+)
 def test_equal_weights_srs_match_statsmodels(strat, family, formula, smfam):
     des = hi.SurveyDesign(strat)  # every weight 1, every row its own PSU, with replacement
     fit = hi.svyglm(formula, des, family=family, epsilon=1e-12)
@@ -65,7 +68,9 @@ def test_equal_weights_srs_match_statsmodels(strat, family, formula, smfam):
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(c=st.floats(min_value=1e-3, max_value=1e3), family=st.sampled_from(["gaussian", "quasibinomial", "quasipoisson"]))
+@given(
+    c=st.floats(min_value=1e-3, max_value=1e3), family=st.sampled_from(["gaussian", "quasibinomial", "quasipoisson"])
+)
 def test_scaling_weights_changes_nothing(strat, c, family):
     resp = {"gaussian": "api00", "quasibinomial": "y", "quasipoisson": "api_stu"}[family]
     f = f"{resp} ~ ell + meals + C(stype)"
@@ -77,10 +82,13 @@ def test_scaling_weights_changes_nothing(strat, c, family):
     assert math.isclose(b.dispersion, a.dispersion, rel_tol=1e-6)
 
 
-@pytest.mark.parametrize("family,formula", [
-    ("gaussian", "sat ~ services + nature + C(sex) + C(age_group)"),
-    ("quasibinomial", "sat ~ services + nature + C(sex) + C(age_group)"),
-])
+@pytest.mark.parametrize(
+    "family,formula",
+    [
+        ("gaussian", "sat ~ services + nature + C(sex) + C(age_group)"),
+        ("quasibinomial", "sat ~ services + nature + C(sex) + C(age_group)"),
+    ],
+)
 def test_replicate_design_agrees_with_its_taylor_source(city, family, formula):
     des = hi.SurveyDesign(city, weights="weight", strata="commune", psu="village")
     rep = des.to_replicates("jkn")
@@ -101,7 +109,9 @@ def test_identities(strat):
     np.testing.assert_allclose(fit.se, np.sqrt(np.diag(fit.vcov)), rtol=1e-15)
     t = fit.to_frame().set_index("term")
     w = fit.wald_test("ell")
-    assert math.isclose(w.F, t.loc["ell", "t"] ** 2, rel_tol=1e-10) and math.isclose(w.p, t.loc["ell", "p"], rel_tol=1e-8)
+    assert math.isclose(w.F, t.loc["ell", "t"] ** 2, rel_tol=1e-10) and math.isclose(
+        w.p, t.loc["ell", "p"], rel_tol=1e-8
+    )
     chi = fit.wald_test("C(stype)", df=math.inf)
     assert chi.ddf == math.inf and math.isclose(chi.p, float(__import__("scipy").stats.chi2.sf(chi.chisq, 2)))
     # gaussian AME of a linear term is its coefficient, with the same SE
@@ -192,8 +202,14 @@ def test_separating_replicates_warn(strat):
     d["y"] = (d["comp_imp"] == "Yes").astype(int)
     from regression_cases import repweights
 
-    rep = hi.ReplicateDesign(d, weights="pw", replicate_weights=repweights("apiclus1_boot50.csv"), method="bootstrap",
-                             scale=0.021865889212828, rscales=[1.0] * 50)
+    rep = hi.ReplicateDesign(
+        d,
+        weights="pw",
+        replicate_weights=repweights("apiclus1_boot50.csv"),
+        method="bootstrap",
+        scale=0.021865889212828,
+        rscales=[1.0] * 50,
+    )
     with pytest.warns(hi.HappinessIndexWarning, match="replicate refits show perfect separation"):
         hi.svyglm("y ~ api99 + meals + C(stype)", rep, family="quasibinomial", maxit=100)
 

@@ -26,8 +26,11 @@ from happiness_index.survey.margins import average_marginal_effects
 PUBLIC = load_cases()
 MORE = load_cases(EXTRA)
 
-SUBSETS = {"stype == 'E'": lambda d: d["stype"] == "E", "api99 > 600": lambda d: d["api99"] > 600,
-           "agecat == '(59,Inf]'": lambda d: d["agecat"] == "(59,Inf]"}
+SUBSETS = {
+    "stype == 'E'": lambda d: d["stype"] == "E",
+    "api99 > 600": lambda d: d["api99"] > 600,
+    "agecat == '(59,Inf]'": lambda d: d["agecat"] == "(59,Inf]",
+}
 
 
 def _ids(cases, *kinds):
@@ -41,8 +44,14 @@ def _fit(case):
     sub = o.get("subset_py")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", hi.HappinessIndexWarning)
-        return hi.svyglm(o["formula_py"], des, family=o.get("glm_family", "gaussian"), epsilon=epsilon_of(case),
-                         maxit=100, subset=None if sub is None else SUBSETS[sub](data))
+        return hi.svyglm(
+            o["formula_py"],
+            des,
+            family=o.get("glm_family", "gaussian"),
+            epsilon=epsilon_of(case),
+            maxit=100,
+            subset=None if sub is None else SUBSETS[sub](data),
+        )
 
 
 def _assert_all(py, r, tol, what):

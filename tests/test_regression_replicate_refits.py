@@ -47,12 +47,15 @@ def _exact_refits(fit, W: np.ndarray, family: str) -> np.ndarray:
     return np.array(out)
 
 
-@pytest.mark.parametrize("method,family,formula", [
-    ("bootstrap", "quasibinomial", "y ~ x1 + x2 + x3 + C(region)"),
-    ("jkn", "quasibinomial", "y ~ x1 + x2 * C(region)"),
-    ("bootstrap", "poisson", "count ~ x1 + x2"),
-    ("bootstrap", "gaussian", "score ~ x1 + x3 + C(region)"),
-])
+@pytest.mark.parametrize(
+    "method,family,formula",
+    [
+        ("bootstrap", "quasibinomial", "y ~ x1 + x2 + x3 + C(region)"),
+        ("jkn", "quasibinomial", "y ~ x1 + x2 * C(region)"),
+        ("bootstrap", "poisson", "count ~ x1 + x2"),
+        ("bootstrap", "gaussian", "score ~ x1 + x3 + C(region)"),
+    ],
+)
 def test_batched_replicate_refits_equal_separate_fits(method, family, formula):
     d = _survey()
     des = hi.SurveyDesign(d, weights="w", strata="stratum", psu="psu")

@@ -42,8 +42,14 @@ def designs():
     st = _data("apistrat")
     rstrat = hi.SurveyDesign(st, weights="pw", strata="stype", fpc="fpc").to_replicates("jkn")
     b = REF["bclus1"]
-    bclus1 = hi.ReplicateDesign(c1, weights="pw", replicate_weights=np.column_stack(b["weights"]), method="bootstrap",
-                                scale=b["scale"], rscales=b["rscales"])
+    bclus1 = hi.ReplicateDesign(
+        c1,
+        weights="pw",
+        replicate_weights=np.column_stack(b["weights"]),
+        method="bootstrap",
+        scale=b["scale"],
+        rscales=b["rscales"],
+    )
     return {"rclus1": rclus1, "rclus1_mse": rclus1_mse, "rstrat": rstrat, "bclus1": bclus1}
 
 

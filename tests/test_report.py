@@ -14,9 +14,16 @@ from PIL import Image
 
 import happiness_index as hi
 from happiness_index.errors import HappinessIndexError, SchemaError
-from happiness_index.report.annual import (Progress, plot_communes, render_html, render_markdown, run_annual, vi_sort_key,
-                                    write_report)
 from happiness_index.questionnaire.spec import bundled_spec_path
+from happiness_index.report.annual import (
+    Progress,
+    plot_communes,
+    render_html,
+    render_markdown,
+    run_annual,
+    vi_sort_key,
+    write_report,
+)
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +35,7 @@ def spec():
 def run(spec):
     from report_helpers import example_run
 
-    return example_run()   # the bundled example, 2024 against 2023 (cached for the session)
+    return example_run()  # the bundled example, 2024 against 2023 (cached for the session)
 
 
 def test_results_are_plain_json(run):
@@ -67,8 +74,11 @@ def test_markdown_escapes_table_pipes_and_labels_units(run):
 
 def test_status_words_in_both_languages(run):
     status = run.assessment.status(2023)
-    words = {"reached": ("reached", "đạt mục tiêu"), "not reached": ("not reached", "chưa đạt mục tiêu"),
-             "not distinguishable": ("not distinguishable", "chưa phân biệt được")}[status]
+    words = {
+        "reached": ("reached", "đạt mục tiêu"),
+        "not reached": ("not reached", "chưa đạt mục tiêu"),
+        "not distinguishable": ("not distinguishable", "chưa phân biệt được"),
+    }[status]
     assert words[0] in render_markdown(run.results, "en")
     assert words[1] in render_markdown(run.results, "vi")
 
@@ -133,15 +143,16 @@ def test_previous_results_json_is_accepted(run, spec):
     prev = {**run.results["index"], "year": 2024}
     r = run_annual(hi.load_city_survey(2024), spec, previous=prev)
     assert r.change.change_pp == pytest.approx(0.0, abs=1e-12)
-    assert r.change.se == pytest.approx(2 ** 0.5 * run.result.overall.se, rel=1e-9)
+    assert r.change.se == pytest.approx(2**0.5 * run.result.overall.se, rel=1e-9)
 
 
 def test_html_screenshot_in_headless_chromium(tmp_path):
     """Open report.html in headless Chromium (skipped when Chromium is not installed)."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("shot", Path(__file__).resolve().parents[1] / "scripts"
-                                                  / "screenshot_report.py")
+    spec = importlib.util.spec_from_file_location(
+        "shot", Path(__file__).resolve().parents[1] / "scripts" / "screenshot_report.py"
+    )
     shot = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(shot)
     chromium = shot.find_chromium()
@@ -161,22 +172,58 @@ def test_html_screenshot_in_headless_chromium(tmp_path):
     pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
     sections = (rep / "report.html").read_text(encoding="utf-8").count("<section class='numbered")
     assert pages >= sections + 1
-    assert re.search(rb"/MediaBox\s*\[\s*0 0 595\.?\d* 841\.?\d*", pdf)    # A4 in points
+    assert re.search(rb"/MediaBox\s*\[\s*0 0 595\.?\d* 841\.?\d*", pdf)  # A4 in points
 
 
 # --------------------------------------------------------------------------- new-user report #7, #10, #12
-ENGLISH_WORDS = ("Index:", "Variance", "Domains", "Changes are", "Target status", "Weights calibrated",
-                 "converged", "spec:", "data sha256", "library version", "seed:", "replicates:", "components",
-                 "communes", "straight line", "Publication rule", "Taylor linearisation", "percentage points",
-                 "Commune / ward", "Difference from")
-VIETNAMESE_WORDS = ("Chỉ số:", "Phương sai", "Các miền", "Đánh giá", "đã hội tụ", "đặc tả", "hạt giống",
-                    "Xã / phường", "Chênh lệch", "đường thẳng", "không có")
+ENGLISH_WORDS = (
+    "Index:",
+    "Variance",
+    "Domains",
+    "Changes are",
+    "Target status",
+    "Weights calibrated",
+    "converged",
+    "spec:",
+    "data sha256",
+    "library version",
+    "seed:",
+    "replicates:",
+    "components",
+    "communes",
+    "straight line",
+    "Publication rule",
+    "Taylor linearisation",
+    "percentage points",
+    "Commune / ward",
+    "Difference from",
+)
+VIETNAMESE_WORDS = (
+    "Chỉ số:",
+    "Phương sai",
+    "Các miền",
+    "Đánh giá",
+    "đã hội tụ",
+    "đặc tả",
+    "hạt giống",
+    "Xã / phường",
+    "Chênh lệch",
+    "đường thẳng",
+    "không có",
+)
 
 
 @pytest.fixture(scope="module")
 def calibrated(spec):
-    return run_annual(hi.load_city_survey(2024), spec, frame=hi.load_city_frame(), margins=hi.load_city_margins(),
-                      previous=hi.load_city_survey(2023), targets="yen_bai_city_plan", synthetic=True)
+    return run_annual(
+        hi.load_city_survey(2024),
+        spec,
+        frame=hi.load_city_frame(),
+        margins=hi.load_city_margins(),
+        previous=hi.load_city_survey(2023),
+        targets="yen_bai_city_plan",
+        synthetic=True,
+    )
 
 
 def _text_of_html(page):
@@ -207,7 +254,7 @@ def test_report_is_in_one_language(calibrated):
 
 def test_report_gives_the_publication_reason(run):
     md_vi, md_en = render_markdown(run.results, "vi"), render_markdown(run.results, "en")
-    assert all(not c["publishable"] for c in run.results["communes"])          # 5 villages: df 4
+    assert all(not c["publishable"] for c in run.results["communes"])  # 5 villages: df 4
     assert md_vi.count("không: chỉ có 4 bậc tự do của thiết kế (&lt; 5)") == 17
     assert md_en.count("no: only 4 design degrees of freedom (&lt; 5)") == 17
     assert "nửa độ rộng KTC" in md_vi and "CI half-width" in md_en
@@ -227,8 +274,15 @@ def test_domain_and_population_labels_come_from_the_spec():
 
 def test_vi_sort_key():
     names = ["Đồng Tâm", "Yên Ninh", "Âu Lâu", "Bắc Cường", "an Phú", "Ân Thi", "Dương Kinh"]
-    assert sorted(names, key=vi_sort_key) == ["an Phú", "Ân Thi", "Âu Lâu", "Bắc Cường", "Đồng Tâm",
-                                              "Dương Kinh", "Yên Ninh"]
+    assert sorted(names, key=vi_sort_key) == [
+        "an Phú",
+        "Ân Thi",
+        "Âu Lâu",
+        "Bắc Cường",
+        "Đồng Tâm",
+        "Dương Kinh",
+        "Yên Ninh",
+    ]
     # code-point order would put Â and Đ after Y
     assert sorted(names)[-2:] == ["Âu Lâu", "Đồng Tâm"] or sorted(names)[-1] in ("Âu Lâu", "Đồng Tâm")
     # ties of the base letters are broken by the exact string: a total order
@@ -259,7 +313,7 @@ def test_trajectory_targets_are_markers_and_labels_do_not_collide(calibrated):
     try:
         ax = fig.axes[0]
         tgt = [ln for ln in ax.get_lines() if ln.get_label() == "mục tiêu"]
-        assert len(tgt) == 1 and tgt[0].get_linestyle() == "None"     # no line through 2024
+        assert len(tgt) == 1 and tgt[0].get_linestyle() == "None"  # no line through 2024
         assert list(tgt[0].get_xdata()) == [2022, 2023, 2025]
         fig.canvas.draw()
         renderer = fig.canvas.get_renderer()
@@ -270,11 +324,11 @@ def test_trajectory_targets_are_markers_and_labels_do_not_collide(calibrated):
         for t in labels:
             bb = t.get_window_extent(renderer)
             assert axbox.x0 + 2 < bb.x0 and bb.x1 < axbox.x1 - 2 and axbox.y0 < bb.y0 and bb.y1 < axbox.y1
-            for c in bars:            # the vertical CI bars
+            for c in bars:  # the vertical CI bars
                 for seg in c.get_segments():
                     if len(seg) == 0:
                         continue
-                    (x0, y0), (x1, y1) = ax.transData.transform(seg[0]), ax.transData.transform(seg[-1])
+                    (x0, y0), (_x1, y1) = ax.transData.transform(seg[0]), ax.transData.transform(seg[-1])
                     crosses_x = bb.x0 <= x0 <= bb.x1
                     crosses_y = min(y0, y1) <= bb.y1 and max(y0, y1) >= bb.y0
                     assert not (crosses_x and crosses_y), t.get_text()

@@ -38,8 +38,15 @@ def covariates():
 
 @pytest.fixture(scope="module")
 def run(spec, covariates):
-    return run_annual(hi.load_city_survey(2024), spec, year=2024, area_covariates=covariates, robustness_draws=50,
-                      seed=SEED, synthetic=True)
+    return run_annual(
+        hi.load_city_survey(2024),
+        spec,
+        year=2024,
+        area_covariates=covariates,
+        robustness_draws=50,
+        seed=SEED,
+        synthetic=True,
+    )
 
 
 @pytest.fixture(scope="module", params=["vi", "en"])
@@ -155,8 +162,21 @@ def test_cli_example_with_covariates_and_robustness(tmp_path, covariates):
     cov = tmp_path / "covariates.csv"
     covariates.to_csv(cov, index=False, encoding="utf-8")
     out = tmp_path / "report"
-    rc, text = _cli(["run", "--example", "--area-covariates", str(cov), "--robustness-draws", "50", "--out", str(out),
-                     "--quiet", "--lang", "en"])
+    rc, text = _cli(
+        [
+            "run",
+            "--example",
+            "--area-covariates",
+            str(cov),
+            "--robustness-draws",
+            "50",
+            "--out",
+            str(out),
+            "--quiet",
+            "--lang",
+            "en",
+        ]
+    )
     assert rc == 0
     res = json.loads((out / "results.json").read_text(encoding="utf-8"))
     for name in SECTIONS:
@@ -180,8 +200,9 @@ def test_cli_example_small_area_default_and_opt_out(tmp_path, capsys):
 
 def test_crosswalk_compares_on_the_new_units(spec, tmp_path):
     cw = hi.load_illustrative_crosswalk()
-    r = run_annual(hi.load_city_survey(2024), spec, year=2024, previous=hi.load_city_survey(2023), previous_year=2023,
-                   crosswalk=cw)
+    r = run_annual(
+        hi.load_city_survey(2024), spec, year=2024, previous=hi.load_city_survey(2023), previous_year=2023, crosswalk=cw
+    )
     bg = {x["commune"]: x for x in r.results["change"]["by_group"]}
     assert set(bg) == set(cw["new_unit"])
     assert r.results["crosswalk"]["this_year_recoded"] is True
@@ -189,8 +210,9 @@ def test_crosswalk_compares_on_the_new_units(spec, tmp_path):
     for row in old.by_group.to_frame().itertuples():
         assert bg[row.new_unit]["old"] == pytest.approx(row.estimate, rel=1e-12)
     assert all(x["name"].startswith("Đơn vị mới") for x in bg.values())
-    r.results["change"]["by_group"][0].update(complete=False, reason_en="only 1 of 5 parts sampled",
-                                              reason_vi="chỉ 1/5 phần có mẫu")
+    r.results["change"]["by_group"][0].update(
+        complete=False, reason_en="only 1 of 5 parts sampled", reason_vi="chỉ 1/5 phần có mẫu"
+    )
     write_report_files(r.results, tmp_path, "en")
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "re-estimated from its own microdata" in md and "only 1 of 5 parts sampled" in md
@@ -202,8 +224,18 @@ def test_cli_example_with_the_illustrative_crosswalk(tmp_path):
     from happiness_index.reading.datasets import data_path
 
     out = tmp_path / "report"
-    rc, _ = _cli(["run", "--example", "--no-small-area", "--crosswalk",
-                  str(data_path("yen_bai_city_crosswalk_illustrative.csv")), "--out", str(out), "--quiet"])
+    rc, _ = _cli(
+        [
+            "run",
+            "--example",
+            "--no-small-area",
+            "--crosswalk",
+            str(data_path("yen_bai_city_crosswalk_illustrative.csv")),
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     res = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert {r["commune"] for r in res["change"]["by_group"]} == {"N1", "N2", "N3", "N4"}

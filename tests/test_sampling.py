@@ -123,7 +123,7 @@ class TestSampleSize:
 
     def test_frozen(self):
         s = sample_size(moe=0.05)
-        with pytest.raises(Exception):
+        with pytest.raises(AttributeError):  # frozen dataclass
             s.n_to_contact = 3  # type: ignore[misc]
 
     @pytest.mark.parametrize(
@@ -242,7 +242,9 @@ def test_mapping_frame_and_nfc():
 
 
 def test_equal_power_optimal_relations():
-    fr = pd.DataFrame({"s": list("abcd"), "N": [4000, 1000, 500, 300], "sd": [1.0, 2.0, 3.0, 1.5], "c": [1.0, 4.0, 9.0, 1.0]})
+    fr = pd.DataFrame(
+        {"s": list("abcd"), "N": [4000, 1000, 500, 300], "sd": [1.0, 2.0, 3.0, 1.5], "c": [1.0, 4.0, 9.0, 1.0]}
+    )
     prop = allocate(fr, 200, "s", "N")
     assert allocate(fr, 200, "s", "N", method="power", power=1.0)["n"].tolist() == prop["n"].tolist()
     assert allocate(fr, 200, "s", "N", method="power", power=0.0)["n"].tolist() == [50, 50, 50, 50]
@@ -326,8 +328,14 @@ def test_allocate_does_not_modify_frame(c19):
         (dict(n=10, stratum="commune"), "stratum column 'commune' is not in the frame"),
         (dict(n=10, size="households"), "size column 'households' is not in the frame"),
         (dict(n=10, method="neyman", sd={"Capital": 1}), "no value for strata 'Coast'"),
-        (dict(n=10, method="neyman", sd={**{s: 1 for s in ["Capital", "Coast", "Highlands", "Islands", "Plains"]}, "Mars": 1}),
-         "strata not in the frame: 'Mars'"),
+        (
+            dict(
+                n=10,
+                method="neyman",
+                sd={**{s: 1 for s in ["Capital", "Coast", "Highlands", "Islands", "Plains"]}, "Mars": 1},
+            ),
+            "strata not in the frame: 'Mars'",
+        ),
     ],
 )
 def test_allocate_errors(c19, kwargs, match):
@@ -454,14 +462,30 @@ class TestSelect:
         a = select(fr, {"Đồng Tâm": 3, "Tân Thịnh": 2, "Văn Tiến": 2}, "pps_systematic", seed=11, **kw)
         b = select(fr, {"Đồng Tâm": 3, "Tân Thịnh": 2, "Văn Tiến": 2}, "pps_systematic", seed=11, **kw)
         pd.testing.assert_frame_equal(a, b)
-        draws = {tuple(select(fr, {"Đồng Tâm": 3, "Tân Thịnh": 2, "Văn Tiến": 2}, "pps_systematic", seed=k, **kw)["village"])
-                 for k in range(10)}
+        draws = {
+            tuple(select(fr, {"Đồng Tâm": 3, "Tân Thịnh": 2, "Văn Tiến": 2}, "pps_systematic", seed=k, **kw)["village"])
+            for k in range(10)
+        }
         assert len(draws) > 1
         hh = _households(fr)
-        c = select(fr, {"Đồng Tâm": 3, "Tân Thịnh": 2, "Văn Tiến": 2}, "pps_systematic", seed=5, units=hh,
-                   households_per_psu=40, **kw)
-        d = select(fr, {"Đồng Tâm": 3, "Tân Thịnh": 2, "Văn Tiến": 2}, "pps_systematic", seed=5, units=hh,
-                   households_per_psu=40, **kw)
+        c = select(
+            fr,
+            {"Đồng Tâm": 3, "Tân Thịnh": 2, "Văn Tiến": 2},
+            "pps_systematic",
+            seed=5,
+            units=hh,
+            households_per_psu=40,
+            **kw,
+        )
+        d = select(
+            fr,
+            {"Đồng Tâm": 3, "Tân Thịnh": 2, "Văn Tiến": 2},
+            "pps_systematic",
+            seed=5,
+            units=hh,
+            households_per_psu=40,
+            **kw,
+        )
         pd.testing.assert_frame_equal(c, d)
 
     def test_systematic_spacing(self):
@@ -515,8 +539,17 @@ class TestSelect:
         fr = _village_frame()
         hh = _households(fr)
         alloc = {"Đồng Tâm": 3, "Tân Thịnh": 2, "Văn Tiến": 2}
-        s = select(fr, alloc, "pps_systematic", seed=7, stratum="commune", size="hh", psu="village",
-                   units=hh, households_per_psu=40)
+        s = select(
+            fr,
+            alloc,
+            "pps_systematic",
+            seed=7,
+            stratum="commune",
+            size="hh",
+            psu="village",
+            units=hh,
+            households_per_psu=40,
+        )
         assert s.groupby("village").size().eq(40).all()
         assert s.groupby("commune")["village"].nunique().to_dict() == alloc
         # size = listed households, so pi = n_h * 40 / (households in commune): self-weighting
@@ -539,20 +572,42 @@ class TestSelect:
     def test_two_stage_srs_first_stage(self):
         fr = _village_frame()
         hh = _households(fr)
-        s = select(fr, {"Đồng Tâm": 4, "Tân Thịnh": 3, "Văn Tiến": 2}, "srs", seed=1, stratum="commune",
-                   psu="village", units=hh, households_per_psu=10)
+        s = select(
+            fr,
+            {"Đồng Tâm": 4, "Tân Thịnh": 3, "Văn Tiến": 2},
+            "srs",
+            seed=1,
+            stratum="commune",
+            psu="village",
+            units=hh,
+            households_per_psu=10,
+        )
         assert np.allclose(s.loc[s.commune == "Đồng Tâm", "pi1"], 4 / 12)
         assert len(s) == 90
 
     def test_lonely_psu_warning(self):
         fr = _village_frame()
         with pytest.warns(LonelyPSUWarning, match="'Văn Tiến' has a single selected PSU"):
-            select(fr, {"Đồng Tâm": 3, "Tân Thịnh": 2, "Văn Tiến": 1}, "pps_systematic", seed=1,
-                   stratum="commune", size="hh", psu="village")
+            select(
+                fr,
+                {"Đồng Tâm": 3, "Tân Thịnh": 2, "Văn Tiến": 1},
+                "pps_systematic",
+                seed=1,
+                stratum="commune",
+                size="hh",
+                psu="village",
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            select(fr, {"Đồng Tâm": 3, "Tân Thịnh": 2, "Văn Tiến": 2}, "pps_systematic", seed=1,
-                   stratum="commune", size="hh", psu="village")
+            select(
+                fr,
+                {"Đồng Tâm": 3, "Tân Thịnh": 2, "Văn Tiến": 2},
+                "pps_systematic",
+                seed=1,
+                stratum="commune",
+                size="hh",
+                psu="village",
+            )
 
     def test_allocation_dataframe_from_allocate(self):
         fr = _village_frame()
@@ -573,13 +628,25 @@ class TestSelect:
     @pytest.mark.parametrize(
         "alloc, kwargs, match",
         [
-            ({"Đồng Tâm": 20, "Tân Thịnh": 2, "Văn Tiến": 2}, {}, "larger than the number of frame units in strata 'Đồng Tâm' \\(n_h=20, N_h=12\\)"),
+            (
+                {"Đồng Tâm": 20, "Tân Thịnh": 2, "Văn Tiến": 2},
+                {},
+                "larger than the number of frame units in strata 'Đồng Tâm' \\(n_h=20, N_h=12\\)",
+            ),
             ({"Đồng Tâm": 2, "Tân Thịnh": 2, "Văn Tiến": 2, "Mars": 1}, {}, "strata not in the frame: 'Mars'"),
             ({"Đồng Tâm": 2, "Tân Thịnh": 2}, {}, "no sample size for strata 'Văn Tiến'"),
             (5, {}, "integer allocation is for an unstratified frame"),
-            ({"Đồng Tâm": 2, "Tân Thịnh": 2, "Văn Tiến": 2}, {"method": "cluster"}, "unknown selection method 'cluster'"),
+            (
+                {"Đồng Tâm": 2, "Tân Thịnh": 2, "Văn Tiến": 2},
+                {"method": "cluster"},
+                "unknown selection method 'cluster'",
+            ),
             ({"Đồng Tâm": 2, "Tân Thịnh": 2, "Văn Tiến": 2}, {"method": "pps_systematic", "size": None}, "needs size="),
-            ({"Đồng Tâm": 2, "Tân Thịnh": 2, "Văn Tiến": 2}, {"method": "srs", "size": "hh"}, "only used by method='pps_systematic'"),
+            (
+                {"Đồng Tâm": 2, "Tân Thịnh": 2, "Văn Tiến": 2},
+                {"method": "srs", "size": "hh"},
+                "only used by method='pps_systematic'",
+            ),
             ({"Đồng Tâm": 2, "Tân Thịnh": 2, "Văn Tiến": 2}, {"households_per_psu": 40}, "needs both units="),
         ],
     )
@@ -656,8 +723,17 @@ def test_ht_pps_and_two_stage_unbiased_by_simulation():
         s1 = select(fr, alloc, "pps_systematic", seed=rng, stratum="commune", size="hh", psu="village")
         psu_sums.append(s1["design_weight"].sum())
         freq[s1["village"]] += 1
-        s2 = select(fr, alloc, "pps_systematic", seed=rng, stratum="commune", size="hh", psu="village",
-                    units=hh, households_per_psu=20)
+        s2 = select(
+            fr,
+            alloc,
+            "pps_systematic",
+            seed=rng,
+            stratum="commune",
+            size="hh",
+            psu="village",
+            units=hh,
+            households_per_psu=20,
+        )
         hh_sums.append(s2["design_weight"].sum())
     m, se = _mean_and_se(psu_sums)
     assert abs(m - len(fr)) < 4 * se, (m, se)  # E[sum 1/pi1] = number of PSUs
@@ -687,8 +763,9 @@ def test_ht_pps_and_two_stage_unbiased_by_simulation():
 def test_example_design_city_sample_runs():
     script = ROOT / "examples" / "design_city_sample.py"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    res = subprocess.run([sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True,
-                         encoding="utf-8", timeout=120)
+    res = subprocess.run(
+        [sys.executable, str(script)], cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=120
+    )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert res.returncode == 0, res.stderr
     # CPU time of the script (about 1.5 s), robust to a loaded machine unlike wall-clock time
@@ -699,13 +776,23 @@ def test_example_design_city_sample_runs():
         assert name in out
     assert "Recommended allocation" in out
     # numbers quoted in methodology/sampling.md
-    for quoted in ["2,436 completed interviews, 2,866 households to contact", "5,709 interviews (6,715 contacts)",
-                   "17 / 17", "city-wide margin of error: ±1.26 points", "2,077 interviews city-wide",
-                   "185 areas x 40 = 7,400 households", "sum of design weights 33,280"]:
+    for quoted in [
+        "2,436 completed interviews, 2,866 households to contact",
+        "5,709 interviews (6,715 contacts)",
+        "17 / 17",
+        "city-wide margin of error: ±1.26 points",
+        "2,077 interviews city-wide",
+        "185 areas x 40 = 7,400 households",
+        "sum of design weights 33,280",
+    ]:
         assert quoted in out, quoted
     doc = (ROOT / "methodology" / "sampling.md").read_text(encoding="utf-8")
-    for quoted in ["| Đồng Tâm | ward | 3,850 | 380 | 522 | 615 | 16 | 0.136 | ±4.17 |", "±1.26 points",
-                   "**2,077 interviews**", "| Văn Tiến | xã | 720 | 266 | 266 | 313 | 8 | 0,369 | ±4,99 |"]:
+    for quoted in [
+        "| Đồng Tâm | ward | 3,850 | 380 | 522 | 615 | 16 | 0.136 | ±4.17 |",
+        "±1.26 points",
+        "**2,077 interviews**",
+        "| Văn Tiến | xã | 720 | 266 | 266 | 313 | 8 | 0,369 | ±4,99 |",
+    ]:
         assert quoted in doc, quoted
 
 
@@ -717,8 +804,9 @@ def test_select_output_declares_survey_design():
     hh = _households(fr).assign(one=1.0)
     alloc = {"Đồng Tâm": 4, "Tân Thịnh": 3, "Văn Tiến": 3}
     s = select(fr, alloc, "srs", seed=3, stratum="commune", psu="village", units=hh, households_per_psu=15)
-    d = hi.SurveyDesign(s, weights="design_weight", strata="commune", psu=["village", "household"],
-                        fpc=["fpc1", "fpc2"])
+    d = hi.SurveyDesign(
+        s, weights="design_weight", strata="commune", psu=["village", "household"], fpc=["fpc1", "fpc2"]
+    )
     # SRS at both stages: the weights the design derives from the fpc counts are ours
     d0 = hi.SurveyDesign(s, weights=None, strata="commune", psu=["village", "household"], fpc=["fpc1", "fpc2"])
     np.testing.assert_allclose(d0.weights.to_numpy(), s["design_weight"].to_numpy())
@@ -730,9 +818,25 @@ def test_select_output_declares_survey_design():
 def _synthetic_city(seed=12345):
     """17 communes x 40-70 areas x 40-140 households; a 0/1 outcome correlated within areas."""
     rng = np.random.default_rng(seed)
-    names = ["Đồng Tâm", "Hồng Hà", "Minh Tân", "Nam Cường", "Nguyễn Phúc", "Nguyễn Thái Học", "Yên Ninh",
-             "Yên Thịnh", "Hợp Minh", "Âu Lâu", "Giới Phiên", "Minh Bảo", "Phúc Lộc", "Tân Thịnh", "Tuy Lộc",
-             "Văn Phú", "Văn Tiến"]
+    names = [
+        "Đồng Tâm",
+        "Hồng Hà",
+        "Minh Tân",
+        "Nam Cường",
+        "Nguyễn Phúc",
+        "Nguyễn Thái Học",
+        "Yên Ninh",
+        "Yên Thịnh",
+        "Hợp Minh",
+        "Âu Lâu",
+        "Giới Phiên",
+        "Minh Bảo",
+        "Phúc Lộc",
+        "Tân Thịnh",
+        "Tuy Lộc",
+        "Văn Phú",
+        "Văn Tiến",
+    ]
     k = rng.integers(40, 71, len(names))
     areas = pd.DataFrame({"commune": np.repeat(names, k)})
     areas["area"] = [f"A{i:04d}" for i in range(len(areas))]
@@ -760,8 +864,17 @@ def test_two_stage_design_unbiased_and_se_calibrated_by_simulation():
     R = 400
     est, se = np.empty(R), np.empty(R)
     for r in range(R):
-        s = select(areas, alloc, "pps_systematic", seed=rng, stratum="commune", size="households",
-                   psu="area", units=hh, households_per_psu=12)
+        s = select(
+            areas,
+            alloc,
+            "pps_systematic",
+            seed=rng,
+            stratum="commune",
+            size="households",
+            psu="area",
+            units=hh,
+            households_per_psu=12,
+        )
         e = hi.SurveyDesign(s, weights="design_weight", strata="commune", psu="area").mean("happy")
         est[r], se[r] = e.estimate, e.se
     sd = est.std(ddof=1)
@@ -794,8 +907,17 @@ def test_last_years_results_feed_allocation_and_sample_size():
     """A real EstimateTable (by commune) as sd=, and a real Estimate as previous=."""
     areas, hh = _synthetic_city()
     alloc = {c: 4 for c in areas["commune"].unique()}
-    s = select(areas, alloc, "pps_systematic", seed=3, stratum="commune", size="households", psu="area",
-               units=hh, households_per_psu=12)
+    s = select(
+        areas,
+        alloc,
+        "pps_systematic",
+        seed=3,
+        stratum="commune",
+        size="households",
+        psu="area",
+        units=hh,
+        households_per_psu=12,
+    )
     d = hi.SurveyDesign(s, weights="design_weight", strata="commune", psu="area")
     table = d.by("commune").mean("happy")
     tf = table.to_frame()
@@ -814,8 +936,11 @@ def test_last_years_results_feed_allocation_and_sample_size():
 # ----------------------------------------------------------------------------------------
 def test_allocate_refuses_text_sizes():
     fr = pd.DataFrame({"xã": ["Tân Thịnh", "Văn Phú"], "N": ["100", "200"]})
-    with pytest.raises(SamplingError, match=r"size column 'N' must hold numbers \(counts of units\), not "
-                                            r"text: '100', '200' for 'Tân Thịnh', 'Văn Phú'.*pd.to_numeric"):
+    with pytest.raises(
+        SamplingError,
+        match=r"size column 'N' must hold numbers \(counts of units\), not "
+        r"text: '100', '200' for 'Tân Thịnh', 'Văn Phú'.*pd.to_numeric",
+    ):
         allocate(fr, 10, stratum="xã", size="N")
     mixed = pd.DataFrame({"xã": ["A", "B"], "N": [100, "200"]})  # object column, one text cell
     with pytest.raises(SamplingError, match=r"not text: '200' for 'B'"):
@@ -825,10 +950,13 @@ def test_allocate_refuses_text_sizes():
     with pytest.raises(SamplingError, match="got True/False values"):
         allocate(pd.DataFrame({"s": ["A", "B"], "N": [True, True]}), 1, stratum="s", size="N")
     # numbers stored in an object column are fine; the result equals the numeric frame's
-    ok = allocate(pd.DataFrame({"xã": ["A", "B"], "N": pd.Series([100, 200], dtype=object)}), 10,
-                  stratum="xã", size="N")
-    assert ok["n"].tolist() == allocate(pd.DataFrame({"xã": ["A", "B"], "N": [100, 200]}), 10,
-                                        stratum="xã", size="N")["n"].tolist()
+    ok = allocate(
+        pd.DataFrame({"xã": ["A", "B"], "N": pd.Series([100, 200], dtype=object)}), 10, stratum="xã", size="N"
+    )
+    assert (
+        ok["n"].tolist()
+        == allocate(pd.DataFrame({"xã": ["A", "B"], "N": [100, 200]}), 10, stratum="xã", size="N")["n"].tolist()
+    )
 
 
 def test_select_refuses_text_sizes_and_text_allocations():

@@ -29,36 +29,57 @@ NA = None  # row / value of problems that concern a whole column or a commune of
 CASES = {
     "missing_column.csv": (True, [(NA, "q2", "column present", "missing column")]),
     "missing_weight_column.csv": (True, [(NA, "w", "column present", "missing column")]),
-    "duplicate_column.csv": (True, [(NA, unicodedata.normalize("NFD", "ghi_chú"), "unique column name",
-                                     "duplicate column")]),
+    "duplicate_column.csv": (
+        True,
+        [(NA, unicodedata.normalize("NFD", "ghi_chú"), "unique column name", "duplicate column")],
+    ),
     "missing_id.csv": (True, [(3, "id", "not missing", "missing id")]),
-    "duplicate_id.csv": (True, [(4, "id", "unique id", "duplicate id"),
-                                (4, "id", "unique id", "duplicate id")]),
-    "out_of_range_code.csv": (True, [(2, "q1", "in range 1..5", "invalid code"),
-                                     (7, "q3", "in range 0..10", "invalid code")]),
+    "duplicate_id.csv": (True, [(4, "id", "unique id", "duplicate id"), (4, "id", "unique id", "duplicate id")]),
+    "out_of_range_code.csv": (
+        True,
+        [(2, "q1", "in range 1..5", "invalid code"), (7, "q3", "in range 0..10", "invalid code")],
+    ),
     "fractional_code.csv": (True, [(4, "q2", "in range 1..5", "invalid code")]),
     "categorical_code.csv": (True, [(6, "employed", "in codes {1, 2}", "invalid code")]),
     "not_a_number.csv": (True, [(3, "q3", "is a number", "not a number")]),
-    "required_blank.csv": (True, [(2, "age", "not missing", "missing value"),
-                                  (7, "age", "not missing", "missing value")]),
-    "weight_not_positive.csv": (True, [(1, "w", "weight positive", "weight not positive"),
-                                       (8, "w", "weight positive", "weight not positive")]),
+    "required_blank.csv": (
+        True,
+        [(2, "age", "not missing", "missing value"), (7, "age", "not missing", "missing value")],
+    ),
+    "weight_not_positive.csv": (
+        True,
+        [(1, "w", "weight positive", "weight not positive"), (8, "w", "weight positive", "weight not positive")],
+    ),
     "weight_not_finite.csv": (True, [(4, "w", "weight finite", "weight not finite")]),
     "weight_missing.csv": (True, [(6, "w", "not missing", "missing value")]),
     "psu_not_nested.csv": (False, [(3, "village", "psu nested in stratum", "psu not nested")]),
-    "commune_not_in_frame.csv": (True, [(6, "commune", "commune in frame", "commune not in frame"),
-                                        (7, "commune", "commune in frame", "commune not in frame"),
-                                        (NA, "commune", "commune has respondents",
-                                         "commune without respondents")]),
+    "commune_not_in_frame.csv": (
+        True,
+        [
+            (6, "commune", "commune in frame", "commune not in frame"),
+            (7, "commune", "commune in frame", "commune not in frame"),
+            (NA, "commune", "commune has respondents", "commune without respondents"),
+        ],
+    ),
     "village_not_in_frame.csv": (True, [(2, "village", "village in frame", "village not in frame")]),
-    "commune_name_mismatch.csv": (True, [(3, "commune_name", "commune name matches frame",
-                                          "commune name mismatch"),
-                                         (8, "commune_name", "commune name matches frame",
-                                          "commune name mismatch")]),
-    "commune_without_respondents.csv": (True, [(NA, "commune", "commune has respondents",
-                                                "commune without respondents")]),
-    "skip_rule.csv": (True, [(3, "job_years", "skip rule: missing unless employed in {1}", "skip rule"),
-                             (7, "job_years", "skip rule: missing unless employed in {1}", "skip rule")]),
+    "commune_name_mismatch.csv": (
+        True,
+        [
+            (3, "commune_name", "commune name matches frame", "commune name mismatch"),
+            (8, "commune_name", "commune name matches frame", "commune name mismatch"),
+        ],
+    ),
+    "commune_without_respondents.csv": (
+        True,
+        [(NA, "commune", "commune has respondents", "commune without respondents")],
+    ),
+    "skip_rule.csv": (
+        True,
+        [
+            (3, "job_years", "skip rule: missing unless employed in {1}", "skip rule"),
+            (7, "job_years", "skip rule: missing unless employed in {1}", "skip rule"),
+        ],
+    ),
 }
 
 
@@ -68,14 +89,20 @@ def _read(name, **kw):
 
 def _triples(report):
     e = report.errors
-    return [(None if pd.isna(r) else r, c, k, kd)
-            for r, c, k, kd in zip(e["row"], e["column"], e["check"], e["kind"])]
+    return [(None if pd.isna(r) else r, c, k, kd) for r, c, k, kd in zip(e["row"], e["column"], e["check"], e["kind"])]
 
 
 def test_at_least_15_kinds_of_bad_files():
-    issue9 = {"excel_error.csv", "duplicate_id_spaces.csv", "empty_item.csv", "trailing_blank_rows.csv",
-              "title_rows.csv", "duplicate_raw_header.csv", "vietnamese_thousands.csv",
-              "invalid_utf8_lines.csv"}  # written by make_bad_files.py, see test_bad_corpus.py
+    issue9 = {
+        "excel_error.csv",
+        "duplicate_id_spaces.csv",
+        "empty_item.csv",
+        "trailing_blank_rows.csv",
+        "title_rows.csv",
+        "duplicate_raw_header.csv",
+        "vietnamese_thousands.csv",
+        "invalid_utf8_lines.csv",
+    }  # written by make_bad_files.py, see test_bad_corpus.py
     files = {p.name for p in BAD.glob("*.csv")} - {"good.csv", "frame.csv", "coerced_text_numbers.csv"} - issue9
     assert files == set(CASES) and len(CASES) >= 15
     assert len({k for _, probs in CASES.values() for *_, k in probs}) >= 15
@@ -118,7 +145,8 @@ def test_bad_values_and_messages():
     assert rep.errors["value"].tolist() == [6, 11]
     assert rep.errors["message_en"][0] == (
         "value 6 in column 'q1' is not an allowed code (in range 1..5) nor a missing code {8, 9}; "
-        "correct it or record it as missing")
+        "correct it or record it as missing"
+    )
     assert rep.errors["message_vi"][0].startswith("giá trị 6 ở cột 'q1' không phải mã hợp lệ")
     rep = validate_survey(_read("not_a_number.csv"), SPEC, FRAME)
     assert rep.errors["value"].tolist() == ["abc"]
@@ -129,8 +157,8 @@ def test_bad_values_and_messages():
     assert rep.errors["value"].tolist() == [3]
     rep = validate_survey(_read("skip_rule.csv"), SPEC, FRAME)
     assert rep.errors["message_en"][0] == (
-        "'job_years' = 5 should be blank: it is asked only when 'employed' is in {1}, and here "
-        "'employed' = 2")
+        "'job_years' = 5 should be blank: it is asked only when 'employed' is in {1}, and here 'employed' = 2"
+    )
     rep = validate_survey(_read("duplicate_id.csv"), SPEC, FRAME)
     assert "data row 4" in rep.errors["message_en"][0] and "data row 5" in rep.errors["message_en"][1]
 
@@ -159,7 +187,11 @@ def test_coerced_text_numbers_are_notes_not_errors():
     assert c[(c["row"] == "2") & (c["column"] == "q1")]["value"].tolist() == ["3 "]
     blanks = c[c["note"] == "blank text read as missing"]
     assert sorted(zip(blanks["row"], blanks["column"])) == [
-        ("3", "job_years"), ("4", "q3"), ("5", "job_years"), ("7", "job_years")]
+        ("3", "job_years"),
+        ("4", "q3"),
+        ("5", "job_years"),
+        ("7", "job_years"),
+    ]
     # every other cell of the numeric columns was text read as a number: 8 rows x 7 columns
     assert len(c) == 8 * 7
     assert str(rep.data["q3"].dtype) == "Int64" and rep.data["q3"].tolist()[0] == 7
@@ -178,17 +210,22 @@ def test_object_column_mixing_numbers_and_text():
 def test_c17_nullable_integer_and_unicode_column():
     case = json.loads((SHARED_CASES / "c17_schema_nullable_int.json").read_text("utf-8"))
     df = pd.read_csv(SHARED_CASES / case["data_file"])
-    spec = IndexSpec.from_dict({
-        "name": "c17", "preset": "mean_of_shares", "design": {"id": "id", "weights": "weight"},
-        "components": [{"name": "sv", "items": ["satisfacción_vida"]}],
-        "items": [{"name": "edad", "type": "integer", "minimum": 0, "maximum": 120},
-                  {"name": "satisfacción_vida", "type": "scale0_10", "satisfied": 6}],
-    })
+    spec = IndexSpec.from_dict(
+        {
+            "name": "c17",
+            "preset": "mean_of_shares",
+            "design": {"id": "id", "weights": "weight"},
+            "components": [{"name": "sv", "items": ["satisfacción_vida"]}],
+            "items": [
+                {"name": "edad", "type": "integer", "minimum": 0, "maximum": 120},
+                {"name": "satisfacción_vida", "type": "scale0_10", "satisfied": 6},
+            ],
+        }
+    )
     rep = validate_survey(df, spec)
     exp = case["expected"]
     assert len(rep.errors) == exp["failure_count"] == 1
-    assert [list(x) for x in zip(rep.errors["column"], rep.errors["check"], rep.errors["value"])] == \
-        exp["failures"]
+    assert [list(x) for x in zip(rep.errors["column"], rep.errors["check"], rep.errors["value"])] == exp["failures"]
     assert rep.errors["row"].tolist() == [5]
     assert rep.coercions.empty  # NA cells of a nullable column are never coercion failures
     # without the bad row the data pass and age is a nullable integer with its blanks kept
@@ -204,12 +241,23 @@ def test_c17_nullable_integer_and_unicode_column():
 
 
 def test_decomposed_column_name_in_file_matches_spec():
-    df = pd.DataFrame({"id": [1, 2], unicodedata.normalize("NFD", "satisfacción_vida"): [3, 12],
-                       "edad": [30, 40], "weight": [1.0, 1.0]})
-    spec = IndexSpec.from_dict({
-        "name": "c17", "preset": "mean_of_shares", "design": {"id": "id", "weights": "weight"},
-        "components": [{"name": "sv", "items": ["satisfacción_vida"]}],
-        "items": [{"name": "satisfacción_vida", "type": "scale0_10", "satisfied": 6}]})
+    df = pd.DataFrame(
+        {
+            "id": [1, 2],
+            unicodedata.normalize("NFD", "satisfacción_vida"): [3, 12],
+            "edad": [30, 40],
+            "weight": [1.0, 1.0],
+        }
+    )
+    spec = IndexSpec.from_dict(
+        {
+            "name": "c17",
+            "preset": "mean_of_shares",
+            "design": {"id": "id", "weights": "weight"},
+            "components": [{"name": "sv", "items": ["satisfacción_vida"]}],
+            "items": [{"name": "satisfacción_vida", "type": "scale0_10", "satisfied": 6}],
+        }
+    )
     rep = validate_survey(df, spec)
     assert rep.errors["column"].tolist() == [unicodedata.normalize("NFD", "satisfacción_vida")]
     rep = validate_survey(df.iloc[:1], spec)
@@ -243,7 +291,9 @@ def test_summary_and_raise_if_errors():
     rep = validate_survey(df, SPEC, FRAME)
     s = rep.summary()
     assert s[["kind", "check", "column", "n"]].values.tolist() == [
-        ["invalid code", "in range 1..5", "q1", 3], ["weight not positive", "weight positive", "w", 1]]
+        ["invalid code", "in range 1..5", "q1", 3],
+        ["weight not positive", "weight positive", "w", 1],
+    ]
     assert s["rows"].tolist() == ["1, 2, 3", "4"]
     with pytest.raises(SchemaError) as ei:
         rep.raise_if_errors()
@@ -290,8 +340,9 @@ def test_exports():
 # ------------------------------------------------------------------ properties
 YB = IndexSpec.from_toml(ROOT / "methodology" / "yen_bai_nef.toml")
 YB_ITEMS = [it.name for it in YB.items]
-YB_FRAME = pd.DataFrame({"commune": [1, 1, 2, 3], "commune_name": ["Phường A", "Phường A", "Xã B", "Xã C"],
-                         "village": [11, 12, 21, 31]})
+YB_FRAME = pd.DataFrame(
+    {"commune": [1, 1, 2, 3], "commune_name": ["Phường A", "Phường A", "Xã B", "Xã C"], "village": [11, 12, 21, 31]}
+)
 
 
 @st.composite
@@ -300,13 +351,15 @@ def clean_survey(draw):
     seed = draw(st.integers(min_value=0, max_value=2**32 - 1))
     rng = np.random.default_rng(seed)
     pick = np.concatenate([[0, 2, 3], rng.integers(0, 4, n - 3)])  # every commune has a respondent
-    df = pd.DataFrame({
-        "respondent_id": rng.permutation(np.arange(1000, 1000 + n)),
-        "commune": YB_FRAME["commune"].to_numpy()[pick],
-        "commune_name": YB_FRAME["commune_name"].to_numpy()[pick],
-        "village": YB_FRAME["village"].to_numpy()[pick],
-        "weight": rng.uniform(1, 300, n),
-    })
+    df = pd.DataFrame(
+        {
+            "respondent_id": rng.permutation(np.arange(1000, 1000 + n)),
+            "commune": YB_FRAME["commune"].to_numpy()[pick],
+            "commune_name": YB_FRAME["commune_name"].to_numpy()[pick],
+            "village": YB_FRAME["village"].to_numpy()[pick],
+            "weight": rng.uniform(1, 300, n),
+        }
+    )
     for q in YB_ITEMS:
         df[q] = rng.choice([1, 2, 3, 4, 5, 8, 9], n)
         df.loc[rng.integers(0, n), q] = rng.integers(1, 6)  # every item has an answer
@@ -354,16 +407,17 @@ def test_text_in_non_nullable_column_is_reported_once():
     df["age"] = df["age"].astype(object)
     df.loc[5, "age"] = "n/a"
     rep = validate_survey(df, SPEC, FRAME)
-    assert _triples(rep) == [(3, "w", "is a number", "not a number"),
-                             (6, "age", "is a number", "not a number")]
+    assert _triples(rep) == [(3, "w", "is a number", "not a number"), (6, "age", "is a number", "not a number")]
 
 
 def test_exact_duplicate_header_and_two_blank_ids():
     df = _read("good.csv")
     df.columns = [c if c != "q2" else "q1" for c in df.columns]
     rep = validate_survey(df, SPEC, FRAME)
-    assert _triples(rep) == [(None, "q1", "unique column name", "duplicate column"),
-                             (None, "q2", "column present", "missing column")]
+    assert _triples(rep) == [
+        (None, "q1", "unique column name", "duplicate column"),
+        (None, "q2", "column present", "missing column"),
+    ]
     df = _read("good.csv")
     df.loc[[2, 3], "id"] = np.nan
     rep = validate_survey(df, SPEC, FRAME)  # blank ids: row numbers, not reported as duplicates
@@ -389,8 +443,10 @@ def test_boolean_column_for_likert_item_is_an_error(dtype):
     before = df.copy()
     rep = validate_survey(df, SPEC, FRAME)
     assert not rep.ok and rep.data is None
-    assert _triples(rep) == [(None, "q1", "not a Boolean column", "boolean column"),
-                             (None, "q3", "not a Boolean column", "boolean column")]
+    assert _triples(rep) == [
+        (None, "q1", "not a Boolean column", "boolean column"),
+        (None, "q3", "not a Boolean column", "boolean column"),
+    ]
     msg = rep.errors["message_en"][0]
     assert "True/False" in msg and "likert5 (in range 1..5)" in msg and "True would count as code 1" in msg
     assert "True/False" in rep.errors["message_vi"][0]
@@ -411,9 +467,9 @@ def test_empty_survey_is_an_error(tmp_path):
         rep.raise_if_errors()
     # a header-only file, through the command line: exit 1 (invalid data)
     from happiness_index.report.cli import main
+
     p = tmp_path / "empty.csv"
-    p.write_text((BAD / "good.csv").read_text(encoding="utf-8").splitlines()[0] + "\n",
-                 encoding="utf-8")
+    p.write_text((BAD / "good.csv").read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
     assert main(["validate", str(p), "--spec", str(BAD / "spec.toml")]) == 1
 
 
@@ -430,9 +486,9 @@ def test_bad_spec_paths_raise_spec_error(tmp_path):
 def test_summary_counts_distinct_rows_and_plurals():
     """'N problems in M of K rows': M counts distinct data rows (new-user report #8)."""
     df = _read("good.csv")
-    df.loc[1, "q1"] = 7          # row 2: two problems
+    df.loc[1, "q1"] = 7  # row 2: two problems
     df.loc[1, "q3"] = 11
-    df.loc[4, "q1"] = 6          # row 5: one problem
+    df.loc[4, "q1"] = 6  # row 5: one problem
     rep = validate_survey(df, SPEC, FRAME)
     assert rep.n_problem_rows == 2 and len(rep.errors) == 3
     assert rep.errors["row_number"].tolist() == [2, 2, 5]
@@ -473,7 +529,7 @@ def test_duplicate_ids_show_row_numbers():
     rows = rep.summary()["rows"].iloc[0]
     assert rows == "4 (row 4), 4 (row 5)"
     assert "4 (dòng 4), 4 (dòng 5)" in rep.format_summary("vi")
-    assert rep.n_problem_rows == 2   # the same id on two rows: two rows
+    assert rep.n_problem_rows == 2  # the same id on two rows: two rows
 
 
 def test_to_frame_appends_coercions_as_notes():
@@ -484,7 +540,7 @@ def test_to_frame_appends_coercions_as_notes():
     assert list(t.columns) == ERROR_COLUMNS
     notes = t[t["kind"] == "coercion (note)"]
     assert len(t) == len(rep.errors) + len(rep.coercions) and len(notes) == len(rep.coercions) > 0
-    assert t["kind"].iloc[0] != "coercion (note)"   # problems first
+    assert t["kind"].iloc[0] != "coercion (note)"  # problems first
     assert notes["check"].eq("read as number").all() and notes["row_number"].notna().all()
     summary = rep.format_summary()
     assert "report.coercions" not in summary and f"{len(rep.coercions)} cells were read by coercion" in summary

@@ -45,7 +45,7 @@ def test_out_of_sample_areas_get_the_synthetic_estimate(method):
     df2.loc[out, "y"] = np.nan
     before = df2.copy()
     fit = hi.fay_herriot(df2, "y", "D", COV, area="area", method=method)
-    pd.testing.assert_frame_equal(df2, before)                     # input untouched
+    pd.testing.assert_frame_equal(df2, before)  # input untouched
     sub = hi.fay_herriot(df.drop(index=out), "y", "D", COV, area="area", method=method)
     assert fit.sigma2_u == pytest.approx(sub.sigma2_u, rel=1e-10)
     np.testing.assert_allclose(fit.beta, sub.beta, rtol=1e-10)
@@ -66,7 +66,7 @@ def test_boundary_sigma2_zero_is_reported_not_an_error():
     m = 30
     x = rng.normal(size=m)
     D = np.full(m, 4.0)
-    y = 1 + 2 * x + rng.normal(0, 0.3, m)        # far less spread than D: sigma2_u = 0
+    y = 1 + 2 * x + rng.normal(0, 0.3, m)  # far less spread than D: sigma2_u = 0
     df = pd.DataFrame({"y": y, "D": D, "x": x})
     for method in ("REML", "ML", "FH"):
         fit = hi.fay_herriot(df, "y", "D", ["x"], method=method)
@@ -109,7 +109,7 @@ def test_benchmark_mse_effect_and_weights():
     fit = hi.fay_herriot(df, "y", "D", ["urban_share"], area="area")
     d = fit.benchmark(total=59.49, method="difference")
     g4 = d["mse"] - d["mse_unbenchmarked"]
-    assert np.ptp(g4) < 1e-12 and g4.iloc[0] > 0                 # one common term
+    assert np.ptp(g4) < 1e-12 and g4.iloc[0] > 0  # one common term
     r = fit.benchmark(total=59.49, weights=df["pop_share"].to_numpy(), method="ratio")
     assert df["pop_share"].to_numpy() @ r["estimate"].to_numpy() == pytest.approx(59.49, rel=1e-12)
     with pytest.raises(hi.EstimationError, match="sum to"):
@@ -131,7 +131,7 @@ def test_arcsine_transformation_for_shares():
     a = hi.fay_herriot(df, "y", "D", ["x"], transform="arcsine", effective_n="n", bootstrap=200, seed=1)
     b = hi.fay_herriot(df, "y", "D", ["x"], transform="arcsine", effective_n="n", bootstrap=200, seed=1)
     fa = a.to_frame()
-    pd.testing.assert_frame_equal(fa, b.to_frame())                # seeded
+    pd.testing.assert_frame_equal(fa, b.to_frame())  # seeded
     assert ((fa["estimate"] >= 0) & (fa["estimate"] <= 1)).all() and (fa["mse"] > 0).all()
     np.testing.assert_allclose(fa["direct"], y)
     # the closed-form back-transformation is E[sin^2 T], T ~ N(theta, v)
@@ -145,7 +145,7 @@ def test_arcsine_transformation_for_shares():
 def test_gvf_smoothing():
     D = np.array([4.0, 9.0, 1.0, 16.0])
     s = hi.gvf_smooth(D, np.full(4, 200))
-    assert np.ptp(s) == 0 and s.mean() == pytest.approx(D.mean())   # pooled, smearing-unbiased
+    assert np.ptp(s) == 0 and s.mean() == pytest.approx(D.mean())  # pooled, smearing-unbiased
     n = np.array([50, 100, 200, 400])
     s2 = hi.gvf_smooth(100 / n * np.array([1.1, 0.9, 1.05, 0.95]), n)
     assert np.all(np.diff(s2) < 0)
@@ -153,12 +153,15 @@ def test_gvf_smoothing():
         hi.gvf_smooth([1.0, -1.0, 2.0], [10, 10, 10])
 
 
-@pytest.mark.parametrize("kw, match", [
-    (dict(estimate="nope"), "not in the table"),
-    (dict(method="GLS"), "method"),
-    (dict(covariates=["MajorArea2", "MajorArea2"]), "twice"),
-    (dict(covariates=["MajorArea2", "MajorArea3", "MajorArea4", "one"]), "collinear"),
-])
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(estimate="nope"), "not in the table"),
+        (dict(method="GLS"), "method"),
+        (dict(covariates=["MajorArea2", "MajorArea2"]), "twice"),
+        (dict(covariates=["MajorArea2", "MajorArea3", "MajorArea4", "one"]), "collinear"),
+    ],
+)
 def test_bad_input_raises_library_errors(kw, match):
     df = milk().assign(one=1.0)
     args = dict(estimate="y", variance="D", covariates=COV, area="area") | kw
@@ -198,7 +201,7 @@ def test_rank_intervals_basic_properties():
     r = hi.rank_intervals(est, np.diag([4, 4, 4, 9, 16, 1.0]), draws=2000, seed=1)
     assert list(r.columns) == ["unit", "estimate", "rank", "rank_low", "rank_high", "rank_low_sim", "rank_high_sim"]
     b, c = r.iloc[1], r.iloc[2]
-    assert (b["rank_low"], b["rank_high"]) == (c["rank_low"], c["rank_high"])      # equal -> same range
+    assert (b["rank_low"], b["rank_high"]) == (c["rank_low"], c["rank_high"])  # equal -> same range
     assert ((r["rank_low_sim"] <= r["rank_low"]) & (r["rank_high"] <= r["rank_high_sim"])).all()
     assert ((r["rank_low"] <= r["rank"]) & (r["rank"] <= r["rank_high"])).all()
     assert r.loc[r["unit"] == "D", "rank"].item() == 1
@@ -257,9 +260,24 @@ def test_small_area_index_contract_and_worked_example(city2024):
     pd.testing.assert_frame_equal(hi.small_area_index(res, nfd).to_frame(), sa.to_frame())
     pd.testing.assert_frame_equal(cov, before)
     f = sa.to_frame()
-    assert list(f.columns) == ["unit", "name", "direct", "direct_ci_low", "direct_ci_high", "model", "model_ci_low",
-                               "model_ci_high", "mse", "gamma", "published", "reason_en", "reason_vi", "rank",
-                               "rank_low", "rank_high"]
+    assert list(f.columns) == [
+        "unit",
+        "name",
+        "direct",
+        "direct_ci_low",
+        "direct_ci_high",
+        "model",
+        "model_ci_low",
+        "model_ci_high",
+        "mse",
+        "gamma",
+        "published",
+        "reason_en",
+        "reason_vi",
+        "rank",
+        "rank_low",
+        "rank_high",
+    ]
     assert set(f["published"]) <= {"direct", "model", "none"}
     w = cov.set_index("commune")["households"].reindex(f["unit"]).to_numpy()
     assert (w / w.sum()) @ f["model"].to_numpy() == pytest.approx(res.overall.estimate, rel=1e-12)
@@ -286,14 +304,26 @@ def test_small_area_index_contract_and_worked_example(city2024):
     plan = hi.commune_precision_plan(bg["se"], bg["n"], 10.0, **inputs)
     floor = hi.commune_precision_plan(bg["se"], bg["n"], 10.0, min_villages=5, **inputs)
     assert (plan["households_direct"].sum(), plan["households_model"].sum(), floor["households_model"].sum()) == (
-        4800, 1360, 3400)
+        4800,
+        1360,
+        3400,
+    )
 
 
 def test_small_area_index_out_of_sample_commune_and_errors(city2024):
     _, _, res = city2024
     cov = hi.load_city_commune_covariates()
-    extra = pd.DataFrame({"commune": ["Xã Mới"], "commune_type": ["xã"], "ward": [0], "households": [900],
-                          "pop_share": [0.0], "poverty_rate_pct": [12.0], "note": ["test"]})
+    extra = pd.DataFrame(
+        {
+            "commune": ["Xã Mới"],
+            "commune_type": ["xã"],
+            "ward": [0],
+            "households": [900],
+            "pop_share": [0.0],
+            "poverty_rate_pct": [12.0],
+            "note": ["test"],
+        }
+    )
     sa = hi.small_area_index(res, pd.concat([cov, extra], ignore_index=True), benchmark=None)
     row = sa.details.set_index("unit").loc["Xã Mới"]
     assert not row["in_sample"] and row["published"] == "none" and "not sampled" in row["reason_en"]
@@ -333,9 +363,21 @@ def test_crosswalk_reestimates_an_earlier_year_on_new_units(city2024):
 def test_crosswalk_unmapped_split_and_unsampled_parts_are_flagged(city2024):
     _, clean, _ = city2024
     cw = hi.load_illustrative_crosswalk()
-    cw2 = pd.concat([cw[cw["old_unit"] != "Tuy Lộc"],
-                     pd.DataFrame({"old_unit": ["Tuy Lộc"] * 2, "village": ["", ""], "new_unit": ["N3", "N4"],
-                                   "new_name": ["n3", "n4"], "share": [0.6, 0.4]})], ignore_index=True)
+    cw2 = pd.concat(
+        [
+            cw[cw["old_unit"] != "Tuy Lộc"],
+            pd.DataFrame(
+                {
+                    "old_unit": ["Tuy Lộc"] * 2,
+                    "village": ["", ""],
+                    "new_unit": ["N3", "N4"],
+                    "new_name": ["n3", "n4"],
+                    "share": [0.6, 0.4],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     recoded, flags = hi.recode_to_new_units(clean, cw2)
     assert (recoded.loc[clean["commune"] == "Tuy Lộc", "new_unit"] == "(unassigned) Tuy Lộc").all()
     f = flags.set_index("new_unit")
@@ -367,6 +409,7 @@ def test_crosswalk_errors(city2024):
 def test_commune_precision_plan():
     se = pd.Series([6.0, 3.0], index=["A", "B"])
     plan = hi.commune_precision_plan(se, 200, 10.0, sigma2_u=10.0, extra_coef=10.0)
+
     # direct: t_{k-1} sqrt(se^2 * 200 / (40 k)) <= 10, smallest k
     def hw(k, se):
         return stats.t.ppf(0.975, k - 1) * math.sqrt(se**2 * 200 / (40 * k))

@@ -150,7 +150,11 @@ def test_yen_bai_content():
     assert {t.year: t.value for t in s.targets} == {2022: 72.7, 2023: 76.0, 2025: 84.6}
     assert all("Yên Bái" in t.source for t in s.targets)
     assert (s.design.id, s.design.weights, s.design.strata, s.design.psu) == (
-        "respondent_id", "weight", "commune", "village")
+        "respondent_id",
+        "weight",
+        "commune",
+        "village",
+    )
     # labels with proper (NFC) diacritics
     assert s.labels.vi == unicodedata.normalize("NFC", s.labels.vi) and "Yên Bái" in s.labels.vi
     assert s.level_for(60).labels.en == "Level 2 – fairly happy"
@@ -200,8 +204,13 @@ def test_hash_stable_across_processes():
         "print(IndexSpec.from_text(BASE).content_hash())\n" % str(ROOT)
     )
     for seed in ("0", "12345"):
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             cwd=ROOT, env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"})
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env={"PYTHONHASHSEED": seed, "PATH": "/usr/bin:/bin"},
+        )
         assert out.returncode == 0, out.stderr
         assert out.stdout.strip() == BASE_HASH
     assert len(BASE_HASH) == 64
@@ -222,7 +231,7 @@ def test_unknown_top_level_key():
 
 
 def test_unknown_nested_key_in_items():
-    t = BASE.replace('satisfied = 7', 'satisfied = 7\nsatisifed = 8')
+    t = BASE.replace("satisfied = 7", "satisfied = 7\nsatisifed = 8")
     e = _err(t)
     assert e.key == "items[1].satisifed" and e.line == line_of(t, "satisifed")
 
@@ -271,17 +280,18 @@ def test_weights_not_summing_to_declared_total():
     e = _err(t)
     assert e.key == "item_weight_total" and "sum to 0.95" in str(e)
     ok = t.replace("weight = 0.2\n", "weight = 0.25\n")
-    assert math.isclose(math.fsum(i.weight for i in IndexSpec.from_text(ok).items
-                                  if i.weight is not None), 1.0)
+    assert math.isclose(math.fsum(i.weight for i in IndexSpec.from_text(ok).items if i.weight is not None), 1.0)
 
 
 def test_weight_tolerance_is_1e_9():
     def spec(total):
         t = BASE.replace('preset = "nef_ratio"', 'preset = "custom"').replace(
-            'scale = "percent"', f'scale = "percent"\ncomponent_weight_total = {total!r}')
+            'scale = "percent"', f'scale = "percent"\ncomponent_weight_total = {total!r}'
+        )
         for n, w in (("a", 0.5), ("b", 0.25), ("c", 0.25)):
             t = t.replace(f'name = "{n}"\n', f'name = "{n}"\nweight = {w}\n')
         return t
+
     IndexSpec.from_text(spec(1.0 + 5e-10))
     e = _err(spec(1.0 + 5e-9))
     assert e.key == "component_weight_total"
@@ -295,8 +305,11 @@ def test_duplicate_item_names():
 
 
 def test_duplicate_item_names_after_nfc():
-    t = BASE.replace('name = "age"', f'name = "{unicodedata.normalize("NFD", "tuổi")}"').replace(
-        'name = "q4"', 'name = "tuổi"').replace('items = ["q4"]', 'items = ["tuổi"]')
+    t = (
+        BASE.replace('name = "age"', f'name = "{unicodedata.normalize("NFD", "tuổi")}"')
+        .replace('name = "q4"', 'name = "tuổi"')
+        .replace('items = ["q4"]', 'items = ["tuổi"]')
+    )
     e = _err(t)
     assert "duplicate item name 'tuổi'" in str(e)
 
@@ -325,9 +338,13 @@ def test_levels_overlap_and_gap():
 
 def test_more_refusals():
     assert "unknown preset" in str(_err(BASE.replace('"nef_ratio"', '"nef"')))
-    assert "needs exactly 3" in str(_err(BASE.replace('preset = "nef_ratio"', 'preset = "nef_ratio"')
-                                         .replace('formula = "a * b / c"', '')
-                                         .replace('[[components]]\nname = "c"\nitems = ["q4"]\n', '')))
+    assert "needs exactly 3" in str(
+        _err(
+            BASE.replace('preset = "nef_ratio"', 'preset = "nef_ratio"')
+            .replace('formula = "a * b / c"', "")
+            .replace('[[components]]\nname = "c"\nitems = ["q4"]\n', "")
+        )
+    )
     e = _err(BASE.replace('formula = "a * b / c"\n', "").replace('"nef_ratio"', '"custom"'))
     assert e.key == "formula"
     e = _err(BASE.replace('name = "age"\ntype = "integer"', 'name = "age"\ntype = "real"'))
@@ -397,13 +414,16 @@ def test_implied_formulas():
 
 def test_satisfied_indicators_hand_worked():
     s = IndexSpec.from_text(BASE)
-    df = pd.DataFrame({
-        "q1": pd.array([5, 4, 3, 8, None], dtype="Int64"),   # 8 is a missing code
-        "q2": [7.0, 6.0, 10.0, np.nan, 0.0],
-        "q3": [1, 0, 1, 0, 1],
-        "q4": [1, 2, 3, 2, 1],
-        "age": [20, 30, 40, 50, 60],
-    }, index=[10, 11, 12, 13, 14])
+    df = pd.DataFrame(
+        {
+            "q1": pd.array([5, 4, 3, 8, None], dtype="Int64"),  # 8 is a missing code
+            "q2": [7.0, 6.0, 10.0, np.nan, 0.0],
+            "q3": [1, 0, 1, 0, 1],
+            "q4": [1, 2, 3, 2, 1],
+            "age": [20, 30, 40, 50, 60],
+        },
+        index=[10, 11, 12, 13, 14],
+    )
     before = df.copy()
     out = s.satisfied_indicators(df)
     pd.testing.assert_frame_equal(df, before)
@@ -430,10 +450,21 @@ _text = st.text(alphabet=st.characters(blacklist_categories=("Cs",), min_codepoi
 
 
 @settings(max_examples=60, deadline=None)
-@given(vi=_text, en=_text, desc=_text, source=_text, cut=st.integers(1, 5),
-       w=st.lists(st.integers(1, 50), min_size=3, max_size=3), upper=st.floats(51, 1e6),
-       codes=st.lists(st.text(alphabet="abcxyzđươ\"\\ ", min_size=1, max_size=5), min_size=2,
-                      max_size=4, unique_by=lambda s: unicodedata.normalize("NFC", s.strip())))
+@given(
+    vi=_text,
+    en=_text,
+    desc=_text,
+    source=_text,
+    cut=st.integers(1, 5),
+    w=st.lists(st.integers(1, 50), min_size=3, max_size=3),
+    upper=st.floats(51, 1e6),
+    codes=st.lists(
+        st.text(alphabet='abcxyzđươ"\\ ', min_size=1, max_size=5),
+        min_size=2,
+        max_size=4,
+        unique_by=lambda s: unicodedata.normalize("NFC", s.strip()),
+    ),
+)
 def test_property_toml_round_trip(vi, en, desc, source, cut, w, upper, codes):
     codes = [c for c in codes if c.strip()]
     if len(codes) < 2:
@@ -471,7 +502,7 @@ def test_text_cutoff_says_a_number_is_needed():
 
 
 def test_empty_codes_blamed_on_codes():
-    t = BASE.replace('codes = [1, 2, 3]\nsatisfied = [2, 3]', "codes = []\nsatisfied = [2, 3]")
+    t = BASE.replace("codes = [1, 2, 3]\nsatisfied = [2, 3]", "codes = []\nsatisfied = [2, 3]")
     e = _err(t)
     assert e.key == "items[3].codes" and e.line == line_of(t, "codes = []")
     assert "'codes' is empty" in str(e)

@@ -15,8 +15,8 @@ from scipy import stats
 
 import happiness_index as hi
 from happiness_index.errors import EstimationError, SpecError
-from happiness_index.survey.estimators import make_estimate
 from happiness_index.index.trajectory import Change, ChangeTable, PublishedFigure, Trajectory, compare
+from happiness_index.survey.estimators import make_estimate
 
 ROOT = Path(__file__).resolve().parents[1]
 CASES = ROOT / "tests" / "cases"  # copies of shared/cases (scripts/sync_reference.py)
@@ -59,8 +59,10 @@ def test_c21_independent_only_when_declared(c21):
     case, df, _ = c21
     e = case["expected"]
     # two separately estimated years: independent samples (the user's declaration)
-    per_year = {y: hi.SurveyDesign(df[df.year == y], weights="weight", strata="stratum", psu="psu",
-                                   nest=True).mean("life_sat") for y in (2023, 2024)}
+    per_year = {
+        y: hi.SurveyDesign(df[df.year == y], weights="weight", strata="stratum", psu="psu", nest=True).mean("life_sat")
+        for y in (2023, 2024)
+    }
     c = compare(per_year[2024], per_year[2023])
     assert c.samples == "independent"
     assert c.se == pytest.approx(e["WRONG_diff_se_as_independent"], abs=1e-6)
@@ -206,7 +208,7 @@ def test_status_agrees_with_interval():
     for v in np.linspace(72, 80, 33):
         a = traj.assess({2023: est(float(v), 1.0, df=30)})
         r = a.table.iloc[0]
-        expected = ("reached" if r.ci_low > 76 else "not reached" if r.ci_high < 76 else "not distinguishable")
+        expected = "reached" if r.ci_low > 76 else "not reached" if r.ci_high < 76 else "not distinguishable"
         assert r.status == expected
 
 
@@ -246,8 +248,11 @@ def test_trajectory_rejects_bad_targets():
 
 def test_trajectory_refuses_proportions_as_targets(tmp_path):
     # breakit #6: 0.76 and 0.846 are proportions; as percent they would be "reached" by any index
-    with pytest.raises(SpecError, match=r"targets are in percent \(0-100\): multiply by 100 "
-                                        r"\(2023: 76, 2025: 84\.6\)"):
+    with pytest.raises(
+        SpecError,
+        match=r"targets are in percent \(0-100\): multiply by 100 "
+        r"\(2023: 76, 2025: 84\.6\)",
+    ):
         Trajectory({2023: 0.76, 2025: 0.846})
     p = tmp_path / "t.json"
     p.write_text('{"targets": [{"year": 2030, "value": 0.9}]}', encoding="utf-8")
@@ -268,10 +273,17 @@ def test_methodology_worked_example_numbers():
     t = a.table.set_index("year")
     o = a.outlook
     en = {
-        f"{c.change_pp:+.2f} percentage points", f"= **{c.se:.3f}**", f"{c.ci_low:+.2f} to {c.ci_high:+.2f} points",
-        f"p = **{c.p_value:.4f}**", f"**{c.change_rel_pct:+.2f} %**", f"SE {c.se_rel_pct:.2f}",
-        f"{c.ci_rel_low:+.2f} % to {c.ci_rel_high:+.2f} %", f"**{j.se:.3f}**", f"gap **{t.loc[2023, 'gap_pp']:+.2f}**",
-        f"{t.loc[2023, 'ci_low']:.2f} to {t.loc[2023, 'ci_high']:.2f}", f"p_reached = {t.loc[2023, 'p_reached']:.4f}",
+        f"{c.change_pp:+.2f} percentage points",
+        f"= **{c.se:.3f}**",
+        f"{c.ci_low:+.2f} to {c.ci_high:+.2f} points",
+        f"p = **{c.p_value:.4f}**",
+        f"**{c.change_rel_pct:+.2f} %**",
+        f"SE {c.se_rel_pct:.2f}",
+        f"{c.ci_rel_low:+.2f} % to {c.ci_rel_high:+.2f} %",
+        f"**{j.se:.3f}**",
+        f"gap **{t.loc[2023, 'gap_pp']:+.2f}**",
+        f"{t.loc[2023, 'ci_low']:.2f} to {t.loc[2023, 'ci_high']:.2f}",
+        f"p_reached = {t.loc[2023, 'p_reached']:.4f}",
         f"**{o['gain_needed_pp_per_year']:+.2f} points a year** (SE {o['gain_needed_se']:.2f})",
         f"**{o['projection']:.2f}** (95% CI {o['projection_ci_low']:.2f} to {o['projection_ci_high']:.2f})",
     }
@@ -280,9 +292,12 @@ def test_methodology_worked_example_numbers():
     assert t.loc[2023, "status"] == "reached" and "**reached**" in text
     assert o["projection_status"] == "not distinguishable"
     assert j.p_value < 1e-4
-    vi = {f"{c.se:.3f}".replace(".", ","), f"{c.change_rel_pct:+.2f} %".replace(".", ","),
-          f"**{o['gain_needed_pp_per_year']:+.2f} điểm mỗi năm**".replace(".", ","),
-          f"**{o['projection']:.2f}**".replace(".", ",")}
+    vi = {
+        f"{c.se:.3f}".replace(".", ","),
+        f"{c.change_rel_pct:+.2f} %".replace(".", ","),
+        f"**{o['gain_needed_pp_per_year']:+.2f} điểm mỗi năm**".replace(".", ","),
+        f"**{o['projection']:.2f}**".replace(".", ","),
+    }
     for s in vi:
         assert s in text, s
 
@@ -324,10 +339,10 @@ def test_compare_same_data_warns_independence_is_false():
     for a, b in ((r, r), (again, r), (r.to_dict(), again)):
         with pytest.warns(hi.HappinessIndexWarning, match="same data.*independent samples is false"):
             c = compare(a, b)
-        assert c.change_pp == 0.0 and c.se > 0       # the SE is the meaningless part
+        assert c.change_pp == 0.0 and c.se > 0  # the SE is the meaningless part
     other = hi.compute_index(hi.load_city_survey(2024), spec)
     with warnings.catch_warnings():
         warnings.simplefilter("error", hi.HappinessIndexWarning)
-        compare(other, r)                            # different data: no warning
-        compare(r, r, covariance=r.overall.se ** 2)  # caller supplies the covariance: no warning
-        compare(est(76.0, 1.5), est(76.0, 1.5))      # bare estimates carry no data hash
+        compare(other, r)  # different data: no warning
+        compare(r, r, covariance=r.overall.se**2)  # caller supplies the covariance: no warning
+        compare(est(76.0, 1.5), est(76.0, 1.5))  # bare estimates carry no data hash

@@ -55,8 +55,9 @@ FAULTS = {
     "psu not nested": lambda d: _set(d, 2, "village", 101),
     "commune not in frame": lambda d: _set(d, 5, "commune", 9),
     "village not in frame": lambda d: _set(d, 1, "village", 999),
-    "commune name mismatch": lambda d: d.assign(commune_name=d["commune_name"].astype(str).str.upper())
-    if "commune_name" in d else d,
+    "commune name mismatch": lambda d: (
+        d.assign(commune_name=d["commune_name"].astype(str).str.upper()) if "commune_name" in d else d
+    ),
     "skip rule": lambda d: _set(d, 2, "job_years", 4),
     "commune without respondents": lambda d: d[d["commune"].astype(str) != "3"],
     "boolean column": lambda d: d.assign(q2=pd.to_numeric(d["q2"], errors="coerce") > 3) if "q2" in d else d,
@@ -109,8 +110,7 @@ def _render(rep):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
-@given(faults=st.sets(st.sampled_from(sorted(FAULTS))), ids=st.sampled_from(ID_STYLES),
-       use_frame=st.booleans())
+@given(faults=st.sets(st.sampled_from(sorted(FAULTS))), ids=st.sampled_from(ID_STYLES), use_frame=st.booleans())
 def test_any_mixture_of_problems_renders_in_both_languages(faults, ids, use_frame):
     d = _with_ids(GOOD, ids)
     last = ("commune without respondents", "no respondents", "title row")  # these go last
@@ -151,8 +151,9 @@ def test_cli_validate_writes_the_errors_file_of_a_mixed_report(tmp_path, capsys)
     from happiness_index.report.cli import main
 
     out = tmp_path / "errors.csv"
-    code = main(["validate", str(BAD / "psu_not_nested.csv"), "--spec", "yen_bai_nef", "--lang", "vi",
-                 "--out", str(out)])
+    code = main(
+        ["validate", str(BAD / "psu_not_nested.csv"), "--spec", "yen_bai_nef", "--lang", "vi", "--out", str(out)]
+    )
     printed = capsys.readouterr().out
     assert code == 1 and "thiếu cột" in printed and "địa bàn không lồng trong tầng" in printed
     table = pd.read_csv(out, encoding="utf-8-sig")

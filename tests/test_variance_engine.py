@@ -54,9 +54,16 @@ def test_taylor_scheme_srs_hand_formula():
     n, N = 40, 400
     y = rng.normal(size=n)
     st = v.Stage(
-        stratum=np.zeros(n, dtype=np.int64), cluster=np.arange(n), n_strata=1, n_clusters=n,
-        cluster_stratum=np.zeros(n, dtype=np.int64), npsu=np.array([float(n)]), f=np.array([1 - n / N]),
-        mult=np.ones(1), frac=np.array([n / N]), stratum_labels=np.array(["all"], dtype=object),
+        stratum=np.zeros(n, dtype=np.int64),
+        cluster=np.arange(n),
+        n_strata=1,
+        n_clusters=n,
+        cluster_stratum=np.zeros(n, dtype=np.int64),
+        npsu=np.array([float(n)]),
+        f=np.array([1 - n / N]),
+        mult=np.ones(1),
+        frac=np.array([n / N]),
+        stratum_labels=np.array(["all"], dtype=object),
         cluster_labels=np.arange(n),
     )
     scheme = v.TaylorScheme(stages=(st,), fine=np.arange(n), n_fine=n)
@@ -82,7 +89,9 @@ def test_replicate_scheme_matches_replicate_design():
     rep = hi.SurveyDesign(d, weights="pw", psu="dnum").to_replicates("jk1")
     y = d["api00"].to_numpy(float)
     scheme = v.ReplicateScheme(rep.scale, rep.rscales, rep.mse, W=rep.replicate_weights())
-    res = scheme.estimate(_mean_stat(y[:, None], ["api00"]), rep.weights.to_numpy(), np.zeros(len(d), dtype=np.int64), 1, rep.df)
+    res = scheme.estimate(
+        _mean_stat(y[:, None], ["api00"]), rep.weights.to_numpy(), np.zeros(len(d), dtype=np.int64), 1, rep.df
+    )
     est = rep.mean("api00")
     assert res.theta[0, 0] == pytest.approx(est.estimate, rel=1e-12)
     assert np.sqrt(res.var[0, 0]) == pytest.approx(est.se, rel=1e-12)

@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import happiness_index as hi
-from happiness_index.survey import weighting as wt
 from happiness_index.errors import ConvergenceError, HappinessIndexError, WeightingError
+from happiness_index.survey import weighting as wt
 from happiness_index.survey.weighting import WeightingWarning
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -98,7 +98,9 @@ class TestC13:
     def test_partial_drops_with_warning(self, case):
         meta, data, design = case
         age = meta["design"]["rake_margins"]["agegrp"]
-        with pytest.warns(WeightingWarning, match="dropped population cells without respondents.*'middle' \\(target 250\\)"):
+        with pytest.warns(
+            WeightingWarning, match="dropped population cells without respondents.*'middle' \\(target 250\\)"
+        ):
             p = hi.post_stratify(design, {"agegrp": age}, partial=True)
         assert p.calibration_info["dropped"] == [{"category": "middle", "target": 250.0, "reason": "no respondents"}]
         assert p.weights.sum() == pytest.approx(750)
@@ -316,7 +318,9 @@ class TestRefusals:
     def test_category_missing_from_margin(self, small):
         df, d = small
         n60 = int((df["age"] == "60+").sum())
-        with pytest.raises(WeightingError, match=rf"age has categories in the data that are missing.*'60\+' \({n60} respondents"):
+        with pytest.raises(
+            WeightingError, match=rf"age has categories in the data that are missing.*'60\+' \({n60} respondents"
+        ):
             hi.rake(d, {"age": {"18-34": 500, "35-59": 500}})
         with pytest.raises(WeightingError, match="missing from the population margin"):
             hi.post_stratify(d, {"age": {"18-34": 500, "35-59": 500}})
@@ -335,12 +339,16 @@ class TestRefusals:
     def test_zero_target_without_respondents_is_recorded(self, small):
         df, d = small
         p = hi.post_stratify(d, {"sex": {"F": 500, "M": 500, "X": 0}})
-        assert p.calibration_info["dropped"] == [{"category": "X", "target": 0.0, "reason": "target 0 and no respondents"}]
+        assert p.calibration_info["dropped"] == [
+            {"category": "X", "target": 0.0, "reason": "target 0 and no respondents"}
+        ]
 
     def test_no_convergence(self, small):
         df, d = small
         margins = {"sex": {"F": 480, "M": 520}, "age": {"18-34": 300, "35-59": 450, "60+": 250}}
-        with pytest.raises(ConvergenceError, match=r"did not converge in 1 sweeps.*worst margin '(sex|age)', category .* \(gap"):
+        with pytest.raises(
+            ConvergenceError, match=r"did not converge in 1 sweeps.*worst margin '(sex|age)', category .* \(gap"
+        ):
             hi.rake(d, margins, max_iter=1, tol=1e-12)
         with pytest.warns(WeightingWarning, match="did not converge"):
             r = hi.rake(d, margins, max_iter=1, tol=1e-12, on_fail="warn")
@@ -578,8 +586,17 @@ def test_simulation_two_stage_nonresponse_raking_unbiased_and_se_calibrated():
     for r in range(300):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            s = hi.select(vill, {c: 4 for c in communes}, method="pps_systematic", seed=1000 + r, stratum="commune",
-                          size="households", psu="village", households_per_psu=10, units=hh)
+            s = hi.select(
+                vill,
+                {c: 4 for c in communes},
+                method="pps_systematic",
+                seed=1000 + r,
+                stratum="commune",
+                size="households",
+                psu="village",
+                households_per_psu=10,
+                units=hh,
+            )
         rs = np.random.default_rng(5000 + r)
         s = s.assign(resp=(rs.random(len(s)) < s["agegrp"].map(resp_p).to_numpy()).astype(int))
         s.loc[s["resp"] == 0, "happy"] = np.nan
@@ -661,7 +678,9 @@ def test_replicate_nonresponse_trim_and_diagnostics(survey200):
 def test_post_stratified_replicate_with_an_emptied_cell_is_reported():
     # a jackknife replicate that deletes the only PSU holding category "x" cannot be
     # post-stratified in that cell: it is left unadjusted and reported
-    df = pd.DataFrame({"g": ["x", "y", "y", "y", "y", "y"], "psu": [1, 2, 3, 4, 5, 6], "w": [1.0] * 6, "v": [1.0, 2, 3, 4, 5, 6]})
+    df = pd.DataFrame(
+        {"g": ["x", "y", "y", "y", "y", "y"], "psu": [1, 2, 3, 4, 5, 6], "w": [1.0] * 6, "v": [1.0, 2, 3, 4, 5, 6]}
+    )
     rep = hi.SurveyDesign(df, weights="w", psu="psu").to_replicates("jk1")
     with pytest.warns(WeightingWarning, match="left unadjusted"):
         p = hi.post_stratify(rep, {"g": {"x": 10, "y": 50}})
@@ -673,8 +692,9 @@ def test_post_stratify_collapse_moves_respondents_and_target():
     # middle (1 respondent) is merged into young: young+middle share one factor (300+250)/(2+1)
     df = pd.DataFrame({"agegrp": ["young", "young", "middle", "old"], "w": [1.0, 1, 1, 1]})
     with pytest.warns(WeightingWarning, match="collapsed 'middle' into 'young'"):
-        p = hi.post_stratify(_design(df), {"agegrp": {"young": 300, "middle": 250, "old": 450}},
-                             collapse={"middle": "young"})
+        p = hi.post_stratify(
+            _design(df), {"agegrp": {"young": 300, "middle": 250, "old": 450}}, collapse={"middle": "young"}
+        )
     np.testing.assert_allclose(p.weights, [550 / 3] * 3 + [450])
     assert p.calibration_info["collapsed"][0]["target_moved"] == 250
 
@@ -701,16 +721,25 @@ def test_calibrate_population_block_with_formula():
 # ======================================================================================
 def _small(n=24, seed=0):
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"w": rng.uniform(1, 3, n).round(2), "sex": np.tile(["F", "M"], n // 2),
-                         "cat": np.tile(["a", "b", "c"], n // 3), "x": rng.normal(10, 2, n).round(2)})
+    return pd.DataFrame(
+        {
+            "w": rng.uniform(1, 3, n).round(2),
+            "sex": np.tile(["F", "M"], n // 2),
+            "cat": np.tile(["a", "b", "c"], n // 3),
+            "x": rng.normal(10, 2, n).round(2),
+        }
+    )
 
 
-@pytest.mark.parametrize("fn", [
-    lambda d: hi.post_stratify(d, {"sex": {"F": 0.5, "M": 0.5}}),
-    lambda d: hi.rake(d, {"sex": {"F": 0.5, "M": 0.5}, "cat": {"a": 0.3, "b": 0.3, "c": 0.4}}),
-    lambda d: hi.calibrate(d, {"sex": {"F": 0.5, "M": 0.5}}),
-    lambda d: hi.calibrate(d, {"sex": {"F": 0.5, "M": 0.5}}, method="raking"),
-])
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda d: hi.post_stratify(d, {"sex": {"F": 0.5, "M": 0.5}}),
+        lambda d: hi.rake(d, {"sex": {"F": 0.5, "M": 0.5}, "cat": {"a": 0.3, "b": 0.3, "c": 0.4}}),
+        lambda d: hi.calibrate(d, {"sex": {"F": 0.5, "M": 0.5}}),
+        lambda d: hi.calibrate(d, {"sex": {"F": 0.5, "M": 0.5}}, method="raking"),
+    ],
+)
 def test_proportions_instead_of_counts_are_refused(fn):
     df = _small()
     with pytest.raises(WeightingError) as ei:
@@ -758,13 +787,15 @@ def test_rake_margins_within_relative_tolerance_are_reconciled():
     f = 100.0 / (100.0 + 1e-5)
     assert w[df["cat"].to_numpy() == "c"].sum() == pytest.approx((40 + 1e-5) * f, rel=1e-10)
     # calibrate(method="raking") too
-    c = hi.calibrate(d, {"sex": {"F": 50, "M": 50}, "cat": {"a": 30, "b": 30, "c": 40 + 1e-5}},
-                     method="raking")
+    c = hi.calibrate(d, {"sex": {"F": 50, "M": 50}, "cat": {"a": 30, "b": 30, "c": 40 + 1e-5}}, method="raking")
     assert c.calibration_info["converged"] and c.weights.sum() == pytest.approx(100.0, rel=1e-7)
     # a real disagreement (1e-5 relative, above the tolerance) still fails that check
     for fn in (hi.rake, hi.calibrate):
-        with pytest.raises(WeightingError, match=r"population totals disagree \(sex: 100, cat: 100.001\).*"
-                                                 r"relative tolerance of 1e-06"):
+        with pytest.raises(
+            WeightingError,
+            match=r"population totals disagree \(sex: 100, cat: 100.001\).*"
+            r"relative tolerance of 1e-06",
+        ):
             fn(d, {"sex": {"F": 50, "M": 50}, "cat": {"a": 30, "b": 30, "c": 40.001}})
 
 

@@ -54,20 +54,21 @@ import hashlib
 import math
 import unicodedata
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..survey.design import ReplicateDesign, SurveyDesign
-from ..survey.variance import Statistic, nfc_keys, srs_variance
 from ..errors import DesignError, EstimationError, HappinessIndexWarning, SchemaError, SpecError, describe_rows
-from ..survey.estimators import Estimate, EstimateTable, make_estimate, t_quantile
 from ..questionnaire.formula import Formula
-from .reliability import scale_reliability
 from ..questionnaire.spec import IndexSpec
+from ..survey.design import ReplicateDesign, SurveyDesign
+from ..survey.estimators import Estimate, EstimateTable, make_estimate, t_quantile
+from ..survey.variance import Statistic, nfc_keys, srs_variance
+from .reliability import scale_reliability
 
 __all__ = [
     "compute_index",
@@ -235,8 +236,10 @@ def index_from_components(values: Mapping[str, float] | Sequence[float], spec_or
             unknown = [k for k in values if k not in names]
             missing = [k for k in names if k not in values]
             if unknown or missing:
-                raise SpecError(f"component values {sorted(values)} do not match the spec's components "
-                                f"{names} (unknown {unknown}, missing {missing})")
+                raise SpecError(
+                    f"component values {sorted(values)} do not match the spec's components "
+                    f"{names} (unknown {unknown}, missing {missing})"
+                )
             vals = [values[k] for k in names]
     else:
         vals = list(values)
@@ -265,7 +268,8 @@ def _formula_inputs(env: dict, preset: str, spec) -> dict:
             raise EstimationError(
                 f"component {nm!r} is 0: the geometric mean would be 0 whatever the other components "
                 "are. Declare zero_rule = <positive floor> in the spec (e.g. 0.5, percent) or use "
-                "another preset.")
+                "another preset."
+            )
     return env
 
 
@@ -310,8 +314,10 @@ def nef_sensitivity(ls: float, le: float, env: float) -> pd.DataFrame:
 def _as_fraction(x: float, what: str) -> Fraction:
     f = Fraction(x).limit_denominator(_MAX_DEN)
     if abs(float(f) - float(x)) > 1e-9 * max(1.0, abs(float(x))):
-        raise SpecError(f"{what} = {_plain(x)} is not close to a fraction with denominator <= {_MAX_DEN}; "
-                        "give it as a simpler decimal (e.g. 0.25, 1/9 as 0.1111111111111111)")
+        raise SpecError(
+            f"{what} = {_plain(x)} is not close to a fraction with denominator <= {_MAX_DEN}; "
+            "give it as a simpler decimal (e.g. 0.25, 1/9 as 0.1111111111111111)"
+        )
     return f
 
 
@@ -439,8 +445,18 @@ class DomainIndexTable(EstimateTable):
         The components in every domain (same scale as the index).
     """
 
-    def __init__(self, *args, publishable, reasons, differences, component_estimates, reasons_en=None,
-                 reasons_vi=None, publication_rule=None, **kw):
+    def __init__(
+        self,
+        *args,
+        publishable,
+        reasons,
+        differences,
+        component_estimates,
+        reasons_en=None,
+        reasons_vi=None,
+        publication_rule=None,
+        **kw,
+    ):
         super().__init__(*args, **kw)
         self.publishable = np.asarray(publishable, dtype=bool)
         self.reasons = list(reasons)
@@ -540,10 +556,23 @@ class IndexResult:
         """
         o = self.overall
         city = {
-            "scope": "city", "estimate": o.estimate, "se": o.se, "ci_low": o.ci_low, "ci_high": o.ci_high,
-            "ci_method": o.ci_method, "df": o.df, "n": o.n, "cv": o.cv, "publishable": True, "reason": "",
-            "reason_en": "", "reason_vi": "",
-            "diff_city_pp": 0.0, "diff_se": 0.0, "diff_ci_low": 0.0, "diff_ci_high": 0.0,
+            "scope": "city",
+            "estimate": o.estimate,
+            "se": o.se,
+            "ci_low": o.ci_low,
+            "ci_high": o.ci_high,
+            "ci_method": o.ci_method,
+            "df": o.df,
+            "n": o.n,
+            "cv": o.cv,
+            "publishable": True,
+            "reason": "",
+            "reason_en": "",
+            "reason_vi": "",
+            "diff_city_pp": 0.0,
+            "diff_se": 0.0,
+            "diff_ci_low": 0.0,
+            "diff_ci_high": 0.0,
             "level": None if self.level is None else self.level.labels.en,
         }
         for e in self.components:
@@ -568,15 +597,27 @@ class IndexResult:
 
     def to_dict(self) -> dict:
         """A JSON-serialisable dict (NaN -> None) for pipelines and reports."""
+
         def est(e):
             return _clean(e.to_dict())
 
         d = {
-            "spec": {"name": self.spec.name, "version": self.spec.version, "preset": self.spec.preset,
-                     "formula": self.spec.formula, "scale": self.spec.scale},
+            "spec": {
+                "name": self.spec.name,
+                "version": self.spec.version,
+                "preset": self.spec.preset,
+                "formula": self.spec.formula,
+                "scale": self.spec.scale,
+            },
             "overall": est(self.overall),
-            "level": None if self.level is None else {"lower": self.level.lower, "upper": self.level.upper,
-                                                       "vi": self.level.labels.vi, "en": self.level.labels.en},
+            "level": None
+            if self.level is None
+            else {
+                "lower": self.level.lower,
+                "upper": self.level.upper,
+                "vi": self.level.labels.vi,
+                "en": self.level.labels.en,
+            },
             "ci_scale": self.ci_scale,
             "variance_method": self.variance_method,
             "components": {
@@ -586,22 +627,40 @@ class IndexResult:
             },
             "items": [est(e) for e in self.items],
             "by_group": None if self.by_group is None else _clean(self.by_group.to_frame().to_dict(orient="records")),
-            "diagnostics": _clean({k: (v.to_dict(orient="records") if isinstance(v, pd.DataFrame) else v)
-                                   for k, v in self.diagnostics.items()}),
-            "sensitivity": {"table": _clean(self.sensitivity.reset_index(names="input").to_dict(orient="records")),
-                            "note": self.sensitivity.attrs.get("note")},
+            "diagnostics": _clean(
+                {
+                    k: (v.to_dict(orient="records") if isinstance(v, pd.DataFrame) else v)
+                    for k, v in self.diagnostics.items()
+                }
+            ),
+            "sensitivity": {
+                "table": _clean(self.sensitivity.reset_index(names="input").to_dict(orient="records")),
+                "note": self.sensitivity.attrs.get("note"),
+            },
             "provenance": _clean(self.provenance),
         }
         if self.af is not None:
-            d["af"] = _clean({k: (v.to_dict(orient="records") if isinstance(v, pd.DataFrame)
-                                  else v.to_dict() if isinstance(v, Estimate) else v) for k, v in self.af.items()})
+            d["af"] = _clean(
+                {
+                    k: (
+                        v.to_dict(orient="records")
+                        if isinstance(v, pd.DataFrame)
+                        else v.to_dict()
+                        if isinstance(v, Estimate)
+                        else v
+                    )
+                    for k, v in self.af.items()
+                }
+            )
         return d
 
     def __str__(self) -> str:
         o = self.overall
-        lines = [f"{self.spec.labels.en or self.spec.name} / {self.spec.labels.vi}",
-                 f"  index {o.estimate:.2f} (SE {o.se:.2f}; {100 * o.level:g}% CI {o.ci_low:.2f} to "
-                 f"{o.ci_high:.2f}, {o.ci_method} scale, df {o.df:g}; {self.variance_method})"]
+        lines = [
+            f"{self.spec.labels.en or self.spec.name} / {self.spec.labels.vi}",
+            f"  index {o.estimate:.2f} (SE {o.se:.2f}; {100 * o.level:g}% CI {o.ci_low:.2f} to "
+            f"{o.ci_high:.2f}, {o.ci_method} scale, df {o.df:g}; {self.variance_method})",
+        ]
         if self.level is not None:
             lines.append(f"  happiness band: {self.level.labels.en} / {self.level.labels.vi}")
         for e in self.components:
@@ -684,7 +743,7 @@ def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
     SchemaError
         Naming the item, the rows (index labels), the offending values and the allowed codes.
     """
-    from ..reading.schema import format_value, format_codes, to_number
+    from ..reading.schema import format_codes, format_value, to_number
 
     cols = {_nfc(str(c)): c for c in data.columns}
     problems = []
@@ -720,8 +779,9 @@ def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
                 f"{describe_rows(data.index[pos].tolist())}"
             )
     if problems:
-        raise SchemaError("; ".join(problems) + ". Recode them or record them as missing "
-                          "(validate_survey lists every problem).")
+        raise SchemaError(
+            "; ".join(problems) + ". Recode them or record them as missing (validate_survey lists every problem)."
+        )
 
 
 def _item_scores(data: pd.DataFrame, spec: IndexSpec, name: str) -> np.ndarray:
@@ -734,8 +794,9 @@ def _item_scores(data: pd.DataFrame, spec: IndexSpec, name: str) -> np.ndarray:
         v[np.isin(v, np.asarray(it.missing_codes, dtype=float))] = np.nan
     if it.type == "integer":
         if it.minimum is None or it.maximum is None:
-            raise SpecError(f"preset 'mean_score': integer item {name!r} needs 'minimum' and 'maximum' "
-                            "to be rescaled to 0-100")
+            raise SpecError(
+                f"preset 'mean_score': integer item {name!r} needs 'minimum' and 'maximum' to be rescaled to 0-100"
+            )
         lo, hi = float(it.minimum), float(it.maximum)
     else:
         codes = [float(c) for c in it.codes]
@@ -745,8 +806,9 @@ def _item_scores(data: pd.DataFrame, spec: IndexSpec, name: str) -> np.ndarray:
     bad = np.isfinite(v) & ((v < lo) | (v > hi))
     if bad.any():
         rows = data.index[bad][:5].tolist()
-        raise EstimationError(f"item {name!r} has values outside {lo:g}..{hi:g} at rows {rows}; "
-                              "run validate_survey and recode them")
+        raise EstimationError(
+            f"item {name!r} has values outside {lo:g}..{hi:g} at rows {rows}; run validate_survey and recode them"
+        )
     return (v - lo) / (hi - lo)
 
 
@@ -833,8 +895,23 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
     offset = top = None
     if spec.preset != "af_gnh" and any(c.normalise is not None for c in spec.components):
         B, offset, top = _normalised_inputs(B, spec, scale)
-    return _Plan(cols, names, ratio_names, np.array(num), np.array(den), A, comp_names, B, input_names,
-                 formula, floor, [item_ratio[i] for i in used_items], extra, offset, top)
+    return _Plan(
+        cols,
+        names,
+        ratio_names,
+        np.array(num),
+        np.array(den),
+        A,
+        comp_names,
+        B,
+        input_names,
+        formula,
+        floor,
+        [item_ratio[i] for i in used_items],
+        extra,
+        offset,
+        top,
+    )
 
 
 def _af_plan(spec, ind, add, ratio) -> dict:
@@ -980,7 +1057,7 @@ def _jacobian_q_wrt_shares(S: np.ndarray, plan: _Plan):
     Q = p + K + 1
     J = np.zeros((U, Q, p))
     J[:, :p, :] = np.eye(p)[None]
-    J[:, p:p + K, :] = plan.A[None]
+    J[:, p : p + K, :] = plan.A[None]
     J[:, p + K, :] = g @ plan.B
     q = np.concatenate([S, _lin(S, plan.A), val[:, None]], axis=1)
     return q, J, g
@@ -1001,8 +1078,9 @@ def _resolve_by(by, spec: IndexSpec, data: pd.DataFrame):
         if c == "commune" and "commune" not in data.columns and spec.design.commune:
             c = spec.design.commune
         if c not in data.columns:
-            raise EstimationError(f"by={c!r} is not a column of the data; the spec's commune column is "
-                                  f"{spec.design.commune!r}")
+            raise EstimationError(
+                f"by={c!r} is not a column of the data; the spec's commune column is {spec.design.commune!r}"
+            )
         out.append(c)
     return out
 
@@ -1047,19 +1125,27 @@ def _check_same_data(design, data: pd.DataFrame, spec: IndexSpec) -> None:
     dd = design.data
     if dd is data:
         return
-    fix = ("build the design on the DataFrame you pass (SurveyDesign(data, ...)), or pass the data "
-           "the design was built on")
+    fix = (
+        "build the design on the DataFrame you pass (SurveyDesign(data, ...)), or pass the data the design was built on"
+    )
     if len(dd) != len(data):
-        raise DesignError(f"the design was built on other data ({len(dd)} rows) than the data passed "
-                          f"({len(data)} rows); {fix}")
+        raise DesignError(
+            f"the design was built on other data ({len(dd)} rows) than the data passed ({len(data)} rows); {fix}"
+        )
     if not dd.index.equals(data.index):
         pos = np.flatnonzero(dd.index.to_numpy() != data.index.to_numpy())
-        raise DesignError(f"the design was built on other data: its row index differs from the data's "
-                          f"(first at position(s) {describe_rows(pos.tolist(), 5)}); {fix}")
+        raise DesignError(
+            f"the design was built on other data: its row index differs from the data's "
+            f"(first at position(s) {describe_rows(pos.tolist(), 5)}); {fix}"
+        )
     cols = [it.name for it in spec.items]
-    for c in (getattr(design, "weights_column", None), getattr(design, "strata_column", None),
-              *(getattr(design, "psu_columns", None) or []), getattr(design, "fpc_spec", None),
-              *(getattr(design, "replicate_columns", None) or [])):
+    for c in (
+        getattr(design, "weights_column", None),
+        getattr(design, "strata_column", None),
+        *(getattr(design, "psu_columns", None) or []),
+        getattr(design, "fpc_spec", None),
+        *(getattr(design, "replicate_columns", None) or []),
+    ):
         if isinstance(c, str):
             cols.append(c)
         elif isinstance(c, (list, tuple)):
@@ -1068,8 +1154,10 @@ def _check_same_data(design, data: pd.DataFrame, spec: IndexSpec) -> None:
         if c in dd.columns and c in data.columns and not _same_values(dd[c], data[c]):
             a, b = dd[c].to_numpy(dtype=object), data[c].to_numpy(dtype=object)
             diff = ~((a == b) | (pd.isna(a) & pd.isna(b)))
-            raise DesignError(f"the design was built on other data: column {c!r} differs from the data "
-                              f"passed at row(s) {describe_rows(data.index[diff].tolist(), 5)}; {fix}")
+            raise DesignError(
+                f"the design was built on other data: column {c!r} differs from the data "
+                f"passed at row(s) {describe_rows(data.index[diff].tolist(), 5)}; {fix}"
+            )
 
 
 def _is_text(s: pd.Series) -> bool:
@@ -1128,6 +1216,7 @@ def _ci(value, se, scale_kind, upper):
         return "wald (clipped; estimate on the boundary)", interval
     if scale_kind == "log":
         if value > 0:
+
             def interval(lvl, d, _v=value, _s=se):
                 q = t_quantile(lvl, d)
                 return (_v * math.exp(-q * _s / _v), _v * math.exp(q * _s / _v))
@@ -1135,7 +1224,6 @@ def _ci(value, se, scale_kind, upper):
             return "log", interval
         return "wald", None
     return "wald", None
-
 
 
 def _delta_cov(V: np.ndarray, Jqt: np.ndarray, D: int, k: int, Q: int, has_by: bool) -> np.ndarray:
@@ -1148,19 +1236,19 @@ def _delta_cov(V: np.ndarray, Jqt: np.ndarray, D: int, k: int, Q: int, has_by: b
     """
     V4 = V.reshape(D, k, D, k)
     Jd = Jqt[:D]
-    GV = np.einsum("uqk,ukvl->uqvl", Jd, V4)              # rows of G V for the domains
+    GV = np.einsum("uqk,ukvl->uqvl", Jd, V4)  # rows of G V for the domains
     Cdd = np.einsum("uqvl,vrl->uqvr", GV, Jd).reshape(D * Q, D * Q)
     if not has_by:
         return Cdd
     Jc = Jqt[-1]
-    GVc = np.einsum("qk,ukvl->qvl", Jc, V4)                 # row of G V for the city: (Q, D, k)
-    cross = np.einsum("uqvl,rl->uqr", GV, Jc).reshape(D * Q, Q)    # domains x city
+    GVc = np.einsum("qk,ukvl->qvl", Jc, V4)  # row of G V for the city: (Q, D, k)
+    cross = np.einsum("uqvl,rl->uqr", GV, Jc).reshape(D * Q, Q)  # domains x city
     cc = np.einsum("qvl,rl->qr", GVc, Jc)
     C = np.empty(((D + 1) * Q, (D + 1) * Q))
-    C[:D * Q, :D * Q] = Cdd
-    C[:D * Q, D * Q:] = cross
-    C[D * Q:, :D * Q] = np.einsum("qvl,vrl->qvr", GVc, Jd).reshape(Q, D * Q)
-    C[D * Q:, D * Q:] = cc
+    C[: D * Q, : D * Q] = Cdd
+    C[: D * Q, D * Q :] = cross
+    C[D * Q :, : D * Q] = np.einsum("qvl,vrl->qvr", GVc, Jd).reshape(Q, D * Q)
+    C[D * Q :, D * Q :] = cc
     return C
 
 
@@ -1266,8 +1354,16 @@ def compute_index(
     est = _estimate_index(design, spec, plan, doms, in_dom, replicate_variance)
     # ---------------------------------------------------------------- assemble the result
     kind = ("logit" if spec.preset in BOUNDED_PRESETS else "log") if ci_scale == "auto" else ci_scale
-    ctx = _AssemblyContext(est=est, plan=plan, spec=spec, level=level, kind=kind, upper=scale,
-                           vm_short="replicate" if est.is_rep else "taylor", n_city=int(in_dom.sum()))
+    ctx = _AssemblyContext(
+        est=est,
+        plan=plan,
+        spec=spec,
+        level=level,
+        kind=kind,
+        upper=scale,
+        vm_short="replicate" if est.is_rep else "taylor",
+        n_city=int(in_dom.sum()),
+    )
     overall = ctx.index_estimate(spec.name, est.city, est.city_df, ctx.n_city)
     ci_text = _ci_text(kind, scale, est.city_df, overall)
     components, items_tab = _city_tables(ctx, design)
@@ -1283,9 +1379,20 @@ def compute_index(
             band = spec.level_for(overall.estimate)
         except SpecError:
             band = None
-    return IndexResult(overall=overall, components=components, items=items_tab, by_group=by_group, level=band,
-                       diagnostics=diag, sensitivity=sens, provenance=prov, ci_scale=ci_text,
-                       variance_method=est.variance_method, spec=spec, af=af)
+    return IndexResult(
+        overall=overall,
+        components=components,
+        items=items_tab,
+        by_group=by_group,
+        level=band,
+        diagnostics=diag,
+        sensitivity=sens,
+        provenance=prov,
+        ci_scale=ci_text,
+        variance_method=est.variance_method,
+        spec=spec,
+        af=af,
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -1399,9 +1506,21 @@ def _estimate_index(design, spec, plan, doms, in_dom, replicate_variance) -> _In
     q, Jqs, g_in = _jacobian_q_wrt_shares(S, plan)  # q (U, Q), Jqs (U, Q, p)
     is_rep = isinstance(design, ReplicateDesign)
     est = _IndexEstimates(
-        is_rep=is_rep, T=T, Tall=Tall, S=S, q=q, Jqs=Jqs, g_in=g_in,
-        counts=np.bincount(dom[dom >= 0], minlength=D), dfs=np.asarray(res.df, dtype=float),
-        city_df=float(design.df), D=D, city=U - 1, p=S.shape[1], K=plan.A.shape[0], Q=q.shape[1],
+        is_rep=is_rep,
+        T=T,
+        Tall=Tall,
+        S=S,
+        q=q,
+        Jqs=Jqs,
+        g_in=g_in,
+        counts=np.bincount(dom[dom >= 0], minlength=D),
+        dfs=np.asarray(res.df, dtype=float),
+        city_df=float(design.df),
+        D=D,
+        city=U - 1,
+        p=S.shape[1],
+        K=plan.A.shape[0],
+        Q=q.shape[1],
     )
     est.undefined_reason = lambda u: _undefined_reason(S, plan, u)
     _check_city_defined(est, spec, plan)
@@ -1414,15 +1533,17 @@ def _estimate_index(design, spec, plan, doms, in_dom, replicate_variance) -> _In
 
 def _undefined_reason(S, plan, u) -> str:
     """Why the index of unit ``u`` is undefined, in words (the components or items at fault)."""
-    Xu = _lin(S[u:u + 1], plan.B)[0]
+    Xu = _lin(S[u : u + 1], plan.B)[0]
     bad_in = [nm for i, nm in enumerate(plan.input_names) if not np.isfinite(Xu[i])]
     if bad_in:
-        bad_sh = [plan.ratio_names[j] for j in range(S.shape[1])
-                  if not np.isfinite(S[u, j]) and any(plan.B[i, j] != 0 for i, nm in
-                                                      enumerate(plan.input_names) if nm in bad_in)]
-        return (f"component(s) {bad_in} undefined: no respondent answered "
-                f"{', '.join(repr(x) for x in bad_sh)}")
-    X, _ = _inputs(S[u:u + 1], plan)
+        bad_sh = [
+            plan.ratio_names[j]
+            for j in range(S.shape[1])
+            if not np.isfinite(S[u, j])
+            and any(plan.B[i, j] != 0 for i, nm in enumerate(plan.input_names) if nm in bad_in)
+        ]
+        return f"component(s) {bad_in} undefined: no respondent answered {', '.join(repr(x) for x in bad_sh)}"
+    X, _ = _inputs(S[u : u + 1], plan)
     zero = [nm for i, nm in enumerate(plan.input_names) if X[0, i] == 0]
     if zero:
         return f"component(s) {zero} equal 0"
@@ -1444,9 +1565,11 @@ def _check_city_defined(est: _IndexEstimates, spec, plan) -> None:
         # a domain with a zero component: undefined (never a silent 0), flagged later
         q[np.flatnonzero(zero.any(axis=1)), -1] = np.nan
     if not np.isfinite(q[city, -1]):
-        raise EstimationError(f"the city index is undefined: {est.undefined_reason(city)}; "
-                              "components: " + ", ".join(f"{nm} = {_plain(v)}" for nm, v in
-                                                           zip(plan.comp_names, q[city, est.p:est.p + est.K])))
+        raise EstimationError(
+            f"the city index is undefined: {est.undefined_reason(city)}; "
+            "components: "
+            + ", ".join(f"{nm} = {_plain(v)}" for nm, v in zip(plan.comp_names, q[city, est.p : est.p + est.K]))
+        )
 
 
 def _taylor_covariances(est: _IndexEstimates, res, plan, has_by) -> None:
@@ -1460,13 +1583,13 @@ def _taylor_covariances(est: _IndexEstimates, res, plan, has_by) -> None:
     C = _delta_cov(V, Jqt, D, k, Q, has_by)
     # an undefined quantity (share, component or index) has an undefined variance,
     # never the 0 that the zeroed Jacobian row would give
-    undef = ~np.isfinite(q[:city + 1].reshape(-1))
+    undef = ~np.isfinite(q[: city + 1].reshape(-1))
     if undef.any():
         C[undef, :] = np.nan
         C[:, undef] = np.nan
     last = [u * Q + Q - 1 for u in range(D)]
-    est.cov_block = lambda u: C[u * Q:(u + 1) * Q, u * Q:(u + 1) * Q]
-    est.cov_cross = lambda u: C[u * Q:(u + 1) * Q, city * Q:(city + 1) * Q]
+    est.cov_block = lambda u: C[u * Q : (u + 1) * Q, u * Q : (u + 1) * Q]
+    est.cov_cross = lambda u: C[u * Q : (u + 1) * Q, city * Q : (city + 1) * Q]
     est.dom_vcov = lambda: C[np.ix_(last, last)]
     est.variance_method = "Taylor linearisation (delta method on the joint covariance of the totals)"
 
@@ -1506,14 +1629,16 @@ def _replicate_covariances(est: _IndexEstimates, design, res, plan, replicate_va
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if rep_q is not None:
-                Vp = repvar_defined(np.concatenate([rep_q[:, c, :] for c in cols], axis=1),
-                                    np.concatenate([q[c] for c in cols]))
+                Vp = repvar_defined(
+                    np.concatenate([rep_q[:, c, :] for c in cols], axis=1), np.concatenate([q[c] for c in cols])
+                )
             else:
-                Vs = repvar_defined(np.concatenate([Sr[:, c, :] for c in cols], axis=1),
-                                    np.concatenate([S[c] for c in cols]))
+                Vs = repvar_defined(
+                    np.concatenate([Sr[:, c, :] for c in cols], axis=1), np.concatenate([S[c] for c in cols])
+                )
                 Jb = np.zeros((len(cols) * Q, len(cols) * p))
                 for i, c in enumerate(cols):
-                    Jb[i * Q:(i + 1) * Q, i * p:(i + 1) * p] = np.nan_to_num(Jqs[c])
+                    Jb[i * Q : (i + 1) * Q, i * p : (i + 1) * p] = np.nan_to_num(Jqs[c])
                 Vp = Jb @ np.nan_to_num(Vs) @ Jb.T
         undef = ~np.isfinite(np.concatenate([q[c] for c in cols]))
         Vp[undef, :] = np.nan
@@ -1529,7 +1654,7 @@ def _replicate_covariances(est: _IndexEstimates, design, res, plan, replicate_va
             Vs = repvar(Sr[:, :D, :].reshape(Sr.shape[0], D * p), S[:D].reshape(-1))
         Jb = np.zeros((D, D * p))
         for u in range(D):
-            Jb[u, u * p:(u + 1) * p] = np.nan_to_num(Jqs[u, -1])
+            Jb[u, u * p : (u + 1) * p] = np.nan_to_num(Jqs[u, -1])
         return Jb @ Vs @ Jb.T
 
     est.cov_block = lambda u: pair(u)[:Q, :Q]
@@ -1537,9 +1662,11 @@ def _replicate_covariances(est: _IndexEstimates, design, res, plan, replicate_va
     est.dom_vcov = dom_vcov
     est.rep_q = rep_q
     est.replicate_vcov = repvar
-    est.variance_method = (f"replicate weights ({design.method}, {design.n_replicates} replicates; "
-                           + ("index re-computed on every replicate)" if replicate_variance == "rerun"
-                              else "delta method with the replicate covariance of the item shares)"))
+    est.variance_method = f"replicate weights ({design.method}, {design.n_replicates} replicates; " + (
+        "index re-computed on every replicate)"
+        if replicate_variance == "rerun"
+        else "delta method with the replicate covariance of the item shares)"
+    )
 
 
 @dataclass
@@ -1564,9 +1691,18 @@ class _AssemblyContext:
         with warnings.catch_warnings():
             if u != self.est.city:
                 warnings.simplefilter("ignore")
-            return make_estimate(name, v, var if var == var else float("nan"), df_u, level=self.level,
-                                 ci_method=method, n=n_u, statistic="index",
-                                 variance_method=self.vm_short, interval=interval)
+            return make_estimate(
+                name,
+                v,
+                var if var == var else float("nan"),
+                df_u,
+                level=self.level,
+                ci_method=method,
+                n=n_u,
+                statistic="index",
+                variance_method=self.vm_short,
+                interval=interval,
+            )
 
 
 def _ci_text(kind, upper, city_df, overall) -> str:
@@ -1592,25 +1728,66 @@ def _city_tables(ctx: _AssemblyContext, design) -> tuple[EstimateTable, Estimate
         v, var = float(q[city, j]), float(Vc[j, j])
         se = math.sqrt(var) if var >= 0 else float("nan")
         method, interval = _ci(v, se, "logit", ctx.upper)
-        comp_est.append(make_estimate(c.name, v, var, est.city_df, level=level, ci_method=method, n=ctx.n_city,
-                                      statistic="component", variance_method=ctx.vm_short, interval=interval))
-    comp_keys = pd.DataFrame({"component": plan.comp_names,
-                              "label_vi": [c.labels.vi for c in spec.components],
-                              "label_en": [c.labels.en for c in spec.components]})
-    comp_reps = rep_q[:, city, p:p + K] if rep_q is not None else None
-    components = EstimateTable(comp_est, comp_keys, plan.comp_names, Vc[p:p + K, p:p + K].copy(), df=est.city_df,
-                               level=level, variance_method=ctx.vm_short, replicates=comp_reps,
-                               replicate_variance=est.replicate_vcov if comp_reps is not None else None)
+        comp_est.append(
+            make_estimate(
+                c.name,
+                v,
+                var,
+                est.city_df,
+                level=level,
+                ci_method=method,
+                n=ctx.n_city,
+                statistic="component",
+                variance_method=ctx.vm_short,
+                interval=interval,
+            )
+        )
+    comp_keys = pd.DataFrame(
+        {
+            "component": plan.comp_names,
+            "label_vi": [c.labels.vi for c in spec.components],
+            "label_en": [c.labels.en for c in spec.components],
+        }
+    )
+    comp_reps = rep_q[:, city, p : p + K] if rep_q is not None else None
+    components = EstimateTable(
+        comp_est,
+        comp_keys,
+        plan.comp_names,
+        Vc[p : p + K, p : p + K].copy(),
+        df=est.city_df,
+        level=level,
+        variance_method=ctx.vm_short,
+        replicates=comp_reps,
+        replicate_variance=est.replicate_vcov if comp_reps is not None else None,
+    )
     item_idx = plan.item_index
     item_names = [plan.ratio_names[j] for j in item_idx]
-    item_est = [make_estimate(plan.ratio_names[j], float(q[city, j]), float(Vc[j, j]), est.city_df, level=level,
-                              ci_method="wald", n=ctx.n_city, statistic="proportion", variance_method=ctx.vm_short)
-                for j in item_idx]
-    items_tab = EstimateTable(item_est, pd.DataFrame({"item": item_names}), item_names,
-                              Vc[np.ix_(item_idx, item_idx)].copy(), df=est.city_df, level=level,
-                              variance_method=ctx.vm_short,
-                              replicates=rep_q[:, city, item_idx] if rep_q is not None else None,
-                              replicate_variance=est.replicate_vcov if rep_q is not None else None)
+    item_est = [
+        make_estimate(
+            plan.ratio_names[j],
+            float(q[city, j]),
+            float(Vc[j, j]),
+            est.city_df,
+            level=level,
+            ci_method="wald",
+            n=ctx.n_city,
+            statistic="proportion",
+            variance_method=ctx.vm_short,
+        )
+        for j in item_idx
+    ]
+    items_tab = EstimateTable(
+        item_est,
+        pd.DataFrame({"item": item_names}),
+        item_names,
+        Vc[np.ix_(item_idx, item_idx)].copy(),
+        df=est.city_df,
+        level=level,
+        variance_method=ctx.vm_short,
+        replicates=rep_q[:, city, item_idx] if rep_q is not None else None,
+        replicate_variance=est.replicate_vcov if rep_q is not None else None,
+    )
     return components, items_tab
 
 
@@ -1620,8 +1797,7 @@ def _domain_table(ctx: _AssemblyContext, data, doms: _Domains) -> DomainIndexTab
     q, city, D, p, K = est.q, est.city, doms.D, est.p, est.K
     by_cols, keys, dom = doms.by_cols, doms.keys, doms.dom
     name_col = spec.design.commune_name
-    if (name_col and name_col in data.columns and by_cols == [spec.design.commune]
-            and name_col not in keys.columns):
+    if name_col and name_col in data.columns and by_cols == [spec.design.commune] and name_col not in keys.columns:
         first = pd.Series(data[name_col].to_numpy()[dom >= 0]).groupby(dom[dom >= 0]).first()
         keys = keys.copy()
         keys[name_col] = [_nfc(x) for x in first.reindex(range(D)).to_numpy()]
@@ -1636,11 +1812,27 @@ def _domain_table(ctx: _AssemblyContext, data, doms: _Domains) -> DomainIndexTab
         vdiff = float(est.cov_block(u)[-1, -1] + Vcity - 2 * est.cov_cross(u)[-1, -1])
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            diffs.append(make_estimate(f"{labels[u]} - city", float(q[u, -1] - q[city, -1]),
-                                       max(vdiff, 0.0) if vdiff == vdiff else float("nan"),
-                                       df_u, level=level, statistic="difference", variance_method=ctx.vm_short))
-        en, vi = _publication_reasons(e, n_u, df_u, rule["min_n"], rule["max_cv"], rule["max_ci_halfwidth"],
-                                      rule["min_df"], est.undefined_reason(u) if not math.isfinite(e.estimate) else "")
+            diffs.append(
+                make_estimate(
+                    f"{labels[u]} - city",
+                    float(q[u, -1] - q[city, -1]),
+                    max(vdiff, 0.0) if vdiff == vdiff else float("nan"),
+                    df_u,
+                    level=level,
+                    statistic="difference",
+                    variance_method=ctx.vm_short,
+                )
+            )
+        en, vi = _publication_reasons(
+            e,
+            n_u,
+            df_u,
+            rule["min_n"],
+            rule["max_cv"],
+            rule["max_ci_halfwidth"],
+            rule["min_df"],
+            est.undefined_reason(u) if not math.isfinite(e.estimate) else "",
+        )
         pub.append(not en)
         reasons_en.append("; ".join(en))
         reasons_vi.append("; ".join(vi))
@@ -1649,33 +1841,45 @@ def _domain_table(ctx: _AssemblyContext, data, doms: _Domains) -> DomainIndexTab
     if undef:
         named = "; ".join(f"{labels[u]}: {est.undefined_reason(u)}" for u in undef[:5])
         more = f"; and {len(undef) - 5} more" if len(undef) > 5 else ""
-        warnings.warn(f"the index is undefined in {len(undef)} domain(s) ({named}{more}); they are "
-                      "reported as not publishable (see by_group.reasons)",
-                      HappinessIndexWarning, stacklevel=3)
+        warnings.warn(
+            f"the index is undefined in {len(undef)} domain(s) ({named}{more}); they are "
+            "reported as not publishable (see by_group.reasons)",
+            HappinessIndexWarning,
+            stacklevel=3,
+        )
     return DomainIndexTable(
-        ests, keys, labels, est.dom_vcov, df=float(np.min(est.dfs)), level=level, variance_method=ctx.vm_short,
-        publishable=pub, reasons=reasons, differences=diffs,
-        component_estimates=pd.DataFrame(q[:D, p:p + K], columns=ctx.plan.comp_names),
-        reasons_en=reasons_en, reasons_vi=reasons_vi, publication_rule=rule,
+        ests,
+        keys,
+        labels,
+        est.dom_vcov,
+        df=float(np.min(est.dfs)),
+        level=level,
+        variance_method=ctx.vm_short,
+        publishable=pub,
+        reasons=reasons,
+        differences=diffs,
+        component_estimates=pd.DataFrame(q[:D, p : p + K], columns=ctx.plan.comp_names),
+        reasons_en=reasons_en,
+        reasons_vi=reasons_vi,
+        publication_rule=rule,
     )
 
 
 def _sensitivity(est: _IndexEstimates, plan, spec, scale) -> pd.DataFrame:
     """Per formula input: value, partial derivative and elasticity of the city index, with a note."""
     S, q, city = est.S, est.q, est.city
-    X, _ = _inputs(S[city:city + 1], plan)
+    X, _ = _inputs(S[city : city + 1], plan)
     xval = X[0]
     gi = est.g_in[city]
     if spec.preset == "af_gnh":
         Hn, An = float(S[city, plan.extra["H_n"]]), float(S[city, plan.extra["A_n"]])
-        sens = pd.DataFrame({"value": [Hn, An], "partial_derivative": [-scale * An, -scale * Hn]},
-                            index=["H_n", "A_n"])
+        sens = pd.DataFrame({"value": [Hn, An], "partial_derivative": [-scale * An, -scale * Hn]}, index=["H_n", "A_n"])
         sens["elasticity"] = sens["partial_derivative"] * sens["value"] / q[city, -1]
         sens.attrs["note"] = {
             "en": "GNH = 1 − H_n·A_n: the index rises when fewer people are not-yet-happy (H_n) or when "
-                  "they lack fewer indicators (A_n); it lies in [0, 100].",
+            "they lack fewer indicators (A_n); it lies in [0, 100].",
             "vi": "GNH = 1 − H_n·A_n: chỉ số tăng khi tỷ lệ người chưa hạnh phúc (H_n) giảm hoặc khi họ "
-                  "thiếu hụt ít chỉ báo hơn (A_n); chỉ số nằm trong [0, 100].",
+            "thiếu hụt ít chỉ báo hơn (A_n); chỉ số nằm trong [0, 100].",
         }
         return sens
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -1686,10 +1890,10 @@ def _sensitivity(est: _IndexEstimates, plan, spec, scale) -> pd.DataFrame:
     else:
         neg = [nm for nm, d in zip(plan.input_names, gi) if d < 0]
         sens.attrs["note"] = {
-            "en": f"Index = {plan.formula}. " + (f"It FALLS when {', '.join(neg)} rise(s)." if neg else
-                                                 "It rises with every component."),
-            "vi": f"Chỉ số = {plan.formula}. " + (f"Chỉ số GIẢM khi {', '.join(neg)} tăng." if neg else
-                                                  "Chỉ số tăng theo mọi thành phần."),
+            "en": f"Index = {plan.formula}. "
+            + (f"It FALLS when {', '.join(neg)} rise(s)." if neg else "It rises with every component."),
+            "vi": f"Chỉ số = {plan.formula}. "
+            + (f"Chỉ số GIẢM khi {', '.join(neg)} tăng." if neg else "Chỉ số tăng theo mọi thành phần."),
         }
     return sens
 
@@ -1703,15 +1907,29 @@ def _af_details(ctx: _AssemblyContext, doms: _Domains) -> dict:
 
     def share_est(name, j):
         var = float(Vc[j, j])
-        return make_estimate(name, float(q[city, j]), var if var == var else float("nan"), est.city_df,
-                             level=ctx.level, statistic="ratio", variance_method=ctx.vm_short, n=ctx.n_city)
+        return make_estimate(
+            name,
+            float(q[city, j]),
+            var if var == var else float("nan"),
+            est.city_df,
+            level=ctx.level,
+            statistic="ratio",
+            variance_method=ctx.vm_short,
+            n=ctx.n_city,
+        )
 
     m0 = float(S[city, ex["M0"]])
     contrib = []
     for nm, w in zip(ex["af_items"], ex["af_weights"]):
         h = float(S[city, ex["censored"][nm]])
-        contrib.append({"indicator": nm, "weight": w, "censored_headcount": h,
-                        "contribution_pct": 100 * w * h / m0 if m0 > 0 else float("nan")})
+        contrib.append(
+            {
+                "indicator": nm,
+                "weight": w,
+                "censored_headcount": h,
+                "contribution_pct": 100 * w * h / m0 if m0 > 0 else float("nan"),
+            }
+        )
     by_ind = pd.DataFrame(contrib)
     item_to_comp = {}
     for c in spec.components:
@@ -1753,8 +1971,14 @@ def _diagnostics(data, spec, ind, plan, design, est: _IndexEstimates, in_dom, n_
     for j in plan.item_index:
         it = plan.ratio_names[j]
         miss = ~np.isfinite(ind[it].to_numpy(dtype=float)) & in_dom
-        nr.append({"item": it, "n_missing": int(miss.sum()), "rate": float(miss.sum() / max(n_city, 1)),
-                   "weighted_rate": float(wd[miss].sum() / sw) if sw > 0 else float("nan")})
+        nr.append(
+            {
+                "item": it,
+                "n_missing": int(miss.sum()),
+                "rate": float(miss.sum() / max(n_city, 1)),
+                "weighted_rate": float(wd[miss].sum() / sw) if sw > 0 else float("nan"),
+            }
+        )
     diag["item_nonresponse"] = pd.DataFrame(nr)
     if full:
         city = est.city
@@ -1780,8 +2004,14 @@ def _provenance(data, spec, plan, design, doms: _Domains, est: _IndexEstimates, 
     used_cols = [it for c in spec.components for it in c.items]
     if spec.preset == "af_gnh":
         used_cols += plan.extra["af_items"]
-    for col in (spec.design.weights, spec.design.strata, spec.design.psu, spec.design.fpc,
-                getattr(design, "weights_column", None), *(doms.by_cols or [])):
+    for col in (
+        spec.design.weights,
+        spec.design.strata,
+        spec.design.psu,
+        spec.design.fpc,
+        getattr(design, "weights_column", None),
+        *(doms.by_cols or []),
+    ):
         if isinstance(col, str) and col in data.columns:
             used_cols.append(col)
     for col in getattr(design, "psu_columns", []) or []:
@@ -1842,8 +2072,10 @@ def _design_effects(plan: _Plan, s, Vc, g, wd, in_dom) -> dict:
             Z[i] += tmp
     dom = np.where(in_dom, 0, -1)
     out = {}
-    for name, z, var in [*((plan.comp_names[i], Z[i], Vc[p + i, p + i]) for i in range(K)),
-                         ("index", Z[K], Vc[p + K, p + K])]:
+    for name, z, var in [
+        *((plan.comp_names[i], Z[i], Vc[p + i, p + i]) for i in range(K)),
+        ("index", Z[K], Vc[p + K, p + K]),
+    ]:
         vsrs = float(srs_variance(z, wd, dom, 1)[0])
         out[name] = float(var / vsrs) if vsrs > 0 else float("nan")
     return out

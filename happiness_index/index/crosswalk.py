@@ -86,8 +86,15 @@ def load_illustrative_crosswalk() -> pd.DataFrame:
         return pd.read_csv(fh, dtype={"village": str}, keep_default_na=False)
 
 
-def read_crosswalk(table: pd.DataFrame, *, old: str = "old_unit", new: str = "new_unit", share: str = "share",
-                   village: str | None = "village", name: str | None = "new_name") -> Crosswalk:
+def read_crosswalk(
+    table: pd.DataFrame,
+    *,
+    old: str = "old_unit",
+    new: str = "new_unit",
+    share: str = "share",
+    village: str | None = "village",
+    name: str | None = "new_name",
+) -> Crosswalk:
     """Validate a crosswalk table (never modified) and return a :class:`Crosswalk`.
 
     Parameters
@@ -113,31 +120,41 @@ def read_crosswalk(table: pd.DataFrame, *, old: str = "old_unit", new: str = "ne
     for c in (old, new, share):
         if c not in table.columns:
             raise EstimationError(f"crosswalk: column {c!r} is missing (columns: {', '.join(map(str, table.columns))})")
-    t = pd.DataFrame({
-        "old_unit": table[old].to_numpy(), "new_unit": table[new].to_numpy(),
-        "share": pd.to_numeric(table[share], errors="coerce").to_numpy(dtype=float),
-    })
+    t = pd.DataFrame(
+        {
+            "old_unit": table[old].to_numpy(),
+            "new_unit": table[new].to_numpy(),
+            "share": pd.to_numeric(table[share], errors="coerce").to_numpy(dtype=float),
+        }
+    )
     vil = table[village] if village is not None and village in table.columns else pd.Series([""] * len(table))
     t["village"] = vil.fillna("").astype(str).str.strip().to_numpy()
-    t["new_name"] = (table[name].astype(str).to_numpy() if name is not None and name in table.columns
-                     else t["new_unit"].astype(str))
+    t["new_name"] = (
+        table[name].astype(str).to_numpy() if name is not None and name in table.columns else t["new_unit"].astype(str)
+    )
     miss = np.flatnonzero(t["old_unit"].isna() | t["new_unit"].isna())
     if miss.size:
         raise EstimationError(f"crosswalk: old or new unit missing in rows {describe_rows(table.index[miss])}")
     bad = np.flatnonzero(~((t["share"] > 0) & (t["share"] <= 1)))
     if bad.size:
-        raise EstimationError(f"crosswalk: {share!r} must be in (0, 1] (the share of the old unit's population); "
-                              f"rows at fault: {describe_rows(table.index[bad])}")
+        raise EstimationError(
+            f"crosswalk: {share!r} must be in (0, 1] (the share of the old unit's population); "
+            f"rows at fault: {describe_rows(table.index[bad])}"
+        )
     whole = t[t["village"] == ""]
     mixed = sorted(set(whole["old_unit"]) & set(t.loc[t["village"] != "", "old_unit"]))
     if mixed:
-        raise EstimationError(f"crosswalk: old units {describe_rows(mixed)} are mapped both as a whole and village by "
-                              f"village; use one or the other")
+        raise EstimationError(
+            f"crosswalk: old units {describe_rows(mixed)} are mapped both as a whole and village by "
+            f"village; use one or the other"
+        )
     sums = whole.groupby("old_unit")["share"].sum()
     off = sums[(sums - 1).abs() > 0.01]
     if len(off):
-        raise EstimationError(f"crosswalk: the shares of old units {describe_rows(list(off.index))} add up to "
-                              f"{describe_rows([round(v, 4) for v in off])}, not 1")
+        raise EstimationError(
+            f"crosswalk: the shares of old units {describe_rows(list(off.index))} add up to "
+            f"{describe_rows([round(v, 4) for v in off])}, not 1"
+        )
     dup = t[(t["village"] != "") & t.duplicated(["old_unit", "village"], keep=False)]
     if len(dup):
         raise EstimationError(f"crosswalk: villages listed twice: {describe_rows(sorted(set(dup['village'])))}")
@@ -148,8 +165,9 @@ def _as_crosswalk(crosswalk) -> Crosswalk:
     return crosswalk if isinstance(crosswalk, Crosswalk) else read_crosswalk(crosswalk)
 
 
-def recode_to_new_units(data: pd.DataFrame, crosswalk, *, unit: str = "commune", village: str = "village",
-                        new_column: str = "new_unit") -> tuple[pd.DataFrame, pd.DataFrame]:
+def recode_to_new_units(
+    data: pd.DataFrame, crosswalk, *, unit: str = "commune", village: str = "village", new_column: str = "new_unit"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Give every respondent of an earlier year her new unit.
 
     Parameters
@@ -187,8 +205,10 @@ def recode_to_new_units(data: pd.DataFrame, crosswalk, *, unit: str = "commune",
     t = cw.table
     unknown = sorted(set(data[unit].dropna()) - set(t["old_unit"]))
     if unknown:
-        raise EstimationError(f"crosswalk: old units {describe_rows(unknown)} of the data are not in the crosswalk; "
-                              f"add a row for each (old unit -> its new unit)")
+        raise EstimationError(
+            f"crosswalk: old units {describe_rows(unknown)} of the data are not in the crosswalk; "
+            f"add a row for each (old unit -> its new unit)"
+        )
     kind = cw.kind()
     whole = t[t["village"] == ""]
     single = whole[whole["old_unit"].map(kind).isin(["same", "merge"])].set_index("old_unit")["new_unit"]
@@ -200,8 +220,10 @@ def recode_to_new_units(data: pd.DataFrame, crosswalk, *, unit: str = "commune",
         vals = by_village.reindex(keys)
         lost = sorted(set(keys[vals.isna().to_numpy()].get_level_values(1)))
         if lost:
-            raise EstimationError(f"crosswalk: sampled villages {describe_rows(lost)} of a split unit are not in the "
-                                  f"village mapping; add them to the crosswalk")
+            raise EstimationError(
+                f"crosswalk: sampled villages {describe_rows(lost)} of a split unit are not in the "
+                f"village mapping; add them to the crosswalk"
+            )
         new.loc[mapped] = vals.to_numpy()
     unassigned = data[unit].map(kind) == "split_unmapped"
     new.loc[unassigned] = UNASSIGNED + data.loc[unassigned, unit].astype(str)
@@ -236,10 +258,19 @@ def _flags(cw: Crosswalk, kind: pd.Series, data, unit, village, new) -> pd.DataF
         if sampled < len(parts) - len(unmapped):
             en.append(f"only {sampled} of {len(parts)} parts were sampled in this year")
             vi.append(f"chỉ {sampled}/{len(parts)} phần có mẫu trong năm này")
-        rows.append({"new_unit": nu, "new_name": g["new_name"].iloc[0], "parts": "; ".join(parts),
-                     "parts_sampled": sampled, "parts_total": len(parts),
-                     "respondents": int((new == nu).sum()), "complete": not en,
-                     "reason_en": "; ".join(en), "reason_vi": "; ".join(vi)})
+        rows.append(
+            {
+                "new_unit": nu,
+                "new_name": g["new_name"].iloc[0],
+                "parts": "; ".join(parts),
+                "parts_sampled": sampled,
+                "parts_total": len(parts),
+                "respondents": int((new == nu).sum()),
+                "complete": not en,
+                "reason_en": "; ".join(en),
+                "reason_vi": "; ".join(vi),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -260,8 +291,16 @@ class NewUnitIndex:
     flags: pd.DataFrame
 
 
-def index_on_new_units(data: pd.DataFrame, spec, crosswalk, *, unit: str = "commune", village: str = "village",
-                       new_column: str = "new_unit", **compute_kwargs) -> NewUnitIndex:
+def index_on_new_units(
+    data: pd.DataFrame,
+    spec,
+    crosswalk,
+    *,
+    unit: str = "commune",
+    village: str = "village",
+    new_column: str = "new_unit",
+    **compute_kwargs,
+) -> NewUnitIndex:
     """Re-estimate the index of an earlier year on the new units from its microdata.
 
     The new units are domains of the old design: the design is the spec's default

@@ -90,8 +90,9 @@ class DistributionTable:
         try:
             return self.covariances[(group, item)].copy()
         except KeyError:
-            raise EstimationError(f"no distribution for group {group!r} and item {item!r}; groups are "
-                                  f"{sorted(set(self.shares['group']))}") from None
+            raise EstimationError(
+                f"no distribution for group {group!r} and item {item!r}; groups are {sorted(set(self.shares['group']))}"
+            ) from None
 
 
 def _ordered_items(spec: IndexSpec, items) -> list:
@@ -101,8 +102,9 @@ def _ordered_items(spec: IndexSpec, items) -> list:
         known = {it.name: it for it in chosen}
         bad = [nm for nm in names if nm not in known]
         if bad:
-            raise SpecError(f"items {bad} are not ordered numeric items of spec {spec.name!r}; ordered items are "
-                            f"{sorted(known)}")
+            raise SpecError(
+                f"items {bad} are not ordered numeric items of spec {spec.name!r}; ordered items are {sorted(known)}"
+            )
         chosen = [known[nm] for nm in names]
     out = []
     for it in chosen:
@@ -114,8 +116,10 @@ def _ordered_items(spec: IndexSpec, items) -> list:
             cats = tuple(sorted(float(c) for c in it.codes))
         out.append((it, cats))
     if not out:
-        raise SpecError(f"spec {spec.name!r} has no item on an ordered numeric scale (likert5, scale0_10, "
-                        "integer with minimum and maximum)")
+        raise SpecError(
+            f"spec {spec.name!r} has no item on an ordered numeric scale (likert5, scale0_10, "
+            "integer with minimum and maximum)"
+        )
     return out
 
 
@@ -130,8 +134,10 @@ def _values(data: pd.DataFrame, item, cats) -> np.ndarray:
     bad = (col.notna().to_numpy() & np.isnan(raw)) | (~missing & ~np.isin(raw, np.asarray(cats)))
     if bad.any():
         rows = data.index[bad][:5].tolist()
-        raise EstimationError(f"item {item.name!r} has values that are neither answer codes nor missing codes at "
-                              f"rows {rows}; run validate_survey and recode them")
+        raise EstimationError(
+            f"item {item.name!r} has values that are neither answer codes nor missing codes at "
+            f"rows {rows}; run validate_survey and recode them"
+        )
     return np.where(missing, np.nan, raw)
 
 
@@ -228,31 +234,70 @@ def _one(engine, item, cats, v, gmask, group, level, ci_method, bands):
     share_rows = []
     for k, cat in enumerate(c):
         lo, hi = _interval(p[k], se[k], df, level, ci_method, n, engine.logit_se(np.eye(len(c))[k], float(p[k])))
-        share_rows.append({"group": group, "item": item.name, "label_en": item.labels.en, "label_vi": item.labels.vi,
-                           "category": int(cat) if float(cat).is_integer() else cat, "share": float(p[k]),
-                           "ci_low": lo, "ci_high": hi, "se": float(se[k]), "df": df, "n": n})
+        share_rows.append(
+            {
+                "group": group,
+                "item": item.name,
+                "label_en": item.labels.en,
+                "label_vi": item.labels.vi,
+                "category": int(cat) if float(cat).is_integer() else cat,
+                "share": float(p[k]),
+                "ci_low": lo,
+                "ci_high": hi,
+                "se": float(se[k]),
+                "df": df,
+                "n": n,
+            }
+        )
     mean = float(c @ p)
     mse = float(math.sqrt(max(c @ V @ c, 0.0)))
     q = t_quantile(level, df) if df > 0 else float("nan")
     p10, p90 = _quantile(c, p, 0.10), _quantile(c, p, 0.90)
     ratio = p90 / p10 if item.type in ("scale0_10", "integer") and p10 > 0 else float("nan")
-    summary = {"group": group, "item": item.name, "mean": mean, "median": _quantile(c, p, 0.5), "p90_p10": ratio,
-               "mean_se": mse, "mean_ci_low": mean - q * mse, "mean_ci_high": mean + q * mse, "n": n, "df": df}
+    summary = {
+        "group": group,
+        "item": item.name,
+        "mean": mean,
+        "median": _quantile(c, p, 0.5),
+        "p90_p10": ratio,
+        "mean_se": mse,
+        "mean_ci_low": mean - q * mse,
+        "mean_ci_high": mean + q * mse,
+        "n": n,
+        "df": df,
+    }
     band_rows = []
     for b in bands:
         sel = ((c >= b.lower) & (c <= b.upper)).astype(float)
         s = float(sel @ p)
         bse = float(math.sqrt(max(sel @ V @ sel, 0.0)))
         lo, hi = _interval(s, bse, df, level, ci_method, n, engine.logit_se(sel, s))
-        band_rows.append({"group": group, "item": item.name, "band": f"{b.lower:g}–{b.upper:g}",
-                          "label_en": b.labels.en, "label_vi": b.labels.vi, "share": s, "se": bse,
-                          "ci_low": lo, "ci_high": hi})
+        band_rows.append(
+            {
+                "group": group,
+                "item": item.name,
+                "band": f"{b.lower:g}–{b.upper:g}",
+                "label_en": b.labels.en,
+                "label_vi": b.labels.vi,
+                "share": s,
+                "se": bse,
+                "ci_low": lo,
+                "ci_high": hi,
+            }
+        )
     labels = [str(int(x)) if float(x).is_integer() else str(x) for x in c]
     return share_rows, [summary], band_rows, pd.DataFrame(V, index=labels, columns=labels)
 
 
-def item_distributions(design: SurveyDesign | ReplicateDesign, spec: IndexSpec, by: str | None = None, *,
-                       items=None, level: float = 0.95, ci_method: str = "logit") -> DistributionTable:
+def item_distributions(
+    design: SurveyDesign | ReplicateDesign,
+    spec: IndexSpec,
+    by: str | None = None,
+    *,
+    items=None,
+    level: float = 0.95,
+    ci_method: str = "logit",
+) -> DistributionTable:
     """Weighted answer distributions of the ordered items, city-wide and by domain, with intervals.
 
     Parameters
@@ -333,11 +378,19 @@ def item_distributions(design: SurveyDesign | ReplicateDesign, spec: IndexSpec, 
                 covs[(name, item.name)] = V
     if empty:
         more = f" and {len(empty) - 5} more" if len(empty) > 5 else ""
-        warnings.warn(f"item_distributions: no respondent (with a positive weight) answered {'; '.join(empty[:5])}"
-                      f"{more}; these items and groups have no rows in the table", HappinessIndexWarning,
-                      stacklevel=2)
+        warnings.warn(
+            f"item_distributions: no respondent (with a positive weight) answered {'; '.join(empty[:5])}"
+            f"{more}; these items and groups have no rows in the table",
+            HappinessIndexWarning,
+            stacklevel=2,
+        )
     return DistributionTable(
-        pd.DataFrame(shares), pd.DataFrame(summary),
-        pd.DataFrame(bands, columns=["group", "item", "band", "label_en", "label_vi", "share", "se", "ci_low",
-                                     "ci_high"]),
-        level, ci_method, covs)
+        pd.DataFrame(shares),
+        pd.DataFrame(summary),
+        pd.DataFrame(
+            bands, columns=["group", "item", "band", "label_en", "label_vi", "share", "se", "ci_low", "ci_high"]
+        ),
+        level,
+        ci_method,
+        covs,
+    )

@@ -107,18 +107,26 @@ class DriversResult:
         if lang == "vi":
             who = _subject_vi(r["label_vi"])
             if not clear:
-                return (f"{who}: chưa thấy khác biệt rõ về khả năng {self.outcome_vi} ({est} điểm phần trăm; "
-                        f"khoảng tin cậy {pct}: {lo} đến {hi}). Đây là mối liên hệ, không phải quan hệ nhân quả.")
+                return (
+                    f"{who}: chưa thấy khác biệt rõ về khả năng {self.outcome_vi} ({est} điểm phần trăm; "
+                    f"khoảng tin cậy {pct}: {lo} đến {hi}). Đây là mối liên hệ, không phải quan hệ nhân quả."
+                )
             more = "cao hơn" if r["ame_pp"] > 0 else "thấp hơn"
-            return (f"{who} có khả năng {self.outcome_vi} {more} {size} điểm phần trăm (khoảng tin cậy {pct}: "
-                    f"{lo} đến {hi}). Đây là mối liên hệ, không phải quan hệ nhân quả.")
+            return (
+                f"{who} có khả năng {self.outcome_vi} {more} {size} điểm phần trăm (khoảng tin cậy {pct}: "
+                f"{lo} đến {hi}). Đây là mối liên hệ, không phải quan hệ nhân quả."
+            )
         who = _subject_en(r["label_en"])
         if not clear:
-            return (f"{who} show no clear difference in the likelihood of being {self.outcome_en} ({est} points; "
-                    f"{pct} interval {lo} to {hi}). This is an association, not a cause.")
+            return (
+                f"{who} show no clear difference in the likelihood of being {self.outcome_en} ({est} points; "
+                f"{pct} interval {lo} to {hi}). This is an association, not a cause."
+            )
         more = "more" if r["ame_pp"] > 0 else "less"
-        return (f"{who} are {size} percentage points {more} likely to be {self.outcome_en} ({pct} interval {lo} to "
-                f"{hi} points). This is an association, not a cause.")
+        return (
+            f"{who} are {size} percentage points {more} likely to be {self.outcome_en} ({pct} interval {lo} to "
+            f"{hi} points). This is an association, not a cause."
+        )
 
     def sentences(self, lang: str = "en", group: str = "city") -> list[str]:
         """Sentences for every term of one group, largest effects first."""
@@ -127,13 +135,20 @@ class DriversResult:
         return [self.sentence(r, lang) for _, r in f.iterrows()]
 
     def __str__(self) -> str:
-        lines = [f"Drivers of being {self.outcome_en} (average marginal effects, percentage points)",
-                 f"Outcome: {self.outcome_definition_en}", f"Model: {self.formula}"]
+        lines = [
+            f"Drivers of being {self.outcome_en} (average marginal effects, percentage points)",
+            f"Outcome: {self.outcome_definition_en}",
+            f"Model: {self.formula}",
+        ]
         for g, f in self.frame.groupby("group", sort=False):
             miss = self.n_missing.get(g, 0)
-            lines.append(f"\n[{g}] n = {int(f['n'].iloc[0]):,}" + (f" ({miss:,} left out for missing answers)" if miss else ""))
+            lines.append(
+                f"\n[{g}] n = {int(f['n'].iloc[0]):,}" + (f" ({miss:,} left out for missing answers)" if miss else "")
+            )
             for r in f.itertuples():
-                lines.append(f"  {r.label_en:60.60s} {r.ame_pp:7.1f}  ({r.ci_low_pp:6.1f} to {r.ci_high_pp:6.1f})  p={r.p:.3g}")
+                lines.append(
+                    f"  {r.label_en:60.60s} {r.ame_pp:7.1f}  ({r.ci_low_pp:6.1f} to {r.ci_high_pp:6.1f})  p={r.p:.3g}"
+                )
         for g, why in self.skipped.items():
             lines.append(f"\n[{g}] not estimated: {why}")
         return "\n".join(lines)
@@ -143,7 +158,7 @@ def _subject_en(label: str) -> str:
     low = label[0].lower() + label[1:] if label else label
     for prefix in ("satisfaction with ", "rating of "):
         if low.startswith(prefix):
-            return f"Households satisfied with {low[len(prefix):]}"
+            return f"Households satisfied with {low[len(prefix) :]}"
     return f"Households with {label}"
 
 
@@ -180,7 +195,9 @@ def _characteristics(data: pd.DataFrame, spec: IndexSpec, chars) -> list:
             raise EstimationError(f"characteristics {missing} are not columns of the data")
         return chars
     dc = spec.design
-    skip = {dc.id, dc.weights, dc.strata, dc.psu, dc.fpc, dc.commune, dc.commune_name, dc.village} | {i.name for i in spec.items}
+    skip = {dc.id, dc.weights, dc.strata, dc.psu, dc.fpc, dc.commune, dc.commune_name, dc.village} | {
+        i.name for i in spec.items
+    }
     out = []
     for c in data.columns:
         s = data[c]
@@ -219,8 +236,19 @@ def _fit_group(formula, design, frame, mask, spec, variables, level):
     rows = []
     for r in ame.itertuples():
         en, vi = _labels(spec, r.term, r.variable, r.contrast)
-        rows.append({"term": r.term, "label_en": en, "label_vi": vi, "ame_pp": 100 * r.estimate, "se_pp": 100 * r.se,
-                     "ci_low_pp": 100 * r.ci_low, "ci_high_pp": 100 * r.ci_high, "p": r.p, "n": fit.n})
+        rows.append(
+            {
+                "term": r.term,
+                "label_en": en,
+                "label_vi": vi,
+                "ame_pp": 100 * r.estimate,
+                "se_pp": 100 * r.se,
+                "ci_low_pp": 100 * r.ci_low,
+                "ci_high_pp": 100 * r.ci_high,
+                "p": r.p,
+                "n": fit.n,
+            }
+        )
     return fit, rows, len(caught)
 
 
@@ -242,8 +270,17 @@ def _groups(data: pd.DataFrame, spec: IndexSpec, by) -> list[tuple[str, np.ndarr
     return groups
 
 
-def drivers(data: pd.DataFrame, spec, design=None, by=None, level: float = 0.95, *, outcome: str | None = None,
-            characteristics=None, min_n: int = 100) -> DriversResult:
+def drivers(
+    data: pd.DataFrame,
+    spec,
+    design=None,
+    by=None,
+    level: float = 0.95,
+    *,
+    outcome: str | None = None,
+    characteristics=None,
+    min_n: int = 100,
+) -> DriversResult:
     """Association of the outcome with item answers and household characteristics (AMEs, points).
 
     Parameters
@@ -291,7 +328,9 @@ def drivers(data: pd.DataFrame, spec, design=None, by=None, level: float = 0.95,
     driver_items = [c for c in spec.satisfied_indicators(data.iloc[:0]).columns if c not in out_items]
     chars = _characteristics(data, spec, characteristics)
     if not driver_items and not chars:
-        raise ModelError("no condition to relate to the outcome: every item is part of it and no characteristic was found")
+        raise ModelError(
+            "no condition to relate to the outcome: every item is part of it and no characteristic was found"
+        )
     frame = _model_frame(data, spec, out_items, driver_items, chars)
     if design is None:
         dc = spec.design
@@ -317,12 +356,29 @@ def drivers(data: pd.DataFrame, spec, design=None, by=None, level: float = 0.95,
         warnings.warn(f"drivers: group {name!r} left out: {why}", DriversWarning, stacklevel=2)
     first = spec.item(out_items[0]).labels
     if len(out_items) == 1:
-        words = (f"satisfied ({first.en.lower()})", f"hài lòng ({first.vi.lower()})",
-                 f"answers “{first.en}” with a satisfied code", f"trả lời “{first.vi}” ở mức hài lòng")
+        words = (
+            f"satisfied ({first.en.lower()})",
+            f"hài lòng ({first.vi.lower()})",
+            f"answers “{first.en}” with a satisfied code",
+            f"trả lời “{first.vi}” ở mức hài lòng",
+        )
     else:
         k = len(out_items)
-        words = ("satisfied with life", "hài lòng với cuộc sống",
-                 f"satisfied on at least half of the {k} “{comp.labels.en}” questions",
-                 f"hài lòng ở ít nhất một nửa trong {k} câu hỏi “{comp.labels.vi}”")
-    return DriversResult(pd.DataFrame(rows, columns=COLUMNS), words[0], words[1], formula, level, fits, skipped,
-                         n_missing, words[2], words[3])
+        words = (
+            "satisfied with life",
+            "hài lòng với cuộc sống",
+            f"satisfied on at least half of the {k} “{comp.labels.en}” questions",
+            f"hài lòng ở ít nhất một nửa trong {k} câu hỏi “{comp.labels.vi}”",
+        )
+    return DriversResult(
+        pd.DataFrame(rows, columns=COLUMNS),
+        words[0],
+        words[1],
+        formula,
+        level,
+        fits,
+        skipped,
+        n_missing,
+        words[2],
+        words[3],
+    )

@@ -58,8 +58,9 @@ def adjust_pvalues(p, method: str = "holm") -> np.ndarray:
     ok = ~np.isnan(p)
     bad = ok & ((p < 0) | (p > 1))
     if bad.any():
-        raise EstimationError(f"p-values must lie in [0, 1]; positions {np.flatnonzero(bad).tolist()} hold "
-                              f"{p[bad].tolist()}")
+        raise EstimationError(
+            f"p-values must lie in [0, 1]; positions {np.flatnonzero(bad).tolist()} hold {p[bad].tolist()}"
+        )
     out = np.full(p.shape, np.nan)
     q = p[ok]
     m = q.size

@@ -35,11 +35,12 @@ from ..errors import EstimationError, describe_rows
 
 __all__ = ["rank_intervals"]
 
-_BUDGET = 5_000_000   # floats per chunk of draws x units x units (40 MB)
+_BUDGET = 5_000_000  # floats per chunk of draws x units x units (40 MB)
 
 
 #: upper bound on bootstrap draws (memory is draws × units floats)
 _MAX_DRAWS = 10_000_000
+
 
 def _as_inputs(estimates, vcov, units):
     if isinstance(estimates, pd.Series):
@@ -55,8 +56,9 @@ def _as_inputs(estimates, vcov, units):
         raise EstimationError(f"rank_intervals: {len(labels)} unit labels for {p} estimates")
     dup = pd.Index(labels)[pd.Index(labels).duplicated()].unique().tolist()
     if dup:
-        raise EstimationError(f"rank_intervals: unit labels must be unique; repeated: "
-                              f"{describe_rows(dup)}; give one estimate per unit")
+        raise EstimationError(
+            f"rank_intervals: unit labels must be unique; repeated: {describe_rows(dup)}; give one estimate per unit"
+        )
     V = vcov.to_numpy(dtype=float) if isinstance(vcov, pd.DataFrame) else np.asarray(vcov, dtype=float)
     if V.ndim == 1:
         V = np.diag(V)
@@ -64,8 +66,10 @@ def _as_inputs(estimates, vcov, units):
         raise EstimationError(f"rank_intervals: vcov has shape {V.shape}, expected ({p}, {p}) or ({p},) variances")
     bad = np.flatnonzero(~np.isfinite(est) | ~np.isfinite(np.diag(V)))
     if bad.size:
-        raise EstimationError(f"rank_intervals: missing estimate or variance for units "
-                              f"{describe_rows([labels[i] for i in bad])}; drop them before ranking")
+        raise EstimationError(
+            f"rank_intervals: missing estimate or variance for units "
+            f"{describe_rows([labels[i] for i in bad])}; drop them before ranking"
+        )
     if not np.allclose(V, V.T, rtol=1e-8, atol=1e-12 * max(1.0, np.abs(V).max())):
         raise EstimationError("rank_intervals: vcov is not symmetric")
     w, U = np.linalg.eigh(V)
@@ -91,17 +95,17 @@ def _max_stats(root: np.ndarray, S: np.ndarray, draws: int, rng) -> tuple[np.nda
     for start in range(0, draws, chunk):
         n = min(chunk, draws - start)
         Z = rng.standard_normal((n, p)) @ root.T
-        T = np.abs(Z[:, :, None] - Z[:, None, :]) * inv[None, :, :]      # (n, p, p): [j, k]
-        per_j[start:start + n] = T.max(axis=2)
+        T = np.abs(Z[:, :, None] - Z[:, None, :]) * inv[None, :, :]  # (n, p, p): [j, k]
+        per_j[start : start + n] = T.max(axis=2)
     return per_j, per_j.max(axis=1)
 
 
 def _bounds(est: np.ndarray, S: np.ndarray, crit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Rank bounds (1 = highest) from simultaneous intervals est_k - est_j ± crit_j s_jk."""
-    diff = est[None, :] - est[:, None]                                 # [j, k] = theta_k - theta_j
+    diff = est[None, :] - est[:, None]  # [j, k] = theta_k - theta_j
     half = crit[:, None] * S
-    ahead = (diff - half > 0)
-    behind = (diff + half < 0)
+    ahead = diff - half > 0
+    behind = diff + half < 0
     np.fill_diagonal(ahead, False)
     np.fill_diagonal(behind, False)
     p = len(est)
@@ -158,14 +162,12 @@ def rank_intervals(
     """
     if not 0 < level < 1:
         raise EstimationError(f"rank_intervals: level must be in (0, 1), got {level!r}")
-    if not (isinstance(draws, (int, np.integer)) and not isinstance(draws, bool)
-            and 100 <= draws <= _MAX_DRAWS):
-        raise EstimationError(f"rank_intervals: draws must be an integer in [100, {_MAX_DRAWS:_}], "
-                              f"got {draws!r}")
-    if seed is not None and not (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool)
-                                 and seed >= 0):
-        raise EstimationError(f"rank_intervals: seed must be a non-negative whole number or None, "
-                              f"got {seed!r} ({type(seed).__name__})")
+    if not (isinstance(draws, (int, np.integer)) and not isinstance(draws, bool) and 100 <= draws <= _MAX_DRAWS):
+        raise EstimationError(f"rank_intervals: draws must be an integer in [100, {_MAX_DRAWS:_}], got {draws!r}")
+    if seed is not None and not (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
+        raise EstimationError(
+            f"rank_intervals: seed must be a non-negative whole number or None, got {seed!r} ({type(seed).__name__})"
+        )
     est, labels, V, root = _as_inputs(estimates, vcov, units)
     sgn = 1.0 if higher_is_better else -1.0
     e = sgn * est
@@ -176,12 +178,26 @@ def rank_intervals(
     lo, hi = _bounds(e, S, crit_marg)
     lo_s, hi_s = _bounds(e, S, np.full(len(e), crit_sim))
     rank = 1 + (e[None, :] > e[:, None]).sum(axis=1)
-    out = pd.DataFrame({
-        "unit": labels, "estimate": est, "rank": rank, "rank_low": lo, "rank_high": hi,
-        "rank_low_sim": lo_s, "rank_high_sim": hi_s,
-    })
-    out.attrs.update({"level": level, "draws": int(draws), "seed": seed, "critical_simultaneous": crit_sim,
-                      "critical_marginal": dict(zip(labels, crit_marg.tolist()))})
+    out = pd.DataFrame(
+        {
+            "unit": labels,
+            "estimate": est,
+            "rank": rank,
+            "rank_low": lo,
+            "rank_high": hi,
+            "rank_low_sim": lo_s,
+            "rank_high_sim": hi_s,
+        }
+    )
+    out.attrs.update(
+        {
+            "level": level,
+            "draws": int(draws),
+            "seed": seed,
+            "critical_simultaneous": crit_sim,
+            "critical_marginal": dict(zip(labels, crit_marg.tolist())),
+        }
+    )
     return out
 
 

@@ -50,7 +50,8 @@ def _prepare(items, weights):
             raise EstimationError(
                 f"item column {names[j]!r} holds values that are not numbers ({', '.join(map(repr, vals))}) "
                 f"in {len(rows)} row(s), first at row label {items.index[rows[0]]}; recode the answers "
-                "to their numeric codes (e.g. 1-5) or mark them missing")
+                "to their numeric codes (e.g. 1-5) or mark them missing"
+            )
     else:
         X = np.asarray(items, dtype="float64")
         if X.ndim != 2:
@@ -232,12 +233,14 @@ def _item_table(X: np.ndarray, w: np.ndarray, names: list, C: np.ndarray) -> pd.
             a = len(others) / (len(others) - 1) * (1 - np.trace(Cs) / tot) if tot > 0 else float("nan")
         else:
             a = float("nan")
-        rows.append({
-            "item": names[j],
-            "n": int(X.shape[0]),
-            "mean": float(means[j]),
-            "sd": float(math.sqrt(C[j, j])) if C[j, j] >= 0 else float("nan"),
-            "item_rest_corr": float(r),
-            "alpha_if_deleted": float(a),
-        })
+        rows.append(
+            {
+                "item": names[j],
+                "n": int(X.shape[0]),
+                "mean": float(means[j]),
+                "sd": float(math.sqrt(C[j, j])) if C[j, j] >= 0 else float("nan"),
+                "item_rest_corr": float(r),
+                "alpha_if_deleted": float(a),
+            }
+        )
     return pd.DataFrame(rows, columns=["item", "n", "mean", "sd", "item_rest_corr", "alpha_if_deleted"])

@@ -125,23 +125,61 @@ def _factors(rspec: RobustnessSpec | None, n_rep: int) -> list[Factor]:
     out = []
     if rspec is not None:
         for c in rspec.cutoffs:
-            out.append(Factor(c.name, c.labels.en, c.labels.vi, "discrete", len(c.values), (0.0, 1.0),
-                              tuple(o.en for o in c.option_labels), tuple(o.vi for o in c.option_labels)))
+            out.append(
+                Factor(
+                    c.name,
+                    c.labels.en,
+                    c.labels.vi,
+                    "discrete",
+                    len(c.values),
+                    (0.0, 1.0),
+                    tuple(o.en for o in c.option_labels),
+                    tuple(o.vi for o in c.option_labels),
+                )
+            )
         if rspec.formula is not None:
             f = rspec.formula
-            out.append(Factor("formula", f.labels.en, f.labels.vi, "discrete", len(f.options), (0.0, 1.0),
-                              tuple(o.en for o in f.option_labels), tuple(o.vi for o in f.option_labels)))
+            out.append(
+                Factor(
+                    "formula",
+                    f.labels.en,
+                    f.labels.vi,
+                    "discrete",
+                    len(f.options),
+                    (0.0, 1.0),
+                    tuple(o.en for o in f.option_labels),
+                    tuple(o.vi for o in f.option_labels),
+                )
+            )
         if rspec.weights is not None:
             wl = rspec.weights.labels
             for comp, lo, hi in rspec.weights.ranges:
-                out.append(Factor(f"weight_{comp}", f"{wl.en} [{comp}]", f"{wl.vi} [{comp}]", "continuous",
-                                  0, (lo, hi)))
+                out.append(
+                    Factor(f"weight_{comp}", f"{wl.en} [{comp}]", f"{wl.vi} [{comp}]", "continuous", 0, (lo, hi))
+                )
         if rspec.drop_items is not None:
             d = rspec.drop_items
-            out.append(Factor("drop_item", d.labels.en, d.labels.vi, "discrete", len(d.items) + 1, (0.0, 1.0),
-                              tuple(o.en for o in d.option_labels), tuple(o.vi for o in d.option_labels)))
-    out.append(Factor("sampling", "Sampling error (which survey replicate)",
-                      "Sai số chọn mẫu (mẫu lặp nào của cuộc điều tra)", "discrete", n_rep))
+            out.append(
+                Factor(
+                    "drop_item",
+                    d.labels.en,
+                    d.labels.vi,
+                    "discrete",
+                    len(d.items) + 1,
+                    (0.0, 1.0),
+                    tuple(o.en for o in d.option_labels),
+                    tuple(o.vi for o in d.option_labels),
+                )
+            )
+    out.append(
+        Factor(
+            "sampling",
+            "Sampling error (which survey replicate)",
+            "Sai số chọn mẫu (mẫu lặp nào của cuộc điều tra)",
+            "discrete",
+            n_rep,
+        )
+    )
     return out
 
 
@@ -267,12 +305,16 @@ def _component_maps(spec: IndexSpec, used: list, rspec: RobustnessSpec | None) -
 
 def _check_supported(spec: IndexSpec) -> None:
     if spec.preset not in FORMULA_PRESETS and spec.preset != "custom":
-        raise SpecError(f"robustness() needs an index that combines components by a formula (presets "
-                        f"{', '.join(FORMULA_PRESETS)} or custom); spec {spec.name!r} uses preset {spec.preset!r}")
+        raise SpecError(
+            f"robustness() needs an index that combines components by a formula (presets "
+            f"{', '.join(FORMULA_PRESETS)} or custom); spec {spec.name!r} uses preset {spec.preset!r}"
+        )
     bad = [c.name for c in spec.components if c.rule != "mean_of_item_shares"]
     if bad:
-        raise SpecError(f"robustness() needs components built as means of item shares; component(s) {bad} of "
-                        f"spec {spec.name!r} use a respondent-level rule (all_satisfied / at_least_k)")
+        raise SpecError(
+            f"robustness() needs components built as means of item shares; component(s) {bad} of "
+            f"spec {spec.name!r} use a respondent-level rule (all_satisfied / at_least_k)"
+        )
 
 
 def _domain_codes(data: pd.DataFrame, by: str | None):
@@ -313,21 +355,26 @@ def _build_model(data, spec, rdesign, codes, D, factors) -> _Model:
     full, reps = _totals(Y, codes, D, w, rdesign.replicate_weights())
     T = np.concatenate([full[None], _rescaled(full, reps, rdesign)], axis=0)
     names = [c.name for c in spec.components]
-    opts = list(rspec.formula.options) if rspec is not None and rspec.formula is not None else [
-        spec.preset if spec.preset in FORMULA_PRESETS else spec.formula]
+    opts = (
+        list(rspec.formula.options)
+        if rspec is not None and rspec.formula is not None
+        else [spec.preset if spec.preset in FORMULA_PRESETS else spec.formula]
+    )
     formulas = [o if o in FORMULA_PRESETS else Formula.parse(o, allowed_names=names) for o in opts]
     cw = [c.weight for c in spec.components]
     base_w = np.ones(len(names)) if any(x is None for x in cw) else np.array(cw, dtype=float)
     floor = spec.zero_rule if spec.zero_rule != "error" else None
-    return _Model(T, num, den, gof, _component_maps(spec, used, rspec), names, formulas,
-                  base_w / base_w.sum(), floor, factors)
+    return _Model(
+        T, num, den, gof, _component_maps(spec, used, rspec), names, formulas, base_w / base_w.sum(), floor, factors
+    )
 
 
 # --------------------------------------------------------------------------------------
 # draws, summaries, Sobol
 # --------------------------------------------------------------------------------------
-def _draw_choices(factors: list, n: int, rng: np.random.Generator, *, methods: bool, sampling: bool,
-                  n_rep: int) -> dict:
+def _draw_choices(
+    factors: list, n: int, rng: np.random.Generator, *, methods: bool, sampling: bool, n_rep: int
+) -> dict:
     X = {}
     for f in factors:
         if f.name == "sampling":
@@ -349,7 +396,7 @@ def _draw_choices(factors: list, n: int, rng: np.random.Generator, *, methods: b
 def _evaluate(model: _Model, X: dict, n: int, tick: Callable[[], None]) -> np.ndarray:
     out = []
     for start in range(0, n, _CHUNK):
-        out.append(model.index({k: v[start:start + _CHUNK] for k, v in X.items()}))
+        out.append(model.index({k: v[start : start + _CHUNK] for k, v in X.items()}))
         tick()
     return np.concatenate(out, axis=0)
 
@@ -367,10 +414,17 @@ def _q(x: np.ndarray, p: float, axis=0):
         return np.nanquantile(x, p, axis=axis)
 
 
-def sobol_indices(func: Callable[[np.ndarray], np.ndarray], factors: Sequence[Factor], n: int = 1024, *,
-                  seed: int | None = None, num_resamples: int = 100, conf_level: float = 0.95,
-                  names: Sequence[str] | None = None,
-                  on_output: Callable[[], None] | None = None) -> pd.DataFrame:
+def sobol_indices(
+    func: Callable[[np.ndarray], np.ndarray],
+    factors: Sequence[Factor],
+    n: int = 1024,
+    *,
+    seed: int | None = None,
+    num_resamples: int = 100,
+    conf_level: float = 0.95,
+    names: Sequence[str] | None = None,
+    on_output: Callable[[], None] | None = None,
+) -> pd.DataFrame:
     """First-order and total Sobol indices of one or more outputs, with bootstrap intervals (SALib).
 
     Parameters
@@ -428,19 +482,33 @@ def sobol_indices(func: Callable[[np.ndarray], np.ndarray], factors: Sequence[Fa
     for o in range(Y.shape[1]):
         y = Y[:, o]
         if not np.isfinite(y).all() or not np.nanvar(y) > 0:
-            res = {"S1": np.full(F, np.nan), "S1_conf": np.full(F, np.nan),
-                   "ST": np.full(F, np.nan), "ST_conf": np.full(F, np.nan)}
+            res = {
+                "S1": np.full(F, np.nan),
+                "S1_conf": np.full(F, np.nan),
+                "ST": np.full(F, np.nan),
+                "ST_conf": np.full(F, np.nan),
+            }
         else:
             with warnings.catch_warnings(), np.errstate(all="ignore"):
                 warnings.simplefilter("ignore")
-                res = sobol_analyze.analyze(problem, y, calc_second_order=False, num_resamples=num_resamples,
-                                            conf_level=conf_level, seed=seed)
+                res = sobol_analyze.analyze(
+                    problem, y, calc_second_order=False, num_resamples=num_resamples, conf_level=conf_level, seed=seed
+                )
         if on_output is not None:
             on_output()
         for i, f in enumerate(factors):
-            rows.append({"output": names[o], "factor": f.name, "label_en": f.label_en, "label_vi": f.label_vi,
-                         "S1": float(res["S1"][i]), "S1_conf": float(res["S1_conf"][i]),
-                         "ST": float(res["ST"][i]), "ST_conf": float(res["ST_conf"][i])})
+            rows.append(
+                {
+                    "output": names[o],
+                    "factor": f.name,
+                    "label_en": f.label_en,
+                    "label_vi": f.label_vi,
+                    "S1": float(res["S1"][i]),
+                    "S1_conf": float(res["S1_conf"][i]),
+                    "ST": float(res["ST"][i]),
+                    "ST_conf": float(res["ST_conf"][i]),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -516,13 +584,25 @@ class RobustnessResult:
 
     def to_dict(self) -> dict:
         """JSON-serialisable frames (NaN -> None)."""
+
         def rec(f):
-            return [{k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
-                    for r in f.to_dict(orient="records")]
-        return {"baseline": self.baseline, "draws": self.draws, "replicates": self.replicates, "seed": self.seed,
-                "city": rec(self.city), "communes": rec(self.communes), "targets": rec(self.targets),
-                "sobol": rec(self.sobol), "factors": rec(self.factors),
-                "one_at_a_time": rec(self.one_at_a_time)}
+            return [
+                {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in r.items()}
+                for r in f.to_dict(orient="records")
+            ]
+
+        return {
+            "baseline": self.baseline,
+            "draws": self.draws,
+            "replicates": self.replicates,
+            "seed": self.seed,
+            "city": rec(self.city),
+            "communes": rec(self.communes),
+            "targets": rec(self.targets),
+            "sobol": rec(self.sobol),
+            "factors": rec(self.factors),
+            "one_at_a_time": rec(self.one_at_a_time),
+        }
 
     def __str__(self) -> str:
         lines = [f"Robustness of the index ({self.draws} draws per scenario; baseline {self.baseline:.2f})"]
@@ -530,8 +610,10 @@ class RobustnessResult:
             lines.append(f"  {r.scenario:<9} median {r.median:.2f}, 90% of draws in [{r.p05:.2f}, {r.p95:.2f}]")
         imp = self.important_factors()
         if not imp.empty:
-            lines.append("  choices that matter for the city index (total Sobol index >= 0.1): "
-                         + ", ".join(f"{r.factor} ({r.ST:.2f})" for r in imp.itertuples()))
+            lines.append(
+                "  choices that matter for the city index (total Sobol index >= 0.1): "
+                + ", ".join(f"{r.factor} ({r.ST:.2f})" for r in imp.itertuples())
+            )
         return "\n".join(lines)
 
 
@@ -541,26 +623,30 @@ def _fmt(x: float, lang: str, digits: int = 1) -> str:
 
 
 _WORDS = {
-    "en": {"sampling": "Sampling error alone", "methods": "Method choices alone",
-           "both": "Sampling error and method choices together",
-           "range": "{what}: the city index lies between {lo} and {hi} in 90% of draws (published value {b}).",
-           "matter": "Choices that matter most for the city index: {list}.",
-           "none": "No single choice explains 10% or more of the variation of the city index.",
-           "item": "{label} (total Sobol index {st})",
-           "ranks": "For the commune ranks the largest factor is: {label} (median total Sobol index {st}).",
-           "target": "Target {year} ({t}): reached in {a}% of draws with sampling error alone and in {b}% "
-                     "with method choices as well."},
-    "vi": {"sampling": "Riêng sai số chọn mẫu", "methods": "Riêng các lựa chọn phương pháp",
-           "both": "Sai số chọn mẫu cùng các lựa chọn phương pháp",
-           "range": "{what}: chỉ số thành phố nằm trong khoảng {lo} đến {hi} ở 90% số lần rút "
-                    "(giá trị công bố {b}).",
-           "matter": "Các lựa chọn ảnh hưởng nhiều nhất đến chỉ số thành phố: {list}.",
-           "none": "Không lựa chọn nào giải thích từ 10% biến động của chỉ số thành phố trở lên.",
-           "item": "{label} (chỉ số Sobol toàn phần {st})",
-           "ranks": "Với thứ hạng các xã/phường, yếu tố lớn nhất là: {label} (trung vị chỉ số Sobol toàn "
-                    "phần {st}).",
-           "target": "Mục tiêu năm {year} ({t}): đạt ở {a}% số lần rút khi chỉ tính sai số chọn mẫu và "
-                     "{b}% khi tính cả các lựa chọn phương pháp."},
+    "en": {
+        "sampling": "Sampling error alone",
+        "methods": "Method choices alone",
+        "both": "Sampling error and method choices together",
+        "range": "{what}: the city index lies between {lo} and {hi} in 90% of draws (published value {b}).",
+        "matter": "Choices that matter most for the city index: {list}.",
+        "none": "No single choice explains 10% or more of the variation of the city index.",
+        "item": "{label} (total Sobol index {st})",
+        "ranks": "For the commune ranks the largest factor is: {label} (median total Sobol index {st}).",
+        "target": "Target {year} ({t}): reached in {a}% of draws with sampling error alone and in {b}% "
+        "with method choices as well.",
+    },
+    "vi": {
+        "sampling": "Riêng sai số chọn mẫu",
+        "methods": "Riêng các lựa chọn phương pháp",
+        "both": "Sai số chọn mẫu cùng các lựa chọn phương pháp",
+        "range": "{what}: chỉ số thành phố nằm trong khoảng {lo} đến {hi} ở 90% số lần rút (giá trị công bố {b}).",
+        "matter": "Các lựa chọn ảnh hưởng nhiều nhất đến chỉ số thành phố: {list}.",
+        "none": "Không lựa chọn nào giải thích từ 10% biến động của chỉ số thành phố trở lên.",
+        "item": "{label} (chỉ số Sobol toàn phần {st})",
+        "ranks": "Với thứ hạng các xã/phường, yếu tố lớn nhất là: {label} (trung vị chỉ số Sobol toàn phần {st}).",
+        "target": "Mục tiêu năm {year} ({t}): đạt ở {a}% số lần rút khi chỉ tính sai số chọn mẫu và "
+        "{b}% khi tính cả các lựa chọn phương pháp.",
+    },
 }
 
 
@@ -568,13 +654,22 @@ def _findings(res: RobustnessResult, lang: str) -> list[str]:
     W, out = _WORDS[lang], []
     lab = "label_vi" if lang == "vi" else "label_en"
     for r in res.city.itertuples():
-        out.append(W["range"].format(what=W[r.scenario], lo=_fmt(r.p05, lang), hi=_fmt(r.p95, lang),
-                                     b=_fmt(res.baseline, lang, 2)))
+        out.append(
+            W["range"].format(
+                what=W[r.scenario], lo=_fmt(r.p05, lang), hi=_fmt(r.p95, lang), b=_fmt(res.baseline, lang, 2)
+            )
+        )
     if not res.sobol.empty:
         imp = res.important_factors()
-        out.append(W["matter"].format(list="; ".join(
-            W["item"].format(label=getattr(r, lab), st=_fmt(r.ST, lang, 2)) for r in imp.head(3).itertuples()))
-            if not imp.empty else W["none"])
+        out.append(
+            W["matter"].format(
+                list="; ".join(
+                    W["item"].format(label=getattr(r, lab), st=_fmt(r.ST, lang, 2)) for r in imp.head(3).itertuples()
+                )
+            )
+            if not imp.empty
+            else W["none"]
+        )
         rk = res.sobol[res.sobol["statistic"] == "rank"]
         if not rk.empty:
             med = rk.groupby("factor", sort=False).agg(st=("ST", "median"), label=(lab, "first"))
@@ -583,8 +678,14 @@ def _findings(res: RobustnessResult, lang: str) -> list[str]:
     t = res.targets.set_index(["year", "scenario"])
     for year in dict.fromkeys(res.targets["year"]):
         a, b = t.loc[(year, "sampling"), "share_reached"], t.loc[(year, "both"), "share_reached"]
-        out.append(W["target"].format(year=year, t=_fmt(t.loc[(year, "both"), "target"], lang),
-                                      a=_fmt(100 * a, lang, 0), b=_fmt(100 * b, lang, 0)))
+        out.append(
+            W["target"].format(
+                year=year,
+                t=_fmt(t.loc[(year, "both"), "target"], lang),
+                a=_fmt(100 * a, lang, 0),
+                b=_fmt(100 * b, lang, 0),
+            )
+        )
     return out
 
 
@@ -592,23 +693,49 @@ def _summaries(samples: dict, units: list, targets: list) -> tuple:
     city, comm, targ = [], [], []
     for sc, V in samples.items():
         c = V[:, -1]
-        city.append({"scenario": sc, "median": float(_q(c, 0.5)), "p05": float(_q(c, 0.05)),
-                     "p95": float(_q(c, 0.95)), "sd": float(np.nanstd(c, ddof=1)),
-                     "n_undefined": int((~np.isfinite(c)).sum())})
+        city.append(
+            {
+                "scenario": sc,
+                "median": float(_q(c, 0.5)),
+                "p05": float(_q(c, 0.05)),
+                "p95": float(_q(c, 0.95)),
+                "sd": float(np.nanstd(c, ddof=1)),
+                "n_undefined": int((~np.isfinite(c)).sum()),
+            }
+        )
         if units:
             R = _ranks(V[:, :-1])
             med, lo, hi = _q(V[:, :-1], 0.5), _q(V[:, :-1], 0.05), _q(V[:, :-1], 0.95)
             rmed, rlo, rhi = _q(R, 0.5), _q(R, 0.05), _q(R, 0.95)
             for u, nm in enumerate(units):
-                comm.append({"unit": nm, "scenario": sc, "median": med[u], "p05": lo[u], "p95": hi[u],
-                             "median_rank": rmed[u], "rank_p05": rlo[u], "rank_p95": rhi[u]})
+                comm.append(
+                    {
+                        "unit": nm,
+                        "scenario": sc,
+                        "median": med[u],
+                        "p05": lo[u],
+                        "p95": hi[u],
+                        "median_rank": rmed[u],
+                        "rank_p05": rlo[u],
+                        "rank_p95": rhi[u],
+                    }
+                )
         ok = np.isfinite(c)
         for y, t in targets:
-            targ.append({"year": y, "target": t, "scenario": sc,
-                         "share_reached": float((c[ok] >= t).mean()) if ok.any() else float("nan")})
+            targ.append(
+                {
+                    "year": y,
+                    "target": t,
+                    "scenario": sc,
+                    "share_reached": float((c[ok] >= t).mean()) if ok.any() else float("nan"),
+                }
+            )
     cols = ["unit", "scenario", "median", "p05", "p95", "median_rank", "rank_p05", "rank_p95"]
-    return (pd.DataFrame(city), pd.DataFrame(comm, columns=cols),
-            pd.DataFrame(targ, columns=["year", "target", "scenario", "share_reached"]))
+    return (
+        pd.DataFrame(city),
+        pd.DataFrame(comm, columns=cols),
+        pd.DataFrame(targ, columns=["year", "target", "scenario", "share_reached"]),
+    )
 
 
 def _target_list(targets, spec: IndexSpec) -> list:
@@ -644,18 +771,41 @@ def _one_at_a_time(model: _Model, factors: list, baseline: float) -> pd.DataFram
             continue
         for o in range(f.n_options):
             v = float(model.index({**base, f.name: np.array([o])})[0, -1])
-            rows.append({"factor": f.name, "option": o, "label_en": f.option_labels_en[o],
-                         "label_vi": f.option_labels_vi[o], "city": v, "change_pp": v - baseline})
+            rows.append(
+                {
+                    "factor": f.name,
+                    "option": o,
+                    "label_en": f.option_labels_en[o],
+                    "label_vi": f.option_labels_vi[o],
+                    "city": v,
+                    "change_pp": v - baseline,
+                }
+            )
     return pd.DataFrame(rows, columns=["factor", "option", "label_en", "label_vi", "city", "change_pp"])
 
 
 def _factor_frame(factors: list) -> pd.DataFrame:
-    return pd.DataFrame([{"factor": f.name, "label_en": f.label_en, "label_vi": f.label_vi, "kind": f.kind,
-                          "options_en": " | ".join(f.option_labels_en) if f.option_labels_en else
-                          (f"{f.bounds[0]:g} to {f.bounds[1]:g}" if f.kind == "continuous" else f"{f.n_options}"),
-                          "options_vi": " | ".join(f.option_labels_vi) if f.option_labels_vi else
-                          (f"{f.bounds[0]:g} đến {f.bounds[1]:g}".replace(".", ",") if f.kind == "continuous" else f"{f.n_options}")}
-                         for f in factors])
+    return pd.DataFrame(
+        [
+            {
+                "factor": f.name,
+                "label_en": f.label_en,
+                "label_vi": f.label_vi,
+                "kind": f.kind,
+                "options_en": " | ".join(f.option_labels_en)
+                if f.option_labels_en
+                else (f"{f.bounds[0]:g} to {f.bounds[1]:g}" if f.kind == "continuous" else f"{f.n_options}"),
+                "options_vi": " | ".join(f.option_labels_vi)
+                if f.option_labels_vi
+                else (
+                    f"{f.bounds[0]:g} đến {f.bounds[1]:g}".replace(".", ",")
+                    if f.kind == "continuous"
+                    else f"{f.n_options}"
+                ),
+            }
+            for f in factors
+        ]
+    )
 
 
 def _replicate_design(data, spec, design, replicates, draws, seed_seq):
@@ -684,8 +834,12 @@ def _progress(progress, total: int):
 def _check_args(draws, sobol_samples, seed) -> None:
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 20:
         raise EstimationError(f"draws must be a whole number of at least 20 (1000 is a good default), got {draws!r}")
-    if sobol_samples is not None and (isinstance(sobol_samples, bool) or not isinstance(sobol_samples, (int, np.integer))
-                                      or sobol_samples < 2 or sobol_samples & (sobol_samples - 1)):
+    if sobol_samples is not None and (
+        isinstance(sobol_samples, bool)
+        or not isinstance(sobol_samples, (int, np.integer))
+        or sobol_samples < 2
+        or sobol_samples & (sobol_samples - 1)
+    ):
         raise EstimationError(f"sobol_samples must be a power of two (e.g. 512, 1024), got {sobol_samples!r}")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise EstimationError(f"seed must be a non-negative whole number, got {seed!r}")
@@ -696,8 +850,10 @@ def _resolve_by(data: pd.DataFrame, spec: IndexSpec, by) -> str | None:
         return None
     col = spec.design.commune if by == "commune" and "commune" not in data.columns else by
     if not isinstance(col, str) or col not in data.columns:
-        raise EstimationError(f"by={by!r} is not a column of the data (the spec's commune column is "
-                              f"{spec.design.commune!r}); pass by=None for the city alone")
+        raise EstimationError(
+            f"by={by!r} is not a column of the data (the spec's commune column is "
+            f"{spec.design.commune!r}); pass by=None for the city alone"
+        )
     if data[col].isna().any():
         rows = data.index[data[col].isna()][:5].tolist()
         raise EstimationError(f"the domain column {col!r} is missing at rows {rows}; fill it or pass by=None")
@@ -801,22 +957,35 @@ def robustness(
     with _progress(progress, 1 + n_chunks + n_sobol) as bar:
         model = _build_model(data, spec, rdesign, codes, len(units), factors)
         bar.update(1)
-        check = model.index({f.name: np.zeros(1, dtype=np.int64) for f in factors
-                             if f.kind == "discrete"})[0, -1]
+        check = model.index({f.name: np.zeros(1, dtype=np.int64) for f in factors if f.kind == "discrete"})[0, -1]
         if not np.isclose(check, base.overall.estimate, rtol=1e-9, atol=1e-9):  # pragma: no cover - a bug guard
-            raise EstimationError(f"internal check failed: baseline {check} differs from compute_index "
-                                  f"{base.overall.estimate}")
+            raise EstimationError(
+                f"internal check failed: baseline {check} differs from compute_index {base.overall.estimate}"
+            )
         rng = np.random.default_rng(s_draw)
         samples = {}
         for sc in SCENARIOS:
             X = _draw_choices(factors, draws, rng, methods=sc != "sampling", sampling=sc != "methods", n_rep=R)
             samples[sc] = _evaluate(model, X, draws, lambda: bar.update(1))
         city, communes, targ = _summaries(samples, units, _target_list(targets, spec))
-        sob = (_sobol_frame(model, factors, sobol_samples, int(s_sobol.generate_state(1)[0]), units,
-                            lambda: bar.update(1)) if sobol else
-               pd.DataFrame(columns=["output", "statistic", "factor", "label_en", "label_vi", "S1", "S1_conf",
-                                     "ST", "ST_conf"]))
-    return RobustnessResult(city=city, communes=communes, targets=targ, sobol=sob, factors=_factor_frame(factors),
-                            baseline=float(base.overall.estimate),
-                            one_at_a_time=_one_at_a_time(model, factors, float(base.overall.estimate)),
-                            samples=samples, draws=draws, replicates=R, seed=seed, units=units)
+        sob = (
+            _sobol_frame(model, factors, sobol_samples, int(s_sobol.generate_state(1)[0]), units, lambda: bar.update(1))
+            if sobol
+            else pd.DataFrame(
+                columns=["output", "statistic", "factor", "label_en", "label_vi", "S1", "S1_conf", "ST", "ST_conf"]
+            )
+        )
+    return RobustnessResult(
+        city=city,
+        communes=communes,
+        targets=targ,
+        sobol=sob,
+        factors=_factor_frame(factors),
+        baseline=float(base.overall.estimate),
+        one_at_a_time=_one_at_a_time(model, factors, float(base.overall.estimate)),
+        samples=samples,
+        draws=draws,
+        replicates=R,
+        seed=seed,
+        units=units,
+    )

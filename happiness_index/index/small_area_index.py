@@ -39,9 +39,24 @@ from .ranks import rank_intervals
 
 __all__ = ["SmallAreaIndexTable", "small_area_index", "load_city_commune_covariates"]
 
-COLUMNS = ["unit", "name", "direct", "direct_ci_low", "direct_ci_high", "model", "model_ci_low",
-           "model_ci_high", "mse", "gamma", "published", "reason_en", "reason_vi", "rank", "rank_low",
-           "rank_high"]
+COLUMNS = [
+    "unit",
+    "name",
+    "direct",
+    "direct_ci_low",
+    "direct_ci_high",
+    "model",
+    "model_ci_low",
+    "model_ci_high",
+    "mse",
+    "gamma",
+    "published",
+    "reason_en",
+    "reason_vi",
+    "rank",
+    "rank_low",
+    "rank_high",
+]
 
 
 def load_city_commune_covariates() -> pd.DataFrame:
@@ -111,6 +126,7 @@ class SmallAreaIndexTable:
         """A JSON-serialisable dict (NaN -> None): ``table`` (records of :meth:`to_frame`),
         ``summary``, ``benchmark``, ``rule`` and ``model`` (method, beta, sigma2_u, boundary,
         loglik, aic, bic)."""
+
         def clean(v):
             if isinstance(v, dict):
                 return {str(k): clean(x) for k, x in v.items()}
@@ -125,38 +141,59 @@ class SmallAreaIndexTable:
             return v
 
         fit = self.fit
-        return clean({
-            "table": self.to_frame().to_dict(orient="records"), "summary": self.summary,
-            "benchmark": self.benchmark, "rule": self.rule,
-            "model": {"method": fit.method, "beta": fit.beta.to_dict(), "beta_se": fit.beta_se.to_dict(),
-                      "sigma2_u": fit.sigma2_u, "boundary": fit.boundary, "loglik": fit.loglik, "aic": fit.aic,
-                      "bic": fit.bic},
-        })
+        return clean(
+            {
+                "table": self.to_frame().to_dict(orient="records"),
+                "summary": self.summary,
+                "benchmark": self.benchmark,
+                "rule": self.rule,
+                "model": {
+                    "method": fit.method,
+                    "beta": fit.beta.to_dict(),
+                    "beta_se": fit.beta_se.to_dict(),
+                    "sigma2_u": fit.sigma2_u,
+                    "boundary": fit.boundary,
+                    "loglik": fit.loglik,
+                    "aic": fit.aic,
+                    "bic": fit.bic,
+                },
+            }
+        )
 
     def __str__(self) -> str:
         s = self.summary
-        return (f"Small-area commune index ({self.fit.method}, sigma2_u = {self.fit.sigma2_u:.3g}): "
-                f"{s['published_direct']} direct, {s['published_model']} model, {s['published_none']} not "
-                f"published of {s['units']} (direct rule alone: {s['direct_rule_publishable']})")
+        return (
+            f"Small-area commune index ({self.fit.method}, sigma2_u = {self.fit.sigma2_u:.3g}): "
+            f"{s['published_direct']} direct, {s['published_model']} model, {s['published_none']} not "
+            f"published of {s['units']} (direct rule alone: {s['direct_rule_publishable']})"
+        )
 
 
 def _direct_inputs(result, area_name: str):
     bg = getattr(result, "by_group", None)
     if bg is None:
-        raise EstimationError("small_area_index: the result has no commune table; run compute_index(..., "
-                              "by='commune') first")
+        raise EstimationError(
+            "small_area_index: the result has no commune table; run compute_index(..., by='commune') first"
+        )
     keys = bg.keys
     if keys.shape[1] != 1:
-        raise EstimationError(f"small_area_index: the result is by {list(keys.columns)}; one domain column "
-                              f"(the commune) is needed")
+        raise EstimationError(
+            f"small_area_index: the result is by {list(keys.columns)}; one domain column (the commune) is needed"
+        )
     est = bg.estimates
-    d = pd.DataFrame({
-        area_name: keys.iloc[:, 0].to_numpy(),
-        "direct": [e.estimate for e in est], "direct_se": [e.se for e in est],
-        "direct_ci_low": [e.ci_low for e in est], "direct_ci_high": [e.ci_high for e in est],
-        "n": [e.n for e in est], "direct_publishable": bg.publishable,
-        "direct_reason_en": bg.reasons_en, "direct_reason_vi": bg.reasons_vi,
-    })
+    d = pd.DataFrame(
+        {
+            area_name: keys.iloc[:, 0].to_numpy(),
+            "direct": [e.estimate for e in est],
+            "direct_se": [e.se for e in est],
+            "direct_ci_low": [e.ci_low for e in est],
+            "direct_ci_high": [e.ci_high for e in est],
+            "n": [e.n for e in est],
+            "direct_publishable": bg.publishable,
+            "direct_reason_en": bg.reasons_en,
+            "direct_reason_vi": bg.reasons_vi,
+        }
+    )
     return d, dict(bg.publication_rule)
 
 
@@ -165,22 +202,30 @@ def _merge(direct: pd.DataFrame, cov: pd.DataFrame, area: str, predictors, popul
         raise EstimationError(f"small_area_index: covariates must be a DataFrame, got {type(cov).__name__}")
     for c in [area, population, *predictors]:
         if c not in cov.columns:
-            raise EstimationError(f"small_area_index: column {c!r} is not in the covariates table "
-                                  f"(columns: {', '.join(map(str, cov.columns))})")
+            raise EstimationError(
+                f"small_area_index: column {c!r} is not in the covariates table "
+                f"(columns: {', '.join(map(str, cov.columns))})"
+            )
     if cov[area].dtype == object or pd.api.types.is_string_dtype(cov[area]):
-        cov = cov.assign(**{area: cov[area].map(lambda v: unicodedata.normalize("NFC", v) if isinstance(v, str) else v)})
+        cov = cov.assign(
+            **{area: cov[area].map(lambda v: unicodedata.normalize("NFC", v) if isinstance(v, str) else v)}
+        )
     if cov[area].duplicated().any():
-        raise EstimationError(f"small_area_index: communes listed twice in the covariates table: "
-                              f"{describe_rows(cov.loc[cov[area].duplicated(), area].tolist())}")
+        raise EstimationError(
+            f"small_area_index: communes listed twice in the covariates table: "
+            f"{describe_rows(cov.loc[cov[area].duplicated(), area].tolist())}"
+        )
     missing = sorted(set(direct[area]) - set(cov[area]))
     if missing:
-        raise EstimationError(f"small_area_index: no covariates for communes {describe_rows(missing)}; add "
-                              f"them to the covariates table (names must match the survey's {area!r} exactly)")
+        raise EstimationError(
+            f"small_area_index: no covariates for communes {describe_rows(missing)}; add "
+            f"them to the covariates table (names must match the survey's {area!r} exactly)"
+        )
     merged = cov.merge(direct, on=area, how="left")
     merged["_var"] = merged["direct_se"] ** 2
     bad = ~(merged["_var"] > 0) | ~np.isfinite(merged["direct"])
     merged.loc[bad, "_var"] = np.nan
-    merged["_est"] = merged["direct"].where(~bad)   # no usable variance: out of the model's sample
+    merged["_est"] = merged["direct"].where(~bad)  # no usable variance: out of the model's sample
     return merged
 
 
@@ -276,8 +321,11 @@ def small_area_index(
     direct, rule = _direct_inputs(result, area)
     if predictors is None:
         skip = {area, population, "pop_share"}
-        predictors = [c for c in covariates.columns if c not in skip and pd.api.types.is_numeric_dtype(covariates[c])
-                      and covariates[c].dtype != bool]
+        predictors = [
+            c
+            for c in covariates.columns
+            if c not in skip and pd.api.types.is_numeric_dtype(covariates[c]) and covariates[c].dtype != bool
+        ]
     predictors = list(predictors)
     data = _merge(direct, covariates, area, predictors, population)
     pop = pd.to_numeric(data[population], errors="coerce").to_numpy(dtype=float)
@@ -289,10 +337,15 @@ def small_area_index(
         data.loc[ok, "_var"] = gvf_smooth(data.loc[ok, "_var"], data.loc[ok, "n"])
     fit = fay_herriot(data, estimate="_est", variance="_var", covariates=predictors, area=area, method=method)
     level = float(level if level is not None else result.overall.level)
-    rule = {"max_cv": rule.get("max_cv") if max_cv is None else max_cv,
-            "max_ci_halfwidth": rule.get("max_ci_halfwidth") if max_ci_halfwidth is None else max_ci_halfwidth,
-            "min_n": rule.get("min_n"), "min_df_direct": rule.get("min_df"), "level": level, "prefer": prefer,
-            "precise_cv": precise_cv}
+    rule = {
+        "max_cv": rule.get("max_cv") if max_cv is None else max_cv,
+        "max_ci_halfwidth": rule.get("max_ci_halfwidth") if max_ci_halfwidth is None else max_ci_halfwidth,
+        "min_n": rule.get("min_n"),
+        "min_df_direct": rule.get("min_df"),
+        "level": level,
+        "prefer": prefer,
+        "precise_cv": precise_cv,
+    }
     city = float(result.overall.estimate)
     frame, bench = _benchmarked(fit, data, city, benchmark)
     det = _decide(data, frame, rule, level, area, name)
@@ -312,8 +365,12 @@ def _benchmarked(fit: FayHerriotFit, data: pd.DataFrame, city: float, method):
     weighted_direct = float((w[ins] * wd[ins]).sum() / w[ins].sum()) if ins.any() else float("nan")
     if method is None:
         f = fit.to_frame()
-        return f, {"method": None, "total": city, "weighted_sum_before": float(w @ f["estimate"].to_numpy()),
-                   "weighted_direct": weighted_direct}
+        return f, {
+            "method": None,
+            "total": city,
+            "weighted_sum_before": float(w @ f["estimate"].to_numpy()),
+            "weighted_direct": weighted_direct,
+        }
     f = fit.benchmark(total=city, weights="pop_share", method=method)
     return f, {**f.attrs["benchmark"], "weighted_direct": weighted_direct}
 
@@ -321,18 +378,21 @@ def _benchmarked(fit: FayHerriotFit, data: pd.DataFrame, city: float, method):
 def _reason_texts(d: dict, rule: dict) -> tuple[str, str]:
     hw, cv, g = d["model_halfwidth"], d["model_cv"], d["gamma"]
     if d["published"] == "direct":
-        return ("direct estimate meets the publication rule",
-                "ước lượng trực tiếp đạt tiêu chuẩn công bố")
+        return ("direct estimate meets the publication rule", "ước lượng trực tiếp đạt tiêu chuẩn công bố")
     why_en = d["direct_reason_en"] or "not sampled"
     why_vi = d["direct_reason_vi"] or "không có mẫu"
     if d["published"] == "model":
         if d["in_sample"]:
-            return (f"direct estimate not reliable ({why_en}); model estimate meets the rule: CI half-width "
-                    f"{hw:.1f} points, direct weight gamma = {g:.2f}",
-                    f"ước lượng trực tiếp chưa đủ tin cậy ({why_vi}); ước lượng mô hình đạt tiêu chuẩn: nửa độ "
-                    f"rộng KTC {_vi(hw)} điểm, trọng số ước lượng trực tiếp gamma = {_vi(g, 2)}")
-        return ("not sampled; synthetic model estimate meets the rule",
-                "không có mẫu; ước lượng tổng hợp từ mô hình đạt tiêu chuẩn")
+            return (
+                f"direct estimate not reliable ({why_en}); model estimate meets the rule: CI half-width "
+                f"{hw:.1f} points, direct weight gamma = {g:.2f}",
+                f"ước lượng trực tiếp chưa đủ tin cậy ({why_vi}); ước lượng mô hình đạt tiêu chuẩn: nửa độ "
+                f"rộng KTC {_vi(hw)} điểm, trọng số ước lượng trực tiếp gamma = {_vi(g, 2)}",
+            )
+        return (
+            "not sampled; synthetic model estimate meets the rule",
+            "không có mẫu; ước lượng tổng hợp từ mô hình đạt tiêu chuẩn",
+        )
     en, vi = [], []
     if d["misfit"]:
         en.append("model estimate outside the precise direct interval (model misfit)")
@@ -346,8 +406,10 @@ def _reason_texts(d: dict, rule: dict) -> tuple[str, str]:
     if not d["in_sample"]:
         en.append("not sampled: synthetic estimate shown, not published")
         vi.append("không có mẫu: chỉ hiển thị ước lượng tổng hợp, không công bố")
-    return (f"direct: {why_en}; model: " + "; ".join(en or ["not reliable"]),
-            f"trực tiếp: {why_vi}; mô hình: " + "; ".join(vi or ["chưa đủ tin cậy"]))
+    return (
+        f"direct: {why_en}; model: " + "; ".join(en or ["not reliable"]),
+        f"trực tiếp: {why_vi}; mô hình: " + "; ".join(vi or ["chưa đủ tin cậy"]),
+    )
 
 
 def _decide(data, frame, rule, level, area, name) -> pd.DataFrame:
@@ -371,7 +433,9 @@ def _decide(data, frame, rule, level, area, name) -> pd.DataFrame:
     det["model_cv"] = det["rmse"] / det["model"].abs()
     det["shift"] = det["model"] - det["direct"]
     precise = det["direct_se"] / det["direct"].abs() <= rule["precise_cv"]
-    outside = (det["model"] < det["direct"] - z * det["direct_se"]) | (det["model"] > det["direct"] + z * det["direct_se"])
+    outside = (det["model"] < det["direct"] - z * det["direct_se"]) | (
+        det["model"] > det["direct"] + z * det["direct_se"]
+    )
     det["misfit"] = (precise & outside).to_numpy()
     ok = ~det["misfit"] & det["in_sample"]
     if rule["max_ci_halfwidth"] is not None:
@@ -380,8 +444,9 @@ def _decide(data, frame, rule, level, area, name) -> pd.DataFrame:
         ok &= det["model_cv"] <= rule["max_cv"]
     det["model_publishable"] = ok.to_numpy()
     first, second = ("direct", "model") if rule["prefer"] == "direct" else ("model", "direct")
-    det["published"] = np.where(det[f"{first}_publishable"], first,
-                                np.where(det[f"{second}_publishable"], second, "none"))
+    det["published"] = np.where(
+        det[f"{first}_publishable"], first, np.where(det[f"{second}_publishable"], second, "none")
+    )
     texts = [_reason_texts(r, rule) for r in det.to_dict(orient="records")]
     det["reason_en"] = [t[0] for t in texts]
     det["reason_vi"] = [t[1] for t in texts]
@@ -395,8 +460,7 @@ def _ranks(fit: FayHerriotFit, det: pd.DataFrame, bench: dict, level, draws, see
     M = fit.mse_matrix().to_numpy()
     if bench.get("method") == "ratio":
         M = M * (bench["total"] / bench["weighted_sum_before"]) ** 2
-    return rank_intervals(det["model"].to_numpy(), M, units=det["unit"].tolist(), level=level, draws=draws,
-                          seed=seed)
+    return rank_intervals(det["model"].to_numpy(), M, units=det["unit"].tolist(), level=level, draws=draws, seed=seed)
 
 
 def _summary(det: pd.DataFrame, data: pd.DataFrame) -> dict:
@@ -404,13 +468,16 @@ def _summary(det: pd.DataFrame, data: pd.DataFrame) -> dict:
     pub = det["published"]
     model = pub == "model"
     return {
-        "units": int(len(det)), "in_sample": int(ins.sum()),
+        "units": int(len(det)),
+        "in_sample": int(ins.sum()),
         "direct_rule_publishable": int(det["direct_publishable"].sum()),
-        "published_direct": int((pub == "direct").sum()), "published_model": int(model.sum()),
+        "published_direct": int((pub == "direct").sum()),
+        "published_model": int(model.sum()),
         "published_none": int((pub == "none").sum()),
         "mean_gamma": float(det.loc[ins, "gamma"].mean()),
         "mean_mse_over_direct_variance": float((det.loc[ins, "mse"] / det.loc[ins, "direct_se"] ** 2).mean()),
         "mean_abs_shift_points": float(det.loc[ins, "shift"].abs().mean()),
         "mean_abs_shift_published_model_points": float(det.loc[model & ins, "shift"].abs().mean())
-        if (model & ins).any() else math.nan,
+        if (model & ins).any()
+        else math.nan,
     }

@@ -82,8 +82,7 @@ TARGET_SETS = {
 STATUS_LABELS = {
     "reached": {"en": "reached", "vi": "đạt mục tiêu"},
     "not reached": {"en": "not reached", "vi": "chưa đạt mục tiêu"},
-    "not distinguishable": {"en": "not distinguishable from the target",
-                            "vi": "chưa phân biệt được với mục tiêu"},
+    "not distinguishable": {"en": "not distinguishable from the target", "vi": "chưa phân biệt được với mục tiêu"},
     "no estimate": {"en": "no estimate", "vi": "chưa có số liệu"},
 }
 
@@ -152,6 +151,7 @@ def _point(x: Any, what: str, scale_factor: float) -> _Point:
     if overall is not None and not isinstance(x, Mapping):
         x = overall
     if isinstance(x, Estimate):
+
         def interval(level, _x=x, _f=scale_factor):
             lo, hi = _x.confint(level)
             return lo * _f, hi * _f
@@ -159,8 +159,14 @@ def _point(x: Any, what: str, scale_factor: float) -> _Point:
         return _Point(x.estimate * scale_factor, x.se * scale_factor, float(x.df), x.n, x.name, False, interval)
     if isinstance(x, PublishedFigure):
         se = float("nan") if x.se is None else float(x.se) * scale_factor
-        return _Point(float(x.value) * scale_factor, se, math.inf, None,
-                      f"published {x.year}" if x.year else "published", x.se is None)
+        return _Point(
+            float(x.value) * scale_factor,
+            se,
+            math.inf,
+            None,
+            f"published {x.year}" if x.year else "published",
+            x.se is None,
+        )
     if isinstance(x, Mapping):
         if "overall" in x and isinstance(x["overall"], Mapping):
             x = x["overall"]
@@ -170,8 +176,14 @@ def _point(x: Any, what: str, scale_factor: float) -> _Point:
         se = float("nan") if se is None else float(se)
         df = x.get("df")
         df = math.inf if df is None else float(df)
-        return _Point(float(x["estimate"]) * scale_factor, se * scale_factor, df, x.get("n"),
-                      str(x.get("name", what)), math.isnan(se))
+        return _Point(
+            float(x["estimate"]) * scale_factor,
+            se * scale_factor,
+            df,
+            x.get("n"),
+            str(x.get("name", what)),
+            math.isnan(se),
+        )
     if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool):
         v = float(x)
         if not math.isfinite(v):
@@ -198,16 +210,20 @@ def _scale_factor(scale: str | None, *objs) -> tuple[float, str]:
                 stats_.append(o[0].statistic)
         props = [st == "proportion" for st in stats_]
         if any(props) and not all(props):
-            raise EstimationError("compare(): one side is a proportion (0-1) and the other is not (e.g. an "
-                                  "index in percent): put both on one scale first (multiply the proportion "
-                                  "by 100), or pass scale= explicitly")
+            raise EstimationError(
+                "compare(): one side is a proportion (0-1) and the other is not (e.g. an "
+                "index in percent): put both on one scale first (multiply the proportion "
+                "by 100), or pass scale= explicitly"
+            )
         scale = "proportion" if stats_ and props[0] else "percent"
     if scale in ("percent", "value"):
         return 1.0, scale
     if scale == "proportion":
         return 100.0, scale
-    raise EstimationError(f"scale must be 'percent' (values 0-100), 'proportion' (values 0-1) or 'value' "
-                          f"(any other quantity: the change is in its units), got {scale!r}")
+    raise EstimationError(
+        f"scale must be 'percent' (values 0-100), 'proportion' (values 0-1) or 'value' "
+        f"(any other quantity: the change is in its units), got {scale!r}"
+    )
 
 
 def _welch_df(v1: float, df1: float, v2: float, df2: float) -> float:
@@ -302,7 +318,7 @@ class Change:
     new_label: str = "new"
     old_label: str = "old"
     unit: str = "percentage points"
-    by_group: "ChangeTable | None" = field(default=None, repr=False, compare=False)
+    by_group: ChangeTable | None = field(default=None, repr=False, compare=False)
 
     @property
     def significant(self) -> bool:
@@ -311,9 +327,32 @@ class Change:
 
     def to_dict(self) -> dict:
         """Plain dict of every number (JSON-friendly; NaN kept as float NaN)."""
-        keys = ["name", "unit", "new_label", "old_label", "new", "old", "new_se", "old_se", "change_pp", "se",
-                "ci_low", "ci_high", "df", "statistic", "p_value", "change_rel_pct", "se_rel_pct",
-                "ci_rel_low", "ci_rel_high", "covariance", "samples", "level", "se_lower_bound", "note"]
+        keys = [
+            "name",
+            "unit",
+            "new_label",
+            "old_label",
+            "new",
+            "old",
+            "new_se",
+            "old_se",
+            "change_pp",
+            "se",
+            "ci_low",
+            "ci_high",
+            "df",
+            "statistic",
+            "p_value",
+            "change_rel_pct",
+            "se_rel_pct",
+            "ci_rel_low",
+            "ci_rel_high",
+            "covariance",
+            "samples",
+            "level",
+            "se_lower_bound",
+            "note",
+        ]
         out = {k: getattr(self, k) for k in keys}
         if self.by_group is not None:
             out["by_group"] = self.by_group.to_frame().to_dict(orient="records")
@@ -321,11 +360,15 @@ class Change:
 
     def __str__(self) -> str:
         pct = f"{100 * self.level:g}%"
-        s = (f"{self.name}: {self.old_label} {self.old:.2f} -> {self.new_label} {self.new:.2f}; "
-             f"change {self.change_pp:+.2f} {self.unit}")
+        s = (
+            f"{self.name}: {self.old_label} {self.old:.2f} -> {self.new_label} {self.new:.2f}; "
+            f"change {self.change_pp:+.2f} {self.unit}"
+        )
         if math.isfinite(self.se):
-            s += (f" (SE {self.se:.2f}; {pct} CI {self.ci_low:+.2f} to {self.ci_high:+.2f}; "
-                  f"{'p < 0.0001' if self.p_value < 1e-4 else f'p = {self.p_value:.3g}'})")
+            s += (
+                f" (SE {self.se:.2f}; {pct} CI {self.ci_low:+.2f} to {self.ci_high:+.2f}; "
+                f"{'p < 0.0001' if self.p_value < 1e-4 else f'p = {self.p_value:.3g}'})"
+            )
         else:
             s += " (SE unknown: a published figure has no SE)"
         s += f"; relative change {self.change_rel_pct:+.2f}% of the {self.old_label} value"
@@ -335,21 +378,34 @@ class Change:
         return s
 
 
-def _change(new: _Point, old: _Point, cov: float, df: float, level: float, samples: str,
-            name: str, new_label: str, old_label: str, note: str = "") -> Change:
+def _change(
+    new: _Point,
+    old: _Point,
+    cov: float,
+    df: float,
+    level: float,
+    samples: str,
+    name: str,
+    new_label: str,
+    old_label: str,
+    note: str = "",
+) -> Change:
     d = new.value - old.value
-    var = new.se ** 2 + old.se ** 2 - 2.0 * cov
+    var = new.se**2 + old.se**2 - 2.0 * cov
     se = math.sqrt(var) if var >= 0 else float("nan")
     if var < 0 and math.isfinite(var):
-        raise EstimationError(f"{name}: the variance of the change is negative ({var:.3g}); "
-                              "the covariance passed is larger than the variances allow")
+        raise EstimationError(
+            f"{name}: the variance of the change is negative ({var:.3g}); "
+            "the covariance passed is larger than the variances allow"
+        )
     lower = float("nan")
     if new.published != old.published:
         known = old if new.published else new
         lower = known.se
         note = (note + " " if note else "") + (
             "one side is a published figure without SE: the change has no SE, interval or "
-            f"p-value; the other side's SE ({known.se:.3g} points) is a lower bound")
+            f"p-value; the other side's SE ({known.se:.3g} points) is a lower bound"
+        )
     q = _tq(level, df) if math.isfinite(se) else float("nan")
     if math.isfinite(se) and se > 0:
         t = d / se
@@ -363,8 +419,8 @@ def _change(new: _Point, old: _Point, cov: float, df: float, level: float, sampl
     else:
         ratio = new.value / old.value
         rel = 100.0 * (ratio - 1.0)
-        g_new, g_old = 1.0 / old.value, -new.value / old.value ** 2
-        v_rel = g_new ** 2 * new.se ** 2 + g_old ** 2 * old.se ** 2 + 2 * g_new * g_old * cov
+        g_new, g_old = 1.0 / old.value, -new.value / old.value**2
+        v_rel = g_new**2 * new.se**2 + g_old**2 * old.se**2 + 2 * g_new * g_old * cov
         se_rel = 100.0 * math.sqrt(v_rel) if v_rel >= 0 else float("nan")
         if ratio > 0 and new.value > 0 and math.isfinite(se):
             v_log = (new.se / new.value) ** 2 + (old.se / old.value) ** 2 - 2 * cov / (new.value * old.value)
@@ -374,10 +430,29 @@ def _change(new: _Point, old: _Point, cov: float, df: float, level: float, sampl
         else:
             lo_r = hi_r = float("nan")
     return Change(
-        name=name, new=new.value, old=old.value, new_se=new.se, old_se=old.se, change_pp=d, se=se,
-        ci_low=d - q * se, ci_high=d + q * se, df=df, statistic=t, p_value=p, change_rel_pct=rel,
-        se_rel_pct=se_rel, ci_rel_low=lo_r, ci_rel_high=hi_r, covariance=cov, samples=samples,
-        level=level, se_lower_bound=lower, note=note, new_label=new_label, old_label=old_label,
+        name=name,
+        new=new.value,
+        old=old.value,
+        new_se=new.se,
+        old_se=old.se,
+        change_pp=d,
+        se=se,
+        ci_low=d - q * se,
+        ci_high=d + q * se,
+        df=df,
+        statistic=t,
+        p_value=p,
+        change_rel_pct=rel,
+        se_rel_pct=se_rel,
+        ci_rel_low=lo_r,
+        ci_rel_high=hi_r,
+        covariance=cov,
+        samples=samples,
+        level=level,
+        se_lower_bound=lower,
+        note=note,
+        new_label=new_label,
+        old_label=old_label,
     )
 
 
@@ -414,9 +489,25 @@ class ChangeTable:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per domain: keys, then the numbers of :class:`Change`."""
-        cols = ["new", "old", "new_se", "old_se", "change_pp", "se", "ci_low", "ci_high", "df",
-                "statistic", "p_value", "change_rel_pct", "se_rel_pct", "ci_rel_low", "ci_rel_high",
-                "covariance", "samples"]
+        cols = [
+            "new",
+            "old",
+            "new_se",
+            "old_se",
+            "change_pp",
+            "se",
+            "ci_low",
+            "ci_high",
+            "df",
+            "statistic",
+            "p_value",
+            "change_rel_pct",
+            "se_rel_pct",
+            "ci_rel_low",
+            "ci_rel_high",
+            "covariance",
+            "samples",
+        ]
         body = pd.DataFrame([{k: getattr(c, k) for k in cols} for c in self.changes], columns=cols)
         return pd.concat([self.keys, body], axis=1)
 
@@ -431,8 +522,9 @@ def _table_of(x: Any) -> EstimateTable | None:
     return bg if isinstance(bg, EstimateTable) else None
 
 
-def _compare_tables(new_t: EstimateTable, old_t: EstimateTable, f: float, level: float,
-                    new_label: str, old_label: str) -> ChangeTable:
+def _compare_tables(
+    new_t: EstimateTable, old_t: EstimateTable, f: float, level: float, new_label: str, old_label: str
+) -> ChangeTable:
     new_l = [_nfc(x) for x in new_t.labels]
     old_l = [_nfc(x) for x in old_t.labels]
     common = [lab for lab in new_l if lab in old_l]
@@ -440,35 +532,42 @@ def _compare_tables(new_t: EstimateTable, old_t: EstimateTable, f: float, level:
     for lab in common:
         a, b = new_t[new_l.index(lab)], old_t[old_l.index(lab)]
         pa, pb = _point(a, "new", f), _point(b, "old", f)
-        df = _welch_df(pa.se ** 2, pa.df, pb.se ** 2, pb.df)
+        df = _welch_df(pa.se**2, pa.df, pb.se**2, pb.df)
         changes.append(_change(pa, pb, 0.0, df, level, "independent", lab, new_label, old_label))
         rows.append(new_t.keys.iloc[new_l.index(lab)])
     keys = pd.DataFrame(rows).reset_index(drop=True) if rows else pd.DataFrame(columns=new_t.keys.columns)
-    return ChangeTable(changes, keys, {"new_only": [x for x in new_l if x not in old_l],
-                                       "old_only": [x for x in old_l if x not in new_l]})
+    return ChangeTable(
+        changes,
+        keys,
+        {"new_only": [x for x in new_l if x not in old_l], "old_only": [x for x in old_l if x not in new_l]},
+    )
 
 
-def _compare_joint(joint: Any, new_key: Any, old_key: Any, f: float, level: float,
-                   year_column: str | None) -> Change | ChangeTable:
+def _compare_joint(
+    joint: Any, new_key: Any, old_key: Any, f: float, level: float, year_column: str | None
+) -> Change | ChangeTable:
     table = _table_of(joint)
     if table is None:
         raise EstimationError(
             "joint= must be an EstimateTable from ONE design over the stacked years with the year as "
             "a domain (e.g. design.by('year').mean('y'), or an IndexResult computed with by='year'); "
-            f"got {type(joint).__name__}")
+            f"got {type(joint).__name__}"
+        )
     keys = table.keys
     nk, ok = _nfc(new_key), _nfc(old_key)
     cand = [c for c in keys.columns if {nk, ok} <= set(keys[c].map(_nfc))]
     if year_column is not None:
         if year_column not in keys.columns:
-            raise EstimationError(f"year_column {year_column!r} is not a key of the joint table "
-                                  f"(keys: {list(keys.columns)})")
+            raise EstimationError(
+                f"year_column {year_column!r} is not a key of the joint table (keys: {list(keys.columns)})"
+            )
         cand = [year_column] if year_column in cand else []
     if not cand:
         raise EstimationError(
             f"the joint table has no key column holding both {new_key!r} and {old_key!r}; its keys are "
             f"{list(keys.columns)} with rows {table.labels[:10]}; estimate both years in one design "
-            "with the year as a domain")
+            "with the year as a domain"
+        )
     if len(cand) > 1:
         raise EstimationError(f"several key columns {cand} hold {new_key!r} and {old_key!r}; pass year_column=")
     ycol = cand[0]
@@ -496,12 +595,24 @@ def _compare_joint(joint: Any, new_key: Any, old_key: Any, f: float, level: floa
         if table._replicates is not None:
             # replicate designs: the variance of the difference straight from the replicates
             c_est = table.contrast(coef)
-            cov = 0.5 * (pa.se ** 2 + pb.se ** 2 - (c_est.se * f) ** 2)
+            cov = 0.5 * (pa.se**2 + pb.se**2 - (c_est.se * f) ** 2)
         else:
             cov = float(V[i, j]) * f * f
         name = ", ".join(g) if g else "index"
-        changes.append(_change(pa, pb, cov, table.df, level, "joint", name, nk, ok,
-                               note="one design over both years: Cov(new, old) from the shared PSUs included"))
+        changes.append(
+            _change(
+                pa,
+                pb,
+                cov,
+                table.df,
+                level,
+                "joint",
+                name,
+                nk,
+                ok,
+                note="one design over both years: Cov(new, old) from the shared PSUs included",
+            )
+        )
         krows.append(dict(zip(others, g)))
     if not changes:
         raise EstimationError(f"no domain has exactly one row for {new_key!r} and one for {old_key!r}")
@@ -610,7 +721,8 @@ def compare(
         if samples == "independent":
             raise EstimationError(
                 "samples='independent' contradicts joint=: a joint table comes from one design over both "
-                "years and its covariance must be used; pass two separately estimated results instead")
+                "years and its covariance must be used; pass two separately estimated results instead"
+            )
         f, sc = _scale_factor(scale, _table_of(joint))
         out = _compare_joint(joint, new, old, f, level, year_column)
         out = _with_unit(out, _unit(sc))
@@ -624,7 +736,8 @@ def compare(
     if samples == "joint" and covariance is None:
         raise EstimationError(
             "samples='joint' needs the covariance of the two years: estimate both years in one design "
-            "over the stacked data and pass joint=design.by('year')..., or pass covariance=")
+            "over the stacked data and pass joint=design.by('year')..., or pass covariance="
+        )
     f, sc = _scale_factor(scale, new, old)
     new_label, old_label = labels or ("new", "old")
     tn, to = isinstance(new, EstimateTable), isinstance(old, EstimateTable)
@@ -638,20 +751,28 @@ def compare(
             raise EstimationError(
                 f"the two tables have no domain in common (new: {describe_rows(new.labels[:5])}; old: "
                 f"{describe_rows(old.labels[:5])}): were they estimated by the same column (by=)? After a "
-                "boundary change, put the old year on the new units first (hi.recode_to_new_units)")
+                "boundary change, put the old year on the new units first (hi.recode_to_new_units)"
+            )
         return _with_unit(out, _unit(sc))
     pn, po = _point(new, "new", f), _point(old, "old", f)
     cov = 0.0 if covariance is None else float(covariance) * f * f
-    d = df if df is not None else _welch_df(pn.se ** 2, pn.df, po.se ** 2, po.df) if not (
-        pn.published or po.published) else math.inf
-    note = ("independent samples assumed (Cov = 0): right only when the two years were drawn separately"
-            if samples == "independent" and covariance is None else "covariance supplied by the caller")
+    d = (
+        df
+        if df is not None
+        else _welch_df(pn.se**2, pn.df, po.se**2, po.df)
+        if not (pn.published or po.published)
+        else math.inf
+    )
+    note = (
+        "independent samples assumed (Cov = 0): right only when the two years were drawn separately"
+        if samples == "independent" and covariance is None
+        else "covariance supplied by the caller"
+    )
     out = _change(pn, po, cov, d, level, samples, name or "index", new_label, old_label, note)
     tn_, to_ = _table_of(new), _table_of(old)
     if tn_ is not None and to_ is not None:
         out = _replace(out, by_group=_with_unit(_compare_tables(tn_, to_, f, level, new_label, old_label), _unit(sc)))
     return _with_unit(out, _unit(sc))
-
 
 
 _METHOD_KEYS = ("preset", "formula", "scale")
@@ -679,7 +800,8 @@ def _check_same_method(new, old) -> None:
             f"compare(): the two results were computed with different index methods (spec {mn['name']!r} vs "
             f"{mo['name']!r}; {what}), so their difference is not a change of the same index. Recompute "
             "both years with one spec (compute_index(old_data, spec_of_new)); to compare across the break "
-            "in series on purpose, pass the two estimates explicitly: compare(new.overall, old.overall)")
+            "in series on purpose, pass the two estimates explicitly: compare(new.overall, old.overall)"
+        )
 
 
 def _data_hash(x) -> str | None:
@@ -703,7 +825,9 @@ def _warn_same_data(new, old) -> None:
             f"{(hn or '')[:12]}); treating them as independent samples is false (Cov(new, old) = Var, "
             "the true change is 0 with SE 0), so the SE and p-value of this change are meaningless. "
             "Compare results estimated from two different surveys, or pass joint= / covariance=.",
-            HappinessIndexWarning, stacklevel=3)
+            HappinessIndexWarning,
+            stacklevel=3,
+        )
 
 
 def _with_unit(out, unit: str):
@@ -807,8 +931,9 @@ class Trajectory:
     >>> traj.assess({2023: result_2023, 2024: result_2024}).table      # doctest: +SKIP
     """
 
-    def __init__(self, targets: Any, *, name: str = "", source: str = "",
-                 published: Mapping | None = None, notes: str = ""):
+    def __init__(
+        self, targets: Any, *, name: str = "", source: str = "", published: Mapping | None = None, notes: str = ""
+    ):
         if isinstance(targets, (str, Path)):
             loaded = Trajectory.load(targets)
             targets, name = loaded.targets, name or loaded.name
@@ -837,8 +962,10 @@ class Trajectory:
         if all(t.value <= 1 for t in items):
             shown = ", ".join(f"{t.year}: {t.value:g}" for t in sorted(items, key=lambda t: t.year))
             fixed = ", ".join(f"{t.year}: {100 * t.value:g}" for t in sorted(items, key=lambda t: t.year))
-            raise SpecError(f"all targets are at most 1 ({shown}): they look like proportions, but targets "
-                            f"are in percent (0-100): multiply by 100 ({fixed})")
+            raise SpecError(
+                f"all targets are at most 1 ({shown}): they look like proportions, but targets "
+                f"are in percent (0-100): multiply by 100 ({fixed})"
+            )
         years = [t.year for t in items]
         dup = sorted({y for y in years if years.count(y) > 1})
         if dup:
@@ -854,7 +981,7 @@ class Trajectory:
 
     # ---------------------------------------------------------------- construction
     @classmethod
-    def load(cls, name_or_path) -> "Trajectory":
+    def load(cls, name_or_path) -> Trajectory:
         """A bundled target set by name, or a TOML/JSON file.
 
         Parameters
@@ -877,8 +1004,10 @@ class Trajectory:
         else:
             path = Path(key)
             if not path.is_file():
-                raise SpecError(f"no target set {key!r}: not a bundled set ({', '.join(TARGET_SETS)}) "
-                                "and not an existing .toml/.json file")
+                raise SpecError(
+                    f"no target set {key!r}: not a bundled set ({', '.join(TARGET_SETS)}) "
+                    "and not an existing .toml/.json file"
+                )
         try:
             text = path.read_text(encoding="utf-8")
             d = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
@@ -889,12 +1018,18 @@ class Trajectory:
         pub = {}
         for p in d.get("published", []):
             y = _year(p.get("year"), f"{path}: published")
-            pub[y] = PublishedFigure(float(p["value"]), y, _nfc(p.get("source", "")), p.get("se"),
-                                     p.get("components"), _nfc(p.get("label", "")))
+            pub[y] = PublishedFigure(
+                float(p["value"]),
+                y,
+                _nfc(p.get("source", "")),
+                p.get("se"),
+                p.get("components"),
+                _nfc(p.get("label", "")),
+            )
         return cls(d["targets"], name=d.get("name", path.stem), published=pub, notes=d.get("notes", ""))
 
     @classmethod
-    def from_spec(cls, spec) -> "Trajectory":
+    def from_spec(cls, spec) -> Trajectory:
         """The targets declared in an :class:`~happiness_index.IndexSpec` (``[[targets]]``)."""
         if not getattr(spec, "targets", ()):
             raise SpecError(f"spec {getattr(spec, 'name', '?')!r} declares no [[targets]]")
@@ -908,17 +1043,22 @@ class Trajectory:
         return None
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "notes": self.notes, "targets": [t.to_dict() for t in self.targets],
-                "published": [{"year": p.year, "value": p.value, "source": p.source, "label": p.label,
-                               "components": p.components} for p in self.published.values()]}
+        return {
+            "name": self.name,
+            "notes": self.notes,
+            "targets": [t.to_dict() for t in self.targets],
+            "published": [
+                {"year": p.year, "value": p.value, "source": p.source, "label": p.label, "components": p.components}
+                for p in self.published.values()
+            ],
+        }
 
     def __repr__(self) -> str:
         pts = ", ".join(f"{t.year}: {t.value:g}" for t in self.targets)
         return f"Trajectory({self.name or 'targets'}: {pts})"
 
     # ---------------------------------------------------------------- assessment
-    def assess(self, results: Mapping | None = None, *, level: float = 0.95,
-               scale: str | None = None) -> "Assessment":
+    def assess(self, results: Mapping | None = None, *, level: float = 0.95, scale: str | None = None) -> Assessment:
         """Assess estimates year by year against the targets.
 
         Parameters
@@ -969,9 +1109,21 @@ class Trajectory:
         for y in sorted(set(pts) | {t.year for t in self.targets}):
             t = self.target_for(y)
             p = pts.get(y)
-            row = {"year": y, "target": t.value if t else np.nan, "target_source": t.source if t else "",
-                   "estimate": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan, "df": np.nan,
-                   "gap_pp": np.nan, "statistic": np.nan, "p_reached": np.nan, "status": "", "basis": ""}
+            row = {
+                "year": y,
+                "target": t.value if t else np.nan,
+                "target_source": t.source if t else "",
+                "estimate": np.nan,
+                "se": np.nan,
+                "ci_low": np.nan,
+                "ci_high": np.nan,
+                "df": np.nan,
+                "gap_pp": np.nan,
+                "statistic": np.nan,
+                "p_reached": np.nan,
+                "status": "",
+                "basis": "",
+            }
             if p is not None:
                 lo, hi = p.ci(level)
                 row.update(estimate=p.value, se=p.se, ci_low=lo, ci_high=hi, df=p.df)
@@ -991,12 +1143,18 @@ class Trajectory:
                     if p.interval is not None and math.isfinite(lo) and math.isfinite(hi):
                         # the estimate's own interval (e.g. log or logit scale) decides, so the
                         # status always agrees with the interval printed beside it
-                        row["status"] = ("reached" if lo >= t.value else "not reached" if hi < t.value
-                                         else "not distinguishable")
+                        row["status"] = (
+                            "reached" if lo >= t.value else "not reached" if hi < t.value else "not distinguishable"
+                        )
                         row["basis"] = f"{100 * level:g}% interval of the estimate against the target"
                     else:
-                        row["status"] = ("reached" if p_reached <= alpha else
-                                         "not reached" if p_not <= alpha else "not distinguishable")
+                        row["status"] = (
+                            "reached"
+                            if p_reached <= alpha
+                            else "not reached"
+                            if p_not <= alpha
+                            else "not distinguishable"
+                        )
                         row["basis"] = f"one-sided t tests at {alpha:g} each ({100 * level:g}% interval)"
                 else:
                     row["status"] = "reached" if gap >= 0 else "not reached"
@@ -1021,15 +1179,20 @@ class Trajectory:
             k = last.year - latest
             need = (last.value - pl.value) / k
             se = pl.se / k
-            out.update(years_left=k, gain_needed_pp_per_year=need, gain_needed_se=se,
-                       gain_needed_ci_low=need - q * se, gain_needed_ci_high=need + q * se)
+            out.update(
+                years_left=k,
+                gain_needed_pp_per_year=need,
+                gain_needed_se=se,
+                gain_needed_ci_low=need - q * se,
+                gain_needed_ci_high=need + q * se,
+            )
         else:
             out["years_left"] = 0
         if len(years) >= 2:
             first = pts[years[0]]
             span = latest - years[0]
             g = (pl.value - first.value) / span
-            gse = math.sqrt(pl.se ** 2 + first.se ** 2) / span
+            gse = math.sqrt(pl.se**2 + first.se**2) / span
             out.update(observed_gain_pp_per_year=g, observed_gain_se=gse, observed_from=years[0])
             if last.year > latest:
                 out.update(self._projection(pts, last, level))
@@ -1047,39 +1210,50 @@ class Trajectory:
         X = np.column_stack([np.ones_like(years), years - years.mean()])
         x0 = np.array([1.0, last.year - years.mean()])
         known = bool(np.all(np.isfinite(se)) and np.all(se > 0))
-        w = 1.0 / se ** 2 if known else np.ones_like(y)
+        w = 1.0 / se**2 if known else np.ones_like(y)
         XtW = X.T * w
         A = np.linalg.solve(XtW @ X, XtW)  # coefficients = A @ y
         a = x0 @ A  # projection = a @ y
         proj = float(a @ y)
         n = len(y)
         if known:
-            var = float(np.sum(a ** 2 * se ** 2))
+            var = float(np.sum(a**2 * se**2))
             df = math.inf if all(math.isinf(pts[int(t)].df) for t in years) else min(pts[int(t)].df for t in years)
-            basis = ("straight line through the yearly estimates (weighted by 1/SE^2); uncertainty = sampling "
-                     "error of the estimates only, years independent; the straight line itself is an assumption")
+            basis = (
+                "straight line through the yearly estimates (weighted by 1/SE^2); uncertainty = sampling "
+                "error of the estimates only, years independent; the straight line itself is an assumption"
+            )
         elif n >= 3:
             resid = y - X @ (A @ y)
             s2 = float(resid @ resid) / (n - 2)
             var = s2 * float(x0 @ np.linalg.solve(X.T @ X, x0))
             df = float(n - 2)
-            basis = ("straight line through published values without SE; uncertainty from their scatter "
-                     "around the line (regression prediction of the mean, df = years - 2)")
+            basis = (
+                "straight line through published values without SE; uncertainty from their scatter "
+                "around the line (regression prediction of the mean, df = years - 2)"
+            )
         else:
             var, df = float("nan"), float("nan")
             basis = "two values without SE: a straight line through them has no measurable uncertainty"
         s = math.sqrt(var) if var >= 0 else float("nan")
         q = _tq(level, df) if math.isfinite(s) and (math.isinf(df) or df > 0) else float("nan")
-        out = {"projection_year": last.year, "projection": proj, "projection_se": s,
-               "projection_ci_low": proj - q * s, "projection_ci_high": proj + q * s,
-               "projection_df": df, "projection_basis": basis}
+        out = {
+            "projection_year": last.year,
+            "projection": proj,
+            "projection_se": s,
+            "projection_ci_low": proj - q * s,
+            "projection_ci_high": proj + q * s,
+            "projection_df": df,
+            "projection_basis": basis,
+        }
         if math.isfinite(s) and s > 0:
             z = (proj - last.value) / s
             pr = 1.0 - _cdf(z, df)
             pn = _cdf(z, df)
             alpha = (1 - level) / 2
-            out["projection_status"] = ("reached" if pr <= alpha else "not reached" if pn <= alpha
-                                        else "not distinguishable")
+            out["projection_status"] = (
+                "reached" if pr <= alpha else "not reached" if pn <= alpha else "not distinguishable"
+            )
         else:
             out["projection_status"] = "reached" if proj >= last.value else "not reached"
         return out
@@ -1115,8 +1289,12 @@ class Assessment:
         return str(r.iloc[0])
 
     def to_dict(self) -> dict:
-        return {"level": self.level, "trajectory": self.trajectory.to_dict(),
-                "years": self.table.to_dict(orient="records"), "outlook": dict(self.outlook)}
+        return {
+            "level": self.level,
+            "trajectory": self.trajectory.to_dict(),
+            "years": self.table.to_dict(orient="records"),
+            "outlook": dict(self.outlook),
+        }
 
     def __str__(self) -> str:
         lines = [f"Assessment against {self.trajectory.name or 'targets'} ({100 * self.level:g}% level)"]
@@ -1129,10 +1307,15 @@ class Assessment:
             lines.append(f"  {r.year}: target {tgt}, estimate {est}{gap}  {r.status}")
         o = self.outlook
         if "gain_needed_pp_per_year" in o:
-            lines.append(f"  needed: {o['gain_needed_pp_per_year']:+.2f} points per year from "
-                         f"{o['latest_year']} to reach {o['last_target']:g} in {o['last_target_year']}")
+            lines.append(
+                f"  needed: {o['gain_needed_pp_per_year']:+.2f} points per year from "
+                f"{o['latest_year']} to reach {o['last_target']:g} in {o['last_target_year']}"
+            )
         if "projection" in o:
-            ci = (f" [{o['projection_ci_low']:.2f}, {o['projection_ci_high']:.2f}]"
-                  if np.isfinite(o["projection_se"]) else " (no uncertainty measurable)")
+            ci = (
+                f" [{o['projection_ci_low']:.2f}, {o['projection_ci_high']:.2f}]"
+                if np.isfinite(o["projection_se"])
+                else " (no uncertainty measurable)"
+            )
             lines.append(f"  straight-line projection for {o['projection_year']}: {o['projection']:.2f}{ci}")
         return "\n".join(lines)

@@ -74,15 +74,16 @@ class DistributionSpec:
 
     def bands_for(self, item) -> tuple:
         """The bands of an item (an ``Item``), or ``()`` when it is not banded."""
-        chosen = self.band_items if self.band_items is not None else (
-            () if item.type != "scale0_10" else (item.name,))
+        chosen = self.band_items if self.band_items is not None else (() if item.type != "scale0_10" else (item.name,))
         if item.name not in chosen:
             return ()
         return self.reversed_bands if item.name in self.reversed_items else self.bands
 
     def to_dict(self) -> dict:
-        d: dict = {"bands": [b.to_dict() for b in self.bands],
-                   "reversed_bands": [b.to_dict() for b in self.reversed_bands]}
+        d: dict = {
+            "bands": [b.to_dict() for b in self.bands],
+            "reversed_bands": [b.to_dict() for b in self.reversed_bands],
+        }
         if self.band_items is not None:
             d["band_items"] = list(self.band_items)
         if self.reversed_items:
@@ -99,15 +100,22 @@ def _bands(raw: Any, path: tuple) -> tuple:
         if not isinstance(b, Mapping) or set(b) != {"lower", "upper", "labels"}:
             raise RobustnessSpecProblem(p, "a band needs exactly lower, upper and labels = { en, vi }")
         lo, hi = b["lower"], b["upper"]
-        if any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in (lo, hi)) \
-                or lo > hi:
+        if (
+            any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in (lo, hi))
+            or lo > hi
+        ):
             raise RobustnessSpecProblem(p, f"lower and upper must be numbers with lower <= upper, got {lo!r}, {hi!r}")
         lab = b["labels"]
-        if not isinstance(lab, Mapping) or not all(isinstance(lab.get(k), str) and lab[k].strip() for k in ("en", "vi")):
+        if not isinstance(lab, Mapping) or not all(
+            isinstance(lab.get(k), str) and lab[k].strip() for k in ("en", "vi")
+        ):
             raise RobustnessSpecProblem(p + ("labels",), "labels need en and vi texts")
         if out and lo <= out[-1].upper:
-            raise RobustnessSpecProblem(p + ("lower",), f"band starts at {lo}, inside the previous band "
-                                        f"(up to {out[-1].upper}); list bands in ascending order without overlap")
+            raise RobustnessSpecProblem(
+                p + ("lower",),
+                f"band starts at {lo}, inside the previous band "
+                f"(up to {out[-1].upper}); list bands in ascending order without overlap",
+            )
         out.append(Band(float(lo), float(hi), ChoiceLabels(lab["en"].strip(), lab["vi"].strip())))
     return tuple(out)
 
@@ -145,11 +153,14 @@ def parse_distributions(d: Any, *, items: Sequence) -> DistributionSpec | None:
     spec = DistributionSpec(
         bands=_bands(d["bands"], ("bands",)) if "bands" in d else ONS_BANDS,
         reversed_bands=_bands(d["reversed_bands"], ("reversed_bands",)) if "reversed_bands" in d else ONS_ANXIETY_BANDS,
-        band_items=lists.get("band_items"), reversed_items=lists.get("reversed_items", ()))
+        band_items=lists.get("band_items"),
+        reversed_items=lists.get("reversed_items", ()),
+    )
     for it in items:
         bands = spec.bands_for(it)
         for c in it.codes:
             if bands and not any(b.lower <= float(c) <= b.upper for b in bands):
-                raise RobustnessSpecProblem(("bands",), f"answer {c} of item {it.name!r} falls in no band; "
-                                            "make the bands cover every code")
+                raise RobustnessSpecProblem(
+                    ("bands",), f"answer {c} of item {it.name!r} falls in no band; make the bands cover every code"
+                )
     return spec

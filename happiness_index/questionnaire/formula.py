@@ -253,7 +253,10 @@ def _tokenize(text: str) -> list[_Token]:
                 while k < n and (_is_name_continue(text[k]) or text[k] == "."):
                     k += 1
                 raise _syntax_error(
-                    text, i, k, f"{text[i:k]!r} is neither a number nor a name",
+                    text,
+                    i,
+                    k,
+                    f"{text[i:k]!r} is neither a number nor a name",
                     "A number must be followed by an operator: write 2 * x, not 2x "
                     "(names cannot start with a digit; use backticks for such labels).",
                 )
@@ -266,9 +269,14 @@ def _tokenize(text: str) -> list[_Token]:
         if c == "`":
             j = text.find("`", i + 1)
             if j < 0:
-                raise _syntax_error(text, i, n, "a backtick-quoted name is not closed",
-                                    "Close the label with a second backtick: `Đồng Tâm`.")
-            label = text[i + 1:j]
+                raise _syntax_error(
+                    text,
+                    i,
+                    n,
+                    "a backtick-quoted name is not closed",
+                    "Close the label with a second backtick: `Đồng Tâm`.",
+                )
+            label = text[i + 1 : j]
             if not label.strip():
                 raise _syntax_error(text, i, j + 1, "a backtick-quoted name is empty")
             if any(unicodedata.category(ch) == "Cc" for ch in label):
@@ -286,7 +294,9 @@ def _tokenize(text: str) -> list[_Token]:
                     j += 1
                 elif d == ".":
                     raise _syntax_error(
-                        text, j, j + 2,
+                        text,
+                        j,
+                        j + 2,
                         "a '.' inside a name must be followed by a letter or digit",
                         "Attribute access (x.attr, x.__class__) is not part of the formula language; "
                         "a name like sch.wide is one name. Put other labels in backticks.",
@@ -295,11 +305,21 @@ def _tokenize(text: str) -> list[_Token]:
                     break
             word = _nfc(text[i:j])
             if word.startswith("__"):
-                raise _syntax_error(text, i, j, f"names beginning with '__' are not allowed ({word!r})",
-                                    "Write such a label in backticks if it really is a variable.")
+                raise _syntax_error(
+                    text,
+                    i,
+                    j,
+                    f"names beginning with '__' are not allowed ({word!r})",
+                    "Write such a label in backticks if it really is a variable.",
+                )
             if keyword.iskeyword(word):
-                raise _syntax_error(text, i, j, f"{word!r} is a reserved word, not part of the formula language",
-                                    f"If it is a variable label, write it in backticks: `{word}`.")
+                raise _syntax_error(
+                    text,
+                    i,
+                    j,
+                    f"{word!r} is a reserved word, not part of the formula language",
+                    f"If it is a variable label, write it in backticks: `{word}`.",
+                )
             tokens.append(_Token("name", word, i, j))
             i = j
             continue
@@ -360,9 +380,13 @@ class _Parser:
     def node(self, *args, **kwargs) -> _Node:
         node = _Node(*args, **kwargs)
         if node.depth > _MAX_TREE_DEPTH:
-            raise _syntax_error(self.text, node.start, node.end,
-                                f"the formula is too deep (more than {_MAX_TREE_DEPTH} nested operations)",
-                                "Split it into smaller formulas.")
+            raise _syntax_error(
+                self.text,
+                node.start,
+                node.end,
+                f"the formula is too deep (more than {_MAX_TREE_DEPTH} nested operations)",
+                "Split it into smaller formulas.",
+            )
         return node
 
     def enter(self, tok: _Token) -> None:
@@ -373,20 +397,31 @@ class _Parser:
     def after_operand(self, tok: _Token, context: str) -> FormulaError:
         """Error for a token that cannot follow a complete operand."""
         if tok.kind in ("num", "name", "("):
-            return self.error(tok, f"an operator is missing before {tok.describe()}",
-                              "Implicit multiplication is not supported: write a * b, 2 * (a + b).")
+            return self.error(
+                tok,
+                f"an operator is missing before {tok.describe()}",
+                "Implicit multiplication is not supported: write a * b, 2 * (a + b).",
+            )
         if tok.kind == ")":
             return self.error(tok, "unmatched ')'", "Remove it or add the matching '('.")
         if tok.kind == ",":
-            return self.error(tok, f"',' is only allowed between function arguments{context}",
-                              "Write one expression, e.g. min(a, b) rather than a, b.")
+            return self.error(
+                tok,
+                f"',' is only allowed between function arguments{context}",
+                "Write one expression, e.g. min(a, b) rather than a, b.",
+            )
         return self.error(tok, f"unexpected {tok.describe()}")  # pragma: no cover - defensive
 
     # grammar ---------------------------------------------------------------
     def parse(self) -> _Node:
         if self.peek().kind == "end":
-            raise _syntax_error(self.text, 0, max(1, len(self.text)), "the formula is empty",
-                                "Write an expression such as 100 * ls * le / env.")
+            raise _syntax_error(
+                self.text,
+                0,
+                max(1, len(self.text)),
+                "the formula is empty",
+                "Write an expression such as 100 * ls * le / env.",
+            )
         tree = self.expr()
         tok = self.peek()
         if tok.kind != "end":
@@ -439,14 +474,18 @@ class _Parser:
             follows = self.peek()
             if not tok.quoted and tok.value in FUNCTIONS:
                 if follows.kind != "(":
-                    raise self.error(tok, f"{tok.value!r} is a function and must be called, as {tok.value}(...)",
-                                     f"If it is a variable label, write it in backticks: `{tok.value}`.")
+                    raise self.error(
+                        tok,
+                        f"{tok.value!r} is a function and must be called, as {tok.value}(...)",
+                        f"If it is a variable label, write it in backticks: `{tok.value}`.",
+                    )
                 return self.call(tok)
             if follows.kind == "(":
                 if tok.quoted:
                     raise self.after_operand(follows, "")
-                raise self.error(tok, f"unknown function {tok.value!r}",
-                                 "The only functions are " + ", ".join(FUNCTIONS) + ".")
+                raise self.error(
+                    tok, f"unknown function {tok.value!r}", "The only functions are " + ", ".join(FUNCTIONS) + "."
+                )
             self.names.setdefault(tok.value, (tok.start, tok.end))
             return self.node("var", tok.start, tok.end, value=tok.value)
         if tok.kind == "(":
@@ -465,15 +504,24 @@ class _Parser:
         # Not an operand at all.
         if tok.kind == "end":
             previous = self.tokens[self.pos - 2] if self.pos >= 2 else tok
-            raise self.error(previous, f"the formula ends after {previous.describe()}; an operand is missing",
-                             "A formula cannot end with an operator or a comma.")
+            raise self.error(
+                previous,
+                f"the formula ends after {previous.describe()}; an operand is missing",
+                "A formula cannot end with an operator or a comma.",
+            )
         if tok.kind == ")":
-            raise self.error(tok, "')' where a number, name or '(' is expected",
-                             "Empty parentheses () and a ')' right after an operator or a comma are not allowed.")
+            raise self.error(
+                tok,
+                "')' where a number, name or '(' is expected",
+                "Empty parentheses () and a ')' right after an operator or a comma are not allowed.",
+            )
         if tok.kind == ",":
             raise self.error(tok, "',' where a number, name or '(' is expected")
-        raise self.error(tok, f"operator {tok.value!r} where a number, name or '(' is expected",
-                         "Two binary operators in a row are not allowed (a unary '-' or '+' is).")
+        raise self.error(
+            tok,
+            f"operator {tok.value!r} where a number, name or '(' is expected",
+            "Two binary operators in a row are not allowed (a unary '-' or '+' is).",
+        )
 
     def call(self, name_tok: _Token) -> _Node:
         open_tok = self.advance()
@@ -498,8 +546,12 @@ class _Parser:
         self.nesting -= 1
         if len(args) < lo or (hi is not None and len(args) > hi):
             expected = f"exactly {lo} argument" if hi == lo else f"at least {lo} argument"
-            raise _syntax_error(self.text, name_tok.start, close.end,
-                                f"{fn}() takes {expected}{'s' if lo != 1 else ''}, got {len(args)}")
+            raise _syntax_error(
+                self.text,
+                name_tok.start,
+                close.end,
+                f"{fn}() takes {expected}{'s' if lo != 1 else ''}, got {len(args)}",
+            )
         return self.node("call", name_tok.start, close.end, op=fn, args=args)
 
 
@@ -564,7 +616,7 @@ def _fmt(x) -> str:
 
 
 class _Evaluator:
-    def __init__(self, formula: "Formula", values, order, errors: str, gradient: bool):
+    def __init__(self, formula: Formula, values, order, errors: str, gradient: bool):
         if errors not in _ERRORS_MODES:
             raise FormulaError(f"errors must be 'raise' or 'nan', got {errors!r}.")
         self.formula = formula
@@ -635,16 +687,16 @@ class _Evaluator:
     def fail(self, node: _Node, what: str, mask, operands) -> None:
         """Raise (errors='raise') a FormulaError about ``mask`` elements of ``node``."""
         mask = np.broadcast_to(mask, self.shape)
-        sub = self.text[node.start:node.end]
+        sub = self.text[node.start : node.end]
         first = tuple(np.argwhere(mask)[0]) if self.shape else ()
         shown = ", ".join(f"{label} = {_fmt(np.broadcast_to(v, self.shape)[first])}" for label, v in operands)
-        inputs = ", ".join(
-            f"{name} = {_fmt(np.broadcast_to(v, self.shape)[first])}" for name, v in self.values.items()
-        )
+        inputs = ", ".join(f"{name} = {_fmt(np.broadcast_to(v, self.shape)[first])}" for name, v in self.values.items())
         if self.shape:
             k = int(mask.sum())
-            where = (f" at {k} of {mask.size} elements (positions "
-                     f"{describe_rows(self._positions(mask, self.shape))}); at the first one")
+            where = (
+                f" at {k} of {mask.size} elements (positions "
+                f"{describe_rows(self._positions(mask, self.shape))}); at the first one"
+            )
         else:
             where = ""
         msg = f"Formula {self.formula.text!r}: {what} in {sub!r}{where}: {shown}"
@@ -699,7 +751,7 @@ class _Evaluator:
         a, ga = self.eval(left)
         b, gb = self.eval(right)
         op = node.op
-        lt, rt = self.text[left.start:left.end], self.text[right.start:right.end]
+        lt, rt = self.text[left.start : left.end], self.text[right.start : right.end]
         if op == "+":
             return self.check(node, a + b, None if not grad else ga + gb)
         if op == "-":
@@ -723,15 +775,33 @@ class _Evaluator:
             g = _scale(ga, b * np.power(a, b - 1))
             log_factor = np.where(a > 0, v * np.log(np.where(a > 0, a, 1.0)), np.where(a == 0, 0.0, np.nan))
             g = g + _scale(gb, log_factor)
-        v, g = self.domain(node, v, g, (a < 0) & (b != np.floor(b)),
-                           "a negative number raised to a non-integer power", [("base", a), ("exponent", b)])
-        v, g = self.domain(node, v, g, (a == 0) & (b < 0),
-                           "zero raised to a negative power (division by zero)", [("base", a), ("exponent", b)])
+        v, g = self.domain(
+            node,
+            v,
+            g,
+            (a < 0) & (b != np.floor(b)),
+            "a negative number raised to a non-integer power",
+            [("base", a), ("exponent", b)],
+        )
+        v, g = self.domain(
+            node,
+            v,
+            g,
+            (a == 0) & (b < 0),
+            "zero raised to a negative power (division by zero)",
+            [("base", a), ("exponent", b)],
+        )
         if grad:
             bad = (a < 0) & np.any(gb != 0, axis=-1)
-            v, g = self.domain(node, v, g, bad,
-                               "the derivative with respect to the exponent needs a positive base",
-                               [("base", a), ("exponent", b)], value_too=False)
+            v, g = self.domain(
+                node,
+                v,
+                g,
+                bad,
+                "the derivative with respect to the exponent needs a positive base",
+                [("base", a), ("exponent", b)],
+                value_too=False,
+            )
         return self.check(node, v, g)
 
     def call(self, node: _Node):
@@ -752,7 +822,7 @@ class _Evaluator:
                 g = np.take_along_axis(gstack, index, axis=0)[0]
             return v, g
         ((a, ga),) = results
-        arg_text = self.text[node.args[0].start:node.args[0].end]
+        arg_text = self.text[node.args[0].start : node.args[0].end]
         if fn == "log":
             v = np.log(a)
             g = _scale(ga, 1.0 / a) if grad else None
@@ -777,8 +847,12 @@ class _Evaluator:
             if g is not None:
                 bad_g = ~np.all(np.isfinite(g), axis=-1)
                 if np.any(bad_g):
-                    self.fail(node, "the derivative is not finite (the function is not differentiable there)",
-                              bad_g, [("value", v)])
+                    self.fail(
+                        node,
+                        "the derivative is not finite (the function is not differentiable there)",
+                        bad_g,
+                        [("value", v)],
+                    )
             return v, g
         # errors="nan": turn +-inf into NaN, leave NaN as it is
         if np.any(np.isinf(v)):
@@ -842,14 +916,16 @@ class Formula:
                         suggestions.append(f"{name!r} -> {close[0]!r}?")
                 hint = "Did you mean " + ", ".join(suggestions) if suggestions else None
                 raise _syntax_error(
-                    nfc_text, start, end,
+                    nfc_text,
+                    start,
+                    end,
                     f"unknown name{'s' if len(unknown) > 1 else ''} {describe_rows(unknown)}; "
                     f"the allowed names are {describe_rows(allowed, limit=30) or '(none)'}",
                     hint,
                 )
 
     @classmethod
-    def parse(cls, text: str, allowed_names: Iterable[str] | None = None) -> "Formula":
+    def parse(cls, text: str, allowed_names: Iterable[str] | None = None) -> Formula:
         """Parse ``text`` into a :class:`Formula`.
 
         Parameters

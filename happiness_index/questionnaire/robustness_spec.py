@@ -90,13 +90,16 @@ class ChoiceLabels:
 
 def _labels(d: Any, path: tuple) -> ChoiceLabels:
     if not isinstance(d, Mapping) or set(d) - {"en", "vi"}:
-        raise RobustnessSpecProblem(path, "labels must be a table { en = \"...\", vi = \"...\" }")
+        raise RobustnessSpecProblem(path, 'labels must be a table { en = "...", vi = "..." }')
     out = {}
     for lang in ("en", "vi"):
         v = d.get(lang)
         if not isinstance(v, str) or not v.strip():
-            raise RobustnessSpecProblem(path + (lang,), f"a label in {'English' if lang == 'en' else 'Vietnamese'} "
-                                        f"({lang}) is required: a reviewer must understand every choice")
+            raise RobustnessSpecProblem(
+                path + (lang,),
+                f"a label in {'English' if lang == 'en' else 'Vietnamese'} "
+                f"({lang}) is required: a reviewer must understand every choice",
+            )
         out[lang] = _nfc(v.strip())
     return ChoiceLabels(**out)
 
@@ -106,8 +109,9 @@ def _keys(d: Any, allowed: set, required: set, path: tuple) -> None:
         raise RobustnessSpecProblem(path, f"expected a table, got {type(d).__name__} {d!r}")
     for k in d:
         if k not in allowed:
-            raise RobustnessSpecProblem(path + (k,), f"unknown key {k!r}; allowed keys here are "
-                                        f"{', '.join(sorted(allowed))}")
+            raise RobustnessSpecProblem(
+                path + (k,), f"unknown key {k!r}; allowed keys here are {', '.join(sorted(allowed))}"
+            )
     for k in sorted(required - set(d)):
         raise RobustnessSpecProblem(path + (k,), f"required key {k!r} is missing")
 
@@ -140,8 +144,12 @@ class CutoffChoice:
     option_labels: tuple
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "items": list(self.items), "values": [float(v) for v in self.values],
-                "labels": self.labels.to_dict()}
+        return {
+            "name": self.name,
+            "items": list(self.items),
+            "values": [float(v) for v in self.values],
+            "labels": self.labels.to_dict(),
+        }
 
 
 @dataclass(frozen=True)
@@ -239,31 +247,44 @@ def _parse_cutoff(d: Any, path: tuple, items: Mapping, seen: set) -> CutoffChoic
         if it is None:
             raise RobustnessSpecProblem(path + ("items",), f"unknown item {nm!r}; items are {', '.join(items)}")
         if it.type not in _ORDERED or it.satisfied is None:
-            raise RobustnessSpecProblem(path + ("items",), f"item {nm!r} is {it.type}"
-                                        f"{'' if it.satisfied is not None else ' without a cut-off'}: alternative "
-                                        "cut-offs apply to ordered items with a 'satisfied' cut-off")
+            raise RobustnessSpecProblem(
+                path + ("items",),
+                f"item {nm!r} is {it.type}"
+                f"{'' if it.satisfied is not None else ' without a cut-off'}: alternative "
+                "cut-offs apply to ordered items with a 'satisfied' cut-off",
+            )
     base = {float(items[nm].satisfied) for nm in names}
     if len(base) > 1:
-        raise RobustnessSpecProblem(path + ("items",), f"the items of {name!r} have different cut-offs in the "
-                                    f"spec ({sorted(base)}); put items with the same cut-off in one group")
+        raise RobustnessSpecProblem(
+            path + ("items",),
+            f"the items of {name!r} have different cut-offs in the "
+            f"spec ({sorted(base)}); put items with the same cut-off in one group",
+        )
     vals = d["values"]
-    if not isinstance(vals, list) or not vals or any(isinstance(v, bool) or not isinstance(v, (int, float))
-                                                     or not math.isfinite(v) for v in vals):
+    if (
+        not isinstance(vals, list)
+        or not vals
+        or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in vals)
+    ):
         raise RobustnessSpecProblem(path + ("values",), "values must be a non-empty list of numeric cut-offs")
     vals = [float(v) for v in vals]
     if len(set(vals)) != len(vals):
         raise RobustnessSpecProblem(path + ("values",), f"cut-offs listed twice: {vals}")
     b = base.pop()
     if b not in vals:
-        raise RobustnessSpecProblem(path + ("values",), f"the spec's own cut-off {_fmt(b)} (the baseline) must be "
-                                    f"among the values {[_fmt(v) for v in vals]}")
+        raise RobustnessSpecProblem(
+            path + ("values",),
+            f"the spec's own cut-off {_fmt(b)} (the baseline) must be among the values {[_fmt(v) for v in vals]}",
+        )
     vals.remove(b)
     vals.insert(0, b)
     for nm in names:
         bad = [v for v in vals if not items[nm].allows(int(v) if v.is_integer() else v)]
         if bad:
-            raise RobustnessSpecProblem(path + ("values",), f"cut-off(s) {[_fmt(v) for v in bad]} are not codes of "
-                                        f"item {nm!r} ({items[nm].describe_codes()})")
+            raise RobustnessSpecProblem(
+                path + ("values",),
+                f"cut-off(s) {[_fmt(v) for v in bad]} are not codes of item {nm!r} ({items[nm].describe_codes()})",
+            )
     first = items[names[0]]
     top = max(float(c) for c in first.codes) if first.codes else first.maximum
     opts = []
@@ -282,8 +303,9 @@ def _formula_label(opt: str, comps: Sequence) -> ChoiceLabels:
     if opt == "mean_of_shares":
         return ChoiceLabels(en="(weighted) mean of the components", vi="trung bình (có trọng số) của các thành phần")
     if opt == "geometric":
-        return ChoiceLabels(en="(weighted) geometric mean of the components",
-                            vi="trung bình nhân (có trọng số) của các thành phần")
+        return ChoiceLabels(
+            en="(weighted) geometric mean of the components", vi="trung bình nhân (có trọng số) của các thành phần"
+        )
     return ChoiceLabels(en=f"formula {opt}", vi=f"công thức {opt}")
 
 
@@ -291,26 +313,34 @@ def _parse_formula(d: Any, path: tuple, comps: Sequence, baseline: str) -> Formu
     _keys(d, {"options", "labels"}, {"options", "labels"}, path)
     opts = d["options"]
     if not isinstance(opts, list) or not opts or not all(isinstance(o, str) and o.strip() for o in opts):
-        raise RobustnessSpecProblem(path + ("options",), "options must be a non-empty list of presets "
-                                    f"({', '.join(FORMULA_PRESETS)}) or formulas over the component names")
+        raise RobustnessSpecProblem(
+            path + ("options",),
+            "options must be a non-empty list of presets "
+            f"({', '.join(FORMULA_PRESETS)}) or formulas over the component names",
+        )
     names = [c.name for c in comps]
     out = []
     for o in (baseline, *[_nfc(o.strip()) for o in opts]):
         if o in out:
             continue
         if o == "nef_ratio" and len(names) != 3:
-            raise RobustnessSpecProblem(path + ("options",), f"'nef_ratio' needs exactly 3 components, the spec has "
-                                        f"{len(names)}")
+            raise RobustnessSpecProblem(
+                path + ("options",), f"'nef_ratio' needs exactly 3 components, the spec has {len(names)}"
+            )
         if o not in FORMULA_PRESETS:
             try:
                 Formula.parse(o, allowed_names=names)
             except FormulaError as e:
-                raise RobustnessSpecProblem(path + ("options",), f"option {o!r} is neither a preset "
-                                            f"({', '.join(FORMULA_PRESETS)}) nor a formula over the components "
-                                            f"{', '.join(names)}: {e}") from None
+                raise RobustnessSpecProblem(
+                    path + ("options",),
+                    f"option {o!r} is neither a preset "
+                    f"({', '.join(FORMULA_PRESETS)}) nor a formula over the components "
+                    f"{', '.join(names)}: {e}",
+                ) from None
         out.append(o)
-    return FormulaChoice(tuple(out), _labels(d["labels"], path + ("labels",)),
-                         tuple(_formula_label(o, comps) for o in out))
+    return FormulaChoice(
+        tuple(out), _labels(d["labels"], path + ("labels",)), tuple(_formula_label(o, comps) for o in out)
+    )
 
 
 def _parse_weights(d: Any, path: tuple, comps: Sequence) -> WeightRanges:
@@ -322,17 +352,27 @@ def _parse_weights(d: Any, path: tuple, comps: Sequence) -> WeightRanges:
     out = []
     for c in names:
         if c not in rng:
-            raise RobustnessSpecProblem(path + ("ranges",), f"no range for component {c!r}: give a range for every "
-                                        f"component ({', '.join(names)}); [w, w] keeps a weight fixed")
+            raise RobustnessSpecProblem(
+                path + ("ranges",),
+                f"no range for component {c!r}: give a range for every "
+                f"component ({', '.join(names)}); [w, w] keeps a weight fixed",
+            )
     for c, r in rng.items():
         if c not in names:
-            raise RobustnessSpecProblem(path + ("ranges", c), f"unknown component {c!r}; components are "
-                                        f"{', '.join(names)}")
-        if (not isinstance(r, list) or len(r) != 2
-                or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in r)
-                or not 0 <= r[0] <= r[1] or r[1] == 0):
-            raise RobustnessSpecProblem(path + ("ranges", c), f"the range of {c!r} must be [low, high] with "
-                                        f"0 <= low <= high and high > 0, got {r!r}")
+            raise RobustnessSpecProblem(
+                path + ("ranges", c), f"unknown component {c!r}; components are {', '.join(names)}"
+            )
+        if (
+            not isinstance(r, list)
+            or len(r) != 2
+            or any(isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in r)
+            or not 0 <= r[0] <= r[1]
+            or r[1] == 0
+        ):
+            raise RobustnessSpecProblem(
+                path + ("ranges", c),
+                f"the range of {c!r} must be [low, high] with 0 <= low <= high and high > 0, got {r!r}",
+            )
         out.append((c, float(r[0]), float(r[1])))
     out.sort(key=lambda x: names.index(x[0]))
     return WeightRanges(tuple(out), _labels(d["labels"], path + ("labels",)))
@@ -347,12 +387,15 @@ def _parse_drop(d: Any, path: tuple, items: Mapping, comps: Sequence) -> DropIte
     for nm in names:
         owners = [c for c in comps if nm in c.items]
         if not owners:
-            raise RobustnessSpecProblem(path + ("items",), f"item {nm!r} belongs to no component, so dropping it "
-                                        "changes nothing; list items of the components")
+            raise RobustnessSpecProblem(
+                path + ("items",),
+                f"item {nm!r} belongs to no component, so dropping it changes nothing; list items of the components",
+            )
         for c in owners:
             if len(c.items) < 2:
-                raise RobustnessSpecProblem(path + ("items",), f"item {nm!r} is the only item of component "
-                                            f"{c.name!r}; it cannot be dropped")
+                raise RobustnessSpecProblem(
+                    path + ("items",), f"item {nm!r} is the only item of component {c.name!r}; it cannot be dropped"
+                )
     opts = [ChoiceLabels(en="no item dropped (baseline)", vi="không bỏ câu hỏi nào (gốc)")]
     for nm in names:
         lab = items[nm].labels
@@ -360,8 +403,9 @@ def _parse_drop(d: Any, path: tuple, items: Mapping, comps: Sequence) -> DropIte
     return DropItemsChoice(names, _labels(d["labels"], path + ("labels",)), tuple(opts))
 
 
-def parse_robustness(d: Any, *, items: Sequence, components: Sequence, preset: str,
-                     formula: str | None) -> RobustnessSpec | None:
+def parse_robustness(
+    d: Any, *, items: Sequence, components: Sequence, preset: str, formula: str | None
+) -> RobustnessSpec | None:
     """Validate a ``[robustness]`` table (the parsed TOML) against the spec's items and components.
 
     Parameters
@@ -397,8 +441,10 @@ def parse_robustness(d: Any, *, items: Sequence, components: Sequence, preset: s
         seen.add(ch.name)
         for nm in ch.items:
             if nm in covered:
-                raise RobustnessSpecProblem(("cutoffs", i, "items"), f"item {nm!r} is already in cut-off group "
-                                            f"{covered[nm]!r}; an item belongs to one group")
+                raise RobustnessSpecProblem(
+                    ("cutoffs", i, "items"),
+                    f"item {nm!r} is already in cut-off group {covered[nm]!r}; an item belongs to one group",
+                )
             if nm not in used:
                 raise RobustnessSpecProblem(("cutoffs", i, "items"), f"item {nm!r} belongs to no component")
             covered[nm] = ch.name
@@ -407,9 +453,12 @@ def parse_robustness(d: Any, *, items: Sequence, components: Sequence, preset: s
     form = None
     if "formula" in d:
         if preset not in FORMULA_PRESETS and preset != "custom":
-            raise RobustnessSpecProblem(("formula",), f"the spec's preset {preset!r} is not an aggregation of "
-                                        "components; formula choices need nef_ratio, mean_of_shares, geometric "
-                                        "or custom")
+            raise RobustnessSpecProblem(
+                ("formula",),
+                f"the spec's preset {preset!r} is not an aggregation of "
+                "components; formula choices need nef_ratio, mean_of_shares, geometric "
+                "or custom",
+            )
         form = _parse_formula(d["formula"], ("formula",), components, baseline)
     weights = _parse_weights(d["weights"], ("weights",), components) if "weights" in d else None
     drop = _parse_drop(d["drop_items"], ("drop_items",), by_name, components) if "drop_items" in d else None

@@ -34,17 +34,18 @@ import re
 import stat
 import tomllib
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..errors import FormulaError, SpecError
-from .formula import Formula
 from .distribution_spec import parse_distributions
+from .formula import Formula
 from .robustness_spec import RobustnessSpecProblem, parse_robustness
 
 #: a spec is a short text; anything larger is a wrong path (a data file, a device)
@@ -136,9 +137,7 @@ def _locate(text: str, path: tuple) -> int | None:
                 pos, found_any = m.start(), True
             i += 2
             continue
-        pat = re.compile(
-            rf"(^\s*\[\s*(?:[\w.\"]+\.)?\"?{k}\"?\s*\]|^\s*\"?{k}\"?\s*=|[{{,]\s*\"?{k}\"?\s*=)", re.M
-        )
+        pat = re.compile(rf"(^\s*\[\s*(?:[\w.\"]+\.)?\"?{k}\"?\s*\]|^\s*\"?{k}\"?\s*=|[{{,]\s*\"?{k}\"?\s*=)", re.M)
         m = pat.search(text, pos)
         if m is None:
             break
@@ -162,8 +161,7 @@ def _check_keys(d: Mapping, allowed: set, path: tuple, required: tuple = ()) -> 
         if k not in allowed:
             raise _SpecProblem(
                 path + (k,),
-                f"unknown key {k!r}; allowed keys here are {', '.join(sorted(allowed))} "
-                "(check the spelling)",
+                f"unknown key {k!r}; allowed keys here are {', '.join(sorted(allowed))} (check the spelling)",
             )
     for k in required:
         if k not in d:
@@ -293,8 +291,19 @@ class Item:
     maximum: float | None = None
 
     _KEYS = frozenset(
-        {"name", "labels", "type", "codes", "missing_codes", "satisfied", "weight",
-         "required", "nullable", "minimum", "maximum"}
+        {
+            "name",
+            "labels",
+            "type",
+            "codes",
+            "missing_codes",
+            "satisfied",
+            "weight",
+            "required",
+            "nullable",
+            "minimum",
+            "maximum",
+        }
     )
 
     @property
@@ -332,8 +341,7 @@ class Item:
             s = sorted(c)
             if s == list(range(s[0], s[-1] + 1)) and len(s) > 2:
                 return f"in range {s[0]}..{s[-1]}"
-        return "in codes {" + ", ".join(_fmt_num(x) if not isinstance(x, str) else repr(x)
-                                        for x in c) + "}"
+        return "in codes {" + ", ".join(_fmt_num(x) if not isinstance(x, str) else repr(x) for x in c) + "}"
 
     @classmethod
     def _from(cls, d: Any, path: tuple) -> Item:
@@ -341,9 +349,7 @@ class Item:
         name = _str(d["name"], path + ("name",))
         typ = d.get("type", "likert5")
         if typ not in ITEM_TYPES:
-            raise _SpecProblem(
-                path + ("type",), f"unknown item type {typ!r}; use one of {', '.join(ITEM_TYPES)}"
-            )
+            raise _SpecProblem(path + ("type",), f"unknown item type {typ!r}; use one of {', '.join(ITEM_TYPES)}")
         if "codes" in d:
             codes = _codes(d["codes"], path + ("codes",))
             if not codes and typ != "integer":
@@ -351,8 +357,11 @@ class Item:
                     path + ("codes",),
                     f"item {name!r}: 'codes' is empty; list the valid answer codes "
                     f"(e.g. codes = [1, 2, 3, 4, 5])"
-                    + ("" if typ == "categorical" else f", or leave 'codes' out to use the "
-                       f"{typ} default {list(_DEFAULT_CODES.get(typ, ()))}"),
+                    + (
+                        ""
+                        if typ == "categorical"
+                        else f", or leave 'codes' out to use the {typ} default {list(_DEFAULT_CODES.get(typ, ()))}"
+                    ),
                 )
         else:
             if typ == "categorical":
@@ -362,7 +371,7 @@ class Item:
             raise _SpecProblem(
                 path + ("codes",),
                 f"integer item {name!r} takes 'minimum'/'maximum', not 'codes' "
-                "(use type = \"categorical\" for a list of codes)",
+                '(use type = "categorical" for a list of codes)',
             )
         if typ != "integer" and ("minimum" in d or "maximum" in d):
             raise _SpecProblem(
@@ -400,23 +409,26 @@ class Item:
                 if not isinstance(m, str) and item.allows(m):
                     raise _SpecProblem(
                         path + ("missing_codes",),
-                        f"item {name!r}: missing code {m} lies inside the valid range "
-                        f"{item.describe_codes()}",
+                        f"item {name!r}: missing code {m} lies inside the valid range {item.describe_codes()}",
                     )
         sat = d.get("satisfied")
         if sat is not None:
             sp = path + ("satisfied",)
             if item.ordered:
                 if isinstance(sat, (list, tuple)):
-                    raise _SpecProblem(sp, f"item {name!r} is {typ}: 'satisfied' is a single "
-                                           "cut-off (value >= cut-off is satisfied)")
+                    raise _SpecProblem(
+                        sp, f"item {name!r} is {typ}: 'satisfied' is a single cut-off (value >= cut-off is satisfied)"
+                    )
                 if isinstance(sat, bool) or not isinstance(sat, (int, float)):
                     raise _SpecProblem(
                         sp,
                         f"the cut-off of item {name!r} must be a number ({typ} item: value >= "
                         f"cut-off is satisfied), got {type(sat).__name__} {sat!r}"
-                        + (f"; write it without quotes: satisfied = {sat.strip()}"
-                           if isinstance(sat, str) and _is_number_text(sat) else ""),
+                        + (
+                            f"; write it without quotes: satisfied = {sat.strip()}"
+                            if isinstance(sat, str) and _is_number_text(sat)
+                            else ""
+                        ),
                     )
                 cut = _code(sat, sp)
                 if not item.allows(cut):
@@ -495,11 +507,12 @@ class Normalisation:
         _check_keys(d, cls._KEYS, path, required=("method", "min", "max"))
         method = d["method"]
         if method != "minmax":
-            raise _SpecProblem(path + ("method",), f"unknown normalisation {method!r}; use \"minmax\"")
+            raise _SpecProblem(path + ("method",), f'unknown normalisation {method!r}; use "minmax"')
         lo, hi = _num(d["min"], path + ("min",)), _num(d["max"], path + ("max",))
         if not (math.isfinite(lo) and math.isfinite(hi)) or not lo < hi:
-            raise _SpecProblem(path + ("max",), f"min-max normalisation needs finite min < max, got "
-                                                f"min = {lo!r}, max = {hi!r}")
+            raise _SpecProblem(
+                path + ("max",), f"min-max normalisation needs finite min < max, got min = {lo!r}, max = {hi!r}"
+            )
         return cls(method=method, min=float(lo), max=float(hi))
 
     def to_dict(self) -> dict:
@@ -552,12 +565,13 @@ class Component:
         _check_keys(d, cls._KEYS, path, required=("name", "items"))
         name = _str(d["name"], path + ("name",))
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
-            raise _SpecProblem(path + ("name",), f"component name {name!r} must be an identifier "
-                                                 "(letters, digits, _) to be used in the formula")
+            raise _SpecProblem(
+                path + ("name",),
+                f"component name {name!r} must be an identifier (letters, digits, _) to be used in the formula",
+            )
         rule = d.get("rule", "mean_of_item_shares")
         if rule not in COMPONENT_RULES:
-            raise _SpecProblem(path + ("rule",), f"unknown rule {rule!r}; use one of "
-                                                 f"{', '.join(COMPONENT_RULES)}")
+            raise _SpecProblem(path + ("rule",), f"unknown rule {rule!r}; use one of {', '.join(COMPONENT_RULES)}")
         items = d["items"]
         if not isinstance(items, (list, tuple)) or not items:
             raise _SpecProblem(path + ("items",), f"component {name!r} needs a non-empty list of items")
@@ -569,19 +583,27 @@ class Component:
             if isinstance(k, bool) or not isinstance(k, int):
                 raise _SpecProblem(path + ("k",), f"k must be an integer, got {k!r}")
             if rule != "at_least_k":
-                raise _SpecProblem(path + ("k",), f"k applies to rule 'at_least_k' only, "
-                                                  f"component {name!r} has rule {rule!r}")
+                raise _SpecProblem(
+                    path + ("k",), f"k applies to rule 'at_least_k' only, component {name!r} has rule {rule!r}"
+                )
             if not 1 <= k <= len(items):
-                raise _SpecProblem(path + ("k",), f"k = {k} but component {name!r} has "
-                                                  f"{len(items)} items; need 1 <= k <= {len(items)}")
+                raise _SpecProblem(
+                    path + ("k",), f"k = {k} but component {name!r} has {len(items)} items; need 1 <= k <= {len(items)}"
+                )
         elif rule == "at_least_k":
             raise _SpecProblem(path + ("k",), f"rule 'at_least_k' of component {name!r} needs k")
         w = _num(d.get("weight"), path + ("weight",), optional=True)
         if w is not None and w < 0:
             raise _SpecProblem(path + ("weight",), f"component {name!r} has a negative weight {w}")
-        return cls(name=name, labels=Labels._from(d.get("labels"), path + ("labels",)),
-                   rule=rule, k=k, weight=w, items=items,
-                   normalise=Normalisation._from(d.get("normalise"), path + ("normalise",)))
+        return cls(
+            name=name,
+            labels=Labels._from(d.get("labels"), path + ("labels",)),
+            rule=rule,
+            k=k,
+            weight=w,
+            items=items,
+            normalise=Normalisation._from(d.get("normalise"), path + ("normalise",)),
+        )
 
     def to_dict(self) -> dict:
         d: dict = {"name": self.name, "labels": self.labels.to_dict(), "rule": self.rule}
@@ -630,8 +652,7 @@ class Target:
         y = d["year"]
         if isinstance(y, bool) or not isinstance(y, int):
             raise _SpecProblem(path + ("year",), f"year must be an integer, got {y!r}")
-        return cls(year=y, value=_num(d["value"], path + ("value",)),
-                   source=_str(d["source"], path + ("source",)))
+        return cls(year=y, value=_num(d["value"], path + ("value",)), source=_str(d["source"], path + ("source",)))
 
     def to_dict(self) -> dict:
         return {"year": self.year, "value": self.value, "source": self.source}
@@ -663,8 +684,20 @@ class DesignColumns:
     population_label_vi: str | None = None
     population_label_en: str | None = None
 
-    _KEYS = ("id", "weights", "strata", "psu", "fpc", "commune", "commune_name", "village",
-             "commune_label_vi", "commune_label_en", "population_label_vi", "population_label_en")
+    _KEYS = (
+        "id",
+        "weights",
+        "strata",
+        "psu",
+        "fpc",
+        "commune",
+        "commune_name",
+        "village",
+        "commune_label_vi",
+        "commune_label_en",
+        "population_label_vi",
+        "population_label_en",
+    )
 
     @classmethod
     def _from(cls, d: Any, path: tuple) -> DesignColumns:
@@ -715,12 +748,15 @@ class Publication:
             raise _SpecProblem(path + ("max_cv",), f"max_cv must be positive, got {cv}")
         hw = _num(d.get("max_ci_halfwidth"), path + ("max_ci_halfwidth",), optional=True)
         if hw is not None and not hw > 0:
-            raise _SpecProblem(path + ("max_ci_halfwidth",),
-                               f"max_ci_halfwidth must be positive (index points; inf switches it off), got {hw}")
+            raise _SpecProblem(
+                path + ("max_ci_halfwidth",),
+                f"max_ci_halfwidth must be positive (index points; inf switches it off), got {hw}",
+            )
         mdf = d.get("min_df")
         if mdf is not None and (isinstance(mdf, bool) or not isinstance(mdf, int) or mdf < 0):
-            raise _SpecProblem(path + ("min_df",), f"min_df must be a whole number >= 0 (0 switches it off), "
-                                                   f"got {mdf!r}")
+            raise _SpecProblem(
+                path + ("min_df",), f"min_df must be a whole number >= 0 (0 switches it off), got {mdf!r}"
+            )
         return cls(min_n=n, max_cv=cv, max_ci_halfwidth=hw, min_df=mdf)
 
     def effective(self, scale: str = "percent") -> dict:
@@ -730,13 +766,24 @@ class Publication:
         if hw is None:
             hw = DEFAULT_MAX_CI_HALFWIDTH_POINTS / (100.0 if scale == "proportion" else 1.0)
         mdf = DEFAULT_MIN_DF if self.min_df is None else self.min_df
-        return {"min_n": self.min_n, "max_cv": self.max_cv,
-                "max_ci_halfwidth": hw if math.isfinite(hw) else None, "min_df": mdf or None}
+        return {
+            "min_n": self.min_n,
+            "max_cv": self.max_cv,
+            "max_ci_halfwidth": hw if math.isfinite(hw) else None,
+            "min_df": mdf or None,
+        }
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in (("min_n", self.min_n), ("max_cv", self.max_cv),
-                                  ("max_ci_halfwidth", self.max_ci_halfwidth), ("min_df", self.min_df))
-                if v is not None}
+        return {
+            k: v
+            for k, v in (
+                ("min_n", self.min_n),
+                ("max_cv", self.max_cv),
+                ("max_ci_halfwidth", self.max_ci_halfwidth),
+                ("min_df", self.min_df),
+            )
+            if v is not None
+        }
 
 
 @dataclass(frozen=True)
@@ -774,20 +821,22 @@ class SkipRule:
 
     @classmethod
     def _from(cls, d: Any, path: tuple) -> SkipRule:
-        _check_keys(d, {"item", "filter", "values", "labels"}, path,
-                    required=("item", "filter", "values"))
+        _check_keys(d, {"item", "filter", "values", "labels"}, path, required=("item", "filter", "values"))
         vals = d["values"]
         if not isinstance(vals, (list, tuple)):
             vals = [vals]
         vals = _codes(vals, path + ("values",))
         if not vals:
             raise _SpecProblem(path + ("values",), "a skip rule needs at least one filter value")
-        return cls(item=_str(d["item"], path + ("item",)), filter=_str(d["filter"], path + ("filter",)),
-                   values=vals, labels=Labels._from(d.get("labels"), path + ("labels",)))
+        return cls(
+            item=_str(d["item"], path + ("item",)),
+            filter=_str(d["filter"], path + ("filter",)),
+            values=vals,
+            labels=Labels._from(d.get("labels"), path + ("labels",)),
+        )
 
     def to_dict(self) -> dict:
-        return {"item": self.item, "filter": self.filter, "values": list(self.values),
-                "labels": self.labels.to_dict()}
+        return {"item": self.item, "filter": self.filter, "values": list(self.values), "labels": self.labels.to_dict()}
 
 
 def _fmt_num(x) -> str:
@@ -800,10 +849,26 @@ def _fmt_num(x) -> str:
 # IndexSpec
 # --------------------------------------------------------------------------------------
 _TOP_KEYS = (
-    "name", "version", "labels", "description", "preset", "formula", "scale",
-    "component_weight_total", "item_weight_total", "zero_rule",
-    "design", "publication", "af", "components", "items", "levels", "targets", "skip_rules",
-    "robustness", "distributions",
+    "name",
+    "version",
+    "labels",
+    "description",
+    "preset",
+    "formula",
+    "scale",
+    "component_weight_total",
+    "item_weight_total",
+    "zero_rule",
+    "design",
+    "publication",
+    "af",
+    "components",
+    "items",
+    "levels",
+    "targets",
+    "skip_rules",
+    "robustness",
+    "distributions",
 )
 
 
@@ -905,25 +970,31 @@ class IndexSpec:
             The formula is not in the formula language or names an unknown component.
         """
         if path is None or not isinstance(path, (str, os.PathLike)) or str(path) == "":
-            raise SpecError(f"IndexSpec.from_toml needs the path of a TOML spec file (str or "
-                            f"Path), got {type(path).__name__} {path!r}; for a bundled spec "
-                            "use IndexSpec.from_toml(bundled_spec_path('yen_bai_nef'))")
+            raise SpecError(
+                f"IndexSpec.from_toml needs the path of a TOML spec file (str or "
+                f"Path), got {type(path).__name__} {path!r}; for a bundled spec "
+                "use IndexSpec.from_toml(bundled_spec_path('yen_bai_nef'))"
+            )
         path = Path(path)
         if path.is_dir():
             raise SpecError(f"spec path is a directory, not a TOML file: {path}")
         if not path.exists():
             raise SpecError(f"spec file not found: {path}")
         try:
-            if not stat.S_ISREG(path.stat().st_mode):   # checked before open: a pipe blocks
-                raise SpecError(f"spec path is not a regular file (a device, pipe or socket): "
-                                f"{path}; give the path of a TOML spec file")
+            if not stat.S_ISREG(path.stat().st_mode):  # checked before open: a pipe blocks
+                raise SpecError(
+                    f"spec path is not a regular file (a device, pipe or socket): "
+                    f"{path}; give the path of a TOML spec file"
+                )
             with path.open("rb") as fh:
                 raw = fh.read(_MAX_SPEC_BYTES + 1)
         except OSError as e:
             raise SpecError(f"cannot open spec file {path}: {e.strerror or e}") from None
         if len(raw) > _MAX_SPEC_BYTES:
-            raise SpecError(f"spec file {path} is larger than {_MAX_SPEC_BYTES // 2**20} MiB; a spec "
-                            "is a short TOML text: check that the path names the spec, not a data file")
+            raise SpecError(
+                f"spec file {path} is larger than {_MAX_SPEC_BYTES // 2**20} MiB; a spec "
+                "is a short TOML text: check that the path names the spec, not a data file"
+            )
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError as e:
@@ -943,8 +1014,10 @@ class IndexSpec:
             err.key, err.line = None, getattr(e, "lineno", None)
             raise err from None
         except RecursionError:
-            err = SpecError(f"{source}: not valid TOML for a spec: arrays or tables nested too deep "
-                            "for the parser; a spec nests a few levels at most")
+            err = SpecError(
+                f"{source}: not valid TOML for a spec: arrays or tables nested too deep "
+                "for the parser; a spec nests a few levels at most"
+            )
             err.key, err.line = None, None
             raise err from None
         try:
@@ -981,13 +1054,24 @@ class IndexSpec:
         cwt, iwt = _check_weight_totals(d, preset, comps, items)
         formula = _parse_formula(d, preset, comps, cls._implied(preset, comps))
         return cls(
-            name=name, version=version, labels=Labels._from(d.get("labels"), ("labels",)),
-            description=_nfc(desc.strip()), preset=preset, formula=formula, scale=scale,
-            components=comps, items=items, levels=_parse_levels(d), targets=_parse_targets(d),
+            name=name,
+            version=version,
+            labels=Labels._from(d.get("labels"), ("labels",)),
+            description=_nfc(desc.strip()),
+            preset=preset,
+            formula=formula,
+            scale=scale,
+            components=comps,
+            items=items,
+            levels=_parse_levels(d),
+            targets=_parse_targets(d),
             design=DesignColumns._from(d.get("design"), ("design",)),
             publication=Publication._from(d.get("publication"), ("publication",)),
-            skip_rules=_parse_skip_rules(d, items, seen), af=AFSettings._from(d.get("af"), ("af",)),
-            zero_rule=_parse_zero_rule(d), component_weight_total=cwt, item_weight_total=iwt,
+            skip_rules=_parse_skip_rules(d, items, seen),
+            af=AFSettings._from(d.get("af"), ("af",)),
+            zero_rule=_parse_zero_rule(d),
+            component_weight_total=cwt,
+            item_weight_total=iwt,
             **_robustness_parts(d, items, comps, preset, formula),
         )
 
@@ -1023,8 +1107,11 @@ class IndexSpec:
     def to_dict(self) -> dict:
         """The spec as plain dicts/lists (the TOML structure); ``from_dict`` inverts it."""
         d: dict = {
-            "name": self.name, "version": self.version, "labels": self.labels.to_dict(),
-            "description": self.description, "preset": self.preset,
+            "name": self.name,
+            "version": self.version,
+            "labels": self.labels.to_dict(),
+            "description": self.description,
+            "preset": self.preset,
         }
         if self.formula is not None:
             d["formula"] = self.formula
@@ -1058,8 +1145,7 @@ class IndexSpec:
         Independent of key order, comments and formatting of the source file; stable across
         runs, machines and Python versions (sorted keys, UTF-8, shortest float repr).
         """
-        canon = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False,
-                           separators=(",", ":"), allow_nan=True)
+        canon = json.dumps(self.to_dict(), sort_keys=True, ensure_ascii=False, separators=(",", ":"), allow_nan=True)
         return hashlib.sha256(canon.encode("utf-8")).hexdigest()
 
     # ------------------------------------------------------------------ look-ups
@@ -1068,16 +1154,16 @@ class IndexSpec:
         for it in self.items:
             if it.name == _nfc(name):
                 return it
-        raise SpecError(f"spec {self.name!r} has no item {name!r}; items are "
-                        f"{', '.join(i.name for i in self.items)}")
+        raise SpecError(f"spec {self.name!r} has no item {name!r}; items are {', '.join(i.name for i in self.items)}")
 
     def component(self, name: str) -> Component:
         """The component named ``name`` (SpecError if unknown)."""
         for c in self.components:
             if c.name == name:
                 return c
-        raise SpecError(f"spec {self.name!r} has no component {name!r}; components are "
-                        f"{', '.join(c.name for c in self.components)}")
+        raise SpecError(
+            f"spec {self.name!r} has no component {name!r}; components are {', '.join(c.name for c in self.components)}"
+        )
 
     def level_for(self, value: float) -> Level:
         """The level band containing ``value`` (in the spec's scale).
@@ -1098,8 +1184,10 @@ class IndexSpec:
             last = i == len(self.levels) - 1
             if lv.lower <= v < lv.upper or (last and v == lv.upper):
                 return lv
-        raise SpecError(f"value {v} is outside the level bands "
-                        f"[{self.levels[0].lower}, {self.levels[-1].upper}] of spec {self.name!r}")
+        raise SpecError(
+            f"value {v} is outside the level bands "
+            f"[{self.levels[0].lower}, {self.levels[-1].upper}] of spec {self.name!r}"
+        )
 
     def target_for(self, year: int) -> Target | None:
         """The target declared for ``year``, or ``None``."""
@@ -1135,8 +1223,10 @@ class IndexSpec:
             if it.satisfied is None:
                 continue
             if it.name not in cols:
-                raise SpecError(f"column {it.name!r} (an indicator of spec {self.name!r}) is not in "
-                                "the data; run validate_survey first")
+                raise SpecError(
+                    f"column {it.name!r} (an indicator of spec {self.name!r}) is not in "
+                    "the data; run validate_survey first"
+                )
             s = clean_df[cols[it.name]]
             if it.numeric:
                 v = pd.to_numeric(s, errors="coerce").astype("float64").to_numpy(copy=True)
@@ -1157,9 +1247,10 @@ class IndexSpec:
 
 def _robustness_parts(d: Mapping, items: tuple, comps: tuple, preset: str, formula: str | None) -> dict:
     """The ``[robustness]`` and ``[distributions]`` tables, parsed by their own modules."""
-    parsers = {"robustness": lambda x: parse_robustness(x, items=items, components=comps, preset=preset,
-                                                         formula=formula),
-               "distributions": lambda x: parse_distributions(x, items=items)}
+    parsers = {
+        "robustness": lambda x: parse_robustness(x, items=items, components=comps, preset=preset, formula=formula),
+        "distributions": lambda x: parse_distributions(x, items=items),
+    }
     out = {}
     for key, parse in parsers.items():
         try:
@@ -1202,8 +1293,7 @@ def _parse_items(d: Mapping) -> tuple:
     seen: dict = {}
     for i, it in enumerate(items):
         if it.name in seen:
-            raise _SpecProblem(("items", i, "name"),
-                               f"duplicate item name {it.name!r} (also items[{seen[it.name]}])")
+            raise _SpecProblem(("items", i, "name"), f"duplicate item name {it.name!r} (also items[{seen[it.name]}])")
         seen[it.name] = i
     return items, seen
 
@@ -1220,17 +1310,20 @@ def _parse_components(d: Mapping, items: tuple, seen: dict, preset: str) -> tupl
         cseen[c.name] = i
         for nm in c.items:
             if nm not in seen:
-                raise _SpecProblem(("components", i, "items"),
-                                   f"component {c.name!r} names unknown item {nm!r}; declare it "
-                                   "in an [[items]] table")
+                raise _SpecProblem(
+                    ("components", i, "items"),
+                    f"component {c.name!r} names unknown item {nm!r}; declare it in an [[items]] table",
+                )
             if items[seen[nm]].satisfied is None:
-                raise _SpecProblem(("items", seen[nm], "satisfied"),
-                                   f"item {nm!r} belongs to component {c.name!r} but has no "
-                                   "'satisfied' cut-off")
+                raise _SpecProblem(
+                    ("items", seen[nm], "satisfied"),
+                    f"item {nm!r} belongs to component {c.name!r} but has no 'satisfied' cut-off",
+                )
         if c.normalise is not None and preset == "af_gnh":
-            raise _SpecProblem(("components", i, "normalise"),
-                               "preset 'af_gnh' aggregates indicators by counting; its components "
-                               "cannot be normalised")
+            raise _SpecProblem(
+                ("components", i, "normalise"),
+                "preset 'af_gnh' aggregates indicators by counting; its components cannot be normalised",
+            )
     return comps
 
 
@@ -1239,29 +1332,33 @@ def _check_weight_totals(d: Mapping, preset: str, comps: tuple, items: tuple) ->
     cwt = _num(d.get("component_weight_total"), ("component_weight_total",), optional=True)
     iwt = _num(d.get("item_weight_total"), ("item_weight_total",), optional=True)
     cw = [c.weight for c in comps]
-    if cwt is not None or preset in ("mean_of_shares", "mean_score", "geometric") and any(
-            w is not None for w in cw):
+    if cwt is not None or preset in ("mean_of_shares", "mean_score", "geometric") and any(w is not None for w in cw):
         if any(w is None for w in cw):
             i = cw.index(None)
-            raise _SpecProblem(("components", i, "weight"),
-                               f"component {comps[i].name!r} has no weight but others do")
+            raise _SpecProblem(("components", i, "weight"), f"component {comps[i].name!r} has no weight but others do")
         total = 1.0 if cwt is None else cwt
         s = math.fsum(cw)
         if abs(s - total) > _WEIGHT_TOL:
-            raise _SpecProblem(("component_weight_total",) if cwt is not None else ("components", 0, "weight"),
-                               f"component weights sum to {s!r}, not the declared total {total!r}")
+            raise _SpecProblem(
+                ("component_weight_total",) if cwt is not None else ("components", 0, "weight"),
+                f"component weights sum to {s!r}, not the declared total {total!r}",
+            )
     ind = [it for it in items if it.satisfied is not None]
     if preset == "af_gnh" or iwt is not None:
         missing_w = [i for i, it in enumerate(items) if it.satisfied is not None and it.weight is None]
         if missing_w:
-            raise _SpecProblem(("items", missing_w[0], "weight"),
-                               f"indicator {items[missing_w[0]].name!r} needs a weight "
-                               f"(preset {preset!r} / declared item_weight_total)")
+            raise _SpecProblem(
+                ("items", missing_w[0], "weight"),
+                f"indicator {items[missing_w[0]].name!r} needs a weight "
+                f"(preset {preset!r} / declared item_weight_total)",
+            )
         total = 1.0 if iwt is None else iwt
         s = math.fsum(it.weight for it in ind)
         if abs(s - total) > _WEIGHT_TOL:
-            raise _SpecProblem(("item_weight_total",) if iwt is not None else ("items", 0, "weight"),
-                               f"indicator weights sum to {s!r}, not the declared total {total!r}")
+            raise _SpecProblem(
+                ("item_weight_total",) if iwt is not None else ("items", 0, "weight"),
+                f"indicator weights sum to {s!r}, not the declared total {total!r}",
+            )
     return cwt, iwt
 
 
@@ -1274,8 +1371,9 @@ def _parse_formula(d: Mapping, preset: str, comps: tuple, implied: str | None) -
         if preset == "custom":
             raise _SpecProblem(("formula",), "preset 'custom' needs a 'formula'")
     if preset == "nef_ratio" and len(comps) != 3:
-        raise _SpecProblem(("components",), f"preset 'nef_ratio' needs exactly 3 components "
-                                            f"(c1 * c2 / c3), got {len(comps)}")
+        raise _SpecProblem(
+            ("components",), f"preset 'nef_ratio' needs exactly 3 components (c1 * c2 / c3), got {len(comps)}"
+        )
     if formula is not None:
         _check_formula(formula, tuple(c.name for c in comps))
     return formula
@@ -1289,14 +1387,17 @@ def _parse_levels(d: Mapping) -> tuple:
     for i in range(1, len(levels)):
         a, b = levels[i - 1], levels[i]
         if b.lower < a.upper:
-            raise _SpecProblem(("levels", i, "lower"),
-                               f"band [{b.lower}, {b.upper}) overlaps the previous band "
-                               f"[{a.lower}, {a.upper}); bands must be in ascending order, "
-                               "each starting where the previous ends")
+            raise _SpecProblem(
+                ("levels", i, "lower"),
+                f"band [{b.lower}, {b.upper}) overlaps the previous band "
+                f"[{a.lower}, {a.upper}); bands must be in ascending order, "
+                "each starting where the previous ends",
+            )
         if b.lower > a.upper:
-            raise _SpecProblem(("levels", i, "lower"),
-                               f"gap between bands: previous ends at {a.upper}, this starts at "
-                               f"{b.lower}; make them contiguous")
+            raise _SpecProblem(
+                ("levels", i, "lower"),
+                f"gap between bands: previous ends at {a.upper}, this starts at {b.lower}; make them contiguous",
+            )
     return levels
 
 
@@ -1322,14 +1423,16 @@ def _parse_skip_rules(d: Mapping, items: tuple, seen: dict) -> tuple:
             if nm not in seen:
                 raise _SpecProblem(("skip_rules", i, key), f"skip rule names unknown item {nm!r}")
         if r.item == r.filter:
-            raise _SpecProblem(("skip_rules", i, "filter"),
-                               f"skip rule of item {r.item!r} names the item itself as its filter")
+            raise _SpecProblem(
+                ("skip_rules", i, "filter"), f"skip rule of item {r.item!r} names the item itself as its filter"
+            )
         f_item = items[seen[r.filter]]
         bad = [v for v in r.values if not f_item.allows(v)]
         if bad:
-            raise _SpecProblem(("skip_rules", i, "values"),
-                               f"filter values {bad} are not codes of item {r.filter!r} "
-                               f"({f_item.describe_codes()})")
+            raise _SpecProblem(
+                ("skip_rules", i, "values"),
+                f"filter values {bad} are not codes of item {r.filter!r} ({f_item.describe_codes()})",
+            )
     return skips
 
 
@@ -1337,7 +1440,7 @@ def _parse_zero_rule(d: Mapping):
     zr = d.get("zero_rule", "error")
     if zr != "error":
         if isinstance(zr, bool) or not isinstance(zr, (int, float)) or not zr > 0:
-            raise _SpecProblem(("zero_rule",), f"zero_rule is \"error\" or a positive floor, got {zr!r}")
+            raise _SpecProblem(("zero_rule",), f'zero_rule is "error" or a positive floor, got {zr!r}')
         zr = float(zr)
     return zr
 
@@ -1351,11 +1454,18 @@ def _check_formula(text: str, names: tuple) -> None:
     except SpecError as e:  # pragma: no cover - Formula raises FormulaError
         raise _SpecProblem(("formula",), str(e), FormulaError) from None
     if not f.dependent_names():
-        used = (f" (it names {', '.join(f.names)}, but its value does not change with "
-                f"{'it' if len(f.names) == 1 else 'them'})" if f.names else "")
-        raise _SpecProblem(("formula",), f"the formula {text!r} is a constant{used}: the index would be "
-                                         "the same number for every survey, with standard error 0. Write "
-                                         f"the index as a function of the components ({', '.join(names)})")
+        used = (
+            f" (it names {', '.join(f.names)}, but its value does not change with "
+            f"{'it' if len(f.names) == 1 else 'them'})"
+            if f.names
+            else ""
+        )
+        raise _SpecProblem(
+            ("formula",),
+            f"the formula {text!r} is a constant{used}: the index would be "
+            "the same number for every survey, with standard error 0. Write "
+            f"the index as a function of the components ({', '.join(names)})",
+        )
 
 
 def bundled_spec_path(name: str) -> Path:
@@ -1432,8 +1542,7 @@ def _dump_toml(d: dict) -> str:
             tables.append((k, v))
         elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
             arrays.append((k, v))
-        elif isinstance(v, list) and not v and k in ("components", "items", "levels", "targets",
-                                                     "skip_rules"):
+        elif isinstance(v, list) and not v and k in ("components", "items", "levels", "targets", "skip_rules"):
             continue
         else:
             lines.append(f"{_toml_key(k)} = {_toml_value(v)}")

@@ -44,8 +44,15 @@ import pandas as pd
 from ..errors import DataFileError, HappinessIndexWarning
 from .numbers import EXCEL_ERRORS, MISSING_TOKENS, locale_problem, number_shapes
 
-__all__ = ["read_survey", "TextOptions", "SUPPORTED_EXTENSIONS", "COMPRESSED_EXTENSIONS", "CSV_DELIMITERS",
-           "DEFAULT_MAX_BYTES", "DEFAULT_MAX_RATIO"]
+__all__ = [
+    "read_survey",
+    "TextOptions",
+    "SUPPORTED_EXTENSIONS",
+    "COMPRESSED_EXTENSIONS",
+    "CSV_DELIMITERS",
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_RATIO",
+]
 
 _CSV = (".csv", ".tsv", ".txt")
 _EXCEL = (".xlsx", ".xlsm")
@@ -59,29 +66,56 @@ SUPPORTED_EXTENSIONS = _CSV + _EXCEL + _SPSS + _STATA + _PARQUET
 COMPRESSED_EXTENSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz", ".zip": "zip"}
 _COMPRESSIONS = frozenset(COMPRESSED_EXTENSIONS.values())
 # signatures of compressed data, to explain a compressed file named .csv
-_MAGIC = ((re.compile(rb"\x1f\x8b"), "gzip", ".gz"),
-          (re.compile(rb"BZh[1-9]1AY&SY"), "bzip2", ".bz2"),
-          (re.compile(rb"\xfd7zXZ\x00"), "xz", ".xz"),
-          (re.compile(rb"PK\x03\x04"), "zip (an Excel .xlsx workbook is a zip too)", ".zip"))
+_MAGIC = (
+    (re.compile(rb"\x1f\x8b"), "gzip", ".gz"),
+    (re.compile(rb"BZh[1-9]1AY&SY"), "bzip2", ".bz2"),
+    (re.compile(rb"\xfd7zXZ\x00"), "xz", ".xz"),
+    (re.compile(rb"PK\x03\x04"), "zip (an Excel .xlsx workbook is a zip too)", ".zip"),
+)
 # signatures of other file formats (and of UTF-16 text) named like a text file: what it is, the fix
-_FORMATS = ((re.compile(rb"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),
-             "it starts like an old Excel .xls workbook (OLE2); open it in Excel and save it as .xlsx "
-             "or as 'CSV UTF-8'"),
-            (re.compile(rb"\$FL[23]"), "it starts like an SPSS data file; name it .sav"),
-            (re.compile(rb"PAR1"), "it starts like a Parquet file; name it .parquet"),
-            (re.compile(rb"\xff\xfe|\xfe\xff"),
-             "it is UTF-16 text (Excel's 'Unicode Text'); pass encoding='utf-16' or save it as 'CSV UTF-8'"))
+_FORMATS = (
+    (
+        re.compile(rb"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"),
+        "it starts like an old Excel .xls workbook (OLE2); open it in Excel and save it as .xlsx or as 'CSV UTF-8'",
+    ),
+    (re.compile(rb"\$FL[23]"), "it starts like an SPSS data file; name it .sav"),
+    (re.compile(rb"PAR1"), "it starts like a Parquet file; name it .parquet"),
+    (
+        re.compile(rb"\xff\xfe|\xfe\xff"),
+        "it is UTF-16 text (Excel's 'Unicode Text'); pass encoding='utf-16' or save it as 'CSV UTF-8'",
+    ),
+)
 #: Field delimiters tried, in this order of preference, when a text file is read without ``sep``.
 CSV_DELIMITERS = (",", ";", "\t", "|")
 
-_INSTALL = ("install the optional readers with: pip install \"happiness_index[io]\" (from a clone of the "
-            "repository: pip install \".[io]\")")
+_INSTALL = (
+    'install the optional readers with: pip install "happiness_index[io]" (from a clone of the '
+    'repository: pip install ".[io]")'
+)
 # read_csv options that change which line is the header or how lines are split into fields;
 # when the caller passes one of them the field-count check is left to pandas.
-_STRUCTURAL = frozenset({"header", "names", "skiprows", "comment", "index_col", "usecols",
-                         "nrows", "skipfooter", "quoting", "quotechar", "escapechar",
-                         "lineterminator", "engine", "skip_blank_lines", "dialect",
-                         "doublequote", "skipinitialspace", "delim_whitespace"})
+_STRUCTURAL = frozenset(
+    {
+        "header",
+        "names",
+        "skiprows",
+        "comment",
+        "index_col",
+        "usecols",
+        "nrows",
+        "skipfooter",
+        "quoting",
+        "quotechar",
+        "escapechar",
+        "lineterminator",
+        "engine",
+        "skip_blank_lines",
+        "dialect",
+        "doublequote",
+        "skipinitialspace",
+        "delim_whitespace",
+    }
+)
 _SNIFF_LINES = 50
 #: Default ``max_bytes`` of :func:`read_survey`: the largest text read (after decompression).
 DEFAULT_MAX_BYTES = 256 * 2**20
@@ -100,31 +134,43 @@ def _nfc(s) -> str:
 
 
 def _delim_name(sep: str) -> str:
-    return {"\t": "tab ('\\t')", ",": "comma (',')", ";": "semicolon (';')",
-            "|": "bar ('|')"}.get(sep, repr(sep))
+    return {"\t": "tab ('\\t')", ",": "comma (',')", ";": "semicolon (';')", "|": "bar ('|')"}.get(sep, repr(sep))
 
 
 def _need(module: str, path: Path, what: str):
     try:
         return __import__(module)
     except ImportError:
-        raise DataFileError(f"cannot read {path.name}: reading {what} files needs the package "
-                            f"{module!r}, which is not installed; {_INSTALL}") from None
+        raise DataFileError(
+            f"cannot read {path.name}: reading {what} files needs the package "
+            f"{module!r}, which is not installed; {_INSTALL}"
+        ) from None
 
 
 def _as_path(path) -> Path:
     if path is None or not isinstance(path, (str, os.PathLike)):
-        raise DataFileError(f"read_survey needs the path of a survey file (str or Path), "
-                            f"got {type(path).__name__} {path!r}")
+        raise DataFileError(
+            f"read_survey needs the path of a survey file (str or Path), got {type(path).__name__} {path!r}"
+        )
     p = Path(path)
     if str(path) == "":
         raise DataFileError("read_survey needs the path of a survey file, got an empty string")
     return p
 
 
-def read_survey(path, *, sep=None, decimal=None, thousands=None, encoding=None, sheet=None,
-                header_row=None, max_bytes=DEFAULT_MAX_BYTES, max_ratio=DEFAULT_MAX_RATIO,
-                **kw) -> pd.DataFrame:
+def read_survey(
+    path,
+    *,
+    sep=None,
+    decimal=None,
+    thousands=None,
+    encoding=None,
+    sheet=None,
+    header_row=None,
+    max_bytes=DEFAULT_MAX_BYTES,
+    max_ratio=DEFAULT_MAX_RATIO,
+    **kw,
+) -> pd.DataFrame:
     """Read a survey file into a DataFrame.
 
     Parameters
@@ -296,7 +342,8 @@ def read_survey(path, *, sep=None, decimal=None, thousands=None, encoding=None, 
             if ext not in _CSV:
                 raise DataFileError(
                     f"{path.name}: the zip archive holds {member!r}; only text files (.csv, .tsv, "
-                    ".txt) are read from a zip archive: unzip it and read the file itself")
+                    ".txt) are read from a zip archive: unzip it and read the file itself"
+                )
     if "sheet_name" in kw:
         if sheet is not None:
             raise DataFileError("give the Excel sheet once: sheet= or sheet_name=, not both")
@@ -304,8 +351,9 @@ def read_survey(path, *, sep=None, decimal=None, thousands=None, encoding=None, 
     if "delimiter" in kw:
         d = kw.pop("delimiter")
         sep = d if sep is None else sep
-    text_opts = TextOptions(sep=sep, decimal=decimal, thousands=thousands, encoding=encoding,
-                            header_row=_check_header_row(header_row))
+    text_opts = TextOptions(
+        sep=sep, decimal=decimal, thousands=thousands, encoding=encoding, header_row=_check_header_row(header_row)
+    )
     _check_applicable(path, ext, text_opts, sheet)
     limits = (_check_limit(max_bytes, "max_bytes"), _check_limit(max_ratio, "max_ratio"))
     attrs: dict = {}
@@ -317,7 +365,8 @@ def read_survey(path, *, sep=None, decimal=None, thousands=None, encoding=None, 
         raise DataFileError(
             f"{path.name}: the computer ran out of memory reading this file "
             f"({path.stat().st_size:,} bytes on disk); check that it is the survey table, or read "
-            "it on a computer with more memory") from None
+            "it on a computer with more memory"
+        ) from None
     except OSError as e:
         raise DataFileError(f"cannot open survey file {path}: {e.strerror or e}") from None
     except Exception as e:  # the readers' own parse errors
@@ -345,8 +394,10 @@ def _check_header_row(header_row):
     if header_row is None:
         return None
     if isinstance(header_row, bool) or not isinstance(header_row, (int, np.integer)) or header_row < 1:
-        raise DataFileError(f"header_row must be the 1-based number of the line (or Excel row) holding "
-                            f"the column names, e.g. header_row=3; got {header_row!r}")
+        raise DataFileError(
+            f"header_row must be the 1-based number of the line (or Excel row) holding "
+            f"the column names, e.g. header_row=3; got {header_row!r}"
+        )
     return int(header_row)
 
 
@@ -361,24 +412,31 @@ def _check_limit(value, name):
 def _check_applicable(path: Path, ext: str, o: TextOptions, sheet) -> None:
     """Options given for a format they do not apply to, and invalid number formats."""
     if sheet is not None and ext not in _EXCEL:
-        raise DataFileError(f"{path.name}: sheet={sheet!r} applies to Excel files (.xlsx, "
-                            f".xlsm) only; this is a {ext} file")
+        raise DataFileError(
+            f"{path.name}: sheet={sheet!r} applies to Excel files (.xlsx, .xlsm) only; this is a {ext} file"
+        )
     if ext not in _CSV:
         for opt in ("sep", "decimal", "thousands", "encoding"):
             v = getattr(o, opt)
             if v is not None:
-                raise DataFileError(f"{path.name}: {opt}={v!r} applies to text files (.csv, "
-                                    f".tsv, .txt) only; {ext} files store numbers, not text")
+                raise DataFileError(
+                    f"{path.name}: {opt}={v!r} applies to text files (.csv, "
+                    f".tsv, .txt) only; {ext} files store numbers, not text"
+                )
     if o.header_row is not None and ext not in _CSV + _EXCEL:
-        raise DataFileError(f"{path.name}: header_row={o.header_row} applies to text and Excel files "
-                            f"only; a {ext} file stores its column names apart from the data")
+        raise DataFileError(
+            f"{path.name}: header_row={o.header_row} applies to text and Excel files "
+            f"only; a {ext} file stores its column names apart from the data"
+        )
     if o.decimal is not None and o.decimal not in (".", ","):
         raise DataFileError(f"{path.name}: decimal must be '.' or ',', got {o.decimal!r}")
     if o.thousands is not None and o.thousands not in (".", ",", " ", "\u00a0", "'"):
         raise DataFileError(f"{path.name}: thousands must be '.', ',', ' ' or None, got {o.thousands!r}")
     if o.thousands is not None and o.thousands == (o.decimal or "."):
-        raise DataFileError(f"{path.name}: the decimal mark and the thousands separator are both "
-                            f"{o.thousands!r}; the Vietnamese Excel format is decimal=',', thousands='.'")
+        raise DataFileError(
+            f"{path.name}: the decimal mark and the thousands separator are both "
+            f"{o.thousands!r}; the Vietnamese Excel format is decimal=',', thousands='.'"
+        )
 
 
 def _read_any(path, ext, compression, member, text_opts, sheet, limits, kw, attrs) -> pd.DataFrame:
@@ -402,12 +460,14 @@ def _read_any(path, ext, compression, member, text_opts, sheet, limits, kw, attr
         reader = prs.read_sav if ext in _SPSS else prs.read_dta
         df, meta = reader(str(path), **kw)
         _check_names(list(meta.column_names), path.name, ext)
-        attrs["value_labels"] = {_nfc(k): {c: _nfc(lab) if isinstance(lab, str) else lab
-                                           for c, lab in v.items()}
-                                 for k, v in (meta.variable_value_labels or {}).items()}
+        attrs["value_labels"] = {
+            _nfc(k): {c: _nfc(lab) if isinstance(lab, str) else lab for c, lab in v.items()}
+            for k, v in (meta.variable_value_labels or {}).items()
+        }
         labels = meta.column_labels or [None] * len(meta.column_names)
-        attrs["column_labels"] = {_nfc(k): (_nfc(v) if isinstance(v, str) else v)
-                                  for k, v in zip(meta.column_names, labels)}
+        attrs["column_labels"] = {
+            _nfc(k): (_nfc(v) if isinstance(v, str) else v) for k, v in zip(meta.column_names, labels)
+        }
         if ext in _SPSS:
             attrs["user_missing"] = _user_missing(meta)
         return df
@@ -460,12 +520,15 @@ def _check_names(names: list, name: str, ext: str) -> None:
             if names[j] == c:
                 what = f"{_position(j, ext)} and {_position(i, ext)} have the same name {c!r}"
             else:
-                what = (f"{_position(j, ext)} ({names[j]!r}) and {_position(i, ext)} ({c!r}) have the "
-                        "same name after Unicode NFC normalisation (one is typed in decomposed form)")
+                what = (
+                    f"{_position(j, ext)} ({names[j]!r}) and {_position(i, ext)} ({c!r}) have the "
+                    "same name after Unicode NFC normalisation (one is typed in decomposed form)"
+                )
             raise DataFileError(
                 f"{name}: {what}; a survey column must have one "
                 "name: rename or delete one of them (pandas would rename the second and the first "
-                "would be used silently)")
+                "would be used silently)"
+            )
         seen[k] = i
 
 
@@ -483,7 +546,7 @@ def _drop_trailing_blank_rows(df: pd.DataFrame, name: str, attrs: dict) -> pd.Da
     """Drop rows at the end where every cell is blank (bare delimiters); count them."""
     k, step = 0, 64
     while len(df.columns) and k < len(df):  # look at a growing tail only: usually one block
-        tail = df.iloc[max(0, len(df) - k - step):len(df) - k]
+        tail = df.iloc[max(0, len(df) - k - step) : len(df) - k]
         filled = np.flatnonzero(~_blank_rows(tail))
         if filled.size:
             k += len(tail) - int(filled[-1]) - 1
@@ -491,10 +554,13 @@ def _drop_trailing_blank_rows(df: pd.DataFrame, name: str, attrs: dict) -> pd.Da
         k, step = k + len(tail), step * 4
     attrs["blank_rows_dropped"] = k
     if k:
-        warnings.warn(f"{name}: {k} blank row(s) at the end of the file (only delimiters or empty "
-                      "cells) were dropped; they are not respondents", HappinessIndexWarning,
-                      stacklevel=3)
-        df = df.iloc[:len(df) - k]
+        warnings.warn(
+            f"{name}: {k} blank row(s) at the end of the file (only delimiters or empty "
+            "cells) were dropped; they are not respondents",
+            HappinessIndexWarning,
+            stacklevel=3,
+        )
+        df = df.iloc[: len(df) - k]
     return df
 
 
@@ -518,8 +584,10 @@ def _file_type(path: Path, kw: dict) -> tuple:
     if isinstance(comp, dict):
         comp = comp.get("method", "infer")
     if comp is not None and comp != "infer" and comp not in _COMPRESSIONS:
-        raise DataFileError(f"{path.name}: compression must be one of 'infer', None, "
-                            f"{', '.join(map(repr, sorted(_COMPRESSIONS)))}; got {comp!r}")
+        raise DataFileError(
+            f"{path.name}: compression must be one of 'infer', None, "
+            f"{', '.join(map(repr, sorted(_COMPRESSIONS)))}; got {comp!r}"
+        )
     if suffix in COMPRESSED_EXTENSIONS:
         if comp == "infer":
             comp = COMPRESSED_EXTENSIONS[suffix]
@@ -529,18 +597,23 @@ def _file_type(path: Path, kw: dict) -> tuple:
         if comp == "zip" and inner == "":
             return None, comp
         if inner in SUPPORTED_EXTENSIONS:
-            raise DataFileError(f"cannot read {path.name}: only text files (.csv, .tsv, .txt) may be "
-                                f"compressed; decompress the {inner} file first")
-        raise DataFileError(f"cannot read {path.name}: unknown file type {inner + suffix or suffix!r}"
-                            f"; supported: {_supported()}")
+            raise DataFileError(
+                f"cannot read {path.name}: only text files (.csv, .tsv, .txt) may be "
+                f"compressed; decompress the {inner} file first"
+            )
+        raise DataFileError(
+            f"cannot read {path.name}: unknown file type {inner + suffix or suffix!r}; supported: {_supported()}"
+        )
     if suffix not in SUPPORTED_EXTENSIONS:
-        raise DataFileError(f"cannot read {path.name}: unknown file type {suffix or '(none)'!r}; "
-                            f"supported: {_supported()}")
+        raise DataFileError(
+            f"cannot read {path.name}: unknown file type {suffix or '(none)'!r}; supported: {_supported()}"
+        )
     if comp == "infer":
         comp = None
     if comp is not None and suffix not in _CSV:
-        raise DataFileError(f"{path.name}: compression={comp!r} applies to text files (.csv, "
-                            f".tsv, .txt) only; this is a {suffix} file")
+        raise DataFileError(
+            f"{path.name}: compression={comp!r} applies to text files (.csv, .tsv, .txt) only; this is a {suffix} file"
+        )
     return suffix, comp
 
 
@@ -548,12 +621,17 @@ def _zip_member(path: Path) -> str:
     """The name of the one text file of a zip archive (see read_survey Notes)."""
     try:
         with zipfile.ZipFile(path) as zf:
-            names = [i.filename for i in zf.infolist() if not i.is_dir()
-                     and not i.filename.startswith("__MACOSX/")
-                     and not Path(i.filename).name.startswith("._")]
+            names = [
+                i.filename
+                for i in zf.infolist()
+                if not i.is_dir()
+                and not i.filename.startswith("__MACOSX/")
+                and not Path(i.filename).name.startswith("._")
+            ]
     except zipfile.BadZipFile as e:
-        raise DataFileError(f"{path.name} is not a valid zip archive ({e}); if it is a plain text "
-                            f"file, name it without '.zip'") from None
+        raise DataFileError(
+            f"{path.name} is not a valid zip archive ({e}); if it is a plain text file, name it without '.zip'"
+        ) from None
     if len(names) == 1:
         return names[0]
     if not names:
@@ -562,9 +640,11 @@ def _zip_member(path: Path) -> str:
     if len(same) == 1:
         return same[0]
     shown = ", ".join(repr(n) for n in names[:10]) + (", ..." if len(names) > 10 else "")
-    raise DataFileError(f"{path.name}: the zip archive holds {len(names)} files ({shown}); it must "
-                        f"hold exactly one, or one named {path.stem!r}: unzip it and read the "
-                        "survey file itself")
+    raise DataFileError(
+        f"{path.name}: the zip archive holds {len(names)} files ({shown}); it must "
+        f"hold exactly one, or one named {path.stem!r}: unzip it and read the "
+        "survey file itself"
+    )
 
 
 def _read_bytes(path: Path, compression, member, max_bytes=None, max_ratio=None) -> tuple:
@@ -593,22 +673,24 @@ def _read_bytes(path: Path, compression, member, max_bytes=None, max_ratio=None)
             stream = zipfile.ZipFile(io.BytesIO(raw)).open(member)
         with stream:
             return _bounded_read(stream, name, len(raw), max_bytes, max_ratio), name
-    except DataFileError:   # a size/ratio refusal (a ValueError too): keep its own message
+    except DataFileError:  # a size/ratio refusal (a ValueError too): keep its own message
         raise
     except (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, ValueError) as e:
         if isinstance(e, EOFError):
             why = "the file is truncated (the download or copy was cut short)"
         else:
             why = f"{type(e).__name__}: {e}"
-        raise DataFileError(f"{path.name} is not a valid {what} file ({why}); if it is a plain "
-                            f"text file, name it without '{path.suffix}', otherwise copy it again")\
-            from None
+        raise DataFileError(
+            f"{path.name} is not a valid {what} file ({why}); if it is a plain "
+            f"text file, name it without '{path.suffix}', otherwise copy it again"
+        ) from None
     except RuntimeError as e:  # zip: encrypted member
-        raise DataFileError(f"{name}: cannot read the zip archive ({e}); password-protected "
-                            "archives are not supported: unzip it and read the file itself") from None
+        raise DataFileError(
+            f"{name}: cannot read the zip archive ({e}); password-protected "
+            "archives are not supported: unzip it and read the file itself"
+        ) from None
     except NotImplementedError as e:  # zip: unsupported compression method
-        raise DataFileError(f"{name}: cannot read the zip archive ({e}); unzip it and read the "
-                            "file itself") from None
+        raise DataFileError(f"{name}: cannot read the zip archive ({e}); unzip it and read the file itself") from None
 
 
 def _bounded_read(stream, name: str, packed: int, max_bytes, max_ratio) -> bytes:
@@ -625,17 +707,23 @@ def _bounded_read(stream, name: str, packed: int, max_bytes, max_ratio) -> bytes
                 f"{name}: the {packed:,} compressed bytes expand to more than {total:,} bytes (over "
                 f"{max_ratio:g} times; read_survey's max_ratio={max_ratio:g}), which is not what a "
                 "compressed survey table does: the file may be a decompression bomb. Decompression "
-                "was stopped. If the file is genuine, pass read_survey(path, max_ratio=None)")
+                "was stopped. If the file is genuine, pass read_survey(path, max_ratio=None)"
+            )
         chunks.append(chunk)
 
 
 def _too_big(name: str, size: int, max_bytes, packed) -> str:
-    what = (f"expands to more than {size:,} bytes (from {packed:,} compressed bytes); decompression "
-            "was stopped" if packed is not None else f"has {size:,} bytes")
-    return (f"{name} {what}: past the limit of {max_bytes:,} bytes (read_survey's max_bytes, "
-            f"default {DEFAULT_MAX_BYTES:,}). Check that it is the survey table; to read a larger "
-            "file pass read_survey(path, max_bytes=...) (None: no limit) -- it needs several times "
-            "its size in memory")
+    what = (
+        f"expands to more than {size:,} bytes (from {packed:,} compressed bytes); decompression was stopped"
+        if packed is not None
+        else f"has {size:,} bytes"
+    )
+    return (
+        f"{name} {what}: past the limit of {max_bytes:,} bytes (read_survey's max_bytes, "
+        f"default {DEFAULT_MAX_BYTES:,}). Check that it is the survey table; to read a larger "
+        "file pass read_survey(path, max_bytes=...) (None: no limit) -- it needs several times "
+        "its size in memory"
+    )
 
 
 def _check_binary_size(path: Path, ext: str, max_bytes) -> None:
@@ -659,7 +747,8 @@ def _check_binary_size(path: Path, ext: str, max_bytes) -> None:
                 f"{path.name}: the Parquet file holds {meta.num_rows:,} rows x {meta.num_columns} columns, "
                 f"at least {total:,} bytes in memory, past the limit "
                 f"of {_EXCEL_XML_FACTOR} x max_bytes = {_EXCEL_XML_FACTOR * max_bytes:,}; check that it is "
-                "the survey table, or pass read_survey(path, max_bytes=...) (None: no limit)")
+                "the survey table, or pass read_survey(path, max_bytes=...) (None: no limit)"
+            )
 
 
 def _check_workbook_size(path: Path, max_bytes) -> None:
@@ -675,7 +764,8 @@ def _check_workbook_size(path: Path, max_bytes) -> None:
         raise DataFileError(
             f"{path.name}: the workbook's parts expand to {total:,} bytes of XML, past the limit of "
             f"{_EXCEL_XML_FACTOR} x max_bytes = {_EXCEL_XML_FACTOR * max_bytes:,}; check that it "
-            "is the survey table, or pass read_survey(path, max_bytes=...) (None: no limit)")
+            "is the survey table, or pass read_survey(path, max_bytes=...) (None: no limit)"
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -693,14 +783,15 @@ def _decode(raw: bytes, name: str, encoding) -> str:
         line = raw.count(b"\n", 0, e.start) + 1
         start = raw.rfind(b"\n", 0, e.start) + 1
         col = e.start - start + 1
-        bad = raw[e.start:e.start + 4]
+        bad = raw[e.start : e.start + 4]
         enc_name = "UTF-8" if encoding is None else repr(encoding)
         for magic, kind, suffix in _MAGIC:
             if magic.match(raw):
                 raise DataFileError(
                     f"{name} is not a text file: it starts like a {kind} file. If it is a "
                     f"compressed text file, name it with '{suffix}' at the end (e.g. "
-                    f"survey.csv{suffix}); if it is an Excel workbook, name it .xlsx") from None
+                    f"survey.csv{suffix}); if it is an Excel workbook, name it .xlsx"
+                ) from None
         lines = _bad_lines(raw, enc) if len(raw) <= _FAST_MAX_CHARS else [line]
         others = [ln for ln in lines if ln != line]
         more = ""
@@ -719,7 +810,8 @@ def _decode(raw: bytes, name: str, encoding) -> str:
         raise DataFileError(
             f"{name} is not a text file: line {text.count(chr(10), 0, nul) + 1} holds a NUL byte. "
             "Check that it is the survey table: a workbook or SPSS/Stata/Parquet file needs its own "
-            f"extension ({', '.join(_EXCEL + _SPSS + _STATA + _PARQUET)}); or export the table as 'CSV UTF-8'")
+            f"extension ({', '.join(_EXCEL + _SPSS + _STATA + _PARQUET)}); or export the table as 'CSV UTF-8'"
+        )
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -738,7 +830,7 @@ def _fits(rows: list, h: int) -> bool:
 
 def _sniff(text: str) -> str:
     """The delimiter of a text file, from its first lines (see read_survey Notes)."""
-    head = "\n".join(text[:1 << 18].splitlines()[:_SNIFF_LINES])
+    head = "\n".join(text[: 1 << 18].splitlines()[:_SNIFF_LINES])
     best, best_key = ",", None
     for rank, sep in enumerate(CSV_DELIMITERS):
         try:
@@ -800,9 +892,10 @@ def _check_fields(text: str, sep: str, name: str, skipped: int = 0) -> tuple[int
         # one pass in the C tokenizer; only rows whose width differs are kept
         odd = [(rd.line_num + skipped, r) for r in rd if r and len(r) != h]
     except csv.Error as e:
-        raise DataFileError(f"{name}: line {rd.line_num + skipped}: {e}; check the quoting "
-                            "(a value with a double quote must be quoted and the quote doubled)") \
-            from None
+        raise DataFileError(
+            f"{name}: line {rd.line_num + skipped}: {e}; check the quoting "
+            "(a value with a double quote must be quoted and the quote doubled)"
+        ) from None
     if not header:
         return 0, 0, 0
     names = ", ".join(repr(c) for c in header[:h][:8]) + (", ..." if h > 8 else "")
@@ -815,15 +908,20 @@ def _check_fields(text: str, sep: str, name: str, skipped: int = 0) -> tuple[int
         d = _delim_name(sep)
         if len(r) > h:
             extra = ", ".join(repr(f) for f in r[h:] if f.strip())
-            why = (f"the extra values are {extra}: a value probably contains an unquoted "
-                   f"{sep!r} (put it in double quotes), or the header lacks a column name")
+            why = (
+                f"the extra values are {extra}: a value probably contains an unquoted "
+                f"{sep!r} (put it in double quotes), or the header lacks a column name"
+            )
         else:
-            why = ("values are missing: the row was cut short or the delimiter is wrong; "
-                   "write an empty field for each missing value")
+            why = (
+                "values are missing: the row was cut short or the delimiter is wrong; "
+                "write an empty field for each missing value"
+            )
         raise DataFileError(
             f"{name}: line {ln} has {len(r)} fields but the header (line {hline}) has {h} "
             f"({names}), fields separated by {d}; {why}{more}. Nothing was read, so no "
-            "column is shifted")
+            "column is shifted"
+        )
     width = max([h] + [len(r) for _, r in odd])
     return h, width, len(header)
 
@@ -848,8 +946,9 @@ def _read_csv(raw: bytes, name: str, ext: str, kw: dict, o: TextOptions, attrs: 
     text = _decode(raw, name, o.encoding)
     del raw
     if not text.strip():
-        raise DataFileError(f"{name} is empty: no header line and no rows; check that the export "
-                            "or copy of the survey file finished")
+        raise DataFileError(
+            f"{name} is empty: no header line and no rows; check that the export or copy of the survey file finished"
+        )
     skipped = 0
     if o.header_row is not None:
         text, skipped = _skip_lines(text, o.header_row, name)
@@ -859,26 +958,38 @@ def _read_csv(raw: bytes, name: str, ext: str, kw: dict, o: TextOptions, attrs: 
         raise DataFileError(f"{name}: sep must be a delimiter such as ',' ';' '\\t' '|', got {sep!r}")
     decimal = "." if o.decimal is None else o.decimal
     if decimal == sep:
-        raise DataFileError(f"{name}: the decimal mark and the field delimiter are both "
-                            f"{sep!r}; files with decimal commas separate fields with ';' "
-                            "(read_survey(path, sep=';', decimal=','))")
-    attrs.update(delimiter=sep, decimal=decimal, thousands=o.thousands,
-                 number_format="declared" if (o.decimal or o.thousands) else "default",
-                 header_row=skipped + 1 + _leading_blank_lines(text))
+        raise DataFileError(
+            f"{name}: the decimal mark and the field delimiter are both "
+            f"{sep!r}; files with decimal commas separate fields with ';' "
+            "(read_survey(path, sep=';', decimal=','))"
+        )
+    attrs.update(
+        delimiter=sep,
+        decimal=decimal,
+        thousands=o.thousands,
+        number_format="declared" if (o.decimal or o.thousands) else "default",
+        header_row=skipped + 1 + _leading_blank_lines(text),
+    )
     default = "\t" if ext == ".tsv" else ","
     if not given and sep != default:
-        warnings.warn(f"{name}: fields are separated by {_delim_name(sep)}, not "
-                      f"{_delim_name(default)}; the file was read with sep={sep!r} (pass sep= "
-                      f"to choose it yourself and silence this message; on the command line: --sep {sep!r})",
-                      HappinessIndexWarning, stacklevel=4)
+        warnings.warn(
+            f"{name}: fields are separated by {_delim_name(sep)}, not "
+            f"{_delim_name(default)}; the file was read with sep={sep!r} (pass sep= "
+            f"to choose it yourself and silence this message; on the command line: --sep {sep!r})",
+            HappinessIndexWarning,
+            stacklevel=4,
+        )
     structural = bool(_STRUCTURAL & kw.keys()) or len(sep) != 1
     if not structural:
         header = _header_fields(text, sep)
         if o.header_row is None:
             _refuse_title_rows(text, sep, name)
-        _check_names(header[:_header_width(header)], name, ext)
-    na = {} if {"na_values", "keep_default_na"} & kw.keys() else \
-        {"keep_default_na": False, "na_values": list(MISSING_TOKENS)}
+        _check_names(header[: _header_width(header)], name, ext)
+    na = (
+        {}
+        if {"na_values", "keep_default_na"} & kw.keys()
+        else {"keep_default_na": False, "na_values": list(MISSING_TOKENS)}
+    )
     opts = dict(sep=sep, decimal=decimal, **na, **kw)
     if o.thousands is not None:
         opts["thousands"] = o.thousands
@@ -889,18 +1000,19 @@ def _read_csv(raw: bytes, name: str, ext: str, kw: dict, o: TextOptions, attrs: 
         if width == h == hfields:
             df = pd.read_csv(io.StringIO(text), index_col=False, **opts)
         else:  # trailing delimiters: read the header's columns only, by position
-            cols = pd.read_csv(io.StringIO(text), sep=sep, nrows=0, index_col=False,
-                               usecols=range(h)).columns
-            df = pd.read_csv(io.StringIO(text), header=0, names=list(range(width)),
-                             usecols=range(h), index_col=False, **opts)
+            cols = pd.read_csv(io.StringIO(text), sep=sep, nrows=0, index_col=False, usecols=range(h)).columns
+            df = pd.read_csv(
+                io.StringIO(text), header=0, names=list(range(width)), usecols=range(h), index_col=False, **opts
+            )
             df.columns = cols
     if sep != "," or attrs["number_format"] == "declared":
         _check_number_format(text, df, name, opts, decimal, o.thousands, attrs["number_format"] == "declared")
     return df
 
 
-def _check_number_format(text: str, df: pd.DataFrame, name: str, opts: dict, decimal, thousands,
-                         explicit: bool) -> None:
+def _check_number_format(
+    text: str, df: pd.DataFrame, name: str, opts: dict, decimal, thousands, explicit: bool
+) -> None:
     """Refuse a column whose numbers do not read unambiguously under the number format."""
     typed = opts.get("dtype")
     raw_opts = {k: v for k, v in opts.items() if k not in ("decimal", "thousands", "dtype", "converters")}
@@ -922,9 +1034,11 @@ def _skip_lines(text: str, header_row: int, name: str) -> tuple:
     """The text from line ``header_row`` (1-based) on, and the number of lines skipped."""
     parts = text.split("\n", header_row - 1)
     if len(parts) < header_row or not parts[-1].strip():
-        raise DataFileError(f"{name}: header_row={header_row} but the file has "
-                            f"{len(text.splitlines())} line(s), none of them column names at or after "
-                            f"line {header_row}")
+        raise DataFileError(
+            f"{name}: header_row={header_row} but the file has "
+            f"{len(text.splitlines())} line(s), none of them column names at or after "
+            f"line {header_row}"
+        )
     return parts[-1], header_row - 1
 
 
@@ -940,7 +1054,7 @@ def _leading_blank_lines(text: str) -> int:
 def _header_fields(text: str, sep: str) -> list:
     """The fields of the first non-blank line, as the csv module splits them."""
     try:
-        for row in csv.reader(io.StringIO(text[:1 << 20]), delimiter=sep):
+        for row in csv.reader(io.StringIO(text[: 1 << 20]), delimiter=sep):
             if row and any(f.strip() for f in row):
                 return row
     except csv.Error:
@@ -951,24 +1065,26 @@ def _header_fields(text: str, sep: str) -> list:
 def _title_rows(rows: list) -> int | None:
     """0-based index of the row that seems to hold the column names, when the first rows look
     like titles (fewer than half of the cells of the widest row filled), else None."""
+
     def filled(r):
         return [c for c in r if c is not None and str(c).strip() != ""]
 
-    rows = [r for r in rows[:_TITLE_LOOKAHEAD + 1]]
+    rows = [r for r in rows[: _TITLE_LOOKAHEAD + 1]]
     widths = [len(filled(r)) for r in rows]
     if len(rows) < 2 or not widths[0] or max(widths) < 2 or 2 * widths[0] >= max(widths):
         return None
     wide = max(widths)
     for i, r in enumerate(rows[1:], start=1):
         cells = filled(r)
-        if len(cells) >= 0.9 * wide and all(isinstance(c, str) and not _NUMBER_LIKE.fullmatch(c.strip())
-                                          for c in cells):
+        if len(cells) >= 0.9 * wide and all(
+            isinstance(c, str) and not _NUMBER_LIKE.fullmatch(c.strip()) for c in cells
+        ):
             return i
     return None
 
 
 def _refuse_title_rows(text: str, sep: str, name: str) -> None:
-    lines = [ln for ln in text.split("\n", _TITLE_LOOKAHEAD + 1)[:_TITLE_LOOKAHEAD + 1]]
+    lines = [ln for ln in text.split("\n", _TITLE_LOOKAHEAD + 1)[: _TITLE_LOOKAHEAD + 1]]
     offset = _leading_blank_lines(text)
     try:
         rows = list(csv.reader(io.StringIO("\n".join(lines[offset:])), delimiter=sep))
@@ -982,7 +1098,8 @@ def _refuse_title_rows(text: str, sep: str, name: str) -> None:
             f"{name}: line {offset + 1} ({first}) looks like a title, not column names; the column "
             f"names seem to be on line {offset + i + 1} ({names}, ...). Pass "
             f"read_survey(path, header_row={offset + i + 1}) (on the command line: --header-row "
-            f"{offset + i + 1}), or delete the title lines")
+            f"{offset + i + 1}), or delete the title lines"
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -992,22 +1109,29 @@ def _choose_sheet(path: Path, names: list, sheet) -> str:
     listed = ", ".join(repr(s) for s in names)
     if sheet is None:
         if len(names) > 1:
-            warnings.warn(f"{path.name} has {len(names)} sheets ({listed}); read the first, "
-                          f"{names[0]!r}. Pass read_survey(path, sheet=...) to choose "
-                          "(and silence this message)", HappinessIndexWarning, stacklevel=5)
+            warnings.warn(
+                f"{path.name} has {len(names)} sheets ({listed}); read the first, "
+                f"{names[0]!r}. Pass read_survey(path, sheet=...) to choose "
+                "(and silence this message)",
+                HappinessIndexWarning,
+                stacklevel=5,
+            )
         return names[0]
     if isinstance(sheet, (int, np.integer)) and not isinstance(sheet, bool):
         if not -len(names) <= int(sheet) < len(names):
-            raise DataFileError(f"{path.name}: sheet={int(sheet)} but the workbook has "
-                                f"{len(names)} sheet(s): {listed} (positions start at 0)")
+            raise DataFileError(
+                f"{path.name}: sheet={int(sheet)} but the workbook has "
+                f"{len(names)} sheet(s): {listed} (positions start at 0)"
+            )
         return names[int(sheet)]
     if isinstance(sheet, str):
         match = [s for s in names if _nfc(s) == _nfc(sheet)]
         if not match:
             raise DataFileError(f"{path.name}: no sheet named {sheet!r}; the workbook has {listed}")
         return match[0]
-    raise DataFileError(f"sheet must be a sheet name (str) or a 0-based position (int), "
-                        f"got {type(sheet).__name__} {sheet!r}")
+    raise DataFileError(
+        f"sheet must be a sheet name (str) or a 0-based position (int), got {type(sheet).__name__} {sheet!r}"
+    )
 
 
 def _excel_header(path: Path, chosen: str, f_vals: pd.DataFrame, header_row) -> int:
@@ -1023,13 +1147,15 @@ def _excel_header(path: Path, chosen: str, f_vals: pd.DataFrame, header_row) -> 
                 f"{path.name}, sheet {chosen!r}: row {first + 1} ({title}) looks like a title, not "
                 f"column names; the column names seem to be on row {first + i + 1}. Pass "
                 f"read_survey(path, header_row={first + i + 1}) (on the command line: --header-row "
-                f"{first + i + 1}), or delete the title rows")
+                f"{first + i + 1}), or delete the title rows"
+            )
         h = first
     else:
         h = header_row - 1
         if h >= len(f_vals):
-            raise DataFileError(f"{path.name}, sheet {chosen!r}: header_row={header_row} but the sheet "
-                                f"has {len(f_vals)} row(s)")
+            raise DataFileError(
+                f"{path.name}, sheet {chosen!r}: header_row={header_row} but the sheet has {len(f_vals)} row(s)"
+            )
     header = f_vals.iloc[h].tolist() if len(f_vals) else []
     while header and (header[-1] is None or (isinstance(header[-1], float) and np.isnan(header[-1]))):
         header.pop()
@@ -1047,8 +1173,11 @@ def _read_excel(path: Path, sheet, header_row, kw: dict, attrs: dict) -> pd.Data
     finally:
         wb_f.close()
     h = _excel_header(path, chosen, f_vals, header_row) if "header" not in kw else 0
-    na = {} if {"na_values", "keep_default_na"} & kw.keys() else \
-        {"keep_default_na": False, "na_values": list(MISSING_TOKENS)}
+    na = (
+        {}
+        if {"na_values", "keep_default_na"} & kw.keys()
+        else {"keep_default_na": False, "na_values": list(MISSING_TOKENS)}
+    )
     opts = {"header": h, **na, **kw}
     df = pd.read_excel(path, engine="openpyxl", sheet_name=chosen, **opts)
     attrs["sheet"] = chosen
@@ -1090,11 +1219,14 @@ def _warn_uncached_formulas(path: Path, chosen: str, is_f: pd.DataFrame, v_vals:
 
         cells = [f"{get_column_letter(j + 1)}{i + 1}" for i, j in zip(ii[:10], jj[:10])]
         shown = ", ".join(cells) + (", ..." if len(ii) > 10 else "")
-        warnings.warn(f"{path.name}, sheet {chosen!r}: {len(ii)} formula cell(s) have no "
-                      f"saved value and are read as missing ({shown}); the workbook was "
-                      "written by a program, not saved by Excel. Open it in Excel (or "
-                      "LibreOffice) and save it, or replace the formulas by values",
-                      HappinessIndexWarning, stacklevel=5)
+        warnings.warn(
+            f"{path.name}, sheet {chosen!r}: {len(ii)} formula cell(s) have no "
+            f"saved value and are read as missing ({shown}); the workbook was "
+            "written by a program, not saved by Excel. Open it in Excel (or "
+            "LibreOffice) and save it, or replace the formulas by values",
+            HappinessIndexWarning,
+            stacklevel=5,
+        )
 
 
 def _sheet_values(ws) -> pd.DataFrame:

@@ -31,16 +31,46 @@ import re
 import numpy as np
 import pandas as pd
 
-__all__ = ["NUMBER_SHAPES", "EXCEL_ERRORS", "MISSING_TOKENS", "number_shapes", "valid_shapes",
-           "locale_problem"]
+__all__ = ["NUMBER_SHAPES", "EXCEL_ERRORS", "MISSING_TOKENS", "number_shapes", "valid_shapes", "locale_problem"]
 
 #: Excel's error values: a formula that failed. They are kept as text when a file is read (never
 #: turned into blanks) so that validation can name them.
-EXCEL_ERRORS = ("#N/A", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#NULL!", "#GETTING_DATA",
-                "#SPILL!", "#CALC!", "#FIELD!", "#BLOCKED!", "#CONNECT!", "#BUSY!", "#UNKNOWN!")
+EXCEL_ERRORS = (
+    "#N/A",
+    "#DIV/0!",
+    "#VALUE!",
+    "#REF!",
+    "#NAME?",
+    "#NUM!",
+    "#NULL!",
+    "#GETTING_DATA",
+    "#SPILL!",
+    "#CALC!",
+    "#FIELD!",
+    "#BLOCKED!",
+    "#CONNECT!",
+    "#BUSY!",
+    "#UNKNOWN!",
+)
 #: Text that pandas reads as missing by default, less the Excel error values (which are kept).
-MISSING_TOKENS = ("", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A", "NA",
-                  "NULL", "NaN", "None", "n/a", "nan", "null")
+MISSING_TOKENS = (
+    "",
+    "-1.#IND",
+    "-1.#QNAN",
+    "-NaN",
+    "-nan",
+    "1.#IND",
+    "1.#QNAN",
+    "<NA>",
+    "N/A",
+    "NA",
+    "NULL",
+    "NaN",
+    "None",
+    "n/a",
+    "nan",
+    "null",
+)
 _NOT_TEXT = frozenset(MISSING_TOKENS) | frozenset(EXCEL_ERRORS) | {"#N/A N/A", "#NA"}
 
 _G = r"[+-]?[1-9]\d{0,2}"
@@ -107,8 +137,7 @@ def valid_shapes(decimal: str, thousands: str | None) -> set:
     return ok
 
 
-def locale_problem(column: str, found: dict, decimal: str, thousands: str | None,
-                   explicit: bool) -> str | None:
+def locale_problem(column: str, found: dict, decimal: str, thousands: str | None, explicit: bool) -> str | None:
     """Why a column cannot be read as numbers under the locale, or None when it can.
 
     Parameters
@@ -138,35 +167,47 @@ def locale_problem(column: str, found: dict, decimal: str, thousands: str | None
         ex = ", ".join(repr(v) for v in shapes["dot groups"])
         first = shapes["dot groups"][0]
         as_thou = first.replace(".", "")
-        return (f"column {column!r}: values such as {ex} could be {as_thou} (a '.' thousands separator, "
-                f"as Excel writes numbers in the Vietnamese locale) or {first} (a decimal point); the "
-                "file does not say which. Declare the number format: read_survey(path, decimal=',', "
-                "thousands='.') (on the command line: --decimal , --thousands .) for the Vietnamese "
-                "Excel format, or read_survey(path, decimal='.') (--decimal .) when '.' is the decimal "
-                "point")
+        return (
+            f"column {column!r}: values such as {ex} could be {as_thou} (a '.' thousands separator, "
+            f"as Excel writes numbers in the Vietnamese locale) or {first} (a decimal point); the "
+            "file does not say which. Declare the number format: read_survey(path, decimal=',', "
+            "thousands='.') (on the command line: --decimal , --thousands .) for the Vietnamese "
+            "Excel format, or read_survey(path, decimal='.') (--decimal .) when '.' is the decimal "
+            "point"
+        )
     if not bad:
         return None
     ex = "; ".join(f"{s} {', '.join(repr(v) for v in shapes[s])}" for s in bad)
     locale = f"decimal={decimal!r}, thousands={thousands!r}"
     hint = _hint(bad, shapes)
     how = "was declared" if explicit else "is the default (none was declared)"
-    return (f"column {column!r} holds numbers that do not read under the number format used "
-            f"({locale}, which {how}): {ex}. {hint}")
+    return (
+        f"column {column!r} holds numbers that do not read under the number format used "
+        f"({locale}, which {how}): {ex}. {hint}"
+    )
 
 
 def _hint(bad: list, shapes: dict) -> str:
     if "dot-comma" in bad or ("comma decimal" in shapes and "dot groups" in shapes):
-        return ("They look like the Vietnamese Excel format: pass decimal=',', thousands='.' (on the command "
-                "line: --decimal , --thousands .)")
+        return (
+            "They look like the Vietnamese Excel format: pass decimal=',', thousands='.' (on the command "
+            "line: --decimal , --thousands .)"
+        )
     if "comma-dot" in bad:
-        return ("They look like the English format with thousands: pass decimal='.', thousands=',' (on the "
-                "command line: --decimal . --thousands ,)")
+        return (
+            "They look like the English format with thousands: pass decimal='.', thousands=',' (on the "
+            "command line: --decimal . --thousands ,)"
+        )
     if "comma decimal" in bad or "comma groups" in bad:
-        return ("They look like decimal commas: pass decimal=',' (and thousands='.' if '.' separates "
-                "thousands; on the command line: --decimal , --thousands .)")
+        return (
+            "They look like decimal commas: pass decimal=',' (and thousands='.' if '.' separates "
+            "thousands; on the command line: --decimal , --thousands .)"
+        )
     if "dot decimal" in bad:
-        return ("A '.' followed by other than three digits cannot be a thousands separator: check the "
-                "values, or pass decimal='.' if '.' is the decimal point")
+        return (
+            "A '.' followed by other than three digits cannot be a thousands separator: check the "
+            "values, or pass decimal='.' if '.' is the decimal point"
+        )
     return "They look like '.' thousands separators: pass thousands='.' (with decimal=',')"
 
 

@@ -63,8 +63,8 @@ from __future__ import annotations
 import os
 import unicodedata
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -89,29 +89,52 @@ COERCION_KIND = "coercion (note)"
 
 #: Vietnamese names of the kinds of problem (for ``format_summary("vi")``).
 KIND_VI = {
-    "missing column": "thiếu cột", "duplicate column": "cột trùng tên", "missing id": "thiếu mã",
-    "duplicate id": "mã trùng", "missing value": "thiếu giá trị", "not a number": "không phải số",
-    "invalid code": "mã không hợp lệ", "weight not finite": "trọng số không hữu hạn",
-    "weight not positive": "trọng số không dương", "psu not nested": "địa bàn không lồng trong tầng",
-    "commune not in frame": "xã không có trong dàn mẫu", "village not in frame": "thôn không có trong dàn mẫu",
-    "commune name mismatch": "tên xã khác dàn mẫu", "skip rule": "quy tắc bỏ qua",
-    "commune without respondents": "xã không có người trả lời", "no respondents": "không có người trả lời",
-    "boolean column": "cột kiểu đúng/sai", "excel error": "giá trị lỗi Excel",
-    "empty item": "câu hỏi không có trả lời", "header row": "dòng tên cột",
-    "ambiguous number": "số có thể hiểu hai cách", "decimal comma": "số có dấu phẩy thập phân",
+    "missing column": "thiếu cột",
+    "duplicate column": "cột trùng tên",
+    "missing id": "thiếu mã",
+    "duplicate id": "mã trùng",
+    "missing value": "thiếu giá trị",
+    "not a number": "không phải số",
+    "invalid code": "mã không hợp lệ",
+    "weight not finite": "trọng số không hữu hạn",
+    "weight not positive": "trọng số không dương",
+    "psu not nested": "địa bàn không lồng trong tầng",
+    "commune not in frame": "xã không có trong dàn mẫu",
+    "village not in frame": "thôn không có trong dàn mẫu",
+    "commune name mismatch": "tên xã khác dàn mẫu",
+    "skip rule": "quy tắc bỏ qua",
+    "commune without respondents": "xã không có người trả lời",
+    "no respondents": "không có người trả lời",
+    "boolean column": "cột kiểu đúng/sai",
+    "excel error": "giá trị lỗi Excel",
+    "empty item": "câu hỏi không có trả lời",
+    "header row": "dòng tên cột",
+    "ambiguous number": "số có thể hiểu hai cách",
+    "decimal comma": "số có dấu phẩy thập phân",
     COERCION_KIND: "chuyển đổi kiểu (ghi chú)",
 }
 #: Vietnamese names of the fixed-name checks.
 CHECK_VI = {
-    "not missing": "không được trống", "unique id": "mã duy nhất", "column present": "có cột",
-    "is a number": "là số", "weight finite": "trọng số hữu hạn", "weight positive": "trọng số dương",
-    "psu nested in stratum": "địa bàn lồng trong tầng", "commune in frame": "xã có trong dàn mẫu",
-    "commune name matches frame": "tên xã khớp dàn mẫu", "village in frame": "thôn có trong dàn mẫu",
-    "unique column name": "tên cột duy nhất", "at least one row": "ít nhất một dòng",
-    "not a Boolean column": "không phải cột đúng/sai", "commune has respondents": "xã có người trả lời",
-    "read as number": "đọc thành số", "not an Excel error": "không phải lỗi Excel",
-    "item has answers": "câu hỏi có trả lời", "column names on the header row": "tên cột ở dòng tiêu đề",
-    "unambiguous number": "số không mơ hồ", "decimal point": "dấu chấm thập phân",
+    "not missing": "không được trống",
+    "unique id": "mã duy nhất",
+    "column present": "có cột",
+    "is a number": "là số",
+    "weight finite": "trọng số hữu hạn",
+    "weight positive": "trọng số dương",
+    "psu nested in stratum": "địa bàn lồng trong tầng",
+    "commune in frame": "xã có trong dàn mẫu",
+    "commune name matches frame": "tên xã khớp dàn mẫu",
+    "village in frame": "thôn có trong dàn mẫu",
+    "unique column name": "tên cột duy nhất",
+    "at least one row": "ít nhất một dòng",
+    "not a Boolean column": "không phải cột đúng/sai",
+    "commune has respondents": "xã có người trả lời",
+    "read as number": "đọc thành số",
+    "not an Excel error": "không phải lỗi Excel",
+    "item has answers": "câu hỏi có trả lời",
+    "column names on the header row": "tên cột ở dòng tiêu đề",
+    "unambiguous number": "số không mơ hồ",
+    "decimal point": "dấu chấm thập phân",
 }
 
 
@@ -119,15 +142,20 @@ def _check_vi(check: str) -> str:
     """Vietnamese name of a check (code-range and skip-rule names translated by pattern)."""
     if check in CHECK_VI:
         return CHECK_VI[check]
-    for en, vi in (("integer in range ", "số nguyên trong khoảng "), ("in range ", "trong khoảng "),
-                   ("in codes ", "thuộc các mã "), ("skip rule: missing unless ", "quy tắc bỏ qua: để trống trừ khi ")):
+    for en, vi in (
+        ("integer in range ", "số nguyên trong khoảng "),
+        ("in range ", "trong khoảng "),
+        ("in codes ", "thuộc các mã "),
+        ("skip rule: missing unless ", "quy tắc bỏ qua: để trống trừ khi "),
+    ):
         if check.startswith(en):
-            return vi + check[len(en):].replace(" in {", " thuộc {")
+            return vi + check[len(en) :].replace(" in {", " thuộc {")
     return check
 
 
 def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
+
 
 _BUILTIN = {
     # pandera's own check names -> (our check name, kind)
@@ -159,8 +187,11 @@ def _list_rows(items: list, vi: bool = False, limit: int = 5) -> str:
     k = len(items) - limit
     if k <= 0:
         return shown
-    return (f"{shown} và {_vi_int(k)} dòng khác (tổng {_vi_int(len(items))})" if vi
-            else f"{shown} and {k} more ({len(items)} in all)")
+    return (
+        f"{shown} và {_vi_int(k)} dòng khác (tổng {_vi_int(len(items))})"
+        if vi
+        else f"{shown} and {k} more ({len(items)} in all)"
+    )
 
 
 def _vi_int(n) -> str:
@@ -266,8 +297,7 @@ class ValidationReport:
 
         # object dtype: pandas 3 would infer ``str`` and turn the None of whole-column problems
         # into NaN (a float), which is not a row label
-        e["_shown"] = pd.Series([show(r, k) for r, k in zip(e["row"], e["row_number"])],
-                                index=e.index, dtype=object)
+        e["_shown"] = pd.Series([show(r, k) for r, k in zip(e["row"], e["row_number"])], index=e.index, dtype=object)
         keys = ["kind", "check", "column"]
         g = e.assign(column=e["column"].astype(object).fillna("").map(str)).groupby(keys, sort=False, dropna=False)
         out = g.size().rename("n").reset_index()
@@ -287,16 +317,25 @@ class ValidationReport:
         c = self.coercions
         blank = c["coerced"].isna().to_numpy()
         num = [format_value(v) for v in c["coerced"]]
-        notes = pd.DataFrame({
-            "row": c["row"].to_numpy(), "row_number": pd.array(c["row_number"], dtype="Int64"),
-            "column": c["column"].to_numpy(), "value": c["value"].to_numpy(), "check": "read as number",
-            "kind": COERCION_KIND,
-            "message_en": [f"{nt} ({'missing' if b else n}); a note, not an error"
-                           for nt, b, n in zip(c["note"], blank, num)],
-            "message_vi": ["ô chữ trống được đọc là giá trị thiếu; chỉ là ghi chú, không phải lỗi" if b else
-                           f"số lưu dạng chữ được đọc thành số {n}; chỉ là ghi chú, không phải lỗi"
-                           for b, n in zip(blank, num)],
-        })
+        notes = pd.DataFrame(
+            {
+                "row": c["row"].to_numpy(),
+                "row_number": pd.array(c["row_number"], dtype="Int64"),
+                "column": c["column"].to_numpy(),
+                "value": c["value"].to_numpy(),
+                "check": "read as number",
+                "kind": COERCION_KIND,
+                "message_en": [
+                    f"{nt} ({'missing' if b else n}); a note, not an error" for nt, b, n in zip(c["note"], blank, num)
+                ],
+                "message_vi": [
+                    "ô chữ trống được đọc là giá trị thiếu; chỉ là ghi chú, không phải lỗi"
+                    if b
+                    else f"số lưu dạng chữ được đọc thành số {n}; chỉ là ghi chú, không phải lỗi"
+                    for b, n in zip(blank, num)
+                ],
+            }
+        )
         parts = [p.astype({"row": object, "value": object}) for p in (self.errors, notes) if len(p)]
         return pd.concat(parts, ignore_index=True)[ERROR_COLUMNS]
 
@@ -307,44 +346,56 @@ class ValidationReport:
         note = ""
         if len(self.coercions):
             k = len(self.coercions)
-            note = (f"\n  ghi chú: {_vi_int(k)} ô được chuyển đổi kiểu (số lưu dạng chữ, ô chữ trống); không phải lỗi"
-                    if vi else
-                    f"\n  note: {_plural(k, 'cell was', 'cells were')} read by coercion (numbers stored as text, "
-                    "blank text); not errors")
+            note = (
+                f"\n  ghi chú: {_vi_int(k)} ô được chuyển đổi kiểu (số lưu dạng chữ, ô chữ trống); không phải lỗi"
+                if vi
+                else f"\n  note: {_plural(k, 'cell was', 'cells were')} read by coercion (numbers stored as text, "
+                "blank text); not errors"
+            )
         nf = self.number_format
         if nf and nf.get("how") == "declared":
             dec, th = nf.get("decimal"), nf.get("thousands")
-            note += (f"\n  ghi chú: số được đọc với dấu thập phân {dec!r} và dấu hàng nghìn {th!r} (đã khai báo)"
-                     if vi else
-                     f"\n  note: numbers were read with decimal mark {dec!r} and thousands separator {th!r} "
-                     "(declared)")
+            note += (
+                f"\n  ghi chú: số được đọc với dấu thập phân {dec!r} và dấu hàng nghìn {th!r} (đã khai báo)"
+                if vi
+                else f"\n  note: numbers were read with decimal mark {dec!r} and thousands separator {th!r} (declared)"
+            )
         if self.blank_rows_dropped:
             k = self.blank_rows_dropped
-            note += (f"\n  ghi chú: {_vi_int(k)} dòng trống ở cuối tệp (chỉ có dấu phân cách) đã được bỏ; không phải "
-                     "người trả lời" if vi else
-                     f"\n  note: {_plural(k, 'blank row', 'blank rows')} at the end of the file (only "
-                     "delimiters) were dropped; not respondents")
+            note += (
+                f"\n  ghi chú: {_vi_int(k)} dòng trống ở cuối tệp (chỉ có dấu phân cách) đã được bỏ; không phải "
+                "người trả lời"
+                if vi
+                else f"\n  note: {_plural(k, 'blank row', 'blank rows')} at the end of the file (only "
+                "delimiters) were dropped; not respondents"
+            )
         if self.ok:
-            return (f"Đã kiểm tra {_vi_int(self.n_rows)} dòng theo đặc tả {self.spec_name!r}: không có lỗi"
-                    if vi else
-                    f"{_plural(self.n_rows, 'row', 'rows')} checked against spec {self.spec_name!r}: no problems"
-                    ) + note
+            return (
+                f"Đã kiểm tra {_vi_int(self.n_rows)} dòng theo đặc tả {self.spec_name!r}: không có lỗi"
+                if vi
+                else f"{_plural(self.n_rows, 'row', 'rows')} checked against spec {self.spec_name!r}: no problems"
+            ) + note
         s = self.summary(lang)
         npb, nrows = len(self.errors), self.n_problem_rows
         if vi:
-            head = (f"{_vi_int(npb)} lỗi ở {_vi_int(nrows)} trong {_vi_int(self.n_rows)} dòng (đặc tả "
-                    f"{self.spec_name!r}):" if nrows else
-                    f"{_vi_int(npb)} lỗi về cột hoặc tệp, không thuộc dòng nào ({_vi_int(self.n_rows)} dòng; "
-                    f"đặc tả {self.spec_name!r}):")
+            head = (
+                f"{_vi_int(npb)} lỗi ở {_vi_int(nrows)} trong {_vi_int(self.n_rows)} dòng (đặc tả {self.spec_name!r}):"
+                if nrows
+                else f"{_vi_int(npb)} lỗi về cột hoặc tệp, không thuộc dòng nào ({_vi_int(self.n_rows)} dòng; "
+                f"đặc tả {self.spec_name!r}):"
+            )
             s["n"] = [_vi_int(n) for n in s["n"]]
             s["kind"] = [KIND_VI.get(k, k) for k in s["kind"]]
             s["check"] = [_check_vi(c) for c in s["check"]]
             h = ("loại lỗi", "cột", "kiểm tra", "số lỗi", "dòng")
         else:
-            head = (f"{_plural(npb, 'problem', 'problems')} in {nrows} of {_plural(self.n_rows, 'row', 'rows')} "
-                    f"(spec {self.spec_name!r}):" if nrows else
-                    f"{_plural(npb, 'problem', 'problems')} with columns or the file, in no particular row "
-                    f"({_plural(self.n_rows, 'row', 'rows')}; spec {self.spec_name!r}):")
+            head = (
+                f"{_plural(npb, 'problem', 'problems')} in {nrows} of {_plural(self.n_rows, 'row', 'rows')} "
+                f"(spec {self.spec_name!r}):"
+                if nrows
+                else f"{_plural(npb, 'problem', 'problems')} with columns or the file, in no particular row "
+                f"({_plural(self.n_rows, 'row', 'rows')}; spec {self.spec_name!r}):"
+            )
             h = ("kind", "column", "check", "n", "rows")
         w_kind = max(len(h[0]), s["kind"].str.len().max())
         w_col = max(len(h[1]), s["column"].astype(str).str.len().max())
@@ -352,8 +403,7 @@ class ValidationReport:
         w_n = max(len(h[3]), 5)
         lines = [head, f"  {h[0]:<{w_kind}}  {h[1]:<{w_col}}  {h[2]:<{w_chk}}  {h[3]:>{w_n}}  {h[4]}"]
         for r in s.itertuples(index=False):
-            lines.append(f"  {r.kind:<{w_kind}}  {str(r.column):<{w_col}}  {r.check:<{w_chk}}  "
-                         f"{r.n:>{w_n}}  {r.rows}")
+            lines.append(f"  {r.kind:<{w_kind}}  {str(r.column):<{w_col}}  {r.check:<{w_chk}}  {r.n:>{w_n}}  {r.rows}")
         return "\n".join(lines) + note
 
     def raise_if_errors(self) -> ValidationReport:
@@ -366,20 +416,26 @@ class ValidationReport:
             return self
         counts = self.errors["kind"].value_counts(sort=False)
         by_kind = ", ".join(f"{k}: {n}" for k, n in counts.items())
-        first = "\n".join(f"  - row {format_value(r.row)}, column {r.column!r}: {r.message_en}"
-                          for r in self.errors.head(5).itertuples(index=False))
+        first = "\n".join(
+            f"  - row {format_value(r.row)}, column {r.column!r}: {r.message_en}"
+            for r in self.errors.head(5).itertuples(index=False)
+        )
         more = len(self.errors) - 5
-        msg = (f"survey data fail validation against spec {self.spec_name!r}: "
-               f"{len(self.errors)} problems ({by_kind}). First problems:\n{first}"
-               + (f"\n  ... and {more} more (see err.report.errors)" if more > 0 else "")
-               + "\nFix the cells listed in report.errors (or write them out with "
-                 "`happiness-index validate ... --out errors.csv`).")
+        msg = (
+            f"survey data fail validation against spec {self.spec_name!r}: "
+            f"{len(self.errors)} problems ({by_kind}). First problems:\n{first}"
+            + (f"\n  ... and {more} more (see err.report.errors)" if more > 0 else "")
+            + "\nFix the cells listed in report.errors (or write them out with "
+            "`happiness-index validate ... --out errors.csv`)."
+        )
         raise SchemaError(msg, report=self)
 
     def __repr__(self) -> str:
-        return (f"ValidationReport(spec={self.spec_name!r}, rows={self.n_rows}, ok={self.ok}, "
-                f"errors={len(self.errors)}, coercions={len(self.coercions)}, "
-                f"blank_rows_dropped={self.blank_rows_dropped})")
+        return (
+            f"ValidationReport(spec={self.spec_name!r}, rows={self.n_rows}, ok={self.ok}, "
+            f"errors={len(self.errors)}, coercions={len(self.coercions)}, "
+            f"blank_rows_dropped={self.blank_rows_dropped})"
+        )
 
 
 # --------------------------------------------------------------------------------------
@@ -442,8 +498,7 @@ def _nonblank(s: pd.Series) -> np.ndarray:
 def _norm_text(s: pd.Series) -> pd.Series:
     """Text NFC-normalised and trimmed, computed once per distinct value (vectorised take)."""
     codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    norm = np.array([unicodedata.normalize("NFC", str(u)).strip() for u in uniques] + [None],
-                    dtype=object)
+    norm = np.array([unicodedata.normalize("NFC", str(u)).strip() for u in uniques] + [None], dtype=object)
     out = pd.Series(norm[codes], index=s.index, dtype="string")  # code -1 picks the None
     return out
 
@@ -534,15 +589,13 @@ class _Builder:
         self.messages: dict = {}  # (column, check) -> (kind, fn(pos, vals) -> (en, vi))
 
     def col(self, name: str, *, nullable: bool = True, unique: bool = False, required: bool = True):
-        c = self.columns.setdefault(name, {"nullable": True, "unique": False, "required": False,
-                                           "checks": []})
+        c = self.columns.setdefault(name, {"nullable": True, "unique": False, "required": False, "checks": []})
         c["nullable"] = c["nullable"] and nullable
         c["unique"] = c["unique"] or unique
         c["required"] = c["required"] or required
         return c
 
-    def check(self, column: str, name: str, kind: str, fn: Callable, words: Callable,
-              ignore_na: bool = True):
+    def check(self, column: str, name: str, kind: str, fn: Callable, words: Callable, ignore_na: bool = True):
         c = self.columns[column]
         if any(ch.name == name for ch in c["checks"]):
             return
@@ -550,9 +603,17 @@ class _Builder:
         self.messages[(column, name)] = (kind, words)
 
     def schema(self) -> pa.DataFrameSchema:
-        cols = {n: pa.Column(None, checks=c["checks"], nullable=c["nullable"], unique=c["unique"],
-                             required=c["required"], report_duplicates="all")
-                for n, c in self.columns.items()}
+        cols = {
+            n: pa.Column(
+                None,
+                checks=c["checks"],
+                nullable=c["nullable"],
+                unique=c["unique"],
+                required=c["required"],
+                report_duplicates="all",
+            )
+            for n, c in self.columns.items()
+        }
         return pa.DataFrameSchema(cols, coerce=False, strict=False)
 
 
@@ -568,6 +629,7 @@ def _series_words(en_parts, vi_parts):
                 else:
                     out = out + p
             return out.to_numpy()
+
         return build(en_parts), build(vi_parts)
 
     return words
@@ -581,8 +643,9 @@ def _vals(pos, vals):
 # --------------------------------------------------------------------------------------
 # validate_survey
 # --------------------------------------------------------------------------------------
-def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None, *,
-                    id_column: str | None = None) -> ValidationReport:
+def validate_survey(
+    data: pd.DataFrame, spec, frame: pd.DataFrame | None = None, *, id_column: str | None = None
+) -> ValidationReport:
     """Check survey microdata against an index specification and the sampling frame.
 
     Parameters
@@ -637,12 +700,16 @@ def validate_survey(data: pd.DataFrame, spec, frame: pd.DataFrame | None = None,
     are counted in ``report.blank_rows_dropped``.
     """
     if not isinstance(data, pd.DataFrame):
-        raise SchemaError(f"data must be a pandas DataFrame, got {type(data).__name__}; "
-                          "read the file with happiness_index.read_survey(path)")
+        raise SchemaError(
+            f"data must be a pandas DataFrame, got {type(data).__name__}; "
+            "read the file with happiness_index.read_survey(path)"
+        )
     if not isinstance(spec, IndexSpec):
         if spec is None or not isinstance(spec, (str, os.PathLike)):
-            raise SpecError(f"validate_survey needs a spec: an IndexSpec or the path of its TOML "
-                            f"file, got {type(spec).__name__} {spec!r}")
+            raise SpecError(
+                f"validate_survey needs a spec: an IndexSpec or the path of its TOML "
+                f"file, got {type(spec).__name__} {spec!r}"
+            )
         spec = IndexSpec.from_toml(spec)
     v = _Validation(data, spec, id_column)
     v.check_rows_exist()
@@ -685,13 +752,20 @@ class _Validation:
         for i, c in enumerate(self.data.columns):
             k = _nfc(c)
             if k in self.orig_of:
-                self.problems.append(dict(
-                    row=pd.NA, column=str(c), value=pd.NA, check="unique column name", kind="duplicate column",
-                    message_en=f"columns {self.orig_of[k]!r} and {c!r} have the same name after Unicode NFC "
-                               "normalisation (one is typed in decomposed form); rename or drop one",
-                    message_vi=f"hai cột {self.orig_of[k]!r} và {c!r} trùng tên sau khi chuẩn hóa Unicode NFC; "
-                               "hãy đổi tên một cột",
-                    _pos=-1))
+                self.problems.append(
+                    dict(
+                        row=pd.NA,
+                        column=str(c),
+                        value=pd.NA,
+                        check="unique column name",
+                        kind="duplicate column",
+                        message_en=f"columns {self.orig_of[k]!r} and {c!r} have the same name after Unicode NFC "
+                        "normalisation (one is typed in decomposed form); rename or drop one",
+                        message_vi=f"hai cột {self.orig_of[k]!r} và {c!r} trùng tên sau khi chuẩn hóa Unicode NFC; "
+                        "hãy đổi tên một cột",
+                        _pos=-1,
+                    )
+                )
                 continue
             self.orig_of[k] = c
             self.src[k] = self.data.iloc[:, i]
@@ -718,12 +792,21 @@ class _Validation:
         v, bad, coerced = to_number(s, self.number_format)
         if coerced is not None and coerced.any():
             pos = np.flatnonzero(coerced)
-            self.coercions.append(pd.DataFrame({
-                "row": self.row_label[pos], "row_number": pos + 1, "column": self.orig_of[key],
-                "value": s.to_numpy()[pos], "coerced": v[pos],
-                "note": np.where(np.isnan(v[pos]), "blank text read as missing",
-                                 "number stored as text read as a number"),
-                "_pos": pos}))
+            self.coercions.append(
+                pd.DataFrame(
+                    {
+                        "row": self.row_label[pos],
+                        "row_number": pos + 1,
+                        "column": self.orig_of[key],
+                        "value": s.to_numpy()[pos],
+                        "coerced": v[pos],
+                        "note": np.where(
+                            np.isnan(v[pos]), "blank text read as missing", "number stored as text read as a number"
+                        ),
+                        "_pos": pos,
+                    }
+                )
+            )
         self.work[key] = pd.Series(v, copy=False)
         self.numeric_keys.add(key)
         self.b.col(key, required=True)
@@ -742,12 +825,22 @@ class _Validation:
         if bad is not None and bad.any():
             mask = pd.Series(~bad, copy=False)
             ocol = self.orig_of[key]
-            self.b.check(key, "is a number", "not a number", lambda s, m=mask: m.reindex(s.index),
-                         _series_words(["value ", _vals, f" in column {ocol!r} is not a number; "
-                                        "type the numeric code (or leave the cell blank if missing)"],
-                                       ["giá trị ", _vals, f" ở cột {ocol!r} không phải là số; "
-                                        "hãy nhập mã số (hoặc để trống nếu thiếu)"]),
-                         ignore_na=False)
+            self.b.check(
+                key,
+                "is a number",
+                "not a number",
+                lambda s, m=mask: m.reindex(s.index),
+                _series_words(
+                    [
+                        "value ",
+                        _vals,
+                        f" in column {ocol!r} is not a number; "
+                        "type the numeric code (or leave the cell blank if missing)",
+                    ],
+                    ["giá trị ", _vals, f" ở cột {ocol!r} không phải là số; hãy nhập mã số (hoặc để trống nếu thiếu)"],
+                ),
+                ignore_na=False,
+            )
         return self.work[key]
 
     def _check_decimal_comma(self, key: str, comma: np.ndarray) -> None:
@@ -755,39 +848,76 @@ class _Validation:
         (an Excel cell formatted as text, a CSV read without ``decimal=','``): named as such."""
         mask = pd.Series(~comma, copy=False)
         ocol = self.orig_of[key]
-        self.b.check(key, "decimal point", "decimal comma", lambda s, m=mask: m.reindex(s.index),
-                     _series_words(["value ", _vals, f" in column {ocol!r} is a number written with a decimal "
-                                    "comma, stored as text; convert the column to numbers in Excel (or replace "
-                                    "',' by '.'), or save the sheet as CSV and read it with --decimal , "
-                                    "(read_survey(path, decimal=','))"],
-                                   ["giá trị ", _vals, f" ở cột {ocol!r} là số viết với dấu phẩy thập phân, "
-                                    "lưu dạng chữ; hãy chuyển cột sang dạng số trong Excel (hoặc thay ',' bằng "
-                                    "'.'), hoặc lưu trang tính thành CSV rồi đọc với --decimal , "
-                                    "(read_survey(path, decimal=','))"]),
-                     ignore_na=False)
+        self.b.check(
+            key,
+            "decimal point",
+            "decimal comma",
+            lambda s, m=mask: m.reindex(s.index),
+            _series_words(
+                [
+                    "value ",
+                    _vals,
+                    f" in column {ocol!r} is a number written with a decimal "
+                    "comma, stored as text; convert the column to numbers in Excel (or replace "
+                    "',' by '.'), or save the sheet as CSV and read it with --decimal , "
+                    "(read_survey(path, decimal=','))",
+                ],
+                [
+                    "giá trị ",
+                    _vals,
+                    f" ở cột {ocol!r} là số viết với dấu phẩy thập phân, "
+                    "lưu dạng chữ; hãy chuyển cột sang dạng số trong Excel (hoặc thay ',' bằng "
+                    "'.'), hoặc lưu trang tính thành CSV rồi đọc với --decimal , "
+                    "(read_survey(path, decimal=','))",
+                ],
+            ),
+            ignore_na=False,
+        )
 
     def _check_ambiguous(self, key: str, amb: np.ndarray) -> None:
         mask = pd.Series(~amb, copy=False)
         ocol = self.orig_of[key]
-        self.b.check(key, "unambiguous number", "ambiguous number", lambda s, m=mask: m.reindex(s.index),
-                     _series_words(["text ", _vals, f" in column {ocol!r} reads as two different numbers "
-                                    "(a thousands separator, as Excel writes in the Vietnamese locale, or a "
-                                    "decimal mark); type it as a number, or read the file with "
-                                    "read_survey(path, decimal=..., thousands=...)"],
-                                   ["chữ ", _vals, f" ở cột {ocol!r} có thể hiểu thành hai số khác nhau (dấu "
-                                    "phân cách hàng nghìn theo Excel tiếng Việt, hoặc dấu thập phân); hãy nhập "
-                                    "dạng số, hoặc đọc tệp với read_survey(path, decimal=..., thousands=...)"]),
-                     ignore_na=False)
+        self.b.check(
+            key,
+            "unambiguous number",
+            "ambiguous number",
+            lambda s, m=mask: m.reindex(s.index),
+            _series_words(
+                [
+                    "text ",
+                    _vals,
+                    f" in column {ocol!r} reads as two different numbers "
+                    "(a thousands separator, as Excel writes in the Vietnamese locale, or a "
+                    "decimal mark); type it as a number, or read the file with "
+                    "read_survey(path, decimal=..., thousands=...)",
+                ],
+                [
+                    "chữ ",
+                    _vals,
+                    f" ở cột {ocol!r} có thể hiểu thành hai số khác nhau (dấu "
+                    "phân cách hàng nghìn theo Excel tiếng Việt, hoặc dấu thập phân); hãy nhập "
+                    "dạng số, hoặc đọc tệp với read_survey(path, decimal=..., thousands=...)",
+                ],
+            ),
+            ignore_na=False,
+        )
 
     def check_rows_exist(self) -> None:
         if self.n == 0:
-            self.problems.append(dict(
-                row=pd.NA, column="", value=pd.NA, check="at least one row", kind="no respondents",
-                message_en="the survey has no data rows (only a header, or an empty file); check "
-                           "that the right file or sheet was read",
-                message_vi="tệp khảo sát không có dòng dữ liệu nào (chỉ có dòng tiêu đề hoặc tệp "
-                           "rỗng); hãy kiểm tra đã đọc đúng tệp hoặc trang tính",
-                _pos=-1))
+            self.problems.append(
+                dict(
+                    row=pd.NA,
+                    column="",
+                    value=pd.NA,
+                    check="at least one row",
+                    kind="no respondents",
+                    message_en="the survey has no data rows (only a header, or an empty file); check "
+                    "that the right file or sheet was read",
+                    message_vi="tệp khảo sát không có dòng dữ liệu nào (chỉ có dòng tiêu đề hoặc tệp "
+                    "rỗng); hãy kiểm tra đã đọc đúng tệp hoặc trang tính",
+                    _pos=-1,
+                )
+            )
 
     def check_excel_errors(self) -> None:
         """Excel error values (#N/A, #DIV/0! ...) in the columns the spec uses, named as such."""
@@ -803,15 +933,21 @@ class _Validation:
             ocol = self.orig_of[key]
             for p in np.flatnonzero(mask):
                 val = txt.iloc[p]
-                self.problems.append(dict(
-                    row=self.row_label[p], column=ocol, value=s.iloc[p], check="not an Excel error",
-                    kind="excel error",
-                    message_en=f"column {ocol!r} holds the Excel error value {val!r} (a formula that "
-                               f"failed: {_EXCEL_MEANING.get(val, 'an error')}), not an answer; fix the "
-                               "formula or type the value (blank if missing)",
-                    message_vi=f"cột {ocol!r} chứa giá trị lỗi Excel {val!r} (công thức bị lỗi), không phải "
-                               "câu trả lời; hãy sửa công thức hoặc nhập giá trị (để trống nếu thiếu)",
-                    _pos=int(p)))
+                self.problems.append(
+                    dict(
+                        row=self.row_label[p],
+                        column=ocol,
+                        value=s.iloc[p],
+                        check="not an Excel error",
+                        kind="excel error",
+                        message_en=f"column {ocol!r} holds the Excel error value {val!r} (a formula that "
+                        f"failed: {_EXCEL_MEANING.get(val, 'an error')}), not an answer; fix the "
+                        "formula or type the value (blank if missing)",
+                        message_vi=f"cột {ocol!r} chứa giá trị lỗi Excel {val!r} (công thức bị lỗi), không phải "
+                        "câu trả lời; hãy sửa công thức hoặc nhập giá trị (để trống nếu thiếu)",
+                        _pos=int(p),
+                    )
+                )
 
     def check_id(self) -> None:
         if self.id_col is None:
@@ -835,14 +971,21 @@ class _Validation:
         boolean = pd.api.types.is_bool_dtype(self.src[key].dtype) and it.type != "yes_no"
         if boolean:
             # True/False would pass as codes 1/0: the answer codes were lost on the way in
-            self.problems.append(dict(
-                row=pd.NA, column=str(ocol), value=pd.NA, check="not a Boolean column", kind="boolean column",
-                message_en=f"column {ocol!r} holds True/False values, but item {key!r} is {it.type} "
-                           f"({it.describe_codes()}): the answer codes were lost (True would count as "
-                           "code 1); read the original coded answers, not a yes/no conversion",
-                message_vi=f"cột {ocol!r} chứa giá trị True/False, nhưng câu {key!r} là {it.type} "
-                           f"({it.describe_codes()}): mã trả lời đã bị mất; hãy dùng dữ liệu mã gốc",
-                _pos=-1))
+            self.problems.append(
+                dict(
+                    row=pd.NA,
+                    column=str(ocol),
+                    value=pd.NA,
+                    check="not a Boolean column",
+                    kind="boolean column",
+                    message_en=f"column {ocol!r} holds True/False values, but item {key!r} is {it.type} "
+                    f"({it.describe_codes()}): the answer codes were lost (True would count as "
+                    "code 1); read the original coded answers, not a yes/no conversion",
+                    message_vi=f"cột {ocol!r} chứa giá trị True/False, nhưng câu {key!r} là {it.type} "
+                    f"({it.describe_codes()}): mã trả lời đã bị mất; hãy dùng dữ liệu mã gốc",
+                    _pos=-1,
+                )
+            )
         answered = None
         if it.numeric:
             v = self.numeric_column(key).to_numpy(copy=True)
@@ -854,27 +997,40 @@ class _Validation:
             if it.type == "integer":
                 lo = -np.inf if it.minimum is None else it.minimum
                 hi = np.inf if it.maximum is None else it.maximum
-                fn = (lambda s, lo=lo, hi=hi: (s == np.floor(s)) & (s >= lo) & (s <= hi))
+                fn = lambda s, lo=lo, hi=hi: (s == np.floor(s)) & (s >= lo) & (s <= hi)
             else:
                 codes = np.asarray(it.codes, dtype="float64")
-                fn = (lambda s, codes=codes: pd.Series(np.isin(s.to_numpy(), codes), index=s.index))
+                fn = lambda s, codes=codes: pd.Series(np.isin(s.to_numpy(), codes), index=s.index)
         else:
             t = _name_key(self.src[key]).reset_index(drop=True)
             if it.missing_codes:
                 t = t.mask(t.isin([str(m) for m in it.missing_codes]))
             self.work[key] = t
-            fn = (lambda s, codes=[str(c) for c in it.codes]: s.isin(codes))
+            fn = lambda s, codes=[str(c) for c in it.codes]: s.isin(codes)
         if boolean:  # reported once for the whole column above
-            fn = (lambda s: pd.Series(True, index=s.index))
+            fn = lambda s: pd.Series(True, index=s.index)
         self._check_item_answered(it, ocol, answered)
         miss = f" nor a missing code {format_codes(it.missing_codes)}" if it.missing_codes else ""
         miss_vi = f" và không phải mã thiếu {format_codes(it.missing_codes)}" if it.missing_codes else ""
         name = it.describe_codes()
-        self.b.check(key, name, "invalid code", fn,
-                     _series_words(["value ", _vals, f" in column {ocol!r} is not an allowed code "
-                                    f"({name}){miss}; correct it or record it as missing"],
-                                   ["giá trị ", _vals, f" ở cột {ocol!r} không phải mã hợp lệ "
-                                    f"({name}){miss_vi}; hãy sửa hoặc ghi là thiếu"]))
+        self.b.check(
+            key,
+            name,
+            "invalid code",
+            fn,
+            _series_words(
+                [
+                    "value ",
+                    _vals,
+                    f" in column {ocol!r} is not an allowed code ({name}){miss}; correct it or record it as missing",
+                ],
+                [
+                    "giá trị ",
+                    _vals,
+                    f" ở cột {ocol!r} không phải mã hợp lệ ({name}){miss_vi}; hãy sửa hoặc ghi là thiếu",
+                ],
+            ),
+        )
 
     def _check_item_answered(self, it, ocol, answered) -> None:
         """An item of the index whose column holds no answer at all (every cell blank or a
@@ -886,15 +1042,22 @@ class _Validation:
             answered = self.work[it.name].notna().to_numpy(dtype=bool)
         if np.asarray(answered, dtype=bool).any():
             return
-        self.problems.append(dict(
-            row=pd.NA, column=str(ocol), value=pd.NA, check="item has answers", kind="empty item",
-            message_en=f"column {ocol!r} (item {it.name!r} of the index) has no answer in any of the {self.n} "
-                       "rows: every cell is blank or a missing code; the index cannot be computed "
-                       "from it. Check that the right column was exported",
-            message_vi=f"cột {ocol!r} (câu {it.name!r} của chỉ số) không có câu trả lời nào trong {self.n} "
-                       "dòng: mọi ô đều trống hoặc là mã thiếu; không thể tính chỉ số. Hãy kiểm tra "
-                       "đã xuất đúng cột",
-            _pos=-1))
+        self.problems.append(
+            dict(
+                row=pd.NA,
+                column=str(ocol),
+                value=pd.NA,
+                check="item has answers",
+                kind="empty item",
+                message_en=f"column {ocol!r} (item {it.name!r} of the index) has no answer in any of the {self.n} "
+                "rows: every cell is blank or a missing code; the index cannot be computed "
+                "from it. Check that the right column was exported",
+                message_vi=f"cột {ocol!r} (câu {it.name!r} của chỉ số) không có câu trả lời nào trong {self.n} "
+                "dòng: mọi ô đều trống hoặc là mã thiếu; không thể tính chỉ số. Hãy kiểm tra "
+                "đã xuất đúng cột",
+                _pos=-1,
+            )
+        )
 
     def check_weights(self) -> None:
         wcol = self.design.weights
@@ -905,16 +1068,26 @@ class _Validation:
         if not self.present(key):
             return
         self.numeric_column(key)
-        self.b.check(key, "weight finite", "weight not finite", lambda s: pd.Series(np.isfinite(s), index=s.index),
-                     _series_words([f"weight {wcol!r} = ", _vals, " is not finite; "
-                                    "a sampling weight must be a positive number"],
-                                   [f"trọng số {wcol!r} = ", _vals, " không hữu hạn; "
-                                    "trọng số mẫu phải là số dương"]))
-        self.b.check(key, "weight positive", "weight not positive", lambda s: ~np.isfinite(s) | (s > 0),
-                     _series_words([f"weight {wcol!r} = ", _vals, " is not positive; "
-                                    "a sampling weight must be greater than 0"],
-                                   [f"trọng số {wcol!r} = ", _vals, " không dương; "
-                                    "trọng số mẫu phải lớn hơn 0"]))
+        self.b.check(
+            key,
+            "weight finite",
+            "weight not finite",
+            lambda s: pd.Series(np.isfinite(s), index=s.index),
+            _series_words(
+                [f"weight {wcol!r} = ", _vals, " is not finite; a sampling weight must be a positive number"],
+                [f"trọng số {wcol!r} = ", _vals, " không hữu hạn; trọng số mẫu phải là số dương"],
+            ),
+        )
+        self.b.check(
+            key,
+            "weight positive",
+            "weight not positive",
+            lambda s: ~np.isfinite(s) | (s > 0),
+            _series_words(
+                [f"weight {wcol!r} = ", _vals, " is not positive; a sampling weight must be greater than 0"],
+                [f"trọng số {wcol!r} = ", _vals, " không dương; trọng số mẫu phải lớn hơn 0"],
+            ),
+        )
 
     def check_design_keys(self) -> None:
         d = self.design
@@ -950,16 +1123,32 @@ class _Validation:
         pcol, scol = self.orig_of[_nfc(d.psu)], self.orig_of[_nfc(d.strata)]
         expect_all = pairs["p"].map(modal_of).to_numpy()
         got = pairs["s"].to_numpy()
-        self.b.check(_nfc(d.psu), "psu nested in stratum", "psu not nested",
-                     lambda s, m=ok: m.reindex(s.index),
-                     _series_words([f"PSU {pcol!r} = ", _vals, f" appears in more than one stratum; "
-                                    f"this row has {scol!r} = ", lambda p, v: got[p],
-                                    ", most rows of this PSU have ", lambda p, v: expect_all[p],
-                                    "; fix the code or make PSU codes unique across strata"],
-                                   [f"PSU {pcol!r} = ", _vals, f" xuất hiện ở nhiều tầng; dòng này có "
-                                    f"{scol!r} = ", lambda p, v: got[p],
-                                    ", phần lớn các dòng của PSU này thuộc ", lambda p, v: expect_all[p],
-                                    "; hãy sửa mã hoặc đặt mã PSU không trùng giữa các tầng"]))
+        self.b.check(
+            _nfc(d.psu),
+            "psu nested in stratum",
+            "psu not nested",
+            lambda s, m=ok: m.reindex(s.index),
+            _series_words(
+                [
+                    f"PSU {pcol!r} = ",
+                    _vals,
+                    f" appears in more than one stratum; this row has {scol!r} = ",
+                    lambda p, v: got[p],
+                    ", most rows of this PSU have ",
+                    lambda p, v: expect_all[p],
+                    "; fix the code or make PSU codes unique across strata",
+                ],
+                [
+                    f"PSU {pcol!r} = ",
+                    _vals,
+                    f" xuất hiện ở nhiều tầng; dòng này có {scol!r} = ",
+                    lambda p, v: got[p],
+                    ", phần lớn các dòng của PSU này thuộc ",
+                    lambda p, v: expect_all[p],
+                    "; hãy sửa mã hoặc đặt mã PSU không trùng giữa các tầng",
+                ],
+            ),
+        )
 
     def check_skip_rules(self) -> None:
         for r in self.spec.skip_rules:
@@ -987,13 +1176,27 @@ class _Validation:
         icol, fcol = self.orig_of[_nfc(r.item)], self.orig_of[_nfc(r.filter)]
         fshow = fvals.to_numpy()
         name = f"skip rule: missing unless {r.filter} in {format_codes(r.values)}"
-        self.b.check(_nfc(r.item), name, "skip rule", lambda s, m=mask: m.reindex(s.index),
-                     _series_words([f"{icol!r} = ", _vals, f" should be blank: it is asked only when "
-                                    f"{fcol!r} is in {format_codes(r.values)}, and here {fcol!r} = ",
-                                    lambda p, v, f=fshow: [format_value(x) for x in f[p]]],
-                                   [f"{icol!r} = ", _vals, f" phải để trống: câu này chỉ hỏi khi "
-                                    f"{fcol!r} thuộc {format_codes(r.values)}, ở đây {fcol!r} = ",
-                                    lambda p, v, f=fshow: [format_value(x) for x in f[p]]]))
+        self.b.check(
+            _nfc(r.item),
+            name,
+            "skip rule",
+            lambda s, m=mask: m.reindex(s.index),
+            _series_words(
+                [
+                    f"{icol!r} = ",
+                    _vals,
+                    f" should be blank: it is asked only when "
+                    f"{fcol!r} is in {format_codes(r.values)}, and here {fcol!r} = ",
+                    lambda p, v, f=fshow: [format_value(x) for x in f[p]],
+                ],
+                [
+                    f"{icol!r} = ",
+                    _vals,
+                    f" phải để trống: câu này chỉ hỏi khi {fcol!r} thuộc {format_codes(r.values)}, ở đây {fcol!r} = ",
+                    lambda p, v, f=fshow: [format_value(x) for x in f[p]],
+                ],
+            ),
+        )
 
     def check_header_row(self) -> None:
         """Most column names blank ('Unnamed: 3') while spec columns are missing: the column
@@ -1002,20 +1205,28 @@ class _Validation:
         unnamed = [c for c in names if c.startswith("Unnamed:")]
         d = self.design
         wanted = [it.name for it in self.spec.items if it.required] + [
-            c for c in (self.id_col, d.weights, d.strata, d.psu, d.commune, d.village) if c is not None]
+            c for c in (self.id_col, d.weights, d.strata, d.psu, d.commune, d.village) if c is not None
+        ]
         missing = [c for c in wanted if not self.present(c)]
         if not names or 2 * len(unnamed) < len(names) or not missing:
             return
-        self.problems.append(dict(
-            row=pd.NA, column="", value=pd.NA, check="column names on the header row", kind="header row",
-            message_en=f"{len(unnamed)} of the {len(names)} column names are blank ({', '.join(unnamed[:3])} ...) "
-                       f"and {len(missing)} columns of the spec are missing: the column names are probably "
-                       "not on the first row (a title above the table). Read the file with "
-                       "read_survey(path, header_row=N) (--header-row N), N the row of the names",
-            message_vi=f"{len(unnamed)} trong {len(names)} tên cột bị trống và thiếu {len(missing)} cột của đặc "
-                       "tả: tên cột có lẽ không nằm ở dòng đầu (có dòng tiêu đề phía trên bảng). Hãy đọc tệp "
-                       "với read_survey(path, header_row=N) (--header-row N), N là dòng chứa tên cột",
-            _pos=-1))
+        self.problems.append(
+            dict(
+                row=pd.NA,
+                column="",
+                value=pd.NA,
+                check="column names on the header row",
+                kind="header row",
+                message_en=f"{len(unnamed)} of the {len(names)} column names are blank ({', '.join(unnamed[:3])} ...) "
+                f"and {len(missing)} columns of the spec are missing: the column names are probably "
+                "not on the first row (a title above the table). Read the file with "
+                "read_survey(path, header_row=N) (--header-row N), N the row of the names",
+                message_vi=f"{len(unnamed)} trong {len(names)} tên cột bị trống và thiếu {len(missing)} cột của đặc "
+                "tả: tên cột có lẽ không nằm ở dòng đầu (có dòng tiêu đề phía trên bảng). Hãy đọc tệp "
+                "với read_survey(path, header_row=N) (--header-row N), N là dòng chứa tên cột",
+                _pos=-1,
+            )
+        )
 
     def report(self) -> ValidationReport:
         """Run pandera on the working columns and assemble the report."""
@@ -1029,26 +1240,54 @@ class _Validation:
         except SchemaErrors as exc:
             failures = exc.failure_cases
         del workdf
-        errors = _error_table(failures, self.src, self.data.columns, self.orig_of, self.row_label, self.b,
-                              self.problems, known=set(self.used_columns()))
-        coer = (pd.concat(self.coercions, ignore_index=True).sort_values(["_pos"], kind="stable")
-                .drop(columns="_pos").reset_index(drop=True)[COERCION_COLUMNS]
-                if self.coercions else pd.DataFrame(columns=COERCION_COLUMNS))
-        clean = (_clean(self.data, self.src, self.spec, work, self.orig_of, self.numeric_keys)
-                 if len(errors) == 0 else None)
+        errors = _error_table(
+            failures,
+            self.src,
+            self.data.columns,
+            self.orig_of,
+            self.row_label,
+            self.b,
+            self.problems,
+            known=set(self.used_columns()),
+        )
+        coer = (
+            pd.concat(self.coercions, ignore_index=True)
+            .sort_values(["_pos"], kind="stable")
+            .drop(columns="_pos")
+            .reset_index(drop=True)[COERCION_COLUMNS]
+            if self.coercions
+            else pd.DataFrame(columns=COERCION_COLUMNS)
+        )
+        clean = (
+            _clean(self.data, self.src, self.spec, work, self.orig_of, self.numeric_keys) if len(errors) == 0 else None
+        )
         blank = self.data.attrs.get("blank_rows_dropped", 0)
         blank = int(blank) if isinstance(blank, (int, np.integer)) and blank > 0 else 0
         a = self.data.attrs
-        nf = ({"decimal": a.get("decimal"), "thousands": a.get("thousands"), "how": a.get("number_format")}
-              if a.get("number_format") else None)
-        return ValidationReport(errors=errors, coercions=coer, data=clean, n_rows=self.n,
-                                spec_name=self.spec.name, blank_rows_dropped=blank, number_format=nf)
+        nf = (
+            {"decimal": a.get("decimal"), "thousands": a.get("thousands"), "how": a.get("number_format")}
+            if a.get("number_format")
+            else None
+        )
+        return ValidationReport(
+            errors=errors,
+            coercions=coer,
+            data=clean,
+            n_rows=self.n,
+            spec_name=self.spec.name,
+            blank_rows_dropped=blank,
+            number_format=nf,
+        )
 
 
 _EXCEL_MEANING = {
-    "#N/A": "a lookup found no value", "#DIV/0!": "a division by zero", "#VALUE!": "a wrong type of value",
-    "#REF!": "a reference to a deleted cell", "#NAME?": "an unknown function or name",
-    "#NUM!": "an invalid number", "#NULL!": "an empty intersection of ranges",
+    "#N/A": "a lookup found no value",
+    "#DIV/0!": "a division by zero",
+    "#VALUE!": "a wrong type of value",
+    "#REF!": "a reference to a deleted cell",
+    "#NAME?": "an unknown function or name",
+    "#NUM!": "an invalid number",
+    "#NULL!": "an empty intersection of ranges",
 }
 
 
@@ -1058,37 +1297,59 @@ def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
     fcols = {_nfc(c): c for c in frame.columns}
     ccol = design.commune or design.strata
     if ccol is None:
-        raise SchemaError("a sampling frame was given but the spec declares no design.commune "
-                          "(or design.strata) column to compare it with")
+        raise SchemaError(
+            "a sampling frame was given but the spec declares no design.commune "
+            "(or design.strata) column to compare it with"
+        )
     if _nfc(ccol) not in fcols:
-        raise SchemaError(f"the sampling frame has no column {ccol!r} (the spec's commune column); "
-                          f"its columns are {list(frame.columns)}; rename the frame's commune code column")
+        raise SchemaError(
+            f"the sampling frame has no column {ccol!r} (the spec's commune column); "
+            f"its columns are {list(frame.columns)}; rename the frame's commune code column"
+        )
     fkey = _key(frame[fcols[_nfc(ccol)]])
     frame_codes = pd.Index(fkey.dropna().unique())
     if present(ccol):
         dcol = orig_of[_nfc(ccol)]
         dkey = _key(work[_nfc(ccol)])
         in_frame = pd.Series(dkey.isin(frame_codes).to_numpy() | dkey.isna().to_numpy(), copy=False)
-        b.check(_nfc(ccol), "commune in frame", "commune not in frame",
-                lambda s, m=in_frame: m.reindex(s.index),
-                _series_words([f"{dcol!r} = ", _vals, " is not a commune code of the sampling frame; "
-                               "correct the code or add the commune to the frame"],
-                              [f"{dcol!r} = ", _vals, " không phải mã xã/phường trong dàn chọn mẫu; "
-                               "hãy sửa mã hoặc bổ sung xã/phường vào dàn chọn mẫu"]))
+        b.check(
+            _nfc(ccol),
+            "commune in frame",
+            "commune not in frame",
+            lambda s, m=in_frame: m.reindex(s.index),
+            _series_words(
+                [
+                    f"{dcol!r} = ",
+                    _vals,
+                    " is not a commune code of the sampling frame; correct the code or add the commune to the frame",
+                ],
+                [
+                    f"{dcol!r} = ",
+                    _vals,
+                    " không phải mã xã/phường trong dàn chọn mẫu; hãy sửa mã hoặc bổ sung xã/phường vào dàn chọn mẫu",
+                ],
+            ),
+        )
         # communes of the frame with no respondent
         seen = pd.Index(dkey.dropna().unique())
         lost = ~fkey.isin(seen) & fkey.notna()
         if lost.any():
             first = ~fkey.duplicated()
             for code in frame[fcols[_nfc(ccol)]][(lost & first).to_numpy()].tolist():
-                problems.append(dict(
-                    row=pd.NA, column=dcol, value=code, check="commune has respondents",
-                    kind="commune without respondents",
-                    message_en=f"commune {format_value(code)} is in the sampling frame but has no respondent in "
-                               "the data; check that its questionnaires were entered",
-                    message_vi=f"xã/phường {format_value(code)} có trong dàn chọn mẫu nhưng không có người trả lời "
-                               "nào trong dữ liệu; hãy kiểm tra việc nhập phiếu của xã/phường này",
-                    _pos=_AFTER_ROWS))
+                problems.append(
+                    dict(
+                        row=pd.NA,
+                        column=dcol,
+                        value=code,
+                        check="commune has respondents",
+                        kind="commune without respondents",
+                        message_en=f"commune {format_value(code)} is in the sampling frame but has no respondent in "
+                        "the data; check that its questionnaires were entered",
+                        message_vi=f"xã/phường {format_value(code)} có trong dàn chọn mẫu nhưng không có người trả lời "
+                        "nào trong dữ liệu; hãy kiểm tra việc nhập phiếu của xã/phường này",
+                        _pos=_AFTER_ROWS,
+                    )
+                )
         # commune names
         ncol = design.commune_name
         if ncol is not None and _nfc(ncol) in fcols and present(ncol):
@@ -1097,8 +1358,10 @@ def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
             dup = fnames["k"].duplicated(keep=False)
             if dup.any():
                 bad = fnames[dup]
-                raise SchemaError(f"the sampling frame gives commune {bad['k'].iloc[0]} more than one "
-                                  f"name: {sorted(bad['name'].unique().tolist())}; fix the frame")
+                raise SchemaError(
+                    f"the sampling frame gives commune {bad['k'].iloc[0]} more than one "
+                    f"name: {sorted(bad['name'].unique().tolist())}; fix the frame"
+                )
             name_of = pd.Series(fnames["name"].to_numpy(), index=fnames["k"].to_numpy())
             expected = dkey.map(name_of)
             got = _name_key(src[_nfc(ncol)]).reset_index(drop=True)
@@ -1107,33 +1370,65 @@ def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
             b.col(_nfc(ncol), required=False)
             ncol_o = orig_of[_nfc(ncol)]
             exp_arr = expected.to_numpy()
-            b.check(_nfc(ncol), "commune name matches frame", "commune name mismatch",
-                    lambda s, m=okn: m.reindex(s.index),
-                    _series_words([f"{ncol_o!r} = ", _vals, " differs from the sampling frame's name ",
-                                   lambda p, v: [repr(str(x)) for x in exp_arr[p]],
-                                   " for this commune code (compared after Unicode NFC and trimming); "
-                                   "correct the name or the code"],
-                                  [f"{ncol_o!r} = ", _vals, " khác tên trong dàn chọn mẫu ",
-                                   lambda p, v: [repr(str(x)) for x in exp_arr[p]],
-                                   " của mã xã/phường này (so sánh sau chuẩn hóa Unicode NFC và bỏ "
-                                   "khoảng trắng); hãy sửa tên hoặc mã"]))
+            b.check(
+                _nfc(ncol),
+                "commune name matches frame",
+                "commune name mismatch",
+                lambda s, m=okn: m.reindex(s.index),
+                _series_words(
+                    [
+                        f"{ncol_o!r} = ",
+                        _vals,
+                        " differs from the sampling frame's name ",
+                        lambda p, v: [repr(str(x)) for x in exp_arr[p]],
+                        " for this commune code (compared after Unicode NFC and trimming); "
+                        "correct the name or the code",
+                    ],
+                    [
+                        f"{ncol_o!r} = ",
+                        _vals,
+                        " khác tên trong dàn chọn mẫu ",
+                        lambda p, v: [repr(str(x)) for x in exp_arr[p]],
+                        " của mã xã/phường này (so sánh sau chuẩn hóa Unicode NFC và bỏ "
+                        "khoảng trắng); hãy sửa tên hoặc mã",
+                    ],
+                ),
+            )
         # villages
         vcol = design.village
         if vcol is not None and _nfc(vcol) in fcols and present(vcol):
             fpair = fkey + "\x1f" + _key(frame[fcols[_nfc(vcol)]])
             dpair = dkey + "\x1f" + _key(work[_nfc(vcol)])
-            okv = pd.Series((dpair.isin(pd.Index(fpair.dropna().unique())) | dpair.isna()
-                             | ~dkey.isin(frame_codes)).to_numpy(dtype=bool), copy=False)
+            okv = pd.Series(
+                (dpair.isin(pd.Index(fpair.dropna().unique())) | dpair.isna() | ~dkey.isin(frame_codes)).to_numpy(
+                    dtype=bool
+                ),
+                copy=False,
+            )
             vcol_o = orig_of[_nfc(vcol)]
             dshow = work[_nfc(ccol)].to_numpy()
-            b.check(_nfc(vcol), "village in frame", "village not in frame",
-                    lambda s, m=okv: m.reindex(s.index),
-                    _series_words([f"{vcol_o!r} = ", _vals, " is not a village of commune ",
-                                   lambda p, v: [format_value(x) for x in dshow[p]],
-                                   " in the sampling frame; correct the village or commune code"],
-                                  [f"{vcol_o!r} = ", _vals, " không phải thôn/tổ của xã/phường ",
-                                   lambda p, v: [format_value(x) for x in dshow[p]],
-                                   " trong dàn chọn mẫu; hãy sửa mã thôn/tổ hoặc mã xã/phường"]))
+            b.check(
+                _nfc(vcol),
+                "village in frame",
+                "village not in frame",
+                lambda s, m=okv: m.reindex(s.index),
+                _series_words(
+                    [
+                        f"{vcol_o!r} = ",
+                        _vals,
+                        " is not a village of commune ",
+                        lambda p, v: [format_value(x) for x in dshow[p]],
+                        " in the sampling frame; correct the village or commune code",
+                    ],
+                    [
+                        f"{vcol_o!r} = ",
+                        _vals,
+                        " không phải thôn/tổ của xã/phường ",
+                        lambda p, v: [format_value(x) for x in dshow[p]],
+                        " trong dàn chọn mẫu; hãy sửa mã thôn/tổ hoặc mã xã/phường",
+                    ],
+                ),
+            )
 
 
 def _unused_columns(orig_of: dict, declared, limit: int = 8) -> tuple[str, str]:
@@ -1142,12 +1437,16 @@ def _unused_columns(orig_of: dict, declared, limit: int = 8) -> tuple[str, str]:
     names = [str(o) for k, o in orig_of.items() if k not in declared]
     if not names:
         return "", ""
-    shown = ", ".join(repr(n) for n in names[:limit]) + (f" and {len(names) - limit} more" if len(names) > limit
-                                                         else "")
-    shown_vi = ", ".join(repr(n) for n in names[:limit]) + (f" và {len(names) - limit} cột khác"
-                                                            if len(names) > limit else "")
-    return (f" (columns of the file that the spec does not use: {shown}; rename the one that holds it)",
-            f" (các cột trong tệp mà đặc tả không dùng: {shown_vi}; hãy đổi tên cột chứa dữ liệu này)")
+    shown = ", ".join(repr(n) for n in names[:limit]) + (
+        f" and {len(names) - limit} more" if len(names) > limit else ""
+    )
+    shown_vi = ", ".join(repr(n) for n in names[:limit]) + (
+        f" và {len(names) - limit} cột khác" if len(names) > limit else ""
+    )
+    return (
+        f" (columns of the file that the spec does not use: {shown}; rename the one that holds it)",
+        f" (các cột trong tệp mà đặc tả không dùng: {shown_vi}; hãy đổi tên cột chứa dữ liệu này)",
+    )
 
 
 #: Sort position of problems that concern a commune of the frame (after every row).
@@ -1162,12 +1461,23 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems, known=
         colmiss = fc[fc["check"] == "column_in_dataframe"]
         unused = _unused_columns(orig_of, set(b.columns) | set(known)) if len(colmiss) else ("", "")
         for name in colmiss["failure_case"].tolist():
-            parts.append(pd.DataFrame([dict(
-                row=pd.NA, column=name, value=pd.NA, check="column present", kind="missing column",
-                message_en=f"column {name!r} required by the spec is not in the data; add it or fix "
-                           f"the spelling of its header{unused[0]}",
-                message_vi=f"thiếu cột {name!r} mà đặc tả yêu cầu; hãy bổ sung cột hoặc sửa tên cột{unused[1]}",
-                _pos=-1)]))
+            parts.append(
+                pd.DataFrame(
+                    [
+                        dict(
+                            row=pd.NA,
+                            column=name,
+                            value=pd.NA,
+                            check="column present",
+                            kind="missing column",
+                            message_en=f"column {name!r} required by the spec is not in the data; add it or fix "
+                            f"the spelling of its header{unused[0]}",
+                            message_vi=f"thiếu cột {name!r} mà đặc tả yêu cầu; hãy bổ sung cột hoặc sửa tên cột{unused[1]}",
+                            _pos=-1,
+                        )
+                    ]
+                )
+            )
         cells = fc[(fc["check"] != "column_in_dataframe") & fc["index"].notna()]
         for (col, chk), g in cells.groupby(["column", "check"], sort=False):
             pos = g["index"].to_numpy(dtype="int64")
@@ -1177,26 +1487,53 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems, known=
             if chk in _BUILTIN:
                 check, kind = _BUILTIN[chk]
                 if chk == "not_nullable":
-                    en = np.full(len(pos), f"column {ocol!r} is blank (or a missing code) but a value "
-                                           "is required here; fill it in", dtype=object)
-                    vi = np.full(len(pos), f"cột {ocol!r} bị trống (hoặc mã thiếu) nhưng bắt buộc phải "
-                                           "có giá trị; hãy điền vào", dtype=object)
+                    en = np.full(
+                        len(pos),
+                        f"column {ocol!r} is blank (or a missing code) but a value is required here; fill it in",
+                        dtype=object,
+                    )
+                    vi = np.full(
+                        len(pos),
+                        f"cột {ocol!r} bị trống (hoặc mã thiếu) nhưng bắt buộc phải có giá trị; hãy điền vào",
+                        dtype=object,
+                    )
                     if orig_of.get(col) is not None and b.columns.get(col, {}).get("unique"):
                         kind = "missing id"
                 else:  # uniqueness (only the id column is declared unique)
-                    en = np.array([f"respondent id {v} appears more than once in column {ocol!r} "
-                                   f"(this is data row {p + 1}); give each respondent a unique id"
-                                   for v, p in zip(vals_txt, pos)], dtype=object)
-                    vi = np.array([f"mã người trả lời {v} bị trùng ở cột {ocol!r} (đây là dòng dữ liệu "
-                                   f"thứ {p + 1}); mỗi người trả lời cần một mã riêng"
-                                   for v, p in zip(vals_txt, pos)], dtype=object)
+                    en = np.array(
+                        [
+                            f"respondent id {v} appears more than once in column {ocol!r} "
+                            f"(this is data row {p + 1}); give each respondent a unique id"
+                            for v, p in zip(vals_txt, pos)
+                        ],
+                        dtype=object,
+                    )
+                    vi = np.array(
+                        [
+                            f"mã người trả lời {v} bị trùng ở cột {ocol!r} (đây là dòng dữ liệu "
+                            f"thứ {p + 1}); mỗi người trả lời cần một mã riêng"
+                            for v, p in zip(vals_txt, pos)
+                        ],
+                        dtype=object,
+                    )
             else:
                 check = chk
                 kind, words = b.messages[(col, chk)]
                 en, vi = words(pos, np.array(vals_txt, dtype=object))
-            parts.append(pd.DataFrame({
-                "row": row_label[pos], "column": ocol, "value": vals_raw, "check": check, "kind": kind,
-                "message_en": en, "message_vi": vi, "_pos": pos}))
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "row": row_label[pos],
+                        "column": ocol,
+                        "value": vals_raw,
+                        "check": check,
+                        "kind": kind,
+                        "message_en": en,
+                        "message_vi": vi,
+                        "_pos": pos,
+                    }
+                )
+            )
     if problems:
         parts.append(pd.DataFrame(problems))
     if not parts:
@@ -1204,9 +1541,12 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems, known=
     out = pd.concat([p.astype({"row": object, "value": object}) for p in parts], ignore_index=True)
     # a cell that is an Excel error, or not a number, is reported once: not also as blank or
     # as an invalid code (precedence: Excel error, then not a number, then the rest)
-    rank = out["check"].map({"not an Excel error": 0, "is a number": 1, "unambiguous number": 1,
-                            "decimal point": 1}) \
-        .fillna(2).to_numpy()
+    rank = (
+        out["check"]
+        .map({"not an Excel error": 0, "is a number": 1, "unambiguous number": 1, "decimal point": 1})
+        .fillna(2)
+        .to_numpy()
+    )
     if (rank < 2).any():
         cell = (out["_pos"] >= 0) & (out["_pos"] < _AFTER_ROWS)
         key = out["_pos"].astype(str) + "\x1f" + out["column"].astype(str)
@@ -1233,14 +1573,21 @@ def _clean(data, src, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
     out = {}
     item_of = {it.name: it for it in spec.items}
     d = spec.design
-    design_text = {unicodedata.normalize("NFC", str(c)) for c in (d.strata, d.psu, d.commune, d.commune_name,
-                                                                  d.village) if c is not None}
+    design_text = {
+        unicodedata.normalize("NFC", str(c))
+        for c in (d.strata, d.psu, d.commune, d.commune_name, d.village)
+        if c is not None
+    }
     for key in orig_of:
         it = item_of.get(key)
         if it is not None and key in work:
             s = work.pop(key)
-            if it.numeric and isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu" \
-                    and (s.dtype.itemsize < 8 or s.dtype.kind == "i"):
+            if (
+                it.numeric
+                and isinstance(s.dtype, np.dtype)
+                and s.dtype.kind in "iu"
+                and (s.dtype.itemsize < 8 or s.dtype.kind == "i")
+            ):
                 # whole numbers already (no blanks possible): no float round trip
                 arr = pd.arrays.IntegerArray(s.to_numpy(dtype=np.int64, copy=True), np.zeros(len(s), dtype=bool))
                 s = pd.Series(arr, index=data.index, copy=False)
@@ -1260,9 +1607,10 @@ def _clean(data, src, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
                 s = s.astype("string").set_axis(data.index)
             out[key] = s
         elif key in numeric_keys and key in work and not pd.api.types.is_numeric_dtype(src[key].dtype):
-            out[key] = work.pop(key).set_axis(data.index)   # numbers stored as text, converted
-        elif key in design_text and not (pd.api.types.is_numeric_dtype(src[key].dtype)
-                                         or pd.api.types.is_bool_dtype(src[key].dtype)):
+            out[key] = work.pop(key).set_axis(data.index)  # numbers stored as text, converted
+        elif key in design_text and not (
+            pd.api.types.is_numeric_dtype(src[key].dtype) or pd.api.types.is_bool_dtype(src[key].dtype)
+        ):
             out[key] = _norm_design_text(src[key]).set_axis(data.index)
         else:
             # pandas 3 copies on write: shared until either side is written; pandas 2 needs a real copy

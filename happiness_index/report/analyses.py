@@ -24,7 +24,6 @@ replicates of the robustness analysis), so every analysis sees the same weightin
 from __future__ import annotations
 
 import warnings
-
 from collections.abc import Mapping
 from typing import Any
 
@@ -37,8 +36,15 @@ __all__ = ["build_design", "draw_seed", "run_analyses", "run_drivers", "units_fo
 SMALL_AREA_SEED = 20240611
 
 
-def build_design(data: pd.DataFrame, spec, margins: Mapping | None = None, replicates: int | None = None,
-                 seed: int | None = None, calibration_method: str = "raking", lonely_psu: str = "fail"):
+def build_design(
+    data: pd.DataFrame,
+    spec,
+    margins: Mapping | None = None,
+    replicates: int | None = None,
+    seed: int | None = None,
+    calibration_method: str = "raking",
+    lonely_psu: str = "fail",
+):
     """The run's design of ``data``: the spec's design columns, bootstrap replicates when
     ``replicates`` is set (Rao–Wu, ``seed``), calibrated to ``margins`` when given (after
     replication, so that every replicate is calibrated too).
@@ -88,8 +94,7 @@ def _small_area(result, covariates: pd.DataFrame, spec, level: float, seed: int 
     from ..index.small_area_index import small_area_index
 
     area = spec.design.commune or "commune"
-    return small_area_index(result, covariates, area=area, level=level,
-                            seed=SMALL_AREA_SEED if seed is None else seed)
+    return small_area_index(result, covariates, area=area, level=level, seed=SMALL_AREA_SEED if seed is None else seed)
 
 
 def _robustness(data, spec, design, draws: int, seed: int, targets, build: dict):
@@ -101,10 +106,22 @@ def _robustness(data, spec, design, draws: int, seed: int, targets, build: dict)
     return robustness(data, spec, design=design, draws=draws, seed=seed, targets=targets, progress=False)
 
 
-def run_analyses(data: pd.DataFrame, spec, design, result, *, level: float = 0.95, seed: int | None = None,
-                 area_covariates: pd.DataFrame | None = None, robustness_draws: int = 0, drivers: bool = True,
-                 targets: Any = None, margins: Mapping | None = None, calibration_method: str = "raking",
-                 lonely_psu: str = "fail") -> tuple[dict, dict]:
+def run_analyses(
+    data: pd.DataFrame,
+    spec,
+    design,
+    result,
+    *,
+    level: float = 0.95,
+    seed: int | None = None,
+    area_covariates: pd.DataFrame | None = None,
+    robustness_draws: int = 0,
+    drivers: bool = True,
+    targets: Any = None,
+    margins: Mapping | None = None,
+    calibration_method: str = "raking",
+    lonely_psu: str = "fail",
+) -> tuple[dict, dict]:
     """Compute the optional analyses of a run.
 
     Parameters
@@ -169,14 +186,22 @@ def has_ordered_items(spec) -> bool:
             continue
         if it.type in ("likert5", "scale0_10"):
             return True
-        if it.type == "integer" and it.minimum is not None and it.maximum is not None \
-                and it.maximum - it.minimum < 101:
+        if it.type == "integer" and it.minimum is not None and it.maximum is not None and it.maximum - it.minimum < 101:
             return True
     return False
 
 
-def units_for_change(data: pd.DataFrame, previous: pd.DataFrame, spec, result, crosswalk, *, level: float,
-                     seed: int | None = None, **build) -> tuple[Any, Any, dict]:
+def units_for_change(
+    data: pd.DataFrame,
+    previous: pd.DataFrame,
+    spec,
+    result,
+    crosswalk,
+    *,
+    level: float,
+    seed: int | None = None,
+    **build,
+) -> tuple[Any, Any, dict]:
     """Both years on this year's units, for the change table, through a boundary crosswalk.
 
     The previous year is re-estimated from its own microdata on the crosswalk's new units
@@ -231,8 +256,9 @@ def units_for_change(data: pd.DataFrame, previous: pd.DataFrame, spec, result, c
     elif units <= old_units:
         current, recoded_now = on_new(data)[0], True
     else:
-        raise EstimationError(f"crosswalk: this year's communes {sorted(units - new_units)[:5]} are neither the "
-                              "crosswalk's new units nor its old units; check the crosswalk's new_unit column")
+        raise EstimationError(
+            f"crosswalk: this year's communes {sorted(units - new_units)[:5]} are neither the "
+            "crosswalk's new units nor its old units; check the crosswalk's new_unit column"
+        )
     prev, flags = on_new(previous)
-    return current, prev, {"this_year_recoded": recoded_now,
-                           "flags": to_jsonable(flags.to_dict(orient="records"))}
+    return current, prev, {"this_year_recoded": recoded_now, "flags": to_jsonable(flags.to_dict(orient="records"))}

@@ -67,9 +67,21 @@ __all__ = [
 ]
 
 #: Files written by :func:`write_report_files` (the tables also go to ``tables.xlsx``).
-REPORT_FILES = ("report.docx", "report.md", "report.html", "results.json", "chart_trajectory.png",
-                "chart_communes.png", "chart_components.png", "index.csv", "components.csv", "communes.csv",
-                "change_communes.csv", "targets.csv", "tables.xlsx")
+REPORT_FILES = (
+    "report.docx",
+    "report.md",
+    "report.html",
+    "results.json",
+    "chart_trajectory.png",
+    "chart_communes.png",
+    "chart_components.png",
+    "index.csv",
+    "components.csv",
+    "communes.csv",
+    "change_communes.csv",
+    "targets.csv",
+    "tables.xlsx",
+)
 
 #: Optional analyses a run may carry (``AnnualRun`` attributes and ``results`` keys).
 OPTIONAL_SECTIONS = ("drivers", "small_area", "robustness", "distributions")
@@ -158,8 +170,10 @@ def _require_rows(data, what: str) -> None:
     """Refuse survey data without rows (a file holding only its header line)."""
     if isinstance(data, pd.DataFrame) and len(data) == 0:
         cols = ", ".join(map(str, list(data.columns)[:5])) + (", ..." if data.shape[1] > 5 else "")
-        raise SchemaError(f"the {what} data have no rows: the file holds only a header ({cols or 'no columns'}); "
-                          "export the survey again with its data rows")
+        raise SchemaError(
+            f"the {what} data have no rows: the file holds only a header ({cols or 'no columns'}); "
+            "export the survey again with its data rows"
+        )
 
 
 def _select_year(data: pd.DataFrame, year, what: str):
@@ -171,8 +185,10 @@ def _select_year(data: pd.DataFrame, year, what: str):
     if year is None:
         if len(present) == 1:
             return data, present[0]
-        raise EstimationError(f"the {what} file holds several years {present} in column 'year'; choose one "
-                              "with --year (and --previous-year for the comparison)")
+        raise EstimationError(
+            f"the {what} file holds several years {present} in column 'year'; choose one "
+            "with --year (and --previous-year for the comparison)"
+        )
     if int(year) not in present:
         raise EstimationError(f"the {what} file has no rows for year {year}; its years are {present}")
     return data.loc[(years == int(year)).to_numpy()].reset_index(drop=True), int(year)
@@ -276,8 +292,9 @@ def run_annual(
     from ..reading.schema import validate_survey
 
     if int(robustness_draws) < 0:
-        raise EstimationError(f"robustness_draws must be 0 (no robustness analysis) or at least 20, "
-                              f"got {robustness_draws}")
+        raise EstimationError(
+            f"robustness_draws must be 0 (no robustness analysis) or at least 20, got {robustness_draws}"
+        )
     prog = progress or Progress(6, enabled=False)
     say = catalog(getattr(prog, "lang", "en"))
     _require_rows(survey, "survey")
@@ -289,51 +306,114 @@ def run_annual(
     clean = rep.data
     design, cal = build_design(clean, spec, margins, replicates, seed, calibration_method, lonely_psu)
     prog.step(say("progress.weighted_replicates", n=str(replicates)) if replicates else say("progress.weighted"))
-    result = compute_index(clean, spec, design=design, by="commune" if spec.design.commune else None,
-                           level=level, seed=seed)
+    result = compute_index(
+        clean, spec, design=design, by="commune" if spec.design.commune else None, level=level, seed=seed
+    )
     prog.step(say("progress.index"))
 
-    build = {"margins": margins, "replicates": replicates, "calibration_method": calibration_method,
-             "lonely_psu": lonely_psu}
+    build = {
+        "margins": margins,
+        "replicates": replicates,
+        "calibration_method": calibration_method,
+        "lonely_psu": lonely_psu,
+    }
     prev_result = prev_rep = None
     prev_year = previous_year
     if previous is not None:
         prev_result, prev_rep, prev_year = _previous_year(previous, previous_year, spec, frame, build, level, seed)
     elif previous_year is not None and "year" in survey.columns:
-        return run_annual(survey, spec, frame=frame, margins=margins, previous=survey, targets=targets,
-                          year=year, previous_year=previous_year, replicates=replicates, seed=seed, level=level,
-                          calibration_method=calibration_method, progress=progress, inputs=inputs,
-                          synthetic=synthetic, lonely_psu=lonely_psu, area_covariates=area_covariates,
-                          crosswalk=crosswalk, robustness_draws=robustness_draws, drivers=drivers,
-                          report_config=report_config)
+        return run_annual(
+            survey,
+            spec,
+            frame=frame,
+            margins=margins,
+            previous=survey,
+            targets=targets,
+            year=year,
+            previous_year=previous_year,
+            replicates=replicates,
+            seed=seed,
+            level=level,
+            calibration_method=calibration_method,
+            progress=progress,
+            inputs=inputs,
+            synthetic=synthetic,
+            lonely_psu=lonely_psu,
+            area_covariates=area_covariates,
+            crosswalk=crosswalk,
+            robustness_draws=robustness_draws,
+            drivers=drivers,
+            report_config=report_config,
+        )
     elif previous_year is not None:
-        raise EstimationError(f"previous year {previous_year} given, but no previous data and the survey has no "
-                              "'year' column; pass the previous year's file (--previous)")
+        raise EstimationError(
+            f"previous year {previous_year} given, but no previous data and the survey has no "
+            "'year' column; pass the previous year's file (--previous)"
+        )
     prog.step(say("progress.previous" if prev_result is not None else "progress.no_previous"))
 
-    change, cw_record = _change_between_years(clean, result, prev_result, prev_rep, spec, crosswalk, year,
-                                              prev_year, level, seed, build)
+    change, cw_record = _change_between_years(
+        clean, result, prev_result, prev_rep, spec, crosswalk, year, prev_year, level, seed, build
+    )
     traj, assessment = _assess(targets, spec, year, result, prev_result, prev_year, level)
     prog.step(say("progress.assessed"))
 
-    results = _results_dict(spec, result, prev_result, change, assessment, rep, cal, year, prev_year, level,
-                            replicates, seed, inputs, synthetic, __version__)
+    results = _results_dict(
+        spec,
+        result,
+        prev_result,
+        change,
+        assessment,
+        rep,
+        cal,
+        year,
+        prev_year,
+        level,
+        replicates,
+        seed,
+        inputs,
+        synthetic,
+        __version__,
+    )
     results["provenance"]["lonely_psu"] = lonely_psu
     if lonely_psu != "fail":
         results["method_notes"].append(
             f"Strata with a single PSU: lonely_psu = '{lonely_psu}' (R's survey.lonely.psu); it changes "
-            "standard errors only, never the estimates.")
+            "standard errors only, never the estimates."
+        )
     _add_report_facts(results, spec, result, clean, frame, report_config)
     if cw_record is not None:
         _add_crosswalk_facts(results, cw_record)
-    options = {"area_covariates": area_covariates, "crosswalk": crosswalk, "robustness_draws": int(robustness_draws),
-               "drivers": bool(drivers)}
-    run = AnnualRun(results=results, result=result, previous_result=prev_result, change=change,
-                    assessment=assessment, validation=rep, options=options)
-    analyses, facts = run_analyses(clean, spec, design, result, level=level, seed=seed,
-                                   area_covariates=area_covariates, robustness_draws=int(robustness_draws),
-                                   drivers=drivers, targets=traj, margins=margins,
-                                   calibration_method=calibration_method, lonely_psu=lonely_psu)
+    options = {
+        "area_covariates": area_covariates,
+        "crosswalk": crosswalk,
+        "robustness_draws": int(robustness_draws),
+        "drivers": bool(drivers),
+    }
+    run = AnnualRun(
+        results=results,
+        result=result,
+        previous_result=prev_result,
+        change=change,
+        assessment=assessment,
+        validation=rep,
+        options=options,
+    )
+    analyses, facts = run_analyses(
+        clean,
+        spec,
+        design,
+        result,
+        level=level,
+        seed=seed,
+        area_covariates=area_covariates,
+        robustness_draws=int(robustness_draws),
+        drivers=drivers,
+        targets=traj,
+        margins=margins,
+        calibration_method=calibration_method,
+        lonely_psu=lonely_psu,
+    )
     results["provenance"].update(facts)
     for name in OPTIONAL_SECTIONS:  # the drivers are computed (and attached) in analyses.run_drivers
         if analyses.get(name) is not None:
@@ -354,20 +434,23 @@ def _previous_year(previous, previous_year, spec, frame, build: dict, level, see
     if not prev_rep.ok:
         prev_rep.raise_if_errors()
     pdesign, _ = build_design(prev_rep.data, spec, seed=seed, **build)
-    prev_result = compute_index(prev_rep.data, spec, design=pdesign, by="commune" if spec.design.commune else None,
-                                level=level, seed=seed)
+    prev_result = compute_index(
+        prev_rep.data, spec, design=pdesign, by="commune" if spec.design.commune else None, level=level, seed=seed
+    )
     return prev_result, prev_rep, prev_year
 
 
-def _change_between_years(clean, result, prev_result, prev_rep, spec, crosswalk, year, prev_year, level, seed,
-                          build: dict):
+def _change_between_years(
+    clean, result, prev_result, prev_rep, spec, crosswalk, year, prev_year, level, seed, build: dict
+):
     """The change (Change or None) and the crosswalk record (None without a crosswalk)."""
     from ..index.trajectory import compare
 
     if prev_result is None:
         if crosswalk is not None:
-            raise EstimationError("a crosswalk re-estimates last year on this year's units: give last year's "
-                                  "survey (--previous) too")
+            raise EstimationError(
+                "a crosswalk re-estimates last year on this year's units: give last year's survey (--previous) too"
+            )
         return None, None
     labels = (str(year) if year else "this year", str(prev_year) if prev_year else "previous year")
     now, before, record = result, prev_result, None
@@ -395,8 +478,10 @@ def _assess(targets, spec, year, result, prev_result, prev_year, level):
 
 def _on_new_units(clean, prev_rep, spec, result, crosswalk, level, seed, build):
     if prev_rep is None:
-        raise EstimationError("a crosswalk re-estimates last year on this year's units from its microdata; last "
-                              "year's results.json is not enough: give last year's survey file (--previous)")
+        raise EstimationError(
+            "a crosswalk re-estimates last year on this year's units from its microdata; last "
+            "year's results.json is not enough: give last year's survey file (--previous)"
+        )
     return units_for_change(clean, prev_rep.data, spec, result, crosswalk, level=level, seed=seed, **build)
 
 
@@ -412,12 +497,15 @@ def _add_crosswalk_facts(results: dict, record: dict) -> None:
             r["reason_en"], r["reason_vi"] = f.get("reason_en") or "", f.get("reason_vi") or ""
     results["method_notes"].append(
         "Boundary crosswalk: last year was re-estimated from its microdata on this year's units (each new unit a "
-        "domain of last year's design)" + (", and so was this year" if record["this_year_recoded"] else "")
-        + "; units flagged incomplete compare only their sampled parts.")
+        "domain of last year's design)"
+        + (", and so was this year" if record["this_year_recoded"] else "")
+        + "; units flagged incomplete compare only their sampled parts."
+    )
 
 
-def commune_names(data: pd.DataFrame | None, frame: pd.DataFrame | None, code_col: str | None,
-                  name_col: str | None) -> dict[str, str]:
+def commune_names(
+    data: pd.DataFrame | None, frame: pd.DataFrame | None, code_col: str | None, name_col: str | None
+) -> dict[str, str]:
     """``{code: name}`` from the survey's (else the frame's) name column; empty without one.
 
     Codes are keyed as the text of the code (as results.json writes them); names are NFC.
@@ -448,10 +536,17 @@ def _add_report_facts(results: dict, spec, result, data, frame, report_config) -
             r["name"] = names.get(str(r[key]), str(r[key]))
     sens = getattr(result, "sensitivity", None)
     if isinstance(sens, pd.DataFrame):
-        results["sensitivity"] = {"table": _clean(sens.reset_index(names="input").to_dict(orient="records")),
-                                  "note": sens.attrs.get("note")}
-    results["spec"] = {"name": spec.name, "version": spec.version, "preset": spec.preset,
-                       "formula": spec.formula or spec.implied_formula(), "scale": spec.scale}
+        results["sensitivity"] = {
+            "table": _clean(sens.reset_index(names="input").to_dict(orient="records")),
+            "note": sens.attrs.get("note"),
+        }
+    results["spec"] = {
+        "name": spec.name,
+        "version": spec.version,
+        "preset": spec.preset,
+        "formula": spec.formula or spec.implied_formula(),
+        "scale": spec.scale,
+    }
     cfg = dict(report_config or {})
     date = cfg.pop("date", None)
     results["report_date"] = str(date or _dt.date.today().isoformat())
@@ -490,8 +585,19 @@ def _records(frame) -> list:
 
 #: Columns of ``SmallAreaIndexTable.details`` kept in results.json besides the contract's (the numbers
 #: its reasons quote: the model interval's half-width, the CV, ...).
-SMALL_AREA_DETAILS = ("n", "direct_se", "rmse", "model_halfwidth", "model_cv", "shift", "std_residual",
-                      "direct_publishable", "model_publishable", "rank_low_marginal", "rank_high_marginal")
+SMALL_AREA_DETAILS = (
+    "n",
+    "direct_se",
+    "rmse",
+    "model_halfwidth",
+    "model_cv",
+    "shift",
+    "std_residual",
+    "direct_publishable",
+    "model_publishable",
+    "rank_low_marginal",
+    "rank_high_marginal",
+)
 
 
 def _small_area_table(value) -> pd.DataFrame:
@@ -508,16 +614,25 @@ def section_records(name: str, value) -> dict | None:
     if value is None:
         return None
     if name == "drivers":
-        return {"outcome_en": getattr(value, "outcome_en", ""), "outcome_vi": getattr(value, "outcome_vi", ""),
-                "table": _records(value.to_frame())}
+        return {
+            "outcome_en": getattr(value, "outcome_en", ""),
+            "outcome_vi": getattr(value, "outcome_vi", ""),
+            "table": _records(value.to_frame()),
+        }
     if name == "small_area":
-        extra = {k: _clean(getattr(value, k)) for k in ("summary", "benchmark", "rule")
-                 if isinstance(getattr(value, k, None), dict)}
+        extra = {
+            k: _clean(getattr(value, k))
+            for k in ("summary", "benchmark", "rule")
+            if isinstance(getattr(value, k, None), dict)
+        }
         return {"table": _records(_small_area_table(value)), **extra}
     if name == "robustness":
         out = {k: _records(getattr(value, k, None)) for k in ("city", "communes", "targets", "sobol")}
-        extra = {k: _clean(getattr(value, k)) for k in ("baseline", "draws", "replicates", "seed")
-                 if getattr(value, k, None) is not None}
+        extra = {
+            k: _clean(getattr(value, k))
+            for k in ("baseline", "draws", "replicates", "seed")
+            if getattr(value, k, None) is not None
+        }
         return {**out, **extra}
     if name == "distributions":
         return {"table": _records(value.to_frame()), "summary": _records(getattr(value, "summary", None))}
@@ -533,12 +648,35 @@ def _file_hash(path) -> str:
 
 
 def _est(e) -> dict:
-    return {"estimate": e.estimate, "se": e.se, "ci_low": e.ci_low, "ci_high": e.ci_high, "df": e.df,
-            "level": e.level, "ci_method": e.ci_method, "n": e.n}
+    return {
+        "estimate": e.estimate,
+        "se": e.se,
+        "ci_low": e.ci_low,
+        "ci_high": e.ci_high,
+        "df": e.df,
+        "level": e.level,
+        "ci_method": e.ci_method,
+        "n": e.n,
+    }
 
 
-def _results_dict(spec, result, prev_result, change, assessment, rep, cal, year, prev_year, level,
-                  replicates, seed, inputs, synthetic, version) -> dict:
+def _results_dict(
+    spec,
+    result,
+    prev_result,
+    change,
+    assessment,
+    rep,
+    cal,
+    year,
+    prev_year,
+    level,
+    replicates,
+    seed,
+    inputs,
+    synthetic,
+    version,
+) -> dict:
     from ..reading.datasets import SYNTHETIC_NOTICE
 
     comps = []
@@ -550,24 +688,42 @@ def _results_dict(spec, result, prev_result, change, assessment, rep, cal, year,
         f = result.by_group.to_frame()
         key = f.columns[0]
         for _, r in f.iterrows():
-            communes.append({"commune": _nfc(r[key]), "estimate": r["estimate"], "se": r["se"],
-                             "ci_low": r["ci_low"], "ci_high": r["ci_high"], "df": r["df"], "n": r["n"],
-                             "cv": r["cv"], "publishable": bool(r["publishable"]), "reason": r["reason"],
-                             "reason_en": r.get("reason_en", r["reason"]), "reason_vi": r.get("reason_vi", r["reason"]),
-                             "diff_city_pp": r["diff_city_pp"], "diff_se": r["diff_se"],
-                             **{k: r[k] for k in f.columns if k.startswith("component_")}})
+            communes.append(
+                {
+                    "commune": _nfc(r[key]),
+                    "estimate": r["estimate"],
+                    "se": r["se"],
+                    "ci_low": r["ci_low"],
+                    "ci_high": r["ci_high"],
+                    "df": r["df"],
+                    "n": r["n"],
+                    "cv": r["cv"],
+                    "publishable": bool(r["publishable"]),
+                    "reason": r["reason"],
+                    "reason_en": r.get("reason_en", r["reason"]),
+                    "reason_vi": r.get("reason_vi", r["reason"]),
+                    "diff_city_pp": r["diff_city_pp"],
+                    "diff_se": r["diff_se"],
+                    **{k: r[k] for k in f.columns if k.startswith("component_")},
+                }
+            )
     prev = None
     if prev_result is not None:
         if hasattr(prev_result, "overall"):
-            prev = {"year": prev_year, **_est(prev_result.overall),
-                    "provenance": prev_result.provenance}
+            prev = {"year": prev_year, **_est(prev_result.overall), "provenance": prev_result.provenance}
         else:
             prev = {"year": prev_year, **{k: prev_result.get(k) for k in ("estimate", "se", "ci_low", "ci_high", "df")}}
     o = result.overall
     lvl = result.level
     prov = dict(result.provenance)
-    prov.update({"library_version": version, "seed": seed, "replicates": replicates,
-                 "inputs": {k: {"file": Path(p).name, "sha256": _file_hash(p)} for k, p in (inputs or {}).items()}})
+    prov.update(
+        {
+            "library_version": version,
+            "seed": seed,
+            "replicates": replicates,
+            "inputs": {k: {"file": Path(p).name, "sha256": _file_hash(p)} for k, p in (inputs or {}).items()},
+        }
+    )
     dcol = spec.design.commune
     dlab = {"vi": spec.design.commune_label_vi, "en": spec.design.commune_label_en}
     plab = {"vi": spec.design.population_label_vi, "en": spec.design.population_label_en}
@@ -609,23 +765,39 @@ def _results_dict(spec, result, prev_result, change, assessment, rep, cal, year,
 def _method_notes(spec, result, cal, rule, domain: str) -> list[str]:
     """The method as a technical record for results.json (English; the report's words are in the catalog)."""
     formula = spec.formula or spec.implied_formula()
-    notes = [f"Index: {spec.labels.en} ({spec.preset}, formula {formula}), scale {spec.scale}.",
-             f"Variance: {result.variance_method}; intervals: {result.ci_scale}.",
-             f"Domains ({domain[:1].lower() + domain[1:]}) are estimated on the full design, never by dropping rows.",
-             "Changes are in percentage points (new - old); relative change is 100 (new/old - 1), labelled separately.",
-             ("Target status: 'reached' when the whole interval is at or above the target, 'not reached' when it is "
-              "below, otherwise 'not distinguishable' (one-sided tests at (1 - level)/2 each).")]
+    notes = [
+        f"Index: {spec.labels.en} ({spec.preset}, formula {formula}), scale {spec.scale}.",
+        f"Variance: {result.variance_method}; intervals: {result.ci_scale}.",
+        f"Domains ({domain[:1].lower() + domain[1:]}) are estimated on the full design, never by dropping rows.",
+        "Changes are in percentage points (new - old); relative change is 100 (new/old - 1), labelled separately.",
+        (
+            "Target status: 'reached' when the whole interval is at or above the target, 'not reached' when it is "
+            "below, otherwise 'not distinguishable' (one-sided tests at (1 - level)/2 each)."
+        ),
+    ]
     if result.by_group is not None:
-        parts = [text for key, text in (("min_n", "at least {} respondents"), ("max_cv", "CV at most {:.0%}"),
-                                        ("max_ci_halfwidth", "interval half-width at most {:g} points"),
-                                        ("min_df", "at least {} design degrees of freedom"))
-                 if rule.get(key) is not None for text in [text.format(rule[key])]]
-        notes.append("Publication rule: an estimate is published when it has " + ", ".join(parts or ["a defined index"])
-                     + "; otherwise the table gives the reason.")
+        parts = [
+            text
+            for key, text in (
+                ("min_n", "at least {} respondents"),
+                ("max_cv", "CV at most {:.0%}"),
+                ("max_ci_halfwidth", "interval half-width at most {:g} points"),
+                ("min_df", "at least {} design degrees of freedom"),
+            )
+            if rule.get(key) is not None
+            for text in [text.format(rule[key])]
+        ]
+        notes.append(
+            "Publication rule: an estimate is published when it has "
+            + ", ".join(parts or ["a defined index"])
+            + "; otherwise the table gives the reason."
+        )
     if cal:
         m = str(cal.get("method", "")).removeprefix("calibrate:")
-        notes.append(f"Weights calibrated ({m}) to the margins given; "
-                     + ("converged." if cal.get("converged") else "did NOT converge."))
+        notes.append(
+            f"Weights calibrated ({m}) to the margins given; "
+            + ("converged." if cal.get("converged") else "did NOT converge.")
+        )
     return notes
 
 
@@ -639,30 +811,71 @@ def summary_lines(results: Mapping, lang: str = "en") -> list[str]:
     idx = results["index"]
     title = results["title"].get(lang) or results["title"]["en"]
     out = [title + (f" [{t('report.synthetic')}]" if results.get("synthetic") else "")]
-    out.append("  " + t("terminal.index", year=str(results.get("year") or ""), value=f.num(idx["estimate"]),
-                        level=level, ci=f.ci(idx.get("ci_low"), idx.get("ci_high")), se=f.num(idx.get("se"))))
+    out.append(
+        "  "
+        + t(
+            "terminal.index",
+            year=str(results.get("year") or ""),
+            value=f.num(idx["estimate"]),
+            level=level,
+            ci=f.ci(idx.get("ci_low"), idx.get("ci_high")),
+            se=f.num(idx.get("se")),
+        )
+    )
     band = idx.get("level_band")
     if band:
         out.append("  " + t("terminal.band", band=band.get(lang) or band.get("en")))
     ch = results.get("change")
     if ch:
-        out.append("  " + t("terminal.change", old=str(ch["old_label"]), new=str(ch["new_label"]),
-                            change=f.sign(ch["change_pp"]), level=level,
-                            ci=f.ci(ch.get("ci_low"), ch.get("ci_high"), sign=True), p=f.p(ch.get("p_value"))))
+        out.append(
+            "  "
+            + t(
+                "terminal.change",
+                old=str(ch["old_label"]),
+                new=str(ch["new_label"]),
+                change=f.sign(ch["change_pp"]),
+                level=level,
+                ci=f.ci(ch.get("ci_low"), ch.get("ci_high"), sign=True),
+                p=f.p(ch.get("p_value")),
+            )
+        )
     if results.get("communes"):
         k = sum(not c["publishable"] for c in results["communes"])
-        out.append("  " + t("terminal.not_publishable", domain=domain_labels(results, lang)[0], k=f.int(k),
-                            n=f.int(len(results["communes"]))) + (t("terminal.see_reasons") if k else ""))
+        out.append(
+            "  "
+            + t(
+                "terminal.not_publishable",
+                domain=domain_labels(results, lang)[0],
+                k=f.int(k),
+                n=f.int(len(results["communes"])),
+            )
+            + (t("terminal.see_reasons") if k else "")
+        )
     sa = (results.get("small_area") or {}).get("summary")
     if sa:
-        out.append("  " + t("terminal.small_area", domain=domain_labels(results, lang)[0],
-                            direct=f.int(sa["published_direct"]), model=f.int(sa["published_model"]),
-                            none=f.int(sa["published_none"])))
+        out.append(
+            "  "
+            + t(
+                "terminal.small_area",
+                domain=domain_labels(results, lang)[0],
+                direct=f.int(sa["published_direct"]),
+                model=f.int(sa["published_model"]),
+                none=f.int(sa["published_none"]),
+            )
+        )
     for r in (results.get("targets") or {}).get("years") or []:
         if r.get("target") is None:
             continue
-        out.append("  " + t("terminal.target", year=str(r["year"]), target=f.num(r["target"], 1),
-                            value=f.num(r.get("estimate")), status=status_text(r.get("status") or "", lang)))
+        out.append(
+            "  "
+            + t(
+                "terminal.target",
+                year=str(r["year"]),
+                target=f.num(r["target"], 1),
+                value=f.num(r.get("estimate")),
+                status=status_text(r.get("status") or "", lang),
+            )
+        )
     return out
 
 
@@ -679,9 +892,13 @@ def _tables(results: Mapping) -> dict[str, pd.DataFrame]:
         rows.append({"scope": "city (previous year)", "year": p.get("year"), **{k: p.get(k) for k in keys}})
     ch = results.get("change") or {}
     tg = results.get("targets") or {}
-    return {"index": pd.DataFrame(rows), "components": pd.DataFrame(results["components"]),
-            "communes": pd.DataFrame(results["communes"]), "change_communes": pd.DataFrame(ch.get("by_group") or []),
-            "targets": pd.DataFrame(tg.get("years") or [])}
+    return {
+        "index": pd.DataFrame(rows),
+        "components": pd.DataFrame(results["components"]),
+        "communes": pd.DataFrame(results["communes"]),
+        "change_communes": pd.DataFrame(ch.get("by_group") or []),
+        "targets": pd.DataFrame(tg.get("years") or []),
+    }
 
 
 def write_report_files(results: Mapping, folder, lang: str = "vi", report_config: Mapping | None = None) -> list[Path]:
@@ -711,11 +928,15 @@ def write_report_files(results: Mapping, folder, lang: str = "vi", report_config
 
     check_lang(lang)
     folder = Path(folder)
-    (folder / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=2, allow_nan=False) + "\n",
-                                         encoding="utf-8")
+    (folder / "results.json").write_text(
+        json.dumps(results, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )
     doc = build_document(results, lang, report_config)
-    pictures = {"chart_trajectory": folder / "chart_trajectory.png", "chart_communes": folder / "chart_communes.png",
-                "chart_components": folder / "chart_components.png"}
+    pictures = {
+        "chart_trajectory": folder / "chart_trajectory.png",
+        "chart_communes": folder / "chart_communes.png",
+        "chart_components": folder / "chart_components.png",
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         plot_trajectory(results, pictures["chart_trajectory"], lang)
@@ -731,8 +952,9 @@ def write_report_files(results: Mapping, folder, lang: str = "vi", report_config
     return [folder / n for n in REPORT_FILES]
 
 
-def write_report(results: dict, out_dir, lang: str = "vi", *, protect=(), report_config: Mapping | None = None
-                 ) -> list[Path]:
+def write_report(
+    results: dict, out_dir, lang: str = "vi", *, protect=(), report_config: Mapping | None = None
+) -> list[Path]:
     """Write the report directory atomically.
 
     Parameters
@@ -765,5 +987,6 @@ def write_report(results: dict, out_dir, lang: str = "vi", *, protect=(), report
     from .outputs import publish_report
 
     check_lang(lang)
-    return publish_report(Path(out_dir), lambda tmp: write_report_files(results, tmp, lang, report_config),
-                          protected=protect)
+    return publish_report(
+        Path(out_dir), lambda tmp: write_report_files(results, tmp, lang, report_config), protected=protect
+    )

@@ -72,16 +72,18 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _neutralise_labels(labels: pd.Index) -> pd.Index:
     if isinstance(labels, pd.MultiIndex):
-        return pd.MultiIndex.from_tuples(
-            [tuple(neutralise_cell(v) for v in t) for t in labels], names=labels.names
-        )
+        return pd.MultiIndex.from_tuples([tuple(neutralise_cell(v) for v in t) for t in labels], names=labels.names)
     if _is_text(labels.dtype):
         return pd.Index(np.array([neutralise_cell(v) for v in labels], dtype=object), name=labels.name)
     return labels
 
 
 def _is_text(dtype) -> bool:
-    return dtype == object or pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype)
+    return (
+        pd.api.types.is_object_dtype(dtype)
+        or pd.api.types.is_string_dtype(dtype)
+        or isinstance(dtype, pd.CategoricalDtype)
+    )
 
 
 def escape_markdown(text: object) -> str:

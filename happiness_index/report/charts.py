@@ -37,8 +37,16 @@ __all__ = [
 ]
 
 #: Okabe & Ito (2008), "Color universal design": safe for colour-blind readers.
-PALETTE = {"blue": "#0072B2", "vermillion": "#D55E00", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
-           "grey": "#7F7F7F", "purple": "#CC79A7", "black": "#000000"}
+PALETTE = {
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "grey": "#7F7F7F",
+    "purple": "#CC79A7",
+    "black": "#000000",
+}
 WIDTH_IN = 16 / 2.54  # A4 text width with 30 mm + 20 mm margins
 
 
@@ -66,8 +74,11 @@ def _legend_below(ax, handles, labels, ncol: int = 2) -> None:
 def _trajectory_points(results: Mapping):
     tg = results.get("targets") or {}
     ty = [(r["year"], r["target"]) for r in tg.get("years") or [] if r.get("target") is not None]
-    pts = [(r["year"], r["estimate"], r.get("ci_low"), r.get("ci_high")) for r in tg.get("years") or []
-           if not is_missing(r.get("estimate"))]
+    pts = [
+        (r["year"], r["estimate"], r.get("ci_low"), r.get("ci_high"))
+        for r in tg.get("years") or []
+        if not is_missing(r.get("estimate"))
+    ]
     if not pts:
         idx = results["index"]
         pts = [(results.get("year") or 0, idx["estimate"], idx.get("ci_low"), idx.get("ci_high"))]
@@ -91,12 +102,30 @@ def trajectory_figure(results: Mapping, lang: str = "vi"):
     tg, ty, pts = _trajectory_points(results)
     handles, labels = [], []
     if ty:
-        (h,) = ax.plot(*zip(*ty), linestyle="none", marker="D", markersize=7, mfc="white", mew=1.8,
-                       color=PALETTE["vermillion"], label=t("chart.targets"), zorder=4)
+        (h,) = ax.plot(
+            *zip(*ty),
+            linestyle="none",
+            marker="D",
+            markersize=7,
+            mfc="white",
+            mew=1.8,
+            color=PALETTE["vermillion"],
+            label=t("chart.targets"),
+            zorder=4,
+        )
         handles.append(h), labels.append(t("chart.targets"))
         for y, v in ty:
-            ax.annotate(f.num(v, 1), (y, v), textcoords="offset points", xytext=(-10, 0), ha="right", va="center",
-                        color=PALETTE["vermillion"], fontsize=8, bbox=_label_box())
+            ax.annotate(
+                f.num(v, 1),
+                (y, v),
+                textcoords="offset points",
+                xytext=(-10, 0),
+                ha="right",
+                va="center",
+                color=PALETTE["vermillion"],
+                fontsize=8,
+                bbox=_label_box(),
+            )
     shown_est = False
     for y, v, lo, hi in pts:
         if is_missing(lo):
@@ -108,19 +137,50 @@ def trajectory_figure(results: Mapping, lang: str = "vi"):
             if not shown_est:
                 handles.append(h), labels.append(t("chart.estimates", level=level))
                 shown_est = True
-        ax.annotate(f.num(v, 1), (y, v), textcoords="offset points", xytext=(10, 0), ha="left", va="center",
-                    fontsize=8, color=PALETTE["blue"], bbox=_label_box())
+        ax.annotate(
+            f.num(v, 1),
+            (y, v),
+            textcoords="offset points",
+            xytext=(10, 0),
+            ha="left",
+            va="center",
+            fontsize=8,
+            color=PALETTE["blue"],
+            bbox=_label_box(),
+        )
     proj = _projection(results)
     if proj:
         y, v, lo, hi = proj
-        h = ax.errorbar([y], [v], yerr=[[v - lo], [hi - v]], fmt="o", mfc="white", color=PALETTE["sky"], capsize=4,
-                        zorder=3, linestyle="none")
+        h = ax.errorbar(
+            [y],
+            [v],
+            yerr=[[v - lo], [hi - v]],
+            fmt="o",
+            mfc="white",
+            color=PALETTE["sky"],
+            capsize=4,
+            zorder=3,
+            linestyle="none",
+        )
         h[-1][0].set_linestyle("--")
         handles.append(h), labels.append(t("chart.projection", level=level))
-        ax.annotate(f.num(v, 1), (y, v), textcoords="offset points", xytext=(10, 0), ha="left", va="center",
-                    fontsize=8, color=PALETTE["blue"], bbox=_label_box())
-    years = sorted({int(p[0]) for p in pts} | {int(y) for y, _ in ty} | {int(r["year"]) for r in tg.get("years") or []}
-                   | ({int(proj[0])} if proj else set()))
+        ax.annotate(
+            f.num(v, 1),
+            (y, v),
+            textcoords="offset points",
+            xytext=(10, 0),
+            ha="left",
+            va="center",
+            fontsize=8,
+            color=PALETTE["blue"],
+            bbox=_label_box(),
+        )
+    years = sorted(
+        {int(p[0]) for p in pts}
+        | {int(y) for y, _ in ty}
+        | {int(r["year"]) for r in tg.get("years") or []}
+        | ({int(proj[0])} if proj else set())
+    )
     ax.set_xticks(years)
     ax.set_xlim(years[0] - 0.7, years[-1] + 0.7)
     vals = [v for _, v in ty] + [x for p in pts for x in p[1:] if not is_missing(x)] + (list(proj[1:]) if proj else [])
@@ -139,8 +199,12 @@ def _projection(results: Mapping):
     o = (results.get("targets") or {}).get("outlook") or {}
     if o.get("projection") is None or o.get("projection_ci_low") is None:
         return None
-    return (int(o["projection_year"]), float(o["projection"]), float(o["projection_ci_low"]),
-            float(o["projection_ci_high"]))
+    return (
+        int(o["projection_year"]),
+        float(o["projection"]),
+        float(o["projection_ci_low"]),
+        float(o["projection_ci_high"]),
+    )
 
 
 def _tick_formatter(lang: str):
@@ -164,8 +228,10 @@ def communes_figure(results: Mapping, lang: str = "vi"):
         lo = np.array([np.nan if is_missing(r.get("ci_low")) else r["ci_low"] for r in rows], dtype=float)
         hi = np.array([np.nan if is_missing(r.get("ci_high")) else r["ci_high"] for r in rows], dtype=float)
         pub = np.array([bool(r.get("publishable")) for r in rows])
-        for flag, col, marker, key in ((True, PALETTE["blue"], "o", "chart.publishable"),
-                                       (False, PALETTE["grey"], "^", "chart.not_publishable")):
+        for flag, col, marker, key in (
+            (True, PALETTE["blue"], "o", "chart.publishable"),
+            (False, PALETTE["grey"], "^", "chart.not_publishable"),
+        ):
             if (pub == flag).any():
                 ax.hlines(y[pub == flag], lo[pub == flag], hi[pub == flag], colors=col)
                 h = ax.scatter(v[pub == flag], y[pub == flag], c=col, marker=marker, zorder=3)
@@ -180,8 +246,15 @@ def communes_figure(results: Mapping, lang: str = "vi"):
     ax.set_title(t("chart.communes", domain=domain[:1].lower() + domain[1:]), fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     if handles:
-        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(len(rows), 3) - 0.08),
-                  ncol=3, fontsize=8, frameon=False)
+        ax.legend(
+            handles,
+            labels,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.6 / max(len(rows), 3) - 0.08),
+            ncol=3,
+            fontsize=8,
+            frameon=False,
+        )
     return fig
 
 
@@ -198,8 +271,9 @@ def components_figure(results: Mapping, lang: str = "vi"):
     ax.bar(x, v, color=PALETTE["sky"], width=0.6)
     ax.errorbar(x, v, yerr=[v - lo, hi - v], fmt="none", color=PALETTE["black"], capsize=5)
     for i, val in enumerate(v):
-        ax.annotate(f.num(val, 1), (i + 0.05, val), textcoords="offset points", xytext=(8, 3), fontsize=8,
-                    bbox=_label_box())
+        ax.annotate(
+            f.num(val, 1), (i + 0.05, val), textcoords="offset points", xytext=(8, 3), fontsize=8, bbox=_label_box()
+        )
     ax.set_xticks(x)
     ax.set_xticklabels([c.get("label_" + lang) or c.get("name") for c in comps], fontsize=8)
     ax.set_ylabel(t("chart.axis_percent"))
@@ -210,8 +284,11 @@ def components_figure(results: Mapping, lang: str = "vi"):
     return fig
 
 
-CHARTS = {"chart_trajectory": trajectory_figure, "chart_communes": communes_figure,
-          "chart_components": components_figure}
+CHARTS = {
+    "chart_trajectory": trajectory_figure,
+    "chart_communes": communes_figure,
+    "chart_components": components_figure,
+}
 
 
 def save_charts(results: Mapping, folder: Path | None, lang: str) -> dict[str, str]:
@@ -228,8 +305,7 @@ def save_charts(results: Mapping, folder: Path | None, lang: str) -> dict[str, s
             fig = make(results, lang)
             try:
                 if folder is not None:
-                    fig.savefig(Path(folder) / f"{name}.png", dpi=150,
-                                metadata={"Software": None})
+                    fig.savefig(Path(folder) / f"{name}.png", dpi=150, metadata={"Software": None})
                 buf = io.StringIO()
                 fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
                 svgs[name] = buf.getvalue()

@@ -20,14 +20,30 @@ import pandas as pd
 __all__ = ["distribution_figure", "plot_distributions", "plot_rank_ranges", "rank_ranges_figure"]
 
 _TEXT = {
-    "en": {"share": "Share of respondents (%)", "answers": "Answer distribution", "city": "city",
-           "rank": "Rank (1 = highest index)", "ranks": "Commune ranks: median and 5–95% of draws",
-           "scenario": {"sampling": "sampling error", "methods": "method choices",
-                        "both": "sampling error and method choices"}},
-    "vi": {"share": "Tỷ lệ người trả lời (%)", "answers": "Phân phối câu trả lời", "city": "toàn thành phố",
-           "rank": "Thứ hạng (1 = chỉ số cao nhất)", "ranks": "Thứ hạng xã/phường: trung vị và 5–95% số lần rút",
-           "scenario": {"sampling": "sai số chọn mẫu", "methods": "lựa chọn phương pháp",
-                        "both": "sai số chọn mẫu và lựa chọn phương pháp"}},
+    "en": {
+        "share": "Share of respondents (%)",
+        "answers": "Answer distribution",
+        "city": "city",
+        "rank": "Rank (1 = highest index)",
+        "ranks": "Commune ranks: median and 5–95% of draws",
+        "scenario": {
+            "sampling": "sampling error",
+            "methods": "method choices",
+            "both": "sampling error and method choices",
+        },
+    },
+    "vi": {
+        "share": "Tỷ lệ người trả lời (%)",
+        "answers": "Phân phối câu trả lời",
+        "city": "toàn thành phố",
+        "rank": "Thứ hạng (1 = chỉ số cao nhất)",
+        "ranks": "Thứ hạng xã/phường: trung vị và 5–95% số lần rút",
+        "scenario": {
+            "sampling": "sai số chọn mẫu",
+            "methods": "lựa chọn phương pháp",
+            "both": "sai số chọn mẫu và lựa chọn phương pháp",
+        },
+    },
 }
 
 
@@ -85,8 +101,15 @@ def distribution_figure(frame: pd.DataFrame, group: str = "city", lang: str = "v
         rows = f[f["item"] == it].sort_values("category", key=lambda s: s.astype(float))
         left = 0.0
         for c, s in zip(rows["category"], 100 * rows["share"].to_numpy(dtype=float)):
-            ax.barh(y, s, left=left, color=colour[c], edgecolor="white", linewidth=0.5,
-                    label=str(c) if y == 0 or c not in set(f[f["item"] == items[0]]["category"]) else None)
+            ax.barh(
+                y,
+                s,
+                left=left,
+                color=colour[c],
+                edgecolor="white",
+                linewidth=0.5,
+                label=str(c) if y == 0 or c not in set(f[f["item"] == items[0]]["category"]) else None,
+            )
             if s >= 6:
                 txt = f"{s:.0f}"
                 ax.text(left + s / 2, y, txt, ha="center", va="center", fontsize=7)
@@ -101,8 +124,15 @@ def distribution_figure(frame: pd.DataFrame, group: str = "city", lang: str = "v
     ax.set_title(f"{T['answers']} – {where}")
     handles, labels = ax.get_legend_handles_labels()
     uniq = dict(zip(labels, handles))
-    ax.legend(uniq.values(), uniq.keys(), ncol=min(len(uniq), 11), fontsize=7, loc="upper center",
-              bbox_to_anchor=(0.5, -0.12 - 0.3 / max(len(items), 1)), frameon=False)
+    ax.legend(
+        uniq.values(),
+        uniq.keys(),
+        ncol=min(len(uniq), 11),
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.12 - 0.3 / max(len(items), 1)),
+        frameon=False,
+    )
     return fig
 
 

@@ -132,15 +132,30 @@ def load_spec(arg: str):
 #: ``--sep`` (this year's survey), ``--previous-sep`` (last year's survey; default: as this
 #: year's) and ``--frame-sep`` (the frame; default: the reader's own defaults).
 READER_OPTIONS = (
-    ("sep", str, ("field separator of a text file (default: detected; e.g. ';' for files saved by Excel in "
-                  "the Vietnamese locale)")),
+    (
+        "sep",
+        str,
+        (
+            "field separator of a text file (default: detected; e.g. ';' for files saved by Excel in "
+            "the Vietnamese locale)"
+        ),
+    ),
     ("decimal", str, "decimal mark of numbers in a text file: '.' (default) or ','"),
-    ("thousands", str, ("thousands separator of numbers in a text file (e.g. '.' with --decimal ',': 1.925 is "
-                        "one thousand nine hundred twenty-five); default none")),
+    (
+        "thousands",
+        str,
+        (
+            "thousands separator of numbers in a text file (e.g. '.' with --decimal ',': 1.925 is "
+            "one thousand nine hundred twenty-five); default none"
+        ),
+    ),
     ("encoding", str, "text encoding (default utf-8; e.g. cp1258 for old Vietnamese Windows software)"),
     ("sheet", str, "Excel sheet name to read (default: the first sheet)"),
-    ("header_row", int, ("row that holds the column names, 1 = the first row (Excel files with title rows "
-                         "above the table)")),
+    (
+        "header_row",
+        int,
+        ("row that holds the column names, 1 = the first row (Excel files with title rows above the table)"),
+    ),
 )
 #: Reader options that the installed ``read_survey`` passes to pandas through ``**kw``.
 _PANDAS_READER_NAMES = ("sep", "thousands", "encoding")
@@ -151,9 +166,14 @@ def _add_reader_options(p, prefix: str, what: str, default_note: str) -> None:
     g = p.add_argument_group(f"reading {what}", default_note)
     for name, typ, text in READER_OPTIONS:
         flag = "--" + (prefix + name).replace("_", "-")
-        g.add_argument(flag, dest=(prefix + name).replace("-", "_"), type=typ, default=None,
-                       metavar=name.upper().replace("_", "-"),
-                       help=f"as --{name.replace('_', '-')}" if prefix else text)
+        g.add_argument(
+            flag,
+            dest=(prefix + name).replace("-", "_"),
+            type=typ,
+            default=None,
+            metavar=name.upper().replace("_", "-"),
+            help=f"as --{name.replace('_', '-')}" if prefix else text,
+        )
 
 
 def _reader_args(args, prefix: str) -> dict:
@@ -186,16 +206,18 @@ def _reader_kwargs(options: dict, what: str) -> dict:
         kw["sep"] = "\t"
     for name in ("sep", "decimal", "thousands"):
         if name in kw and (not isinstance(kw[name], str) or len(kw[name]) != 1):
-            raise _UsageError(f"--{name} for the {what} must be a single character ('tab' for a tab), "
-                              f"got {kw[name]!r}")
+            raise _UsageError(f"--{name} for the {what} must be a single character ('tab' for a tab), got {kw[name]!r}")
     if kw.get("decimal") is not None and kw.get("decimal") == kw.get("thousands"):
         raise _UsageError(f"the decimal mark and the thousands separator of the {what} are both {kw['decimal']!r}")
     return kw
 
 
 #: Reader options that apply to each kind of file (by extension); the others are dropped with a warning.
-_APPLIES = {"text": {"sep", "decimal", "thousands", "encoding", "header_row"},
-            "excel": {"sheet", "thousands", "header_row"}, "binary": set()}
+_APPLIES = {
+    "text": {"sep", "decimal", "thousands", "encoding", "header_row"},
+    "excel": {"sheet", "thousands", "header_row"},
+    "binary": set(),
+}
 
 
 def _file_kind(path: Path) -> str:
@@ -225,9 +247,13 @@ def read_input(arg, what: str, options: dict | None = None):
     dropped = sorted(k for k in options if k not in _APPLIES[kind])
     if dropped:
         flags = ", ".join("--" + k.replace("_", "-") for k in dropped)
-        warnings.warn(f"{flags} do{'es' if len(dropped) == 1 else ''} not apply to the {what} file {path.name} "
-                      f"({'an Excel workbook' if kind == 'excel' else 'a text file' if kind == 'text' else 'not a text file'}); "
-                      "ignored for it", UserWarning, stacklevel=2)
+        warnings.warn(
+            f"{flags} do{'es' if len(dropped) == 1 else ''} not apply to the {what} file {path.name} "
+            f"({'an Excel workbook' if kind == 'excel' else 'a text file' if kind == 'text' else 'not a text file'}); "
+            "ignored for it",
+            UserWarning,
+            stacklevel=2,
+        )
     kept = {k: v for k, v in options.items() if k not in dropped}
     return read_survey(path, **_reader_kwargs(kept, what))
 
@@ -240,22 +266,35 @@ def _add_validate(sub) -> None:
         "validate",
         help="check a survey file against an index spec and the sampling frame",
         description="Check a survey file against an index specification (and the sampling "
-                    "frame). Prints problems counted by kind; exits 1 when there are problems, "
-                    "0 when the data are clean.",
+        "frame). Prints problems counted by kind; exits 1 when there are problems, "
+        "0 when the data are clean.",
     )
-    p.add_argument("survey", metavar="SURVEY", nargs="?",
-                   help="survey file (.csv, .xlsx, .sav, .dta, .parquet); default: the run file's survey")
+    p.add_argument(
+        "survey",
+        metavar="SURVEY",
+        nargs="?",
+        help="survey file (.csv, .xlsx, .sav, .dta, .parquet); default: the run file's survey",
+    )
     p.add_argument("--spec", metavar="SPEC", help=_spec_help() + "; required unless the run file gives it")
-    p.add_argument("--config", metavar="RUN_TOML",
-                   help="run file of `happiness-index run` (survey, spec, frame, language and reader options "
-                        "are taken from it; the command line takes precedence)")
-    p.add_argument("--frame", metavar="FRAME",
-                   help="sampling frame file: commune code, optional commune name and village columns "
-                        "named as in the spec's [design] table")
-    p.add_argument("--out", metavar="ERRORS_CSV",
-                   help="write every problem, then every coercion note (kind 'coercion (note)'), to this "
-                        "CSV file (UTF-8 with BOM; columns row, row_number, column, value, check, kind, "
-                        "message_en, message_vi). An existing file is replaced only when it is such a list")
+    p.add_argument(
+        "--config",
+        metavar="RUN_TOML",
+        help="run file of `happiness-index run` (survey, spec, frame, language and reader options "
+        "are taken from it; the command line takes precedence)",
+    )
+    p.add_argument(
+        "--frame",
+        metavar="FRAME",
+        help="sampling frame file: commune code, optional commune name and village columns "
+        "named as in the spec's [design] table",
+    )
+    p.add_argument(
+        "--out",
+        metavar="ERRORS_CSV",
+        help="write every problem, then every coercion note (kind 'coercion (note)'), to this "
+        "CSV file (UTF-8 with BOM; columns row, row_number, column, value, check, kind, "
+        "message_en, message_vi). An existing file is replaced only when it is such a list",
+    )
     p.add_argument("--id-column", metavar="COLUMN", help="respondent id column (default: the spec's)")
     p.add_argument("--lang", choices=LANGS, default=None, help=f"language of the summary (default {DEFAULT_LANG})")
     _add_reader_options(p, "", "the survey", None)
@@ -277,8 +316,10 @@ def _refuse_overwriting_inputs(out: str, inputs: dict) -> None:
     """A usage error when ``--out`` names (or resolves to) one of the input files."""
     for role, path in inputs.items():
         if path is not None and _same_file(Path(out), Path(path)):
-            raise _UsageError(f"--out {out} is the {role} file {path}; an input file is never overwritten: "
-                              "choose another file for the list of problems")
+            raise _UsageError(
+                f"--out {out} is the {role} file {path}; an input file is never overwritten: "
+                "choose another file for the list of problems"
+            )
 
 
 #: How the first line of an errors CSV written by ``validate --out`` begins (after the byte-order mark).
@@ -299,8 +340,9 @@ def _write_errors_csv(table, out: Path) -> None:
     if out.is_dir():
         raise _UsageError(f"--out {out} is a directory; give the name of a CSV file for the problems")
     if out.suffix.lower() not in (".csv", ".txt") and not (out.exists() and not out.is_file()):
-        raise _UsageError(f"--out {out}: the list of problems is written as CSV (UTF-8); give a name ending in "
-                          ".csv (Excel opens it)")
+        raise _UsageError(
+            f"--out {out}: the list of problems is written as CSV (UTF-8); give a name ending in .csv (Excel opens it)"
+        )
     safe = neutralise_frame(table)
     try:
         if out.exists() and not out.is_file():
@@ -311,8 +353,10 @@ def _write_errors_csv(table, out: Path) -> None:
             with target.open("rb") as f:
                 first = f.readline().decode("utf-8-sig", errors="replace").strip()
             if first != ",".join(map(str, table.columns)) and not first.startswith(ERRORS_HEADER_START):
-                raise _UsageError(f"--out {out} exists and is not a list of problems written by happiness-index; "
-                                  "it is never overwritten: choose another file name")
+                raise _UsageError(
+                    f"--out {out} exists and is not a list of problems written by happiness-index; "
+                    "it is never overwritten: choose another file name"
+                )
         tmp = target.with_name(f".{target.name}.tmp-{os.getpid()}")
         try:
             safe.to_csv(tmp, index=False, encoding="utf-8-sig")
@@ -328,10 +372,14 @@ def _validate_settings(args) -> dict:
     """survey, spec, frame, lang and reader options of ``validate``: command line over run file."""
     cfg = load_run_file(args.config) if args.config else {}
     read = cfg.get("read", {"survey": {}, "frame": {}})
-    s = {"survey": args.survey or cfg.get("survey"), "spec": args.spec or cfg.get("spec"),
-         "frame": args.frame or cfg.get("frame"), "lang": args.lang or cfg.get("language") or DEFAULT_LANG,
-         "read_survey": {**read["survey"], **_reader_args(args, "")},
-         "read_frame": {**read["frame"], **_reader_args(args, "frame_")}}
+    s = {
+        "survey": args.survey or cfg.get("survey"),
+        "spec": args.spec or cfg.get("spec"),
+        "frame": args.frame or cfg.get("frame"),
+        "lang": args.lang or cfg.get("language") or DEFAULT_LANG,
+        "read_survey": {**read["survey"], **_reader_args(args, "")},
+        "read_frame": {**read["frame"], **_reader_args(args, "frame_")},
+    }
     missing = [what for what, key in (("SURVEY", "survey"), ("--spec", "spec")) if s[key] is None]
     if missing:
         raise _UsageError(f"validate needs {' and '.join(missing)} (or a run file with --config)")
@@ -374,11 +422,28 @@ def _cmd_validate(args) -> int:
 #: Keys of a run file and their kind: "path" (relative to the run file), "spec" and "targets"
 #: (a path relative to the run file when such a file exists, else a bundled name), or a type.
 RUN_FILE_KEYS = {
-    "survey": "path", "spec": "spec", "frame": "path", "margins": "path", "previous": "path",
-    "targets": "targets", "year": int, "previous_year": int, "language": str, "level": float,
-    "replicates": int, "seed": int, "calibration": str, "lonely_psu": str, "out": "path",
-    "area_covariates": "path", "crosswalk": "path", "robustness_draws": int, "drivers": bool,
-    "synthetic": bool, "read": dict, "report": dict,
+    "survey": "path",
+    "spec": "spec",
+    "frame": "path",
+    "margins": "path",
+    "previous": "path",
+    "targets": "targets",
+    "year": int,
+    "previous_year": int,
+    "language": str,
+    "level": float,
+    "replicates": int,
+    "seed": int,
+    "calibration": str,
+    "lonely_psu": str,
+    "out": "path",
+    "area_covariates": "path",
+    "crosswalk": "path",
+    "robustness_draws": int,
+    "drivers": bool,
+    "synthetic": bool,
+    "read": dict,
+    "report": dict,
 }
 #: Sub-tables of ``[read]``: reader options of last year's survey and of the frame.
 READ_SUBTABLES = ("previous", "frame")
@@ -450,21 +515,25 @@ def load_run_file(path) -> dict:
     for key, value in raw.items():
         kind = RUN_FILE_KEYS.get(key)
         if kind is None:
-            raise _UsageError(f"run file {path}: unknown key '{key}'{_line_of(text, key)}; known keys: "
-                              + ", ".join(RUN_FILE_KEYS))
+            raise _UsageError(
+                f"run file {path}: unknown key '{key}'{_line_of(text, key)}; known keys: " + ", ".join(RUN_FILE_KEYS)
+            )
         value = _check_value(key, value, kind, str(path), _line_of(text, key))
         if kind == "path":
             value = base / value
         elif kind in ("spec", "targets") and (
-                (base / value).is_file() or Path(value).suffix.lower() in (".toml", ".json") or "/" in value):
+            (base / value).is_file() or Path(value).suffix.lower() in (".toml", ".json") or "/" in value
+        ):
             value = str(base / value)  # a file (relative to the run file), else a bundled name
         cfg[key] = value
     cfg["read"] = _run_file_reader_options(raw.get("read", {}), text, str(path))
     report = cfg.get("report", {})
     for key in report:
         if key not in REPORT_KEYS:
-            raise _UsageError(f"run file {path}: unknown key '{key}' in [report]{_line_of(text, key, 'report')}; "
-                              "known keys: " + ", ".join(REPORT_KEYS))
+            raise _UsageError(
+                f"run file {path}: unknown key '{key}' in [report]{_line_of(text, key, 'report')}; "
+                "known keys: " + ", ".join(REPORT_KEYS)
+            )
         _check_value(key, report[key], str, str(path), _line_of(text, key, "report"))
     return cfg
 
@@ -478,16 +547,26 @@ def _run_file_reader_options(read: dict, text: str, where: str) -> dict:
             for k, v in value.items():
                 table = f"read.{key}"
                 if k not in types:
-                    raise _UsageError(f"run file {where}: unknown key '{k}' in [{table}]{_line_of(text, k, table)}; "
-                                      "known keys: " + ", ".join(types))
-                out[key][k] = v if k == "sheet" and isinstance(v, int) else _check_value(
-                    k, v, types[k], where, _line_of(text, k, table))
+                    raise _UsageError(
+                        f"run file {where}: unknown key '{k}' in [{table}]{_line_of(text, k, table)}; "
+                        "known keys: " + ", ".join(types)
+                    )
+                out[key][k] = (
+                    v
+                    if k == "sheet" and isinstance(v, int)
+                    else _check_value(k, v, types[k], where, _line_of(text, k, table))
+                )
         elif key in types:
-            out["survey"][key] = value if key == "sheet" and isinstance(value, int) else _check_value(
-                key, value, types[key], where, _line_of(text, key, "read"))
+            out["survey"][key] = (
+                value
+                if key == "sheet" and isinstance(value, int)
+                else _check_value(key, value, types[key], where, _line_of(text, key, "read"))
+            )
         else:
-            raise _UsageError(f"run file {where}: unknown key '{key}' in [read]{_line_of(text, key, 'read')}; "
-                              "known keys: " + ", ".join([*types, *READ_SUBTABLES]))
+            raise _UsageError(
+                f"run file {where}: unknown key '{key}' in [read]{_line_of(text, key, 'read')}; "
+                "known keys: " + ", ".join([*types, *READ_SUBTABLES])
+            )
     return out
 
 
@@ -499,60 +578,107 @@ def _add_run(sub) -> None:
         "run",
         help="the annual job: validate, weight, index with CIs, compare, assess targets, write the report",
         description="Validate the survey, weight it (calibrate when --margins is given), compute the index "
-                    "with confidence intervals for the city and every commune/ward, compare with the "
-                    "previous year (independent samples) and the targets, and write report.md, "
-                    "report.html, PNG charts, results.json, CSV and .xlsx tables into --out. "
-                    "`happiness-index run --config run.toml` reads the whole run from a run file (paths "
-                    "relative to it; options given on the command line take precedence). "
-                    "`happiness-index run --example` runs it on the bundled SYNTHETIC Yen Bai city survey.",
+        "with confidence intervals for the city and every commune/ward, compare with the "
+        "previous year (independent samples) and the targets, and write report.md, "
+        "report.html, PNG charts, results.json, CSV and .xlsx tables into --out. "
+        "`happiness-index run --config run.toml` reads the whole run from a run file (paths "
+        "relative to it; options given on the command line take precedence). "
+        "`happiness-index run --example` runs it on the bundled SYNTHETIC Yen Bai city survey.",
     )
-    p.add_argument("--config", metavar="RUN_TOML",
-                   help="run file (TOML) describing the annual run: survey, spec, frame, margins, previous, "
-                        "targets, language, replicates, seed, out, reader options ([read]), ... "
-                        "(see examples/run.toml)")
-    p.add_argument("--example", action="store_true",
-                   help="run on the bundled synthetic two-year survey of Yen Bai city (no other input)")
+    p.add_argument(
+        "--config",
+        metavar="RUN_TOML",
+        help="run file (TOML) describing the annual run: survey, spec, frame, margins, previous, "
+        "targets, language, replicates, seed, out, reader options ([read]), ... "
+        "(see examples/run.toml)",
+    )
+    p.add_argument(
+        "--example",
+        action="store_true",
+        help="run on the bundled synthetic two-year survey of Yen Bai city (no other input)",
+    )
     p.add_argument("--survey", metavar="FILE", help="this year's survey file (.csv, .xlsx, .sav, .dta, .parquet)")
     p.add_argument("--spec", metavar="SPEC", help=_spec_help())
     p.add_argument("--frame", metavar="FRAME", help="sampling frame file, for validation")
-    p.add_argument("--margins", metavar="FILE",
-                   help="population margins for calibration: JSON or TOML {column: {category: count}}")
-    p.add_argument("--previous", metavar="FILE",
-                   help="last year's survey file (or last year's results.json) for the year-on-year change")
-    p.add_argument("--targets", metavar="NAME|FILE",
-                   help="target set: yen_bai_city_plan, yen_bai_province, or a TOML/JSON file "
-                        "(default: the spec's [[targets]])")
+    p.add_argument(
+        "--margins", metavar="FILE", help="population margins for calibration: JSON or TOML {column: {category: count}}"
+    )
+    p.add_argument(
+        "--previous",
+        metavar="FILE",
+        help="last year's survey file (or last year's results.json) for the year-on-year change",
+    )
+    p.add_argument(
+        "--targets",
+        metavar="NAME|FILE",
+        help="target set: yen_bai_city_plan, yen_bai_province, or a TOML/JSON file (default: the spec's [[targets]])",
+    )
     p.add_argument("--year", type=int, help="survey year (selects rows when the file has a 'year' column)")
     p.add_argument("--previous-year", type=int, help="previous year (rows of --previous, or of --survey)")
-    p.add_argument("--lang", choices=LANGS, default=None,
-                   help=f"language of the report and the messages (default {DEFAULT_LANG})")
+    p.add_argument(
+        "--lang", choices=LANGS, default=None, help=f"language of the report and the messages (default {DEFAULT_LANG})"
+    )
     p.add_argument("--level", type=float, default=None, help="confidence level (default 0.95)")
-    p.add_argument("--replicates", type=int, metavar="N",
-                   help="bootstrap replicate variance with N replicates (without --seed a seed is drawn, "
-                        "used, printed and recorded in results.json)")
+    p.add_argument(
+        "--replicates",
+        type=int,
+        metavar="N",
+        help="bootstrap replicate variance with N replicates (without --seed a seed is drawn, "
+        "used, printed and recorded in results.json)",
+    )
     p.add_argument("--seed", type=int, metavar="S", help="seed of the bootstrap replicates")
-    p.add_argument("--calibration", choices=("raking", "linear", "logit"), default=None,
-                   help="calibration method with --margins (default raking)")
-    p.add_argument("--lonely-psu", choices=LONELY_CHOICES, default=None,
-                   help="what to do with a stratum (commune) that has a single PSU (village): fail (default), "
-                        "remove or certainty (no variance contribution), adjust (centre at the grand mean), "
-                        "average (average of the other strata); as R's survey.lonely.psu")
-    p.add_argument("--area-covariates", metavar="FILE",
-                   help="commune-level covariates for the small-area (Fay-Herriot) estimates")
-    p.add_argument("--no-small-area", dest="small_area", action="store_false", default=True,
-                   help="--example: skip the small-area estimates on the bundled synthetic commune covariates")
-    p.add_argument("--crosswalk", metavar="FILE",
-                   help="boundary crosswalk (old_unit, village, new_unit, new_name, share): last year is "
-                        "re-estimated from its microdata on this year's units for the change table")
-    p.add_argument("--robustness-draws", type=int, metavar="N",
-                   help="draws of the robustness (uncertainty and sensitivity) analysis per scenario, at least "
-                        "20 (e.g. 200); 0 (default, also for --example) skips it. Seeded by --seed; without it a "
-                        "seed is drawn, printed and recorded in results.json")
-    p.add_argument("--no-drivers", dest="drivers", action="store_const", const=False, default=None,
-                   help="skip the analysis of drivers (average marginal effects)")
-    p.add_argument("--out", metavar="DIR",
-                   help="report folder (written atomically; replaces only an earlier report of this program; "
-                        "default for --example: ./happiness_index_report)")
+    p.add_argument(
+        "--calibration",
+        choices=("raking", "linear", "logit"),
+        default=None,
+        help="calibration method with --margins (default raking)",
+    )
+    p.add_argument(
+        "--lonely-psu",
+        choices=LONELY_CHOICES,
+        default=None,
+        help="what to do with a stratum (commune) that has a single PSU (village): fail (default), "
+        "remove or certainty (no variance contribution), adjust (centre at the grand mean), "
+        "average (average of the other strata); as R's survey.lonely.psu",
+    )
+    p.add_argument(
+        "--area-covariates", metavar="FILE", help="commune-level covariates for the small-area (Fay-Herriot) estimates"
+    )
+    p.add_argument(
+        "--no-small-area",
+        dest="small_area",
+        action="store_false",
+        default=True,
+        help="--example: skip the small-area estimates on the bundled synthetic commune covariates",
+    )
+    p.add_argument(
+        "--crosswalk",
+        metavar="FILE",
+        help="boundary crosswalk (old_unit, village, new_unit, new_name, share): last year is "
+        "re-estimated from its microdata on this year's units for the change table",
+    )
+    p.add_argument(
+        "--robustness-draws",
+        type=int,
+        metavar="N",
+        help="draws of the robustness (uncertainty and sensitivity) analysis per scenario, at least "
+        "20 (e.g. 200); 0 (default, also for --example) skips it. Seeded by --seed; without it a "
+        "seed is drawn, printed and recorded in results.json",
+    )
+    p.add_argument(
+        "--no-drivers",
+        dest="drivers",
+        action="store_const",
+        const=False,
+        default=None,
+        help="skip the analysis of drivers (average marginal effects)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="report folder (written atomically; replaces only an earlier report of this program; "
+        "default for --example: ./happiness_index_report)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_reader_options(p, "", "the survey files (this year's and, unless --previous-..., last year's)", None)
     _add_reader_options(p, "previous_", "last year's survey (--previous-sep, ...)", "default: as this year's")
@@ -579,10 +705,25 @@ def _read_margins(arg) -> dict:
 
 #: Options of ``run`` that a run file can also give (command line first, then run file, then default).
 _RUN_SETTINGS = {
-    "survey": None, "spec": None, "frame": None, "margins": None, "previous": None, "targets": None,
-    "year": None, "previous_year": None, "lang": DEFAULT_LANG, "level": 0.95, "replicates": None, "seed": None,
-    "calibration": "raking", "lonely_psu": "fail", "out": None, "area_covariates": None, "crosswalk": None,
-    "robustness_draws": 0, "drivers": True,
+    "survey": None,
+    "spec": None,
+    "frame": None,
+    "margins": None,
+    "previous": None,
+    "targets": None,
+    "year": None,
+    "previous_year": None,
+    "lang": DEFAULT_LANG,
+    "level": 0.95,
+    "replicates": None,
+    "seed": None,
+    "calibration": "raking",
+    "lonely_psu": "fail",
+    "out": None,
+    "area_covariates": None,
+    "crosswalk": None,
+    "robustness_draws": 0,
+    "drivers": True,
 }
 
 
@@ -628,29 +769,57 @@ def run_settings(args) -> dict:
     s["config"] = Path(args.config) if args.config else None
     missing = [k for k in ("survey", "spec", "out") if s[k] is None]
     if missing:
-        raise _UsageError(f"run needs --{', --'.join(missing)} (or --config run.toml, or --example for the "
-                          "bundled demo)")
+        raise _UsageError(
+            f"run needs --{', --'.join(missing)} (or --config run.toml, or --example for the bundled demo)"
+        )
     return s
 
 
 def _example_settings(args) -> dict:
     from ..reading.datasets import data_path
 
-    given = [n for n in ("survey", "spec", "frame", "margins", "previous", "targets", "year", "previous_year",
-                         ) if getattr(args, n) is not None]
+    given = [
+        n
+        for n in (
+            "survey",
+            "spec",
+            "frame",
+            "margins",
+            "previous",
+            "targets",
+            "year",
+            "previous_year",
+        )
+        if getattr(args, n) is not None
+    ]
     given += [prefix + n for prefix in ("", "previous_", "frame_") for n in _reader_args(args, prefix)]
     if given:
-        raise _UsageError(f"--example runs on bundled data and takes no --{given[0].replace('_', '-')}; "
-                          "only --out, --lang, --level, --replicates, --seed, --lonely-psu, --area-covariates, "
-                          "--no-small-area, --crosswalk, --robustness-draws, --no-drivers and --quiet")
+        raise _UsageError(
+            f"--example runs on bundled data and takes no --{given[0].replace('_', '-')}; "
+            "only --out, --lang, --level, --replicates, --seed, --lonely-psu, --area-covariates, "
+            "--no-small-area, --crosswalk, --robustness-draws, --no-drivers and --quiet"
+        )
     if args.area_covariates is not None and not args.small_area:
         raise _UsageError("--area-covariates and --no-small-area contradict each other; give one")
-    s = {key: (getattr(args, key) if getattr(args, key) is not None else default)
-         for key, default in _RUN_SETTINGS.items()}
-    s.update(survey=data_path("yen_bai_city_survey_2024.csv"), previous=data_path("yen_bai_city_survey_2023.csv"),
-             frame=data_path("yen_bai_city_frame.csv"), margins=data_path("yen_bai_city_margins.json"),
-             spec="yen_bai_nef", targets="yen_bai_city_plan", out=Path(args.out or "happiness_index_report"),
-             read_survey={}, read_previous={}, read_frame={}, report_config=None, synthetic=True, config=None)
+    s = {
+        key: (getattr(args, key) if getattr(args, key) is not None else default)
+        for key, default in _RUN_SETTINGS.items()
+    }
+    s.update(
+        survey=data_path("yen_bai_city_survey_2024.csv"),
+        previous=data_path("yen_bai_city_survey_2023.csv"),
+        frame=data_path("yen_bai_city_frame.csv"),
+        margins=data_path("yen_bai_city_margins.json"),
+        spec="yen_bai_nef",
+        targets="yen_bai_city_plan",
+        out=Path(args.out or "happiness_index_report"),
+        read_survey={},
+        read_previous={},
+        read_frame={},
+        report_config=None,
+        synthetic=True,
+        config=None,
+    )
     if args.crosswalk is not None:  # e.g. the bundled ILLUSTRATIVE one: both years re-estimated on its units
         s["crosswalk"] = Path(args.crosswalk)
     if args.area_covariates is not None:
@@ -718,10 +887,14 @@ def _input_paths(s: dict) -> tuple[dict, list]:
 
 #: Vietnamese wording of the progress steps of :func:`~happiness_index.report.annual.run_annual`.
 PROGRESS_VI = {
-    "validated": "đã kiểm tra dữ liệu", "validation failed": "dữ liệu không hợp lệ",
-    "weighted": "đã tính trọng số", "bootstrap replicates": "bộ trọng số lặp bootstrap",
-    "index computed": "đã tính chỉ số", "previous year computed": "đã tính năm trước",
-    "no previous year": "không có số liệu năm trước", "compared and assessed": "đã so sánh và đánh giá mục tiêu",
+    "validated": "đã kiểm tra dữ liệu",
+    "validation failed": "dữ liệu không hợp lệ",
+    "weighted": "đã tính trọng số",
+    "bootstrap replicates": "bộ trọng số lặp bootstrap",
+    "index computed": "đã tính chỉ số",
+    "previous year computed": "đã tính năm trước",
+    "no previous year": "không có số liệu năm trước",
+    "compared and assessed": "đã so sánh và đánh giá mục tiêu",
     "report written": "đã ghi báo cáo",
 }
 
@@ -756,11 +929,20 @@ def _run_annual_kwargs(s: dict, d: dict) -> dict:
     from .annual import run_annual
 
     params = inspect.signature(run_annual).parameters
-    given = {"area_covariates": d["area_covariates"], "crosswalk": d["crosswalk"],
-             "robustness_draws": s["robustness_draws"], "drivers": s["drivers"], "report_config": s["report_config"]}
-    asked = {"area_covariates": d["area_covariates"] is not None, "crosswalk": d["crosswalk"] is not None,
-             "robustness_draws": s["robustness_draws"] != 0, "drivers": s["drivers"] is not True,
-             "report_config": bool(s["report_config"])}
+    given = {
+        "area_covariates": d["area_covariates"],
+        "crosswalk": d["crosswalk"],
+        "robustness_draws": s["robustness_draws"],
+        "drivers": s["drivers"],
+        "report_config": s["report_config"],
+    }
+    asked = {
+        "area_covariates": d["area_covariates"] is not None,
+        "crosswalk": d["crosswalk"] is not None,
+        "robustness_draws": s["robustness_draws"] != 0,
+        "drivers": s["drivers"] is not True,
+        "report_config": bool(s["report_config"]),
+    }
     missing = [k for k in given if k not in params and asked[k]]
     if missing:
         raise _UsageError(f"{', '.join(missing)} not supported by this version of the annual run")
@@ -787,11 +969,25 @@ def _cmd_run(args) -> int:
         seed, drawn = _draw_seed(), True
     progress = _progress(lang, args.quiet)
     try:
-        run = run_annual(d["survey"], d["spec"], frame=d["frame"], margins=d["margins"], previous=d["previous"],
-                         targets=d["targets"], year=s["year"], previous_year=s["previous_year"],
-                         replicates=s["replicates"], seed=seed, level=s["level"],
-                         calibration_method=s["calibration"], progress=progress, inputs=hashed,
-                         synthetic=s["synthetic"], lonely_psu=s["lonely_psu"], **_run_annual_kwargs(s, d))
+        run = run_annual(
+            d["survey"],
+            d["spec"],
+            frame=d["frame"],
+            margins=d["margins"],
+            previous=d["previous"],
+            targets=d["targets"],
+            year=s["year"],
+            previous_year=s["previous_year"],
+            replicates=s["replicates"],
+            seed=seed,
+            level=s["level"],
+            calibration_method=s["calibration"],
+            progress=progress,
+            inputs=hashed,
+            synthetic=s["synthetic"],
+            lonely_psu=s["lonely_psu"],
+            **_run_annual_kwargs(s, d),
+        )
     except LonelyPSUError as e:
         if progress.enabled:
             sys.stderr.write("\n")
@@ -805,10 +1001,13 @@ def _cmd_run(args) -> int:
             if progress.enabled:
                 sys.stderr.write("\n")
             print(report.format_summary(lang))
-            print("the survey fails validation: no report written (fix the rows above; "
-                  "`happiness-index validate ... --out errors.csv` lists every problem)" if lang == "en" else
-                  "dữ liệu không hợp lệ: chưa ghi báo cáo (sửa các dòng trên; "
-                  "`happiness-index validate ... --out errors.csv` liệt kê mọi lỗi)")
+            print(
+                "the survey fails validation: no report written (fix the rows above; "
+                "`happiness-index validate ... --out errors.csv` lists every problem)"
+                if lang == "en"
+                else "dữ liệu không hợp lệ: chưa ghi báo cáo (sửa các dòng trên; "
+                "`happiness-index validate ... --out errors.csv` liệt kê mọi lỗi)"
+            )
             return EXIT_INVALID
         raise
     out = s["out"]
@@ -822,17 +1021,22 @@ def _cmd_run(args) -> int:
     for line in summary_lines(run.results, lang):
         print(line)
     if drawn:
-        print(f"seed {seed} drawn for the {s['replicates']} bootstrap replicates (recorded in results.json; "
-              f"--seed {seed} repeats this run)" if lang == "en" else
-              f"hạt giống ngẫu nhiên (seed) {seed} được chọn cho {s['replicates']} bộ trọng số lặp bootstrap (ghi "
-              f"trong results.json; --seed {seed} lặp lại đúng lần chạy này)")
+        print(
+            f"seed {seed} drawn for the {s['replicates']} bootstrap replicates (recorded in results.json; "
+            f"--seed {seed} repeats this run)"
+            if lang == "en"
+            else f"hạt giống ngẫu nhiên (seed) {seed} được chọn cho {s['replicates']} bộ trọng số lặp bootstrap (ghi "
+            f"trong results.json; --seed {seed} lặp lại đúng lần chạy này)"
+        )
     prov = run.results.get("provenance") or {}
     if prov.get("robustness_seed_drawn"):
         rs = prov["robustness_seed"]
-        print(f"seed {rs} drawn for the robustness analysis (recorded in results.json; --seed {rs} repeats it)"
-              if lang == "en" else
-              f"hạt giống ngẫu nhiên (seed) {rs} được chọn cho phân tích độ vững (ghi trong results.json; "
-              f"--seed {rs} lặp lại đúng phân tích này)")
+        print(
+            f"seed {rs} drawn for the robustness analysis (recorded in results.json; --seed {rs} repeats it)"
+            if lang == "en"
+            else f"hạt giống ngẫu nhiên (seed) {rs} được chọn cho phân tích độ vững (ghi trong results.json; "
+            f"--seed {rs} lặp lại đúng phân tích này)"
+        )
     print(f"report written to {out.resolve()}" if lang == "en" else f"đã ghi báo cáo vào {out.resolve()}")
     return EXIT_OK
 

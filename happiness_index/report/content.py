@@ -26,8 +26,16 @@ from .text import lower_first
 __all__ = ["DEFAULT_CONFIG_KEYS", "build_document"]
 
 #: Keys of ``report_config`` (each a string, or ``{"vi": ..., "en": ...}``).
-DEFAULT_CONFIG_KEYS = ("issuing_body", "parent_body", "document_number", "place", "signer_title", "signer_name",
-                       "recipients", "date")
+DEFAULT_CONFIG_KEYS = (
+    "issuing_body",
+    "parent_body",
+    "document_number",
+    "place",
+    "signer_title",
+    "signer_name",
+    "recipients",
+    "date",
+)
 
 
 def _config_value(config: Mapping, key: str, lang: str, default: str) -> str:
@@ -104,5 +112,11 @@ def build_document(results: Mapping, lang: str = "vi", config: Mapping | None = 
     date = _report_date(results, cfg)
     notice = (results.get("notice") or {}).get(lang, "") if results.get("synthetic") else ""
     title = results["title"].get(lang) or results["title"].get("en") or ""
-    return ReportDocument(lang=lang, title=title, notice=notice, letterhead=_letterhead(results, t, lang, cfg, date),
-                          sections=build_sections(results, lang), date=date)
+    return ReportDocument(
+        lang=lang,
+        title=title,
+        notice=notice,
+        letterhead=_letterhead(results, t, lang, cfg, date),
+        sections=build_sections(results, lang),
+        date=date,
+    )

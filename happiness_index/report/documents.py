@@ -36,9 +36,14 @@ def markdown_text(text) -> str:
 @functools.lru_cache(maxsize=1)
 def template_environment() -> Environment:
     """The Jinja2 environment of the report templates (HTML autoescaped, ``md`` filter)."""
-    env = Environment(loader=PackageLoader("happiness_index.report", "templates"),
-                      autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
-                      undefined=StrictUndefined, keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
+    env = Environment(
+        loader=PackageLoader("happiness_index.report", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=False,
+        lstrip_blocks=False,
+    )
     env.filters["md"] = markdown_text
     return env
 
@@ -80,8 +85,12 @@ def render_markdown(results: Mapping | ReportDocument, lang: str = "vi", config:
     return _squeeze(template_environment().get_template("report.md.j2").render(doc=doc))
 
 
-def render_html(results: Mapping | ReportDocument, lang: str = "vi", config: Mapping | None = None,
-                charts: Mapping[str, str] | None = None) -> str:
+def render_html(
+    results: Mapping | ReportDocument,
+    lang: str = "vi",
+    config: Mapping | None = None,
+    charts: Mapping[str, str] | None = None,
+) -> str:
     """The report as one self-contained HTML page.
 
     Parameters

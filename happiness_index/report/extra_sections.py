@@ -42,8 +42,9 @@ def rank_text(rank, low, high, lang: str) -> str:
         return "—"
     if is_missing(low) or is_missing(high):
         return catalog(lang)("rank.no_interval", rank=ordinal(rank, lang))
-    return catalog(lang)("rank.with_interval", rank=ordinal(rank, lang), low=ordinal(low, lang),
-                         high=ordinal(high, lang))
+    return catalog(lang)(
+        "rank.with_interval", rank=ordinal(rank, lang), low=ordinal(low, lang), high=ordinal(high, lang)
+    )
 
 
 def _label(row: Mapping, lang: str) -> str:
@@ -61,13 +62,28 @@ def _drivers(res: Mapping, lang: str) -> Section | None:
     t, f = catalog(lang), Formatter(lang)
     level = f.pct(res.get("level", 0.95))
     outcome = d.get("outcome_" + lang) or d.get("outcome_en") or ""
-    rows = [[_group(x.get("group"), lang), _label(x, lang), f.sign(x.get("ame_pp")),
-             f.ci(x.get("ci_low_pp"), x.get("ci_high_pp"), sign=True), f.p(x.get("p")), f.int(x.get("n"))]
-            for x in d["table"]]
-    table = Table("drivers", [t("col.group"), t("col.factor"), t("col.ame_pp"), t("col.ci", level=level), t("col.p"),
-                              t("col.n")], rows, "llrrrr")
-    return Section("drivers", t("section.drivers"),
-                   [Paragraph(t("drivers.intro", outcome=outcome)), table, Paragraph(t("drivers.caution"))])
+    rows = [
+        [
+            _group(x.get("group"), lang),
+            _label(x, lang),
+            f.sign(x.get("ame_pp")),
+            f.ci(x.get("ci_low_pp"), x.get("ci_high_pp"), sign=True),
+            f.p(x.get("p")),
+            f.int(x.get("n")),
+        ]
+        for x in d["table"]
+    ]
+    table = Table(
+        "drivers",
+        [t("col.group"), t("col.factor"), t("col.ame_pp"), t("col.ci", level=level), t("col.p"), t("col.n")],
+        rows,
+        "llrrrr",
+    )
+    return Section(
+        "drivers",
+        t("section.drivers"),
+        [Paragraph(t("drivers.intro", outcome=outcome)), table, Paragraph(t("drivers.caution"))],
+    )
 
 
 def _small_area(res: Mapping, lang: str) -> Section | None:
@@ -76,26 +92,54 @@ def _small_area(res: Mapping, lang: str) -> Section | None:
         return None
     t, f = catalog(lang), Formatter(lang)
     level = f.pct(res.get("level", 0.95))
-    pub_words = {"direct": t("small_area.published_direct"), "model": t("small_area.published_model"),
-                 "none": t("small_area.published_none")}
+    pub_words = {
+        "direct": t("small_area.published_direct"),
+        "model": t("small_area.published_model"),
+        "none": t("small_area.published_none"),
+    }
     rows = []
     for x in sorted(sa["table"], key=lambda r: (is_missing(r.get("rank")), r.get("rank") or 0)):
-        rows.append([str(x.get("name") or x.get("unit")), str(x.get("unit")), f.num(x.get("direct")),
-                     f.ci(x.get("direct_ci_low"), x.get("direct_ci_high")), f.num(x.get("model")),
-                     f.ci(x.get("model_ci_low"), x.get("model_ci_high")),
-                     pub_words.get(str(x.get("published")), str(x.get("published"))),
-                     str(x.get("reason_" + lang) or ""), rank_text(x.get("rank"), x.get("rank_low"), x.get("rank_high"),
-                                                                   lang)])
-    head = [t("col.name"), t("col.code"), t("col.direct"), t("col.ci", level=level), t("col.model"),
-            t("col.ci", level=level), t("col.published_as"), t("col.reason"), t("col.rank")]
-    return Section("small_area", t("section.small_area"),
-                   [Paragraph(t("small_area.intro")), Table("small_area", head, rows, "llrrrrlll"),
-                    Paragraph(t("small_area.ranks"))])
+        rows.append(
+            [
+                str(x.get("name") or x.get("unit")),
+                str(x.get("unit")),
+                f.num(x.get("direct")),
+                f.ci(x.get("direct_ci_low"), x.get("direct_ci_high")),
+                f.num(x.get("model")),
+                f.ci(x.get("model_ci_low"), x.get("model_ci_high")),
+                pub_words.get(str(x.get("published")), str(x.get("published"))),
+                str(x.get("reason_" + lang) or ""),
+                rank_text(x.get("rank"), x.get("rank_low"), x.get("rank_high"), lang),
+            ]
+        )
+    head = [
+        t("col.name"),
+        t("col.code"),
+        t("col.direct"),
+        t("col.ci", level=level),
+        t("col.model"),
+        t("col.ci", level=level),
+        t("col.published_as"),
+        t("col.reason"),
+        t("col.rank"),
+    ]
+    return Section(
+        "small_area",
+        t("section.small_area"),
+        [
+            Paragraph(t("small_area.intro")),
+            Table("small_area", head, rows, "llrrrrlll"),
+            Paragraph(t("small_area.ranks")),
+        ],
+    )
 
 
 def _scenario(s, lang: str) -> str:
-    key = {"sampling": "robust.scenario_sampling", "methods": "robust.scenario_methods",
-           "both": "robust.scenario_both"}.get(str(s))
+    key = {
+        "sampling": "robust.scenario_sampling",
+        "methods": "robust.scenario_methods",
+        "both": "robust.scenario_both",
+    }.get(str(s))
     return catalog(lang)(key) if key else str(s)
 
 
@@ -106,28 +150,63 @@ def _robustness(res: Mapping, lang: str) -> Section | None:
     t, f = catalog(lang), Formatter(lang)
     blocks = [Paragraph(t("robust.intro"))]
     if rb.get("city"):
-        blocks.append(Table("robustness_city", [t("col.scenario"), t("col.median"), t("col.range_90")],
-                            [[_scenario(x.get("scenario"), lang), f.num(x.get("median")),
-                              f.ci(x.get("p05"), x.get("p95"))] for x in rb["city"]], "lrr"))
+        blocks.append(
+            Table(
+                "robustness_city",
+                [t("col.scenario"), t("col.median"), t("col.range_90")],
+                [
+                    [_scenario(x.get("scenario"), lang), f.num(x.get("median")), f.ci(x.get("p05"), x.get("p95"))]
+                    for x in rb["city"]
+                ],
+                "lrr",
+            )
+        )
     if rb.get("targets"):
-        blocks.append(Table("robustness_targets", [t("col.year"), t("col.target"), t("col.scenario"),
-                                                   t("col.share_reached")],
-                            [[str(x.get("year")), f.num(x.get("target"), 1), _scenario(x.get("scenario"), lang),
-                              f.num(100 * x["share_reached"], 0) + "%" if not is_missing(x.get("share_reached"))
-                              else "—"] for x in rb["targets"]], "rrlr"))
+        blocks.append(
+            Table(
+                "robustness_targets",
+                [t("col.year"), t("col.target"), t("col.scenario"), t("col.share_reached")],
+                [
+                    [
+                        str(x.get("year")),
+                        f.num(x.get("target"), 1),
+                        _scenario(x.get("scenario"), lang),
+                        f.num(100 * x["share_reached"], 0) + "%" if not is_missing(x.get("share_reached")) else "—",
+                    ]
+                    for x in rb["targets"]
+                ],
+                "rrlr",
+            )
+        )
     if rb.get("communes"):
         names = {str(c.get("commune")): str(c.get("name") or c.get("commune")) for c in res.get("communes") or []}
-        blocks.append(Table("robustness_communes", [t("col.name"), t("col.scenario"), t("col.median"), t("col.range_90"),
-                                                    t("col.rank")],
-                            [[names.get(str(x.get("unit")), str(x.get("unit"))), _scenario(x.get("scenario"), lang),
-                              f.num(x.get("median")), f.ci(x.get("p05"), x.get("p95")),
-                              rank_text(x.get("median_rank"), x.get("rank_p05"), x.get("rank_p95"), lang)]
-                             for x in rb["communes"]], "llrrl"))
+        blocks.append(
+            Table(
+                "robustness_communes",
+                [t("col.name"), t("col.scenario"), t("col.median"), t("col.range_90"), t("col.rank")],
+                [
+                    [
+                        names.get(str(x.get("unit")), str(x.get("unit"))),
+                        _scenario(x.get("scenario"), lang),
+                        f.num(x.get("median")),
+                        f.ci(x.get("p05"), x.get("p95")),
+                        rank_text(x.get("median_rank"), x.get("rank_p05"), x.get("rank_p95"), lang),
+                    ]
+                    for x in rb["communes"]
+                ],
+                "llrrl",
+            )
+        )
     if rb.get("sobol"):
         blocks.append(Paragraph(t("robust.sobol")))
-        blocks.append(Table("robustness_sobol", [t("col.output"), t("col.factor"), t("col.s1"), t("col.st")],
-                            [[str(x.get("output")), _label(x, lang), f.num(x.get("S1")), f.num(x.get("ST"))]
-                             for x in rb["sobol"]], "llrr"))
+        blocks.append(
+            Table(
+                "robustness_sobol",
+                [t("col.output"), t("col.factor"), t("col.s1"), t("col.st")],
+                [[str(x.get("output")), _label(x, lang), f.num(x.get("S1")), f.num(x.get("ST"))] for x in rb["sobol"]],
+                "llrr",
+            )
+        )
     return Section("robustness", t("section.robustness"), blocks)
 
 
@@ -139,24 +218,55 @@ def _distributions(res: Mapping, lang: str) -> Section | None:
     level = f.pct(res.get("level", 0.95))
     blocks = [Paragraph(t("distributions.intro"))]
     if ds.get("table"):
-        blocks.append(Table("distributions", [t("col.group"), t("col.item"), t("col.category"), t("col.share"),
-                                              t("col.ci", level=level)],
-                            [[_group(x.get("group"), lang), _label(x, lang), str(x.get("category")),
-                              f.num(100 * x["share"], 1) + "%" if not is_missing(x.get("share")) else "—",
-                              f.ci(None if is_missing(x.get("ci_low")) else 100 * x["ci_low"],
-                                   None if is_missing(x.get("ci_high")) else 100 * x["ci_high"], 1)]
-                             for x in ds["table"]], "lllrr"))
+        blocks.append(
+            Table(
+                "distributions",
+                [t("col.group"), t("col.item"), t("col.category"), t("col.share"), t("col.ci", level=level)],
+                [
+                    [
+                        _group(x.get("group"), lang),
+                        _label(x, lang),
+                        str(x.get("category")),
+                        f.num(100 * x["share"], 1) + "%" if not is_missing(x.get("share")) else "—",
+                        f.ci(
+                            None if is_missing(x.get("ci_low")) else 100 * x["ci_low"],
+                            None if is_missing(x.get("ci_high")) else 100 * x["ci_high"],
+                            1,
+                        ),
+                    ]
+                    for x in ds["table"]
+                ],
+                "lllrr",
+            )
+        )
     if ds.get("summary"):
         labels = {str(x.get("item")): _label(x, lang) for x in ds.get("table") or []}
-        blocks.append(Table("distributions_summary", [t("col.group"), t("col.item"), t("col.mean"), t("col.median"),
-                                                      t("col.p90_p10")],
-                            [[_group(x.get("group"), lang), labels.get(str(x.get("item")), str(x.get("item"))), f.num(x.get("mean")),
-                              f.num(x.get("median")), f.num(x.get("p90_p10"))] for x in ds["summary"]], "llrrr"))
+        blocks.append(
+            Table(
+                "distributions_summary",
+                [t("col.group"), t("col.item"), t("col.mean"), t("col.median"), t("col.p90_p10")],
+                [
+                    [
+                        _group(x.get("group"), lang),
+                        labels.get(str(x.get("item")), str(x.get("item"))),
+                        f.num(x.get("mean")),
+                        f.num(x.get("median")),
+                        f.num(x.get("p90_p10")),
+                    ]
+                    for x in ds["summary"]
+                ],
+                "llrrr",
+            )
+        )
     return Section("distributions", t("section.distributions"), blocks)
 
 
 def extra_sections(results: Mapping, lang: str) -> list[Section]:
     """The optional sections present in ``results``, in report order."""
-    out = [_drivers(results, lang), _small_area(results, lang), _robustness(results, lang),
-           _distributions(results, lang)]
+    out = [
+        _drivers(results, lang),
+        _small_area(results, lang),
+        _robustness(results, lang),
+        _distributions(results, lang),
+    ]
     return [s for s in out if s is not None]

@@ -48,7 +48,14 @@ from pathlib import Path
 
 from ..errors import HappinessIndexError, HappinessIndexWarning
 
-__all__ = ["MANIFEST_NAME", "ReportFolderError", "check_report_folder", "exchange_dirs", "publish_report", "recover_leftovers"]
+__all__ = [
+    "MANIFEST_NAME",
+    "ReportFolderError",
+    "check_report_folder",
+    "exchange_dirs",
+    "publish_report",
+    "recover_leftovers",
+]
 
 #: File name of the manifest inside every report folder.
 MANIFEST_NAME = ".happiness-index-manifest.json"
@@ -304,7 +311,8 @@ def _check_protected(out: Path, protected: Iterable) -> list[os.stat_result]:
         if pp == out or out in pp.parents:
             raise ReportFolderError(
                 f"--out {out} {'is' if pp == out else 'contains'} the input {pp}; writing the report there could "
-                "replace or remove it. Choose another --out (an input file is never overwritten)")
+                "replace or remove it. Choose another --out (an input file is never overwritten)"
+            )
         with contextlib.suppress(OSError):
             stats.append(os.stat(pp))
     return stats
@@ -317,8 +325,9 @@ def _check_hard_links(out: Path, stats: list[os.stat_result]) -> None:
     for f in _entries(out)[0]:
         s = os.stat(out / f)
         if (s.st_dev, s.st_ino) in ids:
-            raise ReportFolderError(f"--out {out} holds {f}, the same file (a hard link) as one of the inputs; "
-                                    "choose another --out")
+            raise ReportFolderError(
+                f"--out {out} holds {f}, the same file (a hard link) as one of the inputs; choose another --out"
+            )
 
 
 def _check_replaceable(out: Path) -> None:
@@ -333,11 +342,15 @@ def _check_replaceable(out: Path) -> None:
     foreign = _foreign_entries(out, manifest, check_hashes=True)
     if foreign:
         shown = ", ".join(foreign[:8]) + (f" and {len(foreign) - 8} more" if len(foreign) > 8 else "")
-        why = ("it holds files that this program did not write" if manifest is not None
-               else "it is not a report written by this program (no manifest " + MANIFEST_NAME + ")")
+        why = (
+            "it holds files that this program did not write"
+            if manifest is not None
+            else "it is not a report written by this program (no manifest " + MANIFEST_NAME + ")"
+        )
         raise ReportFolderError(
             f"--out {out} cannot be used: {why}: {shown}. Nothing was changed. Choose another --out (a new or "
-            "empty folder), or move those files away yourself")
+            "empty folder), or move those files away yourself"
+        )
 
 
 # ---------------------------------------------------------------------------------------
@@ -369,7 +382,7 @@ def _process_start(pid: int) -> float | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
             data = f.read()
-        start_ticks = int(data[data.rindex(b")") + 2:].split()[19])  # field 22: starttime
+        start_ticks = int(data[data.rindex(b")") + 2 :].split()[19])  # field 22: starttime
         with open("/proc/stat", encoding="ascii") as f:
             boot = next(int(line.split()[1]) for line in f if line.startswith("btime"))
         return boot + start_ticks / os.sysconf("SC_CLK_TCK")
@@ -384,7 +397,7 @@ def _leftovers(out: Path) -> list[tuple[str, int, Path]]:
         return found
     for kind in ("tmp", "old"):
         for p in out.parent.glob(f".{_glob_escape(out.name)}.{kind}-*"):
-            pid_text = p.name[len(f".{out.name}.{kind}-"):].split("-")[0]
+            pid_text = p.name[len(f".{out.name}.{kind}-") :].split("-")[0]
             found.append((kind, int(pid_text) if pid_text.isdigit() else -1, p))
     return sorted(found, key=lambda t: t[2].name)
 
@@ -425,8 +438,10 @@ def recover_leftovers(out_dir, *, protected: Iterable = ()) -> list[str]:
     prot = [Path(p).resolve() for p in protected if p is not None]
     for kind, pid, path in _leftovers(out):
         if _writer_alive(pid, path):
-            raise ReportFolderError(f"another run (process {pid}) is writing the report {out} now ({path.name}); "
-                                    "wait for it to finish, or choose another --out")
+            raise ReportFolderError(
+                f"another run (process {pid}) is writing the report {out} now ({path.name}); "
+                "wait for it to finish, or choose another --out"
+            )
         if kind == "old" and not out.exists():
             os.rename(path, out)
             messages.append(f"restored {out} from {path.name}, set aside by an interrupted run")
@@ -434,8 +449,10 @@ def recover_leftovers(out_dir, *, protected: Iterable = ()) -> list[str]:
         holds_input = any(path.resolve() in q.parents for q in prot)
         manifest = _read_manifest(path)
         files = set(_entries(path)[0]) - {MANIFEST_NAME + ".part"}
-        ours = (manifest is not None and not (manifest.get("complete") and
-                                              _foreign_entries(path, manifest, check_hashes=False))) or not files
+        ours = (
+            manifest is not None
+            and not (manifest.get("complete") and _foreign_entries(path, manifest, check_hashes=False))
+        ) or not files
         if ours and not holds_input:
             _remove_ours(path)
             messages.append(f"removed {path.name}, left by an interrupted run")
@@ -443,7 +460,6 @@ def recover_leftovers(out_dir, *, protected: Iterable = ()) -> list[str]:
             why = "it holds an input file" if holds_input else "it was not written by this version of the program"
             messages.append(f"left {path} alone: {why}; remove it yourself once you have checked it")
     return messages
-
 
 
 def check_report_folder(out_dir, *, protected: Iterable = ()) -> Path:
@@ -475,8 +491,10 @@ def check_report_folder(out_dir, *, protected: Iterable = ()) -> Path:
     stats = _check_protected(out, protected)
     for _, pid, path in _leftovers(out):
         if _writer_alive(pid, path):
-            raise ReportFolderError(f"another run (process {pid}) is writing the report {out} now ({path.name}); "
-                                    "wait for it to finish, or choose another --out")
+            raise ReportFolderError(
+                f"another run (process {pid}) is writing the report {out} now ({path.name}); "
+                "wait for it to finish, or choose another --out"
+            )
     if out.exists() or not any(kind == "old" for kind, _, _ in _leftovers(out)):
         _check_replaceable(out)  # (a folder set aside by an interrupted swap is put back first)
     _check_hard_links(out, stats)
@@ -592,9 +610,12 @@ def _tidy(tmp: Path, out: Path, old: Path) -> None:
                 _remove_ours(p)
             except OSError as e:
                 if attempt == 2:
-                    warnings.warn(f"the report was replaced, but the previous copy {p} could not be removed "
-                                  f"({e.strerror or e}); the next run on this folder removes it",
-                                  HappinessIndexWarning, stacklevel=4)
+                    warnings.warn(
+                        f"the report was replaced, but the previous copy {p} could not be removed "
+                        f"({e.strerror or e}); the next run on this folder removes it",
+                        HappinessIndexWarning,
+                        stacklevel=4,
+                    )
 
 
 def _undo(tmp: Path, out: Path, old: Path) -> None:

@@ -47,11 +47,35 @@ LEFT_COL_CM, RIGHT_COL_CM = 6.5, TEXT_WIDTH_CM - 6.5
 
 
 #: Children of ``w:pPr`` that follow ``w:pBdr`` in the schema's sequence.
-_PPR_AFTER_PBDR = ("w:shd", "w:tabs", "w:suppressAutoHyphens", "w:kinsoku", "w:wordWrap", "w:overflowPunct",
-                   "w:topLinePunct", "w:autoSpaceDE", "w:autoSpaceDN", "w:bidi", "w:adjustRightInd", "w:snapToGrid",
-                   "w:spacing", "w:ind", "w:contextualSpacing", "w:mirrorIndents", "w:suppressOverlap", "w:jc",
-                   "w:textDirection", "w:textAlignment", "w:textboxTightWrap", "w:outlineLvl", "w:divId",
-                   "w:cnfStyle", "w:rPr", "w:sectPr", "w:pPrChange")
+_PPR_AFTER_PBDR = (
+    "w:shd",
+    "w:tabs",
+    "w:suppressAutoHyphens",
+    "w:kinsoku",
+    "w:wordWrap",
+    "w:overflowPunct",
+    "w:topLinePunct",
+    "w:autoSpaceDE",
+    "w:autoSpaceDN",
+    "w:bidi",
+    "w:adjustRightInd",
+    "w:snapToGrid",
+    "w:spacing",
+    "w:ind",
+    "w:contextualSpacing",
+    "w:mirrorIndents",
+    "w:suppressOverlap",
+    "w:jc",
+    "w:textDirection",
+    "w:textAlignment",
+    "w:textboxTightWrap",
+    "w:outlineLvl",
+    "w:divId",
+    "w:cnfStyle",
+    "w:rPr",
+    "w:sectPr",
+    "w:pPrChange",
+)
 
 
 def _set_font(run_or_style, size: float | None = None, bold: bool | None = None, italic: bool | None = None) -> None:
@@ -68,8 +92,16 @@ def _set_font(run_or_style, size: float | None = None, bold: bool | None = None,
         font.italic = italic
 
 
-def _para(container, text: str = "", size: float = 14, bold=False, italic=False, align=WD_ALIGN_PARAGRAPH.CENTER,
-          space_after: float = 0, first_indent_cm: float | None = None):
+def _para(
+    container,
+    text: str = "",
+    size: float = 14,
+    bold=False,
+    italic=False,
+    align=WD_ALIGN_PARAGRAPH.CENTER,
+    space_after: float = 0,
+    first_indent_cm: float | None = None,
+):
     p = container.add_paragraph()
     p.alignment = align
     fmt = p.paragraph_format
@@ -105,8 +137,16 @@ def _borderless(table) -> None:
         e.set(qn("w:val"), "nil")
         borders.append(e)
     # CT_TblPr is a sequence: tblBorders comes before shd, tblLayout, tblCellMar, tblLook
-    table._tbl.tblPr.insert_element_before(borders, "w:shd", "w:tblLayout", "w:tblCellMar", "w:tblLook",
-                                           "w:tblCaption", "w:tblDescription", "w:tblPrChange")
+    table._tbl.tblPr.insert_element_before(
+        borders,
+        "w:shd",
+        "w:tblLayout",
+        "w:tblCellMar",
+        "w:tblLook",
+        "w:tblCaption",
+        "w:tblDescription",
+        "w:tblPrChange",
+    )
 
 
 def _two_columns(doc, left_cm: float = LEFT_COL_CM, right_cm: float = RIGHT_COL_CM):

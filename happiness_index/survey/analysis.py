@@ -36,6 +36,7 @@ import pandas as pd
 from scipy import special
 
 from ..errors import DesignError, EstimationError, HappinessIndexWarning, describe_rows
+from .descriptive import svyvar
 from .estimators import (
     EstimateTable,
     check_ci_method,
@@ -43,7 +44,6 @@ from .estimators import (
     profile_likelihood_logit_interval,
     proportion_interval,
 )
-from .descriptive import svyvar
 from .quantiles import estimate_quantiles
 from .variance import (
     Statistic,
@@ -100,8 +100,16 @@ def check_key_types(values: pd.Series, col, err=DesignError) -> None:
     if values.dtype != object:
         return
     values = pd.Series(pd.unique(values.dropna()))
-    kinds = {("text" if isinstance(v, str) else "number" if isinstance(v, (int, float, np.number)) and not isinstance(v, bool) else type(v).__name__)
-             for v in pd.unique(values.dropna())}
+    kinds = {
+        (
+            "text"
+            if isinstance(v, str)
+            else "number"
+            if isinstance(v, (int, float, np.number)) and not isinstance(v, bool)
+            else type(v).__name__
+        )
+        for v in pd.unique(values.dropna())
+    }
     if len(kinds) > 1:
         nums = [v for v in pd.unique(values.dropna()) if not isinstance(v, str)][:3]
         txt = [v for v in pd.unique(values.dropna()) if isinstance(v, str)][:3]
@@ -119,7 +127,6 @@ def as_list(x) -> list:
     if isinstance(x, (list, tuple)):
         return list(x)
     return [x]
-
 
 
 def _irls_intercept_logit(y: np.ndarray, w: np.ndarray, tol: float = 1e-8, maxit: int = 25) -> float:
@@ -292,8 +299,10 @@ class DesignEstimators:
                 f"column {col!r} holds complex numbers ({s.dtype}); survey estimators need real values: "
                 f"take the real part (data[{col!r}].to_numpy().real) or the modulus first"
             )
-        if pd.api.types.is_datetime64_any_dtype(s.dtype) or pd.api.types.is_timedelta64_dtype(s.dtype) or isinstance(
-            s.dtype, pd.PeriodDtype
+        if (
+            pd.api.types.is_datetime64_any_dtype(s.dtype)
+            or pd.api.types.is_timedelta64_dtype(s.dtype)
+            or isinstance(s.dtype, pd.PeriodDtype)
         ):
             raise EstimationError(
                 f"column {col!r} holds dates/times ({s.dtype}); estimate a number derived from it instead, e.g. "
@@ -380,7 +389,9 @@ class DesignEstimators:
             arrs[j] = np.where(m, 0.0, arrs[j])
         return arrs, ok
 
-    def analysis_values(self, cols: Sequence, na_rm: bool = False, append_ones: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def analysis_values(
+        self, cols: Sequence, na_rm: bool = False, append_ones: bool = False
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Analysis columns as one (n × len(cols)) float array, and the mask of complete rows.
 
         Booleans count as 0/1; text, dates and complex numbers are refused. A missing
@@ -554,8 +565,15 @@ class DesignEstimators:
         Estimate (EstimateTable under ``by``)
         """
         arrs, ok = self.analysis_columns([numerator, denominator], na_rm)
-        stat = Statistic([f"{numerator}/{denominator}"], None, np.array([0]), np.array([1]), "ratio",
-                         [numerator, denominator], columns=arrs)
+        stat = Statistic(
+            [f"{numerator}/{denominator}"],
+            None,
+            np.array([0]),
+            np.array([1]),
+            "ratio",
+            [numerator, denominator],
+            columns=arrs,
+        )
         return self._run(stat, ok, deff=deff, level=level, single=True)
 
     def effective_n(self):
@@ -676,7 +694,9 @@ class DesignEstimators:
             raise EstimationError("by() needs at least one domain column, e.g. design.by('commune')")
         for c in cols:
             if c not in self._data.columns:
-                raise EstimationError(f"domain column {c!r} is not in the data; columns: {list(self._data.columns)[:20]}")
+                raise EstimationError(
+                    f"domain column {c!r} is not in the data; columns: {list(self._data.columns)[:20]}"
+                )
         return DomainView(self, cols, check_bool(dropna, "dropna", EstimationError))
 
     def subset(self, mask) -> DesignEstimators:
@@ -723,7 +743,9 @@ class DesignEstimators:
         else:
             m = np.asarray(mask)
             if m.shape != (self._n,):
-                raise EstimationError(f"the subset mask has shape {m.shape}; it must have one value per row ({self._n})")
+                raise EstimationError(
+                    f"the subset mask has shape {m.shape}; it must have one value per row ({self._n})"
+                )
         if m.dtype != bool:
             valid = pd.Series(m).isin([True, False]).to_numpy()  # also 0/1
             if not valid.all():
@@ -838,7 +860,15 @@ class DesignEstimators:
                     method = ci_method or "logit"
                     n_rows = int(rows_all[d])  # R's nrow(design) of the domain
                     interval, est_val = self._prop_interval_fn(
-                        est_val, v, n_rows, method, stat, dom, d, dom_df, float(dfs[d]),
+                        est_val,
+                        v,
+                        n_rows,
+                        method,
+                        stat,
+                        dom,
+                        d,
+                        dom_df,
+                        float(dfs[d]),
                         logit_se=None if logit_se is None else float(logit_se[d, j]),
                     )
                 estimates.append(
@@ -1032,7 +1062,9 @@ class DesignEstimators:
             Unknown rule or interval type, ``p`` outside [0, 1], "score" on a replicate
             design, "quantile" on a Taylor design, missing values without ``na_rm``.
         """
-        return estimate_quantiles(self, x, p, rule=rule, ci_method=ci_method, na_rm=na_rm, level=level, df=df, interval_type=interval_type)
+        return estimate_quantiles(
+            self, x, p, rule=rule, ci_method=ci_method, na_rm=na_rm, level=level, df=df, interval_type=interval_type
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -1051,7 +1083,9 @@ class DomainView(DesignEstimators):
 
     def var(self, x, na_rm: bool = False, level: float = 0.95):
         """Not available per domain: R's ``svyvar`` has no ``svyby`` form here."""
-        raise EstimationError("var() is not available per domain of by(); use design.subset(mask).var(x) for one domain")
+        raise EstimationError(
+            "var() is not available per domain of by(); use design.subset(mask).var(x) for one domain"
+        )
 
     def __init__(self, design, columns: list, dropna: bool):
         self._design = design

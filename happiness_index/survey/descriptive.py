@@ -139,8 +139,11 @@ def _rao_scott(eng, A, B, nr, nc, N):
     p, V = eng.means(mm)
     ri = np.tile(np.arange(nr), nc)
     ci = np.repeat(np.arange(nc), nr)
-    X1 = np.column_stack([np.ones(nr * nc)] + [(ri == r).astype(float) for r in range(1, nr)]
-                         + [(ci == c).astype(float) for c in range(1, nc)])
+    X1 = np.column_stack(
+        [np.ones(nr * nc)]
+        + [(ri == r).astype(float) for r in range(1, nr)]
+        + [(ci == c).astype(float) for c in range(1, nc)]
+    )
     Xint = np.column_stack([((ri == r) & (ci == c)).astype(float) for c in range(1, nc) for r in range(1, nr)])
     coef, *_ = np.linalg.lstsq(X1, Xint, rcond=None)
     Cm = Xint - X1 @ coef
@@ -211,8 +214,17 @@ def svychisq(design, a: str, b: str, statistic: str = "F") -> ChisqTest:
     table = pd.DataFrame(T, index=pd.Index(la, name=a), columns=pd.Index(lb, name=b))
     if statistic in ("Wald", "adjWald"):
         F, ndf, ddf = _wald(eng, A, B, nr, nc, nu, statistic)
-        return ChisqTest(F, ndf, ddf, float(stats.f.sf(F, ndf, ddf)), X2, math.nan, table, "F",
-                         "Design-based Wald test of association")
+        return ChisqTest(
+            F,
+            ndf,
+            ddf,
+            float(stats.f.sf(F, ndf, ddf)),
+            X2,
+            math.nan,
+            table,
+            "F",
+            "Design-based Wald test of association",
+        )
     D = _rao_scott(eng, A, B, nr, nc, N)
     tr, tr2 = float(np.trace(D)), float(np.trace(D @ D))
     adjusted = X2 / (tr / D.shape[0])
@@ -222,7 +234,9 @@ def svychisq(design, a: str, b: str, statistic: str = "F") -> ChisqTest:
         F = X2 / tr
         return ChisqTest(F, d0, d0 * nu, float(stats.f.sf(F, d0, d0 * nu)), X2, adjusted, table, "F", method)
     k = D.shape[0]
-    return ChisqTest(X2, float(k), math.inf, float(stats.chi2.sf(adjusted, k)), X2, adjusted, table, "X-squared", method)
+    return ChisqTest(
+        X2, float(k), math.inf, float(stats.chi2.sf(adjusted, k)), X2, adjusted, table, "X-squared", method
+    )
 
 
 def svyvar(design, x, na_rm: bool = False, level: float = 0.95):
@@ -259,8 +273,14 @@ def svyvar(design, x, na_rm: bool = False, level: float = 0.95):
     _check_columns(design, cols)
     data = design.data
     dom = np.asarray(design.in_domain, dtype=bool)
-    Y = np.column_stack([pd.to_numeric(data[c], errors="raise").to_numpy(dtype=float, na_value=np.nan)
-                         if pd.api.types.is_numeric_dtype(data[c].dtype) else _not_numeric(c) for c in cols])
+    Y = np.column_stack(
+        [
+            pd.to_numeric(data[c], errors="raise").to_numpy(dtype=float, na_value=np.nan)
+            if pd.api.types.is_numeric_dtype(data[c].dtype)
+            else _not_numeric(c)
+            for c in cols
+        ]
+    )
     miss = ~np.isfinite(Y).all(axis=1) & dom
     if miss.any() and not na_rm:
         raise EstimationError(f"missing values in {cols} at rows {describe_rows(data.index[miss])}; pass na_rm=True")
@@ -277,7 +297,7 @@ def svyvar(design, x, na_rm: bool = False, level: float = 0.95):
     if replicate:
         W = np.asarray(design.replicate_weights(), dtype=float) * ok[:, None]
         S = W.sum(0)[:, None]
-        xb = (W.T @ Y) / S                                                    # R x p
+        xb = (W.T @ Y) / S  # R x p
         YY = (Y[:, :, None] * Y[:, None, :]).reshape(len(Y), p * p)
         # sum_i W_ir (y_i - xb_r)(y_i - xb_r)' / S_r = mean_r(y y') - xb_r xb_r'
         reps = ((W.T @ YY) / S - (xb[:, :, None] * xb[:, None, :]).reshape(-1, p * p)) * n / (n - 1)
@@ -286,8 +306,19 @@ def svyvar(design, x, na_rm: bool = False, level: float = 0.95):
         V = design.influence_vcov(w[:, None] * (prod - est) / w.sum(), domain=ok)
     df = float(design.df)
     labels = [f"{a},{b}" for a in cols for b in cols]
-    ests = [make_estimate(lab, est[i], V[i, i], df, level=level, n=int(ok.sum()), statistic="variance",
-                          variance_method="replicate" if replicate else "taylor") for i, lab in enumerate(labels)]
+    ests = [
+        make_estimate(
+            lab,
+            est[i],
+            V[i, i],
+            df,
+            level=level,
+            n=int(ok.sum()),
+            statistic="variance",
+            variance_method="replicate" if replicate else "taylor",
+        )
+        for i, lab in enumerate(labels)
+    ]
     if p == 1:
         return ests[0]
     keys = pd.DataFrame({"row": [a for a in cols for _ in cols], "column": [b for _ in cols for b in cols]})

@@ -217,7 +217,9 @@ class SurveyDesign(DesignEstimators):
         self._stage_labels = [np.asarray(arr) for arr in cluster_arrays]
         fpc_vals, is_count = self._fpc_values(len(stage_codes))
         self.fpc_kind = None if not fpc_vals else ("population count" if is_count else "sampling fraction")
-        stages, probs = self._stages_from_codes(strat_codes, strat_labels, stage_codes, cluster_arrays, fpc_vals, is_count)
+        stages, probs = self._stages_from_codes(
+            strat_codes, strat_labels, stage_codes, cluster_arrays, fpc_vals, is_count
+        )
         self._stages = stages
         self._all_stage_codes = stage_codes
         self._w = self._analysis_weights(probs, bool(fpc_vals))
@@ -277,9 +279,7 @@ class SurveyDesign(DesignEstimators):
         data, n = self._data, self._n
         fpc_list = as_list(self.fpc_spec) if not isinstance(self.fpc_spec, (int, float)) else [self.fpc_spec]
         if len(fpc_list) > n_stages:
-            raise DesignError(
-                f"fpc has {len(fpc_list)} stages but psu has {n_stages}; give one fpc per sampling stage"
-            )
+            raise DesignError(f"fpc has {len(fpc_list)} stages but psu has {n_stages}; give one fpc per sampling stage")
         fpc_vals = []
         for spec in fpc_list:
             if isinstance(spec, (int, float, np.integer, np.floating)) and not isinstance(spec, bool):
@@ -293,9 +293,13 @@ class SurveyDesign(DesignEstimators):
                 vals = col.to_numpy(dtype="float64", na_value=np.nan)
                 name = repr(spec)
                 if np.isnan(vals).any():
-                    raise DesignError(f"fpc column {spec!r} has missing values at rows {describe_rows(data.index[np.isnan(vals)])}")
+                    raise DesignError(
+                        f"fpc column {spec!r} has missing values at rows {describe_rows(data.index[np.isnan(vals)])}"
+                    )
             if np.isneginf(vals).any() or (vals <= 0).any():
-                raise DesignError(f"fpc {name} has zero or negative values at rows {describe_rows(data.index[vals <= 0])}")
+                raise DesignError(
+                    f"fpc {name} has zero or negative values at rows {describe_rows(data.index[vals <= 0])}"
+                )
             fpc_vals.append((vals, name))
         if not fpc_vals:
             return fpc_vals, True
@@ -353,11 +357,21 @@ class SurveyDesign(DesignEstimators):
             f, frac = self._stage_factors(s, stratum_row, stratum_lab, npsu, fpc_vals, is_count)
             mult_h = np.zeros(H)
             mult_h[stratum_row] = mult_row
-            stages.append(Stage(
-                stratum=stratum_row, cluster=ccodes, n_strata=H, n_clusters=C, cluster_stratum=cl_stratum,
-                npsu=npsu, f=f, mult=mult_h, frac=frac, stratum_labels=np.asarray(stratum_lab, dtype=object),
-                cluster_labels=np.arange(C),
-            ))
+            stages.append(
+                Stage(
+                    stratum=stratum_row,
+                    cluster=ccodes,
+                    n_strata=H,
+                    n_clusters=C,
+                    cluster_stratum=cl_stratum,
+                    npsu=npsu,
+                    f=f,
+                    mult=mult_h,
+                    frac=frac,
+                    stratum_labels=np.asarray(stratum_lab, dtype=object),
+                    cluster_labels=np.arange(C),
+                )
+            )
             mult_row = mult_row * frac[stratum_row]
             if not fpc_vals:
                 break  # with replacement: later stages never enter the variance

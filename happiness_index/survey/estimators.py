@@ -348,8 +348,7 @@ def check_df(df) -> float:
 def check_ci_method(method: str) -> str:
     if method not in CI_METHODS:
         raise EstimationError(
-            f"unknown ci_method {method!r}; use one of {', '.join(CI_METHODS)} "
-            "(logit is the default for proportions)"
+            f"unknown ci_method {method!r}; use one of {', '.join(CI_METHODS)} (logit is the default for proportions)"
         )
     return method
 
@@ -679,7 +678,9 @@ class EstimateTable:
                 raise EstimationError(f"contrast needs {len(self)} coefficients, got {a.shape}")
         if not np.isfinite(a).all():
             bad = [self.labels[i] for i in np.flatnonzero(~np.isfinite(a))]
-            raise EstimationError(f"contrast coefficients must be finite numbers; rows {bad} have {a[~np.isfinite(a)].tolist()}")
+            raise EstimationError(
+                f"contrast coefficients must be finite numbers; rows {bad} have {a[~np.isfinite(a)].tolist()}"
+            )
         return a
 
     def contrast(
@@ -726,7 +727,11 @@ class EstimateTable:
         Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley (``svycontrast``).
         """
         a = self._coefficients(weights)
-        if isinstance(constant, (bool, np.bool_)) or not isinstance(constant, (int, float, np.integer, np.floating)) or not math.isfinite(constant):
+        if (
+            isinstance(constant, (bool, np.bool_))
+            or not isinstance(constant, (int, float, np.integer, np.floating))
+            or not math.isfinite(constant)
+        ):
             raise EstimationError(f"constant must be a finite number, got {constant!r}")
         value = constant + float(a @ self.estimate)
         if self._resolve_method(method) == "replicates":

@@ -51,8 +51,9 @@ def _fit_data(fit) -> pd.DataFrame:
 def _set(data: pd.DataFrame, var: str, value) -> pd.DataFrame:
     out = data.copy()
     if isinstance(data[var].dtype, pd.CategoricalDtype):
-        out[var] = pd.Categorical([value] * len(out), categories=data[var].cat.categories,
-                                  ordered=data[var].cat.ordered)
+        out[var] = pd.Categorical(
+            [value] * len(out), categories=data[var].cat.categories, ordered=data[var].cat.ordered
+        )
     else:
         out[var] = value
     return out
@@ -86,21 +87,38 @@ def effect_contrasts(fit, variable: str) -> list[dict]:
             levels = sorted(pd.unique(s))
         ref = levels[0]
         Xb = mm(ref)
-        return [{"term": f"{variable}[{lv}]", "level": lv, "contrast": f"{lv} vs {ref}",
-                 "Xa": mm(lv), "Xb": Xb, "scale": 1.0} for lv in levels[1:]]
+        return [
+            {
+                "term": f"{variable}[{lv}]",
+                "level": lv,
+                "contrast": f"{lv} vs {ref}",
+                "Xa": mm(lv),
+                "Xb": Xb,
+                "scale": 1.0,
+            }
+            for lv in levels[1:]
+        ]
     x = s.to_numpy(dtype=float)
     if np.isin(x, (0.0, 1.0)).all():
         return [{"term": variable, "level": 1, "contrast": "1 vs 0", "Xa": mm(1.0), "Xb": mm(0.0), "scale": 1.0}]
     h = 1e-4 * (float(np.std(x)) or 1.0)
-    return [{"term": variable, "level": None, "contrast": "derivative", "Xa": mm(x + h), "Xb": mm(x - h),
-             "scale": 1.0 / (2 * h)}]
+    return [
+        {
+            "term": variable,
+            "level": None,
+            "contrast": "derivative",
+            "Xa": mm(x + h),
+            "Xb": mm(x - h),
+            "scale": 1.0 / (2 * h),
+        }
+    ]
 
 
 def _values(fit, Theta, Xa, Xb, scale):
     G = fit.response_means(Theta, Xa)
     if Xb is not None:
         G = G - fit.response_means(Theta, Xb)
-    return G * scale                                                     # n x k x m
+    return G * scale  # n x k x m
 
 
 def _average_with_vcov(fit, Xa, Xb=None, scale: float = 1.0):
@@ -115,11 +133,11 @@ def _average_with_vcov(fit, Xa, Xb=None, scale: float = 1.0):
         jac = fit.response_jacobian(Xa)
         if Xb is not None:
             jac = jac - fit.response_jacobian(Xb)
-        J = np.einsum("i,imq->mq", w, jac) * scale / sw                     # m x q, analytic
+        J = np.einsum("i,imq->mq", w, jac) * scale / sw  # m x q, analytic
         z = w[:, None] * (G0 - est) / sw + fit.influence @ J.T
         return est, md.influence_vcov(z)
     W = md.replicate_weights
-    Gr = _values(fit, fit.replicate_params, Xa, Xb, scale)               # n x R x m
+    Gr = _values(fit, fit.replicate_params, Xa, Xb, scale)  # n x R x m
     reps = np.einsum("ir,irm->rm", W, Gr) / W.sum(axis=0)[:, None]
     return est, md.replicate_vcov(reps, est)
 
@@ -132,8 +150,17 @@ def _rows(fit, est, V, level, with_p: bool) -> list[dict]:
     for j, lab in enumerate(fit.outcome_labels):
         t = est[j] / se[j] if se[j] > 0 else math.nan
         p = float(2 * stats.t.sf(abs(t), df)) if (with_p and df > 0 and math.isfinite(t)) else math.nan
-        out.append({"outcome": lab, "estimate": float(est[j]), "se": float(se[j]), "ci_low": float(est[j] - q * se[j]),
-                    "ci_high": float(est[j] + q * se[j]), "p": p, "df": df})
+        out.append(
+            {
+                "outcome": lab,
+                "estimate": float(est[j]),
+                "se": float(se[j]),
+                "ci_low": float(est[j] - q * se[j]),
+                "ci_high": float(est[j] + q * se[j]),
+                "p": p,
+                "df": df,
+            }
+        )
     return out
 
 

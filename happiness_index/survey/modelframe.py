@@ -31,7 +31,14 @@ from scipy import linalg
 
 from ..errors import HappinessIndexWarning, ModelError, describe_rows
 
-__all__ = ["MissingValuesWarning", "ModelDesign", "ModelFrame", "build_model_frame", "counterfactual_matrix", "design_header"]
+__all__ = [
+    "MissingValuesWarning",
+    "ModelDesign",
+    "ModelFrame",
+    "build_model_frame",
+    "counterfactual_matrix",
+    "design_header",
+]
 
 
 class MissingValuesWarning(HappinessIndexWarning):
@@ -129,8 +136,11 @@ def counterfactual_matrix(frame: ModelFrame, data: pd.DataFrame, variable: str, 
     combos = uniq.to_frame(index=False)
     combos.columns = list(sub.columns)
     for c in combos.columns:
-        first[c] = combos[c].to_numpy() if not isinstance(sub[c].dtype, pd.CategoricalDtype) else pd.Categorical(
-            combos[c], categories=sub[c].cat.categories)
+        first[c] = (
+            combos[c].to_numpy()
+            if not isinstance(sub[c].dtype, pd.CategoricalDtype)
+            else pd.Categorical(combos[c], categories=sub[c].cat.categories)
+        )
     M = frame.model_matrix(first)
     X[:, cols] = M[codes][:, cols]
     return X
@@ -154,16 +164,22 @@ def _subset_mask(subset, data: pd.DataFrame) -> np.ndarray:
         return np.ones(len(data), dtype=bool)
     if isinstance(subset, pd.Series):
         if not subset.index.equals(data.index):
-            raise ModelError("subset= must be aligned with the design's data rows (same index); pass a boolean array in row order otherwise")
+            raise ModelError(
+                "subset= must be aligned with the design's data rows (same index); pass a boolean array in row order otherwise"
+            )
         if subset.isna().any():
-            raise ModelError(f"subset= has missing values at rows {describe_rows(data.index[subset.isna().to_numpy()])}")
+            raise ModelError(
+                f"subset= has missing values at rows {describe_rows(data.index[subset.isna().to_numpy()])}"
+            )
         subset = subset.to_numpy()
     m = np.asarray(subset)
     if m.shape != (len(data),):
         raise ModelError(f"subset= has shape {m.shape}; it needs one True/False per data row ({len(data)})")
     if m.dtype != bool:
         if not np.isin(m, [0, 1]).all():
-            raise ModelError("subset= must hold True/False (or 0/1); build it with a comparison, e.g. data['commune'] == 'Nghĩa Lộ'")
+            raise ModelError(
+                "subset= must hold True/False (or 0/1); build it with a comparison, e.g. data['commune'] == 'Nghĩa Lộ'"
+            )
         m = m.astype(bool)
     return m
 
@@ -179,7 +195,9 @@ def _missing_rows(data: pd.DataFrame, variables: list, domain: np.ndarray) -> tu
             a = s.to_numpy(dtype="float64", na_value=np.nan)
             inf = np.isinf(a) & domain
             if inf.any():
-                raise ModelError(f"column {v!r} holds infinite values at rows {describe_rows(data.index[inf])}; fix or remove them")
+                raise ModelError(
+                    f"column {v!r} holds infinite values at rows {describe_rows(data.index[inf])}; fix or remove them"
+                )
         miss |= m
         if (m & domain).any():
             counts[v] = int((m & domain).sum())
@@ -332,8 +350,11 @@ def build_model_frame(formula: str, design, subset=None, *, drop_intercept: bool
     return ModelFrame(
         formula=formula,
         response_name=lhs,
-        response=pd.Series(lhs_values.to_numpy() if not isinstance(lhs_values.dtype, pd.CategoricalDtype) else lhs_values.array,
-                           index=sub.index, name=lhs),
+        response=pd.Series(
+            lhs_values.to_numpy() if not isinstance(lhs_values.dtype, pd.CategoricalDtype) else lhs_values.array,
+            index=sub.index,
+            name=lhs,
+        ),
         X=X,
         columns=columns,
         terms=terms,

@@ -62,12 +62,12 @@ class _OLRModel:
     def __init__(self, X: np.ndarray, k: np.ndarray, K: int):
         self.X, self.k, self.K = X, k, K
         self.p, self.J = X.shape[1], K - 1
-        self.up = np.where(k < self.J, k, -1)   # index of the upper cut-point (-1: +inf)
-        self.lo = np.where(k > 0, k - 1, -1)    # index of the lower cut-point (-1: -inf)
+        self.up = np.where(k < self.J, k, -1)  # index of the upper cut-point (-1: +inf)
+        self.lo = np.where(k > 0, k - 1, -1)  # index of the lower cut-point (-1: -inf)
 
     def pieces(self, Theta: np.ndarray):
         B, Z = Theta[:, : self.p], Theta[:, self.p :]
-        eta = self.X @ B.T                                                     # n x R
+        eta = self.X @ B.T  # n x R
         Za = np.where(self.up[:, None] >= 0, Z.T[np.maximum(self.up, 0)], np.inf)
         Zb = np.where(self.lo[:, None] >= 0, Z.T[np.maximum(self.lo, 0)], -np.inf)
         Fa, Fb = special.expit(Za - eta), special.expit(Zb - eta)
@@ -110,7 +110,7 @@ class _OLRModel:
         for j in range(J):
             iu, il = self.up == j, self.lo == j
             G[:, p + j] = (W[iu] * ga[iu]).sum(0) - (W[il] * gb[il]).sum(0)
-            bz = -(self.X[iu].T @ cu[iu]) - (self.X[il].T @ cl[il])                # p x R
+            bz = -(self.X[iu].T @ cu[iu]) - (self.X[il].T @ cl[il])  # p x R
             H[:, :p, p + j] = bz.T
             H[:, p + j, :p] = bz.T
             H[:, p + j, p + j] = (W[iu] * (ha[iu] - ga[iu] ** 2)).sum(0) + (W[il] * (-hb[il] - gb[il] ** 2)).sum(0)
@@ -129,7 +129,9 @@ class _OLRModel:
             try:
                 step = -np.linalg.solve(H, G[:, :, None])[:, :, 0]
             except np.linalg.LinAlgError:
-                raise ModelError("the Hessian of svyolr is singular: a category or a term is empty or collinear") from None
+                raise ModelError(
+                    "the Hessian of svyolr is singular: a category or a term is empty or collinear"
+                ) from None
             t = np.ones(len(Theta))
             for _ in range(40):
                 new = Theta + t[:, None] * step
@@ -202,8 +204,8 @@ class SvyOLR(FitTable):
         """P(Y = level | x) for a stack of parameter vectors: (n, k, K) for ``Theta`` (k, q)."""
         Theta = np.atleast_2d(Theta)
         p = X.shape[1]
-        eta = X @ Theta[:, :p].T                                        # n x k
-        cum = special.expit(Theta[None, :, p:] - eta[:, :, None])       # n x k x (K-1)
+        eta = X @ Theta[:, :p].T  # n x k
+        cum = special.expit(Theta[None, :, p:] - eta[:, :, None])  # n x k x (K-1)
         n, k = eta.shape
         full = np.concatenate([np.zeros((n, k, 1)), cum, np.ones((n, k, 1))], axis=2)
         return np.diff(full, axis=2)
@@ -213,7 +215,7 @@ class SvyOLR(FitTable):
         theta = self.theta
         p, J = X.shape[1], len(theta) - X.shape[1]
         eta = X @ theta[:p]
-        cum = special.expit(theta[None, p:] - eta[:, None])                  # n x J
+        cum = special.expit(theta[None, p:] - eta[:, None])  # n x J
         f = np.zeros((len(eta), J + 2))
         f[:, 1:-1] = cum * (1 - cum)
         jac = np.zeros((len(eta), J + 1, p + J))
@@ -241,17 +243,22 @@ class SvyOLR(FitTable):
         return average_marginal_effects(self, variables, level=level)
 
     def __str__(self) -> str:
-        head = (f"Survey-weighted proportional-odds logistic regression: logit P(Y <= k) = zeta_k - eta\n"
-                f"Formula: {self.frame.formula}\nLevels: {' < '.join(map(str, self.levels))}\n{self.header}")
+        head = (
+            f"Survey-weighted proportional-odds logistic regression: logit P(Y <= k) = zeta_k - eta\n"
+            f"Formula: {self.frame.formula}\nLevels: {' < '.join(map(str, self.levels))}\n{self.header}"
+        )
         miss = f" ({self.n_missing} left out for missing values)" if self.n_missing else ""
-        return (f"{head}\n\nCoefficients and cut-points:\n{self._coef_block()}\n"
-                f"(residual df {self.df_resid:g}; {self.n} respondents{miss}; SEs: {self.variance_method})")
+        return (
+            f"{head}\n\nCoefficients and cut-points:\n{self._coef_block()}\n"
+            f"(residual df {self.df_resid:g}; {self.n} respondents{miss}; SEs: {self.variance_method})"
+        )
 
     __repr__ = __str__
 
 
-def svyolr(formula: str, design, subset=None, *, maxit: int = 100, tol: float = 1e-10,
-           data: pd.DataFrame | None = None) -> SvyOLR:
+def svyolr(
+    formula: str, design, subset=None, *, maxit: int = 100, tol: float = 1e-10, data: pd.DataFrame | None = None
+) -> SvyOLR:
     """Proportional-odds logistic regression of an ordered answer on survey data (R's ``svyolr``).
 
     Parameters

@@ -130,15 +130,17 @@ def commune_precision_plan(
     factor = 1.0
     if prev_m != cluster_size:
         if rho is None or not 0 <= rho < 1:
-            raise SamplingError("commune_precision_plan: changing the cluster size needs rho (intra-village "
-                                "correlation, 0 <= rho < 1)")
+            raise SamplingError(
+                "commune_precision_plan: changing the cluster size needs rho (intra-village correlation, 0 <= rho < 1)"
+            )
         factor = (1 + (cluster_size - 1) * rho) / (1 + (prev_m - 1) * rho)
     h = float(_as_array(target_halfwidth, "target_halfwidth")[0])
     if not (isinstance(min_villages, (int, np.integer)) and 2 <= min_villages <= max_villages):
-        raise SamplingError(f"commune_precision_plan: min_villages must be an integer in [2, max_villages], "
-                            f"got {min_villages!r}")
-    k = np.arange(min_villages, max_villages + 1, dtype=float)                       # candidate villages
-    V = (se_a**2 * n_a * factor)[:, None] / (k[None, :] * cluster_size)     # (p, K)
+        raise SamplingError(
+            f"commune_precision_plan: min_villages must be an integer in [2, max_villages], got {min_villages!r}"
+        )
+    k = np.arange(min_villages, max_villages + 1, dtype=float)  # candidate villages
+    V = (se_a**2 * n_a * factor)[:, None] / (k[None, :] * cluster_size)  # (p, K)
     hw_direct = stats.t.ppf(0.5 + level / 2, k - 1)[None, :] * np.sqrt(V)
     out = pd.DataFrame({"unit": labels, "se_previous": se_a, "n_previous": n_a})
     out["villages_direct"], out["halfwidth_direct"] = _first(k, hw_direct, h)

@@ -343,7 +343,7 @@ def estimate_quantiles(
     # rows of each domain in row order, from one stable sort (not D boolean scans of n rows)
     order = np.argsort(dom, kind="stable")
     bounds = np.searchsorted(dom[order], np.arange(D + 1))
-    doms = [_DomainData(xv[r], w[r], r) for r in (order[bounds[d]:bounds[d + 1]] for d in range(D))]
+    doms = [_DomainData(xv[r], w[r], r) for r in (order[bounds[d] : bounds[d + 1]] for d in range(D))]
     qhat = np.array([dd.q(ps, rule) for dd in doms])  # (D, P)
     # CDF at the estimate, F = mean(x <= qhat), with its design SE: one engine call
     P = len(ps)
@@ -352,13 +352,23 @@ def estimate_quantiles(
     sel = dom >= 0
     thr[sel] = qhat[dom[sel]]
     Ycdf = np.column_stack([(xv[:, None] <= thr).astype(float), np.ones(n)])
-    res = design.estimate_statistic(Statistic([f"F{j}" for j in range(P)], Ycdf, np.arange(P), np.full(P, P), "mean", [x]), dom, D)
+    res = design.estimate_statistic(
+        Statistic([f"F{j}" for j in range(P)], Ycdf, np.arange(P), np.full(P, P), "mean", [x]), dom, D
+    )
     rep_q = Vq = None
     if interval_type == "quantile":
         rep_q = _replicate_quantiles(design, xv, dom, D, ps, rule)
         Vq = design.replicate_vcov(rep_q, qhat.reshape(-1))
-    opts = dict(x=x, rule=rule, ci_method=ci_method, interval_type=interval_type, cdf_type=cdf_type, level=level,
-                df=df, keyed=key_table is not None)
+    opts = dict(
+        x=x,
+        rule=rule,
+        ci_method=ci_method,
+        interval_type=interval_type,
+        cdf_type=cdf_type,
+        level=level,
+        df=df,
+        keyed=key_table is not None,
+    )
     estimates, labels, key_rows, nan_reasons = [], [], [], []
     for d, dd in enumerate(doms):
         n_rows = int(np.sum(dom_rows == d))
@@ -369,10 +379,19 @@ def estimate_quantiles(
             elif ci_method == "score":
                 interval = _score_interval_fn(design, xv, dom, d, dd, float(pj), rule, dom_rows)
             else:
-                interval = _woodruff_interval(float(res.theta[d, j]), float(res.var[d, j]), dd, rule, cdf_type,
-                                              n_rows, float(res.df[d]))
+                interval = _woodruff_interval(
+                    float(res.theta[d, j]), float(res.var[d, j]), dd, rule, cdf_type, n_rows, float(res.df[d])
+                )
             est, label, row, why = _quantile_estimate(
-                design, opts, float(pj), float(qhat[d, j]), interval, float(res.df[d]), int(counts[d]), P, kd,
+                design,
+                opts,
+                float(pj),
+                float(qhat[d, j]),
+                interval,
+                float(res.df[d]),
+                int(counts[d]),
+                P,
+                kd,
                 cdf=(float(res.theta[d, j]), float(res.var[d, j]), n_rows),
             )
             if why:

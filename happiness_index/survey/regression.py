@@ -47,7 +47,18 @@ from threadpoolctl import threadpool_limits
 from ..errors import HappinessIndexWarning, ModelError
 from .modelframe import ModelDesign, ModelFrame, build_model_frame, design_header
 
-__all__ = ["FAMILIES", "Family", "FitTable", "SvyGLM", "WaldTest", "irls", "irls_batched", "svyglm", "wald_test", "weighted_grams"]
+__all__ = [
+    "FAMILIES",
+    "Family",
+    "FitTable",
+    "SvyGLM",
+    "WaldTest",
+    "irls",
+    "irls_batched",
+    "svyglm",
+    "wald_test",
+    "weighted_grams",
+]
 
 
 # ---------------------------------------------------------------------------
@@ -99,7 +110,16 @@ class Family:
         if self.link == "identity":
             d = w * (y - mu) ** 2
         elif self.link == "logit":
-            d = 2 * w * (special.xlogy(y, y) - special.xlogy(y, mu) + special.xlogy(1 - y, 1 - y) - special.xlogy(1 - y, 1 - mu))
+            d = (
+                2
+                * w
+                * (
+                    special.xlogy(y, y)
+                    - special.xlogy(y, mu)
+                    + special.xlogy(1 - y, 1 - y)
+                    - special.xlogy(1 - y, 1 - mu)
+                )
+            )
         else:
             d = 2 * w * (special.xlogy(y, y) - special.xlogy(y, mu) - (y - mu))
         return d.sum(axis=0)
@@ -192,8 +212,15 @@ def irls(X, y, w, family: Family, *, epsilon: float = 1e-8, maxit: int = 25, sta
     -------
     (beta, converged, iterations)
     """
-    beta, conv, it = irls_batched(X, y, w[:, None], family, epsilon=epsilon, maxit=maxit,
-                                  start=None if start is None else np.asarray(start)[None, :])
+    beta, conv, it = irls_batched(
+        X,
+        y,
+        w[:, None],
+        family,
+        epsilon=epsilon,
+        maxit=maxit,
+        start=None if start is None else np.asarray(start)[None, :],
+    )
     return beta[0], bool(conv[0]), int(it)
 
 
@@ -359,8 +386,18 @@ def _single_pass(X, y, w, family: Family, beta, eta0=None, chunk: int = 8192):
     return np.array([dev]), G[None], rhs[None]
 
 
-def irls_batched(X, y, W, family: Family, *, epsilon: float = 1e-8, maxit: int = 25, start=None, scale=None,
-                 diagnostics: dict | None = None):
+def irls_batched(
+    X,
+    y,
+    W,
+    family: Family,
+    *,
+    epsilon: float = 1e-8,
+    maxit: int = 25,
+    start=None,
+    scale=None,
+    diagnostics: dict | None = None,
+):
     """IRLS for many weight vectors at once (replicate weights): R's ``glm.fit`` per column.
 
     Parameters
@@ -472,8 +509,11 @@ class WaldTest:
         return self.F
 
     def __str__(self) -> str:
-        test = f"F = {self.F:.6g} on {self.ndf} and {self.ddf:g} df" if math.isfinite(self.ddf) else (
-            f"Chisq = {self.chisq:.6g} on {self.ndf} df")
+        test = (
+            f"F = {self.F:.6g} on {self.ndf} and {self.ddf:g} df"
+            if math.isfinite(self.ddf)
+            else (f"Chisq = {self.chisq:.6g} on {self.ndf} df")
+        )
         return f"Wald test for {', '.join(self.terms)}: {test}, p = {self.p:.4g}"
 
 
@@ -528,10 +568,17 @@ class FitTable:
         else:
             p = np.full(len(t), np.nan)
             q = math.nan
-        return pd.DataFrame({
-            "term": list(self.vcov.index), "estimate": est, "se": se, "t": t, "p": p,
-            "ci_low": est - q * se, "ci_high": est + q * se,
-        })
+        return pd.DataFrame(
+            {
+                "term": list(self.vcov.index),
+                "estimate": est,
+                "se": se,
+                "t": t,
+                "p": p,
+                "ci_low": est - q * se,
+                "ci_high": est + q * se,
+            }
+        )
 
     def _all_params(self) -> pd.Series:
         return self.params
@@ -631,11 +678,15 @@ class SvyGLM(FitTable):
         return average_marginal_effects(self, variables, level=level)
 
     def __str__(self) -> str:
-        head = (f"Survey-weighted generalised linear model: family {self.family.name}, link {self.family.link}\n"
-                f"Formula: {self.frame.formula}\n{self.header}")
+        head = (
+            f"Survey-weighted generalised linear model: family {self.family.name}, link {self.family.link}\n"
+            f"Formula: {self.frame.formula}\n{self.header}"
+        )
         miss = f" ({self.n_missing} left out for missing values)" if self.n_missing else ""
-        tail = (f"(Dispersion parameter {self.dispersion:.6g}; residual df {self.df_resid:g}; "
-                f"{self.n} respondents{miss}; SEs: {self.variance_method})")
+        tail = (
+            f"(Dispersion parameter {self.dispersion:.6g}; residual df {self.df_resid:g}; "
+            f"{self.n} respondents{miss}; SEs: {self.variance_method})"
+        )
         return f"{head}\n\nCoefficients:\n{self._coef_block()}\n{tail}"
 
     __repr__ = __str__
@@ -898,8 +949,9 @@ def _glm_vcov(md: ModelDesign, X, y, beta, fam: Family, epsilon: float, maxit: i
     with threadpool_limits(limits=1, user_api="blas"):
         S = (X * ((y - mu) * me / var)[:, None]).T @ W
     start = beta + (np.linalg.solve(A, S) * (w.sum() / np.where(wsum > 0, wsum, 1.0))).T
-    reps, rconv, _ = irls_batched(X, y, W, fam, epsilon=epsilon, maxit=maxit, start=start,
-                                  scale=1.0 / wsum, diagnostics=diag)  # R: weights = w_r / sum(w_r)
+    reps, rconv, _ = irls_batched(
+        X, y, W, fam, epsilon=epsilon, maxit=maxit, start=start, scale=1.0 / wsum, diagnostics=diag
+    )  # R: weights = w_r / sum(w_r)
     if not rconv.all():
         raise ModelError(
             f"{int((~rconv).sum())} replicate refits did not converge in maxit={maxit} iterations; raise maxit="

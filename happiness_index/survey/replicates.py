@@ -97,7 +97,9 @@ def _check_int(value, name: str, minimum: int) -> int:
     return v
 
 
-def build_replicates(design, method: str = "auto", replicates: int | None = None, seed: int | None = None, rho: float | None = None):
+def build_replicates(
+    design, method: str = "auto", replicates: int | None = None, seed: int | None = None, rho: float | None = None
+):
     """Replicate design from a :class:`~happiness_index.design.SurveyDesign`.
 
     See :meth:`SurveyDesign.to_replicates` for the parameters. ``method="auto"`` is
@@ -111,7 +113,9 @@ def build_replicates(design, method: str = "auto", replicates: int | None = None
         seed = _check_int(seed, "seed", 0)
     if replicates is not None:
         replicates = _check_int(replicates, "replicates", 2)
-    if rho is not None and (isinstance(rho, (bool, np.bool_)) or not isinstance(rho, (int, float, np.integer, np.floating))):
+    if rho is not None and (
+        isinstance(rho, (bool, np.bool_)) or not isinstance(rho, (int, float, np.integer, np.floating))
+    ):
         raise DesignError(f"Fay's rho must be a number in [0, 1), got {rho!r}")
 
     if design._domain is not None:
@@ -143,7 +147,9 @@ def build_replicates(design, method: str = "auto", replicates: int | None = None
         return _brr(design, method, rho, st, cluster, cl_stratum, npsu)
     if method == "bootstrap":
         return _bootstrap(design, replicates, seed, st, cluster, cl_stratum, npsu, f)
-    raise DesignError(f"method={method!r} is not a replicate scheme; use 'auto', 'jk1', 'jkn', 'brr', 'fay' or 'bootstrap'")
+    raise DesignError(
+        f"method={method!r} is not a replicate scheme; use 'auto', 'jk1', 'jkn', 'brr', 'fay' or 'bootstrap'"
+    )
 
 
 def _jkn(design, st, cluster, cl_stratum, npsu, f):
@@ -213,7 +219,9 @@ def _brr(design, method, rho, st, cluster, cl_stratum, npsu):
     chosen = np.where(is_first[:, None], sgn > 0, sgn < 0)
     A = np.where(chosen, 2.0 - rho, rho)
     scale = 1.0 / (R * (1 - rho) ** 2)
-    return ReplicateDesign._from_multipliers(design, A, cluster, "fay" if rho > 0 else "brr", scale, np.ones(R), rho=rho)
+    return ReplicateDesign._from_multipliers(
+        design, A, cluster, "fay" if rho > 0 else "brr", scale, np.ones(R), rho=rho
+    )
 
 
 def _bootstrap(design, replicates, seed, st, cluster, cl_stratum, npsu, f):
@@ -330,7 +338,11 @@ class ReplicateDesign(DesignEstimators):
         if isinstance(replicate_weights, (list, tuple)) and all(isinstance(c, str) for c in replicate_weights):
             for c in replicate_weights:
                 check_column(data, c, "replicate weight")
-            bad_cols = [c for c in replicate_weights if not pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_complex_dtype(data[c])]
+            bad_cols = [
+                c
+                for c in replicate_weights
+                if not pd.api.types.is_numeric_dtype(data[c]) or pd.api.types.is_complex_dtype(data[c])
+            ]
             if bad_cols:
                 raise DesignError(
                     f"replicate weight columns {bad_cols} are not numeric (dtype {data[bad_cols[0]].dtype}); "
@@ -349,7 +361,11 @@ class ReplicateDesign(DesignEstimators):
                         "give both the same index (or pass a numpy array in the data's row order)"
                     )
                 rw = rw.reindex(data.index)  # same labels, another order: align by label
-            bad_cols = [c for c in rw.columns if not pd.api.types.is_numeric_dtype(rw[c]) or pd.api.types.is_complex_dtype(rw[c])]
+            bad_cols = [
+                c
+                for c in rw.columns
+                if not pd.api.types.is_numeric_dtype(rw[c]) or pd.api.types.is_complex_dtype(rw[c])
+            ]
             if bad_cols:
                 raise DesignError(
                     f"replicate weight columns {bad_cols[:5]} are not numeric; convert them with pd.to_numeric"
@@ -375,7 +391,9 @@ class ReplicateDesign(DesignEstimators):
             )
         zero = np.flatnonzero(~(W != 0).any(axis=0))
         if len(zero):
-            names = [self.replicate_columns[j] for j in zero[:10]] if self.replicate_columns else (zero[:10] + 1).tolist()
+            names = (
+                [self.replicate_columns[j] for j in zero[:10]] if self.replicate_columns else (zero[:10] + 1).tolist()
+            )
             raise DesignError(
                 f"replicate weight column(s) {names} are zero for every respondent: such a replicate has no estimate. "
                 "Check the replicate weights file (drop the column or fix it)"
@@ -547,9 +565,7 @@ class ReplicateDesign(DesignEstimators):
         reps = np.asarray(replicate_estimates, dtype=float)
         reps = reps[:, None] if reps.ndim == 1 else reps
         if reps.shape[0] != len(self.rscales):
-            raise EstimationError(
-                f"need one estimate per replicate ({len(self.rscales)} rows); got shape {reps.shape}"
-            )
+            raise EstimationError(f"need one estimate per replicate ({len(self.rscales)} rows); got shape {reps.shape}")
         full = np.atleast_1d(np.asarray(estimate, dtype=float))
         with np.errstate(over="ignore", invalid="ignore"):
             return self._scheme().vcov(reps, full)

@@ -99,8 +99,7 @@ def _count(name: str, value: Any, minimum: int = 0) -> int:
             out = int(value)
         else:
             raise SamplingError(
-                f"{name} must be a whole number, got {value!r}; round it first "
-                "(sample sizes are counts of units)"
+                f"{name} must be a whole number, got {value!r}; round it first (sample sizes are counts of units)"
             ) from None
     if out < minimum:
         raise SamplingError(f"{name} must be at least {minimum}, got {out}")
@@ -118,8 +117,11 @@ def _require_numbers(col: pd.Series, what: str, fix: str, row_names, prefix: str
     if pd.api.types.is_numeric_dtype(col.dtype):
         return
     vals = col.to_numpy(dtype=object)
-    is_num = np.fromiter((isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-                          for v in vals), dtype=bool, count=len(vals))
+    is_num = np.fromiter(
+        (isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_)) for v in vals),
+        dtype=bool,
+        count=len(vals),
+    )
     bad = ~pd.isna(vals) & ~is_num
     if bad.any():
         names = np.asarray(row_names, dtype=object)[bad]
@@ -202,15 +204,21 @@ _MIN_PRECISION = 1e-6
 
 def _check_reachable(name: str, value: float) -> None:
     if value < _MIN_PRECISION:
-        raise SamplingError(f"{name}={value!r} is too small to reach with any sample (it needs more "
-                            f"interviews than there are people); give at least {_MIN_PRECISION:g}")
+        raise SamplingError(
+            f"{name}={value!r} is too small to reach with any sample (it needs more "
+            f"interviews than there are people); give at least {_MIN_PRECISION:g}"
+        )
 
 
 def _checked_seed(seed):
-    if not (seed is None or isinstance(seed, np.random.Generator)
-            or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0)):
-        raise SamplingError(f"seed must be a non-negative whole number, a numpy Generator or None, "
-                            f"got {seed!r} ({type(seed).__name__})")
+    if not (
+        seed is None
+        or isinstance(seed, np.random.Generator)
+        or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0)
+    ):
+        raise SamplingError(
+            f"seed must be a non-negative whole number, a numpy Generator or None, got {seed!r} ({type(seed).__name__})"
+        )
     return seed
 
 
@@ -335,9 +343,7 @@ def sample_size(
         raise SamplingError(f"deff must be > 0 (1 for simple random sampling), got {deff!r}")
     response_rate = _number("response_rate", response_rate)
     if not (0.0 < response_rate <= 1.0):
-        raise SamplingError(
-            f"response_rate must be in (0, 1] (a proportion, 0.85 for 85%), got {response_rate!r}"
-        )
+        raise SamplingError(f"response_rate must be in (0, 1] (a proportion, 0.85 for 85%), got {response_rate!r}")
     if population is not None:
         population = _count("population", population, minimum=1)
     z = _z(level)
@@ -367,8 +373,7 @@ def sample_size(
         n_prev = _number("previous.n", previous.n)
         if se <= 0 or n_prev <= 0:
             raise SamplingError(
-                f"previous.se and previous.n must be > 0 to give a unit variance, got se={se!r}, "
-                f"n={n_prev!r}"
+                f"previous.se and previous.n must be > 0 to give a unit variance, got se={se!r}, n={n_prev!r}"
             )
         pd_ = getattr(previous, "deff", None)
         if pd_ is not None:
@@ -476,8 +481,14 @@ def _stratum_labels(series: pd.Series, column: str) -> pd.Series:
     return series.map(_nfc)
 
 
-def _by_stratum(values: Any, name: str, strata: pd.Index, frame: pd.DataFrame | None,
-                stratum_col: str | None, frame_labels: pd.Series | None) -> np.ndarray:
+def _by_stratum(
+    values: Any,
+    name: str,
+    strata: pd.Index,
+    frame: pd.DataFrame | None,
+    stratum_col: str | None,
+    frame_labels: pd.Series | None,
+) -> np.ndarray:
     """Resolve a per-stratum quantity (sd, cost) to an array aligned with ``strata``."""
     if isinstance(values, str):
         if frame is None or values not in frame.columns:
@@ -526,7 +537,9 @@ def _by_stratum(values: Any, name: str, strata: pd.Index, frame: pd.DataFrame | 
             f"estimate table; got {type(values).__name__}"
         )
     if mapping.index.duplicated().any():
-        raise SamplingError(f"{name}= names strata more than once: {describe_rows(mapping.index[mapping.index.duplicated()])}")
+        raise SamplingError(
+            f"{name}= names strata more than once: {describe_rows(mapping.index[mapping.index.duplicated()])}"
+        )
     extra = [k for k in mapping.index if k not in strata]
     if extra:
         raise SamplingError(
@@ -540,8 +553,7 @@ def _by_stratum(values: Any, name: str, strata: pd.Index, frame: pd.DataFrame | 
     bad = ~np.isfinite(out) | (out < 0)
     if bad.any():
         raise SamplingError(
-            f"{name}= must be finite and >= 0 for every stratum; bad values for "
-            f"{describe_rows(list(strata[bad]))}"
+            f"{name}= must be finite and >= 0 for every stratum; bad values for {describe_rows(list(strata[bad]))}"
         )
     return out
 
@@ -603,7 +615,7 @@ def _largest_remainder(x: np.ndarray, total: int, upper: np.ndarray) -> np.ndarr
         order = np.argsort(-rem, kind="stable")[:short]
         base[order] += 1
     elif short < 0:  # cannot happen with exact inputs; guard against float drift
-        order = np.argsort(rem, kind="stable")[: -short]
+        order = np.argsort(rem, kind="stable")[:-short]
         base[order] -= 1
     return base.astype(np.int64)
 
@@ -783,11 +795,14 @@ def _allocation_frame(frame, stratum, size):
                 f"with size={size!r}; give one row per stratum (aggregate first), or pass size=None "
                 "for a frame with one row per unit"
             )
-        _require_numbers(frame[size],
-                         "the stratum sizes N_h" if from_mapping else f"size column {size!r}",
-                         "give them as numbers, e.g. {'A': 100}" if from_mapping else
-                         f"convert the column first: frame[{size!r}] = pd.to_numeric(frame[{size!r}])",
-                         labels.tolist())
+        _require_numbers(
+            frame[size],
+            "the stratum sizes N_h" if from_mapping else f"size column {size!r}",
+            "give them as numbers, e.g. {'A': 100}"
+            if from_mapping
+            else f"convert the column first: frame[{size!r}] = pd.to_numeric(frame[{size!r}])",
+            labels.tolist(),
+        )
         sizes = pd.to_numeric(frame[size], errors="coerce")
         bad = sizes.isna() | ~np.isfinite(sizes.to_numpy(float, na_value=np.nan)) | (sizes <= 0)
         if bad.any():
@@ -821,8 +836,7 @@ def _allocation_minimums(n, N, min_per_stratum, strata, frame, stratum, labels) 
         mins = _by_stratum(min_per_stratum, "min_per_stratum", strata, frame, stratum, labels)
         if (mins % 1 != 0).any():
             raise SamplingError(
-                "min_per_stratum must be whole numbers; non-integral for "
-                f"{describe_rows(list(strata[mins % 1 != 0]))}"
+                f"min_per_stratum must be whole numbers; non-integral for {describe_rows(list(strata[mins % 1 != 0]))}"
             )
         lower = np.minimum(mins, N)
         how = f"per-stratum minimums over {len(N)} strata"
@@ -849,7 +863,7 @@ def _allocation_shares(method, N, sd, cost, power, strata, unit_frame, stratum, 
         q = _number("power", power)
         if not 0 <= q <= 1:
             raise SamplingError(f"power must be in [0, 1] (Bankier's exponent q), got {power!r}")
-        w = (S if S is not None else 1.0) * N ** q
+        w = (S if S is not None else 1.0) * N**q
     elif method == "proportional":
         w = N.copy()
     elif method == "equal":
@@ -894,7 +908,9 @@ def _allocation_table(n, w, lower, N, strata, z, p, deff, method, power, level, 
             "level": float(level),
             "p": p,
             "deff": deff,
-            "min_per_stratum": min_per_stratum if isinstance(min_per_stratum, (int, str)) else dict(zip(strata, lower.astype(int).tolist())),
+            "min_per_stratum": min_per_stratum
+            if isinstance(min_per_stratum, (int, str))
+            else dict(zip(strata, lower.astype(int).tolist())),
             "stratum_column": stratum,
             "size_column": size,
             "rounding": "largest remainder, capped at N_h, ties to the earlier stratum",
@@ -947,7 +963,9 @@ def _allocation_map(allocation: Any, strata: pd.Index | None) -> dict:
     return out
 
 
-def _systematic_positions(sizes: np.ndarray, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _systematic_positions(
+    sizes: np.ndarray, n: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """PPS systematic selection of ``n`` units with sizes ``sizes`` (in frame order).
 
     Returns (selected positions, inclusion probabilities of all units, certainty flags).
@@ -1191,9 +1209,13 @@ def _selection_strata(frame, allocation, stratum, size, psu):
             )
 
     if size is not None:
-        _require_numbers(out[size], f"size column {size!r}",
-                         f"convert the column first: frame[{size!r}] = pd.to_numeric(frame[{size!r}])",
-                         out.index.tolist(), prefix="in rows")
+        _require_numbers(
+            out[size],
+            f"size column {size!r}",
+            f"convert the column first: frame[{size!r}] = pd.to_numeric(frame[{size!r}])",
+            out.index.tolist(),
+            prefix="in rows",
+        )
         sz = pd.to_numeric(out[size], errors="coerce").to_numpy(float)
         bad = ~np.isfinite(sz) | (sz <= 0)
         if bad.any():

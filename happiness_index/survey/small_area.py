@@ -55,21 +55,21 @@ METHODS = ("REML", "ML", "FH")
 
 @dataclass
 class _Core:
-    sigma2: np.ndarray      # (B,)
-    beta: np.ndarray        # (B, p)
-    Q: np.ndarray           # (B, p, p) = (X'V^-1X)^-1
+    sigma2: np.ndarray  # (B,)
+    beta: np.ndarray  # (B, p)
+    Q: np.ndarray  # (B, p, p) = (X'V^-1X)^-1
     iterations: int
-    converged: np.ndarray   # (B,) bool
+    converged: np.ndarray  # (B,) bool
 
 
 def _gls(X: np.ndarray, Y: np.ndarray, D: np.ndarray, s: np.ndarray):
     """GLS pieces at sigma2_u = s (B,) for every column of Y (m, B)."""
-    W = 1.0 / (s[:, None] + D[None, :])                       # (B, m)
+    W = 1.0 / (s[:, None] + D[None, :])  # (B, m)
     A = np.einsum("bm,mp,mq->bpq", W, X, X)
     Q = np.linalg.inv(A)
     XtWy = np.einsum("bm,mp,mb->bp", W, X, Y)
     beta = np.einsum("bpq,bq->bp", Q, XtWy)
-    R = Y.T - beta @ X.T                                        # (B, m) residuals
+    R = Y.T - beta @ X.T  # (B, m) residuals
     return W, Q, beta, R
 
 
@@ -91,8 +91,9 @@ def _step(method: str, X, D, s, W, Q, R) -> np.ndarray:
     return (-0.5 * trP + 0.5 * s_rr) / (0.5 * trPP)
 
 
-def _fit_core(X: np.ndarray, Y: np.ndarray, D: np.ndarray, method: str, *, tol: float = 1e-12,
-              max_iter: int = 200) -> _Core:
+def _fit_core(
+    X: np.ndarray, Y: np.ndarray, D: np.ndarray, method: str, *, tol: float = 1e-12, max_iter: int = 200
+) -> _Core:
     """Fit sigma2_u for every column of Y (m × B); start at median(D) as R ``sae`` does.
 
     Iterates are projected on [0, inf): a root below 0 ends on the boundary 0 (the
@@ -103,7 +104,7 @@ def _fit_core(X: np.ndarray, Y: np.ndarray, D: np.ndarray, method: str, *, tol: 
     scale = float(np.median(D))
     active = np.ones(B, dtype=bool)
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 (the count is reported after the loop)
         W, Q, beta, R = _gls(X, Y[:, active], D, s[active])
         new = np.maximum(s[active] + _step(method, X, D, s[active], W, Q, R), 0.0)
         change = np.abs(new - s[active])
@@ -180,8 +181,9 @@ def gvf_smooth(variance, n, predictors: np.ndarray | None = None) -> np.ndarray:
         raise EstimationError("gvf_smooth: variance and n must be 1-d arrays of the same length")
     bad = np.flatnonzero(~(np.isfinite(D) & (D > 0) & np.isfinite(nn) & (nn > 0)))
     if bad.size:
-        raise EstimationError(f"gvf_smooth: variances and sizes must be finite and > 0; rows at fault: "
-                              f"{describe_rows(bad)}")
+        raise EstimationError(
+            f"gvf_smooth: variances and sizes must be finite and > 0; rows at fault: {describe_rows(bad)}"
+        )
     cols = [np.ones_like(D)]
     if np.ptp(nn) > 0:
         cols.append(np.log(nn))
@@ -353,16 +355,20 @@ class FayHerriotFit:
         f["rmse"] = np.sqrt(f["mse"].to_numpy())
         f.attrs["benchmark"] = {"total": float(total), "method": method, "weighted_sum_before": S}
         if self.transform is not None:
-            f.attrs["benchmark"]["mse_note"] = ("transformed fit: the bootstrap MSE is of the unbenchmarked "
-                                                "estimate; the benchmarking term is not added")
+            f.attrs["benchmark"]["mse_note"] = (
+                "transformed fit: the bootstrap MSE is of the unbenchmarked "
+                "estimate; the benchmarking term is not added"
+            )
         return f
 
     def _benchmark_weights(self, weights) -> np.ndarray:
         src = self._weights_source
         if isinstance(weights, str):
             if weights not in src.columns:
-                raise EstimationError(f"benchmark weights: column {weights!r} is not in the table given to "
-                                      f"fay_herriot; pass weights=<column> or an array (one weight per area)")
+                raise EstimationError(
+                    f"benchmark weights: column {weights!r} is not in the table given to "
+                    f"fay_herriot; pass weights=<column> or an array (one weight per area)"
+                )
             w = pd.to_numeric(src[weights], errors="coerce").to_numpy(dtype=float)
         else:
             w = np.asarray(weights, dtype=float).ravel()
@@ -370,11 +376,14 @@ class FayHerriotFit:
             raise EstimationError(f"benchmark weights: {len(w)} values for {len(src)} areas")
         bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
         if bad.size:
-            raise EstimationError(f"benchmark weights missing or negative for areas "
-                                  f"{describe_rows(self._frame.index[bad])}")
+            raise EstimationError(
+                f"benchmark weights missing or negative for areas {describe_rows(self._frame.index[bad])}"
+            )
         if abs(w.sum() - 1) > 0.01:
-            raise EstimationError(f"benchmark weights sum to {w.sum():.4g}, not 1: pass population shares "
-                                  f"(each area's population divided by the total)")
+            raise EstimationError(
+                f"benchmark weights sum to {w.sum():.4g}, not 1: pass population shares "
+                f"(each area's population divided by the total)"
+            )
         return w
 
     def _g4(self, w: np.ndarray) -> float:
@@ -426,15 +435,29 @@ class FayHerriotFit:
         z = stats.norm.ppf(0.5 + level / 2)
         lo, hi = f["direct"] - z * f["direct_se"], f["direct"] + z * f["direct_se"]
         cv = f["direct_se"] / f["direct"].abs()
-        out = pd.DataFrame({
-            "direct": f["direct"], "estimate": f["estimate"], "gamma": f["gamma"], "shrinkage": 1 - f["gamma"],
-            "std_residual": r, "model_minus_direct": f["estimate"] - f["direct"],
-            "precise": cv <= precise_cv, "within_direct_ci": (f["estimate"] >= lo) & (f["estimate"] <= hi),
-        }, index=f.index)
+        out = pd.DataFrame(
+            {
+                "direct": f["direct"],
+                "estimate": f["estimate"],
+                "gamma": f["gamma"],
+                "shrinkage": 1 - f["gamma"],
+                "std_residual": r,
+                "model_minus_direct": f["estimate"] - f["direct"],
+                "precise": cv <= precise_cv,
+                "within_direct_ci": (f["estimate"] >= lo) & (f["estimate"] <= hi),
+            },
+            index=f.index,
+        )
         sw = stats.shapiro(r).pvalue if 3 <= len(r) <= 5000 else float("nan")
         out.attrs["summary"] = {
-            "method": self.method, "m": self.m, "p": self.p, "loglik": self.loglik, "aic": self.aic,
-            "bic": self.bic, "sigma2_u": self.sigma2_u, "boundary": self.boundary,
+            "method": self.method,
+            "m": self.m,
+            "p": self.p,
+            "loglik": self.loglik,
+            "aic": self.aic,
+            "bic": self.bic,
+            "sigma2_u": self.sigma2_u,
+            "boundary": self.boundary,
             "shapiro_p_std_residuals": float(sw),
             "precise_outside_direct_ci": int((out["precise"] & ~out["within_direct_ci"]).sum()),
             "mean_gamma": float(out["gamma"].mean()),
@@ -449,14 +472,16 @@ class FayHerriotFit:
 
 def _numeric(df: pd.DataFrame, col: str, what: str) -> np.ndarray:
     if col not in df.columns:
-        raise EstimationError(f"fay_herriot: {what} column {col!r} is not in the table "
-                              f"(columns: {', '.join(map(str, df.columns))})")
+        raise EstimationError(
+            f"fay_herriot: {what} column {col!r} is not in the table (columns: {', '.join(map(str, df.columns))})"
+        )
     s = df[col]
     if s.dtype == bool and what == "covariate":
         s = s.astype(float)
     if s.dtype == bool or not (pd.api.types.is_numeric_dtype(s) or s.isna().all()):
-        raise EstimationError(f"fay_herriot: {what} column {col!r} must be numeric (dtype {s.dtype}); "
-                              f"convert it, e.g. pd.to_numeric")
+        raise EstimationError(
+            f"fay_herriot: {what} column {col!r} must be numeric (dtype {s.dtype}); convert it, e.g. pd.to_numeric"
+        )
     v = s.to_numpy(dtype=float, na_value=np.nan)
     inf = np.flatnonzero(np.isinf(v))
     if inf.size:
@@ -470,17 +495,20 @@ def _design_matrix(df: pd.DataFrame, covariates: Sequence[str]) -> np.ndarray:
         v = _numeric(df, c, "covariate")
         miss = np.flatnonzero(np.isnan(v))
         if miss.size:
-            raise EstimationError(f"fay_herriot: covariate {c!r} is missing for areas "
-                                  f"{describe_rows(df.index[miss])}; every area (also out of sample) needs "
-                                  f"its covariates: impute them from the census/frame or drop the areas")
+            raise EstimationError(
+                f"fay_herriot: covariate {c!r} is missing for areas "
+                f"{describe_rows(df.index[miss])}; every area (also out of sample) needs "
+                f"its covariates: impute them from the census/frame or drop the areas"
+            )
         cols.append(v)
     return np.column_stack(cols)
 
 
 def _check_inputs(direct, estimate, variance, covariates, area, method):
     if not isinstance(direct, pd.DataFrame):
-        raise EstimationError(f"fay_herriot: `direct` must be a DataFrame with one row per area, got "
-                              f"{type(direct).__name__}")
+        raise EstimationError(
+            f"fay_herriot: `direct` must be a DataFrame with one row per area, got {type(direct).__name__}"
+        )
     if method not in METHODS:
         raise EstimationError(f"fay_herriot: method must be one of {METHODS}, got {method!r}")
     if isinstance(covariates, str):
@@ -496,8 +524,10 @@ def _check_inputs(direct, estimate, variance, covariates, area, method):
         labels = direct.index.to_series()
     if labels.isna().any() or labels.duplicated().any():
         dup = labels[labels.duplicated(keep=False) | labels.isna()].unique()
-        raise EstimationError(f"fay_herriot: area labels must be unique and present; at fault: "
-                              f"{describe_rows(list(dup))}; one row per area")
+        raise EstimationError(
+            f"fay_herriot: area labels must be unique and present; at fault: "
+            f"{describe_rows(list(dup))}; one row per area"
+        )
     if len(direct) == 0:
         raise EstimationError("fay_herriot: the table has no rows")
     return covariates, pd.Index(labels.to_numpy(), name=area if area is not None else direct.index.name)
@@ -509,36 +539,45 @@ def _prepare_y(direct, estimate, variance, transform, effective_n):
     ins = ~(np.isnan(y) | np.isnan(D))
     half = np.flatnonzero(~np.isnan(y) & np.isnan(D))
     if half.size:
-        raise EstimationError(f"fay_herriot: areas {describe_rows(direct.index[half])} have an estimate in "
-                              f"{estimate!r} but no variance in {variance!r}; give the variance (smooth it "
-                              f"with gvf_smooth) or blank the estimate to treat the area as out of sample")
+        raise EstimationError(
+            f"fay_herriot: areas {describe_rows(direct.index[half])} have an estimate in "
+            f"{estimate!r} but no variance in {variance!r}; give the variance (smooth it "
+            f"with gvf_smooth) or blank the estimate to treat the area as out of sample"
+        )
     bad = np.flatnonzero(ins & ~(D > 0))
     if bad.size:
-        raise EstimationError(f"fay_herriot: variance column {variance!r} must be > 0 for areas in the sample; "
-                              f"at fault: {describe_rows(direct.index[bad])} (a zero design variance means a "
-                              f"census or a single PSU: smooth it with gvf_smooth or leave the area out of sample)")
+        raise EstimationError(
+            f"fay_herriot: variance column {variance!r} must be > 0 for areas in the sample; "
+            f"at fault: {describe_rows(direct.index[bad])} (a zero design variance means a "
+            f"census or a single PSU: smooth it with gvf_smooth or leave the area out of sample)"
+        )
     if transform is None:
         return y, D, ins, y, D
     if transform != "arcsine":
         raise EstimationError(f"fay_herriot: transform must be None or 'arcsine', got {transform!r}")
     out = np.flatnonzero(ins & ((y < 0) | (y > 1)))
     if out.size:
-        raise EstimationError(f"fay_herriot: transform='arcsine' needs shares in [0, 1] in {estimate!r}; at fault: "
-                              f"{describe_rows(direct.index[out])} (divide percentages by 100)")
+        raise EstimationError(
+            f"fay_herriot: transform='arcsine' needs shares in [0, 1] in {estimate!r}; at fault: "
+            f"{describe_rows(direct.index[out])} (divide percentages by 100)"
+        )
     theta = np.arcsin(np.sqrt(np.clip(y, 0, 1)))
     if effective_n is not None:
         ne = _numeric(direct, effective_n, "effective_n")
         bad = np.flatnonzero(ins & ~(ne > 0))
         if bad.size:
-            raise EstimationError(f"fay_herriot: effective_n {effective_n!r} must be > 0; at fault: "
-                                  f"{describe_rows(direct.index[bad])}")
+            raise EstimationError(
+                f"fay_herriot: effective_n {effective_n!r} must be > 0; at fault: {describe_rows(direct.index[bad])}"
+            )
         Dt = 1.0 / (4.0 * ne)
     else:
         pq = y * (1 - y)
         bad = np.flatnonzero(ins & ~(pq > 0))
         if bad.size:
-            raise EstimationError(f"fay_herriot: a share of 0 or 1 has no delta-method arcsine variance "
-                                  f"(areas {describe_rows(direct.index[bad])}); pass effective_n= (n / deff)")
+            raise EstimationError(
+                f"fay_herriot: a share of 0 or 1 has no delta-method arcsine variance "
+                f"(areas {describe_rows(direct.index[bad])}); pass effective_n= (n / deff)"
+            )
         Dt = D / (4.0 * pq)
     return theta, Dt, ins, y, D
 
@@ -631,21 +670,29 @@ def fay_herriot(
     yfit, Dfit, ins, y_raw, D_raw = _prepare_y(direct, estimate, variance, transform, effective_n)
     m, p = int(ins.sum()), X.shape[1]
     if m < p + 1:
-        raise EstimationError(f"fay_herriot: {m} areas in the sample cannot fit {p} regression parameters and "
-                              f"sigma2_u; use fewer covariates")
+        raise EstimationError(
+            f"fay_herriot: {m} areas in the sample cannot fit {p} regression parameters and "
+            f"sigma2_u; use fewer covariates"
+        )
     Xi = X[ins]
     if np.linalg.matrix_rank(Xi) < p:
-        raise EstimationError(f"fay_herriot: the covariates {covariates} are collinear on the in-sample areas "
-                              f"(a dummy for every level, or a constant column): drop one")
+        raise EstimationError(
+            f"fay_herriot: the covariates {covariates} are collinear on the in-sample areas "
+            f"(a dummy for every level, or a constant column): drop one"
+        )
     try:
         core = _fit_core(Xi, yfit[ins][:, None], Dfit[ins], method, tol=tol, max_iter=max_iter)
     except np.linalg.LinAlgError:
-        raise EstimationError(f"fay_herriot: the {method} fit is numerically singular: the estimates, "
-                              f"variances or covariates span too many orders of magnitude for floating "
-                              f"point; rescale them (e.g. percent rather than counts)") from None
+        raise EstimationError(
+            f"fay_herriot: the {method} fit is numerically singular: the estimates, "
+            f"variances or covariates span too many orders of magnitude for floating "
+            f"point; rescale them (e.g. percent rather than counts)"
+        ) from None
     if not core.converged[0]:
-        raise EstimationError(f"fay_herriot: the {method} fit of sigma2_u did not converge in {max_iter} "
-                              f"iterations; try method='FH' (a moment estimator) or check the variances")
+        raise EstimationError(
+            f"fay_herriot: the {method} fit of sigma2_u did not converge in {max_iter} "
+            f"iterations; try method='FH' (a moment estimator) or check the variances"
+        )
     s, beta, Q = float(core.sigma2[0]), core.beta[0], core.Q[0]
     frame = _area_frame(method, X, ins, yfit, Dfit, s, beta, Q, labels)
     V = s + Dfit[ins]
@@ -655,9 +702,21 @@ def fay_herriot(
     fit = FayHerriotFit(
         beta=pd.Series(beta, index=names, name="beta"),
         beta_se=pd.Series(np.sqrt(np.diag(Q)), index=names, name="se"),
-        sigma2_u=s, loglik=loglik, method=method, iterations=core.iterations, converged=True, m=m, p=p,
-        transform=transform, _frame=frame, _X_in=Xi, _y_in=yfit[ins], _D_in=Dfit[ins], _Q=Q,
-        _weights_source=direct.reset_index(drop=True).set_index(labels), _X_all=X,
+        sigma2_u=s,
+        loglik=loglik,
+        method=method,
+        iterations=core.iterations,
+        converged=True,
+        m=m,
+        p=p,
+        transform=transform,
+        _frame=frame,
+        _X_in=Xi,
+        _y_in=yfit[ins],
+        _D_in=Dfit[ins],
+        _Q=Q,
+        _weights_source=direct.reset_index(drop=True).set_index(labels),
+        _X_all=X,
     )
     if transform == "arcsine":
         _arcsine_outputs(fit, X, ins, y_raw, D_raw, Dfit, bootstrap, seed, tol, max_iter)
@@ -676,11 +735,21 @@ def _area_frame(method, X, ins, y, D, s, beta, Q, labels) -> pd.DataFrame:
     est[ins] = gam * y[ins] + (1 - gam) * synth[ins]
     mse[ins] = mse_in
     g["g1"][ins], g["g2"][ins], g["g3"][ins] = g1, g2, g3
-    frame = pd.DataFrame({
-        "direct": np.where(ins, y, np.nan), "direct_se": np.where(ins, np.sqrt(np.where(ins, D, 0.0)), np.nan),
-        "estimate": est, "mse": mse, "gamma": gamma, "in_sample": ins, "synthetic": synth,
-        "g1": g["g1"], "g2": g["g2"], "g3": g["g3"],
-    }, index=labels)
+    frame = pd.DataFrame(
+        {
+            "direct": np.where(ins, y, np.nan),
+            "direct_se": np.where(ins, np.sqrt(np.where(ins, D, 0.0)), np.nan),
+            "estimate": est,
+            "mse": mse,
+            "gamma": gamma,
+            "in_sample": ins,
+            "synthetic": synth,
+            "g1": g["g1"],
+            "g2": g["g2"],
+            "g3": g["g3"],
+        },
+        index=labels,
+    )
     frame["rmse"] = np.sqrt(frame["mse"])
     return frame
 
@@ -714,9 +783,9 @@ def _arcsine_bootstrap_mse(method, X, ins, Dt, s, beta, B, seed, tol, max_iter) 
     Xi, Di = X[ins], Dt[ins]
     y_star = theta_star[ins] + rng.normal(0.0, 1.0, (int(ins.sum()), B)) * np.sqrt(Di)[:, None]
     core = _fit_core(Xi, y_star, Di, method, tol=max(tol, 1e-8), max_iter=max_iter)
-    sb = core.sigma2                                          # (B,)
-    synth = core.beta @ X.T                                   # (B, n)
-    gam = sb[:, None] / (sb[:, None] + Di[None, :])           # (B, m)
+    sb = core.sigma2  # (B,)
+    synth = core.beta @ X.T  # (B, n)
+    gam = sb[:, None] / (sb[:, None] + Di[None, :])  # (B, m)
     est = synth.copy()
     est[:, ins] = gam * y_star.T + (1 - gam) * synth[:, ins]
     pv = np.broadcast_to(sb[:, None], est.shape).copy()

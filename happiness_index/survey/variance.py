@@ -142,8 +142,11 @@ def nfc_keys(s: pd.Series) -> pd.Series:
         s = s.astype(object)
     elif not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
         return s
-    changed = {v: unicodedata.normalize("NFC", v) for v in pd.unique(s.dropna())
-               if isinstance(v, str) and unicodedata.normalize("NFC", v) != v}
+    changed = {
+        v: unicodedata.normalize("NFC", v)
+        for v in pd.unique(s.dropna())
+        if isinstance(v, str) and unicodedata.normalize("NFC", v) != v
+    }
     if not changed:
         return s
     return s.replace(changed)
@@ -312,7 +315,9 @@ class Statistic:
                 buf[:, j] = c[sel]
         return buf
 
-    def weighted_sums(self, codes: np.ndarray, n_groups: int, weights: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    def weighted_sums(
+        self, codes: np.ndarray, n_groups: int, weights: np.ndarray, rows: np.ndarray | None = None
+    ) -> np.ndarray:
         """``Σ w_i Y_i`` by group: (n_groups × k).
 
         ``codes`` and ``weights`` are given for the rows ``rows`` (all rows when None), in
@@ -328,11 +333,16 @@ class Statistic:
         weights = np.asarray(weights, dtype=float)
         if sum(c is not None for c in self.columns) <= 2:  # a proportion or a ratio: plain bincounts
             with np.errstate(over="ignore", invalid="ignore"):  # overflow: check_totals_finite says so
-                return np.column_stack([
-                    np.bincount(codes, weights=weights if c is None else weights * (c if rows is None else c[rows]),
-                                minlength=n_groups)
-                    for c in self.columns
-                ])
+                return np.column_stack(
+                    [
+                        np.bincount(
+                            codes,
+                            weights=weights if c is None else weights * (c if rows is None else c[rows]),
+                            minlength=n_groups,
+                        )
+                        for c in self.columns
+                    ]
+                )
         ind = sparse.csc_matrix((weights, codes, np.arange(m + 1)), shape=(n_groups, m))
         if m > 1 and 2 * np.count_nonzero(codes[1:] == codes[:-1]) > m:
             ind = ind.tocsr()
@@ -403,7 +413,9 @@ def check_variance_finite(var: np.ndarray, stat: Statistic) -> None:
         )
 
 
-def srs_variance(y: np.ndarray, w: np.ndarray, dom: np.ndarray, D: int, *, total: bool = False, replace: bool = False) -> np.ndarray:
+def srs_variance(
+    y: np.ndarray, w: np.ndarray, dom: np.ndarray, D: int, *, total: bool = False, replace: bool = False
+) -> np.ndarray:
     """Variance of the weighted mean (or total) of ``y`` under simple random sampling, per domain.
 
     The denominator of a design effect, as R's ``svymean``/``svytotal`` with ``deff``:
@@ -768,7 +780,9 @@ def stage_variance(st: Stage, T: np.ndarray, D: int, p: int, full: bool, flags) 
     return v * rcol
 
 
-def stage_variance_pairs(st: Stage, cs: np.ndarray, pdm: np.ndarray, Zp: np.ndarray, D: int, p: int, flags) -> np.ndarray:
+def stage_variance_pairs(
+    st: Stage, cs: np.ndarray, pdm: np.ndarray, Zp: np.ndarray, D: int, p: int, flags
+) -> np.ndarray:
     """One stage's variances (D·p,) from (cluster, domain) pair sums, without dense arrays.
 
     For stratum h and domain d with mean ``mu = S_hd / n_h`` over all ``n_h`` PSUs (those
@@ -826,7 +840,9 @@ class ReplicateScheme:
     cluster: np.ndarray | None = None
     W: np.ndarray | None = None
 
-    def totals(self, stat: Statistic, w: np.ndarray, idx: np.ndarray, dom_idx: np.ndarray, D: int, n: int) -> np.ndarray:
+    def totals(
+        self, stat: Statistic, w: np.ndarray, idx: np.ndarray, dom_idx: np.ndarray, D: int, n: int
+    ) -> np.ndarray:
         """Totals of the basic columns of ``stat`` (rows ``idx``) per replicate and domain: (R, D, k)."""
         k = stat.k
         rows = None if len(idx) == n else idx

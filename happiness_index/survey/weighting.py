@@ -46,13 +46,13 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from .design import ReplicateDesign, SurveyDesign
 from ..errors import (
     ConvergenceError,
     HappinessIndexWarning,
     WeightingError,
     describe_rows,
 )
+from .design import ReplicateDesign, SurveyDesign
 
 __all__ = [
     "post_stratify",
@@ -287,7 +287,9 @@ def _match_margin(design, key, margin, what: str, collapse=None, partial: bool =
     for k in m_keys:
         c = _canon(k)
         if c in m_canon:
-            raise WeightingError(f"{what}: margin {name!r} lists category {k!r} twice (after Unicode NFC normalisation)")
+            raise WeightingError(
+                f"{what}: margin {name!r} lists category {k!r} twice (after Unicode NFC normalisation)"
+            )
         m_canon[c] = k
     targets = {}
     for k in m_keys:
@@ -311,7 +313,9 @@ def _match_margin(design, key, margin, what: str, collapse=None, partial: bool =
         for a, b in dict(collapse).items():
             ca, cb = _canon(a), _canon(b)
             if ca not in m_canon and ca not in data_canon:
-                raise WeightingError(f"{what}: collapse of margin {name!r}: category {a!r} is neither in the data nor in the margin")
+                raise WeightingError(
+                    f"{what}: collapse of margin {name!r}: category {a!r} is neither in the data nor in the margin"
+                )
             if cb not in m_canon:
                 raise WeightingError(
                     f"{what}: collapse of margin {name!r}: target category {b!r} is not in the margin; collapse into one of "
@@ -324,7 +328,9 @@ def _match_margin(design, key, margin, what: str, collapse=None, partial: bool =
             b = col_map[a]
             while b in col_map:
                 if col_map[b] in seen:
-                    raise WeightingError(f"{what}: collapse of margin {name!r} has a cycle through {m_canon.get(b, b)!r}")
+                    raise WeightingError(
+                        f"{what}: collapse of margin {name!r} has a cycle through {m_canon.get(b, b)!r}"
+                    )
                 seen.add(b)
                 b = col_map[b]
             col_map[a] = b
@@ -339,7 +345,13 @@ def _match_margin(design, key, margin, what: str, collapse=None, partial: bool =
         dest = col_map.get(c, c)
         final_targets[final_index[dest]] += t
     for a, b in col_map.items():
-        info["collapsed"].append({"from": _label_text(m_canon.get(a, a)), "into": _label_text(m_canon[b]), "target_moved": targets.get(a, 0.0)})
+        info["collapsed"].append(
+            {
+                "from": _label_text(m_canon.get(a, a)),
+                "into": _label_text(m_canon[b]),
+                "target_moved": targets.get(a, 0.0),
+            }
+        )
     row_map = np.full(K, -1, dtype=np.int64)
     missing_cats = []
     for c, i in sorted(data_canon.items(), key=lambda t: t[1]):
@@ -364,7 +376,9 @@ def _match_margin(design, key, margin, what: str, collapse=None, partial: bool =
         new_codes = np.where(codes >= 0, row_map[np.maximum(codes, 0)], -1)
         samp = _group_sum(new_codes, len(final_keys), w)
     # targets of zero
-    zero_with_resp = [(final_keys[i], final_targets[i]) for i in range(len(final_keys)) if final_targets[i] == 0 and samp[i] > 0]
+    zero_with_resp = [
+        (final_keys[i], final_targets[i]) for i in range(len(final_keys)) if final_targets[i] == 0 and samp[i] > 0
+    ]
     if zero_with_resp:
         c = zero_with_resp[0][0]
         raise WeightingError(
@@ -375,19 +389,33 @@ def _match_margin(design, key, margin, what: str, collapse=None, partial: bool =
     empty = [i for i in range(len(final_keys)) if samp[i] <= 0 and final_targets[i] > 0]
     if empty and not partial:
         first = final_keys[empty[0]]
-        msgs = [f"{name} = {_label_text(m_canon[final_keys[i]])}: target {final_targets[i]:.10g} but no respondents" for i in empty]
+        msgs = [
+            f"{name} = {_label_text(m_canon[final_keys[i]])}: target {final_targets[i]:.10g} but no respondents"
+            for i in empty
+        ]
         others = [_label_text(m_canon[c]) for j, c in enumerate(final_keys) if samp[j] > 0]
         raise WeightingError(
-            f"{what}: " + "; ".join(msgs[:10]) + (f" (and {len(msgs) - 10} more)" if len(msgs) > 10 else "")
+            f"{what}: "
+            + "; ".join(msgs[:10])
+            + (f" (and {len(msgs) - 10} more)" if len(msgs) > 10 else "")
             + f". Weights cannot reach a population cell with no respondents. Collapse it into a neighbouring "
             f"category, e.g. collapse={{{name!r}: {{{_label_text(m_canon[first])!r}: {(others[0] if others else '...')!r}}}}}"
-            + (" or pass partial=True to drop it (its population is then not represented)" if what == "post_stratify" else "")
+            + (
+                " or pass partial=True to drop it (its population is then not represented)"
+                if what == "post_stratify"
+                else ""
+            )
             + "."
         )
     keep = np.array([samp[i] > 0 for i in range(len(final_keys))], dtype=bool)
     for i in np.flatnonzero(~keep):
-        info["dropped"].append({"category": _label_text(m_canon[final_keys[i]]), "target": float(final_targets[i]),
-                                "reason": "no respondents" if final_targets[i] > 0 else "target 0 and no respondents"})
+        info["dropped"].append(
+            {
+                "category": _label_text(m_canon[final_keys[i]]),
+                "target": float(final_targets[i]),
+                "reason": "no respondents" if final_targets[i] > 0 else "target 0 and no respondents",
+            }
+        )
     if (~keep).any():
         idx = np.cumsum(keep) - 1
         remap = np.where(keep, idx, -1)
@@ -397,7 +425,8 @@ def _match_margin(design, key, margin, what: str, collapse=None, partial: bool =
     out_labels = [m_canon[c] for c in final_keys]
     if info["collapsed"]:
         warnings.warn(
-            f"{what}: margin {name!r}: collapsed " + "; ".join(f"{d['from']!r} into {d['into']!r}" for d in info["collapsed"]),
+            f"{what}: margin {name!r}: collapsed "
+            + "; ".join(f"{d['from']!r} into {d['into']!r}" for d in info["collapsed"]),
             WeightingWarning,
             stacklevel=3,
         )
@@ -454,8 +483,7 @@ def _check_totals_agree(ms: list[_Margin], what: str, extra: dict | None = None)
     for m in ms[1:]:
         t = float(m.targets.sum())
         if t != common and t > 0:
-            m = _Margin(m.key, m.name, m.codes, m.labels, m.targets * (common / t),
-                        dict(m.info, rescaled=common / t))
+            m = _Margin(m.key, m.name, m.codes, m.labels, m.targets * (common / t), dict(m.info, rescaled=common / t))
         out.append(m)
     return out
 
@@ -728,7 +756,9 @@ def rake(
     collapse = dict(collapse or {})
     unknown = [k for k in collapse if k not in dict(items)]
     if unknown:
-        raise WeightingError(f"rake: collapse names margins {unknown} that are not in margins {[_key_name(k) for k, _ in items]}")
+        raise WeightingError(
+            f"rake: collapse names margins {unknown} that are not in margins {[_key_name(k) for k, _ in items]}"
+        )
     ms = [_match_margin(design, k, v, "rake", collapse=collapse.get(k)) for k, v in items]
     ms = _check_totals_agree(ms, "rake")
     _check_counts(design, ms, "rake")
@@ -794,7 +824,9 @@ def rake(
         warnings.warn(msg, WeightingWarning, stacklevel=2)
     adjuster = None
     if not _is_rep(design):
-        adjuster = _RakeAdjuster(cell, [m.codes for m in ms], [len(m.labels) for m in ms], W0[:, 0].copy(), res["psw_factors"])
+        adjuster = _RakeAdjuster(
+            cell, [m.codes for m in ms], [len(m.labels) for m in ms], W0[:, 0].copy(), res["psw_factors"]
+        )
     return _finish(design, W1, adjuster, info)
 
 
@@ -1141,7 +1173,9 @@ def _formula_terms(formula, what: str) -> list:
         return out
     if isinstance(formula, (list, tuple)):
         return list(formula)
-    raise WeightingError(f"{what}: formula must be a string like '~stype + api99' or a list of columns, got {formula!r}")
+    raise WeightingError(
+        f"{what}: formula must be a string like '~stype + api99' or a list of columns, got {formula!r}"
+    )
 
 
 def _prepare_population(design, population, formula, what: str) -> dict:
@@ -1162,10 +1196,20 @@ def _prepare_population(design, population, formula, what: str) -> dict:
     if formula is not None:
         terms = _formula_terms(formula, what)
         out = {}
-        r_keys = [k for k in pop if isinstance(k, str) and k != "(Intercept)" and k not in data.columns
-                  and _is_number(pop[k]) and not k.endswith("_total") and k != "N"]
+        r_keys = [
+            k
+            for k in pop
+            if isinstance(k, str)
+            and k != "(Intercept)"
+            and k not in data.columns
+            and _is_number(pop[k])
+            and not k.endswith("_total")
+            and k != "N"
+        ]
         for t in terms:
-            if t in pop and (isinstance(pop[t], Mapping) or isinstance(pop[t], (pd.Series, pd.DataFrame)) or _is_number(pop[t])):
+            if t in pop and (
+                isinstance(pop[t], Mapping) or isinstance(pop[t], (pd.Series, pd.DataFrame)) or _is_number(pop[t])
+            ):
                 out[t] = pop[t]
             elif isinstance(t, str) and f"{t}_total" in pop:
                 out[t] = pop[f"{t}_total"]
@@ -1191,10 +1235,17 @@ def _prepare_population(design, population, formula, what: str) -> dict:
     for k, v in pop.items():
         if k in ("N", "(Intercept)") and k not in data.columns:
             continue
-        if isinstance(k, str) and k.endswith("_total") and k not in data.columns and k[: -len("_total")] in data.columns:
+        if (
+            isinstance(k, str)
+            and k.endswith("_total")
+            and k not in data.columns
+            and k[: -len("_total")] in data.columns
+        ):
             out[k[: -len("_total")]] = v
         elif isinstance(v, str):
-            raise WeightingError(f"{what}: population entry {k!r} is text ({v!r}); give a number or a mapping of counts")
+            raise WeightingError(
+                f"{what}: population entry {k!r} is text ({v!r}); give a number or a mapping of counts"
+            )
         else:
             out[k] = v
     r_style = any(isinstance(k, str) and k not in data.columns and _is_number(v) for k, v in out.items())
@@ -1463,7 +1514,9 @@ def _calibration_options(method, bounds, max_iter, tol):
     except (TypeError, ValueError, IndexError):
         raise WeightingError(f"calibrate: bounds must be a pair (lower, upper), got {bounds!r}") from None
     if not L < 1 < U:
-        raise WeightingError(f"calibrate: bounds {bounds!r} must satisfy lower < 1 < upper (g = 1 leaves a weight unchanged)")
+        raise WeightingError(
+            f"calibrate: bounds {bounds!r} must satisfy lower < 1 < upper (g = 1 leaves a weight unchanged)"
+        )
     if method == "logit" and not (math.isfinite(L) and math.isfinite(U)):
         raise WeightingError(f"calibrate: logit calibration needs finite bounds, got {bounds!r}")
     if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
@@ -1502,7 +1555,9 @@ def _check_calibration(X, T, W0, W1, terms, method, L, U, iters, failed, tol, fo
         warnings.warn(msg, WeightingWarning, stacklevel=3)
     bad_rep = ~np.isnan(failed[1:]) | ~np.isfinite(W1[:, 1:]).all(axis=0)
     if bad_rep.any():
-        W1[:, 1:][:, bad_rep] = np.where(np.isfinite(W1[:, 1:][:, bad_rep]), W1[:, 1:][:, bad_rep], W0[:, 1:][:, bad_rep])
+        W1[:, 1:][:, bad_rep] = np.where(
+            np.isfinite(W1[:, 1:][:, bad_rep]), W1[:, 1:][:, bad_rep], W0[:, 1:][:, bad_rep]
+        )
     rep_failed = int(bad_rep.sum())
     if rep_failed:
         warnings.warn(
@@ -1672,7 +1727,9 @@ def adjust_nonresponse(
             f"adjust_nonresponse: response column {response_column!r} is missing at rows "
             f"{describe_rows(data.index[r.isna()])}; every sampled unit is a respondent (1) or not (0)"
         )
-    rv = pd.to_numeric(r.astype("float64") if pd.api.types.is_bool_dtype(r) else r, errors="coerce").to_numpy(dtype=float)
+    rv = pd.to_numeric(r.astype("float64") if pd.api.types.is_bool_dtype(r) else r, errors="coerce").to_numpy(
+        dtype=float
+    )
     bad = ~np.isin(rv, (0.0, 1.0))
     if bad.any():
         raise WeightingError(
@@ -1715,7 +1772,9 @@ def adjust_nonresponse(
         if big.size:
             raise WeightingError(
                 f"adjust_nonresponse: adjustment factor above max_factor={max_factor} in class(es) "
-                + ", ".join(f"{names[i]!r} (factor {fac[i, 0]:.3g}, {n_resp[i]}/{n_all[i]} responded)" for i in big[:10])
+                + ", ".join(
+                    f"{names[i]!r} (factor {fac[i, 0]:.3g}, {n_resp[i]}/{n_all[i]} responded)" for i in big[:10]
+                )
                 + "; collapse them with similar classes"
             )
     W1 = np.where(resp[:, None], W0 * fac[cls], 0.0)
@@ -1724,7 +1783,9 @@ def adjust_nonresponse(
             "class": names,
             "n_sampled": n_all,
             "n_respondents": n_resp,
-            "weighted_response_rate": np.where(all_tot[:, 0] > 0, resp_tot[:, 0] / np.where(all_tot[:, 0] > 0, all_tot[:, 0], 1), np.nan),
+            "weighted_response_rate": np.where(
+                all_tot[:, 0] > 0, resp_tot[:, 0] / np.where(all_tot[:, 0] > 0, all_tot[:, 0], 1), np.nan
+            ),
             "factor": fac[:, 0],
         }
     )
@@ -1853,7 +1914,11 @@ def trim_weights(design, cap: float = 3.5, by=None, median: str = "overall"):
     if by is None:
         cls, K, names = np.zeros(n, dtype=np.int64), 1, ["(all)"]
     else:
-        key = tuple(by) if isinstance(by, (list, tuple)) and len(by) > 1 else (by[0] if isinstance(by, (list, tuple)) else by)
+        key = (
+            tuple(by)
+            if isinstance(by, (list, tuple)) and len(by) > 1
+            else (by[0] if isinstance(by, (list, tuple)) else by)
+        )
         cls, names = _encode(design, key, "trim_weights")
         K = len(names)
     W0 = _rep_matrix(design)
@@ -1923,7 +1988,11 @@ def weight_diagnostics(design, by=None) -> pd.DataFrame:
     if by is None:
         by = getattr(design, "strata_column", None)
     if by is not None:
-        key = tuple(by) if isinstance(by, (list, tuple)) and len(by) > 1 else (by[0] if isinstance(by, (list, tuple)) else by)
+        key = (
+            tuple(by)
+            if isinstance(by, (list, tuple)) and len(by) > 1
+            else (by[0] if isinstance(by, (list, tuple)) else by)
+        )
         codes, labels = _encode(design, key, "weight_diagnostics")
         K = len(labels)
         names = [_label_text(x) for x in labels]
@@ -1937,7 +2006,9 @@ def weight_diagnostics(design, by=None) -> pd.DataFrame:
         s1, s2 = x.sum(), (x * x).sum()
         mean = s1 / k
         cv = math.sqrt(max(s2 / k - mean * mean, 0.0)) / mean
-        return dict(n=k, sum_weights=s1, min=x.min(), max=x.max(), mean=mean, cv=cv, deff_kish=k * s2 / s1**2, n_eff=s1**2 / s2)
+        return dict(
+            n=k, sum_weights=s1, min=x.min(), max=x.max(), mean=mean, cv=cv, deff_kish=k * s2 / s1**2, n_eff=s1**2 / s2
+        )
 
     if K:
         # vectorised per group
@@ -1952,8 +2023,17 @@ def weight_diagnostics(design, by=None) -> pd.DataFrame:
             mean = s1 / kk
             cv = np.sqrt(np.maximum(s2 / kk - mean**2, 0.0)) / mean
             frame = pd.DataFrame(
-                {"group": names, "n": kk, "sum_weights": s1, "min": mn, "max": mx, "mean": mean, "cv": cv,
-                 "deff_kish": kk * s2 / s1**2, "n_eff": s1**2 / s2}
+                {
+                    "group": names,
+                    "n": kk,
+                    "sum_weights": s1,
+                    "min": mn,
+                    "max": mx,
+                    "mean": mean,
+                    "cv": cv,
+                    "deff_kish": kk * s2 / s1**2,
+                    "n_eff": s1**2 / s2,
+                }
             )
         frame = frame[frame["n"] > 0]
         rows.append(frame)

@@ -47,12 +47,12 @@ def write_csv() -> None:
     body = (HERE / "good.csv").read_text("utf-8")
     width = len(GOOD.columns) - 1
     (HERE / "trailing_blank_rows.csv").write_text(body + ("," * width + "\n") * 3, encoding="utf-8")
-    (HERE / "title_rows.csv").write_text("Khảo sát hạnh phúc 2024" + "," * width + "\n"
-                                         + "Thành phố Yên Bái" + "," * width + "\n" + body,
-                                         encoding="utf-8")
+    (HERE / "title_rows.csv").write_text(
+        "Khảo sát hạnh phúc 2024" + "," * width + "\n" + "Thành phố Yên Bái" + "," * width + "\n" + body,
+        encoding="utf-8",
+    )
     header, rest = body.split("\n", 1)
-    (HERE / "duplicate_raw_header.csv").write_text(header.replace(",q2,", ",q1,") + "\n" + rest,
-                                                   encoding="utf-8")
+    (HERE / "duplicate_raw_header.csv").write_text(header.replace(",q2,", ",q1,") + "\n" + rest, encoding="utf-8")
     # the Vietnamese Excel locale: ';' fields, '.' thousands, ',' decimals (weights x 100)
     vn = GOOD.astype({"q3": "Int64", "job_years": "Int64"}).astype(object)
     vn["w"] = [_vn_number(w * 100) for w in GOOD["w"]]
@@ -61,8 +61,12 @@ def write_csv() -> None:
     bad = "Đông Tâm".encode("cp1258")
     for line in (3, 7):  # two lines saved in the Windows code page, not UTF-8
         parts = raw.split(b"\n")
-        parts[line - 1] = parts[line - 1].replace("Phường Đồng Tâm".encode(), b"Ph" + bad) \
-            .replace("Xã Tân Thịnh".encode(), b"X" + bad).replace("Phường Minh Tân".encode(), b"M" + bad)
+        parts[line - 1] = (
+            parts[line - 1]
+            .replace("Phường Đồng Tâm".encode(), b"Ph" + bad)
+            .replace("Xã Tân Thịnh".encode(), b"X" + bad)
+            .replace("Phường Minh Tân".encode(), b"M" + bad)
+        )
         raw = b"\n".join(parts)
     (HERE / "invalid_utf8_lines.csv").write_bytes(raw)
 
@@ -108,8 +112,7 @@ def write_parquet() -> None:
     names = [("q1" if c == "q2" else c) for c in GOOD.columns]
     table = pa.table([pa.array(GOOD[c].tolist()) for c in GOOD.columns], names=names)
     pq.write_table(table, HERE / "duplicate_raw_header.parquet")
-    _excel_error().astype({c: str for c in ("q1", "q3", "w")}).to_parquet(HERE / "excel_error.parquet",
-                                                                         index=False)
+    _excel_error().astype({c: str for c in ("q1", "q3", "w")}).to_parquet(HERE / "excel_error.parquet", index=False)
     _id_spaces().to_parquet(HERE / "duplicate_id_spaces.parquet", index=False)
     nfd = GOOD.assign(**{"ghi_chú": "a"})
     nfd.insert(len(nfd.columns), unicodedata.normalize("NFD", "ghi_chú"), "b")
