@@ -287,6 +287,7 @@ def run_annual(
     HappinessIndexError
         Any other refusal of the library (design, weighting, estimation).
     """
+    arguments = dict(locals())  # the call as given (re-issued when both years are in one file)
     from .. import __version__
     from ..index.composite import compute_index
     from ..reading.schema import validate_survey
@@ -322,29 +323,7 @@ def run_annual(
     if previous is not None:
         prev_result, prev_rep, prev_year = _previous_year(previous, previous_year, spec, frame, build, level, seed)
     elif previous_year is not None and "year" in survey.columns:
-        return run_annual(
-            survey,
-            spec,
-            frame=frame,
-            margins=margins,
-            previous=survey,
-            targets=targets,
-            year=year,
-            previous_year=previous_year,
-            replicates=replicates,
-            seed=seed,
-            level=level,
-            calibration_method=calibration_method,
-            progress=progress,
-            inputs=inputs,
-            synthetic=synthetic,
-            lonely_psu=lonely_psu,
-            area_covariates=area_covariates,
-            crosswalk=crosswalk,
-            robustness_draws=robustness_draws,
-            drivers=drivers,
-            report_config=report_config,
-        )
+        return run_annual(**{**arguments, "previous": survey})  # both years in one file
     elif previous_year is not None:
         raise EstimationError(
             f"previous year {previous_year} given, but no previous data and the survey has no "

@@ -265,22 +265,8 @@ def _as_mapping(margin, name: str) -> dict:
     return dict(margin)
 
 
-def _match_margin(design, key, margin, what: str, collapse=None, partial: bool = False) -> _Margin:
-    """Match a margin {category: population count} to the data's categories of ``key``.
-
-    Raises WeightingError for unknown columns, categories in the data missing from the
-    margin, negative/zero/non-finite targets, and population categories without
-    respondents (unless collapsed or ``partial``).
-    """
-    name = _key_name(key)
-    margin = _as_mapping(margin, name)
-    if len(margin) == 0:
-        raise WeightingError(f"{what}: margin {name!r} is empty; give a population count for every category")
-    codes, labels = _encode(design, key, what)
-    w = design._w
-    K = len(labels)
-    sample_tot = _group_sum(codes, K, w) if K else np.zeros(0)
-    data_canon = {_canon(lab): i for i, lab in enumerate(labels) if lab is not None}
+def _margin_targets(margin, name: str, what: str) -> tuple[dict, dict]:
+    """The margin's categories by canonical (NFC) key and their finite, non-negative targets."""
     # the margin, canonicalised
     m_keys = list(margin.keys())
     m_canon = {}
@@ -306,7 +292,11 @@ def _match_margin(design, key, margin, what: str, collapse=None, partial: bool =
                 "must be positive"
             )
         targets[_canon(k)] = t
-    info = {"margin": name, "dropped": [], "collapsed": []}
+    return m_canon, targets
+
+
+def _collapse_map(collapse, m_canon: dict, data_canon: dict, name: str, what: str) -> dict:
+    """``{category: final category}`` of a ``collapse`` mapping, chains resolved, cycles refused."""
     # collapsing: {from: to}
     col_map = {}
     if collapse:
@@ -334,6 +324,28 @@ def _match_margin(design, key, margin, what: str, collapse=None, partial: bool =
                 seen.add(b)
                 b = col_map[b]
             col_map[a] = b
+    return col_map
+
+
+def _match_margin(design, key, margin, what: str, collapse=None, partial: bool = False) -> _Margin:
+    """Match a margin {category: population count} to the data's categories of ``key``.
+
+    Raises WeightingError for unknown columns, categories in the data missing from the
+    margin, negative/zero/non-finite targets, and population categories without
+    respondents (unless collapsed or ``partial``).
+    """
+    name = _key_name(key)
+    margin = _as_mapping(margin, name)
+    if len(margin) == 0:
+        raise WeightingError(f"{what}: margin {name!r} is empty; give a population count for every category")
+    codes, labels = _encode(design, key, what)
+    w = design._w
+    K = len(labels)
+    sample_tot = _group_sum(codes, K, w) if K else np.zeros(0)
+    data_canon = {_canon(lab): i for i, lab in enumerate(labels) if lab is not None}
+    m_canon, targets = _margin_targets(margin, name, what)
+    info = {"margin": name, "dropped": [], "collapsed": []}
+    col_map = _collapse_map(collapse, m_canon, data_canon, name, what)
     # data categories (with positive weight) must be in the margin
     # data order first (so the common case needs no re-coding), then margin-only categories
     in_data = [c for c, _ in sorted(data_canon.items(), key=lambda t: t[1]) if c in m_canon and c not in col_map]
