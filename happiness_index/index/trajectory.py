@@ -96,6 +96,13 @@ def _nfc(s: Any) -> str:
 # ---------------------------------------------------------------------------------------
 # inputs: estimates, index results, published figures
 # ---------------------------------------------------------------------------------------
+#: The numbers of a :class:`Change`, in the order tables and dicts list them.
+CHANGE_NUMBERS = (
+    "new", "old", "new_se", "old_se", "change_pp", "se", "ci_low", "ci_high", "df", "statistic", "p_value",
+    "change_rel_pct", "se_rel_pct", "ci_rel_low", "ci_rel_high", "covariance", "samples",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class PublishedFigure:
     """A published value of the index without sampling information.
@@ -327,32 +334,7 @@ class Change:
 
     def to_dict(self) -> dict:
         """Plain dict of every number (JSON-friendly; NaN kept as float NaN)."""
-        keys = [
-            "name",
-            "unit",
-            "new_label",
-            "old_label",
-            "new",
-            "old",
-            "new_se",
-            "old_se",
-            "change_pp",
-            "se",
-            "ci_low",
-            "ci_high",
-            "df",
-            "statistic",
-            "p_value",
-            "change_rel_pct",
-            "se_rel_pct",
-            "ci_rel_low",
-            "ci_rel_high",
-            "covariance",
-            "samples",
-            "level",
-            "se_lower_bound",
-            "note",
-        ]
+        keys = ["name", "unit", "new_label", "old_label", *CHANGE_NUMBERS, "level", "se_lower_bound", "note"]
         out = {k: getattr(self, k) for k in keys}
         if self.by_group is not None:
             out["by_group"] = self.by_group.to_frame().to_dict(orient="records")
@@ -489,25 +471,7 @@ class ChangeTable:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per domain: keys, then the numbers of :class:`Change`."""
-        cols = [
-            "new",
-            "old",
-            "new_se",
-            "old_se",
-            "change_pp",
-            "se",
-            "ci_low",
-            "ci_high",
-            "df",
-            "statistic",
-            "p_value",
-            "change_rel_pct",
-            "se_rel_pct",
-            "ci_rel_low",
-            "ci_rel_high",
-            "covariance",
-            "samples",
-        ]
+        cols = list(CHANGE_NUMBERS)
         body = pd.DataFrame([{k: getattr(c, k) for k in cols} for c in self.changes], columns=cols)
         return pd.concat([self.keys, body], axis=1)
 
