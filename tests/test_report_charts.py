@@ -94,3 +94,21 @@ def test_svg_charts_are_deterministic(results):
     finally:
         plt.close(fig)
     assert buf.getvalue() == a["chart_trajectory"]
+
+
+def test_communes_chart_shows_the_published_model_estimates(results):
+    import copy
+
+    r = copy.deepcopy(results)
+    first = r["communes"][0]
+    r["small_area"] = {
+        "table": [
+            {"unit": first["commune"], "published": "model", "model": 50.0, "model_ci_low": 45.0, "model_ci_high": 55.0}
+        ]
+    }
+    fig = communes_figure(r, "en")
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "area-model estimate, published" in labels
+    xs = [tuple(map(float, c.get_offsets()[0])) for c in fig.axes[0].collections if len(c.get_offsets()) == 1]
+    assert any(x == 50.0 for x, _ in xs)  # the model estimate is drawn where it is
+    plt.close(fig)

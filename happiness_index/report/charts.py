@@ -236,6 +236,9 @@ def communes_figure(results: Mapping, lang: str = "vi"):
                 ax.hlines(y[pub == flag], lo[pub == flag], hi[pub == flag], colors=col)
                 h = ax.scatter(v[pub == flag], y[pub == flag], c=col, marker=marker, zorder=3)
                 handles.append(h), labels.append(t(key))
+        h = _model_overlay(ax, results, rows, y)
+        if h is not None:
+            handles.append(h), labels.append(t("chart.model_published"))
         ax.set_yticks(y)
         ax.set_yticklabels([commune_display_name(r) for r in rows])
         h = ax.axvline(results["index"]["estimate"], color=PALETTE["vermillion"], ls="--")
@@ -251,11 +254,23 @@ def communes_figure(results: Mapping, lang: str = "vi"):
             labels,
             loc="upper center",
             bbox_to_anchor=(0.5, -0.6 / max(len(rows), 3) - 0.08),
-            ncol=3,
+            ncol=3 if len(handles) < 3 else 2,  # long Vietnamese labels: never cut at the page edge
             fontsize=8,
             frameon=False,
         )
     return fig
+
+
+def _model_overlay(ax, results: Mapping, rows: list, y: np.ndarray):
+    """The published area-model estimates (small-area section) just below each commune's direct one."""
+    table = (results.get("small_area") or {}).get("table") or []
+    model = {str(r["unit"]): r for r in table if r.get("published") == "model" and not is_missing(r.get("model"))}
+    at = [(i, model[str(r["commune"])]) for i, r in enumerate(rows) if str(r.get("commune")) in model]
+    if not at:
+        return None
+    yy = y[[i for i, _ in at]] - 0.3
+    ax.hlines(yy, [m["model_ci_low"] for _, m in at], [m["model_ci_high"] for _, m in at], colors=PALETTE["blue"])
+    return ax.scatter([m["model"] for _, m in at], yy, c=PALETTE["blue"], marker="o", zorder=3)
 
 
 def components_figure(results: Mapping, lang: str = "vi"):
