@@ -850,8 +850,9 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
     for it in used_items:
         y = ind[it].to_numpy(dtype=float)
         r = np.isfinite(y)
-        y0 = np.where(r, y, 0.0)
-        ia = add(y0, f"{it}:satisfied")
+        # satisfied and answered, as a 0/1 mask: the engine reads it as the float column
+        # where(r, y, 0) it equals (1.0 / 0.0), at an eighth of the memory
+        ia = add(y == 1.0, f"{it}:satisfied")
         ib = add_mask(r, f"{it}:answered")
         item_ratio[it] = ratio(it, ia, ib)
     score_ratio: dict = {}
