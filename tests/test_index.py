@@ -947,3 +947,39 @@ def test_reliability_refuses_text_items():
     ok = items.assign(q2=["2", None, "3", None])
     # rows 10 (1, 2) and 12 (3, 3): item variances 1 and 1/4, scale variance 9/4 -> 2 (1 - 1.25/2.25) = 8/9
     assert hi.cronbach_alpha(ok) == pytest.approx(8 / 9)
+
+
+def test_diagnostics_of_categorical_items_match_the_indicator_frame():
+    # compute_index drops the float indicator frame after planning and reads non-response and
+    # the 0/1 reliability scores of unordered items from the plan: the same numbers as the frame
+    codes = ["yes", "somewhat", "no"]
+    spec = hi.IndexSpec.from_dict(
+        {
+            "name": "t",
+            "preset": "mean_of_shares",
+            "scale": "percent",
+            "items": [
+                {"name": f"c{j}", "type": "categorical", "codes": codes, "satisfied": ["yes", "somewhat"]}
+                for j in (1, 2, 3)
+            ],
+            "components": [{"name": "a", "items": ["c1", "c2", "c3"]}],
+        }
+    )
+    rng = np.random.default_rng(7)
+    n = 60
+    data = pd.DataFrame({f"c{j}": rng.choice(codes, n).astype(object) for j in (1, 2, 3)})
+    data.loc[[3, 17, 40], "c1"] = None
+    data.loc[[5, 17], "c3"] = None
+    data["w"] = rng.uniform(1, 3, n)
+    r = hi.compute_index(data, spec, design=hi.SurveyDesign(data, weights="w"))
+    ind = spec.satisfied_indicators(data)
+    nr = r.diagnostics["item_nonresponse"].set_index("item")
+    assert nr["n_missing"].to_dict() == {"c1": 3, "c2": 0, "c3": 2}
+    w = data["w"].to_numpy()
+    assert nr.loc["c1", "weighted_rate"] == pytest.approx(w[[3, 17, 40]].sum() / w.sum(), rel=1e-12)
+    from happiness_index.index.reliability import scale_reliability
+
+    alpha, ia = scale_reliability(ind.to_numpy(), w)
+    assert r.diagnostics["cronbach_alpha"]["a"] == alpha  # the same scores, the same arithmetic
+    got = r.diagnostics["item_analysis"].drop(columns="component")
+    np.testing.assert_array_equal(got[["n", "mean", "sd"]].to_numpy(), ia[["n", "mean", "sd"]].to_numpy())

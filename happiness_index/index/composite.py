@@ -729,6 +729,18 @@ class _Plan:
     def k(self) -> int:
         return len(self.columns)
 
+    def indicator(self, item: str, out: np.ndarray | None = None) -> np.ndarray:
+        """The item's satisfied indicator (1.0, 0.0, NaN when missing) from its two 0/1 columns.
+
+        Equal to ``spec.satisfied_indicators(data)[item]``, which the plan was built from;
+        written into ``out`` when given (no extra n-vector).
+        """
+        j = next(j for j in self.item_index if self.ratio_names[j] == item)
+        out = np.empty(len(self.columns[self.num[j]])) if out is None else out
+        np.copyto(out, self.columns[self.num[j]])
+        out[~np.asarray(self.columns[self.den[j]], dtype=bool)] = np.nan
+        return out
+
 
 def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
     """Refuse indicator values that are neither an allowed code nor a missing code.
@@ -850,8 +862,9 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
     for it in used_items:
         y = ind[it].to_numpy(dtype=float)
         r = np.isfinite(y)
-        y0 = np.where(r, y, 0.0)
-        ia = add(y0, f"{it}:satisfied")
+        # satisfied and answered, as a 0/1 mask: the engine reads it as the float column
+        # where(r, y, 0) it equals (1.0 / 0.0), at an eighth of the memory
+        ia = add(y == 1.0, f"{it}:satisfied")
         ib = add_mask(r, f"{it}:answered")
         item_ratio[it] = ratio(it, ia, ib)
     score_ratio: dict = {}
@@ -1348,6 +1361,7 @@ def compute_index(
     _check_item_codes(data, spec)
     ind = spec.satisfied_indicators(data)
     plan = _build_plan(data, spec, ind, scale)
+    del ind  # n x k float64: the plan's 0/1 columns carry the same indicators from here on
     in_dom = design.in_domain
     doms = _index_domains(data, spec, by, in_dom)
     # ---------------------------------------------------------------- estimate through the engine
@@ -1371,7 +1385,7 @@ def compute_index(
     sens = _sensitivity(est, plan, spec, scale)
     af = _af_details(ctx, doms) if spec.preset == "af_gnh" else None
     # ---------------------------------------------------------------- diagnostics and provenance
-    diag = _diagnostics(data, spec, ind, plan, design, est, in_dom, ctx.n_city, diagnostics)
+    diag = _diagnostics(data, spec, plan, design, est, in_dom, ctx.n_city, diagnostics)
     prov = _provenance(data, spec, plan, design, doms, est, seed, ci_text, level)
     band = None
     if spec.levels:
@@ -1958,7 +1972,7 @@ def _af_details(ctx: _AssemblyContext, doms: _Domains) -> dict:
     return af
 
 
-def _diagnostics(data, spec, ind, plan, design, est: _IndexEstimates, in_dom, n_city, full) -> dict:
+def _diagnostics(data, spec, plan, design, est: _IndexEstimates, in_dom, n_city, full) -> dict:
     """Sample sizes, Kish's effective n, item nonresponse; with ``full`` also design effects and reliability."""
     diag: dict = {}
     wd = np.where(in_dom, design.weights.to_numpy(), 0.0)
@@ -1970,7 +1984,7 @@ def _diagnostics(data, spec, ind, plan, design, est: _IndexEstimates, in_dom, n_
     nr = []
     for j in plan.item_index:
         it = plan.ratio_names[j]
-        miss = ~np.isfinite(ind[it].to_numpy(dtype=float)) & in_dom
+        miss = ~np.asarray(plan.columns[plan.den[j]], dtype=bool) & in_dom  # not answered
         nr.append(
             {
                 "item": it,
@@ -1987,7 +2001,7 @@ def _diagnostics(data, spec, ind, plan, design, est: _IndexEstimates, in_dom, n_
         all_in = bool(in_dom.all())  # no n x k copy of the item scores for the whole-city run
         w_in = wd if all_in else wd[in_dom]
         for c in spec.components:
-            sc = _reliability_scores(data, spec, ind, c.items)
+            sc = _reliability_scores(data, spec, plan, c.items)
             alpha, ia = scale_reliability(sc if all_in else sc[in_dom], w_in)  # one covariance pass
             alphas[c.name] = alpha if len(c.items) > 1 else float("nan")
             ia.insert(0, "component", c.name)
@@ -2033,7 +2047,7 @@ def _provenance(data, spec, plan, design, doms: _Domains, est: _IndexEstimates, 
     }
 
 
-def _reliability_scores(data, spec, ind, items) -> np.ndarray:
+def _reliability_scores(data, spec, plan, items) -> np.ndarray:
     """Item scores for Cronbach's alpha: numeric codes of ordered items, else the 0/1 indicator."""
     out = np.empty((len(data), len(items)))  # filled column by column: no per-item copies, no stacking
     for j, nm in enumerate(items):
@@ -2044,7 +2058,7 @@ def _reliability_scores(data, spec, ind, items) -> np.ndarray:
             if it.missing_codes:
                 v[np.isin(v, np.asarray(it.missing_codes, dtype=float))] = np.nan
         else:
-            out[:, j] = ind[nm].to_numpy(dtype=float)
+            plan.indicator(nm, out=out[:, j])
     return out
 
 

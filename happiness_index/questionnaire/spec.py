@@ -1217,8 +1217,12 @@ class IndexSpec:
         SpecError
             An indicator column is absent from ``clean_df``.
         """
-        out = {}
         cols = {_nfc(str(c)): c for c in clean_df.columns}
+        names = [it.name for it in self.items if it.satisfied is not None]
+        # one (k, n) block filled row by row and handed to pandas without a copy (a dict of
+        # columns would be consolidated into a second n x k block while the frame is built)
+        block = np.empty((len(names), len(clean_df)))
+        row = 0
         for it in self.items:
             if it.satisfied is None:
                 continue
@@ -1241,8 +1245,10 @@ class IndexSpec:
                 t = s.astype("string").str.strip().str.normalize("NFC")
                 miss = (t.isna() | t.isin([str(m) for m in it.missing_codes])).to_numpy()
                 sat = t.isin([str(c) for c in it.satisfied]).fillna(False).to_numpy(dtype=bool)
-            out[it.name] = np.where(miss, np.nan, sat.astype("float64"))
-        return pd.DataFrame(out, index=clean_df.index)
+            np.copyto(block[row], sat)
+            block[row][miss] = np.nan
+            row += 1
+        return pd.DataFrame(block.T, index=clean_df.index, columns=names, copy=False)
 
 
 def _robustness_parts(d: Mapping, items: tuple, comps: tuple, preset: str, formula: str | None) -> dict:
