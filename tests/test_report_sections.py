@@ -427,6 +427,20 @@ def test_annex_names_the_lonely_psu_rule_and_calibration_in_the_report_language(
     assert "some_future_rule" in " ".join(annex_section(res, "vi").blocks[0].items)
 
 
+def test_annex_names_every_input_role_the_command_line_records_in_the_report_language():
+    """`happiness-index run` records the covariates as 'area_covariates': the Vietnamese annex
+    said 'Tệp đầu vào (area_covariates)'; every role of the CLI has a translated name."""
+    from happiness_index.report.annex import annex_section
+
+    roles = ("survey", "previous", "frame", "margins", "area_covariates", "crosswalk")
+    inputs = {r: {"file": f"{r}.csv", "sha256": "0" * 64} for r in roles}
+    vi = " ".join(annex_section({"provenance": {"inputs": inputs}}, "vi").blocks[0].items)
+    en = " ".join(annex_section({"provenance": {"inputs": inputs}}, "en").blocks[0].items)
+    assert not [r for r in roles if f"({r})" in vi]  # no bare key in the Vietnamese annex
+    assert "(area_covariates)" not in en
+    assert "Tệp đầu vào (biến phụ trợ theo địa bàn): area_covariates.csv" in vi
+
+
 def test_communes_intro_when_no_estimate_is_publishable(full):
     """'Có 0 ước lượng đủ tin cậy …' read oddly (the bundled example publishes none): say 'none'."""
     res = copy.deepcopy(full.results)

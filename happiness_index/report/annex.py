@@ -81,6 +81,7 @@ def annex_section(results: Mapping, lang: str) -> Section:
         "frame": "role.frame",
         "margins": "role.margins",
         "covariates": "role.covariates",
+        "area_covariates": "role.covariates",  # the key the command line records
         "crosswalk": "role.crosswalk",
     }
     for k, inp in (prov.get("inputs") or {}).items():
