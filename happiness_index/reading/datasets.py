@@ -157,7 +157,14 @@ def load_city_survey(year: int | None = None) -> pd.DataFrame:
 
 
 def load_city_margins() -> dict:
-    """SYNTHETIC calibration margins for the city example: households by commune, by sex."""
+    """SYNTHETIC calibration margins for the city example: households by commune, by sex.
+
+    Returns
+    -------
+    dict
+        ``{column: {category: population count}}`` (NFC category names), the ``margins`` of
+        :func:`happiness_index.rake` / :func:`happiness_index.calibrate` and of ``run --margins``.
+    """
     d = json.loads(data_path("yen_bai_city_margins.json").read_text(encoding="utf-8"))
     return {
         k: {unicodedata.normalize("NFC", c): v for c, v in m.items()} for k, m in d.items() if not k.startswith("_")

@@ -28,9 +28,25 @@ __all__ = ["commune_precision_plan", "model_plan_inputs"]
 
 
 def model_plan_inputs(fit) -> dict:
-    """``sigma2_u`` and ``extra_coef`` of :func:`commune_precision_plan` from a Fay–Herriot fit
-    (:class:`~happiness_index.survey.small_area.FayHerriotFit`, model scale): the mean over the
-    in-sample areas of ``(g2 + 2 g3) / (1 - gamma)^2``."""
+    """The area-model inputs of :func:`commune_precision_plan` from a Fay–Herriot fit.
+
+    Parameters
+    ----------
+    fit : FayHerriotFit
+        A fit of :func:`~happiness_index.survey.small_area.fay_herriot` (model scale).
+
+    Returns
+    -------
+    dict
+        ``{"sigma2_u": float, "extra_coef": float}``: the random-effect variance and the mean over
+        the in-sample areas of ``(g2 + 2 g3) / (1 - gamma)^2`` (the MSE terms beyond ``g1``,
+        relative to the shrinkage), which the plan scales with each design variance.
+
+    References
+    ----------
+    Prasad, N. G. N. and Rao, J. N. K. (1990). The estimation of the mean squared error of
+    small-area estimators. *JASA* 85, 163–171.
+    """
     f = fit.to_frame()
     f = f[f["in_sample"]]
     b2 = (1 - f["gamma"]) ** 2

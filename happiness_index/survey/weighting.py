@@ -531,7 +531,7 @@ def _check_counts(design, ms: list[_Margin], what: str, N: float | None = None) 
 # ---------------------------------------------------------------------------
 
 
-def post_stratify(design, population, partial: bool = False, collapse=None):
+def post_stratify(design, population, partial: bool = False, collapse=None) -> SurveyDesign | ReplicateDesign:
     """Post-stratify a design to known population counts (R ``postStratify``).
 
     Within each post-stratum h the weights are multiplied by ``N_h / Σ_{i∈h} w_i``, so
@@ -674,7 +674,7 @@ def rake(
     r_default: bool = False,
     collapse=None,
     on_fail: str = "raise",
-):
+) -> SurveyDesign | ReplicateDesign:
     """Rake a design to several population margins (iterative proportional fitting).
 
     Each sweep post-stratifies to every margin in turn; sweeps repeat until the margins
@@ -1402,7 +1402,7 @@ def calibrate(
     collapse=None,
     force: bool = False,
     formula=None,
-):
+) -> SurveyDesign | ReplicateDesign:
     """Calibrate a design to population totals (Deville & Särndal 1992; R ``calibrate``).
 
     Finds weights ``w_i = d_i g_i`` close to the input weights ``d_i`` (in the distance
@@ -1664,7 +1664,7 @@ def adjust_nonresponse(
     weights: str | None = None,
     new_weight: str = "weight_nr",
     max_factor: float | None = None,
-):
+) -> SurveyDesign | ReplicateDesign | pd.DataFrame:
     """Weighting-class non-response adjustment.
 
     Within each class c the respondents' weights are multiplied by
@@ -1879,7 +1879,7 @@ def _trim_columns(W, cls, K, cap, median_by, max_iter=50):
     return Wt, capped, limit
 
 
-def trim_weights(design, cap: float = 3.5, by=None, median: str = "overall"):
+def trim_weights(design, cap: float = 3.5, by=None, median: str = "overall") -> SurveyDesign | ReplicateDesign:
     """Trim large weights at ``cap`` × the median weight, redistributing the excess within class.
 
     Weights above the cap are set to the cap; the weight removed is spread over the
