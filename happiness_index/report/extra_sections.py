@@ -162,6 +162,7 @@ def _robustness(res: Mapping, lang: str) -> Section | None:
             )
         )
     if rb.get("targets"):
+        blocks.append(Paragraph(t("robust.targets_caveat")))
         blocks.append(
             Table(
                 "robustness_targets",
