@@ -176,3 +176,13 @@ def test_average_rule_with_every_stratum_lonely_warns_not_silent_nan():
     with pytest.warns(hi.errors.LonelyPSUWarning, match="no other stratum to average over"):
         est = des.mean("y")
     assert est.estimate == pytest.approx(7 / 3)
+
+
+def test_many_domains_without_df_give_one_warning_not_one_per_estimate():
+    d = pd.DataFrame({"psu": np.repeat(np.arange(50), 4), "y": np.arange(200.0) % 7, "z": np.arange(200.0) % 3})
+    des = hi.SurveyDesign(d, psu="psu")
+    with pytest.warns(hi.errors.DomainDfWarning) as rec:
+        tab = des.by("psu").mean(["y", "z"])
+    assert len([w for w in rec if issubclass(w.category, hi.errors.DomainDfWarning)]) == 1
+    assert "100 estimates have no design degrees of freedom" in str(rec[0].message)
+    assert np.isnan(tab.to_frame()["ci_low"]).all()

@@ -43,6 +43,7 @@ from .estimators import (
     make_estimate,
     profile_likelihood_logit_interval,
     proportion_interval,
+    warn_no_df,
 )
 from .quantiles import estimate_quantiles
 from .variance import (
@@ -837,6 +838,7 @@ class DesignEstimators:
             deffs = self._deff(stat, dom, D, theta, var_diag, deff)
         p = stat.p
         estimates, labels, key_rows = [], [], []
+        no_df: list = []  # (label, df) of estimates whose domain has no design df: one warning for all
         key_records = key_table.to_dict("records") if key_table is not None else None  # once, not per row
         for d in range(D):
             for j in range(p):
@@ -884,10 +886,14 @@ class DesignEstimators:
                         statistic=stat.kind,
                         variance_method=self._variance_method,
                         interval=interval,
+                        warn_df=False,
                     )
                 )
+                if not dfd > 0:
+                    no_df.append((label, dfd))
                 labels.append(label)
                 key_rows.append(row)
+        warn_no_df(no_df)
         if single and key_table is None and p == 1:
             return estimates[0]
         table_df = float(np.min(dfs)) if len(dfs) else float("nan")

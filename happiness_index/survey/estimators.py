@@ -479,6 +479,33 @@ class Estimate:
         )
 
 
+def warn_no_df(no_df: list) -> None:
+    """One :class:`DomainDfWarning` for every estimate whose domain has no design degrees of freedom.
+
+    Parameters
+    ----------
+    no_df : list of (str, float)
+        ``(label, df)`` of each such estimate (``df <= 0``: all the domain's respondents are in one
+        PSU, or one PSU per stratum). Nothing is issued when the list is empty; one estimate gets
+        the per-estimate message, several one message that counts them (never thousands of lines
+        for ``by()`` over many small domains).
+    """
+    if not no_df:
+        return
+    what = "or one PSU per stratum); the interval is NaN. Merge the domain with a neighbour or pass df=."
+    if len(no_df) == 1:
+        label, df = no_df[0]
+        msg = f"{label}: the domain has {df:g} design degrees of freedom (all its respondents are in one PSU {what}"
+    else:
+        shown = ", ".join(repr(lab) for lab, _ in no_df[:3])
+        msg = (
+            f"{len(no_df)} estimates have no design degrees of freedom (e.g. {shown}): their domains have all "
+            "their respondents in one PSU (or one PSU per stratum), so their intervals are NaN. Merge such "
+            "domains with neighbours or pass df=."
+        )
+    warnings.warn(msg, DomainDfWarning, stacklevel=4)
+
+
 def make_estimate(
     name: str,
     estimate: float,
