@@ -197,19 +197,24 @@ def generate() -> dict[str, str]:
     return files
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_or_check(generate_files, description: str, argv=None) -> int:
+    """The command line of a data-generating script: write the bundled files, or ``--check`` them."""
+    ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--check", action="store_true", help="compare with the bundled files instead of writing")
     args = ap.parse_args(argv)
-    files = generate()
+    files = generate_files()
     if args.check:
         bad = [n for n, t in files.items() if (DATA / n).read_text(encoding="utf-8") != t]
-        print("bundled synthetic data are up to date" if not bad else f"out of date: {bad}")
+        print("bundled files are up to date" if not bad else f"out of date: {bad}")
         return 1 if bad else 0
     for name, text in files.items():
         (DATA / name).write_text(text, encoding="utf-8")
         print(f"wrote {DATA / name} ({len(text.encode('utf-8')):,} bytes)")
     return 0
+
+
+def main(argv=None) -> int:
+    return write_or_check(generate, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ in ``tests/test_small_area_simulation.py``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -175,18 +174,7 @@ def generate() -> dict[str, str]:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="compare with the bundled files instead of writing")
-    args = ap.parse_args(argv)
-    files = generate()
-    if args.check:
-        bad = [n for n, t in files.items() if (DATA / n).read_text(encoding="utf-8") != t]
-        print("bundled files are up to date" if not bad else f"out of date: {bad}")
-        return 1 if bad else 0
-    for name, text in files.items():
-        (DATA / name).write_text(text, encoding="utf-8")
-        print(f"wrote {DATA / name} ({len(text.encode('utf-8')):,} bytes)")
-    return 0
+    return mcd.write_or_check(generate, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

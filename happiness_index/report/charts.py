@@ -137,17 +137,7 @@ def trajectory_figure(results: Mapping, lang: str = "vi"):
             if not shown_est:
                 handles.append(h), labels.append(t("chart.estimates", level=level))
                 shown_est = True
-        ax.annotate(
-            f.num(v, 1),
-            (y, v),
-            textcoords="offset points",
-            xytext=(10, 0),
-            ha="left",
-            va="center",
-            fontsize=8,
-            color=PALETTE["blue"],
-            bbox=_label_box(),
-        )
+        _value_label(ax, f.num(v, 1), y, v)
     proj = _projection(results)
     if proj:
         y, v, lo, hi = proj
@@ -164,17 +154,7 @@ def trajectory_figure(results: Mapping, lang: str = "vi"):
         )
         h[-1][0].set_linestyle("--")
         handles.append(h), labels.append(t("chart.projection", level=level))
-        ax.annotate(
-            f.num(v, 1),
-            (y, v),
-            textcoords="offset points",
-            xytext=(10, 0),
-            ha="left",
-            va="center",
-            fontsize=8,
-            color=PALETTE["blue"],
-            bbox=_label_box(),
-        )
+        _value_label(ax, f.num(v, 1), y, v)
     years = sorted(
         {int(p[0]) for p in pts}
         | {int(y) for y, _ in ty}
@@ -193,6 +173,21 @@ def trajectory_figure(results: Mapping, lang: str = "vi"):
     ax.yaxis.set_major_formatter(_tick_formatter(lang))
     _legend_below(ax, handles, labels, ncol=min(len(handles), 2) or 1)
     return fig
+
+
+def _value_label(ax, text: str, x: float, y: float) -> None:
+    """A value printed just right of its point, on a light box (never over an interval line)."""
+    ax.annotate(
+        text,
+        (x, y),
+        textcoords="offset points",
+        xytext=(10, 0),
+        ha="left",
+        va="center",
+        fontsize=8,
+        color=PALETTE["blue"],
+        bbox=_label_box(),
+    )
 
 
 def _projection(results: Mapping):
