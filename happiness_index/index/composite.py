@@ -763,6 +763,8 @@ def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
         if it.satisfied is None or it.name not in cols:
             continue  # absent columns: satisfied_indicators names them
         col = data[cols[it.name]]
+        if it.numeric and _codes_allowed(col, it):
+            continue  # every distinct value is a code or a missing code: no n-vector needed
         if it.numeric:
             v, unparseable, _ = to_number(col)
             missing = np.isnan(v)
@@ -796,6 +798,15 @@ def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
         )
 
 
+def _codes_allowed(col: pd.Series, it) -> bool:
+    """True when a column of whole numbers (numpy integer dtype) holds only allowed and missing codes,
+    decided on its distinct values (no float copy of the column)."""
+    if not (isinstance(col.dtype, np.dtype) and col.dtype.kind in "iu"):
+        return False
+    missing = {float(m) for m in it.missing_codes}
+    return all(float(u) in missing or it.allows(float(u)) for u in pd.unique(col.to_numpy()).tolist())
+
+
 def _item_scores(data: pd.DataFrame, spec: IndexSpec, name: str) -> np.ndarray:
     """Item values rescaled to [0, 1] for the mean_score preset (NaN when missing)."""
     it = spec.item(name)
@@ -824,7 +835,32 @@ def _item_scores(data: pd.DataFrame, spec: IndexSpec, name: str) -> np.ndarray:
     return (v - lo) / (hi - lo)
 
 
-def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: float) -> _Plan:
+class _Indicators:
+    """The spec's satisfied indicators read item by item as Boolean masks (:meth:`IndexSpec.item_indicator`),
+    cached: 2 bytes a respondent per item instead of an n x k float table."""
+
+    def __init__(self, data: pd.DataFrame, spec: IndexSpec):
+        spec.satisfied_indicators(data.iloc[:0])  # every indicator column present (SpecError naming it)
+        self.data, self.spec = data, spec
+        self.cache: dict = {}
+
+    def masks(self, item: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(satisfied, answered)`` of one item."""
+        if item not in self.cache:
+            self.cache[item] = self.spec.item_indicator(self.data, item)
+        return self.cache[item]
+
+    def matrix(self, items: Sequence[str]) -> np.ndarray:
+        """(n, m) float table: 1.0 satisfied, 0.0 not, NaN not answered (for the Alkire-Foster counts)."""
+        out = np.empty((len(self.data), len(items)))
+        for j, it in enumerate(items):
+            satisfied, answered = self.masks(it)
+            np.copyto(out[:, j], satisfied)
+            out[~answered, j] = np.nan
+        return out
+
+
+def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: _Indicators, scale: float) -> _Plan:
     cols: list = []
     names: list = []
 
@@ -860,12 +896,11 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
                 used_items.append(it)
     mean_score = spec.preset == "mean_score"
     for it in used_items:
-        y = ind[it].to_numpy(dtype=float)
-        r = np.isfinite(y)
-        # satisfied and answered, as a 0/1 mask: the engine reads it as the float column
-        # where(r, y, 0) it equals (1.0 / 0.0), at an eighth of the memory
-        ia = add(y == 1.0, f"{it}:satisfied")
-        ib = add_mask(r, f"{it}:answered")
+        # satisfied and answered, as 0/1 masks: the engine reads them as the float columns
+        # they equal (1.0 / 0.0), at an eighth of the memory
+        satisfied, answered = ind.masks(it)
+        ia = add(satisfied, f"{it}:satisfied")
+        ib = add_mask(answered, f"{it}:answered")
         item_ratio[it] = ratio(it, ia, ib)
     score_ratio: dict = {}
     if mean_score:
@@ -885,9 +920,8 @@ def _build_plan(data: pd.DataFrame, spec: IndexSpec, ind: pd.DataFrame, scale: f
             for it in c.items:
                 row[src[it]] = scale / len(c.items)
         else:
-            M = ind[list(c.items)].to_numpy(dtype=float)
-            complete = np.isfinite(M).all(axis=1)
-            cnt = np.where(complete[:, None], M, 0.0).sum(axis=1)
+            complete = np.logical_and.reduce([ind.masks(it)[1] for it in c.items])
+            cnt = np.sum([ind.masks(it)[0] for it in c.items], axis=0)  # satisfied (and answered) items
             need = len(c.items) if c.rule == "all_satisfied" else c.k
             v = (cnt >= need) & complete
             ia = add(v, f"{c.name}:row")
@@ -932,7 +966,7 @@ def _af_plan(spec, ind, add, ratio) -> dict:
     extra: dict = {}
     ind_items = [it for it in spec.items if it.satisfied is not None]
     names_af = [it.name for it in ind_items]
-    M = ind[names_af].to_numpy(dtype=float)
+    M = ind.matrix(names_af)
     complete = np.isfinite(M).all(axis=1)
     X = np.where(complete[:, None], M, 0.0).astype(np.int64)
     happy, share = af_happy(X, [it.weight for it in ind_items], spec.af.threshold)
@@ -1200,7 +1234,9 @@ def _data_hash(data: pd.DataFrame, columns: list) -> str:
             s = nfc_keys(s.astype("category"))
             s = s if isinstance(s.dtype, pd.CategoricalDtype) else s.astype("category")
         sub[_nfc(str(c))] = s
-    frame = pd.DataFrame(sub, index=data.index, copy=False)  # hashed column by column: no consolidated copy
+    # hashed column by column (no consolidated copy); a copy of the index object, so that the
+    # row numbers a RangeIndex materialises for hashing are freed with it, not cached on ``data``
+    frame = pd.DataFrame(sub, index=data.index.copy(), copy=False)
     h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
     return h.hexdigest()
 
@@ -1359,9 +1395,7 @@ def compute_index(
     design = _resolve_design(data, spec, design, design_options)
     # ---------------------------------------------------------------- plan the statistics
     _check_item_codes(data, spec)
-    ind = spec.satisfied_indicators(data)
-    plan = _build_plan(data, spec, ind, scale)
-    del ind  # n x k float64: the plan's 0/1 columns carry the same indicators from here on
+    plan = _build_plan(data, spec, _Indicators(data, spec), scale)
     in_dom = design.in_domain
     doms = _index_domains(data, spec, by, in_dom)
     # ---------------------------------------------------------------- estimate through the engine

@@ -34,8 +34,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EstimationError
+from ..survey.variance import ROW_BLOCK, WeightedMoments
 
-__all__ = ["cronbach_alpha", "item_analysis", "scale_reliability", "weighted_covariance"]
+__all__ = [
+    "cronbach_alpha",
+    "item_analysis",
+    "reliability_from_moments",
+    "scale_reliability",
+    "weighted_covariance",
+]
 
 
 def _prepare(items, weights):
@@ -73,9 +80,18 @@ def _prepare(items, weights):
         cols = [names[j] for j in range(X.shape[1]) if np.isinf(X[:, j]).any()]
         raise EstimationError(f"infinite item values in {cols}; recode them as missing or fix them")
     keep = np.isfinite(X).all(axis=1) & (w > 0)
-    if keep.all():  # the common case: no copy of the n x k table
-        return X, w, names
-    return X[keep], w[keep], names
+    # incomplete rows get weight 0 (complete cases) instead of a copy of the n x k table
+    return X, (w if keep.all() else np.where(keep, w, 0.0)), names
+
+
+def _moments(X: np.ndarray, w: np.ndarray) -> WeightedMoments:
+    """Weighted moments of the rows with a positive weight, a block of rows at a time."""
+    mom = WeightedMoments(X.shape[1])
+    for start in range(0, X.shape[0], ROW_BLOCK):
+        Xb, wb = X[start : start + ROW_BLOCK], w[start : start + ROW_BLOCK]
+        out = wb == 0
+        mom.add(np.where(out[:, None], 0.0, Xb) if out.any() else Xb, wb)
+    return mom
 
 
 def weighted_covariance(X: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -84,18 +100,20 @@ def weighted_covariance(X: np.ndarray, w: np.ndarray) -> np.ndarray:
     Parameters
     ----------
     X : ndarray, shape (n, k)
-        Complete data (no NaN).
+        Complete data (no NaN in rows of positive weight).
     w : ndarray, shape (n,)
         Non-negative weights with a positive sum.
 
     Returns
     -------
     ndarray, shape (k, k)
+
+    Notes
+    -----
+    Accumulated in blocks of rows (:class:`~happiness_index.survey.variance.WeightedMoments`):
+    the memory is that of one block, whatever ``n``.
     """
-    v = w / w.sum()
-    m = v @ X
-    D = X - m
-    return (D * v[:, None]).T @ D
+    return _moments(np.asarray(X, dtype=float), np.asarray(w, dtype=float)).covariance()
 
 
 def cronbach_alpha(items, weights=None) -> float:
@@ -131,9 +149,10 @@ def cronbach_alpha(items, weights=None) -> float:
     Cronbach, L. J. (1951). *Psychometrika* 16, 297-334.
     """
     X, w, _ = _prepare(items, weights)
-    if X.shape[1] < 2 or X.shape[0] < 2:
+    mom = _moments(X, w)
+    if X.shape[1] < 2 or mom.n < 2:
         return float("nan")
-    return _alpha_from_cov(weighted_covariance(X, w))
+    return _alpha_from_cov(mom.covariance())
 
 
 def _alpha_from_cov(C: np.ndarray) -> float:
@@ -174,7 +193,7 @@ def item_analysis(items, weights=None) -> pd.DataFrame:
     *Psychometrika* 16, 297-334.
     """
     X, w, names = _prepare(items, weights)
-    return _item_table(X, w, names, _covariance_or_nan(X, w))
+    return reliability_from_moments(_moments(X, w), names)[1]
 
 
 def scale_reliability(items, weights=None) -> tuple[float, pd.DataFrame]:
@@ -203,31 +222,50 @@ def scale_reliability(items, weights=None) -> tuple[float, pd.DataFrame]:
     Cronbach, L. J. (1951). *Psychometrika* 16, 297-334.
     """
     X, w, names = _prepare(items, weights)
-    C = _covariance_or_nan(X, w)
-    alpha = _alpha_from_cov(C) if X.shape[0] >= 2 else float("nan")
-    return alpha, _item_table(X, w, names, C)
+    return reliability_from_moments(_moments(X, w), names)
 
 
-def _covariance_or_nan(X: np.ndarray, w: np.ndarray) -> np.ndarray:
-    k = X.shape[1]
-    return weighted_covariance(X, w) if X.shape[0] >= 1 else np.full((k, k), np.nan)
+def reliability_from_moments(moments: WeightedMoments, names: list) -> tuple[float, pd.DataFrame]:
+    """Cronbach's alpha and the item analysis from the weighted moments of the complete cases.
+
+    Parameters
+    ----------
+    moments : WeightedMoments
+        Accumulated over the respondents who answered every item of the scale (the others
+        added with weight 0), e.g. block by block from the data.
+    names : list of str, length k
+        The items, in the order of the moments' variables.
+
+    Returns
+    -------
+    (float, DataFrame)
+        As :func:`scale_reliability`.
+
+    References
+    ----------
+    Cronbach, L. J. (1951). *Psychometrika* 16, 297-334.
+    """
+    k = len(names)
+    C = moments.covariance() if moments.n >= 1 else np.full((k, k), np.nan)
+    alpha = _alpha_from_cov(C) if moments.n >= 2 else float("nan")
+    means = moments.mean if moments.n >= 1 else np.full(k, np.nan)
+    return alpha, _item_table(moments.n, means, names, C)
 
 
-def _item_table(X: np.ndarray, w: np.ndarray, names: list, C: np.ndarray) -> pd.DataFrame:
+def _item_table(n: int, means: np.ndarray, names: list, C: np.ndarray) -> pd.DataFrame:
     """Item rows (mean, SD, item-rest correlation, alpha if deleted) from the covariance ``C``."""
-    k = X.shape[1]
+    k = len(names)
     rows = []
-    means = (w / w.sum()) @ X if X.shape[0] else np.full(k, np.nan)
     for j in range(k):
         others = [i for i in range(k) if i != j]
-        if others and X.shape[0] >= 2:
+        if others and n >= 2:
             var_rest = C[np.ix_(others, others)].sum()
             cov_jr = C[j, others].sum()
             denom = math.sqrt(C[j, j] * var_rest) if C[j, j] > 0 and var_rest > 0 else float("nan")
             r = cov_jr / denom if denom == denom and denom > 0 else float("nan")
         else:
             r = float("nan")
-        if len(others) >= 2 and X.shape[0] >= 2:
+        if len(others) >= 2 and n >= 2:
             Cs = C[np.ix_(others, others)]
             tot = Cs.sum()
             a = len(others) / (len(others) - 1) * (1 - np.trace(Cs) / tot) if tot > 0 else float("nan")
@@ -236,7 +274,7 @@ def _item_table(X: np.ndarray, w: np.ndarray, names: list, C: np.ndarray) -> pd.
         rows.append(
             {
                 "item": names[j],
-                "n": int(X.shape[0]),
+                "n": int(n),
                 "mean": float(means[j]),
                 "sd": float(math.sqrt(C[j, j])) if C[j, j] >= 0 else float("nan"),
                 "item_rest_corr": float(r),

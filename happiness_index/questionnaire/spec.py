@@ -1217,38 +1217,59 @@ class IndexSpec:
         SpecError
             An indicator column is absent from ``clean_df``.
         """
-        cols = {_nfc(str(c)): c for c in clean_df.columns}
         names = [it.name for it in self.items if it.satisfied is not None]
         # one (k, n) block filled row by row and handed to pandas without a copy (a dict of
         # columns would be consolidated into a second n x k block while the frame is built)
         block = np.empty((len(names), len(clean_df)))
-        row = 0
-        for it in self.items:
-            if it.satisfied is None:
-                continue
-            if it.name not in cols:
-                raise SpecError(
-                    f"column {it.name!r} (an indicator of spec {self.name!r}) is not in "
-                    "the data; run validate_survey first"
-                )
-            s = clean_df[cols[it.name]]
-            if it.numeric:
-                v = pd.to_numeric(s, errors="coerce").astype("float64").to_numpy(copy=True)
-                if it.missing_codes:
-                    v[np.isin(v, np.asarray(it.missing_codes, dtype=float))] = np.nan
-                miss = np.isnan(v)
-                if it.ordered:
-                    sat = v >= float(it.satisfied)
-                else:
-                    sat = np.isin(v, np.asarray(it.satisfied, dtype=float))
-            else:
-                t = s.astype("string").str.strip().str.normalize("NFC")
-                miss = (t.isna() | t.isin([str(m) for m in it.missing_codes])).to_numpy()
-                sat = t.isin([str(c) for c in it.satisfied]).fillna(False).to_numpy(dtype=bool)
-            np.copyto(block[row], sat)
-            block[row][miss] = np.nan
-            row += 1
+        for row, name in enumerate(names):
+            satisfied, answered = self.item_indicator(clean_df, name)
+            np.copyto(block[row], satisfied)
+            block[row][~answered] = np.nan
         return pd.DataFrame(block.T, index=clean_df.index, columns=names, copy=False)
+
+    def item_indicator(self, clean_df: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """One indicator item as two Boolean masks: satisfied (and answered), and answered.
+
+        The memory-light form of one column of :meth:`satisfied_indicators` (1 byte a
+        respondent per mask instead of 8 for a float column).
+
+        Parameters
+        ----------
+        clean_df : DataFrame
+            Survey microdata (missing codes, still present, are treated as missing).
+        name : str
+            An item with a ``satisfied`` cut-off.
+
+        Returns
+        -------
+        (satisfied, answered) : two (n,) bool arrays
+            ``satisfied`` is False wherever ``answered`` is False.
+
+        Raises
+        ------
+        SpecError
+            The item is unknown or has no ``satisfied`` cut-off, or its column is absent.
+        """
+        it = self.item(name)
+        if it.satisfied is None:
+            raise SpecError(f"item {name!r} of spec {self.name!r} has no 'satisfied' cut-off: it is not an indicator")
+        cols = {_nfc(str(c)): c for c in clean_df.columns}
+        if it.name not in cols:
+            raise SpecError(
+                f"column {it.name!r} (an indicator of spec {self.name!r}) is not in the data; run validate_survey first"
+            )
+        s = clean_df[cols[it.name]]
+        if it.numeric:
+            v = pd.to_numeric(s, errors="coerce").astype("float64").to_numpy()
+            answered = ~np.isnan(v)
+            if it.missing_codes:
+                answered &= ~np.isin(v, np.asarray(it.missing_codes, dtype=float))
+            satisfied = v >= float(it.satisfied) if it.ordered else np.isin(v, np.asarray(it.satisfied, dtype=float))
+        else:
+            t = s.astype("string").str.strip().str.normalize("NFC")
+            answered = ~(t.isna() | t.isin([str(m) for m in it.missing_codes])).to_numpy(dtype=bool)
+            satisfied = t.isin([str(c) for c in it.satisfied]).fillna(False).to_numpy(dtype=bool)
+        return satisfied & answered, answered
 
 
 def _robustness_parts(d: Mapping, items: tuple, comps: tuple, preset: str, formula: str | None) -> dict:

@@ -64,7 +64,8 @@ import os
 import unicodedata
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -226,7 +227,10 @@ class ValidationReport:
     data : DataFrame or None
         The cleaned copy of the data (missing codes mapped to missing, numbers stored as
         text converted, item columns as nullable ``Int64``/``Float64``/``string``, column
-        names NFC-normalised) when there are no errors, else ``None``.
+        names NFC-normalised) when there are no errors, else ``None``. Built on first
+        access (a report that is only checked costs no copy of the data) from the data as
+        they were validated: with pandas 3 the report keeps copy-on-write references, so
+        later edits of the input frame do not reach it (pandas 2: built at validation).
     n_rows : int
         Number of respondents (rows) validated.
     spec_name : str
@@ -243,11 +247,16 @@ class ValidationReport:
 
     errors: pd.DataFrame
     coercions: pd.DataFrame
-    data: pd.DataFrame | None
     n_rows: int
     spec_name: str
     blank_rows_dropped: int = 0
     number_format: dict | None = None
+    clean_copy: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def data(self) -> pd.DataFrame | None:
+        """The cleaned copy of the data when there are no errors, else None (see the class notes)."""
+        return None if self.clean_copy is None or not self.ok else self.clean_copy()
 
     @property
     def ok(self) -> bool:
@@ -1258,9 +1267,10 @@ class _Validation:
             if self.coercions
             else pd.DataFrame(columns=COERCION_COLUMNS)
         )
-        clean = (
-            _clean(self.data, self.src, self.spec, work, self.orig_of, self.numeric_keys) if len(errors) == 0 else None
-        )
+        self.work.clear()  # the working columns are not kept: the cleaned copy is built on demand
+        clean = None
+        if len(errors) == 0:
+            clean = _cleaner(self.data.index, self.src, self.spec, self.orig_of, self.numeric_keys, self.number_format)
         blank = self.data.attrs.get("blank_rows_dropped", 0)
         blank = int(blank) if isinstance(blank, (int, np.integer)) and blank > 0 else 0
         a = self.data.attrs
@@ -1272,8 +1282,8 @@ class _Validation:
         return ValidationReport(
             errors=errors,
             coercions=coer,
-            data=clean,
             n_rows=self.n,
+            clean_copy=clean,
             spec_name=self.spec.name,
             blank_rows_dropped=blank,
             number_format=nf,
@@ -1562,13 +1572,31 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems, known=
     return out[ERROR_COLUMNS].reset_index(drop=True)
 
 
-def _clean(data, src, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
+def _cleaner(index, src, spec, orig_of, numeric_keys, number_format) -> Callable[[], pd.DataFrame]:
+    """The function that builds the cleaned copy (:attr:`ValidationReport.data`) on demand.
+
+    pandas 3 copies on write, so the source columns held here stay as they were validated
+    even if the caller edits the input frame afterwards; pandas 2 has no such guarantee, so
+    the copy is built now.
+    """
+    columns = dict(src)
+
+    def build() -> pd.DataFrame:
+        return _clean(index, columns, spec, orig_of, numeric_keys, number_format)
+
+    if int(pd.__version__.split(".")[0]) < 3:
+        built = build()
+        return lambda: built
+    return build
+
+
+def _clean(index, src, spec, orig_of, numeric_keys, number_format) -> pd.DataFrame:
     """The cleaned copy: item columns typed, text numbers converted, names NFC; input untouched.
 
     Text codes of the design columns (strata, PSU, commune, commune name, village) are NFC
     normalised and trimmed, as validation compares them: ``'Âu Lâu '`` typed in decomposed
     form and ``'Âu Lâu'`` are one commune in the estimates, as they were in the checks.
-    Consumes ``work`` (columns are popped as they are converted, to bound peak memory).
+    Columns that need no change share their memory with the input (pandas 3 copies on write).
     """
     out = {}
     item_of = {it.name: it for it in spec.items}
@@ -1579,40 +1607,38 @@ def _clean(data, src, spec, work, orig_of, numeric_keys) -> pd.DataFrame:
         if c is not None
     }
     for key in orig_of:
+        s = src[key]
         it = item_of.get(key)
-        if it is not None and key in work:
-            s = work.pop(key)
-            if (
-                it.numeric
-                and isinstance(s.dtype, np.dtype)
-                and s.dtype.kind in "iu"
-                and (s.dtype.itemsize < 8 or s.dtype.kind == "i")
-            ):
-                # whole numbers already (no blanks possible): no float round trip
-                arr = pd.arrays.IntegerArray(s.to_numpy(dtype=np.int64, copy=True), np.zeros(len(s), dtype=bool))
-                s = pd.Series(arr, index=data.index, copy=False)
-            elif it.numeric:
-                v = s.to_numpy(dtype="float64", na_value=np.nan)
-                del s
-                miss = np.isnan(v)
-                fin = v[~miss]
-                if np.array_equal(fin, np.floor(fin)):
-                    iv = v.astype(np.int64) if not miss.any() else np.where(miss, 0, v).astype(np.int64)
-                    arr = pd.arrays.IntegerArray(iv, miss)
-                else:
-                    arr = pd.arrays.FloatingArray(np.where(miss, 0.0, v), miss)
-                del v
-                s = pd.Series(arr, index=data.index, copy=False)
-            else:
-                s = s.astype("string").set_axis(data.index)
-            out[key] = s
-        elif key in numeric_keys and key in work and not pd.api.types.is_numeric_dtype(src[key].dtype):
-            out[key] = work.pop(key).set_axis(data.index)  # numbers stored as text, converted
-        elif key in design_text and not (
-            pd.api.types.is_numeric_dtype(src[key].dtype) or pd.api.types.is_bool_dtype(src[key].dtype)
-        ):
-            out[key] = _norm_design_text(src[key]).set_axis(data.index)
+        if it is not None:
+            out[key] = pd.Series(_clean_item(it, s, number_format), index=index, copy=False)
+        elif key in numeric_keys and not pd.api.types.is_numeric_dtype(s.dtype):
+            out[key] = pd.Series(to_number(s, number_format)[0], index=index, copy=False)  # numbers stored as text
+        elif key in design_text and not (pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)):
+            out[key] = _norm_design_text(s).set_axis(index)
         else:
             # pandas 3 copies on write: shared until either side is written; pandas 2 needs a real copy
-            out[key] = src[key].copy(deep=int(pd.__version__.split(".")[0]) < 3)
-    return pd.DataFrame(out, index=data.index, copy=False)
+            out[key] = s.copy(deep=int(pd.__version__.split(".")[0]) < 3).set_axis(index)
+    return pd.DataFrame(out, index=index, copy=False)
+
+
+def _clean_item(it, s: pd.Series, number_format):
+    """One item column of the cleaned copy: missing codes as missing; whole numbers as ``Int64``,
+    other numbers as ``Float64``, text codes as ``string``."""
+    if not it.numeric:
+        t = _name_key(s).reset_index(drop=True)
+        if it.missing_codes:
+            t = t.mask(t.isin([str(m) for m in it.missing_codes]))
+        return t.astype("string").to_numpy()
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu" and (s.dtype.itemsize < 8 or s.dtype.kind == "i"):
+        # whole numbers already (no blanks possible): no float round trip
+        values = s.to_numpy(dtype=np.int64, copy=True)
+        miss = np.isin(values, np.asarray(it.missing_codes, dtype="float64")) if it.missing_codes else None
+        return pd.arrays.IntegerArray(values, np.zeros(len(values), dtype=bool) if miss is None else miss)
+    v = to_number(s, number_format)[0]
+    if it.missing_codes:
+        v[np.isin(v, np.asarray(it.missing_codes, dtype="float64"))] = np.nan
+    miss = np.isnan(v)
+    fin = v[~miss]
+    if np.array_equal(fin, np.floor(fin)):
+        return pd.arrays.IntegerArray(np.where(miss, 0, v).astype(np.int64), miss)
+    return pd.arrays.FloatingArray(np.where(miss, 0.0, v), miss)

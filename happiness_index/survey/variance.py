@@ -28,8 +28,9 @@ Public interface
 :func:`group_sum`, :func:`unique_codes`, :func:`factor_codes`
     The grouped sums every estimator is built from (one sparse product, no Python loop
     over respondents).
-:func:`srs_variance`
-    The SRS variance behind every design effect.
+:func:`srs_variance`, :func:`srs_variance_of_moments`, :class:`WeightedMoments`
+    The SRS variance behind every design effect; weighted moments accumulated in row
+    blocks (diagnostics over a million respondents without n × k temporaries).
 
 Domains
 -------
@@ -91,6 +92,9 @@ __all__ = [
     "group_sum",
     "nfc_keys",
     "srs_variance",
+    "srs_variance_of_moments",
+    "WeightedMoments",
+    "ROW_BLOCK",
     "unique_codes",
     "warn_dropped_domains",
 ]
@@ -442,11 +446,94 @@ def srs_variance(
     wsum = np.bincount(ds, weights=ws, minlength=D)
     with np.errstate(divide="ignore", invalid="ignore"):
         ybar = np.bincount(ds, weights=ws * ys, minlength=D) / wsum
-        s2 = np.bincount(ds, weights=ws * (ys - ybar[ds]) ** 2, minlength=D) / wsum * nobs / (nobs - 1)
-        v = s2 * wsum**2 / nobs if total else s2 / nobs
+        m2 = np.bincount(ds, weights=ws * (ys - ybar[ds]) ** 2, minlength=D)
+    return srs_variance_of_moments(nobs, wsum, m2, total=total, replace=replace)
+
+
+def srs_variance_of_moments(
+    n: np.ndarray | float, sum_w: np.ndarray | float, m2: np.ndarray, *, total: bool = False, replace: bool = False
+) -> np.ndarray:
+    """:func:`srs_variance` from weighted moments (e.g. accumulated in row blocks by :class:`WeightedMoments`).
+
+    Parameters
+    ----------
+    n : float or (D,) array
+        Respondents with a non-zero weight.
+    sum_w : float or (D,) array
+        Their sum of weights ``N̂ = Σ w``.
+    m2 : (D,) or (k,) array
+        ``Σ w (y - ȳ)²`` (one value per domain, or per variable of one domain).
+    total, replace : bool
+        As in :func:`srs_variance`.
+
+    Returns
+    -------
+    array, the shape of ``m2``
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s2 = np.asarray(m2, dtype=float) / sum_w * n / (n - 1)
+        v = s2 * sum_w**2 / n if total else s2 / n
         if not replace:
-            v = v * (wsum - nobs) / wsum
+            v = v * (sum_w - n) / sum_w
     return v
+
+
+class WeightedMoments:
+    """Weighted mean and co-moment matrix of k variables, accumulated one block of rows at a time.
+
+    Keeps ``n`` (rows added with a positive weight), ``sum_w``, ``mean`` (k,) and
+    ``m2`` (k × k) ``= Σ w (x - x̄)(x - x̄)ᵀ``; blocks are merged with the pairwise update of
+    Chan, Golub & LeVeque, so a statistic over a million respondents needs memory for one
+    block only and keeps the accuracy of a two-pass computation.
+
+    Parameters
+    ----------
+    k : int
+        Number of variables.
+
+    References
+    ----------
+    Chan, T. F., Golub, G. H. & LeVeque, R. J. (1979). Updating formulae and a pairwise
+    algorithm for computing sample variances. Stanford CS report STAN-CS-79-773.
+    """
+
+    def __init__(self, k: int):
+        self.n = 0
+        self.sum_w = 0.0
+        self.mean = np.zeros(k)
+        self.m2 = np.zeros((k, k))
+
+    def add(self, X: np.ndarray, w: np.ndarray) -> None:
+        """Add a block of rows.
+
+        Parameters
+        ----------
+        X : (b, k) array
+            Values; rows of weight 0 may hold anything finite (they do not count).
+        w : (b,) array
+            Non-negative weights.
+        """
+        sw = float(w.sum())
+        if not sw > 0:
+            return
+        mb = (w @ X) / sw
+        Dm = X - mb
+        m2b = (Dm * w[:, None]).T @ Dm
+        delta = mb - self.mean
+        total = self.sum_w + sw
+        self.m2 += m2b + np.outer(delta, delta) * (self.sum_w * sw / total)
+        self.mean += delta * (sw / total)
+        self.sum_w = total
+        self.n += int(np.count_nonzero(w))
+
+    def covariance(self) -> np.ndarray:
+        """The weighted covariance ``m2 / sum_w`` (k × k; NaN without weight)."""
+        if not self.sum_w > 0:
+            return np.full(self.m2.shape, np.nan)
+        return self.m2 / self.sum_w
+
+
+ROW_BLOCK = 1 << 16  # rows per block of the diagnostics passes (k columns of 8 bytes: ~0.5 MB per column)
 
 
 def _undefined_error() -> EstimationError:
