@@ -782,6 +782,12 @@ class DesignEstimators:
         if self._by_cols is None:
             codes = np.where(base, 0, -1).astype(np.int64)
             return codes, None, 1
+        codes, key_table, D = self._domain_keys()
+        codes = np.where(base & (codes >= 0), codes, -1)
+        return codes, key_table, D
+
+    def _domain_keys(self) -> tuple[np.ndarray, pd.DataFrame, int]:
+        """The ``by()`` keys of every row, before any mask: codes (-1: missing key dropped), key table, D."""
         key_df = pd.DataFrame({c: nfc_keys(self._data[c]) for c in self._by_cols})  # NFD and NFC: one domain
         idx = pd.MultiIndex.from_frame(key_df) if len(self._by_cols) > 1 else pd.Index(key_df.iloc[:, 0])
         codes, uniques = pd.factorize(idx, sort=True, use_na_sentinel=self._by_dropna)
@@ -793,9 +799,7 @@ class DesignEstimators:
             key_table = pd.DataFrame({self._by_cols[0]: np.asarray(uniques)})
         for c in self._by_cols:  # on the distinct keys only (cheap): 1 and "1" mixed is refused
             check_key_types(key_table[c], c, EstimationError)
-        D = len(key_table)
-        codes = np.where(base & (codes >= 0), codes, -1)
-        return codes, key_table, D
+        return codes, key_table, len(key_table)
 
     def _run_domains(self, stat: Statistic, ok):
         """Domain codes of an estimation, with empty domains dropped (and reported).
@@ -806,11 +810,23 @@ class DesignEstimators:
         codes with zero-weight rows (R's ``nrow(design)`` of a domain) and the respondents
         per domain.
         """
-        dom, key_table, D = self.domain_codes(ok)
+        # the by() keys are factorised once; the three codings differ only in their masks
+        in_scope = self._domain_mask()
+        dmask = getattr(self, "_domain", None)  # subset() mask (DomainView: its design's)
+        if self._by_cols is None:
+            raw, key_table, D = None, None, 1
+            dom = np.where(in_scope & ok, 0, -1).astype(np.int64)
+        else:
+            raw, key_table, D = self._domain_keys()
+            has_key = raw >= 0
+            in_scope = in_scope & has_key
+            dmask = None if dmask is None else dmask & has_key  # raw is already -1 without a key
+            dom = np.where(in_scope & ok, raw, -1)
+        coded = np.zeros(self._n, dtype=np.int64) if raw is None else raw
         # domain codes ignoring missing analysis values: they fix the degrees of freedom
-        dom_df = self.domain_codes(np.ones(self._n, dtype=bool))[0] if not np.all(ok) else dom
+        dom_df = np.where(in_scope, coded, -1) if not np.all(ok) else dom
         # R's nrow(design) of each domain: zero-weight rows included
-        dom_rows = self.domain_codes(np.ones(self._n, dtype=bool), keep_zero=True)[0]
+        dom_rows = coded if dmask is None else np.where(dmask, coded, -1)
         counts = np.bincount(dom[dom >= 0], minlength=D)
         if key_table is None and counts[0] == 0:
             raise EstimationError(
@@ -826,6 +842,8 @@ class DesignEstimators:
                     "check the missing values (na_rm=True, dropna=False) or the domain columns"
                 )
             warn_dropped_domains(key_table, present, self._by_cols, stat.var_columns)
+            if present.all():
+                return dom, key_table, D, dom_df, dom_rows, counts
             key_table = key_table[present].reset_index(drop=True)
             remap = np.full(D, -1)
             remap[present] = np.arange(present.sum())
