@@ -40,9 +40,9 @@ from .descriptive import svyvar
 from .estimators import (
     EstimateTable,
     check_ci_method,
-    make_estimate,
     profile_likelihood_logit_interval,
     proportion_interval,
+    wald_limits,
     warn_no_df,
 )
 from .quantiles import estimate_quantiles
@@ -782,6 +782,12 @@ class DesignEstimators:
         if self._by_cols is None:
             codes = np.where(base, 0, -1).astype(np.int64)
             return codes, None, 1
+        codes, key_table, D = self._domain_keys()
+        codes = np.where(base & (codes >= 0), codes, -1)
+        return codes, key_table, D
+
+    def _domain_keys(self) -> tuple[np.ndarray, pd.DataFrame, int]:
+        """The ``by()`` keys of every row, before any mask: codes (-1: missing key dropped), key table, D."""
         key_df = pd.DataFrame({c: nfc_keys(self._data[c]) for c in self._by_cols})  # NFD and NFC: one domain
         idx = pd.MultiIndex.from_frame(key_df) if len(self._by_cols) > 1 else pd.Index(key_df.iloc[:, 0])
         codes, uniques = pd.factorize(idx, sort=True, use_na_sentinel=self._by_dropna)
@@ -793,16 +799,34 @@ class DesignEstimators:
             key_table = pd.DataFrame({self._by_cols[0]: np.asarray(uniques)})
         for c in self._by_cols:  # on the distinct keys only (cheap): 1 and "1" mixed is refused
             check_key_types(key_table[c], c, EstimationError)
-        D = len(key_table)
-        codes = np.where(base & (codes >= 0), codes, -1)
-        return codes, key_table, D
+        return codes, key_table, len(key_table)
 
-    def _run(self, stat: Statistic, ok, *, deff, level, single, ci_method=None, df=None, keys_var=None):
-        dom, key_table, D = self.domain_codes(ok)
+    def _run_domains(self, stat: Statistic, ok):
+        """Domain codes of an estimation, with empty domains dropped (and reported).
+
+        Returns ``(dom, key_table, D, dom_df, dom_rows, counts)``: the codes of the rows
+        in the estimation, the key table (None without ``by()``), the number of domains,
+        the codes ignoring missing analysis values (they fix the degrees of freedom), the
+        codes with zero-weight rows (R's ``nrow(design)`` of a domain) and the respondents
+        per domain.
+        """
+        # the by() keys are factorised once; the three codings differ only in their masks
+        in_scope = self._domain_mask()
+        dmask = getattr(self, "_domain", None)  # subset() mask (DomainView: its design's)
+        if self._by_cols is None:
+            raw, key_table, D = None, None, 1
+            dom = np.where(in_scope & ok, 0, -1).astype(np.int64)
+        else:
+            raw, key_table, D = self._domain_keys()
+            has_key = raw >= 0
+            in_scope = in_scope & has_key
+            dmask = None if dmask is None else dmask & has_key  # raw is already -1 without a key
+            dom = np.where(in_scope & ok, raw, -1)
+        coded = np.zeros(self._n, dtype=np.int64) if raw is None else raw
         # domain codes ignoring missing analysis values: they fix the degrees of freedom
-        dom_df = self.domain_codes(np.ones(self._n, dtype=bool))[0] if not np.all(ok) else dom
+        dom_df = np.where(in_scope, coded, -1) if not np.all(ok) else dom
         # R's nrow(design) of each domain: zero-weight rows included
-        dom_rows = self.domain_codes(np.ones(self._n, dtype=bool), keep_zero=True)[0]
+        dom_rows = coded if dmask is None else np.where(dmask, coded, -1)
         counts = np.bincount(dom[dom >= 0], minlength=D)
         if key_table is None and counts[0] == 0:
             raise EstimationError(
@@ -818,6 +842,8 @@ class DesignEstimators:
                     "check the missing values (na_rm=True, dropna=False) or the domain columns"
                 )
             warn_dropped_domains(key_table, present, self._by_cols, stat.var_columns)
+            if present.all():
+                return dom, key_table, D, dom_df, dom_rows, counts
             key_table = key_table[present].reset_index(drop=True)
             remap = np.full(D, -1)
             remap[present] = np.arange(present.sum())
@@ -826,89 +852,125 @@ class DesignEstimators:
             dom_rows = np.where(dom_rows >= 0, remap[np.maximum(dom_rows, 0)], -1)
             counts = counts[present]
             D = int(present.sum())
+        return dom, key_table, D, dom_df, dom_rows, counts
+
+    @staticmethod
+    def _row_labels_keys(names: list, key_table: pd.DataFrame | None, keys_var) -> tuple[list, pd.DataFrame]:
+        """Row labels and key columns of a table: domain-major, statistic-minor (row ``d·p + j``).
+
+        A domain's label joins its key values once; with several statistics each row adds
+        ``:name`` and a ``variable`` key column. Without ``by()`` the label is the
+        statistic's name (``keys_var``: the categories of one factor, ``level`` column).
+        """
+        p = len(names)
+        if key_table is None:
+            rows = [
+                {"variable": nm} if keys_var is None else {"variable": keys_var, "level": nm.split("=", 1)[1]}
+                for nm in names
+            ]
+            return list(names), pd.DataFrame(rows)
+        records = key_table.to_dict("records")
+        domain_labels = [", ".join(str(v) for v in kd.values()) for kd in records]
+        keys = pd.DataFrame(records)
+        if p == 1:
+            return domain_labels, keys
+        labels = [f"{lab}:{nm}" for lab in domain_labels for nm in names]
+        keys = keys.take(np.repeat(np.arange(len(records)), p)).reset_index(drop=True)
+        keys["variable"] = list(names) * len(records)
+        return labels, keys
+
+    def _proportion_rows(self, stat, est, var, row_df, *, dom, dom_df, rows_all, dfs, method, level, logit_se):
+        """Interval functions and limits of the proportions (and R's point estimates, in ``est``).
+
+        Each row keeps its interval function (a closure) so that ``confint(level)`` of its
+        :class:`Estimate` recomputes it; the limits at ``level`` use the row's df.
+        """
+        p, k = stat.p, len(est)
+        intervals: list = [None] * k
+        low, high = np.empty(k), np.empty(k)
+        for i in range(k):
+            d, j = divmod(i, p)
+            fn, est[i] = self._prop_interval_fn(
+                float(est[i]),
+                float(var[i]),
+                int(rows_all[d]),  # R's nrow(design) of the domain
+                method,
+                stat,
+                dom,
+                d,
+                dom_df,
+                float(dfs[d]),
+                logit_se=None if logit_se is None else float(logit_se[d, j]),
+            )
+            intervals[i] = fn
+            lo, hi = fn(level, float(row_df[i]))
+            low[i], high[i] = float(lo), float(hi)
+        return intervals, low, high
+
+    def _run(self, stat: Statistic, ok, *, deff, level, single, ci_method=None, df=None, keys_var=None):
+        dom, key_table, D, dom_df, dom_rows, counts = self._run_domains(stat, ok)
         res = self.estimate_statistic(stat, dom, D)
         theta, var_diag, dfs, vcov_fn = res.theta, res.var, res.df, res.vcov
         logit_se = _replicate_logit_se(res) if stat.kind == "proportion" and (ci_method or "logit") == "logit" else None
         if dom_df is not dom:
             dfs = self._domain_df(dom_df, D)
-        rows_all = np.bincount(dom_rows[dom_rows >= 0], minlength=D)
-        # design effects
-        deffs = None
-        if deff:
-            deffs = self._deff(stat, dom, D, theta, var_diag, deff)
+        dfs = np.asarray(dfs, dtype=float)
+        deffs = self._deff(stat, dom, D, theta, var_diag, deff) if deff else None
         p = stat.p
-        estimates, labels, key_rows = [], [], []
-        no_df: list = []  # (label, df) of estimates whose domain has no design df: one warning for all
-        key_records = key_table.to_dict("records") if key_table is not None else None  # once, not per row
-        for d in range(D):
-            for j in range(p):
-                nm = stat.names[j]
-                if key_table is not None:
-                    kd = key_records[d]
-                    dom_label = ", ".join(str(v) for v in kd.values())
-                    label = dom_label if p == 1 else f"{dom_label}:{nm}"
-                    row = dict(kd)
-                    if p > 1:
-                        row["variable"] = nm
-                else:
-                    label = nm
-                    row = {"variable": nm} if keys_var is None else {"variable": keys_var, "level": nm.split("=", 1)[1]}
-                est_val = float(theta[d, j])
-                v = float(var_diag[d, j])
-                dfd = float(dfs[d]) if df is None else float(df)
-                interval = None
-                method = "wald"
-                if stat.kind == "proportion":
-                    method = ci_method or "logit"
-                    n_rows = int(rows_all[d])  # R's nrow(design) of the domain
-                    interval, est_val = self._prop_interval_fn(
-                        est_val,
-                        v,
-                        n_rows,
-                        method,
-                        stat,
-                        dom,
-                        d,
-                        dom_df,
-                        float(dfs[d]),
-                        logit_se=None if logit_se is None else float(logit_se[d, j]),
-                    )
-                estimates.append(
-                    make_estimate(
-                        label,
-                        est_val,
-                        v,
-                        dfd,
-                        level=level,
-                        ci_method=method,
-                        n=int(counts[d]),
-                        deff=None if deffs is None else float(deffs[d, j]),
-                        statistic=stat.kind,
-                        variance_method=self._variance_method,
-                        interval=interval,
-                        warn_df=False,
-                    )
-                )
-                if not dfd > 0:
-                    no_df.append((label, dfd))
-                labels.append(label)
-                key_rows.append(row)
-        warn_no_df(no_df)
-        if single and key_table is None and p == 1:
-            return estimates[0]
-        table_df = float(np.min(dfs)) if len(dfs) else float("nan")
-        return EstimateTable(
-            estimates,
-            pd.DataFrame(key_rows),
-            labels,
-            vcov_fn,
-            df=table_df if key_table is not None else float(dfs[0]),
+        labels, keys = self._row_labels_keys(list(stat.names), key_table, keys_var)
+        # the rows, domain-major: row d*p + j is statistic j in domain d
+        est = np.array(theta, dtype=float).reshape(D * p)
+        var = np.asarray(var_diag, dtype=float).reshape(D * p)
+        se = np.full(D * p, np.nan)
+        pos = var >= 0
+        se[pos] = np.sqrt(var[pos])
+        row_df = np.repeat(dfs, p) if df is None else np.full(D * p, float(df))
+        intervals = None
+        method = "wald"
+        if stat.kind == "proportion":
+            method = ci_method or "logit"
+            rows_all = np.bincount(dom_rows[dom_rows >= 0], minlength=D)
+            intervals, low, high = self._proportion_rows(
+                stat,
+                est,
+                var,
+                row_df,
+                dom=dom,
+                dom_df=dom_df,
+                rows_all=rows_all,
+                dfs=dfs,
+                method=method,
+                level=level,
+                logit_se=logit_se,
+            )
+        else:
+            low, high = wald_limits(est, se, row_df, level)
+        # estimates whose domain has no design df: one warning for all
+        warn_no_df([(labels[i], float(row_df[i])) for i in np.flatnonzero(~(row_df > 0))])
+        table = EstimateTable.from_arrays(
+            keys=keys,
+            labels=labels,
+            estimate=est,
+            se=se,
+            ci_low=low,
+            ci_high=high,
+            row_df=row_df,
+            deff=None if deffs is None else np.asarray(deffs, dtype=float).reshape(D * p),
+            n=np.repeat(counts.astype(np.int64), p),
+            vcov=vcov_fn,
+            df=(float(np.min(dfs)) if len(dfs) else float("nan")) if key_table is not None else float(dfs[0]),
             level=level,
+            ci_method=method,
+            statistic=stat.kind,
             variance_method=self._variance_method,
+            intervals=intervals,
             replicates=res.replicates,
             replicate_variance=res.replicate_variance,
             function_method="delta",
         )
+        if single and key_table is None and p == 1:
+            return table[0]
+        return table
 
     def _prop_interval_fn(self, p, var, n, method, stat, dom, d, dom_all, degf_d, logit_se=None):
         """Interval function of a proportion (and the point estimate R reports with it).
