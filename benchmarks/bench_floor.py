@@ -26,7 +26,10 @@ floor   a plain numpy pass: ``np.bincount`` of w*y on (domain, PSU) cells and th
 process a fresh Python process: import, read a 1M-row Parquet survey (17 communes x 20
         villages, the 8 items of ``yen_bai_nef``), ``validate_survey``, ``compute_index(...,
         by="commune")``, write ``results.json``, exit                     target <= 3 s,
-        peak RSS <= 2.5 x the data frame in memory
+        peak RSS <= 2.5 x the data frame in memory. The peak is the child's own ``VmHWM``
+        (``ru_maxrss`` would report the parent's peak, inherited across fork and exec). Also
+        printed: the RSS right after the imports (Python, numpy, pandas 3 with pyarrow) and
+        ``(peak - import) / data``, the memory the work itself adds per byte of data
 
 R ``survey`` (when ``Rscript`` is on the PATH) runs the same tasks on data of the same shape
 generated in R (same structure, not the same random numbers) and ``svy`` (when importable)
@@ -210,6 +213,8 @@ import json, resource, sys, time
 t0 = time.perf_counter()
 import happiness_index as hi
 import happiness_index.reading.datasets  # a submodule: the package imports it lazily
+import pandas.io.parquet, pyarrow.parquet  # the reader's own imports, counted in the baseline
+import_mb = int(dict(line.split(":", 1) for line in open("/proc/self/status"))["VmRSS"].split()[0]) / 1024
 survey, out = sys.argv[1], sys.argv[2]
 spec = hi.IndexSpec.from_toml(hi.reading.datasets.data_path("specs/yen_bai_nef.toml"))
 data = hi.read_survey(survey)
@@ -219,9 +224,11 @@ res = hi.compute_index(data, spec, by="commune")
 with open(out, "w", encoding="utf-8") as fh:
     json.dump(res.to_dict(), fh, ensure_ascii=False)
 ru = resource.getrusage(resource.RUSAGE_SELF)
+# VmHWM is this process's own peak: ru_maxrss keeps the parent's peak across fork and exec
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
 print(json.dumps({"seconds_inside": time.perf_counter() - t0, "cpu_seconds": ru.ru_utime + ru.ru_stime,
-                  "data_mb": data.memory_usage(deep=True).sum() / 2**20,
-                  "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+                  "data_mb": data.memory_usage(deep=True).sum() / 2**20, "import_mb": import_mb,
+                  "maxrss_mb": int(status["VmHWM"].split()[0]) / 1024}))
 """
 
 
@@ -256,6 +263,7 @@ def process_run(rows: int, repeat: int) -> dict:
     info["wall"] = statistics.median(walls)
     info["cpu"] = statistics.median(cpus)
     info["rss_over_data"] = info["maxrss_mb"] / info["data_mb"]
+    info["work_over_data"] = (info["maxrss_mb"] - info["import_mb"]) / info["data_mb"]
     return info
 
 
@@ -316,8 +324,11 @@ def main(argv=None) -> None:
                 "data_MB": round(p["data_mb"], 1),
                 "peak_RSS_MB": round(p["maxrss_mb"], 1),
                 "RSS/data": round(p["rss_over_data"], 2),
+                "import_RSS_MB": round(p["import_mb"], 1),
+                "(RSS-import)/data": round(p["work_over_data"], 2),
                 "target": "<= 3 s, <= 2.5x",
                 "ok": "yes" if p["wall"] <= 3 and p["rss_over_data"] <= 2.5 else "NO",
+                "ok_above_import": "yes" if p["wall"] <= 3 and p["work_over_data"] <= 2.5 else "NO",
             }
         )
     print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")

@@ -983,4 +983,5 @@ def test_diagnostics_of_categorical_items_match_the_indicator_frame():
     # the same scores; the blocked moments may sum in another memory order (last-bit differences)
     assert r.diagnostics["cronbach_alpha"]["a"] == pytest.approx(alpha, rel=1e-12)
     got = r.diagnostics["item_analysis"].drop(columns="component")
+    assert got["item"].tolist() == ["c1", "c2", "c3"]  # the spec's item names, not item1..item3
     np.testing.assert_allclose(got[["n", "mean", "sd"]].to_numpy(), ia[["n", "mean", "sd"]].to_numpy(), rtol=1e-12)

@@ -67,8 +67,8 @@ from ..questionnaire.formula import Formula
 from ..questionnaire.spec import IndexSpec
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.estimators import Estimate, EstimateTable, make_estimate, t_quantile
-from ..survey.variance import Statistic, nfc_keys, srs_variance
-from .reliability import scale_reliability
+from ..survey.variance import ROW_BLOCK, Statistic, WeightedMoments, nfc_keys, srs_variance_of_moments
+from .reliability import reliability_from_moments
 
 __all__ = [
     "compute_index",
@@ -729,17 +729,10 @@ class _Plan:
     def k(self) -> int:
         return len(self.columns)
 
-    def indicator(self, item: str, out: np.ndarray | None = None) -> np.ndarray:
-        """The item's satisfied indicator (1.0, 0.0, NaN when missing) from its two 0/1 columns.
-
-        Equal to ``spec.satisfied_indicators(data)[item]``, which the plan was built from;
-        written into ``out`` when given (no extra n-vector).
-        """
+    def indicator_columns(self, item: str) -> tuple[np.ndarray, np.ndarray]:
+        """The item's two 0/1 columns (satisfied, answered), (n,) each, as the plan holds them."""
         j = next(j for j in self.item_index if self.ratio_names[j] == item)
-        out = np.empty(len(self.columns[self.num[j]])) if out is None else out
-        np.copyto(out, self.columns[self.num[j]])
-        out[~np.asarray(self.columns[self.den[j]], dtype=bool)] = np.nan
-        return out
+        return self.columns[self.num[j]], self.columns[self.den[j]]
 
 
 def _check_item_codes(data: pd.DataFrame, spec: IndexSpec) -> None:
@@ -2032,11 +2025,9 @@ def _diagnostics(data, spec, plan, design, est: _IndexEstimates, in_dom, n_city,
         city = est.city
         diag["deff"] = _design_effects(plan, est.S[city], est.cov_block(city), est.g_in[city], wd, in_dom)
         alphas, analyses = {}, []
-        all_in = bool(in_dom.all())  # no n x k copy of the item scores for the whole-city run
-        w_in = wd if all_in else wd[in_dom]
+        w_dom = np.where(in_dom, wd, 0.0)  # respondents outside the domain carry no weight
         for c in spec.components:
-            sc = _reliability_scores(data, spec, plan, c.items)
-            alpha, ia = scale_reliability(sc if all_in else sc[in_dom], w_in)  # one covariance pass
+            alpha, ia = reliability_from_moments(_reliability_moments(data, spec, plan, c.items, w_dom), list(c.items))
             alphas[c.name] = alpha if len(c.items) > 1 else float("nan")
             ia.insert(0, "component", c.name)
             analyses.append(ia)
@@ -2081,19 +2072,36 @@ def _provenance(data, spec, plan, design, doms: _Domains, est: _IndexEstimates, 
     }
 
 
-def _reliability_scores(data, spec, plan, items) -> np.ndarray:
-    """Item scores for Cronbach's alpha: numeric codes of ordered items, else the 0/1 indicator."""
-    out = np.empty((len(data), len(items)))  # filled column by column: no per-item copies, no stacking
+def _reliability_scores(data, spec, plan, items, rows: slice) -> np.ndarray:
+    """Item scores of a block of rows for Cronbach's alpha: numeric codes of ordered items, else
+    the 0/1 indicator; NaN where the item is missing. Shape (rows, len(items))."""
+    n_rows = len(range(*rows.indices(len(data))))
+    out = np.empty((n_rows, len(items)))
     for j, nm in enumerate(items):
         it = spec.item(nm)
         if it.ordered and it.numeric:
             v = out[:, j]
-            v[:] = pd.to_numeric(data[nm], errors="coerce").astype("float64").to_numpy()
+            v[:] = pd.to_numeric(data[nm].iloc[rows], errors="coerce").astype("float64").to_numpy()
             if it.missing_codes:
                 v[np.isin(v, np.asarray(it.missing_codes, dtype=float))] = np.nan
         else:
-            plan.indicator(nm, out=out[:, j])
+            num, den = plan.indicator_columns(nm)
+            out[:, j] = num[rows]
+            out[~np.asarray(den[rows], dtype=bool), j] = np.nan
     return out
+
+
+def _reliability_moments(data, spec, plan, items, w_dom) -> WeightedMoments:
+    """Weighted moments of the item scores over the respondents who answered every item,
+    accumulated a block of rows at a time (no n x k table of scores)."""
+    mom = WeightedMoments(len(items))
+    for start in range(0, len(data), ROW_BLOCK):
+        rows = slice(start, start + ROW_BLOCK)
+        sc = _reliability_scores(data, spec, plan, items, rows)
+        incomplete = np.isnan(sc).any(axis=1)
+        sc[incomplete] = 0.0
+        mom.add(sc, np.where(incomplete, 0.0, w_dom[rows]))
+    return mom
 
 
 def _design_effects(plan: _Plan, s, Vc, g, wd, in_dom) -> dict:
@@ -2102,28 +2110,23 @@ def _design_effects(plan: _Plan, s, Vc, g, wd, in_dom) -> dict:
     sw = wd.sum()
     p = len(plan.num)
     K = plan.A.shape[0]
-    # z for each share: (y - s r) * sw / t_den (mean scale), combined column by column into the
-    # component and index scores: Z = sum_j z_j M_j with M = [A' | g B] (no n x p array)
+    # z for each share: (y - s r) * sw / t_den (mean scale), combined into the component and
+    # index scores Z = z M with M = [A' | g B]; accumulated a block of rows at a time
     M = np.column_stack([plan.A.T, g @ plan.B])  # (p, K + 1)
-    Z = [np.zeros(len(wd)) for _ in range(K + 1)]  # one contiguous score column per output
-    zj, tmp = np.empty(len(wd)), np.empty(len(wd))  # scratch rows reused for every share (no allocations)
-    for j in range(p):
-        y_num, y_den = plan.columns[plan.num[j]], plan.columns[plan.den[j]]
-        tden = float(np.dot(wd, y_den))
-        if not (tden != 0 and np.isfinite(s[j])) or not np.any(M[j]):
-            continue  # an undefined share contributes 0 (as nan_to_num did)
-        np.multiply(y_den, s[j], out=zj)
-        np.subtract(y_num, zj, out=zj)  # y - s r, the same operations as before
-        zj *= sw / tden
-        for i in np.flatnonzero(M[j]):  # a share enters its component and the index only
-            np.multiply(zj, M[j, i], out=tmp)
-            Z[i] += tmp
-    dom = np.where(in_dom, 0, -1)
-    out = {}
-    for name, z, var in [
-        *((plan.comp_names[i], Z[i], Vc[p + i, p + i]) for i in range(K)),
-        ("index", Z[K], Vc[p + K, p + K]),
-    ]:
-        vsrs = float(srs_variance(z, wd, dom, 1)[0])
-        out[name] = float(var / vsrs) if vsrs > 0 else float("nan")
-    return out
+    tden = np.array([float(np.dot(wd, plan.columns[plan.den[j]])) for j in range(p)])
+    used = (tden != 0) & np.isfinite(s) & M.any(axis=1)  # an undefined share contributes 0
+    scale = np.where(used, sw / np.where(used, tden, 1.0), 0.0)
+    s_used = np.where(used, s, 0.0)
+    w_dom = np.where(in_dom, wd, 0.0)  # respondents outside the domain carry no weight
+    mom = WeightedMoments(K + 1)
+    for start in range(0, len(wd), ROW_BLOCK):
+        rows = slice(start, start + ROW_BLOCK)
+        Zb = np.zeros((len(w_dom[rows]), K + 1))
+        for j in np.flatnonzero(used):
+            zj = (plan.columns[plan.num[j]][rows] - s_used[j] * plan.columns[plan.den[j]][rows]) * scale[j]
+            Zb += zj[:, None] * M[j]
+        mom.add(Zb, w_dom[rows])
+    vsrs = srs_variance_of_moments(mom.n, mom.sum_w, mom.m2.diagonal())
+    var = np.diagonal(Vc)[p : p + K + 1]
+    names = [*plan.comp_names, "index"]
+    return {nm: float(var[i] / vsrs[i]) if vsrs[i] > 0 else float("nan") for i, nm in enumerate(names)}
