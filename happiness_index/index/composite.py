@@ -1230,7 +1230,9 @@ def _data_hash(data: pd.DataFrame, columns: list) -> str:
     # hashed column by column (no consolidated copy); a copy of the index object, so that the
     # row numbers a RangeIndex materialises for hashing are freed with it, not cached on ``data``
     frame = pd.DataFrame(sub, index=data.index.copy(), copy=False)
-    h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+    for start in range(0, len(frame), ROW_BLOCK):  # a row's hash depends on that row only: blocks
+        block = frame.iloc[start : start + ROW_BLOCK]  # give the same bytes with one block of temporaries
+        h.update(pd.util.hash_pandas_object(block, index=True).to_numpy().tobytes())
     return h.hexdigest()
 
 

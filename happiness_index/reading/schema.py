@@ -496,6 +496,24 @@ def decimal_comma_text(s: pd.Series) -> np.ndarray:
     return txt.str.fullmatch(shape).fillna(False).to_numpy(dtype=bool)
 
 
+def _any_excel_error(s: pd.Series) -> bool:
+    """Whether any cell of a text column is an Excel error value, tested on its distinct values."""
+    distinct = pd.Series(pd.unique(s.dropna()), dtype=object)
+    return bool(distinct.map(lambda x: str(x).strip() in EXCEL_ERRORS).any())
+
+
+def _narrow_exactly(v: np.ndarray) -> np.ndarray:
+    """``v`` as float32 when every value survives the round trip (answer codes do), else ``v``.
+
+    Halves the working copy of an item column (8 -> 4 MB per million respondents) without
+    changing a single value: the checks and the messages see the same numbers.
+    """
+    v32 = v.astype(np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):
+        same = np.array_equal(v32, v, equal_nan=True)  # compared in float64: exact
+    return v32 if same else v
+
+
 def _nonblank(s: pd.Series) -> np.ndarray:
     """Cells that hold something: not missing and not blank text."""
     out = s.notna().to_numpy(dtype=bool)
@@ -934,6 +952,8 @@ class _Validation:
             s = self.src[key]
             if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
                 continue
+            if not _any_excel_error(s):
+                continue  # decided on the distinct values (17 communes, not 1M stripped texts)
             txt = s.astype("string").str.strip()
             mask = txt.isin(EXCEL_ERRORS).fillna(False).to_numpy(dtype=bool)
             if not mask.any():
@@ -1001,8 +1021,8 @@ class _Validation:
             unreadable = np.isnan(v) & _nonblank(self.src[key])  # a wrong answer, not a blank
             if it.missing_codes:
                 v[np.isin(v, np.asarray(it.missing_codes, dtype="float64"))] = np.nan
-            self.work[key] = pd.Series(v, copy=False)
             answered = ~np.isnan(v) | unreadable
+            self.work[key] = pd.Series(_narrow_exactly(v), copy=False)
             if it.type == "integer":
                 lo = -np.inf if it.minimum is None else it.minimum
                 hi = np.inf if it.maximum is None else it.maximum
