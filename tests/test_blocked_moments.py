@@ -102,3 +102,30 @@ def test_clean_copy_built_on_request_is_the_clean_data_and_ignores_later_edits()
     got = rep.data
     pd.testing.assert_frame_equal(got, expected)
     assert rep.data is got  # built once
+
+
+@pytest.mark.parametrize("bad", [2.3, 16_777_217.0, 1e300])
+def test_item_work_columns_keep_values_float32_cannot_hold(bad):
+    # integer codes are checked in float32 when exact; any other value keeps float64, so the
+    # check and the message see the value as typed (2.3, not 2.2999999523)
+    df = pd.read_csv(BAD / "good.csv")
+    df["q3"] = df["q3"].astype(float)
+    df.loc[2, "q3"] = bad
+    rep = validate_survey(df, SPEC, FRAME)
+    err = rep.errors[rep.errors["column"] == "q3"]
+    assert err["row"].tolist() == [3]  # the id of the row
+    assert err["kind"].tolist() == ["invalid code"]
+    assert err["value"].tolist() == [bad]
+    assert "2999" not in err["message_en"].iloc[0]
+
+
+def test_excel_error_found_among_many_rows_of_a_text_column():
+    df = pd.read_csv(BAD / "good.csv")
+    df = pd.concat([df] * 50, ignore_index=True)
+    df["id"] = range(1, len(df) + 1)
+    df["q1"] = df["q1"].astype(object)
+    df.loc[[17, 333], "q1"] = [" #N/A", "#DIV/0!"]
+    rep = validate_survey(df, SPEC, FRAME)
+    excel = rep.errors[rep.errors["kind"] == "excel error"]
+    assert excel["row"].tolist() == [18, 334]  # ids
+    assert set(excel["column"]) == {"q1"}

@@ -508,8 +508,8 @@ def _narrow_exactly(v: np.ndarray) -> np.ndarray:
     Halves the working copy of an item column (8 -> 4 MB per million respondents) without
     changing a single value: the checks and the messages see the same numbers.
     """
-    v32 = v.astype(np.float32)
     with np.errstate(over="ignore", invalid="ignore"):
+        v32 = v.astype(np.float32)  # a value beyond float32's range becomes inf: not the same
         same = np.array_equal(v32, v, equal_nan=True)  # compared in float64: exact
     return v32 if same else v
 
