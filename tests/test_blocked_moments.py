@@ -129,3 +129,13 @@ def test_excel_error_found_among_many_rows_of_a_text_column():
     excel = rep.errors[rep.errors["kind"] == "excel error"]
     assert excel["row"].tolist() == [18, 334]  # ids
     assert set(excel["column"]) == {"q1"}
+
+
+def test_a_validation_report_pickles_with_its_clean_copy_recipe():
+    import pickle
+
+    rep = validate_survey(pd.read_csv(BAD / "good.csv"), SPEC, FRAME)
+    again = pickle.loads(pickle.dumps(rep))
+    assert again.ok and again.n_rows == rep.n_rows
+    pd.testing.assert_frame_equal(again.data, rep.data)
+    pd.testing.assert_frame_equal(again.errors, rep.errors)

@@ -1599,15 +1599,26 @@ def _cleaner(index, src, spec, orig_of, numeric_keys, number_format) -> Callable
     even if the caller edits the input frame afterwards; pandas 2 has no such guarantee, so
     the copy is built now.
     """
-    columns = dict(src)
-
-    def build() -> pd.DataFrame:
-        return _clean(index, columns, spec, orig_of, numeric_keys, number_format)
-
+    build = _CleanCopy(index, dict(src), spec, orig_of, numeric_keys, number_format)
     if int(pd.__version__.split(".")[0]) < 3:
-        built = build()
-        return lambda: built
+        return _CleanCopy.built(build())
     return build
+
+
+class _CleanCopy:
+    """A picklable recipe of the cleaned copy: the validated columns and how to type them."""
+
+    def __init__(self, index, columns, spec, orig_of, numeric_keys, number_format, frame=None):
+        self.args = (index, columns, spec, orig_of, numeric_keys, number_format)
+        self.frame = frame
+
+    @classmethod
+    def built(cls, frame: pd.DataFrame) -> _CleanCopy:
+        """A recipe that returns a copy built already."""
+        return cls(None, None, None, None, None, None, frame=frame)
+
+    def __call__(self) -> pd.DataFrame:
+        return self.frame if self.frame is not None else _clean(*self.args)
 
 
 def _clean(index, src, spec, orig_of, numeric_keys, number_format) -> pd.DataFrame:
