@@ -139,3 +139,19 @@ def test_a_validation_report_pickles_with_its_clean_copy_recipe():
     assert again.ok and again.n_rows == rep.n_rows
     pd.testing.assert_frame_equal(again.data, rep.data)
     pd.testing.assert_frame_equal(again.errors, rep.errors)
+
+
+@pytest.mark.parametrize("blank", [True, False])
+def test_clean_copy_of_float_item_columns_with_blanks_and_missing_codes(blank):
+    # pandas 3 hands float64 columns out as read-only views: the clean copy must not write to them
+    df = pd.read_csv(BAD / "good.csv")
+    df["q1"] = df["q1"].astype(float)
+    if blank:
+        df.loc[0, "q1"] = np.nan
+    before = df.copy()
+    rep = validate_survey(df, SPEC, FRAME)
+    clean = rep.data
+    assert rep.ok and str(clean["q1"].dtype) == "Int64"
+    assert pd.isna(clean.loc[4, "q1"])  # the missing code 9 of good.csv
+    assert pd.isna(clean.loc[0, "q1"]) == blank
+    pd.testing.assert_frame_equal(df, before)

@@ -453,7 +453,7 @@ class ValidationReport:
 def to_number(s: pd.Series, number_format: tuple | None = None):
     """Read a column as float64 numbers.
 
-    Returns ``(values, unparseable, coerced)``: the float array (NaN for missing and for
+    Returns ``(values, unparseable, coerced)``: a new, writable float array (NaN for missing and for
     text that is not a number), a mask of non-blank text that is not a number, and a mask
     of text cells converted (numbers stored as text, blank text) -- or ``None`` masks
     when the column is numeric already. ``number_format`` is ``(decimal, thousands)`` of
@@ -462,7 +462,8 @@ def to_number(s: pd.Series, number_format: tuple | None = None):
     """
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         v = s.to_numpy(dtype="float64", na_value=np.nan)
-        return v, None, None
+        # a float64 column comes back as a read-only view (pandas 3): callers may write to it
+        return (v if v.flags.writeable else v.copy()), None, None
     if isinstance(s.dtype, pd.StringDtype) or pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
         is_text = s.notna().to_numpy()
     else:  # object column mixing numbers and text (e.g. from Excel)
