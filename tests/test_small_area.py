@@ -422,3 +422,44 @@ def test_commune_precision_plan():
         hi.commune_precision_plan(se, 200, cluster_size=20, previous_cluster_size=40)
     smaller = hi.commune_precision_plan(se, 200, cluster_size=20, previous_cluster_size=40, rho=0.05)
     assert (smaller["villages_direct"] >= plan["villages_direct"]).all()
+
+
+def _slow_case(seed, spread=True):
+    rng = np.random.default_rng(seed)
+    if not spread:  # the hypothesis example of test_eblup_lies_between_direct_and_synthetic
+        m = 12
+        x, D = rng.uniform(0, 1, m), rng.uniform(0.5, 3, m)
+        return pd.DataFrame({"y": 2 + x + rng.normal(0, 1, m) + rng.normal(0, np.sqrt(D)), "D": D, "x": x})
+    m = int(rng.integers(5, 40))
+    x = rng.uniform(0, 1, m)
+    D = rng.uniform(0.1, 3, m) * rng.choice([0.01, 1, 100])
+    y = 2 + x + rng.normal(0, rng.choice([0.01, 0.3, 1, 3]), m) + rng.normal(0, np.sqrt(D))
+    return pd.DataFrame({"y": y, "D": D, "x": x})
+
+
+def _profile_loglik(s, X, y, D, restricted):
+    V = s + D
+    XtWX = X.T @ (X / V[:, None])
+    r = y - X @ np.linalg.solve(XtWX, X.T @ (y / V))
+    return -0.5 * (np.log(V).sum() + (np.linalg.slogdet(XtWX)[1] if restricted else 0.0) + (r * r / V).sum())
+
+
+@pytest.mark.parametrize(
+    "seed, spread, method",
+    [
+        (3728, False, "ML"),  # root near 0: Fisher scoring at rate 0.93 (300 steps before)
+        (509, True, "REML"),  # scoring cycled between 0 and 0.537 for ever
+        (1182, True, "REML"),  # the same cycle
+        (509, True, "ML"),  # alternating steps shrinking at rate 0.996 (6,500 steps before)
+        (377, True, "ML"),  # the root bracketed to adjacent floats: a step cannot move
+    ],
+)
+def test_variance_fits_that_scoring_alone_did_not_finish(seed, spread, method):
+    df = _slow_case(seed, spread)
+    fit = hi.fay_herriot(df, "y", "D", ["x"], method=method)  # raised "did not converge" before
+    X = np.column_stack([np.ones(len(df)), df["x"]])
+    y, D = df["y"].to_numpy(), df["D"].to_numpy()
+    grid = np.linspace(0, 3 * max(fit.sigma2_u, 1e-3), 3001)
+    ll = [_profile_loglik(g, X, y, D, method == "REML") for g in grid]
+    best = _profile_loglik(fit.sigma2_u, X, y, D, method == "REML")
+    assert best >= max(ll) - 1e-9  # the maximum of the (restricted) likelihood on [0, inf)
