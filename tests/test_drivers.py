@@ -130,3 +130,23 @@ def test_single_item_outcome_and_chosen_characteristics(survey):
         res = hi.drivers(survey, "yen_bai_nef", outcome="le", characteristics=["sex"])
     assert res.outcome_en.startswith("satisfied (rating of life expectancy")
     assert "ls_income" in set(res.frame["term"]) and "sex[Nữ]" in set(res.frame["term"])
+
+
+def test_vietnamese_column_names_with_spaces(survey, result):
+    # names such as "Đánh giá tuổi thọ" are quoted in the model formula: the analysis runs and
+    # gives the same effects as with the English names (it was skipped: "invalid syntax")
+    from happiness_index.reading.datasets import data_path
+
+    names = {"le_rating": "Đánh giá tuổi thọ", "env_services": "Hài lòng dịch vụ công", "sex": "Giới tính"}
+    text = data_path("specs/yen_bai_nef.toml").read_text(encoding="utf-8")
+    for old, new in names.items():
+        text = text.replace(f'"{old}"', f'"{new}"')
+    spec = hi.IndexSpec.from_text(text)
+    vi = hi.drivers(survey.rename(columns=names), spec, characteristics=["Giới tính", "age_group"])
+    en = hi.drivers(survey, "yen_bai_nef", characteristics=["sex", "age_group"])
+    got = vi.frame.set_index("term")["ame_pp"]
+    want = en.frame.set_index("term")["ame_pp"]
+    assert "`Đánh giá tuổi thọ`" in vi.formula and "C(`Giới tính`)" in vi.formula
+    assert got["Đánh giá tuổi thọ"] == pytest.approx(want["le_rating"], rel=1e-10)
+    assert got["Hài lòng dịch vụ công"] == pytest.approx(want["env_services"], rel=1e-10)
+    assert got["Giới tính[Nữ]"] == pytest.approx(want["sex[Nữ]"], rel=1e-10)

@@ -24,6 +24,7 @@ Lumley, T. & Scott, A. (2017). Fitting regression models to survey data. *Statis
 
 from __future__ import annotations
 
+import keyword
 import math
 import warnings
 from collections.abc import Mapping
@@ -228,6 +229,12 @@ def _labels(spec: IndexSpec, term: str, variable: str, contrast: str) -> tuple[s
     return f"{variable} = {level} (vs {ref})", f"{variable} = {level} (so với {ref})"
 
 
+def _quoted(name: str) -> str:
+    """A column name as a formula term: as it is when it is a Python name, else in backticks
+    (Vietnamese names with spaces, ``Đánh giá tuổi thọ``, or a leading digit)."""
+    return name if name.isidentifier() and not keyword.iskeyword(name) else f"`{name}`"
+
+
 def _fit_group(formula, design, frame, mask, spec, variables, level):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -335,7 +342,7 @@ def drivers(
     if design is None:
         dc = spec.design
         design = SurveyDesign(data, weights=dc.weights, strata=dc.strata, psu=dc.psu, fpc=dc.fpc)
-    formula = f"{OUTCOME} ~ " + " + ".join(driver_items + [f"C({c})" for c in chars])
+    formula = f"{OUTCOME} ~ " + " + ".join([_quoted(c) for c in driver_items] + [f"C({_quoted(c)})" for c in chars])
     variables = driver_items + chars
     rows, fits, skipped, n_missing = [], {}, {}, {}
     for name, mask in _groups(data, spec, by):
