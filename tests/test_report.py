@@ -137,6 +137,11 @@ def test_run_annual_year_selection(spec):
         run_annual(both, spec)
     with pytest.raises(hi.EstimationError, match="no rows for year 2030"):
         run_annual(both, spec, year=2030)
+    # no year column and no year given: refused (the report said "survey of year  ...")
+    no_year = hi.load_city_survey(2024).drop(columns="year")
+    with pytest.raises(hi.EstimationError, match="year of the survey file is unknown.*--year"):
+        run_annual(no_year, spec)
+    assert run_annual(no_year, spec, year=2024).results["year"] == 2024
 
 
 def test_previous_results_json_is_accepted(run, spec):

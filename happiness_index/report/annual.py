@@ -179,7 +179,13 @@ def _require_rows(data, what: str) -> None:
 def _select_year(data: pd.DataFrame, year, what: str):
     """Rows of ``year`` when the data have a ``year`` column; the year found otherwise."""
     if "year" not in data.columns:
-        return data, (int(year) if year is not None else None)
+        if year is None:  # the report states the year in its title and every comparison
+            flag = "--year" if what == "survey" else "--previous-year"
+            raise EstimationError(
+                f"the year of the {what} file is unknown: it has no 'year' column; give it with {flag} "
+                f"(run_annual(..., {'year' if what == 'survey' else 'previous_year'}=...)) or add a 'year' column"
+            )
+        return data, int(year)
     years = pd.to_numeric(data["year"], errors="coerce")
     present = sorted(int(y) for y in pd.unique(years.dropna()))
     if year is None:
