@@ -404,14 +404,18 @@ def _cmd_validate(args) -> int:
     if args.out:
         out = Path(args.out)
         _write_errors_csv(report.to_frame(coercions=True), out)
+        from .numbers import fmt_int
+
         npb, nco = len(report.errors), len(report.coercions)
         if lang == "en":
-            what = f"{npb} problem{'' if npb == 1 else 's'}"
+            what = f"{fmt_int(npb, lang)} problem{'' if npb == 1 else 's'}"
             if nco:
-                what += f" and {nco} coercion note{'' if nco == 1 else 's'} (kind 'coercion (note)')"
+                what += f" and {fmt_int(nco, lang)} coercion note{'' if nco == 1 else 's'} (kind 'coercion (note)')"
             print(f"wrote {what} to {out}")
         else:
-            what = f"{npb} lỗi" + (f" và {nco} ghi chú chuyển đổi kiểu (loại 'coercion (note)')" if nco else "")
+            what = f"{fmt_int(npb, lang)} lỗi" + (
+                f" và {fmt_int(nco, lang)} ghi chú chuyển đổi kiểu (loại 'coercion (note)')" if nco else ""
+            )
             print(f"đã ghi {what} vào {out}")
     return EXIT_OK if report.ok else EXIT_INVALID
 
