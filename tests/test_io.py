@@ -7,6 +7,7 @@ import sys
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -186,9 +187,29 @@ def test_semicolon_file_sniffed_and_decimal_comma(tmp_path):
     assert df["weight"].dtype == float
     with pytest.raises(DataFileError, match="decimal mark and the field delimiter are both ','"):
         read_survey(tmp_path / "s.csv", sep=",", decimal=",")
-    with pytest.raises(DataFileError, match="decimal=',' applies to text files"):
+    with pytest.raises(DataFileError, match="sep=';' applies to text files"):
         _frame().to_excel(tmp_path / "x.xlsx", index=False)
-        read_survey(tmp_path / "x.xlsx", decimal=",")
+        read_survey(tmp_path / "x.xlsx", sep=";")
+
+
+def test_xlsx_numbers_typed_as_text_with_the_vietnamese_format(tmp_path):
+    # the office's Excel export: weights typed as text "1.234,5"; decimal/thousands declare how
+    # to read them, validation converts them (listed as coercions) and the clean copy has numbers
+    from happiness_index.reading.datasets import data_path
+
+    spec = hi.IndexSpec.from_toml(data_path("specs/yen_bai_nef.toml"))
+    df = hi.load_city_survey(2024).drop(columns="year").head(200)
+    typed = df.astype({"weight": object})
+    typed["weight"] = [f"{w:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") for w in df["weight"]]
+    typed.to_excel(tmp_path / "x.xlsx", index=False)
+    got = read_survey(tmp_path / "x.xlsx", decimal=",", thousands=".")
+    assert got.attrs["number_format"] == "declared" and got.attrs["decimal"] == ","
+    rep = hi.validate_survey(got, spec)
+    assert rep.ok and len(rep.coercions) == 200 and set(rep.coercions["column"]) == {"weight"}
+    np.testing.assert_allclose(rep.data["weight"].to_numpy(dtype=float), df["weight"].round(2), rtol=1e-12)
+    # without the declared format the same cells are refused, never guessed
+    plain = hi.validate_survey(read_survey(tmp_path / "x.xlsx"), spec)
+    assert not plain.ok and set(plain.errors["column"]) == {"weight"}
 
 
 def test_sniff_prefers_consistent_delimiter(tmp_path):

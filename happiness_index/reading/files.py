@@ -184,9 +184,11 @@ def read_survey(
         Text files only: the field delimiter. Default: detected among ``,`` ``;`` tab ``|``
         (a warning says which when it is not the one the extension implies).
     decimal : {".", ","}, optional
-        Text files only: the decimal mark of numbers. Default ``"."`` (not declared).
+        Text and Excel files: the decimal mark of numbers. Default ``"."`` (not declared).
+        In a workbook it applies to cells holding numbers typed as text (``"1.234,5"``),
+        which validation then converts (and lists as coercions); number cells are numbers.
     thousands : {".", ",", " ", None}, optional
-        Text files only: the thousands separator of numbers. Default None (none). Files saved
+        Text and Excel files: the thousands separator of numbers. Default None (none). Files saved
         by Excel in the Vietnamese locale separate fields with ``;``, write ``19,25`` for
         nineteen and a quarter and ``1.925`` for one thousand nine hundred and twenty-five:
         read them with ``decimal=",", thousands="."``. The number format is never guessed:
@@ -416,12 +418,14 @@ def _check_applicable(path: Path, ext: str, o: TextOptions, sheet) -> None:
             f"{path.name}: sheet={sheet!r} applies to Excel files (.xlsx, .xlsm) only; this is a {ext} file"
         )
     if ext not in _CSV:
-        for opt in ("sep", "decimal", "thousands", "encoding"):
+        # a workbook's cells may hold numbers typed as text ("1.234,5"): the number format reads them
+        text_only = ("sep", "encoding") if ext in _EXCEL else ("sep", "decimal", "thousands", "encoding")
+        for opt in text_only:
             v = getattr(o, opt)
             if v is not None:
+                where = "text and Excel files" if opt in ("decimal", "thousands") else "text files (.csv, .tsv, .txt)"
                 raise DataFileError(
-                    f"{path.name}: {opt}={v!r} applies to text files (.csv, "
-                    f".tsv, .txt) only; {ext} files store numbers, not text"
+                    f"{path.name}: {opt}={v!r} applies to {where} only; {ext} files store numbers, not text"
                 )
     if o.header_row is not None and ext not in _CSV + _EXCEL:
         raise DataFileError(
@@ -451,6 +455,8 @@ def _read_any(path, ext, compression, member, text_opts, sheet, limits, kw, attr
     if ext in _EXCEL:
         _need("openpyxl", path, "Excel")
         _check_workbook_size(path, max_bytes)
+        if text_opts.decimal or text_opts.thousands:  # validation reads text cells with this format
+            attrs.update(decimal=text_opts.decimal or ".", thousands=text_opts.thousands, number_format="declared")
         return _read_excel(path, sheet, text_opts.header_row, kw, attrs)
     _check_binary_size(path, ext, max_bytes)
     if ext in _SPSS or ext in _STATA:

@@ -215,7 +215,7 @@ def _reader_kwargs(options: dict, what: str) -> dict:
 #: Reader options that apply to each kind of file (by extension); the others are dropped with a warning.
 _APPLIES = {
     "text": {"sep", "decimal", "thousands", "encoding", "header_row"},
-    "excel": {"sheet", "thousands", "header_row"},
+    "excel": {"sheet", "decimal", "thousands", "header_row"},
     "binary": set(),
 }
 
