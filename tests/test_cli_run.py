@@ -794,9 +794,10 @@ def test_reader_options_that_do_not_apply_are_named_and_ignored(tmp_path, capsys
     d = hi.load_city_survey(2023).head(20)
     x = tmp_path / "last.xlsx"
     d.to_excel(x, index=False)
-    with pytest.warns(UserWarning, match=r"--decimal, --sep do not apply to the previous file last.xlsx \(an Excel"):
+    with pytest.warns(UserWarning, match=r"--sep does not apply to the previous file last.xlsx \(an Excel"):
         got = read_input(x, "previous", {"sep": ";", "decimal": ",", "sheet": None})
-    assert got["weight"].tolist() == pytest.approx(d["weight"].tolist())
+    assert got["weight"].tolist() == pytest.approx(d["weight"].tolist())  # number cells stay numbers
+    assert got.attrs["decimal"] == ","  # the declared format reads text cells of the workbook
 
 
 @pytest.mark.parametrize("sig", ["SIGTERM"])  # SIGINT: tests/test_outputs.py and the test below
