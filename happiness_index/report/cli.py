@@ -140,12 +140,12 @@ READER_OPTIONS = (
             "the Vietnamese locale)"
         ),
     ),
-    ("decimal", str, "decimal mark of numbers in a text file: '.' (default) or ','"),
+    ("decimal", str, "decimal mark of numbers in a text file or typed as text in a workbook: '.' (default) or ','"),
     (
         "thousands",
         str,
         (
-            "thousands separator of numbers in a text file (e.g. '.' with --decimal ',': 1.925 is "
+            "thousands separator of numbers in a text file or workbook (e.g. '.' with --decimal ',': 1.925 is "
             "one thousand nine hundred twenty-five); default none"
         ),
     ),
