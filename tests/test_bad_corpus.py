@@ -86,3 +86,15 @@ def test_trailing_blank_rows(fmt):
     assert len(df) == 8 and df.attrs["blank_rows_dropped"] == 3
     rep = validate_survey(df, SPEC, FRAME)
     assert rep.ok and rep.blank_rows_dropped == 3
+
+
+def test_codes_the_file_declares_missing_are_named_with_the_fix():
+    # SPSS user-missing 99 on q3 is not a missing code of the spec: the message says the file
+    # declares it missing and where to list it; q1's 9 is in both, so nothing is said of it
+    df = _read(BAD / "user_missing.sav")
+    df = df.assign(commune_name=pd.read_csv(BAD / "good.csv")["commune_name"])
+    err = validate_survey(df, SPEC, FRAME).errors.iloc[0]
+    assert "the file declares 99 as missing" in err["message_en"]
+    assert "missing_codes of item 'q3'" in err["message_en"]
+    assert "tệp khai báo 99 là giá trị thiếu" in err["message_vi"]
+    assert "trong khoảng 0..10" in err["message_vi"] and "in range" not in err["message_vi"]

@@ -326,22 +326,27 @@ class Item:
             return lo <= value <= hi
         return value in self.codes
 
-    def describe_codes(self) -> str:
+    def describe_codes(self, lang: str = "en") -> str:
         """Short description of the allowed codes, used as the name of the validation check.
 
         ``"in range 1..5"`` for contiguous integer codes, ``"in codes {1, 2, 7}"`` otherwise,
-        ``"integer in range 0..120"`` for integer items.
+        ``"integer in range 0..120"`` for integer items; ``lang="vi"`` gives the same in
+        Vietnamese (``"trong khoảng 1..5"``) for Vietnamese messages.
         """
+        words = {
+            "en": ("integer in range", "in range", "in codes"),
+            "vi": ("số nguyên trong khoảng", "trong khoảng", "thuộc các mã"),
+        }[lang]
         if self.type == "integer":
             lo = "" if self.minimum is None else _fmt_num(self.minimum)
             hi = "" if self.maximum is None else _fmt_num(self.maximum)
-            return f"integer in range {lo}..{hi}"
+            return f"{words[0]} {lo}..{hi}"
         c = self.codes
         if c and all(isinstance(x, int) for x in c):
             s = sorted(c)
             if s == list(range(s[0], s[-1] + 1)) and len(s) > 2:
-                return f"in range {s[0]}..{s[-1]}"
-        return "in codes {" + ", ".join(_fmt_num(x) if not isinstance(x, str) else repr(x) for x in c) + "}"
+                return f"{words[1]} {s[0]}..{s[-1]}"
+        return f"{words[2]} {{" + ", ".join(_fmt_num(x) if not isinstance(x, str) else repr(x) for x in c) + "}"
 
     @classmethod
     def _from(cls, d: Any, path: tuple) -> Item:

@@ -1042,6 +1042,8 @@ class _Validation:
         self._check_item_answered(it, ocol, answered)
         miss = f" nor a missing code {format_codes(it.missing_codes)}" if it.missing_codes else ""
         miss_vi = f" và không phải mã thiếu {format_codes(it.missing_codes)}" if it.missing_codes else ""
+        hint, hint_vi = self._declared_missing_hint(key, it)
+        miss, miss_vi = miss + hint, miss_vi + hint_vi
         name = it.describe_codes()
         self.b.check(
             key,
@@ -1057,9 +1059,24 @@ class _Validation:
                 [
                     "giá trị ",
                     _vals,
-                    f" ở cột {ocol!r} không phải mã hợp lệ ({name}){miss_vi}; hãy sửa hoặc ghi là thiếu",
+                    f" ở cột {ocol!r} không phải mã hợp lệ ({it.describe_codes('vi')}){miss_vi}; "
+                    "hãy sửa hoặc ghi là thiếu",
                 ],
             ),
+        )
+
+    def _declared_missing_hint(self, key: str, it) -> tuple[str, str]:
+        """A note for an item whose file (SPSS) declares user-missing values the spec does not list."""
+        declared = (self.data.attrs.get("user_missing") or {}).get(key) or []
+        extra = [v for v in declared if not (isinstance(v, (int, float)) and v in it.missing_codes)]
+        if not extra:
+            return "", ""
+        shown = ", ".join(f"{v[0]}..{v[1]}" if isinstance(v, tuple) else format_value(v) for v in extra)
+        return (
+            f" (the file declares {shown} as missing for this column: to count them as missing, add them to "
+            f"missing_codes of item {key!r} in the spec)",
+            f" (tệp khai báo {shown} là giá trị thiếu của cột này: để coi là thiếu, hãy thêm vào "
+            f"missing_codes của câu {key!r} trong tệp đặc tả)",
         )
 
     def _check_item_answered(self, it, ocol, answered) -> None:
