@@ -352,3 +352,13 @@ def test_progress_bar_only_on_a_terminal():
     Progress(2, stream=pipe, enabled=None).step("x")
     Progress(2, stream=tty, enabled=None).step("x")
     assert pipe.getvalue() == "" and "\r[" in tty.getvalue()
+
+
+def test_a_zero_change_is_not_called_a_rise(run, spec):
+    from happiness_index.report.sections import build_sections
+
+    prev = {**run.results["index"], "year": 2024}
+    r = run_annual(hi.load_city_survey(2024), spec, previous=prev)
+    text = {lang: " ".join(str(b) for s in build_sections(r.results, lang) for b in s.blocks) for lang in ("en", "vi")}
+    assert "changed by 0.00 percentage points" in text["en"] and "rose by 0.00" not in text["en"]
+    assert "thay đổi 0,00" in text["vi"] and "tăng 0,00" not in text["vi"]

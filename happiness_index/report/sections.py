@@ -154,6 +154,8 @@ def _change_sentence(c: _Ctx, ch: Mapping) -> str:
     t, f = c.t, c.f
     d = ch.get("change_pp")
     verb = t("word.fell") if (not is_missing(d) and d < 0) else t("word.rose")
+    if not is_missing(d) and f.num(abs(d)) == f.num(0.0):
+        verb = t("word.moved")  # "changed by 0.00", not "rose by 0.00"
     text = t(
         "summary.change",
         old_year=str(ch.get("old_label")),
