@@ -451,3 +451,22 @@ def test_communes_intro_when_no_estimate_is_publishable(full):
     assert "No estimate is precise enough to publish" in en and "None" not in en
     res["communes"][0]["publishable"] = True
     assert "Có 1 ước lượng đủ tin cậy để công bố" in render_markdown(res, "vi")
+
+
+def test_small_area_table_has_a_code_column_only_for_coded_units():
+    from happiness_index.report.extra_sections import extra_sections
+
+    def table(units, names):
+        rows = [
+            {"unit": u, "name": n, "direct": 80.0, "model": 79.0, "published": "direct", "rank": i + 1}
+            for i, (u, n) in enumerate(zip(units, names))
+        ]
+        sec = next(
+            s for s in extra_sections({"small_area": {"table": rows}, "level": 0.95}, "vi") if s.key == "small_area"
+        )
+        return next(b for b in sec.blocks if hasattr(b, "rows"))
+
+    named = table(["Tân Thịnh", "Âu Lâu"], [None, None])  # the communes are their names: no code column
+    assert "Mã" not in named.header and named.rows[0][0] == "Tân Thịnh" and len(named.rows[0]) == len(named.header)
+    coded = table(["A1", "A2"], ["Tân Thịnh", "Âu Lâu"])
+    assert coded.header[:2] == ["Tên", "Mã"] and coded.rows[0][:2] == ["Tân Thịnh", "A1"]

@@ -97,12 +97,14 @@ def _small_area(res: Mapping, lang: str) -> Section | None:
         "model": t("small_area.published_model"),
         "none": t("small_area.published_none"),
     }
+    # a code column only when the units have codes apart from their names (else it repeats the name)
+    coded = any(x.get("name") and str(x.get("name")) != str(x.get("unit")) for x in sa["table"])
     rows = []
     for x in sorted(sa["table"], key=lambda r: (is_missing(r.get("rank")), r.get("rank") or 0)):
         rows.append(
             [
                 str(x.get("name") or x.get("unit")),
-                str(x.get("unit")),
+                *([str(x.get("unit"))] if coded else []),
                 f.num(x.get("direct")),
                 f.ci(x.get("direct_ci_low"), x.get("direct_ci_high")),
                 f.num(x.get("model")),
@@ -114,7 +116,7 @@ def _small_area(res: Mapping, lang: str) -> Section | None:
         )
     head = [
         t("col.name"),
-        t("col.code"),
+        *([t("col.code")] if coded else []),
         t("col.direct"),
         t("col.ci", level=level),
         t("col.model"),
@@ -128,7 +130,7 @@ def _small_area(res: Mapping, lang: str) -> Section | None:
         t("section.small_area"),
         [
             Paragraph(t("small_area.intro")),
-            Table("small_area", head, rows, "llrrrrlll"),
+            Table("small_area", head, rows, ("ll" if coded else "l") + "rrrrlll"),
             Paragraph(t("small_area.ranks")),
         ],
     )
