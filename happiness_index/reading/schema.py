@@ -14,6 +14,8 @@ kind                           check
 =============================  ==============================================================
 missing column                 every required item and every declared design column present
 duplicate column               two columns with the same name after Unicode NFC normalisation
+                               and trimming (``"weight"`` and ``"weight "``); a single header
+                               ``"weight "`` is the spec's ``weight``
 missing id / duplicate id      respondent id present on every row and unique (ids compared
                                after NFC and trimming: ``"R007 "`` duplicates ``"R007"``)
 missing value                  a value in a non-nullable column (``nullable = false`` items,
@@ -72,6 +74,7 @@ import pandas as pd
 
 from ..errors import SchemaError, SpecError
 from ..questionnaire.spec import IndexSpec
+from .files import column_key
 from .numbers import EXCEL_ERRORS, NUMBER_SHAPES, parse_number_text
 
 with warnings.catch_warnings():
@@ -164,10 +167,6 @@ _BUILTIN = {
     "field_uniqueness": ("unique id", "duplicate id"),
     "column_in_dataframe": ("column present", "missing column"),
 }
-
-
-def _nfc(s) -> str:
-    return unicodedata.normalize("NFC", str(s))
 
 
 def format_value(v) -> str:
@@ -774,32 +773,41 @@ class _Validation:
         a = data.attrs
         self.number_format = (a.get("decimal", "."), a.get("thousands")) if a.get("number_format") else None
         self._index_columns()
-        self.row_label = _row_labels(self.n, self.src.get(_nfc(self.id_col)) if self.id_col is not None else None)
+        self.row_label = _row_labels(self.n, self.src.get(column_key(self.id_col)) if self.id_col is not None else None)
 
     def _index_columns(self) -> None:
         for i, c in enumerate(self.data.columns):
-            k = _nfc(c)
+            k = column_key(c)
             if k in self.orig_of:
-                self.problems.append(
-                    dict(
-                        row=pd.NA,
-                        column=str(c),
-                        value=pd.NA,
-                        check="unique column name",
-                        kind="duplicate column",
-                        message_en=f"columns {self.orig_of[k]!r} and {c!r} have the same name after Unicode NFC "
-                        "normalisation (one is typed in decomposed form); rename or drop one",
-                        message_vi=f"hai cột {self.orig_of[k]!r} và {c!r} trùng tên sau khi chuẩn hóa Unicode NFC; "
-                        "hãy đổi tên một cột",
-                        _pos=-1,
-                    )
-                )
+                self.problems.append(self._duplicate_column(self.orig_of[k], c))
                 continue
             self.orig_of[k] = c
             self.src[k] = self.data.iloc[:, i]
 
+    @staticmethod
+    def _duplicate_column(first, second) -> dict:
+        """Two headers that are one name (:func:`column_key`): which one holds the data is a guess."""
+        if unicodedata.normalize("NFC", str(first)) == unicodedata.normalize("NFC", str(second)):
+            how_en = "after Unicode NFC normalisation (one is typed in decomposed form)"
+            how_vi = "sau khi chuẩn hóa Unicode NFC"
+        else:
+            how_en = "once the spaces around them are removed"
+            how_vi = "sau khi bỏ khoảng trắng ở đầu và cuối"
+        return dict(
+            row=pd.NA,
+            column=str(second),
+            value=pd.NA,
+            check="unique column name",
+            kind="duplicate column",
+            message_en=f"columns {first!r} and {second!r} have the same name {how_en}; which one holds the data "
+            "would be a guess: rename or drop one",
+            message_vi=f"hai cột {first!r} và {second!r} trùng tên {how_vi}; không thể biết cột nào chứa dữ liệu: "
+            "hãy đổi tên hoặc xóa một cột",
+            _pos=-1,
+        )
+
     def present(self, name) -> bool:
-        return name is not None and _nfc(name) in self.orig_of
+        return name is not None and column_key(name) in self.orig_of
 
     def used_columns(self) -> list:
         d = self.design
@@ -807,13 +815,13 @@ class _Validation:
         names += [it.name for it in self.spec.items]
         out: list = []
         for nm in names:
-            if self.present(nm) and _nfc(nm) not in out:
-                out.append(_nfc(nm))
+            if self.present(nm) and column_key(nm) not in out:
+                out.append(column_key(nm))
         return out
 
     def numeric_column(self, name) -> pd.Series:
         """Coerce a column to numbers once; record coercions; add the 'is a number' check."""
-        key = _nfc(name)
+        key = column_key(name)
         if key in self.work:
             return self.work[key]
         s = self.src[key]
@@ -982,7 +990,7 @@ class _Validation:
     def check_id(self) -> None:
         if self.id_col is None:
             return
-        key = _nfc(self.id_col)
+        key = column_key(self.id_col)
         self.b.col(key, nullable=False, unique=True)
         if self.present(self.id_col):
             ids = self.src[key].reset_index(drop=True)
@@ -1110,7 +1118,7 @@ class _Validation:
         wcol = self.design.weights
         if wcol is None:
             return
-        key = _nfc(wcol)
+        key = column_key(wcol)
         self.b.col(key, nullable=False)
         if not self.present(key):
             return
@@ -1140,21 +1148,21 @@ class _Validation:
         d = self.design
         for col in (d.strata, d.psu, d.commune, d.village):
             if col is not None:
-                self.b.col(_nfc(col), nullable=False)
-                if self.present(col) and _nfc(col) not in self.work:
-                    self.work[_nfc(col)] = self.src[_nfc(col)].reset_index(drop=True)
+                self.b.col(column_key(col), nullable=False)
+                if self.present(col) and column_key(col) not in self.work:
+                    self.work[column_key(col)] = self.src[column_key(col)].reset_index(drop=True)
         if d.fpc is not None:
-            self.b.col(_nfc(d.fpc), nullable=False)
+            self.b.col(column_key(d.fpc), nullable=False)
             if self.present(d.fpc):
                 self.numeric_column(d.fpc)
 
     def check_psu_nesting(self) -> None:
         d = self.design
-        if not (self.present(d.strata) and self.present(d.psu)) or _nfc(d.strata) == _nfc(d.psu):
+        if not (self.present(d.strata) and self.present(d.psu)) or column_key(d.strata) == column_key(d.psu):
             return
-        if not _psu_reused(_key_ids(self.work[_nfc(d.psu)]), _key_ids(self.work[_nfc(d.strata)])):
+        if not _psu_reused(_key_ids(self.work[column_key(d.psu)]), _key_ids(self.work[column_key(d.strata)])):
             return  # the usual case, decided on integer ids; the messages below need the texts
-        skey, pkey = _key(self.work[_nfc(d.strata)]), _key(self.work[_nfc(d.psu)])
+        skey, pkey = _key(self.work[column_key(d.strata)]), _key(self.work[column_key(d.psu)])
         pairs = pd.DataFrame({"p": pkey, "s": skey})
         n_strata = pairs.groupby("p", dropna=True)["s"].nunique()
         reused = n_strata.index[n_strata.to_numpy() > 1]
@@ -1167,11 +1175,11 @@ class _Validation:
         ok = pd.Series(True, index=pairs.index)
         expect = pairs.loc[sub.index, "p"].map(modal_of)
         ok.loc[sub.index] = (pairs.loc[sub.index, "s"] == expect).to_numpy()
-        pcol, scol = self.orig_of[_nfc(d.psu)], self.orig_of[_nfc(d.strata)]
+        pcol, scol = self.orig_of[column_key(d.psu)], self.orig_of[column_key(d.strata)]
         expect_all = pairs["p"].map(modal_of).to_numpy()
         got = pairs["s"].to_numpy()
         self.b.check(
-            _nfc(d.psu),
+            column_key(d.psu),
             "psu nested in stratum",
             "psu not nested",
             lambda s, m=ok: m.reindex(s.index),
@@ -1203,7 +1211,7 @@ class _Validation:
                 self._check_skip_rule(r)
 
     def _check_skip_rule(self, r) -> None:
-        fvals = self.work[_nfc(r.filter)]
+        fvals = self.work[column_key(r.filter)]
         f_item = self.spec.item(r.filter)
         if f_item.numeric:
             fv = fvals.to_numpy(dtype="float64", na_value=np.nan)
@@ -1220,11 +1228,11 @@ class _Validation:
             invalid = (fvals.notna() & ~fvals.isin([str(c) for c in f_item.codes])).to_numpy(dtype=bool)
         # an invalid filter value is reported by its own check; it does not decide the skip
         mask = pd.Series(allowed | invalid, copy=False)
-        icol, fcol = self.orig_of[_nfc(r.item)], self.orig_of[_nfc(r.filter)]
+        icol, fcol = self.orig_of[column_key(r.item)], self.orig_of[column_key(r.filter)]
         fshow = fvals.to_numpy()
         name = f"skip rule: missing unless {r.filter} in {format_codes(r.values)}"
         self.b.check(
-            _nfc(r.item),
+            column_key(r.item),
             name,
             "skip rule",
             lambda s, m=mask: m.reindex(s.index),
@@ -1342,26 +1350,26 @@ _EXCEL_MEANING = {
 def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
     if not isinstance(frame, pd.DataFrame):
         raise SchemaError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
-    fcols = {_nfc(c): c for c in frame.columns}
+    fcols = {column_key(c): c for c in frame.columns}
     ccol = design.commune or design.strata
     if ccol is None:
         raise SchemaError(
             "a sampling frame was given but the spec declares no design.commune "
             "(or design.strata) column to compare it with"
         )
-    if _nfc(ccol) not in fcols:
+    if column_key(ccol) not in fcols:
         raise SchemaError(
             f"the sampling frame has no column {ccol!r} (the spec's commune column); "
             f"its columns are {list(frame.columns)}; rename the frame's commune code column"
         )
-    fkey = _key(frame[fcols[_nfc(ccol)]])
+    fkey = _key(frame[fcols[column_key(ccol)]])
     frame_codes = pd.Index(fkey.dropna().unique())
     if present(ccol):
-        dcol = orig_of[_nfc(ccol)]
-        dkey = _key(work[_nfc(ccol)])
+        dcol = orig_of[column_key(ccol)]
+        dkey = _key(work[column_key(ccol)])
         in_frame = pd.Series(dkey.isin(frame_codes).to_numpy() | dkey.isna().to_numpy(), copy=False)
         b.check(
-            _nfc(ccol),
+            column_key(ccol),
             "commune in frame",
             "commune not in frame",
             lambda s, m=in_frame: m.reindex(s.index),
@@ -1383,7 +1391,7 @@ def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
         lost = ~fkey.isin(seen) & fkey.notna()
         if lost.any():
             first = ~fkey.duplicated()
-            for code in frame[fcols[_nfc(ccol)]][(lost & first).to_numpy()].tolist():
+            for code in frame[fcols[column_key(ccol)]][(lost & first).to_numpy()].tolist():
                 problems.append(
                     dict(
                         row=pd.NA,
@@ -1400,8 +1408,8 @@ def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
                 )
         # commune names
         ncol = design.commune_name
-        if ncol is not None and _nfc(ncol) in fcols and present(ncol):
-            fnames = pd.DataFrame({"k": fkey, "name": _name_key(frame[fcols[_nfc(ncol)]])}).dropna()
+        if ncol is not None and column_key(ncol) in fcols and present(ncol):
+            fnames = pd.DataFrame({"k": fkey, "name": _name_key(frame[fcols[column_key(ncol)]])}).dropna()
             fnames = fnames.drop_duplicates()
             dup = fnames["k"].duplicated(keep=False)
             if dup.any():
@@ -1412,14 +1420,14 @@ def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
                 )
             name_of = pd.Series(fnames["name"].to_numpy(), index=fnames["k"].to_numpy())
             expected = dkey.map(name_of)
-            got = _name_key(src[_nfc(ncol)]).reset_index(drop=True)
+            got = _name_key(src[column_key(ncol)]).reset_index(drop=True)
             okn = (expected.isna() | got.isna() | (got == expected)).fillna(True).astype(bool)
-            work[_nfc(ncol)] = src[_nfc(ncol)].reset_index(drop=True)
-            b.col(_nfc(ncol), required=False)
-            ncol_o = orig_of[_nfc(ncol)]
+            work[column_key(ncol)] = src[column_key(ncol)].reset_index(drop=True)
+            b.col(column_key(ncol), required=False)
+            ncol_o = orig_of[column_key(ncol)]
             exp_arr = expected.to_numpy()
             b.check(
-                _nfc(ncol),
+                column_key(ncol),
                 "commune name matches frame",
                 "commune name mismatch",
                 lambda s, m=okn: m.reindex(s.index),
@@ -1444,19 +1452,19 @@ def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
             )
         # villages
         vcol = design.village
-        if vcol is not None and _nfc(vcol) in fcols and present(vcol):
-            fpair = fkey + "\x1f" + _key(frame[fcols[_nfc(vcol)]])
-            dpair = dkey + "\x1f" + _key(work[_nfc(vcol)])
+        if vcol is not None and column_key(vcol) in fcols and present(vcol):
+            fpair = fkey + "\x1f" + _key(frame[fcols[column_key(vcol)]])
+            dpair = dkey + "\x1f" + _key(work[column_key(vcol)])
             okv = pd.Series(
                 (dpair.isin(pd.Index(fpair.dropna().unique())) | dpair.isna() | ~dkey.isin(frame_codes)).to_numpy(
                     dtype=bool
                 ),
                 copy=False,
             )
-            vcol_o = orig_of[_nfc(vcol)]
-            dshow = work[_nfc(ccol)].to_numpy()
+            vcol_o = orig_of[column_key(vcol)]
+            dshow = work[column_key(ccol)].to_numpy()
             b.check(
-                _nfc(vcol),
+                column_key(vcol),
                 "village in frame",
                 "village not in frame",
                 lambda s, m=okv: m.reindex(s.index),
@@ -1651,7 +1659,7 @@ def _clean(index, src, spec, orig_of, numeric_keys, number_format) -> pd.DataFra
     item_of = {it.name: it for it in spec.items}
     d = spec.design
     design_text = {
-        unicodedata.normalize("NFC", str(c))
+        column_key(c)
         for c in (d.strata, d.psu, d.commune, d.commune_name, d.village)
         if c is not None
     }
