@@ -62,6 +62,7 @@ survey design metadata). pandera documentation, "Lazy validation".
 
 from __future__ import annotations
 
+import datetime
 import os
 import unicodedata
 import warnings
@@ -139,6 +140,8 @@ CHECK_VI = {
     "column names on the header row": "tên cột ở dòng tiêu đề",
     "unambiguous number": "số không mơ hồ",
     "decimal point": "dấu chấm thập phân",
+    "not a date or time": "không phải ngày/giờ",
+    "not True/False": "không phải đúng/sai",
 }
 
 
@@ -173,6 +176,10 @@ def format_value(v) -> str:
     """A cell value for a message: floats without a spurious ``.0``, missing as blank."""
     if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
         return "(blank)"
+    if isinstance(v, np.datetime64):
+        return str(pd.Timestamp(v))
+    if isinstance(v, np.timedelta64):
+        return str(pd.Timedelta(v))
     if isinstance(v, (float, np.floating)) and float(v).is_integer():
         return str(int(v))
     if isinstance(v, str):
@@ -458,25 +465,96 @@ def to_number(s: pd.Series, number_format: tuple | None = None):
     when the column is numeric already. ``number_format`` is ``(decimal, thousands)`` of
     the file (``read_survey`` records it); when None, text that reads two ways (``1.925``:
     1925 or 1.925) is not converted (it counts as unparseable; see :func:`ambiguous_text`).
+
+    Dates, times, durations and periods (a column formatted as dates in Excel; see
+    :func:`temporal_cells`) and True/False cells of a column that also holds other values
+    (see :func:`boolean_cells`) are never numbers: they count as unparseable, never as
+    nanoseconds or as 1/0. A column of Booleans only is read as 1/0 (a yes/no item).
     """
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         v = s.to_numpy(dtype="float64", na_value=np.nan)
         # a float64 column comes back as a read-only view (pandas 3): callers may write to it
         return (v if v.flags.writeable else v.copy()), None, None
+    if _is_temporal_dtype(s.dtype):
+        return np.full(len(s), np.nan), s.notna().to_numpy(dtype=bool), np.zeros(len(s), dtype=bool)
     if isinstance(s.dtype, pd.StringDtype) or pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
         is_text = s.notna().to_numpy()
+        odd = np.zeros(len(s), dtype=bool)
     else:  # object column mixing numbers and text (e.g. from Excel)
-        is_text = s.map(lambda x: isinstance(x, str), na_action="ignore").fillna(False).to_numpy(dtype=bool)
+        kind = _cell_kinds(s)
+        is_text, odd = kind == _TEXT, (kind == _BOOLEAN) | (kind == _TEMPORAL)
     txt = s.astype("string").str.strip()
     blank = (txt.isna() | (txt == "")).to_numpy(dtype=bool)
     v, _ = parse_number_text(txt.astype(object).where(~blank & is_text, None), number_format)
-    stored = ~blank & ~is_text  # numbers stored as numbers in an object column (Excel)
+    stored = ~blank & ~is_text & ~odd  # numbers stored as numbers in an object column (Excel)
     if stored.any():
         v[stored] = pd.to_numeric(s[stored], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    v[odd] = np.nan  # a date is not nanoseconds, True is not code 1
     unparseable = ~blank & np.isnan(v)
     v[unparseable] = np.nan
     coerced = is_text & ~unparseable
     return v, unparseable, coerced
+
+
+#: Kinds of cell of an object column (:func:`_cell_kinds`).
+_TEXT, _OTHER, _BOOLEAN, _TEMPORAL, _MISSING = 0, 1, 2, 3, 4
+_TEMPORAL_TYPES = (datetime.date, datetime.time, datetime.timedelta, np.datetime64, np.timedelta64, pd.Period)
+
+
+def _cell_kind(x) -> int:
+    if isinstance(x, str):
+        return _TEXT
+    if isinstance(x, (bool, np.bool_)):
+        return _BOOLEAN
+    if isinstance(x, _TEMPORAL_TYPES):  # datetime.datetime and pd.Timestamp are dates too
+        return _TEMPORAL
+    return _OTHER
+
+
+def _cell_kinds(s: pd.Series) -> np.ndarray:
+    """The kind of each cell of an object column (one pass over the cells; missing cells -> 4)."""
+    return s.map(_cell_kind, na_action="ignore").fillna(_MISSING).to_numpy(dtype=np.int8)
+
+
+def _is_temporal_dtype(dtype) -> bool:
+    return (
+        pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+        or isinstance(dtype, pd.PeriodDtype)
+    )
+
+
+def temporal_cells(s: pd.Series) -> np.ndarray:
+    """Cells holding a date, a time, a duration or a period, not a number.
+
+    Parameters
+    ----------
+    s : pandas.Series
+        One column of survey data.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n,)
+        True where the cell is a date/time value (a ``datetime64``, ``timedelta64`` or period
+        column, or ``datetime``/``date``/``time``/``timedelta``/``Timestamp``/``Period`` objects in
+        a mixed column, as Excel gives for cells formatted as dates).
+    """
+    if _is_temporal_dtype(s.dtype):
+        return s.notna().to_numpy(dtype=bool)
+    if s.dtype != object:
+        return np.zeros(len(s), dtype=bool)
+    return _cell_kinds(s) == _TEMPORAL
+
+
+def boolean_cells(s: pd.Series) -> np.ndarray:
+    """True/False cells of a column that also holds other values (an Excel TRUE among codes).
+
+    Returns a bool mask of shape (n,); all False for a Boolean column (read as 1/0 where the
+    item is yes/no, reported as a whole otherwise) and for numeric and text columns.
+    """
+    if s.dtype != object:
+        return np.zeros(len(s), dtype=bool)
+    return _cell_kinds(s) == _BOOLEAN
 
 
 def ambiguous_text(s: pd.Series) -> np.ndarray:
@@ -848,6 +926,10 @@ class _Validation:
         self.b.col(key, required=True)
         if bad is not None and key in self.excel_cells:
             bad = bad & ~self.excel_cells[key]  # reported as Excel errors
+        if bad is not None and bad.any():
+            bad = self._check_not_numbers(key, s, bad)
+        if pd.api.types.is_bool_dtype(s.dtype) and key not in {it.name for it in self.spec.items}:
+            self.problems.append(self._boolean_design_column(key))
         if bad is not None and bad.any() and self.number_format is None:
             amb = ambiguous_text(s) & bad
             if amb.any():
@@ -878,6 +960,57 @@ class _Validation:
                 ignore_na=False,
             )
         return self.work[key]
+
+    def _check_not_numbers(self, key: str, s: pd.Series, bad: np.ndarray) -> np.ndarray:
+        """Dates/times and True/False cells among the cells that are not numbers, reported with
+        their cause and fix; returns the remaining unreadable cells."""
+        ocol = self.orig_of[key]
+        for mask, check, en, vi in (
+            (
+                temporal_cells(s) & bad,
+                "not a date or time",
+                f" in column {ocol!r} is a date or time, not a number: the column holds dates/times "
+                "(Excel date format?): format the cells as numbers (Format Cells > Number) and save again",
+                f" ở cột {ocol!r} là ngày/giờ, không phải số: cột đang chứa ngày/giờ (định dạng ngày của "
+                "Excel?): hãy định dạng các ô thành số (Format Cells > Number) rồi lưu lại",
+            ),
+            (
+                boolean_cells(s) & bad,
+                "not True/False",
+                f" in column {ocol!r} is a True/False (Boolean) cell, not a number: it is not an answer "
+                "code and is not read as 1/0; type the numeric value (or leave the cell blank if missing)",
+                f" ở cột {ocol!r} là ô đúng/sai (TRUE/FALSE), không phải số: không phải mã trả lời và không "
+                "được hiểu là 1/0; hãy nhập giá trị số (hoặc để trống nếu thiếu)",
+            ),
+        ):
+            if not mask.any():
+                continue
+            bad = bad & ~mask
+            self.b.check(
+                key,
+                check,
+                "not a number",
+                lambda s, m=pd.Series(~mask, copy=False): m.reindex(s.index),
+                _series_words(["value ", _vals, en], ["giá trị ", _vals, vi]),
+                ignore_na=False,
+            )
+        return bad
+
+    def _boolean_design_column(self, key: str) -> dict:
+        """A weight or fpc column of True/False values: 1/0 would be a guess."""
+        ocol = self.orig_of[key]
+        return dict(
+            row=pd.NA,
+            column=str(ocol),
+            value=pd.NA,
+            check="not a Boolean column",
+            kind="boolean column",
+            message_en=f"column {ocol!r} holds True/False values, not numbers (True would count as 1, "
+            "False as 0); read the column of numbers the design needs",
+            message_vi=f"cột {ocol!r} chứa giá trị True/False, không phải số (True sẽ bị hiểu là 1, False là 0); "
+            "hãy dùng cột số mà thiết kế mẫu cần",
+            _pos=-1,
+        )
 
     def _check_decimal_comma(self, key: str, comma: np.ndarray) -> None:
         """Numbers typed with a decimal comma (``19,25``) in a file read with a decimal point
@@ -1599,7 +1732,16 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems, known=
     # as an invalid code (precedence: Excel error, then not a number, then the rest)
     rank = (
         out["check"]
-        .map({"not an Excel error": 0, "is a number": 1, "unambiguous number": 1, "decimal point": 1})
+        .map(
+            {
+                "not an Excel error": 0,
+                "is a number": 1,
+                "unambiguous number": 1,
+                "decimal point": 1,
+                "not a date or time": 1,
+                "not True/False": 1,
+            }
+        )
         .fillna(2)
         .to_numpy()
     )
