@@ -20,7 +20,9 @@ missing id / duplicate id      respondent id present on every row and unique (id
                                after NFC and trimming: ``"R007 "`` duplicates ``"R007"``)
 missing value                  a value in a non-nullable column (``nullable = false`` items,
                                weights, strata, PSU, commune, village)
-not a number                   text that cannot be read as a number in a numeric column
+not a number                   text that cannot be read as a number in a numeric column; a
+                               date or time (a column formatted as dates in Excel) or a
+                               True/False cell among numbers, named as such
 invalid code                   item value outside its allowed codes (after missing codes
                                such as 8 = don't know, 9 = refused are mapped to missing)
 weight not finite /            sampling weight infinite, or zero or negative
@@ -45,6 +47,10 @@ ambiguous number               text such as ``"1.925"`` in a numeric column of a
 decimal comma                  text such as ``"19,25"`` (a decimal comma) in a numeric column
                                read with a decimal point (a text cell of a workbook, a CSV read
                                without ``decimal=','``): named as such, with the fix
+control character in text      an ESC, NUL or other C0/C1 control character (not tab or line
+                               break) in the text of the id or a design column (strata, PSU,
+                               commune, commune name, village): it would reach the terminal
+                               and the reports
 header row                     most column names blank ("Unnamed: 3") and spec columns
                                missing: the names are below a title row (``header_row=``)
 =============================  ==============================================================
@@ -64,6 +70,7 @@ from __future__ import annotations
 
 import datetime
 import os
+import re
 import unicodedata
 import warnings
 from collections.abc import Callable
@@ -116,6 +123,7 @@ KIND_VI = {
     "header row": "dòng tên cột",
     "ambiguous number": "số có thể hiểu hai cách",
     "decimal comma": "số có dấu phẩy thập phân",
+    "control character in text": "ký tự điều khiển trong chữ",
     COERCION_KIND: "chuyển đổi kiểu (ghi chú)",
 }
 #: Vietnamese names of the fixed-name checks.
@@ -142,6 +150,7 @@ CHECK_VI = {
     "decimal point": "dấu chấm thập phân",
     "not a date or time": "không phải ngày/giờ",
     "not True/False": "không phải đúng/sai",
+    "no control character": "không có ký tự điều khiển",
 }
 
 
@@ -496,6 +505,10 @@ def to_number(s: pd.Series, number_format: tuple | None = None):
     return v, unparseable, coerced
 
 
+#: Control characters that have no place in a code or a name: C0 except tab, line feed and
+#: carriage return, DEL, and C1 (0x80-0x9F; ``\x9b`` is a terminal's escape sequence introducer).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
 #: Kinds of cell of an object column (:func:`_cell_kinds`).
 _TEXT, _OTHER, _BOOLEAN, _TEMPORAL, _MISSING = 0, 1, 2, 3, 4
 _TEMPORAL_TYPES = (datetime.date, datetime.time, datetime.timedelta, np.datetime64, np.timedelta64, pd.Period)
@@ -824,6 +837,7 @@ def validate_survey(
     v.check_weights()
     v.check_design_keys()
     v.check_psu_nesting()
+    v.check_control_characters()
     if frame is not None:
         _frame_checks(frame, v.src, spec.design, v.orig_of, v.work, v.b, v.problems, v.present)
     v.check_skip_rules()
@@ -1289,6 +1303,48 @@ class _Validation:
             if self.present(d.fpc):
                 self.numeric_column(d.fpc)
 
+    def check_control_characters(self) -> None:
+        """Control characters (ESC, NUL, C1 ...) in the text of the id and design columns: invisible
+        in a spreadsheet, they would reach the terminal and the reports; tab and line breaks are
+        left to the trimming and the code checks."""
+        d = self.design
+        for name in dict.fromkeys((self.id_col, d.strata, d.psu, d.commune, d.commune_name, d.village)):
+            if not self.present(name):
+                continue
+            key = column_key(name)
+            s = self.src[key]
+            if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+                continue
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+            hit = np.array([isinstance(u, str) and bool(_CONTROL.search(u)) for u in uniques] + [False])
+            if not hit.any():
+                continue  # decided on the distinct values
+            mask = hit[codes]
+            ocol = self.orig_of[key]
+            self.b.col(key, required=False)
+            if key not in self.work:
+                self.work[key] = s.reset_index(drop=True)
+            self.b.check(
+                key,
+                "no control character",
+                "control character in text",
+                lambda s, m=pd.Series(~mask, copy=False): m.reindex(s.index),
+                _series_words(
+                    [
+                        "text ",
+                        _vals,
+                        f" in column {ocol!r} holds a control character (shown as \\x.., e.g. an escape "
+                        "sequence copied from a terminal or another program); delete it and type the text again",
+                    ],
+                    [
+                        "chữ ",
+                        _vals,
+                        f" ở cột {ocol!r} chứa ký tự điều khiển (hiện dạng \\x.., ví dụ chuỗi thoát sao chép từ "
+                        "cửa sổ lệnh hoặc chương trình khác); hãy xóa và gõ lại",
+                    ],
+                ),
+            )
+
     def check_psu_nesting(self) -> None:
         d = self.design
         if not (self.present(d.strata) and self.present(d.psu)) or column_key(d.strata) == column_key(d.psu):
@@ -1321,18 +1377,18 @@ class _Validation:
                     f"PSU {pcol!r} = ",
                     _vals,
                     f" appears in more than one stratum; this row has {scol!r} = ",
-                    lambda p, v: got[p],
+                    lambda p, v: [format_value(x) for x in got[p]],
                     ", most rows of this PSU have ",
-                    lambda p, v: expect_all[p],
+                    lambda p, v: [format_value(x) for x in expect_all[p]],
                     "; fix the code or make PSU codes unique across strata",
                 ],
                 [
                     f"PSU {pcol!r} = ",
                     _vals,
                     f" xuất hiện ở nhiều tầng; dòng này có {scol!r} = ",
-                    lambda p, v: got[p],
+                    lambda p, v: [format_value(x) for x in got[p]],
                     ", phần lớn các dòng của PSU này thuộc ",
-                    lambda p, v: expect_all[p],
+                    lambda p, v: [format_value(x) for x in expect_all[p]],
                     "; hãy sửa mã hoặc đặt mã PSU không trùng giữa các tầng",
                 ],
             ),
