@@ -861,6 +861,7 @@ class _Validation:
         self.numeric_keys: set = set()
         self.coercions: list = []
         self.excel_cells: dict = {}  # NFC name -> mask of Excel error cells
+        self.unreadable: dict = {}  # item name -> mask of answers that are not numbers
         # the number format the file was read with (read_survey records it); None: unknown
         a = data.attrs
         self.number_format = (a.get("decimal", "."), a.get("thousands")) if a.get("number_format") else None
@@ -1178,6 +1179,7 @@ class _Validation:
             if it.missing_codes:
                 v[np.isin(v, np.asarray(it.missing_codes, dtype="float64"))] = np.nan
             answered = ~np.isnan(v) | unreadable
+            self.unreadable[key] = unreadable  # reported on its own; decides no skip rule
             self.work[key] = pd.Series(_narrow_exactly(v), copy=False)
             if it.type == "integer":
                 lo = -np.inf if it.minimum is None else it.minimum
@@ -1412,6 +1414,9 @@ class _Validation:
             else:
                 valid = np.isin(fv, np.asarray(f_item.codes, dtype="float64"))
             invalid = ~np.isnan(fv) & ~valid
+            unreadable = self.unreadable.get(column_key(r.filter))
+            if unreadable is not None:
+                invalid = invalid | unreadable
         else:
             allowed = fvals.isin([str(v) for v in r.values]).to_numpy(dtype=bool)
             invalid = (fvals.notna() & ~fvals.isin([str(c) for c in f_item.codes])).to_numpy(dtype=bool)
