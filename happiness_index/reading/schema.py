@@ -1318,9 +1318,10 @@ class _Validation:
             if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
                 continue
             codes, uniques = pd.factorize(s, use_na_sentinel=True)
+            texts = [u for u in uniques if isinstance(u, str)]
+            if not _CONTROL.search("".join(texts)):
+                continue  # the usual case: one search over the distinct texts
             hit = np.array([isinstance(u, str) and bool(_CONTROL.search(u)) for u in uniques] + [False])
-            if not hit.any():
-                continue  # decided on the distinct values
             mask = hit[codes]
             ocol = self.orig_of[key]
             self.b.col(key, required=False)
