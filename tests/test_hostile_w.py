@@ -122,7 +122,9 @@ def test_to_number_never_gives_nanoseconds():
 
 
 def test_fpc_dates_are_reported(tmp_path):
-    text = (BAD / "spec.toml").read_text(encoding="utf-8").replace('village = "village"', 'village = "village"\nfpc = "N"')
+    text = (
+        (BAD / "spec.toml").read_text(encoding="utf-8").replace('village = "village"', 'village = "village"\nfpc = "N"')
+    )
     (tmp_path / "spec.toml").write_text(text, encoding="utf-8")
     spec = hi.IndexSpec.from_toml(tmp_path / "spec.toml")
     d = _good()

@@ -1001,11 +1001,12 @@ class _Validation:
             if not mask.any():
                 continue
             bad = bad & ~mask
+            keep = pd.Series(~mask, copy=False)
             self.b.check(
                 key,
                 check,
                 "not a number",
-                lambda s, m=pd.Series(~mask, copy=False): m.reindex(s.index),
+                lambda s, m=keep: m.reindex(s.index),
                 _series_words(["value ", _vals, en], ["giá trị ", _vals, vi]),
                 ignore_na=False,
             )
@@ -1322,7 +1323,7 @@ class _Validation:
             if not _CONTROL.search("".join(texts)):
                 continue  # the usual case: one search over the distinct texts
             hit = np.array([isinstance(u, str) and bool(_CONTROL.search(u)) for u in uniques] + [False])
-            mask = hit[codes]
+            keep = pd.Series(~hit[codes], copy=False)
             ocol = self.orig_of[key]
             self.b.col(key, required=False)
             if key not in self.work:
@@ -1331,7 +1332,7 @@ class _Validation:
                 key,
                 "no control character",
                 "control character in text",
-                lambda s, m=pd.Series(~mask, copy=False): m.reindex(s.index),
+                lambda s, m=keep: m.reindex(s.index),
                 _series_words(
                     [
                         "text ",
@@ -1862,11 +1863,7 @@ def _clean(index, src, spec, orig_of, numeric_keys, number_format) -> pd.DataFra
     out = {}
     item_of = {it.name: it for it in spec.items}
     d = spec.design
-    design_text = {
-        column_key(c)
-        for c in (d.strata, d.psu, d.commune, d.commune_name, d.village)
-        if c is not None
-    }
+    design_text = {column_key(c) for c in (d.strata, d.psu, d.commune, d.commune_name, d.village) if c is not None}
     for key in orig_of:
         s = src[key]
         it = item_of.get(key)
