@@ -256,8 +256,8 @@ def read_survey(
     Returns
     -------
     DataFrame
-        Column names normalised to Unicode NFC (cell values are left as read; validation
-        compares text after NFC). ``df.attrs["source"]`` is the path. For text files
+        Column names normalised to Unicode NFC without surrounding spaces (:func:`column_key`;
+        cell values are left as read; validation compares text after NFC). ``df.attrs["source"]`` is the path. For text files
         ``df.attrs["delimiter"]`` is the field delimiter used, ``df.attrs["decimal"]``,
         ``df.attrs["thousands"]`` and ``df.attrs["number_format"]`` the number format, and for
         compressed ones ``df.attrs["compression"]`` the compression (``"gzip"``, ``"bz2"``,
@@ -286,7 +286,7 @@ def read_survey(
         file holding NUL bytes, which is binary data, not a table of text); an empty text
         file (no header line); a data row whose number of fields differs from the header's
         (the message names the line and both counts); two columns with the same name in the
-        file's header, exactly or after NFC normalisation (every format; the message names
+        file's header, exactly, after NFC normalisation or without surrounding spaces (every format; the message names
         both positions); a title line above the column names without ``header_row``; a
         column whose numbers do not read unambiguously under the number format (see Notes);
         ``sheet`` not in the workbook (the message lists the sheets); ``sep``, ``decimal``,
