@@ -1,7 +1,8 @@
 """Reading survey files: CSV, Excel, SPSS, Stata and Parquet.
 
 :func:`read_survey` picks the reader from the file extension and returns a DataFrame with
-NFC-normalised column names, ready for :func:`happiness_index.validate_survey`.
+NFC-normalised column names without surrounding spaces (:func:`column_key`: ``"weight "`` is
+read as ``weight``; two headers with the same key are refused), ready for :func:`happiness_index.validate_survey`.
 
 =============  ==================================================  =====================
 extension      reader                                              needs
@@ -46,6 +47,7 @@ from .numbers import EXCEL_ERRORS, MISSING_TOKENS, locale_problem, number_shapes
 
 __all__ = [
     "read_survey",
+    "column_key",
     "TextOptions",
     "SUPPORTED_EXTENSIONS",
     "COMPRESSED_EXTENSIONS",
@@ -131,6 +133,30 @@ _NUMBER_LIKE = re.compile(r"[+-]?[\d.,\s]*\d[\d.,\s]*(?:[eE][+-]?\d+)?")
 
 def _nfc(s) -> str:
     return unicodedata.normalize("NFC", str(s))
+
+
+def column_key(name) -> str:
+    """The name a column header is known by: Unicode NFC, surrounding whitespace removed.
+
+    Parameters
+    ----------
+    name : object
+        A column header as read from a file or a DataFrame (converted with ``str``).
+
+    Returns
+    -------
+    str
+        ``"weight "``, ``" weight"`` and ``"weight"`` are one name; so are a name typed in
+        decomposed Unicode (NFD) and its composed form. A header of spaces only keeps its spaces
+        (it is not the empty name).
+
+    Notes
+    -----
+    :func:`read_survey` renames the columns to this form and refuses two headers with the same
+    key; :func:`~happiness_index.validate_survey` matches the spec's names by it.
+    """
+    s = unicodedata.normalize("NFC", str(name))
+    return s.strip() or s
 
 
 def _delim_name(sep: str) -> str:
@@ -230,8 +256,8 @@ def read_survey(
     Returns
     -------
     DataFrame
-        Column names normalised to Unicode NFC (cell values are left as read; validation
-        compares text after NFC). ``df.attrs["source"]`` is the path. For text files
+        Column names normalised to Unicode NFC without surrounding spaces (:func:`column_key`;
+        cell values are left as read; validation compares text after NFC). ``df.attrs["source"]`` is the path. For text files
         ``df.attrs["delimiter"]`` is the field delimiter used, ``df.attrs["decimal"]``,
         ``df.attrs["thousands"]`` and ``df.attrs["number_format"]`` the number format, and for
         compressed ones ``df.attrs["compression"]`` the compression (``"gzip"``, ``"bz2"``,
@@ -260,7 +286,7 @@ def read_survey(
         file holding NUL bytes, which is binary data, not a table of text); an empty text
         file (no header line); a data row whose number of fields differs from the header's
         (the message names the line and both counts); two columns with the same name in the
-        file's header, exactly or after NFC normalisation (every format; the message names
+        file's header, exactly, after NFC normalisation or without surrounding spaces (every format; the message names
         both positions); a title line above the column names without ``header_row``; a
         column whose numbers do not read unambiguously under the number format (see Notes);
         ``sheet`` not in the workbook (the message lists the sheets); ``sep``, ``decimal``,
@@ -374,7 +400,7 @@ def read_survey(
     except Exception as e:  # the readers' own parse errors
         raise DataFileError(f"cannot read {path.name} as {ext} data: {type(e).__name__}: {e}") from e
     _check_names(list(df.columns), path.name, ext)
-    df.columns = [_nfc(c) for c in df.columns]
+    df.columns = [column_key(c) for c in df.columns]
     df = _drop_trailing_blank_rows(df, path.name, attrs)
     df.attrs.update(attrs)
     df.attrs["source"] = str(path)
@@ -467,12 +493,12 @@ def _read_any(path, ext, compression, member, text_opts, sheet, limits, kw, attr
         df, meta = reader(str(path), **kw)
         _check_names(list(meta.column_names), path.name, ext)
         attrs["value_labels"] = {
-            _nfc(k): {c: _nfc(lab) if isinstance(lab, str) else lab for c, lab in v.items()}
+            column_key(k): {c: _nfc(lab) if isinstance(lab, str) else lab for c, lab in v.items()}
             for k, v in (meta.variable_value_labels or {}).items()
         }
         labels = meta.column_labels or [None] * len(meta.column_names)
         attrs["column_labels"] = {
-            _nfc(k): (_nfc(v) if isinstance(v, str) else v) for k, v in zip(meta.column_names, labels)
+            column_key(k): (_nfc(v) if isinstance(v, str) else v) for k, v in zip(meta.column_names, labels)
         }
         if ext in _SPSS:
             attrs["user_missing"] = _user_missing(meta)
@@ -496,13 +522,13 @@ def _user_missing(meta) -> dict:
     """SPSS declared user-missing values: column -> list of values or (low, high) ranges."""
     out: dict = {}
     for col, vals in (getattr(meta, "missing_user_values", None) or {}).items():
-        out.setdefault(_nfc(col), []).extend(vals)
+        out.setdefault(column_key(col), []).extend(vals)
     for col, ranges in (getattr(meta, "missing_ranges", None) or {}).items():
         for r in ranges:
             lo, hi = r.get("lo"), r.get("hi")
             item = lo if lo == hi else (lo, hi)
-            if item not in out.setdefault(_nfc(col), []):
-                out[_nfc(col)].append(item)
+            if item not in out.setdefault(column_key(col), []):
+                out[column_key(col)].append(item)
     return out
 
 
@@ -515,20 +541,26 @@ def _position(i: int, ext: str) -> str:
 
 
 def _check_names(names: list, name: str, ext: str) -> None:
-    """Two columns of the file's own header with the same name (exactly, or after NFC)."""
+    """Two columns of the file's own header with the same name (exactly, after NFC, or after
+    removing surrounding spaces: ``"weight"`` and ``"weight "``); see :func:`column_key`."""
     seen: dict = {}
     for i, c in enumerate(names):
         if c is None or (isinstance(c, float) and np.isnan(c)):
             continue
-        k = _nfc(c) if isinstance(c, str) else c
+        k = column_key(c) if isinstance(c, str) else c
         if k in seen:
             j = seen[k]
             if names[j] == c:
                 what = f"{_position(j, ext)} and {_position(i, ext)} have the same name {c!r}"
-            else:
+            elif _nfc(names[j]) == _nfc(c):
                 what = (
                     f"{_position(j, ext)} ({names[j]!r}) and {_position(i, ext)} ({c!r}) have the "
                     "same name after Unicode NFC normalisation (one is typed in decomposed form)"
+                )
+            else:
+                what = (
+                    f"{_position(j, ext)} ({names[j]!r}) and {_position(i, ext)} ({c!r}) have the "
+                    "same name once the spaces around it are removed"
                 )
             raise DataFileError(
                 f"{name}: {what}; a survey column must have one "

@@ -14,11 +14,15 @@ kind                           check
 =============================  ==============================================================
 missing column                 every required item and every declared design column present
 duplicate column               two columns with the same name after Unicode NFC normalisation
+                               and trimming (``"weight"`` and ``"weight "``); a single header
+                               ``"weight "`` is the spec's ``weight``
 missing id / duplicate id      respondent id present on every row and unique (ids compared
                                after NFC and trimming: ``"R007 "`` duplicates ``"R007"``)
 missing value                  a value in a non-nullable column (``nullable = false`` items,
                                weights, strata, PSU, commune, village)
-not a number                   text that cannot be read as a number in a numeric column
+not a number                   text that cannot be read as a number in a numeric column; a
+                               date or time (a column formatted as dates in Excel) or a
+                               True/False cell among numbers, named as such
 invalid code                   item value outside its allowed codes (after missing codes
                                such as 8 = don't know, 9 = refused are mapped to missing)
 weight not finite /            sampling weight infinite, or zero or negative
@@ -43,6 +47,10 @@ ambiguous number               text such as ``"1.925"`` in a numeric column of a
 decimal comma                  text such as ``"19,25"`` (a decimal comma) in a numeric column
                                read with a decimal point (a text cell of a workbook, a CSV read
                                without ``decimal=','``): named as such, with the fix
+control character in text      an ESC, NUL or other C0/C1 control character (not tab or line
+                               break) in the text of the id or a design column (strata, PSU,
+                               commune, commune name, village): it would reach the terminal
+                               and the reports
 header row                     most column names blank ("Unnamed: 3") and spec columns
                                missing: the names are below a title row (``header_row=``)
 =============================  ==============================================================
@@ -60,7 +68,9 @@ survey design metadata). pandera documentation, "Lazy validation".
 
 from __future__ import annotations
 
+import datetime
 import os
+import re
 import unicodedata
 import warnings
 from collections.abc import Callable
@@ -72,6 +82,7 @@ import pandas as pd
 
 from ..errors import SchemaError, SpecError
 from ..questionnaire.spec import IndexSpec
+from .files import column_key
 from .numbers import EXCEL_ERRORS, NUMBER_SHAPES, parse_number_text
 
 with warnings.catch_warnings():
@@ -112,6 +123,7 @@ KIND_VI = {
     "header row": "dòng tên cột",
     "ambiguous number": "số có thể hiểu hai cách",
     "decimal comma": "số có dấu phẩy thập phân",
+    "control character in text": "ký tự điều khiển trong chữ",
     COERCION_KIND: "chuyển đổi kiểu (ghi chú)",
 }
 #: Vietnamese names of the fixed-name checks.
@@ -136,6 +148,9 @@ CHECK_VI = {
     "column names on the header row": "tên cột ở dòng tiêu đề",
     "unambiguous number": "số không mơ hồ",
     "decimal point": "dấu chấm thập phân",
+    "not a date or time": "không phải ngày/giờ",
+    "not True/False": "không phải đúng/sai",
+    "no control character": "không có ký tự điều khiển",
 }
 
 
@@ -166,14 +181,14 @@ _BUILTIN = {
 }
 
 
-def _nfc(s) -> str:
-    return unicodedata.normalize("NFC", str(s))
-
-
 def format_value(v) -> str:
     """A cell value for a message: floats without a spurious ``.0``, missing as blank."""
     if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
         return "(blank)"
+    if isinstance(v, np.datetime64):
+        return str(pd.Timestamp(v))
+    if isinstance(v, np.timedelta64):
+        return str(pd.Timedelta(v))
     if isinstance(v, (float, np.floating)) and float(v).is_integer():
         return str(int(v))
     if isinstance(v, str):
@@ -459,25 +474,100 @@ def to_number(s: pd.Series, number_format: tuple | None = None):
     when the column is numeric already. ``number_format`` is ``(decimal, thousands)`` of
     the file (``read_survey`` records it); when None, text that reads two ways (``1.925``:
     1925 or 1.925) is not converted (it counts as unparseable; see :func:`ambiguous_text`).
+
+    Dates, times, durations and periods (a column formatted as dates in Excel; see
+    :func:`temporal_cells`) and True/False cells of a column that also holds other values
+    (see :func:`boolean_cells`) are never numbers: they count as unparseable, never as
+    nanoseconds or as 1/0. A column of Booleans only is read as 1/0 (a yes/no item).
     """
     if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
         v = s.to_numpy(dtype="float64", na_value=np.nan)
         # a float64 column comes back as a read-only view (pandas 3): callers may write to it
         return (v if v.flags.writeable else v.copy()), None, None
+    if _is_temporal_dtype(s.dtype):
+        return np.full(len(s), np.nan), s.notna().to_numpy(dtype=bool), np.zeros(len(s), dtype=bool)
     if isinstance(s.dtype, pd.StringDtype) or pd.api.types.is_string_dtype(s.dtype) and s.dtype != object:
         is_text = s.notna().to_numpy()
+        odd = np.zeros(len(s), dtype=bool)
     else:  # object column mixing numbers and text (e.g. from Excel)
-        is_text = s.map(lambda x: isinstance(x, str), na_action="ignore").fillna(False).to_numpy(dtype=bool)
+        kind = _cell_kinds(s)
+        is_text, odd = kind == _TEXT, (kind == _BOOLEAN) | (kind == _TEMPORAL)
     txt = s.astype("string").str.strip()
     blank = (txt.isna() | (txt == "")).to_numpy(dtype=bool)
     v, _ = parse_number_text(txt.astype(object).where(~blank & is_text, None), number_format)
-    stored = ~blank & ~is_text  # numbers stored as numbers in an object column (Excel)
+    stored = ~blank & ~is_text & ~odd  # numbers stored as numbers in an object column (Excel)
     if stored.any():
         v[stored] = pd.to_numeric(s[stored], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+    v[odd] = np.nan  # a date is not nanoseconds, True is not code 1
     unparseable = ~blank & np.isnan(v)
     v[unparseable] = np.nan
     coerced = is_text & ~unparseable
     return v, unparseable, coerced
+
+
+#: Control characters that have no place in a code or a name: C0 except tab, line feed and
+#: carriage return, DEL, and C1 (0x80-0x9F; ``\x9b`` is a terminal's escape sequence introducer).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+#: Kinds of cell of an object column (:func:`_cell_kinds`).
+_TEXT, _OTHER, _BOOLEAN, _TEMPORAL, _MISSING = 0, 1, 2, 3, 4
+_TEMPORAL_TYPES = (datetime.date, datetime.time, datetime.timedelta, np.datetime64, np.timedelta64, pd.Period)
+
+
+def _cell_kind(x) -> int:
+    if isinstance(x, str):
+        return _TEXT
+    if isinstance(x, (bool, np.bool_)):
+        return _BOOLEAN
+    if isinstance(x, _TEMPORAL_TYPES):  # datetime.datetime and pd.Timestamp are dates too
+        return _TEMPORAL
+    return _OTHER
+
+
+def _cell_kinds(s: pd.Series) -> np.ndarray:
+    """The kind of each cell of an object column (one pass over the cells; missing cells -> 4)."""
+    return s.map(_cell_kind, na_action="ignore").fillna(_MISSING).to_numpy(dtype=np.int8)
+
+
+def _is_temporal_dtype(dtype) -> bool:
+    return (
+        pd.api.types.is_datetime64_any_dtype(dtype)
+        or pd.api.types.is_timedelta64_dtype(dtype)
+        or isinstance(dtype, pd.PeriodDtype)
+    )
+
+
+def temporal_cells(s: pd.Series) -> np.ndarray:
+    """Cells holding a date, a time, a duration or a period, not a number.
+
+    Parameters
+    ----------
+    s : pandas.Series
+        One column of survey data.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n,)
+        True where the cell is a date/time value (a ``datetime64``, ``timedelta64`` or period
+        column, or ``datetime``/``date``/``time``/``timedelta``/``Timestamp``/``Period`` objects in
+        a mixed column, as Excel gives for cells formatted as dates).
+    """
+    if _is_temporal_dtype(s.dtype):
+        return s.notna().to_numpy(dtype=bool)
+    if s.dtype != object:
+        return np.zeros(len(s), dtype=bool)
+    return _cell_kinds(s) == _TEMPORAL
+
+
+def boolean_cells(s: pd.Series) -> np.ndarray:
+    """True/False cells of a column that also holds other values (an Excel TRUE among codes).
+
+    Returns a bool mask of shape (n,); all False for a Boolean column (read as 1/0 where the
+    item is yes/no, reported as a whole otherwise) and for numeric and text columns.
+    """
+    if s.dtype != object:
+        return np.zeros(len(s), dtype=bool)
+    return _cell_kinds(s) == _BOOLEAN
 
 
 def ambiguous_text(s: pd.Series) -> np.ndarray:
@@ -747,6 +837,7 @@ def validate_survey(
     v.check_weights()
     v.check_design_keys()
     v.check_psu_nesting()
+    v.check_control_characters()
     if frame is not None:
         _frame_checks(frame, v.src, spec.design, v.orig_of, v.work, v.b, v.problems, v.present)
     v.check_skip_rules()
@@ -770,36 +861,46 @@ class _Validation:
         self.numeric_keys: set = set()
         self.coercions: list = []
         self.excel_cells: dict = {}  # NFC name -> mask of Excel error cells
+        self.unreadable: dict = {}  # item name -> mask of answers that are not numbers
         # the number format the file was read with (read_survey records it); None: unknown
         a = data.attrs
         self.number_format = (a.get("decimal", "."), a.get("thousands")) if a.get("number_format") else None
         self._index_columns()
-        self.row_label = _row_labels(self.n, self.src.get(_nfc(self.id_col)) if self.id_col is not None else None)
+        self.row_label = _row_labels(self.n, self.src.get(column_key(self.id_col)) if self.id_col is not None else None)
 
     def _index_columns(self) -> None:
         for i, c in enumerate(self.data.columns):
-            k = _nfc(c)
+            k = column_key(c)
             if k in self.orig_of:
-                self.problems.append(
-                    dict(
-                        row=pd.NA,
-                        column=str(c),
-                        value=pd.NA,
-                        check="unique column name",
-                        kind="duplicate column",
-                        message_en=f"columns {self.orig_of[k]!r} and {c!r} have the same name after Unicode NFC "
-                        "normalisation (one is typed in decomposed form); rename or drop one",
-                        message_vi=f"hai cột {self.orig_of[k]!r} và {c!r} trùng tên sau khi chuẩn hóa Unicode NFC; "
-                        "hãy đổi tên một cột",
-                        _pos=-1,
-                    )
-                )
+                self.problems.append(self._duplicate_column(self.orig_of[k], c))
                 continue
             self.orig_of[k] = c
             self.src[k] = self.data.iloc[:, i]
 
+    @staticmethod
+    def _duplicate_column(first, second) -> dict:
+        """Two headers that are one name (:func:`column_key`): which one holds the data is a guess."""
+        if unicodedata.normalize("NFC", str(first)) == unicodedata.normalize("NFC", str(second)):
+            how_en = "after Unicode NFC normalisation (one is typed in decomposed form)"
+            how_vi = "sau khi chuẩn hóa Unicode NFC"
+        else:
+            how_en = "once the spaces around them are removed"
+            how_vi = "sau khi bỏ khoảng trắng ở đầu và cuối"
+        return dict(
+            row=pd.NA,
+            column=str(second),
+            value=pd.NA,
+            check="unique column name",
+            kind="duplicate column",
+            message_en=f"columns {first!r} and {second!r} have the same name {how_en}; which one holds the data "
+            "would be a guess: rename or drop one",
+            message_vi=f"hai cột {first!r} và {second!r} trùng tên {how_vi}; không thể biết cột nào chứa dữ liệu: "
+            "hãy đổi tên hoặc xóa một cột",
+            _pos=-1,
+        )
+
     def present(self, name) -> bool:
-        return name is not None and _nfc(name) in self.orig_of
+        return name is not None and column_key(name) in self.orig_of
 
     def used_columns(self) -> list:
         d = self.design
@@ -807,13 +908,13 @@ class _Validation:
         names += [it.name for it in self.spec.items]
         out: list = []
         for nm in names:
-            if self.present(nm) and _nfc(nm) not in out:
-                out.append(_nfc(nm))
+            if self.present(nm) and column_key(nm) not in out:
+                out.append(column_key(nm))
         return out
 
     def numeric_column(self, name) -> pd.Series:
         """Coerce a column to numbers once; record coercions; add the 'is a number' check."""
-        key = _nfc(name)
+        key = column_key(name)
         if key in self.work:
             return self.work[key]
         s = self.src[key]
@@ -840,6 +941,10 @@ class _Validation:
         self.b.col(key, required=True)
         if bad is not None and key in self.excel_cells:
             bad = bad & ~self.excel_cells[key]  # reported as Excel errors
+        if bad is not None and bad.any():
+            bad = self._check_not_numbers(key, s, bad)
+        if pd.api.types.is_bool_dtype(s.dtype) and key not in {it.name for it in self.spec.items}:
+            self.problems.append(self._boolean_design_column(key))
         if bad is not None and bad.any() and self.number_format is None:
             amb = ambiguous_text(s) & bad
             if amb.any():
@@ -870,6 +975,58 @@ class _Validation:
                 ignore_na=False,
             )
         return self.work[key]
+
+    def _check_not_numbers(self, key: str, s: pd.Series, bad: np.ndarray) -> np.ndarray:
+        """Dates/times and True/False cells among the cells that are not numbers, reported with
+        their cause and fix; returns the remaining unreadable cells."""
+        ocol = self.orig_of[key]
+        for mask, check, en, vi in (
+            (
+                temporal_cells(s) & bad,
+                "not a date or time",
+                f" in column {ocol!r} is a date or time, not a number: the column holds dates/times "
+                "(Excel date format?): format the cells as numbers (Format Cells > Number) and save again",
+                f" ở cột {ocol!r} là ngày/giờ, không phải số: cột đang chứa ngày/giờ (định dạng ngày của "
+                "Excel?): hãy định dạng các ô thành số (Format Cells > Number) rồi lưu lại",
+            ),
+            (
+                boolean_cells(s) & bad,
+                "not True/False",
+                f" in column {ocol!r} is a True/False (Boolean) cell, not a number: it is not an answer "
+                "code and is not read as 1/0; type the numeric value (or leave the cell blank if missing)",
+                f" ở cột {ocol!r} là ô đúng/sai (TRUE/FALSE), không phải số: không phải mã trả lời và không "
+                "được hiểu là 1/0; hãy nhập giá trị số (hoặc để trống nếu thiếu)",
+            ),
+        ):
+            if not mask.any():
+                continue
+            bad = bad & ~mask
+            keep = pd.Series(~mask, copy=False)
+            self.b.check(
+                key,
+                check,
+                "not a number",
+                lambda s, m=keep: m.reindex(s.index),
+                _series_words(["value ", _vals, en], ["giá trị ", _vals, vi]),
+                ignore_na=False,
+            )
+        return bad
+
+    def _boolean_design_column(self, key: str) -> dict:
+        """A weight or fpc column of True/False values: 1/0 would be a guess."""
+        ocol = self.orig_of[key]
+        return dict(
+            row=pd.NA,
+            column=str(ocol),
+            value=pd.NA,
+            check="not a Boolean column",
+            kind="boolean column",
+            message_en=f"column {ocol!r} holds True/False values, not numbers (True would count as 1, "
+            "False as 0); read the column of numbers the design needs",
+            message_vi=f"cột {ocol!r} chứa giá trị True/False, không phải số (True sẽ bị hiểu là 1, False là 0); "
+            "hãy dùng cột số mà thiết kế mẫu cần",
+            _pos=-1,
+        )
 
     def _check_decimal_comma(self, key: str, comma: np.ndarray) -> None:
         """Numbers typed with a decimal comma (``19,25``) in a file read with a decimal point
@@ -982,7 +1139,7 @@ class _Validation:
     def check_id(self) -> None:
         if self.id_col is None:
             return
-        key = _nfc(self.id_col)
+        key = column_key(self.id_col)
         self.b.col(key, nullable=False, unique=True)
         if self.present(self.id_col):
             ids = self.src[key].reset_index(drop=True)
@@ -1023,6 +1180,7 @@ class _Validation:
             if it.missing_codes:
                 v[np.isin(v, np.asarray(it.missing_codes, dtype="float64"))] = np.nan
             answered = ~np.isnan(v) | unreadable
+            self.unreadable[key] = unreadable  # reported on its own; decides no skip rule
             self.work[key] = pd.Series(_narrow_exactly(v), copy=False)
             if it.type == "integer":
                 lo = -np.inf if it.minimum is None else it.minimum
@@ -1110,7 +1268,7 @@ class _Validation:
         wcol = self.design.weights
         if wcol is None:
             return
-        key = _nfc(wcol)
+        key = column_key(wcol)
         self.b.col(key, nullable=False)
         if not self.present(key):
             return
@@ -1140,21 +1298,64 @@ class _Validation:
         d = self.design
         for col in (d.strata, d.psu, d.commune, d.village):
             if col is not None:
-                self.b.col(_nfc(col), nullable=False)
-                if self.present(col) and _nfc(col) not in self.work:
-                    self.work[_nfc(col)] = self.src[_nfc(col)].reset_index(drop=True)
+                self.b.col(column_key(col), nullable=False)
+                if self.present(col) and column_key(col) not in self.work:
+                    self.work[column_key(col)] = self.src[column_key(col)].reset_index(drop=True)
         if d.fpc is not None:
-            self.b.col(_nfc(d.fpc), nullable=False)
+            self.b.col(column_key(d.fpc), nullable=False)
             if self.present(d.fpc):
                 self.numeric_column(d.fpc)
 
+    def check_control_characters(self) -> None:
+        """Control characters (ESC, NUL, C1 ...) in the text of the id and design columns: invisible
+        in a spreadsheet, they would reach the terminal and the reports; tab and line breaks are
+        left to the trimming and the code checks."""
+        d = self.design
+        for name in dict.fromkeys((self.id_col, d.strata, d.psu, d.commune, d.commune_name, d.village)):
+            if not self.present(name):
+                continue
+            key = column_key(name)
+            s = self.src[key]
+            if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
+                continue
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+            texts = [u for u in uniques if isinstance(u, str)]
+            if not _CONTROL.search("".join(texts)):
+                continue  # the usual case: one search over the distinct texts
+            hit = np.array([isinstance(u, str) and bool(_CONTROL.search(u)) for u in uniques] + [False])
+            keep = pd.Series(~hit[codes], copy=False)
+            ocol = self.orig_of[key]
+            self.b.col(key, required=False)
+            if key not in self.work:
+                self.work[key] = s.reset_index(drop=True)
+            self.b.check(
+                key,
+                "no control character",
+                "control character in text",
+                lambda s, m=keep: m.reindex(s.index),
+                _series_words(
+                    [
+                        "text ",
+                        _vals,
+                        f" in column {ocol!r} holds a control character (shown as \\x.., e.g. an escape "
+                        "sequence copied from a terminal or another program); delete it and type the text again",
+                    ],
+                    [
+                        "chữ ",
+                        _vals,
+                        f" ở cột {ocol!r} chứa ký tự điều khiển (hiện dạng \\x.., ví dụ chuỗi thoát sao chép từ "
+                        "cửa sổ lệnh hoặc chương trình khác); hãy xóa và gõ lại",
+                    ],
+                ),
+            )
+
     def check_psu_nesting(self) -> None:
         d = self.design
-        if not (self.present(d.strata) and self.present(d.psu)) or _nfc(d.strata) == _nfc(d.psu):
+        if not (self.present(d.strata) and self.present(d.psu)) or column_key(d.strata) == column_key(d.psu):
             return
-        if not _psu_reused(_key_ids(self.work[_nfc(d.psu)]), _key_ids(self.work[_nfc(d.strata)])):
+        if not _psu_reused(_key_ids(self.work[column_key(d.psu)]), _key_ids(self.work[column_key(d.strata)])):
             return  # the usual case, decided on integer ids; the messages below need the texts
-        skey, pkey = _key(self.work[_nfc(d.strata)]), _key(self.work[_nfc(d.psu)])
+        skey, pkey = _key(self.work[column_key(d.strata)]), _key(self.work[column_key(d.psu)])
         pairs = pd.DataFrame({"p": pkey, "s": skey})
         n_strata = pairs.groupby("p", dropna=True)["s"].nunique()
         reused = n_strata.index[n_strata.to_numpy() > 1]
@@ -1167,11 +1368,11 @@ class _Validation:
         ok = pd.Series(True, index=pairs.index)
         expect = pairs.loc[sub.index, "p"].map(modal_of)
         ok.loc[sub.index] = (pairs.loc[sub.index, "s"] == expect).to_numpy()
-        pcol, scol = self.orig_of[_nfc(d.psu)], self.orig_of[_nfc(d.strata)]
+        pcol, scol = self.orig_of[column_key(d.psu)], self.orig_of[column_key(d.strata)]
         expect_all = pairs["p"].map(modal_of).to_numpy()
         got = pairs["s"].to_numpy()
         self.b.check(
-            _nfc(d.psu),
+            column_key(d.psu),
             "psu nested in stratum",
             "psu not nested",
             lambda s, m=ok: m.reindex(s.index),
@@ -1180,18 +1381,18 @@ class _Validation:
                     f"PSU {pcol!r} = ",
                     _vals,
                     f" appears in more than one stratum; this row has {scol!r} = ",
-                    lambda p, v: got[p],
+                    lambda p, v: [format_value(x) for x in got[p]],
                     ", most rows of this PSU have ",
-                    lambda p, v: expect_all[p],
+                    lambda p, v: [format_value(x) for x in expect_all[p]],
                     "; fix the code or make PSU codes unique across strata",
                 ],
                 [
                     f"PSU {pcol!r} = ",
                     _vals,
                     f" xuất hiện ở nhiều tầng; dòng này có {scol!r} = ",
-                    lambda p, v: got[p],
+                    lambda p, v: [format_value(x) for x in got[p]],
                     ", phần lớn các dòng của PSU này thuộc ",
-                    lambda p, v: expect_all[p],
+                    lambda p, v: [format_value(x) for x in expect_all[p]],
                     "; hãy sửa mã hoặc đặt mã PSU không trùng giữa các tầng",
                 ],
             ),
@@ -1203,7 +1404,7 @@ class _Validation:
                 self._check_skip_rule(r)
 
     def _check_skip_rule(self, r) -> None:
-        fvals = self.work[_nfc(r.filter)]
+        fvals = self.work[column_key(r.filter)]
         f_item = self.spec.item(r.filter)
         if f_item.numeric:
             fv = fvals.to_numpy(dtype="float64", na_value=np.nan)
@@ -1215,16 +1416,19 @@ class _Validation:
             else:
                 valid = np.isin(fv, np.asarray(f_item.codes, dtype="float64"))
             invalid = ~np.isnan(fv) & ~valid
+            unreadable = self.unreadable.get(column_key(r.filter))
+            if unreadable is not None:
+                invalid = invalid | unreadable
         else:
             allowed = fvals.isin([str(v) for v in r.values]).to_numpy(dtype=bool)
             invalid = (fvals.notna() & ~fvals.isin([str(c) for c in f_item.codes])).to_numpy(dtype=bool)
         # an invalid filter value is reported by its own check; it does not decide the skip
         mask = pd.Series(allowed | invalid, copy=False)
-        icol, fcol = self.orig_of[_nfc(r.item)], self.orig_of[_nfc(r.filter)]
+        icol, fcol = self.orig_of[column_key(r.item)], self.orig_of[column_key(r.filter)]
         fshow = fvals.to_numpy()
         name = f"skip rule: missing unless {r.filter} in {format_codes(r.values)}"
         self.b.check(
-            _nfc(r.item),
+            column_key(r.item),
             name,
             "skip rule",
             lambda s, m=mask: m.reindex(s.index),
@@ -1342,26 +1546,26 @@ _EXCEL_MEANING = {
 def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
     if not isinstance(frame, pd.DataFrame):
         raise SchemaError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
-    fcols = {_nfc(c): c for c in frame.columns}
+    fcols = {column_key(c): c for c in frame.columns}
     ccol = design.commune or design.strata
     if ccol is None:
         raise SchemaError(
             "a sampling frame was given but the spec declares no design.commune "
             "(or design.strata) column to compare it with"
         )
-    if _nfc(ccol) not in fcols:
+    if column_key(ccol) not in fcols:
         raise SchemaError(
             f"the sampling frame has no column {ccol!r} (the spec's commune column); "
             f"its columns are {list(frame.columns)}; rename the frame's commune code column"
         )
-    fkey = _key(frame[fcols[_nfc(ccol)]])
+    fkey = _key(frame[fcols[column_key(ccol)]])
     frame_codes = pd.Index(fkey.dropna().unique())
     if present(ccol):
-        dcol = orig_of[_nfc(ccol)]
-        dkey = _key(work[_nfc(ccol)])
+        dcol = orig_of[column_key(ccol)]
+        dkey = _key(work[column_key(ccol)])
         in_frame = pd.Series(dkey.isin(frame_codes).to_numpy() | dkey.isna().to_numpy(), copy=False)
         b.check(
-            _nfc(ccol),
+            column_key(ccol),
             "commune in frame",
             "commune not in frame",
             lambda s, m=in_frame: m.reindex(s.index),
@@ -1383,7 +1587,7 @@ def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
         lost = ~fkey.isin(seen) & fkey.notna()
         if lost.any():
             first = ~fkey.duplicated()
-            for code in frame[fcols[_nfc(ccol)]][(lost & first).to_numpy()].tolist():
+            for code in frame[fcols[column_key(ccol)]][(lost & first).to_numpy()].tolist():
                 problems.append(
                     dict(
                         row=pd.NA,
@@ -1400,8 +1604,8 @@ def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
                 )
         # commune names
         ncol = design.commune_name
-        if ncol is not None and _nfc(ncol) in fcols and present(ncol):
-            fnames = pd.DataFrame({"k": fkey, "name": _name_key(frame[fcols[_nfc(ncol)]])}).dropna()
+        if ncol is not None and column_key(ncol) in fcols and present(ncol):
+            fnames = pd.DataFrame({"k": fkey, "name": _name_key(frame[fcols[column_key(ncol)]])}).dropna()
             fnames = fnames.drop_duplicates()
             dup = fnames["k"].duplicated(keep=False)
             if dup.any():
@@ -1412,14 +1616,14 @@ def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
                 )
             name_of = pd.Series(fnames["name"].to_numpy(), index=fnames["k"].to_numpy())
             expected = dkey.map(name_of)
-            got = _name_key(src[_nfc(ncol)]).reset_index(drop=True)
+            got = _name_key(src[column_key(ncol)]).reset_index(drop=True)
             okn = (expected.isna() | got.isna() | (got == expected)).fillna(True).astype(bool)
-            work[_nfc(ncol)] = src[_nfc(ncol)].reset_index(drop=True)
-            b.col(_nfc(ncol), required=False)
-            ncol_o = orig_of[_nfc(ncol)]
+            work[column_key(ncol)] = src[column_key(ncol)].reset_index(drop=True)
+            b.col(column_key(ncol), required=False)
+            ncol_o = orig_of[column_key(ncol)]
             exp_arr = expected.to_numpy()
             b.check(
-                _nfc(ncol),
+                column_key(ncol),
                 "commune name matches frame",
                 "commune name mismatch",
                 lambda s, m=okn: m.reindex(s.index),
@@ -1444,19 +1648,19 @@ def _frame_checks(frame, src, design, orig_of, work, b, problems, present):
             )
         # villages
         vcol = design.village
-        if vcol is not None and _nfc(vcol) in fcols and present(vcol):
-            fpair = fkey + "\x1f" + _key(frame[fcols[_nfc(vcol)]])
-            dpair = dkey + "\x1f" + _key(work[_nfc(vcol)])
+        if vcol is not None and column_key(vcol) in fcols and present(vcol):
+            fpair = fkey + "\x1f" + _key(frame[fcols[column_key(vcol)]])
+            dpair = dkey + "\x1f" + _key(work[column_key(vcol)])
             okv = pd.Series(
                 (dpair.isin(pd.Index(fpair.dropna().unique())) | dpair.isna() | ~dkey.isin(frame_codes)).to_numpy(
                     dtype=bool
                 ),
                 copy=False,
             )
-            vcol_o = orig_of[_nfc(vcol)]
-            dshow = work[_nfc(ccol)].to_numpy()
+            vcol_o = orig_of[column_key(vcol)]
+            dshow = work[column_key(ccol)].to_numpy()
             b.check(
-                _nfc(vcol),
+                column_key(vcol),
                 "village in frame",
                 "village not in frame",
                 lambda s, m=okv: m.reindex(s.index),
@@ -1591,7 +1795,16 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems, known=
     # as an invalid code (precedence: Excel error, then not a number, then the rest)
     rank = (
         out["check"]
-        .map({"not an Excel error": 0, "is a number": 1, "unambiguous number": 1, "decimal point": 1})
+        .map(
+            {
+                "not an Excel error": 0,
+                "is a number": 1,
+                "unambiguous number": 1,
+                "decimal point": 1,
+                "not a date or time": 1,
+                "not True/False": 1,
+            }
+        )
         .fillna(2)
         .to_numpy()
     )
@@ -1650,11 +1863,7 @@ def _clean(index, src, spec, orig_of, numeric_keys, number_format) -> pd.DataFra
     out = {}
     item_of = {it.name: it for it in spec.items}
     d = spec.design
-    design_text = {
-        unicodedata.normalize("NFC", str(c))
-        for c in (d.strata, d.psu, d.commune, d.commune_name, d.village)
-        if c is not None
-    }
+    design_text = {column_key(c) for c in (d.strata, d.psu, d.commune, d.commune_name, d.village) if c is not None}
     for key in orig_of:
         s = src[key]
         it = item_of.get(key)

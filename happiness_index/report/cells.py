@@ -8,6 +8,12 @@ Numbers are never changed: a negative number stays a number (it is not text).
 
 Markdown output escapes the characters that would make data into markup (HTML tags, links,
 emphasis, tables) with :func:`escape_markdown`.
+
+Control characters (ESC, NUL, BEL, DEL, the C1 range ``\\x80``-``\\x9f``) in data would drive a
+terminal (``\\x1b[2J`` clears the screen, ``\\x1b]0;...\\x07`` sets its title) or hide text in a
+file. Every text cell, Markdown text and console message replaces them with a visible escape
+(:func:`escape_controls`: ESC is written as the four characters ``\\x1b``); text printed to the
+terminal goes through :func:`console_text`.
 """
 
 from __future__ import annotations
@@ -20,6 +26,50 @@ import pandas as pd
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]|#~])")
+#: C0 controls except tab, line feed and carriage return; DEL; C1 controls.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: The same plus tab and carriage return (a console line keeps only its line breaks).
+_CONSOLE_CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+def _visible(match: re.Match) -> str:
+    return f"\\x{ord(match.group()):02x}"
+
+
+def escape_controls(text: str) -> str:
+    """Replace the control characters of ``text`` by a visible escape.
+
+    Parameters
+    ----------
+    text : str
+        Text from data (a commune name, a label, a message quoting a value).
+
+    Returns
+    -------
+    str
+        ``text`` with each C0 control other than tab, line feed and carriage return, DEL and each
+        C1 control (U+0080-U+009F) written as ``\\xNN``: ``"A\\x1b[2J"`` becomes the characters
+        ``A\\x1b[2J`` (a terminal shows them, it does not obey them). Other text is unchanged.
+    """
+    return _CONTROL.sub(_visible, text) if _CONTROL.search(text) else text
+
+
+def console_text(message: object) -> str:
+    """``message`` safe to print on a terminal: every control character but the line feed escaped.
+
+    Parameters
+    ----------
+    message : object
+        A warning or error message, which may quote data (converted with ``str``).
+
+    Returns
+    -------
+    str
+        The text with tab, carriage return, ESC and every other C0/C1 control written as ``\\xNN``
+        (a carriage return could overwrite the line, ESC sequences could rewrite the screen).
+    """
+    text = str(message)
+    return _CONSOLE_CONTROL.sub(_visible, text) if _CONSOLE_CONTROL.search(text) else text
 
 
 def neutralise_cell(value: object) -> object:
@@ -29,8 +79,9 @@ def neutralise_cell(value: object) -> object:
     ----------
     value : object
         One cell. Strings that begin with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
-        get a leading apostrophe (``'``); everything else (numbers, booleans, missing values,
-        other strings) is returned unchanged.
+        get a leading apostrophe (``'``); control characters in a string are escaped
+        (:func:`escape_controls`); everything else (numbers, booleans, missing values, other
+        strings) is returned unchanged.
 
     Returns
     -------
@@ -41,7 +92,10 @@ def neutralise_cell(value: object) -> object:
     ----------
     OWASP, "CSV Injection" (formula injection) guidance.
     """
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    if not isinstance(value, str):
+        return value
+    value = escape_controls(value)
+    if value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
 
@@ -98,8 +152,9 @@ def escape_markdown(text: object) -> str:
     -------
     str
         Text that a Markdown renderer shows literally: ``<script>`` becomes ``&lt;script&gt;``,
-        ``[a](b)`` shows as typed, ``|`` cannot break a table row. Line breaks become spaces.
+        ``[a](b)`` shows as typed, ``|`` cannot break a table row. Line breaks become spaces;
+        control characters are escaped (:func:`escape_controls`; the backslash then shows).
     """
-    s = str(text).replace("\r", " ").replace("\n", " ")
+    s = escape_controls(str(text).replace("\r", " ").replace("\n", " "))
     s = html.escape(s, quote=True)
     return _MARKDOWN_SPECIAL.sub(r"\\\1", s)
