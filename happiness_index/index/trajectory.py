@@ -218,12 +218,14 @@ def _figure_year(y: Any, what: str) -> int:
     return yi
 
 
-def _checked_figure(estimate: Any, se: Any, df: Any, what: str, scale: str) -> tuple[float, float, float]:
+def _checked_figure(
+    estimate: Any, se: Any, df: Any, what: str, scale: str, name: str = "estimate"
+) -> tuple[float, float, float]:
     """(estimate, se or NaN when unknown, df or inf when unknown) of a figure on ``scale``; refused when unusable."""
     lo, hi, hint = _RANGES.get(scale, _RANGES["value"])
-    est = _real(estimate, "estimate", what, "give the estimate as a finite number")
+    est = _real(estimate, name, what, f"give the {name} as a finite number")
     if not lo <= est <= hi:
-        raise EstimationError(f"{what}: estimate {est:g} is outside {lo:g}-{hi:g}: {hint}")
+        raise EstimationError(f"{what}: {name} {est:g} is outside {lo:g}-{hi:g}: {hint}")
     s = float("nan") if se is None else _checked_se(se, what, hi - lo if scale != "value" else _MAX_MAGNITUDE)
     if df is None:
         return est, s, math.inf
@@ -250,7 +252,7 @@ def _point(x: Any, what: str, scale_factor: float, scale: str = "percent") -> _P
 
         return _Point(x.estimate * scale_factor, x.se * scale_factor, float(x.df), x.n, x.name, False, interval)
     if isinstance(x, PublishedFigure):
-        v, se, _ = _checked_figure(x.value, x.se, None, f"{what} (PublishedFigure)", scale)
+        v, se, _ = _checked_figure(x.value, x.se, None, f"{what} (PublishedFigure)", scale, "value")
         return _Point(
             v * scale_factor,
             se * scale_factor,
@@ -1188,16 +1190,18 @@ class Trajectory:
         if "targets" not in d:
             raise SpecError(f"target set {path} has no 'targets' list of {{year, value, source}}")
         pub = {}
-        for p in d.get("published", []):
+        published = d.get("published", [])
+        if not isinstance(published, list) or not all(isinstance(p, Mapping) for p in published):
+            raise SpecError(f"target set {path}: 'published' must be a list of {{year, value, source}} tables")
+        for p in published:
             y = _year(p.get("year"), f"{path}: published")
-            pub[y] = PublishedFigure(
-                float(p["value"]),
-                y,
-                _nfc(p.get("source", "")),
-                p.get("se"),
-                p.get("components"),
-                _nfc(p.get("label", "")),
-            )
+            try:
+                pub[y] = PublishedFigure(
+                    p.get("value"), y, _nfc(p.get("source", "")), p.get("se"), p.get("components"),
+                    _nfc(p.get("label", "")),
+                )  # fmt: skip
+            except EstimationError as e:
+                raise SpecError(f"target set {path}: published figure of {y}: {e}") from None
         return cls(d["targets"], name=d.get("name", path.stem), published=pub, notes=d.get("notes", ""))
 
     @classmethod

@@ -99,7 +99,7 @@ def parse_json_or_toml(
         raise ValueError(f"fmt must be 'json' or 'toml', got {fmt!r}")
     too_deep = (
         f"{what} {source}: arrays or tables nested too deep (more than {max_nesting} levels); "
-        f"a {what} nests a few levels at most: check that the path names the right file"
+        "such a file nests a few levels at most: check that the path names the right file"
     )
     try:
         d = json.loads(text) if fmt == "json" else tomllib.loads(text)

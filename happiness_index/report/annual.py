@@ -207,10 +207,11 @@ def _year_values(data: pd.DataFrame, what: str) -> pd.Series:
     whole = years.notna() & np.isfinite(years.astype(float)) & (years.astype(float) % 1 == 0)
     if not whole.all():
         bad = np.flatnonzero(~whole.to_numpy())
-        shown = describe_rows([f"{i + 1} ({_cell_text(col.iloc[i])})" for i in bad])
+        cells = list(dict.fromkeys(_cell_text(col.iloc[i]) for i in bad))
         raise EstimationError(
-            f"the {what} file has {len(bad)} row(s) whose 'year' is blank or not a whole year, which a year "
-            f"selection would silently drop: data rows (1 = first row after the header) {shown}; write the "
+            f"the {what} file has {len(bad)} row(s) whose 'year' is blank or not a whole year (cells: "
+            f"{', '.join(cells[:5])}{', ...' if len(cells) > 5 else ''}), which a year selection would silently "
+            f"drop: data rows {describe_rows(bad + 1)} (1 = first row after the header); write the "
             "survey year (e.g. 2024) in every row of the 'year' column, or remove the column and give the "
             "year with --year / --previous-year"
         )
