@@ -193,14 +193,14 @@ def _real(v: Any, field_: str, what: str, fix: str) -> float:
     return x
 
 
-def _checked_se(v: Any, what: str, high: float) -> float:
+def _checked_se(v: Any, what: str, high: float, limit: str = "the whole range of the scale") -> float:
     se = _real(v, "se", what, "give the standard error as a finite number >= 0")
     if se < 0:
         raise EstimationError(f"{what}: se is {se:g}, negative; a standard error is >= 0: check the file or value")
     if se > high:
         raise EstimationError(
-            f"{what}: se is {se:g}, larger than the whole range of the scale ({high:g}); check the file or value "
-            "(an SE in percent points for an index in percent)"
+            f"{what}: se is {se:g}, larger than {limit} ({high:g}); check the file or value "
+            "(an SE is in the units of the estimate: points for an index in percent)"
         )
     return se
 
@@ -226,7 +226,12 @@ def _checked_figure(
     est = _real(estimate, name, what, f"give the {name} as a finite number")
     if not lo <= est <= hi:
         raise EstimationError(f"{what}: {name} {est:g} is outside {lo:g}-{hi:g}: {hint}")
-    s = float("nan") if se is None else _checked_se(se, what, hi - lo if scale != "value" else _MAX_MAGNITUDE)
+    if se is None:
+        s = float("nan")
+    elif scale in ("percent", "proportion"):
+        s = _checked_se(se, what, hi - lo)
+    else:
+        s = _checked_se(se, what, _MAX_MAGNITUDE, "the largest magnitude accepted")
     if df is None:
         return est, s, math.inf
     if isinstance(df, (bool, np.bool_)) or not isinstance(df, (int, float, np.integer, np.floating)):
@@ -435,6 +440,26 @@ class Change:
         return s
 
 
+def _relative_change(new: _Point, old: _Point, cov: float, q: float, se: float) -> tuple[float, float, float, float]:
+    """(change_rel_pct, its delta-method SE, interval low, high); IEEE inf/NaN instead of an overflow."""
+    if old.value == 0:
+        return (float("nan"),) * 4
+    with np.errstate(all="ignore"):  # a tiny old value or a huge SE gives inf, never an exception
+        nv, ov, ns, os_ = (np.float64(x) for x in (new.value, old.value, new.se, old.se))
+        ratio = nv / ov
+        rel = 100.0 * (ratio - 1.0)
+        g_new, g_old = 1.0 / ov, -nv / (ov * ov)
+        v_rel = g_new * g_new * ns * ns + g_old * g_old * os_ * os_ + 2 * g_new * g_old * cov
+        se_rel = 100.0 * np.sqrt(v_rel) if v_rel >= 0 else np.nan
+        lo_r = hi_r = np.nan
+        if ratio > 0 and nv > 0 and math.isfinite(se):
+            v_log = (ns / nv) ** 2 + (os_ / ov) ** 2 - 2 * cov / (nv * ov)
+            s_log = np.sqrt(max(v_log, 0.0))
+            lo_r = 100.0 * (np.exp(np.log(ratio) - q * s_log) - 1.0)
+            hi_r = 100.0 * (np.exp(np.log(ratio) + q * s_log) - 1.0)
+    return float(rel), float(se_rel), float(lo_r), float(hi_r)
+
+
 def _change(
     new: _Point,
     old: _Point,
@@ -471,21 +496,7 @@ def _change(
         t, p = (math.copysign(math.inf, d) if d else float("nan")), (0.0 if d else float("nan"))
     else:
         t = p = float("nan")
-    if old.value == 0:
-        rel = se_rel = lo_r = hi_r = float("nan")
-    else:
-        ratio = new.value / old.value
-        rel = 100.0 * (ratio - 1.0)
-        g_new, g_old = 1.0 / old.value, -new.value / old.value**2
-        v_rel = g_new**2 * new.se**2 + g_old**2 * old.se**2 + 2 * g_new * g_old * cov
-        se_rel = 100.0 * math.sqrt(v_rel) if v_rel >= 0 else float("nan")
-        if ratio > 0 and new.value > 0 and math.isfinite(se):
-            v_log = (new.se / new.value) ** 2 + (old.se / old.value) ** 2 - 2 * cov / (new.value * old.value)
-            s_log = math.sqrt(max(v_log, 0.0))
-            lo_r = 100.0 * (math.exp(math.log(ratio) - q * s_log) - 1.0)
-            hi_r = 100.0 * (math.exp(math.log(ratio) + q * s_log) - 1.0)
-        else:
-            lo_r = hi_r = float("nan")
+    rel, se_rel, lo_r, hi_r = _relative_change(new, old, cov, q, se)
     return Change(
         name=name,
         new=new.value,
@@ -928,8 +939,8 @@ def previous_results(results: Any, *, year: int | None = None, source: str = "pr
     missing = [k for k in ("year", "index", "spec") if results.get(k) is None]
     if missing:
         raise EstimationError(
-            f"{source}: no {', '.join(repr(k) for k in missing)} in last year's results; without it "
-            + ("the index method of last year cannot be checked against this year's; " if "spec" in missing else "")
+            f"{source}: no {', '.join(repr(k) for k in missing)} in last year's results; "
+            + ("without 'spec' the index method of last year cannot be checked against this year's; " if "spec" in missing else "")
             + "give the results.json written by 'happiness-index run' for last year, unchanged (or last year's "
             "survey file)"
         )
