@@ -192,6 +192,8 @@ def test_run_annual_previous_mapping_checked(spec, s24):
         run_annual(s24, spec, previous={"estimate": 70.0, "se": 1.0, "year": 2023}, drivers=False)
     with pytest.raises(hi.EstimationError, match="not earlier than this year 2024"):
         run_annual(s24, spec, previous=edited(year=2024), drivers=False)
+    with pytest.raises(hi.EstimationError, match="previous year 2022 given .* results.json is for 2023"):
+        run_annual(s24, spec, previous=edited(), previous_year=2022, drivers=False)
 
 
 def test_run_annual_previous_same_year_microdata_refused(spec, s24):
