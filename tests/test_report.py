@@ -145,7 +145,8 @@ def test_run_annual_year_selection(spec):
 
 
 def test_previous_results_json_is_accepted(run, spec):
-    prev = {**run.results["index"], "year": 2024}
+    # the whole results.json (index, spec, year) of an earlier year; the same numbers give a zero change
+    prev = {**run.results, "year": 2023, "provenance": {}}
     r = run_annual(hi.load_city_survey(2024), spec, previous=prev)
     assert r.change.change_pp == pytest.approx(0.0, abs=1e-12)
     assert r.change.se == pytest.approx(2**0.5 * run.result.overall.se, rel=1e-9)
@@ -357,7 +358,8 @@ def test_progress_bar_only_on_a_terminal():
 def test_a_zero_change_is_not_called_a_rise(run, spec):
     from happiness_index.report.sections import build_sections
 
-    prev = {**run.results["index"], "year": 2024}
+    # the whole results.json (index, spec, year) of an earlier year; the same numbers give a zero change
+    prev = {**run.results, "year": 2023, "provenance": {}}
     r = run_annual(hi.load_city_survey(2024), spec, previous=prev)
     text = {lang: " ".join(str(b) for s in build_sections(r.results, lang) for b in s.blocks) for lang in ("en", "vi")}
     assert "changed by 0.00 percentage points" in text["en"] and "rose by 0.00" not in text["en"]

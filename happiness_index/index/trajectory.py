@@ -42,9 +42,7 @@ components. *Biometrics Bulletin* 2, 110–114.
 
 from __future__ import annotations
 
-import json
 import math
-import tomllib
 import unicodedata
 import warnings
 from collections.abc import Mapping, Sequence
@@ -58,12 +56,14 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import EstimationError, HappinessIndexError, HappinessIndexWarning, SpecError, describe_rows
+from ..questionnaire.textformats import parse_json_or_toml
 from ..survey.estimators import Estimate, EstimateTable
 
 __all__ = [
     "Change",
     "ChangeTable",
     "compare",
+    "previous_results",
     "PublishedFigure",
     "Target",
     "Trajectory",
@@ -130,6 +130,25 @@ class PublishedFigure:
     components: dict | None = None
     label: str = ""
 
+    def __post_init__(self) -> None:
+        """Refuse a value, SE, year or component that is not a usable number (EstimationError)."""
+        what = "PublishedFigure"
+        _real(self.value, "value", what, "give the published value as a number (e.g. 76.0 for 76.0%)")
+        if self.se is not None:
+            _checked_se(self.se, what, math.inf)
+        if self.year is not None:
+            object.__setattr__(self, "year", _figure_year(self.year, what))
+        if self.components is not None:
+            if not isinstance(self.components, Mapping):
+                raise EstimationError(
+                    f"{what}: components must be a mapping {{component: value}}, got {type(self.components).__name__}"
+                )
+            for k, v in self.components.items():
+                _real(v, f"components[{k!r}]", what, "give each published component value as a number")
+        for name in ("source", "label"):
+            if not isinstance(getattr(self, name), str):
+                raise EstimationError(f"{what}: {name} must be text, got {type(getattr(self, name)).__name__}")
+
 
 @dataclass(frozen=True)
 class _Point:
@@ -152,7 +171,80 @@ class _Point:
         return self.value - q * self.se, self.value + q * self.se
 
 
-def _point(x: Any, what: str, scale_factor: float) -> _Point:
+#: Largest magnitude accepted for a value or SE on the ``"value"`` scale: squares and sums of
+#: squares stay finite (an SE of 1e200 would overflow the variance of the change).
+_MAX_MAGNITUDE = 1e50
+
+#: (low, high) of a value on each scale, with the hint given when a value falls outside.
+_RANGES = {
+    "percent": (0.0, 100.0, "an index in percent lies in 0-100 (pass scale='proportion' for 0-1, scale='value' for another quantity)"),
+    "proportion": (0.0, 1.0, "a proportion lies in 0-1 (an index in percent is passed with scale='percent')"),
+    "value": (-_MAX_MAGNITUDE, _MAX_MAGNITUDE, f"a value's magnitude is at most {_MAX_MAGNITUDE:g}"),
+}
+
+
+def _real(v: Any, field_: str, what: str, fix: str) -> float:
+    """``v`` as a finite float; a bool, text, None, NaN or infinity raises EstimationError."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise EstimationError(f"{what}: {field_} is {_shown(v)} ({type(v).__name__}), not a number; {fix}")
+    x = float(v)
+    if not math.isfinite(x):
+        raise EstimationError(f"{what}: {field_} is {x}, not a finite number; {fix}")
+    return x
+
+
+def _checked_se(v: Any, what: str, high: float, limit: str = "the whole range of the scale") -> float:
+    se = _real(v, "se", what, "give the standard error as a finite number >= 0")
+    if se < 0:
+        raise EstimationError(f"{what}: se is {se:g}, negative; a standard error is >= 0: check the file or value")
+    if se > high:
+        raise EstimationError(
+            f"{what}: se is {se:g}, larger than {limit} ({high:g}); check the file or value "
+            "(an SE is in the units of the estimate: points for an index in percent)"
+        )
+    return se
+
+
+def _figure_year(y: Any, what: str) -> int:
+    """An integer year in 1900-2200 (an int, or a float with an integer value); EstimationError otherwise."""
+    ok = isinstance(y, (int, np.integer)) or (isinstance(y, (float, np.floating)) and float(y).is_integer())
+    if isinstance(y, (bool, np.bool_)) or not ok:
+        raise EstimationError(
+            f"{what}: year is {_shown(y)} ({type(y).__name__}), not an integer year; give it as a whole number (2023)"
+        )
+    yi = int(y)
+    if not 1900 <= yi <= 2200:
+        raise EstimationError(f"{what}: year {yi} is outside 1900-2200; give the survey year (e.g. 2023)")
+    return yi
+
+
+def _checked_figure(
+    estimate: Any, se: Any, df: Any, what: str, scale: str, name: str = "estimate"
+) -> tuple[float, float, float]:
+    """(estimate, se or NaN when unknown, df or inf when unknown) of a figure on ``scale``; refused when unusable."""
+    lo, hi, hint = _RANGES.get(scale, _RANGES["value"])
+    est = _real(estimate, name, what, f"give the {name} as a finite number")
+    if not lo <= est <= hi:
+        raise EstimationError(f"{what}: {name} {est:g} is outside {lo:g}-{hi:g}: {hint}")
+    if se is None:
+        s = float("nan")
+    elif scale in ("percent", "proportion"):
+        s = _checked_se(se, what, hi - lo)
+    else:
+        s = _checked_se(se, what, _MAX_MAGNITUDE, "the largest magnitude accepted")
+    if df is None:
+        return est, s, math.inf
+    if isinstance(df, (bool, np.bool_)) or not isinstance(df, (int, float, np.integer, np.floating)):
+        raise EstimationError(f"{what}: df is {_shown(df)} ({type(df).__name__}), not a number; give the design df")
+    d = float(df)
+    if not d > 0:
+        raise EstimationError(
+            f"{what}: df is {d:g}; degrees of freedom are > 0 (inf for a Normal interval): check the file or value"
+        )
+    return est, s, d
+
+
+def _point(x: Any, what: str, scale_factor: float, scale: str = "percent") -> _Point:
     """Reduce an index result, an estimate, a mapping or a number to a point with an SE."""
     overall = getattr(x, "overall", None)
     if overall is not None and not isinstance(x, Mapping):
@@ -165,10 +257,10 @@ def _point(x: Any, what: str, scale_factor: float) -> _Point:
 
         return _Point(x.estimate * scale_factor, x.se * scale_factor, float(x.df), x.n, x.name, False, interval)
     if isinstance(x, PublishedFigure):
-        se = float("nan") if x.se is None else float(x.se) * scale_factor
+        v, se, _ = _checked_figure(x.value, x.se, None, f"{what} (PublishedFigure)", scale, "value")
         return _Point(
-            float(x.value) * scale_factor,
-            se,
+            v * scale_factor,
+            se * scale_factor,
             math.inf,
             None,
             f"published {x.year}" if x.year else "published",
@@ -179,22 +271,10 @@ def _point(x: Any, what: str, scale_factor: float) -> _Point:
             x = x["overall"]
         if "estimate" not in x:
             raise EstimationError(f"{what}: a mapping needs an 'estimate' key (and 'se', 'df'); got keys {sorted(x)}")
-        se = x.get("se")
-        se = float("nan") if se is None else float(se)
-        df = x.get("df")
-        df = math.inf if df is None else float(df)
-        return _Point(
-            float(x["estimate"]) * scale_factor,
-            se * scale_factor,
-            df,
-            x.get("n"),
-            str(x.get("name", what)),
-            math.isnan(se),
-        )
-    if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool):
-        v = float(x)
-        if not math.isfinite(v):
-            raise EstimationError(f"{what} is {v}; give a finite value")
+        v, se, df = _checked_figure(x["estimate"], x.get("se"), x.get("df"), what, scale)
+        return _Point(v * scale_factor, se * scale_factor, df, x.get("n"), str(x.get("name", what)), math.isnan(se))
+    if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_)):
+        v, _, _ = _checked_figure(x, None, None, what, scale)
         return _Point(v * scale_factor, float("nan"), math.inf, None, "published", True)
     raise EstimationError(
         f"{what} must be an IndexResult, an Estimate, a PublishedFigure, a mapping with "
@@ -243,7 +323,7 @@ def _welch_df(v1: float, df1: float, v2: float, df2: float) -> float:
             terms += v * v / d
     if terms == 0.0:
         return math.inf
-    return (v1 + v2) ** 2 / terms
+    return (v1 + v2) * (v1 + v2) / terms
 
 
 def _tq(level: float, df: float) -> float:
@@ -360,6 +440,26 @@ class Change:
         return s
 
 
+def _relative_change(new: _Point, old: _Point, cov: float, q: float, se: float) -> tuple[float, float, float, float]:
+    """(change_rel_pct, its delta-method SE, interval low, high); IEEE inf/NaN instead of an overflow."""
+    if old.value == 0:
+        return (float("nan"),) * 4
+    with np.errstate(all="ignore"):  # a tiny old value or a huge SE gives inf, never an exception
+        nv, ov, ns, os_ = (np.float64(x) for x in (new.value, old.value, new.se, old.se))
+        ratio = nv / ov
+        rel = 100.0 * (ratio - 1.0)
+        g_new, g_old = 1.0 / ov, -nv / (ov * ov)
+        v_rel = g_new * g_new * ns * ns + g_old * g_old * os_ * os_ + 2 * g_new * g_old * cov
+        se_rel = 100.0 * np.sqrt(v_rel) if v_rel >= 0 else np.nan
+        lo_r = hi_r = np.nan
+        if ratio > 0 and nv > 0 and math.isfinite(se):
+            v_log = (ns / nv) ** 2 + (os_ / ov) ** 2 - 2 * cov / (nv * ov)
+            s_log = np.sqrt(max(v_log, 0.0))
+            lo_r = 100.0 * (np.exp(np.log(ratio) - q * s_log) - 1.0)
+            hi_r = 100.0 * (np.exp(np.log(ratio) + q * s_log) - 1.0)
+    return float(rel), float(se_rel), float(lo_r), float(hi_r)
+
+
 def _change(
     new: _Point,
     old: _Point,
@@ -396,21 +496,7 @@ def _change(
         t, p = (math.copysign(math.inf, d) if d else float("nan")), (0.0 if d else float("nan"))
     else:
         t = p = float("nan")
-    if old.value == 0:
-        rel = se_rel = lo_r = hi_r = float("nan")
-    else:
-        ratio = new.value / old.value
-        rel = 100.0 * (ratio - 1.0)
-        g_new, g_old = 1.0 / old.value, -new.value / old.value**2
-        v_rel = g_new**2 * new.se**2 + g_old**2 * old.se**2 + 2 * g_new * g_old * cov
-        se_rel = 100.0 * math.sqrt(v_rel) if v_rel >= 0 else float("nan")
-        if ratio > 0 and new.value > 0 and math.isfinite(se):
-            v_log = (new.se / new.value) ** 2 + (old.se / old.value) ** 2 - 2 * cov / (new.value * old.value)
-            s_log = math.sqrt(max(v_log, 0.0))
-            lo_r = 100.0 * (math.exp(math.log(ratio) - q * s_log) - 1.0)
-            hi_r = 100.0 * (math.exp(math.log(ratio) + q * s_log) - 1.0)
-        else:
-            lo_r = hi_r = float("nan")
+    rel, se_rel, lo_r, hi_r = _relative_change(new, old, cov, q, se)
     return Change(
         name=name,
         new=new.value,
@@ -703,7 +789,8 @@ def compare(
             "over the stacked data and pass joint=design.by('year')..., or pass covariance="
         )
     f, sc = _scale_factor(scale, new, old)
-    new_label, old_label = labels or ("new", "old")
+    new_label, old_label = _labels(labels)
+    _check_years(new, old)
     tn, to = isinstance(new, EstimateTable), isinstance(old, EstimateTable)
     if tn or to:
         if not (tn and to):
@@ -718,7 +805,9 @@ def compare(
                 "boundary change, put the old year on the new units first (hi.recode_to_new_units)"
             )
         return _with_unit(out, _unit(sc))
-    pn, po = _point(new, "new", f), _point(old, "old", f)
+    pn, po = _point(new, "new", f, sc), _point(old, "old", f, sc)
+    if scale is None and sc == "percent":
+        _refuse_proportion_on_percent(new, pn, old, po)
     cov = 0.0 if covariance is None else float(covariance) * f * f
     d = (
         df
@@ -737,6 +826,49 @@ def compare(
     if tn_ is not None and to_ is not None:
         out = _replace(out, by_group=_with_unit(_compare_tables(tn_, to_, f, level, new_label, old_label), _unit(sc)))
     return _with_unit(out, _unit(sc))
+
+
+def _labels(labels: Any) -> tuple[str, str]:
+    """The (new, old) labels of a change; anything but two texts raises EstimationError."""
+    if labels is None:
+        return "new", "old"
+    if isinstance(labels, (str, bytes)) or not isinstance(labels, Sequence) or len(labels) != 2:
+        raise EstimationError(
+            f"labels must be two texts (new, old), e.g. labels=('2024', '2023'); got {_shown(labels)}"
+        )
+    return str(labels[0]), str(labels[1])
+
+
+def _year_of(x: Any) -> int | None:
+    """The year carried by a PublishedFigure or a mapping (``"year"``), else None."""
+    if isinstance(x, PublishedFigure):
+        return x.year
+    if isinstance(x, Mapping) and x.get("year") is not None:
+        return _figure_year(x["year"], "compare(): the year of a mapping")
+    return None
+
+
+def _check_years(new: Any, old: Any) -> None:
+    """Refuse a change whose old year is not earlier than its new year (when both carry one)."""
+    yn, yo = _year_of(new), _year_of(old)
+    if yn is not None and yo is not None and not yo < yn:
+        raise EstimationError(
+            f"compare(new, old): the old figure's year {yo} is not earlier than the new figure's year {yn}; "
+            "a change runs from an earlier year to a later one: pass compare(later, earlier), and check the "
+            "year in each file"
+        )
+
+
+def _refuse_proportion_on_percent(new: Any, pn: _Point, old: Any, po: _Point) -> None:
+    """Refuse a bare figure in 0-1 (a proportion) set against an index in percent."""
+    for x, p, other in ((new, pn, po), (old, po, pn)):
+        bare = not isinstance(getattr(x, "overall", x), Estimate)
+        if bare and 0 < p.value <= 1 and other.value >= 5:
+            raise EstimationError(
+                f"compare(): {p.name} is {p.value:g}, a proportion (0-1), while the other side is "
+                f"{other.value:g} percent: a change of {abs(other.value - p.value):.2f} points would be "
+                f"nonsense. Give the figure in percent ({100 * p.value:g}), or pass scale= explicitly"
+            )
 
 
 _METHOD_KEYS = ("preset", "formula", "scale")
@@ -766,6 +898,94 @@ def _check_same_method(new, old) -> None:
             "both years with one spec (compute_index(old_data, spec_of_new)); to compare across the break "
             "in series on purpose, pass the two estimates explicitly: compare(new.overall, old.overall)"
         )
+
+
+def previous_results(results: Any, *, year: int | None = None, source: str = "previous results") -> dict:
+    """Check last year's results (the ``results.json`` of an annual run) before a change is computed.
+
+    Parameters
+    ----------
+    results : mapping
+        The parsed ``results.json`` written by ``happiness-index run`` (or ``run_annual(...).results``):
+        it must hold ``year`` (an integer), ``index`` (``estimate``, ``se`` and usually ``df``,
+        ``ci_low``, ``ci_high``, ``n``) and ``spec`` (``name``, ``preset``, ``formula``, ``scale``).
+    year : int, optional
+        This year: last year's ``year`` must be earlier.
+    source : str
+        Where the results come from (a file name), shown in messages.
+
+    Returns
+    -------
+    dict
+        The index of last year as a flat mapping accepted by :func:`compare` and
+        :meth:`Trajectory.assess`: ``estimate``, ``se`` (points), ``df`` (``inf`` when absent),
+        ``ci_low``, ``ci_high``, ``n``, ``year``, ``spec`` (so that :func:`compare` refuses a
+        change between two index methods) and ``provenance``.
+
+    Raises
+    ------
+    EstimationError
+        Not a mapping; a block missing (``year``, ``index`` or ``spec``; without ``spec`` the
+        method of last year cannot be checked against this year's); a number that is not
+        finite, outside the spec's scale (0-100 for percent, 0-1 for a proportion), a negative
+        or missing SE, df not > 0, an interval not around its estimate; a year that is not an
+        integer in 1900-2200 or not earlier than ``year``.
+    """
+    if not isinstance(results, Mapping):
+        raise EstimationError(
+            f"{source}: last year's results must be the results.json of an annual run (a JSON object), "
+            f"got {type(results).__name__}"
+        )
+    missing = [k for k in ("year", "index", "spec") if results.get(k) is None]
+    if missing:
+        raise EstimationError(
+            f"{source}: no {', '.join(repr(k) for k in missing)} in last year's results; "
+            + ("without 'spec' the index method of last year cannot be checked against this year's; " if "spec" in missing else "")
+            + "give the results.json written by 'happiness-index run' for last year, unchanged (or last year's "
+            "survey file)"
+        )
+    idx, spec = results["index"], results["spec"]
+    for name, block, keys in (("index", idx, ("estimate", "se")), ("spec", spec, _METHOD_KEYS)):
+        if not isinstance(block, Mapping):
+            raise EstimationError(
+                f"{source}: '{name}' is {type(block).__name__}, not a table of {', '.join(keys)}; give the "
+                "results.json written by 'happiness-index run' for last year, unchanged"
+            )
+        absent = [k for k in keys if block.get(k) is None]
+        if absent:
+            raise EstimationError(
+                f"{source}: '{name}' has no {', '.join(repr(k) for k in absent)}; give the results.json written "
+                "by 'happiness-index run' for last year, unchanged"
+            )
+    scale = spec["scale"] if spec["scale"] in ("percent", "proportion") else "value"
+    what = f"{source}: index"
+    est, se, df = _checked_figure(idx["estimate"], idx["se"], idx.get("df"), what, scale)
+    out = {"estimate": est, "se": se, "df": df, "name": "index"}
+    for k in ("ci_low", "ci_high"):
+        if idx.get(k) is not None:
+            out[k] = _checked_figure(idx[k], None, None, f"{what} ({k})", scale)[0]
+    if not out.get("ci_low", est) <= est <= out.get("ci_high", est):
+        raise EstimationError(
+            f"{what}: the interval {out['ci_low']:g} - {out['ci_high']:g} does not contain the estimate {est:g}; "
+            "check the file"
+        )
+    n = idx.get("n")
+    if n is not None:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise EstimationError(f"{what}: n is {_shown(n)}, not a count of respondents (a whole number >= 1)")
+        out["n"] = int(n)
+    out["year"] = _figure_year(results["year"], f"{source}: year")
+    if year is not None and not out["year"] < int(year):
+        raise EstimationError(
+            f"{source}: last year's results are for {out['year']}, not earlier than this year {int(year)}: a change "
+            f"from {out['year']} to {int(year)} is not a change between years; give the results of an earlier "
+            "year (--previous), or check the year of this year's survey (--year)"
+        )
+    out["spec"] = {k: spec.get(k) for k in ("name", "version", *_METHOD_KEYS)}
+    prov = results.get("provenance")
+    if isinstance(prov, Mapping):
+        out["provenance"] = dict(prov)
+    return out
 
 
 def _data_hash(x) -> str | None:
@@ -974,22 +1194,25 @@ class Trajectory:
                 )
         try:
             text = path.read_text(encoding="utf-8")
-            d = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
-        except (UnicodeDecodeError, json.JSONDecodeError, tomllib.TOMLDecodeError) as e:
+        except UnicodeDecodeError as e:
             raise SpecError(f"cannot read target set {path}: {e}") from None
+        fmt = "json" if path.suffix.lower() == ".json" else "toml"
+        d = parse_json_or_toml(text, fmt, what="target set", source=str(path), error=SpecError)
         if "targets" not in d:
             raise SpecError(f"target set {path} has no 'targets' list of {{year, value, source}}")
         pub = {}
-        for p in d.get("published", []):
+        published = d.get("published", [])
+        if not isinstance(published, list) or not all(isinstance(p, Mapping) for p in published):
+            raise SpecError(f"target set {path}: 'published' must be a list of {{year, value, source}} tables")
+        for p in published:
             y = _year(p.get("year"), f"{path}: published")
-            pub[y] = PublishedFigure(
-                float(p["value"]),
-                y,
-                _nfc(p.get("source", "")),
-                p.get("se"),
-                p.get("components"),
-                _nfc(p.get("label", "")),
-            )
+            try:
+                pub[y] = PublishedFigure(
+                    p.get("value"), y, _nfc(p.get("source", "")), p.get("se"), p.get("components"),
+                    _nfc(p.get("label", "")),
+                )  # fmt: skip
+            except EstimationError as e:
+                raise SpecError(f"target set {path}: published figure of {y}: {e}") from None
         return cls(d["targets"], name=d.get("name", path.stem), published=pub, notes=d.get("notes", ""))
 
     @classmethod
@@ -1066,8 +1289,8 @@ class Trajectory:
         pts: dict[int, _Point] = {}
         for y, r in results.items():
             yi = _year(y, "results")
-            f, _ = _scale_factor(scale, r)
-            pts[yi] = _point(r, f"result for {yi}", f)
+            f, sc = _scale_factor(scale, r)
+            pts[yi] = _point(r, f"result for {yi}", f, sc)
         alpha = (1 - level) / 2
         rows = []
         for y in sorted(set(pts) | {t.year for t in self.targets}):

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import EstimationError, HappinessIndexError, SchemaError
+from ..errors import EstimationError, HappinessIndexError, SchemaError, describe_rows
 from ..index.composite import to_jsonable as _clean
 from .analyses import build_design, run_analyses, units_for_change
 from .catalog import catalog
@@ -186,8 +186,8 @@ def _select_year(data: pd.DataFrame, year, what: str):
                 f"(run_annual(..., {'year' if what == 'survey' else 'previous_year'}=...)) or add a 'year' column"
             )
         return data, int(year)
-    years = pd.to_numeric(data["year"], errors="coerce")
-    present = sorted(int(y) for y in pd.unique(years.dropna()))
+    years = _year_values(data, what)
+    present = sorted(int(y) for y in pd.unique(years))
     if year is None:
         if len(present) == 1:
             return data, present[0]
@@ -198,6 +198,31 @@ def _select_year(data: pd.DataFrame, year, what: str):
     if int(year) not in present:
         raise EstimationError(f"the {what} file has no rows for year {year}; its years are {present}")
     return data.loc[(years == int(year)).to_numpy()].reset_index(drop=True), int(year)
+
+
+def _year_values(data: pd.DataFrame, what: str) -> pd.Series:
+    """The ``year`` column as numbers; a blank, unreadable or fractional year is refused, naming the rows."""
+    col = data["year"]
+    years = pd.to_numeric(col, errors="coerce") if col.dtype != bool else pd.Series(np.nan, index=col.index)
+    whole = years.notna() & np.isfinite(years.astype(float)) & (years.astype(float) % 1 == 0)
+    if not whole.all():
+        bad = np.flatnonzero(~whole.to_numpy())
+        cells = list(dict.fromkeys(_cell_text(col.iloc[i]) for i in bad))
+        raise EstimationError(
+            f"the {what} file has {len(bad)} row(s) whose 'year' is blank or not a whole year (cells: "
+            f"{', '.join(cells[:5])}{', ...' if len(cells) > 5 else ''}), which a year selection would silently "
+            f"drop: data rows {describe_rows(bad + 1)} (1 = first row after the header); write the "
+            "survey year (e.g. 2024) in every row of the 'year' column, or remove the column and give the "
+            "year with --year / --previous-year"
+        )
+    return years.astype(float)
+
+
+def _cell_text(v) -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return "blank"
+    t = str(v)
+    return repr(t[:20] + ("..." if len(t) > 20 else ""))
 
 
 def run_annual(
@@ -327,7 +352,9 @@ def run_annual(
     prev_result = prev_rep = None
     prev_year = previous_year
     if previous is not None:
-        prev_result, prev_rep, prev_year = _previous_year(previous, previous_year, spec, frame, build, level, seed)
+        prev_result, prev_rep, prev_year = _previous_year(
+            previous, previous_year, year, spec, frame, build, level, seed
+        )
     elif previous_year is not None and "year" in survey.columns:
         return run_annual(**{**arguments, "previous": survey})  # both years in one file
     elif previous_year is not None:
@@ -406,15 +433,17 @@ def run_annual(
     return run
 
 
-def _previous_year(previous, previous_year, spec, frame, build: dict, level, seed):
+def _previous_year(previous, previous_year, year, spec, frame, build: dict, level, seed):
     """Last year's (result, validation report or None, year) from its microdata or its results.json."""
     from ..index.composite import compute_index
     from ..reading.schema import validate_survey
 
     if isinstance(previous, Mapping):
-        return previous.get("index", previous), None, previous_year or previous.get("year")
+        checked = _previous_results(previous, previous_year, year)
+        return checked, None, checked["year"]
     _require_rows(previous, "previous")
     pdata, prev_year = _select_year(previous, previous_year, "previous")
+    _check_previous_year(prev_year, year)
     prev_rep = validate_survey(pdata, spec, frame)
     if not prev_rep.ok:
         prev_rep.raise_if_errors()
@@ -423,6 +452,29 @@ def _previous_year(previous, previous_year, spec, frame, build: dict, level, see
         prev_rep.data, spec, design=pdesign, by="commune" if spec.design.commune else None, level=level, seed=seed
     )
     return prev_result, prev_rep, prev_year
+
+
+def _check_previous_year(prev_year, year) -> None:
+    """Refuse a previous year that is not earlier than this year (e.g. this year's own file as --previous)."""
+    if prev_year is not None and year is not None and not int(prev_year) < int(year):
+        raise EstimationError(
+            f"the previous year's data are for {prev_year}, not earlier than this year {year}: a change from "
+            f"{prev_year} to {year} is not a change between years (is --previous this year's own file?); give "
+            "last year's survey or results.json (--previous), or the right years (--year, --previous-year)"
+        )
+
+
+def _previous_results(previous: Mapping, previous_year, year) -> dict:
+    """Last year's index from its results.json dict, checked (blocks, numbers, spec, year)."""
+    from ..index.trajectory import previous_results
+
+    checked = previous_results(previous, year=year, source="previous results (results.json)")
+    if previous_year is not None and int(previous_year) != checked["year"]:
+        raise EstimationError(
+            f"previous year {previous_year} given (--previous-year), but last year's results.json is for "
+            f"{checked['year']}: give the results of {previous_year}, or drop --previous-year"
+        )
+    return checked
 
 
 def _change_between_years(

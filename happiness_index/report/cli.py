@@ -62,6 +62,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import DataFileError, HappinessIndexError, LonelyPSUError, SchemaError, SpecError
+from ..questionnaire.textformats import parse_json_or_toml
 
 __all__ = ["main"]
 
@@ -505,16 +506,14 @@ def load_run_file(path) -> dict:
         The file is missing or not TOML, a key is unknown (named, with its line) or of the
         wrong type.
     """
-    import tomllib
-
     p = Path(path)
     if not p.is_file():
         raise _not_a_file(str(path), "run")
     try:
         text = p.read_text(encoding="utf-8")
-        raw = tomllib.loads(text)
-    except (UnicodeError, tomllib.TOMLDecodeError) as e:
+    except UnicodeError as e:
         raise _UsageError(f"cannot read run file {path}: {e}") from None
+    raw = parse_json_or_toml(text, "toml", what="run file", source=str(path), error=_UsageError)
     base, cfg = p.parent, {}
     for key, value in raw.items():
         kind = RUN_FILE_KEYS.get(key)
@@ -691,17 +690,15 @@ def _add_run(sub) -> None:
 
 
 def _read_margins(arg) -> dict:
-    import json
-    import tomllib
-
     path = Path(arg)
     if not path.is_file():
         raise _not_a_file(str(arg), "margins")
     try:
         text = path.read_text(encoding="utf-8")
-        d = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
-    except (ValueError, UnicodeError) as e:
+    except UnicodeError as e:
         raise _UsageError(f"cannot read margins file {arg}: {e}") from None
+    fmt = "json" if path.suffix.lower() == ".json" else "toml"
+    d = parse_json_or_toml(text, fmt, what="margins file", source=str(arg), error=_UsageError)
     if not isinstance(d, dict) or not d:
         raise _UsageError(f"margins file {arg} must hold {{column: {{category: count}}}}")
     return {k: v for k, v in d.items() if not str(k).startswith("_")}
@@ -835,7 +832,7 @@ def _example_settings(args) -> dict:
 
 def _read_previous(path: Path | None, options: dict):
     """Last year's data: a survey file, or last year's results.json (its index)."""
-    import json
+    from ..index.trajectory import previous_results
 
     if path is None:
         return None
@@ -844,10 +841,12 @@ def _read_previous(path: Path | None, options: dict):
     if not path.is_file():
         raise _not_a_file(str(path), "previous")
     try:
-        previous = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as e:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeError as e:
         raise _UsageError(f"cannot read previous results {path}: {e}") from None
-    return {**previous.get("index", {}), "year": previous.get("year")}
+    previous = parse_json_or_toml(text, "json", what="previous results", source=str(path), error=_UsageError)
+    previous_results(previous, source=f"--previous {path}")  # refused here, naming the file, when unusable
+    return previous
 
 
 def _load_inputs(s: dict) -> dict:

@@ -130,7 +130,7 @@ def _read_manifest(folder: Path) -> dict | None:
             return None
         with open(path, encoding="utf-8") as f:
             m = json.load(f)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: a hostile, deeply nested file
         return None
     if not isinstance(m, dict) or m.get("tool") != _TOOL or not isinstance(m.get("files", {}), dict):
         return None
