@@ -67,7 +67,14 @@ from ..questionnaire.formula import Formula
 from ..questionnaire.spec import IndexSpec
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.estimators import Estimate, EstimateTable, make_estimate, t_quantile
-from ..survey.variance import ROW_BLOCK, Statistic, WeightedMoments, nfc_keys, srs_variance_of_moments
+from ..survey.variance import (
+    ROW_BLOCK,
+    Statistic,
+    WeightedMoments,
+    nfc_keys,
+    srs_variance_of_moments,
+    warn_dropped_domains,
+)
 from .reliability import reliability_from_moments
 
 __all__ = [
@@ -84,6 +91,9 @@ __all__ = [
 BOUNDED_PRESETS = ("mean_of_shares", "mean_score", "af_gnh", "geometric")
 CI_SCALES = ("auto", "logit", "log", "identity")
 _MAX_DEN = 10**6  # largest denominator when AF weights/threshold are turned into fractions
+# Largest memory the joint covariance of the domain estimates may take (bytes): it grows with the
+# square of the number of domains (3,400 domains would need ~24 GB), so more is refused up front.
+MAX_COVARIANCE_BYTES = 2 * 1024**3
 
 _NEF_NOTE = {
     "en": (
@@ -1392,7 +1402,7 @@ def compute_index(
     _check_item_codes(data, spec)
     plan = _build_plan(data, spec, _Indicators(data, spec), scale)
     in_dom = design.in_domain
-    doms = _index_domains(data, spec, by, in_dom)
+    doms = _index_domains(data, spec, by, in_dom, design.weights.to_numpy() == 0)
     # ---------------------------------------------------------------- estimate through the engine
     est = _estimate_index(design, spec, plan, doms, in_dom, replicate_variance)
     # ---------------------------------------------------------------- assemble the result
@@ -1477,8 +1487,12 @@ class _Domains:
     keys: pd.DataFrame | None
 
 
-def _index_domains(data, spec, by, in_dom) -> _Domains:
-    """Domains of ``by`` (NFC text keys, sorted, missing keys a domain of their own) among rows in scope."""
+def _index_domains(data, spec, by, in_dom, zero_weight) -> _Domains:
+    """Domains of ``by`` (NFC text keys, sorted, missing keys a domain of their own) among rows in scope.
+
+    A domain whose respondents all have a zero weight is left out with the estimators' warning
+    (:func:`~happiness_index.survey.variance.warn_dropped_domains`), naming it.
+    """
     by_cols = _resolve_by(by, spec, data)
     if not in_dom.any():
         raise EstimationError("no respondent has a positive weight in the design's domain")
@@ -1487,19 +1501,27 @@ def _index_domains(data, spec, by, in_dom) -> _Domains:
     kd = pd.DataFrame({c: nfc_keys(data[c]) if _is_text(data[c]) else data[c] for c in by_cols}, copy=False)
     idx = pd.MultiIndex.from_frame(kd) if len(by_cols) > 1 else pd.Index(kd.iloc[:, 0])
     codes, uniques = pd.factorize(idx, sort=True, use_na_sentinel=False)
+    weightless = np.bincount(codes[zero_weight], minlength=len(uniques)) > 0
     codes = np.where(in_dom, codes, -1).astype(np.int64)
     present = np.bincount(codes[codes >= 0], minlength=len(uniques)) > 0
+    gone = weightless & ~present  # in the data, every respondent with a zero weight
+    if gone.any():
+        warn_dropped_domains(_key_table(uniques, by_cols), ~gone, by_cols, [spec.design.weights or "weight"])
     remap = np.full(len(uniques), -1)
     remap[present] = np.arange(present.sum())
     dom = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
-    if len(by_cols) > 1:
-        keys = pd.DataFrame([tuple(t) for t in uniques], columns=by_cols)[present].reset_index(drop=True)
-    else:
-        keys = pd.DataFrame({by_cols[0]: np.asarray(uniques)[present]})
+    keys = _key_table(uniques, by_cols)[present].reset_index(drop=True)
     D = int(present.sum())
     if D == 0:
         raise EstimationError("no respondent with a positive weight is in any domain")
     return _Domains(by_cols, dom, D, keys)
+
+
+def _key_table(uniques, by_cols) -> pd.DataFrame:
+    """One row per distinct domain key (columns ``by_cols``)."""
+    if len(by_cols) > 1:
+        return pd.DataFrame([tuple(t) for t in uniques], columns=by_cols)
+    return pd.DataFrame({by_cols[0]: np.asarray(uniques)})
 
 
 @dataclass
@@ -1535,11 +1557,45 @@ class _IndexEstimates:
     undefined_reason: Any = None
 
 
+def _covariance_bytes(D: int, k: int, Q: int) -> int:
+    """Peak memory (bytes) of the Taylor joint covariance of ``D`` domains: the engine's (D k)^2
+    covariance of the totals (and its working copies), the block products and the (D+1) Q
+    covariance of the domain quantities (see :func:`_delta_cov`)."""
+    return 8 * (3 * (D * k) ** 2 + D * D * k * Q + 2 * ((D + 1) * Q) ** 2)
+
+
+def _size_text(nbytes: float) -> str:
+    return f"{nbytes / 1024**3:,.1f} GiB" if nbytes >= 1024**3 else f"{nbytes / 1024**2:,.0f} MiB"
+
+
+def _check_covariance_size(doms, k: int, plan, is_rep: bool) -> None:
+    """Refuse, before any allocation, a domain table whose joint covariance would not fit in memory."""
+    D = doms.D
+    if doms.by_cols is None or is_rep or D < 2:
+        return
+    Q = len(plan.num) + plan.A.shape[0] + 1
+    need = _covariance_bytes(D, k, Q)
+    if need > MAX_COVARIANCE_BYTES:
+        by = doms.by_cols[0] if len(doms.by_cols) == 1 else doms.by_cols
+        raise EstimationError(
+            f"by={by!r} has {D:,} domains: the joint covariance of their estimates would need about "
+            f"{_size_text(need)} of memory (limit {_size_text(MAX_COVARIANCE_BYTES)}; it grows with the square of "
+            "the number of domains). by= should be an area such as commune or village, not an id; group the "
+            "domains, or estimate the ones you need on fewer domains at a time"
+        )
+
+
 def _estimate_index(design, spec, plan, doms, in_dom, replicate_variance) -> _IndexEstimates:
     """Totals through the engine, then shares -> components -> index with their covariances."""
     D, dom = doms.D, doms.dom
     k = plan.k
-    stat = Statistic(plan.col_names, None, np.arange(k), np.full(k, -1), "total", plan.col_names, columns=plan.columns)
+    _check_covariance_size(doms, k, plan, isinstance(design, ReplicateDesign))
+    c = _weight_scale(design.weights.to_numpy()[in_dom], spec.design.weights or "weights")
+    columns = plan.columns
+    if c != 1.0:  # totals scaled by a power of two: every estimate is a ratio of totals
+        n = len(design.weights)
+        columns = [np.full(n, c) if col is None else np.asarray(col, dtype=float) * c for col in columns]
+    stat = Statistic(plan.col_names, None, np.arange(k), np.full(k, -1), "total", plan.col_names, columns=columns)
     res = design.estimate_statistic(stat, dom, D)
     T = np.asarray(res.theta, dtype=float)  # (D, k)
     has_by = doms.by_cols is not None
@@ -1690,6 +1746,12 @@ def _replicate_covariances(est: _IndexEstimates, design, res, plan, replicate_va
         return Vp
 
     def dom_vcov():
+        need = 8 * (2 * (D * p) ** 2 + D * D * p)
+        if need > MAX_COVARIANCE_BYTES:
+            raise EstimationError(
+                f"the covariance of {D:,} domain indices would need about {_size_text(need)} of memory (limit "
+                f"{_size_text(MAX_COVARIANCE_BYTES)}): compare fewer domains (by= an area such as commune, not an id)"
+            )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if rep_q is not None:
@@ -2001,6 +2063,45 @@ def _af_details(ctx: _AssemblyContext, doms: _Domains) -> dict:
     return af
 
 
+def _weight_scale(w: np.ndarray, weights_name) -> float:
+    """A power of two ``c`` such that ``c * w`` is of moderate size (1 when it already is).
+
+    The index only uses ratios of weighted totals, so multiplying the totals by ``c`` changes
+    no estimate, while it keeps their squares (in the variances) inside the float range: with
+    weights of 1e-170 the squares underflow to 0 and a standard error of exactly 0 would be
+    printed. Powers of two scale exactly. Subnormal weights (below 2.2e-308), which a float
+    cannot even hold to 3 significant digits, are refused.
+    """
+    a = np.abs(np.asarray(w, dtype=float))
+    pos = a[a > 0]
+    if pos.size == 0:
+        return 1.0
+    lo, hi = float(pos.min()), float(pos.max())
+    if lo < np.finfo(float).tiny:
+        raise DesignError(
+            f"weights in {weights_name!r} go down to {lo:.3g}, below the smallest normal float (2.2e-308): "
+            "they cannot be held accurately. Rescale the weights (e.g. divide them by their mean) and run again"
+        )
+    if 2.0**-400 <= hi <= 2.0**400:
+        return 1.0
+    return math.ldexp(1.0, -math.frexp(hi)[1])
+
+
+def kish_effective_n(w: np.ndarray) -> float:
+    """Kish's effective sample size ``(sum w)^2 / sum w^2``, computed scale-free.
+
+    The weights are divided by the largest absolute weight first, so that tiny (``1e-170``,
+    whose squares underflow to 0) or huge weights give the same value as weights of any other
+    scale. NaN when every weight is zero.
+    """
+    w = np.asarray(w, dtype=float)
+    m = float(np.max(np.abs(w))) if w.size else 0.0
+    if not m > 0 or not math.isfinite(m):
+        return float("nan")
+    u = w / m
+    return float(u.sum() ** 2 / float((u**2).sum()))
+
+
 def _diagnostics(data, spec, plan, design, est: _IndexEstimates, in_dom, n_city, full) -> dict:
     """Sample sizes, Kish's effective n, item nonresponse; with ``full`` also design effects and reliability."""
     diag: dict = {}
@@ -2009,7 +2110,7 @@ def _diagnostics(data, spec, plan, design, est: _IndexEstimates, in_dom, n_city,
     diag["n"] = int(len(data))
     diag["n_domain"] = n_city
     diag["sum_weights"] = sw
-    diag["kish_effective_n"] = float(sw**2 / float((wd**2).sum()))
+    diag["kish_effective_n"] = kish_effective_n(wd)
     nr = []
     for j in plan.item_index:
         it = plan.ratio_names[j]

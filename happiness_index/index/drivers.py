@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import keyword
 import math
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -71,7 +72,8 @@ class DriversResult:
     outcome_en, outcome_vi : str
         The outcome in plain words ("satisfied with life ...").
     formula : str
-        The model fitted in every group.
+        The model fitted in every group, with the real column names (for display only:
+        the fit itself uses generated aliases, see ``aliases``).
     level : float
     fits : dict
         The :class:`~happiness_index.survey.regression.SvyGLM` of each group.
@@ -81,6 +83,13 @@ class DriversResult:
         Respondents left out of each group's fit for a missing answer.
     outcome_definition_en, outcome_definition_vi : str
         How the outcome is built from the answers.
+    aliases : dict
+        Name in the fitted models -> real name of each model variable. A plain ASCII name
+        (``env_services``, ``sex``) is its own alias; any other name (spaces, Vietnamese,
+        brackets, quotes, backticks) is fitted as a generated alias (``hi_item_0``,
+        ``hi_char_0``, ...), so that no text from the data or the spec beyond a bare column
+        name ever enters a formula (formulaic evaluates formulas as Python code). The models
+        in ``fits`` use these names; ``frame``, the sentences and ``formula`` the real ones.
     """
 
     frame: pd.DataFrame
@@ -93,6 +102,7 @@ class DriversResult:
     n_missing: dict = field(default_factory=dict)
     outcome_definition_en: str = ""
     outcome_definition_vi: str = ""
+    aliases: dict = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """The AME table (a copy), columns as in SECTIONS.md."""
@@ -210,15 +220,66 @@ def _characteristics(data: pd.DataFrame, spec: IndexSpec, chars) -> list:
     return out
 
 
-def _model_frame(data, spec, out_items, driver_items, chars) -> pd.DataFrame:
+# A model variable keeps its own name only when that name is a plain ASCII Python name (a bare
+# name is a pure look-up of a column of the model frame, which holds nothing else); every other
+# name is replaced by a generated alias. Names formulaic or numpy provide are aliased too.
+_PLAIN = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
+_RESERVED = {OUTCOME, "C", "I", "Q", "np", "numpy", "center", "scale", "standardize", "poly", "bs", "log", "exp"}
+
+
+def _plain(name) -> bool:
+    return (
+        isinstance(name, str)
+        and _PLAIN.fullmatch(name) is not None
+        and not keyword.iskeyword(name)
+        and name not in _RESERVED
+        and not name.startswith("hi_")
+    )
+
+
+def _aliases(driver_items: list, chars: list) -> dict:
+    """Model-variable names (name in the formula -> real name). A name from the data or the spec
+    enters the formula only when it is a plain ASCII name (:data:`_PLAIN`); any other one
+    (spaces, Vietnamese, brackets, quotes, backticks, ...) is replaced by a generated alias
+    (``hi_item_0``, ``hi_char_0``), so formulaic, which evaluates formulas as Python code, never
+    sees text from the data beyond a bare column look-up."""
+    out = {}
+    for prefix, names in (("hi_item_", driver_items), ("hi_char_", chars)):
+        for j, name in enumerate(names):
+            out[name if _plain(name) else f"{prefix}{j}"] = name
+    return out
+
+
+def _model_frame(data, spec, out_items, aliases: dict, driver_items: list) -> pd.DataFrame:
     ind = spec.satisfied_indicators(data)
     share = ind[out_items].mean(axis=1, skipna=False)
-    frame = pd.DataFrame({OUTCOME: (share >= 0.5).astype(float).where(share.notna())}, index=data.index)
-    for it in driver_items:
-        frame[it] = ind[it]
-    for c in chars:
-        frame[c] = data[c]
-    return frame
+    cols = {OUTCOME: (share >= 0.5).astype(float).where(share.notna())}
+    items = set(driver_items)
+    for alias, name in aliases.items():
+        cols[alias] = ind[name] if name in items else data[name]
+    return pd.DataFrame(cols, index=data.index)
+
+
+_ALIAS = re.compile(r"\bhi_(?:item|char)_\d+\b")
+
+
+def _real_names(text: str, aliases: dict) -> str:
+    """``text`` (a term or a message of the fit) with every generated alias replaced by its real name."""
+    return _ALIAS.sub(lambda m: str(aliases.get(m.group(0), m.group(0))), text)
+
+
+def _real_term(term: str, alias: str, real: str) -> str:
+    return real + term[len(alias) :] if term.startswith(alias) else term
+
+
+def _model_formula(aliases: dict, driver_items: list, *, display: bool = False) -> str:
+    """The model: with the formula names (fitted) or the real names (``display``, never evaluated)."""
+    items = set(driver_items)
+    terms = []
+    for alias, name in aliases.items():
+        shown = _quoted(name) if display else alias
+        terms.append(shown if name in items else f"C({shown})")
+    return f"{OUTCOME} ~ " + " + ".join(terms)
 
 
 def _labels(spec: IndexSpec, term: str, variable: str, contrast: str) -> tuple[str, str]:
@@ -230,22 +291,28 @@ def _labels(spec: IndexSpec, term: str, variable: str, contrast: str) -> tuple[s
 
 
 def _quoted(name: str) -> str:
-    """A column name as a formula term: as it is when it is a Python name, else in backticks
-    (Vietnamese names with spaces, ``Đánh giá tuổi thọ``, or a leading digit)."""
+    """A column name as shown in the displayed formula: as it is when it is a Python name, else in
+    backticks (Vietnamese names with spaces, ``Đánh giá tuổi thọ``, or a leading digit). Display
+    only: the fitted formula uses aliases (:func:`_aliases`)."""
     return name if name.isidentifier() and not keyword.iskeyword(name) else f"`{name}`"
 
 
-def _fit_group(formula, design, frame, mask, spec, variables, level):
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fit = svyglm(formula, design, family="quasibinomial", subset=mask, data=frame)
-    ame = average_marginal_effects(fit, variables, level=level)
+def _fit_group(formula, design, frame, mask, spec, aliases, level):
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            fit = svyglm(formula, design, family="quasibinomial", subset=mask, data=frame)
+        ame = average_marginal_effects(fit, list(aliases), level=level)
+    except ModelError as exc:  # its message names aliases: show the real names
+        raise ModelError(_real_names(str(exc), aliases)) from None
     rows = []
     for r in ame.itertuples():
-        en, vi = _labels(spec, r.term, r.variable, r.contrast)
+        variable = aliases[r.variable]
+        term = _real_term(r.term, r.variable, variable)
+        en, vi = _labels(spec, term, variable, r.contrast)
         rows.append(
             {
-                "term": r.term,
+                "term": term,
                 "label_en": en,
                 "label_vi": vi,
                 "ame_pp": 100 * r.estimate,
@@ -338,12 +405,13 @@ def drivers(
         raise ModelError(
             "no condition to relate to the outcome: every item is part of it and no characteristic was found"
         )
-    frame = _model_frame(data, spec, out_items, driver_items, chars)
+    aliases = _aliases(driver_items, chars)
+    frame = _model_frame(data, spec, out_items, aliases, driver_items)
     if design is None:
         dc = spec.design
         design = SurveyDesign(data, weights=dc.weights, strata=dc.strata, psu=dc.psu, fpc=dc.fpc)
-    formula = f"{OUTCOME} ~ " + " + ".join([_quoted(c) for c in driver_items] + [f"C({_quoted(c)})" for c in chars])
-    variables = driver_items + chars
+    # formulaic evaluates the formula as Python code: only plain names and generated aliases enter it
+    formula = _model_formula(aliases, driver_items)
     rows, fits, skipped, n_missing = [], {}, {}, {}
     for name, mask in _groups(data, spec, by):
         n_group = int(np.asarray(design.in_domain)[mask].sum()) if mask is not None else design.n
@@ -351,7 +419,7 @@ def drivers(
             skipped[name] = f"{n_group} respondents (< {min_n})"
             continue
         try:
-            fit, grows, _ = _fit_group(formula, design, frame, mask, spec, variables, level)
+            fit, grows, _ = _fit_group(formula, design, frame, mask, spec, aliases, level)
         except ModelError as exc:
             if mask is None:
                 raise
@@ -381,11 +449,12 @@ def drivers(
         pd.DataFrame(rows, columns=COLUMNS),
         words[0],
         words[1],
-        formula,
+        _model_formula(aliases, driver_items, display=True),
         level,
         fits,
         skipped,
         n_missing,
         words[2],
         words[3],
+        aliases,
     )

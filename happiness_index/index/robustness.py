@@ -71,6 +71,7 @@ from ..questionnaire.formula import Formula
 from ..questionnaire.robustness_spec import FORMULA_PRESETS, RobustnessSpec
 from ..questionnaire.spec import IndexSpec
 from ..survey.design import ReplicateDesign, SurveyDesign
+from ..survey.replicates import check_replicate_size
 from .composite import compute_index
 from .trajectory import Trajectory
 
@@ -79,6 +80,7 @@ __all__ = ["SCENARIOS", "Factor", "RobustnessResult", "robustness", "sobol_indic
 #: The three scenarios of :func:`robustness`.
 SCENARIOS = ("sampling", "methods", "both")
 _CHUNK = 4096  # draws evaluated at once (memory: chunk × domains × columns floats)
+MAX_DRAWS = 1_000_000  # three scenarios x draws x (1 + communes) floats are kept
 
 
 # --------------------------------------------------------------------------------------
@@ -821,6 +823,13 @@ def _replicate_design(data, spec, design, replicates, draws, seed_seq):
     if not isinstance(design, SurveyDesign):
         raise DesignError(f"design must be a SurveyDesign or ReplicateDesign, got {type(design).__name__}")
     R = int(replicates) if replicates is not None else max(int(draws), 2)
+    check_replicate_size(
+        design.n,
+        R,
+        "replicates" if replicates is not None else "draws",
+        ("Use fewer replicates" if replicates is not None else "The replicates default to the draws")
+        + ": pass replicates= (e.g. 1000; the draws resample them)",
+    )
     return design, design.to_replicates("bootstrap", replicates=R, seed=seed_seq)
 
 
@@ -834,6 +843,11 @@ def _progress(progress, total: int):
 def _check_args(draws, sobol_samples, seed) -> None:
     if isinstance(draws, bool) or not isinstance(draws, (int, np.integer)) or draws < 20:
         raise EstimationError(f"draws must be a whole number of at least 20 (1000 is a good default), got {draws!r}")
+    if draws > MAX_DRAWS:
+        raise EstimationError(
+            f"draws={int(draws):,} is more than {MAX_DRAWS:,}: the draws of every scenario are kept in memory "
+            "(draws x communes numbers each); 1000 to 10,000 draws give the percentiles to a few hundredths"
+        )
     if sobol_samples is not None and (
         isinstance(sobol_samples, bool)
         or not isinstance(sobol_samples, (int, np.integer))
@@ -889,7 +903,7 @@ def robustness(
         design with ``replicates`` replicates; a replicate design's own replicates are used.
         Default: a :class:`SurveyDesign` from the spec's ``[design]`` columns.
     draws : int, default 1000
-        Draws per scenario (at least 20).
+        Draws per scenario (at least 20, at most :data:`MAX_DRAWS`).
     seed : int, optional
         Seed of the bootstrap replicates, the draws and the Sobol design: the same seed
         gives the same numbers.
@@ -920,9 +934,12 @@ def robustness(
         The spec's index is not a formula of mean-of-item-share components (``af_gnh``,
         ``mean_score``, respondent-level component rules are not supported).
     DesignError
-        No usable design; a calibrated Taylor design (build replicates before calibrating).
+        No usable design; a calibrated Taylor design (build replicates before calibrating);
+        bootstrap replicates whose n x R weights would exceed
+        :data:`~happiness_index.survey.replicates.MAX_REPLICATE_BYTES` (``replicates``, or
+        ``draws`` when ``replicates`` is not given).
     EstimationError
-        Bad ``draws``, ``seed``, ``sobol_samples`` or ``by``; see also :func:`compute_index`,
+        Bad ``draws`` (also more than :data:`MAX_DRAWS`), ``seed``, ``sobol_samples`` or ``by``; see also :func:`compute_index`,
         which is run first and checks the data.
 
     Notes

@@ -290,6 +290,11 @@ def build_model_frame(formula: str, design, subset=None, *, drop_intercept: bool
     MissingValuesWarning
         Rows of the domain with a missing model variable are left out of the fit (R's
         ``na.omit``); the warning says how many per variable. They stay in the design.
+
+    Notes
+    -----
+    The formula is evaluated as Python code by formulaic: never build it from untrusted
+    text (e.g. column names read from a data file); map such names to generated ones first.
     """
     from formulaic import Formula, model_matrix
 

@@ -869,6 +869,11 @@ def svyglm(
 
     Notes
     -----
+    The formula is evaluated as Python code by formulaic (``np.log(x)``, ``{x == 'Yes'}``, and
+    equally any other call): never build it from untrusted text, such as column names read
+    from a data file. Give derived variables short generated names (``data=``) instead, as
+    :func:`happiness_index.drivers` does.
+
     Coefficients solve ``sum_i w_i x_i (y_i - mu_i) mu'(eta_i) / V(mu_i) = 0`` (IRLS with
     prior weights ``w_i / mean(w)`` as R, started at R's ``family$initialize``). Taylor
     covariance: ``A^-1 Var(sum_i u_i) A^-1`` evaluated at the final coefficients (R keeps

@@ -45,7 +45,46 @@ from .analysis import (
 )
 from .variance import ReplicateScheme, Statistic, StatisticEstimate
 
-__all__ = ["ReplicateDesign", "build_replicates", "hadamard"]
+__all__ = ["MAX_REPLICATE_BYTES", "ReplicateDesign", "build_replicates", "check_replicate_size", "hadamard"]
+
+# Largest n x R replicate-weight matrix (bytes) a bootstrap may build: the estimators materialise
+# it (float64), so 10**9 replicates of 3,400 respondents (25 TiB) are refused up front.
+MAX_REPLICATE_BYTES = 2 * 1024**3
+
+
+def check_replicate_size(n: int, replicates: int, name: str = "replicates", fix: str = "") -> None:
+    """Refuse, before any allocation, a replicate-weight matrix that would not fit in memory.
+
+    Parameters
+    ----------
+    n : int
+        Respondents (rows of the n x R replicate weights).
+    replicates : int
+        Replicates R.
+    name : str
+        The argument that set R, for the message.
+    fix : str, optional
+        What to do instead (default: use fewer replicates).
+
+    Raises
+    ------
+    DesignError
+        ``8 n R`` bytes exceed :data:`MAX_REPLICATE_BYTES`.
+    """
+    need = 8 * int(n) * int(replicates)
+    if need > MAX_REPLICATE_BYTES:
+        limit = MAX_REPLICATE_BYTES // (8 * max(int(n), 1))
+        raise DesignError(
+            f"{name}={int(replicates):,} would need about {_size_text(need)} for the replicate weights of "
+            f"{int(n):,} respondents (limit {_size_text(MAX_REPLICATE_BYTES)}, i.e. at most {limit:,} replicates). "
+            + (fix or "Use fewer replicates: 200 to 1,000 bootstrap replicates are ample for standard errors")
+        )
+
+
+def _size_text(nbytes: float) -> str:
+    if nbytes >= 1024**4:
+        return f"{nbytes / 1024**4:,.1f} TiB"
+    return f"{nbytes / 1024**3:,.1f} GiB" if nbytes >= 1024**3 else f"{nbytes / 1024**2:,.0f} MiB"
 
 
 def hadamard(order: int) -> np.ndarray:
@@ -228,6 +267,7 @@ def _bootstrap(design, replicates, seed, st, cluster, cl_stratum, npsu, f):
     """Rao-Wu rescaling bootstrap: n_h - 1 PSUs drawn with replacement in every stratum."""
     C, H = st.n_clusters, st.n_strata
     R = 200 if replicates is None else replicates
+    check_replicate_size(max(design.n, C), R)
     _lonely_check(design, st, npsu, f)
     rng = np.random.default_rng(seed)
     A = np.zeros((C, R))
