@@ -433,7 +433,14 @@ class WeightScaleWarning(HappinessIndexWarning):
 
 
 def srs_variance(
-    y: np.ndarray, w: np.ndarray, dom: np.ndarray, D: int, *, total: bool = False, replace: bool = False
+    y: np.ndarray,
+    w: np.ndarray,
+    dom: np.ndarray,
+    D: int,
+    *,
+    total: bool = False,
+    replace: bool = False,
+    warn: bool = True,
 ) -> np.ndarray:
     """Variance of the weighted mean (or total) of ``y`` under simple random sampling, per domain.
 
@@ -455,6 +462,10 @@ def srs_variance(
         Domain code of each row in ``0..D-1``; -1 for rows outside every domain.
     D : int
         Number of domains.
+    total, replace : bool
+        Variance of the total (else the mean); SRS with replacement (else without).
+    warn : bool, default True
+        Issue the :class:`WeightScaleWarning` (else only the NaN).
 
     Returns
     -------
@@ -467,11 +478,17 @@ def srs_variance(
     with np.errstate(divide="ignore", invalid="ignore"):
         ybar = np.bincount(ds, weights=ws * ys, minlength=D) / wsum
         m2 = np.bincount(ds, weights=ws * (ys - ybar[ds]) ** 2, minlength=D)
-    return srs_variance_of_moments(nobs, wsum, m2, total=total, replace=replace)
+    return srs_variance_of_moments(nobs, wsum, m2, total=total, replace=replace, warn=warn)
 
 
 def srs_variance_of_moments(
-    n: np.ndarray | float, sum_w: np.ndarray | float, m2: np.ndarray, *, total: bool = False, replace: bool = False
+    n: np.ndarray | float,
+    sum_w: np.ndarray | float,
+    m2: np.ndarray,
+    *,
+    total: bool = False,
+    replace: bool = False,
+    warn: bool = False,
 ) -> np.ndarray:
     """:func:`srs_variance` from weighted moments (e.g. accumulated in row blocks by :class:`WeightedMoments`).
 
@@ -485,11 +502,13 @@ def srs_variance_of_moments(
         ``Σ w (y - ȳ)²`` (one value per domain, or per variable of one domain).
     total, replace : bool
         As in :func:`srs_variance`.
+    warn : bool, default False
+        Issue the :class:`WeightScaleWarning` where ``sum_w <= n`` (the NaN is returned
+        either way); off by default for diagnostics the caller did not ask for.
 
     Returns
     -------
-    array, the shape of ``m2``; NaN (with a :class:`WeightScaleWarning`) without
-    replacement where ``sum_w <= n``.
+    array, the shape of ``m2``; NaN without replacement where ``sum_w <= n``.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         s2 = np.asarray(m2, dtype=float) / sum_w * n / (n - 1)
@@ -499,7 +518,7 @@ def srs_variance_of_moments(
             sw_a = np.broadcast_to(np.asarray(sum_w, dtype=float), np.shape(v))
             bad = (sw_a <= n_a) & (n_a > 0)
             v = np.where(bad, np.nan, v * (sw_a - n_a) / sw_a)
-            if bad.any():
+            if warn and bad.any():
                 _warn_weight_scale(sw_a[bad], n_a[bad], int(bad.sum()), v.size)
     return v
 
