@@ -29,11 +29,12 @@ Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley.
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
 
-from ..errors import EstimationError
+from ..errors import EstimationError, HappinessIndexWarning
 from ..survey.variance import ROW_BLOCK, WeightedMoments
 
 __all__ = [
@@ -47,6 +48,10 @@ __all__ = [
 
 def _prepare(items, weights):
     if isinstance(items, pd.DataFrame):
+        if items.shape[1] == 0:
+            raise EstimationError(
+                "the item table has no columns; pass one column per item of the scale (at least 2 for alpha)"
+            )
         names = [str(c) for c in items.columns]
         X = items.apply(pd.to_numeric, errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
         text = np.isnan(X) & items.notna().to_numpy()  # answers that are not numbers: never a silent NaN
@@ -131,7 +136,8 @@ def cronbach_alpha(items, weights=None) -> float:
     -------
     float
         Alpha; NaN when it is undefined: fewer than 2 items, fewer than 2 complete
-        respondents, or a scale score without variance.
+        respondents, or a scale score without variance (a
+        :class:`~happiness_index.errors.HappinessIndexWarning` says which).
 
     Raises
     ------
@@ -150,9 +156,27 @@ def cronbach_alpha(items, weights=None) -> float:
     """
     X, w, _ = _prepare(items, weights)
     mom = _moments(X, w)
-    if X.shape[1] < 2 or mom.n < 2:
-        return float("nan")
-    return _alpha_from_cov(mom.covariance())
+    alpha = _alpha_from_cov(mom.covariance()) if X.shape[1] >= 2 and mom.n >= 2 else float("nan")
+    if math.isnan(alpha):
+        _warn_alpha_undefined(X.shape[1], int(mom.n), X.shape[0])
+    return alpha
+
+
+def _warn_alpha_undefined(k: int, n: int, rows: int) -> None:
+    """Say why alpha is NaN: too few items, too few complete respondents, no variance of the score."""
+    if k < 2:
+        why = f"it needs at least 2 items; got {k}"
+    elif n < 2:
+        why = (
+            f"it needs at least 2 respondents who answered every item with a positive weight; {n} of {rows} "
+            "rows are complete (rows with a missing item are left out)"
+        )
+    else:
+        why = (
+            f"the scale score (sum of the {k} items) has no variance over the {n} complete respondents "
+            "(e.g. every item constant)"
+        )
+    warnings.warn(f"Cronbach's alpha is undefined (NaN): {why}", HappinessIndexWarning, stacklevel=3)
 
 
 def _alpha_from_cov(C: np.ndarray) -> float:
@@ -222,7 +246,11 @@ def scale_reliability(items, weights=None) -> tuple[float, pd.DataFrame]:
     Cronbach, L. J. (1951). *Psychometrika* 16, 297-334.
     """
     X, w, names = _prepare(items, weights)
-    return reliability_from_moments(_moments(X, w), names)
+    mom = _moments(X, w)
+    alpha, table = reliability_from_moments(mom, names)
+    if math.isnan(alpha):
+        _warn_alpha_undefined(X.shape[1], int(mom.n), X.shape[0])
+    return alpha, table
 
 
 def reliability_from_moments(moments: WeightedMoments, names: list) -> tuple[float, pd.DataFrame]:

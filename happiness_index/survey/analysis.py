@@ -825,8 +825,9 @@ class DesignEstimators:
         coded = np.zeros(self._n, dtype=np.int64) if raw is None else raw
         # domain codes ignoring missing analysis values: they fix the degrees of freedom
         dom_df = np.where(in_scope, coded, -1) if not np.all(ok) else dom
-        # R's nrow(design) of each domain: zero-weight rows included
-        dom_rows = coded if dmask is None else np.where(dmask, coded, -1)
+        # R's nrow(design) of each domain: zero-weight rows included, rows left out by na_rm
+        # not (as nrow() of subset(design, !is.na(x)))
+        dom_rows = np.where(ok, coded, -1) if dmask is None else np.where(dmask & ok, coded, -1)
         counts = np.bincount(dom[dom >= 0], minlength=D)
         if key_table is None and counts[0] == 0:
             raise EstimationError(
@@ -912,8 +913,10 @@ class DesignEstimators:
         res = self.estimate_statistic(stat, dom, D)
         theta, var_diag, dfs, vcov_fn = res.theta, res.var, res.df, res.vcov
         logit_se = _replicate_logit_se(res) if stat.kind == "proportion" and (ci_method or "logit") == "logit" else None
-        if dom_df is not dom:
-            dfs = self._domain_df(dom_df, D)
+        if dom_df is not dom and key_table is None:
+            # na_rm left respondents out: their PSUs stay in the variance, but the df is that of
+            # the respondents with the values present, as subset(notna) (R's degf of the subset)
+            dfs = [self.subset(ok).df]
         dfs = np.asarray(dfs, dtype=float)
         deffs = self._deff(stat, dom, D, theta, var_diag, deff) if deff else None
         p = stat.p

@@ -18,11 +18,14 @@ An approximation to the optimal subsample allocation for small areas.
 
 from __future__ import annotations
 
+import math
+import warnings
+
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import SamplingError
+from ..errors import HappinessIndexWarning, SamplingError
 
 __all__ = ["commune_precision_plan", "model_plan_inputs"]
 
@@ -123,7 +126,14 @@ def commune_precision_plan(
     Raises
     ------
     SamplingError
-        Non-positive inputs, a cluster size change without ``rho``, a bad level.
+        Non-positive inputs, a cluster size that is not a whole number >= 1, ``rho`` outside
+        [0, 1), a negative ``sigma2_u`` or ``extra_coef``, lengths that differ, a cluster
+        size change without ``rho``, a bad level.
+
+    Warns
+    -----
+    HappinessIndexWarning
+        Communes that cannot reach the target within ``max_villages`` (their columns NaN).
 
     Notes
     -----
@@ -135,23 +145,38 @@ def commune_precision_plan(
     covered less often than the nominal level (``methodology/small_area.md``), so a
     model-based plan should keep a minimum number of villages per commune.
     """
-    if not 0 < level < 1:
+    if not (_is_real(level) and 0 < level < 1):
         raise SamplingError(f"commune_precision_plan: level must be in (0, 1), got {level!r}")
     labels = list(se.index) if units is None and isinstance(se, pd.Series) else units
     se_a = _as_array(se, "se")
     p = se_a.size
     n_a = _as_array(n, "n", p)
+    if n_a.size != p:
+        raise SamplingError(f"commune_precision_plan: n has {n_a.size} values but se has {p}; give one per commune")
     labels = list(range(1, p + 1)) if labels is None else list(labels)
-    prev_m = cluster_size if previous_cluster_size is None else previous_cluster_size
+    if len(labels) != p:
+        raise SamplingError(f"commune_precision_plan: units has {len(labels)} labels but se has {p} values")
+    cluster_size = _whole(cluster_size, "cluster_size", 1)
+    prev_m = cluster_size if previous_cluster_size is None else _whole(previous_cluster_size, "previous_cluster_size", 1)
+    max_villages = _whole(max_villages, "max_villages", 2)
+    if rho is not None and not (_is_real(rho) and 0 <= rho < 1):
+        raise SamplingError(
+            f"commune_precision_plan: rho is an intra-village correlation, 0 <= rho < 1; got {rho!r}"
+        )
     factor = 1.0
     if prev_m != cluster_size:
-        if rho is None or not 0 <= rho < 1:
+        if rho is None:
             raise SamplingError(
                 "commune_precision_plan: changing the cluster size needs rho (intra-village correlation, 0 <= rho < 1)"
             )
         factor = (1 + (cluster_size - 1) * rho) / (1 + (prev_m - 1) * rho)
+    for name, v in (("sigma2_u", sigma2_u), ("extra_coef", extra_coef)):
+        if v is not None and not (_is_real(v) and math.isfinite(v) and v >= 0):
+            raise SamplingError(f"commune_precision_plan: {name} must be a finite number >= 0, got {v!r}")
     h = float(_as_array(target_halfwidth, "target_halfwidth")[0])
-    if not (isinstance(min_villages, (int, np.integer)) and 2 <= min_villages <= max_villages):
+    if not (isinstance(min_villages, (int, np.integer)) and not isinstance(min_villages, bool)):
+        min_villages = -1
+    if not 2 <= min_villages <= max_villages:
         raise SamplingError(
             f"commune_precision_plan: min_villages must be an integer in [2, max_villages], got {min_villages!r}"
         )
@@ -169,7 +194,36 @@ def commune_precision_plan(
         hw_model = np.minimum(z * np.sqrt(mse), hw_direct)
         out["villages_model"], out["halfwidth_model"] = _first(k, hw_model, h)
         out["households_model"] = out["villages_model"] * cluster_size
+    _warn_unreachable(out, h, max_villages)
     return out
+
+
+def _is_real(v) -> bool:
+    """A real number (not a bool, not text)."""
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _whole(v, name: str, minimum: int) -> int:
+    """An integer count >= ``minimum`` (a float equal to an integer is accepted), else SamplingError."""
+    ok = _is_real(v) and math.isfinite(float(v)) and float(v) == int(v) and int(v) >= minimum
+    if not ok:
+        raise SamplingError(f"commune_precision_plan: {name} must be a whole number >= {minimum}, got {v!r}")
+    return int(v)
+
+
+def _warn_unreachable(out: pd.DataFrame, h: float, max_villages: int) -> None:
+    """Name the communes whose target cannot be reached within ``max_villages`` (their columns are NaN)."""
+    cols = [c for c in ("villages_direct", "villages_model") if c in out.columns]
+    miss = out[cols].isna().all(axis=1).to_numpy()
+    if miss.any():
+        names = ", ".join(str(u) for u in out["unit"][miss].tolist()[:10])
+        warnings.warn(
+            f"commune_precision_plan: {int(miss.sum())} commune(s) ({names}) cannot reach the half-width {h:g} "
+            f"with up to {max_villages} villages (their villages/households/halfwidth are NaN); check their "
+            "previous SE, raise max_villages or the target half-width",
+            HappinessIndexWarning,
+            stacklevel=3,
+        )
 
 
 def _first(k: np.ndarray, hw: np.ndarray, h: float):

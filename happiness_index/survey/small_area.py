@@ -34,6 +34,7 @@ empirical Bayes estimators. Statistica Sinica 23, 749–767.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -566,7 +567,29 @@ def _check_inputs(direct, estimate, variance, covariates, area, method):
         )
     if len(direct) == 0:
         raise EstimationError("fay_herriot: the table has no rows")
+    _check_labels_print_apart(labels, area)
     return covariates, pd.Index(labels.to_numpy(), name=area if area is not None else direct.index.name)
+
+
+def _check_labels_print_apart(labels: pd.Series, area) -> None:
+    """Refuse distinct area labels that print the same (1 and "1", NFC and NFD, a trailing space).
+
+    They would be fitted as two areas with one name in every output table.
+    """
+    printed = labels.map(lambda v: unicodedata.normalize("NFC", str(v)).strip())
+    clash = printed.duplicated(keep=False).to_numpy()
+    if not clash.any():
+        return
+    groups: dict[str, list] = {}
+    for raw, shown in zip(labels[clash], printed[clash]):
+        groups.setdefault(shown, []).append(raw)
+    detail = "; ".join(f"{' and '.join(repr(v) for v in vals)}" for vals in list(groups.values())[:5])
+    where = f"column {area!r}" if area is not None else "the table's index"
+    raise EstimationError(
+        f"fay_herriot: area labels in {where} differ but print the same ({detail}): they would be fitted "
+        "as different areas with one name. Give every area one label of one type (text in Unicode NFC, no edge spaces), e.g. "
+        + (f"direct[{area!r}].astype(str).str.strip()" if area is not None else "direct.index.astype(str)")
+    )
 
 
 def _prepare_y(direct, estimate, variance, transform, effective_n):
@@ -680,7 +703,8 @@ def fay_herriot(
     Raises
     ------
     EstimationError
-        Missing or non-numeric columns, duplicate areas, non-positive variances, missing
+        Missing or non-numeric columns, duplicate areas (also labels that differ but print
+        the same, such as 1 and "1"), non-positive variances, missing
         covariates, fewer in-sample areas than parameters + 1, collinear covariates, an
         unknown method or transform, or no convergence.
 

@@ -64,6 +64,8 @@ Wolter, K. M. (2007). *Introduction to Variance Estimation*, 2nd ed. Springer.
 
 from __future__ import annotations
 
+import inspect
+import os
 import unicodedata
 import warnings
 from collections.abc import Callable
@@ -97,6 +99,7 @@ __all__ = [
     "ROW_BLOCK",
     "unique_codes",
     "warn_dropped_domains",
+    "WeightScaleWarning",
 ]
 
 LONELY_RULES = ("fail", "remove", "adjust", "average", "certainty")
@@ -417,8 +420,27 @@ def check_variance_finite(var: np.ndarray, stat: Statistic) -> None:
         )
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class WeightScaleWarning(HappinessIndexWarning):
+    """The weights sum to no more than the respondents: a quantity that needs expansion weights is NaN.
+
+    Issued by ``deff=True`` (SRS without replacement, finite population correction
+    ``1 - n/N̂`` with ``N̂ = Σw``) when ``Σw <= n``, as R's ``svymean`` warns "Sample size
+    greater than population size: are weights correctly scaled?".
+    """
+
+
 def srs_variance(
-    y: np.ndarray, w: np.ndarray, dom: np.ndarray, D: int, *, total: bool = False, replace: bool = False
+    y: np.ndarray,
+    w: np.ndarray,
+    dom: np.ndarray,
+    D: int,
+    *,
+    total: bool = False,
+    replace: bool = False,
+    warn: bool = True,
 ) -> np.ndarray:
     """Variance of the weighted mean (or total) of ``y`` under simple random sampling, per domain.
 
@@ -426,6 +448,11 @@ def srs_variance(
     ``s² = Σ w (y - ȳ)² / Σ w · n/(n-1)`` over the domain's respondents (non-zero weight),
     ``V_srs = s²/n`` for a mean and ``s² (Σw)²/n`` for a total, times ``(N - n)/N`` with
     ``N = Σw`` unless ``replace`` (SRS with replacement). A domain of one respondent gives NaN.
+    Without replacement, a domain whose weights sum to no more than its respondents
+    (``Σw <= n``: weights normalised to mean 1, or not expansion weights) has no
+    meaningful fpc: its variance is NaN and a :class:`WeightScaleWarning` says so (R's
+    ``svymean(deff=TRUE)`` gives NA with a warning; its ``svytotal`` silently returns a
+    negative or infinite design effect, which is never returned here).
 
     Parameters
     ----------
@@ -435,6 +462,10 @@ def srs_variance(
         Domain code of each row in ``0..D-1``; -1 for rows outside every domain.
     D : int
         Number of domains.
+    total, replace : bool
+        Variance of the total (else the mean); SRS with replacement (else without).
+    warn : bool, default True
+        Issue the :class:`WeightScaleWarning` (else only the NaN).
 
     Returns
     -------
@@ -447,11 +478,17 @@ def srs_variance(
     with np.errstate(divide="ignore", invalid="ignore"):
         ybar = np.bincount(ds, weights=ws * ys, minlength=D) / wsum
         m2 = np.bincount(ds, weights=ws * (ys - ybar[ds]) ** 2, minlength=D)
-    return srs_variance_of_moments(nobs, wsum, m2, total=total, replace=replace)
+    return srs_variance_of_moments(nobs, wsum, m2, total=total, replace=replace, warn=warn)
 
 
 def srs_variance_of_moments(
-    n: np.ndarray | float, sum_w: np.ndarray | float, m2: np.ndarray, *, total: bool = False, replace: bool = False
+    n: np.ndarray | float,
+    sum_w: np.ndarray | float,
+    m2: np.ndarray,
+    *,
+    total: bool = False,
+    replace: bool = False,
+    warn: bool = False,
 ) -> np.ndarray:
     """:func:`srs_variance` from weighted moments (e.g. accumulated in row blocks by :class:`WeightedMoments`).
 
@@ -465,17 +502,48 @@ def srs_variance_of_moments(
         ``Σ w (y - ȳ)²`` (one value per domain, or per variable of one domain).
     total, replace : bool
         As in :func:`srs_variance`.
+    warn : bool, default False
+        Issue the :class:`WeightScaleWarning` where ``sum_w <= n`` (the NaN is returned
+        either way); off by default for diagnostics the caller did not ask for.
 
     Returns
     -------
-    array, the shape of ``m2``
+    array, the shape of ``m2``; NaN without replacement where ``sum_w <= n``.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         s2 = np.asarray(m2, dtype=float) / sum_w * n / (n - 1)
         v = s2 * sum_w**2 / n if total else s2 / n
         if not replace:
-            v = v * (sum_w - n) / sum_w
+            n_a = np.broadcast_to(np.asarray(n, dtype=float), np.shape(v))
+            sw_a = np.broadcast_to(np.asarray(sum_w, dtype=float), np.shape(v))
+            bad = (sw_a <= n_a) & (n_a > 0)
+            v = np.where(bad, np.nan, v * (sw_a - n_a) / sw_a)
+            if warn and bad.any():
+                _warn_weight_scale(sw_a[bad], n_a[bad], int(bad.sum()), v.size)
     return v
+
+
+def _warn_weight_scale(sum_w: np.ndarray, n: np.ndarray, k: int, of: int) -> None:
+    """The :class:`WeightScaleWarning` of :func:`srs_variance_of_moments`."""
+    where = "" if of == 1 else f" (the first of {k} of {of} domains/estimates where this happens)"
+    warnings.warn(
+        f"design effect (deff=True, vs SRS without replacement): the weights sum to {float(sum_w[0]):.6g} for {int(n[0])} respondents{where}, no more "
+        "than the respondents, so they are not expansion weights (they may be normalised to mean 1) and the "
+        "finite population correction 1 - n/sum(w) of the SRS-without-replacement variance is meaningless; "
+        "the design effect is NaN (R: 'Sample size greater than population size: are weights correctly "
+        "scaled?'). Scale the weights to the population size, or pass deff='replace' (SRS with replacement, "
+        "which does not depend on the scale of the weights).",
+        WeightScaleWarning,
+        stacklevel=_caller_stacklevel(),
+    )
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` of the first frame outside the package (the user's line), whatever the depth."""
+    frame, level = inspect.currentframe().f_back, 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 class WeightedMoments:

@@ -1683,7 +1683,9 @@ def adjust_nonresponse(
     weights : str, optional
         Weight column, required with a DataFrame (ignored for a design).
     new_weight : str, default "weight_nr"
-        Name of the adjusted weight column added to a returned DataFrame.
+        Name of the adjusted weight column added to a returned DataFrame; it must not be a
+        column of the frame already (the copy would silently replace it, e.g. the base
+        weights or an analysis variable).
     max_factor : float, optional
         Refuse classes whose adjustment factor exceeds this (e.g. 3: response rate under
         33%), with an error naming them; collapse them first.
@@ -1703,7 +1705,8 @@ def adjust_nonresponse(
     ------
     WeightingError
         Unknown columns, a response indicator that is not 0/1, a class without
-        respondents (collapse it with a neighbour), a factor above ``max_factor``.
+        respondents (collapse it with a neighbour), a factor above ``max_factor``; a
+        ``new_weight`` that already names a column of the DataFrame.
 
     References
     ----------
@@ -1713,6 +1716,7 @@ def adjust_nonresponse(
     is_frame = isinstance(design_or_frame, pd.DataFrame)
     if is_frame:
         frame = design_or_frame
+        _check_new_column(frame, new_weight, "adjust_nonresponse", "new_weight")
         if weights is None:
             raise WeightingError("adjust_nonresponse: with a DataFrame pass weights='<weight column>'")
         if weights not in frame.columns:
@@ -1816,6 +1820,32 @@ def adjust_nonresponse(
     }
     adjuster = None if _is_rep(design_or_frame) else _NonresponseAdjuster(cls, K, resp, w, W1[:, 0].copy())
     return _finish(design_or_frame, W1, adjuster, info)
+
+
+def _check_new_column(frame: pd.DataFrame, name, what: str, argument: str) -> None:
+    """Refuse an output column name that is not text or already names a column of ``frame``.
+
+    The returned copy would silently replace that column (the analysis variable, the base
+    weights...), so the caller picks a free name.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise WeightingError(f"{what}: {argument} must be a non-empty column name (text), got {name!r}")
+    clash = [c for c in frame.columns if str(c) == name or _nfc(str(c)).strip() == _nfc(name).strip()]
+    if clash:
+        raise WeightingError(
+            f"{what}: {argument}={name!r} is already a column of the data ({clash[0]!r}); the adjusted weights "
+            f"would overwrite it. Pass another {argument}= (e.g. {argument}={_free_name(frame, name.strip())!r}), or drop "
+            "or rename the existing column first"
+        )
+
+
+def _free_name(frame: pd.DataFrame, name: str) -> str:
+    """``name`` with the first suffix ``_2``, ``_3``... that is not a column of ``frame``."""
+    taken = {str(c) for c in frame.columns}
+    k = 2
+    while f"{name}_{k}" in taken:
+        k += 1
+    return f"{name}_{k}"
 
 
 class _NonresponseAdjuster:
