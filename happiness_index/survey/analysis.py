@@ -825,9 +825,8 @@ class DesignEstimators:
         coded = np.zeros(self._n, dtype=np.int64) if raw is None else raw
         # domain codes ignoring missing analysis values: they fix the degrees of freedom
         dom_df = np.where(in_scope, coded, -1) if not np.all(ok) else dom
-        # R's nrow(design) of each domain: zero-weight rows included, rows left out by na_rm
-        # not (as nrow() of subset(design, !is.na(x)))
-        dom_rows = np.where(ok, coded, -1) if dmask is None else np.where(dmask & ok, coded, -1)
+        # R's nrow(design) of each domain: zero-weight rows included
+        dom_rows = coded if dmask is None else np.where(dmask, coded, -1)
         counts = np.bincount(dom[dom >= 0], minlength=D)
         if key_table is None and counts[0] == 0:
             raise EstimationError(

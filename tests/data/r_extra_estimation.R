@@ -184,12 +184,10 @@ cat(toJSON(cases, auto_unbox=TRUE, digits=NA, null="null", na="null", pretty=FAL
 #   design_override=list(fpc=list("rep(5,6)")), expected=list(estimate=num(coef(m)), se=num(SE(m)), ci_low=num(ci[1]), ci_high=num(ci[2]), ci_df="Inf"),
 #   r_call="svyratio(~alive, ~arrests, scdfpc)", tolerance=list(estimate=1e-9, se=1e-7, ci=1e-7))
 # for (meth in c("xlogit", "beta", "likelihood")) {
-# (na_rm=True is the subset of respondents with the value present, so the reference is the
-#  subset design: R's svyciprop(na.rm=TRUE) keeps degf() and nrow() of the full design)
-# m <- svyciprop(~qn8yes, subset(yrbs_design, !is.na(qn8yes)), method=meth)
+# m <- svyciprop(~qn8yes, yrbs_design, na.rm=TRUE, method=meth)
 # cases[[length(cases)+1]] <- list(id=paste0("x_yrbs_ciprop_", meth), base="degf_yrbs_design", estimator="proportion_ci", variables=list(derived=list(list(name="qn8yes", definition="2 - qn8", r="2 - qn8")), na_rm=TRUE),
-#   options=list(method=meth, level=0.95), expected=list(estimate=num(coef(m)), se=num(SE(m)), ci_low=num(attr(m,"ci")[1]), ci_high=num(attr(m,"ci")[2]), ci_level=0.95, df=degf(subset(yrbs_design, !is.na(qn8yes)))),
-#   r_call=sprintf("svyciprop(~qn8yes, subset(yrbs_design, !is.na(qn8yes)), method='%s')", meth), tolerance=list(estimate=1e-9, se=1e-7, ci=if (meth=="likelihood") 2e-3 else 1e-6))
+#   options=list(method=meth, level=0.95), expected=list(estimate=num(coef(m)), se=num(SE(m)), ci_low=num(attr(m,"ci")[1]), ci_high=num(attr(m,"ci")[2]), ci_level=0.95, df=degf(yrbs_design)),
+#   r_call=sprintf("svyciprop(~qn8yes, yrbs_design, na.rm=TRUE, method='%s')", meth), tolerance=list(estimate=1e-9, se=1e-7, ci=if (meth=="likelihood") 2e-3 else 1e-6))
 # }
 # cat(toJSON(cases, auto_unbox=TRUE, digits=NA, null="null", na="null"))
 
