@@ -912,10 +912,8 @@ class DesignEstimators:
         res = self.estimate_statistic(stat, dom, D)
         theta, var_diag, dfs, vcov_fn = res.theta, res.var, res.df, res.vcov
         logit_se = _replicate_logit_se(res) if stat.kind == "proportion" and (ci_method or "logit") == "logit" else None
-        if dom_df is not dom and key_table is None:
-            # na_rm left respondents out: their PSUs stay in the variance, but the df is that of
-            # the respondents with the values present, as subset(notna) (R's degf of the subset)
-            dfs = [self.subset(ok).df]
+        if dom_df is not dom:
+            dfs = self._domain_df(dom_df, D)
         dfs = np.asarray(dfs, dtype=float)
         deffs = self._deff(stat, dom, D, theta, var_diag, deff) if deff else None
         p = stat.p

@@ -304,8 +304,7 @@ def svyvar(design, x, na_rm: bool = False, level: float = 0.95):
         V = design.replicate_vcov(reps, est)
     else:
         V = design.influence_vcov(w[:, None] * (prod - est) / w.sum(), domain=ok)
-    # na_rm: the df of the respondents with the values present, as subset(notna) (R's degf)
-    df = float(design.subset(ok).df) if miss.any() else float(design.df)
+    df = float(design.df)
     labels = [f"{a},{b}" for a in cols for b in cols]
     ests = [
         make_estimate(

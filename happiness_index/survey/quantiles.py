@@ -338,7 +338,7 @@ def estimate_quantiles(
         df = check_df(df)
         if not df > 0:
             raise EstimationError(f"df must be positive (math.inf for Normal quantiles), got {df!r}")
-    xv, ok, dom, dom_rows, counts, key_table, D = _quantile_domains(design, x, na_rm)
+    xv, dom, dom_rows, counts, key_table, D = _quantile_domains(design, x, na_rm)
     w = design.weights.to_numpy()
     # rows of each domain in row order, from one stable sort (not D boolean scans of n rows)
     order = np.argsort(dom, kind="stable")
@@ -355,9 +355,6 @@ def estimate_quantiles(
     res = design.estimate_statistic(
         Statistic([f"F{j}" for j in range(P)], Ycdf, np.arange(P), np.full(P, P), "mean", [x]), dom, D
     )
-    if key_table is None and not ok.all():
-        # na_rm left respondents out: the df of those with the value present, as subset(notna)
-        res.df = np.array([float(design.subset(ok).df)])
     rep_q = Vq = None
     if interval_type == "quantile":
         rep_q = _replicate_quantiles(design, xv, dom, D, ps, rule)
@@ -471,7 +468,7 @@ def _quantile_domains(design, x, na_rm):
         dom_rows = np.where(dom_rows >= 0, remap[np.maximum(dom_rows, 0)], -1)
         counts = counts[present]
         D = int(present.sum())
-    return xv, ok, dom, dom_rows, counts, key_table, D
+    return xv, dom, dom_rows, counts, key_table, D
 
 
 def _replicate_quantiles(design, xv, dom, D, ps, rule) -> np.ndarray:
