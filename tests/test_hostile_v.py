@@ -18,7 +18,13 @@ from happiness_index.report.annual import run_annual
 from happiness_index.report.cli import main
 
 NEW = {"estimate": 76.93, "se": 1.12, "df": 68}
-METHOD = {"name": "yen_bai_nef", "version": "2023.1", "preset": "nef_ratio", "formula": "ls * le / env", "scale": "percent"}
+METHOD = {
+    "name": "yen_bai_nef",
+    "version": "2023.1",
+    "preset": "nef_ratio",
+    "formula": "ls * le / env",
+    "scale": "percent",
+}
 RESULTS = {  # the parts of a results.json that a change needs
     "year": 2023,
     "index": {"estimate": 73.25, "se": 1.14, "ci_low": 71.0, "ci_high": 75.56, "df": 68.0, "n": 3400},

@@ -177,7 +177,11 @@ _MAX_MAGNITUDE = 1e50
 
 #: (low, high) of a value on each scale, with the hint given when a value falls outside.
 _RANGES = {
-    "percent": (0.0, 100.0, "an index in percent lies in 0-100 (pass scale='proportion' for 0-1, scale='value' for another quantity)"),
+    "percent": (
+        0.0,
+        100.0,
+        "an index in percent lies in 0-100 (pass scale='proportion' for 0-1, scale='value' for another quantity)",
+    ),
     "proportion": (0.0, 1.0, "a proportion lies in 0-1 (an index in percent is passed with scale='percent')"),
     "value": (-_MAX_MAGNITUDE, _MAX_MAGNITUDE, f"a value's magnitude is at most {_MAX_MAGNITUDE:g}"),
 }
@@ -940,7 +944,11 @@ def previous_results(results: Any, *, year: int | None = None, source: str = "pr
     if missing:
         raise EstimationError(
             f"{source}: no {', '.join(repr(k) for k in missing)} in last year's results; "
-            + ("without 'spec' the index method of last year cannot be checked against this year's; " if "spec" in missing else "")
+            + (
+                "without 'spec' the index method of last year cannot be checked against this year's; "
+                if "spec" in missing
+                else ""
+            )
             + "give the results.json written by 'happiness-index run' for last year, unchanged (or last year's "
             "survey file)"
         )

@@ -913,7 +913,9 @@ class DesignEstimators:
         theta, var_diag, dfs, vcov_fn = res.theta, res.var, res.df, res.vcov
         logit_se = _replicate_logit_se(res) if stat.kind == "proportion" and (ci_method or "logit") == "logit" else None
         if dom_df is not dom:
-            dfs = self._domain_df(dom_df, D)
+            # na_rm: R's df (the domain's, counting rows without the value); but where the rows
+            # with the value have no df at all (one PSU), the interval is NaN, never zero-width
+            dfs = np.where(np.asarray(self._domain_df(dom, D)) > 0, self._domain_df(dom_df, D), 0.0)
         dfs = np.asarray(dfs, dtype=float)
         deffs = self._deff(stat, dom, D, theta, var_diag, deff) if deff else None
         p = stat.p

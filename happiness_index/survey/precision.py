@@ -157,12 +157,12 @@ def commune_precision_plan(
     if len(labels) != p:
         raise SamplingError(f"commune_precision_plan: units has {len(labels)} labels but se has {p} values")
     cluster_size = _whole(cluster_size, "cluster_size", 1)
-    prev_m = cluster_size if previous_cluster_size is None else _whole(previous_cluster_size, "previous_cluster_size", 1)
+    prev_m = (
+        cluster_size if previous_cluster_size is None else _whole(previous_cluster_size, "previous_cluster_size", 1)
+    )
     max_villages = _whole(max_villages, "max_villages", 2)
     if rho is not None and not (_is_real(rho) and 0 <= rho < 1):
-        raise SamplingError(
-            f"commune_precision_plan: rho is an intra-village correlation, 0 <= rho < 1; got {rho!r}"
-        )
+        raise SamplingError(f"commune_precision_plan: rho is an intra-village correlation, 0 <= rho < 1; got {rho!r}")
     factor = 1.0
     if prev_m != cluster_size:
         if rho is None:
