@@ -248,3 +248,16 @@ def test_cells_escape_control_characters():
     assert out["n"].tolist() == [1, 2]
     line = console_text("the index is undefined (" + EVIL + "\r\tx)\nnext")
     assert not any(ch in line for ch in "\x1b\r\t") and line.endswith("\nnext")
+
+
+def test_terminal_warnings_errors_and_html_escape_control_characters(capsys):
+    # the command line prints warnings and errors quoting data through console_text, and every
+    # text a report template prints (HTML included, where autoescape leaves controls) is escaped
+    from happiness_index.report.cli import _show_warning
+    from happiness_index.report.documents import template_environment
+
+    _show_warning(f"the index is undefined in {EVIL}", UserWarning, "x.py", 1)
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "Evil\\x1b[31mRED" in err
+    html = template_environment().from_string("<p>{{ name }}</p>").render(name=EVIL)
+    assert "\x1b" not in html and "\\x1b" in html

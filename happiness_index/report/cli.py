@@ -1069,7 +1069,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """Print a warning as one clean line (no source file, line number or code)."""
-    text = " ".join(str(message).split())
+    from .cells import console_text
+
+    text = " ".join(console_text(message).split())  # data quoted in a warning cannot drive the terminal
     kind = "warning" if issubclass(category, UserWarning) else category.__name__
     try:
         (file or sys.stderr).write(f"happiness-index: {kind}: {text}\n")
@@ -1129,23 +1131,25 @@ def _silence_stdout() -> None:
 
 def _dispatch(args) -> int:
     """Run the chosen subcommand and turn refusals into one ``error:`` line and an exit code."""
+    from .cells import console_text  # messages quote data: no control character reaches the terminal
+
     try:
         return int(args.func(args))
     except BrokenPipeError:
         raise  # handled quietly by main()
     except _UsageError as e:
-        print(f"happiness-index: error: {e}", file=sys.stderr)
+        print(f"happiness-index: error: {console_text(e)}", file=sys.stderr)
         return EXIT_USAGE
     except SpecError as e:  # includes FormulaError: the spec given is unusable
-        print(f"happiness-index: error: invalid spec: {e}", file=sys.stderr)
+        print(f"happiness-index: error: invalid spec: {console_text(e)}", file=sys.stderr)
         return EXIT_USAGE
     except (HappinessIndexError, UnicodeError) as e:  # DataFileError, SchemaError, ...
         kind = "cannot read data" if isinstance(e, (DataFileError, UnicodeError)) else "invalid data"
-        print(f"happiness-index: error: {kind}: {e}", file=sys.stderr)
+        print(f"happiness-index: error: {kind}: {console_text(e)}", file=sys.stderr)
         return EXIT_INVALID
     except OSError as e:
         what = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
-        print(f"happiness-index: error: {what}", file=sys.stderr)
+        print(f"happiness-index: error: {console_text(what)}", file=sys.stderr)
         return EXIT_USAGE
 
 

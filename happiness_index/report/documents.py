@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from .cells import escape_markdown
+from .cells import escape_controls, escape_markdown
 from .content import build_document
 from .model import ReportDocument
 
@@ -33,6 +33,11 @@ def markdown_text(text) -> str:
     return _ESCAPED_ENTITY.sub(r"&#\1", escape_markdown(text))
 
 
+def _without_controls(value):
+    """Every text printed by a template, with its control characters escaped (ESC -> ``\\x1b``)."""
+    return escape_controls(value) if isinstance(value, str) else value
+
+
 @functools.lru_cache(maxsize=1)
 def template_environment() -> Environment:
     """The Jinja2 environment of the report templates (HTML autoescaped, ``md`` filter)."""
@@ -40,6 +45,7 @@ def template_environment() -> Environment:
         loader=PackageLoader("happiness_index.report", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         undefined=StrictUndefined,
+        finalize=_without_controls,  # control characters from the data never reach a document
         keep_trailing_newline=True,
         trim_blocks=False,
         lstrip_blocks=False,
