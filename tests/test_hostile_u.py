@@ -187,3 +187,25 @@ def test_a_commune_with_only_zero_weights_is_reported(survey, spec):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # every commune present: no warning
         hi.compute_index(survey, spec, by="commune", diagnostics=False)
+
+
+def _nef_spec():
+    from happiness_index.questionnaire.spec import bundled_spec_path
+
+    return hi.IndexSpec.from_toml(bundled_spec_path("yen_bai_nef"))
+
+
+@pytest.mark.parametrize("bad", ["40.71", True, float("nan"), -40.71, float("inf")])
+def test_index_from_components_refuses_values_that_are_not_component_values(bad):
+    with pytest.raises(hi.EstimationError, match="component 'ls'"):
+        hi.index_from_components({"ls": bad, "le": 41.6, "env": 31.8}, _nef_spec())
+    with pytest.raises(hi.EstimationError, match="component 'ls'"):
+        hi.nef_sensitivity(bad, 41.6, 31.8)
+
+
+def test_index_from_components_refuses_values_above_the_scale():
+    with pytest.raises(hi.EstimationError, match=r"outside \[0, 100\]"):
+        hi.index_from_components({"ls": 140.71, "le": 41.6, "env": 31.8}, _nef_spec())
+    assert hi.index_from_components({"ls": 40.71, "le": 41.6, "env": 31.8}, _nef_spec()) == pytest.approx(
+        53.2558, abs=1e-4
+    )

@@ -206,6 +206,8 @@ def index_from_components(values: Mapping[str, float] | Sequence[float], spec_or
         Unknown preset, wrong number of values, unknown component names, a custom preset
         without a spec.
     EstimationError
+        A value that is not a finite number >= 0 (text, a Boolean, NaN, a negative), or above
+        the spec's scale (100 for percent, 1 for proportion).
         ``geometric``: a component is 0 (after any normalisation) and the spec declares no
         ``zero_rule`` floor -- the same rule, and the same message, as :func:`compute_index`.
     FormulaError
@@ -255,8 +257,25 @@ def index_from_components(values: Mapping[str, float] | Sequence[float], spec_or
         vals = list(values)
         if len(vals) != len(names):
             raise SpecError(f"{len(vals)} values given for {len(names)} components {names}")
-    env = _formula_inputs({nm: float(v) for nm, v in zip(names, vals)}, preset, spec)
+    top = None if spec is None else (100.0 if spec.scale == "percent" else 1.0)
+    env = _formula_inputs({nm: _component_value(nm, v, top) for nm, v in zip(names, vals)}, preset, spec)
     return float(formula.evaluate(env))
+
+
+def _component_value(name: str, v, top: float | None) -> float:
+    """A published component value: a finite number >= 0 (and <= the scale's top when known)."""
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
+        raise EstimationError(
+            f"component {name!r}: {v!r} is not a number; give the published value as a number (e.g. 40.71)"
+        )
+    x = float(v)
+    if not math.isfinite(x) or x < 0 or (top is not None and x > top):
+        scale = f"[0, {top:g}]" if top is not None else "0 or more"
+        raise EstimationError(
+            f"component {name!r} = {x!r} is outside {scale}: give the published value in the spec's "
+            "scale (percent for the bundled specs: 40.71, not 0.4071 or -40.71)"
+        )
+    return x
 
 
 def _formula_inputs(env: dict, preset: str, spec) -> dict:
@@ -303,9 +322,12 @@ def nef_sensitivity(ls: float, le: float, env: float) -> pd.DataFrame:
     ------
     SpecError
         ENV is not positive.
+    EstimationError
+        A value that is not a finite number in [0, 100] (text, a Boolean, NaN, a negative).
     """
-    if not env > 0:
+    if isinstance(env, (int, float, np.integer, np.floating)) and not isinstance(env, bool) and not env > 0:
         raise SpecError(f"ENV must be positive for HI = LS × LE / ENV, got {_plain(env)}")
+    ls, le, env = (_component_value(nm, v, 100.0) for nm, v in (("ls", ls), ("le", le), ("env", env)))
     hi = ls * le / env
     d = np.array([le / env, ls / env, -ls * le / env**2])
     vals = np.array([ls, le, env], dtype=float)
