@@ -4,6 +4,7 @@ underflowing weights, domains with no weight. Each test failed before its fix.""
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 
 import happiness_index as hi
@@ -209,3 +210,13 @@ def test_index_from_components_refuses_values_above_the_scale():
     assert hi.index_from_components({"ls": 40.71, "le": 41.6, "env": 31.8}, _nef_spec()) == pytest.approx(
         53.2558, abs=1e-4
     )
+
+
+def test_a_replicate_weight_column_listed_twice_is_refused():
+    rng = np.random.default_rng(1)
+    d = pd.DataFrame({"y": rng.normal(size=20), "w": 1.0, **{f"r{j}": rng.uniform(0.5, 1.5, 20) for j in range(4)}})
+    with pytest.raises(hi.DesignError, match=r"\['r1'\] are listed more than once"):
+        hi.ReplicateDesign(d, weights="w", replicate_weights=["r0", "r1", "r1", "r2"], method="JK1")
+    rw = d[["r0", "r1", "r1"]]
+    with pytest.raises(hi.DesignError, match="more than once"):
+        hi.ReplicateDesign(d, weights="w", replicate_weights=rw, method="JK1")

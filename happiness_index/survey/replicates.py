@@ -388,10 +388,21 @@ class ReplicateDesign(DesignEstimators):
                     f"replicate weight columns {bad_cols} are not numeric (dtype {data[bad_cols[0]].dtype}); "
                     "convert them with pd.to_numeric"
                 )
+            twice = sorted({str(c) for c in replicate_weights if list(replicate_weights).count(c) > 1})
+            if twice:
+                raise DesignError(
+                    f"replicate weight columns {twice} are listed more than once: each replicate counts once in "
+                    "the variance; list every replicate column once"
+                )
             W = data[list(replicate_weights)].to_numpy(dtype="float64", na_value=np.nan)
             self.replicate_columns = list(replicate_weights)
         elif isinstance(replicate_weights, pd.DataFrame):
             rw = replicate_weights
+            if rw.columns.has_duplicates:
+                raise DesignError(
+                    f"the replicate weights DataFrame has columns {sorted({str(c) for c in rw.columns[rw.columns.duplicated()]})} "
+                    "more than once: each replicate counts once in the variance"
+                )
             if not rw.index.equals(data.index):
                 if rw.index.has_duplicates or data.index.has_duplicates or set(rw.index) != set(data.index):
                     extra = rw.index.difference(data.index)[:5].tolist() if not rw.index.has_duplicates else []
