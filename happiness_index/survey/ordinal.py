@@ -288,6 +288,9 @@ def svyolr(
 
     Notes
     -----
+    The formula is evaluated as Python code by formulaic (as in :func:`svyglm`): never build
+    it from untrusted text, such as column names read from a data file.
+
     ``logit P(Y <= k) = zeta_k - x'beta`` (R's polr/svyolr). Estimates are the exact
     weighted maximum-likelihood solution (R's default BFGS stops earlier: its estimates
     differ in the 5th-6th digit). ``df_resid`` = design df of the fit minus the number of
