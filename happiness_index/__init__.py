@@ -35,6 +35,8 @@ _EXPORTS: dict[str, str] = {
     "SchemaError": ".errors",
     "DataFileError": ".errors",
     "HappinessIndexWarning": ".errors",
+    "DomainDfWarning": ".errors",
+    "WeightScaleWarning": ".survey.variance",
     # designs and estimates
     "SurveyDesign": ".survey.design",
     "ReplicateDesign": ".survey.design",
