@@ -261,3 +261,31 @@ def test_terminal_warnings_errors_and_html_escape_control_characters(capsys):
     assert "\x1b" not in err and "Evil\\x1b[31mRED" in err
     html = template_environment().from_string("<p>{{ name }}</p>").render(name=EVIL)
     assert "\x1b" not in html and "\\x1b" in html
+
+
+def test_problems_of_an_excel_sheet_give_the_sheet_row(tmp_path):
+    # the office opens the workbook at the row the problem list names: data row k is sheet row
+    # k + the header's row (title rows above the header, a blank row inside the data kept)
+    import openpyxl
+
+    good = _good()
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Khảo sát"
+    ws.append(["KẾT QUẢ KHẢO SÁT"])
+    ws.append([])
+    ws.append(list(good.columns))
+    for i, row in enumerate(good.itertuples(index=False)):
+        vals = list(row)
+        if i == 5:
+            vals[list(good.columns).index("q1")] = 7  # not a code (1..5)
+        ws.append([None if pd.isna(v) else v for v in vals])
+    wb.save(tmp_path / "s.xlsx")
+    d = hi.read_survey(tmp_path / "s.xlsx", header_row=3)
+    r = hi.validate_survey(d, BAD_SPEC, frame=pd.read_csv(BAD / "frame.csv"))
+    t = r.to_frame()
+    bad = t[t["column"] == "q1"].iloc[0]
+    assert (bad["row_number"], bad["sheet_row"]) == (6, 9)
+    assert ws.cell(row=9, column=list(good.columns).index("q1") + 1).value == 7
+    assert "sheet row k + 3" in r.format_summary() and "hàng k + 3" in r.format_summary("vi")
+    assert "sheet_row" not in hi.validate_survey(good, BAD_SPEC).to_frame().columns  # not from Excel

@@ -258,6 +258,12 @@ class ValidationReport:
         or ``"default"``) as :func:`~happiness_index.read_survey` recorded it in
         ``data.attrs``; None when the data were not read from a text file by read_survey.
         A declared format is repeated in :meth:`format_summary`.
+    sheet : tuple of (str, int) or None
+        For data read from an Excel sheet by :func:`~happiness_index.read_survey`: the
+        sheet's name and the sheet row of the header. Data row ``k`` is then sheet row
+        ``k + header``; :meth:`to_frame` adds that ``sheet_row`` column and
+        :meth:`format_summary` says so (blank rows inside the sheet are kept as rows, so
+        the count is exact).
     """
 
     errors: pd.DataFrame
@@ -266,6 +272,7 @@ class ValidationReport:
     spec_name: str
     blank_rows_dropped: int = 0
     number_format: dict | None = None
+    sheet: tuple | None = None
     clean_copy: Callable[[], pd.DataFrame] | None = field(default=None, repr=False, compare=False)
 
     @cached_property
@@ -337,7 +344,7 @@ class ValidationReport:
         after the problems; the columns are :data:`ERROR_COLUMNS`.
         """
         if not coercions or not len(self.coercions):
-            return self.errors.copy()
+            return self._with_sheet_rows(self.errors.copy())
         c = self.coercions
         blank = c["coerced"].isna().to_numpy()
         num = [format_value(v) for v in c["coerced"]]
@@ -361,7 +368,14 @@ class ValidationReport:
             }
         )
         parts = [p.astype({"row": object, "value": object}) for p in (self.errors, notes) if len(p)]
-        return pd.concat(parts, ignore_index=True)[ERROR_COLUMNS]
+        return self._with_sheet_rows(pd.concat(parts, ignore_index=True)[ERROR_COLUMNS])
+
+    def _with_sheet_rows(self, table: pd.DataFrame) -> pd.DataFrame:
+        """``table`` with a ``sheet_row`` column after ``row_number`` when the data came from Excel."""
+        if self.sheet is None:
+            return table
+        table.insert(table.columns.get_loc("row_number") + 1, "sheet_row", table["row_number"] + int(self.sheet[1]))
+        return table
 
     def format_summary(self, lang: str = "en") -> str:
         """A short text table of :meth:`summary` for a terminal or a log, in English
@@ -392,6 +406,15 @@ class ValidationReport:
                 if vi
                 else f"\n  note: {_plural(k, 'blank row', 'blank rows')} at the end of the file (only "
                 "delimiters) were dropped; not respondents"
+            )
+        if self.sheet is not None and not self.ok:
+            name, head = self.sheet
+            note += (
+                f"\n  ghi chú: số dòng là dòng dữ liệu; trong trang Excel {name!r}, dòng dữ liệu k là hàng k + {head}"
+                " (cột sheet_row của danh sách lỗi)"
+                if vi
+                else f"\n  note: row numbers count data rows; in the Excel sheet {name!r}, data row k is sheet row "
+                f"k + {head} (column sheet_row of the problem list)"
             )
         if self.ok:
             return (
@@ -585,6 +608,14 @@ def decimal_comma_text(s: pd.Series) -> np.ndarray:
     txt = s.astype("string").str.strip()
     shape = NUMBER_SHAPES["comma decimal"].pattern + "|" + NUMBER_SHAPES["dot-comma"].pattern
     return txt.str.fullmatch(shape).fillna(False).to_numpy(dtype=bool)
+
+
+def _sheet_of(attrs: dict) -> tuple | None:
+    """(sheet name, header row) of data read from an Excel sheet by read_survey, else None."""
+    sheet, head = attrs.get("sheet"), attrs.get("header_row")
+    if sheet is None or isinstance(head, bool) or not isinstance(head, (int, np.integer)) or head < 1:
+        return None
+    return str(sheet), int(head)
 
 
 def _any_excel_error(s: pd.Series) -> bool:
@@ -1529,6 +1560,7 @@ class _Validation:
             spec_name=self.spec.name,
             blank_rows_dropped=blank,
             number_format=nf,
+            sheet=_sheet_of(a),
         )
 
 
