@@ -7,6 +7,7 @@ Each test reproduces a finding and failed before the fix.
 from __future__ import annotations
 
 import datetime
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -289,3 +290,23 @@ def test_problems_of_an_excel_sheet_give_the_sheet_row(tmp_path):
     assert ws.cell(row=9, column=list(good.columns).index("q1") + 1).value == 7
     assert "sheet row k + 3" in r.format_summary() and "hàng k + 3" in r.format_summary("vi")
     assert "sheet_row" not in hi.validate_survey(good, BAD_SPEC).to_frame().columns  # not from Excel
+
+
+def test_a_group_row_given_as_header_row_names_the_row_of_the_names(tmp_path):
+    import openpyxl
+
+    good = _good()
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["KẾT QUẢ KHẢO SÁT"])
+    ws.append([])
+    ws.append(["Thông tin chung"] + [None] * 4 + ["Mức độ hài lòng"] + [None] * (len(good.columns) - 6))
+    ws.append(list(good.columns))
+    for row in good.itertuples(index=False):
+        ws.append([None if pd.isna(v) else v for v in row])
+    wb.save(tmp_path / "s.xlsx")
+    with pytest.warns(hi.HappinessIndexWarning, match=r"row 3 .* column names seem to be on row 4.*--header-row 4"):
+        hi.read_survey(tmp_path / "s.xlsx", header_row=3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", hi.HappinessIndexWarning)
+        assert list(hi.read_survey(tmp_path / "s.xlsx", header_row=4).columns) == list(good.columns)

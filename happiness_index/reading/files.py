@@ -1172,6 +1172,22 @@ def _choose_sheet(path: Path, names: list, sheet) -> str:
     )
 
 
+def _warn_if_header_looks_like_a_title(path: Path, chosen: str, rows: list, header_row: int) -> None:
+    """The row given as header_row has few names and a fuller row of names follows (a group or
+    title row chosen by mistake, e.g. the merged cells above the column names): say which row."""
+    i = _title_rows(rows)
+    if i is None:
+        return
+    title = ", ".join(repr(c) for c in rows[0] if c is not None and str(c).strip())
+    warnings.warn(
+        f"{path.name}, sheet {chosen!r}: row {header_row} ({title}) has few names for a header (a title or "
+        f"a group row above the table?); the column names seem to be on row {header_row + i}: if so, read "
+        f"with header_row={header_row + i} (--header-row {header_row + i})",
+        HappinessIndexWarning,
+        stacklevel=4,
+    )
+
+
 def _excel_header(path: Path, chosen: str, f_vals: pd.DataFrame, header_row) -> int:
     """0-based row of the column names; refuses title rows (without header_row) and
     duplicate names."""
@@ -1194,6 +1210,7 @@ def _excel_header(path: Path, chosen: str, f_vals: pd.DataFrame, header_row) -> 
             raise DataFileError(
                 f"{path.name}, sheet {chosen!r}: header_row={header_row} but the sheet has {len(f_vals)} row(s)"
             )
+        _warn_if_header_looks_like_a_title(path, chosen, rows[h:], header_row)
     header = f_vals.iloc[h].tolist() if len(f_vals) else []
     while header and (header[-1] is None or (isinstance(header[-1], float) and np.isnan(header[-1]))):
         header.pop()
