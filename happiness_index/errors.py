@@ -48,7 +48,24 @@ __all__ = [
 
 
 class HappinessIndexError(ValueError):
-    """Base class of every error raised by :mod:`happiness_index`."""
+    """Base class of every error raised by :mod:`happiness_index`.
+
+    Parameters
+    ----------
+    *args
+        The message (English), as for any exception.
+    vi : str, optional
+        The same message in Vietnamese, for the errors an office meets first (files it
+        cannot read); :meth:`message` gives the one of a language.
+    """
+
+    def __init__(self, *args, vi: str | None = None):
+        super().__init__(*args)
+        self.message_vi = vi
+
+    def message(self, lang: str = "en") -> str:
+        """The message in ``lang`` (``"vi"`` when a Vietnamese text was given, else English)."""
+        return self.message_vi if lang == "vi" and getattr(self, "message_vi", None) else str(self)
 
 
 class DesignError(HappinessIndexError):
@@ -90,8 +107,8 @@ class FormulaError(SpecError):
 class SchemaError(HappinessIndexError):
     """Survey microdata failed validation; the message counts problems by kind."""
 
-    def __init__(self, message: str, report=None):
-        super().__init__(message)
+    def __init__(self, message: str, report=None, *, vi: str | None = None):
+        super().__init__(message, vi=vi)
         self.report = report
 
 

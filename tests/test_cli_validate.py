@@ -134,7 +134,9 @@ def test_unreadable_data_exits_1(capsys, tmp_path):
     p = tmp_path / "latin.csv"
     p.write_bytes(b"id,q1\n" + "1,Đông\n".encode("cp1258"))
     code, _, err = run(capsys, "validate", str(p), "--spec", SPEC)
-    assert code == 1 and "cannot read data" in err and "line 2" in err
+    assert code == 1 and "cannot read data" in err and "line 2" in err and "--encoding cp1258" in err
+    code, _, err = run(capsys, "validate", str(p), "--spec", SPEC, lang="vi")  # the office's language
+    assert code == 1 and "không đọc được dữ liệu" in err and "dòng 2" in err and "--encoding cp1258" in err
     p = tmp_path / "x.xlsx"
     p.write_bytes(b"garbage")
     code, _, err = run(capsys, "validate", str(p), "--spec", SPEC)

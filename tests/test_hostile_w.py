@@ -310,3 +310,9 @@ def test_a_group_row_given_as_header_row_names_the_row_of_the_names(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", hi.HappinessIndexWarning)
         assert list(hi.read_survey(tmp_path / "s.xlsx", header_row=4).columns) == list(good.columns)
+
+
+def test_file_errors_carry_a_vietnamese_message():
+    e = DataFileError("line 2 is not valid UTF-8", vi="dòng 2 không đúng bảng mã UTF-8")
+    assert e.message("vi") == "dòng 2 không đúng bảng mã UTF-8" and e.message("en") == str(e)
+    assert hi.EstimationError("x").message("vi") == "x"  # English when no Vietnamese text was given

@@ -836,10 +836,15 @@ def _decode(raw: bytes, name: str, encoding) -> str:
         if others:
             shown = ", ".join(str(ln) for ln in others[:20]) + (", ..." if len(others) > 20 else "")
             more = f"; {len(lines)} lines in all are not valid {enc_name}: lines {line}, {shown}"
+        more_vi = f"; tổng cộng {len(lines)} dòng không hợp lệ" if others else ""
         raise DataFileError(
             f"{name}: line {line} (byte {col} of the line) is not valid {enc_name} "
             f"(bytes {bad!r}){more}; save the file as UTF-8 (in Excel: Save As > 'CSV UTF-8'), "
-            "or pass the file's encoding, e.g. read_survey(path, encoding='cp1258')"
+            "or pass the file's encoding, e.g. read_survey(path, encoding='cp1258') "
+            "(on the command line: --encoding cp1258)",
+            vi=f"{name}: dòng {line} (byte thứ {col} của dòng) không đúng bảng mã {enc_name} (byte {bad!r}){more_vi}; "
+            "hãy lưu tệp dạng UTF-8 (trong Excel: Lưu thành > 'CSV UTF-8'), hoặc khai báo bảng mã của tệp, "
+            "ví dụ --encoding cp1258 (trong Python: read_survey(path, encoding='cp1258'))",
         ) from None
     except LookupError:
         raise DataFileError(f"unknown encoding {encoding!r} for {name}") from None
@@ -1136,7 +1141,10 @@ def _refuse_title_rows(text: str, sep: str, name: str) -> None:
             f"{name}: line {offset + 1} ({first}) looks like a title, not column names; the column "
             f"names seem to be on line {offset + i + 1} ({names}, ...). Pass "
             f"read_survey(path, header_row={offset + i + 1}) (on the command line: --header-row "
-            f"{offset + i + 1}), or delete the title lines"
+            f"{offset + i + 1}), or delete the title lines",
+            vi=f"{name}: dòng {offset + 1} ({first}) giống một dòng tiêu đề, không phải tên cột; tên cột có lẽ "
+            f"nằm ở dòng {offset + i + 1} ({names}, ...). Hãy chạy với --header-row {offset + i + 1} "
+            f"(trong Python: read_survey(path, header_row={offset + i + 1})), hoặc xóa các dòng tiêu đề",
         )
 
 
@@ -1201,7 +1209,10 @@ def _excel_header(path: Path, chosen: str, f_vals: pd.DataFrame, header_row) -> 
                 f"{path.name}, sheet {chosen!r}: row {first + 1} ({title}) looks like a title, not "
                 f"column names; the column names seem to be on row {first + i + 1}. Pass "
                 f"read_survey(path, header_row={first + i + 1}) (on the command line: --header-row "
-                f"{first + i + 1}), or delete the title rows"
+                f"{first + i + 1}), or delete the title rows",
+                vi=f"{path.name}, trang {chosen!r}: hàng {first + 1} ({title}) giống một dòng tiêu đề, không phải "
+                f"tên cột; tên cột có lẽ nằm ở hàng {first + i + 1}. Hãy chạy với --header-row {first + i + 1} "
+                f"(trong Python: read_survey(path, header_row={first + i + 1})), hoặc xóa các hàng tiêu đề",
             )
         h = first
     else:

@@ -1133,6 +1133,8 @@ def _dispatch(args) -> int:
     """Run the chosen subcommand and turn refusals into one ``error:`` line and an exit code."""
     from .cells import console_text  # messages quote data: no control character reaches the terminal
 
+    lang = getattr(args, "lang", None) or DEFAULT_LANG
+    vi = lang == "vi"
     try:
         return int(args.func(args))
     except BrokenPipeError:
@@ -1141,11 +1143,18 @@ def _dispatch(args) -> int:
         print(f"happiness-index: error: {console_text(e)}", file=sys.stderr)
         return EXIT_USAGE
     except SpecError as e:  # includes FormulaError: the spec given is unusable
-        print(f"happiness-index: error: invalid spec: {console_text(e)}", file=sys.stderr)
+        what = "đặc tả không hợp lệ" if vi else "invalid spec"
+        print(f"happiness-index: error: {what}: {console_text(e.message(lang))}", file=sys.stderr)
         return EXIT_USAGE
     except (HappinessIndexError, UnicodeError) as e:  # DataFileError, SchemaError, ...
-        kind = "cannot read data" if isinstance(e, (DataFileError, UnicodeError)) else "invalid data"
-        print(f"happiness-index: error: {kind}: {console_text(e)}", file=sys.stderr)
+        unreadable = isinstance(e, (DataFileError, UnicodeError))
+        kind = (
+            ("không đọc được dữ liệu" if vi else "cannot read data")
+            if unreadable
+            else ("dữ liệu không hợp lệ" if vi else "invalid data")
+        )
+        text = e.message(lang) if isinstance(e, HappinessIndexError) else str(e)
+        print(f"happiness-index: error: {kind}: {console_text(text)}", file=sys.stderr)
         return EXIT_INVALID
     except OSError as e:
         what = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
