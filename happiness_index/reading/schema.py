@@ -618,6 +618,11 @@ def _sheet_of(attrs: dict) -> tuple | None:
     return str(sheet), int(head)
 
 
+def _column_problem(column, check: str, kind: str, *, en: str, vi: str) -> dict:
+    """A problem of a whole column or of the file (no row), as a row of the error table."""
+    return dict(row=pd.NA, column=column, value=pd.NA, check=check, kind=kind, message_en=en, message_vi=vi, _pos=-1)
+
+
 def _any_excel_error(s: pd.Series) -> bool:
     """Whether any cell of a text column is an Excel error value, tested on its distinct values."""
     distinct = pd.Series(pd.unique(s.dropna()), dtype=object)
@@ -917,17 +922,14 @@ class _Validation:
         else:
             how_en = "once the spaces around them are removed"
             how_vi = "sau khi bỏ khoảng trắng ở đầu và cuối"
-        return dict(
-            row=pd.NA,
-            column=str(second),
-            value=pd.NA,
-            check="unique column name",
-            kind="duplicate column",
-            message_en=f"columns {first!r} and {second!r} have the same name {how_en}; which one holds the data "
+        return _column_problem(
+            str(second),
+            "unique column name",
+            "duplicate column",
+            en=f"columns {first!r} and {second!r} have the same name {how_en}; which one holds the data "
             "would be a guess: rename or drop one",
-            message_vi=f"hai cột {first!r} và {second!r} trùng tên {how_vi}; không thể biết cột nào chứa dữ liệu: "
+            vi=f"hai cột {first!r} và {second!r} trùng tên {how_vi}; không thể biết cột nào chứa dữ liệu: "
             "hãy đổi tên hoặc xóa một cột",
-            _pos=-1,
         )
 
     def present(self, name) -> bool:
@@ -1046,17 +1048,14 @@ class _Validation:
     def _boolean_design_column(self, key: str) -> dict:
         """A weight or fpc column of True/False values: 1/0 would be a guess."""
         ocol = self.orig_of[key]
-        return dict(
-            row=pd.NA,
-            column=str(ocol),
-            value=pd.NA,
-            check="not a Boolean column",
-            kind="boolean column",
-            message_en=f"column {ocol!r} holds True/False values, not numbers (True would count as 1, "
+        return _column_problem(
+            str(ocol),
+            "not a Boolean column",
+            "boolean column",
+            en=f"column {ocol!r} holds True/False values, not numbers (True would count as 1, "
             "False as 0); read the column of numbers the design needs",
-            message_vi=f"cột {ocol!r} chứa giá trị True/False, không phải số (True sẽ bị hiểu là 1, False là 0); "
+            vi=f"cột {ocol!r} chứa giá trị True/False, không phải số (True sẽ bị hiểu là 1, False là 0); "
             "hãy dùng cột số mà thiết kế mẫu cần",
-            _pos=-1,
         )
 
     def _check_decimal_comma(self, key: str, comma: np.ndarray) -> None:
@@ -1121,17 +1120,14 @@ class _Validation:
     def check_rows_exist(self) -> None:
         if self.n == 0:
             self.problems.append(
-                dict(
-                    row=pd.NA,
-                    column="",
-                    value=pd.NA,
-                    check="at least one row",
-                    kind="no respondents",
-                    message_en="the survey has no data rows (only a header, or an empty file); check "
+                _column_problem(
+                    "",
+                    "at least one row",
+                    "no respondents",
+                    en="the survey has no data rows (only a header, or an empty file); check "
                     "that the right file or sheet was read",
-                    message_vi="tệp khảo sát không có dòng dữ liệu nào (chỉ có dòng tiêu đề hoặc tệp "
+                    vi="tệp khảo sát không có dòng dữ liệu nào (chỉ có dòng tiêu đề hoặc tệp "
                     "rỗng); hãy kiểm tra đã đọc đúng tệp hoặc trang tính",
-                    _pos=-1,
                 )
             )
 
@@ -1190,18 +1186,15 @@ class _Validation:
         if boolean:
             # True/False would pass as codes 1/0: the answer codes were lost on the way in
             self.problems.append(
-                dict(
-                    row=pd.NA,
-                    column=str(ocol),
-                    value=pd.NA,
-                    check="not a Boolean column",
-                    kind="boolean column",
-                    message_en=f"column {ocol!r} holds True/False values, but item {key!r} is {it.type} "
+                _column_problem(
+                    str(ocol),
+                    "not a Boolean column",
+                    "boolean column",
+                    en=f"column {ocol!r} holds True/False values, but item {key!r} is {it.type} "
                     f"({it.describe_codes()}): the answer codes were lost (True would count as "
                     "code 1); read the original coded answers, not a yes/no conversion",
-                    message_vi=f"cột {ocol!r} chứa giá trị True/False, nhưng câu {key!r} là {it.type} "
+                    vi=f"cột {ocol!r} chứa giá trị True/False, nhưng câu {key!r} là {it.type} "
                     f"({it.describe_codes()}): mã trả lời đã bị mất; hãy dùng dữ liệu mã gốc",
-                    _pos=-1,
                 )
             )
         answered = None
@@ -1279,19 +1272,16 @@ class _Validation:
         if np.asarray(answered, dtype=bool).any():
             return
         self.problems.append(
-            dict(
-                row=pd.NA,
-                column=str(ocol),
-                value=pd.NA,
-                check="item has answers",
-                kind="empty item",
-                message_en=f"column {ocol!r} (item {it.name!r} of the index) has no answer in any of the {self.n} "
+            _column_problem(
+                str(ocol),
+                "item has answers",
+                "empty item",
+                en=f"column {ocol!r} (item {it.name!r} of the index) has no answer in any of the {self.n} "
                 "rows: every cell is blank or a missing code; the index cannot be computed "
                 "from it. Check that the right column was exported",
-                message_vi=f"cột {ocol!r} (câu {it.name!r} của chỉ số) không có câu trả lời nào trong {self.n} "
+                vi=f"cột {ocol!r} (câu {it.name!r} của chỉ số) không có câu trả lời nào trong {self.n} "
                 "dòng: mọi ô đều trống hoặc là mã thiếu; không thể tính chỉ số. Hãy kiểm tra "
                 "đã xuất đúng cột",
-                _pos=-1,
             )
         )
 
@@ -1493,20 +1483,17 @@ class _Validation:
         if not names or 2 * len(unnamed) < len(names) or not missing:
             return
         self.problems.append(
-            dict(
-                row=pd.NA,
-                column="",
-                value=pd.NA,
-                check="column names on the header row",
-                kind="header row",
-                message_en=f"{len(unnamed)} of the {len(names)} column names are blank ({', '.join(unnamed[:3])} ...) "
+            _column_problem(
+                "",
+                "column names on the header row",
+                "header row",
+                en=f"{len(unnamed)} of the {len(names)} column names are blank ({', '.join(unnamed[:3])} ...) "
                 f"and {len(missing)} columns of the spec are missing: the column names are probably "
                 "not on the first row (a title above the table). Read the file with "
                 "read_survey(path, header_row=N) (--header-row N), N the row of the names",
-                message_vi=f"{len(unnamed)} trong {len(names)} tên cột bị trống và thiếu {len(missing)} cột của đặc "
+                vi=f"{len(unnamed)} trong {len(names)} tên cột bị trống và thiếu {len(missing)} cột của đặc "
                 "tả: tên cột có lẽ không nằm ở dòng đầu (có dòng tiêu đề phía trên bảng). Hãy đọc tệp "
                 "với read_survey(path, header_row=N) (--header-row N), N là dòng chứa tên cột",
-                _pos=-1,
             )
         )
 
@@ -1748,16 +1735,13 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems, known=
             parts.append(
                 pd.DataFrame(
                     [
-                        dict(
-                            row=pd.NA,
-                            column=name,
-                            value=pd.NA,
-                            check="column present",
-                            kind="missing column",
-                            message_en=f"column {name!r} required by the spec is not in the data; add it or fix "
+                        _column_problem(
+                            name,
+                            "column present",
+                            "missing column",
+                            en=f"column {name!r} required by the spec is not in the data; add it or fix "
                             f"the spelling of its header{unused[0]}",
-                            message_vi=f"thiếu cột {name!r} mà đặc tả yêu cầu; hãy bổ sung cột hoặc sửa tên cột{unused[1]}",
-                            _pos=-1,
+                            vi=f"thiếu cột {name!r} mà đặc tả yêu cầu; hãy bổ sung cột hoặc sửa tên cột{unused[1]}",
                         )
                     ]
                 )
