@@ -85,12 +85,30 @@ def test_published_figure_refuses_nonsense(kwargs, match):
         hi.PublishedFigure(**kwargs)
 
 
-@pytest.mark.parametrize("value", [-5.0, 150.0])
+@pytest.mark.parametrize("value", [-5.0, 15000.0])
 def test_published_figure_out_of_range_for_percent(value):
-    with pytest.raises(hi.EstimationError, match="value .* is outside 0-100"):
+    # a percent index is not negative; a ratio index (LS x LE / ENV) may exceed 100, not 10,000
+    with pytest.raises(hi.EstimationError, match="value .* is outside 0-10000"):
         hi.compare(NEW, hi.PublishedFigure(value))
-    with pytest.raises(hi.EstimationError, match="outside 0-100"):
+    with pytest.raises(hi.EstimationError, match="outside 0-10000"):
         hi.compare(NEW, value)
+
+
+def test_a_ratio_index_above_100_is_a_valid_previous_figure():
+    # HI = LS x LE / ENV exceeds 100 whenever LS x LE > 100 x ENV: last year's 113.4 is compared
+    ch = hi.compare({"estimate": 121.0, "se": 3.0}, {"estimate": 113.4, "se": 3.0})
+    assert ch.change_pp == pytest.approx(7.6)
+    d = edited(**{"index.estimate": 113.4, "index.ci_low": 108.0, "index.ci_high": 119.0})
+    assert previous_results(d)["estimate"] == 113.4
+    with pytest.raises(hi.EstimationError, match="outside 0-100"):  # a mean of shares cannot
+        previous_results(edited(**{"spec.preset": "mean_of_shares", "index.estimate": 113.4, "index.ci_high": 119.0}))
+
+
+def test_a_gnh_results_file_without_formula_is_accepted():
+    # af_gnh has no formula: results.json writes "formula": null, and the file is the library's own
+    d = edited(**{"spec.preset": "af_gnh", "spec.formula": None, "spec.scale": "proportion", "index.estimate": 0.6})
+    d["index"].update(se=0.02, ci_low=0.56, ci_high=0.64)
+    assert previous_results(d)["estimate"] == 0.6
 
 
 def test_proportion_against_percent_index_is_refused():
@@ -171,7 +189,7 @@ def test_previous_results_accepts_a_results_file():
         ({"spec": None}, "no 'spec'.*index method of last year cannot be checked"),
         ({"year": None}, "no 'year'"),
         ({"spec": "nef"}, "'spec' is str"),
-        ({"spec.formula": None}, "'spec' has no 'formula'"),
+        ({"spec.preset": None}, "'spec' has no 'preset'"),
     ],
 )
 def test_previous_results_refuses(changes, match):
@@ -184,7 +202,7 @@ def test_previous_results_proportion_scale():
     d["index"].pop("ci_low"), d["index"].pop("ci_high")
     assert previous_results(d)["estimate"] == 0.73
     with pytest.raises(hi.EstimationError, match="outside 0-1"):
-        previous_results(edited(**{"spec.scale": "proportion"}))
+        previous_results(edited(**{"spec.scale": "proportion", "spec.preset": "mean_of_shares"}))
 
 
 def test_previous_results_keep_the_method_check():

@@ -58,6 +58,7 @@ from scipy import stats
 from ..errors import EstimationError, HappinessIndexError, HappinessIndexWarning, SpecError, describe_rows
 from ..questionnaire.textformats import parse_json_or_toml
 from ..survey.estimators import Estimate, EstimateTable
+from .composite import BOUNDED_PRESETS
 
 __all__ = [
     "Change",
@@ -223,16 +224,24 @@ def _figure_year(y: Any, what: str) -> int:
 
 
 def _checked_figure(
-    estimate: Any, se: Any, df: Any, what: str, scale: str, name: str = "estimate"
+    estimate: Any, se: Any, df: Any, what: str, scale: str, name: str = "estimate", bounded: bool = False
 ) -> tuple[float, float, float]:
-    """(estimate, se or NaN when unknown, df or inf when unknown) of a figure on ``scale``; refused when unusable."""
+    """(estimate, se or NaN when unknown, df or inf when unknown) of a figure on ``scale``; refused when unusable.
+
+    ``bounded``: the index is a share or a mean of shares (0-100 in percent, 0-1 as a proportion).
+    Otherwise (a ratio such as ``HI = LS × LE / ENV``, which exceeds 100 whenever
+    LS × LE > 100 × ENV) a percent or proportion index lies in 0 to 100 times that top.
+    """
     lo, hi, hint = _RANGES.get(scale, _RANGES["value"])
+    if scale in ("percent", "proportion") and not bounded:
+        hi = 100 * hi  # LS × LE / ENV exceeds 100 (percent) when LS × LE > 100 × ENV, not a hundredfold
+        hint = f"an index in {scale} is not negative, and a ratio index (LS × LE / ENV) stays below {hi:g}"
     est = _real(estimate, name, what, f"give the {name} as a finite number")
     if not lo <= est <= hi:
         raise EstimationError(f"{what}: {name} {est:g} is outside {lo:g}-{hi:g}: {hint}")
     if se is None:
         s = float("nan")
-    elif scale in ("percent", "proportion"):
+    elif scale in ("percent", "proportion") and bounded:
         s = _checked_se(se, what, hi - lo)
     else:
         s = _checked_se(se, what, _MAX_MAGNITUDE, "the largest magnitude accepted")
@@ -953,7 +962,8 @@ def previous_results(results: Any, *, year: int | None = None, source: str = "pr
             "survey file)"
         )
     idx, spec = results["index"], results["spec"]
-    for name, block, keys in (("index", idx, ("estimate", "se")), ("spec", spec, _METHOD_KEYS)):
+    # the formula is written as null for presets without one (af_gnh): preset and scale are required
+    for name, block, keys in (("index", idx, ("estimate", "se")), ("spec", spec, ("preset", "scale"))):
         if not isinstance(block, Mapping):
             raise EstimationError(
                 f"{source}: '{name}' is {type(block).__name__}, not a table of {', '.join(keys)}; give the "
@@ -966,12 +976,13 @@ def previous_results(results: Any, *, year: int | None = None, source: str = "pr
                 "by 'happiness-index run' for last year, unchanged"
             )
     scale = spec["scale"] if spec["scale"] in ("percent", "proportion") else "value"
+    bounded = spec["preset"] in BOUNDED_PRESETS
     what = f"{source}: index"
-    est, se, df = _checked_figure(idx["estimate"], idx["se"], idx.get("df"), what, scale)
+    est, se, df = _checked_figure(idx["estimate"], idx["se"], idx.get("df"), what, scale, bounded=bounded)
     out = {"estimate": est, "se": se, "df": df, "name": "index"}
     for k in ("ci_low", "ci_high"):
         if idx.get(k) is not None:
-            out[k] = _checked_figure(idx[k], None, None, f"{what} ({k})", scale)[0]
+            out[k] = _checked_figure(idx[k], None, None, f"{what} ({k})", scale, bounded=bounded)[0]
     if not out.get("ci_low", est) <= est <= out.get("ci_high", est):
         raise EstimationError(
             f"{what}: the interval {out['ci_low']:g} - {out['ci_high']:g} does not contain the estimate {est:g}; "
