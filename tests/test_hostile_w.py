@@ -316,3 +316,13 @@ def test_file_errors_carry_a_vietnamese_message():
     e = DataFileError("line 2 is not valid UTF-8", vi="dòng 2 không đúng bảng mã UTF-8")
     assert e.message("vi") == "dòng 2 không đúng bảng mã UTF-8" and e.message("en") == str(e)
     assert hi.EstimationError("x").message("vi") == "x"  # English when no Vietnamese text was given
+
+
+def test_sheet_rows_are_not_claimed_for_rows_selected_after_reading(tmp_path):
+    good = _good()
+    good.to_excel(tmp_path / "s.xlsx", index=False)
+    d = hi.read_survey(tmp_path / "s.xlsx")
+    assert hi.validate_survey(d, BAD_SPEC).sheet == (d.attrs["sheet"], 1)
+    for picked in (d.iloc[2:].reset_index(drop=True), d.iloc[::-1], d[d["id"] > 2]):
+        assert picked.attrs.get("sheet") is not None  # pandas keeps attrs through the selection
+        assert hi.validate_survey(picked, BAD_SPEC).sheet is None

@@ -404,6 +404,7 @@ def read_survey(
     df = _drop_trailing_blank_rows(df, path.name, attrs)
     df.attrs.update(attrs)
     df.attrs["source"] = str(path)
+    df.attrs["rows_read"] = len(df)  # attrs follow a frame through filters: this tells the rows as read
     return df
 
 

@@ -263,7 +263,8 @@ class ValidationReport:
         sheet's name and the sheet row of the header. Data row ``k`` is then sheet row
         ``k + header``; :meth:`to_frame` adds that ``sheet_row`` column and
         :meth:`format_summary` says so (blank rows inside the sheet are kept as rows, so
-        the count is exact).
+        the count is exact). None when the rows are no longer those read (filtered,
+        sorted or re-indexed frames keep pandas' ``attrs`` but not the sheet's order).
     """
 
     errors: pd.DataFrame
@@ -610,12 +611,16 @@ def decimal_comma_text(s: pd.Series) -> np.ndarray:
     return txt.str.fullmatch(shape).fillna(False).to_numpy(dtype=bool)
 
 
-def _sheet_of(attrs: dict) -> tuple | None:
-    """(sheet name, header row) of data read from an Excel sheet by read_survey, else None."""
-    sheet, head = attrs.get("sheet"), attrs.get("header_row")
+def _sheet_of(data: pd.DataFrame) -> tuple | None:
+    """(sheet name, header row) of data read from an Excel sheet by read_survey, with its rows as
+    read (pandas keeps ``attrs`` through filters and sorts: then the sheet rows are unknown), else None."""
+    a = data.attrs
+    sheet, head = a.get("sheet"), a.get("header_row")
     if sheet is None or isinstance(head, bool) or not isinstance(head, (int, np.integer)) or head < 1:
         return None
-    return str(sheet), int(head)
+    ix = data.index
+    as_read = isinstance(ix, pd.RangeIndex) and ix.start == 0 and ix.step == 1 and len(data) == a.get("rows_read")
+    return (str(sheet), int(head)) if as_read else None
 
 
 def _column_problem(column, check: str, kind: str, *, en: str, vi: str) -> dict:
@@ -1547,7 +1552,7 @@ class _Validation:
             spec_name=self.spec.name,
             blank_rows_dropped=blank,
             number_format=nf,
-            sheet=_sheet_of(a),
+            sheet=_sheet_of(self.data),
         )
 
 
