@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import unicodedata
 import warnings
 from collections.abc import Mapping, Sequence
@@ -91,9 +92,22 @@ __all__ = [
 BOUNDED_PRESETS = ("mean_of_shares", "mean_score", "af_gnh", "geometric")
 CI_SCALES = ("auto", "logit", "log", "identity")
 _MAX_DEN = 10**6  # largest denominator when AF weights/threshold are turned into fractions
-# Largest memory the joint covariance of the domain estimates may take (bytes): it grows with the
-# square of the number of domains (3,400 domains would need ~24 GB), so more is refused up front.
-MAX_COVARIANCE_BYTES = 2 * 1024**3
+#: Largest memory the joint covariance of the domain estimates may take (bytes). It grows with
+#: the square of the number of domains (3,400 domains would need ~100 GiB), so more is refused up
+#: front. None: half of the machine's physical memory, at least 2 GiB; set a number to override.
+MAX_COVARIANCE_BYTES: int | None = None
+
+
+def _covariance_limit() -> int:
+    """The memory the domain covariance may take: :data:`MAX_COVARIANCE_BYTES`, or half the RAM."""
+    if MAX_COVARIANCE_BYTES is not None:
+        return int(MAX_COVARIANCE_BYTES)
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: the floor
+        physical = 0
+    return max(2 * 1024**3, physical // 2)
+
 
 _NEF_NOTE = {
     "en": (
@@ -1596,12 +1610,12 @@ def _check_covariance_size(doms, k: int, plan, is_rep: bool) -> None:
     if doms.by_cols is None or is_rep or D < 2:
         return
     Q = len(plan.num) + plan.A.shape[0] + 1
-    need = _covariance_bytes(D, k, Q)
-    if need > MAX_COVARIANCE_BYTES:
+    need, limit = _covariance_bytes(D, k, Q), _covariance_limit()
+    if need > limit:
         by = doms.by_cols[0] if len(doms.by_cols) == 1 else doms.by_cols
         raise EstimationError(
             f"by={by!r} has {D:,} domains: the joint covariance of their estimates would need about "
-            f"{_size_text(need)} of memory (limit {_size_text(MAX_COVARIANCE_BYTES)}; it grows with the square of "
+            f"{_size_text(need)} of memory (limit {_size_text(limit)}, MAX_COVARIANCE_BYTES; it grows with the square of "
             "the number of domains). by= should be an area such as commune or village, not an id; group the "
             "domains, or estimate the ones you need on fewer domains at a time"
         )
@@ -1768,11 +1782,11 @@ def _replicate_covariances(est: _IndexEstimates, design, res, plan, replicate_va
         return Vp
 
     def dom_vcov():
-        need = 8 * (2 * (D * p) ** 2 + D * D * p)
-        if need > MAX_COVARIANCE_BYTES:
+        need, limit = 8 * (2 * (D * p) ** 2 + D * D * p), _covariance_limit()
+        if need > limit:
             raise EstimationError(
                 f"the covariance of {D:,} domain indices would need about {_size_text(need)} of memory (limit "
-                f"{_size_text(MAX_COVARIANCE_BYTES)}): compare fewer domains (by= an area such as commune, not an id)"
+                f"{_size_text(limit)}): compare fewer domains (by= an area such as commune, not an id)"
             )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
