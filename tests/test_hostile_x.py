@@ -189,3 +189,10 @@ def test_fay_herriot_refuses_labels_printing_the_same(labels):
         hi.fay_herriot(d, "y", "v", ["x"], area="a")
     with pytest.raises(hi.HappinessIndexError, match="print the same"):
         hi.fay_herriot(d.set_index("a"), "y", "v", ["x"])
+
+
+def test_commune_precision_plan_takes_last_years_average_cluster_size():
+    # last year's households per village is often an average (12.5); this year's plan is whole
+    a = hi.commune_precision_plan([1, 2], [100, 100], cluster_size=12, previous_cluster_size=12.5, rho=0.05)
+    b = hi.commune_precision_plan([1, 2], [100, 100], cluster_size=12, previous_cluster_size=12, rho=0.05)
+    assert (a["villages_direct"] >= b["villages_direct"] - 1).all()

@@ -72,7 +72,7 @@ def commune_precision_plan(
     target_halfwidth: float = 10.0,
     *,
     cluster_size: int = 40,
-    previous_cluster_size: int | None = None,
+    previous_cluster_size: float | None = None,
     rho: float | None = None,
     sigma2_u: float | None = None,
     extra_coef: float = 0.0,
@@ -93,8 +93,9 @@ def commune_precision_plan(
         Wanted half-width (points) of the 95% interval (the publication rule's maximum).
     cluster_size : int, default 40
         Households interviewed per selected village in the new design.
-    previous_cluster_size : int, optional
-        Households per village last year (default: ``cluster_size``).
+    previous_cluster_size : float, optional
+        Households per village last year, possibly an average such as 12.5 (default:
+        ``cluster_size``).
     rho : float, optional
         Intra-village correlation of the index scores; needed only when the cluster size
         changes (design effect ``1 + (m - 1) rho``).
@@ -157,9 +158,7 @@ def commune_precision_plan(
     if len(labels) != p:
         raise SamplingError(f"commune_precision_plan: units has {len(labels)} labels but se has {p} values")
     cluster_size = _whole(cluster_size, "cluster_size", 1)
-    prev_m = (
-        cluster_size if previous_cluster_size is None else _whole(previous_cluster_size, "previous_cluster_size", 1)
-    )
+    prev_m = cluster_size if previous_cluster_size is None else _at_least_one(previous_cluster_size)
     max_villages = _whole(max_villages, "max_villages", 2)
     if rho is not None and not (_is_real(rho) and 0 <= rho < 1):
         raise SamplingError(f"commune_precision_plan: rho is an intra-village correlation, 0 <= rho < 1; got {rho!r}")
@@ -209,6 +208,13 @@ def _whole(v, name: str, minimum: int) -> int:
     if not ok:
         raise SamplingError(f"commune_precision_plan: {name} must be a whole number >= {minimum}, got {v!r}")
     return int(v)
+
+
+def _at_least_one(v) -> float:
+    """Last year's households per village: an average may be fractional (12.5), but not below 1."""
+    if not (_is_real(v) and math.isfinite(float(v)) and float(v) >= 1):
+        raise SamplingError(f"commune_precision_plan: previous_cluster_size must be a number >= 1, got {v!r}")
+    return float(v)
 
 
 def _warn_unreachable(out: pd.DataFrame, h: float, max_villages: int) -> None:
