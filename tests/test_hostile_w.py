@@ -326,3 +326,13 @@ def test_sheet_rows_are_not_claimed_for_rows_selected_after_reading(tmp_path):
     for picked in (d.iloc[2:].reset_index(drop=True), d.iloc[::-1], d[d["id"] > 2]):
         assert picked.attrs.get("sheet") is not None  # pandas keeps attrs through the selection
         assert hi.validate_survey(picked, BAD_SPEC).sheet is None
+
+
+def test_markup_stays_safe_through_the_control_character_filter():
+    from markupsafe import Markup
+
+    from happiness_index.report.documents import template_environment
+
+    env = template_environment().overlay(autoescape=True)
+    html = env.from_string("{{ a }}|{{ b }}").render(a=Markup("<b>x\x1b</b>"), b="<i>")
+    assert html == "<b>x\\x1b</b>|&lt;i&gt;"

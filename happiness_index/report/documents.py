@@ -15,6 +15,7 @@ import re
 from collections.abc import Mapping
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from .cells import escape_controls, escape_markdown
 from .content import build_document
@@ -34,7 +35,10 @@ def markdown_text(text) -> str:
 
 
 def _without_controls(value):
-    """Every text printed by a template, with its control characters escaped (ESC -> ``\\x1b``)."""
+    """Every text printed by a template, with its control characters escaped (ESC -> ``\\x1b``);
+    markup the code marked safe stays safe (not escaped a second time)."""
+    if isinstance(value, Markup):
+        return Markup(escape_controls(str(value)))
     return escape_controls(value) if isinstance(value, str) else value
 
 
