@@ -364,3 +364,19 @@ def test_a_zero_change_is_not_called_a_rise(run, spec):
     text = {lang: " ".join(str(b) for s in build_sections(r.results, lang) for b in s.blocks) for lang in ("en", "vi")}
     assert "changed by 0.00 percentage points" in text["en"] and "rose by 0.00" not in text["en"]
     assert "thay đổi 0,00" in text["vi"] and "tăng 0,00" not in text["vi"]
+
+
+def test_a_skipped_drivers_analysis_is_said_in_the_report(spec, monkeypatch):
+    import happiness_index.index.drivers as drv
+    from happiness_index.report.sections import build_sections
+
+    def refuse(*a, **k):
+        raise hi.ModelError("the model cannot be fitted: complete separation")
+
+    monkeypatch.setattr(drv, "drivers", refuse)
+    with pytest.warns(hi.HappinessIndexWarning, match="drivers analysis was skipped"):
+        r = run_annual(hi.load_city_survey(2024), spec)
+    assert r.results["provenance"]["drivers_skipped"] == "the model cannot be fitted: complete separation"
+    for lang, words in (("en", "could not be done this year"), ("vi", "không thực hiện được")):
+        sec = [s for s in build_sections(r.results, lang) if s.key == "drivers"]
+        assert len(sec) == 1 and words in str(sec[0].blocks[0]) and "complete separation" in str(sec[0].blocks[0])

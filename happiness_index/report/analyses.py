@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import HappinessIndexError, HappinessIndexWarning
+
 __all__ = ["build_design", "draw_seed", "run_analyses", "run_drivers", "units_for_change"]
 
 #: Seed of the rank intervals of the small-area table when the run has none (reproducible).
@@ -80,14 +82,20 @@ def run_drivers(data: pd.DataFrame, spec, design, *, level: float):
     item to relate it to) gives None and a :class:`HappinessIndexWarning` saying why: the
     rest of the report does not depend on it.
     """
-    from ..errors import HappinessIndexError, HappinessIndexWarning
+    result, reason = _drivers_or_reason(data, spec, design, level)
+    if reason is not None:
+        warnings.warn(f"the drivers analysis was skipped: {reason}", HappinessIndexWarning, stacklevel=3)
+    return result
+
+
+def _drivers_or_reason(data, spec, design, level: float):
+    """(DriversResult, None), or (None, why the analysis cannot be done)."""
     from ..index.drivers import drivers
 
     try:
-        return drivers(data, spec, design=design, level=level)
+        return drivers(data, spec, design=design, level=level), None
     except HappinessIndexError as e:
-        warnings.warn(f"the drivers analysis was skipped: {e}", HappinessIndexWarning, stacklevel=3)
-        return None
+        return None, str(e)
 
 
 def _small_area(result, covariates: pd.DataFrame, spec, level: float, seed: int | None):
@@ -165,7 +173,10 @@ def run_analyses(
     out: dict = {"drivers": None, "small_area": None, "robustness": None, "distributions": None}
     facts: dict = {}
     if drivers:
-        out["drivers"] = run_drivers(data, spec, design, level=level)
+        out["drivers"], why = _drivers_or_reason(data, spec, design, level)
+        if why is not None:  # a warning now, and the report says why the section is missing
+            warnings.warn(f"the drivers analysis was skipped: {why}", HappinessIndexWarning, stacklevel=3)
+            facts["drivers_skipped"] = why
     if area_covariates is not None:
         out["small_area"] = _small_area(result, area_covariates, spec, level, seed)
     if robustness_draws:

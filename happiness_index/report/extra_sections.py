@@ -57,9 +57,13 @@ def _group(g, lang: str) -> str:
 
 def _drivers(res: Mapping, lang: str) -> Section | None:
     d = res.get("drivers")
-    if not d or not d.get("table"):
-        return None
     t, f = catalog(lang), Formatter(lang)
+    if not d or not d.get("table"):
+        why = (res.get("provenance") or {}).get("drivers_skipped")
+        if not why:
+            return None  # not asked for
+        reason = str(why).rstrip(". ")
+        return Section("drivers", t("section.drivers"), [Paragraph(t("drivers.skipped", reason=reason))])
     level = f.pct(res.get("level", 0.95))
     outcome = d.get("outcome_" + lang) or d.get("outcome_en") or ""
     rows = [
