@@ -345,3 +345,19 @@ def test_readable_year_texts_still_select(spec, s24):
 
     rows, y = annual._select_year(d, 2024, "survey")
     assert y == 2024 and len(rows) == len(s24)
+
+
+def test_last_years_stored_interval_is_kept_in_the_targets(spec):
+    # the 2023 interval is the one its own run published (log-scale for nef_ratio), not a t interval
+    # rebuilt around the estimate from the results.json
+    import json
+
+    from happiness_index.report.annual import run_annual
+
+    r23 = run_annual(hi.load_city_survey(2023), spec, drivers=False)
+    prev = json.loads(json.dumps(r23.results, default=str))
+    r = run_annual(hi.load_city_survey(2024), spec, previous=prev, drivers=False)
+    row = next(y for y in r.results["targets"]["years"] if y["year"] == 2023)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(
+        (r23.results["index"]["ci_low"], r23.results["index"]["ci_high"])
+    )

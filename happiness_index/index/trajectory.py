@@ -285,7 +285,10 @@ def _point(x: Any, what: str, scale_factor: float, scale: str = "percent") -> _P
         if "estimate" not in x:
             raise EstimationError(f"{what}: a mapping needs an 'estimate' key (and 'se', 'df'); got keys {sorted(x)}")
         v, se, df = _checked_figure(x["estimate"], x.get("se"), x.get("df"), what, scale)
-        return _Point(v * scale_factor, se * scale_factor, df, x.get("n"), str(x.get("name", what)), math.isnan(se))
+        interval = _stored_interval(x, scale_factor)
+        return _Point(
+            v * scale_factor, se * scale_factor, df, x.get("n"), str(x.get("name", what)), math.isnan(se), interval
+        )
     if isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_)):
         v, _, _ = _checked_figure(x, None, None, what, scale)
         return _Point(v * scale_factor, float("nan"), math.inf, None, "published", True)
@@ -293,6 +296,24 @@ def _point(x: Any, what: str, scale_factor: float, scale: str = "percent") -> _P
         f"{what} must be an IndexResult, an Estimate, a PublishedFigure, a mapping with "
         f"'estimate'/'se' or a number (a published figure); got {type(x).__name__}"
     )
+
+
+def _stored_interval(x: Mapping, scale_factor: float):
+    """The interval a results file stores (``ci_low``, ``ci_high`` at ``level``: the estimate's own
+    CI method, e.g. on the log scale), used at that level; None when absent. At another level
+    the caller falls back to a t interval around the estimate."""
+    lo, hi, lev = x.get("ci_low"), x.get("ci_high"), x.get("level")
+    if not all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in (lo, hi, lev)):
+        return None
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lev < 1):
+        return None
+
+    def interval(level, _lo=float(lo), _hi=float(hi), _lev=float(lev)):
+        if abs(level - _lev) > 1e-9:
+            raise EstimationError(f"the stored interval is at level {_lev:g}, not {level:g}")
+        return _lo * scale_factor, _hi * scale_factor
+
+    return interval
 
 
 def _unit(scale: str) -> str:
@@ -988,6 +1009,9 @@ def previous_results(results: Any, *, year: int | None = None, source: str = "pr
             f"{what}: the interval {out['ci_low']:g} - {out['ci_high']:g} does not contain the estimate {est:g}; "
             "check the file"
         )
+    lev = idx.get("level")
+    if isinstance(lev, (int, float)) and not isinstance(lev, bool) and 0 < lev < 1:
+        out["level"] = float(lev)  # the level of ci_low / ci_high, which comparisons then reuse
     n = idx.get("n")
     if n is not None:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
