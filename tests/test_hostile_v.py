@@ -361,3 +361,24 @@ def test_last_years_stored_interval_is_kept_in_the_targets(spec):
     assert (row["ci_low"], row["ci_high"]) == pytest.approx(
         (r23.results["index"]["ci_low"], r23.results["index"]["ci_high"])
     )
+
+
+def test_commune_changes_from_last_years_results_json_equal_those_from_its_survey(spec):
+    # the office usually keeps last year's results.json, not its microdata: the change per
+    # commune (change_communes.csv, the report's table) comes from its commune rows
+    import json
+
+    from happiness_index.report.annual import run_annual
+
+    r23 = run_annual(hi.load_city_survey(2023), spec, drivers=False)
+    prev = json.loads(json.dumps(r23.results, default=str))
+    from_file = run_annual(hi.load_city_survey(2024), spec, previous=prev, drivers=False).change.by_group.to_frame()
+    from_data = run_annual(
+        hi.load_city_survey(2024), spec, previous=hi.load_city_survey(2023), drivers=False
+    ).change.by_group.to_frame()
+    assert len(from_file) == 17
+    cols = ["new", "old", "old_se", "change_pp", "se", "ci_low", "ci_high", "df", "p_value"]
+    np.testing.assert_allclose(from_file[cols].to_numpy(float), from_data[cols].to_numpy(float), rtol=1e-9)
+    bad = {**prev, "communes": [{**prev["communes"][0], "se": -1.0}, *prev["communes"][1:]]}
+    with pytest.raises(hi.EstimationError, match="commune"):
+        previous_results(bad)

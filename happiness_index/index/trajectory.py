@@ -602,7 +602,7 @@ class ChangeTable:
 def _table_of(x: Any) -> EstimateTable | None:
     if isinstance(x, EstimateTable):
         return x
-    bg = getattr(x, "by_group", None)
+    bg = x.get("by_group") if isinstance(x, Mapping) else getattr(x, "by_group", None)
     return bg if isinstance(bg, EstimateTable) else None
 
 
@@ -1028,7 +1028,52 @@ def previous_results(results: Any, *, year: int | None = None, source: str = "pr
     prov = results.get("provenance")
     if isinstance(prov, Mapping):
         out["provenance"] = dict(prov)
+    table = _previous_domains(results.get("communes"), source, scale, bounded, out.get("level", 0.95))
+    if table is not None:
+        out["by_group"] = table
     return out
+
+
+def _previous_domains(rows: Any, source: str, scale: str, bounded: bool, level: float) -> EstimateTable | None:
+    """Last year's commune rows of a results.json as an EstimateTable (for the change per commune).
+
+    The unit is the first column of the rows (the spec's commune column, as ``run`` writes them);
+    rows without an estimate (a commune without respondents) are left out. None without rows.
+    """
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, Mapping) for r in rows):
+        return None
+    unit = next(iter(rows[0]))
+    kept = [r for r in rows if r.get("estimate") is not None and r.get(unit) is not None]
+    if not kept:
+        return None
+    vals = []
+    for r in kept:
+        what = f"{source}: commune {_shown(r[unit])}"
+        est, se, df = _checked_figure(r["estimate"], r.get("se"), r.get("df"), what, scale, bounded=bounded)
+        lo, hi = (
+            _checked_figure(r[k], None, None, f"{what} ({k})", scale, bounded=bounded)[0]
+            if r.get(k) is not None
+            else float("nan")
+            for k in ("ci_low", "ci_high")
+        )
+        vals.append((est, se, df, lo, hi))
+    est, se, df, lo, hi = (np.array(v, dtype=float) for v in zip(*vals))
+    labels = [_nfc(str(r[unit])) for r in kept]
+    if len(set(labels)) != len(labels):
+        raise EstimationError(f"{source}: a commune appears twice in 'communes'; give the results.json unchanged")
+    return EstimateTable.from_arrays(
+        keys=pd.DataFrame({unit: [r[unit] for r in kept]}),
+        labels=labels,
+        estimate=est,
+        se=se,
+        ci_low=lo,
+        ci_high=hi,
+        row_df=df,
+        vcov=lambda: np.diag(se**2),
+        df=float(np.nanmax(df)) if np.isfinite(df).any() else math.inf,
+        level=level,
+        statistic="index",
+    )
 
 
 def _data_hash(x) -> str | None:
