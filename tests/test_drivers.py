@@ -152,3 +152,28 @@ def test_vietnamese_column_names_with_spaces(survey, result):
     assert got["Đánh giá tuổi thọ"] == pytest.approx(want["le_rating"], rel=1e-10)
     assert got["Hài lòng dịch vụ công"] == pytest.approx(want["env_services"], rel=1e-10)
     assert got["Giới tính[Nữ]"] == pytest.approx(want["sex[Nữ]"], rel=1e-10)
+
+
+def test_labelled_codes_of_an_spss_file_give_the_same_drivers(survey, result, tmp_path):
+    # sex stored as 1/2 with value labels (SPSS) is the same characteristic as the text column,
+    # and the file's variable label names it in the table
+    import pyreadstat
+
+    codes = {"Nam": 1, "Nữ": 2}
+    d = survey.assign(sex=survey["sex"].map(codes).astype(float))
+    pyreadstat.write_sav(
+        d,
+        str(tmp_path / "s.sav"),
+        variable_value_labels={"sex": {1.0: "Nam", 2.0: "Nữ"}},
+        column_labels={c: ("Giới tính" if c == "sex" else c) for c in d.columns},
+    )
+    from happiness_index.questionnaire.spec import bundled_spec_path
+
+    spec = hi.IndexSpec.from_toml(bundled_spec_path("yen_bai_nef"))
+    clean = hi.validate_survey(hi.read_survey(tmp_path / "s.sav"), spec).data  # keeps the file's labels
+    assert clean.attrs["value_labels"]["sex"] == {1.0: "Nam", 2.0: "Nữ"}
+    coded = hi.drivers(clean, spec).frame.query("group == 'city'").set_index("term")
+    text = result.frame.query("group == 'city'").set_index("term")
+    assert set(coded.index) == set(text.index)
+    np.testing.assert_allclose(coded.loc[text.index, "ame_pp"], text["ame_pp"], rtol=1e-9)
+    assert coded.loc["sex[Nữ]", "label_vi"] == "Giới tính = Nữ (so với Nam)"

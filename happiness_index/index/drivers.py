@@ -212,12 +212,35 @@ def _characteristics(data: pd.DataFrame, spec: IndexSpec, chars) -> list:
     out = []
     for c in data.columns:
         s = data[c]
-        if c in skip or pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-            continue
+        coded = pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype)
+        if c in skip or (coded and _value_labels(data, c) is None):
+            continue  # numbers are not categories, unless the file labels their codes (SPSS, Stata)
         k = s.nunique(dropna=True)
         if 2 <= k <= 8:
             out.append(c)
     return out
+
+
+def _value_labels(data: pd.DataFrame, column) -> dict | None:
+    """The code -> label map the file gave a numeric column (read_survey: SPSS/Stata value labels)."""
+    labels = (data.attrs.get("value_labels") or {}).get(column)
+    if not isinstance(labels, Mapping) or not labels:
+        return None
+    try:
+        return {float(k): str(v) for k, v in labels.items()}
+    except (TypeError, ValueError):
+        return None
+
+
+def _as_categories(data: pd.DataFrame, column) -> pd.Series:
+    """A characteristic as the model sees it: its labels for labelled codes (1 -> 'Nam'), else as is."""
+    s = data[column]
+    labels = _value_labels(data, column)
+    if labels is None or not pd.api.types.is_numeric_dtype(s.dtype):
+        return s
+    codes = pd.to_numeric(s, errors="coerce").astype("float64")
+    named = codes.map(labels)  # a dict look-up per distinct value, not a Python loop over respondents
+    return named.where(named.notna(), codes.map(lambda v: f"{v:g}", na_action="ignore")).astype(object)
 
 
 # A model variable keeps its own name only when that name is a plain ASCII Python name (a bare
@@ -256,8 +279,11 @@ def _model_frame(data, spec, out_items, aliases: dict, driver_items: list) -> pd
     cols = {OUTCOME: (share >= 0.5).astype(float).where(share.notna())}
     items = set(driver_items)
     for alias, name in aliases.items():
-        cols[alias] = ind[name] if name in items else data[name]
-    return pd.DataFrame(cols, index=data.index)
+        cols[alias] = ind[name] if name in items else _as_categories(data, name)
+    frame = pd.DataFrame(cols, index=data.index)
+    titles = data.attrs.get("column_labels") or {}
+    frame.attrs["titles"] = {n: str(titles[n]) for n in aliases.values() if n not in items and titles.get(n)}
+    return frame
 
 
 _ALIAS = re.compile(r"\bhi_(?:item|char)_\d+\b")
@@ -282,12 +308,13 @@ def _model_formula(aliases: dict, driver_items: list, *, display: bool = False) 
     return f"{OUTCOME} ~ " + " + ".join(terms)
 
 
-def _labels(spec: IndexSpec, term: str, variable: str, contrast: str) -> tuple[str, str]:
+def _labels(spec: IndexSpec, term: str, variable: str, contrast: str, titles: Mapping) -> tuple[str, str]:
     if term == variable:
         it = spec.item(variable)
         return it.labels.en or variable, it.labels.vi or variable
     level, ref = contrast.split(" vs ", 1)
-    return f"{variable} = {level} (vs {ref})", f"{variable} = {level} (so với {ref})"
+    name = titles.get(variable, variable)  # the file's variable label when it has one ('Giới tính')
+    return f"{name} = {level} (vs {ref})", f"{name} = {level} (so với {ref})"
 
 
 def _quoted(name: str) -> str:
@@ -309,7 +336,7 @@ def _fit_group(formula, design, frame, mask, spec, aliases, level):
     for r in ame.itertuples():
         variable = aliases[r.variable]
         term = _real_term(r.term, r.variable, variable)
-        en, vi = _labels(spec, term, variable, r.contrast)
+        en, vi = _labels(spec, term, variable, r.contrast, frame.attrs.get("titles", {}))
         rows.append(
             {
                 "term": term,

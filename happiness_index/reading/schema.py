@@ -1535,7 +1535,15 @@ class _Validation:
         self.work.clear()  # the working columns are not kept: the cleaned copy is built on demand
         clean = None
         if len(errors) == 0:
-            clean = _cleaner(self.data.index, self.src, self.spec, self.orig_of, self.numeric_keys, self.number_format)
+            clean = _cleaner(
+                self.data.index,
+                self.src,
+                self.spec,
+                self.orig_of,
+                self.numeric_keys,
+                self.number_format,
+                attrs=self.data.attrs,
+            )
         blank = self.data.attrs.get("blank_rows_dropped", 0)
         blank = int(blank) if isinstance(blank, (int, np.integer)) and blank > 0 else 0
         a = self.data.attrs
@@ -1844,25 +1852,26 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems, known=
     return out[ERROR_COLUMNS].reset_index(drop=True)
 
 
-def _cleaner(index, src, spec, orig_of, numeric_keys, number_format) -> Callable[[], pd.DataFrame]:
+def _cleaner(index, src, spec, orig_of, numeric_keys, number_format, attrs=None) -> Callable[[], pd.DataFrame]:
     """The function that builds the cleaned copy (:attr:`ValidationReport.data`) on demand.
 
     pandas 3 copies on write, so the source columns held here stay as they were validated
     even if the caller edits the input frame afterwards; pandas 2 has no such guarantee, so
     the copy is built now.
     """
-    build = _CleanCopy(index, dict(src), spec, orig_of, numeric_keys, number_format)
+    build = _CleanCopy(index, dict(src), spec, orig_of, numeric_keys, number_format, attrs=attrs)
     if int(pd.__version__.split(".")[0]) < 3:
-        return _CleanCopy.built(build())
+        return _CleanCopy.built(build())  # (attrs already on the frame)
     return build
 
 
 class _CleanCopy:
     """A picklable recipe of the cleaned copy: the validated columns and how to type them."""
 
-    def __init__(self, index, columns, spec, orig_of, numeric_keys, number_format, frame=None):
+    def __init__(self, index, columns, spec, orig_of, numeric_keys, number_format, frame=None, attrs=None):
         self.args = (index, columns, spec, orig_of, numeric_keys, number_format)
         self.frame = frame
+        self.attrs = dict(attrs or {})  # what read_survey recorded (value labels, source, ...)
 
     @classmethod
     def built(cls, frame: pd.DataFrame) -> _CleanCopy:
@@ -1870,7 +1879,11 @@ class _CleanCopy:
         return cls(None, None, None, None, None, None, frame=frame)
 
     def __call__(self) -> pd.DataFrame:
-        return self.frame if self.frame is not None else _clean(*self.args)
+        if self.frame is not None:
+            return self.frame
+        out = _clean(*self.args)
+        out.attrs.update(self.attrs)
+        return out
 
 
 def _clean(index, src, spec, orig_of, numeric_keys, number_format) -> pd.DataFrame:
