@@ -181,9 +181,12 @@ def _select_year(data: pd.DataFrame, year, what: str):
     if "year" not in data.columns:
         if year is None:  # the report states the year in its title and every comparison
             flag = "--year" if what == "survey" else "--previous-year"
+            which = "khảo sát" if what == "survey" else "năm trước"
             raise EstimationError(
                 f"the year of the {what} file is unknown: it has no 'year' column; give it with {flag} "
-                f"(run_annual(..., {'year' if what == 'survey' else 'previous_year'}=...)) or add a 'year' column"
+                f"(run_annual(..., {'year' if what == 'survey' else 'previous_year'}=...)) or add a 'year' column",
+                vi=f"không biết năm của tệp {which}: tệp không có cột 'year'; hãy ghi năm bằng {flag} (ví dụ "
+                f"{flag} 2024) hoặc thêm cột 'year'",
             )
         return data, int(year)
     years = _year_values(data, what)
@@ -193,10 +196,15 @@ def _select_year(data: pd.DataFrame, year, what: str):
             return data, present[0]
         raise EstimationError(
             f"the {what} file holds several years {present} in column 'year'; choose one "
-            "with --year (and --previous-year for the comparison)"
+            "with --year (and --previous-year for the comparison)",
+            vi=f"tệp có nhiều năm {present} ở cột 'year'; hãy chọn một năm bằng --year (và --previous-year "
+            "cho năm so sánh)",
         )
     if int(year) not in present:
-        raise EstimationError(f"the {what} file has no rows for year {year}; its years are {present}")
+        raise EstimationError(
+            f"the {what} file has no rows for year {year}; its years are {present}",
+            vi=f"tệp không có dòng nào của năm {year}; các năm có trong tệp: {present}",
+        )
     return data.loc[(years == int(year)).to_numpy()].reset_index(drop=True), int(year)
 
 
