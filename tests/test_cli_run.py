@@ -248,8 +248,11 @@ def test_invalid_data_exit_1_with_validation_table(tmp_path, run_cli):
 
 def test_several_years_need_year(tmp_path, run_cli):
     r = run_cli(["run", "--survey", str(GSS), "--spec", "gss_happiness", "--out", str(tmp_path / "o"), "--quiet"])
-    assert r.returncode == 1 and "several years" in r.stderr and "--year" in r.stderr
+    assert r.returncode == 1 and "nhiều năm" in r.stderr and "--year" in r.stderr  # Vietnamese by default
     assert "Traceback" not in r.stderr
+    out = str(tmp_path / "o2")
+    r = run_cli(["run", "--survey", str(GSS), "--spec", "gss_happiness", "--out", out, "--quiet", "--lang", "en"])
+    assert r.returncode == 1 and "several years" in r.stderr and "--year" in r.stderr
 
 
 def test_never_overwrites_inputs_or_foreign_directories(tmp_path, run_cli):
