@@ -210,6 +210,16 @@ def test_xlsx_numbers_typed_as_text_with_the_vietnamese_format(tmp_path):
     # without the declared format the same cells are refused, never guessed
     plain = hi.validate_survey(read_survey(tmp_path / "x.xlsx"), spec)
     assert not plain.ok and set(plain.errors["column"]) == {"weight"}
+    # decimal ',' without thousands '.': the grouped cells ('1.234,56') are named with the option to add
+    big = typed.assign(
+        weight=[f"{100 * w:,.2f}".replace(",", " ").replace(".", ",").replace(" ", ".") for w in df["weight"]]
+    )
+    big.to_excel(tmp_path / "big.xlsx", index=False)
+    half = hi.validate_survey(read_survey(tmp_path / "big.xlsx", decimal=","), spec)
+    grouped = half.errors[half.errors["kind"] == "thousands separator"]
+    assert len(grouped) == int(big["weight"].str.contains(".", regex=False).sum()) > 0
+    assert "--thousands ." in grouped["message_en"].iloc[0] and "--thousands ." in grouped["message_vi"].iloc[0]
+    assert "not a number" not in set(half.errors["kind"])
 
 
 def test_sniff_prefers_consistent_delimiter(tmp_path):

@@ -436,7 +436,9 @@ def test_text_numbers_follow_the_recorded_number_format():
     rep = validate_survey(d, SPEC)
     assert rep.ok and rep.data["w"].iloc[2] == 1.925
     d.attrs.update(decimal=",", thousands=None, number_format="declared")
-    assert validate_survey(d, SPEC).errors["kind"].tolist() == ["not a number"]
+    # decimal ',' and no thousands separator: '1.925' is not read, and the message names --thousands .
+    err = validate_survey(d, SPEC).errors
+    assert err["kind"].tolist() == ["thousands separator"] and "--thousands ." in err["message_en"].iloc[0]
 
 
 # ----------------------------------------------------------------------------- property: never wrong

@@ -123,6 +123,7 @@ KIND_VI = {
     "header row": "dòng tên cột",
     "ambiguous number": "số có thể hiểu hai cách",
     "decimal comma": "số có dấu phẩy thập phân",
+    "thousands separator": "dấu phân cách hàng nghìn chưa khai báo",
     "control character in text": "ký tự điều khiển trong chữ",
     COERCION_KIND: "chuyển đổi kiểu (ghi chú)",
 }
@@ -148,6 +149,7 @@ CHECK_VI = {
     "column names on the header row": "tên cột ở dòng tiêu đề",
     "unambiguous number": "số không mơ hồ",
     "decimal point": "dấu chấm thập phân",
+    "thousands separator declared": "khai báo dấu hàng nghìn",
     "not a date or time": "không phải ngày/giờ",
     "not True/False": "không phải đúng/sai",
     "no control character": "không có ký tự điều khiển",
@@ -646,6 +648,14 @@ def _narrow_exactly(v: np.ndarray) -> np.ndarray:
     return v32 if same else v
 
 
+def _dot_grouped_text(s: pd.Series) -> np.ndarray:
+    """Text cells shaped as a number with '.' thousands groups (``1.925`` or ``1.925,50``)."""
+    if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
+        return np.zeros(len(s), dtype=bool)
+    shape = NUMBER_SHAPES["dot groups"].pattern + "|" + NUMBER_SHAPES["dot-comma"].pattern
+    return s.astype("string").str.strip().str.fullmatch(shape).fillna(False).to_numpy(dtype=bool)
+
+
 def _nonblank(s: pd.Series) -> np.ndarray:
     """Cells that hold something: not missing and not blank text."""
     out = s.notna().to_numpy(dtype=bool)
@@ -993,6 +1003,11 @@ class _Validation:
             if comma.any():
                 bad = bad & ~comma
                 self._check_decimal_comma(key, comma)
+        if bad is not None and bad.any() and self.number_format == (",", None):
+            grouped = _dot_grouped_text(s) & bad  # '1.925,00' read with decimal ',' and no thousands
+            if grouped.any():
+                bad = bad & ~grouped
+                self._check_thousands_undeclared(key, grouped)
         if bad is not None and bad.any():
             mask = pd.Series(~bad, copy=False)
             ocol = self.orig_of[key]
@@ -1089,6 +1104,34 @@ class _Validation:
                     "lưu dạng chữ; hãy chuyển cột sang dạng số trong Excel (hoặc thay ',' bằng "
                     "'.'), hoặc lưu trang tính thành CSV rồi đọc với --decimal , "
                     "(read_survey(path, decimal=','))",
+                ],
+            ),
+            ignore_na=False,
+        )
+
+    def _check_thousands_undeclared(self, key: str, grouped: np.ndarray) -> None:
+        """Numbers with '.' thousands groups ('1.925,00') in a file read with decimal ',' but no
+        thousands separator: named as such, with the option that reads them."""
+        mask = pd.Series(~grouped, copy=False)
+        ocol = self.orig_of[key]
+        self.b.check(
+            key,
+            "thousands separator declared",
+            "thousands separator",
+            lambda s, m=mask: m.reindex(s.index),
+            _series_words(
+                [
+                    "value ",
+                    _vals,
+                    f" in column {ocol!r} groups thousands with '.', but the file was read with decimal ',' "
+                    "and no thousands separator; add --thousands . (read_survey(path, decimal=',', thousands='.'))",
+                ],
+                [
+                    "giá trị ",
+                    _vals,
+                    f" ở cột {ocol!r} dùng dấu '.' phân cách hàng nghìn, nhưng tệp được đọc với dấu thập phân ',' "
+                    "mà không khai báo dấu hàng nghìn; hãy thêm --thousands . "
+                    "(read_survey(path, decimal=',', thousands='.'))",
                 ],
             ),
             ignore_na=False,
@@ -1830,6 +1873,7 @@ def _error_table(failures, src, columns, orig_of, row_label, b, problems, known=
                 "is a number": 1,
                 "unambiguous number": 1,
                 "decimal point": 1,
+                "thousands separator declared": 1,
                 "not a date or time": 1,
                 "not True/False": 1,
             }
