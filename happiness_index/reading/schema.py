@@ -1009,25 +1009,31 @@ class _Validation:
                 bad = bad & ~grouped
                 self._check_thousands_undeclared(key, grouped)
         if bad is not None and bad.any():
-            mask = pd.Series(~bad, copy=False)
             ocol = self.orig_of[key]
-            self.b.check(
+            self._flag_cells(
                 key,
                 "is a number",
                 "not a number",
-                lambda s, m=mask: m.reindex(s.index),
-                _series_words(
-                    [
-                        "value ",
-                        _vals,
-                        f" in column {ocol!r} is not a number; "
-                        "type the numeric code (or leave the cell blank if missing)",
-                    ],
-                    ["giá trị ", _vals, f" ở cột {ocol!r} không phải là số; hãy nhập mã số (hoặc để trống nếu thiếu)"],
-                ),
-                ignore_na=False,
+                bad,
+                f" in column {ocol!r} is not a number; type the numeric code (or leave the cell blank if missing)",
+                f" ở cột {ocol!r} không phải là số; hãy nhập mã số (hoặc để trống nếu thiếu)",
             )
         return self.work[key]
+
+    def _flag_cells(
+        self, key: str, check: str, kind: str, cells: np.ndarray, en: str, vi: str, what=("value ", "giá trị ")
+    ):
+        """Report the ``cells`` (n bool) of a column as failing ``check``: each message is ``what``,
+        the cell's value, then ``en`` / ``vi``."""
+        keep = pd.Series(~cells, copy=False)
+        self.b.check(
+            key,
+            check,
+            kind,
+            lambda s, m=keep: m.reindex(s.index),
+            _series_words([what[0], _vals, en], [what[1], _vals, vi]),
+            ignore_na=False,
+        )
 
     def _check_not_numbers(self, key: str, s: pd.Series, bad: np.ndarray) -> np.ndarray:
         """Dates/times and True/False cells among the cells that are not numbers, reported with
@@ -1054,15 +1060,7 @@ class _Validation:
             if not mask.any():
                 continue
             bad = bad & ~mask
-            keep = pd.Series(~mask, copy=False)
-            self.b.check(
-                key,
-                check,
-                "not a number",
-                lambda s, m=keep: m.reindex(s.index),
-                _series_words(["value ", _vals, en], ["giá trị ", _vals, vi]),
-                ignore_na=False,
-            )
+            self._flag_cells(key, check, "not a number", mask, en, vi)
         return bad
 
     def _boolean_design_column(self, key: str) -> dict:
@@ -1081,88 +1079,48 @@ class _Validation:
     def _check_decimal_comma(self, key: str, comma: np.ndarray) -> None:
         """Numbers typed with a decimal comma (``19,25``) in a file read with a decimal point
         (an Excel cell formatted as text, a CSV read without ``decimal=','``): named as such."""
-        mask = pd.Series(~comma, copy=False)
         ocol = self.orig_of[key]
-        self.b.check(
+        self._flag_cells(
             key,
             "decimal point",
             "decimal comma",
-            lambda s, m=mask: m.reindex(s.index),
-            _series_words(
-                [
-                    "value ",
-                    _vals,
-                    f" in column {ocol!r} is a number written with a decimal "
-                    "comma, stored as text; convert the column to numbers in Excel (or replace "
-                    "',' by '.'), or save the sheet as CSV and read it with --decimal , "
-                    "(read_survey(path, decimal=','))",
-                ],
-                [
-                    "giá trị ",
-                    _vals,
-                    f" ở cột {ocol!r} là số viết với dấu phẩy thập phân, "
-                    "lưu dạng chữ; hãy chuyển cột sang dạng số trong Excel (hoặc thay ',' bằng "
-                    "'.'), hoặc lưu trang tính thành CSV rồi đọc với --decimal , "
-                    "(read_survey(path, decimal=','))",
-                ],
-            ),
-            ignore_na=False,
+            comma,
+            f" in column {ocol!r} is a number written with a decimal comma, stored as text; convert the column to "
+            "numbers in Excel (or replace ',' by '.'), or save the sheet as CSV and read it with --decimal , "
+            "(read_survey(path, decimal=','))",
+            f" ở cột {ocol!r} là số viết với dấu phẩy thập phân, lưu dạng chữ; hãy chuyển cột sang dạng số trong "
+            "Excel (hoặc thay ',' bằng '.'), hoặc lưu trang tính thành CSV rồi đọc với --decimal , "
+            "(read_survey(path, decimal=','))",
         )
 
     def _check_thousands_undeclared(self, key: str, grouped: np.ndarray) -> None:
         """Numbers with '.' thousands groups ('1.925,00') in a file read with decimal ',' but no
         thousands separator: named as such, with the option that reads them."""
-        mask = pd.Series(~grouped, copy=False)
         ocol = self.orig_of[key]
-        self.b.check(
+        self._flag_cells(
             key,
             "thousands separator declared",
             "thousands separator",
-            lambda s, m=mask: m.reindex(s.index),
-            _series_words(
-                [
-                    "value ",
-                    _vals,
-                    f" in column {ocol!r} groups thousands with '.', but the file was read with decimal ',' "
-                    "and no thousands separator; add --thousands . (read_survey(path, decimal=',', thousands='.'))",
-                ],
-                [
-                    "giá trị ",
-                    _vals,
-                    f" ở cột {ocol!r} dùng dấu '.' phân cách hàng nghìn, nhưng tệp được đọc với dấu thập phân ',' "
-                    "mà không khai báo dấu hàng nghìn; hãy thêm --thousands . "
-                    "(read_survey(path, decimal=',', thousands='.'))",
-                ],
-            ),
-            ignore_na=False,
+            grouped,
+            f" in column {ocol!r} groups thousands with '.', but the file was read with decimal ',' and no "
+            "thousands separator; add --thousands . (read_survey(path, decimal=',', thousands='.'))",
+            f" ở cột {ocol!r} dùng dấu '.' phân cách hàng nghìn, nhưng tệp được đọc với dấu thập phân ',' mà không "
+            "khai báo dấu hàng nghìn; hãy thêm --thousands . (read_survey(path, decimal=',', thousands='.'))",
         )
 
     def _check_ambiguous(self, key: str, amb: np.ndarray) -> None:
-        mask = pd.Series(~amb, copy=False)
         ocol = self.orig_of[key]
-        self.b.check(
+        self._flag_cells(
             key,
             "unambiguous number",
             "ambiguous number",
-            lambda s, m=mask: m.reindex(s.index),
-            _series_words(
-                [
-                    "text ",
-                    _vals,
-                    f" in column {ocol!r} reads as two different numbers "
-                    "(a thousands separator, as Excel writes in the Vietnamese locale, or a "
-                    "decimal mark); type it as a number, or read the file with "
-                    "read_survey(path, decimal=..., thousands=...)",
-                ],
-                [
-                    "chữ ",
-                    _vals,
-                    f" ở cột {ocol!r} có thể hiểu thành hai số khác nhau (dấu "
-                    "phân cách hàng nghìn theo Excel tiếng Việt, hoặc dấu thập phân); hãy nhập "
-                    "dạng số, hoặc đọc tệp với read_survey(path, decimal=..., thousands=...)",
-                ],
-            ),
-            ignore_na=False,
+            amb,
+            f" in column {ocol!r} reads as two different numbers (a thousands separator, as Excel writes in the "
+            "Vietnamese locale, or a decimal mark); type it as a number, or read the file with "
+            "read_survey(path, decimal=..., thousands=...)",
+            f" ở cột {ocol!r} có thể hiểu thành hai số khác nhau (dấu phân cách hàng nghìn theo Excel tiếng Việt, "
+            "hoặc dấu thập phân); hãy nhập dạng số, hoặc đọc tệp với read_survey(path, decimal=..., thousands=...)",
+            what=("text ", "chữ "),
         )
 
     def check_rows_exist(self) -> None:
