@@ -131,3 +131,12 @@ def test_formula_dependent_names():
     assert Formula.parse("log(ls) + le * 0").dependent_names() == ("ls",)
     assert Formula.parse("max(ls, 2)").dependent_names() == ("ls",)
     assert Formula.parse("ls^0").dependent_names() == ()
+
+
+def test_published_values_of_normalised_components_are_in_their_own_units():
+    # a component normalised from goalposts 0..500 is published in those units (250), not in percent
+    spec = _spec({"ls": (0.0, 500.0)}, preset="mean_of_shares")
+    got = hi.index_from_components({"ls": 250.0, "le": 40.0, "env": 60.0}, spec)
+    assert got == pytest.approx((50.0 + 40.0 + 60.0) / 3)
+    with pytest.raises(EstimationError, match="component 'le'"):
+        hi.index_from_components({"ls": 250.0, "le": 140.0, "env": 60.0}, spec)

@@ -271,18 +271,35 @@ def index_from_components(values: Mapping[str, float] | Sequence[float], spec_or
         vals = list(values)
         if len(vals) != len(names):
             raise SpecError(f"{len(vals)} values given for {len(names)} components {names}")
-    top = None if spec is None else (100.0 if spec.scale == "percent" else 1.0)
-    env = _formula_inputs({nm: _component_value(nm, v, top) for nm, v in zip(names, vals)}, preset, spec)
+    env = _formula_inputs(
+        {nm: _component_value(nm, v, _component_top(spec, nm)) for nm, v in zip(names, vals)}, preset, spec
+    )
     return float(formula.evaluate(env))
 
 
+def _component_top(spec, name: str) -> float | None:
+    """The scale's top a published component value must not exceed; None when unknown (no spec) or
+    when the spec normalises the component (its published value is in the component's raw units)."""
+    if spec is None:
+        return None
+    comp = next((c for c in spec.components if c.name == name), None)
+    if comp is not None and comp.normalise is not None:
+        return math.inf
+    return 100.0 if spec.scale == "percent" else 1.0
+
+
 def _component_value(name: str, v, top: float | None) -> float:
-    """A published component value: a finite number >= 0 (and <= the scale's top when known)."""
+    """A published component value: a finite number >= 0 (and <= the scale's top when known; a
+    raw value, ``top`` = inf, is only finite)."""
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.integer, np.floating)):
         raise EstimationError(
             f"component {name!r}: {v!r} is not a number; give the published value as a number (e.g. 40.71)"
         )
     x = float(v)
+    if top == math.inf:
+        if not math.isfinite(x):
+            raise EstimationError(f"component {name!r} = {x!r} is not a finite number")
+        return x
     if not math.isfinite(x) or x < 0 or (top is not None and x > top):
         scale = f"[0, {top:g}]" if top is not None else "0 or more"
         raise EstimationError(
