@@ -220,3 +220,15 @@ def test_a_replicate_weight_column_listed_twice_is_refused():
     rw = d[["r0", "r1", "r1"]]
     with pytest.raises(hi.DesignError, match="more than once"):
         hi.ReplicateDesign(d, weights="w", replicate_weights=rw, method="JK1")
+
+
+def test_weight_diagnostics_are_scale_free():
+    # the same Kish figures for weights of any scale (squares of 1e-170 underflow to 0)
+    d = hi.load_city_survey(2024)
+    base = hi.weight_diagnostics(hi.SurveyDesign(d, weights="weight", strata="commune", psu="village"))
+    for f in (1e-170, 1e150):
+        got = hi.weight_diagnostics(
+            hi.SurveyDesign(d.assign(weight=d["weight"] * f), weights="weight", strata="commune", psu="village")
+        )
+        cols = ["cv", "deff_kish", "n_eff"]  # cv near 0 within a stratum: cancellation noise of 1e-8
+        np.testing.assert_allclose(got[cols], base[cols], rtol=1e-12, atol=1e-6)

@@ -76,6 +76,7 @@ from ..survey.variance import (
     srs_variance_of_moments,
     warn_dropped_domains,
 )
+from ..survey.weighting import kish_effective_n
 from .reliability import reliability_from_moments
 
 __all__ = [
@@ -2138,21 +2139,6 @@ def _weight_scale(w: np.ndarray, weights_name) -> float:
     if 2.0**-400 <= hi <= 2.0**400:
         return 1.0
     return math.ldexp(1.0, -math.frexp(hi)[1])
-
-
-def kish_effective_n(w: np.ndarray) -> float:
-    """Kish's effective sample size ``(sum w)^2 / sum w^2``, computed scale-free.
-
-    The weights are divided by the largest absolute weight first, so that tiny (``1e-170``,
-    whose squares underflow to 0) or huge weights give the same value as weights of any other
-    scale. NaN when every weight is zero.
-    """
-    w = np.asarray(w, dtype=float)
-    m = float(np.max(np.abs(w))) if w.size else 0.0
-    if not m > 0 or not math.isfinite(m):
-        return float("nan")
-    u = w / m
-    return float(u.sum() ** 2 / float((u**2).sum()))
 
 
 def _diagnostics(data, spec, plan, design, est: _IndexEstimates, in_dom, n_city, full) -> dict:

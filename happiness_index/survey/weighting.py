@@ -55,6 +55,7 @@ from ..errors import (
 from .design import ReplicateDesign, SurveyDesign
 
 __all__ = [
+    "kish_effective_n",
     "post_stratify",
     "rake",
     "calibrate",
@@ -1993,6 +1994,33 @@ def trim_weights(design, cap: float = 3.5, by=None, median: str = "overall") -> 
 # ---------------------------------------------------------------------------
 
 
+def kish_effective_n(w: np.ndarray) -> float:
+    """Kish's effective sample size ``(sum w)^2 / sum w^2``, computed scale-free.
+
+    Parameters
+    ----------
+    w : array-like, shape (n,)
+        Weights (zeros count as absent respondents).
+
+    Returns
+    -------
+    float
+        The effective sample size; NaN when every weight is zero. The weights are divided by
+        the largest absolute weight first, so tiny weights (``1e-170``, whose squares underflow
+        to 0) or huge ones give the same value as weights of any other scale.
+
+    References
+    ----------
+    Kish, L. (1965). *Survey Sampling*, §11.7.
+    """
+    w = np.asarray(w, dtype=float)
+    m = float(np.max(np.abs(w))) if w.size else 0.0
+    if not m > 0 or not math.isfinite(m):
+        return float("nan")
+    u = w / m
+    return float(u.sum() ** 2 / float((u**2).sum()))
+
+
 def weight_diagnostics(design, by=None) -> pd.DataFrame:
     """Weight diagnostics overall and per stratum (or per ``by`` group).
 
@@ -2042,14 +2070,23 @@ def weight_diagnostics(design, by=None) -> pd.DataFrame:
         codes, K, names = np.zeros(n, dtype=np.int64), 0, []
     rows = []
 
+    top = float(w[pos].max())  # squares of weights scaled by the largest: no underflow for tiny weights
+
     def stats(mask):
         x = w[mask & pos]
         k = x.size
-        s1, s2 = x.sum(), (x * x).sum()
-        mean = s1 / k
-        cv = math.sqrt(max(s2 / k - mean * mean, 0.0)) / mean
+        s1 = x.sum()
+        u1, u2 = (x / top).sum(), ((x / top) ** 2).sum()
+        cv = math.sqrt(max(u2 / k - (u1 / k) ** 2, 0.0)) / (u1 / k)
         return dict(
-            n=k, sum_weights=s1, min=x.min(), max=x.max(), mean=mean, cv=cv, deff_kish=k * s2 / s1**2, n_eff=s1**2 / s2
+            n=k,
+            sum_weights=s1,
+            min=x.min(),
+            max=x.max(),
+            mean=s1 / k,
+            cv=cv,
+            deff_kish=k * u2 / u1**2,
+            n_eff=u1**2 / u2,
         )
 
     if K:
@@ -2058,12 +2095,13 @@ def weight_diagnostics(design, by=None) -> pd.DataFrame:
         x = w[pos]
         kk = np.bincount(c, minlength=K)
         s1 = np.bincount(c, weights=x, minlength=K)
-        s2 = np.bincount(c, weights=x * x, minlength=K)
+        u1 = np.bincount(c, weights=x / top, minlength=K)
+        u2 = np.bincount(c, weights=(x / top) ** 2, minlength=K)
         mn = pd.Series(x).groupby(c).min().reindex(range(K)).to_numpy()
         mx = pd.Series(x).groupby(c).max().reindex(range(K)).to_numpy()
         with np.errstate(divide="ignore", invalid="ignore"):
             mean = s1 / kk
-            cv = np.sqrt(np.maximum(s2 / kk - mean**2, 0.0)) / mean
+            cv = np.sqrt(np.maximum(u2 / kk - (u1 / kk) ** 2, 0.0)) / (u1 / kk)
             frame = pd.DataFrame(
                 {
                     "group": names,
@@ -2073,8 +2111,8 @@ def weight_diagnostics(design, by=None) -> pd.DataFrame:
                     "max": mx,
                     "mean": mean,
                     "cv": cv,
-                    "deff_kish": kk * s2 / s1**2,
-                    "n_eff": s1**2 / s2,
+                    "deff_kish": kk * u2 / u1**2,
+                    "n_eff": u1**2 / u2,
                 }
             )
         frame = frame[frame["n"] > 0]
