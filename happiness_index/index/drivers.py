@@ -239,8 +239,9 @@ def _as_categories(data: pd.DataFrame, column) -> pd.Series:
     if labels is None or not pd.api.types.is_numeric_dtype(s.dtype):
         return s
     codes = pd.to_numeric(s, errors="coerce").astype("float64")
-    named = codes.map(labels)  # a dict look-up per distinct value, not a Python loop over respondents
-    return named.where(named.notna(), codes.map(lambda v: f"{v:g}", na_action="ignore")).astype(object)
+    # one label per distinct code (an unlabelled code shows as its number): no loop over respondents
+    names = {v: labels.get(v, f"{v:g}") for v in pd.unique(codes.dropna())}
+    return codes.map(names).astype(object)
 
 
 # A model variable keeps its own name only when that name is a plain ASCII Python name (a bare
