@@ -1345,10 +1345,9 @@ class _Validation:
             s = self.src[key]
             if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
                 continue
+            if not _CONTROL.search("".join(u for u in pd.unique(s.dropna()) if isinstance(u, str))):
+                continue  # the usual case: one search over the distinct texts, no row codes
             codes, uniques = pd.factorize(s, use_na_sentinel=True)
-            texts = [u for u in uniques if isinstance(u, str)]
-            if not _CONTROL.search("".join(texts)):
-                continue  # the usual case: one search over the distinct texts
             hit = np.array([isinstance(u, str) and bool(_CONTROL.search(u)) for u in uniques] + [False])
             keep = pd.Series(~hit[codes], copy=False)
             ocol = self.orig_of[key]
