@@ -43,6 +43,7 @@ __all__ = [
     "HappinessIndexWarning",
     "DomainDfWarning",
     "LonelyPSUWarning",
+    "describe_bytes",
     "describe_rows",
 ]
 
@@ -126,6 +127,14 @@ class DomainDfWarning(HappinessIndexWarning):
 
 class LonelyPSUWarning(HappinessIndexWarning):
     """A stratum (or a domain within a stratum) has a single PSU."""
+
+
+def describe_bytes(nbytes: float) -> str:
+    """A memory size for a message: ``"512 MiB"``, ``"3.3 GiB"``, ``"25.0 TiB"``."""
+    for unit, size in (("TiB", 1024**4), ("GiB", 1024**3)):
+        if nbytes >= size:
+            return f"{nbytes / size:,.1f} {unit}"
+    return f"{nbytes / 1024**2:,.0f} MiB"
 
 
 def describe_rows(labels: Iterable, limit: int = 10) -> str:

@@ -126,17 +126,25 @@ def test_the_size_limit_is_the_memory_not_a_count(survey, spec, monkeypatch):
         hi.compute_index(survey, spec, by="village")
 
 
+@pytest.fixture
+def two_gib(monkeypatch):
+    """The replicate-weight limit of a 4 GiB machine (the default is half the machine's memory)."""
+    from happiness_index.survey import replicates
+
+    monkeypatch.setattr(replicates, "MAX_REPLICATE_BYTES", 2 * 1024**3)
+
+
 @pytest.mark.parametrize("R", [10**9, 10**8, 2.0e9])
-def test_too_many_bootstrap_replicates_are_refused(R):
+def test_too_many_bootstrap_replicates_are_refused(R, two_gib):
     with pytest.raises(hi.DesignError, match=r"replicates=.* would need about .* Use fewer replicates"):
         _toy().to_replicates("bootstrap", replicates=R, seed=1)
     assert _toy().to_replicates("bootstrap", replicates=50, seed=1).n_replicates == 50
 
 
-def test_too_many_robustness_draws_are_refused(survey, spec):
+def test_too_many_robustness_draws_are_refused(survey, spec, two_gib):
     with pytest.raises(hi.EstimationError, match=r"draws=100,000,000 is more than 1,000,000"):
         hi.robustness(survey, spec, draws=10**8)
-    # the replicates default to the draws: 200,000 of them for 3,400 respondents is 5 GiB
+    # the replicates default to the draws: 200,000 of them for 3,400 respondents is 5 GiB (> 2 GiB)
     with pytest.raises(hi.DesignError, match=r"draws=200,000 would need about 5\.1 GiB.*pass replicates="):
         hi.robustness(survey, spec, draws=200_000)
     with pytest.raises(hi.DesignError, match=r"replicates=10,000,000 would need"):
@@ -232,3 +240,15 @@ def test_weight_diagnostics_are_scale_free():
         )
         cols = ["cv", "deff_kish", "n_eff"]  # cv near 0 within a stratum: cancellation noise of 1e-8
         np.testing.assert_allclose(got[cols], base[cols], rtol=1e-12, atol=1e-6)
+
+
+def test_the_default_limits_follow_the_machine(monkeypatch):
+    # 1M respondents x 500 bootstrap replicates (4 GB) fit a 24 GB office machine: not refused
+    # by a fixed 2 GiB cap; a fixed cap set by the user is obeyed
+    from happiness_index.survey import replicates
+
+    monkeypatch.setattr(replicates, "memory_limit", lambda: 12 * 1024**3)
+    replicates.check_replicate_size(1_000_000, 500)
+    monkeypatch.setattr(replicates, "MAX_REPLICATE_BYTES", 2 * 1024**3)
+    with pytest.raises(hi.DesignError, match="at most 268 replicates"):
+        replicates.check_replicate_size(1_000_000, 500)

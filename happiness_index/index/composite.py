@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import unicodedata
 import warnings
 from collections.abc import Mapping, Sequence
@@ -63,11 +62,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError, EstimationError, HappinessIndexWarning, SchemaError, SpecError, describe_rows
+from ..errors import (
+    DesignError,
+    EstimationError,
+    HappinessIndexWarning,
+    SchemaError,
+    SpecError,
+    describe_bytes,
+    describe_rows,
+)
 from ..questionnaire.formula import Formula
 from ..questionnaire.spec import IndexSpec
 from ..survey.design import ReplicateDesign, SurveyDesign
 from ..survey.estimators import Estimate, EstimateTable, make_estimate, t_quantile
+from ..survey.replicates import memory_limit
 from ..survey.variance import (
     ROW_BLOCK,
     Statistic,
@@ -101,13 +109,7 @@ MAX_COVARIANCE_BYTES: int | None = None
 
 def _covariance_limit() -> int:
     """The memory the domain covariance may take: :data:`MAX_COVARIANCE_BYTES`, or half the RAM."""
-    if MAX_COVARIANCE_BYTES is not None:
-        return int(MAX_COVARIANCE_BYTES)
-    try:
-        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # not a POSIX system: the floor
-        physical = 0
-    return max(2 * 1024**3, physical // 2)
+    return memory_limit() if MAX_COVARIANCE_BYTES is None else int(MAX_COVARIANCE_BYTES)
 
 
 _NEF_NOTE = {
@@ -1618,10 +1620,6 @@ def _covariance_bytes(D: int, k: int, Q: int) -> int:
     return 8 * (3 * (D * k) ** 2 + D * D * k * Q + 2 * ((D + 1) * Q) ** 2)
 
 
-def _size_text(nbytes: float) -> str:
-    return f"{nbytes / 1024**3:,.1f} GiB" if nbytes >= 1024**3 else f"{nbytes / 1024**2:,.0f} MiB"
-
-
 def _check_covariance_size(doms, k: int, plan, is_rep: bool) -> None:
     """Refuse, before any allocation, a domain table whose joint covariance would not fit in memory."""
     D = doms.D
@@ -1633,7 +1631,7 @@ def _check_covariance_size(doms, k: int, plan, is_rep: bool) -> None:
         by = doms.by_cols[0] if len(doms.by_cols) == 1 else doms.by_cols
         raise EstimationError(
             f"by={by!r} has {D:,} domains: the joint covariance of their estimates would need about "
-            f"{_size_text(need)} of memory (limit {_size_text(limit)}, MAX_COVARIANCE_BYTES; it grows with the square of "
+            f"{describe_bytes(need)} of memory (limit {describe_bytes(limit)}, MAX_COVARIANCE_BYTES; it grows with the square of "
             "the number of domains). by= should be an area such as commune or village, not an id; group the "
             "domains, or estimate the ones you need on fewer domains at a time"
         )
@@ -1803,8 +1801,8 @@ def _replicate_covariances(est: _IndexEstimates, design, res, plan, replicate_va
         need, limit = 8 * (2 * (D * p) ** 2 + D * D * p), _covariance_limit()
         if need > limit:
             raise EstimationError(
-                f"the covariance of {D:,} domain indices would need about {_size_text(need)} of memory (limit "
-                f"{_size_text(limit)}): compare fewer domains (by= an area such as commune, not an id)"
+                f"the covariance of {D:,} domain indices would need about {describe_bytes(need)} of memory (limit "
+                f"{describe_bytes(limit)}): compare fewer domains (by= an area such as commune, not an id)"
             )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

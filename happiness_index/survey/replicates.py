@@ -32,11 +32,12 @@ Fay, R. E. (1989). Theory and application of replicate weighting for variance ca
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import pandas as pd
 
-from ..errors import DesignError, EstimationError, LonelyPSUError, describe_rows
+from ..errors import DesignError, EstimationError, LonelyPSUError, describe_bytes, describe_rows
 from .analysis import (
     DesignEstimators,
     check_bool,
@@ -45,11 +46,29 @@ from .analysis import (
 )
 from .variance import ReplicateScheme, Statistic, StatisticEstimate
 
-__all__ = ["MAX_REPLICATE_BYTES", "ReplicateDesign", "build_replicates", "check_replicate_size", "hadamard"]
+__all__ = [
+    "MAX_REPLICATE_BYTES",
+    "ReplicateDesign",
+    "build_replicates",
+    "check_replicate_size",
+    "hadamard",
+    "memory_limit",
+]
 
-# Largest n x R replicate-weight matrix (bytes) a bootstrap may build: the estimators materialise
-# it (float64), so 10**9 replicates of 3,400 respondents (25 TiB) are refused up front.
-MAX_REPLICATE_BYTES = 2 * 1024**3
+#: Largest n x R replicate-weight matrix (bytes) a bootstrap may build: the estimators materialise
+#: it (float64), so 10**9 replicates of 3,400 respondents (25 TiB) are refused up front. None:
+#: :func:`memory_limit` (half the machine's memory, at least 2 GiB); set a number to override.
+MAX_REPLICATE_BYTES: int | None = None
+
+
+def memory_limit() -> int:
+    """Bytes one array of the library may take before it refuses the request: half the
+    machine's physical memory, at least 2 GiB (the floor where the size is unknown)."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system
+        physical = 0
+    return max(2 * 1024**3, physical // 2)
 
 
 def check_replicate_size(n: int, replicates: int, name: str = "replicates", fix: str = "") -> None:
@@ -69,22 +88,16 @@ def check_replicate_size(n: int, replicates: int, name: str = "replicates", fix:
     Raises
     ------
     DesignError
-        ``8 n R`` bytes exceed :data:`MAX_REPLICATE_BYTES`.
+        ``8 n R`` bytes exceed :data:`MAX_REPLICATE_BYTES` (default :func:`memory_limit`).
     """
-    need = 8 * int(n) * int(replicates)
-    if need > MAX_REPLICATE_BYTES:
-        limit = MAX_REPLICATE_BYTES // (8 * max(int(n), 1))
+    need, cap = 8 * int(n) * int(replicates), memory_limit() if MAX_REPLICATE_BYTES is None else MAX_REPLICATE_BYTES
+    if need > cap:
+        limit = cap // (8 * max(int(n), 1))
         raise DesignError(
-            f"{name}={int(replicates):,} would need about {_size_text(need)} for the replicate weights of "
-            f"{int(n):,} respondents (limit {_size_text(MAX_REPLICATE_BYTES)}, i.e. at most {limit:,} replicates). "
+            f"{name}={int(replicates):,} would need about {describe_bytes(need)} for the replicate weights of "
+            f"{int(n):,} respondents (limit {describe_bytes(cap)}, i.e. at most {limit:,} replicates). "
             + (fix or "Use fewer replicates: 200 to 1,000 bootstrap replicates are ample for standard errors")
         )
-
-
-def _size_text(nbytes: float) -> str:
-    if nbytes >= 1024**4:
-        return f"{nbytes / 1024**4:,.1f} TiB"
-    return f"{nbytes / 1024**3:,.1f} GiB" if nbytes >= 1024**3 else f"{nbytes / 1024**2:,.0f} MiB"
 
 
 def hadamard(order: int) -> np.ndarray:
@@ -388,7 +401,8 @@ class ReplicateDesign(DesignEstimators):
                     f"replicate weight columns {bad_cols} are not numeric (dtype {data[bad_cols[0]].dtype}); "
                     "convert them with pd.to_numeric"
                 )
-            twice = sorted({str(c) for c in replicate_weights if list(replicate_weights).count(c) > 1})
+            names = pd.Index(list(replicate_weights))
+            twice = sorted({str(c) for c in names[names.duplicated()]})
             if twice:
                 raise DesignError(
                     f"replicate weight columns {twice} are listed more than once: each replicate counts once in "
